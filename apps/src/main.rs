@@ -1,0 +1,2 @@
+//! The `pktloop` command.
+fn main() {}

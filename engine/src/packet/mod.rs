@@ -1,0 +1,662 @@
+//! Packets: an owning 8-byte handle (pool id + index of the first buflet) over a chain of buflets.
+//!
+//! Moving a [`Packet`] moves ownership; dropping it (or [`free_burst`]) returns its buflets to the pool
+//! through the calling thread's cache. Every buflet has a descriptor (like an mbuf header) holding its data
+//! window: `start..limit` is the region it may use inside its buffer, `off..off+len` the bytes in it. A
+//! *view* buflet uses a region of another buffer (its `mem`), which is refcounted; split-pool packing carves
+//! views out of one large buffer with [`Packet::carve_tail`].
+
+mod meta;
+
+pub use meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
+
+use crate::pool::depot::NIL;
+use crate::pool::{cache, lookup, Pool, PoolInner};
+use arrayvec::ArrayVec;
+use std::sync::atomic::Ordering;
+
+/// Per-buffer descriptor. Hot fields first; the packet-level fields are only meaningful on a chain's head.
+#[repr(C, align(64))]
+pub(crate) struct Desc {
+    next: u32,
+    /// Buffer whose memory the data lives in: itself, or the host of a view.
+    mem: u32,
+    start: u32,
+    off: u32,
+    len: u32,
+    limit: u32,
+    pkt_len: u32,
+    nbuflets: u16,
+    meta: PacketMeta,
+}
+
+impl Desc {
+    pub(crate) fn new() -> Desc {
+        Desc {
+            next: NIL,
+            mem: 0,
+            start: 0,
+            off: 0,
+            len: 0,
+            limit: 0,
+            pkt_len: 0,
+            nbuflets: 1,
+            meta: PacketMeta::default(),
+        }
+    }
+}
+
+/// Why an append or write could not be done. The packet is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PacketError {
+    /// The pool had no buffer for another buflet.
+    #[error("no buffer for another buflet")]
+    NoMem,
+    /// The packet would need more buflets than its pool allows, or a view has no room left.
+    #[error("packet would exceed its buflet limit")]
+    TooLong,
+    /// Offset and length reach beyond the packet's data.
+    #[error("range {offset}+{len} is beyond the packet length {packet_len}")]
+    OutOfRange {
+        /// Requested offset.
+        offset: usize,
+        /// Requested length.
+        len: usize,
+        /// The packet's length.
+        packet_len: usize,
+    },
+    /// Not enough headroom to prepend.
+    #[error("not enough headroom")]
+    NoHeadroom,
+}
+
+/// An owned packet. 8 bytes; see the module docs.
+#[derive(PartialEq, Eq)]
+pub struct Packet {
+    head: u32,
+    pool: u16,
+}
+
+impl std::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packet")
+            .field("pool", &self.pool)
+            .field("head", &self.head)
+            .field("len", &self.len())
+            .field("buflets", &self.buflet_count())
+            .finish()
+    }
+}
+
+/// One buflet of a packet, for layout-aware code (copies that keep offsets, pcap writers, checksums).
+#[derive(Debug, Clone, Copy)]
+pub struct Buflet<'a> {
+    /// Offset of the data from the start of the buflet's region.
+    pub offset: usize,
+    /// The data.
+    pub data: &'a [u8],
+}
+
+impl Desc {
+    #[inline]
+    fn headroom(&self) -> usize {
+        (self.off - self.start) as usize
+    }
+
+    #[inline]
+    fn tailroom(&self) -> usize {
+        (self.limit - self.off - self.len) as usize
+    }
+
+    /// Resets the buflet to an empty window over all of its own buffer, data starting at `off`.
+    #[inline]
+    fn reset(&mut self, idx: u32, off: u32, buf_size: u32) {
+        self.next = NIL;
+        self.mem = idx;
+        self.start = 0;
+        self.off = off;
+        self.len = 0;
+        self.limit = buf_size;
+    }
+}
+
+impl PoolInner {
+    /// The data of buflet `d`.
+    ///
+    /// # Safety
+    /// The caller owns the buflet `d` describes (its window `start..limit` belongs to it alone).
+    #[inline]
+    unsafe fn bytes(&self, d: &Desc) -> &[u8] {
+        // SAFETY: off..off+len lies inside the buffer `mem` (descriptor invariant), owned per the contract.
+        unsafe { std::slice::from_raw_parts(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
+    }
+
+    /// The data of buflet `d`, writable.
+    ///
+    /// # Safety
+    /// As for [`PoolInner::bytes`], and no other reference to that data may exist.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn bytes_mut(&self, d: &Desc) -> &mut [u8] {
+        // SAFETY: as for `bytes`, exclusive per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
+    }
+
+    /// The free bytes after buflet `d`'s data.
+    ///
+    /// # Safety
+    /// As for [`PoolInner::bytes_mut`].
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn tail_bytes_mut(&self, d: &Desc) -> &mut [u8] {
+        // SAFETY: off+len..limit lies inside the buffer `mem` and belongs to the buflet.
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add((d.off + d.len) as usize), d.tailroom()) }
+    }
+}
+
+impl Packet {
+    /// The packet's pool. The reference is not tied to `&self` so that descriptors can be changed while it
+    /// is held; it stays valid for as long as this packet (which keeps the pool registered) lives, and
+    /// callers use it only within one method.
+    #[inline]
+    fn pool<'p>(&self) -> &'p PoolInner {
+        // SAFETY: this packet owns buffers of the pool, which keeps it registered.
+        unsafe { lookup(self.pool) }
+    }
+
+    /// Descriptor `idx` of this packet's chain.
+    #[inline]
+    fn desc(&self, idx: u32) -> &Desc {
+        // SAFETY: callers only pass members of this packet's chain, which the packet owns; `&self` only
+        // permits shared access.
+        unsafe { self.pool().desc(idx) }
+    }
+
+    /// Descriptor `idx` of this packet's chain, writable.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    fn desc_mut(&mut self, idx: u32) -> &mut Desc {
+        // SAFETY: as for `desc`; `&mut self` makes the access exclusive.
+        unsafe { self.pool().desc_mut(idx) }
+    }
+
+    #[inline]
+    fn head_desc(&self) -> &Desc {
+        self.desc(self.head)
+    }
+
+    #[inline]
+    fn head_desc_mut(&mut self) -> &mut Desc {
+        self.desc_mut(self.head)
+    }
+
+    /// Id of the pool the packet's buflets belong to.
+    pub fn pool_id(&self) -> u16 {
+        self.pool
+    }
+
+    /// Index of the first buflet (unique among live packets of the pool).
+    pub fn index(&self) -> u32 {
+        self.head
+    }
+
+    /// Data length over all buflets.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.head_desc().pkt_len as usize
+    }
+
+    /// True when the packet holds no data.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Free bytes in front of the data in the first buflet.
+    pub fn headroom(&self) -> usize {
+        self.head_desc().headroom()
+    }
+
+    /// Number of buflets in the chain.
+    pub fn buflet_count(&self) -> usize {
+        self.head_desc().nbuflets as usize
+    }
+
+    /// Packet metadata.
+    #[inline]
+    pub fn meta(&self) -> &PacketMeta {
+        &self.head_desc().meta
+    }
+
+    /// Packet metadata, writable.
+    #[inline]
+    pub fn meta_mut(&mut self) -> &mut PacketMeta {
+        &mut self.head_desc_mut().meta
+    }
+
+    /// The buflets, in order.
+    pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
+        let pool = self.pool();
+        let mut b = self.head;
+        std::iter::from_fn(move || {
+            if b == NIL {
+                return None;
+            }
+            let d = self.desc(b);
+            b = d.next;
+            // SAFETY: `d` is a buflet of this packet.
+            let data = unsafe { pool.bytes(d) };
+            Some(Buflet { offset: d.headroom(), data })
+        })
+    }
+
+    /// The data of the first buflet (all of it for single-buflet packets).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: the head is a buflet of this packet.
+        unsafe { self.pool().bytes(self.head_desc()) }
+    }
+
+    /// The data of the first buflet, writable.
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the head is a buflet of this packet and `&mut self` makes the access exclusive.
+        unsafe { self.pool().bytes_mut(self.head_desc()) }
+    }
+
+    /// Visits every buflet's data mutably, in order.
+    pub fn for_each_segment_mut(&mut self, mut f: impl FnMut(&mut [u8])) {
+        let mut b = self.head;
+        while b != NIL {
+            let d = self.desc(b);
+            b = d.next;
+            // SAFETY: `d` is a buflet of this packet and `&mut self` makes the access exclusive.
+            f(unsafe { self.pool().bytes_mut(d) });
+        }
+    }
+
+    fn check_range(&self, offset: usize, len: usize) -> Result<(), PacketError> {
+        let packet_len = self.len();
+        if offset.checked_add(len).is_none_or(|end| end > packet_len) {
+            return Err(PacketError::OutOfRange { offset, len, packet_len });
+        }
+        Ok(())
+    }
+
+    /// Copies `dst.len()` bytes starting at `offset` out of the packet, across buflets.
+    pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), PacketError> {
+        self.check_range(offset, dst.len())?;
+        let mut skip = offset;
+        let mut done = 0;
+        for seg in self.buflets() {
+            if done == dst.len() {
+                break;
+            }
+            if skip >= seg.data.len() {
+                skip -= seg.data.len();
+                continue;
+            }
+            let n = (seg.data.len() - skip).min(dst.len() - done);
+            dst[done..done + n].copy_from_slice(&seg.data[skip..skip + n]);
+            done += n;
+            skip = 0;
+        }
+        Ok(())
+    }
+
+    /// Overwrites bytes `offset..offset + src.len()` (which must lie within the packet), across buflets.
+    pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), PacketError> {
+        self.check_range(offset, src.len())?;
+        let mut skip = offset;
+        let mut done = 0;
+        self.for_each_segment_mut(|seg| {
+            if done == src.len() {
+                return;
+            }
+            if skip >= seg.len() {
+                skip -= seg.len();
+                return;
+            }
+            let n = (seg.len() - skip).min(src.len() - done);
+            seg[skip..skip + n].copy_from_slice(&src[done..done + n]);
+            done += n;
+            skip = 0;
+        });
+        Ok(())
+    }
+
+    /// The whole packet as a vector (tests, captures).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len());
+        for seg in self.buflets() {
+            v.extend_from_slice(seg.data);
+        }
+        v
+    }
+
+    fn tail(&self) -> u32 {
+        let mut b = self.head;
+        loop {
+            let next = self.desc(b).next;
+            if next == NIL {
+                return b;
+            }
+            b = next;
+        }
+    }
+
+    /// Free bytes after the data in the last buflet.
+    pub fn tailroom(&self) -> usize {
+        self.desc(self.tail()).tailroom()
+    }
+
+    /// Appends `src`, filling the last buflet and then chaining new buflets from the same pool.
+    /// On error nothing was appended.
+    pub fn append(&mut self, src: &[u8]) -> Result<(), PacketError> {
+        let pool = self.pool();
+        let tail = self.tail();
+        let room = self.desc(tail).tailroom();
+        let mut extra = [0u32; 64];
+        let mut need = 0;
+        if src.len() > room {
+            need = (src.len() - room).div_ceil(pool.buf_size as usize);
+            if self.buflet_count() + need > pool.max_buflets as usize {
+                return Err(PacketError::TooLong);
+            }
+            if !cache::get_bulk(pool, &mut extra[..need]) {
+                return Err(PacketError::NoMem);
+            }
+        }
+        let mut rest = src;
+        let mut b = tail;
+        for &nb in extra[..need].iter().chain(std::iter::once(&NIL)) {
+            // SAFETY: `b` is the tail or a buflet just taken from the pool: ours alone.
+            let dst = unsafe { pool.tail_bytes_mut(self.desc(b)) };
+            let n = dst.len().min(rest.len());
+            dst[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            self.desc_mut(b).len += n as u32;
+            if nb == NIL {
+                break;
+            }
+            self.desc_mut(nb).reset(nb, 0, pool.buf_size);
+            self.desc_mut(b).next = nb;
+            b = nb;
+        }
+        debug_assert!(rest.is_empty());
+        let h = self.head_desc_mut();
+        h.pkt_len += src.len() as u32;
+        h.nbuflets += need as u16;
+        Ok(())
+    }
+
+    /// Shortens the packet to `len` bytes, returning buflets that become empty (except the first).
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        let mut keep = len;
+        let mut b = self.head;
+        let mut count = 1u16;
+        let cut = loop {
+            let d = self.desc_mut(b);
+            if keep <= d.len as usize {
+                d.len = keep as u32;
+                break std::mem::replace(&mut d.next, NIL);
+            }
+            keep -= d.len as usize;
+            b = d.next;
+            count += 1;
+        };
+        let h = self.head_desc_mut();
+        h.pkt_len = len as u32;
+        h.nbuflets = count;
+        if cut != NIL {
+            free_chain(self.pool(), cut);
+        }
+    }
+
+    /// Grows the packet at the front by `n` bytes taken from the headroom, returning them to fill in.
+    pub fn prepend(&mut self, n: usize) -> Result<&mut [u8], PacketError> {
+        if n > self.headroom() {
+            return Err(PacketError::NoHeadroom);
+        }
+        let h = self.head_desc_mut();
+        h.off -= n as u32;
+        h.len += n as u32;
+        h.pkt_len += n as u32;
+        Ok(&mut self.data_mut()[..n])
+    }
+
+    /// Removes `n` bytes from the front of the first buflet (they become headroom).
+    pub fn adj(&mut self, n: usize) -> Result<(), PacketError> {
+        let h = self.head_desc_mut();
+        if n > h.len as usize {
+            return Err(PacketError::OutOfRange { offset: 0, len: n, packet_len: h.len as usize });
+        }
+        h.off += n as u32;
+        h.len -= n as u32;
+        h.pkt_len -= n as u32;
+        Ok(())
+    }
+
+    /// Moves the (empty) packet's data start to `headroom` bytes into its first buflet's region.
+    pub fn set_headroom(&mut self, headroom: usize) -> Result<(), PacketError> {
+        let h = self.head_desc_mut();
+        if h.pkt_len != 0 || h.start as usize + headroom > h.limit as usize {
+            return Err(PacketError::NoHeadroom);
+        }
+        h.off = h.start + headroom as u32;
+        Ok(())
+    }
+
+    /// Size of the first buflet's region (headroom + data + tailroom).
+    pub fn region_size(&self) -> usize {
+        let h = self.head_desc();
+        (h.limit - h.start) as usize
+    }
+
+    /// Split-pool packing: ends this single-buflet packet's region at the next 16-byte boundary after its
+    /// data and returns a new packet (a view) over the rest of the same buffer, with `headroom` bytes of
+    /// headroom. Returns `None` when the rest cannot hold the headroom plus one byte, or the pool has no
+    /// descriptor left; the packet is unchanged then.
+    pub fn carve_tail(&mut self, headroom: usize) -> Option<Packet> {
+        let pool = self.pool();
+        let h = self.head_desc();
+        let (mem, end, limit) = (h.mem, (h.off + h.len).next_multiple_of(16), h.limit);
+        if h.next != NIL || end as usize + headroom >= limit as usize {
+            return None;
+        }
+        let mut idx = [0u32; 1];
+        if !cache::get_bulk(pool, &mut idx) {
+            return None;
+        }
+        pool.refcnt(mem).fetch_add(1, Ordering::Relaxed);
+        self.head_desc_mut().limit = end;
+        // SAFETY: `idx[0]` was just taken from the pool: ours alone. Its window end..limit was cut from ours
+        // above, so the two never overlap.
+        let v = unsafe { pool.desc_mut(idx[0]) };
+        *v = Desc { mem, start: end, off: end + headroom as u32, limit, ..Desc::new() };
+        Some(Packet { head: idx[0], pool: self.pool })
+    }
+
+    /// Copies the packet into `pool`, keeping its buflet layout: same number of buflets, each with its data
+    /// at the same offset and length (the private-pool crossing). Metadata is left at its defaults.
+    pub fn copy_layout_to(&self, pool: &Pool) -> Result<Packet, CopyError> {
+        let dst = pool.inner();
+        let n = self.buflet_count();
+        if n > dst.max_buflets as usize || self.buflets().any(|b| b.offset + b.data.len() > dst.buf_size as usize) {
+            return Err(CopyError::Layout);
+        }
+        let mut idxs = [0u32; 64];
+        if !cache::get_bulk(dst, &mut idxs[..1]) {
+            return Err(CopyError::NoMemPacket);
+        }
+        if n > 1 && !cache::get_bulk(dst, &mut idxs[1..n]) {
+            // SAFETY: idxs[0] was just taken from dst and is returned once.
+            unsafe { cache::put_bulk(dst, &idxs[..1]) };
+            return Err(CopyError::NoMemBuffer);
+        }
+        for (i, seg) in self.buflets().enumerate() {
+            let b = idxs[i];
+            // SAFETY: `b` was just taken from dst: ours alone.
+            let d = unsafe { dst.desc_mut(b) };
+            d.reset(b, seg.offset as u32, dst.buf_size);
+            d.len = seg.data.len() as u32;
+            d.next = if i + 1 < n { idxs[i + 1] } else { NIL };
+            // SAFETY: as above; the window fits the buffer (checked before allocating).
+            unsafe { dst.bytes_mut(d) }.copy_from_slice(seg.data);
+        }
+        // SAFETY: the new head is ours alone.
+        let h = unsafe { dst.desc_mut(idxs[0]) };
+        h.pkt_len = self.len() as u32;
+        h.nbuflets = n as u16;
+        h.meta = PacketMeta::default();
+        Ok(Packet { head: idxs[0], pool: dst.id })
+    }
+
+    /// Gives up ownership without freeing.
+    fn into_raw(self) -> (u16, u32) {
+        let raw = (self.pool, self.head);
+        std::mem::forget(self);
+        raw
+    }
+}
+
+/// Why [`Packet::copy_layout_to`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CopyError {
+    /// No buffer for the packet (its first buflet): feth's nomem-packet drop.
+    #[error("no buffer for the packet")]
+    NoMemPacket,
+    /// No buffer for a later buflet: feth's nomem-buffer drop. Nothing was kept.
+    #[error("no buffer for a buflet")]
+    NoMemBuffer,
+    /// The destination's buffers are too small or its chains too short for this layout.
+    #[error("destination pool cannot hold this buflet layout")]
+    Layout,
+}
+
+impl Drop for Packet {
+    fn drop(&mut self) {
+        free_chain(self.pool(), self.head);
+    }
+}
+
+/// Makes buffer `idx`, just taken from `pool`, an empty packet with the pool's headroom.
+#[inline]
+fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
+    // SAFETY: the caller just took `idx` from the pool: ours alone.
+    let d = unsafe { pool.desc_mut(idx) };
+    d.reset(idx, pool.headroom, pool.buf_size);
+    d.pkt_len = 0;
+    d.nbuflets = 1;
+    d.meta = PacketMeta::default();
+    Packet { head: idx, pool: pool.id }
+}
+
+/// Drops one reference to buffer `idx`'s memory; true when it was the last (the buffer is free now).
+#[inline]
+fn release_ref(pool: &PoolInner, idx: u32) -> bool {
+    let r = pool.refcnt(idx);
+    // Only views raise the count above 1, so the common case reads without writing.
+    if r.load(Ordering::Acquire) == 1 {
+        return true;
+    }
+    if r.fetch_sub(1, Ordering::AcqRel) == 1 {
+        r.store(1, Ordering::Relaxed);
+        return true;
+    }
+    false
+}
+
+/// Collects the buffers a chain frees into `out`.
+#[inline]
+fn release_chain(pool: &PoolInner, head: u32, out: &mut ArrayVec<u32, 160>) {
+    let mut b = head;
+    while b != NIL {
+        // SAFETY: the caller owns the chain.
+        let d = unsafe { pool.desc(b) };
+        if d.mem != b && release_ref(pool, d.mem) {
+            out.push(d.mem);
+        }
+        if release_ref(pool, b) {
+            out.push(b);
+        }
+        b = d.next;
+    }
+}
+
+fn free_chain(pool: &PoolInner, head: u32) {
+    let mut out = ArrayVec::<u32, 160>::new();
+    release_chain(pool, head, &mut out);
+    // SAFETY: each index was owned by the chain and released exactly once above.
+    unsafe { cache::put_bulk(pool, &out) };
+}
+
+/// Frees a burst of packets (from any pools) with one cache call per run of same-pool packets.
+pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
+    let mut out = ArrayVec::<u32, 160>::new();
+    let mut cur: Option<&PoolInner> = None;
+    for p in pkts.drain(..) {
+        let (id, head) = p.into_raw();
+        // SAFETY: the packet we just took apart owns buffers of pool `id`.
+        let pool = unsafe { lookup(id) };
+        if let Some(c) = cur.filter(|c| c.id != id || out.remaining_capacity() < 2 * 64) {
+            // SAFETY: indices released from chains we owned, once each.
+            unsafe { cache::put_bulk(c, &out) };
+            out.clear();
+        }
+        cur = Some(pool);
+        release_chain(pool, head, &mut out);
+    }
+    if let Some(c) = cur {
+        // SAFETY: as above.
+        unsafe { cache::put_bulk(c, &out) };
+    }
+}
+
+impl Pool {
+    /// One empty packet with the pool's headroom, or `None` (counted) when the pool is empty.
+    #[inline]
+    pub fn alloc(&self) -> Option<Packet> {
+        let mut idx = [0u32; 1];
+        self.get_bulk(&mut idx).then(|| init_packet(self.inner(), idx[0]))
+    }
+
+    /// `n` empty packets appended to `out`, all or nothing (`n` at most the room left in `out` and at most
+    /// [`crate::pool::MAX_BULK`]). Returns false, counted, when the pool cannot supply them.
+    #[inline]
+    pub fn alloc_bulk<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> bool {
+        if n > out.remaining_capacity() || n > crate::pool::MAX_BULK {
+            return false;
+        }
+        let pool = self.inner();
+        let start = out.len();
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(64);
+            let mut idxs = [0u32; 64];
+            if !self.get_bulk(&mut idxs[..k]) {
+                // All or nothing: the packets taken so far go back.
+                out.truncate(start);
+                return false;
+            }
+            for &i in &idxs[..k] {
+                // Cannot fail: n <= remaining capacity was checked.
+                let _ = out.try_push(init_packet(pool, i));
+            }
+            left -= k;
+        }
+        true
+    }
+
+    /// A packet holding a copy of `frame`, chained over several buflets when it does not fit one.
+    pub fn packet_from(&self, frame: &[u8]) -> Result<Packet, PacketError> {
+        let mut p = self.alloc().ok_or(PacketError::NoMem)?;
+        p.append(frame)?;
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+use super::*;
+use crate::mem::Prefer;
+use crate::pool::PoolConfig;
+use proptest::prelude::*;
+
+fn pool(buffers: u32, buf_size: u32, headroom: u32, max_buflets: u16) -> Pool {
+    let mut c = PoolConfig::new("pkt-test", buffers, buf_size);
+    c.headroom = headroom;
+    c.max_buflets = max_buflets;
+    c.cache_size = 16;
+    c.prefer = Prefer::Normal;
+    Pool::new(c).unwrap()
+}
+
+#[test]
+fn handle_is_eight_bytes() {
+    assert_eq!(std::mem::size_of::<Packet>(), 8);
+}
+
+#[test]
+fn drop_returns_every_buflet() {
+    let p = pool(64, 512, 32, 8);
+    let pkt = p.packet_from(&[7u8; 3000]).unwrap();
+    assert_eq!(pkt.buflet_count(), 6, "480 bytes in the head, then 512 per buflet: 480 + 5 * 512 >= 3000");
+    assert_eq!(p.in_use(), 6);
+    drop(pkt);
+    assert_eq!(p.in_use(), 0);
+}
+
+#[test]
+fn append_beyond_the_chain_limit_fails_and_changes_nothing() {
+    let p = pool(64, 512, 0, 2);
+    let mut pkt = p.packet_from(&[1u8; 1000]).unwrap();
+    assert_eq!(pkt.append(&[2u8; 100]), Err(PacketError::TooLong));
+    assert_eq!(pkt.len(), 1000);
+    assert_eq!(p.in_use(), 2);
+}
+
+#[test]
+fn append_when_the_pool_is_empty_is_nomem_and_counted() {
+    let p = pool(2, 512, 0, 4);
+    let mut a = p.alloc().unwrap();
+    let _b = p.alloc().unwrap();
+    assert!(p.alloc().is_none());
+    assert_eq!(a.append(&[0u8; 600]), Err(PacketError::NoMem));
+    assert_eq!(a.len(), 0);
+    assert!(p.stats().alloc_failures >= 2);
+}
+
+#[test]
+fn bulk_alloc_is_all_or_nothing_and_free_burst_returns_everything() {
+    let p = pool(100, 256, 0, 1);
+    let mut burst = ArrayVec::<Packet, 128>::new();
+    assert!(p.alloc_bulk(&mut burst, 90));
+    assert!(!p.alloc_bulk(&mut burst, 20), "only 10 left");
+    assert_eq!(burst.len(), 90);
+    assert_eq!(p.in_use(), 90);
+    free_burst(&mut burst);
+    assert_eq!(p.in_use(), 0);
+}
+
+#[test]
+fn headroom_prepend_and_adj() {
+    let p = pool(8, 256, 32, 1);
+    let mut pkt = p.packet_from(b"payload").unwrap();
+    assert_eq!(pkt.headroom(), 32);
+    pkt.prepend(4).unwrap().copy_from_slice(b"hdr:");
+    assert_eq!(pkt.to_vec(), b"hdr:payload");
+    assert_eq!(pkt.headroom(), 28);
+    assert_eq!(pkt.prepend(29), Err(PacketError::NoHeadroom));
+    pkt.adj(4).unwrap();
+    assert_eq!(pkt.to_vec(), b"payload");
+}
+
+#[test]
+fn carved_views_share_one_buffer_and_free_it_last() {
+    let p = pool(8, 4096, 0, 1);
+    let mut a = p.packet_from(&[1u8; 100]).unwrap();
+    let mut b = a.carve_tail(8).unwrap();
+    b.append(&[2u8; 50]).unwrap();
+    let mut c = b.carve_tail(0).unwrap();
+    c.append(&[3u8; 3000]).unwrap();
+    assert_eq!(a.region_size(), 112, "a's region ends 16-aligned after its data");
+    assert_eq!(b.headroom(), 8);
+    assert_eq!(a.to_vec(), vec![1u8; 100]);
+    assert_eq!(b.to_vec(), vec![2u8; 50]);
+    assert_eq!(c.to_vec(), vec![3u8; 3000]);
+    assert!(a.append(&[0u8; 20]).is_err(), "a cannot grow into b's region");
+    assert_eq!(p.in_use(), 3);
+    drop(a);
+    assert_eq!(p.in_use(), 3, "the shared buffer stays while views use it");
+    drop(c);
+    assert_eq!(p.in_use(), 2);
+    drop(b);
+    assert_eq!(p.in_use(), 0);
+}
+
+#[test]
+fn layout_copy_keeps_offsets_lengths_and_bytes() {
+    let src_pool = pool(16, 512, 24, 4);
+    let dst_pool = pool(16, 512, 0, 4);
+    let data: Vec<u8> = (0..1500u32).map(|i| i as u8).collect();
+    let src = src_pool.packet_from(&data).unwrap();
+    let dst = src.copy_layout_to(&dst_pool).unwrap();
+    let a: Vec<(usize, usize)> = src.buflets().map(|b| (b.offset, b.data.len())).collect();
+    let b: Vec<(usize, usize)> = dst.buflets().map(|b| (b.offset, b.data.len())).collect();
+    assert_eq!(a, b);
+    assert_eq!(dst.headroom(), 24);
+    assert_eq!(dst.to_vec(), data);
+}
+
+#[test]
+fn layout_copy_failures_are_named_and_leak_nothing() {
+    let src_pool = pool(16, 512, 0, 4);
+    let src = src_pool.packet_from(&[9u8; 1500]).unwrap();
+    let tiny = pool(2, 512, 0, 4);
+    assert_eq!(src.copy_layout_to(&tiny).unwrap_err(), CopyError::NoMemBuffer);
+    assert_eq!(tiny.in_use(), 0);
+    let _hold = (tiny.alloc().unwrap(), tiny.alloc().unwrap());
+    assert_eq!(src.copy_layout_to(&tiny).unwrap_err(), CopyError::NoMemPacket);
+    let single = pool(4, 2048, 0, 1);
+    assert_eq!(src.copy_layout_to(&single).unwrap_err(), CopyError::Layout);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(Vec<u8>),
+    Write(usize, Vec<u8>),
+    Read(usize, usize),
+    Truncate(usize),
+    Copy,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..1200).prop_map(Op::Append),
+        (0usize..4000, proptest::collection::vec(any::<u8>(), 0..700)).prop_map(|(o, d)| Op::Write(o, d)),
+        (0usize..4000, 0usize..1500).prop_map(|(o, l)| Op::Read(o, l)),
+        (0usize..4000).prop_map(Op::Truncate),
+        Just(Op::Copy),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Reads, writes, appends, truncations and layout copies across buflet boundaries behave exactly like a
+    /// plain `Vec<u8>`, and every buffer comes back at the end.
+    #[test]
+    fn multi_buflet_packet_matches_a_vec(headroom in 0u32..64, ops in proptest::collection::vec(op(), 1..24)) {
+        let p = pool(256, 512, headroom, 8);
+        let other = pool(256, 512, 0, 8);
+        let limit = 8 * 512 - headroom as usize;
+        let mut pkt = p.alloc().unwrap();
+        let mut model: Vec<u8> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Append(d) => {
+                    let r = pkt.append(&d);
+                    if model.len() + d.len() <= limit {
+                        prop_assert_eq!(r, Ok(()));
+                        model.extend_from_slice(&d);
+                    } else {
+                        prop_assert_eq!(r, Err(PacketError::TooLong));
+                    }
+                }
+                Op::Write(o, d) => {
+                    let r = pkt.write(o, &d);
+                    if o + d.len() <= model.len() {
+                        prop_assert!(r.is_ok());
+                        model[o..o + d.len()].copy_from_slice(&d);
+                    } else {
+                        prop_assert!(r.is_err());
+                    }
+                }
+                Op::Read(o, l) => {
+                    let mut buf = vec![0u8; l];
+                    let r = pkt.read(o, &mut buf);
+                    if o + l <= model.len() {
+                        prop_assert!(r.is_ok());
+                        prop_assert_eq!(&buf[..], &model[o..o + l]);
+                    } else {
+                        prop_assert!(r.is_err());
+                    }
+                }
+                Op::Truncate(n) => {
+                    pkt.truncate(n);
+                    model.truncate(n);
+                }
+                Op::Copy => {
+                    let copy = pkt.copy_layout_to(&other).unwrap();
+                    prop_assert_eq!(copy.to_vec(), model.clone());
+                    prop_assert_eq!(copy.buflet_count(), pkt.buflet_count());
+                }
+            }
+            prop_assert_eq!(pkt.len(), model.len());
+            prop_assert_eq!(pkt.to_vec(), model.clone());
+            let chained: usize = pkt.buflets().map(|b| b.data.len()).sum();
+            prop_assert_eq!(chained, model.len());
+            prop_assert_eq!(p.in_use(), pkt.buflet_count());
+        }
+        drop(pkt);
+        prop_assert_eq!(p.in_use(), 0);
+        prop_assert_eq!(other.in_use(), 0);
+    }
+}

@@ -1,0 +1,192 @@
+//! Port counters: written by the port's lcore with relaxed atomics (once per burst, not per packet), read by
+//! anyone for live stats.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a packet was dropped. Every dropped packet is counted under exactly one reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum DropReason {
+    /// No peer (or the peer is detaching).
+    NoPeer,
+    /// Tx drop injection (`tx_drops`).
+    TxDropInjection,
+    /// Expired (policy drop, or the packet's own drop action).
+    Expired,
+    /// The peer's rx ring was full and the port is configured to drop rather than retry.
+    RxRingFull,
+    /// No packet could be allocated in the receiver's pool.
+    NoMemPacket,
+    /// No buffer for a later buflet in the receiver's pool.
+    NoMemBuffer,
+    /// Longer than the MTU allows.
+    MtuExceeded,
+    /// An interface filter dropped it.
+    Filtered,
+    /// Still queued when its port was destroyed.
+    Detached,
+    /// A malformed frame (short, oversize) from outside.
+    BadFrame,
+}
+
+impl DropReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 10;
+
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; DropReason::COUNT] = [
+        DropReason::NoPeer,
+        DropReason::TxDropInjection,
+        DropReason::Expired,
+        DropReason::RxRingFull,
+        DropReason::NoMemPacket,
+        DropReason::NoMemBuffer,
+        DropReason::MtuExceeded,
+        DropReason::Filtered,
+        DropReason::Detached,
+        DropReason::BadFrame,
+    ];
+
+    /// snake_case name for tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::NoPeer => "no_peer",
+            DropReason::TxDropInjection => "tx_drop_injection",
+            DropReason::Expired => "expired",
+            DropReason::RxRingFull => "rx_ring_full",
+            DropReason::NoMemPacket => "nomem_packet",
+            DropReason::NoMemBuffer => "nomem_buffer",
+            DropReason::MtuExceeded => "mtu_exceeded",
+            DropReason::Filtered => "filtered",
+            DropReason::Detached => "detached",
+            DropReason::BadFrame => "bad_frame",
+        }
+    }
+}
+
+/// Live counters of one port.
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    ipackets: AtomicU64,
+    ibytes: AtomicU64,
+    ierrors: AtomicU64,
+    opackets: AtomicU64,
+    obytes: AtomicU64,
+    oerrors: AtomicU64,
+    rx_nombuf: AtomicU64,
+    drops: [AtomicU64; DropReason::COUNT],
+}
+
+#[inline]
+fn bump(c: &AtomicU64, n: u64) {
+    if n != 0 {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl PortCounters {
+    /// `packets` packets of `bytes` bytes received.
+    #[inline]
+    pub fn rx(&self, packets: u64, bytes: u64) {
+        bump(&self.ipackets, packets);
+        bump(&self.ibytes, bytes);
+    }
+
+    /// `packets` packets of `bytes` bytes sent.
+    #[inline]
+    pub fn tx(&self, packets: u64, bytes: u64) {
+        bump(&self.opackets, packets);
+        bump(&self.obytes, bytes);
+    }
+
+    /// Receive errors (bad frames).
+    #[inline]
+    pub fn rx_error(&self, n: u64) {
+        bump(&self.ierrors, n);
+    }
+
+    /// Transmit errors.
+    #[inline]
+    pub fn tx_error(&self, n: u64) {
+        bump(&self.oerrors, n);
+    }
+
+    /// Receive allocation failures (testpmd's RX-nombuf).
+    #[inline]
+    pub fn rx_nombuf(&self, n: u64) {
+        bump(&self.rx_nombuf, n);
+    }
+
+    /// `n` packets dropped for `reason`.
+    #[inline]
+    pub fn drop(&self, reason: DropReason, n: u64) {
+        bump(&self.drops[reason as usize], n);
+    }
+
+    /// A consistent-enough copy (each counter is exact; they are read one after another).
+    pub fn snapshot(&self) -> PortStats {
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PortStats {
+            ipackets: l(&self.ipackets),
+            ibytes: l(&self.ibytes),
+            ierrors: l(&self.ierrors),
+            opackets: l(&self.opackets),
+            obytes: l(&self.obytes),
+            oerrors: l(&self.oerrors),
+            rx_nombuf: l(&self.rx_nombuf),
+            drops: std::array::from_fn(|i| l(&self.drops[i])),
+        }
+    }
+}
+
+/// A snapshot of a port's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortStats {
+    /// Packets received.
+    pub ipackets: u64,
+    /// Bytes received.
+    pub ibytes: u64,
+    /// Receive errors.
+    pub ierrors: u64,
+    /// Packets sent (delivered to the wire or the peer).
+    pub opackets: u64,
+    /// Bytes sent.
+    pub obytes: u64,
+    /// Transmit errors.
+    pub oerrors: u64,
+    /// Receive allocation failures.
+    pub rx_nombuf: u64,
+    /// Drops by reason, indexed by `DropReason as usize`.
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl PortStats {
+    /// Drops for one reason.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// All drops.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// Drops by name, zero ones included.
+    pub fn drops_by_name(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DropReason::ALL.iter().map(|&r| (r.as_str(), self.dropped(r)))
+    }
+
+    /// Counter-wise difference `self - earlier` (for per-interval rates).
+    pub fn since(&self, earlier: &PortStats) -> PortStats {
+        PortStats {
+            ipackets: self.ipackets - earlier.ipackets,
+            ibytes: self.ibytes - earlier.ibytes,
+            ierrors: self.ierrors - earlier.ierrors,
+            opackets: self.opackets - earlier.opackets,
+            obytes: self.obytes - earlier.obytes,
+            oerrors: self.oerrors - earlier.oerrors,
+            rx_nombuf: self.rx_nombuf - earlier.rx_nombuf,
+            drops: std::array::from_fn(|i| self.drops[i] - earlier.drops[i]),
+        }
+    }
+}

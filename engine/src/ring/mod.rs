@@ -1,0 +1,277 @@
+//! Lock-free single-producer/single-consumer ring, the transport between lcores.
+//!
+//! [`ring`] returns a [`Producer`] and a [`Consumer`]: the type system enforces one of each. Positions are
+//! free-running counters on separate cache lines; each side caches the other's last seen position and
+//! reloads it only when the ring looks full (producer) or empty (consumer), so a burst costs one Acquire
+//! load at most and one Release store. Bursts are the main API; single-item calls are thin wrappers.
+
+use crate::error::KnobError;
+use crate::primitive::{Arc, AtomicUsize, Ordering, UnsafeCell};
+use arrayvec::ArrayVec;
+use crossbeam_utils::CachePadded;
+use std::mem::MaybeUninit;
+
+/// Largest ring capacity.
+pub const MAX_RING_SIZE: usize = 1 << 24;
+
+struct Shared<T> {
+    /// Next position the producer writes; written by the producer only.
+    head: CachePadded<AtomicUsize>,
+    /// Next position the consumer reads; written by the consumer only.
+    tail: CachePadded<AtomicUsize>,
+    mask: usize,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+// SAFETY: a slot is accessed by exactly one side at a time, as handed over by the head/tail protocol, and
+// values of `T: Send` move between threads.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Shared<T> {}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        let head = self.head.load(Ordering::Acquire);
+        let mut pos = self.tail.load(Ordering::Acquire);
+        while pos != head {
+            // SAFETY: slots between tail and head hold initialised values that nobody else can reach any more
+            // (both halves are gone); each is dropped once.
+            self.slots[pos & self.mask].with_mut(|p| unsafe { (*p).assume_init_drop() });
+            pos = pos.wrapping_add(1);
+        }
+    }
+}
+
+/// Creates a ring holding up to `capacity` items (a power of two in 2..=2^24).
+///
+/// # Errors
+/// A capacity out of range, named `ring-size`.
+pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), KnobError> {
+    if !capacity.is_power_of_two() || !(2..=MAX_RING_SIZE).contains(&capacity) {
+        return Err(KnobError::new("ring-size", capacity, "a power of two in 2..=16777216"));
+    }
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        mask: capacity - 1,
+        slots: (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+    });
+    Ok((
+        Producer { shared: shared.clone(), head: 0, cached_tail: 0, capacity },
+        Consumer { shared, tail: 0, cached_head: 0 },
+    ))
+}
+
+/// The ring was full; the item is handed back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full<T>(pub T);
+
+/// The producing half.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    head: usize,
+    cached_tail: usize,
+    capacity: usize,
+}
+
+/// The consuming half.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    tail: usize,
+    cached_head: usize,
+}
+
+impl<T> std::fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("capacity", &self.capacity).field("head", &self.head).finish()
+    }
+}
+
+impl<T> std::fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer").field("tail", &self.tail).finish()
+    }
+}
+
+impl<T: Send> Producer<T> {
+    /// Capacity of the ring.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Free slots, reloading the consumer's position only if fewer than `want` look free.
+    #[inline]
+    fn free_slots(&mut self, want: usize) -> usize {
+        let free = self.capacity - self.head.wrapping_sub(self.cached_tail);
+        if free >= want {
+            return free;
+        }
+        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+        self.capacity - self.head.wrapping_sub(self.cached_tail)
+    }
+
+    /// Free slots right now.
+    pub fn slots(&mut self) -> usize {
+        self.free_slots(usize::MAX)
+    }
+
+    #[inline]
+    fn write(&self, pos: usize, value: T) {
+        // SAFETY: `pos` is in head..tail+capacity, a slot the consumer has released and will not read until
+        // the Release store of head publishes it.
+        self.shared.slots[pos & self.shared.mask].with_mut(|p| unsafe { (*p).write(value) });
+    }
+
+    /// Pushes one item, or hands it back when the ring is full.
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), Full<T>> {
+        if self.free_slots(1) == 0 {
+            return Err(Full(value));
+        }
+        self.write(self.head, value);
+        self.head = self.head.wrapping_add(1);
+        self.shared.head.store(self.head, Ordering::Release);
+        Ok(())
+    }
+
+    /// Moves as many items from the front of `src` as fit; what does not fit stays in `src`, in order.
+    /// Returns how many moved.
+    #[inline]
+    pub fn push_burst<const N: usize>(&mut self, src: &mut ArrayVec<T, N>) -> usize {
+        let n = src.len().min(self.free_slots(src.len()));
+        if n == 0 {
+            return 0;
+        }
+        let mut pos = self.head;
+        for value in src.drain(..n) {
+            self.write(pos, value);
+            pos = pos.wrapping_add(1);
+        }
+        self.head = pos;
+        self.shared.head.store(pos, Ordering::Release);
+        n
+    }
+
+    /// Pushes items from an iterator until it ends or the ring is full; returns how many moved. Items the
+    /// iterator yields after the ring filled up are not taken (use a peekable source to keep them).
+    #[inline]
+    pub fn push_iter(&mut self, iter: &mut impl Iterator<Item = T>) -> usize {
+        let free = self.free_slots(usize::MAX);
+        let mut pos = self.head;
+        let mut n = 0;
+        while n < free {
+            let Some(value) = iter.next() else { break };
+            self.write(pos, value);
+            pos = pos.wrapping_add(1);
+            n += 1;
+        }
+        if n > 0 {
+            self.head = pos;
+            self.shared.head.store(pos, Ordering::Release);
+        }
+        n
+    }
+
+    /// Copies as many items of `src` as fit; returns how many.
+    #[inline]
+    pub fn push_slice(&mut self, src: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = src.len().min(self.free_slots(src.len()));
+        let mut pos = self.head;
+        for &value in &src[..n] {
+            self.write(pos, value);
+            pos = pos.wrapping_add(1);
+        }
+        if n > 0 {
+            self.head = pos;
+            self.shared.head.store(pos, Ordering::Release);
+        }
+        n
+    }
+}
+
+impl<T: Send> Consumer<T> {
+    /// Items ready, reloading the producer's position only if fewer than `want` look ready.
+    #[inline]
+    fn ready(&mut self, want: usize) -> usize {
+        let ready = self.cached_head.wrapping_sub(self.tail);
+        if ready >= want {
+            return ready;
+        }
+        self.cached_head = self.shared.head.load(Ordering::Acquire);
+        self.cached_head.wrapping_sub(self.tail)
+    }
+
+    /// Items ready right now.
+    pub fn len(&mut self) -> usize {
+        self.ready(usize::MAX)
+    }
+
+    /// True when nothing is ready right now.
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    fn read(&self, pos: usize) -> T {
+        // SAFETY: `pos` is in tail..head: the producer initialised it before the Release store of head that
+        // our Acquire load saw, and will not touch it again until we publish a tail past it.
+        self.shared.slots[pos & self.shared.mask].with(|p| unsafe { (*p).assume_init_read() })
+    }
+
+    /// Pops one item.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        if self.ready(1) == 0 {
+            return None;
+        }
+        let value = self.read(self.tail);
+        self.tail = self.tail.wrapping_add(1);
+        self.shared.tail.store(self.tail, Ordering::Release);
+        Some(value)
+    }
+
+    /// Appends up to `max` items to `dst` (bounded by its free room); returns how many.
+    #[inline]
+    pub fn pop_burst<const N: usize>(&mut self, dst: &mut ArrayVec<T, N>, max: usize) -> usize {
+        let want = max.min(dst.remaining_capacity());
+        let n = want.min(self.ready(want));
+        if n == 0 {
+            return 0;
+        }
+        let mut pos = self.tail;
+        for _ in 0..n {
+            let value = self.read(pos);
+            // Cannot fail: n <= remaining capacity.
+            let _ = dst.try_push(value);
+            pos = pos.wrapping_add(1);
+        }
+        self.tail = pos;
+        self.shared.tail.store(pos, Ordering::Release);
+        n
+    }
+
+    /// Copies up to `dst.len()` items into `dst`; returns how many.
+    #[inline]
+    pub fn pop_slice(&mut self, dst: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = dst.len().min(self.ready(dst.len()));
+        let mut pos = self.tail;
+        for slot in &mut dst[..n] {
+            *slot = self.read(pos);
+            pos = pos.wrapping_add(1);
+        }
+        if n > 0 {
+            self.tail = pos;
+            self.shared.tail.store(pos, Ordering::Release);
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests;
