@@ -1,4 +1,9 @@
 //! # pktloop poll-mode drivers
 //!
-//! Drivers implementing [`pktloop_engine::Port`]: `feth` (crossed pair), `null` (the cost floor) and `tap`.
+//! Drivers implementing [`pktloop_engine::Port`]:
+//! - [`feth`]: Apple's feth crossed pair, where one port's tx rings are its peer's rx rings;
+//! - [`null`]: DPDK net_null's analogue, the framework's cost floor.
 #![warn(missing_docs)]
+
+pub mod feth;
+pub mod null;

@@ -71,10 +71,20 @@ pub enum PacketError {
 }
 
 /// An owned packet. 8 bytes; see the module docs.
+///
+/// The handle caches the packet length (up to 65534 bytes), so drivers can count bytes and check MTUs
+/// without touching the descriptor: forwarding a packet between cores moves 8 bytes and no cache line.
 #[derive(PartialEq, Eq)]
 pub struct Packet {
     head: u32,
     pool: u16,
+    /// `pkt_len` when below `u16::MAX`, else `u16::MAX` (read the descriptor).
+    len: u16,
+}
+
+#[inline]
+fn short_len(len: u32) -> u16 {
+    len.min(u32::from(u16::MAX)) as u16
 }
 
 impl std::fmt::Debug for Packet {
@@ -203,7 +213,18 @@ impl Packet {
     /// Data length over all buflets.
     #[inline]
     pub fn len(&self) -> usize {
-        self.head_desc().pkt_len as usize
+        if self.len != u16::MAX {
+            self.len as usize
+        } else {
+            self.head_desc().pkt_len as usize
+        }
+    }
+
+    /// Sets the packet length in the descriptor and the handle.
+    #[inline]
+    fn set_len(&mut self, len: u32) {
+        self.head_desc_mut().pkt_len = len;
+        self.len = short_len(len);
     }
 
     /// True when the packet holds no data.
@@ -383,9 +404,9 @@ impl Packet {
             b = nb;
         }
         debug_assert!(rest.is_empty());
-        let h = self.head_desc_mut();
-        h.pkt_len += src.len() as u32;
-        h.nbuflets += need as u16;
+        let total = self.len() as u32 + src.len() as u32;
+        self.head_desc_mut().nbuflets += need as u16;
+        self.set_len(total);
         Ok(())
     }
 
@@ -407,9 +428,8 @@ impl Packet {
             b = d.next;
             count += 1;
         };
-        let h = self.head_desc_mut();
-        h.pkt_len = len as u32;
-        h.nbuflets = count;
+        self.head_desc_mut().nbuflets = count;
+        self.set_len(len as u32);
         if cut != NIL {
             free_chain(self.pool(), cut);
         }
@@ -420,29 +440,32 @@ impl Packet {
         if n > self.headroom() {
             return Err(PacketError::NoHeadroom);
         }
+        let total = self.len() as u32 + n as u32;
         let h = self.head_desc_mut();
         h.off -= n as u32;
         h.len += n as u32;
-        h.pkt_len += n as u32;
+        self.set_len(total);
         Ok(&mut self.data_mut()[..n])
     }
 
     /// Removes `n` bytes from the front of the first buflet (they become headroom).
     pub fn adj(&mut self, n: usize) -> Result<(), PacketError> {
+        let total = self.len() as u32;
         let h = self.head_desc_mut();
         if n > h.len as usize {
             return Err(PacketError::OutOfRange { offset: 0, len: n, packet_len: h.len as usize });
         }
         h.off += n as u32;
         h.len -= n as u32;
-        h.pkt_len -= n as u32;
+        self.set_len(total - n as u32);
         Ok(())
     }
 
     /// Moves the (empty) packet's data start to `headroom` bytes into its first buflet's region.
     pub fn set_headroom(&mut self, headroom: usize) -> Result<(), PacketError> {
+        let empty = self.is_empty();
         let h = self.head_desc_mut();
-        if h.pkt_len != 0 || h.start as usize + headroom > h.limit as usize {
+        if !empty || h.start as usize + headroom > h.limit as usize {
             return Err(PacketError::NoHeadroom);
         }
         h.off = h.start + headroom as u32;
@@ -476,7 +499,7 @@ impl Packet {
         // above, so the two never overlap.
         let v = unsafe { pool.desc_mut(idx[0]) };
         *v = Desc { mem, start: end, off: end + headroom as u32, limit, ..Desc::new() };
-        Some(Packet { head: idx[0], pool: self.pool })
+        Some(Packet { head: idx[0], pool: self.pool, len: 0 })
     }
 
     /// Copies the packet into `pool`, keeping its buflet layout: same number of buflets, each with its data
@@ -511,7 +534,7 @@ impl Packet {
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
         h.meta = PacketMeta::default();
-        Ok(Packet { head: idxs[0], pool: dst.id })
+        Ok(Packet { head: idxs[0], pool: dst.id, len: self.len })
     }
 
     /// Gives up ownership without freeing.
@@ -551,7 +574,7 @@ fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
     d.pkt_len = 0;
     d.nbuflets = 1;
     d.meta = PacketMeta::default();
-    Packet { head: idx, pool: pool.id }
+    Packet { head: idx, pool: pool.id, len: 0 }
 }
 
 /// Drops one reference to buffer `idx`'s memory; true when it was the last (the buffer is free now).

@@ -204,3 +204,15 @@ proptest! {
         prop_assert_eq!(other.in_use(), 0);
     }
 }
+
+#[test]
+fn long_packets_keep_their_length_past_the_handle_cache() {
+    let p = pool(64, 2048, 0, 40);
+    let mut pkt = p.packet_from(&vec![5u8; 70_000]).unwrap();
+    assert_eq!(pkt.len(), 70_000);
+    pkt.truncate(65_535);
+    assert_eq!(pkt.len(), 65_535);
+    pkt.truncate(100);
+    assert_eq!(pkt.len(), 100);
+    assert_eq!(pkt.to_vec(), vec![5u8; 100]);
+}

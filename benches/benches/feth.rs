@@ -1,0 +1,2 @@
+//! feth benchmarks (being written).
+fn main() {}

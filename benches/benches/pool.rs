@@ -1,0 +1,2 @@
+//! pool benchmarks (being written).
+fn main() {}

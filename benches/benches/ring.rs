@@ -1,0 +1,2 @@
+//! ring benchmarks (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! feth: the crossed-over Ethernet pair (being written).
