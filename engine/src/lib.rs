@@ -31,8 +31,8 @@ pub mod lcore;
 pub mod mem;
 pub mod packet;
 pub mod pool;
-pub(crate) mod primitive;
 pub mod port;
+pub(crate) mod primitive;
 pub mod ring;
 pub mod time;
 

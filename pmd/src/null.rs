@@ -28,16 +28,9 @@ impl NullPort {
     pub fn new(name: &str, pool: Pool, frame_len: usize) -> Result<NullPort, KnobError> {
         let room = (pool.buf_size() - pool.headroom()) as usize;
         if !(1..=room).contains(&frame_len) {
-            return Err(KnobError::new(
-                "pkt-len",
-                frame_len,
-                "1..=the pool's buffer size less its headroom",
-            ));
+            return Err(KnobError::new("pkt-len", frame_len, "1..=the pool's buffer size less its headroom"));
         }
-        let unit = name
-            .trim_start_matches(|c: char| !c.is_ascii_digit())
-            .parse()
-            .unwrap_or(0);
+        let unit = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
         Ok(NullPort {
             name: name.to_owned(),
             unit,
@@ -140,23 +133,16 @@ mod tests {
     #[test]
     fn rx_gives_frames_of_the_configured_size_and_tx_frees_them() {
         let p = pool(256);
-        let mut port = NullPort::new("null0", p.clone(), 64)
-            .unwrap()
-            .with_template(&[0xab; 14]);
+        let mut port = NullPort::new("null0", p.clone(), 64).unwrap().with_template(&[0xab; 14]);
         let mut burst = PacketBurst::new();
         assert_eq!(port.rx_burst(0, &mut burst, 32), 32);
-        assert!(burst
-            .iter()
-            .all(|b| b.len() == 64 && b.data()[..14] == [0xab; 14] && b.data()[14] == 0));
+        assert!(burst.iter().all(|b| b.len() == 64 && b.data()[..14] == [0xab; 14] && b.data()[14] == 0));
         assert_eq!(p.in_use(), 32);
         assert_eq!(port.tx_burst(0, &mut burst), 32);
         assert!(burst.is_empty());
         assert_eq!(p.in_use(), 0);
         let s = port.stats();
-        assert_eq!(
-            (s.ipackets, s.ibytes, s.opackets, s.obytes),
-            (32, 2048, 32, 2048)
-        );
+        assert_eq!((s.ipackets, s.ibytes, s.opackets, s.obytes), (32, 2048, 32, 2048));
         assert_eq!(port.mac(), [0x02, b'n', b'u', b'l', 0, 0]);
     }
 

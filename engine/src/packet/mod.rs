@@ -138,9 +138,7 @@ impl PoolInner {
     #[inline]
     unsafe fn bytes(&self, d: &Desc) -> &[u8] {
         // SAFETY: off..off+len lies inside the buffer `mem` (descriptor invariant), owned per the contract.
-        unsafe {
-            std::slice::from_raw_parts(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize)
-        }
+        unsafe { std::slice::from_raw_parts(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
     }
 
     /// The data of buflet `d`, writable.
@@ -151,9 +149,7 @@ impl PoolInner {
     #[allow(clippy::mut_from_ref)]
     unsafe fn bytes_mut(&self, d: &Desc) -> &mut [u8] {
         // SAFETY: as for `bytes`, exclusive per the contract.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize)
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
     }
 
     /// The free bytes after buflet `d`'s data.
@@ -164,12 +160,7 @@ impl PoolInner {
     #[allow(clippy::mut_from_ref)]
     unsafe fn tail_bytes_mut(&self, d: &Desc) -> &mut [u8] {
         // SAFETY: off+len..limit lies inside the buffer `mem` and belongs to the buflet.
-        unsafe {
-            std::slice::from_raw_parts_mut(
-                self.buf_ptr(d.mem).add((d.off + d.len) as usize),
-                d.tailroom(),
-            )
-        }
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add((d.off + d.len) as usize), d.tailroom()) }
     }
 }
 
@@ -275,10 +266,7 @@ impl Packet {
             b = d.next;
             // SAFETY: `d` is a buflet of this packet.
             let data = unsafe { pool.bytes(d) };
-            Some(Buflet {
-                offset: d.headroom(),
-                data,
-            })
+            Some(Buflet { offset: d.headroom(), data })
         })
     }
 
@@ -310,11 +298,7 @@ impl Packet {
     fn check_range(&self, offset: usize, len: usize) -> Result<(), PacketError> {
         let packet_len = self.len();
         if offset.checked_add(len).is_none_or(|end| end > packet_len) {
-            return Err(PacketError::OutOfRange {
-                offset,
-                len,
-                packet_len,
-            });
+            return Err(PacketError::OutOfRange { offset, len, packet_len });
         }
         Ok(())
     }
@@ -483,11 +467,7 @@ impl Packet {
         let total = self.len() as u32;
         let h = self.head_desc_mut();
         if n > h.len as usize {
-            return Err(PacketError::OutOfRange {
-                offset: 0,
-                len: n,
-                packet_len: h.len as usize,
-            });
+            return Err(PacketError::OutOfRange { offset: 0, len: n, packet_len: h.len as usize });
         }
         h.off += n as u32;
         h.len -= n as u32;
@@ -532,18 +512,8 @@ impl Packet {
         // SAFETY: `idx[0]` was just taken from the pool: ours alone. Its window end..limit was cut from ours
         // above, so the two never overlap.
         let v = unsafe { pool.desc_mut(idx[0]) };
-        *v = Desc {
-            mem,
-            start: end,
-            off: end + headroom as u32,
-            limit,
-            ..Desc::new()
-        };
-        Some(Packet {
-            head: idx[0],
-            pool: self.pool,
-            len: 0,
-        })
+        *v = Desc { mem, start: end, off: end + headroom as u32, limit, ..Desc::new() };
+        Some(Packet { head: idx[0], pool: self.pool, len: 0 })
     }
 
     /// Copies the packet into `pool`, keeping its buflet layout: same number of buflets, each with its data
@@ -551,11 +521,7 @@ impl Packet {
     pub fn copy_layout_to(&self, pool: &Pool) -> Result<Packet, CopyError> {
         let dst = pool.inner();
         let n = self.buflet_count();
-        if n > dst.max_buflets as usize
-            || self
-                .buflets()
-                .any(|b| b.offset + b.data.len() > dst.buf_size as usize)
-        {
+        if n > dst.max_buflets as usize || self.buflets().any(|b| b.offset + b.data.len() > dst.buf_size as usize) {
             return Err(CopyError::Layout);
         }
         let mut idxs = [0u32; 64];
@@ -582,11 +548,7 @@ impl Packet {
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
         h.meta = PacketMeta::default();
-        Ok(Packet {
-            head: idxs[0],
-            pool: dst.id,
-            len: self.len,
-        })
+        Ok(Packet { head: idxs[0], pool: dst.id, len: self.len })
     }
 
     /// Gives up ownership without freeing.
@@ -626,11 +588,7 @@ fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
     d.pkt_len = 0;
     d.nbuflets = 1;
     d.meta = PacketMeta::default();
-    Packet {
-        head: idx,
-        pool: pool.id,
-        len: 0,
-    }
+    Packet { head: idx, pool: pool.id, len: 0 }
 }
 
 /// Drops one reference to buffer `idx`'s memory; true when it was the last (the buffer is free now).
@@ -699,8 +657,7 @@ impl Pool {
     #[inline]
     pub fn alloc(&self) -> Option<Packet> {
         let mut idx = [0u32; 1];
-        self.get_bulk(&mut idx)
-            .then(|| init_packet(self.inner(), idx[0]))
+        self.get_bulk(&mut idx).then(|| init_packet(self.inner(), idx[0]))
     }
 
     /// `n` empty packets appended to `out`, all or nothing (`n` at most the room left in `out` and at most

@@ -20,7 +20,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use mode::{PoolMode, PortPools, PortPoolSpec};
+pub use mode::{PoolMode, PortPoolSpec, PortPools};
 
 /// Most buffers one bulk call moves through a cache.
 pub const MAX_BULK: usize = 512;
