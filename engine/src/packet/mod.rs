@@ -77,10 +77,16 @@ pub enum PacketError {
 #[derive(PartialEq, Eq)]
 pub struct Packet {
     head: u32,
+    /// Pool id in the low 12 bits; [`SIMPLE`] when the packet is one direct buflet whose buffer no view
+    /// shares, so freeing it needs no descriptor read.
     pool: u16,
     /// `pkt_len` when below `u16::MAX`, else `u16::MAX` (read the descriptor).
     len: u16,
 }
+
+const POOL_ID_MASK: u16 = 0x0fff;
+const SIMPLE: u16 = 0x8000;
+const _: () = assert!(crate::pool::MAX_POOLS <= POOL_ID_MASK as usize + 1);
 
 #[inline]
 fn short_len(len: u32) -> u16 {
@@ -171,7 +177,7 @@ impl Packet {
     #[inline]
     fn pool<'p>(&self) -> &'p PoolInner {
         // SAFETY: this packet owns buffers of the pool, which keeps it registered.
-        unsafe { lookup(self.pool) }
+        unsafe { lookup(self.pool & POOL_ID_MASK) }
     }
 
     /// Descriptor `idx` of this packet's chain.
@@ -202,7 +208,7 @@ impl Packet {
 
     /// Id of the pool the packet's buflets belong to.
     pub fn pool_id(&self) -> u16 {
-        self.pool
+        self.pool & POOL_ID_MASK
     }
 
     /// Index of the first buflet (unique among live packets of the pool).
@@ -405,6 +411,9 @@ impl Packet {
         }
         debug_assert!(rest.is_empty());
         let total = self.len() as u32 + src.len() as u32;
+        if need > 0 {
+            self.pool &= !SIMPLE;
+        }
         self.head_desc_mut().nbuflets += need as u16;
         self.set_len(total);
         Ok(())
@@ -508,12 +517,13 @@ impl Packet {
             return None;
         }
         pool.refcnt(mem).fetch_add(1, Ordering::Relaxed);
+        self.pool &= !SIMPLE;
         self.head_desc_mut().limit = end;
         // SAFETY: `idx[0]` was just taken from the pool: ours alone. Its window end..limit was cut from ours
         // above, so the two never overlap.
         let v = unsafe { pool.desc_mut(idx[0]) };
         *v = Desc { mem, start: end, off: end + headroom as u32, limit, ..Desc::new() };
-        Some(Packet { head: idx[0], pool: self.pool, len: 0 })
+        Some(Packet { head: idx[0], pool: self.pool & POOL_ID_MASK, len: 0 })
     }
 
     /// Copies the packet into `pool`, keeping its buflet layout: same number of buflets, each with its data
@@ -548,7 +558,8 @@ impl Packet {
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
         h.meta = PacketMeta::default();
-        Ok(Packet { head: idxs[0], pool: dst.id, len: self.len })
+        let simple = if n == 1 { SIMPLE } else { 0 };
+        Ok(Packet { head: idxs[0], pool: dst.id | simple, len: self.len })
     }
 
     /// Gives up ownership without freeing.
@@ -575,7 +586,7 @@ pub enum CopyError {
 
 impl Drop for Packet {
     fn drop(&mut self) {
-        free_chain(self.pool(), self.head);
+        free_packet(self.pool(), self.pool, self.head);
     }
 }
 
@@ -588,7 +599,7 @@ fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
     d.pkt_len = 0;
     d.nbuflets = 1;
     d.meta = PacketMeta::default();
-    Packet { head: idx, pool: pool.id, len: 0 }
+    Packet { head: idx, pool: pool.id | SIMPLE, len: 0 }
 }
 
 /// Drops one reference to buffer `idx`'s memory; true when it was the last (the buffer is free now).
@@ -623,6 +634,17 @@ fn release_chain(pool: &PoolInner, head: u32, out: &mut ArrayVec<u32, 160>) {
     }
 }
 
+/// Frees packet `head` whose handle carried `tag` (pool id and flags).
+#[inline]
+fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
+    if tag & SIMPLE != 0 {
+        // SAFETY: a simple packet is exactly its own buffer, owned by the handle being freed.
+        unsafe { cache::put_bulk(pool, &[head]) };
+    } else {
+        free_chain(pool, head);
+    }
+}
+
 fn free_chain(pool: &PoolInner, head: u32) {
     let mut out = ArrayVec::<u32, 160>::new();
     release_chain(pool, head, &mut out);
@@ -635,7 +657,8 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     let mut out = ArrayVec::<u32, 160>::new();
     let mut cur: Option<&PoolInner> = None;
     for p in pkts.drain(..) {
-        let (id, head) = p.into_raw();
+        let (tag, head) = p.into_raw();
+        let id = tag & POOL_ID_MASK;
         // SAFETY: the packet we just took apart owns buffers of pool `id`.
         let pool = unsafe { lookup(id) };
         if let Some(c) = cur.filter(|c| c.id != id || out.remaining_capacity() < 2 * 64) {
@@ -644,7 +667,12 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
             out.clear();
         }
         cur = Some(pool);
-        release_chain(pool, head, &mut out);
+        if tag & SIMPLE != 0 {
+            // The buffer is the whole packet and nothing shares it: no descriptor read.
+            out.push(head);
+        } else {
+            release_chain(pool, head, &mut out);
+        }
     }
     if let Some(c) = cur {
         // SAFETY: as above.

@@ -216,3 +216,25 @@ fn long_packets_keep_their_length_past_the_handle_cache() {
     assert_eq!(pkt.len(), 100);
     assert_eq!(pkt.to_vec(), vec![5u8; 100]);
 }
+
+#[test]
+fn simple_packets_lose_the_fast_free_once_chained_or_shared() {
+    let p = pool(16, 512, 0, 4);
+    let mut a = p.packet_from(&[1u8; 100]).unwrap();
+    assert_ne!(a.pool & SIMPLE, 0);
+    let view = a.carve_tail(0).unwrap();
+    assert_eq!(a.pool & SIMPLE, 0, "a's buffer is shared with the view now");
+    assert_eq!(view.pool & SIMPLE, 0);
+    drop(a);
+    assert_eq!(p.in_use(), 2, "the buffer stays while the view lives");
+    drop(view);
+    let mut b = p.packet_from(&[2u8; 100]).unwrap();
+    b.append(&[3u8; 500]).unwrap();
+    assert_eq!(b.pool & SIMPLE, 0);
+    assert_eq!(b.pool_id(), p.id());
+    let mut burst = ArrayVec::<Packet, 4>::new();
+    burst.push(b);
+    burst.push(p.packet_from(b"x").unwrap());
+    free_burst(&mut burst);
+    assert_eq!(p.in_use(), 0);
+}
