@@ -29,6 +29,9 @@ pub fn plan(workers: usize) -> CorePlan {
             ids.len()
         )
     });
+    if let Some(w) = &warning {
+        log::warn!("{w}");
+    }
     CorePlan { cores, available: ids.len(), warning }
 }
 

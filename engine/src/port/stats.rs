@@ -190,3 +190,31 @@ impl PortStats {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_accumulate_per_reason_and_diff_between_snapshots() {
+        let c = PortCounters::default();
+        c.rx(32, 2048);
+        c.tx(30, 1920);
+        c.drop(DropReason::NoPeer, 2);
+        let first = c.snapshot();
+        c.drop(DropReason::RxRingFull, 5);
+        c.rx_nombuf(7);
+        let second = c.snapshot();
+        assert_eq!((first.ipackets, first.ibytes, first.opackets, first.obytes), (32, 2048, 30, 1920));
+        assert_eq!(second.total_drops(), 7);
+        let d = second.since(&first);
+        assert_eq!(
+            (d.ipackets, d.dropped(DropReason::RxRingFull), d.dropped(DropReason::NoPeer), d.rx_nombuf),
+            (0, 5, 0, 7)
+        );
+        let names: Vec<_> = second.drops_by_name().filter(|&(_, n)| n > 0).collect();
+        assert_eq!(names, [("no_peer", 2), ("rx_ring_full", 5)]);
+        assert_eq!(DropReason::ALL.len(), DropReason::COUNT);
+        assert!(DropReason::ALL.iter().enumerate().all(|(i, &r)| r as usize == i));
+    }
+}
