@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod capture;
 pub mod error;
 pub mod lcore;
 pub mod mem;
