@@ -171,7 +171,7 @@ impl FethConfig {
         if self.multibuflet && self.pool_mode == PoolMode::PrivateSplit {
             return Err(KnobError::new("multibuflet", 1, "off when pool-mode is split"));
         }
-        if self.tx_headroom > TX_HEADROOM_MAX || self.tx_headroom % 8 != 0 {
+        if self.tx_headroom > TX_HEADROOM_MAX || !self.tx_headroom.is_multiple_of(8) {
             return Err(KnobError::new("tx-headroom", self.tx_headroom, "0, 8, 16, 24 or 32"));
         }
         check_range("trailer-length", self.trailer_length, 0, TRAILER_LENGTH_MAX, "0..=28")?;

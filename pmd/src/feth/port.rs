@@ -1,0 +1,787 @@
+//! The data path: [`Feth`], the port object owned by the one lcore that polls it.
+//!
+//! The sender does the crossing work (Apple's `feth_nx_sync_tx` -> `feth_rx_submit`): its `tx_burst` moves
+//! (global), copies (private) or packs (split) packets into the peer's rx ring, an SPSC ring the peer's
+//! `rx_burst` pops. Packets wait on the sender in its own tx rings only when they must: WMM (4 rings drained
+//! VO first), dequeue stall, or a backlog from an earlier full peer ring. Otherwise they go straight from
+//! the caller's burst into the crossing ring.
+//!
+//! Fast path (global pools, no WMM, FCS, trailer, hwcsum, drop injection or expiry policy): one relaxed
+//! load of the control generation, a pass over the burst reading the lengths cached in the handles (bytes
+//! and MTU check), one ring burst push, two counter updates. No descriptor is touched, nothing is allocated
+//! or locked, no clock is read.
+
+use super::config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, TRAILER};
+use super::control::{destroy, FethHandle, Iface};
+use super::link::{PeerInfo, RxSide, TxSide};
+use super::stats::Tally;
+use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags};
+use pktloop_engine::pool::{Pool, PoolMode};
+use pktloop_engine::port::{
+    Advisory, DropReason, Event, EventBus, EventKind, ExpiryStatus, LinkState, PacketBurst, PortCounters, TxStatus,
+};
+use pktloop_engine::{Packet, Port};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Bytes a frame may carry beyond the MTU: the Ethernet header (14) and a VLAN tag or FCS (4).
+pub const FRAME_OVERHEAD: usize = 18;
+/// Ethernet header length, set as the link-header length of crossed copies.
+pub const ETHER_HDR_LEN: u8 = 14;
+/// Sync tx completions a port keeps before it starts losing them (counted).
+pub const COMPLETION_QUEUE: usize = 4096;
+/// With advisories on, the clock is read once every this many polls.
+pub const ADVISORY_POLL_STRIDE: u32 = 16;
+/// Nominal maximum bandwidth reported in advisories (10 Gbit/s).
+pub const ADVISORY_MAX_BANDWIDTH_BPS: u64 = 10_000_000_000;
+
+/// The fate of one transmitted packet, as reported by tx completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The packet's id (`PacketMeta::packet_id`).
+    pub packet_id: u64,
+    /// Delivered (copied into the peer) or dropped.
+    pub status: TxStatus,
+}
+
+/// Per-pass accumulators, added to the counters once at the end of the pass.
+struct Pass {
+    sent: u64,
+    bytes: u64,
+    drops: [u64; DropReason::COUNT],
+    now: u64,
+    tally: Tally,
+    /// Split mode: the rest of the aggregation buffer the previous packet was packed into.
+    spare: Option<Packet>,
+    trash: PacketBurst,
+}
+
+impl Pass {
+    fn new() -> Pass {
+        Pass {
+            sent: 0,
+            bytes: 0,
+            drops: [0; DropReason::COUNT],
+            now: 0,
+            tally: Tally::default(),
+            spare: None,
+            trash: PacketBurst::new(),
+        }
+    }
+
+    /// The engine clock, read at most once per pass.
+    fn now(&mut self) -> u64 {
+        if self.now == 0 {
+            self.now = pktloop_engine::time::now_ns();
+        }
+        self.now
+    }
+}
+
+/// Per-packet work of the tx path: checks, drop injection, expiry, crossing, trailer and FCS.
+struct Shaper {
+    iface: Arc<Iface>,
+    frame_limit: usize,
+    mode: PoolMode,
+    fcs: bool,
+    trailer: usize,
+    tx_drops: u32,
+    since_drop: u32,
+    expiry: ExpiryPolicy,
+    completion: TxCompletion,
+    split_headroom: usize,
+    completions: VecDeque<Completion>,
+}
+
+impl Shaper {
+    fn complete(&mut self, packet_id: u64, status: TxStatus, pass: &mut Pass) {
+        match self.completion {
+            TxCompletion::Sync if self.completions.len() < COMPLETION_QUEUE => {
+                self.completions.push_back(Completion { packet_id, status });
+            }
+            TxCompletion::Sync => pass.tally.completions_lost += 1,
+            TxCompletion::Async => self.publish(EventKind::TxStatus { packet_id, status }),
+        }
+    }
+
+    fn publish(&self, kind: EventKind) {
+        self.iface.events.publish(Event { port: self.iface.unit, kind });
+    }
+
+    /// Drops `p` for `reason`: counted, completed as "retry failed", and (any drop) restarts the drop
+    /// injection count.
+    fn drop_packet(&mut self, p: Packet, reason: DropReason, pass: &mut Pass) {
+        self.since_drop = 0;
+        pass.drops[reason as usize] += 1;
+        self.complete(p.meta().packet_id, TxStatus::RetryFailed, pass);
+        if pass.trash.is_full() {
+            free_burst(&mut pass.trash);
+        }
+        pass.trash.push(p);
+    }
+
+    /// Runs one packet through the tx path; returns what goes onto the peer's rx ring (the caller has
+    /// made sure there is a slot for it).
+    fn process(&mut self, mut p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        let len = p.len();
+        if len > self.frame_limit {
+            self.drop_packet(p, DropReason::MtuExceeded, pass);
+            return None;
+        }
+        if self.expiry != ExpiryPolicy::None {
+            if let Some(e) = p.meta().expiry {
+                let now = pass.now();
+                if e.deadline_ns < now {
+                    let drop_it = match self.expiry {
+                        ExpiryPolicy::Drop => true,
+                        ExpiryPolicy::PacketAction => e.action == ExpiryAction::Drop,
+                        ExpiryPolicy::Notify | ExpiryPolicy::None => false,
+                    };
+                    let status = if drop_it { ExpiryStatus::ExpiredDropped } else { ExpiryStatus::ExpiredNotDropped };
+                    let packet_id = p.meta().packet_id;
+                    self.publish(EventKind::Expired {
+                        packet_id,
+                        status,
+                        timestamp_ns: now,
+                        deadline_ns: e.deadline_ns,
+                    });
+                    pass.tally.expired_notified += 1;
+                    if drop_it {
+                        self.drop_packet(p, DropReason::Expired, pass);
+                        return None;
+                    }
+                }
+            }
+        }
+        if self.tx_drops != 0 {
+            self.since_drop += 1;
+            if self.since_drop >= self.tx_drops {
+                self.drop_packet(p, DropReason::TxDropInjection, pass);
+                return None;
+            }
+        }
+        let mut dst = match self.mode {
+            PoolMode::Global => {
+                if self.trailer != 0 || self.fcs {
+                    p.meta_mut().link_header_len = ETHER_HDR_LEN;
+                }
+                p
+            }
+            PoolMode::Private => match p.copy_layout_to(&peer.rx_pool) {
+                Ok(mut d) => {
+                    let src = *p.meta();
+                    let m = d.meta_mut();
+                    m.service_class = src.service_class;
+                    m.link_header_len = ETHER_HDR_LEN;
+                    self.copied(p, src.packet_id, pass);
+                    d
+                }
+                Err(CopyError::NoMemPacket) => {
+                    self.drop_packet(p, DropReason::NoMemPacket, pass);
+                    return None;
+                }
+                Err(CopyError::NoMemBuffer | CopyError::Layout) => {
+                    self.drop_packet(p, DropReason::NoMemBuffer, pass);
+                    return None;
+                }
+            },
+            PoolMode::PrivateSplit => self.pack(p, peer, pass)?,
+        };
+        self.finish(&mut dst, peer, pass);
+        if self.mode == PoolMode::PrivateSplit {
+            pass.spare = dst.carve_tail(self.split_headroom);
+        }
+        pass.sent += 1;
+        pass.bytes += len as u64;
+        Some(dst)
+    }
+
+    /// The source of a copy is completed (success) and freed to the sender's pool.
+    fn copied(&mut self, src: Packet, packet_id: u64, pass: &mut Pass) {
+        pass.tally.copies += 1;
+        self.complete(packet_id, TxStatus::Success, pass);
+        if pass.trash.is_full() {
+            free_burst(&mut pass.trash);
+        }
+        pass.trash.push(src);
+    }
+
+    /// Split mode: copies `p` into the rest of the aggregation buffer the previous packet of this pass
+    /// went into, or into a fresh one when it does not fit (Apple's `feth_clone_packet`).
+    fn pack(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        let (headroom, len) = (p.headroom(), p.len());
+        let extra = self.trailer + if self.fcs { 4 } else { 0 };
+        let spare = pass
+            .spare
+            .take()
+            .and_then(|mut s| (s.set_headroom(headroom).is_ok() && s.tailroom() >= len + extra).then_some(s));
+        let mut dst = match spare {
+            Some(s) => s,
+            None => {
+                let Some(mut fresh) = peer.rx_pool.alloc() else {
+                    self.drop_packet(p, DropReason::NoMemPacket, pass);
+                    return None;
+                };
+                if fresh.set_headroom(headroom).is_err() || fresh.tailroom() < len {
+                    drop(fresh);
+                    self.drop_packet(p, DropReason::NoMemBuffer, pass);
+                    return None;
+                }
+                fresh
+            }
+        };
+        let copied = p.buflets().all(|seg| dst.append(seg.data).is_ok());
+        if !copied {
+            drop(dst);
+            self.drop_packet(p, DropReason::NoMemBuffer, pass);
+            return None;
+        }
+        let src = *p.meta();
+        let m = dst.meta_mut();
+        m.service_class = src.service_class;
+        m.link_header_len = ETHER_HDR_LEN;
+        self.copied(p, src.packet_id, pass);
+        Some(dst)
+    }
+
+    /// What the receiver's packet gets: checksum flags (receiver's hwcsum), then the sender's trailer and
+    /// FCS. A trailer or FCS that does not fit is left off and counted; the FCS flag says it is there.
+    fn finish(&mut self, dst: &mut Packet, peer: &PeerInfo, pass: &mut Pass) {
+        if peer.hwcsum {
+            dst.meta_mut().flags |= PacketFlags::HWCSUM;
+        }
+        if self.trailer != 0 && dst.append(&TRAILER[..self.trailer]).is_err() {
+            pass.tally.trailer_failed += 1;
+        }
+        if self.fcs {
+            let mut crc = crc32fast::Hasher::new();
+            for seg in dst.buflets() {
+                crc.update(seg.data);
+            }
+            if dst.append(&crc.finalize().to_le_bytes()).is_ok() {
+                dst.meta_mut().flags |= PacketFlags::FCS;
+                pass.tally.fcs_appended += 1;
+            } else {
+                pass.tally.fcs_failed += 1;
+            }
+        }
+    }
+}
+
+/// Interface advisory timing (only when `adv_interval_ms` is set).
+struct AdvisoryClock {
+    interval_ns: u64,
+    next_ns: u64,
+    polls: u32,
+    last_ns: u64,
+    last_bytes: u64,
+    last_packets: u64,
+}
+
+/// One feth interface's port: [`Port`] bursts, plus feth's own controls through [`Feth::handle`].
+///
+/// Owned by the lcore that polls it (`&mut self` on the data path); other threads use a [`FethHandle`]
+/// (control, counters, events). Dropping the port destroys the interface: what it still queues, and what
+/// is left in its rx ring, is dropped and counted as `Detached`.
+pub struct Feth {
+    shaper: Shaper,
+    counters: Arc<PortCounters>,
+    seen: u64,
+    up: bool,
+    stalled: bool,
+    detaching: bool,
+    wmm: bool,
+    fast_config: bool,
+    fast: bool,
+    rx_full: RxFullPolicy,
+    tx: Option<TxSide>,
+    rx: Vec<RxSide>,
+    rx_check: bool,
+    /// Local tx rings: 1, or 4 in WMM mode (VO, VI, BE, BK), each holding at most `ring_cap`.
+    queues: Vec<VecDeque<Packet>>,
+    ring_cap: usize,
+    queued: usize,
+    advisory: Option<AdvisoryClock>,
+}
+
+impl std::fmt::Debug for Feth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feth")
+            .field("name", &self.shaper.iface.name)
+            .field("peered", &self.tx.is_some())
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fast_config(c: &FethConfig) -> bool {
+    c.pool_mode == PoolMode::Global
+        && !c.wmm
+        && !c.fcs
+        && c.trailer_length == 0
+        && c.tx_drops == 0
+        && c.expiry_policy() == ExpiryPolicy::None
+}
+
+impl Feth {
+    pub(crate) fn new(iface: Arc<Iface>) -> Feth {
+        let c = iface.config.clone();
+        let rings = if c.wmm { 4 } else { 1 };
+        let advisory = (c.adv_interval_ms != 0).then(|| {
+            let now = pktloop_engine::time::now_ns();
+            let interval_ns = u64::from(c.adv_interval_ms) * 1_000_000;
+            AdvisoryClock {
+                interval_ns,
+                next_ns: now + interval_ns,
+                polls: 0,
+                last_ns: now,
+                last_bytes: 0,
+                last_packets: 0,
+            }
+        });
+        let mut feth = Feth {
+            counters: iface.counters.clone(),
+            shaper: Shaper {
+                frame_limit: 1500 + FRAME_OVERHEAD,
+                mode: c.pool_mode,
+                fcs: c.fcs,
+                trailer: c.trailer_length as usize,
+                tx_drops: c.tx_drops,
+                since_drop: 0,
+                expiry: c.expiry_policy(),
+                completion: c.tx_completion,
+                split_headroom: c.tx_headroom as usize,
+                completions: VecDeque::with_capacity(COMPLETION_QUEUE),
+                iface,
+            },
+            seen: 0,
+            up: false,
+            stalled: false,
+            detaching: false,
+            wmm: c.wmm,
+            fast_config: fast_config(&c),
+            fast: false,
+            rx_full: c.rx_full,
+            tx: None,
+            rx: Vec::with_capacity(2),
+            rx_check: false,
+            queues: (0..rings).map(|_| VecDeque::with_capacity(c.ring_size)).collect(),
+            ring_cap: c.ring_size,
+            queued: 0,
+            advisory,
+        };
+        feth.sync();
+        feth
+    }
+
+    fn iface(&self) -> &Arc<Iface> {
+        &self.shaper.iface
+    }
+
+    /// A control handle (peer, MTU, up/down, media, stall, destroy), usable from any thread.
+    pub fn handle(&self) -> FethHandle {
+        FethHandle { iface: self.iface().clone() }
+    }
+
+    /// Unit number.
+    pub fn unit(&self) -> u32 {
+        self.iface().unit
+    }
+
+    /// The pool packets arriving here are allocated from (the peer copies into it in private and split
+    /// modes; the shared pool in global mode).
+    pub fn rx_pool(&self) -> &Pool {
+        &self.iface().pools.rx
+    }
+
+    /// Packets waiting in this port's own tx rings (WMM, stall or back-pressure).
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// Drains sync tx completions: one per dropped packet (`RetryFailed`) and, in private and split modes,
+    /// one per packet copied into the peer (`Success`). Zero-copy moves (global mode) complete nothing, as
+    /// in Apple's driver. At most [`COMPLETION_QUEUE`] wait; more are counted as lost. In async mode the
+    /// same statuses are published as `TxStatus` events instead and this is always empty.
+    pub fn take_completions(&mut self) -> std::collections::vec_deque::Drain<'_, Completion> {
+        self.shaper.completions.drain(..)
+    }
+
+    /// One poll without a burst: picks up control changes, sends what waits in the tx rings (if the
+    /// peer's ring has room and output is not stalled) and makes a due advisory. `rx_burst` does the same.
+    pub fn poll(&mut self) {
+        self.sync();
+        if self.queued != 0 {
+            self.drain();
+        }
+        if self.advisory.is_some() {
+            self.tick();
+        }
+    }
+
+    /// One relaxed load per poll; the mailbox is only touched when the control plane changed something.
+    #[inline(always)]
+    fn sync(&mut self) {
+        let g = self.iface().generation.load(Ordering::Relaxed);
+        if g != self.seen {
+            self.resync(g);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resync(&mut self, generation: u64) {
+        self.seen = generation;
+        let (old_tx, new_rx) = {
+            let iface = self.shaper.iface.clone();
+            let mut c = iface.control.lock().unwrap_or_else(|p| p.into_inner());
+            self.shaper.frame_limit = c.mtu as usize + FRAME_OVERHEAD;
+            self.up = c.up;
+            self.stalled = c.stall;
+            self.detaching = c.detaching;
+            let mut old_tx = None;
+            if c.tx_dirty {
+                c.tx_dirty = false;
+                old_tx = std::mem::replace(&mut self.tx, c.tx_new.take());
+                for r in &mut self.rx {
+                    r.check = true;
+                }
+                self.rx_check = !self.rx.is_empty();
+            }
+            (old_tx, std::mem::take(&mut c.rx_new))
+        };
+        if let Some(t) = old_tx {
+            t.leave();
+        }
+        self.rx.extend(new_rx);
+        self.fast = self.fast_config && self.tx.as_ref().is_some_and(|t| !t.peer.hwcsum);
+        if self.detaching {
+            self.drop_queued(DropReason::Detached);
+        }
+    }
+
+    /// Adds a pass's tallies to the counters (once per burst).
+    fn account(&mut self, mut pass: Pass) {
+        self.counters.tx(pass.sent, pass.bytes);
+        for (reason, &n) in DropReason::ALL.iter().zip(&pass.drops) {
+            PortCounters::drop(&self.counters, *reason, n);
+        }
+        self.iface().extra.add(&pass.tally);
+        pass.spare = None;
+        free_burst(&mut pass.trash);
+    }
+
+    /// Drops everything in the local tx rings.
+    fn drop_queued(&mut self, reason: DropReason) {
+        if self.queued == 0 {
+            return;
+        }
+        let mut pass = Pass::new();
+        for q in &mut self.queues {
+            for p in q.drain(..) {
+                self.shaper.drop_packet(p, reason, &mut pass);
+            }
+        }
+        self.queued = 0;
+        self.account(pass);
+    }
+
+    /// Fast path: zero-copy move straight from the caller's burst.
+    #[inline]
+    fn tx_fast(&mut self, pkts: &mut PacketBurst) -> usize {
+        let limit = self.shaper.frame_limit;
+        let mut bytes = 0usize;
+        let mut over = false;
+        for p in pkts.iter() {
+            let len = p.len();
+            bytes += len;
+            over |= len > limit;
+        }
+        let Some(tx) = self.tx.as_mut().filter(|_| !over) else { return self.tx_direct(pkts) };
+        let n0 = pkts.len();
+        let n = tx.producer.push_burst(pkts);
+        if n < n0 {
+            bytes -= pkts.iter().map(Packet::len).sum::<usize>();
+            if self.rx_full == RxFullPolicy::Drop {
+                self.counters.tx(n as u64, bytes as u64);
+                let mut pass = Pass::new();
+                for p in pkts.drain(..) {
+                    self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
+                }
+                self.account(pass);
+                return n0;
+            }
+        }
+        self.counters.tx(n as u64, bytes as u64);
+        n
+    }
+
+    /// General path straight from the caller's burst (no local backlog, no WMM, not stalled).
+    fn tx_direct(&mut self, pkts: &mut PacketBurst) -> usize {
+        let n0 = pkts.len();
+        let mut pass = Pass::new();
+        match self.tx.as_mut() {
+            None => {
+                for p in pkts.drain(..) {
+                    self.shaper.drop_packet(p, DropReason::NoPeer, &mut pass);
+                }
+            }
+            Some(tx) => {
+                let k = n0.min(tx.producer.slots());
+                let mut out = PacketBurst::new();
+                for p in pkts.drain(..k) {
+                    if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
+                        out.push(d);
+                    }
+                }
+                let pushed = tx.producer.push_burst(&mut out);
+                debug_assert!(out.is_empty(), "room was reserved for {pushed} packets");
+                if self.rx_full == RxFullPolicy::Drop {
+                    for p in pkts.drain(..) {
+                        self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
+                    }
+                }
+            }
+        }
+        self.account(pass);
+        n0 - pkts.len()
+    }
+
+    /// Takes packets from the front of `pkts` into the local tx rings (by access class in WMM mode) while
+    /// their ring has room; returns how many.
+    fn enqueue(&mut self, pkts: &mut PacketBurst) -> usize {
+        let cap = self.ring_cap;
+        let k = if self.wmm {
+            let mut lens: [usize; 4] = std::array::from_fn(|i| self.queues[i].len());
+            let mut k = 0;
+            for p in pkts.iter() {
+                let r = p.meta().service_class.access_class().ring();
+                if lens[r] == cap {
+                    break;
+                }
+                lens[r] += 1;
+                k += 1;
+            }
+            for p in pkts.drain(..k) {
+                let r = p.meta().service_class.access_class().ring();
+                self.queues[r].push_back(p);
+            }
+            k
+        } else {
+            let k = pkts.len().min(cap - self.queues[0].len());
+            self.queues[0].extend(pkts.drain(..k));
+            k
+        };
+        self.queued += k;
+        k
+    }
+
+    /// One pass over the local tx rings, VO first, into the peer's rx ring.
+    fn drain(&mut self) {
+        if self.stalled || self.queued == 0 {
+            return;
+        }
+        let Some(tx) = self.tx.as_mut() else {
+            self.drop_queued(DropReason::NoPeer);
+            return;
+        };
+        let mut pass = Pass::new();
+        let mut room = tx.producer.slots();
+        let mut out = PacketBurst::new();
+        'rings: for q in &mut self.queues {
+            while let Some(p) = q.pop_front() {
+                if room == 0 {
+                    if self.rx_full == RxFullPolicy::Retry {
+                        q.push_front(p);
+                        break 'rings;
+                    }
+                    self.queued -= 1;
+                    self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
+                    continue;
+                }
+                self.queued -= 1;
+                if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
+                    out.push(d);
+                    room -= 1;
+                    if out.is_full() {
+                        tx.producer.push_burst(&mut out);
+                    }
+                }
+            }
+        }
+        tx.producer.push_burst(&mut out);
+        debug_assert!(out.is_empty());
+        self.account(pass);
+    }
+
+    /// Advisory timing: the clock is read once every [`ADVISORY_POLL_STRIDE`] polls.
+    fn tick(&mut self) {
+        let linked = self.tx.is_some();
+        let queued = self.queued;
+        let Some(a) = self.advisory.as_mut() else { return };
+        a.polls = a.polls.wrapping_add(1);
+        if a.polls % ADVISORY_POLL_STRIDE != 0 {
+            return;
+        }
+        let now = pktloop_engine::time::now_ns();
+        if now < a.next_ns {
+            return;
+        }
+        a.next_ns = now + a.interval_ns;
+        let s = self.counters.snapshot();
+        let elapsed = (now - a.last_ns).max(1);
+        let (bytes, packets) = (s.obytes - a.last_bytes, s.opackets - a.last_packets);
+        (a.last_ns, a.last_bytes, a.last_packets) = (now, s.obytes, s.opackets);
+        if !linked {
+            return;
+        }
+        let avg_throughput_bps = (u128::from(bytes) * 8 * 1_000_000_000 / u128::from(elapsed)) as u64;
+        // Little's law: a queued packet waits for the ones ahead of it to go at the measured rate.
+        let avg_delay_ns = (queued as u64).saturating_mul(elapsed).checked_div(packets).unwrap_or(0);
+        let advisory = Advisory {
+            timestamp_ns: now,
+            rate_trend: 0,
+            max_bandwidth_bps: ADVISORY_MAX_BANDWIDTH_BPS,
+            avg_throughput_bps,
+            total_bytes: s.obytes,
+            queue_len: queued as u32,
+            avg_delay_ns,
+        };
+        self.shaper.publish(EventKind::Advisory(advisory));
+        self.iface().extra.advisory();
+    }
+
+    /// Retires rx links whose sender has left and which are drained.
+    #[cold]
+    fn retire(&mut self) {
+        self.rx.retain_mut(|r| !(r.check && r.finished()));
+        self.rx_check = self.rx.iter().any(|r| r.check);
+    }
+}
+
+impl Port for Feth {
+    fn name(&self) -> &str {
+        &self.iface().name
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        self.iface().mac
+    }
+
+    fn mtu(&self) -> u32 {
+        self.iface().mtu.load(Ordering::Relaxed)
+    }
+
+    fn rx_queues(&self) -> usize {
+        1
+    }
+
+    /// 4 in WMM mode (the ring is chosen by each packet's service class, whatever the queue), else 1.
+    fn tx_queues(&self) -> usize {
+        if self.wmm {
+            4
+        } else {
+            1
+        }
+    }
+
+    #[inline]
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        self.sync();
+        if self.queued != 0 {
+            self.drain();
+        }
+        if self.advisory.is_some() {
+            self.tick();
+        }
+        if queue != 0 {
+            return 0;
+        }
+        let start = pkts.len();
+        let mut n = 0;
+        for r in &mut self.rx {
+            n += r.consumer.pop_burst(pkts, max - n);
+            if n >= max {
+                break;
+            }
+        }
+        if self.rx_check {
+            self.retire();
+        }
+        if n != 0 {
+            let bytes: usize = pkts[start..].iter().map(Packet::len).sum();
+            self.counters.rx(n as u64, bytes as u64);
+        }
+        n
+    }
+
+    /// Sends from the front of `pkts`. A detaching port takes everything and drops it (`Detached`); a
+    /// down port takes nothing. Without a peer, packets are dropped and counted as `NoPeer` (Apple keeps
+    /// them in the tx ring; pktloop never holds them silently). When the peer's rx ring is full they stay
+    /// in `pkts` (retry policy) or are dropped as `RxRingFull` (drop policy).
+    #[inline]
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        self.sync();
+        if self.advisory.is_some() {
+            self.tick();
+        }
+        if queue >= self.tx_queues() || pkts.is_empty() {
+            return 0;
+        }
+        if self.detaching {
+            let n = pkts.len();
+            let mut pass = Pass::new();
+            for p in pkts.drain(..) {
+                self.shaper.drop_packet(p, DropReason::Detached, &mut pass);
+            }
+            self.account(pass);
+            return n;
+        }
+        if !self.up {
+            return 0;
+        }
+        if self.queued == 0 && !self.stalled && !self.wmm {
+            return if self.fast { self.tx_fast(pkts) } else { self.tx_direct(pkts) };
+        }
+        let taken = self.enqueue(pkts);
+        self.drain();
+        taken
+    }
+
+    fn link(&self) -> LinkState {
+        if self.iface().linked.load(Ordering::Relaxed) {
+            LinkState::Up
+        } else {
+            LinkState::Down
+        }
+    }
+
+    fn counters(&self) -> &Arc<PortCounters> {
+        &self.counters
+    }
+
+    fn events(&self) -> &EventBus {
+        &self.iface().events
+    }
+
+    fn tx_pool(&self) -> &Pool {
+        &self.iface().pools.tx
+    }
+}
+
+impl Drop for Feth {
+    fn drop(&mut self) {
+        let iface = self.iface().clone();
+        destroy(&iface);
+        let g = iface.generation.load(Ordering::Acquire);
+        self.resync(g);
+        self.drop_queued(DropReason::Detached);
+        if let Some(t) = self.tx.take() {
+            t.leave();
+        }
+        for r in self.rx.drain(..) {
+            r.leave();
+        }
+    }
+}

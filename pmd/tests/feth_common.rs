@@ -1,0 +1,50 @@
+//! Helpers shared by the feth integration tests (included with `#[path]`, not a test binary of its own).
+#![allow(dead_code)]
+
+use pktloop_engine::mem::Prefer;
+use pktloop_engine::port::DropReason;
+use pktloop_engine::{PacketBurst, Pool, Port};
+use pktloop_pmd::feth::{Feth, FethConfig};
+
+/// Small pools on normal pages.
+pub fn cfg() -> FethConfig {
+    FethConfig { prefer: Prefer::Normal, pool_packets: 256, ring_size: 256, ..FethConfig::default() }
+}
+
+/// A burst of `n` frames of `len` bytes from `pool`, byte `i` of frame `k` = `(k * 7 + i) as u8`, with
+/// packet ids `first_id..`.
+pub fn frames(pool: &Pool, n: usize, len: usize, first_id: u64) -> PacketBurst {
+    let mut b = PacketBurst::new();
+    for k in 0..n {
+        let id = first_id + k as u64;
+        let data: Vec<u8> = (0..len).map(|i| (id as usize * 7 + i) as u8).collect();
+        let mut p = pool.packet_from(&data).expect("pool has room");
+        p.meta_mut().packet_id = id;
+        b.push(p);
+    }
+    b
+}
+
+/// Expected bytes of frame `id`.
+pub fn frame_bytes(id: u64, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (id as usize * 7 + i) as u8).collect()
+}
+
+/// Receives everything waiting on `port` (polling a few times).
+pub fn rx_all(port: &mut Feth) -> PacketBurst {
+    let mut b = PacketBurst::new();
+    for _ in 0..4 {
+        while b.len() < 512 && port.rx_burst(0, &mut b, 512) != 0 {}
+    }
+    b
+}
+
+/// Sum of drops over every reason.
+pub fn drops(port: &impl Port) -> u64 {
+    port.stats().total_drops()
+}
+
+/// Drops of one reason.
+pub fn dropped(port: &impl Port, r: DropReason) -> u64 {
+    port.stats().dropped(r)
+}
