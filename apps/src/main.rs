@@ -1,2 +1,99 @@
-//! The `pktloop` command.
-fn main() {}
+//! The `pktloop` command: `fwd` (testpmd-class forwarding), `latency` (HDR ping-pong), `bench` (the standard
+//! scenarios).
+//!
+//! Every error is one line on stderr: status 2 for bad flags, values, config files and combinations, 1 for
+//! a run that failed. No input on the command line or in a config file makes it panic.
+#![deny(unsafe_code)]
+
+mod bench;
+mod capture;
+mod cli;
+mod config;
+mod error;
+mod frame;
+mod fwd;
+mod hgrm;
+mod latency;
+mod ports;
+mod stats;
+mod svg;
+
+use clap::{CommandFactory, FromArgMatches};
+use cli::{Cli, Command};
+use error::{clap_one_line, AppError};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Parses the command line, folding in `--config FILE` (its flags first, so the command line overrides).
+fn parse_all(args: Vec<OsString>) -> Result<Cli, AppError> {
+    let cli = match parse(&args) {
+        Ok(c) => c,
+        Err(e) => return Err(clap_failure(e)),
+    };
+    let config = match &cli.command {
+        Command::Fwd(a) => a.run.config.clone(),
+        Command::Latency(a) => a.run.config.clone(),
+        Command::Bench(_) => None,
+    };
+    let Some(path) = config else { return Ok(cli) };
+    let file = config::file_flags(&path)?;
+    // The subcommand is args[1]: pktloop has no options before it (other than --help and --version).
+    let mut file_only = args[..2].to_vec();
+    file_only.extend(file.iter().cloned());
+    parse(&file_only).map_err(|e| clap_failure(e).in_file(&path))?;
+    let mut merged = file_only;
+    merged.extend(args[2..].iter().cloned());
+    parse(&merged).map_err(clap_failure)
+}
+
+fn clap_failure(e: clap::Error) -> AppError {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Help and version go to stdout with status 0 (or 2 for a bare `pktloop`, as clap does).
+            let code = e.exit_code();
+            let _ = e.print();
+            std::process::exit(code);
+        }
+        _ => AppError::usage(clap_one_line(&e.render().to_string())),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command {
+        Command::Fwd(a) => fwd::main(&a),
+        Command::Latency(a) => latency::main(&a),
+        Command::Bench(a) => bench::main(&a),
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .target(env_logger::Target::Stderr)
+        .init();
+    // A panic is a bug: say so on one line instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("pktloop: internal error{at}: {msg}");
+    }));
+    let result = parse_all(std::env::args_os().collect()).and_then(run);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pktloop: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

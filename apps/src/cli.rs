@@ -1,0 +1,293 @@
+//! Command-line flags (clap derive). Every setting is also a key of the `--config` TOML file: the file is
+//! turned into flags placed before the command line's own, so flags override it and both get the same checks.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// pktloop: a poll-mode packet engine's forwarding, latency and benchmark tool.
+#[derive(Debug, Parser)]
+#[command(name = "pktloop", version, about, args_override_self = true, allow_negative_numbers = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// testpmd-class forwarding over a feth pair or null ports, with live stats and a final table.
+    Fwd(FwdArgs),
+    /// Round-trip latency ping-pong across a feth pair, as an HDR histogram.
+    Latency(LatencyArgs),
+    /// The standard benchmark scenarios, one table and a JSON file.
+    Bench(BenchArgs),
+}
+
+/// Which ports to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PortKind {
+    /// A feth crossed pair: what one port sends, the other receives.
+    Feth,
+    /// null ports (DPDK net_null): rx makes frames, tx frees them; the framework's cost floor.
+    Null,
+    /// Linux TAP: not available yet (the TAP driver has not landed); exits with status 2.
+    Tap,
+}
+
+/// Forwarding modes (DPDK testpmd's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Forward as received.
+    Io,
+    /// Rewrite source MAC to the tx port's and destination MAC to its peer's.
+    Mac,
+    /// Swap source and destination MAC.
+    Macswap,
+    /// Generate UDP frames (on a feth pair: port 0 sends, port 1 receives and frees).
+    Txonly,
+    /// Receive and free (on a feth pair fed by a txonly generator on port 0).
+    Rxonly,
+    /// Generate UDP frames over `--flows` IP/UDP address pairs (feth: port 0 sends, port 1 receives).
+    Flowgen,
+    /// Answer ARP and ICMP echo requests; on a feth pair port 0 resolves the peer by ARP and pings it.
+    Icmpecho,
+}
+
+/// How streams map rx ports to tx ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Topology {
+    /// rx port 2k -> tx port 2k+1 and back (one worker owns both ports of a pair).
+    Paired,
+    /// rx port i -> tx port i (on a feth pair that crosses to the peer: one worker per port).
+    Loop,
+}
+
+/// Pool modes (feth knob `pool-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PoolModeArg {
+    /// One pool shared by both ports; crossing is a zero-copy move.
+    #[value(alias = "0")]
+    Global,
+    /// One pool per port; crossing copies, keeping the buflet layout.
+    #[value(alias = "1")]
+    Private,
+    /// Per port an rx pool of aggregation buffers and a tx pool; crossing packs copies.
+    #[value(alias = "2")]
+    Split,
+}
+
+/// Tx completion mode (feth knob `tx-completion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TxCompletionArg {
+    /// Statuses kept in the port's completion queue.
+    #[value(alias = "0")]
+    Sync,
+    /// Statuses published as events.
+    #[value(alias = "1")]
+    Async,
+}
+
+/// What a feth sender does when the peer's rx ring is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RxFullArg {
+    /// Back-pressure: keep and retry.
+    Retry,
+    /// Drop, counted as rx_ring_full.
+    Drop,
+}
+
+/// Pool memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MemoryArg {
+    /// 2 MiB hugepages when reserved, normal pages otherwise.
+    Hugepage,
+    /// Normal pages only.
+    Normal,
+}
+
+/// Parses an on/off switch: `--fcs` alone means on; `--fcs=off` turns a config file's `fcs = true` off.
+pub fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err("valid is on or off".to_owned()),
+    }
+}
+
+/// The feth knobs of the reference's section 6, plus the pool and ring settings every port uses.
+/// Unset knobs keep the feth defaults.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FethArgs {
+    /// Pool mode [default: global]
+    #[arg(long, value_enum, help_heading = "Port knobs")]
+    pub pool_mode: Option<PoolModeArg>,
+    /// Packets per pool, 1..=1048576 [default: 1024]
+    #[arg(long, value_name = "N", help_heading = "Port knobs")]
+    pub pool_size: Option<i64>,
+    /// Slots per crossing ring, a power of two in 2..=16777216 [default: 1024]
+    #[arg(long, value_name = "N", help_heading = "Port knobs")]
+    pub ring_size: Option<i64>,
+    /// Pool memory [default: hugepage, falling back to normal pages]
+    #[arg(long, value_enum, help_heading = "Port knobs")]
+    pub memory: Option<MemoryArg>,
+    /// Multi-buflet packets: ceil(max-mtu / buflet-size) buflets each; not with split pools [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub multibuflet: Option<bool>,
+    /// WMM: 4 tx rings (VO, VI, BE, BK) into the peer's one rx ring [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub wmm: Option<bool>,
+    /// Append a CRC-32 FCS to received frames [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub fcs: Option<bool>,
+    /// Mark received checksums as verified [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub hwcsum: Option<bool>,
+    /// Headroom of new tx packets: 0, 8, 16, 24 or 32 [default: 32]
+    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    pub tx_headroom: Option<i64>,
+    /// Trailer bytes appended to received frames, 0..=28 [default: 0]
+    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    pub trailer_length: Option<i64>,
+    /// Largest MTU, 1500..=16370 and greater than buflet-size [default: 2048]
+    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    pub max_mtu: Option<i64>,
+    /// Buflet size, a power of two in 512..=32768, less than max-mtu [default: 512]
+    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    pub buflet_size: Option<i64>,
+    /// KiB per split-mode rx buffer, 1..=512 [default: 96]
+    #[arg(long, value_name = "KIB", help_heading = "feth knobs")]
+    pub aggregation_factor: Option<i64>,
+    /// Pool mappable by user space (a flag only), 0 or 1 [default: 0]
+    #[arg(long, value_name = "0|1", help_heading = "feth knobs")]
+    pub user_access: Option<i64>,
+    /// Interface advisory period, 0 (off) or 10..=2147483647 ms [default: 0]
+    #[arg(long, value_name = "MS", help_heading = "feth knobs")]
+    pub adv_interval_ms: Option<i64>,
+    /// Drop every Nth packet sent, 0 (off)..=2147483647 [default: 0]
+    #[arg(long, value_name = "N", help_heading = "feth knobs")]
+    pub tx_drops: Option<i64>,
+    /// Expiry policy: 0 none, 1 drop+notify, 2 notify, 3 the packet's own action [default: 0]
+    #[arg(long, value_name = "0..3", help_heading = "feth knobs")]
+    pub tx_exp_policy: Option<i64>,
+    /// Tx completion mode [default: sync]
+    #[arg(long, value_enum, help_heading = "feth knobs")]
+    pub tx_completion: Option<TxCompletionArg>,
+    /// When the peer's rx ring is full: retry (back-pressure) or drop (counted) [default: retry]
+    #[arg(long, value_enum, help_heading = "feth knobs")]
+    pub rx_full: Option<RxFullArg>,
+}
+
+/// Settings `fwd` and `latency` share.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// TOML file with the same settings (keys are flag names without `--`); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seconds to run, 0.1..=86400
+    #[arg(long, value_name = "SECONDS", default_value = "5")]
+    pub duration: f64,
+    /// Frame length in bytes (without FCS), 60..=mtu + 18 [default: 64]
+    #[arg(long, value_name = "BYTES")]
+    pub pkt_len: Option<i64>,
+    /// Interface MTU of both feth ports, 72..=max-mtu [default: 1500]
+    #[arg(long, value_name = "BYTES")]
+    pub mtu: Option<i64>,
+    /// Print one JSON object on stdout instead of the tables (logs go to stderr).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
+          value_name = "on|off")]
+    pub json: Option<bool>,
+    /// Write tx and rx frames to this classic pcap file (read by tcpdump and tshark).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Most frames written to --pcap, 1..=100000000
+    #[arg(long, value_name = "N", default_value = "10000")]
+    pub pcap_count: i64,
+    /// Allow more workers than cores (they then share cores; figures get lower and noisier).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
+          value_name = "on|off")]
+    pub allow_shared_cores: Option<bool>,
+    /// The port knobs.
+    #[command(flatten)]
+    pub feth: FethArgs,
+}
+
+/// `pktloop fwd`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+On a feth pair: io, mac and macswap forward frames seeded with --tx-first bursts per stream; txonly, rxonly \
+and flowgen run a generator on port 0 and a receiver on port 1 (Mpps counts frames received); icmpecho \
+resolves port 1 by ARP from port 0, then pings it as fast as replies allow (Mpps counts echo replies). \
+--port tap is not available yet: it exits with status 2 until the TAP driver lands.")]
+pub struct FwdArgs {
+    /// Ports
+    #[arg(long, value_enum, default_value = "feth")]
+    pub port: PortKind,
+    /// Forwarding mode
+    #[arg(long, value_enum, default_value = "io")]
+    pub mode: Mode,
+    /// Stream topology [default: loop with 2+ cores, paired (one worker for both ports) with 1]
+    #[arg(long, value_enum)]
+    pub topology: Option<Topology>,
+    /// Worker cores [default: min(2, available) for feth, 1 for null]
+    #[arg(long, value_name = "N")]
+    pub cores: Option<i64>,
+    /// Packets per burst, 1..=512
+    #[arg(long, value_name = "N", default_value = "32")]
+    pub burst: i64,
+    /// Bursts sent on each stream's tx port before forwarding starts (testpmd's start tx_first), 1..=64
+    #[arg(long, value_name = "N", default_value = "1")]
+    pub tx_first: i64,
+    /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
+    #[arg(long, value_name = "N", default_value = "64")]
+    pub flows: i64,
+    /// Shared settings.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `pktloop latency`.
+#[derive(Debug, Clone, Args)]
+pub struct LatencyArgs {
+    /// Open loop: send at this many packets per second (coordinated-omission corrected); 0 = closed loop
+    #[arg(long, value_name = "PPS", default_value = "0")]
+    pub rate: i64,
+    /// Write the percentile distribution as .hgrm text (values in microseconds).
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
+    /// Draw the percentile spectrum as an SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Skip the bare rtrb two-ring ping-pong measured after the feth run for comparison.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
+          value_name = "on|off")]
+    pub no_peer: Option<bool>,
+    /// Shared settings.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `pktloop bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Seconds per scenario, 0.1..=60
+    #[arg(long, value_name = "SECONDS", default_value = "1")]
+    pub duration: f64,
+    /// Write the results here as JSON.
+    #[arg(long, value_name = "FILE", default_value = "bench.json")]
+    pub out: PathBuf,
+    /// Run only the scenarios whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Pool memory for every scenario [default: hugepage, falling back to normal pages]
+    #[arg(long, value_enum)]
+    pub memory: Option<MemoryArg>,
+    /// Allow more workers than cores.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
+          value_name = "on|off")]
+    pub allow_shared_cores: Option<bool>,
+}

@@ -1,0 +1,198 @@
+//! `--config FILE.toml` and the checks that turn flags into engine settings.
+//!
+//! The file's keys are the flag names without `--` (`mode = "macswap"`, `pool-mode = "split"`, `fcs = true`).
+//! Each key becomes a `--key=value` flag placed before the command line's flags, so the command line wins and
+//! the file gets exactly the flags' checks; its errors are reported against the file.
+
+use crate::cli::{FethArgs, MemoryArg, PoolModeArg, RxFullArg, TxCompletionArg};
+use crate::error::AppError;
+use pktloop_engine::mem::Prefer;
+use pktloop_engine::pool::PoolMode;
+use pktloop_engine::KnobError;
+use pktloop_pmd::feth::{FethConfig, RxFullPolicy, TxCompletion};
+use std::ffi::OsString;
+use std::path::Path;
+
+/// Reads `path` and returns its settings as flags.
+///
+/// # Errors
+/// Unreadable file, malformed TOML, or a value that is not a string, number or boolean (one line each).
+pub fn file_flags(path: &Path) -> Result<Vec<OsString>, AppError> {
+    let shown = path.display();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| AppError::usage(format!("cannot read --config {shown}: {e}")))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e.span().map(|s| line_col(&text, s.start)).map(|(l, c)| format!(" at line {l} column {c}"));
+        AppError::usage(format!(
+            "invalid --config {shown}{}: {}",
+            at.unwrap_or_default(),
+            e.message().replace('\n', " ")
+        ))
+    })?;
+    let mut flags = Vec::new();
+    for (key, value) in table {
+        if key == "config" {
+            return Err(AppError::usage(format!("invalid --config {shown}: key `config` cannot nest config files")));
+        }
+        let flag = match value {
+            toml::Value::Boolean(true) => format!("--{key}"),
+            toml::Value::Boolean(false) => format!("--{key}=off"),
+            toml::Value::String(s) => format!("--{key}={s}"),
+            toml::Value::Integer(i) => format!("--{key}={i}"),
+            toml::Value::Float(f) => format!("--{key}={f}"),
+            other => {
+                return Err(AppError::usage(format!(
+                    "invalid --config {shown}: key `{key}` is a {}: valid is a string, number or boolean",
+                    other.type_str()
+                )))
+            }
+        };
+        flags.push(flag.into());
+    }
+    Ok(flags)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, col)
+}
+
+/// A flag's integer value checked against `lo..=hi` (for values the engine types cannot even hold).
+pub fn int_in(flag: &'static str, value: i64, lo: i64, hi: i64, valid: &'static str) -> Result<i64, AppError> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(KnobError::new(flag, value, valid).into())
+    }
+}
+
+fn u32_knob(flag: &'static str, value: Option<i64>, default: u32, valid: &'static str) -> Result<u32, AppError> {
+    match value {
+        None => Ok(default),
+        Some(v) => u32::try_from(v).map_err(|_| KnobError::new(flag, v, valid).into()),
+    }
+}
+
+/// Builds the feth knobs from the flags (unset ones keep the feth defaults) and validates them.
+///
+/// # Errors
+/// The first knob out of range, naming the flag, the value and the valid range.
+pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
+    let d = FethConfig::default();
+    let ring = a.ring_size.unwrap_or(d.ring_size as i64);
+    let ring_valid = "a power of two in 2..=16777216";
+    let c = FethConfig {
+        pool_mode: match a.pool_mode {
+            None => d.pool_mode,
+            Some(PoolModeArg::Global) => PoolMode::Global,
+            Some(PoolModeArg::Private) => PoolMode::Private,
+            Some(PoolModeArg::Split) => PoolMode::PrivateSplit,
+        },
+        multibuflet: a.multibuflet.unwrap_or(d.multibuflet),
+        wmm: a.wmm.unwrap_or(d.wmm),
+        fcs: a.fcs.unwrap_or(d.fcs),
+        hwcsum: a.hwcsum.unwrap_or(d.hwcsum),
+        tx_headroom: u32_knob("tx-headroom", a.tx_headroom, d.tx_headroom, "0, 8, 16, 24 or 32")?,
+        trailer_length: u32_knob("trailer-length", a.trailer_length, d.trailer_length, "0..=28")?,
+        max_mtu: u32_knob("max-mtu", a.max_mtu, d.max_mtu, "1500..=16370")?,
+        buflet_size: u32_knob("buflet-size", a.buflet_size, d.buflet_size, "a power of two in 512..=32768")?,
+        aggregation_factor: u32_knob("aggregation-factor", a.aggregation_factor, d.aggregation_factor, "1..=512")?,
+        user_access: u32_knob("user-access", a.user_access, d.user_access, "0 or 1")?,
+        adv_interval_ms: u32_knob(
+            "adv-interval-ms",
+            a.adv_interval_ms,
+            d.adv_interval_ms,
+            "0 (off) or 10..=2147483647",
+        )?,
+        tx_drops: u32_knob("tx-drops", a.tx_drops, d.tx_drops, "0 (off)..=2147483647")?,
+        tx_exp_policy: u32_knob(
+            "tx-exp-policy",
+            a.tx_exp_policy,
+            d.tx_exp_policy,
+            "0 (none), 1 (drop), 2 (notify) or 3 (packet)",
+        )?,
+        tx_completion: match a.tx_completion {
+            None => d.tx_completion,
+            Some(TxCompletionArg::Sync) => TxCompletion::Sync,
+            Some(TxCompletionArg::Async) => TxCompletion::Async,
+        },
+        ring_size: usize::try_from(ring).map_err(|_| AppError::from(KnobError::new("ring-size", ring, ring_valid)))?,
+        pool_packets: u32_knob("pool-size", a.pool_size, d.pool_packets, "1..=1048576")?,
+        rx_full: match a.rx_full {
+            None => d.rx_full,
+            Some(RxFullArg::Retry) => RxFullPolicy::Retry,
+            Some(RxFullArg::Drop) => RxFullPolicy::Drop,
+        },
+        prefer: prefer(a.memory),
+    };
+    c.validate()?;
+    Ok(c)
+}
+
+/// Pool memory preference from `--memory` (the engine's default when unset).
+pub fn prefer(m: Option<MemoryArg>) -> Prefer {
+    match m {
+        Some(MemoryArg::Normal) => Prefer::Normal,
+        Some(MemoryArg::Hugepage) | None => Prefer::Hugepage,
+    }
+}
+
+/// `--duration` checked: 0.1..=86400 seconds.
+pub fn duration(flag: &'static str, secs: f64, max: f64) -> Result<std::time::Duration, AppError> {
+    if secs.is_finite() && (0.1..=max).contains(&secs) {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(AppError::usage(format!("invalid --{flag} {secs}: valid is 0.1..={max} seconds")))
+    }
+}
+
+/// `--mtu` checked against 72..=max-mtu (1500 when unset, as a new feth interface has).
+pub fn mtu(value: Option<i64>, c: &FethConfig) -> Result<u32, AppError> {
+    let v = value.unwrap_or(1500);
+    let max = i64::from(c.max_mtu);
+    if (i64::from(pktloop_pmd::feth::config::MIN_MTU)..=max).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(AppError::usage(format!("invalid --mtu {v}: valid is 72..={max} (max-mtu)")))
+    }
+}
+
+/// Largest frame a feth port sends at `mtu`: the MTU plus header and FCS or VLAN room (18).
+pub fn max_frame(mtu: u32) -> usize {
+    mtu as usize + pktloop_pmd::feth::port::FRAME_OVERHEAD
+}
+
+/// `--pkt-len` checked against 60..=mtu + 18.
+pub fn pkt_len(value: Option<i64>, mtu: u32) -> Result<usize, AppError> {
+    let v = value.unwrap_or(64);
+    let max = max_frame(mtu);
+    if (60..=max as i64).contains(&v) {
+        Ok(v as usize)
+    } else {
+        Err(AppError::usage(format!("invalid --pkt-len {v}: valid is 60..={max} (mtu {mtu} + 18)")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_from_one() {
+        assert_eq!(line_col("a = 1\nbb = x", 11), (2, 6));
+        assert_eq!(line_col("x", 0), (1, 1));
+    }
+
+    #[test]
+    fn knobs_map_onto_feth_config_and_negative_values_name_the_flag() {
+        let a = FethArgs { pool_mode: Some(PoolModeArg::Split), tx_headroom: Some(16), ..FethArgs::default() };
+        let c = feth_config(&a).unwrap();
+        assert_eq!((c.pool_mode, c.tx_headroom), (PoolMode::PrivateSplit, 16));
+        let a = FethArgs { tx_headroom: Some(-8), ..FethArgs::default() };
+        assert_eq!(feth_config(&a).unwrap_err().to_string(), "invalid --tx-headroom -8: valid is 0, 8, 16, 24 or 32");
+        let a = FethArgs { multibuflet: Some(true), pool_mode: Some(PoolModeArg::Split), ..FethArgs::default() };
+        assert!(feth_config(&a).unwrap_err().to_string().starts_with("invalid --multibuflet 1"));
+    }
+}

@@ -1,0 +1,92 @@
+//! The command's errors: usage errors (bad flags, values, combinations) exit with status 2, runtime failures
+//! with 1; either way one line on stderr.
+
+use pktloop_engine::KnobError;
+use std::fmt;
+
+/// What went wrong, already worded for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// A flag, value, config file or combination the command refuses (exit status 2).
+    Usage(String),
+    /// The run itself failed (exit status 1).
+    Runtime(String),
+}
+
+impl AppError {
+    /// A usage error.
+    pub fn usage(msg: impl Into<String>) -> AppError {
+        AppError::Usage(msg.into())
+    }
+
+    /// A runtime error.
+    pub fn runtime(msg: impl Into<String>) -> AppError {
+        AppError::Runtime(msg.into())
+    }
+
+    /// Process exit status.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Usage(_) => 2,
+            AppError::Runtime(_) => 1,
+        }
+    }
+
+    /// The same error, said about the config file `file`.
+    pub fn in_file(self, file: &std::path::Path) -> AppError {
+        match self {
+            AppError::Usage(m) => AppError::Usage(format!("in --config {}: {m}", file.display())),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Usage(m) | AppError::Runtime(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<KnobError> for AppError {
+    /// `invalid ring-size 100: ...` becomes `invalid --ring-size 100: ...` (knob names are flag names); on/off
+    /// knobs show their value as `on`.
+    fn from(e: KnobError) -> AppError {
+        let value = match (e.knob, e.value) {
+            ("multibuflet" | "wmm" | "fcs" | "hwcsum", 1) => "on".to_owned(),
+            (_, v) => v.to_string(),
+        };
+        AppError::Usage(format!("invalid --{} {value}: valid is {}", e.knob, e.valid))
+    }
+}
+
+/// Turns clap's multi-line error into one line: the message, the possible values or tip, no usage block.
+pub fn clap_one_line(rendered: &str) -> String {
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .collect();
+    let line = parts.join("; ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let r = "error: invalid value 'x' for '--mode <MODE>'\n  [possible values: io, mac]\n\nFor more \
+                 information, try '--help'.\n";
+        assert_eq!(clap_one_line(r), "invalid value 'x' for '--mode <MODE>'; [possible values: io, mac]");
+    }
+
+    #[test]
+    fn knob_errors_name_the_flag() {
+        let e: AppError = KnobError::new("ring-size", 100, "a power of two").into();
+        assert_eq!(e.to_string(), "invalid --ring-size 100: valid is a power of two");
+        assert_eq!(e.exit_code(), 2);
+    }
+}

@@ -1,0 +1,228 @@
+//! From flags to a run plan: checked settings, and which worker owns which ports and runs which jobs.
+
+use super::worker::{FwdOp, Generator, Job};
+use crate::cli::{FwdArgs, Mode, PortKind, Topology};
+use crate::config::{self, int_in};
+use crate::error::AppError;
+use crate::frame;
+use pktloop_pmd::feth::FethConfig;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A checked `fwd` run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Ports.
+    pub port: PortKind,
+    /// Mode.
+    pub mode: Mode,
+    /// Topology.
+    pub topology: Topology,
+    /// Workers.
+    pub cores: usize,
+    /// Packets per burst.
+    pub burst: usize,
+    /// Seed bursts per stream.
+    pub tx_first: usize,
+    /// flowgen flows.
+    pub flows: u16,
+    /// Frame length.
+    pub pkt_len: usize,
+    /// feth MTU.
+    pub mtu: u32,
+    /// How long.
+    pub duration: Duration,
+    /// feth knobs (pools and rings for null ports too).
+    pub feth: FethConfig,
+    /// One JSON object instead of tables.
+    pub json: bool,
+    /// Capture file and cap.
+    pub pcap: Option<(PathBuf, i64)>,
+}
+
+/// Which ports (by run index) each worker owns, and its jobs (port numbers local to the worker).
+#[derive(Debug)]
+pub struct Assignment {
+    /// Ports of each worker, by run index.
+    pub ports: Vec<Vec<usize>>,
+    /// Jobs of each worker.
+    pub jobs: Vec<Vec<Job>>,
+    /// Ports to create (null: one per worker in loop topology, two in paired).
+    pub port_count: usize,
+}
+
+/// Checks every setting; errors name the flag, the value and what is allowed.
+pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
+    if a.port == PortKind::Tap {
+        return Err(AppError::usage("invalid --port tap: the TAP driver is not available yet; valid is feth or null"));
+    }
+    let feth = config::feth_config(&a.run.feth)?;
+    let duration = config::duration("duration", a.run.duration, 86_400.0)?;
+    let burst = int_in("burst", a.burst, 1, 512, "1..=512")? as usize;
+    let tx_first = int_in("tx-first", a.tx_first, 1, 1024, "1..=1024")? as usize;
+    let flows = int_in("flows", a.flows, 1, 65_536, "1..=65536")?;
+    let mtu = config::mtu(a.run.mtu, &feth)?;
+    let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
+    let allow_shared_cores = a.run.allow_shared_cores.unwrap_or(false);
+    let available = pktloop_engine::lcore::plan(1).available;
+    let default_cores = match a.port {
+        PortKind::Feth => available.min(2),
+        _ => 1,
+    };
+    let cores = match a.cores {
+        None => default_cores,
+        Some(n) => {
+            if n < 1 || (n as usize > available && !allow_shared_cores) {
+                return Err(AppError::usage(format!(
+                    "invalid --cores {n}: valid is 1..={available} (cores this process may run on; \
+                     --allow-shared-cores lets workers share them)"
+                )));
+            }
+            int_in("cores", n, 1, 256, "1..=256")? as usize
+        }
+    };
+    if a.port == PortKind::Feth && cores > 2 {
+        return Err(AppError::usage(format!(
+            "invalid --cores {cores}: valid is 1 or 2 with --port feth (one worker per port of the pair)"
+        )));
+    }
+    let topology = a.topology.unwrap_or(Topology::Loop);
+    let forwarding = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
+    if a.port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {
+        return Err(AppError::usage(
+            "invalid --topology paired with --cores 2 on a feth pair: paired streams cross both ports, which \
+             one worker must own; valid is --topology loop (a worker per port) or --cores 1",
+        ));
+    }
+    if a.port == PortKind::Null && a.mode == Mode::Icmpecho {
+        return Err(AppError::usage(
+            "invalid --mode icmpecho with --port null: a null port has no peer to answer; valid is --port feth",
+        ));
+    }
+    Ok(Plan {
+        port: a.port,
+        mode: a.mode,
+        topology,
+        cores,
+        burst,
+        tx_first,
+        flows: (flows - 1) as u16 + 1,
+        pkt_len,
+        mtu,
+        duration,
+        feth,
+        json: a.run.json.unwrap_or(false),
+        pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
+    })
+}
+
+impl Plan {
+    /// How figures are counted, in words, for the table.
+    pub fn counted_as(&self) -> &'static str {
+        match (self.port, self.mode) {
+            (_, Mode::Io | Mode::Mac | Mode::Macswap) => "packets received and forwarded",
+            (PortKind::Feth, Mode::Txonly | Mode::Rxonly | Mode::Flowgen) => "packets received on the peer",
+            (_, Mode::Rxonly) => "packets received",
+            (_, Mode::Txonly | Mode::Flowgen) => "packets sent",
+            (_, Mode::Icmpecho) => "echo replies received",
+        }
+    }
+
+    fn op(&self) -> Option<FwdOp> {
+        match self.mode {
+            Mode::Io => Some(FwdOp::Io),
+            Mode::Mac => Some(FwdOp::Mac),
+            Mode::Macswap => Some(FwdOp::MacSwap),
+            _ => None,
+        }
+    }
+
+    /// Ports per worker and jobs. `macs[i]` / `peers[i]` are port i's MAC and the MAC its tx reaches.
+    pub fn assign(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
+        let w = self.cores;
+        let gen = |port: usize, completes: bool| {
+            let (mac, peer) = macs(port);
+            Job::Generate {
+                port: 0,
+                gen: Generator {
+                    template: frame::udp_frame(mac, peer, self.pkt_len),
+                    flows: if self.mode == Mode::Flowgen { self.flows } else { 1 },
+                    completes,
+                },
+            }
+        };
+        let fwd = |rx: usize, tx: usize, global_tx: usize, seeds: usize| {
+            let (mac, peer) = macs(global_tx);
+            Job::Forward {
+                rx,
+                tx,
+                op: self.op().unwrap_or(FwdOp::Io),
+                seed_left: seeds,
+                seed: frame::udp_frame(mac, peer, self.pkt_len),
+            }
+        };
+        // A job built for port `g` but addressed by the worker-local index `local`.
+        let relocal = |job: Job, local: usize| match job {
+            Job::Generate { gen, .. } => Job::Generate { port: local, gen },
+            other => other,
+        };
+        match self.port {
+            PortKind::Feth => {
+                let jobs_for = |port: usize, local: usize| -> Job {
+                    match (self.mode, port) {
+                        (Mode::Io | Mode::Mac | Mode::Macswap, _) => fwd(local, local, port, self.tx_first),
+                        (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, 0) => relocal(gen(0, false), local),
+                        (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, _) => Job::Receive { port: local },
+                        (Mode::Icmpecho, 0) => {
+                            let (mac, _) = macs(0);
+                            Job::Ping {
+                                port: local,
+                                template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
+                                arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
+                                peer_ip: frame::IP_B,
+                            }
+                        }
+                        (Mode::Icmpecho, _) => Job::Echo { port: local, ip: frame::IP_B },
+                    }
+                };
+                if w == 2 {
+                    Assignment {
+                        ports: vec![vec![0], vec![1]],
+                        jobs: vec![vec![jobs_for(0, 0)], vec![jobs_for(1, 0)]],
+                        port_count: 2,
+                    }
+                } else {
+                    let jobs = if self.op().is_some() && self.topology == Topology::Paired {
+                        vec![fwd(0, 1, 1, self.tx_first), fwd(1, 0, 0, self.tx_first)]
+                    } else {
+                        vec![jobs_for(0, 0), jobs_for(1, 1)]
+                    };
+                    Assignment { ports: vec![vec![0, 1]], jobs: vec![jobs], port_count: 2 }
+                }
+            }
+            _ => {
+                let per = if self.topology == Topology::Paired { 2 } else { 1 };
+                let mut ports = Vec::new();
+                let mut jobs = Vec::new();
+                for i in 0..w {
+                    let mine: Vec<usize> = (0..per).map(|k| i * per + k).collect();
+                    let js: Vec<Job> = (0..per)
+                        .map(|k| {
+                            let g = i * per + k;
+                            let tx_local = if per == 2 { 1 - k } else { k };
+                            match self.mode {
+                                Mode::Txonly | Mode::Flowgen => relocal(gen(g, true), k),
+                                Mode::Rxonly => Job::Receive { port: k },
+                                // Null rx makes its own frames: nothing to seed.
+                                _ => fwd(k, tx_local, i * per + tx_local, 0),
+                            }
+                        })
+                        .collect();
+                    ports.push(mine);
+                    jobs.push(js);
+                }
+                Assignment { ports, jobs, port_count: w * per }
+            }
+        }
+    }
+}

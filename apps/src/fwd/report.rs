@@ -1,0 +1,285 @@
+//! What `fwd` prints: a live line per second, then testpmd's `show port stats` per port and a summary, or
+//! one JSON object.
+
+use super::plan::Plan;
+use crate::capture::CaptureSummary;
+use crate::stats::{cycles_per_packet, thousands, Totals};
+use pktloop_engine::port::{DropReason, PortStats};
+use serde_json::{json, Map, Value};
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+/// The figures of a finished run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Seconds the workers ran.
+    pub secs: f64,
+    /// Lcore counters at the end.
+    pub totals: Totals,
+    /// Port name and final counters.
+    pub ports: Vec<(String, PortStats)>,
+    /// Pool memory: hugepage, normal or mixed.
+    pub backing: &'static str,
+    /// Core of each worker.
+    pub cores: Vec<usize>,
+    /// Whether each worker was pinned.
+    pub pinned: Vec<bool>,
+    /// Packets left in the workers' burst buffers at stop (freed at teardown).
+    pub stranded: u64,
+    /// Buffers not back in their pools after teardown (0 unless something leaked).
+    pub leaked: usize,
+    /// Capture results.
+    pub capture: Option<CaptureSummary>,
+    /// Set when workers share cores.
+    pub core_warning: Option<String>,
+}
+
+impl Report {
+    /// Million packets per second (of the plan's figure of merit).
+    pub fn mpps(&self) -> f64 {
+        self.totals.packets as f64 / self.secs / 1e6
+    }
+
+    /// Gigabits per second of those packets' frame bytes.
+    pub fn gbps(&self) -> f64 {
+        self.totals.bytes as f64 * 8.0 / self.secs / 1e9
+    }
+
+    /// Drops by reason over all ports.
+    pub fn drops(&self) -> [u64; DropReason::COUNT] {
+        let mut d = [0u64; DropReason::COUNT];
+        for (_, s) in &self.ports {
+            for (i, v) in s.drops.iter().enumerate() {
+                d[i] += v;
+            }
+        }
+        d
+    }
+
+    /// Packets sent and received over all ports.
+    pub fn sent_received(&self) -> (u64, u64) {
+        self.ports.iter().fold((0, 0), |(o, i), (_, s)| (o + s.opackets, i + s.ipackets))
+    }
+}
+
+/// The live line: redrawn in place on a terminal, one plain line per second otherwise. Goes to stdout, or
+/// to stderr when stdout carries JSON.
+#[derive(Debug)]
+pub struct Live {
+    to_stderr: bool,
+    tty: bool,
+}
+
+fn drops_text(d: &[u64; DropReason::COUNT]) -> String {
+    let total: u64 = d.iter().sum();
+    let named: Vec<String> = DropReason::ALL
+        .iter()
+        .filter(|r| d[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.as_str(), d[*r as usize]))
+        .collect();
+    if named.is_empty() {
+        format!("drops {total}")
+    } else {
+        format!("drops {total} ({})", named.join(", "))
+    }
+}
+
+impl Live {
+    /// A live printer for a run whose stdout is JSON or not.
+    pub fn new(json: bool) -> Live {
+        let tty = if json { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
+        Live { to_stderr: json, tty }
+    }
+
+    fn emit(&self, s: &str) {
+        let line = if self.tty { format!("\r{s}\x1b[K") } else { format!("{s}\n") };
+        if self.to_stderr {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        } else {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    /// One interval's line.
+    pub fn line(&self, at: Duration, t0: &Totals, t1: &Totals, p0: &[PortStats], p1: &[PortStats], secs: f64) {
+        if secs <= 0.0 {
+            return;
+        }
+        let mut d = [0u64; DropReason::COUNT];
+        for (a, b) in p0.iter().zip(p1) {
+            let s = b.since(a);
+            for (i, v) in s.drops.iter().enumerate() {
+                d[i] += v;
+            }
+        }
+        let mpps = (t1.packets - t0.packets) as f64 / secs / 1e6;
+        let gbps = (t1.bytes - t0.bytes) as f64 * 8.0 / secs / 1e9;
+        self.emit(&format!("[{:>5.1}s] {mpps:>8.3} Mpps {gbps:>8.3} Gbit/s  {}", at.as_secs_f64(), drops_text(&d)));
+    }
+
+    /// Ends the in-place line.
+    pub fn finish(&self) {
+        if self.tty {
+            if self.to_stderr {
+                let _ = writeln!(std::io::stderr());
+            } else {
+                println!();
+            }
+        }
+    }
+}
+
+/// Prints the final per-port table (testpmd's `show port stats`) and the summary.
+pub fn print_table(plan: &Plan, r: &Report) {
+    let mut out = String::new();
+    for (name, s) in &r.ports {
+        let bar = format!("  ######################## NIC statistics for port {name:<8} ########################");
+        out += &format!("\n{bar}\n");
+        out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
+        out += &format!("  RX-nombuf:  {:<14}\n", s.rx_nombuf);
+        out += &format!("  TX-packets: {:<14} TX-errors: {:<10} TX-bytes:  {}\n", s.opackets, s.oerrors, s.obytes);
+        let mut d = [0u64; DropReason::COUNT];
+        d.copy_from_slice(&s.drops);
+        out += &format!("  Drops:      {}\n", drops_text(&d));
+        out += &format!(
+            "  Rx-pps: {:>14.0}          Tx-pps: {:>14.0}   (average over {:.2} s)\n",
+            s.ipackets as f64 / r.secs,
+            s.opackets as f64 / r.secs,
+            r.secs
+        );
+        out += &format!("  {}\n", "#".repeat(bar.len() - 2));
+    }
+    let t = &r.totals;
+    out += &format!(
+        "\n  mode {} on {} ports ({}), topology {}, burst {}, {} B frames, pool {} ({} memory)\n",
+        format!("{:?}", plan.mode).to_lowercase(),
+        format!("{:?}", plan.port).to_lowercase(),
+        r.ports.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+        format!("{:?}", plan.topology).to_lowercase(),
+        plan.burst,
+        plan.pkt_len,
+        plan.feth.pool_mode.as_str(),
+        r.backing
+    );
+    out += &format!(
+        "  workers on cores {:?} (pinned: {})\n",
+        r.cores,
+        if r.pinned.iter().all(|p| *p) { "yes" } else { "no" }
+    );
+    out += &format!(
+        "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s (frame bytes, no preamble or gap)\n",
+        thousands(t.packets),
+        plan.counted_as(),
+        r.secs,
+        r.mpps(),
+        r.gbps()
+    );
+    match cycles_per_packet(t, r.cores.len(), r.secs) {
+        Some(c) if c.method == "rdtsc" => {
+            out += &format!(
+                "  cycles/packet: {:.1} (rdtsc over the run, all worker cycles incl. idle polls; TSC {:.2} GHz)\n",
+                c.value, c.ghz
+            )
+        }
+        Some(c) => {
+            out += &format!("  cycles/packet: {:.1} (estimate: worker time x nominal {:.2} GHz)\n", c.value, c.ghz)
+        }
+        None => out += "  cycles/packet: n/a (no packets)\n",
+    }
+    let (sent, received) = r.sent_received();
+    out += &format!(
+        "  generated {}, sent {}, received {}, {}, nombuf bursts {}, bad frames {}, ignored {}\n",
+        t.generated,
+        sent,
+        received,
+        drops_text(&r.drops()),
+        t.nombuf,
+        t.bad_frame,
+        t.ignored
+    );
+    out += &format!("  left in worker buffers at stop {}, buffers leaked {}\n", r.stranded, r.leaked);
+    if let Some(c) = &r.capture {
+        let path = plan.pcap.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default();
+        out += &format!("  pcap: {} frames written to {path} ({} missed: writer behind)\n", c.written, c.missed);
+    }
+    if let Some(w) = &r.core_warning {
+        out += &format!("  warning: {w}\n");
+    }
+    print!("{out}");
+}
+
+/// The run as one JSON object.
+pub fn json(plan: &Plan, r: &Report) -> Value {
+    let drops = r.drops();
+    let mut by_reason = Map::new();
+    for reason in DropReason::ALL {
+        by_reason.insert(reason.as_str().to_owned(), json!(drops[reason as usize]));
+    }
+    let ports: Vec<Value> = r
+        .ports
+        .iter()
+        .map(|(name, s)| {
+            let mut d = Map::new();
+            for (k, v) in s.drops_by_name() {
+                d.insert(k.to_owned(), json!(v));
+            }
+            json!({
+                "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
+                "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
+                "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
+            })
+        })
+        .collect();
+    let t = &r.totals;
+    let cpp = cycles_per_packet(t, r.cores.len(), r.secs);
+    let (sent, received) = r.sent_received();
+    json!({
+        "mode": format!("{:?}", plan.mode).to_lowercase(),
+        "port": format!("{:?}", plan.port).to_lowercase(),
+        "topology": format!("{:?}", plan.topology).to_lowercase(),
+        "ports": ports,
+        "cores": r.cores.len(),
+        "core_ids": r.cores,
+        "pinned": r.pinned.iter().all(|p| *p),
+        "burst": plan.burst,
+        "pkt_len": plan.pkt_len,
+        "duration_s": r.secs,
+        "packets": t.packets,
+        "bytes": t.bytes,
+        "counted_as": plan.counted_as(),
+        "mpps": r.mpps(),
+        "gbps": r.gbps(),
+        "drops": by_reason,
+        "drops_total": drops.iter().sum::<u64>(),
+        "pool": {
+            "mode": plan.feth.pool_mode.as_str(),
+            "backing": r.backing,
+            "packets": plan.feth.pool_packets,
+            "multibuflet": plan.feth.multibuflet,
+        },
+        "accounting": {
+            "generated": t.generated, "sent": sent, "received": received, "nombuf_bursts": t.nombuf,
+            "bad_frame": t.bad_frame, "ignored": t.ignored, "left_in_worker_buffers": r.stranded,
+            "buffers_leaked": r.leaked,
+        },
+        "cycles_per_packet": cpp.map(|c| json!({"value": c.value, "method": c.method, "ghz": c.ghz})),
+        "pcap": r.capture.map(|c| json!({"written": c.written, "missed": c.missed})),
+        "warning": r.core_warning,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_text_names_nonzero_reasons() {
+        let mut d = [0u64; DropReason::COUNT];
+        assert_eq!(drops_text(&d), "drops 0");
+        d[DropReason::RxRingFull as usize] = 3;
+        d[DropReason::TxDropInjection as usize] = 2;
+        assert_eq!(drops_text(&d), "drops 5 (tx_drop_injection 2, rx_ring_full 3)");
+    }
+}

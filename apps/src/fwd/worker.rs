@@ -1,0 +1,407 @@
+//! The poll loops. A worker owns its ports (each port is polled by exactly one thread) and runs its jobs once
+//! per poll. Hot path rules: bursts only, no allocation (every buffer is made at setup), no lock, no clock
+//! read except for capture timestamps (one per burst, only when capturing) and the icmpecho generator's ARP
+//! retry timer before the peer is resolved. Counters are published once per burst.
+
+use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
+use crate::stats::{self, LcoreCounters};
+use pktloop_engine::capture::{Direction, Tap};
+use pktloop_engine::lcore::LcoreCtx;
+use pktloop_engine::packet::free_burst;
+use pktloop_engine::port::PacketBurst;
+use pktloop_engine::time::now_ns;
+use pktloop_engine::{Packet, Port};
+use std::sync::Arc;
+
+/// A port a worker owns, with what the modes need to know about it.
+pub struct OwnedPort {
+    /// The port.
+    pub port: Box<dyn Port>,
+    /// Index in the run's port list (for capture and tables).
+    pub index: u16,
+    /// Its MAC.
+    pub mac: [u8; 6],
+    /// The MAC of the station its tx reaches (the feth peer; a made-up one for null).
+    pub peer_mac: [u8; 6],
+}
+
+impl std::fmt::Debug for OwnedPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedPort").field("name", &self.port.name()).field("index", &self.index).finish()
+    }
+}
+
+/// Per-packet work of the forwarding modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FwdOp {
+    /// As received.
+    Io,
+    /// Source MAC := tx port's, destination := its peer's.
+    Mac,
+    /// Swap MACs.
+    MacSwap,
+}
+
+/// Frames a generator makes.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    /// The frame (UDP test frame); headers rewritten per packet for flowgen.
+    pub template: Vec<u8>,
+    /// Flows to cycle through (1: txonly).
+    pub flows: u16,
+    /// Count generated frames as completed (null ports, where tx is the sink).
+    pub completes: bool,
+}
+
+/// One job of a worker. Port numbers index the worker's own ports.
+#[derive(Debug)]
+pub enum Job {
+    /// rx on `rx`, apply `op`, tx on `tx` (seeded with `seed_left` bursts first).
+    Forward {
+        /// Stream's rx port.
+        rx: usize,
+        /// Stream's tx port.
+        tx: usize,
+        /// Per-packet work.
+        op: FwdOp,
+        /// Seed bursts still to send (testpmd's tx_first).
+        seed_left: usize,
+        /// Seed frame.
+        seed: Vec<u8>,
+    },
+    /// Generate on `port` (txonly, flowgen).
+    Generate {
+        /// Port.
+        port: usize,
+        /// What to send.
+        gen: Generator,
+    },
+    /// rx on `port` and free (rxonly).
+    Receive {
+        /// Port.
+        port: usize,
+    },
+    /// Answer ARP and ICMP echo requests on `port`.
+    Echo {
+        /// Port.
+        port: usize,
+        /// Address answered for.
+        ip: [u8; 4],
+    },
+    /// Resolve the peer by ARP on `port`, then ping it as fast as replies come back.
+    Ping {
+        /// Port.
+        port: usize,
+        /// Echo request frame (its destination MAC is set once ARP resolves).
+        template: Vec<u8>,
+        /// ARP request frame.
+        arp: Vec<u8>,
+        /// Peer IP.
+        peer_ip: [u8; 4],
+    },
+}
+
+/// A job with its burst buffers (made at setup).
+struct Running {
+    job: Job,
+    /// Packets waiting to be sent (back-pressure: retried before anything new is taken in).
+    pending: Box<PacketBurst>,
+    /// Scratch (frames to free).
+    scratch: Box<PacketBurst>,
+    seq: u64,
+    resolved: bool,
+    next_arp_ns: u64,
+    template_csum: u16,
+    fast_fill: bool,
+}
+
+/// What a worker hands back when it stops.
+#[derive(Debug)]
+pub struct WorkerResult {
+    /// Its ports, for the final counters and teardown.
+    pub ports: Vec<OwnedPort>,
+    /// Packets still held in the worker's burst buffers at stop (freed).
+    pub stranded: u64,
+    /// Whether the worker was pinned.
+    pub pinned: bool,
+}
+
+/// A worker: ports, jobs, counters, an optional capture tap.
+pub struct Worker {
+    /// Owned ports.
+    pub ports: Vec<OwnedPort>,
+    /// Jobs run once per poll.
+    pub jobs: Vec<Job>,
+    /// Packets per burst.
+    pub burst: usize,
+    /// Frame length generators make.
+    pub pkt_len: usize,
+    /// Counters read by the main thread.
+    pub counters: Arc<LcoreCounters>,
+    /// Capture tap (None: capture off, zero cost beyond one branch per burst).
+    pub tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("ports", &self.ports).field("jobs", &self.jobs).finish()
+    }
+}
+
+#[inline]
+fn capture(tap: &mut Option<Tap>, pkts: &[Packet], port: u16, dir: Direction) {
+    if let Some(t) = tap {
+        if !t.is_done() && !pkts.is_empty() {
+            t.burst(pkts, port, dir, now_ns());
+        }
+    }
+}
+
+fn bytes_of(pkts: &[Packet]) -> u64 {
+    pkts.iter().map(|p| p.len() as u64).sum()
+}
+
+/// Appends `n` frames built from `template` to `out`; returns false (counted by the pool) when it is empty.
+/// Fast fill grows each fresh buffer to the frame length and writes only the headers (`hdr_len` bytes), as
+/// DPDK's txonly does; otherwise (multi-buflet frames) the whole template is copied.
+#[inline]
+fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, template: &[u8], fast: bool) -> bool {
+    let start = out.len();
+    if !pool.alloc_bulk(out, n) {
+        return false;
+    }
+    for p in &mut out[start..] {
+        let ok = if fast {
+            p.extend(template.len()).is_ok() && p.write(0, &template[..UDP_PAYLOAD]).is_ok()
+        } else {
+            p.append(template).is_ok()
+        };
+        if !ok {
+            // No room for the frame: give the whole burst back rather than send short frames.
+            while out.len() > start {
+                out.pop();
+            }
+            return false;
+        }
+    }
+    true
+}
+
+impl Worker {
+    /// Runs until stopped; returns the ports.
+    pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
+        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap } = self;
+        let mut running: Vec<Running> = jobs
+            .into_iter()
+            .map(|job| {
+                let (template_csum, fast_fill) = match &job {
+                    Job::Ping { template, .. } => (frame::icmp_csum(template), false),
+                    Job::Generate { port, .. } | Job::Forward { tx: port, .. } => {
+                        let pool = ports[*port].port.tx_pool();
+                        (0, (pool.buf_size() - pool.headroom()) as usize >= pkt_len)
+                    }
+                    _ => (0, false),
+                };
+                Running {
+                    job,
+                    pending: Box::default(),
+                    scratch: Box::default(),
+                    seq: 0,
+                    resolved: false,
+                    next_arp_ns: 0,
+                    template_csum,
+                    fast_fill,
+                }
+            })
+            .collect();
+        let c0 = stats::cycles_now();
+        while ctx.running() {
+            for r in &mut running {
+                poll(r, &mut ports, burst, &counters, &mut tap);
+            }
+        }
+        if let (Some(a), Some(b)) = (c0, stats::cycles_now()) {
+            stats::add(&counters.cycles, b.wrapping_sub(a));
+        }
+        let mut stranded = 0;
+        for r in &mut running {
+            stranded += (r.pending.len() + r.scratch.len()) as u64;
+            free_burst(&mut r.pending);
+            free_burst(&mut r.scratch);
+        }
+        WorkerResult { ports, stranded, pinned: ctx.pinned }
+    }
+}
+
+/// Sends what is pending on `port`; true when nothing is left (the job may take in more).
+#[inline]
+fn flush(port: &mut OwnedPort, pending: &mut PacketBurst) -> bool {
+    if !pending.is_empty() {
+        port.port.tx_burst(0, pending);
+    }
+    pending.is_empty()
+}
+
+#[inline]
+fn poll(r: &mut Running, ports: &mut [OwnedPort], burst: usize, c: &LcoreCounters, tap: &mut Option<Tap>) {
+    match &mut r.job {
+        Job::Forward { rx, tx, op, seed_left, seed } => {
+            let (rx, tx, op) = (*rx, *tx, *op);
+            if !flush(&mut ports[tx], &mut r.pending) {
+                return;
+            }
+            if *seed_left > 0 {
+                if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
+                    *seed_left -= 1;
+                    stats::add(&c.generated, burst as u64);
+                    capture(tap, &r.pending, ports[tx].index, Direction::Tx);
+                    flush(&mut ports[tx], &mut r.pending);
+                } else {
+                    stats::add(&c.nombuf, 1);
+                }
+                return;
+            }
+            let n = ports[rx].port.rx_burst(0, &mut r.pending, burst);
+            if n == 0 {
+                return;
+            }
+            capture(tap, &r.pending, ports[rx].index, Direction::Rx);
+            stats::add(&c.packets, n as u64);
+            stats::add(&c.bytes, bytes_of(&r.pending));
+            let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
+            let mut bad = 0u64;
+            match op {
+                FwdOp::Io => {}
+                FwdOp::Mac => {
+                    r.pending.iter_mut().for_each(|p| bad += u64::from(!frame::set_macs(p.data_mut(), src, dst)))
+                }
+                FwdOp::MacSwap => r.pending.iter_mut().for_each(|p| bad += u64::from(!frame::swap_macs(p.data_mut()))),
+            }
+            stats::add(&c.bad_frame, bad);
+            capture(tap, &r.pending, ports[tx].index, Direction::Tx);
+            flush(&mut ports[tx], &mut r.pending);
+        }
+        Job::Generate { port, gen } => {
+            let p = &mut ports[*port];
+            if r.pending.is_empty() {
+                if !fill(p.port.tx_pool(), &mut r.pending, burst, &gen.template, r.fast_fill) {
+                    stats::add(&c.nombuf, 1);
+                    return;
+                }
+                if gen.flows > 1 {
+                    let mut hdr = [0u8; UDP_PAYLOAD];
+                    hdr.copy_from_slice(&gen.template[..UDP_PAYLOAD]);
+                    for pkt in r.pending.iter_mut() {
+                        frame::flowgen_header(&mut hdr, (r.seq % u64::from(gen.flows)) as u16);
+                        r.seq += 1;
+                        // Cannot fail: the frame is longer than its headers.
+                        let _ = pkt.write(0, &hdr);
+                    }
+                }
+                stats::add(&c.generated, r.pending.len() as u64);
+                capture(tap, &r.pending, p.index, Direction::Tx);
+            }
+            let before = r.pending.len();
+            let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
+            let taken = p.port.tx_burst(0, &mut r.pending);
+            if gen.completes && taken > 0 {
+                let left = bytes_of(&r.pending);
+                stats::add(&c.packets, (before - r.pending.len()) as u64);
+                stats::add(&c.bytes, bytes - left);
+            }
+        }
+        Job::Receive { port } => {
+            let p = &mut ports[*port];
+            let n = p.port.rx_burst(0, &mut r.scratch, burst);
+            if n > 0 {
+                capture(tap, &r.scratch, p.index, Direction::Rx);
+                stats::add(&c.packets, n as u64);
+                stats::add(&c.bytes, bytes_of(&r.scratch));
+                free_burst(&mut r.scratch);
+            }
+        }
+        Job::Echo { port, ip } => {
+            let p = &mut ports[*port];
+            if !flush(p, &mut r.pending) {
+                return;
+            }
+            let n = p.port.rx_burst(0, &mut r.scratch, burst);
+            if n == 0 {
+                return;
+            }
+            capture(tap, &r.scratch, p.index, Direction::Rx);
+            let mut ignored = 0u64;
+            let mut keep = 0;
+            // Answer in place, moving replies to the front (order kept) and leaving the rest at the back.
+            for i in 0..r.scratch.len() {
+                if frame::echo_in_place(r.scratch[i].data_mut(), p.mac, *ip) == Echo::Ignore {
+                    ignored += 1;
+                } else {
+                    r.scratch.swap(keep, i);
+                    keep += 1;
+                }
+            }
+            // Move the replies into `pending` (it is empty here), free the rest.
+            for pkt in r.scratch.drain(..keep) {
+                // Cannot fail: pending is empty and has the same capacity.
+                let _ = r.pending.try_push(pkt);
+            }
+            free_burst(&mut r.scratch);
+            stats::add(&c.ignored, ignored);
+            stats::add(&c.generated, keep as u64);
+            capture(tap, &r.pending, p.index, Direction::Tx);
+            flush(p, &mut r.pending);
+        }
+        Job::Ping { port, template, arp, peer_ip } => {
+            let p = &mut ports[*port];
+            let n = p.port.rx_burst(0, &mut r.scratch, burst);
+            if n > 0 {
+                capture(tap, &r.scratch, p.index, Direction::Rx);
+                let mut replies = 0u64;
+                let mut bytes = 0u64;
+                for pkt in r.scratch.iter() {
+                    match frame::classify_reply(pkt.data(), *peer_ip) {
+                        Reply::Echo => {
+                            replies += 1;
+                            bytes += pkt.len() as u64;
+                        }
+                        Reply::Arp(mac) if !r.resolved => {
+                            template[0..6].copy_from_slice(&mac);
+                            r.resolved = true;
+                        }
+                        _ => {}
+                    }
+                }
+                stats::add(&c.packets, replies);
+                stats::add(&c.bytes, bytes);
+                stats::add(&c.ignored, n as u64 - replies);
+                free_burst(&mut r.scratch);
+            }
+            if !flush(p, &mut r.pending) {
+                return;
+            }
+            if !r.resolved {
+                let now = now_ns();
+                if now >= r.next_arp_ns {
+                    r.next_arp_ns = now + 1_000_000;
+                    if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
+                        capture(tap, &r.pending, p.index, Direction::Tx);
+                        flush(p, &mut r.pending);
+                    }
+                }
+                return;
+            }
+            if !fill(p.port.tx_pool(), &mut r.pending, burst, template, false) {
+                stats::add(&c.nombuf, 1);
+                return;
+            }
+            for pkt in r.pending.iter_mut() {
+                r.seq += 1;
+                frame::set_icmp_seq(pkt.data_mut(), r.template_csum, r.seq as u16);
+            }
+            stats::add(&c.generated, r.pending.len() as u64);
+            capture(tap, &r.pending, p.index, Direction::Tx);
+            flush(p, &mut r.pending);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Per-lcore counters (one writer each, cache-padded, read by the main thread once a second), the live
+//! line, and cycle counting.
+
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What one lcore counts. Written only by its lcore (load + store, no locked instruction), once per burst.
+#[derive(Debug, Default)]
+pub struct LcoreCounters {
+    /// Packets this lcore completed (forwarded, received, or answered: the run's figure of merit).
+    pub packets: CachePadded<AtomicU64>,
+    /// Bytes of those packets.
+    pub bytes: CachePadded<AtomicU64>,
+    /// Packets generated and handed to a port.
+    pub generated: CachePadded<AtomicU64>,
+    /// Generator allocations the pool could not satisfy (bursts retried later).
+    pub nombuf: CachePadded<AtomicU64>,
+    /// Frames the mode could not process (too short) and freed.
+    pub bad_frame: CachePadded<AtomicU64>,
+    /// Frames icmpecho was not asked about (freed).
+    pub ignored: CachePadded<AtomicU64>,
+    /// Cycles the lcore ran (measured once at start and once at stop).
+    pub cycles: CachePadded<AtomicU64>,
+}
+
+/// Adds `n` to a counter only its owner writes.
+#[inline]
+pub fn add(c: &AtomicU64, n: u64) {
+    if n != 0 {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+}
+
+/// Reads a counter.
+#[inline]
+pub fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Sums of all lcores' counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Packets completed.
+    pub packets: u64,
+    /// Bytes completed.
+    pub bytes: u64,
+    /// Generated.
+    pub generated: u64,
+    /// Generator allocation failures.
+    pub nombuf: u64,
+    /// Frames too short for the mode.
+    pub bad_frame: u64,
+    /// Frames icmpecho ignored.
+    pub ignored: u64,
+    /// Worker cycles.
+    pub cycles: u64,
+}
+
+impl Totals {
+    /// Sums `lcores`.
+    pub fn of(lcores: &[std::sync::Arc<LcoreCounters>]) -> Totals {
+        let mut t = Totals::default();
+        for l in lcores {
+            t.packets += get(&l.packets);
+            t.bytes += get(&l.bytes);
+            t.generated += get(&l.generated);
+            t.nombuf += get(&l.nombuf);
+            t.bad_frame += get(&l.bad_frame);
+            t.ignored += get(&l.ignored);
+            t.cycles += get(&l.cycles);
+        }
+        t
+    }
+}
+
+/// The CPU's cycle counter where there is one (x86_64 `rdtsc`), else `None`.
+#[inline]
+pub fn cycles_now() -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: rdtsc has no preconditions on x86_64 (every x86_64 CPU has it); it only reads a counter.
+        #[allow(unsafe_code)]
+        let t = unsafe { core::arch::x86_64::_rdtsc() };
+        Some(t)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+/// How cycles per packet were obtained.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CyclesPerPacket {
+    /// The figure.
+    pub value: f64,
+    /// `rdtsc` (measured) or `estimate` (wall time x nominal frequency).
+    pub method: &'static str,
+    /// Counter frequency in GHz over the run (measured against the wall clock) or nominal.
+    pub ghz: f64,
+}
+
+/// Cycles per packet over the run: all worker cycles (idle polls included) over packets completed. Without
+/// a cycle counter, estimated from worker time x the nominal frequency in /proc/cpuinfo.
+pub fn cycles_per_packet(t: &Totals, workers: usize, secs: f64) -> Option<CyclesPerPacket> {
+    if t.packets == 0 || secs <= 0.0 {
+        return None;
+    }
+    if t.cycles > 0 {
+        let ghz = t.cycles as f64 / (workers.max(1) as f64 * secs) / 1e9;
+        return Some(CyclesPerPacket { value: t.cycles as f64 / t.packets as f64, method: "rdtsc", ghz });
+    }
+    let mhz = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+        s.lines().find(|l| l.starts_with("cpu MHz")).and_then(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+    })?;
+    let cycles = mhz * 1e6 * secs * workers as f64;
+    Some(CyclesPerPacket { value: cycles / t.packets as f64, method: "estimate", ghz: mhz / 1e3 })
+}
+
+/// Formats a packet count with thousands separators.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn totals_sum_lcores_and_cycles_per_packet_divides() {
+        let a = Arc::new(LcoreCounters::default());
+        let b = Arc::new(LcoreCounters::default());
+        add(&a.packets, 10);
+        add(&b.packets, 30);
+        add(&a.cycles, 4000);
+        let t = Totals::of(&[a, b]);
+        assert_eq!(t.packets, 40);
+        let c = cycles_per_packet(&t, 2, 1.0).unwrap();
+        assert_eq!((c.value, c.method), (100.0, "rdtsc"));
+        assert!(cycles_per_packet(&Totals::default(), 1, 1.0).is_none());
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(thousands(0), "0");
+    }
+
+    #[test]
+    fn cycle_counter_moves_forward_where_present() {
+        if let (Some(a), Some(b)) = (cycles_now(), cycles_now()) {
+            assert!(b >= a);
+        }
+    }
+}

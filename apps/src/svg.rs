@@ -1,0 +1,176 @@
+//! The percentile spectrum as a hand-written SVG: latency against percentile, the percentile axis
+//! log-scaled as 1/(1-p) (0%, 90%, 99%, 99.9%, ...), as HdrHistogram's plotter draws it.
+
+use hdrhistogram::Histogram;
+use std::fmt::Write;
+
+const W: f64 = 900.0;
+const H: f64 = 560.0;
+const LEFT: f64 = 90.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 60.0;
+const BOTTOM: f64 = 70.0;
+const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// `"99.9%"` for decade 3 of the log axis.
+fn percentile_label(decade: u32) -> String {
+    if decade == 0 {
+        return "0%".into();
+    }
+    let p = 100.0 - 100.0 / 10f64.powi(decade as i32);
+    let decimals = decade.saturating_sub(2) as usize;
+    format!("{p:.decimals$}%")
+}
+
+/// A step of 1, 2 or 5 times a power of ten giving at most about 8 ticks up to `max`.
+fn nice_step(max: f64) -> f64 {
+    let raw = (max / 8.0).max(1e-9);
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag)
+}
+
+/// The points of one histogram: (decades = log10(1/(1-p)), value in microseconds).
+fn points(h: &Histogram<u64>, max_decade: f64) -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    for v in h.iter_quantiles(5) {
+        let q = v.quantile_iterated_to();
+        let x = if q < 1.0 { (1.0 / (1.0 - q)).log10().min(max_decade) } else { max_decade };
+        pts.push((x, v.value_iterated_to() as f64 / 1000.0));
+    }
+    pts
+}
+
+/// An SVG of the percentile spectra of `series` (label, histogram of nanoseconds), titled `title`.
+pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
+    let samples = series.iter().map(|(_, h)| h.len()).max().unwrap_or(0).max(10);
+    // Show the percentiles the data can support: about one decade per factor of ten samples.
+    let decades = ((samples as f64).log10().ceil() as u32).clamp(2, 7);
+    let max_x = f64::from(decades);
+    let max_us = series.iter().map(|(_, h)| h.max() as f64 / 1000.0).fold(0.0, f64::max).max(0.001);
+    let step = nice_step(max_us);
+    let max_y = (max_us / step).ceil() * step;
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let sx = |x: f64| LEFT + x / max_x * pw;
+    let sy = |y: f64| TOP + ph - y / max_y * ph;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="Helvetica, Arial, sans-serif">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="32" text-anchor="middle" font-size="18" font-weight="bold">{}</text>"#,
+        W / 2.0,
+        escape(title)
+    );
+    // Grid, ticks and labels.
+    for d in 0..=decades {
+        let x = sx(f64::from(d));
+        let _ = writeln!(s, r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e0e0e0"/>"##, TOP + ph);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black"/>"#,
+            TOP + ph,
+            TOP + ph + 6.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"#,
+            TOP + ph + 22.0,
+            percentile_label(d)
+        );
+    }
+    let mut y = 0.0;
+    while y <= max_y + step / 2.0 {
+        let py = sy(y);
+        let _ =
+            writeln!(s, r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e0e0e0"/>"##, LEFT + pw);
+        let _ = writeln!(s, r#"<line x1="{:.1}" y1="{py:.1}" x2="{LEFT}" y2="{py:.1}" stroke="black"/>"#, LEFT - 6.0);
+        let label = if step >= 1.0 { format!("{y:.0}") } else { format!("{y:.*}", (-step.log10().floor()) as usize) };
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="13">{label}</text>"#,
+            LEFT - 10.0,
+            py + 4.0
+        );
+        y += step;
+    }
+    // Axes.
+    let _ = writeln!(
+        s,
+        r#"<polyline points="{LEFT},{TOP} {LEFT},{:.1} {:.1},{:.1}" fill="none" stroke="black" stroke-width="1.5"/>"#,
+        TOP + ph,
+        LEFT + pw,
+        TOP + ph
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Percentile (log scale of 1/(1-p))</text>"#,
+        LEFT + pw / 2.0,
+        H - 18.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="22" y="{:.1}" text-anchor="middle" font-size="14" transform="rotate(-90 22 {:.1})">Round-trip latency (µs)</text>"#,
+        TOP + ph / 2.0,
+        TOP + ph / 2.0
+    );
+    // Series and legend.
+    for (i, (label, h)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<String> = points(h, max_x).iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
+        let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, pts.join(" "));
+        let ly = TOP + 20.0 + 22.0 * i as f64;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/>"#,
+            LEFT + 16.0,
+            LEFT + 46.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="13">{} (p50 {:.2} µs, p99.9 {:.2} µs, {} samples)</text>"#,
+            LEFT + 54.0,
+            ly + 4.0,
+            escape(label),
+            h.value_at_quantile(0.5) as f64 / 1000.0,
+            h.value_at_quantile(0.999) as f64 / 1000.0,
+            h.len()
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_steps() {
+        assert_eq!((0..5).map(percentile_label).collect::<Vec<_>>(), vec!["0%", "90%", "99%", "99.9%", "99.99%"]);
+        assert_eq!(nice_step(10.0), 2.0);
+        assert_eq!(nice_step(0.8), 0.1);
+        assert_eq!(nice_step(37.0), 5.0);
+    }
+
+    #[test]
+    fn svg_has_axes_ticks_title_and_one_line_per_series() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for v in 1..=10_000u64 {
+            h.record(200 + v % 300).unwrap();
+        }
+        let svg = percentile_spectrum("t <&> t", &[("a", &h), ("b", &h)]);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("t &lt;&amp;&gt; t"));
+        assert!(svg.contains(">99.99%</text>") && svg.contains(">0%</text>"));
+        assert_eq!(svg.matches("stroke-width=\"2\"").count(), 2);
+        assert!(svg.contains("Round-trip latency (µs)"));
+    }
+}
