@@ -11,23 +11,31 @@ pub fn cfg() -> FethConfig {
     FethConfig { prefer: Prefer::Normal, pool_packets: 256, ring_size: 256, ..FethConfig::default() }
 }
 
-/// A burst of `n` frames of `len` bytes from `pool`, byte `i` of frame `k` = `(k * 7 + i) as u8`, with
-/// packet ids `first_id..`.
+/// A burst of `n` frames of `len` (>= 8) bytes from `pool` with ids `first_id..`: the id is in the packet's
+/// metadata and in the frame's first 8 bytes (copies into another pool do not carry the metadata id).
 pub fn frames(pool: &Pool, n: usize, len: usize, first_id: u64) -> PacketBurst {
     let mut b = PacketBurst::new();
     for k in 0..n {
         let id = first_id + k as u64;
-        let data: Vec<u8> = (0..len).map(|i| (id as usize * 7 + i) as u8).collect();
-        let mut p = pool.packet_from(&data).expect("pool has room");
+        let mut p = pool.packet_from(&frame_bytes(id, len)).expect("pool has room");
         p.meta_mut().packet_id = id;
         b.push(p);
     }
     b
 }
 
-/// Expected bytes of frame `id`.
+/// Expected bytes of frame `id`: the id (little-endian) then `(id * 7 + i) as u8`.
 pub fn frame_bytes(id: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (id as usize * 7 + i) as u8).collect()
+    let mut v: Vec<u8> = (0..len).map(|i| (id as usize * 7 + i) as u8).collect();
+    v[..8].copy_from_slice(&id.to_le_bytes());
+    v
+}
+
+/// The id a frame carries in its first 8 bytes.
+pub fn id_of(p: &pktloop_engine::Packet) -> u64 {
+    let mut id = [0u8; 8];
+    p.read(0, &mut id).expect("frame of at least 8 bytes");
+    u64::from_le_bytes(id)
 }
 
 /// Receives everything waiting on `port` (polling a few times).
