@@ -17,10 +17,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// testpmd-class forwarding over a feth pair or null ports, with live stats and a final table.
+    #[command(allow_negative_numbers = true, args_override_self = true)]
     Fwd(FwdArgs),
     /// Round-trip latency ping-pong across a feth pair, as an HDR histogram.
+    #[command(allow_negative_numbers = true, args_override_self = true)]
     Latency(LatencyArgs),
     /// The standard benchmark scenarios, one table and a JSON file.
+    #[command(allow_negative_numbers = true, args_override_self = true)]
     Bench(BenchArgs),
 }
 
@@ -123,10 +126,10 @@ pub struct FethArgs {
     #[arg(long, value_enum, help_heading = "Port knobs")]
     pub pool_mode: Option<PoolModeArg>,
     /// Packets per pool, 1..=1048576 [default: 1024]
-    #[arg(long, value_name = "N", help_heading = "Port knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
     pub pool_size: Option<i64>,
     /// Slots per crossing ring, a power of two in 2..=16777216 [default: 1024]
-    #[arg(long, value_name = "N", help_heading = "Port knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
     pub ring_size: Option<i64>,
     /// Pool memory [default: hugepage, falling back to normal pages]
     #[arg(long, value_enum, help_heading = "Port knobs")]
@@ -148,31 +151,31 @@ pub struct FethArgs {
           value_parser = parse_switch, help_heading = "feth knobs")]
     pub hwcsum: Option<bool>,
     /// Headroom of new tx packets: 0, 8, 16, 24 or 32 [default: 32]
-    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", help_heading = "feth knobs")]
     pub tx_headroom: Option<i64>,
     /// Trailer bytes appended to received frames, 0..=28 [default: 0]
-    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", help_heading = "feth knobs")]
     pub trailer_length: Option<i64>,
     /// Largest MTU, 1500..=16370 and greater than buflet-size [default: 2048]
-    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", help_heading = "feth knobs")]
     pub max_mtu: Option<i64>,
     /// Buflet size, a power of two in 512..=32768, less than max-mtu [default: 512]
-    #[arg(long, value_name = "BYTES", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", help_heading = "feth knobs")]
     pub buflet_size: Option<i64>,
     /// KiB per split-mode rx buffer, 1..=512 [default: 96]
-    #[arg(long, value_name = "KIB", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "KIB", help_heading = "feth knobs")]
     pub aggregation_factor: Option<i64>,
     /// Pool mappable by user space (a flag only), 0 or 1 [default: 0]
-    #[arg(long, value_name = "0|1", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "0|1", help_heading = "feth knobs")]
     pub user_access: Option<i64>,
     /// Interface advisory period, 0 (off) or 10..=2147483647 ms [default: 0]
-    #[arg(long, value_name = "MS", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "MS", help_heading = "feth knobs")]
     pub adv_interval_ms: Option<i64>,
     /// Drop every Nth packet sent, 0 (off)..=2147483647 [default: 0]
-    #[arg(long, value_name = "N", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "feth knobs")]
     pub tx_drops: Option<i64>,
     /// Expiry policy: 0 none, 1 drop+notify, 2 notify, 3 the packet's own action [default: 0]
-    #[arg(long, value_name = "0..3", help_heading = "feth knobs")]
+    #[arg(long, allow_negative_numbers = true, value_name = "0..3", help_heading = "feth knobs")]
     pub tx_exp_policy: Option<i64>,
     /// Tx completion mode [default: sync]
     #[arg(long, value_enum, help_heading = "feth knobs")]
@@ -189,13 +192,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Seconds to run, 0.1..=86400
-    #[arg(long, value_name = "SECONDS", default_value = "5")]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value = "5")]
     pub duration: f64,
     /// Frame length in bytes (without FCS), 60..=mtu + 18 [default: 64]
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES")]
     pub pkt_len: Option<i64>,
     /// Interface MTU of both feth ports, 72..=max-mtu [default: 1500]
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES")]
     pub mtu: Option<i64>,
     /// Print one JSON object on stdout instead of the tables (logs go to stderr).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
@@ -205,7 +208,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Most frames written to --pcap, 1..=100000000
-    #[arg(long, value_name = "N", default_value = "10000")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "10000")]
     pub pcap_count: i64,
     /// Allow more workers than cores (they then share cores; figures get lower and noisier).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
@@ -234,16 +237,16 @@ pub struct FwdArgs {
     #[arg(long, value_enum)]
     pub topology: Option<Topology>,
     /// Worker cores [default: min(2, available) for feth, 1 for null]
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub cores: Option<i64>,
     /// Packets per burst, 1..=512
-    #[arg(long, value_name = "N", default_value = "32")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "32")]
     pub burst: i64,
     /// Bursts sent on each stream's tx port before forwarding starts (testpmd's start tx_first), 1..=64
-    #[arg(long, value_name = "N", default_value = "1")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1")]
     pub tx_first: i64,
     /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
-    #[arg(long, value_name = "N", default_value = "64")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64")]
     pub flows: i64,
     /// Shared settings.
     #[command(flatten)]
@@ -254,7 +257,7 @@ pub struct FwdArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LatencyArgs {
     /// Open loop: send at this many packets per second (coordinated-omission corrected); 0 = closed loop
-    #[arg(long, value_name = "PPS", default_value = "0")]
+    #[arg(long, allow_negative_numbers = true, value_name = "PPS", default_value = "0")]
     pub rate: i64,
     /// Write the percentile distribution as .hgrm text (values in microseconds).
     #[arg(long, value_name = "FILE")]
@@ -275,7 +278,7 @@ pub struct LatencyArgs {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Seconds per scenario, 0.1..=60
-    #[arg(long, value_name = "SECONDS", default_value = "1")]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value = "1")]
     pub duration: f64,
     /// Write the results here as JSON.
     #[arg(long, value_name = "FILE", default_value = "bench.json")]

@@ -1,7 +1,8 @@
 //! `pktloop latency`: round trips across a feth pair between two pinned cores, in an HDR histogram.
 //!
 //! Port 0's worker (the pinger) stamps each frame's payload with its send time and sequence number; port
-//! 1's worker (the ponger) swaps the MACs and sends it straight back. Closed loop: one frame in flight, the
+//! 1's worker (the ponger) sends it straight back as it is (testpmd's io mode: it does not touch the frame,
+//! only the trailer and FCS a receiver strips are cut). Closed loop: one frame in flight, the
 //! next sent when the last returns. Open loop (`--rate`): frames are due every 1/rate seconds whether or not
 //! earlier ones came back, and each is stamped with its *intended* send time, so time spent behind schedule
 //! counts as latency (coordinated-omission correction by construction). The same run then measures a bare
@@ -12,6 +13,7 @@ use crate::cli::LatencyArgs;
 use crate::config::{self, int_in};
 use crate::error::AppError;
 use crate::frame::{self, UDP_PAYLOAD};
+use crate::fwd::worker::Strip;
 use crate::{hgrm, ports, svg};
 use hdrhistogram::Histogram;
 use pktloop_engine::capture::{Direction, Tap};
@@ -241,7 +243,8 @@ fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppErr
     let pinger_port = set.ports.pop().ok_or_else(|| AppError::runtime("feth pair without a first port"))?;
     let template = frame::udp_frame(set.info[0].mac, set.info[1].mac, plan.pkt_len);
     let cores = lcore::plan(2);
-    let pong = lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, ponger_port, pong_tap))
+    let strip = Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs };
+    let pong = lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, ponger_port, pong_tap, strip))
         .map_err(|e| AppError::runtime(format!("cannot start the ponger: {e}")))?;
     let writer = match recorder {
         Some(r) => Some(r.start()?),
@@ -271,21 +274,17 @@ fn tap_burst(tap: &mut Option<Tap>, pkts: &[pktloop_engine::Packet], port: u16, 
     }
 }
 
-fn ponger(ctx: &LcoreCtx, mut port: Box<dyn Port>, mut tap: Option<Tap>) -> Box<dyn Port> {
+fn ponger(ctx: &LcoreCtx, mut port: Box<dyn Port>, mut tap: Option<Tap>, strip: Strip) -> Box<dyn Port> {
     let mut burst: Box<PacketBurst> = Box::default();
     while ctx.running() {
         if burst.is_empty() {
             if port.rx_burst(0, &mut burst, 32) == 0 {
                 continue;
             }
-            for p in burst.iter_mut() {
-                frame::swap_macs(p.data_mut());
-            }
-            if tap.is_some() {
-                let now = now_ns();
-                tap_burst(&mut tap, &burst, 1, Direction::Rx, now);
-                tap_burst(&mut tap, &burst, 1, Direction::Tx, now);
-            }
+            let now = if tap.is_some() { now_ns() } else { 0 };
+            tap_burst(&mut tap, &burst, 1, Direction::Rx, now);
+            strip.apply(&mut burst);
+            tap_burst(&mut tap, &burst, 1, Direction::Tx, now);
         }
         port.tx_burst(0, &mut burst);
     }

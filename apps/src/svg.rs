@@ -1,5 +1,7 @@
 //! The percentile spectrum as a hand-written SVG: latency against percentile, the percentile axis
-//! log-scaled as 1/(1-p) (0%, 90%, 99%, 99.9%, ...), as HdrHistogram's plotter draws it.
+//! log-scaled as 1/(1-p) (0%, 90%, 99%, 99.9%, ...), as HdrHistogram's plotter draws it. The latency axis is
+//! linear, or logarithmic when the tail is more than 50 times the median (a linear axis would flatten
+//! everything below the tail into the floor).
 
 use hdrhistogram::Histogram;
 use std::fmt::Write;
@@ -7,7 +9,7 @@ use std::fmt::Write;
 const W: f64 = 900.0;
 const H: f64 = 560.0;
 const LEFT: f64 = 90.0;
-const RIGHT: f64 = 30.0;
+const RIGHT: f64 = 50.0;
 const TOP: f64 = 60.0;
 const BOTTOM: f64 = 70.0;
 const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
@@ -51,11 +53,21 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
     let decades = ((samples as f64).log10().ceil() as u32).clamp(2, 7);
     let max_x = f64::from(decades);
     let max_us = series.iter().map(|(_, h)| h.max() as f64 / 1000.0).fold(0.0, f64::max).max(0.001);
+    let min_us = series.iter().map(|(_, h)| h.min().max(1) as f64 / 1000.0).fold(f64::MAX, f64::min).min(max_us);
+    let p50_us = series.iter().map(|(_, h)| h.value_at_quantile(0.5) as f64 / 1000.0).fold(0.0, f64::max);
+    let log_y = max_us > 50.0 * p50_us.max(0.001);
     let step = nice_step(max_us);
     let max_y = (max_us / step).ceil() * step;
+    let (lo_dec, hi_dec) = (min_us.log10().floor(), max_us.log10().ceil().max(min_us.log10().floor() + 1.0));
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let sx = |x: f64| LEFT + x / max_x * pw;
-    let sy = |y: f64| TOP + ph - y / max_y * ph;
+    let sy = |y: f64| {
+        if log_y {
+            TOP + ph - (y.max(1e-9).log10() - lo_dec) / (hi_dec - lo_dec) * ph
+        } else {
+            TOP + ph - y / max_y * ph
+        }
+    };
 
     let mut s = String::new();
     let _ = writeln!(
@@ -86,20 +98,45 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
             percentile_label(d)
         );
     }
-    let mut y = 0.0;
-    while y <= max_y + step / 2.0 {
+    // (value, labelled) ticks of the latency axis.
+    let mut ticks: Vec<(f64, bool)> = Vec::new();
+    if log_y {
+        let mut d = lo_dec;
+        while d <= hi_dec {
+            ticks.push((10f64.powf(d), true));
+            if d < hi_dec {
+                ticks.extend([2.0, 5.0].iter().map(|m| (m * 10f64.powf(d), false)));
+            }
+            d += 1.0;
+        }
+    } else {
+        let mut y = 0.0;
+        while y <= max_y + step / 2.0 {
+            ticks.push((y, true));
+            y += step;
+        }
+    }
+    for (y, labelled) in ticks {
         let py = sy(y);
-        let _ =
-            writeln!(s, r##"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e0e0e0"/>"##, LEFT + pw);
+        let grid = if labelled { "#e0e0e0" } else { "#f2f2f2" };
+        let _ = writeln!(s, r#"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="{grid}"/>"#, LEFT + pw);
+        if !labelled {
+            continue;
+        }
         let _ = writeln!(s, r#"<line x1="{:.1}" y1="{py:.1}" x2="{LEFT}" y2="{py:.1}" stroke="black"/>"#, LEFT - 6.0);
-        let label = if step >= 1.0 { format!("{y:.0}") } else { format!("{y:.*}", (-step.log10().floor()) as usize) };
+        let label = if log_y && y < 1.0 {
+            format!("{y:.*}", (-y.log10().floor()) as usize)
+        } else if step >= 1.0 || log_y {
+            format!("{y:.0}")
+        } else {
+            format!("{y:.*}", (-step.log10().floor()) as usize)
+        };
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="13">{label}</text>"#,
             LEFT - 10.0,
             py + 4.0
         );
-        y += step;
     }
     // Axes.
     let _ = writeln!(
@@ -117,9 +154,10 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
     );
     let _ = writeln!(
         s,
-        r#"<text x="22" y="{:.1}" text-anchor="middle" font-size="14" transform="rotate(-90 22 {:.1})">Round-trip latency (µs)</text>"#,
+        r#"<text x="22" y="{:.1}" text-anchor="middle" font-size="14" transform="rotate(-90 22 {:.1})">Round-trip latency (µs{})</text>"#,
         TOP + ph / 2.0,
-        TOP + ph / 2.0
+        TOP + ph / 2.0,
+        if log_y { ", log scale" } else { "" }
     );
     // Series and legend.
     for (i, (label, h)) in series.iter().enumerate() {
@@ -172,5 +210,17 @@ mod tests {
         assert!(svg.contains(">99.99%</text>") && svg.contains(">0%</text>"));
         assert_eq!(svg.matches("stroke-width=\"2\"").count(), 2);
         assert!(svg.contains("Round-trip latency (µs)"));
+    }
+
+    #[test]
+    fn a_long_tail_switches_the_latency_axis_to_log() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for v in 0..10_000u64 {
+            h.record(800 + v % 50).unwrap();
+        }
+        h.record(20_000_000).unwrap();
+        let svg = percentile_spectrum("tail", &[("a", &h)]);
+        assert!(svg.contains("log scale)</text>"));
+        assert!(svg.contains(">0.1</text>") && svg.contains(">100000</text>"), "{svg}");
     }
 }

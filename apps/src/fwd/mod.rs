@@ -16,7 +16,7 @@ use plan::Plan;
 use report::{Live, Report};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use worker::{OwnedPort, Worker};
+use worker::{OwnedPort, Strip, Worker};
 
 /// Runs `pktloop fwd` with parsed flags.
 ///
@@ -83,7 +83,11 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
             Some(r) => Some(r.tap()?),
             None => None,
         };
-        let w = Worker { ports, jobs, burst: plan.burst, pkt_len: plan.pkt_len, counters: c, tap };
+        let strip = match plan.port {
+            PortKind::Feth => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
+            _ => Strip::default(),
+        };
+        let w = Worker { ports, jobs, burst: plan.burst, pkt_len: plan.pkt_len, counters: c, tap, strip };
         let core = core_plan.cores[i];
         let l = lcore::spawn(&format!("fwd-{i}"), i, core, move |ctx| w.run(ctx))
             .map_err(|e| AppError::runtime(format!("cannot start worker {i}: {e}")))?;

@@ -7,7 +7,7 @@ use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::{Direction, Tap};
 use pktloop_engine::lcore::LcoreCtx;
-use pktloop_engine::packet::free_burst;
+use pktloop_engine::packet::{free_burst, PacketFlags};
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::time::now_ns;
 use pktloop_engine::{Packet, Port};
@@ -140,6 +140,43 @@ pub struct Worker {
     pub counters: Arc<LcoreCounters>,
     /// Capture tap (None: capture off, zero cost beyond one branch per burst).
     pub tap: Option<Tap>,
+    /// Received frames carry a trailer of this many bytes and maybe an FCS, to strip before forwarding.
+    pub strip: Strip,
+}
+
+/// What a receiver strips before sending a frame on (as a NIC strips the CRC): the trailer the sender's
+/// feth appends, and the FCS when the packet is flagged as carrying one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Strip {
+    /// Trailer length (feth `trailer-length`).
+    pub trailer: usize,
+    /// feth `fcs` is on.
+    pub fcs: bool,
+}
+
+impl Strip {
+    /// Anything to do.
+    #[inline]
+    pub fn any(self) -> bool {
+        self.fcs || self.trailer > 0
+    }
+
+    /// Cuts trailer and FCS off every packet of `pkts`.
+    #[inline]
+    pub fn apply(self, pkts: &mut [Packet]) {
+        if !self.any() {
+            return;
+        }
+        for p in pkts {
+            let fcs = if p.meta().flags.contains(PacketFlags::FCS) { 4 } else { 0 };
+            let cut = self.trailer + fcs;
+            if p.len() > cut {
+                let keep = p.len() - cut;
+                p.truncate(keep);
+                p.meta_mut().flags.remove(PacketFlags::FCS);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Worker {
@@ -190,7 +227,7 @@ fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, template: 
 impl Worker {
     /// Runs until stopped; returns the ports.
     pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
-        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap } = self;
+        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, strip } = self;
         let mut running: Vec<Running> = jobs
             .into_iter()
             .map(|job| {
@@ -217,7 +254,7 @@ impl Worker {
         let c0 = stats::cycles_now();
         while ctx.running() {
             for r in &mut running {
-                poll(r, &mut ports, burst, &counters, &mut tap);
+                poll(r, &mut ports, burst, &counters, &mut tap, strip);
             }
         }
         if let (Some(a), Some(b)) = (c0, stats::cycles_now()) {
@@ -243,7 +280,14 @@ fn flush(port: &mut OwnedPort, pending: &mut PacketBurst) -> bool {
 }
 
 #[inline]
-fn poll(r: &mut Running, ports: &mut [OwnedPort], burst: usize, c: &LcoreCounters, tap: &mut Option<Tap>) {
+fn poll(
+    r: &mut Running,
+    ports: &mut [OwnedPort],
+    burst: usize,
+    c: &LcoreCounters,
+    tap: &mut Option<Tap>,
+    strip: Strip,
+) {
     match &mut r.job {
         Job::Forward { rx, tx, op, seed_left, seed } => {
             let (rx, tx, op) = (*rx, *tx, *op);
@@ -268,6 +312,7 @@ fn poll(r: &mut Running, ports: &mut [OwnedPort], burst: usize, c: &LcoreCounter
             capture(tap, &r.pending, ports[rx].index, Direction::Rx);
             stats::add(&c.packets, n as u64);
             stats::add(&c.bytes, bytes_of(&r.pending));
+            strip.apply(&mut r.pending);
             let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
             let mut bad = 0u64;
             match op {
@@ -330,6 +375,7 @@ fn poll(r: &mut Running, ports: &mut [OwnedPort], burst: usize, c: &LcoreCounter
                 return;
             }
             capture(tap, &r.scratch, p.index, Direction::Rx);
+            strip.apply(&mut r.scratch);
             let mut ignored = 0u64;
             let mut keep = 0;
             // Answer in place, moving replies to the front (order kept) and leaving the rest at the back.
@@ -403,5 +449,54 @@ fn poll(r: &mut Running, ports: &mut [OwnedPort], burst: usize, c: &LcoreCounter
             capture(tap, &r.pending, p.index, Direction::Tx);
             flush(p, &mut r.pending);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktloop_engine::mem::Prefer;
+    use pktloop_pmd::feth::{pair, FethConfig};
+
+    #[test]
+    fn strip_cuts_fcs_and_trailer_so_forwarded_frames_keep_their_length() {
+        let cfg = FethConfig {
+            prefer: Prefer::Normal,
+            fcs: true,
+            trailer_length: 8,
+            pool_packets: 64,
+            ..FethConfig::default()
+        };
+        let (mut a, mut b) = pair(&cfg).unwrap();
+        let mut burst = PacketBurst::new();
+        burst.push(a.tx_pool().packet_from(&[0xab; 64]).unwrap());
+        assert!(fill(a.tx_pool(), &mut burst, 1, &frame::udp_frame([1; 6], [2; 6], 64), true));
+        let sent = burst.pop().unwrap();
+        assert_eq!(sent.len(), 64);
+        for _ in 0..3 {
+            let mut one = PacketBurst::new();
+            one.push(b.tx_pool().alloc().unwrap());
+            one[0].extend(64).unwrap();
+            assert_eq!(b.tx_burst(0, &mut one), 1);
+            assert_eq!(a.rx_burst(0, &mut one, 32), 1);
+            assert_eq!(one[0].len(), 76);
+            Strip { trailer: 8, fcs: true }.apply(&mut one);
+            assert_eq!(one[0].len(), 64, "{:?}", one[0].meta());
+            assert_eq!(a.tx_burst(0, &mut one), 1);
+            assert_eq!(b.rx_burst(0, &mut one, 32), 1);
+            Strip { trailer: 8, fcs: true }.apply(&mut one);
+            assert_eq!(one[0].len(), 64);
+        }
+        drop(sent);
+        assert_eq!(a.tx_burst(0, &mut burst), 1);
+        assert_eq!(b.rx_burst(0, &mut burst, 32), 1);
+        assert_eq!(burst[0].len(), 64 + 8 + 4);
+        Strip { trailer: 8, fcs: true }.apply(&mut burst);
+        assert_eq!(burst[0].len(), 64);
+        assert_eq!(burst[0].to_vec(), vec![0xab; 64]);
+        assert_eq!(b.tx_burst(0, &mut burst), 1);
+        assert_eq!(a.rx_burst(0, &mut burst, 32), 1);
+        assert_eq!(burst[0].len(), 64 + 8 + 4);
+        assert_eq!(a.stats().total_drops() + b.stats().total_drops(), 0);
     }
 }
