@@ -11,8 +11,12 @@ pub struct LcoreCounters {
     pub packets: CachePadded<AtomicU64>,
     /// Bytes of those packets.
     pub bytes: CachePadded<AtomicU64>,
-    /// Packets generated and handed to a port.
+    /// Packets allocated by the application (seeds, generators, pings, ARP requests).
     pub generated: CachePadded<AtomicU64>,
+    /// Received packets the application freed instead of sending on (rxonly, ping replies, ignored).
+    pub consumed: CachePadded<AtomicU64>,
+    /// Requests icmpecho answered in place (the reply is the request, turned around).
+    pub answered: CachePadded<AtomicU64>,
     /// Generator allocations the pool could not satisfy (bursts retried later).
     pub nombuf: CachePadded<AtomicU64>,
     /// Frames the mode could not process (too short) and freed.
@@ -46,6 +50,10 @@ pub struct Totals {
     pub bytes: u64,
     /// Generated.
     pub generated: u64,
+    /// Consumed.
+    pub consumed: u64,
+    /// Answered (icmpecho).
+    pub answered: u64,
     /// Generator allocation failures.
     pub nombuf: u64,
     /// Frames too short for the mode.
@@ -64,6 +72,8 @@ impl Totals {
             t.packets += get(&l.packets);
             t.bytes += get(&l.bytes);
             t.generated += get(&l.generated);
+            t.consumed += get(&l.consumed);
+            t.answered += get(&l.answered);
             t.nombuf += get(&l.nombuf);
             t.bad_frame += get(&l.bad_frame);
             t.ignored += get(&l.ignored);

@@ -13,7 +13,7 @@ use crate::stats::{LcoreCounters, Totals};
 use pktloop_engine::lcore;
 use pktloop_engine::port::PortStats;
 use plan::Plan;
-use report::{Live, Report};
+use report::{Accounting, Live, Report};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{OwnedPort, Strip, Worker};
@@ -142,6 +142,8 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
     let ports: Vec<OwnedPort> = results.into_iter().flat_map(|r| r.ports).collect();
     drop(ports);
     let leaked = set.in_use();
+    let after: Vec<PortStats> = info.iter().map(|p| p.counters.snapshot()).collect();
+    let accounting = Accounting::settle(plan.port, &totals, &port_stats, &after, stranded);
     Ok(Report {
         secs,
         totals,
@@ -149,8 +151,8 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
         backing,
         cores: core_plan.cores.clone(),
         pinned,
-        stranded,
         leaked,
+        accounting,
         capture,
         core_warning: core_plan.warning,
     })

@@ -24,10 +24,10 @@ pub struct Report {
     pub cores: Vec<usize>,
     /// Whether each worker was pinned.
     pub pinned: Vec<bool>,
-    /// Packets left in the workers' burst buffers at stop (freed at teardown).
-    pub stranded: u64,
     /// Buffers not back in their pools after teardown (0 unless something leaked).
     pub leaked: usize,
+    /// Where every packet went.
+    pub accounting: Accounting,
     /// Capture results.
     pub capture: Option<CaptureSummary>,
     /// Set when workers share cores.
@@ -55,10 +55,65 @@ impl Report {
         }
         d
     }
+}
 
-    /// Packets sent and received over all ports.
-    pub fn sent_received(&self) -> (u64, u64) {
-        self.ports.iter().fold((0, 0), |(o, i), (_, s)| (o + s.opackets, i + s.ipackets))
+/// Where every packet of a run went, settled after teardown.
+///
+/// A feth pair creates no packets of its own, so everything the application generated was consumed by it,
+/// dropped under a reason (packets still in flight at stop are dropped as `detached` when the ports are
+/// destroyed) or left in a worker's burst buffer: `generated = consumed + drops + left`. Null ports create
+/// frames on rx and sink them on tx: `generated + rx = consumed + tx + drops + left`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Accounting {
+    /// Packets the application allocated.
+    pub generated: u64,
+    /// Received packets it freed.
+    pub consumed: u64,
+    /// Sent, over all ports (during the run).
+    pub sent: u64,
+    /// Received, over all ports (during the run).
+    pub received: u64,
+    /// Drops during the run, all reasons.
+    pub dropped: u64,
+    /// Packets in flight at stop, dropped as detached when the ports were destroyed.
+    pub in_flight_at_stop: u64,
+    /// Packets left in workers' burst buffers at stop (freed).
+    pub left_in_workers: u64,
+    /// What the equation above misses: 0 unless a packet went unaccounted.
+    pub unaccounted: i64,
+}
+
+impl Accounting {
+    /// Settles a run: `run` is the port counters at stop, `after` after teardown.
+    pub fn settle(
+        kind: crate::cli::PortKind,
+        t: &Totals,
+        run: &[PortStats],
+        after: &[PortStats],
+        left: u64,
+    ) -> Accounting {
+        let sum = |s: &[PortStats], f: fn(&PortStats) -> u64| s.iter().map(f).sum::<u64>();
+        let dropped = sum(run, PortStats::total_drops);
+        let dropped_after = sum(after, PortStats::total_drops);
+        let (sent, received) = (sum(run, |s| s.opackets), sum(run, |s| s.ipackets));
+        let (sent_after, received_after) = (sum(after, |s| s.opackets), sum(after, |s| s.ipackets));
+        let out = i128::from(t.consumed) + i128::from(dropped_after) + i128::from(left);
+        let unaccounted = match kind {
+            crate::cli::PortKind::Null => {
+                i128::from(t.generated) + i128::from(received_after) - out - i128::from(sent_after)
+            }
+            _ => i128::from(t.generated) - out,
+        };
+        Accounting {
+            generated: t.generated,
+            consumed: t.consumed,
+            sent,
+            received,
+            dropped,
+            in_flight_at_stop: dropped_after - dropped,
+            left_in_workers: left,
+            unaccounted: unaccounted as i64,
+        }
     }
 }
 
@@ -188,18 +243,23 @@ pub fn print_table(plan: &Plan, r: &Report) {
         }
         None => out += "  cycles/packet: n/a (no packets)\n",
     }
-    let (sent, received) = r.sent_received();
+    let a = &r.accounting;
     out += &format!(
-        "  generated {}, sent {}, received {}, {}, nombuf bursts {}, bad frames {}, ignored {}\n",
-        t.generated,
-        sent,
-        received,
-        drops_text(&r.drops()),
-        t.nombuf,
-        t.bad_frame,
-        t.ignored
+        "  accounting: generated {} = consumed {} + dropped {} + in flight at stop {} + left in workers {}{}; \
+         unaccounted {}\n",
+        a.generated,
+        a.consumed,
+        a.dropped,
+        a.in_flight_at_stop,
+        a.left_in_workers,
+        if plan.port == crate::cli::PortKind::Null { " (+ null rx - null tx)" } else { "" },
+        a.unaccounted
     );
-    out += &format!("  left in worker buffers at stop {}, buffers leaked {}\n", r.stranded, r.leaked);
+    out += &format!(
+        "  sent {}, received {}, generator found the pool empty {} times, bad frames {}, icmpecho answered {} ignored {}\n",
+        a.sent, a.received, t.nombuf, t.bad_frame, t.answered, t.ignored
+    );
+    out += &format!("  buffers leaked after teardown: {}\n", r.leaked);
     if let Some(c) = &r.capture {
         let path = plan.pcap.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default();
         out += &format!("  pcap: {} frames written to {path} ({} missed: writer behind)\n", c.written, c.missed);
@@ -234,7 +294,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         .collect();
     let t = &r.totals;
     let cpp = cycles_per_packet(t, r.cores.len(), r.secs);
-    let (sent, received) = r.sent_received();
+    let a = &r.accounting;
     json!({
         "mode": format!("{:?}", plan.mode).to_lowercase(),
         "port": format!("{:?}", plan.port).to_lowercase(),
@@ -260,10 +320,13 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
             "multibuflet": plan.feth.multibuflet,
         },
         "accounting": {
-            "generated": t.generated, "sent": sent, "received": received, "nombuf_bursts": t.nombuf,
-            "bad_frame": t.bad_frame, "ignored": t.ignored, "left_in_worker_buffers": r.stranded,
-            "buffers_leaked": r.leaked,
+            "generated": a.generated, "consumed": a.consumed, "sent": a.sent, "received": a.received,
+            "dropped": a.dropped, "in_flight_at_stop": a.in_flight_at_stop, "left_in_workers": a.left_in_workers,
+            "unaccounted": a.unaccounted, "buffers_leaked": r.leaked,
         },
+        "generator_pool_empty": t.nombuf,
+        "bad_frames": t.bad_frame,
+        "icmpecho": {"answered": t.answered, "ignored": t.ignored},
         "cycles_per_packet": cpp.map(|c| json!({"value": c.value, "method": c.method, "ghz": c.ghz})),
         "pcap": r.capture.map(|c| json!({"written": c.written, "missed": c.missed})),
         "warning": r.core_warning,

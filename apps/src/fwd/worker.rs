@@ -360,6 +360,7 @@ fn poll(
             let n = p.port.rx_burst(0, &mut r.scratch, burst);
             if n > 0 {
                 capture(tap, &r.scratch, p.index, Direction::Rx);
+                stats::add(&c.consumed, n as u64);
                 stats::add(&c.packets, n as u64);
                 stats::add(&c.bytes, bytes_of(&r.scratch));
                 free_burst(&mut r.scratch);
@@ -394,7 +395,8 @@ fn poll(
             }
             free_burst(&mut r.scratch);
             stats::add(&c.ignored, ignored);
-            stats::add(&c.generated, keep as u64);
+            stats::add(&c.consumed, ignored);
+            stats::add(&c.answered, keep as u64);
             capture(tap, &r.pending, p.index, Direction::Tx);
             flush(p, &mut r.pending);
         }
@@ -421,6 +423,7 @@ fn poll(
                 stats::add(&c.packets, replies);
                 stats::add(&c.bytes, bytes);
                 stats::add(&c.ignored, n as u64 - replies);
+                stats::add(&c.consumed, n as u64);
                 free_burst(&mut r.scratch);
             }
             if !flush(p, &mut r.pending) {
@@ -431,6 +434,7 @@ fn poll(
                 if now >= r.next_arp_ns {
                     r.next_arp_ns = now + 1_000_000;
                     if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
+                        stats::add(&c.generated, 1);
                         capture(tap, &r.pending, p.index, Direction::Tx);
                         flush(p, &mut r.pending);
                     }
