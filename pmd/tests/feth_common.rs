@@ -5,10 +5,14 @@ use pktloop_engine::mem::Prefer;
 use pktloop_engine::port::DropReason;
 use pktloop_engine::{PacketBurst, Pool, Port};
 use pktloop_pmd::feth::{Feth, FethConfig};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-/// Small pools on normal pages.
+/// Small pools on normal pages. Each call gets its own pool size (256 + a counter), so that global-mode
+/// pairs of concurrently running tests do not share a global pool and `in_use` checks stay exact.
 pub fn cfg() -> FethConfig {
-    FethConfig { prefer: Prefer::Normal, pool_packets: 256, ring_size: 256, ..FethConfig::default() }
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let pool_packets = 256 + NEXT.fetch_add(1, Ordering::Relaxed) % 1024;
+    FethConfig { prefer: Prefer::Normal, pool_packets, ring_size: 256, ..FethConfig::default() }
 }
 
 /// A burst of `n` frames of `len` (>= 8) bytes from `pool` with ids `first_id..`: the id is in the packet's

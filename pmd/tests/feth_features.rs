@@ -190,7 +190,8 @@ fn expiry_policies_drop_and_notify() {
     let future = u64::MAX;
     let deadlines = [(past, D), (future, D), (past, N), (future, N)];
     // (policy, delivered ids, notifications as (id, status))
-    let cases: [(u32, &[u64], &[(u64, ExpiryStatus)]); 4] = [
+    type Case = (u32, &'static [u64], &'static [(u64, ExpiryStatus)]);
+    let cases: [Case; 4] = [
         (0, &[0, 1, 2, 3], &[]),
         (1, &[1, 3], &[(0, ExpiryStatus::ExpiredDropped), (2, ExpiryStatus::ExpiredDropped)]),
         (2, &[0, 1, 2, 3], &[(0, ExpiryStatus::ExpiredNotDropped), (2, ExpiryStatus::ExpiredNotDropped)]),

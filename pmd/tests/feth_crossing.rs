@@ -1,0 +1,149 @@
+//! Crossing by pool mode: global moves the handle with its metadata, private copies keep the buflet
+//! layout, split packs consecutive packets into aggregation buffers.
+
+#[path = "feth_common.rs"]
+mod common;
+
+use common::*;
+use pktloop_engine::packet::ServiceClass;
+use pktloop_engine::pool::PoolMode;
+use pktloop_engine::port::DropReason;
+use pktloop_engine::{PacketBurst, Port};
+use pktloop_pmd::feth::{pair, FethConfig};
+
+fn layout(p: &pktloop_engine::Packet) -> Vec<(usize, usize)> {
+    p.buflets().map(|b| (b.offset, b.data.len())).collect()
+}
+
+#[test]
+fn global_moves_the_same_buffer_with_all_metadata() {
+    let (mut a, mut b) = pair(&cfg()).unwrap();
+    let mut burst = frames(a.tx_pool(), 1, 200, 42);
+    let m = burst[0].meta_mut();
+    m.service_class = ServiceClass::Vi;
+    m.timestamp_ns = 12345;
+    let index = burst[0].index();
+    assert_eq!(a.tx_burst(0, &mut burst), 1);
+    let got = rx_all(&mut b);
+    assert_eq!(got[0].index(), index, "zero copy: the same buffer");
+    assert_eq!(got[0].pool_id(), a.tx_pool().id());
+    let m = got[0].meta();
+    assert_eq!((m.packet_id, m.timestamp_ns, m.service_class), (42, 12345, ServiceClass::Vi));
+    assert_eq!(a.handle().feth_stats().copies, 0);
+}
+
+#[test]
+fn private_copies_keep_layout_headroom_and_service_class() {
+    for multibuflet in [false, true] {
+        let config = FethConfig { pool_mode: PoolMode::Private, multibuflet, ..cfg() };
+        let (mut a, mut b) = pair(&config).unwrap();
+        assert_ne!(a.tx_pool().id(), b.rx_pool().id());
+        let mut burst = PacketBurst::new();
+        let mut layouts = Vec::new();
+        for (k, (headroom, len)) in [(24usize, 60usize), (0, 1500), (8, 700), (32, 1514)].into_iter().enumerate() {
+            let mut p = a.tx_pool().alloc().unwrap();
+            p.set_headroom(headroom).unwrap();
+            p.append(&frame_bytes(k as u64, len)).unwrap();
+            p.meta_mut().service_class = ServiceClass::ALL[k + 3];
+            p.meta_mut().packet_id = 1000 + k as u64;
+            layouts.push((layout(&p), headroom));
+            burst.push(p);
+        }
+        if multibuflet {
+            assert!(layouts[1].0.len() > 1, "a 1500-byte frame spans buflets");
+        }
+        assert_eq!(a.tx_burst(0, &mut burst), 4);
+        let got = rx_all(&mut b);
+        for (k, p) in got.iter().enumerate() {
+            assert_eq!(p.pool_id(), b.rx_pool().id(), "copied into the receiver's pool");
+            assert_eq!(layout(p), layouts[k].0, "multibuflet {multibuflet} frame {k}: same buflets");
+            assert_eq!(p.headroom(), layouts[k].1);
+            assert_eq!(p.meta().service_class, ServiceClass::ALL[k + 3]);
+            assert_eq!(p.meta().link_header_len, 14);
+            assert_eq!(p.meta().packet_id, 0, "only headroom, link header and class are copied");
+            assert_eq!(p.to_vec(), frame_bytes(k as u64, p.len()));
+        }
+        assert_eq!(a.handle().feth_stats().copies, 4);
+        let pools = [a.tx_pool().clone(), b.rx_pool().clone()];
+        assert_eq!(pools[0].in_use(), 0, "sources went back to the sender's pool");
+        drop(got);
+        drop((a, b));
+        assert!(pools.iter().all(|p| p.in_use() == 0));
+    }
+}
+
+/// Data addresses of received packets.
+fn addrs(burst: &PacketBurst) -> Vec<usize> {
+    burst.iter().map(|p| p.data().as_ptr() as usize).collect()
+}
+
+#[test]
+fn split_packs_consecutive_packets_into_16_byte_aligned_regions() {
+    let config = FethConfig { pool_mode: PoolMode::PrivateSplit, ..cfg() };
+    let (mut a, mut b) = pair(&config).unwrap();
+    assert_eq!(b.rx_pool().buf_size(), 96 * 1024);
+    let lens = [64usize, 100, 61, 1514, 77, 64];
+    let mut burst = PacketBurst::new();
+    for (k, &len) in lens.iter().enumerate() {
+        burst.extend(frames(a.tx_pool(), 1, len, k as u64));
+    }
+    assert_eq!(a.tx_burst(0, &mut burst), lens.len());
+    let got = rx_all(&mut b);
+    let at = addrs(&got);
+    for (k, p) in got.iter().enumerate() {
+        assert_eq!(p.to_vec(), frame_bytes(k as u64, lens[k]), "frame {k} byte-exact");
+        assert_eq!(p.headroom(), 32);
+        assert_eq!(p.buflet_count(), 1);
+    }
+    for k in 1..lens.len() {
+        // Region k starts at the 16-byte boundary after frame k-1's data; its data after 32 of headroom.
+        let expect = (at[k - 1] + lens[k - 1]).next_multiple_of(16) + 32;
+        assert_eq!(at[k], expect, "frame {k} packed right after frame {}", k - 1);
+    }
+    assert_eq!(at[0] % 16, 0);
+    drop(got);
+    let pools = [a.tx_pool().clone(), b.rx_pool().clone()];
+    drop((a, b));
+    assert!(pools.iter().all(|p| p.in_use() == 0), "aggregation buffers freed with their last packet");
+}
+
+#[test]
+fn split_regions_are_bounded_by_the_aggregation_factor() {
+    // 1 KiB rx buffers: regions of 32 + 300 -> 336 bytes, three fit (1008), the fourth takes a new buffer.
+    let config = FethConfig { pool_mode: PoolMode::PrivateSplit, aggregation_factor: 1, ..cfg() };
+    let (mut a, mut b) = pair(&config).unwrap();
+    let mut burst = frames(a.tx_pool(), 7, 300, 0);
+    assert_eq!(a.tx_burst(0, &mut burst), 7);
+    let got = rx_all(&mut b);
+    let at = addrs(&got);
+    assert_eq!(at[1] - at[0], 336);
+    assert_eq!(at[2] - at[1], 336);
+    let first_buffer = at[0] - 32..at[0] - 32 + 1024;
+    assert!(!first_buffer.contains(&at[3]), "the fourth frame does not fit the first buffer");
+    assert_eq!(at[4] - at[3], 336);
+    for (k, p) in got.iter().enumerate() {
+        assert_eq!(p.to_vec(), frame_bytes(k as u64, 300));
+    }
+    // A frame larger than an aggregation buffer cannot cross: counted, not silent.
+    let mut burst = frames(a.tx_pool(), 1, 1500, 9);
+    assert_eq!(a.tx_burst(0, &mut burst), 1);
+    assert_eq!(dropped(&a, DropReason::NoMemBuffer), 1);
+    assert!(rx_all(&mut b).is_empty());
+}
+
+#[test]
+fn split_without_rx_buffers_is_nomem_packet() {
+    let config = FethConfig { pool_mode: PoolMode::PrivateSplit, aggregation_factor: 1, pool_packets: 4, ..cfg() };
+    let (mut a, mut b) = pair(&config).unwrap();
+    // 4 rx buffers of 1 KiB: views take a buffer index each, so at most 4 packets can be out at once.
+    let mut sent = 0;
+    for k in 0..3 {
+        let mut burst = frames(a.tx_pool(), 1, 900, k);
+        sent += a.tx_burst(0, &mut burst);
+    }
+    assert_eq!(sent, 3);
+    let mut burst = frames(a.tx_pool(), 2, 900, 10);
+    assert_eq!(a.tx_burst(0, &mut burst), 2);
+    assert_eq!(dropped(&a, DropReason::NoMemPacket), 1);
+    assert_eq!(rx_all(&mut b).len(), 4);
+}
