@@ -193,6 +193,9 @@ mod tests {
         let a = FethArgs { tx_headroom: Some(-8), ..FethArgs::default() };
         assert_eq!(feth_config(&a).unwrap_err().to_string(), "invalid --tx-headroom -8: valid is 0, 8, 16, 24 or 32");
         let a = FethArgs { multibuflet: Some(true), pool_mode: Some(PoolModeArg::Split), ..FethArgs::default() };
-        assert!(feth_config(&a).unwrap_err().to_string().starts_with("invalid --multibuflet 1"));
+        assert!(feth_config(&a)
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid --multibuflet on: valid is off when pool-mode is split"));
     }
 }

@@ -29,8 +29,30 @@ fn parse(args: &[OsString]) -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&matches)
 }
 
+/// Where a config file's settings came from, to attribute later errors to it.
+struct FileSource {
+    path: std::path::PathBuf,
+    /// `--key` of every setting the file made that the command line did not override.
+    flags: Vec<String>,
+}
+
+impl FileSource {
+    /// The error, said about the file when it is about one of the file's settings.
+    fn attribute(&self, e: AppError) -> AppError {
+        let from_file = match &e {
+            AppError::Usage(m) => self.flags.iter().any(|f| m.starts_with(&format!("invalid {f} "))),
+            AppError::Runtime(_) => false,
+        };
+        if from_file {
+            e.in_file(&self.path)
+        } else {
+            e
+        }
+    }
+}
+
 /// Parses the command line, folding in `--config FILE` (its flags first, so the command line overrides).
-fn parse_all(args: Vec<OsString>) -> Result<Cli, AppError> {
+fn parse_all(args: Vec<OsString>) -> Result<(Cli, Option<FileSource>), AppError> {
     let cli = match parse(&args) {
         Ok(c) => c,
         Err(e) => return Err(clap_failure(e)),
@@ -40,15 +62,19 @@ fn parse_all(args: Vec<OsString>) -> Result<Cli, AppError> {
         Command::Latency(a) => a.run.config.clone(),
         Command::Bench(_) => None,
     };
-    let Some(path) = config else { return Ok(cli) };
+    let Some(path) = config else { return Ok((cli, None)) };
     let file = config::file_flags(&path)?;
+    let flag_of = |a: &OsString| a.to_string_lossy().split('=').next().unwrap_or_default().to_owned();
+    let given: Vec<String> = args[2..].iter().map(flag_of).collect();
+    let flags = file.iter().map(flag_of).filter(|f| !given.contains(f)).collect();
     // The subcommand is args[1]: pktloop has no options before it (other than --help and --version).
     let mut file_only = args[..2].to_vec();
     file_only.extend(file.iter().cloned());
     parse(&file_only).map_err(|e| clap_failure(e).in_file(&path))?;
     let mut merged = file_only;
     merged.extend(args[2..].iter().cloned());
-    parse(&merged).map_err(clap_failure)
+    let cli = parse(&merged).map_err(clap_failure)?;
+    Ok((cli, Some(FileSource { path, flags })))
 }
 
 fn clap_failure(e: clap::Error) -> AppError {
@@ -88,7 +114,12 @@ fn main() -> ExitCode {
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("pktloop: internal error{at}: {msg}");
     }));
-    let result = parse_all(std::env::args_os().collect()).and_then(run);
+    let result = parse_all(std::env::args_os().collect()).and_then(|(cli, file)| {
+        run(cli).map_err(|e| match &file {
+            Some(f) => f.attribute(e),
+            None => e,
+        })
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,0 +1,374 @@
+//! The `pktloop` binary end to end: errors, `fwd --json` over ports, modes and pool modes, config files,
+//! latency outputs, pcap capture, bench. Runs are 1 s (or less) and serialised: the workers pin to the same
+//! cores, and parallel runs would only measure each other.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn pktloop(args: &[&str]) -> Output {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    Command::new(env!("CARGO_BIN_EXE_pktloop"))
+        .args(args)
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .output()
+        .expect("run pktloop")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pktloop-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `args`, expects success and one JSON object on stdout.
+fn json(args: &[&str]) -> Value {
+    let o = pktloop(args);
+    assert!(o.status.success(), "{args:?} failed: {}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.trim().lines().count(), 1, "{args:?}: stdout must be one JSON line, got {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {text}"))
+}
+
+/// Runs `args`, expects exit status 2 and exactly one stderr line containing every `needles`.
+fn usage_error(args: &[&str], needles: &[&str]) {
+    let o = pktloop(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: status {:?}, stderr {err}", o.status);
+    assert_eq!(err.lines().count(), 1, "{args:?}: want one line, got {err:?}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+    }
+    assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
+}
+
+#[test]
+fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["fwd", "--frobnicate"], &["--frobnicate"]),
+        (&["fwd", "--mode", "bogus"], &["--mode", "bogus", "possible values", "macswap"]),
+        (&["fwd", "--port", "wifi"], &["--port", "wifi", "feth"]),
+        (&["fwd", "--ring-size", "100"], &["--ring-size", "100", "power of two"]),
+        (&["fwd", "--pool-size", "0"], &["--pool-size", "0", "1..=1048576"]),
+        (&["fwd", "--tx-headroom", "12"], &["--tx-headroom", "12", "0, 8, 16, 24 or 32"]),
+        (&["fwd", "--tx-headroom", "-8"], &["--tx-headroom", "-8", "0, 8, 16, 24 or 32"]),
+        (&["fwd", "--trailer-length", "29"], &["--trailer-length", "29", "0..=28"]),
+        (&["fwd", "--max-mtu", "1499"], &["--max-mtu", "1499", "1500..=16370"]),
+        (&["fwd", "--buflet-size", "1000"], &["--buflet-size", "1000", "power of two"]),
+        (&["fwd", "--aggregation-factor", "513"], &["--aggregation-factor", "513", "1..=512"]),
+        (&["fwd", "--user-access", "2"], &["--user-access", "2", "0 or 1"]),
+        (&["fwd", "--adv-interval-ms", "5"], &["--adv-interval-ms", "5", "10..=2147483647"]),
+        (&["fwd", "--tx-drops", "-1"], &["--tx-drops", "-1"]),
+        (&["fwd", "--tx-exp-policy", "4"], &["--tx-exp-policy", "4", "3"]),
+        (&["fwd", "--tx-completion", "later"], &["--tx-completion", "later", "sync", "async"]),
+        (&["fwd", "--fcs=maybe"], &["--fcs", "maybe", "on or off"]),
+        (&["fwd", "--multibuflet", "--pool-mode", "split"], &["--multibuflet", "split"]),
+        (&["fwd", "--burst", "0"], &["--burst", "0", "1..=512"]),
+        (&["fwd", "--burst", "513"], &["--burst", "513", "1..=512"]),
+        (&["fwd", "--pkt-len", "59"], &["--pkt-len", "59", "60..=1518"]),
+        (&["fwd", "--pkt-len", "1519"], &["--pkt-len", "1519", "60..=1518"]),
+        (&["fwd", "--mtu", "70"], &["--mtu", "70", "72..="]),
+        (&["fwd", "--duration", "0"], &["--duration", "0", "0.1..="]),
+        (&["fwd", "--duration", "soon"], &["--duration", "soon"]),
+        (&["fwd", "--port", "tap"], &["--port tap", "not available yet", "feth or null"]),
+        (&["fwd", "--cores", "999"], &["--cores", "999", "--allow-shared-cores"]),
+        (&["fwd", "--cores", "0"], &["--cores", "0"]),
+        (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth"]),
+        (&["fwd", "--pcap-count", "0", "--pcap", "/tmp/x.pcap", "--duration", "0.1"], &["--pcap-count", "0"]),
+        (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
+        (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
+        (&["nosuchcommand"], &["nosuchcommand"]),
+    ];
+    for (args, needles) in cases {
+        usage_error(args, needles);
+    }
+    // More cores than the pair has ports, even when sharing cores is allowed.
+    usage_error(&["fwd", "--cores", "3", "--allow-shared-cores"], &["--cores", "3", "1 or 2"]);
+    usage_error(&["fwd", "--topology", "paired", "--cores", "2", "--allow-shared-cores"], &["--topology paired"]);
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let o = pktloop(&["fwd", "--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8(o.stdout).unwrap();
+    for flag in [
+        "--port",
+        "--mode",
+        "--topology",
+        "--cores",
+        "--burst",
+        "--ring-size",
+        "--pool-size",
+        "--pool-mode",
+        "--pkt-len",
+        "--duration",
+        "--json",
+        "--pcap",
+        "--multibuflet",
+        "--wmm",
+        "--fcs",
+        "--hwcsum",
+        "--tx-headroom",
+        "--trailer-length",
+        "--max-mtu",
+        "--buflet-size",
+        "--aggregation-factor",
+        "--user-access",
+        "--adv-interval-ms",
+        "--tx-drops",
+        "--tx-exp-policy",
+        "--tx-completion",
+        "--config",
+        "--tx-first",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}");
+    }
+    assert!(help.contains("not available yet"), "help says tap is not available");
+    assert!(pktloop(&["--version"]).status.success());
+}
+
+fn check_run(v: &Value, mode: &str, port: &str) {
+    assert_eq!(v["mode"], mode, "{v}");
+    assert_eq!(v["port"], port, "{v}");
+    let packets = v["packets"].as_u64().unwrap();
+    assert!(packets > 0, "no packets: {v}");
+    assert!(v["mpps"].as_f64().unwrap() > 0.0 && v["gbps"].as_f64().unwrap() > 0.0, "{v}");
+    let secs = v["duration_s"].as_f64().unwrap();
+    assert!((0.9..3.0).contains(&secs), "duration {secs}");
+    assert!(v["cores"].as_u64().unwrap() >= 1);
+    let by_reason: u64 = v["drops"].as_object().unwrap().values().map(|d| d.as_u64().unwrap()).sum();
+    assert_eq!(by_reason, v["drops_total"].as_u64().unwrap());
+    let a = &v["accounting"];
+    assert_eq!(a["unaccounted"], 0, "every packet accounted for: {v}");
+    assert_eq!(a["buffers_leaked"], 0, "every buffer back in its pool: {v}");
+    assert!(["hugepage", "normal", "mixed"].contains(&v["pool"]["backing"].as_str().unwrap()));
+    assert!(v["ports"].as_array().unwrap().iter().all(|p| p["name"].is_string()));
+}
+
+#[test]
+fn fwd_json_over_modes_ports_and_pool_modes() {
+    let runs: &[(&[&str], &str, &str, &str)] = &[
+        (&[], "io", "feth", "global"),
+        (&["--mode", "macswap", "--pool-mode", "private"], "macswap", "feth", "private"),
+        (&["--mode", "mac", "--pool-mode", "split", "--cores", "1"], "mac", "feth", "split"),
+        (&["--mode", "txonly", "--pool-mode", "split"], "txonly", "feth", "split"),
+        (&["--mode", "rxonly", "--multibuflet", "--pkt-len", "1500"], "rxonly", "feth", "global"),
+        (&["--mode", "flowgen", "--flows", "16"], "flowgen", "feth", "global"),
+        (&["--mode", "icmpecho", "--fcs", "--trailer-length", "4"], "icmpecho", "feth", "global"),
+        (&["--mode", "io", "--tx-first", "8", "--wmm", "--fcs", "--pool-mode", "private"], "io", "feth", "private"),
+        (&["--port", "null"], "io", "null", "global"),
+        (&["--port", "null", "--mode", "txonly", "--topology", "paired"], "txonly", "null", "global"),
+        (&["--port", "null", "--mode", "macswap", "--pool-mode", "private"], "macswap", "null", "private"),
+    ];
+    for (extra, mode, port, pool) in runs {
+        let mut args = vec!["fwd", "--json", "--duration", "1"];
+        args.extend_from_slice(extra);
+        let v = json(&args);
+        check_run(&v, mode, port);
+        assert_eq!(v["pool"]["mode"], *pool);
+        if *port == "feth" && !extra.contains(&"--tx-drops") {
+            assert_eq!(v["drops_total"], 0, "no drops without drop injection: {v}");
+        }
+        if *mode == "icmpecho" {
+            assert!(v["icmpecho"]["answered"].as_u64().unwrap() >= v["packets"].as_u64().unwrap());
+        }
+    }
+}
+
+#[test]
+fn tx_drop_injection_is_counted_by_reason() {
+    let v = json(&["fwd", "--json", "--duration", "1", "--mode", "txonly", "--tx-drops", "10"]);
+    check_run(&v, "txonly", "feth");
+    let drops = v["drops"]["tx_drop_injection"].as_u64().unwrap();
+    let sent = v["accounting"]["sent"].as_u64().unwrap();
+    assert!(drops > 0);
+    // Every 10th packet handed to the port is dropped.
+    let handed = sent + drops;
+    assert!(drops.abs_diff(handed / 10) <= 1, "drops {drops} of {handed}");
+}
+
+#[test]
+fn config_file_sets_everything_and_flags_override_it() {
+    let cfg = tmp("run.toml");
+    std::fs::write(&cfg, "mode = \"macswap\"\npool-mode = \"private\"\npkt-len = 128\nduration = 1\nfcs = true\n")
+        .unwrap();
+    let path = cfg.to_str().unwrap();
+    let v = json(&["fwd", "--config", path, "--json", "--mode", "mac"]);
+    check_run(&v, "mac", "feth");
+    assert_eq!((v["pool"]["mode"].as_str(), v["pkt_len"].as_u64()), (Some("private"), Some(128)));
+    // A flag turns a file's switch off.
+    let v = json(&["fwd", "--config", path, "--json", "--fcs=off", "--mode", "txonly"]);
+    check_run(&v, "txonly", "feth");
+
+    let bad: &[(&str, &[&str])] = &[
+        ("mode = \"macswap\nx", &["bad1.toml", "line 1"]),
+        ("frobnicate = 3\n", &["bad2.toml", "--frobnicate"]),
+        ("mode = \"warp\"\n", &["bad3.toml", "warp", "possible values"]),
+        ("ring-size = 1000\n", &["bad4.toml", "--ring-size", "1000", "power of two"]),
+        ("cores = [1, 2]\n", &["bad5.toml", "cores", "string, number or boolean"]),
+        ("[section]\nmode = \"io\"\n", &["bad6.toml", "section"]),
+        ("tx-headroom = 40\n", &["bad7.toml", "--tx-headroom", "40"]),
+    ];
+    for (i, (text, needles)) in bad.iter().enumerate() {
+        let f = tmp(&format!("bad{}.toml", i + 1));
+        std::fs::write(&f, text).unwrap();
+        usage_error(&["fwd", "--config", f.to_str().unwrap()], needles);
+    }
+    usage_error(&["fwd", "--config", "/nonexistent/pktloop.toml"], &["--config", "/nonexistent/pktloop.toml"]);
+}
+
+fn percentiles_rise(v: &Value) {
+    let keys = ["p50_ns", "p90_ns", "p99_ns", "p999_ns", "p9999_ns", "max_ns"];
+    let vals: Vec<u64> = keys.iter().map(|k| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))).collect();
+    assert!(vals[0] > 0, "{v}");
+    assert!(vals.windows(2).all(|w| w[0] <= w[1]), "percentiles rise: {vals:?}");
+}
+
+#[test]
+fn latency_json_hgrm_and_svg() {
+    let (hgrm, svg) = (tmp("lat.hgrm"), tmp("lat.svg"));
+    let v = json(&[
+        "latency",
+        "--duration",
+        "1",
+        "--json",
+        "--hgrm",
+        hgrm.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    percentiles_rise(&v);
+    let samples = v["samples"].as_u64().unwrap();
+    assert!(samples > 100, "{v}");
+    percentiles_rise(&v["peer_rtrb"]);
+    assert!(v["p50_ratio_vs_rtrb"].as_f64().unwrap() > 0.0);
+
+    let text = std::fs::read_to_string(&hgrm).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
+    );
+    assert!(text.contains("#[Mean    =") && text.contains("#[Buckets ="));
+    let total: u64 = text
+        .lines()
+        .find(|l| l.starts_with("#[Max"))
+        .and_then(|l| l.split('=').nth(2))
+        .and_then(|s| s.trim().trim_end_matches(']').trim().parse().ok())
+        .unwrap();
+    assert_eq!(total, samples, "hgrm total count is the sample count");
+    let last_row = lines.iter().rev().find(|l| !l.starts_with('#')).unwrap();
+    let cols: Vec<f64> = last_row.split_whitespace().map(|c| c.parse().unwrap()).collect();
+    assert_eq!((cols[1], cols[2] as u64), (1.0, samples));
+
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.trim_end().ends_with("</svg>"));
+    assert_eq!(plot.matches("<svg").count(), 1);
+    assert!(plot.contains(">99.9%</text>") && plot.contains("Round-trip latency"));
+    assert_eq!(plot.matches("<polyline").count(), 3, "axes + feth + rtrb");
+
+    // Open loop at a fixed rate, no peer.
+    let v = json(&["latency", "--duration", "1", "--json", "--rate", "20000", "--no-peer"]);
+    percentiles_rise(&v);
+    assert_eq!((v["loop"].as_str(), v["rate_pps"].as_u64()), (Some("open"), Some(20000)));
+    assert!(v.get("peer_rtrb").is_none());
+    let sent = v["sent"].as_u64().unwrap();
+    assert!((10_000..=21_000).contains(&sent), "about 20000 sent at 20000 pps for 1 s: {sent}");
+}
+
+struct Frame {
+    data: Vec<u8>,
+}
+
+fn read_pcap(path: &PathBuf) -> Vec<Frame> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut r = pcap_file::pcap::PcapReader::new(f).unwrap();
+    assert_eq!(r.header().datalink, pcap_file::DataLink::ETHERNET);
+    let mut out = Vec::new();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        assert_eq!(p.orig_len as usize, p.data.len(), "whole frames");
+        out.push(Frame { data: p.data.into_owned() });
+    }
+    out
+}
+
+#[test]
+fn pcap_holds_whole_tx_and_rx_frames_with_trailer_and_fcs() {
+    let pcap = tmp("fwd.pcap");
+    let p = pcap.to_str().unwrap();
+    let args = [
+        "fwd",
+        "--json",
+        "--duration",
+        "1",
+        "--mode",
+        "txonly",
+        "--multibuflet",
+        "--pkt-len",
+        "1200",
+        "--fcs",
+        "--trailer-length",
+        "4",
+        "--pcap",
+        p,
+        "--pcap-count",
+        "200",
+    ];
+    let v = json(&args);
+    check_run(&v, "txonly", "feth");
+    assert_eq!(v["pcap"]["written"], 200);
+    let frames = read_pcap(&pcap);
+    assert_eq!(frames.len(), 200);
+    let tx: Vec<&Frame> = frames.iter().filter(|f| f.data.len() == 1200).collect();
+    let rx: Vec<&Frame> = frames.iter().filter(|f| f.data.len() == 1200 + 4 + 4).collect();
+    assert!(!tx.is_empty() && !rx.is_empty(), "both directions captured");
+    assert_eq!(tx.len() + rx.len(), 200);
+    for f in &rx {
+        let n = f.data.len();
+        assert_eq!(&f.data[n - 8..n - 4], b"trai", "trailer before the FCS");
+        let crc = crc32fast::hash(&f.data[..n - 4]);
+        assert_eq!(f.data[n - 4..], crc.to_le_bytes(), "FCS over frame and trailer");
+        assert_eq!(&f.data[12..14], &[0x08, 0x00], "an IPv4 frame");
+    }
+    // Multi-buflet frames (1200 B over 512 B buflets) are whole: the UDP length field matches.
+    assert!(tx.iter().all(|f| u16::from_be_bytes([f.data[38], f.data[39]]) == 1200 - 34));
+
+    let lat = tmp("lat.pcap");
+    let v = json(&[
+        "latency",
+        "--json",
+        "--duration",
+        "1",
+        "--no-peer",
+        "--pcap",
+        lat.to_str().unwrap(),
+        "--pcap-count",
+        "40",
+    ]);
+    assert_eq!(v["pcap_written"], 40);
+    assert_eq!(read_pcap(&lat).len(), 40);
+}
+
+#[test]
+fn bench_writes_its_table_and_json() {
+    let out = tmp("bench.json");
+    let o = pktloop(&["bench", "--duration", "0.3", "--filter", "null io-fwd", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("null io-fwd 64B"), "{table}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["unit"], "Mpps");
+    assert!(results[0]["value"].as_f64().unwrap() > 0.0);
+}
