@@ -54,7 +54,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             "bench runs two-core scenarios but {available} core exists; valid is --allow-shared-cores to share it"
         )));
     }
-    let want = |name: &str| a.filter.as_deref().map_or(true, |f| name.contains(f));
+    let want = |name: &str| a.filter.as_deref().is_none_or(|f| name.contains(f));
     let mut rows: Vec<Row> = Vec::new();
     let mut emit = |r: Row| {
         print_row(&r);

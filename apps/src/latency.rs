@@ -330,7 +330,7 @@ fn pinger(
     let (mut sent, mut received, mut send_failures, mut lost) = (0u64, 0u64, 0u64, 0u64);
     // Warm-up: caches, page faults, the ponger's first spin; not recorded.
     let warm_until = now_ns() + 100_000_000;
-    let interval = if rate > 0 { 1_000_000_000 / rate } else { 0 };
+    let interval = 1_000_000_000u64.checked_div(rate).unwrap_or(0);
     let mut next_due = now_ns();
     let mut waiting_since: Option<u64> = None;
     let mut seq = 0u64;
