@@ -91,6 +91,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         });
     }
     let fwd_plan = |port: PortKind, mode: Mode, cores: usize, pkt_len: usize, pool: PoolMode, multi: bool| Plan {
+        feth: FethConfig { pool_mode: pool, multibuflet: multi, prefer, ..FethConfig::default() },
         port,
         mode,
         topology: Topology::Loop,
@@ -101,7 +102,6 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         pkt_len,
         mtu: 1500,
         duration: secs,
-        feth: FethConfig { pool_mode: pool, multibuflet: multi, prefer, ..FethConfig::default() },
         json: true,
         pcap: None,
     };
@@ -138,6 +138,9 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             fwd_row(name, fwd_plan(PortKind::Feth, Mode::Txonly, 2, len, pool, multi), "packets received")?;
         }
     }
+    let mut wmm = fwd_plan(PortKind::Feth, Mode::Txonly, 2, 64, PoolMode::Global, false);
+    wmm.feth.wmm = true;
+    fwd_row("feth WMM 4->1 txonly->rxonly 64B global".into(), wmm, "generator cycles VO, VI, BE, BK")?;
     fwd_row(
         "null io-fwd 64B, 1 core".into(),
         fwd_plan(PortKind::Null, Mode::Io, 1, 64, PoolMode::Global, false),

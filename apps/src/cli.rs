@@ -6,7 +6,22 @@ use std::path::PathBuf;
 
 /// pktloop: a poll-mode packet engine's forwarding, latency and benchmark tool.
 #[derive(Debug, Parser)]
-#[command(name = "pktloop", version, about, args_override_self = true, allow_negative_numbers = true)]
+#[command(
+    name = "pktloop",
+    version,
+    args_override_self = true,
+    after_help = "Examples:
+  pktloop fwd                                          io forwarding over a feth pair for 5 s
+  pktloop fwd --mode txonly --pkt-len 1518 --pool-mode private --json
+  pktloop fwd --port null --mode macswap --cores 1
+  pktloop fwd --mode icmpecho --pcap ping.pcap --pcap-count 1000
+  pktloop fwd --config run.toml --duration 10          (flags override the file)
+  pktloop latency --rate 100000 --hgrm lat.hgrm --plot lat.svg
+  pktloop bench --duration 0.5 --out bench.json
+
+Errors exit with status 2 (bad flags, values, config files, combinations) or 1 (a failed run), one line on
+stderr."
+)]
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]
@@ -138,7 +153,8 @@ pub struct FethArgs {
     #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
           value_parser = parse_switch, help_heading = "feth knobs")]
     pub multibuflet: Option<bool>,
-    /// WMM: 4 tx rings (VO, VI, BE, BK) into the peer's one rx ring [default: off]
+    /// WMM: 4 tx rings (VO, VI, BE, BK) into the peer's one rx ring; generators then cycle the 4 classes
+    /// [default: off]
     #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
           value_parser = parse_switch, help_heading = "feth knobs")]
     pub wmm: Option<bool>,

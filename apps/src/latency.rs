@@ -66,6 +66,8 @@ pub struct Measured {
     pub send_failures: u64,
     /// Frames given up on (closed loop: not back within 100 ms).
     pub lost: u64,
+    /// Pool memory (`hugepage`, `normal`; empty for the rtrb floor).
+    pub backing: &'static str,
 }
 
 fn new_hist() -> Histogram<u64> {
@@ -167,7 +169,7 @@ fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Opti
     o.insert("received".into(), json!(m.received));
     o.insert("lost".into(), json!(m.lost));
     o.insert("send_failures".into(), json!(m.send_failures));
-    o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str()}));
+    o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
     if let Some(p) = peer {
         o.insert("peer_rtrb".into(), Value::Object(percentiles_json(&p.hist)));
         let r = m.hist.value_at_quantile(0.5) as f64 / p.hist.value_at_quantile(0.5).max(1) as f64;
@@ -184,9 +186,10 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
         format!("open loop at {} pps, coordinated-omission corrected", plan.rate)
     };
     println!(
-        "round-trip latency across a feth pair, {} B frames, {mode}, {} pool, {:.1} s",
+        "round-trip latency across a feth pair, {} B frames, {mode}, {} pool ({} memory), {:.1} s",
         plan.pkt_len,
         plan.feth.pool_mode.as_str(),
+        m.backing,
         plan.duration.as_secs_f64()
     );
     let peer_h = peer.map(|p| &p.hist);
@@ -264,6 +267,7 @@ fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppErr
         None => None,
     };
     drop((pinger_port, ponger_port));
+    let measured = Measured { backing: set.backing(), ..measured };
     Ok((measured, set.in_use(), written))
 }
 
@@ -391,7 +395,7 @@ fn pinger(
         }
     }
     free_burst(&mut tx);
-    (Measured { hist, sent, received, send_failures, lost }, port)
+    (Measured { hist, sent, received, send_failures, lost, backing: "" }, port)
 }
 
 /// The floor: a closed-loop ping-pong of timestamps over two rtrb rings between two pinned threads.
@@ -432,7 +436,7 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
                 }
             }
         }
-        Measured { hist, sent, received, send_failures: 0, lost: 0 }
+        Measured { hist, sent, received, send_failures: 0, lost: 0, backing: "" }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
     std::thread::sleep(duration);

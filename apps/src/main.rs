@@ -1,6 +1,22 @@
 //! The `pktloop` command: `fwd` (testpmd-class forwarding), `latency` (HDR ping-pong), `bench` (the standard
 //! scenarios).
 //!
+//! Layers, top down:
+//! - [`cli`] (clap derive: every flag) and [`config`] (`--config FILE.toml` folded in as flags, range checks
+//!   that turn flags into a `FethConfig`), [`error`] (one-line errors, exit status 2 or 1);
+//! - [`fwd`]: [`fwd::plan`] decides which worker owns which port and runs which job, [`fwd::worker`] holds the
+//!   poll loops (io, mac, macswap, txonly, rxonly, flowgen, icmpecho), [`fwd::report`] the live line, the
+//!   testpmd-style table, the JSON object and the packet accounting;
+//! - [`latency`] (pinger and ponger across a feth pair, the rtrb floor), [`hgrm`] and [`svg`] (its outputs);
+//! - [`bench`]: the standard scenarios in one run;
+//! - [`ports`] (feth pair or null ports), [`frame`] (UDP, ARP and ICMP frames), [`capture`] (the pcap
+//!   writer thread behind the engine's capture taps), [`stats`] (per-lcore counters, cycles).
+//!
+//! ```text
+//! $ pktloop fwd --duration 2 --json
+//! {"mode":"io","port":"feth","mpps":...,"drops":{"no_peer":0,...},"pool":{"mode":"global","backing":"normal"},...}
+//! ```
+//!
 //! Every error is one line on stderr: status 2 for bad flags, values, config files and combinations, 1 for
 //! a run that failed. No input on the command line or in a config file makes it panic.
 #![deny(unsafe_code)]
@@ -80,11 +96,13 @@ fn parse_all(args: Vec<OsString>) -> Result<(Cli, Option<FileSource>), AppError>
 fn clap_failure(e: clap::Error) -> AppError {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            // Help and version go to stdout with status 0 (or 2 for a bare `pktloop`, as clap does).
-            let code = e.exit_code();
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // Help and version go to stdout with status 0.
             let _ = e.print();
-            std::process::exit(code);
+            std::process::exit(0);
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            AppError::usage("a subcommand is required: valid is fwd, latency or bench (pktloop --help tells more)")
         }
         _ => AppError::usage(clap_one_line(&e.render().to_string())),
     }

@@ -86,6 +86,7 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
         (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
         (&["nosuchcommand"], &["nosuchcommand"]),
+        (&[], &["subcommand", "fwd, latency or bench"]),
     ];
     for (args, needles) in cases {
         usage_error(args, needles);

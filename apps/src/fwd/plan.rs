@@ -148,6 +148,7 @@ impl Plan {
                     template: frame::udp_frame(mac, peer, self.pkt_len),
                     flows: if self.mode == Mode::Flowgen { self.flows } else { 1 },
                     completes,
+                    wmm_classes: self.feth.wmm && self.port == PortKind::Feth,
                 },
             }
         };

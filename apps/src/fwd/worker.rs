@@ -7,7 +7,7 @@ use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::{Direction, Tap};
 use pktloop_engine::lcore::LcoreCtx;
-use pktloop_engine::packet::{free_burst, PacketFlags};
+use pktloop_engine::packet::{free_burst, PacketFlags, ServiceClass};
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::time::now_ns;
 use pktloop_engine::{Packet, Port};
@@ -51,7 +51,12 @@ pub struct Generator {
     pub flows: u16,
     /// Count generated frames as completed (null ports, where tx is the sink).
     pub completes: bool,
+    /// Cycle frames through the four WMM access classes (VO, VI, BE, BK), for feth's 4 -> 1 rings.
+    pub wmm_classes: bool,
 }
+
+/// One service class per WMM access class, in the order the generator cycles them.
+const WMM_CLASSES: [ServiceClass; 4] = [ServiceClass::Vo, ServiceClass::Vi, ServiceClass::Be, ServiceClass::Bk];
 
 /// One job of a worker. Port numbers index the worker's own ports.
 #[derive(Debug)]
@@ -341,6 +346,12 @@ fn poll(
                         r.seq += 1;
                         // Cannot fail: the frame is longer than its headers.
                         let _ = pkt.write(0, &hdr);
+                    }
+                }
+                if gen.wmm_classes {
+                    for pkt in r.pending.iter_mut() {
+                        pkt.meta_mut().service_class = WMM_CLASSES[(r.seq % 4) as usize];
+                        r.seq += 1;
                     }
                 }
                 stats::add(&c.generated, r.pending.len() as u64);
