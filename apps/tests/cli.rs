@@ -85,6 +85,7 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--pcap-count", "0", "--pcap", "/tmp/x.pcap", "--duration", "0.1"], &["--pcap-count", "0"]),
         (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
         (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
+        (&["fwd", "--pool-size", "16"], &["--burst 32", "--pool-size 16", "--burst <= --pool-size"]),
         (&["nosuchcommand"], &["nosuchcommand"]),
         (&[], &["subcommand", "fwd, latency or bench"]),
     ];
@@ -166,6 +167,8 @@ fn fwd_json_over_modes_ports_and_pool_modes() {
         (&["--mode", "flowgen", "--flows", "16"], "flowgen", "feth", "global"),
         (&["--mode", "icmpecho", "--fcs", "--trailer-length", "4"], "icmpecho", "feth", "global"),
         (&["--mode", "io", "--tx-first", "8", "--wmm", "--fcs", "--pool-mode", "private"], "io", "feth", "private"),
+        // Seeds outnumber the crossing rings: forwarding must keep moving, not deadlock on two full rings.
+        (&["--ring-size", "2", "--tx-first", "4"], "io", "feth", "global"),
         (&["--port", "null"], "io", "null", "global"),
         (&["--port", "null", "--mode", "txonly", "--topology", "paired"], "txonly", "null", "global"),
         (&["--port", "null", "--mode", "macswap", "--pool-mode", "private"], "macswap", "null", "private"),

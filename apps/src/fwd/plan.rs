@@ -86,6 +86,12 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
             "invalid --cores {cores}: valid is 1 or 2 with --port feth (one worker per port of the pair)"
         )));
     }
+    if burst as u64 > u64::from(feth.pool_packets) {
+        return Err(AppError::usage(format!(
+            "invalid --burst {burst} with --pool-size {}: a burst is allocated all at once; valid is --burst <= --pool-size",
+            feth.pool_packets
+        )));
+    }
     let topology = a.topology.unwrap_or(Topology::Loop);
     let forwarding = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
     if a.port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {

@@ -34,6 +34,22 @@ pub struct Report {
     pub core_warning: Option<String>,
 }
 
+/// What the user should know about a finished run (also in the JSON object).
+pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
+    let mut w: Vec<String> = r.core_warning.iter().cloned().collect();
+    let forwarding = matches!(plan.mode, crate::cli::Mode::Io | crate::cli::Mode::Mac | crate::cli::Mode::Macswap);
+    if forwarding && plan.port == crate::cli::PortKind::Feth && r.totals.nombuf > 0 {
+        w.push(format!(
+            "the pool ({} packets) could not hold every seed (--tx-first {} x --burst {} per stream): forwarded the {} that fit",
+            plan.feth.pool_packets, plan.tx_first, plan.burst, r.totals.generated
+        ));
+    }
+    if r.totals.packets == 0 {
+        w.push("no packet completed in the run".to_owned());
+    }
+    w
+}
+
 impl Report {
     /// Million packets per second (of the plan's figure of merit).
     pub fn mpps(&self) -> f64 {
@@ -264,7 +280,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
         let path = plan.pcap.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default();
         out += &format!("  pcap: {} frames written to {path} ({} missed: writer behind)\n", c.written, c.missed);
     }
-    if let Some(w) = &r.core_warning {
+    for w in warnings(plan, r) {
         out += &format!("  warning: {w}\n");
     }
     print!("{out}");
@@ -329,7 +345,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "icmpecho": {"answered": t.answered, "ignored": t.ignored},
         "cycles_per_packet": cpp.map(|c| json!({"value": c.value, "method": c.method, "ghz": c.ghz})),
         "pcap": r.capture.map(|c| json!({"written": c.written, "missed": c.missed})),
-        "warning": r.core_warning,
+        "warnings": warnings(plan, r),
     })
 }
 

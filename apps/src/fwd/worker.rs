@@ -296,39 +296,41 @@ fn poll(
     match &mut r.job {
         Job::Forward { rx, tx, op, seed_left, seed } => {
             let (rx, tx, op) = (*rx, *tx, *op);
-            if !flush(&mut ports[tx], &mut r.pending) {
-                return;
-            }
-            if *seed_left > 0 {
+            // What could not be sent last time goes first; new packets queue behind it (order kept). Taking
+            // in more while some wait keeps two workers that both wait on each other's full ring moving.
+            flush(&mut ports[tx], &mut r.pending);
+            if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
+                let start = r.pending.len();
                 if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
                     *seed_left -= 1;
                     stats::add(&c.generated, burst as u64);
-                    capture(tap, &r.pending, ports[tx].index, Direction::Tx);
-                    flush(&mut ports[tx], &mut r.pending);
+                    capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
                 } else {
+                    // The pool cannot hold more seeds: forward what was seeded.
+                    *seed_left = 0;
                     stats::add(&c.nombuf, 1);
                 }
-                return;
             }
+            let start = r.pending.len();
             let n = ports[rx].port.rx_burst(0, &mut r.pending, burst);
-            if n == 0 {
-                return;
-            }
-            capture(tap, &r.pending, ports[rx].index, Direction::Rx);
-            stats::add(&c.packets, n as u64);
-            stats::add(&c.bytes, bytes_of(&r.pending));
-            strip.apply(&mut r.pending);
-            let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
-            let mut bad = 0u64;
-            match op {
-                FwdOp::Io => {}
-                FwdOp::Mac => {
-                    r.pending.iter_mut().for_each(|p| bad += u64::from(!frame::set_macs(p.data_mut(), src, dst)))
+            if n > 0 {
+                let new = &mut r.pending[start..];
+                capture(tap, new, ports[rx].index, Direction::Rx);
+                stats::add(&c.packets, n as u64);
+                stats::add(&c.bytes, bytes_of(new));
+                strip.apply(new);
+                let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
+                let mut bad = 0u64;
+                match op {
+                    FwdOp::Io => {}
+                    FwdOp::Mac => {
+                        new.iter_mut().for_each(|p| bad += u64::from(!frame::set_macs(p.data_mut(), src, dst)))
+                    }
+                    FwdOp::MacSwap => new.iter_mut().for_each(|p| bad += u64::from(!frame::swap_macs(p.data_mut()))),
                 }
-                FwdOp::MacSwap => r.pending.iter_mut().for_each(|p| bad += u64::from(!frame::swap_macs(p.data_mut()))),
+                stats::add(&c.bad_frame, bad);
+                capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
             }
-            stats::add(&c.bad_frame, bad);
-            capture(tap, &r.pending, ports[tx].index, Direction::Tx);
             flush(&mut ports[tx], &mut r.pending);
         }
         Job::Generate { port, gen } => {
