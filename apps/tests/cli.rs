@@ -311,24 +311,10 @@ fn read_pcap(path: &PathBuf) -> Vec<Frame> {
 fn pcap_holds_whole_tx_and_rx_frames_with_trailer_and_fcs() {
     let pcap = tmp("fwd.pcap");
     let p = pcap.to_str().unwrap();
-    let args = [
-        "fwd",
-        "--json",
-        "--duration",
-        "1",
-        "--mode",
-        "txonly",
-        "--multibuflet",
-        "--pkt-len",
-        "1200",
-        "--fcs",
-        "--trailer-length",
-        "4",
-        "--pcap",
-        p,
-        "--pcap-count",
-        "200",
-    ];
+    // One worker generates on port 0 then receives on port 1 in each poll, so both directions reach the cap.
+    let args = "fwd --json --duration 1 --cores 1 --mode txonly --multibuflet --pkt-len 1200 --fcs --trailer-length 4";
+    let mut args: Vec<&str> = args.split(' ').collect();
+    args.extend(["--pcap", p, "--pcap-count", "200"]);
     let v = json(&args);
     check_run(&v, "txonly", "feth");
     assert_eq!(v["pcap"]["written"], 200);
