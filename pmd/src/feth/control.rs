@@ -1,7 +1,7 @@
 //! The control plane: the registry of feth interfaces and everything Apple does through `ifconfig` and
 //! ioctls (create, destroy, set/clear/get peer, MTU, up/down, media, dequeue stall).
 //!
-//! Each interface's shared state is an [`Iface`] behind an `Arc`. Control operations take its mutex (setup
+//! Each interface's shared state is an `Iface` behind an `Arc`. Control operations take its mutex (setup
 //! path only), change what they need, and bump its `generation`; the lcore that owns the [`super::Feth`]
 //! port checks the generation with one relaxed load per poll and, only when it changed, takes the mutex to
 //! pick up the new state (new crossing rings in the mailbox, MTU, stall, detaching).

@@ -15,6 +15,7 @@ use super::config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, TRAILE
 use super::control::{destroy, FethHandle, Iface};
 use super::link::{PeerInfo, RxSide, TxSide};
 use super::stats::Tally;
+use arrayvec::ArrayVec;
 use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags};
 use pktloop_engine::pool::{Pool, PoolMode};
 use pktloop_engine::port::{
@@ -45,6 +46,9 @@ pub struct Completion {
     pub status: TxStatus,
 }
 
+/// Packets a pass frees in one bulk call.
+const TRASH: usize = 64;
+
 /// Per-pass accumulators, added to the counters once at the end of the pass.
 struct Pass {
     sent: u64,
@@ -54,7 +58,8 @@ struct Pass {
     tally: Tally,
     /// Split mode: the rest of the aggregation buffer the previous packet was packed into.
     spare: Option<Packet>,
-    trash: PacketBurst,
+    /// Dropped packets and copy sources, freed in bulk.
+    trash: ArrayVec<Packet, TRASH>,
 }
 
 impl Pass {
@@ -66,7 +71,7 @@ impl Pass {
             now: 0,
             tally: Tally::default(),
             spare: None,
-            trash: PacketBurst::new(),
+            trash: ArrayVec::new(),
         }
     }
 
@@ -461,11 +466,13 @@ impl Feth {
         }
     }
 
-    /// Adds a pass's tallies to the counters (once per burst).
-    fn account(&mut self, mut pass: Pass) {
+    /// Adds a pass's tallies to the counters (once per burst) and frees what it dropped.
+    fn account(&mut self, pass: &mut Pass) {
         self.counters.tx(pass.sent, pass.bytes);
-        for (reason, &n) in DropReason::ALL.iter().zip(&pass.drops) {
-            PortCounters::drop(&self.counters, *reason, n);
+        if pass.drops.iter().any(|&n| n != 0) {
+            for (reason, &n) in DropReason::ALL.iter().zip(&pass.drops) {
+                PortCounters::drop(&self.counters, *reason, n);
+            }
         }
         self.iface().extra.add(&pass.tally);
         pass.spare = None;
@@ -484,7 +491,7 @@ impl Feth {
             }
         }
         self.queued = 0;
-        self.account(pass);
+        self.account(&mut pass);
     }
 
     /// Fast path: zero-copy move straight from the caller's burst.
@@ -509,7 +516,7 @@ impl Feth {
                 for p in pkts.drain(..) {
                     self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
                 }
-                self.account(pass);
+                self.account(&mut pass);
                 return n0;
             }
         }
@@ -544,7 +551,7 @@ impl Feth {
                 }
             }
         }
-        self.account(pass);
+        self.account(&mut pass);
         n0 - pkts.len()
     }
 
@@ -612,7 +619,7 @@ impl Feth {
         }
         tx.producer.push_burst(&mut out);
         debug_assert!(out.is_empty());
-        self.account(pass);
+        self.account(&mut pass);
     }
 
     /// Advisory timing: the clock is read once every [`ADVISORY_POLL_STRIDE`] polls.
@@ -735,7 +742,7 @@ impl Port for Feth {
             for p in pkts.drain(..) {
                 self.shaper.drop_packet(p, DropReason::Detached, &mut pass);
             }
-            self.account(pass);
+            self.account(&mut pass);
             return n;
         }
         if !self.up {
