@@ -21,9 +21,41 @@
 //! assert_eq!((a.stats().opackets, b.stats().ipackets), (1, 1));
 //! ```
 //!
-//! Differences from Apple's driver, where it loses packets silently or has a bug: a full peer rx ring is
-//! back-pressure (or a counted drop, [`RxFullPolicy`]); sending without a peer drops and counts (`NoPeer`);
-//! the FCS flag is set when the FCS was appended; advisories report bytes, not packets.
+//! # Design
+//!
+//! - **Ownership.** Each [`Feth`] is owned by the one lcore that polls it (`&mut self` on the data path).
+//!   Everything other threads need lives in a shared `Arc` per interface: counters, events, link state,
+//!   and the control state behind a mutex. Control operations ([`FethHandle`], [`set_peer`], ...) change it
+//!   and bump a generation counter; the lcore checks the generation with one relaxed load per poll and
+//!   takes the mutex only when it changed (never in steady state), to pick up new crossing rings, MTU,
+//!   stall or detaching.
+//! - **Crossing.** `set_peer` creates one engine SPSC ring per direction; the sender's `tx_burst` does the
+//!   crossing work (Apple's `feth_nx_sync_tx` -> `feth_rx_submit`) and the receiver's `rx_burst` pops. When
+//!   a side goes away, whoever leaves last drains the ring, so packets left in it are counted (`Detached`)
+//!   and their buffers return; there is no use-after-free because each end owns its half of the ring.
+//! - **Fast path** (global pools, no WMM/FCS/trailer/hwcsum/drop injection/expiry policy): packets go
+//!   straight from the caller's burst into the ring; lengths come from the handles, so no descriptor is
+//!   read; counters are updated once per burst; no allocation, lock, syscall or clock read.
+//!
+//! # Behaviour choices (where Apple's driver loses packets silently, has a bug, or leaves it open)
+//!
+//! - Full peer rx ring: back-pressure (packets stay in the caller's burst, or in the sender's own tx
+//!   rings in WMM/stall mode, and are retried on the next poll), or with [`RxFullPolicy::Drop`] a drop
+//!   counted as `RxRingFull`.
+//! - No peer: packets are dropped and counted as `NoPeer` (Apple keeps them in the tx ring, invisible to a
+//!   poll-mode caller). A destroyed port drops what it is given as `Detached`. A port that is down takes
+//!   nothing (`tx_burst` returns 0).
+//! - Frames longer than MTU + [`port::FRAME_OVERHEAD`] (Ethernet header and a VLAN tag or FCS) are dropped
+//!   as `MtuExceeded`.
+//! - The FCS flag is set when the FCS was appended; a trailer or FCS that does not fit is left off and
+//!   counted in [`FethStats`]. Advisories report bytes, not packets.
+//! - Tx completion: statuses are reported for dropped packets (`RetryFailed`) and for packets copied into
+//!   the peer (`Success`, private and split modes); a zero-copy move completes nothing, as in Apple's driver.
+//!   Sync mode queues them on the port ([`Feth::take_completions`]); async mode publishes `TxStatus` events.
+//! - Private copies carry headroom, link-header length (14) and service class only, as Apple's; global
+//!   moves carry all metadata. Split packing starts a fresh aggregation buffer per tx pass.
+//! - Expiry, drop injection, advisories and completions are driven by the port's own polls: a port that
+//!   nobody polls does nothing. [`Feth::poll`] is a poll without a burst.
 
 pub mod config;
 pub mod control;
