@@ -54,7 +54,8 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             "bench runs two-core scenarios but {available} core exists; valid is --allow-shared-cores to share it"
         )));
     }
-    let want = |name: &str| a.filter.as_deref().is_none_or(|f| name.contains(f));
+    // Ctrl-C skips the scenarios not yet run; the JSON keeps those that ran.
+    let want = |name: &str| !crate::interrupt::requested() && a.filter.as_deref().is_none_or(|f| name.contains(f));
     let mut rows: Vec<Row> = Vec::new();
     let mut emit = |r: Row| {
         print_row(&r);
@@ -289,7 +290,7 @@ fn ring_transfer(secs: Duration, kind: RingKind) -> Result<f64, AppError> {
     };
     go.store(true, Ordering::Release);
     let start = Instant::now();
-    std::thread::sleep(secs);
+    crate::interrupt::sleep_until(Instant::now() + secs);
     cons.stop();
     let elapsed = start.elapsed().as_secs_f64();
     cons.join().map_err(|_| AppError::runtime("ring consumer panicked"))?;
@@ -318,7 +319,7 @@ fn pool_alloc_free(secs: Duration, prefer: Prefer) -> Result<f64, AppError> {
         (n, start.elapsed().as_secs_f64())
     })
     .map_err(|e| AppError::runtime(format!("cannot start a bench thread: {e}")))?;
-    std::thread::sleep(secs);
+    crate::interrupt::sleep_until(Instant::now() + secs);
     let ((n, elapsed), _) = w.join().map_err(|_| AppError::runtime("pool bench panicked"))?;
     if pools.in_use() != 0 {
         return Err(AppError::runtime("pool bench leaked buffers"));

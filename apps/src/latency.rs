@@ -104,7 +104,11 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     let plan = resolve(a)?;
     let json_out = a.run.json.unwrap_or(false);
     let (feth, leaked, pcap_written) = run_feth(&plan)?;
-    let peer = if plan.peer { Some(rtrb_pingpong(plan.duration.min(Duration::from_secs(2)))?) } else { None };
+    let peer = if plan.peer && !crate::interrupt::requested() {
+        Some(rtrb_pingpong(plan.duration.min(Duration::from_secs(2)))?)
+    } else {
+        None
+    };
     if let Some(path) = &a.hgrm {
         std::fs::write(path, hgrm::percentile_distribution(&feth.hist, 1000.0))
             .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))?;
@@ -258,7 +262,7 @@ fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppErr
     let ping =
         lcore::spawn("ping", 0, cores.cores[0], move |ctx| pinger(ctx, pinger_port, template, rate, hist, ping_tap))
             .map_err(|e| AppError::runtime(format!("cannot start the pinger: {e}")))?;
-    std::thread::sleep(duration);
+    crate::interrupt::sleep_until(std::time::Instant::now() + duration);
     ping.stop();
     let ((measured, pinger_port), _) = ping.join().map_err(|_| AppError::runtime("the pinger panicked"))?;
     let (ponger_port, _) = pong.join().map_err(|_| AppError::runtime("the ponger panicked"))?;
@@ -439,7 +443,7 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
         Measured { hist, sent, received, send_failures: 0, lost: 0, backing: "" }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
-    std::thread::sleep(duration);
+    crate::interrupt::sleep_until(std::time::Instant::now() + duration);
     ping.stop();
     let (m, _) = ping.join().map_err(|_| AppError::runtime("the rtrb pinger panicked"))?;
     echo.join().map_err(|_| AppError::runtime("the rtrb ponger panicked"))?;

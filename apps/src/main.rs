@@ -29,6 +29,7 @@ mod error;
 mod frame;
 mod fwd;
 mod hgrm;
+mod interrupt;
 mod latency;
 mod ports;
 mod stats;
@@ -109,6 +110,7 @@ fn clap_failure(e: clap::Error) -> AppError {
 }
 
 fn run(cli: Cli) -> Result<(), AppError> {
+    interrupt::install();
     match cli.command {
         Command::Fwd(a) => fwd::main(&a),
         Command::Latency(a) => latency::main(&a),

@@ -104,7 +104,7 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
     let mut tick = 1u32;
     loop {
         let next = (start + Duration::from_secs(u64::from(tick))).min(end);
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        let interrupted = crate::interrupt::sleep_until(next);
         let now = Instant::now();
         let totals = Totals::of(&counters);
         let stats: Vec<PortStats> = info.iter().map(|p| p.counters.snapshot()).collect();
@@ -112,7 +112,7 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
             l.line(now - start, &prev.0, &totals, &prev.1, &stats, (now - prev.2).as_secs_f64());
         }
         prev = (totals, stats, now);
-        if now >= end {
+        if now >= end || interrupted {
             break;
         }
         tick += 1;
