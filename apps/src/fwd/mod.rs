@@ -102,14 +102,19 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
     let end = start + plan.duration;
     let mut prev = (Totals::default(), vec![PortStats::default(); info.len()], start);
     let mut tick = 1u32;
+    let mut intervals = Vec::new();
     loop {
         let next = (start + Duration::from_secs(u64::from(tick))).min(end);
         let interrupted = crate::interrupt::sleep_until(next);
         let now = Instant::now();
         let totals = Totals::of(&counters);
         let stats: Vec<PortStats> = info.iter().map(|p| p.counters.snapshot()).collect();
+        let secs = (now - prev.2).as_secs_f64();
+        if secs > 0.0 {
+            intervals.push((totals.packets - prev.0.packets) as f64 / secs / 1e6);
+        }
         if let Some(l) = live {
-            l.line(now - start, &prev.0, &totals, &prev.1, &stats, (now - prev.2).as_secs_f64());
+            l.line(now - start, &prev.0, &totals, &prev.1, &stats, secs);
         }
         prev = (totals, stats, now);
         if now >= end || interrupted {
@@ -148,6 +153,8 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
         secs,
         totals,
         ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),
+        macs: info.iter().map(|p| p.mac).collect(),
+        intervals,
         backing,
         cores: core_plan.cores.clone(),
         pinned,

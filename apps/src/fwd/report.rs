@@ -18,6 +18,10 @@ pub struct Report {
     pub totals: Totals,
     /// Port name and final counters.
     pub ports: Vec<(String, PortStats)>,
+    /// Port MACs, in port order.
+    pub macs: Vec<[u8; 6]>,
+    /// Mpps of each reporting interval (about a second each).
+    pub intervals: Vec<f64>,
     /// Pool memory: hugepage, normal or mixed.
     pub backing: &'static str,
     /// Core of each worker.
@@ -205,9 +209,12 @@ impl Live {
 /// Prints the final per-port table (testpmd's `show port stats`) and the summary.
 pub fn print_table(plan: &Plan, r: &Report) {
     let mut out = String::new();
-    for (name, s) in &r.ports {
+    for (i, (name, s)) in r.ports.iter().enumerate() {
         let bar = format!("  ######################## NIC statistics for port {name:<8} ########################");
         out += &format!("\n{bar}\n");
+        if let Some(m) = r.macs.get(i) {
+            out += &format!("  MAC: {}\n", m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+        }
         out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
         out += &format!("  RX-nombuf:  {:<14}\n", s.rx_nombuf);
         out += &format!("  TX-packets: {:<14} TX-errors: {:<10} TX-bytes:  {}\n", s.opackets, s.oerrors, s.obytes);
@@ -326,6 +333,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "bytes": t.bytes,
         "counted_as": plan.counted_as(),
         "mpps": r.mpps(),
+        "mpps_per_interval": r.intervals,
         "gbps": r.gbps(),
         "drops": by_reason,
         "drops_total": drops.iter().sum::<u64>(),
