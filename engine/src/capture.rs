@@ -5,7 +5,8 @@
 //! when no slot is free the frame is counted as missed, never waited for. The [`Capture`] that made the taps
 //! drains every full ring (on a writer thread, or after the run) and hands the slots back. A shared count caps
 //! how many frames are taken in all. [`PcapSink`] writes drained frames as classic pcap (Ethernet link type,
-//! nanosecond timestamps) that tcpdump and tshark read.
+//! nanosecond timestamps) that tcpdump and tshark read. [`Tapped`] decorates any [`Port`] with a tap, for
+//! code that wants a capture without touching its poll loop.
 //!
 //! ```
 //! use pktloop_engine::capture::{Capture, CaptureConfig, Direction};
@@ -25,6 +26,7 @@
 
 use crate::error::KnobError;
 use crate::packet::Packet;
+use crate::port::{EventBus, LinkState, PacketBurst, Port, PortCounters};
 use crate::ring::{ring, Consumer, Producer};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,6 +223,97 @@ impl Tap {
     }
 }
 
+/// A port that taps what it receives (after its rx) and what it is given to send (before its tx), as
+/// `bpf_tap` does inside a driver. A packet the inner port leaves in the caller's burst (a full ring) is not
+/// captured again when the caller retries the same burst.
+#[derive(Debug)]
+pub struct Tapped<P: Port> {
+    inner: P,
+    tap: Tap,
+    port: u16,
+    /// The first packet the last tx left in the caller's burst (pool id, index) and how many were left.
+    left: Option<(u16, u32, usize)>,
+}
+
+impl<P: Port> Tapped<P> {
+    /// Wraps `inner`; frames are recorded as port number `port`.
+    pub fn new(inner: P, tap: Tap, port: u16) -> Tapped<P> {
+        Tapped { inner, tap, port, left: None }
+    }
+
+    /// The wrapped port.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// Unwraps the port, dropping the tap.
+    pub fn into_inner(self) -> P {
+        self.inner
+    }
+}
+
+impl<P: Port> Port for Tapped<P> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        self.inner.mac()
+    }
+
+    fn mtu(&self) -> u32 {
+        self.inner.mtu()
+    }
+
+    fn rx_queues(&self) -> usize {
+        self.inner.rx_queues()
+    }
+
+    fn tx_queues(&self) -> usize {
+        self.inner.tx_queues()
+    }
+
+    #[inline]
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        let start = pkts.len();
+        let n = self.inner.rx_burst(queue, pkts, max);
+        if n > 0 && !self.tap.is_done() {
+            self.tap.burst(&pkts[start..], self.port, Direction::Rx, crate::time::now_ns());
+        }
+        n
+    }
+
+    #[inline]
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        let seen = match (self.left.take(), pkts.first()) {
+            (Some((pool, index, count)), Some(p)) if p.pool_id() == pool && p.index() == index => count,
+            _ => 0,
+        };
+        if pkts.len() > seen && !self.tap.is_done() {
+            self.tap.burst(&pkts[seen..], self.port, Direction::Tx, crate::time::now_ns());
+        }
+        let n = self.inner.tx_burst(queue, pkts);
+        self.left = pkts.first().map(|p| (p.pool_id(), p.index(), pkts.len()));
+        n
+    }
+
+    fn link(&self) -> LinkState {
+        self.inner.link()
+    }
+
+    fn counters(&self) -> &Arc<PortCounters> {
+        self.inner.counters()
+    }
+
+    fn events(&self) -> &EventBus {
+        self.inner.events()
+    }
+
+    fn tx_pool(&self) -> &crate::pool::Pool {
+        self.inner.tx_pool()
+    }
+}
+
 /// A classic pcap writer (link type Ethernet, nanosecond timestamps) for drained frames.
 #[derive(Debug)]
 pub struct PcapSink<W: Write> {
@@ -326,6 +419,83 @@ mod tests {
         assert_eq!(e.knob, "pcap-snaplen");
         let e = Capture::new(CaptureConfig { slots: 4, snaplen: 100, limit: 0 }).unwrap_err();
         assert_eq!(e.knob, "pcap-count");
+    }
+
+    /// A port whose tx keeps at most `room` packets and whose rx hands them back.
+    struct Loopback {
+        pool: Pool,
+        held: Vec<Packet>,
+        room: usize,
+        counters: Arc<PortCounters>,
+        events: EventBus,
+    }
+
+    impl Port for Loopback {
+        fn name(&self) -> &str {
+            "loop0"
+        }
+        fn mac(&self) -> [u8; 6] {
+            [2, 0, 0, 0, 0, 1]
+        }
+        fn mtu(&self) -> u32 {
+            1500
+        }
+        fn rx_burst(&mut self, _q: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+            let n = max.min(self.held.len()).min(pkts.remaining_capacity());
+            pkts.extend(self.held.drain(..n));
+            n
+        }
+        fn tx_burst(&mut self, _q: usize, pkts: &mut PacketBurst) -> usize {
+            let n = (self.room - self.held.len()).min(pkts.len());
+            self.held.extend(pkts.drain(..n));
+            n
+        }
+        fn link(&self) -> LinkState {
+            LinkState::Up
+        }
+        fn counters(&self) -> &Arc<PortCounters> {
+            &self.counters
+        }
+        fn events(&self) -> &EventBus {
+            &self.events
+        }
+        fn tx_pool(&self) -> &Pool {
+            &self.pool
+        }
+    }
+
+    #[test]
+    fn tapped_port_captures_each_frame_once_in_each_direction() {
+        let pool = pool(2048, 1);
+        let inner = Loopback {
+            pool: pool.clone(),
+            held: Vec::new(),
+            room: 3,
+            counters: Arc::default(),
+            events: EventBus::new(),
+        };
+        let mut cap = Capture::new(CaptureConfig { slots: 16, snaplen: 2048, limit: 100 }).unwrap();
+        let mut port = Tapped::new(inner, cap.tap().unwrap(), 7);
+        let mut burst = PacketBurst::new();
+        for i in 0..5u8 {
+            burst.push(pool.packet_from(&[i; 60]).unwrap());
+        }
+        assert_eq!(port.tx_burst(0, &mut burst), 3, "the ring takes 3, 2 are left for a retry");
+        let mut got = PacketBurst::new();
+        assert_eq!(port.rx_burst(0, &mut got, 32), 3);
+        assert_eq!(port.tx_burst(0, &mut burst), 2, "the retry sends the 2 left");
+        assert_eq!(port.rx_burst(0, &mut got, 32), 2);
+        let mut frames = Vec::new();
+        cap.drain(|f| frames.push((f.dir, f.data[0], f.port)));
+        let tx: Vec<u8> = frames.iter().filter(|f| f.0 == Direction::Tx).map(|f| f.1).collect();
+        let rx: Vec<u8> = frames.iter().filter(|f| f.0 == Direction::Rx).map(|f| f.1).collect();
+        assert_eq!(tx, [0, 1, 2, 3, 4], "each sent frame once, retries not duplicated");
+        assert_eq!(rx, [0, 1, 2, 3, 4]);
+        assert!(frames.iter().all(|f| f.2 == 7));
+        assert_eq!(port.name(), "loop0");
+        drop(got);
+        drop(port.into_inner());
+        assert_eq!(pool.in_use(), 0);
     }
 
     #[test]
