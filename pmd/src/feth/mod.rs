@@ -5,6 +5,7 @@
 //! - `link`: one direction of a peering, an SPSC ring of packet handles with a leave protocol that accounts
 //!   for every packet left in it;
 //! - [`control`]: the registry and the control plane (create, destroy, peer, MTU, up/down, media, stall);
+//! - `shaper`: the per-packet tx work (checks, expiry, drop injection, crossing by pool mode, FCS);
 //! - [`port`]: [`Feth`], the [`pktloop_engine::Port`] the lcore polls, doing the crossing work on tx.
 //!
 //! ```
@@ -63,6 +64,7 @@ mod error;
 mod link;
 pub mod media;
 pub mod port;
+mod shaper;
 mod stats;
 
 pub use config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion};

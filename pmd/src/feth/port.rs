@@ -2,25 +2,23 @@
 //!
 //! The sender does the crossing work (Apple's `feth_nx_sync_tx` -> `feth_rx_submit`): its `tx_burst` moves
 //! (global), copies (private) or packs (split) packets into the peer's rx ring, an SPSC ring the peer's
-//! `rx_burst` pops. Packets wait on the sender in its own tx rings only when they must: WMM (4 rings drained
-//! VO first), dequeue stall, or a backlog from an earlier full peer ring. Otherwise they go straight from
-//! the caller's burst into the crossing ring.
+//! `rx_burst` pops. Packets wait on the sender in its own tx rings only in WMM mode (4 rings drained VO
+//! first on each pass, holding what the peer's ring cannot take yet) and under dequeue stall. Otherwise
+//! they go straight from the caller's burst into the crossing ring, and what does not fit stays in the
+//! caller's burst.
 //!
 //! Fast path (global pools, no WMM, FCS, trailer, hwcsum, drop injection or expiry policy): one relaxed
 //! load of the control generation, a pass over the burst reading the lengths cached in the handles (bytes
 //! and MTU check), one ring burst push, two counter updates. No descriptor is touched, nothing is allocated
 //! or locked, no clock is read.
 
-use super::config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, TRAILER};
+use super::config::{ExpiryPolicy, FethConfig, RxFullPolicy};
 use super::control::{destroy, FethHandle, Iface};
-use super::link::{PeerInfo, RxSide, TxSide};
-use super::stats::Tally;
-use arrayvec::ArrayVec;
-use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags};
+use super::link::{RxSide, TxSide};
+use super::shaper::{Pass, Shaper};
+use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::{Pool, PoolMode};
-use pktloop_engine::port::{
-    Advisory, DropReason, Event, EventBus, EventKind, ExpiryStatus, LinkState, PacketBurst, PortCounters, TxStatus,
-};
+use pktloop_engine::port::{Advisory, DropReason, EventBus, EventKind, LinkState, PacketBurst, PortCounters, TxStatus};
 use pktloop_engine::{Packet, Port};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -44,234 +42,6 @@ pub struct Completion {
     pub packet_id: u64,
     /// Delivered (copied into the peer) or dropped.
     pub status: TxStatus,
-}
-
-/// Packets a pass frees in one bulk call.
-const TRASH: usize = 64;
-
-/// Per-pass accumulators, added to the counters once at the end of the pass.
-struct Pass {
-    sent: u64,
-    bytes: u64,
-    drops: [u64; DropReason::COUNT],
-    now: u64,
-    tally: Tally,
-    /// Split mode: the rest of the aggregation buffer the previous packet was packed into.
-    spare: Option<Packet>,
-    /// Dropped packets and copy sources, freed in bulk.
-    trash: ArrayVec<Packet, TRASH>,
-}
-
-impl Pass {
-    fn new() -> Pass {
-        Pass {
-            sent: 0,
-            bytes: 0,
-            drops: [0; DropReason::COUNT],
-            now: 0,
-            tally: Tally::default(),
-            spare: None,
-            trash: ArrayVec::new(),
-        }
-    }
-
-    /// The engine clock, read at most once per pass.
-    fn now(&mut self) -> u64 {
-        if self.now == 0 {
-            self.now = pktloop_engine::time::now_ns();
-        }
-        self.now
-    }
-}
-
-/// Per-packet work of the tx path: checks, drop injection, expiry, crossing, trailer and FCS.
-struct Shaper {
-    iface: Arc<Iface>,
-    frame_limit: usize,
-    mode: PoolMode,
-    fcs: bool,
-    trailer: usize,
-    tx_drops: u32,
-    since_drop: u32,
-    expiry: ExpiryPolicy,
-    completion: TxCompletion,
-    split_headroom: usize,
-    completions: VecDeque<Completion>,
-}
-
-impl Shaper {
-    fn complete(&mut self, packet_id: u64, status: TxStatus, pass: &mut Pass) {
-        match self.completion {
-            TxCompletion::Sync if self.completions.len() < COMPLETION_QUEUE => {
-                self.completions.push_back(Completion { packet_id, status });
-            }
-            TxCompletion::Sync => pass.tally.completions_lost += 1,
-            TxCompletion::Async => self.publish(EventKind::TxStatus { packet_id, status }),
-        }
-    }
-
-    fn publish(&self, kind: EventKind) {
-        self.iface.events.publish(Event { port: self.iface.unit, kind });
-    }
-
-    /// Drops `p` for `reason`: counted, completed as "retry failed", and (any drop) restarts the drop
-    /// injection count.
-    fn drop_packet(&mut self, p: Packet, reason: DropReason, pass: &mut Pass) {
-        self.since_drop = 0;
-        pass.drops[reason as usize] += 1;
-        self.complete(p.meta().packet_id, TxStatus::RetryFailed, pass);
-        if pass.trash.is_full() {
-            free_burst(&mut pass.trash);
-        }
-        pass.trash.push(p);
-    }
-
-    /// Runs one packet through the tx path; returns what goes onto the peer's rx ring (the caller has
-    /// made sure there is a slot for it).
-    fn process(&mut self, mut p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
-        let len = p.len();
-        if len > self.frame_limit {
-            self.drop_packet(p, DropReason::MtuExceeded, pass);
-            return None;
-        }
-        if self.expiry != ExpiryPolicy::None {
-            if let Some(e) = p.meta().expiry {
-                let now = pass.now();
-                if e.deadline_ns < now {
-                    let drop_it = match self.expiry {
-                        ExpiryPolicy::Drop => true,
-                        ExpiryPolicy::PacketAction => e.action == ExpiryAction::Drop,
-                        ExpiryPolicy::Notify | ExpiryPolicy::None => false,
-                    };
-                    let status = if drop_it { ExpiryStatus::ExpiredDropped } else { ExpiryStatus::ExpiredNotDropped };
-                    let packet_id = p.meta().packet_id;
-                    self.publish(EventKind::Expired {
-                        packet_id,
-                        status,
-                        timestamp_ns: now,
-                        deadline_ns: e.deadline_ns,
-                    });
-                    pass.tally.expired_notified += 1;
-                    if drop_it {
-                        self.drop_packet(p, DropReason::Expired, pass);
-                        return None;
-                    }
-                }
-            }
-        }
-        if self.tx_drops != 0 {
-            self.since_drop += 1;
-            if self.since_drop >= self.tx_drops {
-                self.drop_packet(p, DropReason::TxDropInjection, pass);
-                return None;
-            }
-        }
-        let mut dst = match self.mode {
-            PoolMode::Global => {
-                if self.trailer != 0 || self.fcs {
-                    p.meta_mut().link_header_len = ETHER_HDR_LEN;
-                }
-                p
-            }
-            PoolMode::Private => match p.copy_layout_to(&peer.rx_pool) {
-                Ok(mut d) => {
-                    let src = *p.meta();
-                    let m = d.meta_mut();
-                    m.service_class = src.service_class;
-                    m.link_header_len = ETHER_HDR_LEN;
-                    self.copied(p, src.packet_id, pass);
-                    d
-                }
-                Err(CopyError::NoMemPacket) => {
-                    self.drop_packet(p, DropReason::NoMemPacket, pass);
-                    return None;
-                }
-                Err(CopyError::NoMemBuffer | CopyError::Layout) => {
-                    self.drop_packet(p, DropReason::NoMemBuffer, pass);
-                    return None;
-                }
-            },
-            PoolMode::PrivateSplit => self.pack(p, peer, pass)?,
-        };
-        self.finish(&mut dst, peer, pass);
-        if self.mode == PoolMode::PrivateSplit {
-            pass.spare = dst.carve_tail(self.split_headroom);
-        }
-        pass.sent += 1;
-        pass.bytes += len as u64;
-        Some(dst)
-    }
-
-    /// The source of a copy is completed (success) and freed to the sender's pool.
-    fn copied(&mut self, src: Packet, packet_id: u64, pass: &mut Pass) {
-        pass.tally.copies += 1;
-        self.complete(packet_id, TxStatus::Success, pass);
-        if pass.trash.is_full() {
-            free_burst(&mut pass.trash);
-        }
-        pass.trash.push(src);
-    }
-
-    /// Split mode: copies `p` into the rest of the aggregation buffer the previous packet of this pass
-    /// went into, or into a fresh one when it does not fit (Apple's `feth_clone_packet`).
-    fn pack(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
-        let (headroom, len) = (p.headroom(), p.len());
-        let extra = self.trailer + if self.fcs { 4 } else { 0 };
-        let spare = pass
-            .spare
-            .take()
-            .and_then(|mut s| (s.set_headroom(headroom).is_ok() && s.tailroom() >= len + extra).then_some(s));
-        let mut dst = match spare {
-            Some(s) => s,
-            None => {
-                let Some(mut fresh) = peer.rx_pool.alloc() else {
-                    self.drop_packet(p, DropReason::NoMemPacket, pass);
-                    return None;
-                };
-                if fresh.set_headroom(headroom).is_err() || fresh.tailroom() < len {
-                    drop(fresh);
-                    self.drop_packet(p, DropReason::NoMemBuffer, pass);
-                    return None;
-                }
-                fresh
-            }
-        };
-        let copied = p.buflets().all(|seg| dst.append(seg.data).is_ok());
-        if !copied {
-            drop(dst);
-            self.drop_packet(p, DropReason::NoMemBuffer, pass);
-            return None;
-        }
-        let src = *p.meta();
-        let m = dst.meta_mut();
-        m.service_class = src.service_class;
-        m.link_header_len = ETHER_HDR_LEN;
-        self.copied(p, src.packet_id, pass);
-        Some(dst)
-    }
-
-    /// What the receiver's packet gets: checksum flags (receiver's hwcsum), then the sender's trailer and
-    /// FCS. A trailer or FCS that does not fit is left off and counted; the FCS flag says it is there.
-    fn finish(&mut self, dst: &mut Packet, peer: &PeerInfo, pass: &mut Pass) {
-        if peer.hwcsum {
-            dst.meta_mut().flags |= PacketFlags::HWCSUM;
-        }
-        if self.trailer != 0 && dst.append(&TRAILER[..self.trailer]).is_err() {
-            pass.tally.trailer_failed += 1;
-        }
-        if self.fcs {
-            let mut crc = crc32fast::Hasher::new();
-            for seg in dst.buflets() {
-                crc.update(seg.data);
-            }
-            if dst.append(&crc.finalize().to_le_bytes()).is_ok() {
-                dst.meta_mut().flags |= PacketFlags::FCS;
-                pass.tally.fcs_appended += 1;
-            } else {
-                pass.tally.fcs_failed += 1;
-            }
-        }
-    }
 }
 
 /// Interface advisory timing (only when `adv_interval_ms` is set).
