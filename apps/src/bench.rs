@@ -100,6 +100,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         burst: 32,
         tx_first: 1,
         flows: 1,
+        expiry_ns: None,
         pkt_len,
         mtu: 1500,
         duration: secs,

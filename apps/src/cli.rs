@@ -261,6 +261,10 @@ pub struct FwdArgs {
     /// Bursts sent on each stream's tx port before forwarding starts (testpmd's start tx_first), 1..=64
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1")]
     pub tx_first: i64,
+    /// Generators give each frame an expiry deadline this many microseconds after it is made (what
+    /// --tx-exp-policy acts on; 0 expires them at once), 0..=10000000 [default: no deadline]
+    #[arg(long, allow_negative_numbers = true, value_name = "US")]
+    pub expiry_us: Option<i64>,
     /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64")]
     pub flows: i64,

@@ -85,6 +85,7 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--pcap-count", "0", "--pcap", "/tmp/x.pcap", "--duration", "0.1"], &["--pcap-count", "0"]),
         (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
         (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
+        (&["fwd", "--expiry-us", "-1"], &["--expiry-us", "-1", "0..=10000000"]),
         (&["fwd", "--pool-size", "16"], &["--burst 32", "--pool-size 16", "--burst <= --pool-size"]),
         (&["nosuchcommand"], &["nosuchcommand"]),
         (&[], &["subcommand", "fwd, latency or bench"]),
@@ -199,6 +200,13 @@ fn tx_drop_injection_is_counted_by_reason() {
     // Every 10th packet handed to the port is dropped.
     let handed = sent + drops;
     assert!(drops.abs_diff(handed / 10) <= 1, "drops {drops} of {handed}");
+
+    // Expiry policy 1 drops frames whose deadline passed (generators set one with --expiry-us).
+    let v = json(&["fwd", "--json", "--duration", "1", "--mode", "txonly", "--tx-exp-policy", "1", "--expiry-us", "0"]);
+    assert!(v["drops"]["expired"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["drops_total"], v["drops"]["expired"]);
+    assert_eq!(v["accounting"]["unaccounted"], 0);
+    assert_eq!(v["accounting"]["buffers_leaked"], 0);
 }
 
 #[test]

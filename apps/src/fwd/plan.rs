@@ -26,6 +26,8 @@ pub struct Plan {
     pub tx_first: usize,
     /// flowgen flows.
     pub flows: u16,
+    /// Expiry deadline generators set, ns after generation.
+    pub expiry_ns: Option<u64>,
     /// Frame length.
     pub pkt_len: usize,
     /// feth MTU.
@@ -61,6 +63,10 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let burst = int_in("burst", a.burst, 1, 512, "1..=512")? as usize;
     let tx_first = int_in("tx-first", a.tx_first, 1, 1024, "1..=1024")? as usize;
     let flows = int_in("flows", a.flows, 1, 65_536, "1..=65536")?;
+    let expiry_ns = match a.expiry_us {
+        Some(us) => Some(int_in("expiry-us", us, 0, 10_000_000, "0..=10000000 microseconds")? as u64 * 1000),
+        None => None,
+    };
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
     let allow_shared_cores = a.run.allow_shared_cores.unwrap_or(false);
@@ -113,6 +119,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         burst,
         tx_first,
         flows: (flows - 1) as u16 + 1,
+        expiry_ns,
         pkt_len,
         mtu,
         duration,
@@ -155,6 +162,7 @@ impl Plan {
                     flows: if self.mode == Mode::Flowgen { self.flows } else { 1 },
                     completes,
                     wmm_classes: self.feth.wmm && self.port == PortKind::Feth,
+                    expiry_ns: self.expiry_ns,
                 },
             }
         };

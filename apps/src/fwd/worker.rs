@@ -7,7 +7,7 @@ use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::{Direction, Tap};
 use pktloop_engine::lcore::LcoreCtx;
-use pktloop_engine::packet::{free_burst, PacketFlags, ServiceClass};
+use pktloop_engine::packet::{free_burst, Expiry, ExpiryAction, PacketFlags, ServiceClass};
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::time::now_ns;
 use pktloop_engine::{Packet, Port};
@@ -53,6 +53,8 @@ pub struct Generator {
     pub completes: bool,
     /// Cycle frames through the four WMM access classes (VO, VI, BE, BK), for feth's 4 -> 1 rings.
     pub wmm_classes: bool,
+    /// Give each frame an expiry deadline this long after it is made (one clock read per burst).
+    pub expiry_ns: Option<u64>,
 }
 
 /// One service class per WMM access class, in the order the generator cycles them.
@@ -348,6 +350,12 @@ fn poll(
                         r.seq += 1;
                         // Cannot fail: the frame is longer than its headers.
                         let _ = pkt.write(0, &hdr);
+                    }
+                }
+                if let Some(after) = gen.expiry_ns {
+                    let deadline_ns = now_ns() + after;
+                    for pkt in r.pending.iter_mut() {
+                        pkt.meta_mut().expiry = Some(Expiry { deadline_ns, action: ExpiryAction::Drop });
                     }
                 }
                 if gen.wmm_classes {
