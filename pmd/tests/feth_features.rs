@@ -287,36 +287,43 @@ fn sync_completion_queue_overflow_is_counted() {
     assert_eq!(a.take_completions().count(), pktloop_pmd::feth::port::COMPLETION_QUEUE);
 }
 
+fn advisories(sub: &pktloop_engine::port::Subscriber) -> Vec<pktloop_engine::port::Advisory> {
+    sub.drain()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Advisory(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn advisories_come_at_the_interval_while_linked_and_count_bytes() {
     let (mut a, mut b) = pair(&FethConfig { adv_interval_ms: 10, ..cfg() }).unwrap();
     let sub = a.events().subscribe();
     let start = Instant::now();
     let mut sent_bytes = 0u64;
-    while start.elapsed() < Duration::from_millis(120) {
+    let mut adv = Vec::new();
+    // Poll until 5 advisories came (a loaded machine may take longer than 50 ms), at most 5 s.
+    while adv.len() < 5 && start.elapsed() < Duration::from_secs(5) {
         let mut burst = frames(a.tx_pool(), 4, 100, 0);
         sent_bytes += 400;
         a.tx_burst(0, &mut burst);
         rx_all(&mut b);
+        adv.extend(advisories(&sub));
         std::thread::sleep(Duration::from_micros(200));
     }
-    let adv: Vec<_> = sub
-        .drain()
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Advisory(a) => Some(a),
-            _ => None,
-        })
-        .collect();
-    // 120 ms at 10 ms: at most 12; a loaded machine may poll late, so at least a few.
-    assert!((3..=12).contains(&adv.len()), "{} advisories", adv.len());
+    let elapsed = start.elapsed();
+    assert!(adv.len() >= 5, "{} advisories in {elapsed:?}", adv.len());
+    assert!(adv.len() as u128 <= elapsed.as_millis() / 10 + 1, "not more often than every 10 ms");
     for w in adv.windows(2) {
         assert!(w[1].timestamp_ns - w[0].timestamp_ns >= 10_000_000, "at least the interval apart");
         assert!(w[1].total_bytes >= w[0].total_bytes);
     }
     let last = adv.last().unwrap();
     assert!(last.total_bytes <= sent_bytes && last.total_bytes % 100 == 0, "bytes, not packets");
-    assert!(last.total_bytes > 1000);
+    assert!(last.total_bytes >= 400);
+    assert_eq!((last.rate_trend, last.queue_len), (0, 0));
     assert_eq!(a.handle().feth_stats().advisories, adv.len() as u64);
 
     // Unlinked: none.
@@ -326,7 +333,7 @@ fn advisories_come_at_the_interval_while_linked_and_count_bytes() {
         a.poll();
         std::thread::sleep(Duration::from_micros(200));
     }
-    assert!(!sub.drain().iter().any(|e| matches!(e.kind, EventKind::Advisory(_))));
+    assert!(advisories(&sub).is_empty());
 }
 
 #[test]
