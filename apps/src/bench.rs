@@ -101,6 +101,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         tx_first: 1,
         flows: 1,
         expiry_ns: None,
+        record_cycles: false,
         pkt_len,
         mtu: 1500,
         duration: secs,

@@ -265,6 +265,11 @@ pub struct FwdArgs {
     /// --tx-exp-policy acts on; 0 expires them at once), 0..=10000000 [default: no deadline]
     #[arg(long, allow_negative_numbers = true, value_name = "US")]
     pub expiry_us: Option<i64>,
+    /// Also count the cycles of polls that moved packets (testpmd's --record-core-cycles; two cycle-counter
+    /// reads per poll), giving busy cycles per packet beside the total
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
+          value_name = "on|off")]
+    pub record_core_cycles: Option<bool>,
     /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64")]
     pub flows: i64,

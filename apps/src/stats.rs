@@ -25,6 +25,8 @@ pub struct LcoreCounters {
     pub ignored: CachePadded<AtomicU64>,
     /// Cycles the lcore ran (measured once at start and once at stop).
     pub cycles: CachePadded<AtomicU64>,
+    /// Cycles of polls that moved packets (only with --record-core-cycles).
+    pub busy_cycles: CachePadded<AtomicU64>,
 }
 
 /// Adds `n` to a counter only its owner writes.
@@ -62,6 +64,8 @@ pub struct Totals {
     pub ignored: u64,
     /// Worker cycles.
     pub cycles: u64,
+    /// Busy-poll cycles.
+    pub busy_cycles: u64,
 }
 
 impl Totals {
@@ -78,6 +82,7 @@ impl Totals {
             t.bad_frame += get(&l.bad_frame);
             t.ignored += get(&l.ignored);
             t.cycles += get(&l.cycles);
+            t.busy_cycles += get(&l.busy_cycles);
         }
         t
     }

@@ -172,7 +172,12 @@ fn fwd_json_over_modes_ports_and_pool_modes() {
         (&["--ring-size", "2", "--tx-first", "4"], "io", "feth", "global"),
         (&["--port", "null"], "io", "null", "global"),
         (&["--port", "null", "--mode", "txonly", "--topology", "paired"], "txonly", "null", "global"),
-        (&["--port", "null", "--mode", "macswap", "--pool-mode", "private"], "macswap", "null", "private"),
+        (
+            &["--port", "null", "--mode", "macswap", "--pool-mode", "private", "--record-core-cycles"],
+            "macswap",
+            "null",
+            "private",
+        ),
     ];
     for (extra, mode, port, pool) in runs {
         let mut args = vec!["fwd", "--json", "--duration", "1"];
@@ -183,6 +188,11 @@ fn fwd_json_over_modes_ports_and_pool_modes() {
         // Split pools may run out of aggregation buffers under back-pressure: counted nomem drops, by design.
         if *port == "feth" && *pool != "split" {
             assert_eq!(v["drops_total"], 0, "no drops without drop injection: {v}");
+        }
+        if extra.contains(&"--record-core-cycles") && cfg!(target_arch = "x86_64") {
+            let busy = v["busy_cycles_per_packet"].as_f64().unwrap();
+            let total = v["cycles_per_packet"]["value"].as_f64().unwrap();
+            assert!(busy > 0.0 && busy <= total * 1.01, "busy {busy} within total {total}");
         }
         if *mode == "icmpecho" {
             assert!(v["icmpecho"]["answered"].as_u64().unwrap() >= v["packets"].as_u64().unwrap());

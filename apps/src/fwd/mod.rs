@@ -87,7 +87,16 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
             PortKind::Feth => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
             _ => Strip::default(),
         };
-        let w = Worker { ports, jobs, burst: plan.burst, pkt_len: plan.pkt_len, counters: c, tap, strip };
+        let w = Worker {
+            ports,
+            jobs,
+            burst: plan.burst,
+            pkt_len: plan.pkt_len,
+            counters: c,
+            tap,
+            strip,
+            record_cycles: plan.record_cycles,
+        };
         let core = core_plan.cores[i];
         let l = lcore::spawn(&format!("fwd-{i}"), i, core, move |ctx| w.run(ctx))
             .map_err(|e| AppError::runtime(format!("cannot start worker {i}: {e}")))?;

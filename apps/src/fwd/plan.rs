@@ -28,6 +28,8 @@ pub struct Plan {
     pub flows: u16,
     /// Expiry deadline generators set, ns after generation.
     pub expiry_ns: Option<u64>,
+    /// Measure busy-poll cycles.
+    pub record_cycles: bool,
     /// Frame length.
     pub pkt_len: usize,
     /// feth MTU.
@@ -120,6 +122,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         tx_first,
         flows: (flows - 1) as u16 + 1,
         expiry_ns,
+        record_cycles: a.record_core_cycles.unwrap_or(false),
         pkt_len,
         mtu,
         duration,

@@ -266,6 +266,12 @@ pub fn print_table(plan: &Plan, r: &Report) {
         }
         None => out += "  cycles/packet: n/a (no packets)\n",
     }
+    if plan.record_cycles && t.packets > 0 {
+        out += &format!(
+            "  busy cycles/packet: {:.1} (rdtsc around polls that moved packets, --record-core-cycles)\n",
+            t.busy_cycles as f64 / t.packets as f64
+        );
+    }
     let a = &r.accounting;
     out += &format!(
         "  accounting: generated {} = consumed {} + dropped {} + in flight at stop {} + left in workers {}{}; \
@@ -352,6 +358,8 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "bad_frames": t.bad_frame,
         "icmpecho": {"answered": t.answered, "ignored": t.ignored},
         "cycles_per_packet": cpp.map(|c| json!({"value": c.value, "method": c.method, "ghz": c.ghz})),
+        "busy_cycles_per_packet": (plan.record_cycles && t.packets > 0)
+            .then(|| t.busy_cycles as f64 / t.packets as f64),
         "pcap": r.capture.map(|c| json!({"written": c.written, "missed": c.missed})),
         "warnings": warnings(plan, r),
     })

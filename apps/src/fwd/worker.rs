@@ -149,6 +149,8 @@ pub struct Worker {
     pub tap: Option<Tap>,
     /// Received frames carry a trailer of this many bytes and maybe an FCS, to strip before forwarding.
     pub strip: Strip,
+    /// Count the cycles of busy polls (costs two cycle-counter reads per poll).
+    pub record_cycles: bool,
 }
 
 /// What a receiver strips before sending a frame on (as a NIC strips the CRC): the trailer the sender's
@@ -234,7 +236,7 @@ fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, template: 
 impl Worker {
     /// Runs until stopped; returns the ports.
     pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
-        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, strip } = self;
+        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, strip, record_cycles } = self;
         let mut running: Vec<Running> = jobs
             .into_iter()
             .map(|job| {
@@ -259,9 +261,25 @@ impl Worker {
             })
             .collect();
         let c0 = stats::cycles_now();
-        while ctx.running() {
-            for r in &mut running {
-                poll(r, &mut ports, burst, &counters, &mut tap, strip);
+        if record_cycles {
+            // testpmd's --record-core-cycles: cycles of the polls that moved packets (two rdtsc per poll).
+            let mut busy = 0u64;
+            let work = |c: &LcoreCounters| stats::get(&c.packets) + stats::get(&c.generated) + stats::get(&c.consumed);
+            while ctx.running() {
+                let (t0, before) = (stats::cycles_now().unwrap_or(0), work(&counters));
+                for r in &mut running {
+                    poll(r, &mut ports, burst, &counters, &mut tap, strip);
+                }
+                if work(&counters) != before {
+                    busy += stats::cycles_now().unwrap_or(0).wrapping_sub(t0);
+                }
+            }
+            stats::add(&counters.busy_cycles, busy);
+        } else {
+            while ctx.running() {
+                for r in &mut running {
+                    poll(r, &mut ports, burst, &counters, &mut tap, strip);
+                }
             }
         }
         if let (Some(a), Some(b)) = (c0, stats::cycles_now()) {
