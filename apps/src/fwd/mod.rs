@@ -1,6 +1,7 @@
 //! `pktloop fwd`: testpmd-class forwarding. [`plan`] checks the flags and decides who owns which port,
 //! [`worker`] holds the poll loops, [`report`] prints the live line, the final table and the JSON object.
 
+pub mod modes;
 pub mod plan;
 pub mod report;
 pub mod worker;

@@ -1,0 +1,374 @@
+//! The per-job poll functions of `fwd`: forwarding (io, mac, macswap) with tx_first seeding, generators
+//! (txonly, flowgen), the receiver (rxonly) and icmpecho's responder and pinger. One call is one pass over
+//! one job: bursts only, nothing allocated, no lock; counters published once per burst.
+
+use super::worker::{OwnedPort, Strip};
+use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
+use crate::stats::{self, LcoreCounters};
+use pktloop_engine::capture::{Direction, Tap};
+use pktloop_engine::packet::{free_burst, Expiry, ExpiryAction, ServiceClass};
+use pktloop_engine::port::PacketBurst;
+use pktloop_engine::time::now_ns;
+use pktloop_engine::Packet;
+
+/// Per-packet work of the forwarding modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FwdOp {
+    /// As received.
+    Io,
+    /// Source MAC := tx port's, destination := its peer's.
+    Mac,
+    /// Swap MACs.
+    MacSwap,
+}
+
+/// Frames a generator makes.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    /// The frame (UDP test frame); headers rewritten per packet for flowgen.
+    pub template: Vec<u8>,
+    /// Flows to cycle through (1: txonly).
+    pub flows: u16,
+    /// Count generated frames as completed (null ports, where tx is the sink).
+    pub completes: bool,
+    /// Cycle frames through the four WMM access classes (VO, VI, BE, BK), for feth's 4 -> 1 rings.
+    pub wmm_classes: bool,
+    /// Give each frame an expiry deadline this long after it is made (one clock read per burst).
+    pub expiry_ns: Option<u64>,
+}
+
+/// One service class per WMM access class, in the order the generator cycles them.
+const WMM_CLASSES: [ServiceClass; 4] = [ServiceClass::Vo, ServiceClass::Vi, ServiceClass::Be, ServiceClass::Bk];
+
+/// One job of a worker. Port numbers index the worker's own ports.
+#[derive(Debug)]
+pub enum Job {
+    /// rx on `rx`, apply `op`, tx on `tx` (seeded with `seed_left` bursts first).
+    Forward {
+        /// Stream's rx port.
+        rx: usize,
+        /// Stream's tx port.
+        tx: usize,
+        /// Per-packet work.
+        op: FwdOp,
+        /// Seed bursts still to send (testpmd's tx_first).
+        seed_left: usize,
+        /// Seed frame.
+        seed: Vec<u8>,
+    },
+    /// Generate on `port` (txonly, flowgen).
+    Generate {
+        /// Port.
+        port: usize,
+        /// What to send.
+        gen: Generator,
+    },
+    /// rx on `port` and free (rxonly).
+    Receive {
+        /// Port.
+        port: usize,
+    },
+    /// Answer ARP and ICMP echo requests on `port`.
+    Echo {
+        /// Port.
+        port: usize,
+        /// Address answered for.
+        ip: [u8; 4],
+    },
+    /// Resolve the peer by ARP on `port`, then ping it as fast as replies come back.
+    Ping {
+        /// Port.
+        port: usize,
+        /// Echo request frame (its destination MAC is set once ARP resolves).
+        template: Vec<u8>,
+        /// ARP request frame.
+        arp: Vec<u8>,
+        /// Peer IP.
+        peer_ip: [u8; 4],
+    },
+}
+
+/// A job with its burst buffers (made at setup).
+pub(super) struct Running {
+    job: Job,
+    /// Packets waiting to be sent (back-pressure: retried before anything new is taken in).
+    pending: Box<PacketBurst>,
+    /// Scratch (frames to free).
+    scratch: Box<PacketBurst>,
+    seq: u64,
+    resolved: bool,
+    next_arp_ns: u64,
+    template_csum: u16,
+    fast_fill: bool,
+}
+
+impl Running {
+    /// A job ready to run on `ports` (the worker's), generators making `pkt_len`-byte frames.
+    pub(super) fn new(job: Job, ports: &[OwnedPort], pkt_len: usize) -> Running {
+        let (template_csum, fast_fill) = match &job {
+            Job::Ping { template, .. } => (frame::icmp_csum(template), false),
+            Job::Generate { port, .. } | Job::Forward { tx: port, .. } => {
+                let pool = ports[*port].port.tx_pool();
+                (0, (pool.buf_size() - pool.headroom()) as usize >= pkt_len)
+            }
+            _ => (0, false),
+        };
+        Running {
+            job,
+            pending: Box::default(),
+            scratch: Box::default(),
+            seq: 0,
+            resolved: false,
+            next_arp_ns: 0,
+            template_csum,
+            fast_fill,
+        }
+    }
+
+    /// Frees what the job still holds (at stop); returns how many packets that was.
+    pub(super) fn free_held(&mut self) -> u64 {
+        let n = (self.pending.len() + self.scratch.len()) as u64;
+        free_burst(&mut self.pending);
+        free_burst(&mut self.scratch);
+        n
+    }
+}
+
+#[inline]
+fn capture(tap: &mut Option<Tap>, pkts: &[Packet], port: u16, dir: Direction) {
+    if let Some(t) = tap {
+        if !t.is_done() && !pkts.is_empty() {
+            t.burst(pkts, port, dir, now_ns());
+        }
+    }
+}
+
+fn bytes_of(pkts: &[Packet]) -> u64 {
+    pkts.iter().map(|p| p.len() as u64).sum()
+}
+
+/// Appends `n` frames built from `template` to `out`; returns false (counted by the pool) when it is empty.
+/// Fast fill grows each fresh buffer to the frame length and writes only the headers (`hdr_len` bytes), as
+/// DPDK's txonly does; otherwise (multi-buflet frames) the whole template is copied.
+#[inline]
+pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, template: &[u8], fast: bool) -> bool {
+    let start = out.len();
+    if !pool.alloc_bulk(out, n) {
+        return false;
+    }
+    for p in &mut out[start..] {
+        let ok = if fast {
+            p.extend(template.len()).is_ok() && p.write(0, &template[..UDP_PAYLOAD]).is_ok()
+        } else {
+            p.append(template).is_ok()
+        };
+        if !ok {
+            // No room for the frame: give the whole burst back rather than send short frames.
+            while out.len() > start {
+                out.pop();
+            }
+            return false;
+        }
+    }
+    true
+}
+
+/// Sends what is pending on `port`; true when nothing is left (the job may take in more).
+#[inline]
+fn flush(port: &mut OwnedPort, pending: &mut PacketBurst) -> bool {
+    if !pending.is_empty() {
+        port.port.tx_burst(0, pending);
+    }
+    pending.is_empty()
+}
+
+#[inline]
+pub(super) fn poll(
+    r: &mut Running,
+    ports: &mut [OwnedPort],
+    burst: usize,
+    c: &LcoreCounters,
+    tap: &mut Option<Tap>,
+    strip: Strip,
+) {
+    match &mut r.job {
+        Job::Forward { rx, tx, op, seed_left, seed } => {
+            let (rx, tx, op) = (*rx, *tx, *op);
+            // What could not be sent last time goes first; new packets queue behind it (order kept). Taking
+            // in more while some wait keeps two workers that both wait on each other's full ring moving.
+            flush(&mut ports[tx], &mut r.pending);
+            if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
+                let start = r.pending.len();
+                if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
+                    *seed_left -= 1;
+                    stats::add(&c.generated, burst as u64);
+                    capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
+                } else {
+                    // The pool cannot hold more seeds: forward what was seeded.
+                    *seed_left = 0;
+                    stats::add(&c.nombuf, 1);
+                }
+            }
+            let start = r.pending.len();
+            let n = ports[rx].port.rx_burst(0, &mut r.pending, burst);
+            if n > 0 {
+                let new = &mut r.pending[start..];
+                capture(tap, new, ports[rx].index, Direction::Rx);
+                stats::add(&c.packets, n as u64);
+                stats::add(&c.bytes, bytes_of(new));
+                strip.apply(new);
+                let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
+                let mut bad = 0u64;
+                match op {
+                    FwdOp::Io => {}
+                    FwdOp::Mac => {
+                        new.iter_mut().for_each(|p| bad += u64::from(!frame::set_macs(p.data_mut(), src, dst)))
+                    }
+                    FwdOp::MacSwap => new.iter_mut().for_each(|p| bad += u64::from(!frame::swap_macs(p.data_mut()))),
+                }
+                stats::add(&c.bad_frame, bad);
+                capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
+            }
+            flush(&mut ports[tx], &mut r.pending);
+        }
+        Job::Generate { port, gen } => {
+            let p = &mut ports[*port];
+            if r.pending.is_empty() {
+                if !fill(p.port.tx_pool(), &mut r.pending, burst, &gen.template, r.fast_fill) {
+                    stats::add(&c.nombuf, 1);
+                    return;
+                }
+                if gen.flows > 1 {
+                    let mut hdr = [0u8; UDP_PAYLOAD];
+                    hdr.copy_from_slice(&gen.template[..UDP_PAYLOAD]);
+                    for pkt in r.pending.iter_mut() {
+                        frame::flowgen_header(&mut hdr, (r.seq % u64::from(gen.flows)) as u16);
+                        r.seq += 1;
+                        // Cannot fail: the frame is longer than its headers.
+                        let _ = pkt.write(0, &hdr);
+                    }
+                }
+                if let Some(after) = gen.expiry_ns {
+                    let deadline_ns = now_ns() + after;
+                    for pkt in r.pending.iter_mut() {
+                        pkt.meta_mut().expiry = Some(Expiry { deadline_ns, action: ExpiryAction::Drop });
+                    }
+                }
+                if gen.wmm_classes {
+                    for pkt in r.pending.iter_mut() {
+                        pkt.meta_mut().service_class = WMM_CLASSES[(r.seq % 4) as usize];
+                        r.seq += 1;
+                    }
+                }
+                stats::add(&c.generated, r.pending.len() as u64);
+                capture(tap, &r.pending, p.index, Direction::Tx);
+            }
+            let before = r.pending.len();
+            let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
+            let taken = p.port.tx_burst(0, &mut r.pending);
+            if gen.completes && taken > 0 {
+                let left = bytes_of(&r.pending);
+                stats::add(&c.packets, (before - r.pending.len()) as u64);
+                stats::add(&c.bytes, bytes - left);
+            }
+        }
+        Job::Receive { port } => {
+            let p = &mut ports[*port];
+            let n = p.port.rx_burst(0, &mut r.scratch, burst);
+            if n > 0 {
+                capture(tap, &r.scratch, p.index, Direction::Rx);
+                stats::add(&c.consumed, n as u64);
+                stats::add(&c.packets, n as u64);
+                stats::add(&c.bytes, bytes_of(&r.scratch));
+                free_burst(&mut r.scratch);
+            }
+        }
+        Job::Echo { port, ip } => {
+            let p = &mut ports[*port];
+            if !flush(p, &mut r.pending) {
+                return;
+            }
+            let n = p.port.rx_burst(0, &mut r.scratch, burst);
+            if n == 0 {
+                return;
+            }
+            capture(tap, &r.scratch, p.index, Direction::Rx);
+            strip.apply(&mut r.scratch);
+            let mut ignored = 0u64;
+            let mut keep = 0;
+            // Answer in place, moving replies to the front (order kept) and leaving the rest at the back.
+            for i in 0..r.scratch.len() {
+                if frame::echo_in_place(r.scratch[i].data_mut(), p.mac, *ip) == Echo::Ignore {
+                    ignored += 1;
+                } else {
+                    r.scratch.swap(keep, i);
+                    keep += 1;
+                }
+            }
+            // Move the replies into `pending` (it is empty here), free the rest.
+            for pkt in r.scratch.drain(..keep) {
+                // Cannot fail: pending is empty and has the same capacity.
+                let _ = r.pending.try_push(pkt);
+            }
+            free_burst(&mut r.scratch);
+            stats::add(&c.ignored, ignored);
+            stats::add(&c.consumed, ignored);
+            stats::add(&c.answered, keep as u64);
+            capture(tap, &r.pending, p.index, Direction::Tx);
+            flush(p, &mut r.pending);
+        }
+        Job::Ping { port, template, arp, peer_ip } => {
+            let p = &mut ports[*port];
+            let n = p.port.rx_burst(0, &mut r.scratch, burst);
+            if n > 0 {
+                capture(tap, &r.scratch, p.index, Direction::Rx);
+                let mut replies = 0u64;
+                let mut bytes = 0u64;
+                for pkt in r.scratch.iter() {
+                    match frame::classify_reply(pkt.data(), *peer_ip) {
+                        Reply::Echo => {
+                            replies += 1;
+                            bytes += pkt.len() as u64;
+                        }
+                        Reply::Arp(mac) if !r.resolved => {
+                            template[0..6].copy_from_slice(&mac);
+                            r.resolved = true;
+                        }
+                        _ => {}
+                    }
+                }
+                stats::add(&c.packets, replies);
+                stats::add(&c.bytes, bytes);
+                stats::add(&c.ignored, n as u64 - replies);
+                stats::add(&c.consumed, n as u64);
+                free_burst(&mut r.scratch);
+            }
+            if !flush(p, &mut r.pending) {
+                return;
+            }
+            if !r.resolved {
+                let now = now_ns();
+                if now >= r.next_arp_ns {
+                    r.next_arp_ns = now + 1_000_000;
+                    if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
+                        stats::add(&c.generated, 1);
+                        capture(tap, &r.pending, p.index, Direction::Tx);
+                        flush(p, &mut r.pending);
+                    }
+                }
+                return;
+            }
+            if !fill(p.port.tx_pool(), &mut r.pending, burst, template, false) {
+                stats::add(&c.nombuf, 1);
+                return;
+            }
+            for pkt in r.pending.iter_mut() {
+                r.seq += 1;
+                frame::set_icmp_seq(pkt.data_mut(), r.template_csum, r.seq as u16);
+            }
+            stats::add(&c.generated, r.pending.len() as u64);
+            capture(tap, &r.pending, p.index, Direction::Tx);
+            flush(p, &mut r.pending);
+        }
+    }
+}
