@@ -277,7 +277,7 @@ impl Feth {
         }
         let Some(tx) = self.tx.as_mut().filter(|_| !over) else { return self.tx_direct(pkts) };
         let n0 = pkts.len();
-        let n = tx.producer.push_burst(pkts);
+        let n = tx.tx.producer.push_burst(pkts);
         if n < n0 {
             bytes -= pkts.iter().map(Packet::len).sum::<usize>();
             if self.rx_full == RxFullPolicy::Drop {
@@ -305,14 +305,14 @@ impl Feth {
                 }
             }
             Some(tx) => {
-                let k = n0.min(tx.producer.slots());
+                let k = n0.min(tx.tx.producer.slots());
                 let mut out = PacketBurst::new();
                 for p in pkts.drain(..k) {
                     if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
                         out.push(d);
                     }
                 }
-                let pushed = tx.producer.push_burst(&mut out);
+                let pushed = tx.tx.producer.push_burst(&mut out);
                 debug_assert!(out.is_empty(), "room was reserved for {pushed} packets");
                 if self.rx_full == RxFullPolicy::Drop {
                     for p in pkts.drain(..) {
@@ -364,7 +364,7 @@ impl Feth {
             return;
         };
         let mut pass = Pass::new();
-        let mut room = tx.producer.slots();
+        let mut room = tx.tx.producer.slots();
         let mut out = PacketBurst::new();
         'rings: for q in &mut self.queues {
             while let Some(p) = q.pop_front() {
@@ -382,12 +382,12 @@ impl Feth {
                     out.push(d);
                     room -= 1;
                     if out.is_full() {
-                        tx.producer.push_burst(&mut out);
+                        tx.tx.producer.push_burst(&mut out);
                     }
                 }
             }
         }
-        tx.producer.push_burst(&mut out);
+        tx.tx.producer.push_burst(&mut out);
         debug_assert!(out.is_empty());
         self.account(&mut pass);
     }
