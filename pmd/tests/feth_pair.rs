@@ -95,3 +95,20 @@ fn mtu_exceeded_is_dropped_and_counted() {
     let mut empty = PacketBurst::new();
     assert_eq!(a.tx_burst(0, &mut empty), 0);
 }
+
+#[test]
+fn tx_headroom_is_the_headroom_of_new_tx_packets_and_survives_crossing() {
+    for mode in [PoolMode::Global, PoolMode::Private, PoolMode::PrivateSplit] {
+        for headroom in [0u32, 8, 24, 32] {
+            let (mut a, mut b) = pair(&FethConfig { pool_mode: mode, tx_headroom: headroom, ..cfg() }).unwrap();
+            let p = a.tx_pool().alloc().unwrap();
+            assert_eq!(p.headroom(), headroom as usize, "{mode:?}");
+            drop(p);
+            let mut burst = frames(a.tx_pool(), 2, 64, 0);
+            assert_eq!(a.tx_burst(0, &mut burst), 2);
+            for p in rx_all(&mut b).iter() {
+                assert_eq!(p.headroom(), headroom as usize, "{mode:?}: the receiver sees the same headroom");
+            }
+        }
+    }
+}
