@@ -182,193 +182,239 @@ fn flush(port: &mut OwnedPort, pending: &mut PacketBurst) -> bool {
     pending.is_empty()
 }
 
+/// What every job's poll needs besides its own state and ports.
+pub(super) struct PollCtx<'a> {
+    /// Packets per burst.
+    pub burst: usize,
+    /// The lcore's counters.
+    pub counters: &'a LcoreCounters,
+    /// Capture tap, if capturing.
+    pub tap: &'a mut Option<Tap>,
+    /// What to cut off received frames before sending them on.
+    pub strip: Strip,
+}
+
+/// Runs one pass of `r`'s job.
 #[inline]
-pub(super) fn poll(
-    r: &mut Running,
-    ports: &mut [OwnedPort],
-    burst: usize,
-    c: &LcoreCounters,
-    tap: &mut Option<Tap>,
-    strip: Strip,
-) {
-    match &mut r.job {
-        Job::Forward { rx, tx, op, seed_left, seed } => {
-            let (rx, tx, op) = (*rx, *tx, *op);
-            // What could not be sent last time goes first; new packets queue behind it (order kept). Taking
-            // in more while some wait keeps two workers that both wait on each other's full ring moving.
-            flush(&mut ports[tx], &mut r.pending);
-            if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
-                let start = r.pending.len();
-                if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
-                    *seed_left -= 1;
-                    stats::add(&c.generated, burst as u64);
-                    capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
-                } else {
-                    // The pool cannot hold more seeds: forward what was seeded.
-                    *seed_left = 0;
-                    stats::add(&c.nombuf, 1);
-                }
-            }
-            let start = r.pending.len();
-            let n = ports[rx].port.rx_burst(0, &mut r.pending, burst);
-            if n > 0 {
-                let new = &mut r.pending[start..];
-                capture(tap, new, ports[rx].index, Direction::Rx);
-                stats::add(&c.packets, n as u64);
-                stats::add(&c.bytes, bytes_of(new));
-                strip.apply(new);
-                let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
-                let mut bad = 0u64;
-                match op {
-                    FwdOp::Io => {}
-                    FwdOp::Mac => {
-                        new.iter_mut().for_each(|p| bad += u64::from(!frame::set_macs(p.data_mut(), src, dst)))
-                    }
-                    FwdOp::MacSwap => new.iter_mut().for_each(|p| bad += u64::from(!frame::swap_macs(p.data_mut()))),
-                }
-                stats::add(&c.bad_frame, bad);
-                capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
-            }
-            flush(&mut ports[tx], &mut r.pending);
-        }
-        Job::Generate { port, gen } => {
-            let p = &mut ports[*port];
-            if r.pending.is_empty() {
-                if !fill(p.port.tx_pool(), &mut r.pending, burst, &gen.template, r.fast_fill) {
-                    stats::add(&c.nombuf, 1);
-                    return;
-                }
-                if gen.flows > 1 {
-                    let mut hdr = [0u8; UDP_PAYLOAD];
-                    hdr.copy_from_slice(&gen.template[..UDP_PAYLOAD]);
-                    for pkt in r.pending.iter_mut() {
-                        frame::flowgen_header(&mut hdr, (r.seq % u64::from(gen.flows)) as u16);
-                        r.seq += 1;
-                        // Cannot fail: the frame is longer than its headers.
-                        let _ = pkt.write(0, &hdr);
-                    }
-                }
-                if let Some(after) = gen.expiry_ns {
-                    let deadline_ns = now_ns() + after;
-                    for pkt in r.pending.iter_mut() {
-                        pkt.meta_mut().expiry = Some(Expiry { deadline_ns, action: ExpiryAction::Drop });
-                    }
-                }
-                if gen.wmm_classes {
-                    for pkt in r.pending.iter_mut() {
-                        pkt.meta_mut().service_class = WMM_CLASSES[(r.seq % 4) as usize];
-                        r.seq += 1;
-                    }
-                }
-                stats::add(&c.generated, r.pending.len() as u64);
-                capture(tap, &r.pending, p.index, Direction::Tx);
-            }
-            let before = r.pending.len();
-            let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
-            let taken = p.port.tx_burst(0, &mut r.pending);
-            if gen.completes && taken > 0 {
-                let left = bytes_of(&r.pending);
-                stats::add(&c.packets, (before - r.pending.len()) as u64);
-                stats::add(&c.bytes, bytes - left);
-            }
-        }
-        Job::Receive { port } => {
-            let p = &mut ports[*port];
-            let n = p.port.rx_burst(0, &mut r.scratch, burst);
-            if n > 0 {
-                capture(tap, &r.scratch, p.index, Direction::Rx);
-                stats::add(&c.consumed, n as u64);
-                stats::add(&c.packets, n as u64);
-                stats::add(&c.bytes, bytes_of(&r.scratch));
-                free_burst(&mut r.scratch);
-            }
-        }
-        Job::Echo { port, ip } => {
-            let p = &mut ports[*port];
-            if !flush(p, &mut r.pending) {
-                return;
-            }
-            let n = p.port.rx_burst(0, &mut r.scratch, burst);
-            if n == 0 {
-                return;
-            }
-            capture(tap, &r.scratch, p.index, Direction::Rx);
-            strip.apply(&mut r.scratch);
-            let mut ignored = 0u64;
-            let mut keep = 0;
-            // Answer in place, moving replies to the front (order kept) and leaving the rest at the back.
-            for i in 0..r.scratch.len() {
-                if frame::echo_in_place(r.scratch[i].data_mut(), p.mac, *ip) == Echo::Ignore {
-                    ignored += 1;
-                } else {
-                    r.scratch.swap(keep, i);
-                    keep += 1;
-                }
-            }
-            // Move the replies into `pending` (it is empty here), free the rest.
-            for pkt in r.scratch.drain(..keep) {
-                // Cannot fail: pending is empty and has the same capacity.
-                let _ = r.pending.try_push(pkt);
-            }
-            free_burst(&mut r.scratch);
-            stats::add(&c.ignored, ignored);
-            stats::add(&c.consumed, ignored);
-            stats::add(&c.answered, keep as u64);
-            capture(tap, &r.pending, p.index, Direction::Tx);
-            flush(p, &mut r.pending);
-        }
-        Job::Ping { port, template, arp, peer_ip } => {
-            let p = &mut ports[*port];
-            let n = p.port.rx_burst(0, &mut r.scratch, burst);
-            if n > 0 {
-                capture(tap, &r.scratch, p.index, Direction::Rx);
-                let mut replies = 0u64;
-                let mut bytes = 0u64;
-                for pkt in r.scratch.iter() {
-                    match frame::classify_reply(pkt.data(), *peer_ip) {
-                        Reply::Echo => {
-                            replies += 1;
-                            bytes += pkt.len() as u64;
-                        }
-                        Reply::Arp(mac) if !r.resolved => {
-                            template[0..6].copy_from_slice(&mac);
-                            r.resolved = true;
-                        }
-                        _ => {}
-                    }
-                }
-                stats::add(&c.packets, replies);
-                stats::add(&c.bytes, bytes);
-                stats::add(&c.ignored, n as u64 - replies);
-                stats::add(&c.consumed, n as u64);
-                free_burst(&mut r.scratch);
-            }
-            if !flush(p, &mut r.pending) {
-                return;
-            }
-            if !r.resolved {
-                let now = now_ns();
-                if now >= r.next_arp_ns {
-                    r.next_arp_ns = now + 1_000_000;
-                    if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
-                        stats::add(&c.generated, 1);
-                        capture(tap, &r.pending, p.index, Direction::Tx);
-                        flush(p, &mut r.pending);
-                    }
-                }
-                return;
-            }
-            if !fill(p.port.tx_pool(), &mut r.pending, burst, template, false) {
-                stats::add(&c.nombuf, 1);
-                return;
-            }
-            for pkt in r.pending.iter_mut() {
-                r.seq += 1;
-                frame::set_icmp_seq(pkt.data_mut(), r.template_csum, r.seq as u16);
-            }
-            stats::add(&c.generated, r.pending.len() as u64);
-            capture(tap, &r.pending, p.index, Direction::Tx);
-            flush(p, &mut r.pending);
+pub(super) fn poll(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
+    match &r.job {
+        Job::Forward { .. } => forward(r, ports, x),
+        Job::Generate { .. } => generate(r, ports, x),
+        Job::Receive { .. } => receive(r, ports, x),
+        Job::Echo { .. } => echo(r, ports, x),
+        Job::Ping { .. } => ping(r, ports, x),
+    }
+}
+
+/// io, mac, macswap: flush what waits, seed (tx_first), take in a burst, rewrite it, send it.
+#[inline]
+fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
+    let Job::Forward { rx, tx, op, seed_left, seed } = &mut r.job else { return };
+    let burst = x.burst;
+    let c = x.counters;
+    let tap = &mut *x.tap;
+    let strip = x.strip;
+    let (rx, tx, op) = (*rx, *tx, *op);
+    // What could not be sent last time goes first; new packets queue behind it (order kept). Taking
+    // in more while some wait keeps two workers that both wait on each other's full ring moving.
+    flush(&mut ports[tx], &mut r.pending);
+    if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
+        let start = r.pending.len();
+        if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
+            *seed_left -= 1;
+            stats::add(&c.generated, burst as u64);
+            capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
+        } else {
+            // The pool cannot hold more seeds: forward what was seeded.
+            *seed_left = 0;
+            stats::add(&c.nombuf, 1);
         }
     }
+    let start = r.pending.len();
+    let n = ports[rx].port.rx_burst(0, &mut r.pending, burst);
+    if n > 0 {
+        let new = &mut r.pending[start..];
+        capture(tap, new, ports[rx].index, Direction::Rx);
+        stats::add(&c.packets, n as u64);
+        stats::add(&c.bytes, bytes_of(new));
+        strip.apply(new);
+        let (src, dst) = (ports[tx].mac, ports[tx].peer_mac);
+        let mut bad = 0u64;
+        match op {
+            FwdOp::Io => {}
+            FwdOp::Mac => new.iter_mut().for_each(|p| bad += u64::from(!frame::set_macs(p.data_mut(), src, dst))),
+            FwdOp::MacSwap => new.iter_mut().for_each(|p| bad += u64::from(!frame::swap_macs(p.data_mut()))),
+        }
+        stats::add(&c.bad_frame, bad);
+        capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
+    }
+    flush(&mut ports[tx], &mut r.pending);
+}
+
+/// txonly, flowgen: make a burst when the last one is gone, send it.
+#[inline]
+fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
+    let Job::Generate { port, gen } = &mut r.job else { return };
+    let burst = x.burst;
+    let c = x.counters;
+    let tap = &mut *x.tap;
+    let p = &mut ports[*port];
+    if r.pending.is_empty() {
+        if !fill(p.port.tx_pool(), &mut r.pending, burst, &gen.template, r.fast_fill) {
+            stats::add(&c.nombuf, 1);
+            return;
+        }
+        if gen.flows > 1 {
+            let mut hdr = [0u8; UDP_PAYLOAD];
+            hdr.copy_from_slice(&gen.template[..UDP_PAYLOAD]);
+            for pkt in r.pending.iter_mut() {
+                frame::flowgen_header(&mut hdr, (r.seq % u64::from(gen.flows)) as u16);
+                r.seq += 1;
+                // Cannot fail: the frame is longer than its headers.
+                let _ = pkt.write(0, &hdr);
+            }
+        }
+        if let Some(after) = gen.expiry_ns {
+            let deadline_ns = now_ns() + after;
+            for pkt in r.pending.iter_mut() {
+                pkt.meta_mut().expiry = Some(Expiry { deadline_ns, action: ExpiryAction::Drop });
+            }
+        }
+        if gen.wmm_classes {
+            for pkt in r.pending.iter_mut() {
+                pkt.meta_mut().service_class = WMM_CLASSES[(r.seq % 4) as usize];
+                r.seq += 1;
+            }
+        }
+        stats::add(&c.generated, r.pending.len() as u64);
+        capture(tap, &r.pending, p.index, Direction::Tx);
+    }
+    let before = r.pending.len();
+    let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
+    let taken = p.port.tx_burst(0, &mut r.pending);
+    if gen.completes && taken > 0 {
+        let left = bytes_of(&r.pending);
+        stats::add(&c.packets, (before - r.pending.len()) as u64);
+        stats::add(&c.bytes, bytes - left);
+    }
+}
+
+/// rxonly: take in a burst and free it.
+#[inline]
+fn receive(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
+    let Job::Receive { port } = &mut r.job else { return };
+    let burst = x.burst;
+    let c = x.counters;
+    let tap = &mut *x.tap;
+    let p = &mut ports[*port];
+    let n = p.port.rx_burst(0, &mut r.scratch, burst);
+    if n > 0 {
+        capture(tap, &r.scratch, p.index, Direction::Rx);
+        stats::add(&c.consumed, n as u64);
+        stats::add(&c.packets, n as u64);
+        stats::add(&c.bytes, bytes_of(&r.scratch));
+        free_burst(&mut r.scratch);
+    }
+}
+
+/// icmpecho responder: answer ARP and echo requests in place, free the rest.
+#[inline]
+fn echo(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
+    let Job::Echo { port, ip } = &mut r.job else { return };
+    let burst = x.burst;
+    let c = x.counters;
+    let tap = &mut *x.tap;
+    let strip = x.strip;
+    let p = &mut ports[*port];
+    if !flush(p, &mut r.pending) {
+        return;
+    }
+    let n = p.port.rx_burst(0, &mut r.scratch, burst);
+    if n == 0 {
+        return;
+    }
+    capture(tap, &r.scratch, p.index, Direction::Rx);
+    strip.apply(&mut r.scratch);
+    let mut ignored = 0u64;
+    let mut keep = 0;
+    // Answer in place, moving replies to the front (order kept) and leaving the rest at the back.
+    for i in 0..r.scratch.len() {
+        if frame::echo_in_place(r.scratch[i].data_mut(), p.mac, *ip) == Echo::Ignore {
+            ignored += 1;
+        } else {
+            r.scratch.swap(keep, i);
+            keep += 1;
+        }
+    }
+    // Move the replies into `pending` (it is empty here), free the rest.
+    for pkt in r.scratch.drain(..keep) {
+        // Cannot fail: pending is empty and has the same capacity.
+        let _ = r.pending.try_push(pkt);
+    }
+    free_burst(&mut r.scratch);
+    stats::add(&c.ignored, ignored);
+    stats::add(&c.consumed, ignored);
+    stats::add(&c.answered, keep as u64);
+    capture(tap, &r.pending, p.index, Direction::Tx);
+    flush(p, &mut r.pending);
+}
+
+/// icmpecho generator: free what comes back (counting echo replies), resolve the peer by ARP, then ping.
+#[inline]
+fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
+    let Job::Ping { port, template, arp, peer_ip } = &mut r.job else { return };
+    let burst = x.burst;
+    let c = x.counters;
+    let tap = &mut *x.tap;
+    let p = &mut ports[*port];
+    let n = p.port.rx_burst(0, &mut r.scratch, burst);
+    if n > 0 {
+        capture(tap, &r.scratch, p.index, Direction::Rx);
+        let mut replies = 0u64;
+        let mut bytes = 0u64;
+        for pkt in r.scratch.iter() {
+            match frame::classify_reply(pkt.data(), *peer_ip) {
+                Reply::Echo => {
+                    replies += 1;
+                    bytes += pkt.len() as u64;
+                }
+                Reply::Arp(mac) if !r.resolved => {
+                    template[0..6].copy_from_slice(&mac);
+                    r.resolved = true;
+                }
+                _ => {}
+            }
+        }
+        stats::add(&c.packets, replies);
+        stats::add(&c.bytes, bytes);
+        stats::add(&c.ignored, n as u64 - replies);
+        stats::add(&c.consumed, n as u64);
+        free_burst(&mut r.scratch);
+    }
+    if !flush(p, &mut r.pending) {
+        return;
+    }
+    if !r.resolved {
+        let now = now_ns();
+        if now >= r.next_arp_ns {
+            r.next_arp_ns = now + 1_000_000;
+            if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
+                stats::add(&c.generated, 1);
+                capture(tap, &r.pending, p.index, Direction::Tx);
+                flush(p, &mut r.pending);
+            }
+        }
+        return;
+    }
+    if !fill(p.port.tx_pool(), &mut r.pending, burst, template, false) {
+        stats::add(&c.nombuf, 1);
+        return;
+    }
+    for pkt in r.pending.iter_mut() {
+        r.seq += 1;
+        frame::set_icmp_seq(pkt.data_mut(), r.template_csum, r.seq as u16);
+    }
+    stats::add(&c.generated, r.pending.len() as u64);
+    capture(tap, &r.pending, p.index, Direction::Tx);
+    flush(p, &mut r.pending);
 }

@@ -3,7 +3,7 @@
 //! read except for capture timestamps (one per burst, only when capturing) and the icmpecho generator's ARP
 //! retry timer before the peer is resolved. Counters are published once per burst.
 
-use super::modes::{poll, Running};
+use super::modes::{poll, PollCtx, Running};
 pub use super::modes::{FwdOp, Generator, Job};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::Tap;
@@ -107,6 +107,7 @@ impl Worker {
     pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
         let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, strip, record_cycles } = self;
         let mut running: Vec<Running> = jobs.into_iter().map(|job| Running::new(job, &ports, pkt_len)).collect();
+        let mut x = PollCtx { burst, counters: &counters, tap: &mut tap, strip };
         let c0 = stats::cycles_now();
         if record_cycles {
             // testpmd's --record-core-cycles: cycles of the polls that moved packets (two rdtsc per poll).
@@ -115,7 +116,7 @@ impl Worker {
             while ctx.running() {
                 let (t0, before) = (stats::cycles_now().unwrap_or(0), work(&counters));
                 for r in &mut running {
-                    poll(r, &mut ports, burst, &counters, &mut tap, strip);
+                    poll(r, &mut ports, &mut x);
                 }
                 if work(&counters) != before {
                     busy += stats::cycles_now().unwrap_or(0).wrapping_sub(t0);
@@ -125,7 +126,7 @@ impl Worker {
         } else {
             while ctx.running() {
                 for r in &mut running {
-                    poll(r, &mut ports, burst, &counters, &mut tap, strip);
+                    poll(r, &mut ports, &mut x);
                 }
             }
         }
