@@ -1,20 +1,12 @@
-//! `pktloop latency`: round trips across a feth pair between two pinned cores, in an HDR histogram.
-//!
-//! Port 0's worker (the pinger) stamps each frame's payload with its send time and sequence number; port
-//! 1's worker (the ponger) sends it straight back as it is (testpmd's io mode: it does not touch the frame,
-//! only the trailer and FCS a receiver strips are cut). Closed loop: one frame in flight, the
-//! next sent when the last returns. Open loop (`--rate`): frames are due every 1/rate seconds whether or not
-//! earlier ones came back, and each is stamped with its *intended* send time, so time spent behind schedule
-//! counts as latency (coordinated-omission correction by construction). The same run then measures a bare
-//! two-ring ping-pong over rtrb between the same cores, the floor any ring-based transport pays.
+//! The two ping-pongs: pinger and ponger across a feth pair (closed or open loop), and the bare rtrb floor.
 
+use super::{new_hist, LatencyPlan, Measured};
 use crate::capture::Recorder;
-use crate::cli::LatencyArgs;
-use crate::config::{self, int_in};
+use crate::config;
 use crate::error::AppError;
 use crate::frame::{self, UDP_PAYLOAD};
 use crate::fwd::worker::Strip;
-use crate::{hgrm, ports, svg};
+use crate::ports;
 use hdrhistogram::Histogram;
 use pktloop_engine::capture::{Direction, Tap};
 use pktloop_engine::lcore::{self, LcoreCtx};
@@ -22,214 +14,15 @@ use pktloop_engine::packet::free_burst;
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::time::now_ns;
 use pktloop_engine::Port;
-use pktloop_pmd::feth::FethConfig;
-use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::time::Duration;
 
-/// Longest round trip recorded (larger ones saturate): 60 s.
-const MAX_NS: u64 = 60_000_000_000;
 /// A frame not back after this long is counted lost and the closed loop moves on.
 const LOST_AFTER_NS: u64 = 100_000_000;
 /// Payload offset of the stamp: sequence number then send time, little-endian u64s.
 const SEQ_AT: usize = UDP_PAYLOAD;
 
-/// A checked latency run.
-#[derive(Debug, Clone)]
-pub struct LatencyPlan {
-    /// feth knobs.
-    pub feth: FethConfig,
-    /// Frame length.
-    pub pkt_len: usize,
-    /// feth MTU.
-    pub mtu: u32,
-    /// How long.
-    pub duration: Duration,
-    /// Open-loop rate in packets per second; 0 = closed loop.
-    pub rate: u64,
-    /// Measure the rtrb floor too.
-    pub peer: bool,
-    /// Capture.
-    pub pcap: Option<(PathBuf, i64)>,
-}
-
-/// One side's histogram and counts.
-#[derive(Debug, Clone)]
-pub struct Measured {
-    /// Round trips, ns.
-    pub hist: Histogram<u64>,
-    /// Frames sent.
-    pub sent: u64,
-    /// Frames that came back.
-    pub received: u64,
-    /// Sends skipped because the pool was empty (open loop only; those intended sends are missing).
-    pub send_failures: u64,
-    /// Frames given up on (closed loop: not back within 100 ms).
-    pub lost: u64,
-    /// Pool memory (`hugepage`, `normal`; empty for the rtrb floor).
-    pub backing: &'static str,
-}
-
-fn new_hist() -> Histogram<u64> {
-    // Cannot fail: the bounds are constants within the crate's limits.
-    Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds")
-}
-
-/// Checks the flags.
-pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
-    let feth = config::feth_config(&a.run.feth)?;
-    let duration = config::duration("duration", a.run.duration, 86_400.0)?;
-    let mtu = config::mtu(a.run.mtu, &feth)?;
-    let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
-    let rate = int_in("rate", a.rate, 0, 50_000_000, "0 (closed loop) or 1..=50000000 packets per second")? as u64;
-    let available = lcore::plan(1).available;
-    if available < 2 && !a.run.allow_shared_cores.unwrap_or(false) {
-        return Err(AppError::usage(format!(
-            "latency needs 2 cores (pinger and ponger) but {available} exist; valid is --allow-shared-cores to run them on one"
-        )));
-    }
-    Ok(LatencyPlan {
-        feth,
-        pkt_len,
-        mtu,
-        duration,
-        rate,
-        peer: !a.no_peer.unwrap_or(false),
-        pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
-    })
-}
-
-/// Runs `pktloop latency`.
-pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
-    let plan = resolve(a)?;
-    let json_out = a.run.json.unwrap_or(false);
-    let (feth, leaked, pcap_written) = run_feth(&plan)?;
-    let peer = if plan.peer && !crate::interrupt::requested() {
-        Some(rtrb_pingpong(plan.duration.min(Duration::from_secs(2)))?)
-    } else {
-        None
-    };
-    if let Some(path) = &a.hgrm {
-        std::fs::write(path, hgrm::percentile_distribution(&feth.hist, 1000.0))
-            .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))?;
-    }
-    if let Some(path) = &a.plot {
-        let mut series = vec![("pktloop feth ping-pong", &feth.hist)];
-        if let Some(p) = &peer {
-            series.push(("rtrb two-ring ping-pong", &p.hist));
-        }
-        let title = format!(
-            "Round-trip latency, {} B frames, {} ({} pool)",
-            plan.pkt_len,
-            if plan.rate == 0 { "closed loop".to_owned() } else { format!("open loop at {} pps", plan.rate) },
-            plan.feth.pool_mode.as_str()
-        );
-        std::fs::write(path, svg::percentile_spectrum(&title, &series))
-            .map_err(|e| AppError::runtime(format!("cannot write --plot {}: {e}", path.display())))?;
-    }
-    if json_out {
-        println!("{}", to_json(&plan, &feth, peer.as_ref(), pcap_written));
-    } else {
-        print_table(&plan, &feth, peer.as_ref(), pcap_written);
-    }
-    if leaked != 0 {
-        return Err(AppError::runtime(format!("{leaked} buffers did not return to their pools")));
-    }
-    if feth.hist.is_empty() {
-        return Err(AppError::runtime("no round trip completed"));
-    }
-    Ok(())
-}
-
-/// The percentiles reported, as (label, json key, quantile).
-pub const PERCENTILES: [(&str, &str, f64); 5] = [
-    ("p50", "p50_ns", 0.5),
-    ("p90", "p90_ns", 0.9),
-    ("p99", "p99_ns", 0.99),
-    ("p99.9", "p999_ns", 0.999),
-    ("p99.99", "p9999_ns", 0.9999),
-];
-
-/// Percentile figures of a histogram as JSON fields.
-pub fn percentiles_json(h: &Histogram<u64>) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    for (_, key, q) in PERCENTILES {
-        m.insert(key.to_owned(), json!(h.value_at_quantile(q)));
-    }
-    m.insert("max_ns".into(), json!(h.max()));
-    m.insert("min_ns".into(), json!(h.min()));
-    m.insert("mean_ns".into(), json!(h.mean()));
-    m.insert("samples".into(), json!(h.len()));
-    m
-}
-
-fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Option<u64>) -> Value {
-    let mut o = percentiles_json(&m.hist);
-    o.insert("loop".into(), json!(if plan.rate == 0 { "closed" } else { "open" }));
-    o.insert("rate_pps".into(), json!(plan.rate));
-    o.insert("pkt_len".into(), json!(plan.pkt_len));
-    o.insert("duration_s".into(), json!(plan.duration.as_secs_f64()));
-    o.insert("sent".into(), json!(m.sent));
-    o.insert("received".into(), json!(m.received));
-    o.insert("lost".into(), json!(m.lost));
-    o.insert("send_failures".into(), json!(m.send_failures));
-    o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
-    if let Some(p) = peer {
-        o.insert("peer_rtrb".into(), Value::Object(percentiles_json(&p.hist)));
-        let r = m.hist.value_at_quantile(0.5) as f64 / p.hist.value_at_quantile(0.5).max(1) as f64;
-        o.insert("p50_ratio_vs_rtrb".into(), json!(r));
-    }
-    o.insert("pcap_written".into(), json!(pcap));
-    Value::Object(o)
-}
-
-fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Option<u64>) {
-    let mode = if plan.rate == 0 {
-        "closed loop".to_owned()
-    } else {
-        format!("open loop at {} pps, coordinated-omission corrected", plan.rate)
-    };
-    println!(
-        "round-trip latency across a feth pair, {} B frames, {mode}, {} pool ({} memory), {:.1} s",
-        plan.pkt_len,
-        plan.feth.pool_mode.as_str(),
-        m.backing,
-        plan.duration.as_secs_f64()
-    );
-    let peer_h = peer.map(|p| &p.hist);
-    println!("  {:<8} {:>14} {:>18}", "", "feth (ns)", if peer_h.is_some() { "rtrb rings (ns)" } else { "" });
-    for (label, _, q) in PERCENTILES {
-        let p = peer_h.map(|h| h.value_at_quantile(q).to_string()).unwrap_or_default();
-        println!("  {label:<8} {:>14} {p:>18}", m.hist.value_at_quantile(q));
-    }
-    let p = peer_h.map(|h| h.max().to_string()).unwrap_or_default();
-    println!("  {:<8} {:>14} {p:>18}", "max", m.hist.max());
-    let p = peer_h.map(|h| h.len().to_string()).unwrap_or_default();
-    println!("  {:<8} {:>14} {p:>18}", "samples", m.hist.len());
-    println!("  sent {}, received {}, lost {}, send failures {}", m.sent, m.received, m.lost, m.send_failures);
-    if let Some(h) = peer_h {
-        let r = m.hist.value_at_quantile(0.5) as f64 / h.value_at_quantile(0.5).max(1) as f64;
-        println!("  p50 feth / p50 rtrb = {r:.2}");
-    }
-    if let Some(n) = pcap {
-        println!("  pcap: {n} frames written");
-    }
-}
-
-/// The feth ping-pong alone (no capture), for `bench`.
-///
-/// # Errors
-/// As the run; leaked buffers are an error.
-pub fn measure(plan: &LatencyPlan) -> Result<Measured, AppError> {
-    let (m, leaked, _) = run_feth(plan)?;
-    if leaked != 0 {
-        return Err(AppError::runtime(format!("latency: {leaked} buffers leaked")));
-    }
-    Ok(m)
-}
-
 /// Runs the feth ping-pong; returns the pinger's figures, buffers leaked, and pcap frames written.
-fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
+pub(super) fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
     let mut set = ports::feth_pair(&plan.feth, plan.mtu)?;
     let mut recorder = match &plan.pcap {
         Some((path, count)) => {
