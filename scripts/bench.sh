@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs the ring and pool criterion benchmarks RUNS times (default 3) and prints, per benchmark, the ns per
+# element of each run and their median, plus each peer's ratio to the pktloop case it is compared with.
+#
+#   scripts/bench.sh [RUNS] [FILTER]      e.g. scripts/bench.sh 5 producer_consumer
+#
+# The criterion output of each run is kept under $CARGO_TARGET_DIR/bench-logs/ (or target/bench-logs/).
+# On a shared machine the script waits (up to BENCH_QUIET_WAIT seconds, default 120) before each run until
+# the CPUs were less than 10% busy over a second, and prints how busy they were. It only reads
+# /proc/stat; it never stops anything.
+set -euo pipefail
+
+runs="${1:-3}"
+filter="${2:-}"
+quiet_wait="${BENCH_QUIET_WAIT:-120}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+log_dir="${CARGO_TARGET_DIR:-$root/target}/bench-logs/$(date -u +%Y%m%dT%H%M%S)"
+mkdir -p "$log_dir"
+
+# Percent of the last second the CPUs spent busy (from /proc/stat), 0..100.
+busy_percent() {
+    local a b
+    read -r _ a1 a2 a3 a4 a5 a6 a7 _ </proc/stat
+    a=$((a1 + a2 + a3 + a5 + a6 + a7))
+    local idle_a=$a4
+    sleep 1
+    read -r _ b1 b2 b3 b4 b5 b6 b7 _ </proc/stat
+    b=$((b1 + b2 + b3 + b5 + b6 + b7))
+    local busy=$((b - a)) idle=$((b4 - idle_a))
+    echo $((100 * busy / (busy + idle + 1)))
+}
+
+# Waits until the machine is nearly idle (other builds and tests finished), at most $quiet_wait seconds.
+wait_quiet() {
+    local waited=0 busy
+    busy="$(busy_percent)"
+    while [ "$busy" -gt 10 ] && [ "$waited" -lt "$quiet_wait" ]; do
+        sleep 1
+        waited=$((waited + 2))
+        busy="$(busy_percent)"
+    done
+    echo "$busy"
+}
+
+cd "$root"
+cargo bench -p pktloop-benches --bench ring --bench pool --no-run >/dev/null 2>&1 ||
+    cargo bench -p pktloop-benches --bench ring --bench pool --no-run
+
+for run in $(seq 1 "$runs"); do
+    busy="$(wait_quiet)"
+    echo "run $run/$runs: $(date -u +%H:%M:%S) UTC, CPUs ${busy}% busy just before, load average" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    # shellcheck disable=SC2086 # an empty filter must vanish
+    cargo bench -p pktloop-benches --bench ring --bench pool -- $filter >"$log_dir/run$run.txt" 2>&1
+done
+
+# Criterion prints the benchmark id on its own line (or before "time:"), then "thrpt: [low est high]".
+# Throughput is per element, so ns per element = 1000 / (M elements/s).
+for run in $(seq 1 "$runs"); do
+    awk -v run="$run" '
+        /^[a-z_0-9]+\/[^ ]+/ { name = $1 }
+        /thrpt:/ {
+            est = $4; unit = $5
+            f = (unit ~ /^Gelem/) ? 1000 : (unit ~ /^Kelem/) ? 0.001 : (unit ~ /^elem/) ? 0.000001 : 1
+            if (name != "" && !(name in seen)) { printf "%s %s %.3f\n", name, run, 1000 / (est * f); seen[name] = 1 }
+        }' "$log_dir/run$run.txt"
+done >"$log_dir/all.txt"
+
+echo
+printf '%-62s %s\n' "benchmark (ns per element; runs..., median)" ""
+awk '
+    { v[$1] = v[$1] " " $3; n[$1]++; order[$1] = (order[$1] == "" ? NR : order[$1]) }
+    END { for (k in v) print order[k], k, v[k] }' "$log_dir/all.txt" | sort -n | cut -d' ' -f2- |
+    while read -r name values; do
+        # shellcheck disable=SC2086 # split the values on purpose
+        median="$(printf '%s\n' $values | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+        printf '%-62s %s  | median %s\n' "$name" "$values" "$median"
+        echo "$name $median" >>"$log_dir/medians.txt"
+    done
+
+echo "full criterion output: $log_dir"
+
+# Ratios: each benchmark against the first pktloop entry of its group (>1: slower than pktloop).
+echo
+awk '
+    { split($1, p, "/"); g = p[1]; if (!(g in base) && $1 ~ /pktloop/) base[g] = $2; m[NR] = $1; val[NR] = $2; grp[NR] = g }
+    END { for (i = 1; i <= NR; i++) if (grp[i] in base) printf "%-62s %.2fx the time of %s first pktloop case\n", m[i], val[i] / base[grp[i]], grp[i] }
+' "$log_dir/medians.txt"
