@@ -16,6 +16,7 @@ use pktloop_engine::port::PacketBurst;
 use pktloop_engine::ring::ring;
 use pktloop_pmd::feth::FethConfig;
 use serde_json::{json, Value};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +56,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         )));
     }
     // Ctrl-C skips the scenarios not yet run; the JSON keeps those that ran.
+    let mut out_file = crate::config::create_output("out", &a.out)?;
     let want = |name: &str| !crate::interrupt::requested() && a.filter.as_deref().is_none_or(|f| name.contains(f));
     let mut rows: Vec<Row> = Vec::new();
     let mut emit = |r: Row| {
@@ -178,8 +180,9 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         "results": rows.iter().map(Row::to_json).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&out).map_err(|e| AppError::runtime(e.to_string()))?;
-    std::fs::write(&a.out, text + "\n")
-        .map_err(|e| AppError::usage(format!("invalid --out {}: cannot write it: {e}", a.out.display())))?;
+    out_file
+        .write_all((text + "\n").as_bytes())
+        .map_err(|e| AppError::runtime(format!("cannot write --out {}: {e}", a.out.display())))?;
     println!("wrote {}", a.out.display());
     Ok(())
 }

@@ -19,6 +19,7 @@ const TAP_BYTES: usize = 32 << 20;
 pub struct Recorder {
     capture: Capture,
     path: PathBuf,
+    file: std::fs::File,
     snaplen: usize,
 }
 
@@ -51,7 +52,8 @@ impl Recorder {
         let by_mem = (TAP_BYTES / snaplen).max(2);
         let slots = (limit.min(by_mem as u64).next_power_of_two() as usize).clamp(2, SLOTS);
         let capture = Capture::new(CaptureConfig { slots, snaplen, limit })?;
-        Ok(Recorder { capture, path: path.to_owned(), snaplen })
+        let file = crate::config::create_output("pcap", path)?;
+        Ok(Recorder { capture, path: path.to_owned(), file, snaplen })
     }
 
     /// A tap for one worker.
@@ -62,14 +64,12 @@ impl Recorder {
         Ok(self.capture.tap()?)
     }
 
-    /// Creates the file and starts draining into it.
+    /// Starts draining into the file (created by [`Recorder::new`]).
     ///
     /// # Errors
-    /// The file cannot be created.
+    /// The pcap header cannot be written, or the thread cannot start.
     pub fn start(self) -> Result<Writer, AppError> {
-        let Recorder { mut capture, path, snaplen } = self;
-        let file = std::fs::File::create(&path)
-            .map_err(|e| AppError::usage(format!("invalid --pcap {}: cannot create it: {e}", path.display())))?;
+        let Recorder { mut capture, path, file, snaplen } = self;
         let werr = move |e: pcap_file::PcapError| AppError::runtime(format!("writing {}: {e}", path.display()));
         let mut sink = PcapSink::new(BufWriter::new(file), snaplen as u32).map_err(&werr)?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -148,6 +148,15 @@ pub fn duration(flag: &'static str, secs: f64, max: f64) -> Result<std::time::Du
     }
 }
 
+/// Creates output file `path` for `--flag` now, so a bad path is a usage error before the run, not after.
+///
+/// # Errors
+/// The file cannot be created.
+pub fn create_output(flag: &str, path: &Path) -> Result<std::fs::File, AppError> {
+    std::fs::File::create(path)
+        .map_err(|e| AppError::usage(format!("invalid --{flag} {}: cannot create it: {e}", path.display())))
+}
+
 /// `--mtu` checked against 72..=max-mtu (1500 when unset, as a new feth interface has).
 pub fn mtu(value: Option<i64>, c: &FethConfig) -> Result<u32, AppError> {
     let v = value.unwrap_or(1500);

@@ -87,6 +87,10 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
         (&["fwd", "--expiry-us", "-1"], &["--expiry-us", "-1", "0..=10000000"]),
         (&["fwd", "--pool-size", "16"], &["--burst 32", "--pool-size 16", "--burst <= --pool-size"]),
+        (&["latency", "--hgrm", "/nonexistent/dir/l.hgrm"], &["--hgrm", "/nonexistent/dir/l.hgrm", "cannot create"]),
+        (&["latency", "--plot", "/nonexistent/dir/l.svg"], &["--plot", "/nonexistent/dir/l.svg", "cannot create"]),
+        (&["bench", "--out", "/nonexistent/dir/b.json"], &["--out", "/nonexistent/dir/b.json", "cannot create"]),
+        (&["fwd", "--pcap", "/nonexistent/dir/f.pcap"], &["--pcap", "/nonexistent/dir/f.pcap", "cannot create"]),
         (&["nosuchcommand"], &["nosuchcommand"]),
         (&[], &["subcommand", "fwd, latency or bench"]),
     ];

@@ -21,6 +21,7 @@ use hdrhistogram::Histogram;
 use pktloop_engine::lcore;
 use pktloop_pmd::feth::FethConfig;
 use serde_json::{json, Value};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -96,17 +97,19 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
 pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     let plan = resolve(a)?;
     let json_out = a.run.json.unwrap_or(false);
+    let hgrm_out = a.hgrm.as_deref().map(|p| config::create_output("hgrm", p).map(|f| (p, f))).transpose()?;
+    let plot_out = a.plot.as_deref().map(|p| config::create_output("plot", p).map(|f| (p, f))).transpose()?;
     let (feth, leaked, pcap_written) = run_feth(&plan)?;
     let peer = if plan.peer && !crate::interrupt::requested() {
         Some(rtrb_pingpong(plan.duration.min(Duration::from_secs(2)))?)
     } else {
         None
     };
-    if let Some(path) = &a.hgrm {
-        std::fs::write(path, hgrm::percentile_distribution(&feth.hist, 1000.0))
+    if let Some((path, mut f)) = hgrm_out {
+        f.write_all(hgrm::percentile_distribution(&feth.hist, 1000.0).as_bytes())
             .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))?;
     }
-    if let Some(path) = &a.plot {
+    if let Some((path, mut f)) = plot_out {
         let mut series = vec![("pktloop feth ping-pong", &feth.hist)];
         if let Some(p) = &peer {
             series.push(("rtrb two-ring ping-pong", &p.hist));
@@ -117,7 +120,7 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
             if plan.rate == 0 { "closed loop".to_owned() } else { format!("open loop at {} pps", plan.rate) },
             plan.feth.pool_mode.as_str()
         );
-        std::fs::write(path, svg::percentile_spectrum(&title, &series))
+        f.write_all(svg::percentile_spectrum(&title, &series).as_bytes())
             .map_err(|e| AppError::runtime(format!("cannot write --plot {}: {e}", path.display())))?;
     }
     if json_out {
