@@ -63,7 +63,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         print_row(&r);
         rows.push(r);
     };
-    println!("{:<44} {:>12} {:<6} {:<30} {:>7}", "scenario", "value", "unit", "peer (same run)", "ratio");
+    println!("{:<44} {:>12} {:<6} {:<40} {:>7}  note", "scenario", "value", "unit", "peer (same run)", "ratio");
 
     if want("ring transfer") {
         let ours = ring_transfer(secs, RingKind::Pktloop)?;
@@ -192,7 +192,7 @@ fn print_row(r: &Row) {
         Some((n, v)) => (format!("{n}: {v:.3}"), format!("{:.2}", r.value / v)),
         None => (String::new(), String::new()),
     };
-    println!("{:<44} {:>12.3} {:<6} {:<30} {:>7}", r.name, r.value, r.unit, peer, ratio);
+    println!("{:<44} {:>12.3} {:<6} {:<40} {:>7}  {}", r.name, r.value, r.unit, peer, ratio, r.note);
 }
 
 #[derive(Debug, Clone, Copy)]
