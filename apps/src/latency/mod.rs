@@ -59,7 +59,7 @@ pub struct Measured {
     /// Sends skipped because the pool was empty (open loop only; those intended sends are missing).
     pub send_failures: u64,
     /// Frames given up on (closed loop: not back within 100 ms).
-    pub lost: u64,
+    pub timeouts: u64,
     /// Pool memory (`hugepage`, `normal`; empty for the rtrb floor).
     pub backing: &'static str,
 }
@@ -167,7 +167,7 @@ fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Opti
     o.insert("duration_s".into(), json!(plan.duration.as_secs_f64()));
     o.insert("sent".into(), json!(m.sent));
     o.insert("received".into(), json!(m.received));
-    o.insert("lost".into(), json!(m.lost));
+    o.insert("timeouts".into(), json!(m.timeouts));
     o.insert("send_failures".into(), json!(m.send_failures));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
     if let Some(p) = peer {
@@ -202,7 +202,10 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
     println!("  {:<8} {:>14} {p:>18}", "max", m.hist.max());
     let p = peer_h.map(|h| h.len().to_string()).unwrap_or_default();
     println!("  {:<8} {:>14} {p:>18}", "samples", m.hist.len());
-    println!("  sent {}, received {}, lost {}, send failures {}", m.sent, m.received, m.lost, m.send_failures);
+    println!(
+        "  sent {}, received {}, timeouts {} (closed loop: not back in 100 ms, the next was sent), send failures {}",
+        m.sent, m.received, m.timeouts, m.send_failures
+    );
     if let Some(h) = peer_h {
         let r = m.hist.value_at_quantile(0.5) as f64 / h.value_at_quantile(0.5).max(1) as f64;
         println!("  p50 feth / p50 rtrb = {r:.2}");

@@ -16,7 +16,7 @@ use pktloop_engine::time::now_ns;
 use pktloop_engine::Port;
 use std::time::Duration;
 
-/// A frame not back after this long is counted lost and the closed loop moves on.
+/// A frame not back after this long counts as a timeout and the closed loop sends the next.
 const LOST_AFTER_NS: u64 = 100_000_000;
 /// Payload offset of the stamp: sequence number then send time, little-endian u64s.
 const SEQ_AT: usize = UDP_PAYLOAD;
@@ -128,7 +128,7 @@ fn pinger(
 ) -> (Measured, Box<dyn Port>) {
     let mut tx: Box<PacketBurst> = Box::default();
     let mut rx: Box<PacketBurst> = Box::default();
-    let (mut sent, mut received, mut send_failures, mut lost) = (0u64, 0u64, 0u64, 0u64);
+    let (mut sent, mut received, mut send_failures, mut timeouts) = (0u64, 0u64, 0u64, 0u64);
     // Warm-up: caches, page faults, the ponger's first spin; not recorded.
     let warm_until = now_ns() + 100_000_000;
     let interval = 1_000_000_000u64.checked_div(rate).unwrap_or(0);
@@ -141,7 +141,7 @@ fn pinger(
             match waiting_since {
                 Some(t) if now - t < LOST_AFTER_NS => {}
                 Some(_) => {
-                    lost += 1;
+                    timeouts += 1;
                     waiting_since = None;
                 }
                 None => {}
@@ -192,7 +192,7 @@ fn pinger(
         }
     }
     free_burst(&mut tx);
-    (Measured { hist, sent, received, send_failures, lost, backing: "" }, port)
+    (Measured { hist, sent, received, send_failures, timeouts, backing: "" }, port)
 }
 
 /// The floor: a closed-loop ping-pong of timestamps over two rtrb rings between two pinned threads.
@@ -233,7 +233,7 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
                 }
             }
         }
-        Measured { hist, sent, received, send_failures: 0, lost: 0, backing: "" }
+        Measured { hist, sent, received, send_failures: 0, timeouts: 0, backing: "" }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);
