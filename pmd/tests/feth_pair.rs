@@ -112,3 +112,26 @@ fn tx_headroom_is_the_headroom_of_new_tx_packets_and_survives_crossing() {
         }
     }
 }
+
+#[test]
+fn buflet_size_and_max_mtu_shape_multi_buflet_jumbo_frames() {
+    for mode in [PoolMode::Global, PoolMode::Private] {
+        let config = FethConfig { pool_mode: mode, multibuflet: true, buflet_size: 1024, max_mtu: 9000, ..cfg() };
+        let (mut a, mut b) = pair(&config).unwrap();
+        assert_eq!((a.tx_pool().buf_size(), a.tx_pool().max_buflets()), (1024, 9), "ceil(9000 / 1024) buflets");
+        let mut burst = frames(a.tx_pool(), 2, 3000, 0);
+        assert_eq!(burst[0].buflet_count(), 3, "992 + 1024 + 984 bytes after 32 of headroom");
+        // 3000 bytes exceed MTU 1500 until the MTU is raised.
+        assert_eq!(a.tx_burst(0, &mut burst), 2);
+        assert_eq!(dropped(&a, DropReason::MtuExceeded), 2);
+        a.handle().set_mtu(9000).unwrap();
+        let mut burst = frames(a.tx_pool(), 2, 9018, 10);
+        assert_eq!(a.tx_burst(0, &mut burst), 2);
+        let got = rx_all(&mut b);
+        assert_eq!(got.len(), 2);
+        for (k, p) in got.iter().enumerate() {
+            assert_eq!(p.buflet_count(), 9, "{mode:?}");
+            assert_eq!(p.to_vec(), frame_bytes(10 + k as u64, 9018));
+        }
+    }
+}
