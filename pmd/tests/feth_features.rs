@@ -424,3 +424,17 @@ fn receiver_pool_exhaustion_is_nomem_packet_then_nomem_buffer() {
     assert_eq!(a.stats().opackets, 64);
     assert_eq!(rx_all(&mut b).len(), 64);
 }
+
+#[test]
+fn packets_dropped_on_the_way_leave_room_for_the_rest() {
+    for rx_full in [RxFullPolicy::Retry, RxFullPolicy::Drop] {
+        let config = FethConfig { ring_size: 8, tx_drops: 2, rx_full, ..cfg() };
+        let (mut a, mut b) = pair(&config).unwrap();
+        let mut burst = frames(a.tx_pool(), 12, 64, 0);
+        // Every second packet is injected away, so 12 fit an 8-slot ring: 6 cross, 6 are dropped.
+        assert_eq!(a.tx_burst(0, &mut burst), 12, "{rx_full:?}");
+        assert_eq!(dropped(&a, DropReason::TxDropInjection), 6);
+        assert_eq!(dropped(&a, DropReason::RxRingFull), 0);
+        assert_eq!(rx_all(&mut b).iter().map(id_of).collect::<Vec<_>>(), [0, 2, 4, 6, 8, 10]);
+    }
+}

@@ -305,15 +305,21 @@ impl Feth {
                 }
             }
             Some(tx) => {
-                let k = n0.min(tx.tx.producer.slots());
+                // Take as many as the peer's ring has room for; packets dropped on the way (MTU, injection,
+                // expiry, nomem) use no room, so take more while room is left.
+                let mut room = tx.tx.producer.slots();
                 let mut out = PacketBurst::new();
-                for p in pkts.drain(..k) {
-                    if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
-                        out.push(d);
+                while room > 0 && !pkts.is_empty() {
+                    let k = room.min(pkts.len());
+                    for p in pkts.drain(..k) {
+                        if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
+                            out.push(d);
+                            room -= 1;
+                        }
                     }
+                    let pushed = tx.tx.producer.push_burst(&mut out);
+                    debug_assert!(out.is_empty(), "room was reserved for {pushed} packets");
                 }
-                let pushed = tx.tx.producer.push_burst(&mut out);
-                debug_assert!(out.is_empty(), "room was reserved for {pushed} packets");
                 if self.rx_full == RxFullPolicy::Drop {
                     for p in pkts.drain(..) {
                         self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
