@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ring and pool criterion benchmarks RUNS times (default 3) and prints, per benchmark, the ns per
 # element of each run and their median, plus each peer's ratio to the pktloop case it is compared with.
+# When DPDK's dpdk-test is installed, each run also measures rte_ring on the same two cores (see dpdk_ring).
 #
 #   scripts/bench.sh [RUNS] [FILTER]      e.g. scripts/bench.sh 5 producer_consumer
 #
@@ -42,6 +43,23 @@ wait_quiet() {
     echo "$busy"
 }
 
+# DPDK's rte_ring as one more ring peer, when its test binary is installed (Debian: apt-get install
+# dpdk-dev): ring_perf_autotest's "two physical cores, SP/SC bulk 32" figure (pointers, 8 bytes, cores 0
+# and 1, no hugepages needed), converted from TSC cycles to ns. Prints one "name run ns" line, or nothing.
+dpdk_ring() {
+    local run="$1" out khz cycles
+    command -v dpdk-test >/dev/null 2>&1 || return 0
+    out="$(DPDK_TEST=ring_perf_autotest timeout 120 dpdk-test --no-huge -m 512 -l 0-1 --no-pci \
+        --log-level=lib.eal:debug 2>&1)" || return 0
+    khz="$(sed -n 's/.*TSC frequency is ~\([0-9]*\) KHz.*/\1/p' <<<"$out" | head -n 1)"
+    cycles="$(grep -A 4 'two physical cores' <<<"$out" | grep -m 1 'legacy APIs: SP/SC: bulk (size: 32)' |
+        awk '{ print $NF }')"
+    if [ -n "$khz" ] && [ -n "$cycles" ]; then
+        awk -v c="$cycles" -v k="$khz" -v r="$run" \
+            'BEGIN { printf "ring_cross_core_u64_burst32/dpdk/rte_ring_sp_sc_bulk %s %.3f\n", r, c / (k / 1e6) }'
+    fi
+}
+
 cd "$root"
 cargo bench -p pktloop-benches --bench ring --bench pool --no-run >/dev/null 2>&1 ||
     cargo bench -p pktloop-benches --bench ring --bench pool --no-run
@@ -52,6 +70,10 @@ for run in $(seq 1 "$runs"); do
         "$(cut -d' ' -f1-3 /proc/loadavg)" >&2
     # shellcheck disable=SC2086 # an empty filter must vanish
     cargo bench -p pktloop-benches --bench ring --bench pool -- $filter >"$log_dir/run$run.txt" 2>&1
+    dpdk_id="ring_cross_core_u64_burst32/dpdk"
+    if [[ "$dpdk_id" == *"$filter"* ]]; then
+        dpdk_ring "$run" >"$log_dir/dpdk$run.txt"
+    fi
 done
 
 # Criterion prints the benchmark id on its own line (or before "time:"), then "thrpt: [low est high]".
@@ -64,6 +86,7 @@ for run in $(seq 1 "$runs"); do
             f = (unit ~ /^Gelem/) ? 1000 : (unit ~ /^Kelem/) ? 0.001 : (unit ~ /^elem/) ? 0.000001 : 1
             if (name != "" && !(name in seen)) { printf "%s %s %.3f\n", name, run, 1000 / (est * f); seen[name] = 1 }
         }' "$log_dir/run$run.txt"
+    cat "$log_dir/dpdk$run.txt" 2>/dev/null || true
 done >"$log_dir/all.txt"
 
 echo
