@@ -2,6 +2,7 @@
 # Runs the ring and pool criterion benchmarks RUNS times (default 3) and prints, per benchmark, the ns per
 # element of each run and their median, plus each peer's ratio to the pktloop case it is compared with.
 # When DPDK's dpdk-test is installed, each run also measures rte_ring on the same two cores (see dpdk_ring).
+# With python3 it also prints each benchmark's fastest criterion sample (the least disturbed figure).
 #
 #   scripts/bench.sh [RUNS] [FILTER]      e.g. scripts/bench.sh 5 producer_consumer
 #
@@ -60,6 +61,24 @@ dpdk_ring() {
     fi
 }
 
+# The fastest criterion sample of each benchmark measured since epoch second $1, in ns per element: "name ns"
+# lines. On a
+# shared machine other jobs only ever slow a sample down, so the best one is the least disturbed.
+best_samples() {
+    command -v python3 >/dev/null 2>&1 || return 0
+    python3 - "${CARGO_TARGET_DIR:-$root/target}/criterion" "$1" <<'PY'
+import glob, json, os, sys
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "**", "new", "sample.json"), recursive=True)):
+    if os.path.getmtime(f) < float(sys.argv[2]):
+        continue  # not measured in this run
+    bench = json.load(open(f.replace("sample.json", "benchmark.json")))
+    samples = json.load(open(f))
+    elements = (bench.get("throughput") or {}).get("Elements", 1)
+    best = min(t / i for t, i in zip(samples["times"], samples["iters"])) / elements
+    print(bench["full_id"], "%.3f" % best)
+PY
+}
+
 cd "$root"
 cargo bench -p pktloop-benches --bench ring --bench pool --no-run >/dev/null 2>&1 ||
     cargo bench -p pktloop-benches --bench ring --bench pool --no-run
@@ -68,11 +87,14 @@ for run in $(seq 1 "$runs"); do
     busy="$(wait_quiet)"
     echo "run $run/$runs: $(date -u +%H:%M:%S) UTC, CPUs ${busy}% busy just before, load average" \
         "$(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    start="$(date +%s)"
     # shellcheck disable=SC2086 # an empty filter must vanish
     cargo bench -p pktloop-benches --bench ring --bench pool -- $filter >"$log_dir/run$run.txt" 2>&1
+    best_samples "$start" >"$log_dir/best$run.txt"
     dpdk_id="ring_cross_core_u64_burst32/dpdk"
     if [[ "$dpdk_id" == *"$filter"* ]]; then
         dpdk_ring "$run" >"$log_dir/dpdk$run.txt"
+        awk '{ print $1, $3 }' "$log_dir/dpdk$run.txt" >>"$log_dir/best$run.txt"
     fi
 done
 
@@ -101,6 +123,13 @@ awk '
         echo "$name $median" >>"$log_dir/medians.txt"
     done
 
+if [ -s "$log_dir/best1.txt" ]; then
+    echo
+    echo "best sample per benchmark (ns per element; runs..., best of all): the least disturbed figure"
+    cat "$log_dir"/best*.txt | awk '
+        { v[$1] = v[$1] " " $2; if (!($1 in b) || $2 < b[$1]) b[$1] = $2; if (!($1 in o)) o[$1] = NR }
+        END { for (k in v) printf "%d %-62s%s  | best %s\n", o[k], k, v[k], b[k] }' | sort -n | cut -d' ' -f2-
+fi
 echo "full criterion output: $log_dir"
 
 # Ratios: each benchmark against the first pktloop entry of its group (>1: slower than pktloop).
