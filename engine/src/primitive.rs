@@ -18,6 +18,7 @@ pub(crate) use loom::cell::UnsafeCell;
 /// `UnsafeCell` with loom's closure API, compiled down to plain pointer access.
 #[cfg(not(loom))]
 #[derive(Debug, Default)]
+#[repr(transparent)]
 pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]

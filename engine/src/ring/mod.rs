@@ -29,6 +29,65 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Send for Shared<T> {}
 
+impl<T> Shared<T> {
+    /// Moves `n` items from `src` into the slots from position `pos` on, wrapping at the end.
+    ///
+    /// # Safety
+    /// The caller (the producer) owns slots `pos..pos + n`, `n` is at most the capacity, and `src` is valid
+    /// for `n` reads of items the caller gives up (it must not drop them afterwards).
+    #[inline]
+    unsafe fn copy_in(&self, pos: usize, src: *const T, n: usize) {
+        #[cfg(not(loom))]
+        {
+            let start = pos & self.mask;
+            let first = n.min(self.mask + 1 - start);
+            // `UnsafeCell<MaybeUninit<T>>` has the layout of `T`, and writing through a pointer to the cells'
+            // interior is what `UnsafeCell` permits.
+            let base = self.slots.as_ptr().cast::<T>().cast_mut();
+            // SAFETY: per the contract the slots are ours; the two spans stay inside the slot array
+            // (start + first <= capacity, n - first <= start) and do not overlap `src`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src, base.add(start), first);
+                std::ptr::copy_nonoverlapping(src.add(first), base, n - first);
+            }
+        }
+        #[cfg(loom)]
+        for i in 0..n {
+            // SAFETY: per the contract `src.add(i)` is readable and the slot is ours.
+            let value = unsafe { src.add(i).read() };
+            // SAFETY: as above.
+            self.slots[pos.wrapping_add(i) & self.mask].with_mut(|p| unsafe { (*p).write(value) });
+        }
+    }
+
+    /// Moves `n` items out of the slots from position `pos` on into `dst`.
+    ///
+    /// # Safety
+    /// The caller (the consumer) owns slots `pos..pos + n`, which hold initialised items it takes, and `dst`
+    /// is valid for `n` writes.
+    #[inline]
+    unsafe fn copy_out(&self, pos: usize, dst: *mut T, n: usize) {
+        #[cfg(not(loom))]
+        {
+            let start = pos & self.mask;
+            let first = n.min(self.mask + 1 - start);
+            let base = self.slots.as_ptr().cast::<T>();
+            // SAFETY: per the contract the slots are ours and initialised; the spans stay inside the array.
+            unsafe {
+                std::ptr::copy_nonoverlapping(base.add(start), dst, first);
+                std::ptr::copy_nonoverlapping(base, dst.add(first), n - first);
+            }
+        }
+        #[cfg(loom)]
+        for i in 0..n {
+            // SAFETY: per the contract the slot holds an initialised item we take, and `dst.add(i)` is writable.
+            let value = self.slots[pos.wrapping_add(i) & self.mask].with(|p| unsafe { (*p).assume_init_read() });
+            // SAFETY: as above.
+            unsafe { dst.add(i).write(value) };
+        }
+    }
+}
+
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         let head = self.head.load(Ordering::Acquire);
@@ -129,8 +188,7 @@ impl<T: Send> Producer<T> {
             return Err(Full(value));
         }
         self.write(self.head, value);
-        self.head = self.head.wrapping_add(1);
-        self.shared.head.store(self.head, Ordering::Release);
+        self.publish(1);
         Ok(())
     }
 
@@ -138,18 +196,27 @@ impl<T: Send> Producer<T> {
     /// Returns how many moved.
     #[inline]
     pub fn push_burst<const N: usize>(&mut self, src: &mut ArrayVec<T, N>) -> usize {
-        let n = src.len().min(self.free_slots(src.len()));
+        let len = src.len();
+        let n = len.min(self.free_slots(len));
         if n == 0 {
             return 0;
         }
-        let mut pos = self.head;
-        for value in src.drain(..n) {
-            self.write(pos, value);
-            pos = pos.wrapping_add(1);
+        // SAFETY: free_slots said slots head..head+n are ours; the first n items of `src` move into them, and
+        // the rest shift to the front before the length drops to `len - n`, so none is dropped or duplicated.
+        unsafe {
+            self.shared.copy_in(self.head, src.as_ptr(), n);
+            let p = src.as_mut_ptr();
+            std::ptr::copy(p.add(n), p, len - n);
+            src.set_len(len - n);
         }
-        self.head = pos;
-        self.shared.head.store(pos, Ordering::Release);
+        self.publish(n);
         n
+    }
+
+    #[inline]
+    fn publish(&mut self, n: usize) {
+        self.head = self.head.wrapping_add(n);
+        self.shared.head.store(self.head, Ordering::Release);
     }
 
     /// Pushes items from an iterator until it ends or the ring is full; returns how many moved. Items the
@@ -166,8 +233,7 @@ impl<T: Send> Producer<T> {
             n += 1;
         }
         if n > 0 {
-            self.head = pos;
-            self.shared.head.store(pos, Ordering::Release);
+            self.publish(n);
         }
         n
     }
@@ -179,14 +245,10 @@ impl<T: Send> Producer<T> {
         T: Copy,
     {
         let n = src.len().min(self.free_slots(src.len()));
-        let mut pos = self.head;
-        for &value in &src[..n] {
-            self.write(pos, value);
-            pos = pos.wrapping_add(1);
-        }
         if n > 0 {
-            self.head = pos;
-            self.shared.head.store(pos, Ordering::Release);
+            // SAFETY: slots head..head+n are ours; `T: Copy`, so copying leaves `src` valid.
+            unsafe { self.shared.copy_in(self.head, src.as_ptr(), n) };
+            self.publish(n);
         }
         n
     }
@@ -228,8 +290,7 @@ impl<T: Send> Consumer<T> {
             return None;
         }
         let value = self.read(self.tail);
-        self.tail = self.tail.wrapping_add(1);
-        self.shared.tail.store(self.tail, Ordering::Release);
+        self.release(1);
         Some(value)
     }
 
@@ -241,16 +302,21 @@ impl<T: Send> Consumer<T> {
         if n == 0 {
             return 0;
         }
-        let mut pos = self.tail;
-        for _ in 0..n {
-            let value = self.read(pos);
-            // Cannot fail: n <= remaining capacity.
-            let _ = dst.try_push(value);
-            pos = pos.wrapping_add(1);
+        let len = dst.len();
+        // SAFETY: slots tail..tail+n hold items the producer published (ready); they move into `dst`'s spare
+        // room (n <= remaining capacity), which then counts them.
+        unsafe {
+            self.shared.copy_out(self.tail, dst.as_mut_ptr().add(len), n);
+            dst.set_len(len + n);
         }
-        self.tail = pos;
-        self.shared.tail.store(pos, Ordering::Release);
+        self.release(n);
         n
+    }
+
+    #[inline]
+    fn release(&mut self, n: usize) {
+        self.tail = self.tail.wrapping_add(n);
+        self.shared.tail.store(self.tail, Ordering::Release);
     }
 
     /// Copies up to `dst.len()` items into `dst`; returns how many.
@@ -260,14 +326,10 @@ impl<T: Send> Consumer<T> {
         T: Copy,
     {
         let n = dst.len().min(self.ready(dst.len()));
-        let mut pos = self.tail;
-        for slot in &mut dst[..n] {
-            *slot = self.read(pos);
-            pos = pos.wrapping_add(1);
-        }
         if n > 0 {
-            self.tail = pos;
-            self.shared.tail.store(pos, Ordering::Release);
+            // SAFETY: slots tail..tail+n hold published items; `T: Copy` and `dst` has room for n.
+            unsafe { self.shared.copy_out(self.tail, dst.as_mut_ptr(), n) };
+            self.release(n);
         }
         n
     }

@@ -45,6 +45,38 @@ mod threaded {
     }
 
     #[test]
+    fn bursts_that_wrap_around_the_end_keep_order() {
+        let (mut p, mut c) = ring::<u64>(8).unwrap();
+        let (mut next_in, mut next_out) = (0u64, 0u64);
+        for round in 0..200 {
+            let mut src: ArrayVec<u64, 5> = ArrayVec::new();
+            for _ in 0..(round % 5) + 1 {
+                src.push(next_in);
+                next_in += 1;
+            }
+            let before = src.len();
+            let moved = p.push_burst(&mut src);
+            assert_eq!(src.len(), before - moved);
+            assert!(src.iter().zip(src.iter().skip(1)).all(|(a, b)| b == &(a + 1)), "leftovers stay in order");
+            next_in -= src.len() as u64;
+            let mut out = ArrayVec::<u64, 8>::new();
+            c.pop_burst(&mut out, (round % 3) + 1);
+            for v in out {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+        }
+        let mut rest = [0u64; 8];
+        let n = c.pop_slice(&mut rest);
+        assert!(rest[..n].iter().all(|&v| {
+            let ok = v == next_out;
+            next_out += 1;
+            ok
+        }));
+        assert_eq!(next_out, next_in);
+    }
+
+    #[test]
     fn items_left_in_the_ring_are_dropped_with_it() {
         let tracker = std::sync::Arc::new(());
         let (mut p, c) = ring::<std::sync::Arc<()>>(8).unwrap();
