@@ -143,7 +143,7 @@ pub struct FethArgs {
     /// Packets per pool, 1..=1048576 [default: 1024]
     #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
     pub pool_size: Option<i64>,
-    /// Slots per crossing ring, a power of two in 2..=16777216 [default: 1024]
+    /// Slots per crossing ring, a power of two in 2..=16777216 [default: 512]
     #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
     pub ring_size: Option<i64>,
     /// Pool memory [default: hugepage, falling back to normal pages]

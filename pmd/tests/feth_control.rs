@@ -1,6 +1,5 @@
 //! feth control plane: create, names, MAC, MTU, media, peering errors, link events, up/down, destroy.
 
-#[path = "feth_common.rs"]
 mod common;
 
 use common::*;

@@ -1,7 +1,6 @@
 //! Crossing by pool mode: global moves the handle with its metadata, private copies keep the buflet
 //! layout, split packs consecutive packets into aggregation buffers.
 
-#[path = "feth_common.rs"]
 mod common;
 
 use common::*;

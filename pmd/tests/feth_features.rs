@@ -1,7 +1,6 @@
 //! feth data-path behaviours: WMM, FCS, trailer, hwcsum, drop injection, expiry, completions, advisories,
 //! dequeue stall, full rx ring, no peer, nomem.
 
-#[path = "feth_common.rs"]
 mod common;
 
 use common::*;

@@ -1,6 +1,5 @@
 //! feth pair basics: identity, crossing in every pool mode, conservation, pools all back.
 
-#[path = "feth_common.rs"]
 mod common;
 
 use common::*;

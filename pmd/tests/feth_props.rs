@@ -1,7 +1,6 @@
 //! Property test: any sequence of sends, receives, stalls, peer changes and MTU changes, in any pool mode
 //! and with any drop-related knobs, accounts for every packet, and every buffer comes back.
 
-#[path = "feth_common.rs"]
 mod common;
 
 use common::*;

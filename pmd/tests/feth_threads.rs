@@ -1,7 +1,6 @@
 //! feth across threads: conservation under load in every pool mode, counters read live from another
 //! thread, and destroying or dropping one side while the other is sending.
 
-#[path = "feth_common.rs"]
 mod common;
 
 use common::*;

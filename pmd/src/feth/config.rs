@@ -124,7 +124,9 @@ pub struct FethConfig {
     pub tx_exp_policy: u32,
     /// `tx-completion`: sync or async tx status.
     pub tx_completion: TxCompletion,
-    /// `ring-size`: slots per crossing ring (and per WMM tx ring), a power of two.
+    /// `ring-size`: slots per crossing ring (and per WMM tx ring), a power of two. The default, 512, is half
+    /// the pool, so a full ring plus the bursts and per-core caches in flight never exhausts the receiver's
+    /// pool: a generator that outruns its receiver meets back-pressure, not nomem drops.
     pub ring_size: usize,
     /// `pool-size`: packets per pool.
     pub pool_packets: u32,
@@ -152,7 +154,7 @@ impl Default for FethConfig {
             tx_drops: 0,
             tx_exp_policy: 0,
             tx_completion: TxCompletion::Sync,
-            ring_size: 1024,
+            ring_size: 512,
             pool_packets: 1024,
             rx_full: RxFullPolicy::Retry,
             prefer: Prefer::Hugepage,
@@ -266,7 +268,7 @@ mod tests {
         c.validate().unwrap();
         assert_eq!((c.tx_headroom, c.trailer_length, c.max_mtu, c.buflet_size), (32, 0, 2048, 512));
         assert_eq!((c.aggregation_factor, c.adv_interval_ms, c.tx_drops, c.tx_exp_policy), (96, 0, 0, 0));
-        assert_eq!((c.ring_size, c.pool_packets), (1024, 1024));
+        assert_eq!((c.ring_size, c.pool_packets), (512, 1024));
         assert_eq!(
             (c.tx_completion, c.rx_full, c.pool_mode),
             (TxCompletion::Sync, RxFullPolicy::Retry, PoolMode::Global)

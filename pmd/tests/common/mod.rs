@@ -1,4 +1,4 @@
-//! Helpers shared by the feth integration tests (included with `#[path]`, not a test binary of its own).
+//! Helpers shared by the feth integration tests (`mod common;` in each test file, not a test binary of its own).
 #![allow(dead_code)]
 
 use pktloop_engine::mem::Prefer;
