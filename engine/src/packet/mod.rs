@@ -27,8 +27,22 @@ pub(crate) struct Desc {
     limit: u32,
     pkt_len: u32,
     nbuflets: u16,
+    /// Whether `meta` holds this packet's metadata. A new packet starts with it clear and reads as
+    /// [`PacketMeta::default`], so allocation writes only the first cache line of the descriptor; the
+    /// metadata line is written on the first `meta_mut`.
+    meta_set: bool,
     meta: PacketMeta,
 }
+
+/// What a packet's metadata reads as until it is first written.
+static DEFAULT_META: PacketMeta = PacketMeta {
+    service_class: ServiceClass::Be,
+    link_header_len: 0,
+    flags: PacketFlags::empty(),
+    expiry: None,
+    packet_id: 0,
+    timestamp_ns: 0,
+};
 
 impl Desc {
     pub(crate) fn new() -> Desc {
@@ -41,6 +55,7 @@ impl Desc {
             limit: 0,
             pkt_len: 0,
             nbuflets: 1,
+            meta_set: false,
             meta: PacketMeta::default(),
         }
     }
@@ -251,13 +266,23 @@ impl Packet {
     /// Packet metadata.
     #[inline]
     pub fn meta(&self) -> &PacketMeta {
-        &self.head_desc().meta
+        let h = self.head_desc();
+        if h.meta_set {
+            &h.meta
+        } else {
+            &DEFAULT_META
+        }
     }
 
     /// Packet metadata, writable.
     #[inline]
     pub fn meta_mut(&mut self) -> &mut PacketMeta {
-        &mut self.head_desc_mut().meta
+        let h = self.head_desc_mut();
+        if !h.meta_set {
+            h.meta_set = false;
+            h.meta_set = true;
+        }
+        &mut h.meta
     }
 
     /// The buflets, in order.
@@ -522,7 +547,11 @@ impl Packet {
         // SAFETY: `idx[0]` was just taken from the pool: ours alone. Its window end..limit was cut from ours
         // above, so the two never overlap.
         let v = unsafe { pool.desc_mut(idx[0]) };
-        *v = Desc { mem, start: end, off: end + headroom as u32, limit, ..Desc::new() };
+        v.reset(mem, end + headroom as u32, limit);
+        v.start = end;
+        v.pkt_len = 0;
+        v.nbuflets = 1;
+        v.meta_set = false;
         Some(Packet { head: idx[0], pool: self.pool & POOL_ID_MASK, len: 0 })
     }
 
@@ -557,7 +586,7 @@ impl Packet {
         let h = unsafe { dst.desc_mut(idxs[0]) };
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
-        h.meta = PacketMeta::default();
+        h.meta_set = false;
         let simple = if n == 1 { SIMPLE } else { 0 };
         Ok(Packet { head: idxs[0], pool: dst.id | simple, len: self.len })
     }
@@ -598,7 +627,7 @@ fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
     d.reset(idx, pool.headroom, pool.buf_size);
     d.pkt_len = 0;
     d.nbuflets = 1;
-    d.meta = PacketMeta::default();
+    d.meta_set = false;
     Packet { head: idx, pool: pool.id | SIMPLE, len: 0 }
 }
 

@@ -238,3 +238,25 @@ fn simple_packets_lose_the_fast_free_once_chained_or_shared() {
     free_burst(&mut burst);
     assert_eq!(p.in_use(), 0);
 }
+
+#[test]
+fn metadata_reads_as_default_until_written_and_is_reset_on_reuse() {
+    assert_eq!(DEFAULT_META, PacketMeta::default());
+    let p = pool(4, 256, 0, 1);
+    let mut a = p.alloc().unwrap();
+    assert_eq!(*a.meta(), PacketMeta::default());
+    a.meta_mut().packet_id = 42;
+    a.meta_mut().service_class = ServiceClass::Vo;
+    assert_eq!((a.meta().packet_id, a.meta().service_class), (42, ServiceClass::Vo));
+    let idx = a.index();
+    drop(a);
+    let b = p.alloc().unwrap();
+    assert_eq!(b.index(), idx, "the cache hands the same buffer back");
+    assert_eq!(*b.meta(), PacketMeta::default(), "a reused descriptor starts with fresh metadata");
+    let mut c = p.packet_from(&[1u8; 10]).unwrap();
+    c.meta_mut().packet_id = 7;
+    let view = c.carve_tail(0).unwrap();
+    assert_eq!(*view.meta(), PacketMeta::default());
+    let copy = c.copy_layout_to(&p).unwrap();
+    assert_eq!(*copy.meta(), PacketMeta::default(), "layout copies leave metadata at its defaults");
+}
