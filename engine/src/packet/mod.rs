@@ -279,7 +279,7 @@ impl Packet {
     pub fn meta_mut(&mut self) -> &mut PacketMeta {
         let h = self.head_desc_mut();
         if !h.meta_set {
-            h.meta_set = false;
+            h.meta = PacketMeta::default();
             h.meta_set = true;
         }
         &mut h.meta

@@ -253,6 +253,10 @@ fn metadata_reads_as_default_until_written_and_is_reset_on_reuse() {
     let b = p.alloc().unwrap();
     assert_eq!(b.index(), idx, "the cache hands the same buffer back");
     assert_eq!(*b.meta(), PacketMeta::default(), "a reused descriptor starts with fresh metadata");
+    let mut b = b;
+    b.meta_mut().link_header_len = 14;
+    assert_eq!(b.meta().packet_id, 0, "the first write starts from defaults, not the previous packet's");
+    assert_eq!(b.meta().service_class, ServiceClass::Be);
     let mut c = p.packet_from(&[1u8; 10]).unwrap();
     c.meta_mut().packet_id = 7;
     let view = c.carve_tail(0).unwrap();
