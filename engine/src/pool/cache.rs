@@ -7,14 +7,16 @@
 //! thread exit flushes every cache the thread holds.
 
 use super::depot::Depot;
-use super::{try_reclaim, upgrade, PoolInner, MAX_BULK};
+use super::{release, upgrade, PoolInner, MAX_BULK};
 use crossbeam_utils::CachePadded;
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub(crate) struct Cache {
-    pool: Arc<PoolInner>,
+    /// Taken out in `drop` to hand to [`release`].
+    pool: ManuallyDrop<Arc<PoolInner>>,
     objs: Box<[u32]>,
     len: usize,
     /// Level a refill aims for and a flush returns to.
@@ -30,7 +32,14 @@ impl Cache {
         let flush_at = size + size / 2;
         let mag = pool.depot.mag_size();
         let published = pool.register_cache_len();
-        Cache { objs: vec![0; flush_at + MAX_BULK + mag].into_boxed_slice(), len: 0, size, flush_at, published, pool }
+        Cache {
+            objs: vec![0; flush_at + MAX_BULK + mag].into_boxed_slice(),
+            len: 0,
+            size,
+            flush_at,
+            published,
+            pool: ManuallyDrop::new(pool),
+        }
     }
 
     #[inline]
@@ -62,7 +71,7 @@ impl Cache {
         let mag = depot.mag_size();
         let want = n + self.size / 2;
         while self.len < want && self.len + mag <= self.objs.len() {
-            let got = depot.pop(&*self.pool, &mut self.objs[self.len..]);
+            let got = depot.pop(&**self.pool, &mut self.objs[self.len..]);
             if got == 0 {
                 break;
             }
@@ -102,7 +111,7 @@ impl Cache {
             self.len = level;
             // Unpublish before the depot sees them, so in_use may briefly overcount but never undercount.
             self.publish();
-            self.pool.depot.push(&*self.pool, &self.objs[level..top]);
+            self.pool.depot.push(&**self.pool, &self.objs[level..top]);
         }
     }
 }
@@ -111,7 +120,8 @@ impl Drop for Cache {
     fn drop(&mut self) {
         self.flush_to(0);
         self.pool.unregister_cache_len(&self.published);
-        try_reclaim(&self.pool);
+        // SAFETY: `pool` is not touched again after this.
+        release(unsafe { ManuallyDrop::take(&mut self.pool) });
     }
 }
 
@@ -161,11 +171,31 @@ pub(crate) unsafe fn put_bulk(pool: &PoolInner, idxs: &[u32]) {
     if idxs.is_empty() {
         return;
     }
+    if pool.users.load(Ordering::Relaxed) == 0 {
+        // SAFETY: forwarded contract.
+        unsafe { put_retired(pool, idxs) };
+        return;
+    }
     for chunk in idxs.chunks(MAX_BULK) {
         if with_cache(pool, |c| c.put(chunk)).is_none() {
             pool.depot.push(pool, chunk);
         }
     }
+}
+
+/// Returns buffers to a pool whose handles are all gone. No cache is made for it (a cache would keep the
+/// pool alive as long as this thread runs): the thread's old cache is flushed, the buffers go straight to
+/// the depot, and the pool is released if they were the last ones out.
+///
+/// # Safety
+/// As for [`put_bulk`].
+#[cold]
+unsafe fn put_retired(pool: &PoolInner, idxs: &[u32]) {
+    // SAFETY: we still own buffers of the pool, which keeps it registered.
+    let held = unsafe { upgrade(pool) };
+    release_thread_cache(pool);
+    pool.depot.push(pool, idxs);
+    release(held);
 }
 
 /// Allocation for a thread without a cache (being torn down): straight from the depot, all or nothing.

@@ -17,6 +17,7 @@ use crate::packet::Desc;
 use crossbeam_utils::CachePadded;
 use depot::{Depot, MagazineMemory};
 use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -115,7 +116,7 @@ pub(crate) struct PoolInner {
     /// One published length per live thread cache, for `in_use`.
     cache_lens: Mutex<Vec<Arc<CachePadded<AtomicUsize>>>>,
     alloc_failures: AtomicU64,
-    users: AtomicUsize,
+    pub(crate) users: AtomicUsize,
     backing: Backing,
     _region: Region,
 }
@@ -229,34 +230,36 @@ pub(crate) unsafe fn upgrade(inner: &PoolInner) -> Arc<PoolInner> {
     }
 }
 
-/// Releases the registry's reference if nothing can reach the pool any more: no user handle, no thread
-/// cache other than `held` (the caller's own reference) and no buffer out.
-pub(crate) fn try_reclaim(held: &Arc<PoolInner>) {
-    if held.users.load(Ordering::Acquire) != 0 {
-        return;
-    }
+/// Drops `held` (a [`Pool`] handle's or a thread cache's reference), and with it the registry's reference
+/// when nothing else can reach the pool: no user handle, no other holder and no buffer out. Holders let go
+/// under the registry lock, so of two letting go at once the second sees the first gone.
+pub(crate) fn release(held: Arc<PoolInner>) {
     let _guard = lock(&REGISTRY_LOCK);
     // Registry + `held`: no other thread has a cache, so nothing is mid-call and `in_use` is exact.
-    if Arc::strong_count(held) != 2 {
-        return;
+    if held.users.load(Ordering::Acquire) == 0 && Arc::strong_count(&held) == 2 {
+        let in_use = held.in_use();
+        if in_use == 0 {
+            let me = Arc::as_ptr(&held).cast_mut();
+            // Only our own entry: the id may already belong to a newer pool.
+            if REGISTRY[held.id as usize]
+                .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                // SAFETY: the entry owned the strong count taken by `Arc::into_raw` at registration.
+                drop(unsafe { Arc::from_raw(me) });
+            }
+        } else {
+            log::debug!("pool {} retired with {in_use} buffers out; kept until they return", held.name);
+        }
     }
-    let in_use = held.in_use();
-    if in_use != 0 {
-        log::debug!("pool {} retired with {in_use} buffers out; kept until they return", held.name);
-        return;
-    }
-    let slot = &REGISTRY[held.id as usize];
-    let p = slot.swap(std::ptr::null_mut(), Ordering::AcqRel);
-    if !p.is_null() {
-        // SAFETY: a non-null entry owns the strong count taken by `Arc::into_raw` at registration.
-        drop(unsafe { Arc::from_raw(p) });
-    }
+    drop(held);
 }
 
 /// A shared handle to a buffer pool. Cloning is cheap; the pool lives until the last handle, the last thread
 /// cache and the last outstanding buffer are gone.
 pub struct Pool {
-    inner: Arc<PoolInner>,
+    /// Taken out in `drop` to hand to [`release`].
+    inner: ManuallyDrop<Arc<PoolInner>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -274,15 +277,17 @@ impl std::fmt::Debug for Pool {
 impl Clone for Pool {
     fn clone(&self) -> Pool {
         self.inner.users.fetch_add(1, Ordering::Relaxed);
-        Pool { inner: self.inner.clone() }
+        Pool { inner: ManuallyDrop::new(Arc::clone(&self.inner)) }
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        if self.inner.users.fetch_sub(1, Ordering::AcqRel) == 1 {
-            cache::release_thread_cache(&self.inner);
-            try_reclaim(&self.inner);
+        // SAFETY: `inner` is not touched again after this.
+        let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
+        if inner.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            cache::release_thread_cache(&inner);
+            release(inner);
         }
     }
 }
@@ -324,7 +329,7 @@ impl Pool {
         let all: Vec<u32> = (0..config.buffers).rev().collect();
         inner.depot.push(&*inner, &all);
         REGISTRY[id].store(Arc::into_raw(inner.clone()).cast_mut(), Ordering::Release);
-        Ok(Pool { inner })
+        Ok(Pool { inner: ManuallyDrop::new(inner) })
     }
 
     /// The pool's name.
@@ -477,6 +482,27 @@ mod tests {
         drop(p);
         // SAFETY: only reading the slot.
         assert!(REGISTRY[id as usize].load(Ordering::Acquire).is_null(), "idle pool released its id");
+    }
+
+    #[test]
+    fn a_pool_dropped_with_buffers_out_is_released_when_the_last_returns() {
+        // Far more rounds than there are pool ids: each pool must give its id back once its last packet
+        // returns, even though this thread keeps running.
+        for round in 0..(MAX_POOLS + 50) {
+            let p = pool(8, 256, 4);
+            let id = p.id();
+            let pkt = p.alloc().unwrap();
+            drop(p);
+            assert!(
+                !REGISTRY[id as usize].load(Ordering::Acquire).is_null(),
+                "round {round}: kept while a packet is out"
+            );
+            drop(pkt);
+            assert!(
+                REGISTRY[id as usize].load(Ordering::Acquire).is_null(),
+                "round {round}: released with the last packet"
+            );
+        }
     }
 
     #[test]

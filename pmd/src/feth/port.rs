@@ -218,18 +218,22 @@ impl Feth {
             let mut old_tx = None;
             if c.tx_dirty {
                 c.tx_dirty = false;
-                old_tx = std::mem::replace(&mut self.tx, c.tx_new.take());
-                for r in &mut self.rx {
-                    r.check = true;
-                }
-                self.rx_check = !self.rx.is_empty();
+                old_tx = Some(std::mem::replace(&mut self.tx, c.tx_new.take()));
             }
             (old_tx, std::mem::take(&mut c.rx_new))
         };
-        if let Some(t) = old_tx {
-            t.leave();
-        }
         self.rx.extend(new_rx);
+        if let Some(old) = old_tx {
+            if let Some(t) = old {
+                t.leave();
+            }
+            // The peer changed: any rx link, including one adopted just now whose sender may already have
+            // left (peered and unpeered before this poll), is checked and retired once drained.
+            for r in &mut self.rx {
+                r.check = true;
+            }
+            self.rx_check = !self.rx.is_empty();
+        }
         self.fast = self.fast_config && self.tx.as_ref().is_some_and(|t| !t.peer.hwcsum);
         if self.detaching {
             self.drop_queued(DropReason::Detached);
