@@ -91,6 +91,8 @@ pub struct Tap {
     snaplen: usize,
     limit: u64,
     done: bool,
+    /// A slot taken before the limit turned out to be reached (never handed back: the tap is done then).
+    spare: Option<Frame>,
 }
 
 impl Capture {
@@ -135,6 +137,7 @@ impl Capture {
             snaplen: self.config.snaplen,
             limit: self.config.limit,
             done: false,
+            spare: None,
         })
     }
 
@@ -175,15 +178,21 @@ impl Tap {
         if self.done {
             return false;
         }
-        if self.shared.taken.fetch_add(1, Ordering::Relaxed) >= self.limit {
+        if self.shared.taken.load(Ordering::Relaxed) >= self.limit {
             self.done = true;
             return false;
         }
-        let Some(mut slot) = self.free.pop() else {
+        // A slot first, then a place under the limit: a tap without a slot never holds a place another tap
+        // could have used.
+        let Some(mut slot) = self.spare.take().or_else(|| self.free.pop()) else {
             self.shared.missed.fetch_add(1, Ordering::Relaxed);
-            self.shared.taken.fetch_sub(1, Ordering::Relaxed);
             return false;
         };
+        if self.shared.taken.fetch_add(1, Ordering::Relaxed) >= self.limit {
+            self.spare = Some(slot);
+            self.done = true;
+            return false;
+        }
         slot.data.clear();
         for b in pkt.buflets() {
             let room = self.snaplen - slot.data.len();
