@@ -194,7 +194,9 @@ impl PoolInner {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a setup-path mutex; a panic elsewhere while holding it leaves data that is still consistent (every
+/// critical section is a single push, remove or counter update), so poisoning is ignored.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

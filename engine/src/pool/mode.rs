@@ -147,7 +147,7 @@ struct GlobalEntry {
 static GLOBAL: Mutex<Vec<GlobalEntry>> = Mutex::new(Vec::new());
 
 fn global() -> std::sync::MutexGuard<'static, Vec<GlobalEntry>> {
-    GLOBAL.lock().unwrap_or_else(|p| p.into_inner())
+    super::lock(&GLOBAL)
 }
 
 impl PortPools {
