@@ -30,6 +30,7 @@ pub mod capture;
 pub mod error;
 pub mod lcore;
 pub mod mem;
+pub mod meta;
 pub mod packet;
 pub mod pool;
 pub mod port;

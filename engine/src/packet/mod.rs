@@ -6,33 +6,11 @@
 //! *view* buflet uses a region of another buffer (its `mem`), which is refcounted; split-pool packing carves
 //! views out of one large buffer with [`Packet::carve_tail`].
 
-mod meta;
+pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 
-pub use meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
-
-use crate::pool::depot::NIL;
-use crate::pool::{cache, lookup, Pool, PoolInner};
+use crate::pool::buflet::{Desc, Released, CHAIN_RELEASE_MAX, NIL};
+use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
-use std::sync::atomic::Ordering;
-
-/// Per-buffer descriptor. Hot fields first; the packet-level fields are only meaningful on a chain's head.
-#[repr(C, align(64))]
-pub(crate) struct Desc {
-    next: u32,
-    /// Buffer whose memory the data lives in: itself, or the host of a view.
-    mem: u32,
-    start: u32,
-    off: u32,
-    len: u32,
-    limit: u32,
-    pkt_len: u32,
-    nbuflets: u16,
-    /// Whether `meta` holds this packet's metadata. A new packet starts with it clear and reads as
-    /// [`PacketMeta::default`], so allocation writes only the first cache line of the descriptor; the
-    /// metadata line is written on the first `meta_mut`.
-    meta_set: bool,
-    meta: PacketMeta,
-}
 
 /// What a packet's metadata reads as until it is first written.
 static DEFAULT_META: PacketMeta = PacketMeta {
@@ -43,23 +21,6 @@ static DEFAULT_META: PacketMeta = PacketMeta {
     packet_id: 0,
     timestamp_ns: 0,
 };
-
-impl Desc {
-    pub(crate) fn new() -> Desc {
-        Desc {
-            next: NIL,
-            mem: 0,
-            start: 0,
-            off: 0,
-            len: 0,
-            limit: 0,
-            pkt_len: 0,
-            nbuflets: 1,
-            meta_set: false,
-            meta: PacketMeta::default(),
-        }
-    }
-}
 
 /// Why an append or write could not be done. The packet is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -126,63 +87,6 @@ pub struct Buflet<'a> {
     pub offset: usize,
     /// The data.
     pub data: &'a [u8],
-}
-
-impl Desc {
-    #[inline]
-    fn headroom(&self) -> usize {
-        (self.off - self.start) as usize
-    }
-
-    #[inline]
-    fn tailroom(&self) -> usize {
-        (self.limit - self.off - self.len) as usize
-    }
-
-    /// Resets the buflet to an empty window over all of its own buffer, data starting at `off`.
-    #[inline]
-    fn reset(&mut self, idx: u32, off: u32, buf_size: u32) {
-        self.next = NIL;
-        self.mem = idx;
-        self.start = 0;
-        self.off = off;
-        self.len = 0;
-        self.limit = buf_size;
-    }
-}
-
-impl PoolInner {
-    /// The data of buflet `d`.
-    ///
-    /// # Safety
-    /// The caller owns the buflet `d` describes (its window `start..limit` belongs to it alone).
-    #[inline]
-    unsafe fn bytes(&self, d: &Desc) -> &[u8] {
-        // SAFETY: off..off+len lies inside the buffer `mem` (descriptor invariant), owned per the contract.
-        unsafe { std::slice::from_raw_parts(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
-    }
-
-    /// The data of buflet `d`, writable.
-    ///
-    /// # Safety
-    /// As for [`PoolInner::bytes`], and no other reference to that data may exist.
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn bytes_mut(&self, d: &Desc) -> &mut [u8] {
-        // SAFETY: as for `bytes`, exclusive per the contract.
-        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
-    }
-
-    /// The free bytes after buflet `d`'s data.
-    ///
-    /// # Safety
-    /// As for [`PoolInner::bytes_mut`].
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn tail_bytes_mut(&self, d: &Desc) -> &mut [u8] {
-        // SAFETY: off+len..limit lies inside the buffer `mem` and belongs to the buflet.
-        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add((d.off + d.len) as usize), d.tailroom()) }
-    }
 }
 
 impl Packet {
@@ -414,7 +318,7 @@ impl Packet {
             if self.buflet_count() + need > pool.max_buflets as usize {
                 return Err(PacketError::TooLong);
             }
-            if !cache::get_bulk(pool, &mut extra[..need]) {
+            if !pool.get_bulk(&mut extra[..need]) {
                 return Err(PacketError::NoMem);
             }
         }
@@ -479,7 +383,8 @@ impl Packet {
         self.head_desc_mut().nbuflets = count;
         self.set_len(len as u32);
         if cut != NIL {
-            free_chain(self.pool(), cut);
+            // SAFETY: the buflets from `cut` on were ours and are unlinked from the packet above.
+            unsafe { self.pool().free_chain(cut) };
         }
     }
 
@@ -538,20 +443,17 @@ impl Packet {
             return None;
         }
         let mut idx = [0u32; 1];
-        if !cache::get_bulk(pool, &mut idx) {
+        if !pool.get_bulk(&mut idx) {
             return None;
         }
-        pool.refcnt(mem).fetch_add(1, Ordering::Relaxed);
+        pool.share(mem);
         self.pool &= !SIMPLE;
         self.head_desc_mut().limit = end;
         // SAFETY: `idx[0]` was just taken from the pool: ours alone. Its window end..limit was cut from ours
         // above, so the two never overlap.
         let v = unsafe { pool.desc_mut(idx[0]) };
-        v.reset(mem, end + headroom as u32, limit);
+        v.reset_head(mem, end + headroom as u32, limit);
         v.start = end;
-        v.pkt_len = 0;
-        v.nbuflets = 1;
-        v.meta_set = false;
         Some(Packet { head: idx[0], pool: self.pool & POOL_ID_MASK, len: 0 })
     }
 
@@ -564,12 +466,12 @@ impl Packet {
             return Err(CopyError::Layout);
         }
         let mut idxs = [0u32; 64];
-        if !cache::get_bulk(dst, &mut idxs[..1]) {
+        if !dst.get_bulk(&mut idxs[..1]) {
             return Err(CopyError::NoMemPacket);
         }
-        if n > 1 && !cache::get_bulk(dst, &mut idxs[1..n]) {
+        if n > 1 && !dst.get_bulk(&mut idxs[1..n]) {
             // SAFETY: idxs[0] was just taken from dst and is returned once.
-            unsafe { cache::put_bulk(dst, &idxs[..1]) };
+            unsafe { dst.put_bulk(&idxs[..1]) };
             return Err(CopyError::NoMemBuffer);
         }
         for (i, seg) in self.buflets().enumerate() {
@@ -623,44 +525,8 @@ impl Drop for Packet {
 #[inline]
 fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
     // SAFETY: the caller just took `idx` from the pool: ours alone.
-    let d = unsafe { pool.desc_mut(idx) };
-    d.reset(idx, pool.headroom, pool.buf_size);
-    d.pkt_len = 0;
-    d.nbuflets = 1;
-    d.meta_set = false;
+    unsafe { pool.desc_mut(idx) }.reset_head(idx, pool.headroom, pool.buf_size);
     Packet { head: idx, pool: pool.id | SIMPLE, len: 0 }
-}
-
-/// Drops one reference to buffer `idx`'s memory; true when it was the last (the buffer is free now).
-#[inline]
-fn release_ref(pool: &PoolInner, idx: u32) -> bool {
-    let r = pool.refcnt(idx);
-    // Only views raise the count above 1, so the common case reads without writing.
-    if r.load(Ordering::Acquire) == 1 {
-        return true;
-    }
-    if r.fetch_sub(1, Ordering::AcqRel) == 1 {
-        r.store(1, Ordering::Relaxed);
-        return true;
-    }
-    false
-}
-
-/// Collects the buffers a chain frees into `out`.
-#[inline]
-fn release_chain(pool: &PoolInner, head: u32, out: &mut ArrayVec<u32, 160>) {
-    let mut b = head;
-    while b != NIL {
-        // SAFETY: the caller owns the chain.
-        let d = unsafe { pool.desc(b) };
-        if d.mem != b && release_ref(pool, d.mem) {
-            out.push(d.mem);
-        }
-        if release_ref(pool, b) {
-            out.push(b);
-        }
-        b = d.next;
-    }
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).
@@ -668,31 +534,25 @@ fn release_chain(pool: &PoolInner, head: u32, out: &mut ArrayVec<u32, 160>) {
 fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
     if tag & SIMPLE != 0 {
         // SAFETY: a simple packet is exactly its own buffer, owned by the handle being freed.
-        unsafe { cache::put_bulk(pool, &[head]) };
+        unsafe { pool.put_bulk(&[head]) };
     } else {
-        free_chain(pool, head);
+        // SAFETY: the handle being freed owned the chain.
+        unsafe { pool.free_chain(head) };
     }
-}
-
-fn free_chain(pool: &PoolInner, head: u32) {
-    let mut out = ArrayVec::<u32, 160>::new();
-    release_chain(pool, head, &mut out);
-    // SAFETY: each index was owned by the chain and released exactly once above.
-    unsafe { cache::put_bulk(pool, &out) };
 }
 
 /// Frees a burst of packets (from any pools) with one cache call per run of same-pool packets.
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
-    let mut out = ArrayVec::<u32, 160>::new();
+    let mut out = Released::new();
     let mut cur: Option<&PoolInner> = None;
     for p in pkts.drain(..) {
         let (tag, head) = p.into_raw();
         let id = tag & POOL_ID_MASK;
         // SAFETY: the packet we just took apart owns buffers of pool `id`.
         let pool = unsafe { lookup(id) };
-        if let Some(c) = cur.filter(|c| c.id != id || out.remaining_capacity() < 2 * 64) {
+        if let Some(c) = cur.filter(|c| c.id != id || out.remaining_capacity() < CHAIN_RELEASE_MAX) {
             // SAFETY: indices released from chains we owned, once each.
-            unsafe { cache::put_bulk(c, &out) };
+            unsafe { c.put_bulk(&out) };
             out.clear();
         }
         cur = Some(pool);
@@ -700,12 +560,13 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
             // The buffer is the whole packet and nothing shares it: no descriptor read.
             out.push(head);
         } else {
-            release_chain(pool, head, &mut out);
+            // SAFETY: the packet we took apart owned the chain.
+            unsafe { pool.release_chain(head, &mut out) };
         }
     }
     if let Some(c) = cur {
         // SAFETY: as above.
-        unsafe { cache::put_bulk(c, &out) };
+        unsafe { c.put_bulk(&out) };
     }
 }
 

@@ -264,3 +264,48 @@ fn metadata_reads_as_default_until_written_and_is_reset_on_reuse() {
     let copy = c.copy_layout_to(&p).unwrap();
     assert_eq!(*copy.meta(), PacketMeta::default(), "layout copies leave metadata at its defaults");
 }
+
+/// The race a review found in chain release: a packet whose head buffer is shared with a view gives up its
+/// share; before it goes on down its chain, the view's holder frees the buffer (the last share) and it is
+/// reused at once as the head of a new chained packet. The release must still follow the old chain (read
+/// before the share was given up), not the new packet's. The hook forces that interleaving on one thread.
+#[test]
+fn a_chain_whose_shared_head_is_freed_and_reused_mid_release_frees_only_its_own_buflets() {
+    use crate::pool::buflet::AFTER_SHARE_RELEASED;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let p = pool(16, 256, 0, 4);
+    let mut host = p.packet_from(&[1u8; 40]).unwrap();
+    let view = host.carve_tail(0).unwrap();
+    host.append(&[2u8; 300]).unwrap();
+    assert_eq!(host.buflet_count(), 3, "8 bytes fit the carved head, 292 need two more buflets");
+    let head = host.index();
+    let reused: Rc<RefCell<Option<Packet>>> = Rc::default();
+    let (p2, slot) = (p.clone(), reused.clone());
+    AFTER_SHARE_RELEASED.with(|h| {
+        *h.borrow_mut() = Some(Box::new(move || {
+            drop(view);
+            // The view's own buffer comes back last (top of the LIFO cache): take it first, so that the
+            // shared buffer becomes the head of the next packet.
+            let view_buffer = p2.alloc().unwrap();
+            let q = p2.packet_from(&[3u8; 600]).unwrap();
+            drop(view_buffer);
+            assert_eq!(q.index(), head, "the freed head is reused at once, with buflets after it");
+            *slot.borrow_mut() = Some(q);
+        }))
+    });
+    drop(host);
+    let q = reused.borrow_mut().take().expect("the hook ran");
+    assert_eq!(q.buflet_count(), 3);
+    // Take every buffer left and scribble on it: none may belong to `q`, and all must be there.
+    let mut others = Vec::new();
+    while let Ok(o) = p.packet_from(&[0xee; 256]) {
+        others.push(o);
+    }
+    assert!(q.to_vec() == vec![3u8; 600], "a buflet of the new packet was freed under it");
+    assert_eq!(others.len(), 16 - 3, "the old chain's own buflets all came back");
+    drop(others);
+    drop(q);
+    assert_eq!(p.in_use(), 0);
+}

@@ -14,8 +14,8 @@
 use crate::primitive::{AtomicU32, AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 
-/// No buffer: end of a chain, empty stack.
-pub(crate) const NIL: u32 = u32::MAX;
+/// No magazine: the stack is empty.
+const NIL: u32 = super::buflet::NIL;
 
 /// Most buffer indices one magazine records besides itself: a magazine carries up to 256 buffers, the
 /// default cache size, so a cache usually refills or flushes with one magazine (fewer magazine moves per
@@ -37,7 +37,10 @@ pub(crate) struct Depot {
 /// Where magazine contents live: the pool's buffer memory.
 pub(crate) trait MagazineMemory {
     /// Pointer to the first 4-byte word of buffer `idx`; valid for `1 + mag_entries` words.
-    fn words(&self, idx: u32) -> *mut u32;
+    ///
+    /// # Safety
+    /// `idx` is a buffer of this memory.
+    unsafe fn words(&self, idx: u32) -> *mut u32;
 }
 
 impl Depot {
@@ -84,12 +87,15 @@ impl Depot {
 
     /// Pushes free buffers, packed into as few magazines as possible.
     ///
-    /// The caller must own every index in `idxs` (each is free, and held nowhere else).
-    pub(crate) fn push(&self, mem: &impl MagazineMemory, idxs: &[u32]) {
+    /// # Safety
+    /// Every index in `idxs` is a buffer of `mem` (whose buffers this depot was made for) that the caller
+    /// owns and gives up: free, held nowhere else, pushed once.
+    pub(crate) unsafe fn push(&self, mem: &impl MagazineMemory, idxs: &[u32]) {
         for mag in idxs.chunks(self.mag_size()) {
             let top = mag[0];
             let entries = &mag[1..];
-            let words = mem.words(top);
+            // SAFETY: `top` is a buffer of `mem` (contract).
+            let words = unsafe { mem.words(top) };
             // SAFETY: the caller owns buffer `top`, so nobody else reads or writes its memory, and `words` is
             // valid for 1 + mag_entries >= 1 + entries.len() words.
             unsafe {
@@ -113,10 +119,16 @@ impl Depot {
         }
     }
 
-    /// Pops one magazine into `out` and returns how many buffers it carried (0 when the depot is empty).
-    /// `out` must hold at least [`Depot::mag_size`] entries.
-    pub(crate) fn pop(&self, mem: &impl MagazineMemory, out: &mut [u32]) -> usize {
-        debug_assert!(out.len() >= self.mag_size());
+    /// Pops one magazine into `out` and returns how many buffers it carried (0 when the depot is empty);
+    /// they are the caller's now.
+    ///
+    /// # Safety
+    /// `mem` is the memory whose buffers this depot holds (so magazine indices name its buffers).
+    ///
+    /// # Panics
+    /// If `out` holds fewer than [`Depot::mag_size`] entries.
+    pub(crate) unsafe fn pop(&self, mem: &impl MagazineMemory, out: &mut [u32]) -> usize {
+        assert!(out.len() >= self.mag_size(), "a pop needs room for a whole magazine");
         let mut head = self.load_head_for_update();
         let top = loop {
             let top = head as u32;
@@ -125,7 +137,8 @@ impl Depot {
             }
             // Start fetching the magazine's contents now: they are most likely in another core's cache, and
             // the copy cannot begin before the CAS. Only a hint; a stale `top` costs a wasted fetch.
-            prefetch(mem.words(top), 1 + self.mag_entries);
+            // SAFETY: every index in the stack is a buffer of `mem` (push's contract).
+            prefetch(unsafe { mem.words(top) }, 1 + self.mag_entries);
             // May read a stale link if `top` was popped meanwhile; the tag makes the CAS fail then.
             let below = self.links[top as usize].load(Ordering::Relaxed);
             let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(below);
@@ -134,7 +147,8 @@ impl Depot {
                 Err(seen) => head = seen,
             }
         };
-        let words = mem.words(top);
+        // SAFETY: as above.
+        let words = unsafe { mem.words(top) };
         // SAFETY: the successful CAS made us the only owner of magazine `top`; its contents were written
         // before the Release CAS that pushed it, which our AcqRel CAS synchronises with. `count` was written
         // by `push` as at most mag_entries, so the copy stays inside the buffer and inside `out`.
@@ -168,25 +182,16 @@ fn prefetch(p: *const u32, words: usize) {
     let _ = (p, words);
 }
 
-/// Model checks of the depot under loom (`RUSTFLAGS="--cfg loom" cargo test -p pktloop-engine --release
-/// --lib loom`): threads popping and pushing magazines concurrently, including a pop that sleeps between
-/// reading the head and its CAS while another thread pops and pushes the same magazine back (ABA).
+/// Buffer memory for loom models of the depot and the cache cells, plus an ownership flag per buffer that
+/// the test itself keeps: set when a thread takes a buffer out of the depot, cleared when it gives it back.
+/// The flags are plain std atomics: loom runs one thread at a time, so they add no interleavings of their
+/// own.
 #[cfg(all(test, loom))]
-mod loom_tests {
-    use super::*;
-    use loom::sync::Arc;
-    use loom::thread;
-    use std::sync::atomic::AtomicBool;
+pub(crate) mod test_mem {
+    use super::{Depot, MagazineMemory};
+    use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Buffers in the model pool.
-    const COUNT: usize = 6;
-    /// Bytes per buffer: 3 words, so a magazine carries itself and 2 entries.
-    const BUF_SIZE: usize = 12;
-
-    /// Buffer memory for the model, plus an ownership flag per buffer that the test itself keeps: set when a
-    /// thread takes a buffer out of the depot, cleared when it gives it back. The flags are plain std
-    /// atomics: loom runs one thread at a time, so they add no interleavings of their own.
-    struct TestMem {
+    pub(crate) struct TestMem {
         words: Box<[core::cell::UnsafeCell<u32>]>,
         owned: Box<[AtomicBool]>,
     }
@@ -194,40 +199,76 @@ mod loom_tests {
     // SAFETY: a buffer's words are only touched by the thread that owns the buffer (the property under
     // test; the ownership flags check it), so sharing the memory between threads is sound.
     unsafe impl Sync for TestMem {}
+    // SAFETY: as above.
+    unsafe impl Send for TestMem {}
 
     impl MagazineMemory for TestMem {
-        fn words(&self, idx: u32) -> *mut u32 {
-            self.words[idx as usize * (BUF_SIZE / 4)].get()
+        unsafe fn words(&self, idx: u32) -> *mut u32 {
+            self.words[idx as usize * (Self::BUF_SIZE / 4)].get()
         }
     }
 
     impl TestMem {
-        fn new() -> TestMem {
+        /// Buffers in the model pool.
+        pub(crate) const COUNT: usize = 6;
+        /// Bytes per buffer: 3 words, so a magazine carries itself and 2 entries.
+        pub(crate) const BUF_SIZE: usize = 12;
+
+        pub(crate) fn new() -> TestMem {
             TestMem {
-                words: (0..COUNT * BUF_SIZE / 4).map(|_| core::cell::UnsafeCell::new(0)).collect(),
-                owned: (0..COUNT).map(|_| AtomicBool::new(false)).collect(),
+                words: (0..Self::COUNT * Self::BUF_SIZE / 4).map(|_| core::cell::UnsafeCell::new(0)).collect(),
+                owned: (0..Self::COUNT).map(|_| AtomicBool::new(false)).collect(),
             }
         }
 
-        fn take(&self, idxs: &[u32]) {
+        /// The buffers become the caller's; each must have been free.
+        pub(crate) fn take(&self, idxs: &[u32]) {
             for &i in idxs {
-                assert!((i as usize) < COUNT, "index {i} out of range");
-                assert!(
-                    !self.owned[i as usize].swap(true, std::sync::atomic::Ordering::Relaxed),
-                    "buffer {i} owned twice"
-                );
+                assert!((i as usize) < Self::COUNT, "index {i} out of range");
+                assert!(!self.owned[i as usize].swap(true, Ordering::Relaxed), "buffer {i} owned twice");
             }
         }
 
-        fn give(&self, idxs: &[u32]) {
+        /// The caller gives the buffers up.
+        pub(crate) fn give(&self, idxs: &[u32]) {
             for &i in idxs {
-                assert!(
-                    self.owned[i as usize].swap(false, std::sync::atomic::Ordering::Relaxed),
-                    "buffer {i} given back unowned"
-                );
+                assert!(self.owned[i as usize].swap(false, Ordering::Relaxed), "buffer {i} given back unowned");
             }
+        }
+
+        /// After the threads are done: the depot holds every buffer exactly once, and says so. Drains it.
+        pub(crate) fn check_all_free(&self, depot: &Depot) {
+            assert_eq!(depot.free(), Self::COUNT, "depot count after all threads returned their buffers");
+            let mut seen = Vec::new();
+            loop {
+                let mut out = [u32::MAX; 3];
+                // SAFETY: the depot holds this memory's buffers; out holds a magazine.
+                let n = unsafe { depot.pop(self, &mut out) };
+                if n == 0 {
+                    break;
+                }
+                self.take(&out[..n]);
+                seen.extend_from_slice(&out[..n]);
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, (0..Self::COUNT as u32).collect::<Vec<_>>(), "every buffer exactly once");
+            assert_eq!(depot.free(), 0);
         }
     }
+}
+
+/// Model checks of the depot under loom (`RUSTFLAGS="--cfg loom" cargo test -p pktloop-engine --release
+/// --lib loom`): threads popping and pushing magazines concurrently, including a pop that sleeps between
+/// reading the head and its CAS while another thread pops and pushes the same magazine back (ABA).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::test_mem::TestMem;
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    const COUNT: usize = TestMem::COUNT;
+    const BUF_SIZE: usize = TestMem::BUF_SIZE;
 
     /// A depot holding every buffer, in magazines of 3.
     fn full_depot() -> (Arc<Depot>, Arc<TestMem>) {
@@ -235,7 +276,8 @@ mod loom_tests {
         let depot = Depot::new(COUNT, BUF_SIZE);
         assert_eq!(depot.mag_size(), 3);
         let all: Vec<u32> = (0..COUNT as u32).collect();
-        depot.push(&*mem, &all);
+        // SAFETY: every buffer, once.
+        unsafe { depot.push(&*mem, &all) };
         assert_eq!(depot.free(), COUNT);
         (Arc::new(depot), mem)
     }
@@ -243,30 +285,16 @@ mod loom_tests {
     /// Pops one magazine; the buffers it carried become the caller's.
     fn pop(depot: &Depot, mem: &TestMem) -> Vec<u32> {
         let mut out = [NIL; 3];
-        let n = depot.pop(mem, &mut out);
+        // SAFETY: the depot holds this memory's buffers; out holds a magazine.
+        let n = unsafe { depot.pop(mem, &mut out) };
         mem.take(&out[..n]);
         out[..n].to_vec()
     }
 
     fn push(depot: &Depot, mem: &TestMem, idxs: &[u32]) {
         mem.give(idxs);
-        depot.push(mem, idxs);
-    }
-
-    /// After the threads are done: the depot holds every buffer exactly once, and says so.
-    fn drain_and_check(depot: &Depot, mem: &TestMem) {
-        assert_eq!(depot.free(), COUNT, "depot count after all threads returned their buffers");
-        let mut seen = Vec::new();
-        loop {
-            let got = pop(depot, mem);
-            if got.is_empty() {
-                break;
-            }
-            seen.extend(got);
-        }
-        seen.sort_unstable();
-        assert_eq!(seen, (0..COUNT as u32).collect::<Vec<_>>(), "every buffer exactly once");
-        assert_eq!(depot.free(), 0);
+        // SAFETY: the buffers were taken from this depot and are given back once.
+        unsafe { depot.push(mem, idxs) };
     }
 
     /// Two threads each pop a magazine and push it back, twice; the main thread checks the result.
@@ -291,7 +319,7 @@ mod loom_tests {
             for w in workers {
                 w.join().unwrap();
             }
-            drain_and_check(&depot, &mem);
+            mem.check_all_free(&depot);
         });
     }
 
@@ -320,7 +348,7 @@ mod loom_tests {
             });
             popper.join().unwrap();
             shuffler.join().unwrap();
-            drain_and_check(&depot, &mem);
+            mem.check_all_free(&depot);
         });
     }
 
@@ -349,7 +377,7 @@ mod loom_tests {
             for t in threads {
                 t.join().unwrap();
             }
-            drain_and_check(&depot, &mem);
+            mem.check_all_free(&depot);
         });
     }
 }

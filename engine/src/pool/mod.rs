@@ -2,24 +2,31 @@
 //! list ([`depot`]) and a per-thread cache per pool ([`cache`]) with bulk refill and flush, as DPDK's mempool
 //! cache. Buffers are named by `u32` indices; [`crate::packet::Packet`] is the owning handle built on them.
 //!
-//! Every pool is registered in a process-wide table under a 16-bit id, so a packet handle is 8 bytes (id +
-//! index) and can find its pool without a pointer. A pool's memory is released when its last [`Pool`] handle
-//! is gone, no thread cache holds it and all its buffers are back; a pool dropped with buffers still out is
-//! kept until they return, never freed under them.
+//! Every pool is registered in a process-wide table ([`registry`]) under a 16-bit id, so a packet handle is
+//! 8 bytes (id + index) and can find its pool without a pointer. The pool owns its buffers' descriptors
+//! ([`buflet`]), the small API the packet layer is built on. A pool's memory and id are released as soon as
+//! its last [`Pool`] handle is gone and all its buffers are back, whichever threads cached them: a retiring
+//! pool steals its thread caches back ([`cell`]); a pool dropped with buffers still out is kept until they
+//! return, never freed under them.
 
+pub(crate) mod buflet;
 pub(crate) mod cache;
+pub(crate) mod cell;
 pub(crate) mod depot;
 pub mod mode;
+pub(crate) mod registry;
 
 use crate::error::{check_range, KnobError};
 use crate::mem::{Backing, MemError, Prefer, Region};
-use crate::packet::Desc;
-use crossbeam_utils::CachePadded;
+use buflet::Desc;
+use cell::CacheCell;
 use depot::{Depot, MagazineMemory};
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+pub(crate) use registry::lookup;
 
 pub use mode::{PoolMode, PortPoolSpec, PortPools};
 
@@ -113,12 +120,20 @@ pub(crate) struct PoolInner {
     descs: Box<[UnsafeCell<Desc>]>,
     refcnts: Box<[AtomicU32]>,
     pub(crate) depot: Depot,
-    /// One published length per live thread cache, for `in_use`.
-    cache_lens: Mutex<Vec<Arc<CachePadded<AtomicUsize>>>>,
+    /// Every thread's cache of this pool, for `in_use` and for stealing them back when the pool retires.
+    cells: Mutex<Cells>,
     alloc_failures: AtomicU64,
     pub(crate) users: AtomicUsize,
     backing: Backing,
     _region: Region,
+}
+
+/// The thread caches of a pool.
+#[derive(Default)]
+struct Cells {
+    live: Vec<Arc<CacheCell>>,
+    /// Set when the pool retired: it hands out no new cell.
+    retired: bool,
 }
 
 // SAFETY: the raw base pointer refers to the region owned by this struct; buffer memory and descriptors are
@@ -130,131 +145,94 @@ unsafe impl Sync for PoolInner {}
 
 impl MagazineMemory for PoolInner {
     #[inline]
-    fn words(&self, idx: u32) -> *mut u32 {
-        self.buf_ptr(idx).cast()
+    unsafe fn words(&self, idx: u32) -> *mut u32 {
+        // SAFETY: forwarded contract (`idx` is one of our buffers).
+        unsafe { self.buf_ptr(idx) }.cast()
     }
 }
 
 impl PoolInner {
+    /// Start of buffer `idx`'s memory, valid for `buf_size` bytes while the pool lives.
+    ///
+    /// # Safety
+    /// `idx` is a buffer of this pool (`idx < count`).
     #[inline]
-    pub(crate) fn buf_ptr(&self, idx: u32) -> *mut u8 {
+    pub(crate) unsafe fn buf_ptr(&self, idx: u32) -> *mut u8 {
         debug_assert!(idx < self.count);
-        // SAFETY: idx < count, so the offset stays inside the region (count * stride bytes were mapped).
+        // SAFETY: idx < count (contract), so the offset stays inside the region (count * stride bytes).
         unsafe { self.base.add(idx as usize * self.stride) }
-    }
-
-    /// Descriptor of buffer `idx`.
-    ///
-    /// # Safety
-    /// The caller owns buffer `idx` (or holds a packet whose chain it is in), so no `&mut` to it exists.
-    #[inline]
-    pub(crate) unsafe fn desc(&self, idx: u32) -> &Desc {
-        // SAFETY: per the contract nobody writes the descriptor meanwhile.
-        unsafe { &*self.descs[idx as usize].get() }
-    }
-
-    /// Descriptor of buffer `idx`, writable.
-    ///
-    /// # Safety
-    /// The caller owns buffer `idx` exclusively for the life of the reference.
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn desc_mut(&self, idx: u32) -> &mut Desc {
-        // SAFETY: per the contract the access is exclusive.
-        unsafe { &mut *self.descs[idx as usize].get() }
-    }
-
-    /// How many buflets use buffer `idx`'s memory (1 unless views share it).
-    #[inline]
-    pub(crate) fn refcnt(&self, idx: u32) -> &AtomicU32 {
-        &self.refcnts[idx as usize]
     }
 
     pub(crate) fn count_failure(&self) {
         self.alloc_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn in_use(&self) -> usize {
-        let cached: usize = lock(&self.cache_lens).iter().map(|l| l.load(Ordering::Relaxed)).sum();
+    /// Takes `out.len()` buffers through the calling thread's cache: all or nothing, counted on failure.
+    #[inline]
+    pub(crate) fn get_bulk(&self, out: &mut [u32]) -> bool {
+        cache::get_bulk(self, out)
+    }
+
+    /// Returns buffers through the calling thread's cache.
+    ///
+    /// # Safety
+    /// Every index is a buffer of this pool that the caller owns and gives up, returned once.
+    #[inline]
+    pub(crate) unsafe fn put_bulk(&self, idxs: &[u32]) {
+        // SAFETY: forwarded contract.
+        unsafe { cache::put_bulk(self, idxs) }
+    }
+
+    fn in_use(&self) -> usize {
+        let cells = lock(&self.cells);
+        let cached: usize = cells.live.iter().map(|c| c.cached()).sum();
         (self.count as usize).saturating_sub(self.depot.free() + cached)
     }
 
-    pub(crate) fn cache_size(&self) -> usize {
-        self.cache_size
+    /// A new thread cache, or `None` once the pool has retired (setup path: allocates).
+    pub(crate) fn new_cell(&self) -> Option<Arc<CacheCell>> {
+        let mut cells = lock(&self.cells);
+        if cells.retired {
+            return None;
+        }
+        let cell = Arc::new(CacheCell::new(self.cache_size, self.depot.mag_size()));
+        cells.live.push(cell.clone());
+        Some(cell)
     }
 
-    pub(crate) fn register_cache_len(&self) -> Arc<CachePadded<AtomicUsize>> {
-        let len = Arc::new(CachePadded::new(AtomicUsize::new(0)));
-        lock(&self.cache_lens).push(len.clone());
-        len
+    /// Forgets a cell its thread retired itself.
+    pub(crate) fn forget_cell(&self, cell: &Arc<CacheCell>) {
+        lock(&self.cells).live.retain(|c| !Arc::ptr_eq(c, cell));
     }
 
-    pub(crate) fn unregister_cache_len(&self, len: &Arc<CachePadded<AtomicUsize>>) {
-        lock(&self.cache_lens).retain(|l| !Arc::ptr_eq(l, len));
+    /// The last handle is gone: no new cell is handed out, and every thread's cell is stolen back, so that
+    /// what the caches held returns to the depot whatever those threads do next.
+    fn retire(&self) {
+        let live = {
+            let mut cells = lock(&self.cells);
+            cells.retired = true;
+            std::mem::take(&mut cells.live)
+        };
+        for cell in live {
+            // SAFETY: the cell caches buffers of this pool only. A cell its owner retired meanwhile (thread
+            // exit) is that owner's to return.
+            unsafe { cell.retire(&self.depot, self) };
+        }
+    }
+
+    /// No handle, no cache, every buffer back in the depot. Exact only when no operation is in flight,
+    /// which [`registry::release`] makes sure of before asking.
+    pub(crate) fn idle_and_complete(&self) -> bool {
+        self.users.load(Ordering::Acquire) == 0
+            && lock(&self.cells).retired
+            && self.depot.free() == self.count as usize
     }
 }
 
 /// Locks a setup-path mutex; a panic elsewhere while holding it leaves data that is still consistent (every
-/// critical section is a single push, remove or counter update), so poisoning is ignored.
+/// critical section is a single push, remove or flag update), so poisoning is ignored.
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The process-wide pool table: id -> pool. Each non-null entry owns one strong count of its pool.
-static REGISTRY: [AtomicPtr<PoolInner>; MAX_POOLS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_POOLS];
-/// Serialises registration and reclamation (setup and teardown only; lookups never take it).
-static REGISTRY_LOCK: Mutex<()> = Mutex::new(());
-
-/// The pool registered under `id`.
-///
-/// # Safety
-/// The caller must hold something that keeps the pool registered: a buffer of it, or a [`Pool`] handle.
-#[inline]
-pub(crate) unsafe fn lookup<'a>(id: u16) -> &'a PoolInner {
-    let p = REGISTRY[id as usize].load(Ordering::Acquire);
-    debug_assert!(!p.is_null(), "pool {id} is not registered");
-    // SAFETY: per the contract the registry entry is live and owns a strong count, so the pointee outlives
-    // the caller's hold on it.
-    unsafe { &*p }
-}
-
-/// A strong reference to a registered pool, for a new thread cache.
-///
-/// # Safety
-/// As for [`lookup`]: `inner` must be registered for the duration of the call.
-pub(crate) unsafe fn upgrade(inner: &PoolInner) -> Arc<PoolInner> {
-    let p: *const PoolInner = inner;
-    // SAFETY: `p` came from `Arc::into_raw` at registration and the registry still owns a strong count, so
-    // incrementing and adopting one more count is sound.
-    unsafe {
-        Arc::increment_strong_count(p);
-        Arc::from_raw(p)
-    }
-}
-
-/// Drops `held` (a [`Pool`] handle's or a thread cache's reference), and with it the registry's reference
-/// when nothing else can reach the pool: no user handle, no other holder and no buffer out. Holders let go
-/// under the registry lock, so of two letting go at once the second sees the first gone.
-pub(crate) fn release(held: Arc<PoolInner>) {
-    let _guard = lock(&REGISTRY_LOCK);
-    // Registry + `held`: no other thread has a cache, so nothing is mid-call and `in_use` is exact.
-    if held.users.load(Ordering::Acquire) == 0 && Arc::strong_count(&held) == 2 {
-        let in_use = held.in_use();
-        if in_use == 0 {
-            let me = Arc::as_ptr(&held).cast_mut();
-            // Only our own entry: the id may already belong to a newer pool.
-            if REGISTRY[held.id as usize]
-                .compare_exchange(me, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                // SAFETY: the entry owned the strong count taken by `Arc::into_raw` at registration.
-                drop(unsafe { Arc::from_raw(me) });
-            }
-        } else {
-            log::debug!("pool {} retired with {in_use} buffers out; kept until they return", held.name);
-        }
-    }
-    drop(held);
 }
 
 /// A shared handle to a buffer pool. Cloning is cheap; the pool lives until the last handle, the last thread
@@ -288,9 +266,9 @@ impl Drop for Pool {
         // SAFETY: `inner` is not touched again after this.
         let inner = unsafe { ManuallyDrop::take(&mut self.inner) };
         if inner.users.fetch_sub(1, Ordering::AcqRel) == 1 {
-            cache::release_thread_cache(&inner);
-            release(inner);
+            inner.retire();
         }
+        registry::release(inner);
     }
 }
 
@@ -306,10 +284,8 @@ impl Pool {
         let mut region = Region::map(stride * count, config.prefer)?;
         let base = region.as_mut_ptr();
         let descs = (0..count).map(|_| UnsafeCell::new(Desc::new())).collect();
-        let _guard = lock(&REGISTRY_LOCK);
-        let id = REGISTRY.iter().position(|s| s.load(Ordering::Acquire).is_null()).ok_or(PoolError::TooManyPools)?;
-        let inner = Arc::new(PoolInner {
-            id: id as u16,
+        let inner = registry::register(|id| PoolInner {
+            id,
             name: config.name,
             base,
             stride,
@@ -321,16 +297,16 @@ impl Pool {
             descs,
             refcnts: (0..count).map(|_| AtomicU32::new(1)).collect(),
             depot: Depot::new(count, config.buf_size as usize),
-            cache_lens: Mutex::new(Vec::new()),
+            cells: Mutex::new(Cells::default()),
             alloc_failures: AtomicU64::new(0),
             users: AtomicUsize::new(1),
             backing: region.backing(),
             _region: region,
-        });
+        })?;
         // Push in reverse so that the first allocations hand out low indices (friendlier to look at).
         let all: Vec<u32> = (0..config.buffers).rev().collect();
-        inner.depot.push(&*inner, &all);
-        REGISTRY[id].store(Arc::into_raw(inner.clone()).cast_mut(), Ordering::Release);
+        // SAFETY: a new pool owns all its buffers; each is pushed once.
+        unsafe { inner.depot.push(&*inner, &all) };
         Ok(Pool { inner: ManuallyDrop::new(inner) })
     }
 
@@ -387,14 +363,14 @@ impl Pool {
     /// Flushes the calling thread's cache of this pool back to the shared free list (a worker does this
     /// when it stops; thread exit does it too).
     pub fn flush_thread_cache(&self) {
-        cache::release_thread_cache(&self.inner);
+        cache::flush_thread_cache(&self.inner);
     }
 
     /// Takes `out.len()` raw buffers (at most [`MAX_BULK`]) through the calling thread's cache: all or nothing,
     /// like `rte_mempool_get_bulk`. Returns false (and counts a failure) when the pool cannot supply them.
     /// This is the mempool layer; packets ([`Pool::alloc`]) are the safe handles built on it.
     pub fn get_bulk(&self, out: &mut [u32]) -> bool {
-        cache::get_bulk(&self.inner, out)
+        self.inner.get_bulk(out)
     }
 
     /// Returns raw buffers taken with [`Pool::get_bulk`] (at most [`MAX_BULK`] per call).
@@ -403,7 +379,7 @@ impl Pool {
     /// Every index must come from `get_bulk` on this pool, and be returned exactly once.
     pub unsafe fn put_bulk(&self, idxs: &[u32]) {
         // SAFETY: forwarded contract.
-        unsafe { cache::put_bulk(&self.inner, idxs) }
+        unsafe { self.inner.put_bulk(idxs) }
     }
 
     /// Pointer to raw buffer `idx`, valid for [`Pool::buf_size`] bytes while the pool lives.
@@ -412,7 +388,8 @@ impl Pool {
     /// If `idx` is not a buffer of this pool.
     pub fn buffer_ptr(&self, idx: u32) -> *mut u8 {
         assert!(idx < self.inner.count, "buffer {idx} out of range");
-        self.inner.buf_ptr(idx)
+        // SAFETY: checked just above.
+        unsafe { self.inner.buf_ptr(idx) }
     }
 
     pub(crate) fn inner(&self) -> &PoolInner {
@@ -497,11 +474,62 @@ mod tests {
             let (id, weak) = (p.id(), Arc::downgrade(&p.inner));
             let pkt = p.alloc().unwrap();
             drop(p);
-            let slot = REGISTRY[id as usize].load(Ordering::Acquire);
-            assert_eq!(slot.cast_const(), weak.as_ptr(), "round {round}: kept registered while a packet is out");
+            assert!(registry::is_registered(id, weak.as_ptr()), "round {round}: kept registered while a packet is out");
             drop(pkt);
             assert_eq!(weak.strong_count(), 0, "round {round}: released and freed with the last packet");
         }
+    }
+
+    /// Several long-lived threads create and drop pools in a loop, well past the number of pool ids, while
+    /// a long-lived sink thread frees some of every pool's packets before the pool is dropped (so its
+    /// cache holds buffers of every pool) and some after. Every pool must be released with its last
+    /// buffer while all those threads still run: a cache never keeps a retired pool.
+    #[test]
+    fn retired_pools_come_back_whichever_threads_cached_their_buffers() {
+        use crate::Packet;
+        use std::sync::mpsc::{channel, Sender};
+        const WORKERS: usize = 3;
+        const ROUNDS: usize = MAX_POOLS / WORKERS + 200;
+        type Batch = (Vec<Packet>, Option<Sender<()>>);
+        let (to_sink, sink_rx) = channel::<Batch>();
+        let sink = std::thread::spawn(move || {
+            for (pkts, ack) in sink_rx {
+                drop(pkts);
+                if let Some(ack) = ack {
+                    ack.send(()).unwrap();
+                }
+            }
+        });
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let to_sink = to_sink.clone();
+                std::thread::spawn(move || {
+                    let (ack_tx, ack_rx) = channel();
+                    let mut weaks = Vec::with_capacity(ROUNDS);
+                    for _ in 0..ROUNDS {
+                        let p = pool(64, 256, 8);
+                        let mut pkts: Vec<Packet> = (0..24).map(|_| p.alloc().unwrap()).collect();
+                        to_sink.send((pkts.split_off(16), Some(ack_tx.clone()))).unwrap();
+                        ack_rx.recv().unwrap();
+                        let late = pkts.split_off(8);
+                        drop(pkts);
+                        weaks.push(Arc::downgrade(&p.inner));
+                        drop(p);
+                        to_sink.send((late, None)).unwrap();
+                    }
+                    weaks
+                })
+            })
+            .collect();
+        let weaks: Vec<_> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        // Everything sent so far has been freed once the sink answers this.
+        let (ack_tx, ack_rx) = channel();
+        to_sink.send((Vec::new(), Some(ack_tx))).unwrap();
+        ack_rx.recv().unwrap();
+        let held = weaks.iter().filter(|w| w.strong_count() > 0).count();
+        assert_eq!(held, 0, "{held} of {} retired pools still held while the sink thread runs", weaks.len());
+        drop(to_sink);
+        sink.join().unwrap();
     }
 
     #[test]

@@ -1,0 +1,221 @@
+//! Buflet descriptors, owned by the pool, and the small buflet API the packet layer is built on.
+//!
+//! Every buffer has a descriptor (like an mbuf header) holding its data window: `start..limit` is the region
+//! it may use, `off..off + len` the bytes in it, `next` the following buflet of a chain. A *view* buflet
+//! uses a region of another buffer (its `mem`), whose memory is then shared and refcounted; the view's own
+//! buffer only lends its descriptor. The packet-level fields (`pkt_len`, `nbuflets`, metadata) are only
+//! meaningful on a chain's head.
+//!
+//! The functions here are `unsafe` where their soundness rests on the caller owning the buflets it names:
+//! the packet layer's owning handle is that proof.
+
+use super::PoolInner;
+use crate::meta::PacketMeta;
+use arrayvec::ArrayVec;
+use std::sync::atomic::Ordering;
+
+/// No buffer: the end of a chain.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Most buffers one chain can give back: two per buflet (a view and the host it shared), 64 buflets.
+pub(crate) const CHAIN_RELEASE_MAX: usize = 128;
+
+/// Buffers released by chains, waiting to go back to the pool in one call.
+pub(crate) type Released = ArrayVec<u32, { CHAIN_RELEASE_MAX + 32 }>;
+
+/// Per-buffer descriptor. Hot fields first, so allocation writes one cache line; the metadata line is only
+/// written when a packet's metadata is.
+#[repr(C, align(64))]
+pub(crate) struct Desc {
+    pub(crate) next: u32,
+    /// Buffer whose memory the data lives in: itself, or the host of a view.
+    pub(crate) mem: u32,
+    pub(crate) start: u32,
+    pub(crate) off: u32,
+    pub(crate) len: u32,
+    pub(crate) limit: u32,
+    pub(crate) pkt_len: u32,
+    pub(crate) nbuflets: u16,
+    /// Whether `meta` holds this packet's metadata (lazily written, see the packet layer).
+    pub(crate) meta_set: bool,
+    pub(crate) meta: PacketMeta,
+}
+
+impl Desc {
+    pub(crate) fn new() -> Desc {
+        Desc {
+            next: NIL,
+            mem: 0,
+            start: 0,
+            off: 0,
+            len: 0,
+            limit: 0,
+            pkt_len: 0,
+            nbuflets: 1,
+            meta_set: false,
+            meta: PacketMeta::default(),
+        }
+    }
+
+    /// Bytes in front of the data.
+    #[inline]
+    pub(crate) fn headroom(&self) -> usize {
+        (self.off - self.start) as usize
+    }
+
+    /// Free bytes after the data.
+    #[inline]
+    pub(crate) fn tailroom(&self) -> usize {
+        (self.limit - self.off - self.len) as usize
+    }
+
+    /// An empty buflet over all of buffer `idx`, data starting at `off`.
+    #[inline]
+    pub(crate) fn reset(&mut self, idx: u32, off: u32, buf_size: u32) {
+        self.next = NIL;
+        self.mem = idx;
+        self.start = 0;
+        self.off = off;
+        self.len = 0;
+        self.limit = buf_size;
+    }
+
+    /// Makes this buflet the head of a new one-buflet packet with no metadata written.
+    #[inline]
+    pub(crate) fn reset_head(&mut self, idx: u32, off: u32, buf_size: u32) {
+        self.reset(idx, off, buf_size);
+        self.pkt_len = 0;
+        self.nbuflets = 1;
+        self.meta_set = false;
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: runs once, right after a chain release gave up a shared buffer's share and before it
+    /// goes on to the next buflet (the window of the race `buflet_tests` reproduces).
+    pub(crate) static AFTER_SHARE_RELEASED: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl PoolInner {
+    /// Descriptor of buffer `idx`.
+    ///
+    /// # Safety
+    /// `idx` is a buffer of this pool that the caller owns (or whose packet it holds), and no `&mut` to its
+    /// descriptor exists.
+    #[inline]
+    pub(crate) unsafe fn desc(&self, idx: u32) -> &Desc {
+        // SAFETY: per the contract nobody writes the descriptor meanwhile.
+        unsafe { &*self.descs[idx as usize].get() }
+    }
+
+    /// Descriptor of buffer `idx`, writable.
+    ///
+    /// # Safety
+    /// The caller owns buffer `idx` exclusively for the life of the reference.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn desc_mut(&self, idx: u32) -> &mut Desc {
+        // SAFETY: per the contract the access is exclusive.
+        unsafe { &mut *self.descs[idx as usize].get() }
+    }
+
+    /// The data of buflet `d`.
+    ///
+    /// # Safety
+    /// `d` is the descriptor of a buflet of this pool that the caller owns (its window belongs to it alone).
+    #[inline]
+    pub(crate) unsafe fn bytes(&self, d: &Desc) -> &[u8] {
+        // SAFETY: off..off+len lies inside buffer `mem` (descriptor invariant: limit <= buf_size), owned per
+        // the contract.
+        unsafe { std::slice::from_raw_parts(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
+    }
+
+    /// The data of buflet `d`, writable.
+    ///
+    /// # Safety
+    /// As for [`PoolInner::bytes`], and no other reference to that data may exist.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn bytes_mut(&self, d: &Desc) -> &mut [u8] {
+        // SAFETY: as for `bytes`, exclusive per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add(d.off as usize), d.len as usize) }
+    }
+
+    /// The free bytes after buflet `d`'s data, writable.
+    ///
+    /// # Safety
+    /// As for [`PoolInner::bytes_mut`].
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn tail_bytes_mut(&self, d: &Desc) -> &mut [u8] {
+        // SAFETY: off+len..limit lies inside buffer `mem` and belongs to the buflet, exclusive per the contract.
+        unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add((d.off + d.len) as usize), d.tailroom()) }
+    }
+
+    /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
+    #[inline]
+    pub(crate) fn share(&self, mem: u32) {
+        self.refcnts[mem as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one holder of buffer `idx`'s memory; true when it was the last (the buffer is free now).
+    #[inline]
+    fn release_ref(&self, idx: u32) -> bool {
+        let r = &self.refcnts[idx as usize];
+        // Only views raise the count above 1, so the common case reads without writing.
+        if r.load(Ordering::Acquire) == 1 {
+            return true;
+        }
+        if r.fetch_sub(1, Ordering::AcqRel) == 1 {
+            r.store(1, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Collects into `out` the buffers that chain `head` frees: every buflet's own buffer, and a shared
+    /// host buffer when this chain held its last share.
+    ///
+    /// # Safety
+    /// The caller owns chain `head` and gives it up: no buflet of it is used afterwards.
+    #[inline]
+    pub(crate) unsafe fn release_chain(&self, head: u32, out: &mut Released) {
+        let mut b = head;
+        while b != NIL {
+            // Everything needed is read before any share is given up: once this chain's share of a host
+            // buffer is gone, the other holder may free it on another thread, and its descriptor may then
+            // head a new packet whose `next` is not ours to follow.
+            let (next, mem) = {
+                // SAFETY: the caller owns the chain, so nobody writes `b`'s descriptor while we read it.
+                let d = unsafe { self.desc(b) };
+                (d.next, d.mem)
+            };
+            if mem != b && self.release_ref(mem) {
+                out.push(mem);
+            }
+            if self.release_ref(b) {
+                out.push(b);
+            } else {
+                #[cfg(test)]
+                if let Some(hook) = AFTER_SHARE_RELEASED.with(|h| h.borrow_mut().take()) {
+                    hook();
+                }
+            }
+            b = next;
+        }
+    }
+
+    /// Frees chain `head` back to the pool.
+    ///
+    /// # Safety
+    /// As for [`PoolInner::release_chain`].
+    pub(crate) unsafe fn free_chain(&self, head: u32) {
+        let mut out = Released::new();
+        // SAFETY: forwarded contract.
+        unsafe { self.release_chain(head, &mut out) };
+        // SAFETY: each index was released exactly once by the chain, which the caller gave up.
+        unsafe { self.put_bulk(&out) };
+    }
+}

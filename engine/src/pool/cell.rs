@@ -1,0 +1,291 @@
+//! One thread's cache of one pool (DPDK's per-lcore mempool cache): a stack of free buffer indices,
+//! refilled from and flushed to the shared [`Depot`] a whole magazine at a time.
+//!
+//! A cell belongs to its thread, but the pool can take it back: when the pool retires (its last handle is
+//! dropped) it *steals* every cell, so that buffers cached by threads that never touch the pool again come
+//! home and the pool's memory and id can be released. The owner and the stealer agree through one atomic
+//! state word:
+//!
+//! - the owner enters with `IDLE -> BUSY` (a compare-and-swap on a line only it writes in steady state:
+//!   uncontended, a few cycles per burst) and leaves with a Release store of `IDLE`. If the swap fails the
+//!   cell is `DEAD` and the owner takes the uncached path; it never waits;
+//! - the stealer swaps `IDLE -> DEAD`, spinning while the owner is inside (an operation is a bounded copy,
+//!   with no lock, allocation or syscall), and then owns the contents.
+
+use super::depot::{Depot, MagazineMemory};
+use super::MAX_BULK;
+use crate::primitive::{spin_hint, AtomicU32, AtomicUsize, Ordering, UnsafeCell};
+
+const IDLE: u32 = 0;
+const BUSY: u32 = 1;
+const DEAD: u32 = 2;
+
+/// The cached indices; only touched by whoever holds the cell (the owner while `BUSY`, the stealer once
+/// `DEAD`).
+struct Stack {
+    objs: Box<[u32]>,
+    len: usize,
+}
+
+pub(crate) struct CacheCell {
+    state: AtomicU32,
+    /// `Stack::len` as last published, for [`super::Pool::in_use`] (may lag, never counts a buffer twice).
+    published: AtomicUsize,
+    stack: UnsafeCell<Stack>,
+    /// Level a refill aims for and a flush returns to.
+    size: usize,
+    /// Above this a put flushes down to `size`.
+    flush_at: usize,
+}
+
+// SAFETY: the stack is only touched by the one thread that holds the cell, as handed over by `state`
+// (Acquire on entry, Release on exit); everything else is atomic.
+unsafe impl Sync for CacheCell {}
+// SAFETY: as above.
+unsafe impl Send for CacheCell {}
+
+impl CacheCell {
+    /// A cell for a pool whose caches hold `size` buffers and whose magazines carry `mag` (setup path: it
+    /// allocates).
+    pub(crate) fn new(size: usize, mag: usize) -> CacheCell {
+        let flush_at = size + size / 2;
+        CacheCell {
+            state: AtomicU32::new(IDLE),
+            published: AtomicUsize::new(0),
+            stack: UnsafeCell::new(Stack { objs: vec![0; flush_at + MAX_BULK + mag].into_boxed_slice(), len: 0 }),
+            size,
+            flush_at,
+        }
+    }
+
+    /// Buffers held, as last published.
+    pub(crate) fn cached(&self) -> usize {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// The owner takes the cell for one operation; `None` once it has been stolen.
+    #[inline]
+    pub(crate) fn enter(&self) -> Option<Held<'_>> {
+        self.state.compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed).ok()?;
+        Some(Held { cell: self })
+    }
+
+    /// Takes the cell for good (the pool retiring, or its owner exiting), waiting while the owner is inside
+    /// an operation, and pushes what it held to `depot`. False when somebody else took it first.
+    ///
+    /// # Safety
+    /// Every index the cell holds is a free buffer of `mem`, which `depot` belongs to.
+    pub(crate) unsafe fn retire(&self, depot: &Depot, mem: &impl MagazineMemory) -> bool {
+        loop {
+            match self.state.compare_exchange(IDLE, DEAD, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(DEAD) => return false,
+                Err(_) => spin_hint(),
+            }
+        }
+        let mut held = Held { cell: self };
+        // SAFETY: forwarded contract; the DEAD state makes us the cell's only user from now on.
+        unsafe { held.flush_to(depot, mem, 0) };
+        // `held` must not store IDLE back: the cell stays dead.
+        std::mem::forget(held);
+        true
+    }
+}
+
+/// The cell, held for one operation; leaving (drop) hands it back to its owner's next operation.
+pub(crate) struct Held<'a> {
+    cell: &'a CacheCell,
+}
+
+impl Drop for Held<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.cell.state.store(IDLE, Ordering::Release);
+    }
+}
+
+impl Held<'_> {
+    #[inline]
+    fn with_stack<R>(&mut self, f: impl FnOnce(&mut Stack) -> R) -> R {
+        // SAFETY: holding the cell (BUSY, or DEAD for the stealer) makes this the stack's only user, and
+        // `&mut self` keeps the reference from escaping this call.
+        self.cell.stack.with_mut(|s| f(unsafe { &mut *s }))
+    }
+
+    #[inline]
+    fn publish(&self, len: usize) {
+        self.cell.published.store(len, Ordering::Relaxed);
+    }
+
+    /// Takes `out.len()` buffers (at most [`MAX_BULK`]), refilling from `depot` when short: all or nothing.
+    ///
+    /// # Safety
+    /// The cell caches buffers of `mem`, which `depot` belongs to.
+    #[inline]
+    pub(crate) unsafe fn get(&mut self, depot: &Depot, mem: &impl MagazineMemory, out: &mut [u32]) -> bool {
+        let n = out.len();
+        debug_assert!(n <= MAX_BULK);
+        if self.with_stack(|s| s.len) < n {
+            // SAFETY: forwarded contract.
+            unsafe { self.refill(depot, mem, n) };
+        }
+        let left = self.with_stack(|s| {
+            if s.len < n {
+                return None;
+            }
+            out.copy_from_slice(&s.objs[s.len - n..s.len]);
+            s.len -= n;
+            Some(s.len)
+        });
+        match left {
+            Some(len) => {
+                self.publish(len);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// # Safety
+    /// As for [`Held::get`].
+    #[cold]
+    unsafe fn refill(&mut self, depot: &Depot, mem: &impl MagazineMemory, n: usize) {
+        let want = n + self.cell.size / 2;
+        let mag = depot.mag_size();
+        loop {
+            let got = self.with_stack(|s| {
+                if s.len >= want || s.len + mag > s.objs.len() {
+                    return None;
+                }
+                // SAFETY: the slice has room for a whole magazine (checked above); the magazines are `mem`'s.
+                let got = unsafe { depot.pop(mem, &mut s.objs[s.len..]) };
+                s.len += got;
+                Some((got, s.len))
+            });
+            let Some((got, len)) = got else { return };
+            if got == 0 {
+                return;
+            }
+            // Published as we go, so that in_use never counts these buffers in both the depot and here.
+            self.publish(len);
+        }
+    }
+
+    /// Returns buffers (at most [`MAX_BULK`]), flushing whole magazines to `depot` when over the limit.
+    ///
+    /// # Safety
+    /// Every index is a free buffer of `mem` that the caller gives up; `depot` belongs to `mem`.
+    #[inline]
+    pub(crate) unsafe fn put(&mut self, depot: &Depot, mem: &impl MagazineMemory, idxs: &[u32]) {
+        let n = idxs.len();
+        debug_assert!(n <= MAX_BULK);
+        // Room: the stack holds flush_at + MAX_BULK + a magazine, and is at most flush_at before a put.
+        let len = self.with_stack(|s| {
+            s.objs[s.len..s.len + n].copy_from_slice(idxs);
+            s.len += n;
+            s.len
+        });
+        if len > self.cell.flush_at {
+            // SAFETY: forwarded contract.
+            unsafe { self.flush(depot, mem, len) };
+        } else {
+            self.publish(len);
+        }
+    }
+
+    /// Flushes whole magazines down to between half the cache size and the cache size, or down to the
+    /// cache size when no whole magazine fits that window. Each magazine moved between cores costs a few
+    /// cross-core cache misses, so full ones carry the most.
+    ///
+    /// # Safety
+    /// As for [`Held::put`].
+    #[cold]
+    unsafe fn flush(&mut self, depot: &Depot, mem: &impl MagazineMemory, len: usize) {
+        let (size, mag) = (self.cell.size, depot.mag_size());
+        let whole = (len - size / 2) / mag * mag;
+        let level = if whole > 0 && len - whole <= size { len - whole } else { size };
+        // SAFETY: forwarded contract.
+        unsafe { self.flush_to(depot, mem, level) };
+    }
+
+    /// Pushes everything above `level` to `depot`.
+    ///
+    /// # Safety
+    /// As for [`Held::get`].
+    pub(crate) unsafe fn flush_to(&mut self, depot: &Depot, mem: &impl MagazineMemory, level: usize) {
+        let top = self.with_stack(|s| s.len);
+        if top <= level {
+            return;
+        }
+        // Unpublished before the depot sees them, so in_use may briefly overcount but never undercount.
+        self.publish(level);
+        self.with_stack(|s| {
+            // SAFETY: the indices above `level` are free buffers of `mem` held by this cell (contract).
+            unsafe { depot.push(mem, &s.objs[level..top]) };
+            s.len = level;
+        });
+    }
+}
+
+/// Model checks of the owner/stealer hand-off under loom: an owner putting and getting buffers through its
+/// cell while the pool retires it from another thread. Every buffer ends in the depot exactly once, and
+/// the owner falls back to the uncached path once the cell is dead.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::pool::depot::test_mem::TestMem;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[test]
+    fn loom_cell_steal_while_the_owner_works() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let mem = Arc::new(TestMem::new());
+            let depot = Arc::new(Depot::new(TestMem::COUNT, TestMem::BUF_SIZE));
+            let all: Vec<u32> = (0..TestMem::COUNT as u32).collect();
+            // SAFETY: the depot starts with every buffer, once.
+            unsafe { depot.push(&*mem, &all) };
+            // Cache size 2: a put of 3 flushes.
+            let cell = Arc::new(CacheCell::new(2, depot.mag_size()));
+            let owner = {
+                let (cell, depot, mem) = (cell.clone(), depot.clone(), mem.clone());
+                thread::spawn(move || {
+                    for _ in 0..2 {
+                        let mut got = [0u32; 2];
+                        let taken = match cell.enter() {
+                            // SAFETY: the cell caches buffers of `mem` only.
+                            Some(mut held) => unsafe { held.get(&depot, &*mem, &mut got) },
+                            None => {
+                                let mut out = [0u32; 3];
+                                // SAFETY: out holds a magazine; the buffers become ours.
+                                let n = unsafe { depot.pop(&*mem, &mut out) };
+                                // SAFETY: returned at once, still free.
+                                unsafe { depot.push(&*mem, &out[..n]) };
+                                false
+                            }
+                        };
+                        if taken {
+                            mem.take(&got);
+                            mem.give(&got);
+                            match cell.enter() {
+                                // SAFETY: the buffers are free buffers of `mem`, given up here.
+                                Some(mut held) => unsafe { held.put(&depot, &*mem, &got) },
+                                // SAFETY: as above, straight to the depot.
+                                None => unsafe { depot.push(&*mem, &got) },
+                            }
+                        }
+                    }
+                })
+            };
+            // SAFETY: the cell holds free buffers of `mem` only.
+            let stolen = unsafe { cell.retire(&depot, &*mem) };
+            assert!(stolen, "nobody else retires this cell");
+            owner.join().unwrap();
+            assert!(cell.enter().is_none(), "a stolen cell stays dead");
+            assert_eq!(cell.cached(), 0);
+            mem.check_all_free(&depot);
+        });
+    }
+}
