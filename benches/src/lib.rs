@@ -26,6 +26,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod floor;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

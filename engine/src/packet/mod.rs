@@ -5,6 +5,11 @@
 //! window: `start..limit` is the region it may use inside its buffer, `off..off+len` the bytes in it. A
 //! *view* buflet uses a region of another buffer (its `mem`), which is refcounted; split-pool packing carves
 //! views out of one large buffer with [`Packet::carve_tail`].
+//!
+//! A new packet is *plain*: one buffer of its own, data starting at the pool's headroom, its length in the
+//! handle and no metadata written. Its descriptor is not written at all until an operation needs more than
+//! that (metadata, headroom changes, a second buflet, a view); so allocating, filling, sending, reading
+//! and freeing a plain packet touches its data line and nothing else, on either core.
 
 pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 
@@ -54,7 +59,7 @@ pub enum PacketError {
 pub struct Packet {
     head: u32,
     /// Pool id in the low 12 bits; [`SIMPLE`] when the packet is one direct buflet whose buffer no view
-    /// shares, so freeing it needs no descriptor read.
+    /// shares, so freeing it needs no descriptor read; [`PLAIN`] when its descriptor is not written.
     pool: u16,
     /// `pkt_len` when below `u16::MAX`, else `u16::MAX` (read the descriptor).
     len: u16,
@@ -62,6 +67,9 @@ pub struct Packet {
 
 const POOL_ID_MASK: u16 = 0x0fff;
 const SIMPLE: u16 = 0x8000;
+/// Simple, data at the pool's headroom, length in the handle, default metadata: the descriptor is stale
+/// and must not be read until [`Packet::materialize`] writes it.
+const PLAIN: u16 = 0x4000;
 const _: () = assert!(crate::pool::MAX_POOLS <= POOL_ID_MASK as usize + 1);
 
 #[inline]
@@ -99,18 +107,49 @@ impl Packet {
         unsafe { lookup(self.pool & POOL_ID_MASK) }
     }
 
-    /// Descriptor `idx` of this packet's chain.
+    #[inline]
+    fn is_plain(&self) -> bool {
+        self.pool & PLAIN != 0
+    }
+
+    /// Writes the descriptor a plain packet implies, so that it becomes an ordinary one: the first
+    /// operation that needs more than a data window in one buffer does this.
+    #[inline]
+    fn materialize(&mut self) {
+        if self.is_plain() {
+            let pool = self.pool();
+            // SAFETY: a plain packet is exactly its own buffer, owned by this handle.
+            let d = unsafe { pool.desc_mut(self.head) };
+            d.reset_head(self.head, pool.headroom, pool.buf_size);
+            d.len = u32::from(self.len);
+            d.pkt_len = u32::from(self.len);
+            self.pool &= !PLAIN;
+        }
+    }
+
+    /// Start of a plain packet's data.
+    #[inline]
+    fn plain_ptr(&self) -> *mut u8 {
+        debug_assert!(self.is_plain());
+        let pool = self.pool();
+        // SAFETY: a plain packet owns buffer `head` of its pool, and headroom < buf_size (pool config).
+        unsafe { pool.buf_ptr(self.head).add(pool.headroom as usize) }
+    }
+
+    /// Descriptor `idx` of this packet's chain. Not for plain packets, whose descriptor is stale.
     #[inline]
     fn desc(&self, idx: u32) -> &Desc {
+        assert!(!self.is_plain(), "descriptor of a plain packet read");
         // SAFETY: callers only pass members of this packet's chain, which the packet owns; `&self` only
         // permits shared access.
         unsafe { self.pool().desc(idx) }
     }
 
-    /// Descriptor `idx` of this packet's chain, writable.
+    /// Descriptor `idx` of this packet's chain, writable (a plain packet's is written first).
     #[inline]
     #[allow(clippy::mut_from_ref)]
     fn desc_mut(&mut self, idx: u32) -> &mut Desc {
+        self.materialize();
         // SAFETY: as for `desc`; `&mut self` makes the access exclusive.
         unsafe { self.pool().desc_mut(idx) }
     }
@@ -148,6 +187,10 @@ impl Packet {
     /// Sets the packet length in the descriptor and the handle.
     #[inline]
     fn set_len(&mut self, len: u32) {
+        if self.is_plain() && len < u32::from(u16::MAX) {
+            self.len = len as u16;
+            return;
+        }
         self.head_desc_mut().pkt_len = len;
         self.len = short_len(len);
     }
@@ -159,17 +202,26 @@ impl Packet {
 
     /// Free bytes in front of the data in the first buflet.
     pub fn headroom(&self) -> usize {
+        if self.is_plain() {
+            return self.pool().headroom as usize;
+        }
         self.head_desc().headroom()
     }
 
     /// Number of buflets in the chain.
     pub fn buflet_count(&self) -> usize {
+        if self.is_plain() {
+            return 1;
+        }
         self.head_desc().nbuflets as usize
     }
 
     /// Packet metadata.
     #[inline]
     pub fn meta(&self) -> &PacketMeta {
+        if self.is_plain() {
+            return &DEFAULT_META;
+        }
         let h = self.head_desc();
         if h.meta_set {
             &h.meta
@@ -193,9 +245,14 @@ impl Packet {
     pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
         let pool = self.pool();
         let mut b = self.head;
+        let plain = self.is_plain();
         std::iter::from_fn(move || {
             if b == NIL {
                 return None;
+            }
+            if plain {
+                b = NIL;
+                return Some(Buflet { offset: pool.headroom as usize, data: self.data() });
             }
             let d = self.desc(b);
             b = d.next;
@@ -208,6 +265,10 @@ impl Packet {
     /// The data of the first buflet (all of it for single-buflet packets).
     #[inline]
     pub fn data(&self) -> &[u8] {
+        if self.is_plain() {
+            // SAFETY: the plain packet's data (headroom + len <= buf_size) is in the buffer it owns.
+            return unsafe { std::slice::from_raw_parts(self.plain_ptr(), usize::from(self.len)) };
+        }
         // SAFETY: the head is a buflet of this packet.
         unsafe { self.pool().bytes(self.head_desc()) }
     }
@@ -215,12 +276,20 @@ impl Packet {
     /// The data of the first buflet, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
+        if self.is_plain() {
+            // SAFETY: as for `data`; `&mut self` makes the access exclusive.
+            return unsafe { std::slice::from_raw_parts_mut(self.plain_ptr(), usize::from(self.len)) };
+        }
         // SAFETY: the head is a buflet of this packet and `&mut self` makes the access exclusive.
         unsafe { self.pool().bytes_mut(self.head_desc()) }
     }
 
     /// Visits every buflet's data mutably, in order.
     pub fn for_each_segment_mut(&mut self, mut f: impl FnMut(&mut [u8])) {
+        if self.is_plain() {
+            f(self.data_mut());
+            return;
+        }
         let mut b = self.head;
         while b != NIL {
             let d = self.desc(b);
@@ -239,8 +308,13 @@ impl Packet {
     }
 
     /// Copies `dst.len()` bytes starting at `offset` out of the packet, across buflets.
+    #[inline]
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), PacketError> {
         self.check_range(offset, dst.len())?;
+        if self.is_plain() {
+            dst.copy_from_slice(&self.data()[offset..offset + dst.len()]);
+            return Ok(());
+        }
         let mut skip = offset;
         let mut done = 0;
         for seg in self.buflets() {
@@ -260,8 +334,13 @@ impl Packet {
     }
 
     /// Overwrites bytes `offset..offset + src.len()` (which must lie within the packet), across buflets.
+    #[inline]
     pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), PacketError> {
         self.check_range(offset, src.len())?;
+        if self.is_plain() {
+            self.data_mut()[offset..offset + src.len()].copy_from_slice(src);
+            return Ok(());
+        }
         let mut skip = offset;
         let mut done = 0;
         self.for_each_segment_mut(|seg| {
@@ -302,12 +381,31 @@ impl Packet {
 
     /// Free bytes after the data in the last buflet.
     pub fn tailroom(&self) -> usize {
+        if self.is_plain() {
+            let pool = self.pool();
+            return (pool.buf_size - pool.headroom) as usize - usize::from(self.len);
+        }
         self.desc(self.tail()).tailroom()
     }
 
     /// Appends `src`, filling the last buflet and then chaining new buflets from the same pool.
     /// On error nothing was appended.
+    #[inline]
     pub fn append(&mut self, src: &[u8]) -> Result<(), PacketError> {
+        let len = usize::from(self.len);
+        if self.is_plain() && src.len() <= self.tailroom() && len + src.len() < usize::from(u16::MAX) {
+            // SAFETY: the bytes after the data up to the buffer's end belong to this plain packet.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.plain_ptr().add(len), src.len()) };
+            self.len += src.len() as u16;
+            return Ok(());
+        }
+        self.append_chained(src)
+    }
+
+    /// [`Packet::append`] beyond a plain packet's one buffer (kept out of line: the fast path stays small).
+    #[inline(never)]
+    fn append_chained(&mut self, src: &[u8]) -> Result<(), PacketError> {
+        self.materialize();
         let pool = self.pool();
         let tail = self.tail();
         let room = self.desc(tail).tailroom();
@@ -351,6 +449,12 @@ impl Packet {
     /// Grows the packet by `n` bytes in the last buflet's tailroom without writing them (they keep whatever
     /// the buffer held: a generator that rewrites only headers, like DPDK's net_null, skips the copy).
     pub fn extend(&mut self, n: usize) -> Result<(), PacketError> {
+        let len = usize::from(self.len);
+        if self.is_plain() && n <= self.tailroom() && len + n < usize::from(u16::MAX) {
+            self.len += n as u16;
+            return Ok(());
+        }
+        self.materialize();
         let tail = self.tail();
         let d = self.desc_mut(tail);
         if n > d.tailroom() {
@@ -365,6 +469,10 @@ impl Packet {
     /// Shortens the packet to `len` bytes, returning buflets that become empty (except the first).
     pub fn truncate(&mut self, len: usize) {
         if len >= self.len() {
+            return;
+        }
+        if self.is_plain() {
+            self.len = len as u16;
             return;
         }
         let mut keep = len;
@@ -427,6 +535,9 @@ impl Packet {
 
     /// Size of the first buflet's region (headroom + data + tailroom).
     pub fn region_size(&self) -> usize {
+        if self.is_plain() {
+            return self.pool().buf_size as usize;
+        }
         let h = self.head_desc();
         (h.limit - h.start) as usize
     }
@@ -436,6 +547,7 @@ impl Packet {
     /// headroom. Returns `None` when the rest cannot hold the headroom plus one byte, or the pool has no
     /// descriptor left; the packet is unchanged then.
     pub fn carve_tail(&mut self, headroom: usize) -> Option<Packet> {
+        self.materialize();
         let pool = self.pool();
         let h = self.head_desc();
         let (mem, end, limit) = (h.mem, (h.off + h.len).next_multiple_of(16), h.limit);
@@ -521,12 +633,11 @@ impl Drop for Packet {
     }
 }
 
-/// Makes buffer `idx`, just taken from `pool`, an empty packet with the pool's headroom.
+/// Makes buffer `idx`, just taken from `pool`, an empty plain packet with the pool's headroom (nothing is
+/// written: see the module docs).
 #[inline]
 fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
-    // SAFETY: the caller just took `idx` from the pool: ours alone.
-    unsafe { pool.desc_mut(idx) }.reset_head(idx, pool.headroom, pool.buf_size);
-    Packet { head: idx, pool: pool.id | SIMPLE, len: 0 }
+    Packet { head: idx, pool: pool.id | SIMPLE | PLAIN, len: 0 }
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).

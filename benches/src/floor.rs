@@ -1,0 +1,193 @@
+//! Floors: the same work as pktloop's scenarios written with no pktloop type at all, so that what pktloop
+//! costs above the hardware shows. A floor that used pktloop's own pool or ring would hide those costs.
+//!
+//! - [`Spsc`]: a bare single-producer/single-consumer ring of `Copy` items, as anyone would hand-write it
+//!   (free-running positions on their own cache lines, the other side's position cached);
+//! - [`Buffers`]: a slab of fixed-size buffers named by index;
+//! - [`txonly_rxonly`]: core 0 takes a buffer index from a "free" ring, writes the frame into the buffer
+//!   and pushes the index on a data ring; core 1 pops it, reads the first 16 bytes and pushes the index
+//!   back on the free ring (8192 buffers of 2 KiB or more, a 1024-slot data ring, bursts of 32);
+//! - [`ping_pong`]: one `u64` each way over two rings, the round trip timed on core 0.
+
+use crossbeam_utils::CachePadded;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Shared<T> {
+    head: CachePadded<AtomicUsize>,
+    tail: CachePadded<AtomicUsize>,
+    slots: Box<[UnsafeCell<T>]>,
+    mask: usize,
+}
+
+// SAFETY: a slot is written by the producer before the Release store of `head` that hands it over, and
+// read by the consumer after its Acquire load; the positions keep the two sides on different slots.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+/// One end of a bare SPSC ring (the same type for both ends; each end uses only its own methods).
+#[allow(missing_debug_implementations)]
+pub struct Spsc<T> {
+    shared: Arc<Shared<T>>,
+    /// Our position (head for the producer, tail for the consumer).
+    pos: usize,
+    /// The other side's position as last seen.
+    seen: usize,
+}
+
+/// A ring of `capacity` slots (a power of two): (producer, consumer).
+pub fn spsc<T: Copy + Default + Send>(capacity: usize) -> (Spsc<T>, Spsc<T>) {
+    assert!(capacity.is_power_of_two());
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        slots: (0..capacity).map(|_| UnsafeCell::new(T::default())).collect(),
+        mask: capacity - 1,
+    });
+    (Spsc { shared: shared.clone(), pos: 0, seen: 0 }, Spsc { shared, pos: 0, seen: 0 })
+}
+
+impl<T: Copy + Send> Spsc<T> {
+    /// Producer: pushes as many of `items` as fit; returns how many.
+    #[inline]
+    pub fn push(&mut self, items: &[T]) -> usize {
+        let cap = self.shared.mask + 1;
+        if cap - self.pos.wrapping_sub(self.seen) < items.len() {
+            self.seen = self.shared.tail.load(Ordering::Acquire);
+        }
+        let n = items.len().min(cap - self.pos.wrapping_sub(self.seen));
+        for (i, &item) in items[..n].iter().enumerate() {
+            // SAFETY: slots pos..pos+n are free (the consumer released them), only we write them.
+            unsafe { *self.shared.slots[(self.pos + i) & self.shared.mask].get() = item };
+        }
+        self.pos = self.pos.wrapping_add(n);
+        self.shared.head.store(self.pos, Ordering::Release);
+        n
+    }
+
+    /// Consumer: pops up to `out.len()` items; returns how many.
+    #[inline]
+    pub fn pop(&mut self, out: &mut [T]) -> usize {
+        if self.seen.wrapping_sub(self.pos) < out.len() {
+            self.seen = self.shared.head.load(Ordering::Acquire);
+        }
+        let n = out.len().min(self.seen.wrapping_sub(self.pos));
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            // SAFETY: slots pos..pos+n were published by the producer's Release store we acquired.
+            *o = unsafe { *self.shared.slots[(self.pos + i) & self.shared.mask].get() };
+        }
+        self.pos = self.pos.wrapping_add(n);
+        if n > 0 {
+            self.shared.tail.store(self.pos, Ordering::Release);
+        }
+        n
+    }
+}
+
+/// A slab of `count` buffers of `size` bytes, 64-byte aligned, named by index.
+#[allow(missing_debug_implementations)]
+pub struct Buffers {
+    mem: Box<[CachePadded<[u8; 64]>]>,
+    lines: usize,
+}
+
+impl Buffers {
+    /// `count` zeroed buffers of `size` bytes (rounded up to whole cache lines).
+    pub fn new(count: usize, size: usize) -> Buffers {
+        let lines = size.div_ceil(64);
+        Buffers { mem: vec![CachePadded::new([0u8; 64]); count * lines].into_boxed_slice(), lines }
+    }
+
+    /// Pointer to buffer `idx`.
+    #[inline]
+    pub fn ptr(&self, idx: u32) -> *mut u8 {
+        self.mem[idx as usize * self.lines].as_ptr().cast_mut()
+    }
+}
+
+/// Buffers in the txonly floor.
+pub const FLOOR_BUFFERS: usize = 8192;
+/// Data ring slots in the txonly floor.
+pub const FLOOR_RING: usize = 1024;
+/// Burst size.
+pub const FLOOR_BURST: usize = 32;
+
+/// The txonly -> rxonly floor: `packets` frames (a copy of `frame` each) from core 0 to core 1. Returns the
+/// time from the start until core 1 has read the last one, and a sum of header bytes read (so the reads
+/// cannot be optimised away; callers check it).
+pub fn txonly_rxonly(frame: &[u8], packets: u64) -> (Duration, u64) {
+    let bufs = Buffers::new(FLOOR_BUFFERS, frame.len().max(2048));
+    let (mut data_tx, mut data_rx) = spsc::<u32>(FLOOR_RING);
+    let (mut free_tx, mut free_rx) = spsc::<u32>(FLOOR_BUFFERS);
+    let all: Vec<u32> = (0..FLOOR_BUFFERS as u32).collect();
+    assert_eq!(free_tx.push(&all), FLOOR_BUFFERS);
+    let stop = AtomicBool::new(false);
+    let bufs = &bufs;
+    crate::cross_core(
+        || {
+            let mut burst = [0u32; FLOOR_BURST];
+            let (mut have, mut sent) = (0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                if sent == have {
+                    have = free_rx.pop(&mut burst);
+                    sent = 0;
+                    for &idx in &burst[..have] {
+                        // SAFETY: the index came off the free ring: the buffer is ours until pushed on.
+                        unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), bufs.ptr(idx), frame.len()) };
+                    }
+                }
+                sent += data_tx.push(&burst[sent..have]);
+            }
+        },
+        || {
+            let mut burst = [0u32; FLOOR_BURST];
+            let (mut got, mut sum) = (0u64, 0u64);
+            while got < packets {
+                let n = data_rx.pop(&mut burst);
+                for &idx in &burst[..n] {
+                    let mut hdr = [0u8; 16];
+                    // SAFETY: the index came off the data ring: the buffer is ours until pushed back.
+                    unsafe { std::ptr::copy_nonoverlapping(bufs.ptr(idx), hdr.as_mut_ptr(), 16) };
+                    sum += u64::from(std::hint::black_box(hdr)[12]);
+                }
+                let mut back = 0;
+                while back < n {
+                    back += free_tx.push(&burst[back..n]);
+                }
+                got += n as u64;
+            }
+            stop.store(true, Ordering::Relaxed);
+            sum
+        },
+    )
+}
+
+/// The bare ping-pong: `rounds` round trips of one `u64` over two rings between core 0 and core 1.
+/// Returns each round trip's time in nanoseconds (measured on core 0).
+pub fn ping_pong(rounds: usize) -> Vec<u64> {
+    let (mut ping_tx, mut ping_rx) = spsc::<u64>(64);
+    let (mut pong_tx, mut pong_rx) = spsc::<u64>(64);
+    let mut rtts = Vec::with_capacity(rounds);
+    let rtts_ref = &mut rtts;
+    crate::cross_core(
+        move || {
+            let mut one = [0u64; 1];
+            for _ in 0..rounds {
+                while ping_rx.pop(&mut one) == 0 {}
+                while pong_tx.push(&one) == 0 {}
+            }
+        },
+        move || {
+            let mut one = [0u64; 1];
+            for i in 0..rounds as u64 {
+                let t0 = Instant::now();
+                while ping_tx.push(&[i]) == 0 {}
+                while pong_rx.pop(&mut one) == 0 {}
+                rtts_ref.push(t0.elapsed().as_nanos() as u64);
+                assert_eq!(one[0], i);
+            }
+        },
+    );
+    rtts
+}
