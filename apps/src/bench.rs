@@ -11,7 +11,8 @@ use crate::latency;
 use pktloop_engine::lcore;
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::packet::free_burst;
-use pktloop_engine::pool::{PoolMode, PortPools};
+use pktloop_engine::pool::PoolMode;
+use pktloop_pmd::pools::{PortPoolSpec, PortPools};
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::ring::ring;
 use pktloop_pmd::feth::FethConfig;
@@ -305,7 +306,7 @@ fn ring_transfer(secs: Duration, kind: RingKind) -> Result<f64, AppError> {
 
 /// Million packets per second through alloc_bulk(32) + free_burst on one thread.
 fn pool_alloc_free(secs: Duration, prefer: Prefer) -> Result<f64, AppError> {
-    let spec = pktloop_engine::pool::PortPoolSpec { prefer, ..Default::default() };
+    let spec = PortPoolSpec { prefer, ..Default::default() };
     let pools = PortPools::create("bench-pool", &spec).map_err(|e| AppError::runtime(e.to_string()))?;
     let pool = pools.tx.clone();
     let core = lcore::plan(1).cores[0];

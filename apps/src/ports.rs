@@ -2,7 +2,7 @@
 
 use crate::error::AppError;
 use pktloop_engine::mem::Backing;
-use pktloop_engine::pool::PortPools;
+use pktloop_pmd::pools::PortPools;
 use pktloop_engine::port::PortCounters;
 use pktloop_engine::{Pool, Port};
 use pktloop_pmd::feth::{self, FethConfig};

@@ -2,8 +2,11 @@
 //!
 //! Drivers implementing [`pktloop_engine::Port`]:
 //! - [`feth`]: Apple's feth crossed pair, where one port's tx rings are its peer's rx rings;
-//! - [`null`]: DPDK net_null's analogue, the framework's cost floor.
+//! - [`null`]: DPDK net_null's analogue, the framework's cost floor;
+//!
+//! and [`pools`], the pools a port allocates from by pool mode and driver geometry.
 #![warn(missing_docs)]
 
 pub mod feth;
 pub mod null;
+pub mod pools;

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 
 pub(crate) use registry::lookup;
 
-pub use mode::{PoolMode, PortPoolSpec, PortPools};
+pub use mode::PoolMode;
 
 /// Most buffers one bulk call moves through a cache.
 pub const MAX_BULK: usize = 512;

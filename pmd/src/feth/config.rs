@@ -6,7 +6,8 @@
 
 use pktloop_engine::error::check_range;
 use pktloop_engine::mem::Prefer;
-use pktloop_engine::pool::{PoolMode, PortPoolSpec};
+use crate::pools::PortPoolSpec;
+use pktloop_engine::pool::PoolMode;
 use pktloop_engine::KnobError;
 
 /// Largest `tx_headroom` (Apple's `FETH_TX_HEADROOM_MAX`).

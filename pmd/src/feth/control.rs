@@ -12,7 +12,7 @@ use super::link::{link, PeerInfo, RxSide, TxSide};
 use super::media::{MediaStatus, DEFAULT_MEDIA, IFM_ACTIVE, IFM_AVALID, IFM_ETHER, MEDIA_LIST_MAX};
 use super::stats::FethCounters;
 use crossbeam_utils::CachePadded;
-use pktloop_engine::pool::PortPools;
+use crate::pools::PortPools;
 use pktloop_engine::port::{Event, EventBus, EventKind, LinkState, PortCounters};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
