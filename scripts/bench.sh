@@ -5,12 +5,19 @@
 # With python3 it also prints each benchmark's fastest criterion sample (the least disturbed figure).
 #
 #   scripts/bench.sh [RUNS] [FILTER]      e.g. scripts/bench.sh 5 producer_consumer
+#   scripts/bench.sh path [RUNS] [FILTER] the packet-path targets against floors and peers, interleaved
 #
 # The criterion output of each run is kept under $CARGO_TARGET_DIR/bench-logs/ (or target/bench-logs/).
 # On a shared machine the script waits (up to BENCH_QUIET_WAIT seconds, default 120) before each run until
 # the CPUs were less than 10% busy over a second, and prints how busy they were. It only reads
 # /proc/stat; it never stops anything.
 set -euo pipefail
+
+# `scripts/bench.sh path [RUNS] [FILTER]`: the packet-path targets, interleaved (scripts/bench-path.sh).
+if [ "${1:-}" = path ]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/bench-path.sh" "$@"
+fi
 
 runs="${1:-3}"
 filter="${2:-}"

@@ -573,6 +573,20 @@ impl Packet {
     /// at the same offset and length (the private-pool crossing). Metadata is left at its defaults.
     pub fn copy_layout_to(&self, pool: &Pool) -> Result<Packet, CopyError> {
         let dst = pool.inner();
+        if self.is_plain() && self.headroom() == dst.headroom as usize && self.len() <= dst.room() {
+            // The copy is plain too: its data sits at the destination's headroom, so no descriptor is written.
+            let mut p = dst.alloc_plain().ok_or(CopyError::NoMemPacket)?;
+            // SAFETY: the new packet's buffer has room for the data after its headroom (checked above).
+            unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), p.plain_ptr(), self.len()) };
+            p.len = self.len;
+            return Ok(p);
+        }
+        self.copy_layout_chained(dst)
+    }
+
+    /// [`Packet::copy_layout_to`] for packets that are not plain (several buflets, moved data, metadata).
+    #[inline(never)]
+    fn copy_layout_chained(&self, dst: &PoolInner) -> Result<Packet, CopyError> {
         let n = self.buflet_count();
         if n > dst.max_buflets as usize || self.buflets().any(|b| b.offset + b.data.len() > dst.buf_size as usize) {
             return Err(CopyError::Layout);
@@ -681,12 +695,26 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     }
 }
 
+impl PoolInner {
+    /// One empty plain packet, or `None` (counted) when the pool is empty.
+    #[inline]
+    fn alloc_plain(&self) -> Option<Packet> {
+        let mut idx = [0u32; 1];
+        self.get_bulk(&mut idx).then(|| init_packet(self, idx[0]))
+    }
+
+    /// Bytes a plain packet of this pool can hold (after the headroom).
+    #[inline]
+    fn room(&self) -> usize {
+        (self.buf_size - self.headroom) as usize
+    }
+}
+
 impl Pool {
     /// One empty packet with the pool's headroom, or `None` (counted) when the pool is empty.
     #[inline]
     pub fn alloc(&self) -> Option<Packet> {
-        let mut idx = [0u32; 1];
-        self.get_bulk(&mut idx).then(|| init_packet(self.inner(), idx[0]))
+        self.inner().alloc_plain()
     }
 
     /// `n` empty packets appended to `out`, all or nothing (`n` at most the room left in `out` and at most

@@ -129,6 +129,9 @@ enum Op {
     Read(usize, usize),
     Truncate(usize),
     Copy,
+    Prepend(Vec<u8>),
+    Adj(usize),
+    Meta(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -138,22 +141,28 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..4000, 0usize..1500).prop_map(|(o, l)| Op::Read(o, l)),
         (0usize..4000).prop_map(Op::Truncate),
         Just(Op::Copy),
+        proptest::collection::vec(any::<u8>(), 0..80).prop_map(Op::Prepend),
+        (0usize..600).prop_map(Op::Adj),
+        any::<u64>().prop_map(Op::Meta),
     ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// Reads, writes, appends, truncations and layout copies across buflet boundaries behave exactly like a
-    /// plain `Vec<u8>`, and every buffer comes back at the end.
+    /// Reads, writes, appends, truncations, layout copies, prepends, front trims and metadata writes across
+    /// buflet boundaries behave exactly like a plain `Vec<u8>` (whether the packet is still plain or has a
+    /// descriptor), and every buffer comes back at the end.
     #[test]
     fn multi_buflet_packet_matches_a_vec(headroom in 0u32..64, ops in proptest::collection::vec(op(), 1..24)) {
         let p = pool(256, 512, headroom, 8);
         let other = pool(256, 512, 0, 8);
-        let limit = 8 * 512 - headroom as usize;
         let mut pkt = p.alloc().unwrap();
         let mut model: Vec<u8> = Vec::new();
+        let mut meta = PacketMeta::default();
         for op in ops {
+            // The head buflet's data starts after its headroom; the other seven buflets are whole.
+            let limit = 8 * 512 - pkt.headroom();
             match op {
                 Op::Append(d) => {
                     let r = pkt.append(&d);
@@ -192,7 +201,34 @@ proptest! {
                     prop_assert_eq!(copy.to_vec(), model.clone());
                     prop_assert_eq!(copy.buflet_count(), pkt.buflet_count());
                 }
+                Op::Prepend(d) => {
+                    let room = pkt.headroom();
+                    match pkt.prepend(d.len()) {
+                        Ok(front) => {
+                            prop_assert!(d.len() <= room);
+                            front.copy_from_slice(&d);
+                            model.splice(0..0, d);
+                        }
+                        Err(e) => {
+                            prop_assert!(d.len() > room);
+                            prop_assert_eq!(e, PacketError::NoHeadroom);
+                        }
+                    }
+                }
+                Op::Adj(n) => {
+                    let first = pkt.buflets().next().map_or(0, |b| b.data.len());
+                    let r = pkt.adj(n);
+                    prop_assert_eq!(r.is_ok(), n <= first);
+                    if r.is_ok() {
+                        model.drain(..n);
+                    }
+                }
+                Op::Meta(id) => {
+                    pkt.meta_mut().packet_id = id;
+                    meta.packet_id = id;
+                }
             }
+            prop_assert_eq!(pkt.meta().packet_id, meta.packet_id);
             prop_assert_eq!(pkt.len(), model.len());
             prop_assert_eq!(pkt.to_vec(), model.clone());
             let chained: usize = pkt.buflets().map(|b| b.data.len()).sum();

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The packet-path targets, measured the only way figures mean something on a shared 2-vCPU machine whose
+# placement changes from run to run: each comparison runs its two sides interleaved (A B A B ...), RUNS
+# times each (default 5), and reports the best run of each side (what the hardware allows undisturbed),
+# the ratio of the bests, and the median of the pairwise ratios A_i / B_i.
+#
+#   scripts/bench-path.sh [RUNS] [FILTER]      e.g. scripts/bench-path.sh 5 txonly
+#
+# Sides are `pathbench` runs (benches/src/bin/pathbench.rs: pktloop and floors written with no pktloop
+# types), DPDK's dpdk-testpmd (Debian package dpdk-dev; skipped with a note when absent) and criterion's
+# ring benchmark (pktloop vs rtrb's chunk API). Every side checks its own result before printing it.
+# Logs: $CARGO_TARGET_DIR/bench-logs/path-<time>/.
+set -euo pipefail
+
+runs="${1:-5}"
+filter="${2:-}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+target="${CARGO_TARGET_DIR:-$root/target}"
+log_dir="$target/bench-logs/path-$(date -u +%Y%m%dT%H%M%S)"
+mkdir -p "$log_dir"
+cd "$root"
+cargo build --release -q -p pktloop-benches --bin pathbench
+cargo bench -q -p pktloop-benches --bench ring --no-run >/dev/null 2>&1
+pathbench="$target/release/pathbench"
+
+# One measurement of one side, printed as a bare number.
+#   pb SCENARIO SIDE [LINE]   pathbench; LINE picks the output line (ping-pong prints p50 then p99.9)
+#   testpmd                   dpdk-testpmd io forwarding over two net_ring ports, best Rx-pps of port 0
+#   ring NAME                 criterion's ring benchmark NAME, in M items/s
+measure() {
+    case "$1" in
+    pb) "$pathbench" "$2" "$3" | sed -n "${4:-1}p" | awk '{ print $3 }' ;;
+    testpmd) testpmd_io ;;
+    ring) criterion_ring "$2" ;;
+    esac
+}
+
+testpmd_io() {
+    local out
+    out="$(timeout -s INT 8 dpdk-testpmd --lcores '0@0,1@0,2@1' --no-pci --no-huge -m 1024 --log-level=error \
+        --vdev net_ring0 --vdev net_ring1 -- --forward-mode=io --nb-cores=2 --tx-first --stats-period 1 \
+        --total-num-mbufs=8192 2>&1 </dev/null || true)"
+    # Each stats period prints "Rx-pps:" once per port, port 0 first; take port 0's best second.
+    awk '/Rx-pps:/ { if (++k % 2 == 1 && $2 > best) best = $2 } END { if (best > 0) printf "%.2f\n", best / 1e6 }' <<<"$out"
+}
+
+criterion_ring() {
+    cargo bench -q -p pktloop-benches --bench ring -- "$1" 2>/dev/null |
+        awk '/thrpt:/ { est = $4; unit = $5; f = (unit ~ /^Gelem/) ? 1000 : 1; printf "%.2f\n", est * f; exit }'
+}
+
+# compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
+# Runs A and B interleaved; prints best A, best B, ratio of bests and the median pairwise ratio, and whether
+# the ratio of bests meets TARGET (A/B >= TARGET when higher is better, <= when lower is better).
+compare() {
+    local name="$1" target="$2" higher="$3"
+    shift 4
+    local a=() b=()
+    while [ "$1" != "--" ]; do a+=("$1"); shift; done
+    shift
+    b=("$@")
+    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then return; fi
+    local va=() vb=()
+    for i in $(seq 1 "$runs"); do
+        va+=("$(measure "${a[@]}")")
+        vb+=("$(measure "${b[@]}")")
+        echo "$name run $i: ${va[-1]} ${vb[-1]}" >>"$log_dir/runs.txt"
+    done
+    python3 - "$name" "$target" "$higher" "${va[*]}" "${vb[*]}" <<'PY' | tee -a "$log_dir/summary.txt"
+import statistics, sys
+name, target, higher = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"
+a = [float(x) for x in sys.argv[4].split() if x]
+b = [float(x) for x in sys.argv[5].split() if x]
+if not a or not b or len(a) != len(b):
+    print(f"{name:34} no figures (a side failed or is not installed)")
+    sys.exit()
+best_a, best_b = (max(a), max(b)) if higher else (min(a), min(b))
+ratio = best_a / best_b
+median = statistics.median(x / y for x, y in zip(a, b))
+met = ratio >= target if higher else ratio <= target
+sign = ">=" if higher else "<="
+print(f"{name:34} best {best_a:9.2f} vs {best_b:9.2f}  ratio {ratio:5.2f} (median pairwise {median:5.2f})  "
+      f"target {sign} {target}: {'met' if met else 'NOT met'}   runs A {a} B {b}")
+PY
+}
+
+echo "each comparison: A B interleaved, $runs runs each; figures in Mpps (ping-pong: ns); logs $log_dir"
+compare "txonly64 global / floor" 0.8 1 -- pb txonly64 global -- pb txonly64 floor
+compare "txonly1518 global / floor" 0.8 1 -- pb txonly1518 global -- pb txonly1518 floor
+compare "txonly1518 multibuflet / floor" 0.8 1 -- pb txonly1518 global-multi -- pb txonly1518 floor
+compare "txonly64 private / global" 0.6 1 -- pb txonly64 private -- pb txonly64 global
+compare "txonly64 split / global" 0.5 1 -- pb txonly64 split -- pb txonly64 global
+compare "iofwd private / global" 0.3 1 -- pb iofwd private -- pb iofwd global
+compare "iofwd split / global" 0.3 1 -- pb iofwd split -- pb iofwd global
+compare "pingpong p50 feth / floor (ns)" 1.2 0 -- pb pingpong feth 1 -- pb pingpong floor 1
+compare "pingpong p99.9 feth / floor (ns)" 1.5 0 -- pb pingpong feth 2 -- pb pingpong floor 2
+if command -v dpdk-testpmd >/dev/null 2>&1; then
+    compare "iofwd global / testpmd net_ring" 1.3 1 -- pb iofwd global -- testpmd
+else
+    echo "iofwd global / testpmd net_ring: dpdk-testpmd not installed (apt-get install dpdk-dev)"
+fi
+compare "ring burst32 pktloop / rtrb chunk" 1.2 1 -- ring ring_cross_core_u64_burst32/pktloop -- \
+    ring ring_cross_core_u64_burst32/rtrb
