@@ -345,3 +345,44 @@ fn a_chain_whose_shared_head_is_freed_and_reused_mid_release_frees_only_its_own_
     drop(q);
     assert_eq!(p.in_use(), 0);
 }
+
+/// Views carved with shares reserved up front (split packing) account exactly like views that add a share
+/// each: whatever order the host, the views and the last tail (still holding unused shares) are freed in,
+/// every buffer comes back once.
+#[test]
+fn reserved_view_shares_are_all_given_back_whatever_the_free_order() {
+    for order in 0..4 {
+        let p = pool(32, 4096, 0, 1);
+        let mut host = p.alloc().unwrap();
+        host.reserve_views(3);
+        host.append(&[9u8; 100]).unwrap();
+        let mut pkts = Vec::new();
+        let mut tail = host.carve_tail(8).unwrap();
+        pkts.push(host);
+        for i in 0..5u8 {
+            tail.append(&[i; 50]).unwrap();
+            let next = tail.carve_tail(8).unwrap();
+            pkts.push(std::mem::replace(&mut tail, next));
+        }
+        assert_eq!(p.in_use(), 7, "one buffer of data, six view descriptors (five views and the tail)");
+        for (i, v) in pkts.iter().enumerate().skip(1) {
+            assert_eq!(v.to_vec(), vec![i as u8 - 1; 50]);
+        }
+        match order {
+            0 => drop((pkts, tail)),
+            1 => drop((tail, pkts)),
+            2 => {
+                pkts.reverse();
+                drop((pkts, tail));
+            }
+            _ => {
+                let host = pkts.remove(0);
+                drop((tail, pkts, host));
+            }
+        }
+        assert_eq!(p.in_use(), 0, "free order {order}: every buffer back");
+        let all: Vec<Packet> = (0..32).map(|_| p.alloc().unwrap()).collect();
+        assert!(p.alloc().is_none(), "free order {order}: the shared buffer came back exactly once");
+        drop(all);
+    }
+}

@@ -36,6 +36,9 @@ pub(crate) struct Desc {
     pub(crate) limit: u32,
     pub(crate) pkt_len: u32,
     pub(crate) nbuflets: u16,
+    /// Shares of `mem` this buflet holds beyond its own, in reserve for views it will carve (released with
+    /// it). Only packing drivers set it; 0 otherwise.
+    pub(crate) shares: u16,
     /// Whether `meta` holds this packet's metadata (lazily written, see the packet layer).
     pub(crate) meta_set: bool,
     pub(crate) meta: PacketMeta,
@@ -52,6 +55,7 @@ impl Desc {
             limit: 0,
             pkt_len: 0,
             nbuflets: 1,
+            shares: 0,
             meta_set: false,
             meta: PacketMeta::default(),
         }
@@ -86,6 +90,7 @@ impl Desc {
         self.reset(idx, off, buf_size);
         self.pkt_len = 0;
         self.nbuflets = 1;
+        self.shares = 0;
         self.meta_set = false;
     }
 }
@@ -157,18 +162,28 @@ impl PoolInner {
     /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
     #[inline]
     pub(crate) fn share(&self, mem: u32) {
-        self.refcnts[mem as usize].fetch_add(1, Ordering::Relaxed);
+        self.share_n(mem, 1);
     }
 
-    /// Drops one holder of buffer `idx`'s memory; true when it was the last (the buffer is free now).
+    /// Adds `n` holders to buffer `mem`'s memory at once.
     #[inline]
-    fn release_ref(&self, idx: u32) -> bool {
+    pub(crate) fn share_n(&self, mem: u32, n: u32) {
+        self.refcnts[mem as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (the buffer is free now, and
+    /// its count is back at 1 for its next life).
+    #[inline]
+    fn release_ref(&self, idx: u32, n: u32) -> bool {
         let r = &self.refcnts[idx as usize];
         // Only views raise the count above 1, so the common case reads without writing.
-        if r.load(Ordering::Acquire) == 1 {
+        if r.load(Ordering::Acquire) == n {
+            if n != 1 {
+                r.store(1, Ordering::Relaxed);
+            }
             return true;
         }
-        if r.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if r.fetch_sub(n, Ordering::AcqRel) == n {
             r.store(1, Ordering::Relaxed);
             return true;
         }
@@ -187,15 +202,16 @@ impl PoolInner {
             // Everything needed is read before any share is given up: once this chain's share of a host
             // buffer is gone, the other holder may free it on another thread, and its descriptor may then
             // head a new packet whose `next` is not ours to follow.
-            let (next, mem) = {
+            let (next, mem, shares) = {
                 // SAFETY: the caller owns the chain, so nobody writes `b`'s descriptor while we read it.
                 let d = unsafe { self.desc(b) };
-                (d.next, d.mem)
+                (d.next, d.mem, 1 + u32::from(d.shares))
             };
-            if mem != b && self.release_ref(mem) {
+            if mem != b && self.release_ref(mem, shares) {
                 out.push(mem);
             }
-            if self.release_ref(b) {
+            let own = if mem == b { shares } else { 1 };
+            if self.release_ref(b, own) {
                 out.push(b);
             } else {
                 #[cfg(test)]
