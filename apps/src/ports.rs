@@ -2,11 +2,11 @@
 
 use crate::error::AppError;
 use pktloop_engine::mem::Backing;
-use pktloop_pmd::pools::PortPools;
 use pktloop_engine::port::PortCounters;
 use pktloop_engine::{Pool, Port};
 use pktloop_pmd::feth::{self, FethConfig};
 use pktloop_pmd::null::NullPort;
+use pktloop_pmd::pools::PortPools;
 use std::sync::Arc;
 
 /// What the main thread keeps about a port once a worker owns it.

@@ -1,23 +1,27 @@
-//! `pktloop fwd`: testpmd-class forwarding. [`plan`] checks the flags and decides who owns which port,
-//! [`worker`] holds the poll loops, [`report`] prints the live line, the final table and the JSON object.
+//! `pktloop fwd`: testpmd-class forwarding. [`plan`] checks the flags and decides who owns which port and
+//! runs which [`job`], [`worker`] holds the poll loops (one pass of each job is in [`modes`]), [`report`]
+//! prints the live line, the final table and the JSON object. [`run`] is setup (`start`), the live loop
+//! (`watch`) and the report (`finish`).
 
+pub mod job;
 pub mod modes;
 pub mod plan;
 pub mod report;
 pub mod worker;
 
-use crate::capture::{CaptureSummary, Recorder};
+use crate::capture::{CaptureSummary, Recorder, Writer};
 use crate::cli::{FwdArgs, PortKind};
 use crate::error::AppError;
-use crate::ports::{self, PortSet};
+use crate::ports::{self, PortInfo, PortSet};
 use crate::stats::{LcoreCounters, Totals};
-use pktloop_engine::lcore;
+use job::{OwnedPort, Strip};
+use pktloop_engine::lcore::{self, CorePlan, Lcore};
 use pktloop_engine::port::PortStats;
-use plan::Plan;
+use plan::{Assignment, Plan};
 use report::{Accounting, Live, Report};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use worker::{OwnedPort, Strip, Worker};
+use worker::{Worker, WorkerResult};
 
 /// Runs `pktloop fwd` with parsed flags.
 ///
@@ -50,6 +54,34 @@ fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
 /// # Errors
 /// Ports or workers could not be set up, a worker panicked, or the capture file failed.
 pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
+    let started = start(plan)?;
+    let watched = watch(plan, &started, live);
+    finish(plan, started, watched, live)
+}
+
+/// A run whose workers are polling: what the live loop reads and the report needs.
+struct Started {
+    /// The ports' pools (the ports themselves are with the workers until they stop).
+    set: PortSet,
+    /// Name, MACs and counters of every port, in run order.
+    info: Vec<PortInfo>,
+    core_plan: CorePlan,
+    workers: Workers,
+    writer: Option<Writer>,
+}
+
+/// The running workers, in core-plan order.
+struct Workers {
+    lcores: Vec<Lcore<WorkerResult>>,
+    /// Each worker's counters, read live.
+    counters: Vec<Arc<LcoreCounters>>,
+}
+
+/// A port not yet given to a worker (taken once it is).
+type Slot = Option<Box<dyn pktloop_engine::Port>>;
+
+/// Setup: the ports, the capture, one worker per planned core owning its ports, then the capture writer.
+fn start(plan: &Plan) -> Result<Started, AppError> {
     // The port count depends only on the port kind and topology.
     let port_count = plan.assign(&|_| ([0; 6], [0; 6])).port_count;
     let mut set = build_ports(plan, port_count)?;
@@ -63,30 +95,34 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
         Some((path, count)) => Some(Recorder::new(path, *count, config_max_frame(plan))?),
         None => None,
     };
+    let slots: Vec<Slot> = set.ports.drain(..).map(Some).collect();
+    let workers = spawn_workers(plan, slots, &info, assignment, &core_plan, recorder.as_mut())?;
+    let writer = match recorder {
+        Some(r) => Some(r.start()?),
+        None => None,
+    };
+    Ok(Started { set, info, core_plan, workers, writer })
+}
 
-    let mut slots: Vec<Option<Box<dyn pktloop_engine::Port>>> = set.ports.drain(..).map(Some).collect();
+/// Starts one worker per planned core with the ports and jobs `assignment` gives it, and a capture tap
+/// from `recorder` when capturing; returns the workers and their counters.
+fn spawn_workers(
+    plan: &Plan,
+    mut slots: Vec<Slot>,
+    info: &[PortInfo],
+    assignment: Assignment,
+    core_plan: &CorePlan,
+    mut recorder: Option<&mut Recorder>,
+) -> Result<Workers, AppError> {
     let mut lcores = Vec::new();
     let mut counters = Vec::new();
     for (i, (owned, jobs)) in assignment.ports.iter().zip(assignment.jobs).enumerate() {
-        let ports: Vec<OwnedPort> = owned
-            .iter()
-            .map(|&g| OwnedPort {
-                // Each run index is owned by exactly one worker (plan::assign).
-                port: slots[g].take().expect("port assigned twice"),
-                index: g as u16,
-                mac: info[g].mac,
-                peer_mac: info[g].peer_mac,
-            })
-            .collect();
+        let ports = take_ports(&mut slots, owned, info);
         let c = Arc::new(LcoreCounters::default());
         counters.push(c.clone());
-        let tap = match recorder.as_mut() {
+        let tap = match recorder.as_deref_mut() {
             Some(r) => Some(r.tap()?),
             None => None,
-        };
-        let strip = match plan.port {
-            PortKind::Feth => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
-            _ => Strip::default(),
         };
         let w = Worker {
             ports,
@@ -95,30 +131,59 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
             pkt_len: plan.pkt_len,
             counters: c,
             tap,
-            strip,
+            strip: strip(plan),
             record_cycles: plan.record_cycles,
         };
-        let core = core_plan.cores[i];
-        let l = lcore::spawn(&format!("fwd-{i}"), i, core, move |ctx| w.run(ctx))
+        let l = lcore::spawn(&format!("fwd-{i}"), i, core_plan.cores[i], move |ctx| w.run(ctx))
             .map_err(|e| AppError::runtime(format!("cannot start worker {i}: {e}")))?;
         lcores.push(l);
     }
-    let writer = match recorder {
-        Some(r) => Some(r.start()?),
-        None => None,
-    };
+    Ok(Workers { lcores, counters })
+}
 
+/// Moves the ports at run indices `owned` out of `slots`, for the worker that will own them.
+fn take_ports(slots: &mut [Slot], owned: &[usize], info: &[PortInfo]) -> Vec<OwnedPort> {
+    owned
+        .iter()
+        .map(|&g| OwnedPort {
+            // Each run index is owned by exactly one worker (plan::assign).
+            port: slots[g].take().expect("port assigned twice"),
+            index: g as u16,
+            mac: info[g].mac,
+            peer_mac: info[g].peer_mac,
+        })
+        .collect()
+}
+
+/// What receivers cut off before sending on: feth's trailer and FCS; nothing on null ports.
+fn strip(plan: &Plan) -> Strip {
+    match plan.port {
+        PortKind::Feth => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
+        _ => Strip::default(),
+    }
+}
+
+/// What the live loop measured.
+struct Watched {
+    /// When the workers were let run (setup done).
+    start: Instant,
+    /// Mpps of each interval (about a second each).
+    intervals: Vec<f64>,
+}
+
+/// Run: a live line and an interval rate about every second, until the deadline or Ctrl-C.
+fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
     let start = Instant::now();
     let end = start + plan.duration;
-    let mut prev = (Totals::default(), vec![PortStats::default(); info.len()], start);
+    let mut prev = (Totals::default(), vec![PortStats::default(); started.info.len()], start);
     let mut tick = 1u32;
     let mut intervals = Vec::new();
     loop {
         let next = (start + Duration::from_secs(u64::from(tick))).min(end);
         let interrupted = crate::interrupt::sleep_until(next);
         let now = Instant::now();
-        let totals = Totals::of(&counters);
-        let stats: Vec<PortStats> = info.iter().map(|p| p.counters.snapshot()).collect();
+        let totals = Totals::of(&started.workers.counters);
+        let stats = snapshot(&started.info);
         let secs = (now - prev.2).as_secs_f64();
         if secs > 0.0 {
             intervals.push((totals.packets - prev.0.packets) as f64 / secs / 1e6);
@@ -132,20 +197,23 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
         }
         tick += 1;
     }
+    Watched { start, intervals }
+}
+
+/// Report: stops and joins the workers, takes the final counters and the capture, tears the ports down and
+/// settles where every packet went.
+fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) -> Result<Report, AppError> {
+    let Started { set, info, core_plan, workers: Workers { lcores, counters }, writer } = started;
     for l in &lcores {
         l.stop();
     }
-    let secs = start.elapsed().as_secs_f64();
-    let mut results = Vec::new();
-    for l in lcores {
-        let (r, _pinned) = l.join().map_err(|_| AppError::runtime("a worker panicked"))?;
-        results.push(r);
-    }
+    let secs = watched.start.elapsed().as_secs_f64();
+    let results = join(lcores)?;
     if let Some(l) = live {
         l.finish();
     }
     let totals = Totals::of(&counters);
-    let port_stats: Vec<PortStats> = info.iter().map(|p| p.counters.snapshot()).collect();
+    let port_stats = snapshot(&info);
     let capture: Option<CaptureSummary> = match writer {
         Some(w) => Some(w.finish()?),
         None => None,
@@ -153,26 +221,46 @@ pub fn run(plan: &Plan, live: Option<&Live>) -> Result<Report, AppError> {
     let backing = set.backing();
     let pinned: Vec<bool> = results.iter().map(|r| r.pinned).collect();
     let stranded: u64 = results.iter().map(|r| r.stranded).sum();
-    // Teardown: dropping the ports frees whatever is still in their rings.
-    let ports: Vec<OwnedPort> = results.into_iter().flat_map(|r| r.ports).collect();
-    drop(ports);
-    let leaked = set.in_use();
-    let after: Vec<PortStats> = info.iter().map(|p| p.counters.snapshot()).collect();
+    let leaked = teardown(results, &set);
+    let after = snapshot(&info);
     let accounting = Accounting::settle(plan.port, &totals, &port_stats, &after, stranded);
     Ok(Report {
         secs,
         totals,
         ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),
         macs: info.iter().map(|p| p.mac).collect(),
-        intervals,
+        intervals: watched.intervals,
         backing,
-        cores: core_plan.cores.clone(),
+        cores: core_plan.cores,
         pinned,
         leaked,
         accounting,
         capture,
         core_warning: core_plan.warning,
     })
+}
+
+/// Waits for every (stopped) worker, in order.
+fn join(lcores: Vec<Lcore<WorkerResult>>) -> Result<Vec<WorkerResult>, AppError> {
+    let mut results = Vec::new();
+    for l in lcores {
+        let (r, _pinned) = l.join().map_err(|_| AppError::runtime("a worker panicked"))?;
+        results.push(r);
+    }
+    Ok(results)
+}
+
+/// Teardown: dropping the ports frees whatever is still in their rings. Returns the buffers that did not
+/// come back to the pools (0 unless something leaked).
+fn teardown(results: Vec<WorkerResult>, set: &PortSet) -> usize {
+    let ports: Vec<OwnedPort> = results.into_iter().flat_map(|r| r.ports).collect();
+    drop(ports);
+    set.in_use()
+}
+
+/// Every port's counters now, in run order.
+fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
+    info.iter().map(|p| p.counters.snapshot()).collect()
 }
 
 /// The largest frame the ports can hand the capture: MTU + header + trailer + FCS.

@@ -2,7 +2,7 @@
 //! (txonly, flowgen), the receiver (rxonly) and icmpecho's responder and pinger. One call is one pass over
 //! one job: bursts only, nothing allocated, no lock; counters published once per burst.
 
-use super::worker::{OwnedPort, Strip};
+use super::job::{FwdOp, Job, OwnedPort, Strip};
 use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::{Direction, Tap};
@@ -11,82 +11,8 @@ use pktloop_engine::port::PacketBurst;
 use pktloop_engine::time::now_ns;
 use pktloop_engine::Packet;
 
-/// Per-packet work of the forwarding modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FwdOp {
-    /// As received.
-    Io,
-    /// Source MAC := tx port's, destination := its peer's.
-    Mac,
-    /// Swap MACs.
-    MacSwap,
-}
-
-/// Frames a generator makes.
-#[derive(Debug, Clone)]
-pub struct Generator {
-    /// The frame (UDP test frame); headers rewritten per packet for flowgen.
-    pub template: Vec<u8>,
-    /// Flows to cycle through (1: txonly).
-    pub flows: u16,
-    /// Count generated frames as completed (null ports, where tx is the sink).
-    pub completes: bool,
-    /// Cycle frames through the four WMM access classes (VO, VI, BE, BK), for feth's 4 -> 1 rings.
-    pub wmm_classes: bool,
-    /// Give each frame an expiry deadline this long after it is made (one clock read per burst).
-    pub expiry_ns: Option<u64>,
-}
-
 /// One service class per WMM access class, in the order the generator cycles them.
 const WMM_CLASSES: [ServiceClass; 4] = [ServiceClass::Vo, ServiceClass::Vi, ServiceClass::Be, ServiceClass::Bk];
-
-/// One job of a worker. Port numbers index the worker's own ports.
-#[derive(Debug)]
-pub enum Job {
-    /// rx on `rx`, apply `op`, tx on `tx` (seeded with `seed_left` bursts first).
-    Forward {
-        /// Stream's rx port.
-        rx: usize,
-        /// Stream's tx port.
-        tx: usize,
-        /// Per-packet work.
-        op: FwdOp,
-        /// Seed bursts still to send (testpmd's tx_first).
-        seed_left: usize,
-        /// Seed frame.
-        seed: Vec<u8>,
-    },
-    /// Generate on `port` (txonly, flowgen).
-    Generate {
-        /// Port.
-        port: usize,
-        /// What to send.
-        gen: Generator,
-    },
-    /// rx on `port` and free (rxonly).
-    Receive {
-        /// Port.
-        port: usize,
-    },
-    /// Answer ARP and ICMP echo requests on `port`.
-    Echo {
-        /// Port.
-        port: usize,
-        /// Address answered for.
-        ip: [u8; 4],
-    },
-    /// Resolve the peer by ARP on `port`, then ping it as fast as replies come back.
-    Ping {
-        /// Port.
-        port: usize,
-        /// Echo request frame (its destination MAC is set once ARP resolves).
-        template: Vec<u8>,
-        /// ARP request frame.
-        arp: Vec<u8>,
-        /// Peer IP.
-        peer_ip: [u8; 4],
-    },
-}
 
 /// A job with its burst buffers (made at setup).
 pub(super) struct Running {

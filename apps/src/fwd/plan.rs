@@ -1,6 +1,6 @@
 //! From flags to a run plan: checked settings, and which worker owns which ports and runs which jobs.
 
-use super::worker::{FwdOp, Generator, Job};
+use super::job::{FwdOp, Generator, Job};
 use crate::cli::{FwdArgs, Mode, PortKind, Topology};
 use crate::config::{self, int_in};
 use crate::error::AppError;

@@ -1,34 +1,17 @@
 //! The workers. A worker owns its ports (each port is polled by exactly one thread) and runs its jobs
-//! ([`super::modes`]) once per poll. Hot path rules: bursts only, no allocation (every buffer is made at setup), no lock, no clock
-//! read except for capture timestamps (one per burst, only when capturing) and the icmpecho generator's ARP
-//! retry timer before the peer is resolved. Counters are published once per burst.
+//! ([`super::job`], one pass each by [`super::modes`]) once per poll. Hot path rules: bursts only, no
+//! allocation (every buffer is made at setup), no lock, no clock read except for capture timestamps (one
+//! per burst, only when capturing) and the icmpecho generator's ARP retry timer before the peer is
+//! resolved. Counters are published once per burst.
 
+/// Kept at this path too, for `latency::pingpong`.
+pub use super::job::Strip;
+use super::job::{Job, OwnedPort};
 use super::modes::{poll, PollCtx, Running};
-pub use super::modes::{FwdOp, Generator, Job};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::Tap;
 use pktloop_engine::lcore::LcoreCtx;
-use pktloop_engine::packet::PacketFlags;
-use pktloop_engine::{Packet, Port};
 use std::sync::Arc;
-
-/// A port a worker owns, with what the modes need to know about it.
-pub struct OwnedPort {
-    /// The port.
-    pub port: Box<dyn Port>,
-    /// Index in the run's port list (for capture and tables).
-    pub index: u16,
-    /// Its MAC.
-    pub mac: [u8; 6],
-    /// The MAC of the station its tx reaches (the feth peer; a made-up one for null).
-    pub peer_mac: [u8; 6],
-}
-
-impl std::fmt::Debug for OwnedPort {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OwnedPort").field("name", &self.port.name()).field("index", &self.index).finish()
-    }
-}
 
 /// What a worker hands back when it stops.
 #[derive(Debug)]
@@ -59,41 +42,6 @@ pub struct Worker {
     pub strip: Strip,
     /// Count the cycles of busy polls (costs two cycle-counter reads per poll).
     pub record_cycles: bool,
-}
-
-/// What a receiver strips before sending a frame on (as a NIC strips the CRC): the trailer the sender's
-/// feth appends, and the FCS when the packet is flagged as carrying one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Strip {
-    /// Trailer length (feth `trailer-length`).
-    pub trailer: usize,
-    /// feth `fcs` is on.
-    pub fcs: bool,
-}
-
-impl Strip {
-    /// Anything to do.
-    #[inline]
-    pub fn any(self) -> bool {
-        self.fcs || self.trailer > 0
-    }
-
-    /// Cuts trailer and FCS off every packet of `pkts`.
-    #[inline]
-    pub fn apply(self, pkts: &mut [Packet]) {
-        if !self.any() {
-            return;
-        }
-        for p in pkts {
-            let fcs = if p.meta().flags.contains(PacketFlags::FCS) { 4 } else { 0 };
-            let cut = self.trailer + fcs;
-            if p.len() > cut {
-                let keep = p.len() - cut;
-                p.truncate(keep);
-                p.meta_mut().flags.remove(PacketFlags::FCS);
-            }
-        }
-    }
 }
 
 impl std::fmt::Debug for Worker {
@@ -145,6 +93,7 @@ mod tests {
     use crate::frame;
     use pktloop_engine::mem::Prefer;
     use pktloop_engine::port::PacketBurst;
+    use pktloop_engine::Port;
     use pktloop_pmd::feth::{pair, FethConfig};
 
     #[test]

@@ -223,9 +223,7 @@ impl PoolInner {
     /// No handle, no cache, every buffer back in the depot. Exact only when no operation is in flight,
     /// which [`registry::release`] makes sure of before asking.
     pub(crate) fn idle_and_complete(&self) -> bool {
-        self.users.load(Ordering::Acquire) == 0
-            && lock(&self.cells).retired
-            && self.depot.free() == self.count as usize
+        self.users.load(Ordering::Acquire) == 0 && lock(&self.cells).retired && self.depot.free() == self.count as usize
     }
 }
 

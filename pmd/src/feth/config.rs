@@ -4,9 +4,9 @@
 //! [`FethConfig`] handed to [`super::create`] / [`super::pair`]. Every knob is checked by
 //! [`FethConfig::validate`], whose error names the knob, the value and the valid range.
 
+use crate::pools::PortPoolSpec;
 use pktloop_engine::error::check_range;
 use pktloop_engine::mem::Prefer;
-use crate::pools::PortPoolSpec;
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::KnobError;
 

@@ -4,15 +4,16 @@
 //! Each interface's shared state is an `Iface` behind an `Arc`. Control operations take its mutex (setup
 //! path only), change what they need, and bump its `generation`; the lcore that owns the [`super::Feth`]
 //! port checks the generation with one relaxed load per poll and, only when it changed, takes the mutex to
-//! pick up the new state (new crossing rings in the mailbox, MTU, stall, detaching).
+//! pick up the new state (new crossing rings in the mailbox, MTU, stall, detaching). A sender leaving one
+//! of the interface's rx links bumps it too (`Wake`), so the port retires that link once drained.
 
 use super::config::FethConfig;
 use super::error::FethError;
-use super::link::{link, PeerInfo, RxSide, TxSide};
+use super::link::{link, Mailbox, PeerInfo, Wake};
 use super::media::{MediaStatus, DEFAULT_MEDIA, IFM_ACTIVE, IFM_AVALID, IFM_ETHER, MEDIA_LIST_MAX};
 use super::stats::FethCounters;
-use crossbeam_utils::CachePadded;
 use crate::pools::PortPools;
+use crossbeam_utils::CachePadded;
 use pktloop_engine::port::{Event, EventBus, EventKind, LinkState, PortCounters};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -55,11 +56,8 @@ pub(crate) struct Control {
     pub detaching: bool,
     pub stall: bool,
     pub media: Vec<u32>,
-    /// Mailbox: the data path must drop its tx link and adopt `tx_new` (None: no peer).
-    pub tx_dirty: bool,
-    pub tx_new: Option<TxSide>,
-    /// Mailbox: rx links to adopt.
-    pub rx_new: Vec<RxSide>,
+    /// Crossing links for the data path to adopt.
+    pub mailbox: Mailbox,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,6 +76,14 @@ impl Iface {
 
     fn publish(&self, kind: EventKind) {
         self.events.publish(Event { port: self.unit, kind });
+    }
+}
+
+/// A sender leaving one of this interface's rx links wakes its port through the generation it already
+/// checks on every poll (Release here; the port's `resync` fences with Acquire before it looks).
+impl Wake for Iface {
+    fn wake(&self) {
+        self.bump();
     }
 }
 
@@ -114,9 +120,7 @@ pub(crate) fn create_iface(config: &FethConfig) -> Result<Arc<Iface>, FethError>
             detaching: false,
             stall: false,
             media: DEFAULT_MEDIA.to_vec(),
-            tx_dirty: false,
-            tx_new: None,
-            rx_new: Vec::new(),
+            mailbox: Mailbox::default(),
         }),
         name,
     });
@@ -181,13 +185,11 @@ pub(crate) fn connect(a: &Arc<Iface>, b: &Arc<Iface>) -> Result<(), FethError> {
 /// Sets up the direction `from` -> `to`: the sender's tx link and the receiver's rx link, in the mailboxes.
 fn wire(from: &Arc<Iface>, to: &Arc<Iface>, cfrom: &mut Control, cto: &mut Control) {
     let peer = PeerInfo { rx_pool: to.pools.rx.clone(), hwcsum: to.config.hwcsum };
-    let (tx, rx) = link(to.config.ring_size, peer, to.counters.clone());
-    if let Some(stale) = cfrom.tx_new.replace(tx) {
-        stale.leave();
-    }
-    cfrom.tx_dirty = true;
+    let rx_wake: Weak<Iface> = Arc::downgrade(to);
+    let (tx, rx) = link(to.config.ring_size, peer, to.counters.clone(), rx_wake);
+    cfrom.mailbox.post_tx(tx);
     cfrom.peer = Some(Arc::downgrade(to));
-    cto.rx_new.push(rx);
+    cto.mailbox.post_rx(rx);
     from.linked.store(true, Ordering::Relaxed);
 }
 
@@ -214,10 +216,7 @@ pub(crate) fn disconnect(a: &Arc<Iface>) {
 
 /// Tells `iface`'s data path to drop its tx link (its rx links retire once drained).
 fn unlink(iface: &Iface, c: &mut Control) {
-    if let Some(stale) = c.tx_new.take() {
-        stale.leave();
-    }
-    c.tx_dirty = true;
+    c.mailbox.post_no_tx();
     iface.linked.store(false, Ordering::Relaxed);
     iface.bump();
 }

@@ -3,9 +3,12 @@
 //! Two interfaces are peers: what one sends, the other receives. Layers, bottom up:
 //! - [`config`]: every knob of the reference's section 6 with its default, range and error;
 //! - `link`: one direction of a peering, an SPSC ring of packet handles with a leave protocol that accounts
-//!   for every packet left in it;
+//!   for every packet left in it, and a port's links over their life (posted to the interface's mailbox,
+//!   adopted, polled, retired once finished, left);
 //! - [`control`]: the registry and the control plane (create, destroy, peer, MTU, up/down, media, stall);
-//! - `shaper`: the per-packet tx work (checks, expiry, drop injection, crossing by pool mode, FCS);
+//! - `tx`: what the tx path's two halves share (per-pass tallies, completions);
+//! - `shaper`: the per-packet tx work (checks, expiry, drop injection, crossing by pool mode, FCS) and the
+//!   rx-full policy;
 //! - [`port`]: [`Feth`], the [`pktloop_engine::Port`] the lcore polls, doing the crossing work on tx.
 //!
 //! ```
@@ -66,6 +69,7 @@ pub mod media;
 pub mod port;
 mod shaper;
 mod stats;
+mod tx;
 
 pub use config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion};
 pub use control::{destroy_by_name, get_peer, lookup, set_peer, FethHandle};

@@ -11,38 +11,30 @@
 //! load of the control generation, a pass over the burst reading the lengths cached in the handles (bytes
 //! and MTU check), one ring burst push, two counter updates. No descriptor is touched, nothing is allocated
 //! or locked, no clock is read.
+//!
+//! The port's crossing links (adopted on a control change, popped by `rx_burst`, retired, left on drop) are
+//! `super::link`'s `Links`; the per-packet tx work and the rx-full policy are `super::shaper`'s.
 
-use super::config::{ExpiryPolicy, FethConfig, RxFullPolicy};
+use super::config::{ExpiryPolicy, FethConfig};
 use super::control::{destroy, FethHandle, Iface};
-use super::link::{RxSide, TxSide};
-use super::shaper::{Pass, Shaper};
+use super::link::Links;
+use super::shaper::Shaper;
+use super::tx::Pass;
+pub use super::tx::{Completion, COMPLETION_QUEUE, ETHER_HDR_LEN};
 use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::{Pool, PoolMode};
-use pktloop_engine::port::{Advisory, DropReason, EventBus, EventKind, LinkState, PacketBurst, PortCounters, TxStatus};
+use pktloop_engine::port::{Advisory, DropReason, EventBus, EventKind, LinkState, PacketBurst, PortCounters};
 use pktloop_engine::{Packet, Port};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 
 /// Bytes a frame may carry beyond the MTU: the Ethernet header (14) and a VLAN tag or FCS (4).
 pub const FRAME_OVERHEAD: usize = 18;
-/// Ethernet header length, set as the link-header length of crossed copies.
-pub const ETHER_HDR_LEN: u8 = 14;
-/// Sync tx completions a port keeps before it starts losing them (counted).
-pub const COMPLETION_QUEUE: usize = 4096;
 /// With advisories on, the clock is read once every this many polls.
 pub const ADVISORY_POLL_STRIDE: u32 = 16;
 /// Nominal maximum bandwidth reported in advisories (10 Gbit/s).
 pub const ADVISORY_MAX_BANDWIDTH_BPS: u64 = 10_000_000_000;
-
-/// The fate of one transmitted packet, as reported by tx completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Completion {
-    /// The packet's id (`PacketMeta::packet_id`).
-    pub packet_id: u64,
-    /// Delivered (copied into the peer) or dropped.
-    pub status: TxStatus,
-}
 
 /// Interface advisory timing (only when `adv_interval_ms` is set).
 struct AdvisoryClock {
@@ -69,10 +61,7 @@ pub struct Feth {
     wmm: bool,
     fast_config: bool,
     fast: bool,
-    rx_full: RxFullPolicy,
-    tx: Option<TxSide>,
-    rx: Vec<RxSide>,
-    rx_check: bool,
+    links: Links,
     /// Local tx rings: 1, or 4 in WMM mode (VO, VI, BE, BK), each holding at most `ring_cap`.
     queues: Vec<VecDeque<Packet>>,
     ring_cap: usize,
@@ -84,7 +73,7 @@ impl std::fmt::Debug for Feth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Feth")
             .field("name", &self.shaper.iface.name)
-            .field("peered", &self.tx.is_some())
+            .field("peered", &self.links.tx().is_some())
             .field("queued", &self.queued)
             .finish_non_exhaustive()
     }
@@ -128,6 +117,7 @@ impl Feth {
                 completion: c.tx_completion,
                 split_headroom: c.tx_headroom as usize,
                 completions: VecDeque::with_capacity(COMPLETION_QUEUE),
+                rx_full: c.rx_full,
                 iface,
             },
             seen: 0,
@@ -137,10 +127,7 @@ impl Feth {
             wmm: c.wmm,
             fast_config: fast_config(&c),
             fast: false,
-            rx_full: c.rx_full,
-            tx: None,
-            rx: Vec::with_capacity(2),
-            rx_check: false,
+            links: Links::new(),
             queues: (0..rings).map(|_| VecDeque::with_capacity(c.ring_size)).collect(),
             ring_cap: c.ring_size,
             queued: 0,
@@ -207,34 +194,23 @@ impl Feth {
     #[cold]
     #[inline(never)]
     fn resync(&mut self, generation: u64) {
+        // `sync` read the generation relaxed. A sender that left one of our rx links bumped it with Release
+        // after marking the link; this fence makes that mark visible to the retirement walk `adopt` arms, so
+        // the walk cannot miss it and disarm (control state itself comes under the mutex below).
+        fence(Ordering::Acquire);
         self.seen = generation;
-        let (old_tx, new_rx) = {
+        let posted = {
             let iface = self.shaper.iface.clone();
             let mut c = iface.control.lock().unwrap_or_else(|p| p.into_inner());
             self.shaper.frame_limit = c.mtu as usize + FRAME_OVERHEAD;
             self.up = c.up;
             self.stalled = c.stall;
             self.detaching = c.detaching;
-            let mut old_tx = None;
-            if c.tx_dirty {
-                c.tx_dirty = false;
-                old_tx = Some(std::mem::replace(&mut self.tx, c.tx_new.take()));
-            }
-            (old_tx, std::mem::take(&mut c.rx_new))
+            c.mailbox.take()
         };
-        self.rx.extend(new_rx);
-        if let Some(old) = old_tx {
-            if let Some(t) = old {
-                t.leave();
-            }
-            // The peer changed: any rx link, including one adopted just now whose sender may already have
-            // left (peered and unpeered before this poll), is checked and retired once drained.
-            for r in &mut self.rx {
-                r.check = true;
-            }
-            self.rx_check = !self.rx.is_empty();
-        }
-        self.fast = self.fast_config && self.tx.as_ref().is_some_and(|t| !t.peer.hwcsum);
+        // Outside the mutex: an old tx link leaving may drain a ring and wake the peer.
+        self.links.adopt(posted);
+        self.fast = self.fast_config && self.links.tx().is_some_and(|t| !t.peer.hwcsum);
         if self.detaching {
             self.drop_queued(DropReason::Detached);
         }
@@ -279,30 +255,28 @@ impl Feth {
             bytes += len;
             over |= len > limit;
         }
-        let Some(tx) = self.tx.as_mut().filter(|_| !over) else { return self.tx_direct(pkts) };
-        let n0 = pkts.len();
+        let Some(tx) = self.links.tx_mut().filter(|_| !over) else { return self.tx_direct(pkts) };
         let n = tx.tx.producer.push_burst(pkts);
-        if n < n0 {
-            bytes -= pkts.iter().map(Packet::len).sum::<usize>();
-            if self.rx_full == RxFullPolicy::Drop {
-                self.counters.tx(n as u64, bytes as u64);
-                let mut pass = Pass::new();
-                for p in pkts.drain(..) {
-                    self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
-                }
-                self.account(&mut pass);
-                return n0;
-            }
+        if pkts.is_empty() {
+            self.counters.tx(n as u64, bytes as u64);
+            return n;
         }
+        // The peer's ring is full: what is left was not sent.
+        bytes -= pkts.iter().map(Packet::len).sum::<usize>();
         self.counters.tx(n as u64, bytes as u64);
-        n
+        let mut pass = Pass::new();
+        let dropped = self.shaper.ring_full(move || pkts.drain(..), &mut pass);
+        if dropped != 0 {
+            self.account(&mut pass);
+        }
+        n + dropped
     }
 
     /// General path straight from the caller's burst (no local backlog, no WMM, not stalled).
     fn tx_direct(&mut self, pkts: &mut PacketBurst) -> usize {
         let n0 = pkts.len();
         let mut pass = Pass::new();
-        match self.tx.as_mut() {
+        match self.links.tx_mut() {
             None => {
                 for p in pkts.drain(..) {
                     self.shaper.drop_packet(p, DropReason::NoPeer, &mut pass);
@@ -324,11 +298,8 @@ impl Feth {
                     let pushed = tx.tx.producer.push_burst(&mut out);
                     debug_assert!(out.is_empty(), "room was reserved for {pushed} packets");
                 }
-                if self.rx_full == RxFullPolicy::Drop {
-                    for p in pkts.drain(..) {
-                        self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
-                    }
-                }
+                let left = &mut *pkts;
+                self.shaper.ring_full(move || left.drain(..), &mut pass);
             }
         }
         self.account(&mut pass);
@@ -369,24 +340,16 @@ impl Feth {
         if self.stalled || self.queued == 0 {
             return;
         }
-        let Some(tx) = self.tx.as_mut() else {
+        let Some(tx) = self.links.tx_mut() else {
             self.drop_queued(DropReason::NoPeer);
             return;
         };
         let mut pass = Pass::new();
         let mut room = tx.tx.producer.slots();
         let mut out = PacketBurst::new();
-        'rings: for q in &mut self.queues {
-            while let Some(p) = q.pop_front() {
-                if room == 0 {
-                    if self.rx_full == RxFullPolicy::Retry {
-                        q.push_front(p);
-                        break 'rings;
-                    }
-                    self.queued -= 1;
-                    self.shaper.drop_packet(p, DropReason::RxRingFull, &mut pass);
-                    continue;
-                }
+        for q in &mut self.queues {
+            while room > 0 {
+                let Some(p) = q.pop_front() else { break };
                 self.queued -= 1;
                 if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
                     out.push(d);
@@ -399,12 +362,17 @@ impl Feth {
         }
         tx.tx.producer.push_burst(&mut out);
         debug_assert!(out.is_empty());
+        // Packets are left only if the peer's ring filled up (room is 0).
+        if self.queued != 0 {
+            let queues = &mut self.queues;
+            self.queued -= self.shaper.ring_full(move || queues.iter_mut().flat_map(|q| q.drain(..)), &mut pass);
+        }
         self.account(&mut pass);
     }
 
     /// Advisory timing: the clock is read once every [`ADVISORY_POLL_STRIDE`] polls.
     fn tick(&mut self) {
-        let linked = self.tx.is_some();
+        let linked = self.links.tx().is_some();
         let queued = self.queued;
         let Some(a) = self.advisory.as_mut() else { return };
         a.polls = a.polls.wrapping_add(1);
@@ -437,13 +405,6 @@ impl Feth {
         };
         self.shaper.publish(EventKind::Advisory(advisory));
         self.iface().extra.advisory();
-    }
-
-    /// Retires rx links whose sender has left and which are drained.
-    #[cold]
-    fn retire(&mut self) {
-        self.rx.retain_mut(|r| !(r.check && r.finished()));
-        self.rx_check = self.rx.iter().any(|r| r.check);
     }
 }
 
@@ -486,16 +447,7 @@ impl Port for Feth {
             return 0;
         }
         let start = pkts.len();
-        let mut n = 0;
-        for r in &mut self.rx {
-            n += r.consumer.pop_burst(pkts, max - n);
-            if n >= max {
-                break;
-            }
-        }
-        if self.rx_check {
-            self.retire();
-        }
+        let n = self.links.rx_burst(pkts, max);
         if n != 0 {
             let bytes: usize = pkts[start..].iter().map(Packet::len).sum();
             self.counters.rx(n as u64, bytes as u64);
@@ -564,11 +516,6 @@ impl Drop for Feth {
         let g = iface.generation.load(Ordering::Acquire);
         self.resync(g);
         self.drop_queued(DropReason::Detached);
-        if let Some(t) = self.tx.take() {
-            t.leave();
-        }
-        for r in self.rx.drain(..) {
-            r.leave();
-        }
+        self.links.leave_all();
     }
 }

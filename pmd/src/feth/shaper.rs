@@ -1,58 +1,19 @@
 //! Per-packet work of the tx path, shared by the direct path and the drain of the local tx rings: MTU
 //! check, expiry policy, drop injection, crossing by pool mode (move, layout copy, split packing), then the
 //! receiver-side touches (checksum flags, trailer, FCS). Results are tallied in a [`Pass`] and added to the
-//! counters once per burst.
+//! counters once per burst. It also holds the rx-full policy ([`Shaper::ring_full`]), the one place every tx
+//! path (fast, direct, drain of the local rings) decides the fate of what the peer's ring cannot take.
 
-use super::config::{ExpiryPolicy, TxCompletion, TRAILER};
+use super::config::{ExpiryPolicy, RxFullPolicy, TxCompletion, TRAILER};
 use super::control::Iface;
 use super::link::PeerInfo;
-use super::port::{Completion, COMPLETION_QUEUE, ETHER_HDR_LEN};
-use super::stats::Tally;
-use arrayvec::ArrayVec;
+use super::tx::{Completion, Pass, COMPLETION_QUEUE, ETHER_HDR_LEN};
 use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags};
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::port::{DropReason, Event, EventKind, ExpiryStatus, TxStatus};
 use pktloop_engine::Packet;
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// Packets a pass frees in one bulk call.
-const TRASH: usize = 64;
-
-/// Per-pass accumulators, added to the counters once at the end of the pass.
-pub(crate) struct Pass {
-    pub(crate) sent: u64,
-    pub(crate) bytes: u64,
-    pub(crate) drops: [u64; DropReason::COUNT],
-    pub(crate) now: u64,
-    pub(crate) tally: Tally,
-    /// Split mode: the rest of the aggregation buffer the previous packet was packed into.
-    pub(crate) spare: Option<Packet>,
-    /// Dropped packets and copy sources, freed in bulk.
-    pub(crate) trash: ArrayVec<Packet, TRASH>,
-}
-
-impl Pass {
-    pub(crate) fn new() -> Pass {
-        Pass {
-            sent: 0,
-            bytes: 0,
-            drops: [0; DropReason::COUNT],
-            now: 0,
-            tally: Tally::default(),
-            spare: None,
-            trash: ArrayVec::new(),
-        }
-    }
-
-    /// The engine clock, read at most once per pass.
-    fn now(&mut self) -> u64 {
-        if self.now == 0 {
-            self.now = pktloop_engine::time::now_ns();
-        }
-        self.now
-    }
-}
 
 /// Per-packet work of the tx path: checks, drop injection, expiry, crossing, trailer and FCS.
 pub(crate) struct Shaper {
@@ -67,6 +28,7 @@ pub(crate) struct Shaper {
     pub(crate) completion: TxCompletion,
     pub(crate) split_headroom: usize,
     pub(crate) completions: VecDeque<Completion>,
+    pub(crate) rx_full: RxFullPolicy,
 }
 
 impl Shaper {
@@ -94,6 +56,25 @@ impl Shaper {
             free_burst(&mut pass.trash);
         }
         pass.trash.push(p);
+    }
+
+    /// The rx-full policy, for every tx path: what the peer's ring could not take (the packets `left`
+    /// yields) stays where it is for a later poll (`Retry`: `left` is not even called, so a draining iterator
+    /// takes nothing) or is dropped as `RxRingFull` (`Drop`). Returns how many were dropped.
+    #[inline]
+    pub(crate) fn ring_full<I>(&mut self, left: impl FnOnce() -> I, pass: &mut Pass) -> usize
+    where
+        I: Iterator<Item = Packet>,
+    {
+        if self.rx_full == RxFullPolicy::Retry {
+            return 0;
+        }
+        let mut n = 0;
+        for p in left() {
+            self.drop_packet(p, DropReason::RxRingFull, pass);
+            n += 1;
+        }
+        n
     }
 
     /// Runs one packet through the tx path; returns what goes onto the peer's rx ring (the caller has

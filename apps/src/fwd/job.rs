@@ -1,0 +1,134 @@
+//! What a worker is given to run: the ports it owns ([`OwnedPort`]) and its jobs ([`Job`]: forwarding
+//! with an [`FwdOp`], generating with a [`Generator`], receiving, icmpecho), and what receivers [`Strip`]
+//! off frames before sending them on. [`super::plan`] builds these, [`super::worker`] owns them and
+//! [`super::modes`] polls them; this module imports neither.
+
+use pktloop_engine::packet::PacketFlags;
+use pktloop_engine::{Packet, Port};
+
+/// Per-packet work of the forwarding modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FwdOp {
+    /// As received.
+    Io,
+    /// Source MAC := tx port's, destination := its peer's.
+    Mac,
+    /// Swap MACs.
+    MacSwap,
+}
+
+/// Frames a generator makes.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    /// The frame (UDP test frame); headers rewritten per packet for flowgen.
+    pub template: Vec<u8>,
+    /// Flows to cycle through (1: txonly).
+    pub flows: u16,
+    /// Count generated frames as completed (null ports, where tx is the sink).
+    pub completes: bool,
+    /// Cycle frames through the four WMM access classes (VO, VI, BE, BK), for feth's 4 -> 1 rings.
+    pub wmm_classes: bool,
+    /// Give each frame an expiry deadline this long after it is made (one clock read per burst).
+    pub expiry_ns: Option<u64>,
+}
+
+/// One job of a worker. Port numbers index the worker's own ports.
+#[derive(Debug)]
+pub enum Job {
+    /// rx on `rx`, apply `op`, tx on `tx` (seeded with `seed_left` bursts first).
+    Forward {
+        /// Stream's rx port.
+        rx: usize,
+        /// Stream's tx port.
+        tx: usize,
+        /// Per-packet work.
+        op: FwdOp,
+        /// Seed bursts still to send (testpmd's tx_first).
+        seed_left: usize,
+        /// Seed frame.
+        seed: Vec<u8>,
+    },
+    /// Generate on `port` (txonly, flowgen).
+    Generate {
+        /// Port.
+        port: usize,
+        /// What to send.
+        gen: Generator,
+    },
+    /// rx on `port` and free (rxonly).
+    Receive {
+        /// Port.
+        port: usize,
+    },
+    /// Answer ARP and ICMP echo requests on `port`.
+    Echo {
+        /// Port.
+        port: usize,
+        /// Address answered for.
+        ip: [u8; 4],
+    },
+    /// Resolve the peer by ARP on `port`, then ping it as fast as replies come back.
+    Ping {
+        /// Port.
+        port: usize,
+        /// Echo request frame (its destination MAC is set once ARP resolves).
+        template: Vec<u8>,
+        /// ARP request frame.
+        arp: Vec<u8>,
+        /// Peer IP.
+        peer_ip: [u8; 4],
+    },
+}
+
+/// A port a worker owns, with what the modes need to know about it.
+pub struct OwnedPort {
+    /// The port.
+    pub port: Box<dyn Port>,
+    /// Index in the run's port list (for capture and tables).
+    pub index: u16,
+    /// Its MAC.
+    pub mac: [u8; 6],
+    /// The MAC of the station its tx reaches (the feth peer; a made-up one for null).
+    pub peer_mac: [u8; 6],
+}
+
+impl std::fmt::Debug for OwnedPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedPort").field("name", &self.port.name()).field("index", &self.index).finish()
+    }
+}
+
+/// What a receiver strips before sending a frame on (as a NIC strips the CRC): the trailer the sender's
+/// feth appends, and the FCS when the packet is flagged as carrying one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Strip {
+    /// Trailer length (feth `trailer-length`).
+    pub trailer: usize,
+    /// feth `fcs` is on.
+    pub fcs: bool,
+}
+
+impl Strip {
+    /// Anything to do.
+    #[inline]
+    pub fn any(self) -> bool {
+        self.fcs || self.trailer > 0
+    }
+
+    /// Cuts trailer and FCS off every packet of `pkts`.
+    #[inline]
+    pub fn apply(self, pkts: &mut [Packet]) {
+        if !self.any() {
+            return;
+        }
+        for p in pkts {
+            let fcs = if p.meta().flags.contains(PacketFlags::FCS) { 4 } else { 0 };
+            let cut = self.trailer + fcs;
+            if p.len() > cut {
+                let keep = p.len() - cut;
+                p.truncate(keep);
+                p.meta_mut().flags.remove(PacketFlags::FCS);
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! What the two halves of the tx path share: the port (bursts, local tx rings, counters) and the shaper
+//! (per-packet work). A [`Pass`] tallies one tx pass so that counters are updated once per burst; a
+//! [`Completion`] is the fate of one packet as tx completion reports it. Both halves import this module and
+//! not each other.
+
+use super::stats::Tally;
+use arrayvec::ArrayVec;
+use pktloop_engine::port::{DropReason, TxStatus};
+use pktloop_engine::Packet;
+
+/// Ethernet header length, set as the link-header length of crossed copies.
+pub const ETHER_HDR_LEN: u8 = 14;
+/// Sync tx completions a port keeps before it starts losing them (counted).
+pub const COMPLETION_QUEUE: usize = 4096;
+
+/// Packets a pass frees in one bulk call.
+const TRASH: usize = 64;
+
+/// The fate of one transmitted packet, as reported by tx completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The packet's id (`PacketMeta::packet_id`).
+    pub packet_id: u64,
+    /// Delivered (copied into the peer) or dropped.
+    pub status: TxStatus,
+}
+
+/// Per-pass accumulators, added to the counters once at the end of the pass.
+pub(crate) struct Pass {
+    pub(crate) sent: u64,
+    pub(crate) bytes: u64,
+    pub(crate) drops: [u64; DropReason::COUNT],
+    pub(crate) now: u64,
+    pub(crate) tally: Tally,
+    /// Split mode: the rest of the aggregation buffer the previous packet was packed into.
+    pub(crate) spare: Option<Packet>,
+    /// Dropped packets and copy sources, freed in bulk.
+    pub(crate) trash: ArrayVec<Packet, TRASH>,
+}
+
+impl Pass {
+    pub(crate) fn new() -> Pass {
+        Pass {
+            sent: 0,
+            bytes: 0,
+            drops: [0; DropReason::COUNT],
+            now: 0,
+            tally: Tally::default(),
+            spare: None,
+            trash: ArrayVec::new(),
+        }
+    }
+
+    /// The engine clock, read at most once per pass.
+    pub(crate) fn now(&mut self) -> u64 {
+        if self.now == 0 {
+            self.now = pktloop_engine::time::now_ns();
+        }
+        self.now
+    }
+}
