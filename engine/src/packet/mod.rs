@@ -7,9 +7,11 @@
 //! views out of one large buffer with [`Packet::carve_tail`].
 //!
 //! A new packet is *plain*: one buffer of its own, data starting at the pool's headroom, its length in the
-//! handle and no metadata written. Its descriptor is not written at all until an operation needs more than
-//! that (metadata, headroom changes, a second buflet, a view); so allocating, filling, sending, reading
-//! and freeing a plain packet touches its data line and nothing else, on either core.
+//! handle. Its descriptor's layout fields are not written until an operation needs more than that
+//! (headroom changes, a second buflet, a view), and its metadata reads as the default until first written
+//! (a flag in the handle says so). Allocating, filling, sending, reading and freeing a plain packet touches
+//! its data line and nothing else, on either core; writing its metadata touches the descriptor on the
+//! writing core only, so a receiver that reads the data and not the metadata still touches only data.
 
 pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 
@@ -70,6 +72,8 @@ const SIMPLE: u16 = 0x8000;
 /// Simple, data at the pool's headroom, length in the handle, default metadata: the descriptor is stale
 /// and must not be read until [`Packet::materialize`] writes it.
 const PLAIN: u16 = 0x4000;
+/// The head descriptor's `meta` holds this packet's metadata (else it reads as the default).
+const META: u16 = 0x2000;
 const _: () = assert!(crate::pool::MAX_POOLS <= POOL_ID_MASK as usize + 1);
 
 #[inline]
@@ -219,24 +223,23 @@ impl Packet {
     /// Packet metadata.
     #[inline]
     pub fn meta(&self) -> &PacketMeta {
-        if self.is_plain() {
+        if self.pool & META == 0 {
             return &DEFAULT_META;
         }
-        let h = self.head_desc();
-        if h.meta_set {
-            &h.meta
-        } else {
-            &DEFAULT_META
-        }
+        // SAFETY: this packet owns its head buffer, and META says its descriptor's metadata was written by
+        // this packet (plain or not: layout and metadata are written independently).
+        unsafe { &self.pool().desc(self.head).meta }
     }
 
     /// Packet metadata, writable.
     #[inline]
     pub fn meta_mut(&mut self) -> &mut PacketMeta {
-        let h = self.head_desc_mut();
-        if !h.meta_set {
+        // SAFETY: this packet owns its head buffer and `&mut self` makes the access exclusive; only the
+        // metadata is touched, which is valid for plain packets too.
+        let h = unsafe { self.pool().desc_mut(self.head) };
+        if self.pool & META == 0 {
             h.meta = PacketMeta::default();
-            h.meta_set = true;
+            self.pool |= META;
         }
         &mut h.meta
     }
@@ -617,6 +620,24 @@ impl Packet {
         self.copy_layout_chained(dst)
     }
 
+    /// Copies this plain packet's data into `dst`, an empty plain packet whose pool has the same headroom,
+    /// so that a driver copying a burst allocates the copies in bulk. False (and `dst` unchanged) when either
+    /// is not plain, `dst` is not empty, the headrooms differ or the data does not fit.
+    #[inline]
+    pub fn copy_plain_into(&self, dst: &mut Packet) -> bool {
+        let fits = self.is_plain()
+            && dst.is_plain()
+            && dst.is_empty()
+            && self.headroom() == dst.headroom()
+            && self.len() <= dst.tailroom();
+        if fits {
+            // SAFETY: both are plain packets owning their buffers; `dst` has room for the data (checked).
+            unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), dst.plain_ptr(), self.len()) };
+            dst.len = self.len;
+        }
+        fits
+    }
+
     /// [`Packet::copy_layout_to`] for packets that are not plain (several buflets, moved data, metadata).
     #[inline(never)]
     fn copy_layout_chained(&self, dst: &PoolInner) -> Result<Packet, CopyError> {
@@ -647,7 +668,6 @@ impl Packet {
         let h = unsafe { dst.desc_mut(idxs[0]) };
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
-        h.meta_set = false;
         let simple = if n == 1 { SIMPLE } else { 0 };
         Ok(Packet { head: idxs[0], pool: dst.id | simple, len: self.len })
     }

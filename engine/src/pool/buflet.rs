@@ -39,8 +39,7 @@ pub(crate) struct Desc {
     /// Shares of `mem` this buflet holds beyond its own, in reserve for views it will carve (released with
     /// it). Only packing drivers set it; 0 otherwise.
     pub(crate) shares: u16,
-    /// Whether `meta` holds this packet's metadata (lazily written, see the packet layer).
-    pub(crate) meta_set: bool,
+    /// The packet's metadata, when its handle says it was written (lazily, see the packet layer).
     pub(crate) meta: PacketMeta,
 }
 
@@ -56,7 +55,6 @@ impl Desc {
             pkt_len: 0,
             nbuflets: 1,
             shares: 0,
-            meta_set: false,
             meta: PacketMeta::default(),
         }
     }
@@ -84,14 +82,13 @@ impl Desc {
         self.limit = buf_size;
     }
 
-    /// Makes this buflet the head of a new one-buflet packet with no metadata written.
+    /// Makes this buflet the head of a new one-buflet packet (its metadata is not touched).
     #[inline]
     pub(crate) fn reset_head(&mut self, idx: u32, off: u32, buf_size: u32) {
         self.reset(idx, off, buf_size);
         self.pkt_len = 0;
         self.nbuflets = 1;
         self.shares = 0;
-        self.meta_set = false;
     }
 }
 

@@ -227,6 +227,7 @@ impl Feth {
         self.iface().extra.add(&pass.tally);
         pass.spare = None;
         free_burst(&mut pass.trash);
+        free_burst(&mut pass.fresh);
     }
 
     /// Drops everything in the local tx rings.

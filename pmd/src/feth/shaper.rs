@@ -7,7 +7,7 @@
 use super::config::{ExpiryPolicy, RxFullPolicy, TxCompletion, TRAILER};
 use super::control::Iface;
 use super::link::PeerInfo;
-use super::tx::{Completion, Pass, COMPLETION_QUEUE, ETHER_HDR_LEN};
+use super::tx::{Completion, Pass, COMPLETION_QUEUE, ETHER_HDR_LEN, FRESH};
 use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags};
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::port::{DropReason, Event, EventKind, ExpiryStatus, TxStatus};
@@ -124,33 +124,61 @@ impl Shaper {
                 }
                 p
             }
-            PoolMode::Private => match p.copy_layout_to(&peer.rx_pool) {
-                Ok(mut d) => {
-                    let src = *p.meta();
-                    let m = d.meta_mut();
-                    m.service_class = src.service_class;
-                    m.link_header_len = ETHER_HDR_LEN;
-                    self.copied(p, src.packet_id, pass);
-                    d
+            PoolMode::Private => {
+                match Self::copy_into_fresh(&p, peer, pass).map_or_else(|| p.copy_layout_to(&peer.rx_pool), Ok) {
+                    Ok(mut d) => {
+                        let src = *p.meta();
+                        let m = d.meta_mut();
+                        m.service_class = src.service_class;
+                        m.link_header_len = ETHER_HDR_LEN;
+                        self.copied(p, src.packet_id, pass);
+                        d
+                    }
+                    Err(CopyError::NoMemPacket) => {
+                        self.drop_packet(p, DropReason::NoMemPacket, pass);
+                        return None;
+                    }
+                    Err(CopyError::NoMemBuffer | CopyError::Layout) => {
+                        self.drop_packet(p, DropReason::NoMemBuffer, pass);
+                        return None;
+                    }
                 }
-                Err(CopyError::NoMemPacket) => {
-                    self.drop_packet(p, DropReason::NoMemPacket, pass);
-                    return None;
-                }
-                Err(CopyError::NoMemBuffer | CopyError::Layout) => {
-                    self.drop_packet(p, DropReason::NoMemBuffer, pass);
-                    return None;
-                }
-            },
+            }
             PoolMode::PrivateSplit => self.pack(p, peer, pass)?,
         };
         self.finish(&mut dst, peer, pass);
         if self.mode == PoolMode::PrivateSplit {
-            pass.spare = dst.carve_tail(self.split_headroom);
+            pass.spare = self.carve(&mut dst, peer, pass);
         }
         pass.sent += 1;
         pass.bytes += len as u64;
         Some(dst)
+    }
+
+    /// Private mode: a copy of plain `p` into a packet of the pass's bulk-allocated burst of new packets
+    /// (one pool call per burst, not per packet); `None` when `p` is not plain or no burst could be had.
+    fn copy_into_fresh(p: &Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        if pass.fresh.is_empty() {
+            // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
+            peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH);
+        }
+        let mut d = pass.fresh.pop()?;
+        if p.copy_plain_into(&mut d) {
+            return Some(d);
+        }
+        pass.fresh.push(d);
+        None
+    }
+
+    /// Split mode: the rest of `dst`'s aggregation buffer, for the next packet of the pass. The view's
+    /// descriptor comes from a bulk-allocated holder (one pool call per burst, not per packet).
+    fn carve(&self, dst: &mut Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        if pass.fresh.is_empty() && !peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
+            // Too few buffers left for a whole burst of holders: one at a time.
+            return dst.carve_tail(self.split_headroom);
+        }
+        let holder = pass.fresh.pop()?;
+        dst.carve_tail_into(self.split_headroom, holder).map_err(|h| pass.fresh.push(h)).ok()
     }
 
     /// The source of a copy is completed (success) and freed to the sender's pool.
@@ -184,6 +212,9 @@ impl Shaper {
                     self.drop_packet(p, DropReason::NoMemBuffer, pass);
                     return None;
                 }
+                // The views this buffer will be carved into take their shares from one atomic add now,
+                // instead of one per packet on a count the receiving core also writes.
+                fresh.reserve_views(FRESH as u16);
                 fresh
             }
         };

@@ -15,6 +15,9 @@ pub const COMPLETION_QUEUE: usize = 4096;
 
 /// Packets a pass frees in one bulk call.
 const TRASH: usize = 64;
+/// New packets of the receiver's pool a pass allocates at once (private copies, split view descriptors),
+/// and the shares a split aggregation buffer reserves for its views.
+pub(crate) const FRESH: usize = 32;
 
 /// The fate of one transmitted packet, as reported by tx completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,9 @@ pub(crate) struct Pass {
     pub(crate) spare: Option<Packet>,
     /// Dropped packets and copy sources, freed in bulk.
     pub(crate) trash: ArrayVec<Packet, TRASH>,
+    /// New packets of the receiver's pool, allocated a burst at a time: private copies go into them, and
+    /// split views take their descriptors from them. The unused ones are freed with the pass.
+    pub(crate) fresh: ArrayVec<Packet, FRESH>,
 }
 
 impl Pass {
@@ -48,6 +54,7 @@ impl Pass {
             tally: Tally::default(),
             spare: None,
             trash: ArrayVec::new(),
+            fresh: ArrayVec::new(),
         }
     }
 
