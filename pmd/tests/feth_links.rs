@@ -97,15 +97,30 @@ fn unpeering_before_the_receiver_polls_loses_nothing_whoever_leaves_first() {
     }
 }
 
+/// A peered pair `a`-`b` and a third port `c`, up and unpeered, with every pool they use.
+fn pair_and_third(mode: PoolMode) -> (Feth, Feth, Feth, Vec<Pool>) {
+    let config = config(mode);
+    let (a, b) = pair(&config).unwrap();
+    let c = create(&config).unwrap();
+    c.handle().set_up(true);
+    let pools = pools_of(&[&a, &b, &c]);
+    (a, b, c, pools)
+}
+
+/// No port dropped anything, and once all three are gone every pool has all its buffers back.
+fn nothing_dropped_and_all_back(mode: PoolMode, (a, b, c): (Feth, Feth, Feth), pools: &[Pool]) {
+    assert_eq!(drops(&a) + drops(&b) + drops(&c), 0, "{mode:?}");
+    drop((a, b, c));
+    for p in pools {
+        assert_eq!(p.in_use(), 0, "{mode:?}: pool {} has everything back", p.name());
+    }
+}
+
 /// `a` sends to `b`, then `a` changes its peer to `c` and sends there, all before `b` or `c` polled.
 #[test]
 fn the_sender_changing_peer_before_the_receiver_polls_loses_nothing() {
     for mode in MODES {
-        let config = config(mode);
-        let (mut a, mut b) = pair(&config).unwrap();
-        let mut c = create(&config).unwrap();
-        c.handle().set_up(true);
-        let pools = pools_of(&[&a, &b, &c]);
+        let (mut a, mut b, mut c, pools) = pair_and_third(mode);
         send(&mut a, 40, 0);
         a.handle().clear_peer();
         a.handle().set_peer_handle(&c.handle()).unwrap();
@@ -114,11 +129,7 @@ fn the_sender_changing_peer_before_the_receiver_polls_loses_nothing() {
         assert_eq!(receive(&mut b, usize::MAX), (0..40).collect::<Vec<_>>(), "{mode:?}");
         assert_eq!(receive(&mut c, usize::MAX), (100..124).collect::<Vec<_>>(), "{mode:?}");
         assert_eq!(receive(&mut b, usize::MAX), Vec::<u64>::new());
-        assert_eq!(drops(&a) + drops(&b) + drops(&c), 0, "{mode:?}");
-        drop((a, b, c));
-        for p in &pools {
-            assert_eq!(p.in_use(), 0, "{mode:?}: pool {} has everything back", p.name());
-        }
+        nothing_dropped_and_all_back(mode, (a, b, c), &pools);
     }
 }
 
@@ -127,11 +138,7 @@ fn the_sender_changing_peer_before_the_receiver_polls_loses_nothing() {
 #[test]
 fn the_receiver_changing_peer_before_it_polls_loses_nothing() {
     for mode in MODES {
-        let config = config(mode);
-        let (mut a, mut b) = pair(&config).unwrap();
-        let mut c = create(&config).unwrap();
-        c.handle().set_up(true);
-        let pools = pools_of(&[&a, &b, &c]);
+        let (mut a, mut b, mut c, pools) = pair_and_third(mode);
         send(&mut a, 40, 0);
         b.handle().clear_peer();
         b.handle().set_peer_handle(&c.handle()).unwrap();
@@ -145,10 +152,6 @@ fn the_receiver_changing_peer_before_it_polls_loses_nothing() {
         send(&mut c, 8, 200);
         assert_eq!(receive(&mut b, usize::MAX), (200..208).collect::<Vec<_>>(), "{mode:?}");
         assert_eq!(b.stats().ipackets, 72);
-        assert_eq!(drops(&a) + drops(&b) + drops(&c), 0, "{mode:?}");
-        drop((a, b, c));
-        for p in &pools {
-            assert_eq!(p.in_use(), 0, "{mode:?}: pool {} has everything back", p.name());
-        }
+        nothing_dropped_and_all_back(mode, (a, b, c), &pools);
     }
 }

@@ -194,6 +194,34 @@ fn feth_ping_pong(rounds: usize) -> Vec<u64> {
     rtts
 }
 
+/// The same ping-pong over two bare engine rings of `u64` (no port): what the ring alone costs.
+fn ring_ping_pong(rounds: usize) -> Vec<u64> {
+    let (mut ping_tx, mut ping_rx) = pktloop_engine::ring::ring::<u64>(64).expect("ring");
+    let (mut pong_tx, mut pong_rx) = pktloop_engine::ring::ring::<u64>(64).expect("ring");
+    let mut rtts = Vec::with_capacity(rounds);
+    let rtts_ref = &mut rtts;
+    cross_core(
+        move || {
+            let mut one = [0u64; 1];
+            for _ in 0..rounds {
+                while ping_rx.pop_slice(&mut one) == 0 {}
+                while pong_tx.push_slice(&one) == 0 {}
+            }
+        },
+        move || {
+            let mut one = [0u64; 1];
+            for i in 0..rounds as u64 {
+                let t0 = std::time::Instant::now();
+                while ping_tx.push_slice(&[i]) == 0 {}
+                while pong_rx.pop_slice(&mut one) == 0 {}
+                rtts_ref.push(t0.elapsed().as_nanos() as u64);
+                assert_eq!(one[0], i);
+            }
+        },
+    );
+    rtts
+}
+
 fn usage(why: &str) -> ! {
     eprintln!("pathbench: {why}\nusage: pathbench txonly64|txonly1518|iofwd|pingpong SIDE");
     std::process::exit(2)
@@ -211,6 +239,7 @@ fn main() {
             let rtts = match side.as_str() {
                 "floor" => floor::ping_pong(ROUNDS),
                 "feth" => feth_ping_pong(ROUNDS),
+                "ring" => ring_ping_pong(ROUNDS),
                 other => usage(&format!("unknown side {other}")),
             };
             let (p50, p999) = percentiles(rtts);
