@@ -5,7 +5,7 @@
 //! pathbench SCENARIO SIDE
 //!   txonly64 | txonly1518      floor | global | global-multi | private | private-multi | split
 //!   iofwd                      global | private | split
-//!   pingpong                   floor | feth
+//!   pingpong                   floor | ring | feth
 //! ```
 //!
 //! Prints one line: `SCENARIO SIDE VALUE UNIT` (Mpps, or ns for the ping-pong's p50 and p99.9, printed as
