@@ -169,6 +169,13 @@ impl<T: Send> Producer<T> {
         self.free_slots(usize::MAX)
     }
 
+    /// Free slots, as last seen if at least `want` looked free then (no look at the consumer's position,
+    /// which costs a cross-core transfer once it has moved), otherwise right now. Never more than are free.
+    #[inline]
+    pub fn slots_for(&mut self, want: usize) -> usize {
+        self.free_slots(want)
+    }
+
     #[inline]
     fn write(&self, pos: usize, value: T) {
         // SAFETY: `pos` is in head..tail+capacity, a slot the consumer has released and will not read until

@@ -285,8 +285,9 @@ impl Feth {
             }
             Some(tx) => {
                 // Take as many as the peer's ring has room for; packets dropped on the way (MTU, injection,
-                // expiry, nomem) use no room, so take more while room is left.
-                let mut room = tx.tx.producer.slots();
+                // expiry, nomem) use no room, so take more while room is left. The consumer's position is
+                // only looked at when the room last seen is short of the burst.
+                let mut room = tx.tx.producer.slots_for(pkts.len());
                 let mut out = PacketBurst::new();
                 while room > 0 && !pkts.is_empty() {
                     let k = room.min(pkts.len());
@@ -346,7 +347,7 @@ impl Feth {
             return;
         };
         let mut pass = Pass::new();
-        let mut room = tx.tx.producer.slots();
+        let mut room = tx.tx.producer.slots_for(self.queued);
         let mut out = PacketBurst::new();
         for q in &mut self.queues {
             while room > 0 {
