@@ -3,22 +3,24 @@
 //!
 //! A cell belongs to its thread, but the pool can take it back: when the pool retires (its last handle is
 //! dropped) it *steals* every cell, so that buffers cached by threads that never touch the pool again come
-//! home and the pool's memory and id can be released. The owner and the stealer agree through one atomic
-//! state word:
+//! home and the pool's memory and id can be released. The owner and the stealer agree through two flags,
+//! as in Dekker's algorithm, with an asymmetric barrier ([`super::barrier`]) so that the owner's side has
+//! no locked instruction:
 //!
-//! - the owner enters with `IDLE -> BUSY` (a compare-and-swap on a line only it writes in steady state:
-//!   uncontended, a few cycles per burst) and leaves with a Release store of `IDLE`. If the swap fails the
-//!   cell is `DEAD` and the owner takes the uncached path; it never waits;
-//! - the stealer swaps `IDLE -> DEAD`, spinning while the owner is inside (an operation is a bounded copy,
-//!   with no lock, allocation or syscall), and then owns the contents.
+//! - the owner sets `busy` (a plain store), passes the light barrier, and checks `dead`: if set, it clears
+//!   `busy` and takes the uncached path (it never waits); otherwise it works and clears `busy` with a
+//!   Release store;
+//! - the stealer sets `dead` (a swap, so that of two stealers one wins), passes the heavy barrier, and
+//!   waits while `busy` is set (an operation is a bounded copy, with no lock, allocation or syscall).
+//!
+//! The barriers make sure that at least one side sees the other's flag: either the owner sees `dead` and
+//! stays out, or the stealer sees `busy` and waits for the owner's Release, after which the stack is the
+//! stealer's.
 
+use super::barrier;
 use super::depot::{Depot, MagazineMemory};
 use super::MAX_BULK;
-use crate::primitive::{spin_hint, AtomicU32, AtomicUsize, Ordering, UnsafeCell};
-
-const IDLE: u32 = 0;
-const BUSY: u32 = 1;
-const DEAD: u32 = 2;
+use crate::primitive::{spin_hint, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
 /// The cached indices; only touched by whoever holds the cell (the owner while `BUSY`, the stealer once
 /// `DEAD`).
@@ -28,7 +30,10 @@ struct Stack {
 }
 
 pub(crate) struct CacheCell {
-    state: AtomicU32,
+    /// Set by the owner for the duration of one operation.
+    busy: AtomicBool,
+    /// Set once, by whoever takes the cell for good.
+    dead: AtomicBool,
     /// `Stack::len` as last published, for [`super::Pool::in_use`] (may lag, never counts a buffer twice).
     published: AtomicUsize,
     stack: UnsafeCell<Stack>,
@@ -38,8 +43,9 @@ pub(crate) struct CacheCell {
     flush_at: usize,
 }
 
-// SAFETY: the stack is only touched by the one thread that holds the cell, as handed over by `state`
-// (Acquire on entry, Release on exit); everything else is atomic.
+// SAFETY: the stack is only touched by the one thread that holds the cell: the owner between setting and
+// clearing `busy` while `dead` is clear, or the stealer once it set `dead` and saw `busy` clear (Acquire,
+// pairing with the owner's Release); everything else is atomic.
 unsafe impl Sync for CacheCell {}
 // SAFETY: as above.
 unsafe impl Send for CacheCell {}
@@ -50,7 +56,8 @@ impl CacheCell {
     pub(crate) fn new(size: usize, mag: usize) -> CacheCell {
         let flush_at = size + size / 2;
         CacheCell {
-            state: AtomicU32::new(IDLE),
+            busy: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
             published: AtomicUsize::new(0),
             stack: UnsafeCell::new(Stack { objs: vec![0; flush_at + MAX_BULK + mag].into_boxed_slice(), len: 0 }),
             size,
@@ -66,7 +73,12 @@ impl CacheCell {
     /// The owner takes the cell for one operation; `None` once it has been stolen.
     #[inline]
     pub(crate) fn enter(&self) -> Option<Held<'_>> {
-        self.state.compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed).ok()?;
+        self.busy.store(true, Ordering::Relaxed);
+        barrier::light();
+        if self.dead.load(Ordering::Relaxed) {
+            self.busy.store(false, Ordering::Relaxed);
+            return None;
+        }
         Some(Held { cell: self })
     }
 
@@ -76,17 +88,17 @@ impl CacheCell {
     /// # Safety
     /// Every index the cell holds is a free buffer of `mem`, which `depot` belongs to.
     pub(crate) unsafe fn retire(&self, depot: &Depot, mem: &impl MagazineMemory) -> bool {
-        loop {
-            match self.state.compare_exchange(IDLE, DEAD, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => break,
-                Err(DEAD) => return false,
-                Err(_) => spin_hint(),
-            }
+        if self.dead.swap(true, Ordering::Acquire) {
+            return false;
+        }
+        barrier::heavy();
+        while self.busy.load(Ordering::Acquire) {
+            spin_hint();
         }
         let mut held = Held { cell: self };
         // SAFETY: forwarded contract; the DEAD state makes us the cell's only user from now on.
         unsafe { held.flush_to(depot, mem, 0) };
-        // `held` must not store IDLE back: the cell stays dead.
+        // `held` must not clear `busy`: it was never set by us, and the owner may be checking `dead` now.
         std::mem::forget(held);
         true
     }
@@ -100,7 +112,7 @@ pub(crate) struct Held<'a> {
 impl Drop for Held<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.cell.state.store(IDLE, Ordering::Release);
+        self.cell.busy.store(false, Ordering::Release);
     }
 }
 
