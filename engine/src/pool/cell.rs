@@ -22,8 +22,8 @@ use super::depot::{Depot, MagazineMemory};
 use super::MAX_BULK;
 use crate::primitive::{spin_hint, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
-/// The cached indices; only touched by whoever holds the cell (the owner while `BUSY`, the stealer once
-/// `DEAD`).
+/// The cached indices; only touched by whoever holds the cell (the owner while `busy` and not `dead`, the
+/// stealer once it set `dead` and saw `busy` clear).
 struct Stack {
     objs: Box<[u32]>,
     len: usize,
@@ -96,7 +96,8 @@ impl CacheCell {
             spin_hint();
         }
         let mut held = Held { cell: self };
-        // SAFETY: forwarded contract; the DEAD state makes us the cell's only user from now on.
+        // SAFETY: forwarded contract; with `dead` set and `busy` seen clear we are the cell's only user from
+        // now on.
         unsafe { held.flush_to(depot, mem, 0) };
         // `held` must not clear `busy`: it was never set by us, and the owner may be checking `dead` now.
         std::mem::forget(held);
@@ -119,8 +120,8 @@ impl Drop for Held<'_> {
 impl Held<'_> {
     #[inline]
     fn with_stack<R>(&mut self, f: impl FnOnce(&mut Stack) -> R) -> R {
-        // SAFETY: holding the cell (BUSY, or DEAD for the stealer) makes this the stack's only user, and
-        // `&mut self` keeps the reference from escaping this call.
+        // SAFETY: holding the cell (the owner after `enter`, or the stealer after `retire`'s wait) makes this
+        // the stack's only user, and `&mut self` keeps the reference from escaping this call.
         self.cell.stack.with_mut(|s| f(unsafe { &mut *s }))
     }
 
