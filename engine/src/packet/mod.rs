@@ -131,6 +131,13 @@ impl Packet {
         }
     }
 
+    /// Whether this packet is plain and stays so when it grows by `n` bytes: they fit its buffer and the
+    /// length still fits the handle.
+    #[inline]
+    fn stays_plain_with(&self, n: usize) -> bool {
+        self.is_plain() && n <= self.tailroom() && usize::from(self.len) + n < usize::from(u16::MAX)
+    }
+
     /// Start of a plain packet's data.
     #[inline]
     fn plain_ptr(&self) -> *mut u8 {
@@ -385,8 +392,7 @@ impl Packet {
     /// Free bytes after the data in the last buflet.
     pub fn tailroom(&self) -> usize {
         if self.is_plain() {
-            let pool = self.pool();
-            return (pool.buf_size - pool.headroom) as usize - usize::from(self.len);
+            return self.pool().room() - usize::from(self.len);
         }
         self.desc(self.tail()).tailroom()
     }
@@ -395,10 +401,10 @@ impl Packet {
     /// On error nothing was appended.
     #[inline]
     pub fn append(&mut self, src: &[u8]) -> Result<(), PacketError> {
-        let len = usize::from(self.len);
-        if self.is_plain() && src.len() <= self.tailroom() && len + src.len() < usize::from(u16::MAX) {
-            // SAFETY: the bytes after the data up to the buffer's end belong to this plain packet.
-            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.plain_ptr().add(len), src.len()) };
+        if self.stays_plain_with(src.len()) {
+            // SAFETY: the bytes after the data up to the buffer's end belong to this plain packet, and
+            // `src.len()` of them are free.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.plain_ptr().add(self.len()), src.len()) };
             self.len += src.len() as u16;
             return Ok(());
         }
@@ -452,8 +458,7 @@ impl Packet {
     /// Grows the packet by `n` bytes in the last buflet's tailroom without writing them (they keep whatever
     /// the buffer held: a generator that rewrites only headers, like DPDK's net_null, skips the copy).
     pub fn extend(&mut self, n: usize) -> Result<(), PacketError> {
-        let len = usize::from(self.len);
-        if self.is_plain() && n <= self.tailroom() && len + n < usize::from(u16::MAX) {
+        if self.stays_plain_with(n) {
             self.len += n as u16;
             return Ok(());
         }
@@ -550,8 +555,20 @@ impl Packet {
     /// headroom. Returns `None` when the rest cannot hold the headroom plus one byte, or the pool has no
     /// descriptor left; the packet is unchanged then.
     pub fn carve_tail(&mut self, headroom: usize) -> Option<Packet> {
+        if !self.can_carve(headroom) {
+            return None;
+        }
         let holder = self.pool().alloc_plain()?;
         self.carve_tail_into(headroom, holder).ok()
+    }
+
+    /// Whether the rest of this single-buflet packet's region, after its data rounded up to 16 bytes, holds
+    /// `headroom` plus one byte (materializing a plain packet's descriptor).
+    fn can_carve(&mut self, headroom: usize) -> bool {
+        self.materialize();
+        let h = self.head_desc();
+        let end = (h.off + h.len).next_multiple_of(16);
+        h.next == NIL && (end as usize + headroom) < h.limit as usize
     }
 
     /// [`Packet::carve_tail`] with the view's descriptor taken from `holder`, a new empty packet of the same
@@ -562,14 +579,12 @@ impl Packet {
     /// has one, and carries the rest of the reserve forward (the tail is what carves next); otherwise it
     /// adds a share to the buffer.
     pub fn carve_tail_into(&mut self, headroom: usize, holder: Packet) -> Result<Packet, Packet> {
-        self.materialize();
+        if !self.can_carve(headroom) || !holder.is_plain() || holder.pool_id() != self.pool_id() {
+            return Err(holder);
+        }
         let pool = self.pool();
         let h = self.head_desc();
         let (mem, end, limit, reserve) = (h.mem, (h.off + h.len).next_multiple_of(16), h.limit, h.shares);
-        let fits = h.next == NIL && (end as usize + headroom) < limit as usize;
-        if !fits || !holder.is_plain() || holder.pool_id() != self.pool_id() {
-            return Err(holder);
-        }
         let (_, idx) = holder.into_raw();
         if reserve == 0 {
             pool.share(mem);
@@ -612,9 +627,8 @@ impl Packet {
         if self.is_plain() && self.headroom() == dst.headroom as usize && self.len() <= dst.room() {
             // The copy is plain too: its data sits at the destination's headroom, so no descriptor is written.
             let mut p = dst.alloc_plain().ok_or(CopyError::NoMemPacket)?;
-            // SAFETY: the new packet's buffer has room for the data after its headroom (checked above).
-            unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), p.plain_ptr(), self.len()) };
-            p.len = self.len;
+            let copied = self.copy_plain_into(&mut p);
+            debug_assert!(copied, "a new plain packet of a pool with the same headroom and room enough");
             return Ok(p);
         }
         self.copy_layout_chained(dst)

@@ -258,13 +258,14 @@ impl Feth {
         }
         let Some(tx) = self.links.tx_mut().filter(|_| !over) else { return self.tx_direct(pkts) };
         let n = tx.tx.producer.push_burst(pkts);
+        if !pkts.is_empty() {
+            // The peer's ring is full: what is left was not sent.
+            bytes -= pkts.iter().map(Packet::len).sum::<usize>();
+        }
+        self.counters.tx(n as u64, bytes as u64);
         if pkts.is_empty() {
-            self.counters.tx(n as u64, bytes as u64);
             return n;
         }
-        // The peer's ring is full: what is left was not sent.
-        bytes -= pkts.iter().map(Packet::len).sum::<usize>();
-        self.counters.tx(n as u64, bytes as u64);
         let mut pass = Pass::new();
         let dropped = self.shaper.ring_full(move || pkts.drain(..), &mut pass);
         if dropped != 0 {
