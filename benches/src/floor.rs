@@ -164,26 +164,44 @@ pub fn txonly_rxonly(frame: &[u8], packets: u64) -> (Duration, u64) {
 }
 
 /// The bare ping-pong: `rounds` round trips of one `u64` over two rings between core 0 and core 1.
-/// Returns each round trip's time in nanoseconds (measured on core 0).
+/// Returns each round trip's time in nanoseconds (measured on core 1).
 pub fn ping_pong(rounds: usize) -> Vec<u64> {
     let (mut ping_tx, mut ping_rx) = spsc::<u64>(64);
     let (mut pong_tx, mut pong_rx) = spsc::<u64>(64);
+    time_round_trips(
+        rounds,
+        (move |v: &[u64]| ping_tx.push(v), move |out: &mut [u64]| ping_rx.pop(out)),
+        (move |v: &[u64]| pong_tx.push(v), move |out: &mut [u64]| pong_rx.pop(out)),
+    )
+}
+
+/// The ping-pong harness, for any transport: core 1 sends `i` on `ping` and times until it is back on
+/// `pong`; core 0 answers. Each lane is a (send, receive) pair of calls that move up to a slice of items
+/// and say how many moved. Returns each round trip's time in nanoseconds.
+pub fn time_round_trips<PS, PR, QS, QR>(rounds: usize, ping: (PS, PR), pong: (QS, QR)) -> Vec<u64>
+where
+    PS: FnMut(&[u64]) -> usize + Send,
+    PR: FnMut(&mut [u64]) -> usize + Send,
+    QS: FnMut(&[u64]) -> usize + Send,
+    QR: FnMut(&mut [u64]) -> usize + Send,
+{
+    let ((mut ping_tx, mut ping_rx), (mut pong_tx, mut pong_rx)) = (ping, pong);
     let mut rtts = Vec::with_capacity(rounds);
     let rtts_ref = &mut rtts;
     crate::cross_core(
         move || {
             let mut one = [0u64; 1];
             for _ in 0..rounds {
-                while ping_rx.pop(&mut one) == 0 {}
-                while pong_tx.push(&one) == 0 {}
+                while ping_rx(&mut one) == 0 {}
+                while pong_tx(&one) == 0 {}
             }
         },
         move || {
             let mut one = [0u64; 1];
             for i in 0..rounds as u64 {
                 let t0 = Instant::now();
-                while ping_tx.push(&[i]) == 0 {}
-                while pong_rx.pop(&mut one) == 0 {}
+                while ping_tx(&[i]) == 0 {}
+                while pong_rx(&mut one) == 0 {}
                 rtts_ref.push(t0.elapsed().as_nanos() as u64);
                 assert_eq!(one[0], i);
             }

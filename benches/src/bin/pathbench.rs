@@ -198,28 +198,11 @@ fn feth_ping_pong(rounds: usize) -> Vec<u64> {
 fn ring_ping_pong(rounds: usize) -> Vec<u64> {
     let (mut ping_tx, mut ping_rx) = pktloop_engine::ring::ring::<u64>(64).expect("ring");
     let (mut pong_tx, mut pong_rx) = pktloop_engine::ring::ring::<u64>(64).expect("ring");
-    let mut rtts = Vec::with_capacity(rounds);
-    let rtts_ref = &mut rtts;
-    cross_core(
-        move || {
-            let mut one = [0u64; 1];
-            for _ in 0..rounds {
-                while ping_rx.pop_slice(&mut one) == 0 {}
-                while pong_tx.push_slice(&one) == 0 {}
-            }
-        },
-        move || {
-            let mut one = [0u64; 1];
-            for i in 0..rounds as u64 {
-                let t0 = std::time::Instant::now();
-                while ping_tx.push_slice(&[i]) == 0 {}
-                while pong_rx.pop_slice(&mut one) == 0 {}
-                rtts_ref.push(t0.elapsed().as_nanos() as u64);
-                assert_eq!(one[0], i);
-            }
-        },
-    );
-    rtts
+    floor::time_round_trips(
+        rounds,
+        (move |v: &[u64]| ping_tx.push_slice(v), move |out: &mut [u64]| ping_rx.pop_slice(out)),
+        (move |v: &[u64]| pong_tx.push_slice(v), move |out: &mut [u64]| pong_rx.pop_slice(out)),
+    )
 }
 
 fn usage(why: &str) -> ! {
