@@ -1,32 +1,36 @@
 //! Frames the tool builds and answers: UDP test frames (txonly, flowgen, io seeds), ARP and ICMP echo
 //! (icmpecho). Builders run at setup; the per-packet edits work in place on the first buflet and never
-//! allocate. Offsets are named constants, as smoltcp's `wire` module does; short frames are data, not panics.
+//! allocate. The formats are [`pktloop_engine::wire`]'s checked views: what a frame declares is checked
+//! before it is read, and short or lying frames are data (`false`, [`Echo::Ignore`], [`Reply::Other`]), not
+//! panics.
+
+use std::net::Ipv4Addr;
+
+use pktloop_engine::wire::{
+    ethernet, icmpv4, ipv4, udp, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame,
+    EthernetRepr, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+};
+
+// The internet checksum stays part of this module's API; outside tests the binary only uses the update.
+#[allow(unused_imports)]
+pub use pktloop_engine::wire::checksum::{checksum, update as checksum_update};
 
 /// Ethernet header length.
-pub const ETH_LEN: usize = 14;
-const ETHERTYPE: std::ops::Range<usize> = 12..14;
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
-const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+pub const ETH_LEN: usize = ethernet::HEADER_LEN;
+/// Where the IPv4 header starts in an untagged frame.
 const IP: usize = ETH_LEN;
-const IP_LEN: usize = 20;
-const IP_TOTAL_LEN: std::ops::Range<usize> = IP + 2..IP + 4;
-const IP_PROTO: usize = IP + 9;
-const IP_CSUM: std::ops::Range<usize> = IP + 10..IP + 12;
-const IP_SRC: std::ops::Range<usize> = IP + 12..IP + 16;
-const IP_DST: std::ops::Range<usize> = IP + 16..IP + 20;
-const L4: usize = IP + IP_LEN;
-const UDP_SPORT: std::ops::Range<usize> = L4..L4 + 2;
-const UDP_LEN: std::ops::Range<usize> = L4 + 4..L4 + 6;
-const ICMP_TYPE: usize = L4;
-const ICMP_CSUM: std::ops::Range<usize> = L4 + 2..L4 + 4;
-const ICMP_ID: std::ops::Range<usize> = L4 + 4..L4 + 6;
-const ICMP_SEQ: std::ops::Range<usize> = L4 + 6..L4 + 8;
+/// Where the UDP or ICMP header starts in the frames built here (IPv4 header without options).
+const L4: usize = IP + ipv4::HEADER_LEN;
 /// Bytes of headers in a UDP test frame; its payload starts here.
-pub const UDP_PAYLOAD: usize = L4 + 8;
+pub const UDP_PAYLOAD: usize = L4 + udp::HEADER_LEN;
 /// Bytes of headers in an ICMP echo frame.
-pub const ICMP_PAYLOAD: usize = L4 + 8;
-const ARP: usize = ETH_LEN;
-const ARP_LEN: usize = 28;
+pub const ICMP_PAYLOAD: usize = L4 + icmpv4::HEADER_LEN;
+/// Shortest frame built (Ethernet's minimum without FCS).
+const MIN_FRAME: usize = 60;
+/// Longest frame built: an IPv4 total length of 65535.
+const MAX_FRAME: usize = ETH_LEN + u16::MAX as usize;
+/// TTL of the packets built here.
+const TTL: u8 = 64;
 
 /// Generator's IP (RFC 2544 benchmark range).
 pub const IP_A: [u8; 4] = [198, 18, 0, 1];
@@ -38,57 +42,26 @@ pub const UDP_PORT: u16 = 9;
 pub const ICMP_ID_VALUE: u16 = 0x706b; // "pk"
 
 /// Broadcast MAC.
-pub const BROADCAST: [u8; 6] = [0xff; 6];
+pub const BROADCAST: [u8; 6] = EthernetAddress::BROADCAST.0;
 
-fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum as u16
-}
-
-/// Internet checksum of `bytes`.
-pub fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    let mut chunks = bytes.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    !fold(sum)
-}
-
-/// RFC 1624 incremental update: the checksum after one 16-bit word changed from `old` to `new`.
-pub fn checksum_update(csum: u16, old: u16, new: u16) -> u16 {
-    !fold(u32::from(!csum) + u32::from(!old) + u32::from(new))
-}
-
-fn ipv4_header(f: &mut [u8], proto: u8, src: [u8; 4], dst: [u8; 4]) {
-    let total = (f.len() - ETH_LEN) as u16;
-    f[IP] = 0x45;
-    f[IP_TOTAL_LEN].copy_from_slice(&total.to_be_bytes());
-    f[IP + 8] = 64;
-    f[IP_PROTO] = proto;
-    f[IP_SRC].copy_from_slice(&src);
-    f[IP_DST].copy_from_slice(&dst);
-    let c = checksum(&f[IP..IP + IP_LEN]);
-    f[IP_CSUM].copy_from_slice(&c.to_be_bytes());
-}
-
-/// A UDP/IPv4 test frame of `len` bytes (at least 60), payload bytes counting up.
-pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], len: usize) -> Vec<u8> {
-    let len = len.max(60);
+/// A frame of `len` bytes whose bytes count up (byte `i` is `i as u8`), with an Ethernet header for IPv4 and
+/// a 20-byte IPv4 header for `protocol` from A to B, covering the rest of the frame.
+fn ipv4_frame(src_mac: [u8; 6], dst_mac: [u8; 6], protocol: IpProtocol, len: usize) -> Vec<u8> {
     let mut f: Vec<u8> = (0..len).map(|i| i as u8).collect();
-    f[0..6].copy_from_slice(&dst_mac);
-    f[6..12].copy_from_slice(&src_mac);
-    f[ETHERTYPE].copy_from_slice(&ETHERTYPE_IPV4);
-    f[IP..UDP_PAYLOAD].fill(0);
-    ipv4_header(&mut f, 17, IP_A, IP_B);
-    f[UDP_SPORT].copy_from_slice(&UDP_PORT.to_be_bytes());
-    f[L4 + 2..L4 + 4].copy_from_slice(&UDP_PORT.to_be_bytes());
-    f[UDP_LEN].copy_from_slice(&((len - L4) as u16).to_be_bytes());
+    let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+    EthernetRepr { src_addr: src_mac.into(), dst_addr: dst_mac.into(), ethertype: EtherType::Ipv4 }.emit(&mut eth);
+    let ip = Ipv4Repr { src_addr: IP_A.into(), dst_addr: IP_B.into(), protocol, payload_len: len - L4, ttl: TTL };
+    ip.emit(&mut Ipv4Packet::new_unchecked(eth.payload_mut()));
+    f
+}
+
+/// A UDP/IPv4 test frame of `len` bytes (at least 60, at most 14 + 65535), payload bytes counting up, no UDP
+/// checksum.
+pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], len: usize) -> Vec<u8> {
+    let len = len.clamp(MIN_FRAME, MAX_FRAME);
+    let mut f = ipv4_frame(src_mac, dst_mac, IpProtocol::Udp, len);
+    let mut udp = UdpPacket::new_unchecked(&mut f[L4..]);
+    UdpRepr { src_port: UDP_PORT, dst_port: UDP_PORT }.emit(&mut udp, len - UDP_PAYLOAD);
     f
 }
 
@@ -97,75 +70,84 @@ pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], len: usize) -> Vec<u8> {
 #[inline]
 pub fn flowgen_header(hdr: &mut [u8; UDP_PAYLOAD], flow: u16) {
     let [hi, lo] = flow.to_be_bytes();
-    hdr[IP_SRC].copy_from_slice(&[198, 18, hi.wrapping_add(1), lo]);
-    hdr[UDP_SPORT].copy_from_slice(&1024u16.wrapping_add(flow).to_be_bytes());
-    hdr[IP_CSUM].fill(0);
-    let c = checksum(&hdr[IP..IP + IP_LEN]);
-    hdr[IP_CSUM].copy_from_slice(&c.to_be_bytes());
+    // A header-only view: the fixed fields and the checksum need no more than the 20 header bytes.
+    let (ip, udp) = hdr[IP..].split_at_mut(ipv4::HEADER_LEN);
+    let mut ip = Ipv4Packet::new_unchecked(ip);
+    ip.set_src_addr(Ipv4Addr::new(198, 18, hi.wrapping_add(1), lo));
+    ip.fill_checksum();
+    UdpPacket::new_unchecked(udp).set_src_port(1024u16.wrapping_add(flow));
 }
 
 /// An ARP request (who has `target_ip`? tell `sender_ip`), broadcast, padded to 60 bytes.
 pub fn arp_request(sender_mac: [u8; 6], sender_ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[0..6].copy_from_slice(&BROADCAST);
-    f[6..12].copy_from_slice(&sender_mac);
-    f[ETHERTYPE].copy_from_slice(&ETHERTYPE_ARP);
-    f[ARP..ARP + 8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    f[ARP + 8..ARP + 14].copy_from_slice(&sender_mac);
-    f[ARP + 14..ARP + 18].copy_from_slice(&sender_ip);
-    f[ARP + 24..ARP + 28].copy_from_slice(&target_ip);
+    let mut f = vec![0u8; MIN_FRAME];
+    let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+    EthernetRepr { src_addr: sender_mac.into(), dst_addr: EthernetAddress::BROADCAST, ethertype: EtherType::Arp }
+        .emit(&mut eth);
+    let arp = ArpRepr {
+        operation: ArpOperation::Request,
+        sender_hardware_addr: sender_mac.into(),
+        sender_protocol_addr: sender_ip.into(),
+        target_hardware_addr: EthernetAddress::default(),
+        target_protocol_addr: target_ip.into(),
+    };
+    arp.emit(&mut ArpPacket::new_unchecked(eth.payload_mut()));
     f
 }
 
-/// An ICMP echo request of `len` bytes (at least 60) from A to B, sequence 0; see [`set_icmp_seq`].
+/// An ICMP echo request of `len` bytes (at least 60, at most 14 + 65535) from A to B, sequence 0, data bytes
+/// counting up; see [`set_icmp_seq`].
 pub fn icmp_echo_request(src_mac: [u8; 6], dst_mac: [u8; 6], len: usize) -> Vec<u8> {
-    let len = len.max(60);
-    let mut f: Vec<u8> = (0..len).map(|i| i as u8).collect();
-    f[0..6].copy_from_slice(&dst_mac);
-    f[6..12].copy_from_slice(&src_mac);
-    f[ETHERTYPE].copy_from_slice(&ETHERTYPE_IPV4);
-    f[IP..ICMP_PAYLOAD].fill(0);
-    ipv4_header(&mut f, 1, IP_A, IP_B);
-    f[ICMP_TYPE] = 8;
-    f[ICMP_ID].copy_from_slice(&ICMP_ID_VALUE.to_be_bytes());
-    let c = checksum(&f[L4..]);
-    f[ICMP_CSUM].copy_from_slice(&c.to_be_bytes());
+    let len = len.clamp(MIN_FRAME, MAX_FRAME);
+    let mut f = ipv4_frame(src_mac, dst_mac, IpProtocol::Icmp, len);
+    let data: Vec<u8> = (ICMP_PAYLOAD..len).map(|i| i as u8).collect();
+    let echo = Icmpv4Repr::EchoRequest { ident: ICMP_ID_VALUE, seq_no: 0, data: &data };
+    echo.emit(&mut Icmpv4Packet::new_unchecked(&mut f[L4..]));
     f
 }
 
 /// Sets the sequence number of an echo request built by [`icmp_echo_request`] (whose sequence is 0),
-/// updating the checksum incrementally. `hdr` is the frame's first [`ICMP_PAYLOAD`] bytes.
+/// updating the checksum incrementally. `hdr` is the frame, or at least its first [`ICMP_PAYLOAD`] bytes
+/// (shorter: left as it is).
 #[inline]
 pub fn set_icmp_seq(hdr: &mut [u8], template_csum: u16, seq: u16) {
-    hdr[ICMP_SEQ].copy_from_slice(&seq.to_be_bytes());
-    let c = checksum_update(template_csum, 0, seq);
-    hdr[ICMP_CSUM].copy_from_slice(&c.to_be_bytes());
+    // The frames built here have a 20-byte IPv4 header: the ICMP header is at a fixed place.
+    let Some(icmp) = hdr.get_mut(L4..ICMP_PAYLOAD) else { return };
+    let mut icmp = Icmpv4Packet::new_unchecked(icmp);
+    icmp.set_echo_seq_no(seq);
+    icmp.set_checksum(checksum_update(template_csum, 0, seq));
 }
 
-/// The checksum field of an ICMP frame.
+/// The checksum field of an ICMP/IPv4 frame; 0 if `f` is not one.
 pub fn icmp_csum(f: &[u8]) -> u16 {
-    u16::from_be_bytes([f[ICMP_CSUM.start], f[ICMP_CSUM.start + 1]])
+    let Ok(eth) = EthernetFrame::new_checked(f) else { return 0 };
+    if eth.ethertype() != EtherType::Ipv4 {
+        return 0;
+    }
+    match Ipv4Packet::new_checked(eth.payload()) {
+        Ok(ip) if ip.protocol() == IpProtocol::Icmp => {
+            Icmpv4Packet::new_checked(ip.payload()).map_or(0, |icmp| icmp.checksum())
+        }
+        _ => 0,
+    }
 }
 
-/// Destination MAC := `dst`, source MAC := `src` (testpmd's mac mode).
+/// Destination MAC := `dst`, source MAC := `src` (testpmd's mac mode). False if `f` is shorter than an
+/// Ethernet header.
 #[inline]
 pub fn set_macs(f: &mut [u8], src: [u8; 6], dst: [u8; 6]) -> bool {
-    if f.len() < ETH_LEN {
-        return false;
-    }
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
+    let Ok(mut eth) = EthernetFrame::new_checked(f) else { return false };
+    eth.set_dst_addr(dst.into());
+    eth.set_src_addr(src.into());
     true
 }
 
-/// Swaps source and destination MAC (testpmd's macswap mode).
+/// Swaps source and destination MAC (testpmd's macswap mode). False if `f` is shorter than an Ethernet
+/// header.
 #[inline]
 pub fn swap_macs(f: &mut [u8]) -> bool {
-    if f.len() < ETH_LEN {
-        return false;
-    }
-    let (dst, rest) = f.split_at_mut(6);
-    dst.swap_with_slice(&mut rest[..6]);
+    let Ok(mut eth) = EthernetFrame::new_checked(f) else { return false };
+    eth.swap_addrs();
     true
 }
 
@@ -176,46 +158,84 @@ pub enum Echo {
     ArpReply,
     /// Turned into an ICMP echo reply in place.
     IcmpReply,
-    /// Not for us (other type, other address, or too short): to be freed and counted as ignored.
+    /// Not for us (other type, other address, too short, malformed, bad checksum, a fragment): to be freed
+    /// and counted as ignored.
     Ignore,
 }
 
 /// The icmpecho responder: answers ARP requests for `my_ip` and ICMP echo requests to `my_ip`, in place.
+///
+/// Echo requests must have a correct IPv4 header checksum and ICMP checksum; IPv4 options are allowed, and
+/// bytes after the IP total length (the padding to 60 bytes a kernel adds) are left alone and not summed.
+/// The reply's checksums are updated incrementally: the IP header's does not change (addresses swapped), the
+/// ICMP one for the type.
 #[inline]
 pub fn echo_in_place(f: &mut [u8], my_mac: [u8; 6], my_ip: [u8; 4]) -> Echo {
-    if f.len() < ETH_LEN + ARP_LEN {
-        return Echo::Ignore;
-    }
-    let ethertype = [f[12], f[13]];
-    if ethertype == ETHERTYPE_ARP {
-        if f[ARP + 6..ARP + 8] != [0, 1] || f[ARP + 24..ARP + 28] != my_ip {
-            return Echo::Ignore;
+    let Ok(mut eth) = EthernetFrame::new_checked(f) else { return Echo::Ignore };
+    match eth.ethertype() {
+        EtherType::Arp => {
+            if !arp_reply_in_place(eth.payload_mut(), my_mac.into(), my_ip.into()) {
+                return Echo::Ignore;
+            }
+            let requester = eth.src_addr();
+            eth.set_dst_addr(requester);
+            eth.set_src_addr(my_mac.into());
+            Echo::ArpReply
         }
-        let mut sender = [0u8; 10];
-        sender.copy_from_slice(&f[ARP + 8..ARP + 18]);
-        f.copy_within(6..12, 0);
-        f[6..12].copy_from_slice(&my_mac);
-        f[ARP + 7] = 2;
-        f[ARP + 8..ARP + 14].copy_from_slice(&my_mac);
-        f[ARP + 14..ARP + 18].copy_from_slice(&my_ip);
-        f[ARP + 18..ARP + 28].copy_from_slice(&sender);
-        return Echo::ArpReply;
+        EtherType::Ipv4 => {
+            if !icmp_reply_in_place(eth.payload_mut(), my_ip.into()) {
+                return Echo::Ignore;
+            }
+            eth.swap_addrs();
+            Echo::IcmpReply
+        }
+        _ => Echo::Ignore,
     }
-    if ethertype != ETHERTYPE_IPV4 || f.len() < ICMP_PAYLOAD || f[IP] != 0x45 || f[IP_PROTO] != 1 {
-        return Echo::Ignore;
+}
+
+/// Turns an ARP request for `my_ip` (the Ethernet payload `arp`) into the reply; false if it is not one.
+#[inline]
+fn arp_reply_in_place(arp: &mut [u8], my_mac: EthernetAddress, my_ip: Ipv4Addr) -> bool {
+    let Ok(mut arp) = ArpPacket::new_checked(arp) else { return false };
+    let Ok(request) = ArpRepr::parse(&arp) else { return false };
+    if request.operation != ArpOperation::Request || request.target_protocol_addr != my_ip {
+        return false;
     }
-    if f[IP_DST] != my_ip || f[ICMP_TYPE] != 8 {
-        return Echo::Ignore;
+    let reply = ArpRepr {
+        operation: ArpOperation::Reply,
+        sender_hardware_addr: my_mac,
+        sender_protocol_addr: my_ip,
+        target_hardware_addr: request.sender_hardware_addr,
+        target_protocol_addr: request.sender_protocol_addr,
+    };
+    reply.emit(&mut arp);
+    true
+}
+
+/// Turns an ICMP echo request to `my_ip` (the Ethernet payload `ip`) into the reply, Ethernet header aside;
+/// false if it is not a valid one.
+#[inline]
+fn icmp_reply_in_place(ip: &mut [u8], my_ip: Ipv4Addr) -> bool {
+    let Ok(mut ip) = Ipv4Packet::new_checked(ip) else { return false };
+    // Cheap tests first, the checksums last.
+    if ip.protocol() != IpProtocol::Icmp || ip.dst_addr() != my_ip || ip.is_fragment() || !ip.verify_checksum() {
+        return false;
     }
-    swap_macs(f);
-    let mut src = [0u8; 4];
-    src.copy_from_slice(&f[IP_SRC]);
-    f.copy_within(IP_DST, IP_SRC.start);
-    f[IP_DST].copy_from_slice(&src);
-    f[ICMP_TYPE] = 0;
-    let c = checksum_update(icmp_csum(f), 0x0800, 0x0000);
-    f[ICMP_CSUM].copy_from_slice(&c.to_be_bytes());
-    Echo::IcmpReply
+    // The ICMP message ends at the IP total length, not at the end of the frame.
+    let Ok(mut icmp) = Icmpv4Packet::new_checked(ip.payload_mut()) else { return false };
+    if icmp.msg_type() != Icmpv4Message::EchoRequest || !icmp.verify_checksum() {
+        return false;
+    }
+    let code = icmp.msg_code();
+    let csum = checksum_update(
+        icmp.checksum(),
+        u16::from_be_bytes([Icmpv4Message::EchoRequest.into(), code]),
+        u16::from_be_bytes([Icmpv4Message::EchoReply.into(), code]),
+    );
+    icmp.set_msg_type(Icmpv4Message::EchoReply);
+    icmp.set_checksum(csum);
+    ip.swap_addrs();
+    true
 }
 
 /// What the icmpecho generator received.
@@ -232,23 +252,30 @@ pub enum Reply {
 /// Classifies a frame the icmpecho generator received.
 #[inline]
 pub fn classify_reply(f: &[u8], peer_ip: [u8; 4]) -> Reply {
-    if f.len() >= ETH_LEN + ARP_LEN && f[ETHERTYPE] == ETHERTYPE_ARP {
-        if f[ARP + 6..ARP + 8] == [0, 2] && f[ARP + 14..ARP + 18] == peer_ip {
-            let mut mac = [0u8; 6];
-            mac.copy_from_slice(&f[ARP + 8..ARP + 14]);
-            return Reply::Arp(mac);
+    let Ok(eth) = EthernetFrame::new_checked(f) else { return Reply::Other };
+    match eth.ethertype() {
+        EtherType::Arp => match ArpPacket::new_checked(eth.payload()) {
+            Ok(arp)
+                if arp.operation() == ArpOperation::Reply && arp.sender_protocol_addr() == Ipv4Addr::from(peer_ip) =>
+            {
+                Reply::Arp(arp.sender_hardware_addr().0)
+            }
+            _ => Reply::Other,
+        },
+        EtherType::Ipv4 => {
+            let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else { return Reply::Other };
+            if ip.protocol() != IpProtocol::Icmp {
+                return Reply::Other;
+            }
+            match Icmpv4Packet::new_checked(ip.payload()) {
+                Ok(icmp) if icmp.msg_type() == Icmpv4Message::EchoReply && icmp.echo_ident() == ICMP_ID_VALUE => {
+                    Reply::Echo
+                }
+                _ => Reply::Other,
+            }
         }
-        return Reply::Other;
+        _ => Reply::Other,
     }
-    if f.len() >= ICMP_PAYLOAD
-        && f[ETHERTYPE] == ETHERTYPE_IPV4
-        && f[IP_PROTO] == 1
-        && f[ICMP_TYPE] == 0
-        && f[ICMP_ID] == ICMP_ID_VALUE.to_be_bytes()
-    {
-        return Reply::Echo;
-    }
-    Reply::Other
 }
 
 #[cfg(test)]
@@ -258,17 +285,27 @@ mod tests {
     const A: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const B: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
+    fn ip(f: &[u8]) -> Ipv4Packet<&[u8]> {
+        Ipv4Packet::new_checked(&f[IP..]).unwrap()
+    }
+
+    /// The ICMP message of frame `f`, to the IP total length.
+    fn icmp_bytes(f: &[u8]) -> &[u8] {
+        ip(f).payload()
+    }
+
     #[test]
     fn udp_frames_have_valid_ip_checksums_and_lengths() {
         let f = udp_frame(A, B, 64);
         assert_eq!(f.len(), 64);
-        assert_eq!(checksum(&f[IP..IP + IP_LEN]), 0);
-        assert_eq!(u16::from_be_bytes([f[UDP_LEN.start], f[UDP_LEN.start + 1]]), 64 - 34);
+        assert_eq!(checksum(&f[IP..L4]), 0);
+        assert_eq!(UdpPacket::new_checked(ip(&f).payload()).unwrap().len(), 64 - 34);
         let mut hdr = [0u8; UDP_PAYLOAD];
         hdr.copy_from_slice(&f[..UDP_PAYLOAD]);
         flowgen_header(&mut hdr, 300);
-        assert_eq!(&hdr[IP_SRC], &[198, 18, 2, 44]);
-        assert_eq!(checksum(&hdr[IP..IP + IP_LEN]), 0);
+        assert_eq!(&hdr[IP + 12..IP + 16], &[198, 18, 2, 44]);
+        assert_eq!(UdpPacket::new_unchecked(&hdr[L4..]).src_port(), 1324);
+        assert_eq!(checksum(&hdr[IP..L4]), 0);
     }
 
     #[test]
@@ -284,8 +321,8 @@ mod tests {
         assert_eq!(checksum(&ping[L4..]), 0, "incremental seq update keeps the checksum valid");
         assert_eq!(echo_in_place(&mut ping, B, IP_B), Echo::IcmpReply);
         assert_eq!(checksum(&ping[L4..]), 0, "reply checksum valid");
-        assert_eq!(checksum(&ping[IP..IP + IP_LEN]), 0);
-        assert_eq!((&ping[0..6], &ping[IP_DST]), (&A[..], &IP_A[..]));
+        assert_eq!(checksum(&ping[IP..L4]), 0);
+        assert_eq!((&ping[0..6], ip(&ping).dst_addr()), (&A[..], Ipv4Addr::from(IP_A)));
         assert_eq!(classify_reply(&ping, IP_B), Reply::Echo);
 
         let mut other = udp_frame(A, B, 60);
@@ -302,5 +339,114 @@ mod tests {
         assert!(set_macs(&mut f, B, [9; 6]));
         assert_eq!((&f[0..6], &f[6..12]), (&[9u8; 6][..], &B[..]));
         assert!(!swap_macs(&mut [0u8; 5]));
+    }
+
+    #[test]
+    fn requests_with_bad_checksums_are_ignored() {
+        let good = icmp_echo_request(A, B, 100);
+
+        let mut bad_ip = good.clone();
+        bad_ip[IP + 8] -= 1; // TTL changed, IP checksum not
+        assert_eq!(echo_in_place(&mut bad_ip, B, IP_B), Echo::Ignore);
+
+        let mut bad_icmp = good.clone();
+        *bad_icmp.last_mut().unwrap() ^= 0xff; // data changed, ICMP checksum not
+        assert_eq!(echo_in_place(&mut bad_icmp, B, IP_B), Echo::Ignore);
+        assert_eq!(bad_icmp[..L4], good[..L4], "an ignored frame is left as it was");
+
+        let mut fragment = good.clone();
+        let mut p = Ipv4Packet::new_checked(&mut fragment[IP..]).unwrap();
+        p.set_more_frags(true);
+        p.fill_checksum();
+        assert_eq!(echo_in_place(&mut fragment, B, IP_B), Echo::Ignore);
+
+        let mut not_mine = good.clone();
+        assert_eq!(echo_in_place(&mut not_mine, B, IP_A), Echo::Ignore);
+        let mut arp_not_mine = arp_request(A, IP_A, [198, 18, 0, 99]);
+        assert_eq!(echo_in_place(&mut arp_not_mine, B, IP_B), Echo::Ignore);
+
+        let mut good = good;
+        assert_eq!(echo_in_place(&mut good, B, IP_B), Echo::IcmpReply);
+    }
+
+    #[test]
+    fn requests_with_ip_options_are_answered() {
+        // The 100-byte request with 8 bytes of IPv4 options (NOPs, then end of list) after the fixed header.
+        let plain = icmp_echo_request(A, B, 100);
+        let mut f = Vec::with_capacity(108);
+        f.extend_from_slice(&plain[..L4]);
+        f.extend_from_slice(&[1, 1, 1, 1, 1, 1, 1, 0]);
+        f.extend_from_slice(&plain[L4..]);
+        let mut p = Ipv4Packet::new_unchecked(&mut f[IP..]);
+        p.set_header_len(28);
+        p.set_total_len(p.total_len() + 8);
+        p.fill_checksum();
+        assert_eq!(icmp_csum(&f), icmp_csum(&plain), "the options are not part of the ICMP message");
+
+        assert_eq!(echo_in_place(&mut f, B, IP_B), Echo::IcmpReply);
+        let p = ip(&f);
+        assert!(p.verify_checksum());
+        assert_eq!(p.options(), &[1, 1, 1, 1, 1, 1, 1, 0]);
+        assert_eq!((p.src_addr(), p.dst_addr()), (Ipv4Addr::from(IP_B), Ipv4Addr::from(IP_A)));
+        let icmp = Icmpv4Packet::new_checked(p.payload()).unwrap();
+        assert_eq!(icmp.msg_type(), Icmpv4Message::EchoReply);
+        assert!(icmp.verify_checksum());
+        assert_eq!(classify_reply(&f, IP_B), Reply::Echo);
+    }
+
+    #[test]
+    fn padded_requests_are_answered_with_a_correct_checksum() {
+        // A kernel's ping with 4 bytes of data: 46 bytes of frame, padded to 60 with bytes that are not zero
+        // (so summing them would show).
+        let data = [0xde, 0xad, 0xbe, 0xef];
+        let echo = Icmpv4Repr::EchoRequest { ident: 0x1234, seq_no: 3, data: &data };
+        let mut f = vec![0xa5u8; 60];
+        let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
+        EthernetRepr { src_addr: A.into(), dst_addr: B.into(), ethertype: EtherType::Ipv4 }.emit(&mut eth);
+        let ip_repr = Ipv4Repr {
+            src_addr: IP_A.into(),
+            dst_addr: IP_B.into(),
+            protocol: IpProtocol::Icmp,
+            payload_len: echo.buffer_len(),
+            ttl: 64,
+        };
+        let mut p = Ipv4Packet::new_unchecked(eth.payload_mut());
+        ip_repr.emit(&mut p);
+        echo.emit(&mut Icmpv4Packet::new_unchecked(p.payload_mut()));
+        assert_eq!(ip(&f).total_len(), 32);
+
+        assert_eq!(echo_in_place(&mut f, B, IP_B), Echo::IcmpReply);
+        assert_eq!(f.len(), 60);
+        assert_eq!(&f[46..], &[0xa5; 14], "the padding is left alone");
+        let message = icmp_bytes(&f);
+        assert_eq!(message.len(), 12);
+        assert_eq!(checksum(message), 0, "the checksum covers total_len - header_len bytes");
+        let reply = Icmpv4Repr::parse(&Icmpv4Packet::new_checked(message).unwrap()).unwrap();
+        assert_eq!(reply, Icmpv4Repr::EchoReply { ident: 0x1234, seq_no: 3, data: &data });
+        assert!(ip(&f).verify_checksum());
+    }
+
+    #[test]
+    fn short_and_lying_frames_are_data() {
+        let ping = icmp_echo_request(A, B, 60);
+        for cut in 0..ping.len() {
+            let mut f = ping[..cut].to_vec();
+            assert_eq!(echo_in_place(&mut f, B, IP_B), Echo::Ignore, "cut at {cut}");
+            assert_eq!(classify_reply(&f, IP_B), Reply::Other);
+            assert_eq!(icmp_csum(&f), 0);
+            set_icmp_seq(&mut f, 0, 1);
+        }
+        let mut lying = ping.clone();
+        Ipv4Packet::new_unchecked(&mut lying[IP..]).set_total_len(1500);
+        assert_eq!(echo_in_place(&mut lying, B, IP_B), Echo::Ignore);
+    }
+
+    #[test]
+    fn lengths_are_clamped() {
+        assert_eq!(udp_frame(A, B, 0).len(), 60);
+        assert_eq!(icmp_echo_request(A, B, 10).len(), 60);
+        let big = udp_frame(A, B, usize::MAX);
+        assert_eq!(big.len(), 14 + 65535);
+        assert_eq!(ip(&big).total_len(), 65535);
     }
 }

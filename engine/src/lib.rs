@@ -7,7 +7,9 @@
 //! - [`packet`]: the owning [`Packet`] handle, metadata and multi-buflet chains;
 //! - [`ring`]: the lock-free SPSC ring that carries packets between lcores;
 //! - [`lcore`]: workers pinned to cores, polling until stopped;
-//! - [`port`]: the [`Port`] trait drivers implement, counters, drop reasons and events.
+//! - [`port`]: the [`Port`] trait drivers implement, counters, drop reasons and events;
+//! - [`wire`]: what is in the packets: checked views of Ethernet (802.1Q), ARP, IPv4, ICMP and UDP headers,
+//!   and the internet checksum.
 //!
 //! ```
 //! use pktloop_engine::{mem::Prefer, pool::{Pool, PoolConfig}, ring::ring};
@@ -37,6 +39,7 @@ pub mod port;
 pub(crate) mod primitive;
 pub mod ring;
 pub mod time;
+pub mod wire;
 
 pub use error::KnobError;
 pub use packet::Packet;
