@@ -3,6 +3,7 @@
 //! Drivers implementing [`pktloop_engine::Port`]:
 //! - [`feth`]: Apple's feth crossed pair, where one port's tx rings are its peer's rx rings;
 //! - [`null`]: DPDK net_null's analogue, the framework's cost floor;
+//! - [`tap`]: a Linux TAP interface, frames exchanged with the kernel's network stack;
 //!
 //! and [`pools`], the pools a port allocates from by pool mode and driver geometry.
 #![warn(missing_docs)]
@@ -10,3 +11,4 @@
 pub mod feth;
 pub mod null;
 pub mod pools;
+pub mod tap;

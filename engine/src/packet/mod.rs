@@ -414,30 +414,52 @@ impl Packet {
     /// [`Packet::append`] beyond a plain packet's one buffer (kept out of line: the fast path stays small).
     #[inline(never)]
     fn append_chained(&mut self, src: &[u8]) -> Result<(), PacketError> {
+        self.grow_chained(src.len(), Some(src))
+    }
+
+    /// Grows the packet by `n` bytes, filling the last buflet and then chaining new buflets from the same
+    /// pool, without writing them: a driver reads a frame of unknown length into the whole room this gives
+    /// (one iovec per buflet, [`Packet::for_each_segment_mut`]) and then [`Packet::truncate`]s to what
+    /// arrived. The new bytes keep whatever the buffers held. On error the packet is unchanged.
+    pub fn extend_chained(&mut self, n: usize) -> Result<(), PacketError> {
+        if self.stays_plain_with(n) {
+            self.len += n as u16;
+            return Ok(());
+        }
+        self.grow_chained(n, None)
+    }
+
+    /// Grows the packet by `n` bytes across buflets, copying them from `src` when given.
+    fn grow_chained(&mut self, n: usize, src: Option<&[u8]>) -> Result<(), PacketError> {
+        debug_assert!(src.is_none_or(|s| s.len() == n));
         self.materialize();
         let pool = self.pool();
         let tail = self.tail();
         let room = self.desc(tail).tailroom();
         let mut extra = [0u32; 64];
         let mut need = 0;
-        if src.len() > room {
-            need = (src.len() - room).div_ceil(pool.buf_size as usize);
-            if self.buflet_count() + need > pool.max_buflets as usize {
+        if n > room {
+            need = (n - room).div_ceil(pool.buf_size as usize);
+            if self.buflet_count() + need > pool.max_buflets as usize || need > extra.len() {
                 return Err(PacketError::TooLong);
             }
             if !pool.get_bulk(&mut extra[..need]) {
                 return Err(PacketError::NoMem);
             }
         }
-        let mut rest = src;
+        let mut rest = n;
+        let mut copied = 0;
         let mut b = tail;
         for &nb in extra[..need].iter().chain(std::iter::once(&NIL)) {
             // SAFETY: `b` is the tail or a buflet just taken from the pool: ours alone.
             let dst = unsafe { pool.tail_bytes_mut(self.desc(b)) };
-            let n = dst.len().min(rest.len());
-            dst[..n].copy_from_slice(&rest[..n]);
-            rest = &rest[n..];
-            self.desc_mut(b).len += n as u32;
+            let k = dst.len().min(rest);
+            if let Some(src) = src {
+                dst[..k].copy_from_slice(&src[copied..copied + k]);
+            }
+            rest -= k;
+            copied += k;
+            self.desc_mut(b).len += k as u32;
             if nb == NIL {
                 break;
             }
@@ -445,8 +467,8 @@ impl Packet {
             self.desc_mut(b).next = nb;
             b = nb;
         }
-        debug_assert!(rest.is_empty());
-        let total = self.len() as u32 + src.len() as u32;
+        debug_assert_eq!(rest, 0);
+        let total = self.len() as u32 + n as u32;
         if need > 0 {
             self.pool &= !SIMPLE;
         }

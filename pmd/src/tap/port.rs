@@ -1,0 +1,347 @@
+//! The TAP port: its queues, the interface settings (name, MAC, MTU, link) and the Port API.
+
+use super::error::TapError;
+use super::queue::{Io, Limits, Queue};
+use super::sys;
+use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
+use pktloop_engine::Pool;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The name pattern the kernel numbers when none is given.
+pub const DEFAULT_NAME: &str = "pktloop%d";
+
+/// Most queues of one interface (the kernel's MAX_TAP_QUEUES).
+pub const MAX_QUEUES: usize = 256;
+
+/// Smallest MTU the port accepts (IPv4's minimum).
+const MIN_MTU: u32 = 68;
+
+/// Bytes a frame may carry beyond the MTU: an Ethernet header and one VLAN tag.
+const FRAME_OVERHEAD: u32 = 18;
+
+/// Room a packet needs beyond the MTU: the longest frame and one byte that tells a longer one.
+const ROOM_OVERHEAD: u32 = FRAME_OVERHEAD + 1;
+
+/// Polls between two looks at the interface's flags (one ioctl): a link change is seen within a few
+/// milliseconds of polling, and costs nothing per burst.
+const LINK_CHECK_EVERY: u32 = 4096;
+
+/// How to make a TAP port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapConfig {
+    /// Interface name; `%d` lets the kernel number it. Default [`DEFAULT_NAME`].
+    pub name: String,
+    /// Queue pairs, each its own fd (rx and tx queue i on fd i), 1..=[`MAX_QUEUES`].
+    pub queues: usize,
+    /// MTU set on the interface (frames up to MTU + 18 bytes).
+    pub mtu: u32,
+    /// MAC address to set; the kernel's random one when None.
+    pub mac: Option<[u8; 6]>,
+    /// Batch with io_uring when the kernel has it (else readv/writev per frame).
+    pub io_uring: bool,
+}
+
+impl Default for TapConfig {
+    fn default() -> TapConfig {
+        TapConfig { name: DEFAULT_NAME.to_owned(), queues: 1, mtu: 1500, mac: None, io_uring: true }
+    }
+}
+
+/// System calls a TAP port made, readable from any thread (for syscalls per frame).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct TapCounters {
+    rx_syscalls: AtomicU64,
+    tx_syscalls: AtomicU64,
+}
+
+impl TapCounters {
+    /// System calls made to receive.
+    pub fn rx_syscalls(&self) -> u64 {
+        self.rx_syscalls.load(Ordering::Relaxed)
+    }
+
+    /// System calls made to send.
+    pub fn tx_syscalls(&self) -> u64 {
+        self.tx_syscalls.load(Ordering::Relaxed)
+    }
+
+    /// One writer (the polling lcore): a plain load and store.
+    fn add(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A TAP port.
+#[derive(Debug)]
+pub struct TapPort {
+    name: String,
+    id: u32,
+    queues: Vec<Queue>,
+    control: OwnedFd,
+    pool: Pool,
+    mac: [u8; 6],
+    mtu: u32,
+    limits: Limits,
+    carrier: bool,
+    link: LinkState,
+    polls: u32,
+    counters: Arc<PortCounters>,
+    tap_counters: Arc<TapCounters>,
+    events: EventBus,
+}
+
+impl TapPort {
+    /// Creates the interface and opens its queues; packets are allocated from `pool`.
+    ///
+    /// # Errors
+    /// A bad setting (name, queues, MTU), no /dev/net/tun, no CAP_NET_ADMIN, or another system error.
+    pub fn open(config: &TapConfig, pool: Pool) -> Result<TapPort, TapError> {
+        check_name(&config.name)?;
+        if !(1..=MAX_QUEUES).contains(&config.queues) {
+            return Err(TapError::Queues { value: config.queues, max: MAX_QUEUES });
+        }
+        let capacity = frame_capacity(&pool);
+        let max_mtu = capacity.saturating_sub(ROOM_OVERHEAD);
+        if !(MIN_MTU..=max_mtu).contains(&config.mtu) {
+            return Err(TapError::Mtu { value: config.mtu, min: MIN_MTU, max: max_mtu });
+        }
+        if let Some(e) = super::unavailable() {
+            return Err(match e {
+                TapError::NotPermitted { .. } => TapError::NotPermitted { name: config.name.clone() },
+                other => other,
+            });
+        }
+        let multi = config.queues > 1;
+        let (first, name) = open_queue(&config.name, multi)?;
+        let mut fds = vec![first];
+        for _ in 1..config.queues {
+            fds.push(open_queue(&name, multi)?.0);
+        }
+        let control = sys::control_socket(&fds[0]).map_err(TapError::os("control socket"))?;
+        if let Some(mac) = config.mac {
+            sys::set_hw_addr(&fds[0], mac).map_err(TapError::os("set MAC address"))?;
+        }
+        let mac = sys::hw_addr(&fds[0]).map_err(TapError::os("read MAC address"))?;
+        sys::set_mtu(&control, &name, config.mtu).map_err(TapError::os("set MTU"))?;
+        let flags = sys::flags(&control, &name).map_err(TapError::os("read interface flags"))?;
+        sys::set_flags(&control, &name, flags | libc::IFF_UP).map_err(TapError::os("bring the interface up"))?;
+        let max_buflets = usize::from(pool.max_buflets());
+        let mut why_not = None;
+        let queues: Vec<Queue> = fds
+            .into_iter()
+            .map(|fd| {
+                let (q, why) = Queue::new(fd, max_buflets, config.io_uring);
+                why_not = why_not.take().or(why);
+                q
+            })
+            .collect();
+        let io = queues[0].io();
+        match why_not {
+            Some(why) => log::warn!("{name}: {why}; moving frames with {} (one system call per frame)", io.as_str()),
+            None => log::info!("{name}: {} queue(s), frames move with {}", queues.len(), io.as_str()),
+        }
+        let id = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+        let limits = Limits { min: 14, max: (config.mtu + FRAME_OVERHEAD) as usize };
+        Ok(TapPort {
+            name,
+            id,
+            queues,
+            control,
+            pool,
+            mac,
+            mtu: config.mtu,
+            limits,
+            carrier: true,
+            link: LinkState::Up,
+            polls: 0,
+            counters: Arc::default(),
+            tap_counters: Arc::default(),
+            events: EventBus::new(),
+        })
+    }
+
+    /// How frames move (io_uring or one system call per frame).
+    pub fn io(&self) -> Io {
+        self.queues[0].io()
+    }
+
+    /// The port's system-call counters.
+    pub fn tap_counters(&self) -> &Arc<TapCounters> {
+        &self.tap_counters
+    }
+
+    /// Sets the interface's MAC address.
+    ///
+    /// # Errors
+    /// The kernel refused it (not unicast, for example).
+    pub fn set_mac(&mut self, mac: [u8; 6]) -> Result<(), TapError> {
+        sys::set_hw_addr(self.queues[0].fd(), mac).map_err(TapError::os("set MAC address"))?;
+        self.mac = mac;
+        Ok(())
+    }
+
+    /// Sets the MTU (and with it the longest frame accepted, MTU + 18).
+    ///
+    /// # Errors
+    /// Out of range for the pool's packets, or refused by the kernel.
+    pub fn set_mtu(&mut self, mtu: u32) -> Result<(), TapError> {
+        let max = frame_capacity(&self.pool).saturating_sub(ROOM_OVERHEAD);
+        if !(MIN_MTU..=max).contains(&mtu) {
+            return Err(TapError::Mtu { value: mtu, min: MIN_MTU, max });
+        }
+        self.with_control(|c, name| sys::set_mtu(c, name, mtu)).map_err(TapError::os("set MTU"))?;
+        self.mtu = mtu;
+        self.limits.max = (mtu + FRAME_OVERHEAD) as usize;
+        Ok(())
+    }
+
+    /// Turns the carrier on or off: the kernel sees the link come and go (as a cable plugged or pulled);
+    /// [`Port::link`] and the link events follow.
+    ///
+    /// # Errors
+    /// The kernel refused it.
+    pub fn set_carrier(&mut self, on: bool) -> Result<(), TapError> {
+        sys::set_carrier(self.queues[0].fd(), on).map_err(TapError::os("set carrier"))?;
+        self.carrier = on;
+        self.refresh_link();
+        Ok(())
+    }
+
+    /// Runs an ioctl that goes by interface name; if the interface moved to another namespace or was
+    /// renamed since, finds it again through its fd first.
+    fn with_control<T>(&mut self, op: impl Fn(&OwnedFd, &str) -> std::io::Result<T>) -> std::io::Result<T> {
+        match op(&self.control, &self.name) {
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                let fd = self.queues[0].fd();
+                self.name = sys::interface_name(fd)?;
+                self.control = sys::control_socket(fd)?;
+                op(&self.control, &self.name)
+            }
+            other => other,
+        }
+    }
+
+    /// Looks at the interface's flags: the link is up when it is administratively up and has carrier.
+    /// Posts an event when that changed.
+    fn refresh_link(&mut self) {
+        let admin_up = self.with_control(sys::flags).is_ok_and(|f| f & libc::IFF_UP != 0);
+        let link = if admin_up && self.carrier { LinkState::Up } else { LinkState::Down };
+        if link != self.link {
+            self.link = link;
+            let kind = if link == LinkState::Up { EventKind::LinkUp } else { EventKind::LinkDown };
+            self.events.publish(Event { port: self.id, kind });
+        }
+    }
+}
+
+/// Opens one queue, turning the errors a user can fix into what they mean.
+fn open_queue(name: &str, multi: bool) -> Result<(OwnedFd, String), TapError> {
+    sys::open_queue(name, multi).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENXIO) => TapError::NoDevice,
+        Some(libc::EPERM | libc::EACCES) => TapError::NotPermitted { name: name.to_owned() },
+        Some(libc::EBUSY | libc::EINVAL | libc::EEXIST) => TapError::NameTaken { name: name.to_owned() },
+        _ => TapError::Os { op: "create the TAP interface", source: e },
+    })
+}
+
+/// Names the kernel accepts: 1..=15 bytes, no '/', ':' or whitespace, at most one `%d` (and no other '%').
+fn check_name(name: &str) -> Result<(), TapError> {
+    if name.len() > sys::MAX_NAME {
+        return Err(TapError::NameTooLong { name: name.to_owned(), len: name.len(), max: sys::MAX_NAME });
+    }
+    let bad_char = name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+    let percents = name.matches('%').count();
+    if name.is_empty() || bad_char || percents > 1 || (percents == 1 && !name.contains("%d")) {
+        return Err(TapError::BadName { name: name.to_owned() });
+    }
+    Ok(())
+}
+
+/// The longest frame one packet of `pool` holds: the first buffer after headroom, then whole buflets.
+fn frame_capacity(pool: &Pool) -> u32 {
+    let room = pool.buf_size() - pool.headroom();
+    room + (u32::from(pool.max_buflets()) - 1) * pool.buf_size()
+}
+
+impl Port for TapPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn mtu(&self) -> u32 {
+        self.mtu
+    }
+
+    fn rx_queues(&self) -> usize {
+        self.queues.len()
+    }
+
+    fn tx_queues(&self) -> usize {
+        self.queues.len()
+    }
+
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(LINK_CHECK_EVERY) {
+            self.refresh_link();
+        }
+        let done = self.queues[queue].rx_burst(&self.pool, pkts, max, self.limits);
+        TapCounters::add(&self.tap_counters.rx_syscalls, done.syscalls);
+        let c: &PortCounters = &self.counters;
+        if done.frames > 0 {
+            c.rx(done.frames as u64, done.bytes);
+        }
+        if done.bad > 0 {
+            c.rx_error(done.bad);
+            c.drop(DropReason::BadFrame, done.bad);
+        }
+        c.rx_nombuf(done.nombuf);
+        done.frames
+    }
+
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        if pkts.is_empty() {
+            return 0;
+        }
+        let done = self.queues[queue].tx_burst(pkts);
+        TapCounters::add(&self.tap_counters.tx_syscalls, done.syscalls);
+        let c: &PortCounters = &self.counters;
+        if done.sent > 0 {
+            c.tx(done.sent, done.bytes);
+        }
+        if done.refused + done.down > 0 {
+            c.tx_error(done.refused + done.down);
+            c.drop(DropReason::BadFrame, done.refused);
+            c.drop(DropReason::NoPeer, done.down);
+        }
+        if done.down > 0 {
+            self.refresh_link();
+        }
+        (done.sent + done.refused + done.down) as usize
+    }
+
+    fn link(&self) -> LinkState {
+        self.link
+    }
+
+    fn counters(&self) -> &Arc<PortCounters> {
+        &self.counters
+    }
+
+    fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    fn tx_pool(&self) -> &Pool {
+        &self.pool
+    }
+}

@@ -1,0 +1,114 @@
+//! Helpers for tests that talk to the Linux kernel (`mod kernel;` in each such test file): a network
+//! namespace that removes itself, commands run inside it, and the reason a test cannot run here.
+//!
+//! Rules these helpers keep: every test makes its own namespace and moves its interfaces there, uses
+//! addresses from the benchmark range 198.18.0.0/15 only inside it, and the namespace (with whatever is in
+//! it) is deleted when the guard drops, even when the test fails.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Why kernel tests cannot run here (no root, no /dev/net/tun, no `ip`), or None when they can.
+pub fn skip_reason() -> Option<String> {
+    if let Some(e) = pktloop_pmd::tap::unavailable() {
+        return Some(e.to_string());
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some("the `ip` command (iproute2) is not installed".to_owned()),
+    }
+}
+
+/// Returns early from a test, printing why, when kernel tests cannot run here.
+#[macro_export]
+macro_rules! require_kernel {
+    () => {
+        if let Some(why) = kernel::skip_reason() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+}
+
+/// A unique short tag for names (interfaces have at most 15 bytes).
+pub fn tag() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{}{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Runs `cmd args`, panicking with its output if it fails.
+pub fn run(cmd: &str, args: &[&str]) -> Output {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd} {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A network namespace, deleted on drop (its interfaces go with it).
+#[derive(Debug)]
+pub struct Netns {
+    /// Its name.
+    pub name: String,
+}
+
+impl Netns {
+    /// A new namespace with IPv6 off (so the kernel sends no router or neighbour solicitations that
+    /// would muddle frame counts) and loopback up.
+    pub fn new() -> Netns {
+        let name = format!("pktloop-t{}", tag());
+        run("ip", &["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Moves interface `ifname` (in this process's namespace) into this one, gives it `addr` (CIDR) and
+    /// brings it up.
+    pub fn adopt(&self, ifname: &str, addr: &str) {
+        run("ip", &["link", "set", "dev", ifname, "netns", &self.name]);
+        self.exec(&["ip", "addr", "add", addr, "dev", ifname]);
+        self.exec(&["ip", "link", "set", "dev", ifname, "up"]);
+    }
+
+    /// Runs a command inside the namespace, panicking if it fails.
+    pub fn exec(&self, argv: &[&str]) -> Output {
+        let mut args = vec!["netns", "exec", &self.name];
+        args.extend_from_slice(argv);
+        run("ip", &args)
+    }
+
+    /// Runs a command inside the namespace and returns its output whatever its status.
+    pub fn try_exec(&self, argv: &[&str]) -> Output {
+        Command::new("ip").args(["netns", "exec", &self.name]).args(argv).output().expect("ip netns exec")
+    }
+
+    /// A counter of `/sys/class/net/IF/statistics` as the namespace sees it.
+    pub fn stat(&self, ifname: &str, counter: &str) -> u64 {
+        let path = format!("/sys/class/net/{ifname}/statistics/{counter}");
+        let out = self.exec(&["cat", &path]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().expect("a counter")
+    }
+
+    /// Sends `frames` (hex strings) out of `ifname` through a raw packet socket inside the namespace.
+    pub fn inject(&self, ifname: &str, frames: &[Vec<u8>]) {
+        let hex: Vec<String> = frames.iter().map(|f| f.iter().map(|b| format!("{b:02x}")).collect()).collect();
+        let script = format!(
+            "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(({ifname:?}, 0))\n\
+             for h in {hex:?}:\n    s.send(bytes.fromhex(h))\n"
+        );
+        self.exec(&["python3", "-c", &script]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
