@@ -37,7 +37,7 @@ pub struct TapConfig {
     pub queues: usize,
     /// MTU set on the interface (frames up to MTU + 18 bytes).
     pub mtu: u32,
-    /// MAC address to set; the kernel's random one when None.
+    /// MAC address to set on the interface (the kernel's side); the kernel's random one when None.
     pub mac: Option<[u8; 6]>,
     /// Batch with io_uring when the kernel has it (else readv/writev per frame).
     pub io_uring: bool,
@@ -84,7 +84,10 @@ pub struct TapPort {
     queues: Vec<Queue>,
     control: OwnedFd,
     pool: Pool,
-    mac: [u8; 6],
+    /// The address pktloop's station uses as source (distinct from the interface's own, which is the
+    /// kernel's side of the wire).
+    station_mac: [u8; 6],
+    interface_mac: [u8; 6],
     mtu: u32,
     limits: Limits,
     carrier: bool,
@@ -126,7 +129,7 @@ impl TapPort {
         if let Some(mac) = config.mac {
             sys::set_hw_addr(&fds[0], mac).map_err(TapError::os("set MAC address"))?;
         }
-        let mac = sys::hw_addr(&fds[0]).map_err(TapError::os("read MAC address"))?;
+        let interface_mac = sys::hw_addr(&fds[0]).map_err(TapError::os("read MAC address"))?;
         sys::set_mtu(&control, &name, config.mtu).map_err(TapError::os("set MTU"))?;
         let flags = sys::flags(&control, &name).map_err(TapError::os("read interface flags"))?;
         sys::set_flags(&control, &name, flags | libc::IFF_UP).map_err(TapError::os("bring the interface up"))?;
@@ -145,7 +148,12 @@ impl TapPort {
             Some(why) => log::warn!("{name}: {why}; moving frames with {} (one system call per frame)", io.as_str()),
             None => log::info!("{name}: {} queue(s), frames move with {}", queues.len(), io.as_str()),
         }
-        let id = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+        let id: u32 = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+        let [_, _, hi, lo] = id.to_be_bytes();
+        let mut station_mac = [0x02, b'p', b'k', b't', hi, lo];
+        if station_mac == interface_mac {
+            station_mac[5] ^= 1;
+        }
         let limits = Limits { min: 14, max: (config.mtu + FRAME_OVERHEAD) as usize };
         Ok(TapPort {
             name,
@@ -153,7 +161,8 @@ impl TapPort {
             queues,
             control,
             pool,
-            mac,
+            station_mac,
+            interface_mac,
             mtu: config.mtu,
             limits,
             carrier: true,
@@ -175,13 +184,19 @@ impl TapPort {
         &self.tap_counters
     }
 
+    /// The interface's MAC address: the kernel's end of the wire (where frames to the kernel go).
+    /// [`Port::mac`] is pktloop's end.
+    pub fn interface_mac(&self) -> [u8; 6] {
+        self.interface_mac
+    }
+
     /// Sets the interface's MAC address.
     ///
     /// # Errors
     /// The kernel refused it (not unicast, for example).
-    pub fn set_mac(&mut self, mac: [u8; 6]) -> Result<(), TapError> {
+    pub fn set_interface_mac(&mut self, mac: [u8; 6]) -> Result<(), TapError> {
         sys::set_hw_addr(self.queues[0].fd(), mac).map_err(TapError::os("set MAC address"))?;
-        self.mac = mac;
+        self.interface_mac = mac;
         Ok(())
     }
 
@@ -273,8 +288,10 @@ impl Port for TapPort {
         &self.name
     }
 
+    /// pktloop's station on the wire: the source of frames it sends, the address its icmpecho answers ARP
+    /// with.
     fn mac(&self) -> [u8; 6] {
-        self.mac
+        self.station_mac
     }
 
     fn mtu(&self) -> u32 {

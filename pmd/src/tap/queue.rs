@@ -116,8 +116,9 @@ impl Batch {
 
 /// One queue: its fd, the way frames move, and scratch.
 pub(super) struct Queue {
-    fd: OwnedFd,
+    /// Before `fd`: dropped first, so the interface goes when `fd` closes.
     uring: Option<Uring>,
+    fd: OwnedFd,
     rx: Batch,
     tx: Batch,
     /// Reads to post next time: grows while bursts come back full, shrinks to what arrived, so an idle

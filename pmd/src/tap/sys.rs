@@ -227,6 +227,9 @@ impl std::fmt::Debug for Uring {
 impl Drop for Uring {
     fn drop(&mut self) {
         if !self.broken {
+            // Let go of the tun file now: the ring's own teardown is asynchronous, and the interface
+            // lives until the last reference to its file is gone.
+            let _ = self.ring.submitter().unregister_files();
             // SAFETY: dropped once, here; every batch completed before its call returned.
             unsafe { std::mem::ManuallyDrop::drop(&mut self.ring) };
         }
