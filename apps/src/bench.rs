@@ -110,6 +110,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         duration: secs,
         json: true,
         pcap: None,
+        tap: crate::fwd::plan::TapPlan::default(),
     };
     let mut fwd_row = |name: String, plan: Plan, note: &str| -> Result<(), AppError> {
         if !want(&name) {

@@ -49,7 +49,7 @@ pub enum PortKind {
     Feth,
     /// null ports (DPDK net_null): rx makes frames, tx frees them; the framework's cost floor.
     Null,
-    /// Linux TAP: not available yet (the TAP driver has not landed); exits with status 2.
+    /// Linux TAP interfaces: frames exchanged with the kernel's network stack (needs CAP_NET_ADMIN).
     Tap,
 }
 
@@ -201,6 +201,34 @@ pub struct FethArgs {
     pub rx_full: Option<RxFullArg>,
 }
 
+/// How TAP frames move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TapIoArg {
+    /// io_uring: a burst of reads or writes per system call (readv/writev where the kernel refuses it).
+    IoUring,
+    /// One readv or writev per frame (what DPDK's net_tap does).
+    Readv,
+}
+
+/// The TAP port's settings.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TapArgs {
+    /// TAP interface name; %d lets the kernel number it, and is needed for more than one TAP port
+    /// [default: pktloop%d]
+    #[arg(long, value_name = "NAME", help_heading = "TAP knobs")]
+    pub tap_name: Option<String>,
+    /// Queue pairs per TAP port (one fd each; the worker polls them all), 1..=256 [default: 1]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "TAP knobs")]
+    pub tap_queues: Option<i64>,
+    /// How TAP frames move [default: io-uring]
+    #[arg(long, value_enum, help_heading = "TAP knobs")]
+    pub tap_io: Option<TapIoArg>,
+    /// The IPv4 address icmpecho answers ARP and ICMP echo requests for on a TAP port, with its prefix
+    /// length [default: 198.18.0.2/24]
+    #[arg(long, value_name = "A.B.C.D/NN", help_heading = "TAP knobs")]
+    pub ip: Option<String>,
+}
+
 /// Settings `fwd` and `latency` share.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -241,7 +269,9 @@ pub struct RunArgs {
 On a feth pair: io, mac and macswap forward frames seeded with --tx-first bursts per stream; txonly, rxonly \
 and flowgen run a generator on port 0 and a receiver on port 1 (Mpps counts frames received); icmpecho \
 resolves port 1 by ARP from port 0, then pings it as fast as replies allow (Mpps counts echo replies). \
---port tap is not available yet: it exits with status 2 until the TAP driver lands.")]
+On TAP ports (--port tap, root or CAP_NET_ADMIN): icmpecho answers the kernel's ARP and pings for --ip, txonly \
+and flowgen send frames into the kernel, rxonly counts the kernel's frames, io/mac/macswap send received \
+frames back (loop) or to the other TAP port of the pair (--topology paired).")]
 pub struct FwdArgs {
     /// Ports
     #[arg(long, value_enum, default_value = "feth")]
@@ -273,6 +303,9 @@ pub struct FwdArgs {
     /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64")]
     pub flows: i64,
+    /// TAP settings.
+    #[command(flatten)]
+    pub tap: TapArgs,
     /// Shared settings.
     #[command(flatten)]
     pub run: RunArgs,

@@ -184,9 +184,33 @@ pub fn pkt_len(value: Option<i64>, mtu: u32) -> Result<usize, AppError> {
     }
 }
 
+/// An IPv4 address with an optional prefix length (`198.18.0.2/24`; 32 when none is given).
+///
+/// # Errors
+/// Anything else, naming the flag and the value.
+pub fn ipv4_cidr(flag: &'static str, value: &str) -> Result<([u8; 4], u8), AppError> {
+    let bad = || AppError::usage(format!("invalid --{flag} {value}: valid is an IPv4 address A.B.C.D or A.B.C.D/0..=32"));
+    let (addr, prefix) = match value.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|p| *p <= 32).ok_or_else(bad)?),
+        None => (value, 32),
+    };
+    let ip: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    Ok((ip.octets(), prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_take_an_optional_prefix_and_bad_ones_name_the_flag() {
+        assert_eq!(ipv4_cidr("ip", "198.18.0.2/24").unwrap(), ([198, 18, 0, 2], 24));
+        assert_eq!(ipv4_cidr("ip", "198.18.0.9").unwrap(), ([198, 18, 0, 9], 32));
+        for bad in ["198.18.0.2/33", "198.18.0/24", "x", "198.18.0.2/", "1.2.3.4/-1"] {
+            let e = ipv4_cidr("ip", bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid --ip {bad}: valid is")), "{e}");
+        }
+    }
 
     #[test]
     fn line_and_column_count_from_one() {

@@ -1,4 +1,5 @@
-//! Building the ports a run uses: a feth pair or null ports, with what the tables need to know about them.
+//! Building the ports a run uses: a feth pair, null ports or TAP ports, with what the tables need to know
+//! about them.
 
 use crate::error::AppError;
 use pktloop_engine::mem::Backing;
@@ -6,6 +7,7 @@ use pktloop_engine::port::PortCounters;
 use pktloop_engine::{Pool, Port};
 use pktloop_pmd::feth::{self, FethConfig};
 use pktloop_pmd::null::NullPort;
+use pktloop_pmd::tap::{TapConfig, TapCounters, TapPort};
 use pktloop_pmd::pools::PortPools;
 use std::sync::Arc;
 
@@ -20,6 +22,19 @@ pub struct PortInfo {
     pub peer_mac: [u8; 6],
     /// Live counters.
     pub counters: Arc<PortCounters>,
+    /// How a TAP port moves frames, and its system-call counters.
+    pub tap: Option<TapInfo>,
+}
+
+/// What the report says about a TAP port.
+#[derive(Debug, Clone)]
+pub struct TapInfo {
+    /// `io_uring` or `readv/writev`.
+    pub io: &'static str,
+    /// Queue pairs.
+    pub queues: usize,
+    /// System calls made.
+    pub counters: Arc<TapCounters>,
 }
 
 /// Ports, ready to be handed to workers.
@@ -76,8 +91,8 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
     }
     let (ma, mb) = (a.mac(), b.mac());
     let info = vec![
-        PortInfo { name: a.name().to_owned(), mac: ma, peer_mac: mb, counters: a.counters().clone() },
-        PortInfo { name: b.name().to_owned(), mac: mb, peer_mac: ma, counters: b.counters().clone() },
+        PortInfo { name: a.name().to_owned(), mac: ma, peer_mac: mb, counters: a.counters().clone(), tap: None },
+        PortInfo { name: b.name().to_owned(), mac: mb, peer_mac: ma, counters: b.counters().clone(), tap: None },
     ];
     Ok(PortSet { ports: vec![Box::new(a), Box::new(b)], info, pools })
 }
@@ -107,7 +122,39 @@ pub fn null_ports(n: usize, config: &FethConfig, frame_len: usize) -> Result<Por
         })?;
         let mac = port.mac();
         let peer_mac = [0x02, 0, 0, 0, 0xfe, i as u8];
-        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone() });
+        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), tap: None });
+        set.ports.push(Box::new(port));
+    }
+    Ok(set)
+}
+
+/// `n` TAP ports named after `tap.name`, each with `tap.queues` queue pairs and MTU `mtu`, with pools laid
+/// out as `config` says (split pools act as private: a TAP port needs no aggregation buffers).
+///
+/// # Errors
+/// A setting the driver refused, a missing capability or device (usage errors), or pool memory.
+pub fn tap_ports(n: usize, config: &FethConfig, tap: &crate::fwd::plan::TapPlan, mtu: u32) -> Result<PortSet, AppError> {
+    let mut spec = config.pool_spec();
+    if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
+        spec.mode = pktloop_engine::pool::PoolMode::Private;
+    }
+    let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
+    let tap_config = TapConfig { name: tap.name.clone(), queues: tap.queues, mtu, mac: None, io_uring: tap.io_uring };
+    for i in 0..n {
+        let pools = PortPools::create(&format!("tap{i}"), &spec).map_err(|e| AppError::runtime(format!("tap{i}: {e}")))?;
+        push_pool(&mut set.pools, &pools.tx);
+        let port = TapPort::open(&tap_config, pools.tx.clone()).map_err(|e| match e.is_usage() {
+            true => AppError::usage(e.to_string()),
+            false => AppError::runtime(format!("cannot create the TAP port: {e}")),
+        })?;
+        let info = TapInfo { io: port.io().as_str(), queues: tap.queues, counters: port.tap_counters().clone() };
+        set.info.push(PortInfo {
+            name: port.name().to_owned(),
+            mac: port.mac(),
+            peer_mac: port.interface_mac(),
+            counters: port.counters().clone(),
+            tap: Some(info),
+        });
         set.ports.push(Box::new(port));
     }
     Ok(set)

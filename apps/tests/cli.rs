@@ -78,10 +78,14 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--mtu", "70"], &["--mtu", "70", "72..="]),
         (&["fwd", "--duration", "0"], &["--duration", "0", "0.1..="]),
         (&["fwd", "--duration", "soon"], &["--duration", "soon"]),
-        (&["fwd", "--port", "tap"], &["--port tap", "not available yet", "feth or null"]),
+        (&["fwd", "--port", "tap", "--tap-name", "a-name-far-too-long"], &["tap-name", "a-name-far-too-long", "1..=15 bytes"]),
+        (&["fwd", "--port", "tap", "--tap-queues", "0"], &["--tap-queues", "0", "1..=256"]),
+        (&["fwd", "--port", "tap", "--ip", "198.18.0.300/24"], &["--ip", "198.18.0.300/24", "A.B.C.D/0..=32"]),
+        (&["fwd", "--port", "tap", "--topology", "paired", "--tap-name", "tp0"], &["--tap-name", "tp0", "2 TAP ports", "%d"]),
+        (&["fwd", "--port", "tap", "--mtu", "2000"], &["mtu", "2000", "68..=1997"]),
         (&["fwd", "--cores", "999"], &["--cores", "999", "--allow-shared-cores"]),
         (&["fwd", "--cores", "0"], &["--cores", "0"]),
-        (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth"]),
+        (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth or tap"]),
         (&["fwd", "--pcap-count", "0", "--pcap", "/tmp/x.pcap", "--duration", "0.1"], &["--pcap-count", "0"]),
         (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
         (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
@@ -136,10 +140,14 @@ fn help_and_version_succeed() {
         "--tx-completion",
         "--config",
         "--tx-first",
+        "--tap-name",
+        "--tap-queues",
+        "--tap-io",
+        "--ip",
     ] {
         assert!(help.contains(flag), "help lacks {flag}");
     }
-    assert!(help.contains("not available yet"), "help says tap is not available");
+    assert!(help.contains("On TAP ports"), "help says what the modes do on TAP ports");
     assert!(pktloop(&["--version"]).status.success());
 }
 

@@ -41,6 +41,8 @@ pub enum Job {
         rx: usize,
         /// Stream's tx port.
         tx: usize,
+        /// Queue pair used on both ports (rx queue `queue` to tx queue `queue`).
+        queue: usize,
         /// Per-packet work.
         op: FwdOp,
         /// Seed bursts still to send (testpmd's tx_first).
@@ -52,6 +54,8 @@ pub enum Job {
     Generate {
         /// Port.
         port: usize,
+        /// Its tx queue.
+        queue: usize,
         /// What to send.
         gen: Generator,
     },
@@ -59,13 +63,19 @@ pub enum Job {
     Receive {
         /// Port.
         port: usize,
+        /// Its rx queue.
+        queue: usize,
     },
     /// Answer ARP and ICMP echo requests on `port`.
     Echo {
         /// Port.
         port: usize,
+        /// Queue pair answered on.
+        queue: usize,
         /// Address answered for.
         ip: [u8; 4],
+        /// Count answered requests as the run's packets (when no pinger of ours counts the replies).
+        counted: bool,
     },
     /// Resolve the peer by ARP on `port`, then ping it as fast as replies come back.
     Ping {

@@ -18,7 +18,7 @@ use job::{OwnedPort, Strip};
 use pktloop_engine::lcore::{self, CorePlan, Lcore};
 use pktloop_engine::port::PortStats;
 use plan::{Assignment, Plan};
-use report::{Accounting, Live, Report};
+use report::{Accounting, Live, Report, TapSummary};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{Worker, WorkerResult};
@@ -45,7 +45,8 @@ pub fn main(args: &FwdArgs) -> Result<(), AppError> {
 fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
     match plan.port {
         PortKind::Feth => ports::feth_pair(&plan.feth, plan.mtu),
-        _ => ports::null_ports(count, &plan.feth, plan.pkt_len),
+        PortKind::Null => ports::null_ports(count, &plan.feth, plan.pkt_len),
+        PortKind::Tap => ports::tap_ports(count, &plan.feth, &plan.tap, plan.mtu),
     }
 }
 
@@ -237,6 +238,17 @@ fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) 
         accounting,
         capture,
         core_warning: core_plan.warning,
+        taps: info.iter().map(tap_summary).collect(),
+    })
+}
+
+/// What a TAP port did, for the report.
+fn tap_summary(p: &PortInfo) -> Option<TapSummary> {
+    p.tap.as_ref().map(|t| TapSummary {
+        io: t.io,
+        queues: t.queues,
+        rx_syscalls: t.counters.rx_syscalls(),
+        tx_syscalls: t.counters.tx_syscalls(),
     })
 }
 

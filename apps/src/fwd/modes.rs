@@ -99,11 +99,11 @@ pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize,
     true
 }
 
-/// Sends what is pending on `port`; true when nothing is left (the job may take in more).
+/// Sends what is pending on `port`'s tx queue `queue`; true when nothing is left (the job may take in more).
 #[inline]
-fn flush(port: &mut OwnedPort, pending: &mut PacketBurst) -> bool {
+fn flush(port: &mut OwnedPort, queue: usize, pending: &mut PacketBurst) -> bool {
     if !pending.is_empty() {
-        port.port.tx_burst(0, pending);
+        port.port.tx_burst(queue, pending);
     }
     pending.is_empty()
 }
@@ -135,15 +135,15 @@ pub(super) fn poll(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>
 /// io, mac, macswap: flush what waits, seed (tx_first), take in a burst, rewrite it, send it.
 #[inline]
 fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
-    let Job::Forward { rx, tx, op, seed_left, seed } = &mut r.job else { return };
+    let Job::Forward { rx, tx, queue, op, seed_left, seed } = &mut r.job else { return };
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
     let strip = x.strip;
-    let (rx, tx, op) = (*rx, *tx, *op);
+    let (rx, tx, q, op) = (*rx, *tx, *queue, *op);
     // What could not be sent last time goes first; new packets queue behind it (order kept). Taking
     // in more while some wait keeps two workers that both wait on each other's full ring moving.
-    flush(&mut ports[tx], &mut r.pending);
+    flush(&mut ports[tx], q, &mut r.pending);
     if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
         let start = r.pending.len();
         if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
@@ -157,7 +157,7 @@ fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         }
     }
     let start = r.pending.len();
-    let n = ports[rx].port.rx_burst(0, &mut r.pending, burst);
+    let n = ports[rx].port.rx_burst(q, &mut r.pending, burst);
     if n > 0 {
         let new = &mut r.pending[start..];
         capture(tap, new, ports[rx].index, Direction::Rx);
@@ -174,13 +174,13 @@ fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         stats::add(&c.bad_frame, bad);
         capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
     }
-    flush(&mut ports[tx], &mut r.pending);
+    flush(&mut ports[tx], q, &mut r.pending);
 }
 
 /// txonly, flowgen: make a burst when the last one is gone, send it.
 #[inline]
 fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
-    let Job::Generate { port, gen } = &mut r.job else { return };
+    let Job::Generate { port, queue, gen } = &mut r.job else { return };
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
@@ -217,7 +217,7 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     }
     let before = r.pending.len();
     let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
-    let taken = p.port.tx_burst(0, &mut r.pending);
+    let taken = p.port.tx_burst(*queue, &mut r.pending);
     if gen.completes && taken > 0 {
         let left = bytes_of(&r.pending);
         stats::add(&c.packets, (before - r.pending.len()) as u64);
@@ -228,12 +228,12 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
 /// rxonly: take in a burst and free it.
 #[inline]
 fn receive(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
-    let Job::Receive { port } = &mut r.job else { return };
+    let Job::Receive { port, queue } = &mut r.job else { return };
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
     let p = &mut ports[*port];
-    let n = p.port.rx_burst(0, &mut r.scratch, burst);
+    let n = p.port.rx_burst(*queue, &mut r.scratch, burst);
     if n > 0 {
         capture(tap, &r.scratch, p.index, Direction::Rx);
         stats::add(&c.consumed, n as u64);
@@ -246,16 +246,16 @@ fn receive(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
 /// icmpecho responder: answer ARP and echo requests in place, free the rest.
 #[inline]
 fn echo(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
-    let Job::Echo { port, ip } = &mut r.job else { return };
+    let Job::Echo { port, queue, ip, counted } = &mut r.job else { return };
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
     let strip = x.strip;
-    let p = &mut ports[*port];
-    if !flush(p, &mut r.pending) {
+    let (p, q) = (&mut ports[*port], *queue);
+    if !flush(p, q, &mut r.pending) {
         return;
     }
-    let n = p.port.rx_burst(0, &mut r.scratch, burst);
+    let n = p.port.rx_burst(q, &mut r.scratch, burst);
     if n == 0 {
         return;
     }
@@ -281,8 +281,12 @@ fn echo(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     stats::add(&c.ignored, ignored);
     stats::add(&c.consumed, ignored);
     stats::add(&c.answered, keep as u64);
+    if *counted {
+        stats::add(&c.packets, keep as u64);
+        stats::add(&c.bytes, bytes_of(&r.pending));
+    }
     capture(tap, &r.pending, p.index, Direction::Tx);
-    flush(p, &mut r.pending);
+    flush(p, q, &mut r.pending);
 }
 
 /// icmpecho generator: free what comes back (counting echo replies), resolve the peer by ARP, then ping.
@@ -317,7 +321,7 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         stats::add(&c.consumed, n as u64);
         free_burst(&mut r.scratch);
     }
-    if !flush(p, &mut r.pending) {
+    if !flush(p, 0, &mut r.pending) {
         return;
     }
     if !r.resolved {
@@ -327,7 +331,7 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
             if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
                 stats::add(&c.generated, 1);
                 capture(tap, &r.pending, p.index, Direction::Tx);
-                flush(p, &mut r.pending);
+                flush(p, 0, &mut r.pending);
             }
         }
         return;
@@ -342,5 +346,5 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     }
     stats::add(&c.generated, r.pending.len() as u64);
     capture(tap, &r.pending, p.index, Direction::Tx);
-    flush(p, &mut r.pending);
+    flush(p, 0, &mut r.pending);
 }

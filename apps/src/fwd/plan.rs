@@ -1,7 +1,7 @@
 //! From flags to a run plan: checked settings, and which worker owns which ports and runs which jobs.
 
 use super::job::{FwdOp, Generator, Job};
-use crate::cli::{FwdArgs, Mode, PortKind, Topology};
+use crate::cli::{FwdArgs, Mode, PortKind, TapIoArg, Topology};
 use crate::config::{self, int_in};
 use crate::error::AppError;
 use crate::frame;
@@ -42,6 +42,35 @@ pub struct Plan {
     pub json: bool,
     /// Capture file and cap.
     pub pcap: Option<(PathBuf, i64)>,
+    /// TAP port settings (used with `--port tap`).
+    pub tap: TapPlan,
+}
+
+/// The TAP settings of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapPlan {
+    /// Interface name or `%d` pattern.
+    pub name: String,
+    /// Queue pairs per port.
+    pub queues: usize,
+    /// Batch with io_uring.
+    pub io_uring: bool,
+    /// The address icmpecho answers for.
+    pub ip: [u8; 4],
+    /// Its prefix length (reported; the responder answers its own address only).
+    pub prefix: u8,
+}
+
+impl Default for TapPlan {
+    fn default() -> TapPlan {
+        TapPlan {
+            name: pktloop_pmd::tap::DEFAULT_NAME.to_owned(),
+            queues: 1,
+            io_uring: true,
+            ip: [198, 18, 0, 2],
+            prefix: 24,
+        }
+    }
 }
 
 /// Which ports (by run index) each worker owns, and its jobs (port numbers local to the worker).
@@ -57,9 +86,6 @@ pub struct Assignment {
 
 /// Checks every setting; errors name the flag, the value and what is allowed.
 pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
-    if a.port == PortKind::Tap {
-        return Err(AppError::usage("invalid --port tap: the TAP driver is not available yet; valid is feth or null"));
-    }
     let feth = config::feth_config(&a.run.feth)?;
     let duration = config::duration("duration", a.run.duration, 86_400.0)?;
     let burst = int_in("burst", a.burst, 1, 512, "1..=512")? as usize;
@@ -110,9 +136,11 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     }
     if a.port == PortKind::Null && a.mode == Mode::Icmpecho {
         return Err(AppError::usage(
-            "invalid --mode icmpecho with --port null: a null port has no peer to answer; valid is --port feth",
+            "invalid --mode icmpecho with --port null: a null port has no peer to answer; valid is --port feth or tap",
         ));
     }
+    let per_worker = if topology == Topology::Paired { 2 } else { 1 };
+    let tap = tap_plan(a, cores * per_worker)?;
     Ok(Plan {
         port: a.port,
         mode: a.mode,
@@ -129,7 +157,23 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         feth,
         json: a.run.json.unwrap_or(false),
         pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
+        tap,
     })
+}
+
+/// The TAP settings, checked; `ports` is how many TAP ports the run makes (a fixed name serves one).
+fn tap_plan(a: &FwdArgs, ports: usize) -> Result<TapPlan, AppError> {
+    let name = a.tap.tap_name.clone().unwrap_or_else(|| pktloop_pmd::tap::DEFAULT_NAME.to_owned());
+    if a.port == PortKind::Tap && ports > 1 && !name.contains("%d") {
+        return Err(AppError::usage(format!(
+            "invalid --tap-name {name}: this run makes {ports} TAP ports; valid is a name with %d (pktloop%d)"
+        )));
+    }
+    let max = pktloop_pmd::tap::MAX_QUEUES as i64;
+    let queues = int_in("tap-queues", a.tap.tap_queues.unwrap_or(1), 1, max, "1..=256")? as usize;
+    let (ip, prefix) = config::ipv4_cidr("ip", a.tap.ip.as_deref().unwrap_or("198.18.0.2/24"))?;
+    let io_uring = a.tap.tap_io.unwrap_or(TapIoArg::IoUring) == TapIoArg::IoUring;
+    Ok(TapPlan { name, queues, io_uring, ip, prefix })
 }
 
 impl Plan {
@@ -140,6 +184,7 @@ impl Plan {
             (PortKind::Feth, Mode::Txonly | Mode::Rxonly | Mode::Flowgen) => "packets received on the peer",
             (_, Mode::Rxonly) => "packets received",
             (_, Mode::Txonly | Mode::Flowgen) => "packets sent",
+            (PortKind::Tap, Mode::Icmpecho) => "ARP and echo requests answered",
             (_, Mode::Icmpecho) => "echo replies received",
         }
     }
@@ -155,92 +200,106 @@ impl Plan {
 
     /// Ports per worker and jobs. `macs[i]` / `peers[i]` are port i's MAC and the MAC its tx reaches.
     pub fn assign(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
-        let w = self.cores;
-        let gen = |port: usize, completes: bool| {
-            let (mac, peer) = macs(port);
-            Job::Generate {
-                port: 0,
-                gen: Generator {
-                    template: frame::udp_frame(mac, peer, self.pkt_len),
-                    flows: if self.mode == Mode::Flowgen { self.flows } else { 1 },
-                    completes,
-                    wmm_classes: self.feth.wmm && self.port == PortKind::Feth,
-                    expiry_ns: self.expiry_ns,
-                },
-            }
-        };
-        let fwd = |rx: usize, tx: usize, global_tx: usize, seeds: usize| {
-            let (mac, peer) = macs(global_tx);
-            Job::Forward {
-                rx,
-                tx,
-                op: self.op().unwrap_or(FwdOp::Io),
-                seed_left: seeds,
-                seed: frame::udp_frame(mac, peer, self.pkt_len),
-            }
-        };
-        // A job built for port `g` but addressed by the worker-local index `local`.
-        let relocal = |job: Job, local: usize| match job {
-            Job::Generate { gen, .. } => Job::Generate { port: local, gen },
-            other => other,
-        };
         match self.port {
-            PortKind::Feth => {
-                let jobs_for = |port: usize, local: usize| -> Job {
-                    match (self.mode, port) {
-                        (Mode::Io | Mode::Mac | Mode::Macswap, _) => fwd(local, local, port, self.tx_first),
-                        (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, 0) => relocal(gen(0, false), local),
-                        (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, _) => Job::Receive { port: local },
-                        (Mode::Icmpecho, 0) => {
-                            let (mac, _) = macs(0);
-                            Job::Ping {
-                                port: local,
-                                template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
-                                arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
-                                peer_ip: frame::IP_B,
-                            }
-                        }
-                        (Mode::Icmpecho, _) => Job::Echo { port: local, ip: frame::IP_B },
-                    }
-                };
-                if w == 2 {
-                    Assignment {
-                        ports: vec![vec![0], vec![1]],
-                        jobs: vec![vec![jobs_for(0, 0)], vec![jobs_for(1, 0)]],
-                        port_count: 2,
-                    }
-                } else {
-                    let jobs = if self.op().is_some() && self.topology == Topology::Paired {
-                        vec![fwd(0, 1, 1, self.tx_first), fwd(1, 0, 0, self.tx_first)]
-                    } else {
-                        vec![jobs_for(0, 0), jobs_for(1, 1)]
-                    };
-                    Assignment { ports: vec![vec![0, 1]], jobs: vec![jobs], port_count: 2 }
-                }
-            }
-            _ => {
-                let per = if self.topology == Topology::Paired { 2 } else { 1 };
-                let mut ports = Vec::new();
-                let mut jobs = Vec::new();
-                for i in 0..w {
-                    let mine: Vec<usize> = (0..per).map(|k| i * per + k).collect();
-                    let js: Vec<Job> = (0..per)
-                        .map(|k| {
-                            let g = i * per + k;
-                            let tx_local = if per == 2 { 1 - k } else { k };
-                            match self.mode {
-                                Mode::Txonly | Mode::Flowgen => relocal(gen(g, true), k),
-                                Mode::Rxonly => Job::Receive { port: k },
-                                // Null rx makes its own frames: nothing to seed.
-                                _ => fwd(k, tx_local, i * per + tx_local, 0),
-                            }
-                        })
-                        .collect();
-                    ports.push(mine);
-                    jobs.push(js);
-                }
-                Assignment { ports, jobs, port_count: w * per }
-            }
+            PortKind::Feth => self.assign_feth(macs),
+            _ => self.assign_per_worker(macs),
         }
+    }
+
+    /// A generator of frames from port `port` (run index) to the station its tx reaches.
+    fn generator(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6]), port: usize, completes: bool) -> Generator {
+        let (mac, peer) = macs(port);
+        Generator {
+            template: frame::udp_frame(mac, peer, self.pkt_len),
+            flows: if self.mode == Mode::Flowgen { self.flows } else { 1 },
+            completes,
+            wmm_classes: self.feth.wmm && self.port == PortKind::Feth,
+            expiry_ns: self.expiry_ns,
+        }
+    }
+
+    /// A forwarding job from local port `rx` to local port `tx` (run index `global_tx`) on queue pair `queue`.
+    fn forward(
+        &self,
+        macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6]),
+        (rx, tx, global_tx): (usize, usize, usize),
+        queue: usize,
+        seeds: usize,
+    ) -> Job {
+        let (mac, peer) = macs(global_tx);
+        Job::Forward {
+            rx,
+            tx,
+            queue,
+            op: self.op().unwrap_or(FwdOp::Io),
+            seed_left: seeds,
+            seed: frame::udp_frame(mac, peer, self.pkt_len),
+        }
+    }
+
+    /// The feth pair: one worker per port, or one worker for both.
+    fn assign_feth(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
+        let jobs_for = |port: usize, local: usize| -> Job {
+            match (self.mode, port) {
+                (Mode::Io | Mode::Mac | Mode::Macswap, _) => self.forward(macs, (local, local, port), 0, self.tx_first),
+                (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, 0) => {
+                    Job::Generate { port: local, queue: 0, gen: self.generator(macs, 0, false) }
+                }
+                (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, _) => Job::Receive { port: local, queue: 0 },
+                (Mode::Icmpecho, 0) => {
+                    let (mac, _) = macs(0);
+                    Job::Ping {
+                        port: local,
+                        template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
+                        arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
+                        peer_ip: frame::IP_B,
+                    }
+                }
+                (Mode::Icmpecho, _) => Job::Echo { port: local, queue: 0, ip: frame::IP_B, counted: false },
+            }
+        };
+        if self.cores == 2 {
+            return Assignment {
+                ports: vec![vec![0], vec![1]],
+                jobs: vec![vec![jobs_for(0, 0)], vec![jobs_for(1, 0)]],
+                port_count: 2,
+            };
+        }
+        let jobs = if self.op().is_some() && self.topology == Topology::Paired {
+            vec![self.forward(macs, (0, 1, 1), 0, self.tx_first), self.forward(macs, (1, 0, 0), 0, self.tx_first)]
+        } else {
+            vec![jobs_for(0, 0), jobs_for(1, 1)]
+        };
+        Assignment { ports: vec![vec![0, 1]], jobs: vec![jobs], port_count: 2 }
+    }
+
+    /// null and TAP ports: each worker owns one port (loop) or two (paired) and runs a job per port and
+    /// queue.
+    fn assign_per_worker(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
+        let per = if self.topology == Topology::Paired { 2 } else { 1 };
+        let queues = if self.port == PortKind::Tap { self.tap.queues } else { 1 };
+        let mut ports = Vec::new();
+        let mut jobs = Vec::new();
+        for i in 0..self.cores {
+            ports.push((0..per).map(|k| i * per + k).collect());
+            let mut mine = Vec::new();
+            for k in 0..per {
+                let g = i * per + k;
+                let tx_local = if per == 2 { 1 - k } else { k };
+                for queue in 0..queues {
+                    mine.push(match self.mode {
+                        Mode::Txonly | Mode::Flowgen => {
+                            Job::Generate { port: k, queue, gen: self.generator(macs, g, true) }
+                        }
+                        Mode::Rxonly => Job::Receive { port: k, queue },
+                        Mode::Icmpecho => Job::Echo { port: k, queue, ip: self.tap.ip, counted: true },
+                        // Null rx makes its own frames, TAP rx brings the kernel's: nothing to seed.
+                        _ => self.forward(macs, (k, tx_local, i * per + tx_local), queue, 0),
+                    });
+                }
+            }
+            jobs.push(mine);
+        }
+        Assignment { ports, jobs, port_count: self.cores * per }
     }
 }

@@ -36,6 +36,33 @@ pub struct Report {
     pub capture: Option<CaptureSummary>,
     /// Set when workers share cores.
     pub core_warning: Option<String>,
+    /// What each TAP port did (None for other ports), in port order.
+    pub taps: Vec<Option<TapSummary>>,
+}
+
+/// How a TAP port moved its frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TapSummary {
+    /// `io_uring` or `readv/writev`.
+    pub io: &'static str,
+    /// Queue pairs.
+    pub queues: usize,
+    /// System calls made to receive.
+    pub rx_syscalls: u64,
+    /// System calls made to send.
+    pub tx_syscalls: u64,
+}
+
+impl TapSummary {
+    /// System calls per frame, each way (None without frames).
+    fn per_frame(&self, s: &PortStats) -> (Option<f64>, Option<f64>) {
+        let per = |calls: u64, frames: u64| (frames > 0).then(|| calls as f64 / frames as f64);
+        (per(self.rx_syscalls, s.ipackets), per(self.tx_syscalls, s.opackets))
+    }
+}
+
+fn per_frame_text(v: Option<f64>) -> String {
+    v.map_or("n/a".to_owned(), |v| format!("{v:.3}"))
 }
 
 /// What the user should know about a finished run (also in the JSON object).
@@ -121,6 +148,11 @@ impl Accounting {
         let unaccounted = match kind {
             crate::cli::PortKind::Null => {
                 i128::from(t.generated) + i128::from(received_after) - out - i128::from(sent_after)
+            }
+            // Frames come in from the kernel (bad ones are counted as drops when read) and go out to it.
+            crate::cli::PortKind::Tap => {
+                let bad_in = i128::from(sum(after, |s| s.ierrors));
+                i128::from(t.generated) + i128::from(received_after) + bad_in - out - i128::from(sent_after)
             }
             _ => i128::from(t.generated) - out,
         };
@@ -215,6 +247,16 @@ pub fn print_table(plan: &Plan, r: &Report) {
         if let Some(m) = r.macs.get(i) {
             out += &format!("  MAC: {}\n", m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
         }
+        if let Some(Some(t)) = r.taps.get(i) {
+            let (rx, tx) = t.per_frame(s);
+            out += &format!(
+                "  TAP: {} queue(s), frames move with {}; system calls per frame: rx {}, tx {}\n",
+                t.queues,
+                t.io,
+                per_frame_text(rx),
+                per_frame_text(tx)
+            );
+        }
         out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
         out += &format!("  RX-nombuf:  {:<14}\n", s.rx_nombuf);
         out += &format!("  TX-packets: {:<14} TX-errors: {:<10} TX-bytes:  {}\n", s.opackets, s.oerrors, s.obytes);
@@ -281,7 +323,11 @@ pub fn print_table(plan: &Plan, r: &Report) {
         a.dropped,
         a.in_flight_at_stop,
         a.left_in_workers,
-        if plan.port == crate::cli::PortKind::Null { " (+ null rx - null tx)" } else { "" },
+        match plan.port {
+            crate::cli::PortKind::Null => " (+ null rx - null tx)",
+            crate::cli::PortKind::Tap => " (+ frames from the kernel - frames to it)",
+            crate::cli::PortKind::Feth => "",
+        },
         a.unaccounted
     );
     out += &format!(
@@ -309,7 +355,8 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
     let ports: Vec<Value> = r
         .ports
         .iter()
-        .map(|(name, s)| {
+        .enumerate()
+        .map(|(i, (name, s))| {
             let mut d = Map::new();
             for (k, v) in s.drops_by_name() {
                 d.insert(k.to_owned(), json!(v));
@@ -318,6 +365,11 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
                 "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
                 "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
                 "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
+                "tap": r.taps.get(i).copied().flatten().map(|t| {
+                    let (rx, tx) = t.per_frame(s);
+                    json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls, "tx_syscalls": t.tx_syscalls,
+                           "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx})
+                }),
             })
         })
         .collect();
