@@ -49,40 +49,8 @@ criterion_ring() {
         awk '/thrpt:/ { est = $4; unit = $5; f = (unit ~ /^Gelem/) ? 1000 : 1; printf "%.2f\n", est * f; exit }'
 }
 
-# compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
-# Runs A and B interleaved; prints best A, best B, ratio of bests and the median pairwise ratio, and whether
-# the ratio of bests meets TARGET (A/B >= TARGET when higher is better, <= when lower is better).
-compare() {
-    local name="$1" target="$2" higher="$3"
-    shift 4
-    local a=() b=()
-    while [ "$1" != "--" ]; do a+=("$1"); shift; done
-    shift
-    b=("$@")
-    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then return; fi
-    local va=() vb=()
-    for i in $(seq 1 "$runs"); do
-        va+=("$(measure "${a[@]}")")
-        vb+=("$(measure "${b[@]}")")
-        echo "$name run $i: ${va[-1]} ${vb[-1]}" >>"$log_dir/runs.txt"
-    done
-    python3 - "$name" "$target" "$higher" "${va[*]}" "${vb[*]}" <<'PY' | tee -a "$log_dir/summary.txt"
-import statistics, sys
-name, target, higher = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"
-a = [float(x) for x in sys.argv[4].split() if x]
-b = [float(x) for x in sys.argv[5].split() if x]
-if not a or not b or len(a) != len(b):
-    print(f"{name:34} no figures (a side failed or is not installed)")
-    sys.exit()
-best_a, best_b = (max(a), max(b)) if higher else (min(a), min(b))
-ratio = best_a / best_b
-median = statistics.median(x / y for x, y in zip(a, b))
-met = ratio >= target if higher else ratio <= target
-sign = ">=" if higher else "<="
-print(f"{name:34} best {best_a:9.2f} vs {best_b:9.2f}  ratio {ratio:5.2f} (median pairwise {median:5.2f})  "
-      f"target {sign} {target}: {'met' if met else 'NOT met'}   runs A {a} B {b}")
-PY
-}
+# compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...  (scripts/compare.sh, calls `measure`)
+source "$root/scripts/compare.sh"
 
 echo "each comparison: A B interleaved, $runs runs each; figures in Mpps (ping-pong: ns); logs $log_dir"
 compare "txonly64 global / floor" 0.8 1 -- pb txonly64 global -- pb txonly64 floor

@@ -270,12 +270,23 @@ impl Uring {
         {
             let mut sq = self.ring.submission();
             for (i, &count) in counts.iter().enumerate() {
-                let iov = iovs[i * stride..][..count as usize].as_ptr();
-                let entry = match dir {
-                    // RWF_NOWAIT: an empty queue (or a full one) completes at once with EAGAIN instead of
-                    // arming a poll that would keep the operation, and its buffer, in flight.
-                    Dir::Read => io_uring::opcode::Readv::new(file, iov, count).rw_flags(libc::RWF_NOWAIT).build(),
-                    Dir::Write => io_uring::opcode::Writev::new(file, iov, count).rw_flags(libc::RWF_NOWAIT).build(),
+                let row = &iovs[i * stride..][..count as usize];
+                // A frame in one buffer goes as a plain read or write: the kernel then has no iovec array
+                // to copy in. RWF_NOWAIT: an empty queue (or a full one) completes at once with EAGAIN
+                // instead of arming a poll that would keep the operation, and its buffer, in flight.
+                let entry = match (dir, row) {
+                    (Dir::Read, [one]) => {
+                        io_uring::opcode::Read::new(file, one.iov_base.cast(), one.iov_len as u32).rw_flags(libc::RWF_NOWAIT).build()
+                    }
+                    (Dir::Write, [one]) => {
+                        io_uring::opcode::Write::new(file, one.iov_base.cast(), one.iov_len as u32).rw_flags(libc::RWF_NOWAIT).build()
+                    }
+                    (Dir::Read, _) => {
+                        io_uring::opcode::Readv::new(file, row.as_ptr(), count).rw_flags(libc::RWF_NOWAIT).build()
+                    }
+                    (Dir::Write, _) => {
+                        io_uring::opcode::Writev::new(file, row.as_ptr(), count).rw_flags(libc::RWF_NOWAIT).build()
+                    }
                 };
                 // SAFETY: the caller keeps every buffer (and `iovs`) valid until all completions are
                 // reaped below, before this function returns (or forever, on error). The queue holds the
