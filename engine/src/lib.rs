@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod dlil;
 pub mod error;
 pub mod lcore;
 pub mod mem;

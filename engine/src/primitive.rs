@@ -47,3 +47,13 @@ pub(crate) fn spin_hint() {
     #[cfg(not(loom))]
     core::hint::spin_loop();
 }
+
+/// Waiting for another thread that may take a while (a detach waiting for a busy filter): a model-checker
+/// yield under loom, the scheduler's otherwise.
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    std::thread::yield_now();
+}

@@ -63,6 +63,30 @@ pub enum EventKind {
         /// Its fate.
         status: TxStatus,
     },
+    /// An interface filter was attached (its [`crate::dlil::FilterId`]).
+    FilterAttached {
+        /// The filter's id.
+        filter: u64,
+    },
+    /// An interface filter was detached; no packet is inside it any more.
+    FilterDetached {
+        /// The filter's id.
+        filter: u64,
+    },
+    /// A protocol handler was attached.
+    ProtocolAttached {
+        /// Its EtherType.
+        ethertype: u16,
+    },
+    /// A protocol handler was detached; no packet is inside it any more.
+    ProtocolDetached {
+        /// Its EtherType.
+        ethertype: u16,
+    },
+    /// The interface is being detached: it drains and takes back its filters and protocols.
+    Detaching,
+    /// The interface is detached: its port has been handed back.
+    Detached,
     /// A packet expired.
     Expired {
         /// The packet's id.

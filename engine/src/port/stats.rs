@@ -27,11 +27,13 @@ pub enum DropReason {
     Detached,
     /// A malformed frame (short, oversize) from outside.
     BadFrame,
+    /// No protocol is attached for the frame's EtherType.
+    NoProtocol,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -45,6 +47,7 @@ impl DropReason {
         DropReason::Filtered,
         DropReason::Detached,
         DropReason::BadFrame,
+        DropReason::NoProtocol,
     ];
 
     /// snake_case name for tables and JSON.
@@ -60,6 +63,7 @@ impl DropReason {
             DropReason::Filtered => "filtered",
             DropReason::Detached => "detached",
             DropReason::BadFrame => "bad_frame",
+            DropReason::NoProtocol => "no_protocol",
         }
     }
 }

@@ -1,0 +1,456 @@
+//! The interface: a port with its input path (rx burst -> input filters in order -> demux by EtherType ->
+//! the attached protocol) and output path (output filters in order -> the port), after XNU's `ifnet` and
+//! `dlil_input_packet_list` / `dlil_output`.
+//!
+//! [`Interface`] is the data path, used by one thread at a time (`&mut self`): a worker's poll loop
+//! (run to completion) or an [`super::InputThread`]. [`InterfaceHandle`] is the control path, cloned to any
+//! thread: attach and detach filters and protocols while traffic flows, read counters, subscribe to
+//! events. The data path takes no lock and allocates nothing: lists are read through `arc-swap` (one
+//! lock-free load per burst), each handler is entered through its slot's gate once per burst.
+
+use super::demux::ethertype;
+use super::filter::{run_burst, Filter, FilterCounters, FilterStats, Hook};
+use super::protocol::{Protocol, ProtocolCounters};
+use super::slot::Slot;
+use crate::packet::free_burst;
+use crate::port::{DropReason, Event, EventBus, EventKind, PacketBurst, Port, PortCounters, PortStats, Subscriber};
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Polls between two looks at the port's own events (link changes), relayed to the interface's.
+const RELAY_EVERY: u32 = 64;
+
+/// Names an attached filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FilterId(pub u64);
+
+/// Attaching a protocol failed: that EtherType has a handler already. Gives the handler back.
+#[derive(Debug, thiserror::Error)]
+#[error("EtherType {ethertype:#06x} has a protocol attached already")]
+pub struct ProtocolTaken {
+    /// The EtherType.
+    pub ethertype: u16,
+    /// The handler that was not attached.
+    pub handler: Box<dyn Protocol>,
+}
+
+impl std::fmt::Debug for dyn Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Debug for dyn Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+struct FilterEntry {
+    id: FilterId,
+    name: String,
+    slot: Slot<dyn Filter>,
+    counters: FilterCounters,
+}
+
+struct ProtocolEntry {
+    ethertype: u16,
+    name: String,
+    slot: Slot<dyn Protocol>,
+    counters: ProtocolCounters,
+}
+
+/// What data and control paths share.
+struct Shared {
+    name: String,
+    id: u32,
+    filters: ArcSwap<Vec<Arc<FilterEntry>>>,
+    protocols: ArcSwap<Vec<Arc<ProtocolEntry>>>,
+    counters: Arc<PortCounters>,
+    events: EventBus,
+    next_filter: AtomicU64,
+}
+
+/// A detached filter, handed back with its final counters.
+#[derive(Debug)]
+pub struct DetachedFilter {
+    /// The filter, no longer used by the interface.
+    pub filter: Box<dyn Filter>,
+    /// Its counters.
+    pub stats: FilterStats,
+}
+
+/// An attached filter, as the control path sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterInfo {
+    /// Its id.
+    pub id: FilterId,
+    /// Its name.
+    pub name: String,
+    /// Its counters.
+    pub stats: FilterStats,
+}
+
+/// The control path of an interface: clone it to any thread.
+#[derive(Clone)]
+pub struct InterfaceHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for InterfaceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterfaceHandle").field("name", &self.shared.name).finish()
+    }
+}
+
+impl InterfaceHandle {
+    /// Attaches `filter` after the filters already attached; it sees the next burst.
+    pub fn attach_filter(&self, filter: Box<dyn Filter>) -> FilterId {
+        let id = FilterId(self.shared.next_filter.fetch_add(1, Ordering::Relaxed));
+        let entry = Arc::new(FilterEntry {
+            id,
+            name: filter.name().to_owned(),
+            slot: Slot::new(filter),
+            counters: FilterCounters::default(),
+        });
+        self.shared.filters.rcu(|list| {
+            let mut list = Vec::clone(list);
+            list.push(entry.clone());
+            list
+        });
+        self.publish(EventKind::FilterAttached { filter: id.0 });
+        id
+    }
+
+    /// Detaches filter `id`: returns once no packet is inside it (a burst in its hook finishes first),
+    /// with the filter and its counters; None if no such filter is attached. Must not be called from
+    /// inside that filter's hook.
+    pub fn detach_filter(&self, id: FilterId) -> Option<DetachedFilter> {
+        let mut found = None;
+        self.shared.filters.rcu(|list| {
+            found = list.iter().find(|e| e.id == id).cloned();
+            list.iter().filter(|e| e.id != id).cloned().collect::<Vec<_>>()
+        });
+        let entry = found?;
+        let filter = entry.slot.retire()?;
+        self.publish(EventKind::FilterDetached { filter: id.0 });
+        Some(DetachedFilter { filter, stats: entry.counters.snapshot() })
+    }
+
+    /// The attached filters in order, with their counters.
+    pub fn filters(&self) -> Vec<FilterInfo> {
+        let list = self.shared.filters.load();
+        list.iter()
+            .map(|e| FilterInfo { id: e.id, name: e.name.clone(), stats: e.counters.snapshot() })
+            .collect()
+    }
+
+    /// Attaches `handler` for frames of `ethertype` (the inner type of VLAN-tagged frames).
+    ///
+    /// # Errors
+    /// That EtherType has a handler already: `handler` comes back in the error.
+    pub fn attach_protocol(&self, ethertype: u16, handler: Box<dyn Protocol>) -> Result<(), ProtocolTaken> {
+        let entry = Arc::new(ProtocolEntry {
+            ethertype,
+            name: handler.name().to_owned(),
+            slot: Slot::new(handler),
+            counters: ProtocolCounters::default(),
+        });
+        let mut taken = false;
+        self.shared.protocols.rcu(|list| {
+            taken = list.iter().any(|e| e.ethertype == ethertype && !e.slot.is_closed());
+            let mut list = Vec::clone(list);
+            if !taken {
+                list.push(entry.clone());
+            }
+            list
+        });
+        if taken {
+            // Not published: nobody else holds the entry, so its handler comes back untouched.
+            let handler = entry.slot.retire().expect("a new slot holds its handler");
+            return Err(ProtocolTaken { ethertype, handler });
+        }
+        self.publish(EventKind::ProtocolAttached { ethertype });
+        Ok(())
+    }
+
+    /// Detaches the handler of `ethertype`, once no packet is inside it; returns it and the packets it
+    /// was given. None if none is attached.
+    pub fn detach_protocol(&self, ethertype: u16) -> Option<(Box<dyn Protocol>, u64)> {
+        let mut found = None;
+        self.shared.protocols.rcu(|list| {
+            found = list.iter().find(|e| e.ethertype == ethertype).cloned();
+            list.iter().filter(|e| e.ethertype != ethertype).cloned().collect::<Vec<_>>()
+        });
+        let entry = found?;
+        let handler = entry.slot.retire()?;
+        self.publish(EventKind::ProtocolDetached { ethertype });
+        Some((handler, entry.counters.delivered()))
+    }
+
+    /// Attached protocols: EtherType, name and packets delivered.
+    pub fn protocols(&self) -> Vec<(u16, String, u64)> {
+        let list = self.shared.protocols.load();
+        list.iter().map(|e| (e.ethertype, e.name.clone(), e.counters.delivered())).collect()
+    }
+
+    /// The interface's counters: packets and bytes in and out, input errors, drops by reason (`Filtered`,
+    /// `NoProtocol`, `BadFrame` and the port's own drops are the port's).
+    pub fn stats(&self) -> PortStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The interface's live counters.
+    pub fn counters(&self) -> &Arc<PortCounters> {
+        &self.shared.counters
+    }
+
+    /// Events: link on/off (from the port), filter and protocol attach/detach, detaching/detached.
+    pub fn subscribe(&self) -> Subscriber {
+        self.shared.events.subscribe()
+    }
+
+    /// The interface's name (its port's).
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn publish(&self, kind: EventKind) {
+        self.shared.events.publish(Event { port: self.shared.id, kind });
+    }
+}
+
+/// Scratch bursts of the data path, made once.
+#[derive(Default)]
+struct Scratch {
+    rx: PacketBurst,
+    kept: PacketBurst,
+    dropped: PacketBurst,
+    chain: PacketBurst,
+    replies: PacketBurst,
+    outgoing: PacketBurst,
+    /// Filtered output the port has not taken yet (sent first next time).
+    pending: PacketBurst,
+}
+
+/// An interface: a port and its input and output paths. See the module documentation.
+pub struct Interface {
+    port: Box<dyn Port>,
+    handle: InterfaceHandle,
+    scratch: Box<Scratch>,
+    port_events: Subscriber,
+    burst: usize,
+    polls: u32,
+}
+
+impl std::fmt::Debug for Interface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interface").field("name", &self.handle.shared.name).finish()
+    }
+}
+
+impl Interface {
+    /// Wraps `port`, receiving up to `burst` packets per poll (1..=512).
+    ///
+    /// # Panics
+    /// `burst` out of range.
+    pub fn new(port: Box<dyn Port>, burst: usize) -> Interface {
+        assert!((1..=crate::port::MAX_BURST).contains(&burst), "burst {burst}: valid is 1..=512");
+        let name = port.name().to_owned();
+        let id = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+        let port_events = port.events().subscribe();
+        let shared = Arc::new(Shared {
+            name,
+            id,
+            filters: ArcSwap::from_pointee(Vec::new()),
+            protocols: ArcSwap::from_pointee(Vec::new()),
+            counters: Arc::default(),
+            events: EventBus::new(),
+            next_filter: AtomicU64::new(1),
+        });
+        Interface { port, handle: InterfaceHandle { shared }, scratch: Box::default(), port_events, burst, polls: 0 }
+    }
+
+    /// The control path, for any thread.
+    pub fn handle(&self) -> InterfaceHandle {
+        self.handle.clone()
+    }
+
+    /// The port.
+    pub fn port(&self) -> &dyn Port {
+        &*self.port
+    }
+
+    /// One pass of the input path: sends what waits, receives a burst, runs it through the input filters
+    /// and hands it, demultiplexed, to the protocols (whose replies go out through the output path).
+    /// Returns the packets received.
+    pub fn poll(&mut self) -> usize {
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(RELAY_EVERY) {
+            self.relay_port_events();
+        }
+        self.flush();
+        let s = &mut *self.scratch;
+        let n = self.port.rx_burst(0, &mut s.rx, self.burst);
+        if n == 0 {
+            return 0;
+        }
+        let shared = &*self.handle.shared;
+        let bytes: usize = s.rx.iter().map(|p| p.len()).sum();
+        shared.counters.rx(n as u64, bytes as u64);
+        run_filters(shared, Hook::Input, &mut s.rx, &mut s.kept, &mut s.dropped);
+        demux(shared, s);
+        let mut replies = std::mem::take(&mut self.scratch.replies);
+        self.output(&mut replies);
+        // Replies the output path had no room for are dropped (counted), never held across polls.
+        let left = replies.len() as u64;
+        if left > 0 {
+            PortCounters::drop(&self.handle.shared.counters, DropReason::RxRingFull, left);
+            free_burst(&mut replies);
+        }
+        self.scratch.replies = replies;
+        n
+    }
+
+    /// The output path: takes packets from the front of `pkts` (as many as it can hold), runs them through
+    /// the output filters and sends them on the port. Returns how many it took; those left in `pkts` were
+    /// not looked at (back-pressure: the port is behind).
+    pub fn output(&mut self, pkts: &mut PacketBurst) -> usize {
+        self.flush();
+        let s = &mut *self.scratch;
+        let room = s.pending.remaining_capacity();
+        let take = pkts.len().min(room);
+        if take == 0 {
+            return 0;
+        }
+        s.outgoing.extend(pkts.drain(..take));
+        run_filters(&self.handle.shared, Hook::Output, &mut s.outgoing, &mut s.kept, &mut s.dropped);
+        s.pending.extend(s.outgoing.drain(..));
+        self.flush();
+        take
+    }
+
+    /// Sends what the port has not taken yet; true when nothing is left.
+    pub fn flush(&mut self) -> bool {
+        let s = &mut *self.scratch;
+        if s.pending.is_empty() {
+            return true;
+        }
+        let before = s.pending.len();
+        let bytes: usize = s.pending.iter().map(|p| p.len()).sum();
+        self.port.tx_burst(0, &mut s.pending);
+        let left: usize = s.pending.iter().map(|p| p.len()).sum();
+        self.handle.shared.counters.tx((before - s.pending.len()) as u64, (bytes - left) as u64);
+        s.pending.is_empty()
+    }
+
+    /// Detaches the interface: posts `Detaching`, drains (receives and delivers what is still arriving,
+    /// sends what waits), takes back every filter and protocol once no packet is inside it, posts
+    /// `Detached`, and returns the port.
+    pub fn detach(mut self) -> Box<dyn Port> {
+        self.handle.publish(EventKind::Detaching);
+        let mut idle = 0;
+        while idle < 4 {
+            let busy = self.poll() > 0 || !self.flush();
+            idle = if busy { 0 } else { idle + 1 };
+        }
+        free_burst(&mut self.scratch.pending);
+        let shared = self.handle.shared.clone();
+        for e in shared.filters.swap(Arc::new(Vec::new())).iter() {
+            if e.slot.retire().is_some() {
+                self.handle.publish(EventKind::FilterDetached { filter: e.id.0 });
+            }
+        }
+        for e in shared.protocols.swap(Arc::new(Vec::new())).iter() {
+            if e.slot.retire().is_some() {
+                self.handle.publish(EventKind::ProtocolDetached { ethertype: e.ethertype });
+            }
+        }
+        self.handle.publish(EventKind::Detached);
+        self.port
+    }
+
+    fn relay_port_events(&mut self) {
+        while let Some(e) = self.port_events.poll() {
+            if matches!(e.kind, EventKind::LinkUp | EventKind::LinkDown) {
+                self.handle.publish(e.kind);
+            }
+        }
+    }
+}
+
+/// Runs `pkts` through every filter of the list in order (`hook`), freeing and counting what they drop.
+fn run_filters(
+    shared: &Shared,
+    hook: Hook,
+    pkts: &mut PacketBurst,
+    kept: &mut PacketBurst,
+    dropped: &mut PacketBurst,
+) {
+    let filters = shared.filters.load();
+    for e in filters.iter() {
+        if pkts.is_empty() {
+            break;
+        }
+        // SAFETY: the data path (`&mut Interface`) is the only caller of `enter`.
+        let done = unsafe { e.slot.enter(|f| run_burst(f, hook, pkts, kept, dropped)) };
+        if let Some(s) = done {
+            e.counters.add(s);
+            PortCounters::drop(&shared.counters, DropReason::Filtered, s.dropped);
+            free_burst(dropped);
+        }
+    }
+}
+
+/// Hands `s.rx` to the protocols, consecutive packets of one EtherType as one chain (as dlil does).
+/// Frames too short for a header are counted (ierrors, `BadFrame`); frames no protocol takes are counted
+/// as `NoProtocol`; both freed.
+fn demux(shared: &Shared, s: &mut Scratch) {
+    let protocols = shared.protocols.load();
+    let mut chain_type = None;
+    let mut bad = 0u64;
+    for pkt in s.rx.drain(..) {
+        match ethertype(pkt.data()) {
+            Err(_) => {
+                bad += 1;
+                drop(pkt);
+            }
+            Ok(t) => {
+                if chain_type != Some(t) && !s.chain.is_empty() {
+                    deliver(shared, &protocols, chain_type.unwrap_or(0), &mut s.chain, &mut s.replies);
+                }
+                chain_type = Some(t);
+                s.chain.push(pkt);
+            }
+        }
+    }
+    if let Some(t) = chain_type.filter(|_| !s.chain.is_empty()) {
+        deliver(shared, &protocols, t, &mut s.chain, &mut s.replies);
+    }
+    if bad > 0 {
+        shared.counters.rx_error(bad);
+        PortCounters::drop(&shared.counters, DropReason::BadFrame, bad);
+    }
+}
+
+/// Gives `chain` (all of type `ethertype`) to its protocol, or counts it as `NoProtocol`; frees what is
+/// left of it either way.
+fn deliver(
+    shared: &Shared,
+    protocols: &[Arc<ProtocolEntry>],
+    ethertype: u16,
+    chain: &mut PacketBurst,
+    replies: &mut PacketBurst,
+) {
+    let n = chain.len() as u64;
+    let entry = protocols.iter().find(|e| e.ethertype == ethertype);
+    // SAFETY: the data path (`&mut Interface`) is the only caller of `enter`.
+    let delivered = entry.and_then(|e| unsafe { e.slot.enter(|p| p.input(chain, replies)) });
+    match (entry, delivered) {
+        (Some(e), Some(())) => e.counters.add(n),
+        // No handler, or one being detached right now.
+        _ => PortCounters::drop(&shared.counters, DropReason::NoProtocol, n),
+    }
+    free_burst(chain);
+}
