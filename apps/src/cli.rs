@@ -303,6 +303,15 @@ pub struct FwdArgs {
     /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64")]
     pub flows: i64,
+    /// Interface filters on every port, in order (repeatable): ethertype=0xHHHH (drop that type),
+    /// every=N (drop every Nth packet), src-mac=XX:XX:XX:XX:XX:XX (drop frames from it). Ports then run
+    /// through the input layer: IPv4 and ARP go to the workers, other EtherTypes are counted as no_protocol
+    #[arg(long = "filter", value_name = "SPEC", help_heading = "Input layer")]
+    pub filters: Vec<String>,
+    /// Run each port's input path (rx, filters, demux) on its own thread pinned to this core (port i on
+    /// CORE + i, wrapping around the available cores), handing bursts to the workers over rings
+    #[arg(long, allow_negative_numbers = true, value_name = "CORE", help_heading = "Input layer")]
+    pub input_thread: Option<i64>,
     /// TAP settings.
     #[command(flatten)]
     pub tap: TapArgs,

@@ -24,6 +24,8 @@ pub struct PortInfo {
     pub counters: Arc<PortCounters>,
     /// How a TAP port moves frames, and its system-call counters.
     pub tap: Option<TapInfo>,
+    /// The input layer's interface over the port (`--filter`, `--input-thread`).
+    pub iface: Option<pktloop_engine::dlil::InterfaceHandle>,
 }
 
 /// What the report says about a TAP port.
@@ -91,8 +93,8 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
     }
     let (ma, mb) = (a.mac(), b.mac());
     let info = vec![
-        PortInfo { name: a.name().to_owned(), mac: ma, peer_mac: mb, counters: a.counters().clone(), tap: None },
-        PortInfo { name: b.name().to_owned(), mac: mb, peer_mac: ma, counters: b.counters().clone(), tap: None },
+        PortInfo { name: a.name().to_owned(), mac: ma, peer_mac: mb, counters: a.counters().clone(), tap: None, iface: None },
+        PortInfo { name: b.name().to_owned(), mac: mb, peer_mac: ma, counters: b.counters().clone(), tap: None, iface: None },
     ];
     Ok(PortSet { ports: vec![Box::new(a), Box::new(b)], info, pools })
 }
@@ -122,7 +124,7 @@ pub fn null_ports(n: usize, config: &FethConfig, frame_len: usize) -> Result<Por
         })?;
         let mac = port.mac();
         let peer_mac = [0x02, 0, 0, 0, 0xfe, i as u8];
-        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), tap: None });
+        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), tap: None, iface: None });
         set.ports.push(Box::new(port));
     }
     Ok(set)
@@ -154,10 +156,34 @@ pub fn tap_ports(n: usize, config: &FethConfig, tap: &crate::fwd::plan::TapPlan,
             peer_mac: port.interface_mac(),
             counters: port.counters().clone(),
             tap: Some(info),
+            iface: None,
         });
         set.ports.push(Box::new(port));
     }
     Ok(set)
+}
+
+/// Puts every port of `set` behind the input layer: `dlil`'s filters attached in order, the input path on
+/// its own pinned thread when asked (port i on core `input_core + i`, wrapping around `available`).
+///
+/// # Errors
+/// An input thread could not be started.
+pub fn through_input_layer(
+    set: &mut PortSet,
+    dlil: &crate::fwd::plan::DlilPlan,
+    burst: usize,
+    available: usize,
+) -> Result<(), AppError> {
+    let ports: Vec<Box<dyn Port>> = set.ports.drain(..).collect();
+    for (i, port) in ports.into_iter().enumerate() {
+        let filters = dlil.filters.iter().map(|f| f.build()).collect();
+        let core = dlil.input_core.map(|c| (c + i) % available.max(1));
+        let wrapped = crate::ifport::IfPort::wrap(port, burst, filters, core)
+            .map_err(|e| AppError::runtime(format!("cannot start the input thread of port {i}: {e}")))?;
+        set.info[i].iface = Some(wrapped.handle().clone());
+        set.ports.push(Box::new(wrapped));
+    }
+    Ok(())
 }
 
 trait OrKnob {

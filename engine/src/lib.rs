@@ -28,6 +28,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub(crate) mod barrier;
 pub mod capture;
 pub mod dlil;
 pub mod error;

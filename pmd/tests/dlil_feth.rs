@@ -281,9 +281,8 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
     let events = h.subscribe();
     let (to_worker, mut from_input) = ring::ring::<Packet>(1024).unwrap();
     let (mut to_port, outbound) = ring::ring::<Packet>(1024).unwrap();
-    let handoff = Handoff::new("to-worker", to_worker);
-    let overflow = handoff.overflow();
-    h.attach_protocol(0x0800, Box::new(handoff)).unwrap();
+    h.attach_protocol(0x0800, Box::new(Handoff::new("to-worker", to_worker, h.counters().clone()))).unwrap();
+    let overflow = || h.stats().dropped(DropReason::RxRingFull);
     let thread = InputThread::spawn(iface, 1, Some(outbound)).unwrap();
     let n = 50_000u64;
     let sent_all = AtomicBool::new(false);
@@ -317,7 +316,7 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
         let mut got = 0u64;
         let mut burst = PacketBurst::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !(sent_all.load(Ordering::Acquire) && got + overflow.load(Ordering::Relaxed) == n) {
+        while !(sent_all.load(Ordering::Acquire) && got + overflow() == n) {
             assert!(Instant::now() < deadline, "got {got} of {n}");
             got += from_input.pop_burst(&mut burst, 32) as u64;
             while !burst.is_empty() {
@@ -332,7 +331,7 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
         (sent, back, got)
     });
     assert_eq!(sent, n);
-    assert_eq!(got + overflow.load(Ordering::Relaxed), n);
+    assert_eq!(got + overflow(), n);
     assert_eq!(back + h.stats().dropped(DropReason::Detached), got, "nothing queued for output was lost");
     let kinds: Vec<EventKind> = events.drain().into_iter().map(|e| e.kind).collect();
     let end = [EventKind::Detaching, EventKind::ProtocolDetached { ethertype: 0x0800 }, EventKind::Detached];

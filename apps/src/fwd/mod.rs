@@ -16,6 +16,7 @@ use crate::ports::{self, PortInfo, PortSet};
 use crate::stats::{LcoreCounters, Totals};
 use job::{OwnedPort, Strip};
 use pktloop_engine::lcore::{self, CorePlan, Lcore};
+use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::PortStats;
 use plan::{Assignment, Plan};
 use report::{Accounting, Live, Report, TapSummary};
@@ -86,6 +87,10 @@ fn start(plan: &Plan) -> Result<Started, AppError> {
     // The port count depends only on the port kind and topology.
     let port_count = plan.assign(&|_| ([0; 6], [0; 6])).port_count;
     let mut set = build_ports(plan, port_count)?;
+    if let Some(dlil) = &plan.dlil {
+        let available = lcore::plan(1).available;
+        ports::through_input_layer(&mut set, dlil, plan.burst, available)?;
+    }
     let info = set.info.clone();
     let assignment = plan.assign(&|i| (info[i].mac, info[i].peer_mac));
     let core_plan = lcore::plan(plan.cores);
@@ -215,6 +220,8 @@ fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) 
     }
     let totals = Totals::of(&counters);
     let port_stats = snapshot(&info);
+    // Read before teardown: detaching an interface takes its filters back.
+    let filters: Vec<Option<Vec<FilterInfo>>> = info.iter().map(|p| p.iface.as_ref().map(|h| h.filters())).collect();
     let capture: Option<CaptureSummary> = match writer {
         Some(w) => Some(w.finish()?),
         None => None,
@@ -239,6 +246,7 @@ fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) 
         capture,
         core_warning: core_plan.warning,
         taps: info.iter().map(tap_summary).collect(),
+        filters,
     })
 }
 
@@ -270,9 +278,20 @@ fn teardown(results: Vec<WorkerResult>, set: &PortSet) -> usize {
     set.in_use()
 }
 
-/// Every port's counters now, in run order.
+/// Every port's counters now, in run order; a port behind the input layer adds its interface's drops
+/// (filtered, no protocol, bad frames, handoff overflow, left at detach) to its own.
 fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
-    info.iter().map(|p| p.counters.snapshot()).collect()
+    info.iter()
+        .map(|p| {
+            let mut s = p.counters.snapshot();
+            if let Some(h) = &p.iface {
+                let i = h.stats();
+                s.drops.iter_mut().zip(i.drops).for_each(|(d, x)| *d += x);
+                s.ierrors += i.ierrors;
+            }
+            s
+        })
+        .collect()
 }
 
 /// The largest frame the ports can hand the capture: MTU + header + trailer + FCS.

@@ -4,6 +4,7 @@ use super::job::{FwdOp, Generator, Job};
 use crate::cli::{FwdArgs, Mode, PortKind, TapIoArg, Topology};
 use crate::config::{self, int_in};
 use crate::error::AppError;
+use crate::filters::FilterSpec;
 use crate::frame;
 use pktloop_pmd::feth::FethConfig;
 use std::path::PathBuf;
@@ -44,6 +45,17 @@ pub struct Plan {
     pub pcap: Option<(PathBuf, i64)>,
     /// TAP port settings (used with `--port tap`).
     pub tap: TapPlan,
+    /// Run the ports through the input layer (`--filter`, `--input-thread`); None: ports as they are.
+    pub dlil: Option<DlilPlan>,
+}
+
+/// The input layer of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlilPlan {
+    /// Filters attached to every port, in order.
+    pub filters: Vec<FilterSpec>,
+    /// Core of port 0's input thread (port i on the next ones); None: the input path runs in the workers.
+    pub input_core: Option<usize>,
 }
 
 /// The TAP settings of a run.
@@ -141,6 +153,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     }
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let tap = tap_plan(a, cores * per_worker)?;
+    let dlil = dlil_plan(a, available)?;
     Ok(Plan {
         port: a.port,
         mode: a.mode,
@@ -158,7 +171,26 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         json: a.run.json.unwrap_or(false),
         pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
         tap,
+        dlil,
     })
+}
+
+/// The input layer, checked: None when neither `--filter` nor `--input-thread` is given.
+fn dlil_plan(a: &FwdArgs, available: usize) -> Result<Option<DlilPlan>, AppError> {
+    let filters = a.filters.iter().map(|f| FilterSpec::parse(f)).collect::<Result<Vec<_>, _>>()?;
+    let input_core = match a.input_thread {
+        None => None,
+        Some(c) => {
+            let max = available as i64 - 1;
+            if !(0..=max).contains(&c) {
+                return Err(AppError::usage(format!(
+                    "invalid --input-thread {c}: valid is a core this process may run on, 0..={max}"
+                )));
+            }
+            Some(c as usize)
+        }
+    };
+    Ok((!filters.is_empty() || input_core.is_some()).then_some(DlilPlan { filters, input_core }))
 }
 
 /// The TAP settings, checked; `ports` is how many TAP ports the run makes (a fixed name serves one).

@@ -4,6 +4,7 @@
 use super::plan::Plan;
 use crate::capture::CaptureSummary;
 use crate::stats::{cycles_per_packet, thousands, Totals};
+use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
 use serde_json::{json, Map, Value};
 use std::io::{IsTerminal, Write};
@@ -38,6 +39,8 @@ pub struct Report {
     pub core_warning: Option<String>,
     /// What each TAP port did (None for other ports), in port order.
     pub taps: Vec<Option<TapSummary>>,
+    /// Each port's interface filters and their counters (None: the port was not behind the input layer).
+    pub filters: Vec<Option<Vec<FilterInfo>>>,
 }
 
 /// How a TAP port moved its frames.
@@ -263,6 +266,12 @@ pub fn print_table(plan: &Plan, r: &Report) {
         let mut d = [0u64; DropReason::COUNT];
         d.copy_from_slice(&s.drops);
         out += &format!("  Drops:      {}\n", drops_text(&d));
+        for f in r.filters.get(i).into_iter().flatten().flatten() {
+            out += &format!(
+                "  Filter {}: passed {}, dropped {}, consumed {}\n",
+                f.name, f.stats.passed, f.stats.dropped, f.stats.consumed
+            );
+        }
         out += &format!(
             "  Rx-pps: {:>14.0}          Tx-pps: {:>14.0}   (average over {:.2} s)\n",
             s.ipackets as f64 / r.secs,
@@ -365,6 +374,9 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
                 "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
                 "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
                 "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
+                "filters": r.filters.get(i).cloned().flatten().map(|fs| fs.iter().map(|f| json!({
+                    "name": f.name, "passed": f.stats.passed, "dropped": f.stats.dropped, "consumed": f.stats.consumed,
+                })).collect::<Vec<_>>()),
                 "tap": r.taps.get(i).copied().flatten().map(|t| {
                     let (rx, tx) = t.per_frame(s);
                     json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls, "tx_syscalls": t.tx_syscalls,

@@ -3,30 +3,24 @@
 //! [`super::InputThread`] (dlil's input thread handing `mbuf` chains to the protocol's thread).
 
 use super::protocol::Protocol;
-use crate::packet::Packet;
-use crate::port::PacketBurst;
+use crate::packet::{free_burst, Packet};
+use crate::port::{DropReason, PacketBurst, PortCounters};
 use crate::ring::Producer;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A protocol handler that moves its packets onto a ring. Packets the ring has no room for are freed and
-/// counted ([`Handoff::overflow`]).
+/// counted as `RxRingFull` drops in `drops` (the interface's counters, usually).
 #[derive(Debug)]
 pub struct Handoff {
     name: String,
     ring: Producer<Packet>,
-    overflow: Arc<AtomicU64>,
+    drops: Arc<PortCounters>,
 }
 
 impl Handoff {
-    /// Hands packets to whoever holds the consumer of `ring`.
-    pub fn new(name: &str, ring: Producer<Packet>) -> Handoff {
-        Handoff { name: name.to_owned(), ring, overflow: Arc::default() }
-    }
-
-    /// Packets dropped because the ring was full (readable from any thread).
-    pub fn overflow(&self) -> Arc<AtomicU64> {
-        self.overflow.clone()
+    /// Hands packets to whoever holds the consumer of `ring`, counting overflow in `drops`.
+    pub fn new(name: &str, ring: Producer<Packet>, drops: Arc<PortCounters>) -> Handoff {
+        Handoff { name: name.to_owned(), ring, drops }
     }
 }
 
@@ -38,9 +32,8 @@ impl Protocol for Handoff {
     fn input(&mut self, pkts: &mut PacketBurst, _replies: &mut PacketBurst) {
         self.ring.push_burst(pkts);
         if !pkts.is_empty() {
-            // One writer: the data path.
-            let n = self.overflow.load(Ordering::Relaxed) + pkts.len() as u64;
-            self.overflow.store(n, Ordering::Relaxed);
+            PortCounters::drop(&self.drops, DropReason::RxRingFull, pkts.len() as u64);
+            free_burst(pkts);
         }
     }
 }

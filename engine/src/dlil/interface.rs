@@ -21,6 +21,9 @@ use std::sync::Arc;
 /// Polls between two looks at the port's own events (link changes), relayed to the interface's.
 const RELAY_EVERY: u32 = 64;
 
+/// Most passes a detach makes to drain the interface.
+const DETACH_PASSES: usize = 10_000;
+
 /// Names an attached filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FilterId(pub u64);
@@ -350,11 +353,18 @@ impl Interface {
     /// `Detached`, and returns the port.
     pub fn detach(mut self) -> Box<dyn Port> {
         self.handle.publish(EventKind::Detaching);
+        // Until the port is quiet (or, if it never is, a bounded number of passes: a peer that stopped
+        // polling keeps our output from draining).
         let mut idle = 0;
-        while idle < 4 {
+        for _ in 0..DETACH_PASSES {
             let busy = self.poll() > 0 || !self.flush();
             idle = if busy { 0 } else { idle + 1 };
+            if idle == 4 {
+                break;
+            }
         }
+        let left = self.scratch.pending.len() as u64;
+        PortCounters::drop(&self.handle.shared.counters, DropReason::Detached, left);
         free_burst(&mut self.scratch.pending);
         let shared = self.handle.shared.clone();
         for e in shared.filters.swap(Arc::new(Vec::new())).iter() {

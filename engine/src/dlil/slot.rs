@@ -3,19 +3,19 @@
 //!
 //! The data path enters the slot's gate once per burst, uses the handler, and leaves; detaching closes
 //! the gate, waits until nobody is inside (dlil's busy count and `dlil_detach_filter` wait), and only then
-//! takes the handler back. Entering costs two atomic read-modify-writes per burst; no lock, no allocation.
-//! The protocol is Dekker's: the data path announces itself (`busy += 1`) and then looks at `closed`; the
-//! detacher sets `closed` and then looks at `busy`; with sequentially consistent operations one of them
-//! sees the other.
+//! takes the handler back. The protocol is Dekker's: the data path sets `busy` and then looks at `closed`;
+//! the detacher sets `closed` and then looks at `busy`; an asymmetric barrier ([`crate::barrier`]) between
+//! the store and the load on each side makes sure one of them sees the other. The data path (one thread)
+//! pays two plain stores, a load and a compiler fence per burst: no locked instruction, no lock.
 
-use crate::primitive::{AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::barrier;
+use crate::primitive::{AtomicBool, Ordering, UnsafeCell};
 
 /// A handler `T` (a `dyn Filter` or `dyn Protocol`) that the data path may use until it is retired.
 pub(crate) struct Slot<T: ?Sized> {
-    /// Passes of the data path inside the slot right now (0 or 1: the data path is one thread, but the
-    /// count keeps the reasoning independent of that).
-    busy: AtomicUsize,
-    /// Set once by `retire`: no new pass may enter.
+    /// The data path is inside. Written only by the data path (one thread at a time).
+    busy: AtomicBool,
+    /// Set by `retire`: no new pass may enter.
     closed: AtomicBool,
     handler: UnsafeCell<Option<Box<T>>>,
 }
@@ -34,7 +34,8 @@ impl<T: ?Sized> std::fmt::Debug for Slot<T> {
 impl<T: ?Sized> Slot<T> {
     /// A slot holding `handler`.
     pub(crate) fn new(handler: Box<T>) -> Slot<T> {
-        Slot { busy: AtomicUsize::new(0), closed: AtomicBool::new(false), handler: UnsafeCell::new(Some(handler)) }
+        barrier::init();
+        Slot { busy: AtomicBool::new(false), closed: AtomicBool::new(false), handler: UnsafeCell::new(Some(handler)) }
     }
 
     /// Runs `f` on the handler, unless the slot is being retired (then returns None and `f` does not run).
@@ -43,31 +44,33 @@ impl<T: ?Sized> Slot<T> {
     /// No other call of `enter` on this slot may run at the same time: the caller is the interface's single
     /// data path.
     pub(crate) unsafe fn enter<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        self.busy.fetch_add(1, Ordering::SeqCst);
-        if self.closed.load(Ordering::SeqCst) {
-            self.busy.fetch_sub(1, Ordering::Release);
+        self.busy.store(true, Ordering::Relaxed);
+        barrier::light();
+        if self.closed.load(Ordering::Relaxed) {
+            self.busy.store(false, Ordering::Release);
             return None;
         }
         let r = self.handler.with_mut(|h| {
-            // SAFETY: inside the gate, `retire` cannot take the handler (it waits for busy == 0 after it
-            // closed the gate, and it had not closed it when we looked); the caller guarantees no other
-            // `enter` runs. So this is the only reference to the handler.
+            // SAFETY: inside the gate, `retire` cannot take the handler (after closing the gate it waits
+            // until it sees `busy` clear, and the barriers make it see our `busy` since we did not see its
+            // `closed`); the caller guarantees no other `enter` runs. So this is the only reference.
             unsafe { (*h).as_deref_mut().map(f) }
         });
         // Release: everything the handler did happens before `retire` takes it.
-        self.busy.fetch_sub(1, Ordering::Release);
+        self.busy.store(false, Ordering::Release);
         r
     }
 
     /// Closes the gate, waits until no pass is inside, and takes the handler back (None if it was taken
     /// already). Must not be called from inside this slot's own handler (it would wait for itself).
     pub(crate) fn retire(&self) -> Option<Box<T>> {
-        self.closed.store(true, Ordering::SeqCst);
-        while self.busy.load(Ordering::SeqCst) != 0 {
+        self.closed.store(true, Ordering::Relaxed);
+        barrier::heavy();
+        while self.busy.load(Ordering::Acquire) {
             crate::primitive::yield_now();
         }
         // SAFETY: the gate is closed and empty: no pass is inside, and any later `enter` sees `closed` and
-        // leaves without touching the handler. Acquire (SeqCst above) pairs with the data path's Release.
+        // leaves without touching the handler. The Acquire load above pairs with the data path's Release.
         self.handler.with_mut(|h| unsafe { (*h).take() })
     }
 
@@ -102,7 +105,6 @@ mod loom_tests {
                 })
             };
             let taken = slot.retire().expect("the handler comes back once");
-            // SAFETY: still the only data path (the spawned one is done or will be refused).
             let passes = data_path.join().unwrap();
             assert_eq!(*taken, passes, "every pass that entered finished before retire returned");
             assert!(slot.retire().is_none());

@@ -4,7 +4,7 @@
 //! A cell belongs to its thread, but the pool can take it back: when the pool retires (its last handle is
 //! dropped) it *steals* every cell, so that buffers cached by threads that never touch the pool again come
 //! home and the pool's memory and id can be released. The owner and the stealer agree through two flags,
-//! as in Dekker's algorithm, with an asymmetric barrier ([`super::barrier`]) so that the owner's side has
+//! as in Dekker's algorithm, with an asymmetric barrier ([`crate::barrier`]) so that the owner's side has
 //! no locked instruction:
 //!
 //! - the owner sets `busy` (a plain store), passes the light barrier, and checks `dead`: if set, it clears
@@ -17,7 +17,7 @@
 //! stays out, or the stealer sees `busy` and waits for the owner's Release, after which the stack is the
 //! stealer's.
 
-use super::barrier;
+use crate::barrier;
 use super::depot::{Depot, MagazineMemory};
 use super::MAX_BULK;
 use crate::primitive::{spin_hint, AtomicBool, AtomicUsize, Ordering, UnsafeCell};

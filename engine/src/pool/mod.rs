@@ -9,7 +9,6 @@
 //! pool steals its thread caches back ([`cell`]); a pool dropped with buffers still out is kept until they
 //! return, never freed under them.
 
-mod barrier;
 pub(crate) mod buflet;
 pub(crate) mod cache;
 pub(crate) mod cell;
@@ -278,7 +277,7 @@ impl Pool {
     /// A parameter out of range (naming it), no memory, or no free pool id.
     pub fn new(config: PoolConfig) -> Result<Pool, PoolError> {
         config.validate()?;
-        barrier::init();
+        crate::barrier::init();
         let stride = (config.buf_size as usize).next_multiple_of(64);
         let count = config.buffers as usize;
         let mut region = Region::map(stride * count, config.prefer)?;

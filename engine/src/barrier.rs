@@ -1,5 +1,7 @@
-//! An asymmetric barrier for the thread-cache cells ([`super::cell`]): the owner, on the hot path, pays
-//! only a compiler fence; the rare side (a retiring pool stealing a cell) pays a `membarrier` system call
+//! An asymmetric barrier for Dekker-style hand-offs between a hot side and a rare side: the pool's
+//! thread-cache cells (the owner works, a retiring pool steals) and the input layer's handler slots (the
+//! data path enters, a detach retires). The hot side pays only a compiler fence; the rare side pays a
+//! `membarrier` system call
 //! that makes every running thread of the process execute a full memory barrier. Together they order
 //! "store mine, then load theirs" on both sides, as a pair of sequentially consistent fences would, without
 //! a locked instruction per burst (which would first wait for every store of the burst, frame copies
@@ -25,7 +27,7 @@ mod cmd {
     pub const REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 }
 
-/// Registers the process for private expedited membarriers, once (pool creation calls it).
+/// Registers the process for private expedited membarriers, once (pool and interface creation call it).
 pub(crate) fn init() {
     #[cfg(not(loom))]
     {

@@ -1,0 +1,70 @@
+//! `--filter SPEC`: the engine's built-in interface filters, by name, checked.
+
+use crate::error::AppError;
+use pktloop_engine::dlil::builtin::{DropEtherType, DropEveryNth, DropSourceMac};
+use pktloop_engine::dlil::Filter;
+
+/// A filter the command line asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterSpec {
+    /// `ethertype=0x86dd`: drop frames of that EtherType.
+    EtherType(u16),
+    /// `every=N`: drop every Nth packet.
+    Every(u64),
+    /// `src-mac=02:00:00:00:00:07`: drop frames from that MAC.
+    SrcMac([u8; 6]),
+}
+
+const VALID: &str = "valid is ethertype=0xHHHH, every=N (1..=1000000000) or src-mac=XX:XX:XX:XX:XX:XX";
+
+impl FilterSpec {
+    /// Parses one `--filter` value.
+    ///
+    /// # Errors
+    /// Anything else, naming the flag, the value and the valid forms.
+    pub fn parse(value: &str) -> Result<FilterSpec, AppError> {
+        let bad = || AppError::usage(format!("invalid --filter {value}: {VALID}"));
+        let (kind, arg) = value.split_once('=').ok_or_else(bad)?;
+        match kind {
+            "ethertype" => {
+                let hex = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X")).unwrap_or(arg);
+                u16::from_str_radix(hex, 16).map(FilterSpec::EtherType).map_err(|_| bad())
+            }
+            "every" => arg.parse().ok().filter(|n| (1..=1_000_000_000).contains(n)).map(FilterSpec::Every).ok_or_else(bad),
+            "src-mac" => {
+                let bytes: Vec<u8> = arg.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
+                let mac: [u8; 6] = bytes.try_into().map_err(|_| bad())?;
+                if arg.split(':').count() != 6 {
+                    return Err(bad());
+                }
+                Ok(FilterSpec::SrcMac(mac))
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// The filter itself.
+    pub fn build(self) -> Box<dyn Filter> {
+        match self {
+            FilterSpec::EtherType(t) => Box::new(DropEtherType::new(t)),
+            FilterSpec::Every(n) => Box::new(DropEveryNth::new(n)),
+            FilterSpec::SrcMac(m) => Box::new(DropSourceMac::new(m)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_bad_ones_name_the_flag_and_the_forms() {
+        assert_eq!(FilterSpec::parse("ethertype=0x86dd").unwrap(), FilterSpec::EtherType(0x86dd));
+        assert_eq!(FilterSpec::parse("every=3").unwrap(), FilterSpec::Every(3));
+        assert_eq!(FilterSpec::parse("src-mac=02:00:00:00:00:07").unwrap(), FilterSpec::SrcMac([2, 0, 0, 0, 0, 7]));
+        for bad in ["ethertype=0xzz", "every=0", "every=x", "src-mac=02:00", "src-mac=1:2:3:4:5:6:7", "drop", "vlan=1"] {
+            let e = FilterSpec::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("invalid --filter {bad}: valid is")), "{e}");
+        }
+    }
+}
