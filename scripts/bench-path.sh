@@ -19,7 +19,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 log_dir="$target/bench-logs/path-$(date -u +%Y%m%dT%H%M%S)"
 mkdir -p "$log_dir"
 cd "$root"
-cargo build --release -q -p pktloop-benches --bin pathbench
+cargo build --release -q -p pktloop-benches --bin pathbench --bin dlilbench
 cargo bench -q -p pktloop-benches --bench ring --no-run >/dev/null 2>&1
 pathbench="$target/release/pathbench"
 
@@ -27,9 +27,12 @@ pathbench="$target/release/pathbench"
 #   pb SCENARIO SIDE [LINE]   pathbench; LINE picks the output line (ping-pong prints p50 then p99.9)
 #   testpmd                   dpdk-testpmd io forwarding over two net_ring ports, best Rx-pps of port 0
 #   ring NAME                 criterion's ring benchmark NAME, in M items/s
+#   dlil SIDE                 dlilbench (benches/src/bin/dlilbench.rs): the input layer run to completion or
+#                             on an input thread handing bursts to a worker, Mpps
 measure() {
     case "$1" in
     pb) "$pathbench" "$2" "$3" | sed -n "${4:-1}p" | awk '{ print $3 }' ;;
+    dlil) "$target/release/dlilbench" "$2" 2>/dev/null | awk '{ print $3 }' ;;
     testpmd) testpmd_io ;;
     ring) criterion_ring "$2" ;;
     esac
@@ -67,5 +70,6 @@ if command -v dpdk-testpmd >/dev/null 2>&1; then
 else
     echo "iofwd global / testpmd net_ring: dpdk-testpmd not installed (apt-get install dpdk-dev)"
 fi
+compare "dlil input thread / run to completion" 0.8 1 -- dlil input-thread -- dlil rtc
 compare "ring burst32 pktloop / rtrb chunk" 1.2 1 -- ring ring_cross_core_u64_burst32/pktloop -- \
     ring ring_cross_core_u64_burst32/rtrb

@@ -83,6 +83,9 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--port", "tap", "--ip", "198.18.0.300/24"], &["--ip", "198.18.0.300/24", "A.B.C.D/0..=32"]),
         (&["fwd", "--port", "tap", "--topology", "paired", "--tap-name", "tp0"], &["--tap-name", "tp0", "2 TAP ports", "%d"]),
         (&["fwd", "--port", "tap", "--mtu", "2000"], &["mtu", "2000", "68..=1997"]),
+        (&["fwd", "--filter", "every=0"], &["--filter", "every=0", "ethertype=0xHHHH"]),
+        (&["fwd", "--filter", "vlan=3"], &["--filter", "vlan=3", "src-mac="]),
+        (&["fwd", "--input-thread", "999"], &["--input-thread", "999", "0..="]),
         (&["fwd", "--cores", "999"], &["--cores", "999", "--allow-shared-cores"]),
         (&["fwd", "--cores", "0"], &["--cores", "0"]),
         (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth or tap"]),
@@ -167,6 +170,24 @@ fn check_run(v: &Value, mode: &str, port: &str) {
     assert_eq!(a["buffers_leaked"], 0, "every buffer back in its pool: {v}");
     assert!(["hugepage", "normal", "mixed"].contains(&v["pool"]["backing"].as_str().unwrap()));
     assert!(v["ports"].as_array().unwrap().iter().all(|p| p["name"].is_string()));
+}
+
+#[test]
+fn fwd_through_the_input_layer_counts_filter_drops_and_accounts_for_every_packet() {
+    for extra in [&["--filter", "every=7", "--filter", "ethertype=0x86dd"][..], &["--input-thread", "0", "--filter", "every=7"]] {
+        let mut args = vec!["fwd", "--json", "--duration", "1", "--mode", "txonly"];
+        args.extend_from_slice(extra);
+        let v = json(&args);
+        check_run(&v, "txonly", "feth");
+        let receiver = &v["ports"][1];
+        let every7 = &receiver["filters"][0];
+        assert_eq!(every7["name"], "drop-every-7", "{v}");
+        let (passed, dropped) = (every7["passed"].as_u64().unwrap(), every7["dropped"].as_u64().unwrap());
+        assert!(dropped > 0 && (passed + dropped) / 7 == dropped, "every 7th of {} dropped: {v}", passed + dropped);
+        assert!(v["drops"]["filtered"].as_u64().unwrap() >= dropped, "{v}");
+        assert_eq!(v["accounting"]["unaccounted"], 0, "{v}");
+        assert_eq!(v["accounting"]["buffers_leaked"], 0, "{v}");
+    }
 }
 
 #[test]

@@ -1,7 +1,12 @@
 //! Protocol demux by link-layer type (XNU's `ether_demux`): the EtherType of a frame, the inner one for
 //! 802.1Q-tagged frames.
 
-use crate::wire::{EthernetFrame, EtherType, VlanTag};
+use crate::wire::{ethernet, EtherType};
+
+/// Where the EtherType sits in an Ethernet header.
+const ETHERTYPE: std::ops::Range<usize> = 12..14;
+/// Where the inner EtherType of an 802.1Q-tagged frame sits (after the 4-byte tag).
+const INNER_ETHERTYPE: std::ops::Range<usize> = 16..18;
 
 /// Why a frame has no protocol type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,15 +16,16 @@ pub enum Untyped {
 }
 
 /// The EtherType a frame is demultiplexed on: the outer one, or the inner one of a VLAN-tagged frame.
+/// Read straight from the bytes (this runs for every received packet); `wire::EthernetFrame` and
+/// `wire::VlanTag` give the same fields with names.
 #[inline]
 pub fn ethertype(frame: &[u8]) -> Result<u16, Untyped> {
-    let eth = EthernetFrame::new_checked(frame).map_err(|_| Untyped::Short)?;
-    match eth.ethertype() {
-        EtherType::Vlan => {
-            let tag = VlanTag::new_checked(eth.payload()).map_err(|_| Untyped::Short)?;
-            Ok(tag.ethertype().into())
-        }
-        other => Ok(other.into()),
+    debug_assert_eq!(ETHERTYPE.end, ethernet::HEADER_LEN);
+    let field = |r: std::ops::Range<usize>| frame.get(r).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    match field(ETHERTYPE) {
+        Some(t) if t == u16::from(EtherType::Vlan) => field(INNER_ETHERTYPE).ok_or(Untyped::Short),
+        Some(t) => Ok(t),
+        None => Err(Untyped::Short),
     }
 }
 

@@ -2,6 +2,7 @@
 //! demux and every outbound packet before the port, and pass, drop or consume it.
 
 use crate::packet::Packet;
+use crate::port::PacketBurst;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a filter did with a packet.
@@ -18,6 +19,10 @@ pub enum Verdict {
 /// An interface filter. The interface calls it from its data path only (one thread at a time), so the
 /// hooks take `&mut self` and keep plain state; it is handed back by `detach_filter` once no packet is
 /// inside it.
+///
+/// The interface calls the burst methods, once per burst; their provided bodies run the per-packet hooks
+/// in a loop compiled for each filter type (one dynamic call per burst, not per packet). Override them
+/// only to judge a burst as a whole.
 pub trait Filter: Send {
     /// Name for tables and events.
     fn name(&self) -> &str;
@@ -30,6 +35,17 @@ pub trait Filter: Send {
     /// An outbound packet, before the port.
     fn output(&mut self, pkt: Packet) -> Verdict {
         Verdict::Pass(pkt)
+    }
+
+    /// Runs [`Filter::input`] over `pkts` in place: passed packets stay, in order; dropped ones move to
+    /// `dropped` (which has room for all of them).
+    fn input_burst(&mut self, pkts: &mut PacketBurst, dropped: &mut PacketBurst) -> FilterStats {
+        judge_in_place(pkts, dropped, |p| self.input(p))
+    }
+
+    /// Runs [`Filter::output`] over `pkts` in place, as [`Filter::input_burst`] does.
+    fn output_burst(&mut self, pkts: &mut PacketBurst, dropped: &mut PacketBurst) -> FilterStats {
+        judge_in_place(pkts, dropped, |p| self.output(p))
     }
 }
 
@@ -81,25 +97,31 @@ pub(crate) enum Hook {
     Output,
 }
 
-/// Runs `pkts` through `filter`'s `hook`, keeping the passed packets in order in `pkts` and moving the
-/// dropped ones to `dropped`; returns what happened. `kept` is scratch (empty on entry and on return).
-pub(crate) fn run_burst<const N: usize>(
-    filter: &mut dyn Filter,
-    hook: Hook,
-    pkts: &mut arrayvec::ArrayVec<Packet, N>,
-    kept: &mut arrayvec::ArrayVec<Packet, N>,
-    dropped: &mut arrayvec::ArrayVec<Packet, N>,
+/// Runs `judge` over `pkts` in place, keeping the passed packets in order and moving the dropped ones to
+/// `dropped`; returns what happened.
+#[inline]
+fn judge_in_place(
+    pkts: &mut PacketBurst,
+    dropped: &mut PacketBurst,
+    mut judge: impl FnMut(Packet) -> Verdict,
 ) -> FilterStats {
     let mut s = FilterStats::default();
-    for pkt in pkts.drain(..) {
-        let verdict = match hook {
-            Hook::Input => filter.input(pkt),
-            Hook::Output => filter.output(pkt),
-        };
-        match verdict {
+    let len = pkts.len();
+    let base = pkts.as_mut_ptr();
+    // While the filter runs the burst claims no packet: if a hook panics, the packets not yet looked at
+    // leak instead of being freed twice.
+    // SAFETY: 0 <= the capacity, and no element is dropped by shrinking the length.
+    unsafe { pkts.set_len(0) };
+    let mut keep = 0;
+    for i in 0..len {
+        // SAFETY: slot i < len held an initialised packet, read exactly once; slots below `keep` <= i are
+        // the ones written back, so no live packet is overwritten.
+        let pkt = unsafe { base.add(i).read() };
+        match judge(pkt) {
             Verdict::Pass(p) => {
-                s.passed += 1;
-                kept.push(p);
+                // SAFETY: keep <= i < capacity, and slot `keep` was read (moved out) already.
+                unsafe { base.add(keep).write(p) };
+                keep += 1;
             }
             Verdict::Drop(p) => {
                 s.dropped += 1;
@@ -109,6 +131,8 @@ pub(crate) fn run_burst<const N: usize>(
             Verdict::Consumed => s.consumed += 1,
         }
     }
-    std::mem::swap(pkts, kept);
+    s.passed = keep as u64;
+    // SAFETY: slots 0..keep hold the passed packets, written above.
+    unsafe { pkts.set_len(keep) };
     s
 }

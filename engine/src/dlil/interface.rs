@@ -9,7 +9,7 @@
 //! lock-free load per burst), each handler is entered through its slot's gate once per burst.
 
 use super::demux::ethertype;
-use super::filter::{run_burst, Filter, FilterCounters, FilterStats, Hook};
+use super::filter::{Filter, FilterCounters, FilterStats, Hook};
 use super::protocol::{Protocol, ProtocolCounters};
 use super::slot::Slot;
 use crate::packet::free_burst;
@@ -73,6 +73,38 @@ struct Shared {
     counters: Arc<PortCounters>,
     events: EventBus,
     next_filter: AtomicU64,
+    /// Bumped by every attach and detach: the data path reloads its copy of the lists when it changes.
+    generation: AtomicU64,
+}
+
+impl Shared {
+    /// The lists changed: the data path reloads them before its next burst. (Until it does, it may still
+    /// hold a detached entry, whose closed gate keeps it out.)
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The data path's copy of the lists, reloaded only when the generation moves: one relaxed load per poll
+/// instead of an `arc-swap` load per list.
+#[derive(Default)]
+struct Lists {
+    generation: u64,
+    filters: Arc<Vec<Arc<FilterEntry>>>,
+    protocols: Arc<Vec<Arc<ProtocolEntry>>>,
+}
+
+impl Lists {
+    /// Brings the copy up to date (a reference count taken per list when they changed; no allocation).
+    #[inline]
+    fn refresh(&mut self, shared: &Shared) {
+        let now = shared.generation.load(Ordering::Acquire);
+        if now != self.generation {
+            self.generation = now;
+            self.filters = shared.filters.load_full();
+            self.protocols = shared.protocols.load_full();
+        }
+    }
 }
 
 /// A detached filter, handed back with its final counters.
@@ -122,6 +154,7 @@ impl InterfaceHandle {
             list.push(entry.clone());
             list
         });
+        self.shared.changed();
         self.publish(EventKind::FilterAttached { filter: id.0 });
         id
     }
@@ -135,6 +168,7 @@ impl InterfaceHandle {
             found = list.iter().find(|e| e.id == id).cloned();
             list.iter().filter(|e| e.id != id).cloned().collect::<Vec<_>>()
         });
+        self.shared.changed();
         let entry = found?;
         let filter = entry.slot.retire()?;
         self.publish(EventKind::FilterDetached { filter: id.0 });
@@ -169,6 +203,7 @@ impl InterfaceHandle {
             }
             list
         });
+        self.shared.changed();
         if taken {
             // Not published: nobody else holds the entry, so its handler comes back untouched.
             let handler = entry.slot.retire().expect("a new slot holds its handler");
@@ -186,6 +221,7 @@ impl InterfaceHandle {
             found = list.iter().find(|e| e.ethertype == ethertype).cloned();
             list.iter().filter(|e| e.ethertype != ethertype).cloned().collect::<Vec<_>>()
         });
+        self.shared.changed();
         let entry = found?;
         let handler = entry.slot.retire()?;
         self.publish(EventKind::ProtocolDetached { ethertype });
@@ -228,7 +264,6 @@ impl InterfaceHandle {
 #[derive(Default)]
 struct Scratch {
     rx: PacketBurst,
-    kept: PacketBurst,
     dropped: PacketBurst,
     chain: PacketBurst,
     replies: PacketBurst,
@@ -242,6 +277,7 @@ pub struct Interface {
     port: Box<dyn Port>,
     handle: InterfaceHandle,
     scratch: Box<Scratch>,
+    lists: Lists,
     port_events: Subscriber,
     burst: usize,
     polls: u32,
@@ -271,8 +307,19 @@ impl Interface {
             counters: Arc::default(),
             events: EventBus::new(),
             next_filter: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
         });
-        Interface { port, handle: InterfaceHandle { shared }, scratch: Box::default(), port_events, burst, polls: 0 }
+        let mut lists = Lists::default();
+        lists.refresh(&shared);
+        Interface {
+            port,
+            handle: InterfaceHandle { shared },
+            scratch: Box::default(),
+            lists,
+            port_events,
+            burst,
+            polls: 0,
+        }
     }
 
     /// The control path, for any thread.
@@ -294,6 +341,7 @@ impl Interface {
             self.relay_port_events();
         }
         self.flush();
+        self.lists.refresh(&self.handle.shared);
         let s = &mut *self.scratch;
         let n = self.port.rx_burst(0, &mut s.rx, self.burst);
         if n == 0 {
@@ -302,18 +350,27 @@ impl Interface {
         let shared = &*self.handle.shared;
         let bytes: usize = s.rx.iter().map(|p| p.len()).sum();
         shared.counters.rx(n as u64, bytes as u64);
-        run_filters(shared, Hook::Input, &mut s.rx, &mut s.kept, &mut s.dropped);
-        demux(shared, s);
-        let mut replies = std::mem::take(&mut self.scratch.replies);
-        self.output(&mut replies);
-        // Replies the output path had no room for are dropped (counted), never held across polls.
-        let left = replies.len() as u64;
+        run_filters(shared, &self.lists.filters, Hook::Input, &mut s.rx, &mut s.dropped);
+        demux(shared, &self.lists.protocols, s);
+        if !s.replies.is_empty() {
+            self.send_replies();
+        }
+        n
+    }
+
+    /// Sends the protocols' replies through the output path; those it has no room for are dropped
+    /// (counted), never held across polls.
+    fn send_replies(&mut self) {
+        self.flush();
+        let s = &mut *self.scratch;
+        let take = s.replies.len().min(s.pending.remaining_capacity());
+        s.outgoing.extend(s.replies.drain(..take));
+        let left = s.replies.len() as u64;
         if left > 0 {
             PortCounters::drop(&self.handle.shared.counters, DropReason::RxRingFull, left);
-            free_burst(&mut replies);
+            free_burst(&mut s.replies);
         }
-        self.scratch.replies = replies;
-        n
+        self.stage_outgoing();
     }
 
     /// The output path: takes packets from the front of `pkts` (as many as it can hold), runs them through
@@ -321,17 +378,23 @@ impl Interface {
     /// not looked at (back-pressure: the port is behind).
     pub fn output(&mut self, pkts: &mut PacketBurst) -> usize {
         self.flush();
+        self.lists.refresh(&self.handle.shared);
         let s = &mut *self.scratch;
-        let room = s.pending.remaining_capacity();
-        let take = pkts.len().min(room);
+        let take = pkts.len().min(s.pending.remaining_capacity());
         if take == 0 {
             return 0;
         }
         s.outgoing.extend(pkts.drain(..take));
-        run_filters(&self.handle.shared, Hook::Output, &mut s.outgoing, &mut s.kept, &mut s.dropped);
+        self.stage_outgoing();
+        take
+    }
+
+    /// Runs `outgoing` through the output filters, queues what passes and sends what the port takes.
+    fn stage_outgoing(&mut self) {
+        let s = &mut *self.scratch;
+        run_filters(&self.handle.shared, &self.lists.filters, Hook::Output, &mut s.outgoing, &mut s.dropped);
         s.pending.extend(s.outgoing.drain(..));
         self.flush();
-        take
     }
 
     /// Sends what the port has not taken yet; true when nothing is left.
@@ -393,18 +456,22 @@ impl Interface {
 /// Runs `pkts` through every filter of the list in order (`hook`), freeing and counting what they drop.
 fn run_filters(
     shared: &Shared,
+    filters: &[Arc<FilterEntry>],
     hook: Hook,
     pkts: &mut PacketBurst,
-    kept: &mut PacketBurst,
     dropped: &mut PacketBurst,
 ) {
-    let filters = shared.filters.load();
-    for e in filters.iter() {
+    for e in filters {
         if pkts.is_empty() {
             break;
         }
         // SAFETY: the data path (`&mut Interface`) is the only caller of `enter`.
-        let done = unsafe { e.slot.enter(|f| run_burst(f, hook, pkts, kept, dropped)) };
+        let done = unsafe {
+            e.slot.enter(|f| match hook {
+                Hook::Input => f.input_burst(pkts, dropped),
+                Hook::Output => f.output_burst(pkts, dropped),
+            })
+        };
         if let Some(s) = done {
             e.counters.add(s);
             PortCounters::drop(&shared.counters, DropReason::Filtered, s.dropped);
@@ -416,8 +483,12 @@ fn run_filters(
 /// Hands `s.rx` to the protocols, consecutive packets of one EtherType as one chain (as dlil does).
 /// Frames too short for a header are counted (ierrors, `BadFrame`); frames no protocol takes are counted
 /// as `NoProtocol`; both freed.
-fn demux(shared: &Shared, s: &mut Scratch) {
-    let protocols = shared.protocols.load();
+fn demux(shared: &Shared, protocols: &[Arc<ProtocolEntry>], s: &mut Scratch) {
+    if let Some(t) = one_type(&s.rx) {
+        // The usual burst: all of one type, handed up as it is.
+        deliver(shared, protocols, t, &mut s.rx, &mut s.replies);
+        return;
+    }
     let mut chain_type = None;
     let mut bad = 0u64;
     for pkt in s.rx.drain(..) {
@@ -428,7 +499,7 @@ fn demux(shared: &Shared, s: &mut Scratch) {
             }
             Ok(t) => {
                 if chain_type != Some(t) && !s.chain.is_empty() {
-                    deliver(shared, &protocols, chain_type.unwrap_or(0), &mut s.chain, &mut s.replies);
+                    deliver(shared, protocols, chain_type.unwrap_or(0), &mut s.chain, &mut s.replies);
                 }
                 chain_type = Some(t);
                 s.chain.push(pkt);
@@ -436,12 +507,21 @@ fn demux(shared: &Shared, s: &mut Scratch) {
         }
     }
     if let Some(t) = chain_type.filter(|_| !s.chain.is_empty()) {
-        deliver(shared, &protocols, t, &mut s.chain, &mut s.replies);
+        deliver(shared, protocols, t, &mut s.chain, &mut s.replies);
     }
     if bad > 0 {
         shared.counters.rx_error(bad);
         PortCounters::drop(&shared.counters, DropReason::BadFrame, bad);
     }
+}
+
+/// The EtherType of every packet of `pkts`, if they all have the same one.
+#[inline]
+fn one_type(pkts: &PacketBurst) -> Option<u16> {
+    let first = ethertype(pkts.first()?.data());
+    // No early exit: the header loads of the whole burst are independent and overlap.
+    let same = pkts[1..].iter().fold(true, |same, p| same & (ethertype(p.data()) == first));
+    first.ok().filter(|_| same)
 }
 
 /// Gives `chain` (all of type `ethertype`) to its protocol, or counts it as `NoProtocol`; frees what is
