@@ -22,6 +22,7 @@ cd "$root"
 cargo build --release -q -p pktloop-benches --bin pathbench --bin dlilbench
 cargo bench -q -p pktloop-benches --bench ring --no-run >/dev/null 2>&1
 pathbench="$target/release/pathbench"
+dlilbench="$target/release/dlilbench"
 
 # One measurement of one side, printed as a bare number.
 #   pb SCENARIO SIDE [LINE]   pathbench; LINE picks the output line (ping-pong prints p50 then p99.9)
@@ -32,7 +33,7 @@ pathbench="$target/release/pathbench"
 measure() {
     case "$1" in
     pb) "$pathbench" "$2" "$3" | sed -n "${4:-1}p" | awk '{ print $3 }' ;;
-    dlil) "$target/release/dlilbench" "$2" 2>/dev/null | awk '{ print $3 }' ;;
+    dlil) "$dlilbench" "$2" 2>/dev/null | awk '{ print $3 }' ;;
     testpmd) testpmd_io ;;
     ring) criterion_ring "$2" ;;
     esac

@@ -1,10 +1,11 @@
 //! Embedding pktloop's input layer: a feth pair whose receiving port sits behind an interface. An input
 //! filter drops IPv6, an IPv4 handler counts what reaches it, and while traffic flows a filter that drops
-//! one sender's frames is attached and later detached again. At the end every frame is accounted for.
+//! one sender's frames is attached, then detached as another (dropping every 50th frame) is attached. At
+//! the end every frame is accounted for.
 //!
 //! Run: `cargo run --release -p pktloop --example filters`
 
-use pktloop_engine::dlil::builtin::{DropEtherType, DropSourceMac};
+use pktloop_engine::dlil::builtin::{DropEtherType, DropEveryNth, DropSourceMac};
 use pktloop_engine::dlil::{Interface, Protocol, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::port::{DropReason, PacketBurst};
@@ -41,6 +42,8 @@ pub struct Outcome {
     pub ipv6_dropped: u64,
     /// Frames the host filter dropped while it was attached.
     pub host_dropped: u64,
+    /// Frames the every-50th filter dropped after it replaced the host filter.
+    pub nth_dropped: u64,
     /// Buffers still out after teardown.
     pub leaked: usize,
 }
@@ -65,7 +68,7 @@ pub fn run_filters() -> Outcome {
     control.attach_protocol(ETHERTYPE_IPV4, Box::new(CountIpv4(counted.clone()))).expect("IPv4 is free");
     let done = AtomicBool::new(false);
 
-    let (sent, host_dropped) = std::thread::scope(|s| {
+    let (sent, host_dropped, nth) = std::thread::scope(|s| {
         // The data path: run to completion on its own thread until the sender is done and all is in.
         s.spawn(|| {
             let mut quiet = 0;
@@ -74,16 +77,18 @@ pub fn run_filters() -> Outcome {
                 quiet = if got == 0 && done.load(Ordering::Acquire) { quiet + 1 } else { 0 };
             }
         });
-        // The control path: a filter for host 7 comes and goes while frames flow.
+        // The control path: a filter for host 7 comes and goes while frames flow, and another takes its
+        // place.
         let controller = s.spawn(|| {
             while counted.load(Ordering::Relaxed) < ROUNDS / 4 {
                 std::hint::spin_loop();
             }
-            let id = control.attach_filter(Box::new(DropSourceMac::new([2, 0, 0, 0, 0, 7])));
+            let host = control.attach_filter(Box::new(DropSourceMac::new([2, 0, 0, 0, 0, 7])));
             while counted.load(Ordering::Relaxed) < ROUNDS / 2 {
                 std::hint::spin_loop();
             }
-            control.detach_filter(id).expect("attached above").stats.dropped
+            let nth = control.attach_filter(Box::new(DropEveryNth::new(50)));
+            (control.detach_filter(host).expect("attached above").stats.dropped, nth)
         });
         let mut sent = 0u64;
         let mut burst = PacketBurst::new();
@@ -104,22 +109,23 @@ pub fn run_filters() -> Outcome {
             sent += wire.tx_burst(0, &mut burst) as u64;
         }
         done.store(true, Ordering::Release);
-        (sent, controller.join().expect("controller"))
+        let (host_dropped, nth) = controller.join().expect("controller");
+        (sent, host_dropped, nth)
     });
 
     let ipv6_dropped = control.detach_filter(no_ipv6).expect("attached").stats.dropped;
-    assert_eq!(control.stats().dropped(DropReason::Filtered), ipv6_dropped + host_dropped);
+    let nth_dropped = control.detach_filter(nth).expect("attached").stats.dropped;
+    assert_eq!(control.stats().dropped(DropReason::Filtered), ipv6_dropped + host_dropped + nth_dropped);
     drop(iface.detach());
     drop(wire);
-    let outcome = Outcome { sent, counted: counted.load(Ordering::Relaxed), ipv6_dropped, host_dropped, leaked: pool.in_use() };
-    outcome
+    Outcome { sent, counted: counted.load(Ordering::Relaxed), ipv6_dropped, host_dropped, nth_dropped, leaked: pool.in_use() }
 }
 
 fn main() {
     let o = run_filters();
     println!(
         "sent {}: {} IPv4 counted, {} IPv6 dropped by the IPv6 filter, {} dropped by the host filter while \
-         it was attached; {} buffers leaked",
-        o.sent, o.counted, o.ipv6_dropped, o.host_dropped, o.leaked
+         it was attached, {} by the every-50th filter after it; {} buffers leaked",
+        o.sent, o.counted, o.ipv6_dropped, o.host_dropped, o.nth_dropped, o.leaked
     );
 }

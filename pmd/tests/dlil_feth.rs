@@ -340,3 +340,68 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
     drop(to_port);
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn the_responder_answers_arp_and_ping_through_the_output_path_and_link_events_are_relayed() {
+    use pktloop_engine::dlil::{Responder, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+    use pktloop_engine::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol,
+        Icmpv4Packet, Icmpv4Repr, Ipv4Packet, Ipv4Repr,
+    };
+    use std::net::Ipv4Addr;
+    let (mut a, b) = pair(&cfg()).unwrap();
+    let pool = a.tx_pool().clone();
+    let mut iface = Interface::new(Box::new(b), 32);
+    let h = iface.handle();
+    let events = h.subscribe();
+    let (me, peer) = ([2, 0, 0, 0, 0, 0x22], [2, 0, 0, 0, 0, 0x11]);
+    let (my_ip, peer_ip) = (Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(198, 18, 0, 1));
+    for t in [ETHERTYPE_ARP, ETHERTYPE_IPV4] {
+        h.attach_protocol(t, Box::new(Responder::new(me, my_ip.octets()))).unwrap();
+    }
+    let eth = |f: &mut [u8], dst: [u8; 6], t| {
+        EthernetRepr { src_addr: EthernetAddress(peer), dst_addr: EthernetAddress(dst), ethertype: t }
+            .emit(&mut EthernetFrame::new_unchecked(f))
+    };
+    let mut arp = vec![0u8; 60];
+    eth(&mut arp, [0xff; 6], EtherType::Arp);
+    ArpRepr {
+        operation: ArpOperation::Request,
+        sender_hardware_addr: EthernetAddress(peer),
+        sender_protocol_addr: peer_ip,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: my_ip,
+    }
+    .emit(&mut ArpPacket::new_unchecked(&mut arp[14..42]));
+    let mut ping = vec![0u8; 14 + 20 + 8 + 16];
+    eth(&mut ping, me, EtherType::Ipv4);
+    Ipv4Repr { src_addr: peer_ip, dst_addr: my_ip, protocol: IpProtocol::Icmp, payload_len: 24, ttl: 64 }
+        .emit(&mut Ipv4Packet::new_unchecked(&mut ping[14..]));
+    let data = [7u8; 16];
+    Icmpv4Repr::EchoRequest { ident: 1, seq_no: 9, data: &data }.emit(&mut Icmpv4Packet::new_unchecked(&mut ping[34..]));
+    send_all(&mut a, &pool, &[arp, ping], 1);
+    while iface.poll() > 0 {}
+    let mut replies = PacketBurst::new();
+    a.rx_burst(0, &mut replies, 8);
+    assert_eq!(replies.len(), 2, "an ARP reply and an echo reply");
+    let arp_bytes = replies[0].to_vec();
+    let arp_reply = EthernetFrame::new_checked(&arp_bytes[..]).unwrap();
+    let parsed = ArpRepr::parse(&ArpPacket::new_checked(arp_reply.payload()).unwrap()).unwrap();
+    assert_eq!((parsed.operation, parsed.sender_hardware_addr), (ArpOperation::Reply, EthernetAddress(me)));
+    let echo = replies[1].to_vec();
+    let ip = Ipv4Packet::new_checked(&echo[14..]).unwrap();
+    assert_eq!((ip.src_addr(), ip.dst_addr()), (my_ip, peer_ip));
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
+    assert!(icmp.verify_checksum());
+    assert_eq!(h.stats().opackets, 2, "the replies went out through the interface");
+    drop(replies);
+    // The peer goes away: the port posts link down, and the interface relays it.
+    drop(a);
+    for _ in 0..200 {
+        iface.poll();
+    }
+    let kinds: Vec<EventKind> = events.drain().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::LinkDown), "{kinds:?}");
+    drop(iface.detach());
+    assert_eq!(pool.in_use(), 0);
+}
