@@ -72,5 +72,6 @@ else
     echo "iofwd global / testpmd net_ring: dpdk-testpmd not installed (apt-get install dpdk-dev)"
 fi
 compare "dlil input thread / run to completion" 0.8 1 -- dlil input-thread -- dlil rtc
+compare "dlil fwd input thread / run to completion" 0.8 1 -- dlil input-thread-fwd -- dlil rtc-fwd
 compare "ring burst32 pktloop / rtrb chunk" 1.2 1 -- ring ring_cross_core_u64_burst32/pktloop -- \
     ring ring_cross_core_u64_burst32/rtrb

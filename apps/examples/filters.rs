@@ -95,7 +95,7 @@ pub fn run_filters() -> Outcome {
         let frames = [frame(ETHERTYPE_IPV4, 1), frame(ETHERTYPE_IPV4, 7), frame(ETHERTYPE_IPV6, 1)];
         for _ in 0..ROUNDS {
             for f in &frames {
-                while let Err(_) = pool.packet_from(f).map(|p| burst.push(p)) {
+                while pool.packet_from(f).map(|p| burst.push(p)).is_err() {
                     sent += wire.tx_burst(0, &mut burst) as u64;
                 }
             }
@@ -118,7 +118,14 @@ pub fn run_filters() -> Outcome {
     assert_eq!(control.stats().dropped(DropReason::Filtered), ipv6_dropped + host_dropped + nth_dropped);
     drop(iface.detach());
     drop(wire);
-    Outcome { sent, counted: counted.load(Ordering::Relaxed), ipv6_dropped, host_dropped, nth_dropped, leaked: pool.in_use() }
+    Outcome {
+        sent,
+        counted: counted.load(Ordering::Relaxed),
+        ipv6_dropped,
+        host_dropped,
+        nth_dropped,
+        leaked: pool.in_use(),
+    }
 }
 
 fn main() {

@@ -189,7 +189,8 @@ pub fn pkt_len(value: Option<i64>, mtu: u32) -> Result<usize, AppError> {
 /// # Errors
 /// Anything else, naming the flag and the value.
 pub fn ipv4_cidr(flag: &'static str, value: &str) -> Result<([u8; 4], u8), AppError> {
-    let bad = || AppError::usage(format!("invalid --{flag} {value}: valid is an IPv4 address A.B.C.D or A.B.C.D/0..=32"));
+    let bad =
+        || AppError::usage(format!("invalid --{flag} {value}: valid is an IPv4 address A.B.C.D or A.B.C.D/0..=32"));
     let (addr, prefix) = match value.split_once('/') {
         Some((a, p)) => (a, p.parse::<u8>().ok().filter(|p| *p <= 32).ok_or_else(bad)?),
         None => (value, 32),

@@ -30,7 +30,9 @@ impl FilterSpec {
                 let hex = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X")).unwrap_or(arg);
                 u16::from_str_radix(hex, 16).map(FilterSpec::EtherType).map_err(|_| bad())
             }
-            "every" => arg.parse().ok().filter(|n| (1..=1_000_000_000).contains(n)).map(FilterSpec::Every).ok_or_else(bad),
+            "every" => {
+                arg.parse().ok().filter(|n| (1..=1_000_000_000).contains(n)).map(FilterSpec::Every).ok_or_else(bad)
+            }
             "src-mac" => {
                 let bytes: Vec<u8> = arg.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
                 let mac: [u8; 6] = bytes.try_into().map_err(|_| bad())?;
@@ -62,7 +64,8 @@ mod tests {
         assert_eq!(FilterSpec::parse("ethertype=0x86dd").unwrap(), FilterSpec::EtherType(0x86dd));
         assert_eq!(FilterSpec::parse("every=3").unwrap(), FilterSpec::Every(3));
         assert_eq!(FilterSpec::parse("src-mac=02:00:00:00:00:07").unwrap(), FilterSpec::SrcMac([2, 0, 0, 0, 0, 7]));
-        for bad in ["ethertype=0xzz", "every=0", "every=x", "src-mac=02:00", "src-mac=1:2:3:4:5:6:7", "drop", "vlan=1"] {
+        for bad in ["ethertype=0xzz", "every=0", "every=x", "src-mac=02:00", "src-mac=1:2:3:4:5:6:7", "drop", "vlan=1"]
+        {
             let e = FilterSpec::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("invalid --filter {bad}: valid is")), "{e}");
         }

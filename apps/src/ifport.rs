@@ -66,7 +66,8 @@ impl IfPort {
         let ((ipv4_in, ipv4_out), (arp_in, arp_out)) = (ring_pair(), ring_pair());
         let drops = handle.counters().clone();
         // Cannot fail: a fresh interface has no protocol attached.
-        let _ = handle.attach_protocol(ETHERTYPE_IPV4, Box::new(Handoff::new("ipv4-to-worker", ipv4_in, drops.clone())));
+        let _ =
+            handle.attach_protocol(ETHERTYPE_IPV4, Box::new(Handoff::new("ipv4-to-worker", ipv4_in, drops.clone())));
         let _ = handle.attach_protocol(ETHERTYPE_ARP, Box::new(Handoff::new("arp-to-worker", arp_in, drops)));
         let path = match input_core {
             None => Path::Inline(iface),

@@ -7,8 +7,8 @@ use pktloop_engine::port::PortCounters;
 use pktloop_engine::{Pool, Port};
 use pktloop_pmd::feth::{self, FethConfig};
 use pktloop_pmd::null::NullPort;
-use pktloop_pmd::tap::{TapConfig, TapCounters, TapPort};
 use pktloop_pmd::pools::PortPools;
+use pktloop_pmd::tap::{TapConfig, TapCounters, TapPort};
 use std::sync::Arc;
 
 /// What the main thread keeps about a port once a worker owns it.
@@ -93,8 +93,22 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
     }
     let (ma, mb) = (a.mac(), b.mac());
     let info = vec![
-        PortInfo { name: a.name().to_owned(), mac: ma, peer_mac: mb, counters: a.counters().clone(), tap: None, iface: None },
-        PortInfo { name: b.name().to_owned(), mac: mb, peer_mac: ma, counters: b.counters().clone(), tap: None, iface: None },
+        PortInfo {
+            name: a.name().to_owned(),
+            mac: ma,
+            peer_mac: mb,
+            counters: a.counters().clone(),
+            tap: None,
+            iface: None,
+        },
+        PortInfo {
+            name: b.name().to_owned(),
+            mac: mb,
+            peer_mac: ma,
+            counters: b.counters().clone(),
+            tap: None,
+            iface: None,
+        },
     ];
     Ok(PortSet { ports: vec![Box::new(a), Box::new(b)], info, pools })
 }
@@ -135,7 +149,12 @@ pub fn null_ports(n: usize, config: &FethConfig, frame_len: usize) -> Result<Por
 ///
 /// # Errors
 /// A setting the driver refused, a missing capability or device (usage errors), or pool memory.
-pub fn tap_ports(n: usize, config: &FethConfig, tap: &crate::fwd::plan::TapPlan, mtu: u32) -> Result<PortSet, AppError> {
+pub fn tap_ports(
+    n: usize,
+    config: &FethConfig,
+    tap: &crate::fwd::plan::TapPlan,
+    mtu: u32,
+) -> Result<PortSet, AppError> {
     let mut spec = config.pool_spec();
     if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
         spec.mode = pktloop_engine::pool::PoolMode::Private;
@@ -143,7 +162,8 @@ pub fn tap_ports(n: usize, config: &FethConfig, tap: &crate::fwd::plan::TapPlan,
     let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
     let tap_config = TapConfig { name: tap.name.clone(), queues: tap.queues, mtu, mac: None, io_uring: tap.io_uring };
     for i in 0..n {
-        let pools = PortPools::create(&format!("tap{i}"), &spec).map_err(|e| AppError::runtime(format!("tap{i}: {e}")))?;
+        let pools =
+            PortPools::create(&format!("tap{i}"), &spec).map_err(|e| AppError::runtime(format!("tap{i}: {e}")))?;
         push_pool(&mut set.pools, &pools.tx);
         let port = TapPort::open(&tap_config, pools.tx.clone()).map_err(|e| match e.is_usage() {
             true => AppError::usage(e.to_string()),

@@ -78,10 +78,16 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--mtu", "70"], &["--mtu", "70", "72..="]),
         (&["fwd", "--duration", "0"], &["--duration", "0", "0.1..="]),
         (&["fwd", "--duration", "soon"], &["--duration", "soon"]),
-        (&["fwd", "--port", "tap", "--tap-name", "a-name-far-too-long"], &["tap-name", "a-name-far-too-long", "1..=15 bytes"]),
+        (
+            &["fwd", "--port", "tap", "--tap-name", "a-name-far-too-long"],
+            &["tap-name", "a-name-far-too-long", "1..=15 bytes"],
+        ),
         (&["fwd", "--port", "tap", "--tap-queues", "0"], &["--tap-queues", "0", "1..=256"]),
         (&["fwd", "--port", "tap", "--ip", "198.18.0.300/24"], &["--ip", "198.18.0.300/24", "A.B.C.D/0..=32"]),
-        (&["fwd", "--port", "tap", "--topology", "paired", "--tap-name", "tp0"], &["--tap-name", "tp0", "2 TAP ports", "%d"]),
+        (
+            &["fwd", "--port", "tap", "--topology", "paired", "--tap-name", "tp0"],
+            &["--tap-name", "tp0", "2 TAP ports", "%d"],
+        ),
         (&["fwd", "--port", "tap", "--mtu", "2000"], &["mtu", "2000", "68..=1997"]),
         (&["fwd", "--filter", "every=0"], &["--filter", "every=0", "ethertype=0xHHHH"]),
         (&["fwd", "--filter", "vlan=3"], &["--filter", "vlan=3", "src-mac="]),
@@ -174,7 +180,9 @@ fn check_run(v: &Value, mode: &str, port: &str) {
 
 #[test]
 fn fwd_through_the_input_layer_counts_filter_drops_and_accounts_for_every_packet() {
-    for extra in [&["--filter", "every=7", "--filter", "ethertype=0x86dd"][..], &["--input-thread", "0", "--filter", "every=7"]] {
+    for extra in
+        [&["--filter", "every=7", "--filter", "ethertype=0x86dd"][..], &["--input-thread", "0", "--filter", "every=7"]]
+    {
         let mut args = vec!["fwd", "--json", "--duration", "1", "--mode", "txonly"];
         args.extend_from_slice(extra);
         let v = json(&args);

@@ -259,8 +259,14 @@ fn short_and_unknown_frames_are_counted_and_the_interface_goes_on() {
     tagged[16..18].copy_from_slice(&[0x08, 0x00]);
     let mut tag_cut = frame(0x8100, [2; 6], 16);
     tag_cut[14..16].fill(0);
-    let frames =
-        [frame(0x0800, [2; 6], 60), frame(0, [2; 6], 10), frame(0x9999, [2; 6], 60), tagged, tag_cut, frame(0, [2; 6], 1)];
+    let frames = [
+        frame(0x0800, [2; 6], 60),
+        frame(0, [2; 6], 10),
+        frame(0x9999, [2; 6], 60),
+        tagged,
+        tag_cut,
+        frame(0, [2; 6], 1),
+    ];
     send_all(&mut a, &pool, &frames, 10);
     while iface.poll() > 0 {}
     let s = h.stats();
@@ -345,8 +351,8 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
 fn the_responder_answers_arp_and_ping_through_the_output_path_and_link_events_are_relayed() {
     use pktloop_engine::dlil::{Responder, ETHERTYPE_ARP, ETHERTYPE_IPV4};
     use pktloop_engine::wire::{
-        ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, IpProtocol,
-        Icmpv4Packet, Icmpv4Repr, Ipv4Packet, Ipv4Repr,
+        ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Icmpv4Packet,
+        Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr,
     };
     use std::net::Ipv4Addr;
     let (mut a, b) = pair(&cfg()).unwrap();
@@ -378,7 +384,8 @@ fn the_responder_answers_arp_and_ping_through_the_output_path_and_link_events_ar
     Ipv4Repr { src_addr: peer_ip, dst_addr: my_ip, protocol: IpProtocol::Icmp, payload_len: 24, ttl: 64 }
         .emit(&mut Ipv4Packet::new_unchecked(&mut ping[14..]));
     let data = [7u8; 16];
-    Icmpv4Repr::EchoRequest { ident: 1, seq_no: 9, data: &data }.emit(&mut Icmpv4Packet::new_unchecked(&mut ping[34..]));
+    Icmpv4Repr::EchoRequest { ident: 1, seq_no: 9, data: &data }
+        .emit(&mut Icmpv4Packet::new_unchecked(&mut ping[34..]));
     send_all(&mut a, &pool, &[arp, ping], 1);
     while iface.poll() > 0 {}
     let mut replies = PacketBurst::new();

@@ -5,6 +5,9 @@
 //!                          protocol frees each burst (run to completion)
 //! dlilbench input-thread   an input thread on core 0 polls the same interface and hands each burst over
 //!                          a ring to a worker on core 1, which frees it
+//! dlilbench rtc-fwd        as rtc, but the protocol sends each burst back out (the null port frees it)
+//! dlilbench input-thread-fwd  as input-thread, but the worker sends each burst back out through the
+//!                          input thread (a ring each way), as `pktloop fwd --input-thread` forwards
 //! ```
 //!
 //! Prints `dlil SIDE VALUE Mpps`: packets that reached their consumer per second, the best of three runs.
@@ -41,6 +44,21 @@ impl Protocol for Sink {
     }
 }
 
+/// Sends what it gets back out through the interface, counting it.
+struct Reflect(Arc<AtomicU64>);
+
+impl Protocol for Reflect {
+    fn name(&self) -> &str {
+        "reflect"
+    }
+
+    fn input(&mut self, pkts: &mut PacketBurst, replies: &mut PacketBurst) {
+        self.0.store(self.0.load(Ordering::Relaxed) + pkts.len() as u64, Ordering::Relaxed);
+        let room = replies.remaining_capacity().min(pkts.len());
+        replies.extend(pkts.drain(..room));
+    }
+}
+
 fn interface() -> (Interface, Pool) {
     let mut c = PoolConfig::new("dlilbench", 8192, 2048);
     c.headroom = 128;
@@ -56,11 +74,20 @@ fn pin(core: usize) {
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: core });
 }
 
-/// Run to completion on core 0: Mpps.
+/// Run to completion on core 0, freeing: Mpps.
 fn rtc() -> f64 {
+    rtc_with(|seen| Box::new(Sink(seen)))
+}
+
+/// Run to completion on core 0, forwarding: Mpps.
+fn rtc_fwd() -> f64 {
+    rtc_with(|seen| Box::new(Reflect(seen)))
+}
+
+fn rtc_with(protocol: fn(Arc<AtomicU64>) -> Box<dyn Protocol>) -> f64 {
     let (mut iface, pool) = interface();
     let seen = Arc::new(AtomicU64::new(0));
-    iface.handle().attach_protocol(ETHERTYPE_IPV4, Box::new(Sink(seen.clone()))).expect("free");
+    iface.handle().attach_protocol(ETHERTYPE_IPV4, protocol(seen.clone())).expect("free");
     let mpps = std::thread::scope(|s| {
         s.spawn(|| {
             pin(0);
@@ -79,21 +106,38 @@ fn rtc() -> f64 {
     mpps
 }
 
-/// Input thread on core 0 handing bursts to a worker on core 1: Mpps at the worker.
+/// Input thread on core 0 handing bursts to a worker on core 1, which frees them: Mpps at the worker.
 fn input_thread() -> f64 {
+    input_thread_with(false)
+}
+
+/// The same, the worker sending each burst back out through the input thread: Mpps at the worker.
+fn input_thread_fwd() -> f64 {
+    input_thread_with(true)
+}
+
+fn input_thread_with(forward: bool) -> f64 {
     let (iface, pool) = interface();
     let h = iface.handle();
     let (to_worker, mut from_input) = ring::ring::<Packet>(1024).expect("ring");
+    let (mut to_port, outbound) = ring::ring::<Packet>(1024).expect("ring");
     h.attach_protocol(ETHERTYPE_IPV4, Box::new(Handoff::new("to-worker", to_worker, h.counters().clone())))
         .expect("free");
-    let thread = InputThread::spawn(iface, 0, None).expect("input thread");
+    let thread = InputThread::spawn(iface, 0, forward.then_some(outbound)).expect("input thread");
     pin(1);
     let mut burst = PacketBurst::new();
     let mut got = 0u64;
     let t = Instant::now();
     while got < PACKETS {
         got += from_input.pop_burst(&mut burst, BURST) as u64;
-        free_burst(&mut burst);
+        if forward {
+            // Back-pressure: what the outbound ring cannot take yet waits here.
+            while !burst.is_empty() {
+                to_port.push_burst(&mut burst);
+            }
+        } else {
+            free_burst(&mut burst);
+        }
     }
     let mpps = got as f64 / t.elapsed().as_secs_f64() / 1e6;
     let iface = thread.stop();
@@ -104,6 +148,7 @@ fn input_thread() -> f64 {
     let dropped = iface.handle().stats().total_drops();
     drop(iface.detach());
     drop(from_input);
+    drop(to_port);
     assert_eq!(pool.in_use(), 0);
     eprintln!("input-thread: {dropped} packets the worker's ring had no room for (counted, freed)");
     mpps
@@ -119,8 +164,10 @@ fn main() {
     let run: fn() -> f64 = match side.as_str() {
         "rtc" => rtc,
         "input-thread" => input_thread,
+        "rtc-fwd" => rtc_fwd,
+        "input-thread-fwd" => input_thread_fwd,
         _ => {
-            eprintln!("usage: dlilbench rtc|input-thread");
+            eprintln!("usage: dlilbench rtc|input-thread|rtc-fwd|input-thread-fwd");
             std::process::exit(2);
         }
     };

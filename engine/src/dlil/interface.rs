@@ -178,9 +178,7 @@ impl InterfaceHandle {
     /// The attached filters in order, with their counters.
     pub fn filters(&self) -> Vec<FilterInfo> {
         let list = self.shared.filters.load();
-        list.iter()
-            .map(|e| FilterInfo { id: e.id, name: e.name.clone(), stats: e.counters.snapshot() })
-            .collect()
+        list.iter().map(|e| FilterInfo { id: e.id, name: e.name.clone(), stats: e.counters.snapshot() }).collect()
     }
 
     /// Attaches `handler` for frames of `ethertype` (the inner type of VLAN-tagged frames).
@@ -467,13 +465,17 @@ fn run_filters(
         }
         // SAFETY: the data path (`&mut Interface`) is the only caller of `enter`.
         let done = unsafe {
-            e.slot.enter(|f| match hook {
-                Hook::Input => f.input_burst(pkts, dropped),
-                Hook::Output => f.output_burst(pkts, dropped),
+            e.slot.enter(|f| {
+                let s = match hook {
+                    Hook::Input => f.input_burst(pkts, dropped),
+                    Hook::Output => f.output_burst(pkts, dropped),
+                };
+                // Inside the gate: a detach that returns has every burst of this filter in its counters.
+                e.counters.add(s);
+                s
             })
         };
         if let Some(s) = done {
-            e.counters.add(s);
             PortCounters::drop(&shared.counters, DropReason::Filtered, s.dropped);
             free_burst(dropped);
         }
@@ -535,12 +537,13 @@ fn deliver(
 ) {
     let n = chain.len() as u64;
     let entry = protocols.iter().find(|e| e.ethertype == ethertype);
-    // SAFETY: the data path (`&mut Interface`) is the only caller of `enter`.
-    let delivered = entry.and_then(|e| unsafe { e.slot.enter(|p| p.input(chain, replies)) });
-    match (entry, delivered) {
-        (Some(e), Some(())) => e.counters.add(n),
+    let delivered = entry.and_then(|e| {
+        // SAFETY: the data path (`&mut Interface`) is the only caller of `enter`. The count is taken inside the gate, so a detach sees it.
+        unsafe { e.slot.enter(|p| (p.input(chain, replies), e.counters.add(n))) }
+    });
+    if delivered.is_none() {
         // No handler, or one being detached right now.
-        _ => PortCounters::drop(&shared.counters, DropReason::NoProtocol, n),
+        PortCounters::drop(&shared.counters, DropReason::NoProtocol, n);
     }
     free_burst(chain);
 }

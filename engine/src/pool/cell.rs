@@ -17,9 +17,9 @@
 //! stays out, or the stealer sees `busy` and waits for the owner's Release, after which the stack is the
 //! stealer's.
 
-use crate::barrier;
 use super::depot::{Depot, MagazineMemory};
 use super::MAX_BULK;
+use crate::barrier;
 use crate::primitive::{spin_hint, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
 /// The cached indices; only touched by whoever holds the cell (the owner while `busy` and not `dead`, the

@@ -275,12 +275,12 @@ impl Uring {
                 // to copy in. RWF_NOWAIT: an empty queue (or a full one) completes at once with EAGAIN
                 // instead of arming a poll that would keep the operation, and its buffer, in flight.
                 let entry = match (dir, row) {
-                    (Dir::Read, [one]) => {
-                        io_uring::opcode::Read::new(file, one.iov_base.cast(), one.iov_len as u32).rw_flags(libc::RWF_NOWAIT).build()
-                    }
-                    (Dir::Write, [one]) => {
-                        io_uring::opcode::Write::new(file, one.iov_base.cast(), one.iov_len as u32).rw_flags(libc::RWF_NOWAIT).build()
-                    }
+                    (Dir::Read, [one]) => io_uring::opcode::Read::new(file, one.iov_base.cast(), one.iov_len as u32)
+                        .rw_flags(libc::RWF_NOWAIT)
+                        .build(),
+                    (Dir::Write, [one]) => io_uring::opcode::Write::new(file, one.iov_base.cast(), one.iov_len as u32)
+                        .rw_flags(libc::RWF_NOWAIT)
+                        .build(),
                     (Dir::Read, _) => {
                         io_uring::opcode::Readv::new(file, row.as_ptr(), count).rw_flags(libc::RWF_NOWAIT).build()
                     }
