@@ -35,6 +35,8 @@ pub struct IfPort {
     path: Path,
     /// IPv4 and ARP frames, from the input path.
     inbound: [Consumer<Packet>; 2],
+    /// Which of `inbound` is read first next time.
+    turn: usize,
 }
 
 impl std::fmt::Debug for IfPort {
@@ -87,6 +89,7 @@ impl IfPort {
             handle,
             path,
             inbound: [ipv4_out, arp_out],
+            turn: 0,
         })
     }
 
@@ -113,9 +116,11 @@ impl Port for IfPort {
         if let Path::Inline(iface) = &mut self.path {
             iface.poll();
         }
+        // Take from the two rings in turn, so that a flood of one type cannot starve the other.
+        self.turn ^= 1;
         let mut n = 0;
-        for ring in &mut self.inbound {
-            n += ring.pop_burst(pkts, max - n);
+        for k in [self.turn, self.turn ^ 1] {
+            n += self.inbound[k].pop_burst(pkts, max - n);
         }
         n
     }

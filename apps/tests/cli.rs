@@ -92,6 +92,7 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--filter", "every=0"], &["--filter", "every=0", "ethertype=0xHHHH"]),
         (&["fwd", "--filter", "vlan=3"], &["--filter", "vlan=3", "src-mac="]),
         (&["fwd", "--input-thread", "999"], &["--input-thread", "999", "0..="]),
+        (&["fwd", "--port", "tap", "--tap-queues", "2", "--filter", "every=2"], &["--tap-queues", "2", "queue 0"]),
         (&["fwd", "--cores", "999"], &["--cores", "999", "--allow-shared-cores"]),
         (&["fwd", "--cores", "0"], &["--cores", "0"]),
         (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth or tap"]),

@@ -154,6 +154,12 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let tap = tap_plan(a, cores * per_worker)?;
     let dlil = dlil_plan(a, available)?;
+    if dlil.is_some() && a.port == PortKind::Tap && tap.queues > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --tap-queues {} with --filter or --input-thread: the input layer polls queue 0 only; valid is 1",
+            tap.queues
+        )));
+    }
     Ok(Plan {
         port: a.port,
         mode: a.mode,

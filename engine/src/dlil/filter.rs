@@ -107,11 +107,12 @@ fn judge_in_place(
 ) -> FilterStats {
     let mut s = FilterStats::default();
     let len = pkts.len();
-    let base = pkts.as_mut_ptr();
     // While the filter runs the burst claims no packet: if a hook panics, the packets not yet looked at
     // leak instead of being freed twice.
     // SAFETY: 0 <= the capacity, and no element is dropped by shrinking the length.
     unsafe { pkts.set_len(0) };
+    // Taken after `set_len`, so that no later use of `pkts` invalidates it.
+    let base = pkts.as_mut_ptr();
     let mut keep = 0;
     for i in 0..len {
         // SAFETY: slot i < len held an initialised packet, read exactly once; slots below `keep` <= i are

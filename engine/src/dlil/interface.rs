@@ -475,8 +475,9 @@ fn run_filters(
                 s
             })
         };
-        if let Some(s) = done {
-            PortCounters::drop(&shared.counters, DropReason::Filtered, s.dropped);
+        if done.is_some() {
+            // What the filter actually handed back, whatever an overridden burst method says.
+            PortCounters::drop(&shared.counters, DropReason::Filtered, dropped.len() as u64);
             free_burst(dropped);
         }
     }

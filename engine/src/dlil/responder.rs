@@ -46,7 +46,10 @@ pub fn echo_in_place(f: &mut [u8], my_mac: [u8; 6], my_ip: [u8; 4]) -> Echo {
             if !icmp_reply_in_place(eth.payload_mut(), my_ip.into()) {
                 return Echo::Ignore;
             }
-            eth.swap_addrs();
+            // From us to the requester, whatever address the request was sent to (broadcast included).
+            let requester = eth.src_addr();
+            eth.set_dst_addr(requester);
+            eth.set_src_addr(my_mac.into());
             Echo::IcmpReply
         }
         _ => Echo::Ignore,

@@ -50,21 +50,23 @@ impl<T: ?Sized> Slot<T> {
             self.busy.store(false, Ordering::Release);
             return None;
         }
-        let r = self.handler.with_mut(|h| {
+        // Leaves the gate however the handler returns (a panicking handler must not hold a detach forever).
+        let _leave = Leave(&self.busy);
+        self.handler.with_mut(|h| {
             // SAFETY: inside the gate, `retire` cannot take the handler (after closing the gate it waits
             // until it sees `busy` clear, and the barriers make it see our `busy` since we did not see its
             // `closed`); the caller guarantees no other `enter` runs. So this is the only reference.
             unsafe { (*h).as_deref_mut().map(f) }
-        });
-        // Release: everything the handler did happens before `retire` takes it.
-        self.busy.store(false, Ordering::Release);
-        r
+        })
     }
 
     /// Closes the gate, waits until no pass is inside, and takes the handler back (None if it was taken
     /// already). Must not be called from inside this slot's own handler (it would wait for itself).
     pub(crate) fn retire(&self) -> Option<Box<T>> {
-        self.closed.store(true, Ordering::Relaxed);
+        // Of two retires, the first closes the gate and takes the handler; the second gets nothing.
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return None;
+        }
         barrier::heavy();
         while self.busy.load(Ordering::Acquire) {
             crate::primitive::yield_now();
@@ -77,6 +79,15 @@ impl<T: ?Sized> Slot<T> {
     /// Whether the slot has been retired.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// Clears `busy` when dropped, with Release: everything the handler did happens before `retire` takes it.
+struct Leave<'a>(&'a AtomicBool);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -109,5 +120,24 @@ mod loom_tests {
             assert_eq!(*taken, passes, "every pass that entered finished before retire returned");
             assert!(slot.retire().is_none());
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handler_that_panics_leaves_the_gate_and_detach_still_returns() {
+        let slot = Slot::new(Box::new(0u32));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: this thread is the only data path.
+            unsafe { slot.enter(|_: &mut u32| panic!("a filter failed")) }
+        }));
+        assert!(caught.is_err());
+        assert_eq!(slot.retire().map(|b| *b), Some(0), "retire does not wait for the panicked pass");
+        assert!(slot.retire().is_none(), "the second retire gets nothing");
+        // SAFETY: as above.
+        assert!(unsafe { slot.enter(|n: &mut u32| *n += 1) }.is_none(), "a retired slot lets no one in");
     }
 }

@@ -29,11 +29,14 @@ pub enum DropReason {
     BadFrame,
     /// No protocol is attached for the frame's EtherType.
     NoProtocol,
+    /// In flight when the kernel's I/O ring failed: the buffer is leaked, never reused (the kernel may
+    /// still touch it).
+    RingFailed,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -48,6 +51,7 @@ impl DropReason {
         DropReason::Detached,
         DropReason::BadFrame,
         DropReason::NoProtocol,
+        DropReason::RingFailed,
     ];
 
     /// snake_case name for tables and JSON.
@@ -64,6 +68,7 @@ impl DropReason {
             DropReason::Detached => "detached",
             DropReason::BadFrame => "bad_frame",
             DropReason::NoProtocol => "no_protocol",
+            DropReason::RingFailed => "ring_failed",
         }
     }
 }

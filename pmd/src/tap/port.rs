@@ -321,6 +321,7 @@ impl Port for TapPort {
             c.rx_error(done.bad);
             c.drop(DropReason::BadFrame, done.bad);
         }
+        c.drop(DropReason::RingFailed, done.lost);
         c.rx_nombuf(done.nombuf);
         done.frames
     }
@@ -335,15 +336,13 @@ impl Port for TapPort {
         if done.sent > 0 {
             c.tx(done.sent, done.bytes);
         }
-        if done.refused + done.down > 0 {
-            c.tx_error(done.refused + done.down);
+        if done.refused + done.down + done.lost > 0 {
+            c.tx_error(done.refused + done.down + done.lost);
             c.drop(DropReason::BadFrame, done.refused);
             c.drop(DropReason::NoPeer, done.down);
+            c.drop(DropReason::RingFailed, done.lost);
         }
-        if done.down > 0 {
-            self.refresh_link();
-        }
-        (done.sent + done.refused + done.down) as usize
+        (done.sent + done.refused + done.down + done.lost) as usize
     }
 
     fn link(&self) -> LinkState {

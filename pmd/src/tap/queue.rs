@@ -43,6 +43,8 @@ pub(super) struct RxDone {
     pub bad: u64,
     /// Frames left in the kernel for want of buffers.
     pub nombuf: u64,
+    /// Packets of a batch the ring failed under (leaked: the kernel may still write into them).
+    pub lost: u64,
     pub syscalls: u64,
 }
 
@@ -55,6 +57,8 @@ pub(super) struct TxDone {
     pub refused: u64,
     /// Frames refused because the interface is down.
     pub down: u64,
+    /// Packets of a batch the ring failed under (leaked: the kernel may still read them).
+    pub lost: u64,
     pub syscalls: u64,
 }
 
@@ -189,14 +193,18 @@ impl Queue {
             }
             n += 1;
         }
+        // Packets that could not be grown to a frame's room (the pool ran out of buflets) read nothing.
+        done.nombuf += (got - n) as u64;
         pkts.truncate(start + n);
         let batch_failed = self.run(Dir::Read, n, &mut done.syscalls);
         if batch_failed {
+            done.lost = n as u64;
             forget_tail(pkts, start);
             return done;
         }
         self.settle_rx(pkts, start, limits, &mut done);
-        self.rx_want = if done.frames + done.bad as usize == n { (n * 2).min(MAX_BURST) } else { done.frames + 1 };
+        let full = done.frames + done.bad as usize == n;
+        self.rx_want = if full { (n * 2).clamp(1, MAX_BURST) } else { done.frames + 1 };
         done
     }
 
@@ -241,28 +249,39 @@ impl Queue {
         }
         if self.run(Dir::Write, n, &mut done.syscalls) {
             // Some writes may still read these buffers: never give them back.
+            done.lost = n as u64;
             for p in pkts.drain(..n) {
                 std::mem::forget(p);
             }
             return done;
         }
-        let mut taken = 0;
+        self.settle_tx(pkts, n, &mut done);
+        done
+    }
+
+    /// Takes the written and refused packets of the first `n`; those the kernel had no room for stay at
+    /// the front, in order, for the caller to retry. Every result is looked at: in a ring batch, a write
+    /// after one that found no room may have gone through, and must not be sent twice.
+    fn settle_tx(&mut self, pkts: &mut PacketBurst, n: usize, done: &mut TxDone) {
+        let mut keep = 0;
         for i in 0..n {
             match self.tx.results[i] {
                 r if r >= 0 => {
                     done.sent += 1;
                     done.bytes += r as u64;
                 }
-                e if e == -libc::EAGAIN || e == -libc::ENOBUFS => break,
+                e if e == -libc::EAGAIN || e == -libc::ENOBUFS => {
+                    pkts.swap(keep, i);
+                    keep += 1;
+                    continue;
+                }
                 e if e == -libc::EIO => done.down += 1,
                 _ => done.refused += 1,
             }
-            taken += 1;
         }
-        // Written or refused frames are done with; the first the kernel had no room for and all after it
-        // stay, in order, for the caller to retry.
-        drop(pkts.drain(..taken));
-        done
+        // Slots keep..n hold the taken packets (moved there by the swaps): free them; the untried ones after
+        // `n` move up behind the kept ones.
+        drop(pkts.drain(keep..n));
     }
 
     /// Runs `n` described frames of direction `dir`; returns true if the ring failed (see [`Uring::batch`])
@@ -286,6 +305,9 @@ impl Queue {
             if let Err(e) = r {
                 log::error!("io_uring failed ({e}); this TAP queue goes on with readv/writev");
                 self.uring = None;
+                // The broken ring may still read the iovecs: leak them with the buffers, work on new ones.
+                let fresh = vec![EMPTY_IOVEC; batch.iovs.len()].into_boxed_slice();
+                std::mem::forget(std::mem::replace(&mut batch.iovs, fresh));
                 return true;
             }
             return false;

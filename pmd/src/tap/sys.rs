@@ -238,10 +238,31 @@ impl Drop for Uring {
 
 impl Uring {
     /// A ring of `entries` slots (a power of two) with `fd` registered as fixed file 0.
+    ///
+    /// # Errors
+    /// No io_uring here, or the file refuses non-blocking ring operations (tun before Linux 6.4 has no
+    /// `FMODE_NOWAIT`, and would fail every `RWF_NOWAIT` read or write with `EOPNOTSUPP`).
     pub fn new(fd: &OwnedFd, entries: u32) -> io::Result<Uring> {
         let ring = io_uring::IoUring::new(entries)?;
         ring.submitter().register_files(&[fd.as_raw_fd()])?;
-        Ok(Uring { ring: std::mem::ManuallyDrop::new(ring), broken: false })
+        let mut uring = Uring { ring: std::mem::ManuallyDrop::new(ring), broken: false };
+        uring.probe_nowait()?;
+        Ok(uring)
+    }
+
+    /// A read of no bytes with RWF_NOWAIT: refused at once with EOPNOTSUPP where the file cannot do it;
+    /// elsewhere it completes without taking a frame (tun returns 0 for an empty buffer before it looks at
+    /// its queue).
+    fn probe_nowait(&mut self) -> io::Result<()> {
+        let mut results = [0i32; 1];
+        let iov = [EMPTY_IOVEC];
+        // SAFETY: the one iovec describes no memory; `iov` lives until the call returns, and on error the
+        // ring is marked broken and never used again.
+        unsafe { self.batch(Dir::Read, &iov, 1, &[1], &mut results)? };
+        match results[0] {
+            r if r == -libc::EOPNOTSUPP || r == -libc::EINVAL => Err(io::Error::from_raw_os_error(-r)),
+            _ => Ok(()),
+        }
     }
 
     /// Runs one vectored read or write per frame, frame `i` using `iovs[i * stride..][..counts[i]]`, all in
