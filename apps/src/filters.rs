@@ -28,17 +28,23 @@ impl FilterSpec {
         match kind {
             "ethertype" => {
                 let hex = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X")).unwrap_or(arg);
-                u16::from_str_radix(hex, 16).map(FilterSpec::EtherType).map_err(|_| bad())
+                let t = hex_digits(hex, 1..=4).and_then(|h| u16::from_str_radix(h, 16).ok()).ok_or_else(bad)?;
+                if t == 0x8100 {
+                    // Demux looks through the tag: a filter on the tag's own type would never match.
+                    return Err(AppError::usage(format!(
+                        "invalid --filter {value}: VLAN-tagged frames are matched on their inner EtherType; \
+                         valid is any type but 0x8100"
+                    )));
+                }
+                Ok(FilterSpec::EtherType(t))
             }
             "every" => {
                 arg.parse().ok().filter(|n| (1..=1_000_000_000).contains(n)).map(FilterSpec::Every).ok_or_else(bad)
             }
             "src-mac" => {
-                let bytes: Vec<u8> = arg.split(':').filter_map(|b| u8::from_str_radix(b, 16).ok()).collect();
-                let mac: [u8; 6] = bytes.try_into().map_err(|_| bad())?;
-                if arg.split(':').count() != 6 {
-                    return Err(bad());
-                }
+                let bytes: Option<Vec<u8>> =
+                    arg.split(':').map(|b| hex_digits(b, 2..=2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+                let mac: [u8; 6] = bytes.and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
                 Ok(FilterSpec::SrcMac(mac))
             }
             _ => Err(bad()),
@@ -55,6 +61,11 @@ impl FilterSpec {
     }
 }
 
+/// `text` if it is `count` hexadecimal digits and nothing else (no sign, no spaces).
+fn hex_digits(text: &str, count: std::ops::RangeInclusive<usize>) -> Option<&str> {
+    (count.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit())).then_some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +80,7 @@ mod tests {
             let e = FilterSpec::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("invalid --filter {bad}: valid is")), "{e}");
         }
+        let tag = FilterSpec::parse("ethertype=0x8100").unwrap_err().to_string();
+        assert!(tag.contains("inner EtherType") && tag.contains("0x8100"), "{tag}");
     }
 }

@@ -49,6 +49,12 @@ pub trait Filter: Send {
     }
 }
 
+impl std::fmt::Debug for dyn Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A filter's counters: written by the interface's data path once per burst, read by anyone.
 #[derive(Debug, Default)]
 pub struct FilterCounters {

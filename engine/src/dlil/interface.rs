@@ -38,18 +38,6 @@ pub struct ProtocolTaken {
     pub handler: Box<dyn Protocol>,
 }
 
-impl std::fmt::Debug for dyn Protocol {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::fmt::Debug for dyn Filter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 struct FilterEntry {
     id: FilterId,
     name: String,

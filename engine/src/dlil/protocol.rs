@@ -17,6 +17,12 @@ pub trait Protocol: Send {
     fn input(&mut self, pkts: &mut PacketBurst, replies: &mut PacketBurst);
 }
 
+impl std::fmt::Debug for dyn Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A protocol's counter: packets delivered to it.
 #[derive(Debug, Default)]
 pub struct ProtocolCounters {

@@ -145,7 +145,12 @@ impl TapPort {
             .collect();
         let io = queues[0].io();
         match why_not {
-            Some(why) => log::warn!("{name}: {why}; moving frames with {} (one system call per frame)", io.as_str()),
+            Some(why) => {
+                log::warn!(
+                    "{name}: io_uring unavailable ({why}); moving frames with {} (one system call per frame)",
+                    io.as_str()
+                )
+            }
             None => log::info!("{name}: {} queue(s), frames move with {}", queues.len(), io.as_str()),
         }
         let id: u32 = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);

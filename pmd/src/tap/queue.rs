@@ -138,15 +138,12 @@ impl std::fmt::Debug for Queue {
 
 impl Queue {
     /// A queue on `fd` whose packets chain at most `max_buflets` buflets, using io_uring when `want_uring`
-    /// and the kernel allows. Returns the queue and why io_uring was not used, if it was not.
-    pub fn new(fd: OwnedFd, max_buflets: usize, want_uring: bool) -> (Queue, Option<String>) {
-        let (uring, why) = if want_uring {
-            match Uring::new(&fd, MAX_BURST as u32) {
-                Ok(u) => (Some(u), None),
-                Err(e) => (None, Some(format!("io_uring unavailable ({e})"))),
-            }
-        } else {
-            (None, None)
+    /// and the kernel allows. Returns the queue and, if io_uring was asked for and refused, why.
+    pub fn new(fd: OwnedFd, max_buflets: usize, want_uring: bool) -> (Queue, Option<std::io::Error>) {
+        let (uring, why) = match want_uring.then(|| Uring::new(&fd, MAX_BURST as u32)) {
+            Some(Ok(u)) => (Some(u), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
         };
         let stride = max_buflets.max(1);
         (Queue { fd, uring, rx: Batch::new(stride), tx: Batch::new(stride), rx_want: 1 }, why)
