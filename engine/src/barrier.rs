@@ -67,14 +67,22 @@ pub(crate) fn light() {
 /// docs).
 ///
 /// # Panics
-/// If a registered process's membarrier fails, which the kernel only does for an unregistered one.
+/// If a registered process's membarrier fails other than for want of memory (the kernel allocates a CPU
+/// mask for it and may say ENOMEM, which is retried): it only does for an unregistered process.
 pub(crate) fn heavy() {
     #[cfg(all(target_os = "linux", not(loom)))]
     if ASYMMETRIC.load(std::sync::atomic::Ordering::Relaxed) {
-        // SAFETY: membarrier takes two integers and touches no memory of ours.
-        let r = unsafe { libc::syscall(libc::SYS_membarrier, cmd::PRIVATE_EXPEDITED, 0) };
-        assert_eq!(r, 0, "membarrier failed in a registered process");
-        return;
+        loop {
+            // SAFETY: membarrier takes two integers and touches no memory of ours.
+            let r = unsafe { libc::syscall(libc::SYS_membarrier, cmd::PRIVATE_EXPEDITED, 0) };
+            if r == 0 {
+                return;
+            }
+            let errno = std::io::Error::last_os_error().raw_os_error();
+            // A plain fence here would not pair with the other side's compiler fence: wait for memory.
+            assert!(matches!(errno, Some(libc::ENOMEM | libc::EINTR)), "membarrier failed: {errno:?}");
+            std::thread::yield_now();
+        }
     }
     fence(Ordering::SeqCst);
 }
