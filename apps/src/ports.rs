@@ -113,12 +113,18 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
     Ok(PortSet { ports: vec![Box::new(a), Box::new(b)], info, pools })
 }
 
-/// `n` null ports whose rx frames are `frame_len` bytes, with pools laid out as `config` says (global: one
-/// shared pool; private and split: one pool per port, the tx one in split mode).
+/// `n` null ports whose rx frames are `frame_len` bytes (copied from `template` when given, else whatever the
+/// buffers hold, as DPDK's net_null without `copy`), with pools laid out as `config` says (global: one shared
+/// pool; private and split: one pool per port, the tx one in split mode).
 ///
 /// # Errors
 /// Pool memory, or `frame_len` not fitting a buffer (named `--pkt-len`).
-pub fn null_ports(n: usize, config: &FethConfig, frame_len: usize) -> Result<PortSet, AppError> {
+pub fn null_ports(
+    n: usize,
+    config: &FethConfig,
+    frame_len: usize,
+    template: Option<&[u8]>,
+) -> Result<PortSet, AppError> {
     let mut spec = config.pool_spec();
     if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
         // A null port only needs its tx pool; do not map aggregation buffers it never uses.
@@ -136,6 +142,10 @@ pub fn null_ports(n: usize, config: &FethConfig, frame_len: usize) -> Result<Por
             ))
             .or_knob(e)
         })?;
+        let port = match template {
+            Some(t) => port.with_template(t),
+            None => port,
+        };
         let mac = port.mac();
         let peer_mac = [0x02, 0, 0, 0, 0xfe, i as u8];
         set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), tap: None, iface: None });

@@ -46,7 +46,12 @@ pub fn main(args: &FwdArgs) -> Result<(), AppError> {
 fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
     match plan.port {
         PortKind::Feth => ports::feth_pair(&plan.feth, plan.mtu),
-        PortKind::Null => ports::null_ports(count, &plan.feth, plan.pkt_len),
+        PortKind::Null => {
+            // Behind the input layer, frames are demultiplexed by their header: give them a real one.
+            let template =
+                plan.dlil.as_ref().map(|_| crate::frame::udp_frame([2, 0, 0, 0, 0, 1], [0xff; 6], plan.pkt_len));
+            ports::null_ports(count, &plan.feth, plan.pkt_len, template.as_deref())
+        }
         PortKind::Tap => ports::tap_ports(count, &plan.feth, &plan.tap, plan.mtu),
     }
 }

@@ -78,6 +78,16 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
             plan.feth.pool_packets, plan.tx_first, plan.burst, r.totals.generated
         ));
     }
+    if let Some(core) = plan.dlil.as_ref().and_then(|d| d.input_core) {
+        let available = pktloop_engine::lcore::plan(1).available;
+        if r.cores.len() + r.ports.len() > available {
+            w.push(format!(
+                "the input threads (from core {core}) share {available} cores with {} workers: busy-polling \
+                 threads on one core take turns, and figures drop by orders of magnitude",
+                r.cores.len()
+            ));
+        }
+    }
     if r.totals.packets == 0 {
         w.push("no packet completed in the run".to_owned());
     }
