@@ -65,19 +65,23 @@
 pub mod builtin;
 pub mod demux;
 mod filter;
+mod handle;
 mod handoff;
 mod input_thread;
 mod interface;
 mod protocol;
 mod responder;
+mod shared;
 mod slot;
 
 pub use filter::{Filter, FilterCounters, FilterStats, Verdict};
+pub use handle::{DetachedFilter, FilterInfo, InterfaceHandle, ProtocolTaken};
 pub use handoff::Handoff;
 pub use input_thread::InputThread;
-pub use interface::{DetachedFilter, FilterId, FilterInfo, Interface, InterfaceHandle, ProtocolTaken};
+pub use interface::Interface;
 pub use protocol::{Protocol, ProtocolCounters};
 pub use responder::{echo_in_place, Echo, Responder};
+pub use shared::FilterId;
 
 /// EtherType of IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
