@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 
 use super::ethernet::{read_address, Address};
+use super::field::{read_u16, write_u16};
 use super::{Error, EtherType, Result};
 
 enum_with_unknown! {
@@ -53,11 +54,6 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 #[inline]
-fn read_u16(data: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([data[at], data[at + 1]])
-}
-
-#[inline]
 fn read_ipv4(data: &[u8]) -> Ipv4Addr {
     Ipv4Addr::new(data[0], data[1], data[2], data[3])
 }
@@ -101,13 +97,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The hardware type.
     #[inline]
     pub fn hardware_type(&self) -> Hardware {
-        Hardware::from(read_u16(self.buffer.as_ref(), field::HTYPE.start))
+        Hardware::from(read_u16(self.buffer.as_ref(), field::HTYPE))
     }
 
     /// The protocol type (an EtherType).
     #[inline]
     pub fn protocol_type(&self) -> EtherType {
-        EtherType::from(read_u16(self.buffer.as_ref(), field::PTYPE.start))
+        EtherType::from(read_u16(self.buffer.as_ref(), field::PTYPE))
     }
 
     /// The hardware address length (6 in a checked view).
@@ -125,7 +121,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The operation.
     #[inline]
     pub fn operation(&self) -> Operation {
-        Operation::from(read_u16(self.buffer.as_ref(), field::OPER.start))
+        Operation::from(read_u16(self.buffer.as_ref(), field::OPER))
     }
 
     /// The sender's hardware address.
@@ -157,13 +153,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the hardware type.
     #[inline]
     pub fn set_hardware_type(&mut self, value: Hardware) {
-        self.buffer.as_mut()[field::HTYPE].copy_from_slice(&u16::from(value).to_be_bytes());
+        write_u16(self.buffer.as_mut(), field::HTYPE, u16::from(value));
     }
 
     /// Sets the protocol type.
     #[inline]
     pub fn set_protocol_type(&mut self, value: EtherType) {
-        self.buffer.as_mut()[field::PTYPE].copy_from_slice(&u16::from(value).to_be_bytes());
+        write_u16(self.buffer.as_mut(), field::PTYPE, u16::from(value));
     }
 
     /// Sets the hardware address length (this view's layout needs 6).
@@ -181,7 +177,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the operation.
     #[inline]
     pub fn set_operation(&mut self, value: Operation) {
-        self.buffer.as_mut()[field::OPER].copy_from_slice(&u16::from(value).to_be_bytes());
+        write_u16(self.buffer.as_mut(), field::OPER, u16::from(value));
     }
 
     /// Sets the sender's hardware address.

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use super::field::{read_u16, write_u16};
 use super::{Error, Result};
 
 enum_with_unknown! {
@@ -173,7 +174,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     #[inline]
     pub fn ethertype(&self) -> EtherType {
         let data = self.buffer.as_ref();
-        EtherType::from(u16::from_be_bytes([data[field::ETHERTYPE.start], data[field::ETHERTYPE.start + 1]]))
+        EtherType::from(read_u16(data, field::ETHERTYPE))
     }
 }
 
@@ -208,7 +209,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// Sets the EtherType.
     #[inline]
     pub fn set_ethertype(&mut self, value: EtherType) {
-        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&u16::from(value).to_be_bytes());
+        write_u16(self.buffer.as_mut(), field::ETHERTYPE, u16::from(value));
     }
 
     /// The payload, writable.

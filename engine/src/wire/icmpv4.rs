@@ -3,6 +3,7 @@
 //! [`super::ipv4::Packet::payload`], which ends at the IP total length), since the checksum covers all of it.
 
 use super::checksum;
+use super::field::{read_u16, write_u16};
 use super::{Error, Result};
 
 enum_with_unknown! {
@@ -51,11 +52,6 @@ pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
-#[inline]
-fn read_u16(data: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([data[at], data[at + 1]])
-}
-
 impl<T: AsRef<[u8]>> Packet<T> {
     /// A view of `buffer` without checks; getters panic if it is shorter than [`HEADER_LEN`].
     #[inline]
@@ -102,19 +98,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The checksum field.
     #[inline]
     pub fn checksum(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::CHECKSUM.start)
+        read_u16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// The echo identifier (echo request and reply).
     #[inline]
     pub fn echo_ident(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::ECHO_IDENT.start)
+        read_u16(self.buffer.as_ref(), field::ECHO_IDENT)
     }
 
     /// The echo sequence number (echo request and reply).
     #[inline]
     pub fn echo_seq_no(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::ECHO_SEQNO.start)
+        read_u16(self.buffer.as_ref(), field::ECHO_SEQNO)
     }
 
     /// Whether the checksum over the whole buffer is correct.
@@ -133,11 +129,6 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    #[inline]
-    fn write_u16(&mut self, at: usize, value: u16) {
-        self.buffer.as_mut()[at..at + 2].copy_from_slice(&value.to_be_bytes());
-    }
-
     /// Sets the message type.
     #[inline]
     pub fn set_msg_type(&mut self, value: Message) {
@@ -153,19 +144,19 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the checksum field.
     #[inline]
     pub fn set_checksum(&mut self, value: u16) {
-        self.write_u16(field::CHECKSUM.start, value);
+        write_u16(self.buffer.as_mut(), field::CHECKSUM, value);
     }
 
     /// Sets the echo identifier.
     #[inline]
     pub fn set_echo_ident(&mut self, value: u16) {
-        self.write_u16(field::ECHO_IDENT.start, value);
+        write_u16(self.buffer.as_mut(), field::ECHO_IDENT, value);
     }
 
     /// Sets the echo sequence number.
     #[inline]
     pub fn set_echo_seq_no(&mut self, value: u16) {
-        self.write_u16(field::ECHO_SEQNO.start, value);
+        write_u16(self.buffer.as_mut(), field::ECHO_SEQNO, value);
     }
 
     /// Computes and sets the checksum over the whole buffer.

@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::checksum;
+use super::field::{read_u16, write_u16};
 use super::{Error, Result};
 
 enum_with_unknown! {
@@ -48,11 +49,6 @@ const FRAG_OFFSET: u16 = 0x1fff;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
-}
-
-#[inline]
-fn read_u16(data: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([data[at], data[at + 1]])
 }
 
 #[inline]
@@ -144,37 +140,37 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The total length: header and payload, not link-layer padding.
     #[inline]
     pub fn total_len(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::LENGTH.start)
+        read_u16(self.buffer.as_ref(), field::LENGTH)
     }
 
     /// The identification field.
     #[inline]
     pub fn ident(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::IDENT.start)
+        read_u16(self.buffer.as_ref(), field::IDENT)
     }
 
     /// The don't-fragment flag.
     #[inline]
     pub fn dont_frag(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::FLG_OFF.start) & DONT_FRAG != 0
+        read_u16(self.buffer.as_ref(), field::FLG_OFF) & DONT_FRAG != 0
     }
 
     /// The more-fragments flag.
     #[inline]
     pub fn more_frags(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::FLG_OFF.start) & MORE_FRAGS != 0
+        read_u16(self.buffer.as_ref(), field::FLG_OFF) & MORE_FRAGS != 0
     }
 
     /// The fragment offset, in bytes.
     #[inline]
     pub fn frag_offset(&self) -> u16 {
-        (read_u16(self.buffer.as_ref(), field::FLG_OFF.start) & FRAG_OFFSET) << 3
+        (read_u16(self.buffer.as_ref(), field::FLG_OFF) & FRAG_OFFSET) << 3
     }
 
     /// Whether this is a fragment (more fragments follow, or it is not the first).
     #[inline]
     pub fn is_fragment(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::FLG_OFF.start) & (MORE_FRAGS | FRAG_OFFSET) != 0
+        read_u16(self.buffer.as_ref(), field::FLG_OFF) & (MORE_FRAGS | FRAG_OFFSET) != 0
     }
 
     /// The time to live.
@@ -192,7 +188,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The header checksum field.
     #[inline]
     pub fn checksum(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::CHECKSUM.start)
+        read_u16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// The source address.
@@ -235,11 +231,6 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    #[inline]
-    fn write_u16(&mut self, at: usize, value: u16) {
-        self.buffer.as_mut()[at..at + 2].copy_from_slice(&value.to_be_bytes());
-    }
-
     /// Sets the version (its low 4 bits).
     #[inline]
     pub fn set_version(&mut self, value: u8) {
@@ -271,25 +262,25 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the total length.
     #[inline]
     pub fn set_total_len(&mut self, value: u16) {
-        self.write_u16(field::LENGTH.start, value);
+        write_u16(self.buffer.as_mut(), field::LENGTH, value);
     }
 
     /// Sets the identification field.
     #[inline]
     pub fn set_ident(&mut self, value: u16) {
-        self.write_u16(field::IDENT.start, value);
+        write_u16(self.buffer.as_mut(), field::IDENT, value);
     }
 
     /// Clears the flags and the fragment offset.
     #[inline]
     pub fn clear_flags(&mut self) {
-        self.write_u16(field::FLG_OFF.start, 0);
+        write_u16(self.buffer.as_mut(), field::FLG_OFF, 0);
     }
 
     #[inline]
     fn set_flag(&mut self, bit: u16, value: bool) {
-        let raw = read_u16(self.buffer.as_ref(), field::FLG_OFF.start);
-        self.write_u16(field::FLG_OFF.start, if value { raw | bit } else { raw & !bit });
+        let raw = read_u16(self.buffer.as_ref(), field::FLG_OFF);
+        write_u16(self.buffer.as_mut(), field::FLG_OFF, if value { raw | bit } else { raw & !bit });
     }
 
     /// Sets the don't-fragment flag.
@@ -307,8 +298,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the fragment offset, in bytes (a multiple of 8).
     #[inline]
     pub fn set_frag_offset(&mut self, value: u16) {
-        let raw = read_u16(self.buffer.as_ref(), field::FLG_OFF.start);
-        self.write_u16(field::FLG_OFF.start, (raw & !FRAG_OFFSET) | (value >> 3));
+        let raw = read_u16(self.buffer.as_ref(), field::FLG_OFF);
+        write_u16(self.buffer.as_mut(), field::FLG_OFF, (raw & !FRAG_OFFSET) | (value >> 3));
     }
 
     /// Sets the time to live.
@@ -326,7 +317,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the header checksum field.
     #[inline]
     pub fn set_checksum(&mut self, value: u16) {
-        self.write_u16(field::CHECKSUM.start, value);
+        write_u16(self.buffer.as_mut(), field::CHECKSUM, value);
     }
 
     /// Sets the source address.

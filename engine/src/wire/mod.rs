@@ -118,6 +118,19 @@ pub(crate) mod field {
     pub type Field = core::ops::Range<usize>;
     /// Bytes from an offset to the end of the buffer.
     pub type Rest = core::ops::RangeFrom<usize>;
+
+    /// The big-endian 16-bit value of the two-byte `field` (panics if `data` is shorter; views check
+    /// lengths first).
+    #[inline]
+    pub fn read_u16(data: &[u8], field: Field) -> u16 {
+        u16::from_be_bytes([data[field.start], data[field.start + 1]])
+    }
+
+    /// Writes `value` big-endian into the two-byte `field`.
+    #[inline]
+    pub fn write_u16(data: &mut [u8], field: Field, value: u16) {
+        data[field].copy_from_slice(&value.to_be_bytes());
+    }
 }
 
 /// Why bytes are not a valid packet of a format.

@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::checksum;
+use super::field::{read_u16, write_u16};
 use super::ipv4::Protocol;
 use super::{Error, Result};
 
@@ -23,11 +24,6 @@ pub const HEADER_LEN: usize = field::CHECKSUM.end;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
-}
-
-#[inline]
-fn read_u16(data: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([data[at], data[at + 1]])
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
@@ -74,26 +70,26 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The source port.
     #[inline]
     pub fn src_port(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::SRC_PORT.start)
+        read_u16(self.buffer.as_ref(), field::SRC_PORT)
     }
 
     /// The destination port.
     #[inline]
     pub fn dst_port(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::DST_PORT.start)
+        read_u16(self.buffer.as_ref(), field::DST_PORT)
     }
 
     /// The length field: header and payload.
     #[inline]
     #[allow(clippy::len_without_is_empty)] // a header field, not a collection
     pub fn len(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::LENGTH.start)
+        read_u16(self.buffer.as_ref(), field::LENGTH)
     }
 
     /// The checksum field (0: none).
     #[inline]
     pub fn checksum(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::CHECKSUM.start)
+        read_u16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// Whether the checksum is correct for a datagram from `src` to `dst`; true when there is none (0). False,
@@ -119,33 +115,28 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    #[inline]
-    fn write_u16(&mut self, at: usize, value: u16) {
-        self.buffer.as_mut()[at..at + 2].copy_from_slice(&value.to_be_bytes());
-    }
-
     /// Sets the source port.
     #[inline]
     pub fn set_src_port(&mut self, value: u16) {
-        self.write_u16(field::SRC_PORT.start, value);
+        write_u16(self.buffer.as_mut(), field::SRC_PORT, value);
     }
 
     /// Sets the destination port.
     #[inline]
     pub fn set_dst_port(&mut self, value: u16) {
-        self.write_u16(field::DST_PORT.start, value);
+        write_u16(self.buffer.as_mut(), field::DST_PORT, value);
     }
 
     /// Sets the length field.
     #[inline]
     pub fn set_len(&mut self, value: u16) {
-        self.write_u16(field::LENGTH.start, value);
+        write_u16(self.buffer.as_mut(), field::LENGTH, value);
     }
 
     /// Sets the checksum field (0: none).
     #[inline]
     pub fn set_checksum(&mut self, value: u16) {
-        self.write_u16(field::CHECKSUM.start, value);
+        write_u16(self.buffer.as_mut(), field::CHECKSUM, value);
     }
 
     /// Computes and sets the checksum for a datagram from `src` to `dst`, over the length field's bytes (a

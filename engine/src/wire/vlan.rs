@@ -3,6 +3,7 @@
 //! EtherType, then the payload. The view is over the Ethernet payload, so a demux reads the inner type with
 //! `Tag::new_checked(frame.payload())?.ethertype()`; stacked tags are a tag whose inner type is a tag.
 
+use super::field::{read_u16, write_u16};
 use super::{Error, EtherType, Result};
 
 mod field {
@@ -61,7 +62,7 @@ impl<T: AsRef<[u8]>> Tag<T> {
     #[inline]
     pub fn tci(&self) -> u16 {
         let data = self.buffer.as_ref();
-        u16::from_be_bytes([data[field::TCI.start], data[field::TCI.start + 1]])
+        read_u16(data, field::TCI)
     }
 
     /// The priority code point (0..=7).
@@ -86,7 +87,7 @@ impl<T: AsRef<[u8]>> Tag<T> {
     #[inline]
     pub fn ethertype(&self) -> EtherType {
         let data = self.buffer.as_ref();
-        EtherType::from(u16::from_be_bytes([data[field::ETHERTYPE.start], data[field::ETHERTYPE.start + 1]]))
+        EtherType::from(read_u16(data, field::ETHERTYPE))
     }
 }
 
@@ -102,7 +103,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Tag<T> {
     /// Sets the whole tag control information.
     #[inline]
     pub fn set_tci(&mut self, value: u16) {
-        self.buffer.as_mut()[field::TCI].copy_from_slice(&value.to_be_bytes());
+        write_u16(self.buffer.as_mut(), field::TCI, value);
     }
 
     /// Sets the priority code point (its low 3 bits).
@@ -129,7 +130,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Tag<T> {
     /// Sets the inner EtherType.
     #[inline]
     pub fn set_ethertype(&mut self, value: EtherType) {
-        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&u16::from(value).to_be_bytes());
+        write_u16(self.buffer.as_mut(), field::ETHERTYPE, u16::from(value));
     }
 
     /// The payload after the tag, writable.
