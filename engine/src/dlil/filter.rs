@@ -2,7 +2,7 @@
 //! demux and every outbound packet before the port, and pass, drop or consume it.
 
 use crate::packet::Packet;
-use crate::port::PacketBurst;
+use crate::port::{bump_owned, PacketBurst};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What a filter did with a packet.
@@ -74,19 +74,13 @@ pub struct FilterStats {
     pub consumed: u64,
 }
 
-/// One writer (the data path): a plain load and store.
-fn add(c: &AtomicU64, n: u64) {
-    if n != 0 {
-        c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-    }
-}
-
 impl FilterCounters {
     /// Adds one burst's outcome.
     pub(crate) fn add(&self, s: FilterStats) {
-        add(&self.passed, s.passed);
-        add(&self.dropped, s.dropped);
-        add(&self.consumed, s.consumed);
+        // One writer: the data path.
+        bump_owned(&self.passed, s.passed);
+        bump_owned(&self.dropped, s.dropped);
+        bump_owned(&self.consumed, s.consumed);
     }
 
     /// The counters now.

@@ -1,7 +1,7 @@
 //! Attached protocols (XNU's `ifnet_attach_protocol`): handlers that receive, as whole bursts, the inbound
 //! packets whose link-layer type is theirs, and may answer on the same interface.
 
-use crate::port::PacketBurst;
+use crate::port::{bump_owned, PacketBurst};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A protocol handler for one EtherType. Called from the interface's data path only (one thread at a
@@ -32,9 +32,7 @@ pub struct ProtocolCounters {
 impl ProtocolCounters {
     /// `n` more packets delivered (one writer: the data path).
     pub(crate) fn add(&self, n: u64) {
-        if n != 0 {
-            self.delivered.store(self.delivered.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        }
+        bump_owned(&self.delivered, n);
     }
 
     /// Packets delivered so far.

@@ -96,10 +96,13 @@ fn bump(c: &AtomicU64, n: u64) {
 }
 
 /// Adds to a counter only one thread writes: a plain load and store, no locked instruction (which would
-/// wait for every earlier store of the burst, its frame writes included, to reach the cache).
+/// wait for every earlier store of the burst, its frame writes included, to reach the cache). Adding 0
+/// writes nothing. The engine's other single-writer counters (interface filters and protocols) use it too.
 #[inline]
-fn bump_owned(c: &AtomicU64, n: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+pub(crate) fn bump_owned(c: &AtomicU64, n: u64) {
+    if n != 0 {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
 }
 
 impl PortCounters {
