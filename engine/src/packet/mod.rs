@@ -19,6 +19,9 @@ use crate::pool::buflet::{Desc, Released, CHAIN_RELEASE_MAX, NIL};
 use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
 
+mod lend;
+pub use lend::LentBuffer;
+
 /// What a packet's metadata reads as until it is first written.
 static DEFAULT_META: PacketMeta = PacketMeta {
     service_class: ServiceClass::Be,

@@ -391,9 +391,26 @@ impl Pool {
         unsafe { self.inner.buf_ptr(idx) }
     }
 
+    /// Where the pool's buffers lie: drivers that register them with the kernel (an AF_XDP UMEM) need the
+    /// whole mapping, and find buffer `i` at `base + i * stride`.
+    pub fn memory(&self) -> PoolMemory {
+        PoolMemory { base: self.inner.base, len: self.inner._region.len(), stride: self.inner.stride }
+    }
+
     pub(crate) fn inner(&self) -> &PoolInner {
         &self.inner
     }
+}
+
+/// The layout of a pool's memory (see [`Pool::memory`]). Valid for as long as the pool lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolMemory {
+    /// Start of the mapping (page aligned): buffer 0.
+    pub base: *mut u8,
+    /// Bytes mapped (whole pages, at least `capacity * stride`).
+    pub len: usize,
+    /// Distance between two buffers (the buffer size rounded up to a cache line).
+    pub stride: usize,
 }
 
 #[cfg(test)]

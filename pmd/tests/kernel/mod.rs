@@ -77,6 +77,24 @@ impl Netns {
         self.exec(&["ip", "link", "set", "dev", ifname, "up"]);
     }
 
+    /// Runs `f` on a thread that has entered this namespace (setns affects only the calling thread), and
+    /// returns what it returns. Sockets made inside `f` stay in this namespace afterwards, wherever they
+    /// are used; a panic inside `f` is the test's failure.
+    pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/var/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                // SAFETY: setns takes an fd of a namespace file, which `file` is for as long as the call.
+                let ret = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+                assert_eq!(ret, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
     /// Runs a command inside the namespace, panicking if it fails.
     pub fn exec(&self, argv: &[&str]) -> Output {
         let mut args = vec!["netns", "exec", &self.name];
@@ -105,6 +123,14 @@ impl Netns {
         );
         self.exec(&["python3", "-c", &script]);
     }
+}
+
+/// A veth pair with end `a` in namespace `ns_a` and end `b` in `ns_b`, both up, without addresses; the
+/// pair goes when either namespace is deleted.
+pub fn veth_pair(a: &str, ns_a: &Netns, b: &str, ns_b: &Netns) {
+    ns_a.exec(&["ip", "link", "add", a, "type", "veth", "peer", "name", b, "netns", &ns_b.name]);
+    ns_a.exec(&["ip", "link", "set", "dev", a, "up"]);
+    ns_b.exec(&["ip", "link", "set", "dev", b, "up"]);
 }
 
 impl Drop for Netns {

@@ -1,0 +1,126 @@
+//! Lending a packet's buffer out of the packet API and taking it back: drivers whose hardware or kernel
+//! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
+//! indices to it, and make packets of what comes back, without a copy.
+
+use super::{init_packet, Packet, PLAIN, POOL_ID_MASK, SIMPLE};
+use crate::pool::Pool;
+
+/// One buffer of a pool, taken out of a packet (or from [`Pool::get_bulk`]) and owned by whoever holds it,
+/// with the window of it that holds data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LentBuffer {
+    /// Buffer index in its pool.
+    pub index: u32,
+    /// Offset of the data from the start of the buffer.
+    pub offset: u32,
+    /// Data bytes.
+    pub len: u32,
+}
+
+impl Packet {
+    /// Gives up this handle for its buffer when the packet is exactly one buffer of `pool` that no other
+    /// packet shares; otherwise returns the packet unchanged. The holder then owns the buffer: it goes back
+    /// with [`Pool::put_bulk`] or becomes a packet again with [`Pool::packet_from_buffer`]. Metadata is not
+    /// kept.
+    pub fn into_buffer(self, pool: &Pool) -> Result<LentBuffer, Packet> {
+        if self.pool & SIMPLE == 0 || self.pool & POOL_ID_MASK != pool.id() {
+            return Err(self);
+        }
+        let offset = self.headroom() as u32;
+        let len = self.len() as u32;
+        let (_, index) = self.into_raw();
+        Ok(LentBuffer { index, offset, len })
+    }
+}
+
+impl Pool {
+    /// A packet of one buffer whose data is `buf.len` bytes at `buf.offset` (written there by the kernel or
+    /// a device, say).
+    ///
+    /// # Safety
+    /// `buf.index` is a buffer of this pool that the caller owns (taken with [`Pool::get_bulk`] or
+    /// [`Packet::into_buffer`] and not given back since), and `buf.offset + buf.len` is at most
+    /// [`Pool::buf_size`]. The packet now owns it.
+    pub unsafe fn packet_from_buffer(&self, buf: LentBuffer) -> Packet {
+        let pool = self.inner();
+        debug_assert!(buf.offset + buf.len <= pool.buf_size);
+        let mut p = init_packet(pool, buf.index);
+        if buf.offset == pool.headroom && buf.len < u32::from(u16::MAX) {
+            p.len = buf.len as u16;
+            return p;
+        }
+        // SAFETY: the caller owns the buffer (contract), so its descriptor is ours to write.
+        let d = unsafe { pool.desc_mut(buf.index) };
+        d.reset_head(buf.index, buf.offset, pool.buf_size);
+        d.len = buf.len;
+        d.pkt_len = buf.len;
+        p.pool &= !PLAIN;
+        p.len = super::short_len(buf.len);
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mem::Prefer;
+    use crate::pool::{Pool, PoolConfig};
+
+    fn pool() -> Pool {
+        let mut c = PoolConfig::new("lend", 64, 2048);
+        c.prefer = Prefer::Normal;
+        Pool::new(c).unwrap()
+    }
+
+    #[test]
+    fn a_lent_buffer_comes_back_as_the_same_bytes_at_any_offset() {
+        let pool = pool();
+        let p = pool.packet_from(b"frame bytes").unwrap();
+        let lent = p.into_buffer(&pool).unwrap();
+        assert_eq!((lent.offset, lent.len), (pool.headroom(), 11));
+        assert_eq!(pool.in_use(), 1);
+        // SAFETY: `lent` was just taken out of a packet of this pool.
+        let back = unsafe { pool.packet_from_buffer(lent) };
+        assert_eq!(back.data(), b"frame bytes");
+        let lent = back.into_buffer(&pool).unwrap();
+        let moved = super::LentBuffer { offset: 256, len: 4, ..lent };
+        // SAFETY: as above; 256 + 4 is inside the 2048-byte buffer.
+        let mut p = unsafe { pool.packet_from_buffer(moved) };
+        assert_eq!((p.headroom(), p.len()), (256, 4));
+        p.append(b"more").unwrap();
+        assert_eq!(p.len(), 8);
+        drop(p);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    #[test]
+    fn shared_chained_or_foreign_packets_are_not_lent() {
+        let pool = pool();
+        let other = pool_named("other");
+        let p = pool.packet_from(&[7u8; 100]).unwrap();
+        let p = p.into_buffer(&other).unwrap_err();
+        let mut whole = pool.packet_from(&[1u8; 1000]).unwrap();
+        let tail = whole.carve_tail(0);
+        assert!(tail.is_some(), "a 1000-byte packet leaves room to carve");
+        let whole = whole.into_buffer(&pool).unwrap_err();
+        let chained = pool_chained();
+        let long = chained.packet_from(&[2u8; 3000]).unwrap();
+        assert!(long.buflet_count() > 1);
+        let long = long.into_buffer(&chained).unwrap_err();
+        drop((p, whole, tail, long));
+        assert_eq!(chained.in_use(), 0);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    fn pool_chained() -> Pool {
+        let mut c = PoolConfig::new("chained", 8, 2048);
+        c.prefer = Prefer::Normal;
+        c.max_buflets = 4;
+        Pool::new(c).unwrap()
+    }
+
+    fn pool_named(name: &str) -> Pool {
+        let mut c = PoolConfig::new(name, 8, 2048);
+        c.prefer = Prefer::Normal;
+        Pool::new(c).unwrap()
+    }
+}

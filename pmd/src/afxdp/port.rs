@@ -1,0 +1,439 @@
+//! The AF_XDP port: the UMEM over its pool, one socket per queue, the XDP program that feeds them, and the
+//! Port API.
+
+use super::error::AfXdpError;
+use super::queue::{Queue, RxDone, TxDone};
+use super::sys::bpf::{self, XdpAttach};
+use super::sys::socket::{self, Bind, XskStats};
+use super::umem::{Umem, XDP_HEADROOM};
+use crate::netdev::{NetDev, MAX_NAME};
+use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
+use pktloop_engine::Pool;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most queues of one port.
+pub const MAX_QUEUES: usize = 64;
+
+/// Ring sizes accepted (entries, a power of two).
+pub const RING_SIZES: std::ops::RangeInclusive<u32> = 64..=16384;
+
+/// Bytes a frame may carry beyond the MTU: an Ethernet header and one VLAN tag.
+const FRAME_OVERHEAD: u32 = 18;
+
+/// Polls between two looks at the interface's flags and the sockets' drop counters (a few system calls):
+/// a link change is seen within a few milliseconds of polling, and costs nothing per burst.
+const LINK_CHECK_EVERY: u32 = 4096;
+
+/// How long teardown waits for the kernel to finish sending what it was given.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How to make an AF_XDP port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfXdpConfig {
+    /// The interface to bind to (it must exist and be up).
+    pub ifname: String,
+    /// Queues, each its own socket bound to the interface's queue of the same number, 1..=[`MAX_QUEUES`].
+    pub queues: usize,
+    /// Entries of each of a socket's four rings (a power of two in [`RING_SIZES`]); the fill ring is kept
+    /// half full.
+    pub ring_size: u32,
+    /// Ask the driver for zero-copy (the kernel's copy mode where it cannot).
+    pub zero_copy: bool,
+}
+
+impl AfXdpConfig {
+    /// One queue of `ifname`, 2048-entry rings, zero-copy where the driver has it.
+    pub fn new(ifname: impl Into<String>) -> AfXdpConfig {
+        AfXdpConfig { ifname: ifname.into(), queues: 1, ring_size: 2048, zero_copy: true }
+    }
+}
+
+/// How frames move between the interface and the sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpMode {
+    /// The driver reads and writes pktloop's buffers itself.
+    ZeroCopy,
+    /// XDP in the driver, frames copied by the kernel into and out of the buffers.
+    Copy,
+    /// Generic XDP (after the kernel made an skb), copied: every interface has it.
+    Generic,
+}
+
+impl XdpMode {
+    /// Name for logs, tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XdpMode::ZeroCopy => "zero-copy",
+            XdpMode::Copy => "copy",
+            XdpMode::Generic => "generic",
+        }
+    }
+}
+
+/// An AF_XDP port's own counters, readable from any thread.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct AfXdpCounters {
+    rx_syscalls: AtomicU64,
+    tx_syscalls: AtomicU64,
+    tx_copied: AtomicU64,
+    kernel_rx_ring_full: AtomicU64,
+    kernel_rx_dropped: AtomicU64,
+    invalid: AtomicU64,
+}
+
+impl AfXdpCounters {
+    /// System calls made to receive (wakeups the kernel asked for).
+    pub fn rx_syscalls(&self) -> u64 {
+        self.rx_syscalls.load(Ordering::Relaxed)
+    }
+
+    /// System calls made to send (one kick per burst where the kernel needs one).
+    pub fn tx_syscalls(&self) -> u64 {
+        self.tx_syscalls.load(Ordering::Relaxed)
+    }
+
+    /// Frames sent after a copy into the UMEM (packets of another pool, chained or shared).
+    pub fn tx_copied(&self) -> u64 {
+        self.tx_copied.load(Ordering::Relaxed)
+    }
+
+    /// Frames the kernel dropped because a socket's rx ring was full.
+    pub fn kernel_rx_ring_full(&self) -> u64 {
+        self.kernel_rx_ring_full.load(Ordering::Relaxed)
+    }
+
+    /// Frames the kernel dropped for want of a fill-ring buffer or because they did not fit one.
+    pub fn kernel_rx_dropped(&self) -> u64 {
+        self.kernel_rx_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Descriptors that named no buffer the kernel held, or that the kernel refused.
+    pub fn invalid(&self) -> u64 {
+        self.invalid.load(Ordering::Relaxed)
+    }
+
+    /// One writer (the polling lcore): a plain load and store.
+    fn add(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// An AF_XDP port.
+#[derive(Debug)]
+pub struct AfXdpPort {
+    /// First: dropping it detaches the program, so no frame is redirected to the sockets any more.
+    xdp_link: Option<OwnedFd>,
+    queues: Vec<Queue>,
+    umem: Umem,
+    dev: NetDev,
+    mac: [u8; 6],
+    mtu: u32,
+    mode: XdpMode,
+    max_frame: u32,
+    link: LinkState,
+    polls: u32,
+    kernel_stats: Vec<XskStats>,
+    counters: Arc<PortCounters>,
+    xdp_counters: Arc<AfXdpCounters>,
+    events: EventBus,
+}
+
+impl AfXdpPort {
+    /// Binds to `config.ifname`'s queues, with a UMEM over `pool`'s memory.
+    ///
+    /// # Errors
+    /// A bad setting, a missing interface or capability, an interface that is down or refuses XDP, or
+    /// another system error.
+    pub fn open(config: &AfXdpConfig, pool: Pool) -> Result<AfXdpPort, AfXdpError> {
+        let name = &config.ifname;
+        check_config(config)?;
+        let dev = NetDev::find(name).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENODEV) => AfXdpError::NoInterface { name: name.clone() },
+            _ => AfXdpError::Os { op: "look up the interface", source: e },
+        })?;
+        let flags = dev.flags().map_err(AfXdpError::os("read interface flags"))?;
+        if flags & libc::IFF_UP == 0 {
+            return Err(AfXdpError::Down { name: name.clone() });
+        }
+        let mtu = dev.mtu().map_err(AfXdpError::os("read the MTU"))?;
+        let mac = dev.mac().map_err(AfXdpError::os("read the MAC address"))?;
+        check_pool(config, &pool, mtu)?;
+        let (mut umem, spec) = Umem::new(pool);
+        let fill_level = config.ring_size / 2;
+        let mut queues = Vec::with_capacity(config.queues);
+        for q in 0..config.queues {
+            let fd = socket::socket().map_err(|e| permission(e, name, "CAP_NET_RAW", "open an XDP socket"))?;
+            if q == 0 {
+                // SAFETY: the pool's mapping lives as long as `umem`, which the port drops only after every
+                // socket (see Drop), and its buffers are meant for the kernel to fill and read.
+                unsafe { socket::register_umem(&fd, spec) }.map_err(AfXdpError::os("register the UMEM"))?;
+            }
+            let rings = socket::rings(&fd, config.ring_size).map_err(AfXdpError::os("map the rings"))?;
+            let how = match queues.first() {
+                Some(first) => Bind::SharedWith(Queue::fd(first).as_raw_fd()),
+                None if config.zero_copy => Bind::ZeroCopy,
+                None => Bind::Copy,
+            };
+            let bind = |how| bind_retrying(&fd, dev.index(), q as u32, how);
+            bind(how)
+                .or_else(|e| if how == Bind::ZeroCopy { bind(Bind::Copy) } else { Err(e) })
+                .map_err(|source| AfXdpError::Bind { name: name.clone(), queue: q, source })?;
+            let mut queue = Queue::new(fd, rings, fill_level);
+            queue.refill(&mut umem);
+            queues.push(queue);
+        }
+        let (xdp_link, attach) = attach_program(&queues, &dev)?;
+        let mode = match attach {
+            XdpAttach::Generic => XdpMode::Generic,
+            XdpAttach::Driver if socket::is_zero_copy(queues[0].fd()) => XdpMode::ZeroCopy,
+            XdpAttach::Driver => XdpMode::Copy,
+        };
+        log::info!("{name}: AF_XDP, {} queue(s), {} mode", queues.len(), mode.as_str());
+        let max_frame = (mtu + FRAME_OVERHEAD).min(umem.rx_room());
+        let kernel_stats = vec![XskStats::default(); queues.len()];
+        let link = if dev.is_running() { LinkState::Up } else { LinkState::Down };
+        Ok(AfXdpPort {
+            xdp_link: Some(xdp_link),
+            queues,
+            umem,
+            dev,
+            mac,
+            mtu,
+            mode,
+            max_frame,
+            link,
+            polls: 0,
+            kernel_stats,
+            counters: Arc::default(),
+            xdp_counters: Arc::default(),
+            events: EventBus::new(),
+        })
+    }
+
+    /// How frames move (zero-copy, copy, generic XDP).
+    pub fn mode(&self) -> XdpMode {
+        self.mode
+    }
+
+    /// The port's own counters.
+    pub fn xdp_counters(&self) -> &Arc<AfXdpCounters> {
+        &self.xdp_counters
+    }
+
+    /// Looks at the link and the sockets' drop counters; posts a link event on a change.
+    fn look_around(&mut self) {
+        let link = if self.dev.is_running() { LinkState::Up } else { LinkState::Down };
+        if link != self.link {
+            self.link = link;
+            let kind = if link == LinkState::Up { EventKind::LinkUp } else { EventKind::LinkDown };
+            self.events.publish(Event { port: self.dev.index(), kind });
+        }
+        for (q, seen) in self.queues.iter().zip(self.kernel_stats.iter_mut()) {
+            let Ok(now) = socket::statistics(q.fd()) else { continue };
+            let c = &self.xdp_counters;
+            let full = now.rx_ring_full - seen.rx_ring_full;
+            let dropped = now.rx_dropped - seen.rx_dropped;
+            AfXdpCounters::add(&c.kernel_rx_ring_full, full);
+            AfXdpCounters::add(&c.kernel_rx_dropped, dropped);
+            AfXdpCounters::add(&c.invalid, now.invalid - seen.invalid);
+            let counters: &PortCounters = &self.counters;
+            counters.drop(DropReason::RxRingFull, full);
+            counters.drop(DropReason::NoMemPacket, dropped);
+            *seen = now;
+        }
+    }
+}
+
+/// Binds, retrying for a while when the queue is busy: the kernel lets go of a queue whose last socket
+/// closed from a work queue, a little after the close returned (a port opened again right after one was
+/// dropped meets that).
+fn bind_retrying(fd: &OwnedFd, ifindex: u32, queue: u32, how: Bind) -> std::io::Result<()> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        match socket::bind(fd, ifindex, queue, how) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn check_config(config: &AfXdpConfig) -> Result<(), AfXdpError> {
+    let name = &config.ifname;
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(AfXdpError::NameTooLong { name: name.clone(), len: name.len(), max: MAX_NAME });
+    }
+    if !(1..=MAX_QUEUES).contains(&config.queues) {
+        return Err(AfXdpError::Queues { value: config.queues, max: MAX_QUEUES });
+    }
+    if !config.ring_size.is_power_of_two() || !RING_SIZES.contains(&config.ring_size) {
+        let (min, max) = (*RING_SIZES.start(), *RING_SIZES.end());
+        return Err(AfXdpError::RingSize { value: config.ring_size, min, max });
+    }
+    Ok(())
+}
+
+/// The pool must hold the frames the interface's MTU allows behind the kernel's headroom, and keep every
+/// queue's fill ring and a full tx ring supplied with buffers to spare.
+fn check_pool(config: &AfXdpConfig, pool: &Pool, mtu: u32) -> Result<(), AfXdpError> {
+    let name = &config.ifname;
+    if pool.buf_size() < mtu + FRAME_OVERHEAD + XDP_HEADROOM {
+        let buf_size = pool.buf_size();
+        return Err(AfXdpError::BuffersTooSmall { name: name.clone(), mtu, buf_size, headroom: XDP_HEADROOM });
+    }
+    let need = config.queues * (config.ring_size as usize / 2 + config.ring_size as usize);
+    if pool.capacity() <= need {
+        return Err(AfXdpError::PoolTooSmall {
+            name: name.clone(),
+            queues: config.queues,
+            have: pool.capacity(),
+            need,
+        });
+    }
+    Ok(())
+}
+
+/// EPERM and EACCES mean a missing capability; EAFNOSUPPORT no AF_XDP in the kernel.
+fn permission(e: std::io::Error, name: &str, what: &'static str, op: &'static str) -> AfXdpError {
+    match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => AfXdpError::NotPermitted { name: name.to_owned(), what },
+        Some(libc::EAFNOSUPPORT) => AfXdpError::NoXskSupport,
+        _ => AfXdpError::Os { op, source: e },
+    }
+}
+
+/// Loads the redirect program over a map of the queues' sockets and attaches it to the interface.
+fn attach_program(queues: &[Queue], dev: &NetDev) -> Result<(OwnedFd, XdpAttach), AfXdpError> {
+    let name = dev.name();
+    let map = bpf::xsk_map(queues.len() as u32)
+        .map_err(|e| permission(e, name, "CAP_BPF (or CAP_SYS_ADMIN)", "create the XSKMAP"))?;
+    for (q, queue) in queues.iter().enumerate() {
+        bpf::set_xsk(&map, q as u32, queue.fd()).map_err(AfXdpError::os("put a socket in the XSKMAP"))?;
+    }
+    let prog =
+        bpf::load_redirect(&map).map_err(|e| permission(e, name, "CAP_BPF (or CAP_SYS_ADMIN)", "load the program"))?;
+    // The program holds the map; the link holds the program: only the link's fd needs keeping.
+    bpf::attach(&prog, dev.index()).map_err(|e| match e.raw_os_error() {
+        Some(libc::EBUSY | libc::EEXIST) => AfXdpError::XdpBusy { name: name.to_owned() },
+        Some(libc::EPERM | libc::EACCES) => AfXdpError::NotPermitted { name: name.to_owned(), what: "CAP_NET_ADMIN" },
+        _ => AfXdpError::NoXdp { name: name.to_owned(), source: e },
+    })
+}
+
+impl Drop for AfXdpPort {
+    /// Detaches the program, waits (boundedly) for the kernel to finish sending, takes back what the rx
+    /// rings hold, closes the sockets and then returns every buffer the kernel held to the pool. Buffers
+    /// of frames the kernel never completed stay out of the pool (it may still read them): logged.
+    fn drop(&mut self) {
+        self.xdp_link = None;
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        loop {
+            for q in &mut self.queues {
+                q.reap_completions(&mut self.umem);
+            }
+            let in_flight: u32 = self.queues.iter().map(Queue::in_flight).sum();
+            if in_flight == 0 || Instant::now() >= deadline {
+                break;
+            }
+            self.queues.iter().for_each(Queue::kick);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for q in &mut self.queues {
+            q.drain_rx(&mut self.umem);
+        }
+        let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();
+        self.queues.clear();
+        if stuck == 0 {
+            self.umem.reclaim_all();
+        } else {
+            log::warn!(
+                "{}: {stuck} frame(s) never completed by the kernel; their {} buffer(s) are kept out of the pool",
+                self.dev.name(),
+                self.umem.lent_count()
+            );
+        }
+    }
+}
+
+impl Port for AfXdpPort {
+    fn name(&self) -> &str {
+        self.dev.name()
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    fn mtu(&self) -> u32 {
+        self.mtu
+    }
+
+    fn rx_queues(&self) -> usize {
+        self.queues.len()
+    }
+
+    fn tx_queues(&self) -> usize {
+        self.queues.len()
+    }
+
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(LINK_CHECK_EVERY) {
+            self.look_around();
+        }
+        let done: RxDone = self.queues[queue].rx_burst(&mut self.umem, pkts, max, self.max_frame);
+        let c: &PortCounters = &self.counters;
+        if done.frames > 0 {
+            c.rx(done.frames as u64, done.bytes);
+        }
+        if done.bad > 0 {
+            c.rx_error(done.bad);
+            c.drop(DropReason::BadFrame, done.bad);
+        }
+        AfXdpCounters::add(&self.xdp_counters.invalid, done.invalid);
+        AfXdpCounters::add(&self.xdp_counters.rx_syscalls, done.syscalls);
+        done.frames
+    }
+
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        if pkts.is_empty() {
+            return 0;
+        }
+        let done: TxDone = self.queues[queue].tx_burst(&mut self.umem, pkts, self.max_frame);
+        let c: &PortCounters = &self.counters;
+        if done.sent > 0 {
+            c.tx(done.sent, done.bytes);
+        }
+        if done.bad + done.nomem > 0 {
+            c.tx_error(done.bad + done.nomem);
+            c.drop(DropReason::MtuExceeded, done.bad);
+            c.drop(DropReason::NoMemPacket, done.nomem);
+        }
+        AfXdpCounters::add(&self.xdp_counters.tx_syscalls, done.syscalls);
+        AfXdpCounters::add(&self.xdp_counters.tx_copied, done.copied);
+        (done.sent + done.bad + done.nomem) as usize
+    }
+
+    fn link(&self) -> LinkState {
+        self.link
+    }
+
+    fn counters(&self) -> &Arc<PortCounters> {
+        &self.counters
+    }
+
+    fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    fn tx_pool(&self) -> &Pool {
+        self.umem.pool()
+    }
+}

@@ -1,0 +1,173 @@
+//! The UMEM: a pool's own memory registered with the kernel, so frames land in (and leave from) pktloop's
+//! packet buffers with no copy in user space. UMEM addresses are offsets from the pool's first buffer:
+//! buffer `i` starts at `i * stride`.
+//!
+//! The ledger records which buffers the kernel holds (in the fill ring, being received into, queued to
+//! send, or sent and not completed): a buffer becomes a packet again only if the ledger says it was lent,
+//! so a wrong address from the kernel can never make two owners of one buffer, and at teardown every
+//! buffer still lent goes back to the pool.
+
+use super::sys::socket::UmemSpec;
+use pktloop_engine::packet::LentBuffer;
+use pktloop_engine::pool::MAX_BULK;
+use pktloop_engine::{Packet, Pool};
+
+/// A buffer the kernel gave back, owned by the driver again (made only by [`Umem::take_back`]).
+#[derive(Debug)]
+pub(super) struct Returned(LentBuffer);
+
+impl Returned {
+    /// The frame's length.
+    pub fn len(&self) -> u32 {
+        self.0.len
+    }
+}
+
+/// Bytes the kernel leaves in front of a received frame (XDP_PACKET_HEADROOM).
+pub(super) const XDP_HEADROOM: u32 = 256;
+
+/// Bits of an unaligned-mode address that hold the offset into the chunk (the rest hold its start).
+const UNALIGNED_OFFSET_SHIFT: u32 = 48;
+
+/// A pool's memory as a UMEM, and which of its buffers the kernel holds.
+#[derive(Debug)]
+pub(super) struct Umem {
+    pool: Pool,
+    stride: u64,
+    /// One bit per buffer: set while the kernel holds it.
+    lent: Box<[u64]>,
+    lent_count: usize,
+    /// Buffers taken back and not yet returned to the pool, returned in bulk.
+    to_free: Vec<u32>,
+}
+
+impl Umem {
+    /// The UMEM over `pool`'s memory, and how to register it.
+    pub fn new(pool: Pool) -> (Umem, UmemSpec) {
+        let mem = pool.memory();
+        let chunk = mem.stride as u32;
+        // Aligned chunks must be a power of two from 2 KiB to a page; any other stride needs the
+        // unaligned mode, where each address carries its own chunk start.
+        let unaligned = !(chunk.is_power_of_two() && (2048..=4096).contains(&chunk));
+        let spec = UmemSpec { base: mem.base, len: mem.len, chunk, unaligned };
+        let words = pool.capacity().div_ceil(64);
+        let umem = Umem {
+            pool,
+            stride: mem.stride as u64,
+            lent: vec![0; words].into_boxed_slice(),
+            lent_count: 0,
+            to_free: Vec::with_capacity(MAX_BULK),
+        };
+        (umem, spec)
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The largest frame one chunk takes: a buffer less the kernel's receive headroom.
+    pub fn rx_room(&self) -> u32 {
+        self.pool.buf_size() - XDP_HEADROOM
+    }
+
+    /// Buffers the kernel holds.
+    pub fn lent_count(&self) -> usize {
+        self.lent_count
+    }
+
+    /// Lends `pkt`'s buffer to the kernel (to send): its UMEM address and frame length, or the packet back
+    /// when it is not one unshared buffer of this pool.
+    pub fn lend_packet(&mut self, pkt: Packet) -> Result<(u64, u32), Packet> {
+        let buf = pkt.into_buffer(&self.pool)?;
+        Ok((self.lend(buf), buf.len))
+    }
+
+    /// Records buffer `buf`, which the driver owns, as the kernel's and returns its UMEM address.
+    fn lend(&mut self, buf: LentBuffer) -> u64 {
+        let (word, bit) = (buf.index as usize / 64, buf.index % 64);
+        debug_assert!(self.lent[word] & (1 << bit) == 0, "buffer {} lent twice", buf.index);
+        self.lent[word] |= 1 << bit;
+        self.lent_count += 1;
+        u64::from(buf.index) * self.stride + u64::from(buf.offset)
+    }
+
+    /// Takes back the buffer at UMEM address `addr` (a frame of `len` bytes there): None when the address
+    /// is not inside a buffer the kernel holds.
+    pub fn take_back(&mut self, addr: u64, len: u32) -> Option<Returned> {
+        let at = (addr & ((1 << UNALIGNED_OFFSET_SHIFT) - 1)) + (addr >> UNALIGNED_OFFSET_SHIFT);
+        let index = at / self.stride;
+        let offset = (at % self.stride) as u32;
+        if index >= self.pool.capacity() as u64 || offset + len > self.pool.buf_size() {
+            return None;
+        }
+        let (word, bit) = (index as usize / 64, index % 64);
+        if self.lent[word] & (1 << bit) == 0 {
+            return None;
+        }
+        self.lent[word] &= !(1 << bit);
+        self.lent_count -= 1;
+        Some(Returned(LentBuffer { index: index as u32, offset, len }))
+    }
+
+    /// A taken-back buffer as a packet of the frame in it.
+    pub fn packet(&self, buf: Returned) -> Packet {
+        // SAFETY: a `Returned` is only made by `take_back`, which cleared the buffer's bit in the ledger:
+        // the buffer was ours (lent), the kernel gave it back, nothing else owns it, and its frame was
+        // checked to lie inside it.
+        unsafe { self.pool.packet_from_buffer(buf.0) }
+    }
+
+    /// Gives a taken-back buffer to the pool (in bulk, at the next [`Umem::flush`] or when enough wait).
+    pub fn free(&mut self, buf: Returned) {
+        self.push_free(buf.0.index);
+    }
+
+    fn push_free(&mut self, index: u32) {
+        self.to_free.push(index);
+        if self.to_free.len() == MAX_BULK {
+            self.flush();
+        }
+    }
+
+    /// Returns the buffers freed since the last flush to the pool.
+    pub fn flush(&mut self) {
+        if !self.to_free.is_empty() {
+            // SAFETY: each index was cleared from the ledger once (a buffer lent, so taken from this pool
+            // with get_bulk or out of one of its packets) and is owned by nothing else now.
+            unsafe { self.pool.put_bulk(&self.to_free) };
+            self.to_free.clear();
+        }
+    }
+
+    /// Takes up to `want` buffers from the pool and lends them to the kernel to receive into: their
+    /// addresses are passed to `give` in order. Returns how many; fewer when the pool runs short.
+    pub fn lend_fresh(&mut self, want: usize, mut give: impl FnMut(usize, u64)) -> usize {
+        let mut done = 0;
+        let mut idxs = [0u32; 64];
+        while done < want {
+            let k = (want - done).min(idxs.len());
+            if !self.pool.get_bulk(&mut idxs[..k]) {
+                break;
+            }
+            for &index in &idxs[..k] {
+                give(done, self.lend(LentBuffer { index, offset: 0, len: 0 }));
+                done += 1;
+            }
+        }
+        done
+    }
+
+    /// After every socket over this UMEM is closed (the kernel touches none of its buffers any more):
+    /// returns every buffer still lent to the pool.
+    pub fn reclaim_all(&mut self) {
+        for word in 0..self.lent.len() {
+            while self.lent[word] != 0 {
+                let bit = self.lent[word].trailing_zeros();
+                self.lent[word] &= !(1 << bit);
+                self.lent_count -= 1;
+                self.push_free((word * 64) as u32 + bit);
+            }
+        }
+        self.flush();
+    }
+}

@@ -1,0 +1,178 @@
+//! The AF_XDP port against the real kernel: each test makes two namespaces joined by a veth pair (deleted
+//! when the test ends, however it ends), opens the port on one end from inside its namespace, and checks
+//! what the kernel at the other end sees and sends. They need root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF),
+//! AF_XDP in the kernel and iproute2, and print why they skipped where those are missing.
+
+mod kernel;
+
+use kernel::{veth_pair, Netns};
+use pktloop_engine::mem::Prefer;
+use pktloop_engine::pool::PoolConfig;
+use pktloop_engine::port::{DropReason, LinkState};
+use pktloop_engine::{PacketBurst, Pool, Port};
+use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpError, AfXdpPort, XdpMode};
+use std::time::{Duration, Instant};
+
+fn pool(buffers: u32) -> Pool {
+    let mut c = PoolConfig::new("afxdp-kernel-test", buffers, 2048);
+    c.prefer = Prefer::Normal;
+    Pool::new(c).unwrap()
+}
+
+/// Two namespaces and a veth pair between them: `a` (the kernel's end, 198.18.0.1/24) and `b` (pktloop's,
+/// no address).
+struct Wire {
+    a: String,
+    b: String,
+    ns_a: Netns,
+    ns_b: Netns,
+}
+
+fn wire() -> Wire {
+    let (ns_a, ns_b) = (Netns::new(), Netns::new());
+    let t = kernel::tag();
+    let (a, b) = (format!("xa{t}"), format!("xb{t}"));
+    veth_pair(&a, &ns_a, &b, &ns_b);
+    ns_a.exec(&["ip", "addr", "add", "198.18.0.1/24", "dev", &a]);
+    Wire { a, b, ns_a, ns_b }
+}
+
+/// An Ethernet frame of `len` bytes to `dst` with the local experimental EtherType 0x88b5.
+fn frame(dst: [u8; 6], len: usize, seq: u8) -> Vec<u8> {
+    let mut f: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(7).wrapping_add(seq)).collect();
+    f[..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, seq]);
+    f[12..14].copy_from_slice(&[0x88, 0xb5]);
+    f
+}
+
+/// Polls until `want` frames of EtherType 0x88b5 arrived or two seconds passed.
+fn receive(port: &mut AfXdpPort, want: usize) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut got = Vec::new();
+    let mut burst = PacketBurst::new();
+    while got.len() < want && Instant::now() < deadline {
+        for q in 0..port.rx_queues() {
+            port.rx_burst(q, &mut burst, 32);
+            got.extend(burst.drain(..).map(|p| p.to_vec()).filter(|f| f[12..14] == [0x88, 0xb5]));
+        }
+    }
+    got
+}
+
+fn open(w: &Wire, pool: &Pool) -> AfXdpPort {
+    w.ns_b.enter(|| AfXdpPort::open(&AfXdpConfig::new(&w.b), pool.clone())).unwrap()
+}
+
+#[test]
+fn frames_from_the_kernel_arrive_byte_for_byte_in_pool_buffers() {
+    require_kernel!();
+    let w = wire();
+    let pool = pool(4096);
+    let mut port = open(&w, &pool);
+    assert_ne!(port.mode(), XdpMode::ZeroCopy, "veth has no zero-copy");
+    let frames: Vec<Vec<u8>> = (0..20).map(|i| frame(port.mac(), 60 + i * 70, i as u8)).collect();
+    w.ns_a.inject(&w.a, &frames);
+    let got = receive(&mut port, frames.len());
+    assert_eq!(got, frames);
+    assert_eq!(port.stats().ipackets, frames.len() as u64);
+    drop(port);
+    assert_eq!(pool.in_use(), 0, "every buffer lent to the kernel came back");
+}
+
+#[test]
+fn frames_sent_by_pktloop_are_counted_by_the_kernel_at_the_other_end() {
+    require_kernel!();
+    let w = wire();
+    let pool = pool(4096);
+    let other = pool_named("afxdp-other");
+    let mut port = open(&w, &pool);
+    let before = w.ns_a.stat(&w.a, "rx_packets");
+    let mut burst = PacketBurst::new();
+    let peer = [0xff; 6];
+    for i in 0..64u8 {
+        // Half from the UMEM's pool (sent in place), half from another pool (copied).
+        let from = if i % 2 == 0 { &pool } else { &other };
+        burst.push(from.packet_from(&frame(peer, if i < 32 { 64 } else { 1500 }, i)).unwrap());
+    }
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !burst.is_empty() && Instant::now() < deadline {
+        sent += port.tx_burst(0, &mut burst);
+    }
+    assert_eq!(sent, 64);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while w.ns_a.stat(&w.a, "rx_packets") < before + 64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 64);
+    let stats = port.stats();
+    assert_eq!((stats.opackets, stats.oerrors), (64, 0));
+    assert_eq!(port.xdp_counters().tx_copied(), 32);
+    drop(port);
+    assert_eq!(pool.in_use(), 0);
+    assert_eq!(other.in_use(), 0);
+}
+
+fn pool_named(name: &str) -> Pool {
+    let mut c = PoolConfig::new(name, 256, 2048);
+    c.prefer = Prefer::Normal;
+    Pool::new(c).unwrap()
+}
+
+#[test]
+fn oversize_and_runt_frames_to_send_are_counted_and_freed() {
+    require_kernel!();
+    let w = wire();
+    let pool = pool(4096);
+    let mut port = open(&w, &pool);
+    let mut burst = PacketBurst::new();
+    burst.push(pool.packet_from(&[0u8; 10]).unwrap());
+    burst.push(pool.packet_from(&frame([0xff; 6], 1600, 1)).unwrap());
+    assert_eq!(port.tx_burst(0, &mut burst), 2);
+    let stats = port.stats();
+    assert_eq!((stats.opackets, stats.oerrors), (0, 2));
+    assert_eq!(port.stats().dropped(DropReason::MtuExceeded), 2);
+    drop(port);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn the_program_goes_away_with_the_port() {
+    require_kernel!();
+    let w = wire();
+    let pool = pool(4096);
+    let port = open(&w, &pool);
+    let shown = w.ns_b.exec(&["ip", "link", "show", "dev", &w.b]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("xdp"), "the program is attached while the port lives");
+    drop(port);
+    let shown = w.ns_b.exec(&["ip", "link", "show", "dev", &w.b]);
+    assert!(!String::from_utf8_lossy(&shown.stdout).contains("xdp"), "and gone after");
+    // The interface works for the kernel again: a second port can attach.
+    let port = open(&w, &pool);
+    assert_eq!(port.link(), LinkState::Up);
+}
+
+#[test]
+fn missing_down_or_misnamed_interfaces_and_bad_settings_are_refused_by_name() {
+    require_kernel!();
+    let w = wire();
+    let pool = pool(4096);
+    let try_open = |c: AfXdpConfig| w.ns_b.enter(|| AfXdpPort::open(&c, pool.clone())).unwrap_err();
+    let e = try_open(AfXdpConfig::new("nosuchif0"));
+    assert!(matches!(e, AfXdpError::NoInterface { .. }), "{e}");
+    assert!(e.to_string().contains("nosuchif0"));
+    let e = try_open(AfXdpConfig::new("a-name-longer-than-15"));
+    assert!(matches!(e, AfXdpError::NameTooLong { len: 21, max: 15, .. }), "{e}");
+    let e = try_open(AfXdpConfig { queues: 0, ..AfXdpConfig::new(&w.b) });
+    assert_eq!(e.to_string(), "invalid afxdp queues 0: valid is 1..=64");
+    let e = try_open(AfXdpConfig { ring_size: 1000, ..AfXdpConfig::new(&w.b) });
+    assert!(e.to_string().contains("ring-size 1000"), "{e}");
+    let small = pool_named("afxdp-small");
+    let e = w.ns_b.enter(|| AfXdpPort::open(&AfXdpConfig::new(&w.b), small.clone())).unwrap_err();
+    assert!(matches!(e, AfXdpError::PoolTooSmall { have: 256, .. }), "{e}");
+    w.ns_b.exec(&["ip", "link", "set", "dev", &w.b, "down"]);
+    let e = try_open(AfXdpConfig::new(&w.b));
+    assert!(matches!(e, AfXdpError::Down { .. }), "{e}");
+    assert!(e.to_string().contains("ip link set dev"));
+}
