@@ -4,11 +4,14 @@
 //! - [`feth`]: Apple's feth crossed pair, where one port's tx rings are its peer's rx rings;
 //! - [`null`]: DPDK net_null's analogue, the framework's cost floor;
 //! - [`tap`]: a Linux TAP interface, frames exchanged with the kernel's network stack;
+//! - [`afxdp`]: a real interface through XDP sockets over pktloop's own pool memory;
 //!
 //! and [`pools`], the pools a port allocates from by pool mode and driver geometry.
 #![warn(missing_docs)]
 
+pub mod afxdp;
 pub mod feth;
+pub mod netdev;
 pub mod null;
 pub mod pools;
 pub mod tap;
