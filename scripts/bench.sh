@@ -7,6 +7,7 @@
 #   scripts/bench.sh [RUNS] [FILTER]      e.g. scripts/bench.sh 5 producer_consumer
 #   scripts/bench.sh path [RUNS] [FILTER] the packet-path targets against floors and peers, interleaved
 #   scripts/bench.sh tap [RUNS] [FILTER]  TAP frames per second each way against DPDK's net_tap, interleaved
+#   scripts/bench.sh wire [RUNS] [FILTER] AF_PACKET and AF_XDP over a veth pair against DPDK's drivers
 #
 # The criterion output of each run is kept under $CARGO_TARGET_DIR/bench-logs/ (or target/bench-logs/).
 # On a shared machine the script waits (up to BENCH_QUIET_WAIT seconds, default 120) before each run until
@@ -22,6 +23,10 @@ fi
 if [ "${1:-}" = tap ]; then
     shift
     exec "$(dirname "${BASH_SOURCE[0]}")/bench-tap.sh" "$@"
+fi
+if [ "${1:-}" = wire ]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/bench-wire.sh" "$@"
 fi
 
 runs="${1:-3}"

@@ -11,7 +11,7 @@ use pktloop_engine::mem::Prefer;
 use pktloop_engine::port::{DropReason, PacketBurst};
 use pktloop_engine::Port;
 use pktloop_pmd::feth::{pair, FethConfig};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Rounds of traffic; each round sends one IPv4 frame from each of two hosts and one IPv6 frame.
@@ -56,6 +56,13 @@ fn frame(ethertype: u16, host: u8) -> Vec<u8> {
     f
 }
 
+/// Waits (yielding the core: the threads may outnumber the cores) until `phase` reaches `at`.
+fn wait_for(phase: &AtomicU32, at: u32) {
+    while phase.load(Ordering::Acquire) < at {
+        std::thread::yield_now();
+    }
+}
+
 /// Runs the example and returns what it counted.
 pub fn run_filters() -> Outcome {
     let config = FethConfig { prefer: Prefer::Normal, pool_packets: 1024, ..FethConfig::default() };
@@ -67,6 +74,7 @@ pub fn run_filters() -> Outcome {
     let counted = Arc::new(AtomicU64::new(0));
     control.attach_protocol(ETHERTYPE_IPV4, Box::new(CountIpv4(counted.clone()))).expect("IPv4 is free");
     let done = AtomicBool::new(false);
+    let phase = AtomicU32::new(0);
 
     let (sent, host_dropped, nth) = std::thread::scope(|s| {
         // The data path: run to completion on its own thread until the sender is done and all is in.
@@ -79,21 +87,28 @@ pub fn run_filters() -> Outcome {
         });
         // The control path: a filter for host 7 comes and goes while frames flow, and another takes its
         // place.
+        // The sender waits at a quarter and at half of its rounds until the change is made, so that each
+        // filter sees traffic however the threads are scheduled (frames keep flowing through the data path
+        // meanwhile).
         let controller = s.spawn(|| {
-            while counted.load(Ordering::Relaxed) < ROUNDS / 4 {
-                std::hint::spin_loop();
-            }
+            wait_for(&phase, 1);
             let host = control.attach_filter(Box::new(DropSourceMac::new([2, 0, 0, 0, 0, 7])));
-            while counted.load(Ordering::Relaxed) < ROUNDS / 2 {
-                std::hint::spin_loop();
-            }
+            phase.store(2, Ordering::Release);
+            wait_for(&phase, 3);
             let nth = control.attach_filter(Box::new(DropEveryNth::new(50)));
-            (control.detach_filter(host).expect("attached above").stats.dropped, nth)
+            let host_dropped = control.detach_filter(host).expect("attached above").stats.dropped;
+            phase.store(4, Ordering::Release);
+            (host_dropped, nth)
         });
         let mut sent = 0u64;
         let mut burst = PacketBurst::new();
         let frames = [frame(ETHERTYPE_IPV4, 1), frame(ETHERTYPE_IPV4, 7), frame(ETHERTYPE_IPV6, 1)];
-        for _ in 0..ROUNDS {
+        for round in 0..ROUNDS {
+            if round == ROUNDS / 4 || round == ROUNDS / 2 {
+                let at = if round == ROUNDS / 4 { 1 } else { 3 };
+                phase.store(at, Ordering::Release);
+                wait_for(&phase, at + 1);
+            }
             for f in &frames {
                 while pool.packet_from(f).map(|p| burst.push(p)).is_err() {
                     sent += wire.tx_burst(0, &mut burst) as u64;

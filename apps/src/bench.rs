@@ -111,6 +111,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         json: true,
         pcap: None,
         tap: crate::fwd::plan::TapPlan::default(),
+        list: Vec::new(),
         dlil: None,
     };
     let mut fwd_row = |name: String, plan: Plan, note: &str| -> Result<(), AppError> {

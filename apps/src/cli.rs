@@ -42,8 +42,8 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// Which ports to run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Which ports a run makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortKind {
     /// A feth crossed pair: what one port sends, the other receives.
     Feth,
@@ -51,6 +51,8 @@ pub enum PortKind {
     Null,
     /// Linux TAP interfaces: frames exchanged with the kernel's network stack (needs CAP_NET_ADMIN).
     Tap,
+    /// The ports `--port` lists, in order (real interfaces, or kinds mixed).
+    List,
 }
 
 /// Forwarding modes (DPDK testpmd's).
@@ -271,11 +273,16 @@ and flowgen run a generator on port 0 and a receiver on port 1 (Mpps counts fram
 resolves port 1 by ARP from port 0, then pings it as fast as replies allow (Mpps counts echo replies). \
 On TAP ports (--port tap, root or CAP_NET_ADMIN): icmpecho answers the kernel's ARP and pings for --ip, txonly \
 and flowgen send frames into the kernel, rxonly counts the kernel's frames, io/mac/macswap send received \
-frames back (loop) or to the other TAP port of the pair (--topology paired).")]
+frames back (loop) or to the other TAP port of the pair (--topology paired). \
+A list of ports (--port afxdp:veth0, --port afpacket:eth1:4,tap) makes exactly those ports, in order, one \
+worker per port (loop) or per two (paired: port 2k <-> 2k+1); generators send to 02:00:00:00:00:<port> on real \
+interfaces, and icmpecho answers for --ip there as on TAP ports. AF_XDP ports get pools of at least 4096 \
+buffers per queue (their rings hold up to 3072).")]
 pub struct FwdArgs {
-    /// Ports
-    #[arg(long, value_enum, default_value = "feth")]
-    pub port: PortKind,
+    /// Ports: feth, null or tap (as many as the run needs), or a comma-separated list of ports, each one
+    /// port of the run: feth (a pair), null, tap, afpacket:IFNAME[:QUEUES], afxdp:IFNAME[:QUEUES]
+    #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
+    pub port: crate::portspec::PortList,
     /// Forwarding mode
     #[arg(long, value_enum, default_value = "io")]
     pub mode: Mode,

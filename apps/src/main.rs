@@ -34,6 +34,7 @@ mod ifport;
 mod interrupt;
 mod latency;
 mod ports;
+mod portspec;
 mod stats;
 mod svg;
 

@@ -1,10 +1,13 @@
-//! Building the ports a run uses: a feth pair, null ports or TAP ports, with what the tables need to know
-//! about them.
+//! Building the ports a run uses: a feth pair, null ports, TAP ports, or the list `--port` names (real
+//! interfaces through AF_PACKET and AF_XDP among them), with what the tables need to know about them.
 
 use crate::error::AppError;
+use crate::portspec::PortSpec;
 use pktloop_engine::mem::Backing;
 use pktloop_engine::port::PortCounters;
 use pktloop_engine::{Pool, Port};
+use pktloop_pmd::afpacket::{AfPacketConfig, AfPacketCounters, AfPacketPort};
+use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpCounters, AfXdpPort};
 use pktloop_pmd::feth::{self, FethConfig};
 use pktloop_pmd::null::NullPort;
 use pktloop_pmd::pools::PortPools;
@@ -22,21 +25,54 @@ pub struct PortInfo {
     pub peer_mac: [u8; 6],
     /// Live counters.
     pub counters: Arc<PortCounters>,
-    /// How a TAP port moves frames, and its system-call counters.
-    pub tap: Option<TapInfo>,
+    /// How a port that talks to the kernel (TAP, AF_XDP, AF_PACKET) moves frames, and its counters.
+    pub io: Option<IoInfo>,
     /// The input layer's interface over the port (`--filter`, `--input-thread`).
     pub iface: Option<pktloop_engine::dlil::InterfaceHandle>,
 }
 
-/// What the report says about a TAP port.
+/// What the report says about a port that talks to the kernel.
 #[derive(Debug, Clone)]
-pub struct TapInfo {
-    /// `io_uring` or `readv/writev`.
+pub struct IoInfo {
+    /// `tap`, `afxdp` or `afpacket`.
+    pub driver: &'static str,
+    /// How frames move: `io_uring`, `readv/writev`, `zero-copy`, `copy`, `generic`, `tpacket_v3`.
     pub io: &'static str,
     /// Queue pairs.
     pub queues: usize,
-    /// System calls made.
-    pub counters: Arc<TapCounters>,
+    /// The driver's own counters.
+    pub counters: IoCounters,
+}
+
+/// A driver's own counters.
+#[derive(Debug, Clone)]
+pub enum IoCounters {
+    /// A TAP port's.
+    Tap(Arc<TapCounters>),
+    /// An AF_XDP port's.
+    AfXdp(Arc<AfXdpCounters>),
+    /// An AF_PACKET port's.
+    AfPacket(Arc<AfPacketCounters>),
+}
+
+impl IoCounters {
+    /// System calls made to receive and to send.
+    pub fn syscalls(&self) -> (u64, u64) {
+        match self {
+            IoCounters::Tap(c) => (c.rx_syscalls(), c.tx_syscalls()),
+            IoCounters::AfXdp(c) => (c.rx_syscalls(), c.tx_syscalls()),
+            IoCounters::AfPacket(c) => (c.rx_syscalls(), c.tx_syscalls()),
+        }
+    }
+
+    /// Frames the kernel dropped before the port saw them (rx ring full, no buffer): DPDK's imissed.
+    pub fn missed(&self) -> u64 {
+        match self {
+            IoCounters::Tap(_) => 0,
+            IoCounters::AfXdp(c) => c.kernel_rx_ring_full() + c.kernel_rx_dropped(),
+            IoCounters::AfPacket(c) => c.kernel_drops(),
+        }
+    }
 }
 
 /// Ports, ready to be handed to workers.
@@ -98,7 +134,7 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
             mac: ma,
             peer_mac: mb,
             counters: a.counters().clone(),
-            tap: None,
+            io: None,
             iface: None,
         },
         PortInfo {
@@ -106,7 +142,7 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
             mac: mb,
             peer_mac: ma,
             counters: b.counters().clone(),
-            tap: None,
+            io: None,
             iface: None,
         },
     ];
@@ -120,6 +156,7 @@ pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
 /// # Errors
 /// Pool memory, or `frame_len` not fitting a buffer (named `--pkt-len`).
 pub fn null_ports(
+    first: usize,
     n: usize,
     config: &FethConfig,
     frame_len: usize,
@@ -131,7 +168,7 @@ pub fn null_ports(
         spec.mode = pktloop_engine::pool::PoolMode::Private;
     }
     let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
-    for i in 0..n {
+    for i in first..first + n {
         let name = format!("null{i}");
         let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
         push_pool(&mut set.pools, &pools.tx);
@@ -148,7 +185,7 @@ pub fn null_ports(
         };
         let mac = port.mac();
         let peer_mac = [0x02, 0, 0, 0, 0xfe, i as u8];
-        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), tap: None, iface: None });
+        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), io: None, iface: None });
         set.ports.push(Box::new(port));
     }
     Ok(set)
@@ -179,18 +216,126 @@ pub fn tap_ports(
             true => AppError::usage(e.to_string()),
             false => AppError::runtime(format!("cannot create the TAP port: {e}")),
         })?;
-        let info = TapInfo { io: port.io().as_str(), queues: tap.queues, counters: port.tap_counters().clone() };
+        let info = IoInfo {
+            driver: "tap",
+            io: port.io().as_str(),
+            queues: tap.queues,
+            counters: IoCounters::Tap(port.tap_counters().clone()),
+        };
         set.info.push(PortInfo {
             name: port.name().to_owned(),
             mac: port.mac(),
             peer_mac: port.interface_mac(),
             counters: port.counters().clone(),
-            tap: Some(info),
+            io: Some(info),
             iface: None,
         });
         set.ports.push(Box::new(port));
     }
     Ok(set)
+}
+
+/// The ports `list` names, in order (see [`crate::portspec`]); real interfaces are opened in this process's
+/// network namespace.
+///
+/// # Errors
+/// A port could not be made: a missing interface or capability, a refused setting (usage errors), pool
+/// memory.
+pub fn list_ports(
+    list: &[PortSpec],
+    config: &FethConfig,
+    tap: &crate::fwd::plan::TapPlan,
+    mtu: u32,
+    pkt_len: usize,
+) -> Result<PortSet, AppError> {
+    let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
+    let mut nulls = 0;
+    for spec in list {
+        let index = set.ports.len();
+        let part = match spec {
+            PortSpec::Feth => feth_pair(config, mtu)?,
+            PortSpec::Null => {
+                nulls += 1;
+                null_ports(nulls - 1, 1, config, pkt_len, None)?
+            }
+            PortSpec::Tap => tap_ports(1, config, tap, mtu)?,
+            PortSpec::AfXdp { ifname, queues } => afxdp_port(ifname, *queues, config, index)?,
+            PortSpec::AfPacket { ifname, queues } => afpacket_port(ifname, *queues, config, index)?,
+        };
+        set.ports.extend(part.ports);
+        set.info.extend(part.info);
+        for p in &part.pools {
+            push_pool(&mut set.pools, p);
+        }
+    }
+    Ok(set)
+}
+
+/// The address generators on real interfaces send to, as testpmd's default peers: 02:00:00:00:00:<port>.
+fn wire_peer(index: usize) -> [u8; 6] {
+    [0x02, 0, 0, 0, 0, index as u8]
+}
+
+/// An AF_XDP port on `ifname` with its own pools laid out as `config` says, of single buffers (the kernel
+/// writes a frame into one) and at least 4096 per queue (the rings hold up to 3072 with the defaults).
+fn afxdp_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) -> Result<PortSet, AppError> {
+    let mut spec = config.pool_spec();
+    spec.mode = match spec.mode {
+        pktloop_engine::pool::PoolMode::PrivateSplit => pktloop_engine::pool::PoolMode::Private,
+        other => other,
+    };
+    spec.multi_buflet = false;
+    spec.packets = spec.packets.max(4096 * queues as u32);
+    let name = format!("afxdp-{ifname}");
+    let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
+    let afxdp = AfXdpConfig { queues, ..AfXdpConfig::new(ifname) };
+    let port = AfXdpPort::open(&afxdp, pools.tx.clone()).map_err(|e| AppError::usage(e.to_string()))?;
+    let io = IoInfo {
+        driver: "afxdp",
+        io: port.mode().as_str(),
+        queues,
+        counters: IoCounters::AfXdp(port.xdp_counters().clone()),
+    };
+    let info = PortInfo {
+        name: port.name().to_owned(),
+        mac: port.mac(),
+        peer_mac: wire_peer(index),
+        counters: port.counters().clone(),
+        io: Some(io),
+        iface: None,
+    };
+    Ok(PortSet { ports: vec![Box::new(port)], info: vec![info], pools: vec![pools.tx.clone()] })
+}
+
+/// An AF_PACKET port on `ifname` with pools laid out as `config` says (frames longer than a buffer become
+/// multi-buflet packets; split pools act as private).
+fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) -> Result<PortSet, AppError> {
+    let mut spec = config.pool_spec();
+    if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
+        spec.mode = pktloop_engine::pool::PoolMode::Private;
+    }
+    let name = format!("afpacket-{ifname}");
+    let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
+    let afpacket = AfPacketConfig { queues, ..AfPacketConfig::new(ifname) };
+    let port = AfPacketPort::open(&afpacket, pools.tx.clone()).map_err(|e| match e.is_usage() {
+        true => AppError::usage(e.to_string()),
+        false => AppError::runtime(format!("cannot open the AF_PACKET port: {e}")),
+    })?;
+    let io = IoInfo {
+        driver: "afpacket",
+        io: "tpacket_v3",
+        queues,
+        counters: IoCounters::AfPacket(port.afpacket_counters().clone()),
+    };
+    let info = PortInfo {
+        name: port.name().to_owned(),
+        mac: port.mac(),
+        peer_mac: wire_peer(index),
+        counters: port.counters().clone(),
+        io: Some(io),
+        iface: None,
+    };
+    Ok(PortSet { ports: vec![Box::new(port)], info: vec![info], pools: vec![pools.tx.clone()] })
 }
 
 /// Puts every port of `set` behind the input layer: `dlil`'s filters attached in order, the input path on

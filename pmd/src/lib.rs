@@ -4,11 +4,13 @@
 //! - [`feth`]: Apple's feth crossed pair, where one port's tx rings are its peer's rx rings;
 //! - [`null`]: DPDK net_null's analogue, the framework's cost floor;
 //! - [`tap`]: a Linux TAP interface, frames exchanged with the kernel's network stack;
+//! - [`afpacket`]: an existing Linux interface through packet sockets with memory-mapped rings;
 //! - [`afxdp`]: a real interface through XDP sockets over pktloop's own pool memory;
 //!
 //! and [`pools`], the pools a port allocates from by pool mode and driver geometry.
 #![warn(missing_docs)]
 
+pub mod afpacket;
 pub mod afxdp;
 pub mod feth;
 pub mod netdev;

@@ -5,7 +5,7 @@
 
 mod kernel;
 
-use kernel::{veth_pair, Netns};
+use kernel::Wire;
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolConfig;
 use pktloop_engine::port::{DropReason, LinkState};
@@ -17,24 +17,6 @@ fn pool(buffers: u32) -> Pool {
     let mut c = PoolConfig::new("afxdp-kernel-test", buffers, 2048);
     c.prefer = Prefer::Normal;
     Pool::new(c).unwrap()
-}
-
-/// Two namespaces and a veth pair between them: `a` (the kernel's end, 198.18.0.1/24) and `b` (pktloop's,
-/// no address).
-struct Wire {
-    a: String,
-    b: String,
-    ns_a: Netns,
-    ns_b: Netns,
-}
-
-fn wire() -> Wire {
-    let (ns_a, ns_b) = (Netns::new(), Netns::new());
-    let t = kernel::tag();
-    let (a, b) = (format!("xa{t}"), format!("xb{t}"));
-    veth_pair(&a, &ns_a, &b, &ns_b);
-    ns_a.exec(&["ip", "addr", "add", "198.18.0.1/24", "dev", &a]);
-    Wire { a, b, ns_a, ns_b }
 }
 
 /// An Ethernet frame of `len` bytes to `dst` with the local experimental EtherType 0x88b5.
@@ -67,7 +49,7 @@ fn open(w: &Wire, pool: &Pool) -> AfXdpPort {
 #[test]
 fn frames_from_the_kernel_arrive_byte_for_byte_in_pool_buffers() {
     require_kernel!();
-    let w = wire();
+    let w = Wire::new();
     let pool = pool(4096);
     let mut port = open(&w, &pool);
     assert_ne!(port.mode(), XdpMode::ZeroCopy, "veth has no zero-copy");
@@ -83,7 +65,7 @@ fn frames_from_the_kernel_arrive_byte_for_byte_in_pool_buffers() {
 #[test]
 fn frames_sent_by_pktloop_are_counted_by_the_kernel_at_the_other_end() {
     require_kernel!();
-    let w = wire();
+    let w = Wire::new();
     let pool = pool(4096);
     let other = pool_named("afxdp-other");
     let mut port = open(&w, &pool);
@@ -123,7 +105,7 @@ fn pool_named(name: &str) -> Pool {
 #[test]
 fn oversize_and_runt_frames_to_send_are_counted_and_freed() {
     require_kernel!();
-    let w = wire();
+    let w = Wire::new();
     let pool = pool(4096);
     let mut port = open(&w, &pool);
     let mut burst = PacketBurst::new();
@@ -140,7 +122,7 @@ fn oversize_and_runt_frames_to_send_are_counted_and_freed() {
 #[test]
 fn the_program_goes_away_with_the_port() {
     require_kernel!();
-    let w = wire();
+    let w = Wire::new();
     let pool = pool(4096);
     let port = open(&w, &pool);
     let shown = w.ns_b.exec(&["ip", "link", "show", "dev", &w.b]);
@@ -156,7 +138,7 @@ fn the_program_goes_away_with_the_port() {
 #[test]
 fn missing_down_or_misnamed_interfaces_and_bad_settings_are_refused_by_name() {
     require_kernel!();
-    let w = wire();
+    let w = Wire::new();
     let pool = pool(4096);
     let try_open = |c: AfXdpConfig| w.ns_b.enter(|| AfXdpPort::open(&c, pool.clone())).unwrap_err();
     let e = try_open(AfXdpConfig::new("nosuchif0"));

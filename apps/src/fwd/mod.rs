@@ -19,7 +19,7 @@ use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::lcore::{self, CorePlan, Lcore};
 use pktloop_engine::port::PortStats;
 use plan::{Assignment, Plan};
-use report::{Accounting, Live, Report, TapSummary};
+use report::{Accounting, IoSummary, Live, Report};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{Worker, WorkerResult};
@@ -50,9 +50,10 @@ fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
             // Behind the input layer, frames are demultiplexed by their header: give them a real one.
             let template =
                 plan.dlil.as_ref().map(|_| crate::frame::udp_frame([2, 0, 0, 0, 0, 1], [0xff; 6], plan.pkt_len));
-            ports::null_ports(count, &plan.feth, plan.pkt_len, template.as_deref())
+            ports::null_ports(0, count, &plan.feth, plan.pkt_len, template.as_deref())
         }
         PortKind::Tap => ports::tap_ports(count, &plan.feth, &plan.tap, plan.mtu),
+        PortKind::List => ports::list_ports(&plan.list, &plan.feth, &plan.tap, plan.mtu, plan.pkt_len),
     }
 }
 
@@ -236,7 +237,8 @@ fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) 
     let stranded: u64 = results.iter().map(|r| r.stranded).sum();
     let leaked = teardown(results, &set);
     let after = snapshot(&info);
-    let accounting = Accounting::settle(plan.port, &totals, &port_stats, &after, stranded);
+    let outside: Vec<bool> = (0..info.len()).map(|i| plan.faces_outside(i)).collect();
+    let accounting = Accounting::settle(&outside, &totals, &port_stats, &after, stranded);
     Ok(Report {
         secs,
         totals,
@@ -250,18 +252,23 @@ fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) 
         accounting,
         capture,
         core_warning: core_plan.warning,
-        taps: info.iter().map(tap_summary).collect(),
+        io: info.iter().map(io_summary).collect(),
         filters,
     })
 }
 
-/// What a TAP port did, for the report.
-fn tap_summary(p: &PortInfo) -> Option<TapSummary> {
-    p.tap.as_ref().map(|t| TapSummary {
-        io: t.io,
-        queues: t.queues,
-        rx_syscalls: t.counters.rx_syscalls(),
-        tx_syscalls: t.counters.tx_syscalls(),
+/// What a port that talks to the kernel did, for the report.
+fn io_summary(p: &PortInfo) -> Option<IoSummary> {
+    p.io.as_ref().map(|t| {
+        let (rx_syscalls, tx_syscalls) = t.counters.syscalls();
+        IoSummary {
+            driver: t.driver,
+            io: t.io,
+            queues: t.queues,
+            rx_syscalls,
+            tx_syscalls,
+            missed: t.counters.missed(),
+        }
     })
 }
 

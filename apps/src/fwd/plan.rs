@@ -6,6 +6,7 @@ use crate::config::{self, int_in};
 use crate::error::AppError;
 use crate::filters::FilterSpec;
 use crate::frame;
+use crate::portspec::PortSpec;
 use pktloop_pmd::feth::FethConfig;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use std::time::Duration;
 pub struct Plan {
     /// Ports.
     pub port: PortKind,
+    /// The ports of a [`PortKind::List`] run, in order (empty for the other kinds).
+    pub list: Vec<PortSpec>,
     /// Mode.
     pub mode: Mode,
     /// Topology.
@@ -111,12 +114,29 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
     let allow_shared_cores = a.run.allow_shared_cores.unwrap_or(false);
     let available = pktloop_engine::lcore::plan(1).available;
-    let default_cores = match a.port {
+    let port = match a.port.single_kind() {
+        Some(PortSpec::Feth) => PortKind::Feth,
+        Some(PortSpec::Null) => PortKind::Null,
+        Some(_) => PortKind::Tap,
+        None => PortKind::List,
+    };
+    let topology = a.topology.unwrap_or(Topology::Loop);
+    let per_worker = if topology == Topology::Paired { 2 } else { 1 };
+    let default_cores = match port {
         PortKind::Feth => available.min(2),
+        PortKind::List => list_workers(a, per_worker)?,
         _ => 1,
     };
     let cores = match a.cores {
         None => default_cores,
+        Some(n) if port == PortKind::List && n as usize != default_cores => {
+            return Err(AppError::usage(format!(
+                "invalid --cores {n} with --port {}: a list of {} ports runs one worker per port (loop) or per \
+                 two (paired); valid is {default_cores}",
+                list_text(a),
+                a.port.port_count()
+            )));
+        }
         Some(n) => {
             if n < 1 || (n as usize > available && !allow_shared_cores) {
                 return Err(AppError::usage(format!(
@@ -127,7 +147,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
             int_in("cores", n, 1, 256, "1..=256")? as usize
         }
     };
-    if a.port == PortKind::Feth && cores > 2 {
+    if port == PortKind::Feth && cores > 2 {
         return Err(AppError::usage(format!(
             "invalid --cores {cores}: valid is 1 or 2 with --port feth (one worker per port of the pair)"
         )));
@@ -138,30 +158,43 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
             feth.pool_packets
         )));
     }
-    let topology = a.topology.unwrap_or(Topology::Loop);
     let forwarding = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
-    if a.port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {
+    if port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {
         return Err(AppError::usage(
             "invalid --topology paired with --cores 2 on a feth pair: paired streams cross both ports, which \
              one worker must own; valid is --topology loop (a worker per port) or --cores 1",
         ));
     }
-    if a.port == PortKind::Null && a.mode == Mode::Icmpecho {
+    if port == PortKind::Null && a.mode == Mode::Icmpecho {
         return Err(AppError::usage(
             "invalid --mode icmpecho with --port null: a null port has no peer to answer; valid is --port feth or tap",
         ));
     }
-    let per_worker = if topology == Topology::Paired { 2 } else { 1 };
-    let tap = tap_plan(a, cores * per_worker)?;
+    let list = if port == PortKind::List { a.port.0.clone() } else { Vec::new() };
+    let tap_ports = match port {
+        PortKind::Tap => cores * per_worker,
+        _ => list.iter().filter(|p| **p == PortSpec::Tap).count(),
+    };
+    let tap = tap_plan(a, tap_ports)?;
     let dlil = dlil_plan(a, available)?;
-    if dlil.is_some() && a.port == PortKind::Tap && tap.queues > 1 {
+    let uses_tap = tap_ports > 0;
+    if dlil.is_some() && uses_tap && tap.queues > 1 {
         return Err(AppError::usage(format!(
             "invalid --tap-queues {} with --filter or --input-thread: the input layer polls queue 0 only; valid is 1",
             tap.queues
         )));
     }
+    if let Some(multi) = list.iter().find(|p| queues_of(p, &tap) > 1 && dlil.is_some() && **p != PortSpec::Tap) {
+        return Err(AppError::usage(format!(
+            "invalid --port {} with --filter or --input-thread: the input layer polls queue 0 only; valid is \
+             {}:IFNAME:1",
+            list_text(a),
+            multi.kind()
+        )));
+    }
     Ok(Plan {
-        port: a.port,
+        port,
+        list,
         mode: a.mode,
         topology,
         cores,
@@ -202,7 +235,7 @@ fn dlil_plan(a: &FwdArgs, available: usize) -> Result<Option<DlilPlan>, AppError
 /// The TAP settings, checked; `ports` is how many TAP ports the run makes (a fixed name serves one).
 fn tap_plan(a: &FwdArgs, ports: usize) -> Result<TapPlan, AppError> {
     let name = a.tap.tap_name.clone().unwrap_or_else(|| pktloop_pmd::tap::DEFAULT_NAME.to_owned());
-    if a.port == PortKind::Tap && ports > 1 && !name.contains("%d") {
+    if ports > 1 && !name.contains("%d") {
         return Err(AppError::usage(format!(
             "invalid --tap-name {name}: this run makes {ports} TAP ports; valid is a name with %d (pktloop%d)"
         )));
@@ -214,7 +247,61 @@ fn tap_plan(a: &FwdArgs, ports: usize) -> Result<TapPlan, AppError> {
     Ok(TapPlan { name, queues, io_uring, ip, prefix })
 }
 
+/// Workers of a list run: one per port (loop) or per two ports (paired).
+fn list_workers(a: &FwdArgs, per_worker: usize) -> Result<usize, AppError> {
+    let ports = a.port.port_count();
+    if !ports.is_multiple_of(per_worker) {
+        return Err(AppError::usage(format!(
+            "invalid --topology paired with --port {}: {ports} ports do not pair up; valid is an even number of \
+             ports (a feth entry counts two)",
+            list_text(a)
+        )));
+    }
+    Ok(ports / per_worker)
+}
+
+/// `--port`'s value as the user wrote it (for messages).
+fn list_text(a: &FwdArgs) -> String {
+    let text = |p: &PortSpec| match p {
+        PortSpec::AfPacket { ifname, queues } | PortSpec::AfXdp { ifname, queues } => {
+            format!("{}:{ifname}:{queues}", p.kind())
+        }
+        other => other.kind().to_owned(),
+    };
+    a.port.0.iter().map(text).collect::<Vec<_>>().join(",")
+}
+
+/// Queue pairs a port of `spec` has.
+pub fn queues_of(spec: &PortSpec, tap: &TapPlan) -> usize {
+    match spec {
+        PortSpec::Tap => tap.queues,
+        PortSpec::AfPacket { queues, .. } | PortSpec::AfXdp { queues, .. } => *queues,
+        PortSpec::Feth | PortSpec::Null => 1,
+    }
+}
+
 impl Plan {
+    /// The spec of run port `index` in a list run.
+    pub fn spec_of(&self, index: usize) -> Option<&PortSpec> {
+        let mut first = 0;
+        for spec in &self.list {
+            if index < first + spec.port_count() {
+                return Some(spec);
+            }
+            first += spec.port_count();
+        }
+        None
+    }
+
+    /// Whether run port `index` exchanges frames with the world outside the run (for the accounting).
+    pub fn faces_outside(&self, index: usize) -> bool {
+        match self.port {
+            PortKind::Feth => false,
+            PortKind::Null | PortKind::Tap => true,
+            PortKind::List => self.spec_of(index).is_some_and(PortSpec::faces_outside),
+        }
+    }
+
     /// How figures are counted, in words, for the table.
     pub fn counted_as(&self) -> &'static str {
         match (self.port, self.mode) {
@@ -222,7 +309,7 @@ impl Plan {
             (PortKind::Feth, Mode::Txonly | Mode::Rxonly | Mode::Flowgen) => "packets received on the peer",
             (_, Mode::Rxonly) => "packets received",
             (_, Mode::Txonly | Mode::Flowgen) => "packets sent",
-            (PortKind::Tap, Mode::Icmpecho) => "ARP and echo requests answered",
+            (PortKind::Tap | PortKind::List, Mode::Icmpecho) => "ARP and echo requests answered",
             (_, Mode::Icmpecho) => "echo replies received",
         }
     }
@@ -311,11 +398,10 @@ impl Plan {
         Assignment { ports: vec![vec![0, 1]], jobs: vec![jobs], port_count: 2 }
     }
 
-    /// null and TAP ports: each worker owns one port (loop) or two (paired) and runs a job per port and
-    /// queue.
+    /// null and TAP ports and lists: each worker owns one port (loop) or two (paired) and runs a job per
+    /// port and queue.
     fn assign_per_worker(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
         let per = if self.topology == Topology::Paired { 2 } else { 1 };
-        let queues = if self.port == PortKind::Tap { self.tap.queues } else { 1 };
         let mut ports = Vec::new();
         let mut jobs = Vec::new();
         for i in 0..self.cores {
@@ -324,6 +410,11 @@ impl Plan {
             for k in 0..per {
                 let g = i * per + k;
                 let tx_local = if per == 2 { 1 - k } else { k };
+                let queues = match (self.port, self.spec_of(g)) {
+                    (PortKind::Tap, _) => self.tap.queues,
+                    (_, Some(spec)) => queues_of(spec, &self.tap),
+                    _ => 1,
+                };
                 for queue in 0..queues {
                     mine.push(match self.mode {
                         Mode::Txonly | Mode::Flowgen => {

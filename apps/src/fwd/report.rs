@@ -37,16 +37,18 @@ pub struct Report {
     pub capture: Option<CaptureSummary>,
     /// Set when workers share cores.
     pub core_warning: Option<String>,
-    /// What each TAP port did (None for other ports), in port order.
-    pub taps: Vec<Option<TapSummary>>,
+    /// What each port that talks to the kernel did (None for other ports), in port order.
+    pub io: Vec<Option<IoSummary>>,
     /// Each port's interface filters and their counters (None: the port was not behind the input layer).
     pub filters: Vec<Option<Vec<FilterInfo>>>,
 }
 
-/// How a TAP port moved its frames.
+/// How a port that talks to the kernel (TAP, AF_XDP, AF_PACKET) moved its frames.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TapSummary {
-    /// `io_uring` or `readv/writev`.
+pub struct IoSummary {
+    /// `tap`, `afxdp` or `afpacket`.
+    pub driver: &'static str,
+    /// How frames moved (`io_uring`, `readv/writev`, `zero-copy`, `copy`, `generic`, `tpacket_v3`).
     pub io: &'static str,
     /// Queue pairs.
     pub queues: usize,
@@ -54,9 +56,11 @@ pub struct TapSummary {
     pub rx_syscalls: u64,
     /// System calls made to send.
     pub tx_syscalls: u64,
+    /// Frames the kernel dropped before the port saw them (DPDK's imissed).
+    pub missed: u64,
 }
 
-impl TapSummary {
+impl IoSummary {
     /// System calls per frame, each way (None without frames).
     fn per_frame(&self, s: &PortStats) -> (Option<f64>, Option<f64>) {
         let per = |calls: u64, frames: u64| (frames > 0).then(|| calls as f64 / frames as f64);
@@ -144,31 +148,21 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    /// Settles a run: `run` is the port counters at stop, `after` after teardown.
-    pub fn settle(
-        kind: crate::cli::PortKind,
-        t: &Totals,
-        run: &[PortStats],
-        after: &[PortStats],
-        left: u64,
-    ) -> Accounting {
+    /// Settles a run: `run` is the port counters at stop, `after` after teardown; `outside[i]` says whether
+    /// port i exchanges frames with the world outside the run (null, TAP and real interfaces: frames in are
+    /// counted received or bad, frames out sent), or only with the run's own ports (feth).
+    pub fn settle(outside: &[bool], t: &Totals, run: &[PortStats], after: &[PortStats], left: u64) -> Accounting {
         let sum = |s: &[PortStats], f: fn(&PortStats) -> u64| s.iter().map(f).sum::<u64>();
         let dropped = sum(run, PortStats::total_drops);
         let dropped_after = sum(after, PortStats::total_drops);
         let (sent, received) = (sum(run, |s| s.opackets), sum(run, |s| s.ipackets));
-        let (sent_after, received_after) = (sum(after, |s| s.opackets), sum(after, |s| s.ipackets));
         let out = i128::from(t.consumed) + i128::from(dropped_after) + i128::from(left);
-        let unaccounted = match kind {
-            crate::cli::PortKind::Null => {
-                i128::from(t.generated) + i128::from(received_after) - out - i128::from(sent_after)
-            }
-            // Frames come in from the kernel (bad ones are counted as drops when read) and go out to it.
-            crate::cli::PortKind::Tap => {
-                let bad_in = i128::from(sum(after, |s| s.ierrors));
-                i128::from(t.generated) + i128::from(received_after) + bad_in - out - i128::from(sent_after)
-            }
-            _ => i128::from(t.generated) - out,
+        let outer = |s: &[PortStats], f: fn(&PortStats) -> u64| {
+            s.iter().zip(outside).filter(|(_, &o)| o).map(|(s, _)| f(s)).sum::<u64>()
         };
+        let came_in = outer(after, |s| s.ipackets + s.ierrors);
+        let unaccounted =
+            i128::from(t.generated) + i128::from(came_in) - out - i128::from(outer(after, |s| s.opackets));
         Accounting {
             generated: t.generated,
             consumed: t.consumed,
@@ -260,14 +254,16 @@ pub fn print_table(plan: &Plan, r: &Report) {
         if let Some(m) = r.macs.get(i) {
             out += &format!("  MAC: {}\n", m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
         }
-        if let Some(Some(t)) = r.taps.get(i) {
+        if let Some(Some(t)) = r.io.get(i) {
             let (rx, tx) = t.per_frame(s);
             out += &format!(
-                "  TAP: {} queue(s), frames move with {}; system calls per frame: rx {}, tx {}\n",
+                "  {}: {} queue(s), frames move with {}; system calls per frame: rx {}, tx {}{}\n",
+                t.driver.to_uppercase(),
                 t.queues,
                 t.io,
                 per_frame_text(rx),
-                per_frame_text(tx)
+                per_frame_text(tx),
+                if t.driver == "tap" { String::new() } else { format!("; missed by the kernel {}", t.missed) }
             );
         }
         out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
@@ -345,6 +341,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
         match plan.port {
             crate::cli::PortKind::Null => " (+ null rx - null tx)",
             crate::cli::PortKind::Tap => " (+ frames from the kernel - frames to it)",
+            crate::cli::PortKind::List => " (+ frames from outside - frames to it)",
             crate::cli::PortKind::Feth => "",
         },
         a.unaccounted
@@ -380,19 +377,21 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
             for (k, v) in s.drops_by_name() {
                 d.insert(k.to_owned(), json!(v));
             }
-            json!({
+            let mut port = json!({
                 "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
                 "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
                 "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
                 "filters": r.filters.get(i).cloned().flatten().map(|fs| fs.iter().map(|f| json!({
                     "name": f.name, "passed": f.stats.passed, "dropped": f.stats.dropped, "consumed": f.stats.consumed,
                 })).collect::<Vec<_>>()),
-                "tap": r.taps.get(i).copied().flatten().map(|t| {
-                    let (rx, tx) = t.per_frame(s);
-                    json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls, "tx_syscalls": t.tx_syscalls,
-                           "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx})
-                }),
-            })
+            });
+            if let Some(Some(t)) = r.io.get(i) {
+                let (rx, tx) = t.per_frame(s);
+                port[t.driver] = json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls,
+                    "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
+                    "missed": t.missed});
+            }
+            port
         })
         .collect();
     let t = &r.totals;

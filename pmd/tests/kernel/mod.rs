@@ -133,6 +133,32 @@ pub fn veth_pair(a: &str, ns_a: &Netns, b: &str, ns_b: &Netns) {
     ns_b.exec(&["ip", "link", "set", "dev", b, "up"]);
 }
 
+/// Two namespaces joined by a veth pair: end `a` (198.18.0.1/24, the kernel's side in most tests) in
+/// `ns_a` and end `b` (no address) in `ns_b`. Both namespaces, and the pair, go when it drops.
+#[derive(Debug)]
+pub struct Wire {
+    /// The end in `ns_a`.
+    pub a: String,
+    /// The end in `ns_b`.
+    pub b: String,
+    /// Namespace of `a`.
+    pub ns_a: Netns,
+    /// Namespace of `b`.
+    pub ns_b: Netns,
+}
+
+impl Wire {
+    /// A new wire with unique names.
+    pub fn new() -> Wire {
+        let (ns_a, ns_b) = (Netns::new(), Netns::new());
+        let t = tag();
+        let (a, b) = (format!("xa{t}"), format!("xb{t}"));
+        veth_pair(&a, &ns_a, &b, &ns_b);
+        ns_a.exec(&["ip", "addr", "add", "198.18.0.1/24", "dev", &a]);
+        Wire { a, b, ns_a, ns_b }
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
