@@ -222,11 +222,42 @@ fn frames_sent_by_pktloop_arrive_at_the_peer() {
 }
 
 #[test]
-fn frames_the_kernel_or_the_port_refuse_are_counted_and_the_rest_still_go() {
+fn with_linear_tx_the_port_refuses_untagged_frames_over_mtu_plus_14_and_the_rest_arrive_whole() {
     require_afpacket!();
     let v = Veth::new();
     let p = pool(1024, 2048, 1);
     let mut port = v.open(v.config(), p.clone());
+    let mut far = v.peer.enter(|| AfPacketPort::open(&AfPacketConfig::new(v.a.clone()), p.clone())).unwrap();
+    let (dst, src) = (v.peer_mac(), port.mac());
+    let before = v.peer.stat(&v.a, "rx_packets");
+    let frames = vec![
+        frame(dst, src, 60, 1),
+        frame(dst, src, 1518, 2), // MTU + 18 untagged: the kernel would send it, the port must not
+        frame(dst, src, 1514, 3),
+        tagged(dst, src, 1518, 4, 0x8100, 0x064),
+        tagged(dst, src, 1518, 5, 0x88a8, 0x064),
+    ];
+    let mut burst = PacketBurst::new();
+    for f in &frames {
+        burst.push(p.packet_from(f).unwrap());
+    }
+    assert_eq!(port.tx_burst(0, &mut burst), 5, "every packet is taken");
+    let s = stat_of(&port);
+    assert_eq!((s.opackets, s.oerrors, s.dropped(DropReason::BadFrame)), (4, 1, 1));
+    assert_eq!(port.afpacket_counters().tx_refused(), 0, "nothing reached the kernel to refuse");
+    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 4);
+    let arrived: Vec<Vec<u8>> = receive(&mut far, 0, 4, 32).into_iter().map(|(f, _)| f).collect();
+    let want = [&frames[0], &frames[2], &frames[3], &frames[4]];
+    assert_eq!(arrived.iter().collect::<Vec<_>>(), want, "byte for byte, in order");
+}
+
+#[test]
+fn frames_the_kernel_or_the_port_refuse_are_counted_and_the_rest_still_go() {
+    require_afpacket!();
+    let v = Veth::new();
+    let p = pool(1024, 2048, 1);
+    // Without linear tx the kernel checks lengths itself (and refuses what is too long).
+    let mut port = v.open(AfPacketConfig { linear_tx: false, ..v.config() }, p.clone());
     // pktloop on the peer's end too, to see what arrives there and in which order.
     let mut far = v.peer.enter(|| AfPacketPort::open(&AfPacketConfig::new(v.a.clone()), p.clone())).unwrap();
     let (dst, src) = (v.peer_mac(), port.mac());

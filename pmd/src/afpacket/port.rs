@@ -49,6 +49,9 @@ const MAX_BLOCK_TIMEOUT_MS: u32 = 1000;
 /// Bytes a frame may carry beyond the MTU: an Ethernet header and one VLAN tag.
 const FRAME_OVERHEAD: u32 = 18;
 
+/// An Ethernet header without a tag: what an untagged frame may carry beyond the MTU.
+const ETHERNET_HEADER: usize = 14;
+
 /// The shortest frame: an Ethernet header.
 const MIN_FRAME: usize = 14;
 
@@ -87,6 +90,12 @@ pub struct AfPacketConfig {
     /// Send straight to the driver, past the qdisc (and unseen by other packet sockets on the host). Default
     /// true.
     pub qdisc_bypass: bool,
+    /// Have the kernel copy each frame to send whole into its skb (a `virtio_net_hdr` in front of each tx
+    /// frame, `PACKET_VNET_HDR`, whose `hdr_len` is the frame's length). Without it the kernel copies the
+    /// Ethernet header and hangs the rest off the skb as fragments of the ring's pages, which a veth peer,
+    /// a bridge or a tap then copies again into new pages; with it the kernel skips its MTU check, so the
+    /// port refuses untagged frames longer than MTU + 14 itself. Default true.
+    pub linear_tx: bool,
     /// Rx block retire timeout in milliseconds, 0..=1000 (0: the kernel's choice, from the link speed).
     /// Default [`DEFAULT_BLOCK_TIMEOUT_MS`].
     pub block_timeout_ms: u32,
@@ -108,6 +117,7 @@ impl Default for AfPacketConfig {
             rx_blocks: DEFAULT_RX_BLOCKS,
             tx_frames: DEFAULT_TX_FRAMES,
             qdisc_bypass: true,
+            linear_tx: true,
             block_timeout_ms: DEFAULT_BLOCK_TIMEOUT_MS,
         }
     }
@@ -219,6 +229,8 @@ pub struct AfPacketPort {
     rx_limits: RangeInclusive<usize>,
     /// Acceptable lengths of frames to send: a header up to MTU + 18 and what a tx frame holds.
     tx_limits: RangeInclusive<usize>,
+    /// Longest untagged frame to send, when the port must check it (linear tx: the kernel does not).
+    tx_untagged_max: Option<usize>,
     link: LinkState,
     polls: u32,
     counters: Arc<PortCounters>,
@@ -305,6 +317,7 @@ impl AfPacketPort {
             geometry,
             rx_limits: frame_limits(mtu, capacity),
             tx_limits: frame_limits(mtu, layout.tx_room()),
+            tx_untagged_max: untagged_max(&layout, mtu),
             link: if running { LinkState::Up } else { LinkState::Down },
             polls: 0,
             counters: Arc::default(),
@@ -389,6 +402,7 @@ impl AfPacketPort {
         self.mtu = mtu;
         self.rx_limits = frame_limits(mtu, frame_capacity(&self.pool));
         self.tx_limits = frame_limits(mtu, self.queues[0].sock.layout().tx_room());
+        self.tx_untagged_max = untagged_max(&self.queues[0].sock.layout(), mtu);
     }
 
     fn count_rx(&self, done: &RxDone) {
@@ -469,6 +483,9 @@ fn open_queue(
     let os = AfPacketError::os;
     sys::set_version_v3(&fd).map_err(os("select TPACKET_V3 frames (PACKET_VERSION)"))?;
     sys::set_ignore_outgoing(&fd).map_err(os("ignore outgoing frames (PACKET_IGNORE_OUTGOING, Linux 4.20+)"))?;
+    if config.linear_tx {
+        sys::set_vnet_hdr(&fd).map_err(os("put a virtio_net_hdr in front of frames (PACKET_VNET_HDR)"))?;
+    }
     if config.qdisc_bypass {
         sys::set_qdisc_bypass(&fd).map_err(os("bypass the qdisc (PACKET_QDISC_BYPASS)"))?;
     }
@@ -510,7 +527,9 @@ fn layout(config: &AfPacketConfig, mtu: u32) -> Result<RingLayout, AfPacketError
     }
     // The kernel wants the whole rx ring under 4 GiB.
     check_ring("af-packet-rx-blocks", config.rx_blocks, 2, MAX_RX_BLOCKS.min(u32::MAX / block), "")?;
-    let tx_frame_size = (sys::TX_DATA_OFFSET as u32 + frame).next_multiple_of(libc::TPACKET_ALIGNMENT as u32);
+    let vnet = if config.linear_tx { sys::VNET_HDR_LEN } else { 0 };
+    let header = (sys::TX_DATA_OFFSET + vnet) as u32;
+    let tx_frame_size = (header + frame).next_multiple_of(libc::TPACKET_ALIGNMENT as u32);
     let tx_block_size = MIN_TX_BLOCK.max(page).max(tx_frame_size.saturating_mul(8).next_power_of_two());
     let per_block = tx_block_size / tx_frame_size;
     Ok(RingLayout {
@@ -519,7 +538,14 @@ fn layout(config: &AfPacketConfig, mtu: u32) -> Result<RingLayout, AfPacketError
         tx_block_size,
         tx_blocks: config.tx_frames.div_ceil(per_block),
         tx_frame_size,
+        vnet_hdr: config.linear_tx,
     })
+}
+
+/// The longest untagged frame the port must refuse to send itself: MTU + 14 when the kernel skips its own
+/// check (frames carry a `virtio_net_hdr`), else none.
+fn untagged_max(layout: &RingLayout, mtu: u32) -> Option<usize> {
+    layout.vnet_hdr.then_some(mtu as usize + ETHERNET_HEADER)
 }
 
 fn ring_error(knob: &'static str, value: u32, min: u32, max: u32, rule: &'static str) -> AfPacketError {
@@ -598,7 +624,7 @@ impl Port for AfPacketPort {
         if pkts.is_empty() && q.tx.pending() == 0 {
             return 0;
         }
-        let done = q.tx.tx_burst(&mut q.sock, pkts, &self.tx_limits);
+        let done = q.tx.tx_burst(&mut q.sock, pkts, &self.tx_limits, self.tx_untagged_max);
         self.count_tx(&done);
         done.taken
     }

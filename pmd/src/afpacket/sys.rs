@@ -34,6 +34,15 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 /// `sockaddr_ll` that only received frames carry).
 pub const TX_DATA_OFFSET: usize = libc::TPACKET3_HDRLEN - size_of::<libc::sockaddr_ll>();
 
+/// `PACKET_VNET_HDR`: every frame carries a `virtio_net_hdr` (10 bytes) in front of its Ethernet header.
+const PACKET_VNET_HDR: libc::c_int = 15;
+
+/// Bytes of the `virtio_net_hdr` in front of each tx frame's data.
+pub const VNET_HDR_LEN: usize = 10;
+
+/// Where `hdr_len` lies in a `virtio_net_hdr` (after `flags` and `gso_type`, one byte each).
+const VNET_HDR_LEN_FIELD: usize = 2;
+
 /// A block descriptor's status word.
 const BLOCK_STATUS: usize = offset_of!(libc::tpacket_block_desc, hdr) + offset_of!(libc::tpacket_hdr_v1, block_status);
 
@@ -110,6 +119,16 @@ pub fn set_version_v3(fd: &OwnedFd) -> io::Result<()> {
 /// Stops the socket receiving the frames it (or any socket of its host) sends out of the interface.
 pub fn set_ignore_outgoing(fd: &OwnedFd) -> io::Result<()> {
     set_opt(fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &1)
+}
+
+/// Puts a `virtio_net_hdr` in front of every frame (before the rings are set up). On transmit its
+/// `hdr_len` tells the kernel how much of the frame to copy into the skb's linear part; without it the
+/// kernel copies the Ethernet header only and attaches the rest as fragments pointing into the ring's
+/// pages, which any path that must own the data (a veth peer, a bridge, a copy for a tap) then copies
+/// again into freshly allocated pages. Received frames are unaffected: their data is still at `tp_mac`
+/// (the header goes just in front of it).
+pub fn set_vnet_hdr(fd: &OwnedFd) -> io::Result<()> {
+    set_opt(fd, libc::SOL_PACKET, PACKET_VNET_HDR, &1)
 }
 
 /// Sends straight to the driver's queue, past the qdisc (and past other packet sockets' taps).
@@ -341,6 +360,8 @@ pub struct RingLayout {
     pub tx_blocks: u32,
     /// Bytes per tx frame (header and data).
     pub tx_frame_size: u32,
+    /// Each tx frame's data follows a `virtio_net_hdr` ([`set_vnet_hdr`]).
+    pub vnet_hdr: bool,
 }
 
 impl RingLayout {
@@ -354,8 +375,21 @@ impl RingLayout {
         self.tx_frames_per_block() * self.tx_blocks
     }
 
-    /// Bytes of a tx frame's data.
+    /// Bytes of a tx frame's data (after its `virtio_net_hdr`).
     pub fn tx_room(&self) -> usize {
+        self.tx_frame_room() - self.vnet_len()
+    }
+
+    fn vnet_len(&self) -> usize {
+        if self.vnet_hdr {
+            VNET_HDR_LEN
+        } else {
+            0
+        }
+    }
+
+    /// Bytes a tx frame holds after its `tpacket3_hdr`: the `virtio_net_hdr` and the data.
+    fn tx_frame_room(&self) -> usize {
         self.tx_frame_size as usize - TX_DATA_OFFSET
     }
 
@@ -462,20 +496,29 @@ impl RingSocket {
         self.map.word(at + FRAME_STATUS).store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
     }
 
-    /// Fills tx frame `frame` with `len` bytes written by `fill` and marks it for sending (the next
-    /// [`RingSocket::kick`] sends it). False, and nothing written, when the frame is not available (the
-    /// kernel still holds it, or it waits to be sent) or `len` does not fit a frame.
+    /// Fills tx frame `frame` with `len` bytes written by `fill` (after a `virtio_net_hdr` asking for the
+    /// whole frame to be copied linearly, when the layout has one) and marks it for sending (the next [`RingSocket::kick`] sends
+    /// it). False, and nothing written, when the frame is not available (the kernel still holds it, or it
+    /// waits to be sent) or `len` does not fit a frame.
     pub fn tx_write(&mut self, frame: u32, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
         let at = self.tx_frame_at(frame);
         if len > self.layout.tx_room() || self.tx_status(frame) != libc::TP_STATUS_AVAILABLE {
             return false;
         }
-        // SAFETY: the frame lies in the tx part of the mapping and its data area `TX_DATA_OFFSET..+len`
-        // within the frame (len <= tx_room, checked). The frame is AVAILABLE: the kernel reads it only inside
-        // sendto on this socket, which cannot run while `&mut self` is held; the view covers no header word.
-        let data = unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(at + TX_DATA_OFFSET), len) };
+        let vnet_len = self.layout.vnet_len();
+        let total = vnet_len + len;
+        // SAFETY: the frame lies in the tx part of the mapping and its area `TX_DATA_OFFSET..+total` within
+        // the frame (len <= tx_room, checked). The frame is AVAILABLE: the kernel reads it only inside sendto
+        // on this socket, which cannot run while `&mut self` is held; the view covers no header word.
+        let area = unsafe { std::slice::from_raw_parts_mut(self.map.base.as_ptr().add(at + TX_DATA_OFFSET), total) };
+        let (vnet, data) = area.split_at_mut(vnet_len);
+        if !vnet.is_empty() {
+            vnet.fill(0);
+            // Little endian: the byte order of virtio 1.0, which the packet socket uses.
+            vnet[VNET_HDR_LEN_FIELD..][..2].copy_from_slice(&(len as u16).to_le_bytes());
+        }
         fill(data);
-        self.tx_submit(at, len);
+        self.tx_submit(at, total);
         true
     }
 
@@ -488,11 +531,11 @@ impl RingSocket {
             return false;
         }
         let len = self.map.word(src + FRAME_LEN).load(Ordering::Relaxed) as usize;
-        if len > self.layout.tx_room() {
+        if len > self.layout.tx_frame_room() {
             return false;
         }
         let base = self.map.base.as_ptr();
-        // SAFETY: both data areas (`TX_DATA_OFFSET..+len`, len <= tx_room checked) lie in distinct frames of
+        // SAFETY: both data areas (`TX_DATA_OFFSET..+len`, len <= tx_frame_room checked) lie in distinct frames of
         // the tx part of the mapping, so they do not overlap. Neither frame is SENDING: the kernel touches
         // them only inside sendto on this socket, which cannot run while `&mut self` is held.
         unsafe { std::ptr::copy_nonoverlapping(base.add(src + TX_DATA_OFFSET), base.add(dst + TX_DATA_OFFSET), len) };

@@ -74,20 +74,21 @@ impl TxRing {
     }
 
     /// Copies the packets at the front of `pkts` into the ring until it is full, drops (counted) those whose
-    /// length is outside `limits`, frees what it took, and kicks the kernel once (also when nothing new was
+    /// length is outside `limits` (or, untagged, over `untagged_max`), frees what it took, and kicks the kernel once (also when nothing new was
     /// written but frames of an earlier burst still wait). What the ring had no room for stays in `pkts`.
     pub fn tx_burst(
         &mut self,
         sock: &mut RingSocket,
         pkts: &mut PacketBurst,
         limits: &RangeInclusive<usize>,
+        untagged_max: Option<usize>,
     ) -> TxDone {
         let mut done = TxDone::default();
         let mut n = 0;
         while n < pkts.len() {
             let p = &pkts[n];
             let len = p.len();
-            if !limits.contains(&len) {
+            if !limits.contains(&len) || untagged_max.is_some_and(|max| len > max && !is_tagged(p)) {
                 done.bad += 1;
                 n += 1;
                 continue;
@@ -185,6 +186,11 @@ impl TxRing {
             done.down += 1;
         }
     }
+}
+
+/// Whether `p` carries an 802.1Q or 802.1ad tag (room for 4 bytes beyond MTU + 14).
+fn is_tagged(p: &Packet) -> bool {
+    matches!(p.data().get(12..14), Some([0x81, 0x00] | [0x88, 0xa8]))
 }
 
 /// Copies `p`'s data into `dst`, exactly its length.
