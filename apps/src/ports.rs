@@ -277,7 +277,8 @@ fn wire_peer(index: usize) -> [u8; 6] {
 }
 
 /// An AF_XDP port on `ifname` with its own pools laid out as `config` says, of single buffers (the kernel
-/// writes a frame into one) and at least 4096 per queue (the rings hold up to 3072 with the defaults).
+/// writes a frame into one), at least 4096 per queue (the rings hold up to 3072 with the defaults), with
+/// the kernel's receive headroom.
 fn afxdp_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) -> Result<PortSet, AppError> {
     let mut spec = config.pool_spec();
     spec.mode = match spec.mode {
@@ -286,6 +287,9 @@ fn afxdp_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) ->
     };
     spec.multi_buflet = false;
     spec.packets = spec.packets.max(4096 * queues as u32);
+    // Received frames start where the kernel puts them, XDP_PACKET_HEADROOM into the buffer: with the pool's
+    // headroom the same, they become plain packets (no descriptor written).
+    spec.headroom = pktloop_pmd::afxdp::RX_HEADROOM;
     let name = format!("afxdp-{ifname}");
     let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
     let afxdp = AfXdpConfig { queues, ..AfXdpConfig::new(ifname) };

@@ -7,7 +7,8 @@
 //!   and attaches it through a BPF link, in the driver when it can, generic XDP otherwise; the program
 //!   goes away with the port (or with the process).
 //! - Received frames become packets in place: the kernel wrote them into pool buffers that the fill ring
-//!   lent it. Packets of the pool are sent in place; others are copied into a pool buffer first. Which
+//!   lent it, [`RX_HEADROOM`] bytes in (a pool with that headroom makes them plain packets, whose
+//!   descriptor is not written). Packets of the pool are sent in place; others are copied into a pool buffer first. Which
 //!   mode the kernel gave (zero-copy, copy, generic) is [`AfXdpPort::mode`].
 //! - need_wakeup is honoured: a send costs one `sendto` per burst only when the kernel asks for one, and a
 //!   receive a `recvfrom` only when the fill ring says so.
@@ -25,3 +26,4 @@ mod umem;
 
 pub use error::AfXdpError;
 pub use port::{AfXdpConfig, AfXdpCounters, AfXdpPort, XdpMode, MAX_QUEUES, RING_SIZES};
+pub use umem::XDP_HEADROOM as RX_HEADROOM;

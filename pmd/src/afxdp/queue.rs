@@ -51,11 +51,14 @@ pub(super) struct Queue {
     fill_level: u32,
     /// Frames submitted to send whose buffers have not come back through the completion ring.
     in_flight: u32,
+    /// The last refill left the fill ring below its level (the pool ran short): try again at every poll,
+    /// not only after frames arrived, or an empty fill ring would never see frames to trigger one.
+    fill_short: bool,
 }
 
 impl Queue {
     pub fn new(fd: OwnedFd, rings: Rings, fill_level: u32) -> Queue {
-        Queue { rings, fd, fill_level, in_flight: 0 }
+        Queue { rings, fd, fill_level, in_flight: 0, fill_short: true }
     }
 
     pub fn fd(&self) -> &OwnedFd {
@@ -67,17 +70,20 @@ impl Queue {
         self.in_flight
     }
 
-    /// Tops the fill ring up to its level with fresh buffers; returns how many it gave.
+    /// Tops the fill ring up to its level with fresh buffers (as many as the pool gives); returns how many
+    /// it gave.
     pub fn refill(&mut self, umem: &mut Umem) -> u32 {
         let fill = &mut self.rings.fill;
         let pending = fill.pending_as_producer();
         if pending >= self.fill_level {
+            self.fill_short = false;
             return 0;
         }
         let want = (self.fill_level - pending).min(fill.free()) as usize;
-        let given = umem.lend_fresh(want, |i, addr| fill.write(i as u32, addr)) as u32;
-        fill.submit(given);
-        given
+        let given = umem.lend_fresh(want, |i, addr| fill.write(i as u32, addr));
+        fill.submit(given as u32);
+        self.fill_short = given < want;
+        given as u32
     }
 
     /// Receives up to `max` frames as packets appended to `pkts`. Frames longer than `max_frame` or shorter
@@ -101,7 +107,10 @@ impl Queue {
         }
         self.rings.rx.release(n);
         done.frames = (n as u64 - done.invalid - done.bad) as usize;
-        self.refill(umem);
+        // An idle poll leaves the fill ring alone (its consumer index is a line the kernel writes).
+        if n > 0 || self.fill_short {
+            self.refill(umem);
+        }
         umem.flush();
         if self.rings.fill.needs_wakeup() && (n > 0 || self.rings.rx.available() == 0) {
             done.syscalls += 1;

@@ -24,7 +24,7 @@ impl Returned {
 }
 
 /// Bytes the kernel leaves in front of a received frame (XDP_PACKET_HEADROOM).
-pub(super) const XDP_HEADROOM: u32 = 256;
+pub const XDP_HEADROOM: u32 = 256;
 
 /// Bits of an unaligned-mode address that hold the offset into the chunk (the rest hold its start).
 const UNALIGNED_OFFSET_SHIFT: u32 = 48;
