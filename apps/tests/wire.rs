@@ -149,3 +149,28 @@ fn a_missing_or_down_interface_is_a_one_line_usage_error() {
         }
     }
 }
+
+#[test]
+fn every_mode_runs_on_real_interfaces_mixed_with_feth_null_and_tap_and_accounts_for_every_packet() {
+    require_kernel!();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = Wire::new();
+    // Paired: the real interface and a TAP port share a worker, the feth pair another; then a real
+    // interface and a null port.
+    let lists = [format!("afxdp:{},tap,feth", w.b), format!("afpacket:{},null", w.b)];
+    for list in &lists {
+        for mode in ["io", "mac", "macswap", "txonly", "rxonly", "flowgen", "icmpecho"] {
+            let args = ["--port", list, "--topology", "paired", "--mode", mode, "--duration", "1"];
+            let r = finish(start(&w.ns_b, &args), false);
+            let case = format!("--port {list} --mode {mode}");
+            assert_eq!(r["accounting"]["unaccounted"], 0, "{case}: {r}");
+            assert_eq!(r["accounting"]["buffers_leaked"], 0, "{case}: {r}");
+            let ports = r["ports"].as_array().unwrap();
+            assert_eq!(ports.len(), if list.starts_with("afxdp") { 4 } else { 2 }, "{case}: {r}");
+            // Frames flow wherever something makes them: generators, the feth pair's seeds, null rx.
+            if !matches!(mode, "rxonly" | "icmpecho") {
+                assert!(r["packets"].as_u64().unwrap() > 0, "{case}: nothing moved: {r}");
+            }
+        }
+    }
+}

@@ -112,64 +112,12 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     };
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
-    let allow_shared_cores = a.run.allow_shared_cores.unwrap_or(false);
     let available = pktloop_engine::lcore::plan(1).available;
-    let port = match a.port.single_kind() {
-        Some(PortSpec::Feth) => PortKind::Feth,
-        Some(PortSpec::Null) => PortKind::Null,
-        Some(_) => PortKind::Tap,
-        None => PortKind::List,
-    };
+    let port = port_kind(a);
     let topology = a.topology.unwrap_or(Topology::Loop);
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
-    let default_cores = match port {
-        PortKind::Feth => available.min(2),
-        PortKind::List => list_workers(a, per_worker)?,
-        _ => 1,
-    };
-    let cores = match a.cores {
-        None => default_cores,
-        Some(n) if port == PortKind::List && n as usize != default_cores => {
-            return Err(AppError::usage(format!(
-                "invalid --cores {n} with --port {}: a list of {} ports runs one worker per port (loop) or per \
-                 two (paired); valid is {default_cores}",
-                list_text(a),
-                a.port.port_count()
-            )));
-        }
-        Some(n) => {
-            if n < 1 || (n as usize > available && !allow_shared_cores) {
-                return Err(AppError::usage(format!(
-                    "invalid --cores {n}: valid is 1..={available} (cores this process may run on; \
-                     --allow-shared-cores lets workers share them)"
-                )));
-            }
-            int_in("cores", n, 1, 256, "1..=256")? as usize
-        }
-    };
-    if port == PortKind::Feth && cores > 2 {
-        return Err(AppError::usage(format!(
-            "invalid --cores {cores}: valid is 1 or 2 with --port feth (one worker per port of the pair)"
-        )));
-    }
-    if burst as u64 > u64::from(feth.pool_packets) {
-        return Err(AppError::usage(format!(
-            "invalid --burst {burst} with --pool-size {}: a burst is allocated all at once; valid is --burst <= --pool-size",
-            feth.pool_packets
-        )));
-    }
-    let forwarding = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
-    if port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {
-        return Err(AppError::usage(
-            "invalid --topology paired with --cores 2 on a feth pair: paired streams cross both ports, which \
-             one worker must own; valid is --topology loop (a worker per port) or --cores 1",
-        ));
-    }
-    if port == PortKind::Null && a.mode == Mode::Icmpecho {
-        return Err(AppError::usage(
-            "invalid --mode icmpecho with --port null: a null port has no peer to answer; valid is --port feth or tap",
-        ));
-    }
+    let cores = workers(a, port, per_worker, available)?;
+    check_combinations(a, port, topology, cores, burst, feth.pool_packets)?;
     let list = if port == PortKind::List { a.port.0.clone() } else { Vec::new() };
     let tap_ports = match port {
         PortKind::Tap => cores * per_worker,
@@ -177,20 +125,8 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     };
     let tap = tap_plan(a, tap_ports)?;
     let dlil = dlil_plan(a, available)?;
-    let uses_tap = tap_ports > 0;
-    if dlil.is_some() && uses_tap && tap.queues > 1 {
-        return Err(AppError::usage(format!(
-            "invalid --tap-queues {} with --filter or --input-thread: the input layer polls queue 0 only; valid is 1",
-            tap.queues
-        )));
-    }
-    if let Some(multi) = list.iter().find(|p| queues_of(p, &tap) > 1 && dlil.is_some() && **p != PortSpec::Tap) {
-        return Err(AppError::usage(format!(
-            "invalid --port {} with --filter or --input-thread: the input layer polls queue 0 only; valid is \
-             {}:IFNAME:1",
-            list_text(a),
-            multi.kind()
-        )));
+    if dlil.is_some() {
+        check_single_queues(a, &list, &tap, tap_ports)?;
     }
     Ok(Plan {
         port,
@@ -212,6 +148,101 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         tap,
         dlil,
     })
+}
+
+/// The kind of ports `--port` asks for.
+fn port_kind(a: &FwdArgs) -> PortKind {
+    match a.port.single_kind() {
+        Some(PortSpec::Feth) => PortKind::Feth,
+        Some(PortSpec::Null) => PortKind::Null,
+        Some(_) => PortKind::Tap,
+        None => PortKind::List,
+    }
+}
+
+/// Workers: `--cores`, checked against the cores this process may use and what the ports allow (a feth pair
+/// takes one or two; a list one per port or pair of ports).
+fn workers(a: &FwdArgs, port: PortKind, per_worker: usize, available: usize) -> Result<usize, AppError> {
+    let default_cores = match port {
+        PortKind::Feth => available.min(2),
+        PortKind::List => list_workers(a, per_worker)?,
+        _ => 1,
+    };
+    let cores = match a.cores {
+        None => default_cores,
+        Some(n) if port == PortKind::List && n as usize != default_cores => {
+            return Err(AppError::usage(format!(
+                "invalid --cores {n} with --port {}: a list of {} ports runs one worker per port (loop) or per \
+                 two (paired); valid is {default_cores}",
+                list_text(a),
+                a.port.port_count()
+            )));
+        }
+        Some(n) => {
+            if n < 1 || (n as usize > available && !a.run.allow_shared_cores.unwrap_or(false)) {
+                return Err(AppError::usage(format!(
+                    "invalid --cores {n}: valid is 1..={available} (cores this process may run on; \
+                     --allow-shared-cores lets workers share them)"
+                )));
+            }
+            int_in("cores", n, 1, 256, "1..=256")? as usize
+        }
+    };
+    if port == PortKind::Feth && cores > 2 {
+        return Err(AppError::usage(format!(
+            "invalid --cores {cores}: valid is 1 or 2 with --port feth (one worker per port of the pair)"
+        )));
+    }
+    Ok(cores)
+}
+
+/// Settings that are each valid but not together.
+fn check_combinations(
+    a: &FwdArgs,
+    port: PortKind,
+    topology: Topology,
+    cores: usize,
+    burst: usize,
+    pool_packets: u32,
+) -> Result<(), AppError> {
+    if burst as u64 > u64::from(pool_packets) {
+        return Err(AppError::usage(format!(
+            "invalid --burst {burst} with --pool-size {pool_packets}: a burst is allocated all at once; valid is \
+             --burst <= --pool-size"
+        )));
+    }
+    let forwarding = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
+    if port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {
+        return Err(AppError::usage(
+            "invalid --topology paired with --cores 2 on a feth pair: paired streams cross both ports, which \
+             one worker must own; valid is --topology loop (a worker per port) or --cores 1",
+        ));
+    }
+    if port == PortKind::Null && a.mode == Mode::Icmpecho {
+        return Err(AppError::usage(
+            "invalid --mode icmpecho with --port null: a null port has no peer to answer; valid is --port feth or tap",
+        ));
+    }
+    Ok(())
+}
+
+/// The input layer polls queue 0 only: every port behind it must have one queue.
+fn check_single_queues(a: &FwdArgs, list: &[PortSpec], tap: &TapPlan, tap_ports: usize) -> Result<(), AppError> {
+    if tap_ports > 0 && tap.queues > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --tap-queues {} with --filter or --input-thread: the input layer polls queue 0 only; valid is 1",
+            tap.queues
+        )));
+    }
+    if let Some(multi) = list.iter().find(|p| **p != PortSpec::Tap && queues_of(p, tap) > 1) {
+        return Err(AppError::usage(format!(
+            "invalid --port {} with --filter or --input-thread: the input layer polls queue 0 only; valid is \
+             {}:IFNAME:1",
+            list_text(a),
+            multi.kind()
+        )));
+    }
+    Ok(())
 }
 
 /// The input layer, checked: None when neither `--filter` nor `--input-thread` is given.
@@ -422,8 +453,12 @@ impl Plan {
                         }
                         Mode::Rxonly => Job::Receive { port: k, queue },
                         Mode::Icmpecho => Job::Echo { port: k, queue, ip: self.tap.ip, counted: true },
-                        // Null rx makes its own frames, TAP rx brings the kernel's: nothing to seed.
-                        _ => self.forward(macs, (k, tx_local, i * per + tx_local), queue, 0),
+                        // Null rx makes its own frames, TAP and real interfaces bring the world's: nothing to
+                        // seed but a feth port of a list, whose frames only ever come from its peer.
+                        _ => {
+                            let seeds = if self.spec_of(g) == Some(&PortSpec::Feth) { self.tx_first } else { 0 };
+                            self.forward(macs, (k, tx_local, i * per + tx_local), queue, seeds)
+                        }
                     });
                 }
             }
