@@ -174,3 +174,33 @@ fn every_mode_runs_on_real_interfaces_mixed_with_feth_null_and_tap_and_accounts_
         }
     }
 }
+
+#[test]
+fn without_the_capabilities_the_error_names_the_missing_one_and_exits_2() {
+    require_kernel!();
+    if !has("setpriv") {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let w = Wire::new();
+    // AF_PACKET needs CAP_NET_RAW; AF_XDP needs it for its sockets and CAP_BPF (or CAP_SYS_ADMIN) for its
+    // program.
+    let cases = [
+        ("afpacket", "-net_raw", "CAP_NET_RAW"),
+        ("afxdp", "-net_raw", "CAP_NET_RAW"),
+        ("afxdp", "-bpf,-sys_admin", "CAP_BPF"),
+    ];
+    for (kind, drop, says) in cases {
+        let port = format!("{kind}:{}", w.b);
+        let out = Command::new("ip")
+            .args(["netns", "exec", &w.ns_b.name, "setpriv", &format!("--bounding-set={drop}")])
+            .args([&format!("--inh-caps={drop}"), env!("CARGO_BIN_EXE_pktloop"), "fwd", "--port", &port])
+            .env("PKTLOOP_NO_HUGEPAGES", "1")
+            .output()
+            .expect("setpriv");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{port} without {drop}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says) && err.contains("setcap"), "{port} without {drop}: {err}");
+    }
+}
