@@ -1,6 +1,7 @@
 //! An existing network interface, looked at by name from the calling thread's network namespace: its
-//! index, flags, MTU and Ethernet address. The drivers that bind to real interfaces (AF_PACKET, AF_XDP)
-//! use it to check an interface before they open it and to follow its link state.
+//! index, flags, MTU and hardware address, and its name again by index after a rename. The drivers that
+//! bind to real interfaces (AF_PACKET, AF_XDP) use it to check an interface before they open it and to
+//! follow its link state; these are all their interface ioctls.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -8,7 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 /// Longest interface name, without the terminating NUL (IFNAMSIZ - 1).
 pub const MAX_NAME: usize = libc::IFNAMSIZ - 1;
 
-/// An interface and a datagram socket of its namespace for the ioctls that go by name.
+/// An interface and a datagram socket of its namespace for its ioctls.
 #[derive(Debug)]
 pub struct NetDev {
     name: String,
@@ -78,12 +79,34 @@ impl NetDev {
 
     /// The Ethernet address.
     pub fn mac(&self) -> io::Result<[u8; 6]> {
+        Ok(self.hw_addr()?.0)
+    }
+
+    /// The hardware address (its first six bytes) and the link type it belongs to (`ARPHRD_*`:
+    /// `ARPHRD_ETHER` for Ethernet).
+    pub fn hw_addr(&self) -> io::Result<([u8; 6], u16)> {
         let mut req = ifreq(&self.name);
         // SAFETY: SIOCGIFHWADDR writes one ifreq, which `req` is.
         check(unsafe { libc::ioctl(self.sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) })?;
         // SAFETY: the kernel filled the hwaddr member of the union.
-        let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
-        Ok(std::array::from_fn(|i| data[i] as u8))
+        let addr = unsafe { req.ifr_ifru.ifru_hwaddr };
+        Ok((std::array::from_fn(|i| addr.sa_data[i] as u8), addr.sa_family))
+    }
+
+    /// Finds the interface's current name again from its index (SIOCGIFNAME): it may have been renamed
+    /// since it was found, and the other calls go by name (they fail with ENODEV after a rename).
+    ///
+    /// # Errors
+    /// ENODEV when the index is gone (the interface was deleted or moved to another namespace); the name
+    /// is then left as it was.
+    pub fn refresh_name(&mut self) -> io::Result<()> {
+        let mut req = ifreq("");
+        req.ifr_ifru.ifru_ifindex = self.index as libc::c_int;
+        // SAFETY: SIOCGIFNAME reads the ifindex member of one ifreq and writes its name, which `req` is.
+        check(unsafe { libc::ioctl(self.sock.as_raw_fd(), libc::SIOCGIFNAME, &mut req) })?;
+        let bytes: Vec<u8> = req.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        self.name = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@
 
 mod kernel;
 
-use kernel::Netns;
+use kernel::Wire;
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolConfig;
 use pktloop_engine::port::{DropReason, EventKind, LinkState};
@@ -36,73 +36,35 @@ fn pool(buffers: u32, buf_size: u32, max_buflets: u16) -> Pool {
     Pool::new(c).unwrap()
 }
 
-/// Two namespaces joined by a veth pair: `a` in `peer` (the world), `b` in `ns` (pktloop's end).
-struct Veth {
-    a: String,
-    b: String,
-    peer: Netns,
-    ns: Netns,
+/// A new wire: `a` in `ns_a` plays the world, `b` in `ns_b` is pktloop's end; returns once `b` is up.
+fn wire() -> Wire {
+    let w = Wire::new();
+    w.ns_b.wait_operstate(&w.b, "up", PATIENCE);
+    w
 }
 
-impl Veth {
-    fn new() -> Veth {
-        let (peer, ns) = (Netns::new(), Netns::new());
-        let t = kernel::tag();
-        let (a, b) = (format!("pa{t}"), format!("pb{t}"));
-        kernel::veth_pair(&a, &peer, &b, &ns);
-        let v = Veth { a, b, peer, ns };
-        v.wait_operstate(&v.ns, &v.b, "up");
-        v
-    }
+/// The settings for a port on `b`.
+fn config(w: &Wire) -> AfPacketConfig {
+    AfPacketConfig::new(w.b.clone())
+}
 
-    fn config(&self) -> AfPacketConfig {
-        AfPacketConfig::new(self.b.clone())
-    }
+/// Opens the port on `b` from inside its namespace.
+fn open(w: &Wire, config: AfPacketConfig, pool: Pool) -> AfPacketPort {
+    try_open(w, config, pool).unwrap()
+}
 
-    /// Opens the port on `b` from inside its namespace.
-    fn open(&self, config: AfPacketConfig, pool: Pool) -> AfPacketPort {
-        self.ns.enter(|| AfPacketPort::open(&config, pool)).unwrap()
-    }
+fn try_open(w: &Wire, config: AfPacketConfig, pool: Pool) -> Result<AfPacketPort, AfPacketError> {
+    w.ns_b.enter(|| AfPacketPort::open(&config, pool))
+}
 
-    fn try_open(&self, config: AfPacketConfig, pool: Pool) -> Result<AfPacketPort, AfPacketError> {
-        self.ns.enter(|| AfPacketPort::open(&config, pool))
-    }
+/// The world's MAC address (of `a`).
+fn peer_mac(w: &Wire) -> [u8; 6] {
+    w.ns_a.mac(&w.a)
+}
 
-    /// Waits until interface `ifname` of `ns` reports operational state `state`.
-    fn wait_operstate(&self, ns: &Netns, ifname: &str, state: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let out = ns.exec(&["cat", &format!("/sys/class/net/{ifname}/operstate")]);
-            if String::from_utf8_lossy(&out.stdout).trim() == state {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{ifname} never became {state}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Sends `frames` out of `a` (so they arrive at `b`), in order.
-    fn inject(&self, frames: &[Vec<u8>]) {
-        // One command-line argument holds at most 128 KiB: send the hex in chunks well under that.
-        let mut start = 0;
-        while start < frames.len() {
-            let mut end = start;
-            let mut hex = 0;
-            while end < frames.len() && (end == start || hex + frames[end].len() * 2 < 48 << 10) {
-                hex += frames[end].len() * 2 + 4;
-                end += 1;
-            }
-            self.peer.inject(&self.a, &frames[start..end]);
-            start = end;
-        }
-    }
-
-    fn peer_mac(&self) -> [u8; 6] {
-        let out = self.peer.exec(&["cat", &format!("/sys/class/net/{}/address", self.a)]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        let bytes: Vec<u8> = text.trim().split(':').map(|h| u8::from_str_radix(h, 16).unwrap()).collect();
-        bytes.try_into().unwrap()
-    }
+/// Sends `frames` out of `a` (so they arrive at `b`), in order.
+fn inject(w: &Wire, frames: &[Vec<u8>]) {
+    w.ns_a.inject(&w.a, frames);
 }
 
 /// A frame of `len` bytes to `dst` with the local experimental EtherType 0x88b5 and a payload that says
@@ -198,25 +160,25 @@ fn stat_of(port: &AfPacketPort) -> pktloop_engine::port::PortStats {
 fn frames_sent_by_pktloop_arrive_at_the_peer() {
     require_afpacket!();
     for qdisc_bypass in [true, false] {
-        let v = Veth::new();
+        let w = wire();
         let p = pool(1024, 2048, 1);
-        let mut port = v.open(AfPacketConfig { qdisc_bypass, ..v.config() }, p.clone());
-        let (dst, src) = (v.peer_mac(), port.mac());
-        let before = v.peer.stat(&v.a, "rx_packets");
+        let mut port = open(&w, AfPacketConfig { qdisc_bypass, ..config(&w) }, p.clone());
+        let (dst, src) = (peer_mac(&w), port.mac());
+        let before = w.ns_a.stat(&w.a, "rx_packets");
         let lens = [64, 1500, 1514, 60];
         let frames: Vec<Vec<u8>> = (0..1000).map(|i| frame(dst, src, lens[i % 4], i as u16)).collect();
         let bytes: u64 = frames.iter().map(|f| f.len() as u64).sum();
         let calls = send_all(&mut port, &p, 0, &frames);
         let s = stat_of(&port);
         assert_eq!((s.opackets, s.obytes, s.oerrors), (1000, bytes, 0), "qdisc_bypass {qdisc_bypass}");
-        assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 1000, "the peer got every frame");
+        assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 1000, "the peer got every frame");
         let c = port.afpacket_counters();
         assert_eq!((c.rx_syscalls(), c.tx_syscalls()), (0, calls), "one sendto per burst");
         assert_eq!(p.in_use(), 0, "sent packets went back to the pool");
         // The socket ignores what goes out of the interface: its own frames, and the host's (another packet
         // socket's here), which pass the packet taps on their way out.
-        v.ns.inject(&v.b, &[frame(dst, [2, 0, 0, 0, 0, 7], 64, 9999)]);
-        assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 1001, "the host's frame went out");
+        w.ns_b.inject(&w.b, &[frame(dst, [2, 0, 0, 0, 0, 7], 64, 9999)]);
+        assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 1001, "the host's frame went out");
         assert!(receive(&mut port, 0, 1, 32).is_empty(), "pktloop received outgoing frames");
     }
 }
@@ -224,12 +186,12 @@ fn frames_sent_by_pktloop_arrive_at_the_peer() {
 #[test]
 fn with_linear_tx_the_port_refuses_untagged_frames_over_mtu_plus_14_and_the_rest_arrive_whole() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     let p = pool(1024, 2048, 1);
-    let mut port = v.open(v.config(), p.clone());
-    let mut far = v.peer.enter(|| AfPacketPort::open(&AfPacketConfig::new(v.a.clone()), p.clone())).unwrap();
-    let (dst, src) = (v.peer_mac(), port.mac());
-    let before = v.peer.stat(&v.a, "rx_packets");
+    let mut port = open(&w, config(&w), p.clone());
+    let mut far = w.ns_a.enter(|| AfPacketPort::open(&AfPacketConfig::new(w.a.clone()), p.clone())).unwrap();
+    let (dst, src) = (peer_mac(&w), port.mac());
+    let before = w.ns_a.stat(&w.a, "rx_packets");
     let frames = vec![
         frame(dst, src, 60, 1),
         frame(dst, src, 1518, 2), // MTU + 18 untagged: the kernel would send it, the port must not
@@ -245,7 +207,7 @@ fn with_linear_tx_the_port_refuses_untagged_frames_over_mtu_plus_14_and_the_rest
     let s = stat_of(&port);
     assert_eq!((s.opackets, s.oerrors, s.dropped(DropReason::BadFrame)), (4, 1, 1));
     assert_eq!(port.afpacket_counters().tx_refused(), 0, "nothing reached the kernel to refuse");
-    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 4);
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 4);
     let arrived: Vec<Vec<u8>> = receive(&mut far, 0, 4, 32).into_iter().map(|(f, _)| f).collect();
     let want = [&frames[0], &frames[2], &frames[3], &frames[4]];
     assert_eq!(arrived.iter().collect::<Vec<_>>(), want, "byte for byte, in order");
@@ -254,14 +216,14 @@ fn with_linear_tx_the_port_refuses_untagged_frames_over_mtu_plus_14_and_the_rest
 #[test]
 fn frames_the_kernel_or_the_port_refuse_are_counted_and_the_rest_still_go() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     let p = pool(1024, 2048, 1);
     // Without linear tx the kernel checks lengths itself (and refuses what is too long).
-    let mut port = v.open(AfPacketConfig { linear_tx: false, ..v.config() }, p.clone());
+    let mut port = open(&w, AfPacketConfig { linear_tx: false, ..config(&w) }, p.clone());
     // pktloop on the peer's end too, to see what arrives there and in which order.
-    let mut far = v.peer.enter(|| AfPacketPort::open(&AfPacketConfig::new(v.a.clone()), p.clone())).unwrap();
-    let (dst, src) = (v.peer_mac(), port.mac());
-    let before = v.peer.stat(&v.a, "rx_packets");
+    let mut far = w.ns_a.enter(|| AfPacketPort::open(&AfPacketConfig::new(w.a.clone()), p.clone())).unwrap();
+    let (dst, src) = (peer_mac(&w), port.mac());
+    let before = w.ns_a.stat(&w.a, "rx_packets");
     let frames = vec![
         frame(dst, src, 100, 1),
         frame(dst, src, 13, 2),                   // shorter than a header: the port's check
@@ -281,14 +243,14 @@ fn frames_the_kernel_or_the_port_refuse_are_counted_and_the_rest_still_go() {
     assert_eq!(s.obytes, 100 + 200 + 1518 + 300);
     assert_eq!(port.afpacket_counters().tx_refused(), 1);
     assert_eq!(port.afpacket_counters().tx_syscalls(), 2, "one more sendto after the refused frame");
-    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 4);
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 4);
     let arrived: Vec<Vec<u8>> = receive(&mut far, 0, 4, 32).into_iter().map(|(f, _)| f).collect();
     let want = [&frames[0], &frames[4], &frames[5], &frames[6]];
     assert_eq!(arrived.iter().collect::<Vec<_>>(), want, "what the kernel took arrived whole and in order");
     // The ring goes on: the slots behind the refused frame were reused in order.
     let more: Vec<Vec<u8>> = (0..100).map(|i| frame(dst, src, 64, 100 + i)).collect();
     send_all(&mut port, &p, 0, &more);
-    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 104);
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 104);
     let arrived: Vec<Vec<u8>> = receive(&mut far, 0, 100, 32).into_iter().map(|(f, _)| f).collect();
     assert_eq!(arrived, more);
     assert_eq!(p.in_use(), 0);
@@ -297,13 +259,13 @@ fn frames_the_kernel_or_the_port_refuse_are_counted_and_the_rest_still_go() {
 #[test]
 fn a_full_tx_ring_leaves_the_rest_of_the_burst_in_order() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     let p = pool(1024, 2048, 1);
-    let mut port = v.open(AfPacketConfig { tx_frames: 1, ..v.config() }, p.clone());
+    let mut port = open(&w, AfPacketConfig { tx_frames: 1, ..config(&w) }, p.clone());
     let ring = port.geometry().tx_frames as usize;
     assert!(ring < 100, "a ring of one block: {ring} frames");
-    let (dst, src) = (v.peer_mac(), port.mac());
-    let before = v.peer.stat(&v.a, "rx_packets");
+    let (dst, src) = (peer_mac(&w), port.mac());
+    let before = w.ns_a.stat(&w.a, "rx_packets");
     let frames: Vec<Vec<u8>> = (0..100).map(|i| frame(dst, src, 64, i)).collect();
     let mut burst = PacketBurst::new();
     for f in &frames {
@@ -315,7 +277,7 @@ fn a_full_tx_ring_leaves_the_rest_of_the_burst_in_order() {
     while !burst.is_empty() {
         port.tx_burst(0, &mut burst);
     }
-    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 100);
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 100);
     assert_eq!(stat_of(&port).opackets, 100);
 }
 
@@ -324,10 +286,10 @@ fn frames_from_the_peer_arrive_byte_for_byte() {
     require_afpacket!();
     // Small buflets: the long frames arrive as chains.
     for (buf, buflets) in [(2048, 1), (512, 4)] {
-        let v = Veth::new();
+        let w = wire();
         let p = pool(1024, buf, buflets);
-        let mut port = v.open(v.config(), p.clone());
-        let (dst, src) = (port.mac(), v.peer_mac());
+        let mut port = open(&w, config(&w), p.clone());
+        let (dst, src) = (port.mac(), peer_mac(&w));
         let mut sent: Vec<Vec<u8>> = [14, 60, 64, 100, 511, 512, 513, 1000, 1400, 1514]
             .iter()
             .map(|&len| frame(dst, src, len, len as u16))
@@ -335,7 +297,7 @@ fn frames_from_the_peer_arrive_byte_for_byte() {
         // Tags the kernel takes out of the frame on receive: the port puts them back.
         sent.push(tagged(dst, src, 1518, 1, 0x8100, 0xa064));
         sent.push(tagged(dst, src, 64, 2, 0x88a8, 0x0123));
-        v.inject(&sent);
+        inject(&w, &sent);
         let got = receive(&mut port, 0, sent.len(), 32);
         let frames: Vec<Vec<u8>> = got.iter().map(|(f, _)| f.clone()).collect();
         assert_eq!(frames, sent, "buflets {buflets}");
@@ -355,11 +317,11 @@ fn frames_from_the_peer_arrive_byte_for_byte() {
 #[test]
 fn a_block_read_over_many_small_bursts_keeps_its_place() {
     require_afpacket!();
-    let v = Veth::new();
-    let mut port = v.open(v.config(), pool(1024, 2048, 1));
-    let (dst, src) = (port.mac(), v.peer_mac());
+    let w = wire();
+    let mut port = open(&w, config(&w), pool(1024, 2048, 1));
+    let (dst, src) = (port.mac(), peer_mac(&w));
     let sent: Vec<Vec<u8>> = (0..300).map(|i| frame(dst, src, 60 + i % 200, i as u16)).collect();
-    v.inject(&sent);
+    inject(&w, &sent);
     // Bursts of 7: most end in the middle of a block.
     let got: Vec<Vec<u8>> = receive(&mut port, 0, sent.len(), 7).into_iter().map(|(f, _)| f).collect();
     assert_eq!(got, sent);
@@ -370,14 +332,14 @@ fn a_block_read_over_many_small_bursts_keeps_its_place() {
 #[test]
 fn oversize_and_truncated_frames_are_counted_as_bad_frames() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     // Packets of at most 480 + 3 * 512 = 2016 bytes; rx blocks of one page.
     let p = pool(1024, 512, 4);
-    let mut port = v.open(AfPacketConfig { rx_block_size: 4096, ..v.config() }, p.clone());
-    let (dst, src) = (port.mac(), v.peer_mac());
+    let mut port = open(&w, AfPacketConfig { rx_block_size: 4096, ..config(&w) }, p.clone());
+    let (dst, src) = (port.mac(), peer_mac(&w));
     // The wire allows longer frames than pktloop's packets or blocks hold.
-    v.peer.exec(&["ip", "link", "set", "dev", &v.a, "mtu", "9000"]);
-    v.ns.exec(&["ip", "link", "set", "dev", &v.b, "mtu", "9000"]);
+    w.ns_a.exec(&["ip", "link", "set", "dev", &w.a, "mtu", "9000"]);
+    w.ns_b.exec(&["ip", "link", "set", "dev", &w.b, "mtu", "9000"]);
     port.refresh();
     assert_eq!(port.mtu(), 9000, "the port follows the interface's MTU");
     let sent = vec![
@@ -387,7 +349,7 @@ fn oversize_and_truncated_frames_are_counted_as_bad_frames() {
         frame(dst, src, 6000, 4), // longer than a block holds: the kernel truncates it, bad
         frame(dst, src, 14, 5),   // a header and nothing else: a frame all the same
     ];
-    v.inject(&sent);
+    inject(&w, &sent);
     let want = [sent[0].clone(), sent[4].clone()];
     let deadline = Instant::now() + PATIENCE;
     let mut got = Vec::new();
@@ -403,9 +365,9 @@ fn oversize_and_truncated_frames_are_counted_as_bad_frames() {
     // one, the port must count it as a bad frame).
     let script = format!(
         "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(({:?}, 0))\ns.send(bytes(10))\n",
-        v.a
+        w.a
     );
-    if v.peer.try_exec(&["python3", "-c", &script]).status.success() {
+    if w.ns_a.try_exec(&["python3", "-c", &script]).status.success() {
         let deadline = Instant::now() + PATIENCE;
         while stat_of(&port).ierrors < 4 && Instant::now() < deadline {
             port.rx_burst(0, &mut burst, 32);
@@ -420,15 +382,15 @@ fn oversize_and_truncated_frames_are_counted_as_bad_frames() {
 #[test]
 fn multi_queue_fanout_spreads_flows_and_loses_none() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     let p = pool(2048, 2048, 1);
     // Through the qdisc: outgoing frames pass the packet taps, and the fanout group must ignore them.
-    let mut port = v.open(AfPacketConfig { queues: 4, qdisc_bypass: false, ..v.config() }, p.clone());
+    let mut port = open(&w, AfPacketConfig { queues: 4, qdisc_bypass: false, ..config(&w) }, p.clone());
     assert_eq!((port.rx_queues(), port.tx_queues()), (4, 4));
     assert!(port.fanout_group().is_some());
-    let (dst, src) = (port.mac(), v.peer_mac());
+    let (dst, src) = (port.mac(), peer_mac(&w));
     let sent: Vec<Vec<u8>> = (0..256u16).map(|i| udp(dst, src, 1024 + i, 4000 + 7 * i, 64 + usize::from(i))).collect();
-    v.inject(&sent);
+    inject(&w, &sent);
     let mut per_queue = [0usize; 4];
     let mut got = Vec::new();
     let deadline = Instant::now() + PATIENCE;
@@ -448,15 +410,15 @@ fn multi_queue_fanout_spreads_flows_and_loses_none() {
     want.sort();
     assert_eq!(got, want);
     // Every tx queue sends, and no queue receives what goes out of the interface.
-    let before = v.peer.stat(&v.a, "rx_packets");
-    let peer = v.peer_mac();
+    let before = w.ns_a.stat(&w.a, "rx_packets");
+    let peer = peer_mac(&w);
     for q in 0..4 {
         let frames: Vec<Vec<u8>> = (0..10).map(|i| frame(peer, dst, 64, q * 10 + i)).collect();
         send_all(&mut port, &p, q as usize, &frames);
     }
     // And a frame the host sends out of the interface, past the packet taps.
-    v.ns.inject(&v.b, &[frame(peer, [2, 0, 0, 0, 0, 7], 64, 9999)]);
-    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 41);
+    w.ns_b.inject(&w.b, &[frame(peer, [2, 0, 0, 0, 0, 7], 64, 9999)]);
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 41);
     let deadline = Instant::now() + Duration::from_millis(200);
     while Instant::now() < deadline {
         for q in 0..4 {
@@ -470,8 +432,8 @@ fn multi_queue_fanout_spreads_flows_and_loses_none() {
 #[test]
 fn errors_name_what_is_wrong_and_how_to_fix_it() {
     require_afpacket!();
-    let v = Veth::new();
-    let open = |config: AfPacketConfig| v.try_open(config, pool(64, 2048, 1)).map(|_| ());
+    let w = wire();
+    let open = |config: AfPacketConfig| try_open(&w, config, pool(64, 2048, 1)).map(|_| ());
     let missing = format!("nx{}", kernel::tag());
     match open(AfPacketConfig::new(missing.clone())) {
         Err(e @ AfPacketError::NoSuchInterface { .. }) => {
@@ -493,39 +455,39 @@ fn errors_name_what_is_wrong_and_how_to_fix_it() {
         assert!(matches!(open(AfPacketConfig::new(bad)), Err(AfPacketError::BadName { .. })), "{bad:?}");
     }
     for queues in [0, MAX_QUEUES + 1] {
-        match open(AfPacketConfig { queues, ..v.config() }) {
+        match open(AfPacketConfig { queues, ..config(&w) }) {
             Err(e @ AfPacketError::Queues { .. }) => {
                 assert_eq!(e.to_string(), format!("invalid af-packet-queues {queues}: valid is 1..=64"));
             }
             other => panic!("{queues} queues: {other:?}"),
         }
     }
-    match open(AfPacketConfig { rx_block_size: 12288, ..v.config() }) {
+    match open(AfPacketConfig { rx_block_size: 12288, ..config(&w) }) {
         Err(e @ AfPacketError::Ring { knob: "af-packet-rx-block-size", value: 12288, .. }) => {
             assert!(e.to_string().contains("a power of two"), "{e}");
         }
         other => panic!("{other:?}"),
     }
-    match open(AfPacketConfig { rx_block_size: 1024, ..v.config() }) {
+    match open(AfPacketConfig { rx_block_size: 1024, ..config(&w) }) {
         Err(AfPacketError::Ring { min: 4096, .. }) => {}
         other => panic!("a block under a page: {other:?}"),
     }
-    match open(AfPacketConfig { block_timeout_ms: 5000, ..v.config() }) {
+    match open(AfPacketConfig { block_timeout_ms: 5000, ..config(&w) }) {
         Err(e @ AfPacketError::Ring { .. }) => {
             assert_eq!(e.to_string(), "invalid af-packet-block-timeout-ms 5000: valid is 0..=1000");
         }
         other => panic!("{other:?}"),
     }
-    v.ns.exec(&["ip", "link", "set", "dev", &v.b, "down"]);
-    match open(v.config()) {
+    w.ns_b.exec(&["ip", "link", "set", "dev", &w.b, "down"]);
+    match open(config(&w)) {
         Err(e @ AfPacketError::InterfaceDown { .. }) => {
-            assert!(e.to_string().contains(&format!("`ip link set dev {} up`", v.b)), "{e}");
+            assert!(e.to_string().contains(&format!("`ip link set dev {} up`", w.b)), "{e}");
         }
         other => panic!("{other:?}"),
     }
     let tun = format!("pt{}", kernel::tag());
-    v.ns.exec(&["ip", "tuntap", "add", "mode", "tun", "name", &tun]);
-    v.ns.exec(&["ip", "link", "set", "dev", &tun, "up"]);
+    w.ns_b.exec(&["ip", "tuntap", "add", "mode", "tun", "name", &tun]);
+    w.ns_b.exec(&["ip", "link", "set", "dev", &tun, "up"]);
     match open(AfPacketConfig::new(tun.clone())) {
         Err(e @ AfPacketError::NotEthernet { .. }) => assert!(e.to_string().contains(&tun), "{e}"),
         other => panic!("a tun device: {other:?}"),
@@ -535,13 +497,13 @@ fn errors_name_what_is_wrong_and_how_to_fix_it() {
 #[test]
 fn every_buffer_is_back_after_traffic_an_empty_pool_and_the_port_dropped() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     let p = pool(256, 512, 4);
-    let mut port = v.open(v.config(), p.clone());
-    let (mac, peer) = (port.mac(), v.peer_mac());
+    let mut port = open(&w, config(&w), p.clone());
+    let (mac, peer) = (port.mac(), peer_mac(&w));
     // Both ways, with chained packets.
     let sent: Vec<Vec<u8>> = (0..100).map(|i| frame(mac, peer, 1000, i)).collect();
-    v.inject(&sent);
+    inject(&w, &sent);
     let got = receive(&mut port, 0, 100, 32);
     assert_eq!(got.len(), 100);
     assert!(got.iter().all(|(_, buflets)| *buflets == 3), "1000 bytes: 480 + 512 + 8");
@@ -554,7 +516,7 @@ fn every_buffer_is_back_after_traffic_an_empty_pool_and_the_port_dropped() {
     while let Some(pkt) = p.alloc() {
         held.push(pkt);
     }
-    v.inject(&(0..20).map(|i| frame(mac, peer, 100, i)).collect::<Vec<_>>());
+    inject(&w, &(0..20).map(|i| frame(mac, peer, 100, i)).collect::<Vec<_>>());
     let deadline = Instant::now() + PATIENCE;
     let mut burst = PacketBurst::new();
     while stat_of(&port).rx_nombuf < 20 && Instant::now() < deadline {
@@ -564,12 +526,12 @@ fn every_buffer_is_back_after_traffic_an_empty_pool_and_the_port_dropped() {
     assert_eq!((s.rx_nombuf, s.ierrors, s.dropped(DropReason::NoMemPacket)), (20, 20, 20));
     drop(held);
     let later: Vec<Vec<u8>> = (0..5).map(|i| frame(mac, peer, 100, 50 + i)).collect();
-    v.inject(&later);
+    inject(&w, &later);
     let got: Vec<Vec<u8>> = receive(&mut port, 0, 5, 32).into_iter().map(|(f, _)| f).collect();
     assert_eq!(got, later, "frames after the empty spell arrive");
     drop(got);
     // Frames waiting in the ring when the port goes are the kernel's problem, not the pool's.
-    v.inject(&(0..10).map(|i| frame(mac, peer, 100, 80 + i)).collect::<Vec<_>>());
+    inject(&w, &(0..10).map(|i| frame(mac, peer, 100, 80 + i)).collect::<Vec<_>>());
     let mut burst = PacketBurst::new();
     for _ in 0..10 {
         burst.push(p.packet_from(&frame(peer, mac, 64, 0)).unwrap());
@@ -582,13 +544,13 @@ fn every_buffer_is_back_after_traffic_an_empty_pool_and_the_port_dropped() {
 #[test]
 fn kernel_drops_of_a_full_ring_are_counted() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     // Two blocks of one page: three 1000-byte frames each.
-    let config = AfPacketConfig { rx_block_size: 4096, rx_blocks: 2, ..v.config() };
-    let mut port = v.open(config, pool(1024, 2048, 1));
-    let (mac, peer) = (port.mac(), v.peer_mac());
+    let config = AfPacketConfig { rx_block_size: 4096, rx_blocks: 2, ..config(&w) };
+    let mut port = open(&w, config, pool(1024, 2048, 1));
+    let (mac, peer) = (port.mac(), peer_mac(&w));
     let sent: Vec<Vec<u8>> = (0..200).map(|i| frame(mac, peer, 1000, i)).collect();
-    v.inject(&sent);
+    inject(&w, &sent);
     let got = receive(&mut port, 0, 200, 32);
     assert!(!got.is_empty() && got.len() < 200, "{} frames through a ring of six", got.len());
     // The drop counters are read every few thousand polls.
@@ -606,9 +568,9 @@ fn kernel_drops_of_a_full_ring_are_counted() {
 #[test]
 fn link_follows_the_interface_and_its_carrier() {
     require_afpacket!();
-    let v = Veth::new();
+    let w = wire();
     let p = pool(256, 2048, 1);
-    let mut port = v.open(v.config(), p.clone());
+    let mut port = open(&w, config(&w), p.clone());
     assert_eq!(port.link(), LinkState::Up);
     let events = port.events().subscribe();
     let wait = |port: &mut AfPacketPort, want: LinkState| {
@@ -622,10 +584,10 @@ fn link_follows_the_interface_and_its_carrier() {
         }
         assert_eq!(port.link(), want);
     };
-    v.ns.exec(&["ip", "link", "set", "dev", &v.b, "down"]);
+    w.ns_b.exec(&["ip", "link", "set", "dev", &w.b, "down"]);
     wait(&mut port, LinkState::Down);
     // Frames sent while the interface is down are taken and counted, not kept.
-    let (mac, peer) = (port.mac(), v.peer_mac());
+    let (mac, peer) = (port.mac(), peer_mac(&w));
     let mut burst = PacketBurst::new();
     for i in 0..5 {
         burst.push(p.packet_from(&frame(peer, mac, 64, i)).unwrap());
@@ -633,21 +595,21 @@ fn link_follows_the_interface_and_its_carrier() {
     assert_eq!(port.tx_burst(0, &mut burst), 5);
     let s = stat_of(&port);
     assert_eq!((s.opackets, s.oerrors, s.dropped(DropReason::NoPeer)), (0, 5, 5));
-    v.ns.exec(&["ip", "link", "set", "dev", &v.b, "up"]);
+    w.ns_b.exec(&["ip", "link", "set", "dev", &w.b, "up"]);
     wait(&mut port, LinkState::Up);
     // The peer's end down: no carrier here.
-    v.peer.exec(&["ip", "link", "set", "dev", &v.a, "down"]);
+    w.ns_a.exec(&["ip", "link", "set", "dev", &w.a, "down"]);
     wait(&mut port, LinkState::Down);
-    v.peer.exec(&["ip", "link", "set", "dev", &v.a, "up"]);
+    w.ns_a.exec(&["ip", "link", "set", "dev", &w.a, "up"]);
     wait(&mut port, LinkState::Up);
     let kinds: Vec<EventKind> = events.drain().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [EventKind::LinkDown, EventKind::LinkUp, EventKind::LinkDown, EventKind::LinkUp]);
     // And frames still flow both ways.
     let sent: Vec<Vec<u8>> = (0..10).map(|i| frame(mac, peer, 80, i)).collect();
-    v.inject(&sent);
+    inject(&w, &sent);
     let got: Vec<Vec<u8>> = receive(&mut port, 0, 10, 32).into_iter().map(|(f, _)| f).collect();
     assert_eq!(got, sent);
-    let before = v.peer.stat(&v.a, "rx_packets");
+    let before = w.ns_a.stat(&w.a, "rx_packets");
     send_all(&mut port, &p, 0, &(0..10).map(|i| frame(peer, mac, 64, i)).collect::<Vec<_>>());
-    assert_eq!(v.peer.stat(&v.a, "rx_packets") - before, 10);
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 10);
 }

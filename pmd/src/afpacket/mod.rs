@@ -21,8 +21,9 @@
 //! - The port keeps no packet between calls (receive copies out of the ring, transmit copies in): when it
 //!   is dropped its rings are unmapped, its sockets closed, and every buffer is already back in the pool.
 //!
-//! All system calls, and the memory shared with the kernel, are in `sys`; `rx` walks the rx ring, `tx`
-//! fills the tx ring; `port` is the port.
+//! All system calls of the packet sockets, and the memory shared with the kernel, are in `sys`; the
+//! interface's ioctls (index, flags, MTU, MAC, its name again after a rename) go through
+//! [`crate::netdev::NetDev`]; `rx` walks the rx ring, `tx` fills the tx ring; `port` is the port.
 
 mod error;
 mod port;

@@ -5,6 +5,7 @@ use super::error::AfPacketError;
 use super::rx::{RxDone, RxRing};
 use super::sys::{self, RingLayout, RingSocket};
 use super::tx::{TxDone, TxRing};
+use crate::netdev::{NetDev, MAX_NAME};
 use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
 use pktloop_engine::Pool;
 use std::io;
@@ -217,8 +218,8 @@ struct Queue {
 /// A port on an existing interface through AF_PACKET sockets with memory-mapped rings.
 #[derive(Debug)]
 pub struct AfPacketPort {
-    name: String,
-    ifindex: i32,
+    /// The interface (its name follows renames, see `by_name`).
+    dev: NetDev,
     queues: Vec<Queue>,
     fanout: Option<u16>,
     pool: Pool,
@@ -255,20 +256,21 @@ impl AfPacketPort {
         check_ring("af-packet-block-timeout-ms", config.block_timeout_ms, 0, MAX_BLOCK_TIMEOUT_MS, "")?;
         let name = config.ifname.clone();
         let first = packet_socket()?;
-        let ifindex = sys::ifindex(&first, &name).map_err(|e| match e.raw_os_error() {
+        // Found from this thread, like the packet sockets: the same namespace.
+        let dev = NetDev::find(&name).map_err(|e| match e.raw_os_error() {
             Some(libc::ENODEV) => AfPacketError::NoSuchInterface { name: name.clone() },
             _ => AfPacketError::Os { op: "look up the interface (SIOCGIFINDEX)", source: e },
         })?;
-        let flags = sys::flags(&first, &name).map_err(AfPacketError::os("read the interface flags (SIOCGIFFLAGS)"))?;
+        let ifindex = dev.index() as i32;
+        let flags = dev.flags().map_err(AfPacketError::os("read the interface flags (SIOCGIFFLAGS)"))?;
         if flags & libc::IFF_UP == 0 {
             return Err(AfPacketError::InterfaceDown { name });
         }
-        let (mac, hatype) =
-            sys::hw_addr(&first, &name).map_err(AfPacketError::os("read the MAC address (SIOCGIFHWADDR)"))?;
+        let (mac, hatype) = dev.hw_addr().map_err(AfPacketError::os("read the MAC address (SIOCGIFHWADDR)"))?;
         if hatype != libc::ARPHRD_ETHER && hatype != libc::ARPHRD_LOOPBACK {
             return Err(AfPacketError::NotEthernet { name, link_type: hatype });
         }
-        let mtu = sys::mtu(&first, &name).map_err(AfPacketError::os("read the MTU (SIOCGIFMTU)"))?;
+        let mtu = dev.mtu().map_err(AfPacketError::os("read the MTU (SIOCGIFMTU)"))?;
         let layout = layout(config, mtu)?;
         let multi = config.queues > 1;
         let mut fanout = None;
@@ -307,8 +309,7 @@ impl AfPacketPort {
         let running = flags & libc::IFF_RUNNING != 0;
         let capacity = frame_capacity(&pool);
         Ok(AfPacketPort {
-            name,
-            ifindex,
+            dev,
             queues,
             fanout,
             pool,
@@ -338,7 +339,7 @@ impl AfPacketPort {
 
     /// The interface's index.
     pub fn ifindex(&self) -> i32 {
-        self.ifindex
+        self.dev.index() as i32
     }
 
     /// The fanout group the queues share (None with one queue).
@@ -350,15 +351,15 @@ impl AfPacketPort {
     /// every few thousand polls. Posts a link event when the link changed.
     pub fn refresh(&mut self) {
         let mut syscalls = 0;
-        let flags = self.by_name(&mut syscalls, sys::flags);
+        let flags = self.by_name(&mut syscalls, NetDev::flags);
         let up = flags.is_ok_and(|f| f & libc::IFF_UP != 0 && f & libc::IFF_RUNNING != 0);
         let link = if up { LinkState::Up } else { LinkState::Down };
         if link != self.link {
             self.link = link;
             let kind = if up { EventKind::LinkUp } else { EventKind::LinkDown };
-            self.events.publish(Event { port: self.ifindex as u32, kind });
+            self.events.publish(Event { port: self.dev.index(), kind });
         }
-        if let Ok(mtu) = self.by_name(&mut syscalls, sys::mtu) {
+        if let Ok(mtu) = self.by_name(&mut syscalls, NetDev::mtu) {
             if mtu != self.mtu {
                 self.set_limits(mtu);
             }
@@ -369,14 +370,13 @@ impl AfPacketPort {
 
     /// Runs an ioctl that goes by interface name; if the interface was renamed since, finds its name again
     /// by index first.
-    fn by_name<T>(&mut self, syscalls: &mut u64, op: impl Fn(&OwnedFd, &str) -> io::Result<T>) -> io::Result<T> {
-        let fd = self.queues[0].sock.fd();
+    fn by_name<T>(&mut self, syscalls: &mut u64, op: impl Fn(&NetDev) -> io::Result<T>) -> io::Result<T> {
         *syscalls += 1;
-        match op(fd, &self.name) {
+        match op(&self.dev) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
                 *syscalls += 2;
-                self.name = sys::ifname(fd, self.ifindex)?;
-                op(fd, &self.name)
+                self.dev.refresh_name()?;
+                op(&self.dev)
             }
             other => other,
         }
@@ -562,8 +562,8 @@ fn check_ring(knob: &'static str, value: u32, min: u32, max: u32, rule: &'static
 
 /// Names the kernel accepts: 1..=15 bytes, not `.` or `..`, no '/', ':', NUL or whitespace.
 fn check_name(name: &str) -> Result<(), AfPacketError> {
-    if name.len() > sys::MAX_NAME {
-        return Err(AfPacketError::NameTooLong { name: name.to_owned(), len: name.len(), max: sys::MAX_NAME });
+    if name.len() > MAX_NAME {
+        return Err(AfPacketError::NameTooLong { name: name.to_owned(), len: name.len(), max: MAX_NAME });
     }
     let bad_char = name.chars().any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace());
     if name.is_empty() || name == "." || name == ".." || bad_char {
@@ -585,7 +585,7 @@ fn frame_capacity(pool: &Pool) -> usize {
 
 impl Port for AfPacketPort {
     fn name(&self) -> &str {
-        &self.name
+        self.dev.name()
     }
 
     /// The interface's MAC address (read when the port opened).

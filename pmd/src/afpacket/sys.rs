@@ -1,6 +1,7 @@
-//! Every system call of the AF_PACKET driver, and the memory it shares with the kernel: the packet socket
-//! and its options, the interface ioctls, the rings mapped into this process, `sendto` and the socket's
-//! statistics. Nothing else in the driver is `unsafe`.
+//! Every system call of the AF_PACKET driver's packet sockets, and the memory it shares with the kernel:
+//! the packet socket and its options, the rings mapped into this process, `sendto` and the socket's
+//! statistics. The interface ioctls (index, flags, MTU, hardware address, the name after a rename) are
+//! [`crate::netdev`]'s. Nothing else in the driver is `unsafe`.
 //!
 //! The rings' ownership protocol is kept here, so that the ring walkers ([`super::rx`], [`super::tx`]) are
 //! safe code:
@@ -20,9 +21,6 @@ use std::mem::{offset_of, size_of};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Longest interface name, without the terminating NUL (IFNAMSIZ - 1).
-pub const MAX_NAME: usize = libc::IFNAMSIZ - 1;
 
 /// `TPACKET_V3`, as the socket option takes it.
 const TPACKET_V3: libc::c_int = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
@@ -242,67 +240,6 @@ pub fn statistics(fd: &OwnedFd) -> io::Result<Statistics> {
     Ok(Statistics { drops: st.tp_drops, freezes: st.tp_freeze_q_cnt })
 }
 
-/// An `ifreq` naming `name` (at most [`MAX_NAME`] bytes, checked by the caller).
-fn ifreq(name: &str) -> libc::ifreq {
-    // SAFETY: ifreq is plain old data (arrays and a union of integers and arrays); all zeroes is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, &src) in req.ifr_name.iter_mut().zip(name.as_bytes().iter().take(MAX_NAME)) {
-        *dst = src as libc::c_char;
-    }
-    req
-}
-
-/// Runs interface ioctl `op` on `req` through socket `fd` (any socket of the interface's namespace).
-fn if_ioctl(fd: &OwnedFd, op: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<()> {
-    let ptr: *mut libc::ifreq = req;
-    // SAFETY: every op passed here (SIOCGIF*) reads and writes one ifreq, which `ptr` points at, live and
-    // exclusive for the call.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), op as _, ptr) })?;
-    Ok(())
-}
-
-/// The index of interface `name` (ENODEV: none of that name here).
-pub fn ifindex(fd: &OwnedFd, name: &str) -> io::Result<i32> {
-    let mut req = ifreq(name);
-    if_ioctl(fd, libc::SIOCGIFINDEX as _, &mut req)?;
-    // SAFETY: the kernel filled the ifindex member of the union.
-    Ok(unsafe { req.ifr_ifru.ifru_ifindex })
-}
-
-/// The current name of interface `ifindex` (it may have been renamed since the port opened).
-pub fn ifname(fd: &OwnedFd, ifindex: i32) -> io::Result<String> {
-    let mut req = ifreq("");
-    req.ifr_ifru.ifru_ifindex = ifindex;
-    if_ioctl(fd, libc::SIOCGIFNAME as _, &mut req)?;
-    let bytes: Vec<u8> = req.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// Interface flags (IFF_UP, IFF_RUNNING, ...) of `name`.
-pub fn flags(fd: &OwnedFd, name: &str) -> io::Result<i32> {
-    let mut req = ifreq(name);
-    if_ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req)?;
-    // SAFETY: the kernel filled the flags member of the union.
-    Ok(i32::from(unsafe { req.ifr_ifru.ifru_flags }) & 0xffff)
-}
-
-/// The MTU of `name`.
-pub fn mtu(fd: &OwnedFd, name: &str) -> io::Result<u32> {
-    let mut req = ifreq(name);
-    if_ioctl(fd, libc::SIOCGIFMTU as _, &mut req)?;
-    // SAFETY: the kernel filled the mtu member of the union.
-    Ok(u32::try_from(unsafe { req.ifr_ifru.ifru_mtu }).unwrap_or(0))
-}
-
-/// The hardware address of `name` and its link type (ARPHRD_*).
-pub fn hw_addr(fd: &OwnedFd, name: &str) -> io::Result<([u8; 6], u16)> {
-    let mut req = ifreq(name);
-    if_ioctl(fd, libc::SIOCGIFHWADDR as _, &mut req)?;
-    // SAFETY: the kernel filled the hwaddr member of the union.
-    let addr = unsafe { req.ifr_ifru.ifru_hwaddr };
-    Ok((std::array::from_fn(|i| addr.sa_data[i] as u8), addr.sa_family))
-}
-
 /// Both rings of a socket, mapped into this process: one shared mapping, the rx ring's blocks first, then
 /// the tx ring's. Unmapped on drop.
 struct RingMap {
@@ -430,7 +367,7 @@ impl RingSocket {
         Ok(RingSocket { map, fd, layout })
     }
 
-    /// The socket (for options, binding, ioctls).
+    /// The socket (for options and binding).
     pub fn fd(&self) -> &OwnedFd {
         &self.fd
     }

@@ -8,6 +8,7 @@
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// Why kernel tests cannot run here (no root, no /dev/net/tun, no `ip`), or None when they can.
 pub fn skip_reason() -> Option<String> {
@@ -114,14 +115,52 @@ impl Netns {
         String::from_utf8_lossy(&out.stdout).trim().parse().expect("a counter")
     }
 
-    /// Sends `frames` (hex strings) out of `ifname` through a raw packet socket inside the namespace.
+    /// Sends `frames` out of `ifname`, in order, through a raw packet socket inside the namespace (as hex
+    /// in a python3 command line, several commands when there are many frames).
     pub fn inject(&self, ifname: &str, frames: &[Vec<u8>]) {
+        // One command-line argument holds at most 128 KiB: send the hex in chunks well under that.
+        let mut start = 0;
+        while start < frames.len() {
+            let mut end = start;
+            let mut hex = 0;
+            while end < frames.len() && (end == start || hex + frames[end].len() * 2 < 48 << 10) {
+                hex += frames[end].len() * 2 + 4;
+                end += 1;
+            }
+            self.inject_once(ifname, &frames[start..end]);
+            start = end;
+        }
+    }
+
+    fn inject_once(&self, ifname: &str, frames: &[Vec<u8>]) {
         let hex: Vec<String> = frames.iter().map(|f| f.iter().map(|b| format!("{b:02x}")).collect()).collect();
         let script = format!(
             "import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)\ns.bind(({ifname:?}, 0))\n\
              for h in {hex:?}:\n    s.send(bytes.fromhex(h))\n"
         );
         self.exec(&["python3", "-c", &script]);
+    }
+
+    /// The Ethernet address of `ifname` as the namespace sees it.
+    pub fn mac(&self, ifname: &str) -> [u8; 6] {
+        let out = self.exec(&["cat", &format!("/sys/class/net/{ifname}/address")]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let bytes: Vec<u8> = text.trim().split(':').map(|h| u8::from_str_radix(h, 16).unwrap()).collect();
+        bytes.try_into().unwrap()
+    }
+
+    /// Waits until `ifname` reports operational state `state` (`up`, `down`, ...), panicking after
+    /// `patience`.
+    pub fn wait_operstate(&self, ifname: &str, state: &str, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        loop {
+            let out = self.exec(&["cat", &format!("/sys/class/net/{ifname}/operstate")]);
+            if String::from_utf8_lossy(&out.stdout).trim() == state {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{ifname} never became {state}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
