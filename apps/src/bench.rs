@@ -164,6 +164,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             rate: 0,
             peer: true,
             pcap: None,
+            wire: None,
         };
         let feth = latency::measure(&lp)?;
         let rtrb = latency::rtrb_pingpong(secs)?;

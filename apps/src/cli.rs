@@ -330,6 +330,11 @@ pub struct FwdArgs {
 /// `pktloop latency`.
 #[derive(Debug, Clone, Args)]
 pub struct LatencyArgs {
+    /// Ports: feth (a crossed pair, default), or two real interfaces joined by a wire (a veth pair, a
+    /// cable): afpacket:IFNAME,afxdp:IFNAME (any mix); the pinger sends on the first, the ponger answers
+    /// on the second
+    #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
+    pub port: crate::portspec::PortList,
     /// Open loop: send at this many packets per second (coordinated-omission corrected); 0 = closed loop
     #[arg(long, allow_negative_numbers = true, value_name = "PPS", default_value = "0")]
     pub rate: i64,

@@ -106,6 +106,8 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth or tap"]),
         (&["fwd", "--pcap-count", "0", "--pcap", "/tmp/x.pcap", "--duration", "0.1"], &["--pcap-count", "0"]),
         (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
+        (&["latency", "--port", "tap,afxdp:eth0"], &["--port", "latency", "two real interfaces"]),
+        (&["latency", "--port", "afxdp:eth0:2,afxdp:eth1"], &["--port", "latency", "one queue"]),
         (&["bench", "--duration", "100"], &["--duration", "100", "0.1..=60"]),
         (&["fwd", "--expiry-us", "-1"], &["--expiry-us", "-1", "0..=10000000"]),
         (&["fwd", "--pool-size", "16"], &["--burst 32", "--pool-size 16", "--burst <= --pool-size"]),

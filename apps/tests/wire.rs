@@ -204,3 +204,33 @@ fn without_the_capabilities_the_error_names_the_missing_one_and_exits_2() {
         assert!(err.contains(says) && err.contains("setcap"), "{port} without {drop}: {err}");
     }
 }
+
+#[test]
+fn latency_runs_across_a_veth_pair_with_either_kind_at_either_end() {
+    require_kernel!();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    // Both ends in one namespace: the pinger on one, the ponger on the other.
+    let ns = Netns::new();
+    let t = kernel::tag();
+    let (x, y) = (format!("lx{t}"), format!("ly{t}"));
+    kernel::veth_pair(&x, &ns, &y, &ns);
+    for (ping, pong) in [("afxdp", "afpacket"), ("afpacket", "afxdp"), ("afxdp", "afxdp")] {
+        let ports = format!("{ping}:{x},{pong}:{y}");
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns.name, env!("CARGO_BIN_EXE_pktloop"), "latency", "--port", &ports])
+            .args(["--duration", "1", "--no-peer", "--json"])
+            .env("PKTLOOP_NO_HUGEPAGES", "1")
+            .output()
+            .expect("pktloop latency");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{ports}: {err}");
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"));
+        let received = r["received"].as_u64().unwrap();
+        assert!(received > 100, "{ports}: round trips completed: {r}");
+        assert!(r["p50_ns"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["path"].as_str().unwrap().contains(&x), "{r}");
+        assert!(r["foreign"].is_u64(), "frames not the pinger's are counted: {r}");
+        let (sent, timeouts) = (r["sent"].as_u64().unwrap(), r["timeouts"].as_u64().unwrap());
+        assert!(received + timeouts <= sent && sent <= received + timeouts + 1, "{ports}: at most one in flight: {r}");
+    }
+}

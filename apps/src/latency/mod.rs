@@ -11,11 +11,12 @@
 mod pingpong;
 
 pub use pingpong::rtrb_pingpong;
-use pingpong::run_feth;
+use pingpong::run_pingpong;
 
 use crate::cli::LatencyArgs;
 use crate::config::{self, int_in};
 use crate::error::AppError;
+use crate::portspec::PortSpec;
 use crate::{hgrm, svg};
 use hdrhistogram::Histogram;
 use pktloop_engine::lcore;
@@ -45,6 +46,41 @@ pub struct LatencyPlan {
     pub peer: bool,
     /// Capture.
     pub pcap: Option<(PathBuf, i64)>,
+    /// Two real-interface ports (pinger's, ponger's); None: a feth pair.
+    pub wire: Option<Vec<PortSpec>>,
+}
+
+impl LatencyPlan {
+    /// What the frames cross, for the table and the JSON.
+    pub fn path(&self) -> String {
+        match &self.wire {
+            None => "a feth pair".to_owned(),
+            Some(list) => {
+                let name = |p: &PortSpec| match p {
+                    PortSpec::AfPacket { ifname, .. } | PortSpec::AfXdp { ifname, .. } => {
+                        format!("{ifname} ({})", p.kind())
+                    }
+                    other => other.kind().to_owned(),
+                };
+                list.iter().map(name).collect::<Vec<_>>().join(" and ")
+            }
+        }
+    }
+}
+
+/// The ports a latency run uses: a feth pair, or two real interfaces (one queue each).
+fn wire_pair(a: &LatencyArgs) -> Result<Option<Vec<PortSpec>>, AppError> {
+    if a.port.single_kind() == Some(&PortSpec::Feth) {
+        return Ok(None);
+    }
+    let real = |p: &PortSpec| matches!(p, PortSpec::AfPacket { queues: 1, .. } | PortSpec::AfXdp { queues: 1, .. });
+    match a.port.0.as_slice() {
+        [ping, pong] if real(ping) && real(pong) => Ok(Some(a.port.0.clone())),
+        _ => Err(AppError::usage(
+            "invalid --port for latency: valid is feth, or two real interfaces joined by a wire, one queue \
+             each (afpacket:IFNAME or afxdp:IFNAME, comma-separated: the pinger's, then the ponger's)",
+        )),
+    }
 }
 
 /// One side's histogram and counts.
@@ -60,6 +96,8 @@ pub struct Measured {
     pub send_failures: u64,
     /// Frames given up on (closed loop: not back within 100 ms).
     pub timeouts: u64,
+    /// Frames received that were not the pinger's (a real interface hears its neighbours), ignored.
+    pub foreign: u64,
     /// Pool memory (`hugepage`, `normal`; empty for the rtrb floor).
     pub backing: &'static str,
 }
@@ -90,6 +128,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         rate,
         peer: !a.no_peer.unwrap_or(false),
         pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
+        wire: wire_pair(a)?,
     })
 }
 
@@ -99,7 +138,7 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     let json_out = a.run.json.unwrap_or(false);
     let hgrm_out = a.hgrm.as_deref().map(|p| config::create_output("hgrm", p).map(|f| (p, f))).transpose()?;
     let plot_out = a.plot.as_deref().map(|p| config::create_output("plot", p).map(|f| (p, f))).transpose()?;
-    let (feth, leaked, pcap_written) = run_feth(&plan)?;
+    let (feth, leaked, pcap_written) = run_pingpong(&plan)?;
     let peer = if plan.peer && !crate::interrupt::requested() {
         Some(rtrb_pingpong(plan.duration.min(Duration::from_secs(2)))?)
     } else {
@@ -110,7 +149,8 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
             .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))?;
     }
     if let Some((path, mut f)) = plot_out {
-        let mut series = vec![("pktloop feth ping-pong", &feth.hist)];
+        let label = format!("pktloop ping-pong across {}", plan.path());
+        let mut series = vec![(label.as_str(), &feth.hist)];
         if let Some(p) = &peer {
             series.push(("rtrb two-ring ping-pong", &p.hist));
         }
@@ -162,12 +202,14 @@ pub fn percentiles_json(h: &Histogram<u64>) -> serde_json::Map<String, Value> {
 fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Option<u64>) -> Value {
     let mut o = percentiles_json(&m.hist);
     o.insert("loop".into(), json!(if plan.rate == 0 { "closed" } else { "open" }));
+    o.insert("path".into(), json!(plan.path()));
     o.insert("rate_pps".into(), json!(plan.rate));
     o.insert("pkt_len".into(), json!(plan.pkt_len));
     o.insert("duration_s".into(), json!(plan.duration.as_secs_f64()));
     o.insert("sent".into(), json!(m.sent));
     o.insert("received".into(), json!(m.received));
     o.insert("timeouts".into(), json!(m.timeouts));
+    o.insert("foreign".into(), json!(m.foreign));
     o.insert("send_failures".into(), json!(m.send_failures));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
     if let Some(p) = peer {
@@ -186,14 +228,15 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
         format!("open loop at {} pps, coordinated-omission corrected", plan.rate)
     };
     println!(
-        "round-trip latency across a feth pair, {} B frames, {mode}, {} pool ({} memory), {:.1} s",
+        "round-trip latency across {}, {} B frames, {mode}, {} pool ({} memory), {:.1} s",
+        plan.path(),
         plan.pkt_len,
         plan.feth.pool_mode.as_str(),
         m.backing,
         plan.duration.as_secs_f64()
     );
     let peer_h = peer.map(|p| &p.hist);
-    println!("  {:<8} {:>14} {:>18}", "", "feth (ns)", if peer_h.is_some() { "rtrb rings (ns)" } else { "" });
+    println!("  {:<8} {:>14} {:>18}", "", "pktloop (ns)", if peer_h.is_some() { "rtrb rings (ns)" } else { "" });
     for (label, _, q) in PERCENTILES {
         let p = peer_h.map(|h| h.value_at_quantile(q).to_string()).unwrap_or_default();
         println!("  {label:<8} {:>14} {p:>18}", m.hist.value_at_quantile(q));
@@ -203,12 +246,13 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
     let p = peer_h.map(|h| h.len().to_string()).unwrap_or_default();
     println!("  {:<8} {:>14} {p:>18}", "samples", m.hist.len());
     println!(
-        "  sent {}, received {}, timeouts {} (closed loop: not back in 100 ms, the next was sent), send failures {}",
-        m.sent, m.received, m.timeouts, m.send_failures
+        "  sent {}, received {}, timeouts {} (closed loop: not back in 100 ms, the next was sent), send failures {}, \
+         foreign frames ignored {}",
+        m.sent, m.received, m.timeouts, m.send_failures, m.foreign
     );
     if let Some(h) = peer_h {
         let r = m.hist.value_at_quantile(0.5) as f64 / h.value_at_quantile(0.5).max(1) as f64;
-        println!("  p50 feth / p50 rtrb = {r:.2}");
+        println!("  p50 pktloop / p50 rtrb = {r:.2}");
     }
     if let Some(n) = pcap {
         println!("  pcap: {n} frames written");
@@ -220,7 +264,7 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
 /// # Errors
 /// As the run; leaked buffers are an error.
 pub fn measure(plan: &LatencyPlan) -> Result<Measured, AppError> {
-    let (m, leaked, _) = run_feth(plan)?;
+    let (m, leaked, _) = run_pingpong(plan)?;
     if leaked != 0 {
         return Err(AppError::runtime(format!("latency: {leaked} buffers leaked")));
     }

@@ -1,4 +1,5 @@
-//! The two ping-pongs: pinger and ponger across a feth pair (closed or open loop), and the bare rtrb floor.
+//! The two ping-pongs: pinger and ponger across a feth pair or two real interfaces joined by a wire (closed
+//! or open loop), and the bare rtrb floor.
 
 use super::{new_hist, LatencyPlan, Measured};
 use crate::capture::Recorder;
@@ -21,9 +22,12 @@ const LOST_AFTER_NS: u64 = 100_000_000;
 /// Payload offset of the stamp: sequence number then send time, little-endian u64s.
 const SEQ_AT: usize = UDP_PAYLOAD;
 
-/// Runs the feth ping-pong; returns the pinger's figures, buffers leaked, and pcap frames written.
-pub(super) fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
-    let mut set = ports::feth_pair(&plan.feth, plan.mtu)?;
+/// Runs the ping-pong across the plan's ports; returns the pinger's figures, buffers leaked, and pcap frames written.
+pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
+    let mut set = match &plan.wire {
+        None => ports::feth_pair(&plan.feth, plan.mtu)?,
+        Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len)?,
+    };
     let mut recorder = match &plan.pcap {
         Some((path, count)) => {
             Some(Recorder::new(path, *count, config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4)?)
@@ -43,7 +47,11 @@ pub(super) fn run_feth(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u6
     let pinger_port = set.ports.pop().ok_or_else(|| AppError::runtime("feth pair without a first port"))?;
     let template = frame::udp_frame(set.info[0].mac, set.info[1].mac, plan.pkt_len);
     let cores = lcore::plan(2);
-    let strip = Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs };
+    // feth appends a trailer and FCS the ponger cuts off; real interfaces hand over bare frames.
+    let strip = match plan.wire {
+        None => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
+        Some(_) => Strip::default(),
+    };
     let pong = lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, ponger_port, pong_tap, strip))
         .map_err(|e| AppError::runtime(format!("cannot start the ponger: {e}")))?;
     let writer = match recorder {
@@ -109,6 +117,15 @@ fn stamped(port: &dyn Port, out: &mut PacketBurst, template: &[u8], seq: u64, ts
     true
 }
 
+/// Whether `p` is one of the pinger's frames come back: everything before the stamp (addresses, headers) as
+/// the template has it. A real interface also hears its neighbours (ARP, IPv6 discovery), whose bytes at
+/// the stamp's place are no time.
+#[inline]
+fn is_ours(p: &pktloop_engine::Packet, template: &[u8]) -> bool {
+    let mut head = [0u8; SEQ_AT];
+    p.read(0, &mut head).is_ok() && head[..] == template[..SEQ_AT]
+}
+
 #[inline]
 fn stamp_of(p: &pktloop_engine::Packet) -> Option<(u64, u64)> {
     let mut b = [0u8; 16];
@@ -128,7 +145,7 @@ fn pinger(
 ) -> (Measured, Box<dyn Port>) {
     let mut tx: Box<PacketBurst> = Box::default();
     let mut rx: Box<PacketBurst> = Box::default();
-    let (mut sent, mut received, mut send_failures, mut timeouts) = (0u64, 0u64, 0u64, 0u64);
+    let (mut sent, mut received, mut send_failures, mut timeouts, mut foreign) = (0u64, 0u64, 0u64, 0u64, 0u64);
     // Warm-up: caches, page faults, the ponger's first spin; not recorded.
     let warm_until = now_ns() + 100_000_000;
     let interval = 1_000_000_000u64.checked_div(rate).unwrap_or(0);
@@ -178,21 +195,23 @@ fn pinger(
             let now = now_ns();
             tap_burst(&mut tap, &rx, 0, Direction::Rx, now);
             for p in rx.iter() {
-                if let Some((s, ts)) = stamp_of(p) {
-                    received += 1;
-                    if rate == 0 && s == seq {
-                        waiting_since = None;
-                    }
-                    if ts >= warm_until {
-                        hist.saturating_record(now.saturating_sub(ts).max(1));
-                    }
+                let Some((s, ts)) = stamp_of(p).filter(|_| is_ours(p, &template)) else {
+                    foreign += 1;
+                    continue;
+                };
+                received += 1;
+                if rate == 0 && s == seq {
+                    waiting_since = None;
+                }
+                if ts >= warm_until {
+                    hist.saturating_record(now.saturating_sub(ts).max(1));
                 }
             }
             free_burst(&mut rx);
         }
     }
     free_burst(&mut tx);
-    (Measured { hist, sent, received, send_failures, timeouts, backing: "" }, port)
+    (Measured { hist, sent, received, send_failures, timeouts, foreign, backing: "" }, port)
 }
 
 /// The floor: a closed-loop ping-pong of timestamps over two rtrb rings between two pinned threads.
@@ -233,7 +252,7 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
                 }
             }
         }
-        Measured { hist, sent, received, send_failures: 0, timeouts: 0, backing: "" }
+        Measured { hist, sent, received, send_failures: 0, timeouts: 0, foreign: 0, backing: "" }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);
