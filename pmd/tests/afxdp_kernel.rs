@@ -5,7 +5,7 @@
 
 mod kernel;
 
-use kernel::Wire;
+use kernel::{Netns, Wire};
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolConfig;
 use pktloop_engine::port::{DropReason, LinkState};
@@ -157,4 +157,62 @@ fn missing_down_or_misnamed_interfaces_and_bad_settings_are_refused_by_name() {
     let e = try_open(AfXdpConfig::new(&w.b));
     assert!(matches!(e, AfXdpError::Down { .. }), "{e}");
     assert!(e.to_string().contains("ip link set dev"));
+}
+
+#[test]
+fn two_queues_share_one_umem_and_each_receives_and_sends() {
+    require_kernel!();
+    let (ns_a, ns_b) = (Netns::new(), Netns::new());
+    let t = kernel::tag();
+    let (a, b) = (format!("qa{t}"), format!("qb{t}"));
+    let queues = ["numtxqueues", "2", "numrxqueues", "2"];
+    let mut add = vec!["ip", "link", "add", &a];
+    add.extend(queues);
+    add.extend(["type", "veth", "peer", "name", &b]);
+    add.extend(queues);
+    add.extend(["netns", &ns_b.name]);
+    ns_a.exec(&add);
+    ns_a.exec(&["ip", "addr", "add", "198.18.0.1/24", "dev", &a]);
+    ns_a.exec(&["ip", "link", "set", "dev", &a, "up"]);
+    ns_b.exec(&["ip", "link", "set", "dev", &b, "up"]);
+    let pool = pool(16384);
+    let config = AfXdpConfig { queues: 2, ..AfXdpConfig::new(&b) };
+    let mut port = ns_b.enter(|| AfXdpPort::open(&config, pool.clone())).unwrap();
+    assert_eq!(port.rx_queues(), 2);
+    let mac: Vec<String> = port.mac().iter().map(|x| format!("{x:02x}")).collect();
+    ns_a.exec(&["ip", "neigh", "add", "198.18.0.2", "lladdr", &mac.join(":"), "dev", &a]);
+    // One UDP socket per datagram: the kernel hashes each to a tx queue of `a`, which is the rx queue of `b`.
+    let script = "import socket\nfor i in range(400):\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    \
+                  s.sendto(b'x' * 18, ('198.18.0.2', 9))\n    s.close()\n";
+    ns_a.exec(&["python3", "-c", script]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut per_queue = [0usize; 2];
+    let mut burst = PacketBurst::new();
+    while per_queue.iter().sum::<usize>() < 400 && Instant::now() < deadline {
+        for (q, got) in per_queue.iter_mut().enumerate() {
+            port.rx_burst(q, &mut burst, 32);
+            *got += burst.drain(..).filter(|p| p.data()[12..14] == [0x08, 0x00]).count();
+        }
+    }
+    assert_eq!(per_queue.iter().sum::<usize>(), 400, "every datagram arrived: {per_queue:?}");
+    assert!(per_queue.iter().all(|&n| n > 0), "both queues received: {per_queue:?}");
+    // Each queue sends too.
+    let before = ns_a.stat(&a, "rx_packets");
+    for q in 0..2 {
+        let mut burst = PacketBurst::new();
+        for i in 0..32u8 {
+            burst.push(pool.packet_from(&frame([0xff; 6], 64, i)).unwrap());
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !burst.is_empty() && Instant::now() < deadline {
+            port.tx_burst(q, &mut burst);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while ns_a.stat(&a, "rx_packets") < before + 64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(ns_a.stat(&a, "rx_packets") - before, 64);
+    drop(port);
+    assert_eq!(pool.in_use(), 0);
 }
