@@ -216,3 +216,19 @@ fn two_queues_share_one_umem_and_each_receives_and_sends() {
     drop(port);
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn an_open_that_fails_after_lending_buffers_gives_every_one_back() {
+    require_kernel!();
+    let w = Wire::new();
+    let pool = pool(16384);
+    // Queue 0 binds and fills its fill ring; queue 1 does not exist on a one-queue veth.
+    let config = AfXdpConfig { queues: 2, ..AfXdpConfig::new(&w.b) };
+    let e = w.ns_b.enter(|| AfXdpPort::open(&config, pool.clone())).unwrap_err();
+    assert!(matches!(e, AfXdpError::Bind { queue: 1, .. }), "{e}");
+    assert!(e.to_string().contains("queue 1"), "{e}");
+    assert_eq!(pool.in_use(), 0, "the buffers queue 0 lent to its fill ring came back");
+    // And the interface is free again for a port that fits it.
+    let port = open(&w, &pool);
+    assert_eq!(port.rx_queues(), 1);
+}

@@ -4,7 +4,7 @@
 use super::error::AfXdpError;
 use super::queue::{Queue, RxDone, TxDone};
 use super::sys::bpf::{self, XdpAttach};
-use super::sys::socket::{self, Bind, XskStats};
+use super::sys::socket::{self, Bind, UmemSpec, XskStats};
 use super::umem::{Umem, XDP_HEADROOM};
 use crate::netdev::{NetDev, MAX_NAME};
 use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
@@ -164,56 +164,63 @@ impl AfXdpPort {
         let mtu = dev.mtu().map_err(AfXdpError::os("read the MTU"))?;
         let mac = dev.mac().map_err(AfXdpError::os("read the MAC address"))?;
         check_pool(config, &pool, mtu)?;
-        let (mut umem, spec) = Umem::new(pool);
-        let fill_level = config.ring_size / 2;
-        let mut queues = Vec::with_capacity(config.queues);
-        for q in 0..config.queues {
-            let fd = socket::socket().map_err(|e| permission(e, name, "CAP_NET_RAW", "open an XDP socket"))?;
-            if q == 0 {
-                // SAFETY: the pool's mapping lives as long as `umem`, which the port drops only after every
-                // socket (see Drop), and its buffers are meant for the kernel to fill and read.
-                unsafe { socket::register_umem(&fd, spec) }.map_err(AfXdpError::os("register the UMEM"))?;
-            }
-            let rings = socket::rings(&fd, config.ring_size).map_err(AfXdpError::os("map the rings"))?;
-            let how = match queues.first() {
-                Some(first) => Bind::SharedWith(Queue::fd(first).as_raw_fd()),
-                None if config.zero_copy => Bind::ZeroCopy,
-                None => Bind::Copy,
-            };
-            let bind = |how| bind_retrying(&fd, dev.index(), q as u32, how);
-            bind(how)
-                .or_else(|e| if how == Bind::ZeroCopy { bind(Bind::Copy) } else { Err(e) })
-                .map_err(|source| AfXdpError::Bind { name: name.clone(), queue: q, source })?;
-            let mut queue = Queue::new(fd, rings, fill_level);
-            queue.refill(&mut umem);
-            queues.push(queue);
-        }
-        let (xdp_link, attach) = attach_program(&queues, &dev)?;
-        let mode = match attach {
-            XdpAttach::Generic => XdpMode::Generic,
-            XdpAttach::Driver if socket::is_zero_copy(queues[0].fd()) => XdpMode::ZeroCopy,
-            XdpAttach::Driver => XdpMode::Copy,
-        };
-        log::info!("{name}: AF_XDP, {} queue(s), {} mode", queues.len(), mode.as_str());
-        let max_frame = (mtu + FRAME_OVERHEAD).min(umem.rx_room());
-        let kernel_stats = vec![XskStats::default(); queues.len()];
-        let link = if dev.is_running() { LinkState::Up } else { LinkState::Down };
-        Ok(AfXdpPort {
-            xdp_link: Some(xdp_link),
-            queues,
+        let (umem, spec) = Umem::new(pool);
+        // The port exists before its first buffer is lent to the kernel: if a later step fails, dropping it
+        // closes the sockets made so far and takes every lent buffer back (see Drop).
+        let mut port = AfXdpPort {
+            xdp_link: None,
+            queues: Vec::with_capacity(config.queues),
+            max_frame: (mtu + FRAME_OVERHEAD).min(umem.rx_room()),
             umem,
+            link: if dev.is_running() { LinkState::Up } else { LinkState::Down },
             dev,
             mac,
             mtu,
-            mode,
-            max_frame,
-            link,
+            mode: XdpMode::Copy,
             polls: 0,
-            kernel_stats,
+            kernel_stats: vec![XskStats::default(); config.queues],
             counters: Arc::default(),
             xdp_counters: Arc::default(),
             events: EventBus::new(),
-        })
+        };
+        for q in 0..config.queues {
+            let queue = port.open_queue(config, q, spec)?;
+            port.queues.push(queue);
+        }
+        let (xdp_link, attach) = attach_program(&port.queues, &port.dev)?;
+        port.xdp_link = Some(xdp_link);
+        port.mode = match attach {
+            XdpAttach::Generic => XdpMode::Generic,
+            XdpAttach::Driver if socket::is_zero_copy(port.queues[0].fd()) => XdpMode::ZeroCopy,
+            XdpAttach::Driver => XdpMode::Copy,
+        };
+        log::info!("{name}: AF_XDP, {} queue(s), {} mode", port.queues.len(), port.mode.as_str());
+        Ok(port)
+    }
+
+    /// Opens queue `q`'s socket (the first registers the UMEM, the others share it), binds it and fills its
+    /// fill ring.
+    fn open_queue(&mut self, config: &AfXdpConfig, q: usize, spec: UmemSpec) -> Result<Queue, AfXdpError> {
+        let name = &config.ifname;
+        let fd = socket::socket().map_err(|e| permission(e, name, "CAP_NET_RAW", "open an XDP socket"))?;
+        if q == 0 {
+            // SAFETY: the pool's mapping lives as long as the port's UMEM, which the port drops only after
+            // every socket (see Drop), and its buffers are meant for the kernel to fill and read.
+            unsafe { socket::register_umem(&fd, spec) }.map_err(AfXdpError::os("register the UMEM"))?;
+        }
+        let rings = socket::rings(&fd, config.ring_size).map_err(AfXdpError::os("map the rings"))?;
+        let how = match self.queues.first() {
+            Some(first) => Bind::SharedWith(first.fd().as_raw_fd()),
+            None if config.zero_copy => Bind::ZeroCopy,
+            None => Bind::Copy,
+        };
+        let bind = |how| bind_retrying(&fd, self.dev.index(), q as u32, how);
+        bind(how)
+            .or_else(|e| if how == Bind::ZeroCopy { bind(Bind::Copy) } else { Err(e) })
+            .map_err(|source| AfXdpError::Bind { name: name.clone(), queue: q, source })?;
+        let mut queue = Queue::new(fd, rings, config.ring_size / 2);
+        queue.refill(&mut self.umem);
+        Ok(queue)
     }
 
     /// How frames move (zero-copy, copy, generic XDP).
