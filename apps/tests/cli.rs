@@ -61,6 +61,11 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--port", "feth,null", "--topology", "paired"], &["--topology paired", "feth,null", "3 ports"]),
         (&["fwd", "--port", "null,null", "--cores", "1"], &["--cores 1", "null,null", "valid is 2"]),
         (
+            &["fwd", "--port", "afpacket:a:2,afxdp:b", "--topology", "paired"],
+            &["--port afpacket:a:2,afxdp:b:1", "2 queue(s)", "as many queues"],
+        ),
+        (&["fwd", "--port", "tap,null", "--topology", "paired", "--tap-queues", "2"], &["tap port with 2", "null"]),
+        (
             &["fwd", "--port", "null,afxdp:eth0:2", "--filter", "every=2"],
             &["--port null,afxdp:eth0:2", "queue 0", "afxdp:IFNAME:1"],
         ),

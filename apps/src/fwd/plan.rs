@@ -124,6 +124,9 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         _ => list.iter().filter(|p| **p == PortSpec::Tap).count(),
     };
     let tap = tap_plan(a, tap_ports)?;
+    if topology == Topology::Paired {
+        check_pairs(a, &list, &tap)?;
+    }
     let dlil = dlil_plan(a, available)?;
     if dlil.is_some() {
         check_single_queues(a, &list, &tap, tap_ports)?;
@@ -289,6 +292,26 @@ fn list_workers(a: &FwdArgs, per_worker: usize) -> Result<usize, AppError> {
         )));
     }
     Ok(ports / per_worker)
+}
+
+/// Paired ports forward queue i to queue i of each other: both must have as many queues.
+fn check_pairs(a: &FwdArgs, list: &[PortSpec], tap: &TapPlan) -> Result<(), AppError> {
+    let per_port: Vec<(&PortSpec, usize)> =
+        list.iter().flat_map(|p| std::iter::repeat_n((p, queues_of(p, tap)), p.port_count())).collect();
+    for pair in per_port.chunks(2) {
+        if let [(x, qx), (y, qy)] = pair {
+            if qx != qy {
+                return Err(AppError::usage(format!(
+                    "invalid --port {} with --topology paired: a {} port with {qx} queue(s) is paired with a {} \
+                     port with {qy}; valid is paired ports with as many queues each (queue i forwards to queue i)",
+                    list_text(a),
+                    x.kind(),
+                    y.kind()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `--port`'s value as the user wrote it (for messages).

@@ -92,7 +92,8 @@ pub enum AfXdpError {
     /// The pool's buffers are too small for the interface's MTU.
     #[error(
         "buffers of {buf_size} bytes are too small for AF_XDP on {name:?} with MTU {mtu}: a frame needs \
-         MTU + 18 + {headroom} bytes of kernel headroom (raise --buffer-size or lower the MTU)"
+         MTU + 18 + {headroom} bytes of headroom (the kernel's, or the pool's if larger; raise --buffer-size \
+         or lower the MTU)"
     )]
     BuffersTooSmall {
         /// The interface.
@@ -101,7 +102,7 @@ pub enum AfXdpError {
         mtu: u32,
         /// The pool's buffer size.
         buf_size: u32,
-        /// The kernel's receive headroom.
+        /// The headroom in front of a frame: the kernel's receive headroom, or the pool's if larger.
         headroom: u32,
     },
     /// Binding a queue's socket failed.

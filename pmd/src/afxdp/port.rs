@@ -170,7 +170,7 @@ impl AfXdpPort {
         let mut port = AfXdpPort {
             xdp_link: None,
             queues: Vec::with_capacity(config.queues),
-            max_frame: (mtu + FRAME_OVERHEAD).min(umem.rx_room()),
+            max_frame: (mtu + FRAME_OVERHEAD).min(umem.frame_room()),
             umem,
             link: if dev.is_running() { LinkState::Up } else { LinkState::Down },
             dev,
@@ -233,23 +233,24 @@ impl AfXdpPort {
         &self.xdp_counters
     }
 
-    /// Looks at the link and the sockets' drop counters; posts a link event on a change. Frames the kernel
-    /// dropped never reached the port: they are reported as missed (DPDK's imissed), not as the port's
-    /// drops, which count packets the port had.
-    fn look_around(&mut self) {
+    /// Looks at the link; posts a link event when it changed.
+    fn refresh_link(&mut self) {
         let link = if self.dev.is_running() { LinkState::Up } else { LinkState::Down };
         if link != self.link {
             self.link = link;
             let kind = if link == LinkState::Up { EventKind::LinkUp } else { EventKind::LinkDown };
             self.events.publish(Event { port: self.dev.index(), kind });
         }
+    }
+
+    /// Adds what the kernel dropped since the last look. Those frames never reached the port: they are
+    /// reported as missed (DPDK's imissed), not as the port's drops, which count packets the port had.
+    fn read_kernel_stats(&mut self) {
         for (q, seen) in self.queues.iter().zip(self.kernel_stats.iter_mut()) {
             let Ok(now) = socket::statistics(q.fd()) else { continue };
             let c = &self.xdp_counters;
-            let full = now.rx_ring_full - seen.rx_ring_full;
-            let dropped = now.rx_dropped - seen.rx_dropped;
-            AfXdpCounters::add(&c.kernel_rx_ring_full, full);
-            AfXdpCounters::add(&c.kernel_rx_dropped, dropped);
+            AfXdpCounters::add(&c.kernel_rx_ring_full, now.rx_ring_full - seen.rx_ring_full);
+            AfXdpCounters::add(&c.kernel_rx_dropped, now.rx_dropped - seen.rx_dropped);
             AfXdpCounters::add(&c.invalid, now.invalid - seen.invalid);
             *seen = now;
         }
@@ -290,9 +291,11 @@ fn check_config(config: &AfXdpConfig) -> Result<(), AfXdpError> {
 /// queue's fill ring and a full tx ring supplied with buffers to spare.
 fn check_pool(config: &AfXdpConfig, pool: &Pool, mtu: u32) -> Result<(), AfXdpError> {
     let name = &config.ifname;
-    if pool.buf_size() < mtu + FRAME_OVERHEAD + XDP_HEADROOM {
+    // Received frames start XDP_HEADROOM in, frames copied for sending at the pool's headroom.
+    let headroom = XDP_HEADROOM.max(pool.headroom());
+    if pool.buf_size() < mtu + FRAME_OVERHEAD + headroom {
         let buf_size = pool.buf_size();
-        return Err(AfXdpError::BuffersTooSmall { name: name.clone(), mtu, buf_size, headroom: XDP_HEADROOM });
+        return Err(AfXdpError::BuffersTooSmall { name: name.clone(), mtu, buf_size, headroom });
     }
     let need = config.queues * (config.ring_size as usize / 2 + config.ring_size as usize);
     if pool.capacity() <= need {
@@ -335,8 +338,11 @@ fn attach_program(queues: &[Queue], dev: &NetDev) -> Result<(OwnedFd, XdpAttach)
 
 impl Drop for AfXdpPort {
     /// Detaches the program, waits (boundedly) for the kernel to finish sending, takes back what the rx
-    /// rings hold, closes the sockets and then returns every buffer the kernel held to the pool. Buffers
-    /// of frames the kernel never completed stay out of the pool (it may still read them): logged.
+    /// rings hold, reads the kernel's last drop counts, closes the sockets and then returns every buffer the
+    /// kernel held to the pool. Kept out of the pool, and logged: the buffers of frames the kernel never
+    /// completed (it may still read them), and in zero-copy mode every lent buffer, because the kernel lets
+    /// the driver go from a work queue some time after the last close (the NIC could still write into the
+    /// fill buffers it had posted).
     fn drop(&mut self) {
         self.xdp_link = None;
         let deadline = Instant::now() + DRAIN_TIMEOUT;
@@ -354,16 +360,21 @@ impl Drop for AfXdpPort {
         for q in &mut self.queues {
             q.drain_rx(&mut self.umem);
         }
+        self.read_kernel_stats();
         let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();
         self.queues.clear();
-        if stuck == 0 {
-            self.umem.reclaim_all();
-        } else {
-            log::warn!(
-                "{}: {stuck} frame(s) never completed by the kernel; their {} buffer(s) are kept out of the pool",
-                self.dev.name(),
-                self.umem.lent_count()
-            );
+        if stuck == 0 && self.mode != XdpMode::ZeroCopy {
+            // SAFETY: every socket over the UMEM is closed (`queues` just dropped); in copy and generic mode
+            // the close returns after the kernel's last access (`xsk_unbind_dev` waits with
+            // `synchronize_net`), and no send was left in flight.
+            unsafe { self.umem.reclaim_all() };
+        } else if self.umem.lent_count() > 0 {
+            let why = if stuck > 0 {
+                format!("{stuck} frame(s) never completed by the kernel")
+            } else {
+                "zero-copy: the driver may hold them a while after the sockets close".to_owned()
+            };
+            log::warn!("{}: {why}; {} buffer(s) kept out of the pool", self.dev.name(), self.umem.lent_count());
         }
     }
 }
@@ -392,7 +403,8 @@ impl Port for AfXdpPort {
     fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
         self.polls = self.polls.wrapping_add(1);
         if self.polls.is_multiple_of(LINK_CHECK_EVERY) {
-            self.look_around();
+            self.refresh_link();
+            self.read_kernel_stats();
         }
         let done: RxDone = self.queues[queue].rx_burst(&mut self.umem, pkts, max, self.max_frame);
         let c: &PortCounters = &self.counters;
@@ -408,23 +420,30 @@ impl Port for AfXdpPort {
         done.frames
     }
 
+    /// Frames count as sent when they enter the tx ring, as DPDK's net_af_xdp counts them: the kernel hands
+    /// every buffer back through the completion ring whether it sent the frame or dropped it (a link that
+    /// just went down: the interface's own `tx_dropped` shows those). The port's link state cannot decide
+    /// instead: IFF_RUNNING follows the carrier only after the kernel's link watch (up to a second), so a
+    /// port opened on a just-made interface would drop frames the kernel sends.
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
         if pkts.is_empty() {
             return 0;
         }
-        let done: TxDone = self.queues[queue].tx_burst(&mut self.umem, pkts, self.max_frame);
         let c: &PortCounters = &self.counters;
+        let done: TxDone = self.queues[queue].tx_burst(&mut self.umem, pkts, self.max_frame);
         if done.sent > 0 {
             c.tx(done.sent, done.bytes);
         }
-        if done.bad + done.nomem > 0 {
-            c.tx_error(done.bad + done.nomem);
-            c.drop(DropReason::MtuExceeded, done.bad);
+        let dropped = done.runt + done.too_long + done.nomem;
+        if dropped > 0 {
+            c.tx_error(dropped);
+            c.drop(DropReason::BadFrame, done.runt);
+            c.drop(DropReason::MtuExceeded, done.too_long);
             c.drop(DropReason::NoMemPacket, done.nomem);
         }
         AfXdpCounters::add(&self.xdp_counters.tx_syscalls, done.syscalls);
         AfXdpCounters::add(&self.xdp_counters.tx_copied, done.copied);
-        (done.sent + done.bad + done.nomem) as usize
+        (done.sent + dropped) as usize
     }
 
     fn link(&self) -> LinkState {

@@ -32,8 +32,10 @@ pub(super) struct RxDone {
 pub(super) struct TxDone {
     pub sent: u64,
     pub bytes: u64,
-    /// Frames too short or too long for the MTU (or for a buffer), freed.
-    pub bad: u64,
+    /// Frames shorter than an Ethernet header, freed.
+    pub runt: u64,
+    /// Frames longer than the MTU allows (or a buffer holds), freed.
+    pub too_long: u64,
     /// Frames dropped for want of a buffer to copy them into.
     pub nomem: u64,
     /// Frames of those sent that were copied (from another pool, chained, or shared).
@@ -97,13 +99,19 @@ impl Queue {
                 done.invalid += 1;
                 continue;
             };
-            if !(MIN_FRAME..=max_frame).contains(&buf.len()) {
+            let len = buf.len();
+            if !(MIN_FRAME..=max_frame).contains(&len) {
                 done.bad += 1;
                 umem.free(buf);
                 continue;
             }
-            done.bytes += u64::from(buf.len());
-            pkts.push(umem.packet(buf));
+            match umem.packet(buf) {
+                Some(p) => {
+                    done.bytes += u64::from(len);
+                    pkts.push(p);
+                }
+                None => done.bad += 1,
+            }
         }
         self.rings.rx.release(n);
         done.frames = (n as u64 - done.invalid - done.bad) as usize;
@@ -144,8 +152,8 @@ impl Queue {
         let mut queued = 0;
         for pkt in pkts.drain(..n) {
             let len = pkt.len() as u32;
-            if !(MIN_FRAME..=max_frame).contains(&len) {
-                done.bad += 1;
+            if len < MIN_FRAME || len > max_frame {
+                *(if len < MIN_FRAME { &mut done.runt } else { &mut done.too_long }) += 1;
                 continue;
             }
             let lent = match umem.lend_packet(pkt) {

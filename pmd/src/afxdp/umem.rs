@@ -3,9 +3,11 @@
 //! buffer `i` starts at `i * stride`.
 //!
 //! The ledger records which buffers the kernel holds (in the fill ring, being received into, queued to
-//! send, or sent and not completed): a buffer becomes a packet again only if the ledger says it was lent,
-//! so a wrong address from the kernel can never make two owners of one buffer, and at teardown every
-//! buffer still lent goes back to the pool.
+//! send, or sent and not completed): a buffer becomes a packet again only if the ledger says the kernel
+//! held it, so an address of a buffer the driver or a packet owns can never come back as a second owner,
+//! and at teardown every buffer still lent goes back to the pool. The ledger does not know in which ring
+//! the kernel holds a buffer: it relies on the kernel handing each buffer back once, through the ring it
+//! was given for (a completion naming a buffer that sits in the fill ring would free it early).
 
 use super::sys::socket::UmemSpec;
 use pktloop_engine::packet::LentBuffer;
@@ -65,9 +67,10 @@ impl Umem {
         &self.pool
     }
 
-    /// The largest frame one chunk takes: a buffer less the kernel's receive headroom.
-    pub fn rx_room(&self) -> u32 {
-        self.pool.buf_size() - XDP_HEADROOM
+    /// The largest frame the port moves: one that fits a buffer behind the kernel's receive headroom, and
+    /// behind the pool's own headroom (where a packet copied for sending starts).
+    pub fn frame_room(&self) -> u32 {
+        self.pool.buf_size() - XDP_HEADROOM.max(self.pool.headroom())
     }
 
     /// Buffers the kernel holds.
@@ -91,13 +94,13 @@ impl Umem {
         u64::from(buf.index) * self.stride + u64::from(buf.offset)
     }
 
-    /// Takes back the buffer at UMEM address `addr` (a frame of `len` bytes there): None when the address
-    /// is not inside a buffer the kernel holds.
+    /// Takes back the buffer at UMEM address `addr` (a frame of `len` bytes there, not checked yet): None
+    /// when the address is not inside a buffer the kernel holds.
     pub fn take_back(&mut self, addr: u64, len: u32) -> Option<Returned> {
         let at = (addr & ((1 << UNALIGNED_OFFSET_SHIFT) - 1)) + (addr >> UNALIGNED_OFFSET_SHIFT);
         let index = at / self.stride;
         let offset = (at % self.stride) as u32;
-        if index >= self.pool.capacity() as u64 || offset + len > self.pool.buf_size() {
+        if index >= self.pool.capacity() as u64 {
             return None;
         }
         let (word, bit) = (index as usize / 64, index % 64);
@@ -109,12 +112,17 @@ impl Umem {
         Some(Returned(LentBuffer { index: index as u32, offset, len }))
     }
 
-    /// A taken-back buffer as a packet of the frame in it.
-    pub fn packet(&self, buf: Returned) -> Packet {
+    /// A taken-back buffer as a packet of the frame in it; None (the buffer freed) when the frame does not
+    /// lie inside the buffer's `buf_size` bytes (the kernel fills a chunk of the stride, which may be longer).
+    pub fn packet(&mut self, buf: Returned) -> Option<Packet> {
+        if u64::from(buf.0.offset) + u64::from(buf.0.len) > u64::from(self.pool.buf_size()) {
+            self.free(buf);
+            return None;
+        }
         // SAFETY: a `Returned` is only made by `take_back`, which cleared the buffer's bit in the ledger:
-        // the buffer was ours (lent), the kernel gave it back, nothing else owns it, and its frame was
-        // checked to lie inside it.
-        unsafe { self.pool.packet_from_buffer(buf.0) }
+        // the buffer was lent, the kernel gave it back, and nothing else owns it; its frame was checked just
+        // above to lie inside it.
+        Some(unsafe { self.pool.packet_from_buffer(buf.0) })
     }
 
     /// Gives a taken-back buffer to the pool (in bulk, at the next [`Umem::flush`] or when enough wait).
@@ -157,9 +165,13 @@ impl Umem {
         done
     }
 
-    /// After every socket over this UMEM is closed (the kernel touches none of its buffers any more):
-    /// returns every buffer still lent to the pool.
-    pub fn reclaim_all(&mut self) {
+    /// Returns every buffer still lent to the pool.
+    ///
+    /// # Safety
+    /// The kernel touches none of this UMEM's buffers any more: every socket over it is closed and, in
+    /// zero-copy mode, the driver has let go of them. (A late write would land in a buffer the pool has
+    /// handed out again, or in the pool's own free list, which lives in free buffers.)
+    pub unsafe fn reclaim_all(&mut self) {
         for word in 0..self.lent.len() {
             while self.lent[word] != 0 {
                 let bit = self.lent[word].trailing_zeros();
