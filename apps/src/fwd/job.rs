@@ -100,6 +100,8 @@ pub struct OwnedPort {
     pub mac: [u8; 6],
     /// The MAC of the station its tx reaches (the feth peer; a made-up one for null).
     pub peer_mac: [u8; 6],
+    /// What its received frames carry beyond the frame (feth's trailer and FCS), cut before sending on.
+    pub strip: Strip,
 }
 
 impl std::fmt::Debug for OwnedPort {

@@ -129,7 +129,7 @@ fn spawn_workers(
     let mut lcores = Vec::new();
     let mut counters = Vec::new();
     for (i, (owned, jobs)) in assignment.ports.iter().zip(assignment.jobs).enumerate() {
-        let ports = take_ports(&mut slots, owned, info);
+        let ports = take_ports(&mut slots, owned, info, plan);
         let c = Arc::new(LcoreCounters::default());
         counters.push(c.clone());
         let tap = match recorder.as_deref_mut() {
@@ -143,7 +143,6 @@ fn spawn_workers(
             pkt_len: plan.pkt_len,
             counters: c,
             tap,
-            strip: strip(plan),
             record_cycles: plan.record_cycles,
         };
         let l = lcore::spawn(&format!("fwd-{i}"), i, core_plan.cores[i], move |ctx| w.run(ctx))
@@ -154,7 +153,7 @@ fn spawn_workers(
 }
 
 /// Moves the ports at run indices `owned` out of `slots`, for the worker that will own them.
-fn take_ports(slots: &mut [Slot], owned: &[usize], info: &[PortInfo]) -> Vec<OwnedPort> {
+fn take_ports(slots: &mut [Slot], owned: &[usize], info: &[PortInfo], plan: &Plan) -> Vec<OwnedPort> {
     owned
         .iter()
         .map(|&g| OwnedPort {
@@ -163,15 +162,22 @@ fn take_ports(slots: &mut [Slot], owned: &[usize], info: &[PortInfo]) -> Vec<Own
             index: g as u16,
             mac: info[g].mac,
             peer_mac: info[g].peer_mac,
+            strip: strip(plan, g),
         })
         .collect()
 }
 
-/// What receivers cut off before sending on: feth's trailer and FCS; nothing on null ports.
-fn strip(plan: &Plan) -> Strip {
-    match plan.port {
-        PortKind::Feth => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
-        _ => Strip::default(),
+/// What a receiver on run port `index` cuts off before sending on: feth's trailer and FCS on feth ports;
+/// nothing on the others (null, TAP and real interfaces hand over bare frames).
+fn strip(plan: &Plan, index: usize) -> Strip {
+    let feth = match plan.port {
+        PortKind::Feth => true,
+        PortKind::List => plan.spec_of(index) == Some(&crate::portspec::PortSpec::Feth),
+        PortKind::Null | PortKind::Tap => false,
+    };
+    match feth {
+        true => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
+        false => Strip::default(),
     }
 }
 
@@ -309,4 +315,26 @@ fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
 /// The largest frame the ports can hand the capture: MTU + header + trailer + FCS.
 fn config_max_frame(plan: &Plan) -> usize {
     crate::config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Plan {
+        let cli = crate::cli::Cli::try_parse_from([&["pktloop", "fwd"], args].concat()).unwrap();
+        let crate::cli::Command::Fwd(a) = cli.command else { unreachable!("parsed fwd") };
+        plan::resolve(&a).unwrap()
+    }
+
+    #[test]
+    fn only_feth_ports_strip_feth_trailers_even_in_a_list() {
+        let p = plan(&["--port", "null,feth,tap", "--trailer-length", "8", "--fcs"]);
+        let feth = Strip { trailer: 8, fcs: true };
+        let got: Vec<Strip> = (0..4).map(|i| strip(&p, i)).collect();
+        assert_eq!(got, [Strip::default(), feth, feth, Strip::default()]);
+        let p = plan(&["--trailer-length", "8"]);
+        assert_eq!(strip(&p, 1), Strip { trailer: 8, fcs: false });
+    }
 }

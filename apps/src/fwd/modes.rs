@@ -2,7 +2,7 @@
 //! (txonly, flowgen), the receiver (rxonly) and icmpecho's responder and pinger. One call is one pass over
 //! one job: bursts only, nothing allocated, no lock; counters published once per burst.
 
-use super::job::{FwdOp, Job, OwnedPort, Strip};
+use super::job::{FwdOp, Job, OwnedPort};
 use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::{Direction, Tap};
@@ -116,8 +116,6 @@ pub(super) struct PollCtx<'a> {
     pub counters: &'a LcoreCounters,
     /// Capture tap, if capturing.
     pub tap: &'a mut Option<Tap>,
-    /// What to cut off received frames before sending them on.
-    pub strip: Strip,
 }
 
 /// Runs one pass of `r`'s job.
@@ -139,8 +137,8 @@ fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
-    let strip = x.strip;
     let (rx, tx, q, op) = (*rx, *tx, *queue, *op);
+    let strip = ports[rx].strip;
     // What could not be sent last time goes first; new packets queue behind it (order kept). Taking
     // in more while some wait keeps two workers that both wait on each other's full ring moving.
     flush(&mut ports[tx], q, &mut r.pending);
@@ -250,8 +248,8 @@ fn echo(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
-    let strip = x.strip;
     let (p, q) = (&mut ports[*port], *queue);
+    let strip = p.strip;
     if !flush(p, q, &mut r.pending) {
         return;
     }

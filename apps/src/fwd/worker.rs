@@ -38,8 +38,6 @@ pub struct Worker {
     pub counters: Arc<LcoreCounters>,
     /// Capture tap (None: capture off, zero cost beyond one branch per burst).
     pub tap: Option<Tap>,
-    /// Received frames carry a trailer of this many bytes and maybe an FCS, to strip before forwarding.
-    pub strip: Strip,
     /// Count the cycles of busy polls (costs two cycle-counter reads per poll).
     pub record_cycles: bool,
 }
@@ -53,9 +51,9 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Runs until stopped; returns the ports.
     pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
-        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, strip, record_cycles } = self;
+        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, record_cycles } = self;
         let mut running: Vec<Running> = jobs.into_iter().map(|job| Running::new(job, &ports, pkt_len)).collect();
-        let mut x = PollCtx { burst, counters: &counters, tap: &mut tap, strip };
+        let mut x = PollCtx { burst, counters: &counters, tap: &mut tap };
         let c0 = stats::cycles_now();
         if record_cycles {
             // testpmd's --record-core-cycles: cycles of the polls that moved packets (two rdtsc per poll).
