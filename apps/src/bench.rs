@@ -112,6 +112,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         pcap: None,
         tap: crate::fwd::plan::TapPlan::default(),
         list: Vec::new(),
+        xdp: Default::default(),
         dlil: None,
     };
     let mut fwd_row = |name: String, plan: Plan, note: &str| -> Result<(), AppError> {
@@ -165,6 +166,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             peer: true,
             pcap: None,
             wire: None,
+            xdp: Default::default(),
         };
         let feth = latency::measure(&lp)?;
         let rtrb = latency::rtrb_pingpong(secs)?;

@@ -260,9 +260,39 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub allow_shared_cores: Option<bool>,
+    /// How AF_XDP ports move frames: auto (zero-copy where the driver can, else copy with XDP in the
+    /// driver, else generic XDP), zero-copy, copy, generic [default: auto]
+    #[arg(long, value_enum, help_heading = "AF_XDP knobs")]
+    pub xdp_mode: Option<XdpModeArg>,
     /// The port knobs.
     #[command(flatten)]
     pub feth: FethArgs,
+}
+
+/// `--xdp-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XdpModeArg {
+    /// The best the interface offers.
+    Auto,
+    /// Zero-copy only.
+    ZeroCopy,
+    /// XDP in the driver, frames copied by the kernel.
+    Copy,
+    /// Generic XDP, frames copied.
+    Generic,
+}
+
+impl XdpModeArg {
+    /// The driver's setting.
+    pub fn want(self) -> pktloop_pmd::afxdp::XdpWant {
+        use pktloop_pmd::afxdp::XdpWant;
+        match self {
+            XdpModeArg::Auto => XdpWant::Auto,
+            XdpModeArg::ZeroCopy => XdpWant::ZeroCopy,
+            XdpModeArg::Copy => XdpWant::Copy,
+            XdpModeArg::Generic => XdpWant::Generic,
+        }
+    }
 }
 
 /// `pktloop fwd`.

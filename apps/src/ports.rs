@@ -7,7 +7,7 @@ use pktloop_engine::mem::Backing;
 use pktloop_engine::port::PortCounters;
 use pktloop_engine::{Pool, Port};
 use pktloop_pmd::afpacket::{AfPacketConfig, AfPacketCounters, AfPacketPort};
-use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpCounters, AfXdpPort};
+use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpCounters, AfXdpPort, XdpWant};
 use pktloop_pmd::feth::{self, FethConfig};
 use pktloop_pmd::null::NullPort;
 use pktloop_pmd::pools::PortPools;
@@ -247,6 +247,7 @@ pub fn list_ports(
     tap: &crate::fwd::plan::TapPlan,
     mtu: u32,
     pkt_len: usize,
+    xdp: XdpWant,
 ) -> Result<PortSet, AppError> {
     let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
     let mut nulls = 0;
@@ -259,7 +260,7 @@ pub fn list_ports(
                 null_ports(nulls - 1, 1, config, pkt_len, None)?
             }
             PortSpec::Tap => tap_ports(1, config, tap, mtu)?,
-            PortSpec::AfXdp { ifname, queues } => afxdp_port(ifname, *queues, config, index)?,
+            PortSpec::AfXdp { ifname, queues } => afxdp_port(ifname, *queues, config, index, xdp)?,
             PortSpec::AfPacket { ifname, queues } => afpacket_port(ifname, *queues, config, index)?,
         };
         set.ports.extend(part.ports);
@@ -279,7 +280,13 @@ fn wire_peer(index: usize) -> [u8; 6] {
 /// An AF_XDP port on `ifname` with its own pools laid out as `config` says, of single buffers (the kernel
 /// writes a frame into one), at least 4096 per queue (the rings hold up to 3072 with the defaults), with
 /// the kernel's receive headroom.
-fn afxdp_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) -> Result<PortSet, AppError> {
+fn afxdp_port(
+    ifname: &str,
+    queues: usize,
+    config: &FethConfig,
+    index: usize,
+    want: XdpWant,
+) -> Result<PortSet, AppError> {
     let mut spec = config.pool_spec();
     spec.mode = match spec.mode {
         pktloop_engine::pool::PoolMode::PrivateSplit => pktloop_engine::pool::PoolMode::Private,
@@ -292,7 +299,7 @@ fn afxdp_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) ->
     spec.headroom = pktloop_pmd::afxdp::RX_HEADROOM;
     let name = format!("afxdp-{ifname}");
     let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
-    let afxdp = AfXdpConfig { queues, ..AfXdpConfig::new(ifname) };
+    let afxdp = AfXdpConfig { queues, want, ..AfXdpConfig::new(ifname) };
     let port = AfXdpPort::open(&afxdp, pools.tx.clone()).map_err(|e| AppError::usage(e.to_string()))?;
     let io = IoInfo {
         driver: "afxdp",

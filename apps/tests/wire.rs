@@ -91,6 +91,32 @@ fn the_systems_ping_gets_five_replies_from_icmpecho_on_each_kind() {
     }
 }
 
+#[test]
+fn xdp_mode_picks_how_frames_move_and_a_mode_the_interface_lacks_is_a_usage_error() {
+    require_kernel!();
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = Wire::new();
+    let port = format!("afxdp:{}", w.b);
+    for (mode, io) in [("auto", "copy"), ("copy", "copy"), ("generic", "generic")] {
+        let r = finish(
+            start(&w.ns_b, &["--port", &port, "--xdp-mode", mode, "--mode", "txonly", "--duration", "0.5"]),
+            false,
+        );
+        assert_eq!(r["ports"][0]["afxdp"]["io"], io, "--xdp-mode {mode}: {r}");
+        assert!(r["packets"].as_u64().unwrap() > 0, "--xdp-mode {mode}: {r}");
+    }
+    let out = Command::new("ip")
+        .args(["netns", "exec", &w.ns_b.name, env!("CARGO_BIN_EXE_pktloop"), "fwd", "--port", &port])
+        .args(["--xdp-mode", "zero-copy", "--duration", "0.5"])
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .output()
+        .expect("pktloop");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("refused AF_XDP zero-copy") && err.contains("--xdp-mode auto"), "{err}");
+}
+
 /// pktloop txonly on `from` (in the sender's namespace) for a second, pktloop rxonly on `to`: every frame
 /// sent is received or counted as missed, and both agree with the kernel's counters of the two ends.
 fn txonly_to_rxonly(w: &Wire, sender: (&str, &str, &Netns), receiver: (&str, &str, &Netns)) {

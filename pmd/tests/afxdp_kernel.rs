@@ -10,7 +10,7 @@ use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolConfig;
 use pktloop_engine::port::{DropReason, LinkState};
 use pktloop_engine::{PacketBurst, Pool, Port};
-use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpError, AfXdpPort, XdpMode};
+use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpError, AfXdpPort, XdpMode, XdpWant};
 use std::time::{Duration, Instant};
 
 fn pool(buffers: u32) -> Pool {
@@ -256,5 +256,26 @@ fn frames_the_kernel_drops_are_counted_missed_even_when_the_port_drops_right_aft
     drop(port);
     let missed = counters.kernel_rx_ring_full() + counters.kernel_rx_dropped();
     assert_eq!(got as u64 + missed, 300, "received {got}, missed {missed}: every frame is one or the other");
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn the_mode_asked_for_is_the_mode_obtained_or_a_refusal_naming_it() {
+    require_kernel!();
+    let w = Wire::new();
+    let pool = pool(4096);
+    let with = |want| AfXdpConfig { want, ..AfXdpConfig::new(&w.b) };
+    for (want, mode) in
+        [(XdpWant::Auto, XdpMode::Copy), (XdpWant::Copy, XdpMode::Copy), (XdpWant::Generic, XdpMode::Generic)]
+    {
+        let mut port = w.ns_b.enter(|| AfXdpPort::open(&with(want), pool.clone())).unwrap();
+        assert_eq!(port.mode(), mode, "{want:?}");
+        // Frames flow in each mode.
+        w.ns_a.inject(&w.a, &[frame(port.mac(), 60, 1)]);
+        assert_eq!(receive(&mut port, 1).len(), 1, "{want:?}");
+    }
+    // veth has no zero-copy.
+    let e = w.ns_b.enter(|| AfXdpPort::open(&with(XdpWant::ZeroCopy), pool.clone())).unwrap_err();
+    assert!(matches!(e, AfXdpError::ModeRefused { mode: "zero-copy", .. }), "{e}");
     assert_eq!(pool.in_use(), 0);
 }

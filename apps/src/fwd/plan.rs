@@ -18,6 +18,8 @@ pub struct Plan {
     pub port: PortKind,
     /// The ports of a [`PortKind::List`] run, in order (empty for the other kinds).
     pub list: Vec<PortSpec>,
+    /// How AF_XDP ports move frames.
+    pub xdp: pktloop_pmd::afxdp::XdpWant,
     /// Mode.
     pub mode: Mode,
     /// Topology.
@@ -134,6 +136,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     Ok(Plan {
         port,
         list,
+        xdp: a.run.xdp_mode.map(crate::cli::XdpModeArg::want).unwrap_or_default(),
         mode: a.mode,
         topology,
         cores,

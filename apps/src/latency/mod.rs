@@ -48,6 +48,8 @@ pub struct LatencyPlan {
     pub pcap: Option<(PathBuf, i64)>,
     /// Two real-interface ports (pinger's, ponger's); None: a feth pair.
     pub wire: Option<Vec<PortSpec>>,
+    /// How AF_XDP ports move frames.
+    pub xdp: pktloop_pmd::afxdp::XdpWant,
 }
 
 impl LatencyPlan {
@@ -129,6 +131,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         peer: !a.no_peer.unwrap_or(false),
         pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
         wire: wire_pair(a)?,
+        xdp: a.run.xdp_mode.map(crate::cli::XdpModeArg::want).unwrap_or_default(),
     })
 }
 

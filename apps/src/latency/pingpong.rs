@@ -26,7 +26,7 @@ const SEQ_AT: usize = UDP_PAYLOAD;
 pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
     let mut set = match &plan.wire {
         None => ports::feth_pair(&plan.feth, plan.mtu)?,
-        Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len)?,
+        Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, plan.xdp)?,
     };
     let mut recorder = match &plan.pcap {
         Some((path, count)) => {

@@ -50,6 +50,17 @@ pub enum AfXdpError {
         #[source]
         source: io::Error,
     },
+    /// The interface refused the mode asked for.
+    #[error("interface {name:?} refused AF_XDP {mode}: {source} (--xdp-mode auto takes what it offers)")]
+    ModeRefused {
+        /// The interface.
+        name: String,
+        /// What was refused: zero-copy, driver XDP.
+        mode: &'static str,
+        /// The kernel's refusal.
+        #[source]
+        source: io::Error,
+    },
     /// Another XDP program is attached to the interface.
     #[error("interface {name:?} already has an XDP program attached (see `ip link show dev {name}`)")]
     XdpBusy {

@@ -25,5 +25,5 @@ mod sys;
 mod umem;
 
 pub use error::AfXdpError;
-pub use port::{AfXdpConfig, AfXdpCounters, AfXdpPort, XdpMode, MAX_QUEUES, RING_SIZES};
+pub use port::{AfXdpConfig, AfXdpCounters, AfXdpPort, XdpMode, XdpWant, MAX_QUEUES, RING_SIZES};
 pub use umem::XDP_HEADROOM as RX_HEADROOM;

@@ -40,14 +40,49 @@ pub struct AfXdpConfig {
     /// Entries of each of a socket's four rings (a power of two in [`RING_SIZES`]); the fill ring is kept
     /// half full.
     pub ring_size: u32,
-    /// Ask the driver for zero-copy (the kernel's copy mode where it cannot).
-    pub zero_copy: bool,
+    /// Which way frames may move (default [`XdpWant::Auto`]).
+    pub want: XdpWant,
+}
+
+/// Which way an AF_XDP port may move frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XdpWant {
+    /// The best the interface offers: zero-copy, else copy with XDP in the driver, else generic XDP.
+    #[default]
+    Auto,
+    /// Zero-copy only (XDP in the driver, which reads and writes pktloop's buffers itself).
+    ZeroCopy,
+    /// XDP in the driver, frames copied by the kernel.
+    Copy,
+    /// Generic XDP (after the kernel built an skb), frames copied: on veth it costs the receiving side
+    /// less than the driver's XDP, which first copies each skb into a page with room in front.
+    Generic,
+}
+
+impl XdpWant {
+    /// How the sockets ask to bind, in order of preference.
+    fn binds(self) -> &'static [Bind] {
+        match self {
+            XdpWant::Auto => &[Bind::ZeroCopy, Bind::Copy],
+            XdpWant::ZeroCopy => &[Bind::ZeroCopy],
+            XdpWant::Copy | XdpWant::Generic => &[Bind::Copy],
+        }
+    }
+
+    /// Where the program may run, in order of preference.
+    fn attaches(self) -> &'static [XdpAttach] {
+        match self {
+            XdpWant::Auto => &[XdpAttach::Driver, XdpAttach::Generic],
+            XdpWant::ZeroCopy | XdpWant::Copy => &[XdpAttach::Driver],
+            XdpWant::Generic => &[XdpAttach::Generic],
+        }
+    }
 }
 
 impl AfXdpConfig {
     /// One queue of `ifname`, 2048-entry rings, zero-copy where the driver has it.
     pub fn new(ifname: impl Into<String>) -> AfXdpConfig {
-        AfXdpConfig { ifname: ifname.into(), queues: 1, ring_size: 2048, zero_copy: true }
+        AfXdpConfig { ifname: ifname.into(), queues: 1, ring_size: 2048, want: XdpWant::Auto }
     }
 }
 
@@ -187,7 +222,7 @@ impl AfXdpPort {
             let queue = port.open_queue(config, q, spec)?;
             port.queues.push(queue);
         }
-        let (xdp_link, attach) = attach_program(&port.queues, &port.dev)?;
+        let (xdp_link, attach) = attach_program(&port.queues, &port.dev, config.want)?;
         port.xdp_link = Some(xdp_link);
         port.mode = match attach {
             XdpAttach::Generic => XdpMode::Generic,
@@ -209,15 +244,9 @@ impl AfXdpPort {
             unsafe { socket::register_umem(&fd, spec) }.map_err(AfXdpError::os("register the UMEM"))?;
         }
         let rings = socket::rings(&fd, config.ring_size).map_err(AfXdpError::os("map the rings"))?;
-        let how = match self.queues.first() {
-            Some(first) => Bind::SharedWith(first.fd().as_raw_fd()),
-            None if config.zero_copy => Bind::ZeroCopy,
-            None => Bind::Copy,
-        };
-        let bind = |how| bind_retrying(&fd, self.dev.index(), q as u32, how);
-        bind(how)
-            .or_else(|e| if how == Bind::ZeroCopy { bind(Bind::Copy) } else { Err(e) })
-            .map_err(|source| AfXdpError::Bind { name: name.clone(), queue: q, source })?;
+        let shared = self.queues.first().map(|first| [Bind::SharedWith(first.fd().as_raw_fd())]);
+        let binds = shared.as_ref().map_or(config.want.binds(), |s| &s[..]);
+        self.bind(&fd, q, binds, config)?;
         let mut queue = Queue::new(fd, rings, config.ring_size / 2);
         queue.refill(&mut self.umem);
         Ok(queue)
@@ -254,6 +283,27 @@ impl AfXdpPort {
             AfXdpCounters::add(&c.invalid, now.invalid - seen.invalid);
             *seen = now;
         }
+    }
+}
+
+impl AfXdpPort {
+    /// Binds socket `fd` to queue `q` the first way of `binds` the interface takes.
+    fn bind(&self, fd: &OwnedFd, q: usize, binds: &[Bind], config: &AfXdpConfig) -> Result<(), AfXdpError> {
+        let mut last = None;
+        for &how in binds {
+            match bind_retrying(fd, self.dev.index(), q as u32, how) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        let source = last.unwrap_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL));
+        let name = config.ifname.clone();
+        Err(match (config.want, source.raw_os_error()) {
+            (XdpWant::ZeroCopy, Some(libc::EOPNOTSUPP | libc::EINVAL)) => {
+                AfXdpError::ModeRefused { name, mode: "zero-copy", source }
+            }
+            _ => AfXdpError::Bind { name, queue: q, source },
+        })
     }
 }
 
@@ -319,7 +369,7 @@ fn permission(e: std::io::Error, name: &str, what: &'static str, op: &'static st
 }
 
 /// Loads the redirect program over a map of the queues' sockets and attaches it to the interface.
-fn attach_program(queues: &[Queue], dev: &NetDev) -> Result<(OwnedFd, XdpAttach), AfXdpError> {
+fn attach_program(queues: &[Queue], dev: &NetDev, want: XdpWant) -> Result<(OwnedFd, XdpAttach), AfXdpError> {
     let name = dev.name();
     let map = bpf::xsk_map(queues.len() as u32)
         .map_err(|e| permission(e, name, "CAP_BPF (or CAP_SYS_ADMIN)", "create the XSKMAP"))?;
@@ -329,9 +379,12 @@ fn attach_program(queues: &[Queue], dev: &NetDev) -> Result<(OwnedFd, XdpAttach)
     let prog =
         bpf::load_redirect(&map).map_err(|e| permission(e, name, "CAP_BPF (or CAP_SYS_ADMIN)", "load the program"))?;
     // The program holds the map; the link holds the program: only the link's fd needs keeping.
-    bpf::attach(&prog, dev.index()).map_err(|e| match e.raw_os_error() {
+    bpf::attach(&prog, dev.index(), want.attaches()).map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY | libc::EEXIST) => AfXdpError::XdpBusy { name: name.to_owned() },
         Some(libc::EPERM | libc::EACCES) => AfXdpError::NotPermitted { name: name.to_owned(), what: "CAP_NET_ADMIN" },
+        _ if want == XdpWant::Copy || want == XdpWant::ZeroCopy => {
+            AfXdpError::ModeRefused { name: name.to_owned(), mode: "driver XDP", source: e }
+        }
         _ => AfXdpError::NoXdp { name: name.to_owned(), source: e },
     })
 }

@@ -186,21 +186,29 @@ pub fn load_redirect(map: &OwnedFd) -> io::Result<OwnedFd> {
     })
 }
 
-/// Attaches `prog` to interface `ifindex` through a BPF link, in the driver when it can and generic XDP
-/// otherwise. The program stays attached until the returned fd closes.
+/// Attaches `prog` to interface `ifindex` through a BPF link, in the first of `modes` the interface takes.
+/// The program stays attached until the returned fd closes.
 ///
 /// # Errors
-/// The driver's refusal when neither mode works (EBUSY: another program is attached).
-pub fn attach(prog: &OwnedFd, ifindex: u32) -> io::Result<(OwnedFd, XdpAttach)> {
+/// The last refusal when no mode works (EBUSY, another program is attached, at once).
+pub fn attach(prog: &OwnedFd, ifindex: u32, modes: &[XdpAttach]) -> io::Result<(OwnedFd, XdpAttach)> {
     let link = |flags| {
         let mut attr =
             LinkCreate { prog_fd: prog.as_raw_fd() as u32, target_ifindex: ifindex, attach_type: BPF_XDP, flags };
         // SAFETY: `attr` is BPF_LINK_CREATE's layout and holds no pointers.
         unsafe { bpf(BPF_LINK_CREATE, &mut attr) }.map(owned)
     };
-    match link(XDP_FLAGS_DRV_MODE) {
-        Ok(fd) => Ok((fd, XdpAttach::Driver)),
-        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Err(e),
-        Err(_) => link(XDP_FLAGS_SKB_MODE).map(|fd| (fd, XdpAttach::Generic)),
+    let mut refused = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+    for &mode in modes {
+        let flags = match mode {
+            XdpAttach::Driver => XDP_FLAGS_DRV_MODE,
+            XdpAttach::Generic => XDP_FLAGS_SKB_MODE,
+        };
+        match link(flags) {
+            Ok(fd) => return Ok((fd, mode)),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Err(e),
+            Err(e) => refused = e,
+        }
     }
+    Err(refused)
 }
