@@ -2,7 +2,8 @@
 # Real-interface ports over a veth pair, one core each side: pktloop's AF_PACKET and AF_XDP ports against
 # DPDK's net_af_packet and net_af_xdp (dpdk-testpmd, Debian package dpdk-dev), txonly and rxonly at 64 B
 # and 1500 B, interleaved A B A B (RUNS each, default 5), best against best and the median of the pairwise
-# ratios (scripts/compare.sh). Then pktloop's AF_XDP against its own AF_PACKET (AF_XDP should be ahead).
+# ratios (scripts/compare.sh). Then pktloop's AF_XDP against its own AF_PACKET (AF_XDP should be ahead), and
+# AF_XDP's receive side with the program as generic XDP (`--xdp-mode generic`) against both.
 #
 #   scripts/bench.sh wire [RUNS] [FILTER]      e.g. scripts/bench.sh wire 5 "afxdp tx"
 #
@@ -74,9 +75,10 @@ measure() {
     ip -n "$na" link set va up; ip -n "$nb" link set vb up
     local log="$log_dir/$side-$kind-$dir-$len-$(date +%s%N).log"
     local mode=txonly; [ "$dir" = tx ] || mode=rxonly
-    if [ "$side" = pktloop ]; then
+    if [ "${side%-generic}" = pktloop ]; then
+        local xdp=auto; [ "$side" = pktloop ] || xdp=generic
         ip netns exec "$nb" env PKTLOOP_NO_HUGEPAGES=1 taskset -c 0 "$pktloop" fwd --port "$kind:vb" --mode "$mode" \
-            --pkt-len "$len" --cores 1 --duration "$secs" >"$log" 2>&1 &
+            --pkt-len "$len" --cores 1 --duration "$secs" --xdp-mode "$xdp" >"$log" 2>&1 &
     else
         local vdev="net_af_xdp0,iface=vb,start_queue=0,queue_count=1"
         [ "$kind" = afxdp ] || vdev="net_af_packet0,iface=vb,qpairs=1,qdisc_bypass=1"
@@ -94,7 +96,7 @@ measure() {
     fi
     [ -z "$gen" ] || wait "$gen" || true
     wait "$app" || true
-    [ "$dir" = tx ] || rate="$(app_rx_rate "$log" "$side")"
+    [ "$dir" = tx ] || rate="$(app_rx_rate "$log" "${side%-generic}")"
     ip netns del "$na"; ip netns del "$nb"
     echo "$rate"
 }
@@ -111,3 +113,6 @@ done
 for dir in tx rx; do
     compare "$dir 64B pktloop afxdp / afpacket" 1.0 1 -- pktloop afxdp "$dir" 64 -- pktloop afpacket "$dir" 64
 done
+# AF_XDP with its program as generic XDP (--xdp-mode generic), which on veth costs the receiving side less.
+compare "afxdp rx 64B pktloop generic / net_af_xdp" 1.5 1 -- pktloop-generic afxdp rx 64 -- dpdk afxdp rx 64
+compare "rx 64B pktloop afxdp generic / afpacket" 1.0 1 -- pktloop-generic afxdp rx 64 -- pktloop afpacket rx 64
