@@ -237,12 +237,13 @@ pub struct RunArgs {
     /// TOML file with the same settings (keys are flag names without `--`); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Seconds to run, 0.1..=86400
-    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value = "5")]
-    pub duration: f64,
-    /// Frame length in bytes (without FCS), 60..=mtu + 18 [default: 64]
+    /// Seconds to run, 0.1..=86400 [default: 5; with --count or a finite --replay, until done]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Frame length in bytes (without FCS), each 60..=mtu + 18: one length (64), a uniform range
+    /// (64-1518), lengths with weights (64:7,570:4,1518:1) or imix (that same 7:4:1 mix) [default: 64]
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES")]
-    pub pkt_len: Option<i64>,
+    pub pkt_len: Option<String>,
     /// Interface MTU of both feth ports, 72..=max-mtu [default: 1500]
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES")]
     pub mtu: Option<i64>,
@@ -337,9 +338,12 @@ pub struct FwdArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub record_core_cycles: Option<bool>,
-    /// Flows flowgen cycles through (source IP and UDP port vary), 1..=65536
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "64")]
-    pub flows: i64,
+    /// Seconds between live lines, 0.1..=3600 [default: 1]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS")]
+    pub stats_period: Option<f64>,
+    /// The generator's settings.
+    #[command(flatten)]
+    pub gen: GenArgs,
     /// Interface filters on every port, in order (repeatable): ethertype=0xHHHH (drop that type),
     /// every=N (drop every Nth packet), src-mac=XX:XX:XX:XX:XX:XX (drop frames from it). Ports then run
     /// through the input layer: IPv4 and ARP go to the workers, other EtherTypes are counted as no_protocol
@@ -355,6 +359,74 @@ pub struct FwdArgs {
     /// Shared settings.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// In which order flowgen sends its flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowOrderArg {
+    /// Flow 0, 1, 2, ... and around.
+    Sequential,
+    /// Uniformly at random (seeded: runs repeat).
+    Random,
+}
+
+/// When replayed frames go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayTimingArg {
+    /// At the capture's own timing.
+    Recorded,
+    /// As fast as the port takes them (or at --rate).
+    Asap,
+}
+
+/// What txonly, flowgen and icmpecho generators send, how many and how fast.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GenArgs {
+    /// Rate of each generator port: packets per second (1000000, 250kpps, 1.5Mpps) or bits per second on
+    /// the wire, each frame counted with 20 B of preamble and gap (10Gbps, 100Mbps); a port's queues share
+    /// it [default: as fast as the port takes them]
+    #[arg(long, value_name = "RATE", help_heading = "Generator")]
+    pub rate: Option<String>,
+    /// Packets each generator port makes, then stops; the run ends when every one is delivered or
+    /// accounted for, 1..=1000000000000 [default: no count]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Generator")]
+    pub count: Option<i64>,
+    /// Flows flowgen cycles through: the first N of the address and port ranges, 1..=the ranges' size
+    /// [default: every flow the ranges give, or 64 without ranges (source IPs 198.18.1.0 up)]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Generator")]
+    pub flows: Option<i64>,
+    /// Order of flowgen's flows [default: sequential]
+    #[arg(long, value_enum, help_heading = "Generator")]
+    pub flow_order: Option<FlowOrderArg>,
+    /// Source MAC, or a range XX:..:XX-XX:..:XX (ranges need flowgen) [default: the port's]
+    #[arg(long, value_name = "MAC[-MAC]", help_heading = "Generator")]
+    pub src_mac: Option<String>,
+    /// Destination MAC or range [default: the station the port reaches]
+    #[arg(long, value_name = "MAC[-MAC]", help_heading = "Generator")]
+    pub dst_mac: Option<String>,
+    /// Source IPv4 address or range A.B.C.D-A.B.C.D [default: 198.18.0.1]
+    #[arg(long, value_name = "IP[-IP]", help_heading = "Generator")]
+    pub src_ip: Option<String>,
+    /// Destination IPv4 address or range [default: 198.18.0.2]
+    #[arg(long, value_name = "IP[-IP]", help_heading = "Generator")]
+    pub dst_ip: Option<String>,
+    /// UDP source port or range P-P [default: 9]
+    #[arg(long, value_name = "PORT[-PORT]", help_heading = "Generator")]
+    pub src_port: Option<String>,
+    /// UDP destination port or range [default: 9]
+    #[arg(long, value_name = "PORT[-PORT]", help_heading = "Generator")]
+    pub dst_port: Option<String>,
+    /// txonly sends the frames of this capture (pcap or pcapng, Ethernet) instead of test frames, in
+    /// order; frames longer than the port allows are counted and skipped
+    #[arg(long, value_name = "FILE", help_heading = "Generator")]
+    pub replay: Option<PathBuf>,
+    /// Times to play the capture, 0 (until the run ends)..=1000000 [default: 1]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Generator")]
+    pub replay_loops: Option<i64>,
+    /// When replayed frames go: at their recorded timing or as soon as possible; --rate paces asap
+    /// [default: recorded, asap with --rate]
+    #[arg(long, value_enum, help_heading = "Generator")]
+    pub replay_timing: Option<ReplayTimingArg>,
 }
 
 /// `pktloop latency`.

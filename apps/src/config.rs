@@ -173,14 +173,15 @@ pub fn max_frame(mtu: u32) -> usize {
     mtu as usize + pktloop_pmd::feth::port::FRAME_OVERHEAD
 }
 
-/// `--pkt-len` checked against 60..=mtu + 18.
-pub fn pkt_len(value: Option<i64>, mtu: u32) -> Result<usize, AppError> {
-    let v = value.unwrap_or(64);
+/// `--pkt-len` checked against 60..=mtu + 18, for runs whose frames are all one length.
+pub fn pkt_len(value: Option<&str>, mtu: u32) -> Result<usize, AppError> {
+    let text = value.unwrap_or("64");
     let max = max_frame(mtu);
-    if (60..=max as i64).contains(&v) {
-        Ok(v as usize)
-    } else {
-        Err(AppError::usage(format!("invalid --pkt-len {v}: valid is 60..={max} (mtu {mtu} + 18)")))
+    match text.trim().parse::<i64>() {
+        Ok(v) if (60..=max as i64).contains(&v) => Ok(v as usize),
+        _ => {
+            Err(AppError::usage(format!("invalid --pkt-len {text}: valid is one length, 60..={max} (mtu {mtu} + 18)")))
+        }
     }
 }
 

@@ -65,19 +65,6 @@ pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], len: usize) -> Vec<u8> {
     f
 }
 
-/// Rewrites a UDP test frame's headers (`hdr`, the first [`UDP_PAYLOAD`] bytes) for flow `flow`: source IP
-/// 198.18.(1 + flow / 256).(flow % 256) and UDP source port 1024 + flow, IP checksum recomputed.
-#[inline]
-pub fn flowgen_header(hdr: &mut [u8; UDP_PAYLOAD], flow: u16) {
-    let [hi, lo] = flow.to_be_bytes();
-    // A header-only view: the fixed fields and the checksum need no more than the 20 header bytes.
-    let (ip, udp) = hdr[IP..].split_at_mut(ipv4::HEADER_LEN);
-    let mut ip = Ipv4Packet::new_unchecked(ip);
-    ip.set_src_addr(Ipv4Addr::new(198, 18, hi.wrapping_add(1), lo));
-    ip.fill_checksum();
-    UdpPacket::new_unchecked(udp).set_src_port(1024u16.wrapping_add(flow));
-}
-
 /// An ARP request (who has `target_ip`? tell `sender_ip`), broadcast, padded to 60 bytes.
 pub fn arp_request(sender_mac: [u8; 6], sender_ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u8> {
     let mut f = vec![0u8; MIN_FRAME];
@@ -216,12 +203,6 @@ mod tests {
         assert_eq!(f.len(), 64);
         assert_eq!(checksum(&f[IP..L4]), 0);
         assert_eq!(UdpPacket::new_checked(ip(&f).payload()).unwrap().len(), 64 - 34);
-        let mut hdr = [0u8; UDP_PAYLOAD];
-        hdr.copy_from_slice(&f[..UDP_PAYLOAD]);
-        flowgen_header(&mut hdr, 300);
-        assert_eq!(&hdr[IP + 12..IP + 16], &[198, 18, 2, 44]);
-        assert_eq!(UdpPacket::new_unchecked(&hdr[L4..]).src_port(), 1324);
-        assert_eq!(checksum(&hdr[IP..L4]), 0);
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod error;
 mod filters;
 mod frame;
 mod fwd;
+mod gen;
 mod hgrm;
 mod ifport;
 mod interrupt;

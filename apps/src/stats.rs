@@ -27,6 +27,31 @@ pub struct LcoreCounters {
     pub cycles: CachePadded<AtomicU64>,
     /// Cycles of polls that moved packets (only with --record-core-cycles).
     pub busy_cycles: CachePadded<AtomicU64>,
+    /// Replayed frames skipped: longer than the port allows.
+    pub too_long: CachePadded<AtomicU64>,
+    /// Generators of this lcore that made their last packet (--count, a finite --replay).
+    pub gens_done: CachePadded<AtomicU64>,
+    /// Frame bytes of the packets generated.
+    pub gen_bytes: CachePadded<AtomicU64>,
+    /// Engine time of the first packet generated (0: none yet).
+    pub gen_first_ns: CachePadded<AtomicU64>,
+    /// Engine time the last generator of this lcore finished (0: not yet).
+    pub gen_last_ns: CachePadded<AtomicU64>,
+}
+
+/// Sets a time stamp only its owner writes.
+#[inline]
+pub fn set(c: &AtomicU64, v: u64) {
+    c.store(v, Ordering::Relaxed);
+}
+
+/// Seconds from the first packet any lcore generated to the moment the last generator finished (None
+/// until every lcore that generated has finished).
+pub fn generation_secs(lcores: &[std::sync::Arc<LcoreCounters>]) -> Option<f64> {
+    let started: Vec<&LcoreCounters> = lcores.iter().map(|l| &**l).filter(|l| get(&l.gen_first_ns) != 0).collect();
+    let first = started.iter().map(|l| get(&l.gen_first_ns)).min()?;
+    let last = started.iter().map(|l| get(&l.gen_last_ns)).try_fold(0, |m, t| (t != 0).then_some(m.max(t)))?;
+    Some(last.saturating_sub(first) as f64 / 1e9)
 }
 
 /// Adds `n` to a counter only its owner writes.
@@ -66,6 +91,12 @@ pub struct Totals {
     pub cycles: u64,
     /// Busy-poll cycles.
     pub busy_cycles: u64,
+    /// Replayed frames skipped as too long for the port.
+    pub too_long: u64,
+    /// Generators that made their last packet.
+    pub gens_done: u64,
+    /// Bytes the generators made (frame bytes).
+    pub gen_bytes: u64,
 }
 
 impl Totals {
@@ -83,6 +114,9 @@ impl Totals {
             t.ignored += get(&l.ignored);
             t.cycles += get(&l.cycles);
             t.busy_cycles += get(&l.busy_cycles);
+            t.too_long += get(&l.too_long);
+            t.gens_done += get(&l.gens_done);
+            t.gen_bytes += get(&l.gen_bytes);
         }
         t
     }

@@ -3,6 +3,9 @@
 //! off frames before sending them on. [`super::plan`] builds these, [`super::worker`] owns them and
 //! [`super::modes`] polls them; this module imports neither.
 
+use crate::gen::maker::FrameMaker;
+use crate::gen::player::Player;
+use crate::gen::Quota;
 use pktloop_engine::packet::PacketFlags;
 use pktloop_engine::{Packet, Port};
 
@@ -17,13 +20,22 @@ pub enum FwdOp {
     MacSwap,
 }
 
-/// Frames a generator makes.
+/// Where a generator's frames come from.
+#[derive(Debug, Clone)]
+pub enum Frames {
+    /// UDP test frames (txonly, flowgen).
+    Made(FrameMaker),
+    /// A capture's frames (`--replay`).
+    Replayed(Player),
+}
+
+/// A generator: its frames, how many and how fast, and what it marks on them.
 #[derive(Debug, Clone)]
 pub struct Generator {
-    /// The frame (UDP test frame); headers rewritten per packet for flowgen.
-    pub template: Vec<u8>,
-    /// Flows to cycle through (1: txonly).
-    pub flows: u16,
+    /// What it sends.
+    pub frames: Frames,
+    /// `--count` and `--rate`.
+    pub quota: Quota,
     /// Count generated frames as completed (null ports, where tx is the sink).
     pub completes: bool,
     /// Cycle frames through the four WMM access classes (VO, VI, BE, BK), for feth's 4 -> 1 rings.
@@ -47,8 +59,8 @@ pub enum Job {
         op: FwdOp,
         /// Seed bursts still to send (testpmd's tx_first).
         seed_left: usize,
-        /// Seed frame.
-        seed: Vec<u8>,
+        /// Makes the seed frames.
+        seed: FrameMaker,
     },
     /// Generate on `port` (txonly, flowgen).
     Generate {
@@ -87,7 +99,16 @@ pub enum Job {
         arp: Vec<u8>,
         /// Peer IP.
         peer_ip: [u8; 4],
+        /// `--count` and `--rate` of the pings.
+        quota: Quota,
     },
+}
+
+impl Job {
+    /// Whether the job makes packets of its own that `--count` and `--rate` govern.
+    pub fn generates(&self) -> bool {
+        matches!(self, Job::Generate { .. } | Job::Ping { .. })
+    }
 }
 
 /// A port a worker owns, with what the modes need to know about it.

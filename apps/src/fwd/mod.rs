@@ -7,6 +7,7 @@ pub mod job;
 pub mod modes;
 pub mod plan;
 pub mod report;
+pub mod settings;
 pub mod worker;
 
 use crate::capture::{CaptureSummary, Recorder, Writer};
@@ -76,6 +77,10 @@ struct Started {
     core_plan: CorePlan,
     workers: Workers,
     writer: Option<Writer>,
+    /// Generator jobs (txonly, flowgen, replay, pings) over all workers.
+    generators: u64,
+    /// Ports those generators send on.
+    gen_ports: usize,
 }
 
 /// The running workers, in core-plan order.
@@ -107,13 +112,15 @@ fn start(plan: &Plan) -> Result<Started, AppError> {
         Some((path, count)) => Some(Recorder::new(path, *count, config_max_frame(plan))?),
         None => None,
     };
+    let generators = assignment.jobs.iter().flatten().filter(|j| j.generates()).count() as u64;
+    let gen_ports = assignment.generator_ports();
     let slots: Vec<Slot> = set.ports.drain(..).map(Some).collect();
     let workers = spawn_workers(plan, slots, &info, assignment, &core_plan, recorder.as_mut())?;
     let writer = match recorder {
         Some(r) => Some(r.start()?),
         None => None,
     };
-    Ok(Started { set, info, core_plan, workers, writer })
+    Ok(Started { set, info, core_plan, workers, writer, generators, gen_ports })
 }
 
 /// Starts one worker per planned core with the ports and jobs `assignment` gives it, and a capture tap
@@ -136,15 +143,7 @@ fn spawn_workers(
             Some(r) => Some(r.tap()?),
             None => None,
         };
-        let w = Worker {
-            ports,
-            jobs,
-            burst: plan.burst,
-            pkt_len: plan.pkt_len,
-            counters: c,
-            tap,
-            record_cycles: plan.record_cycles,
-        };
+        let w = Worker { ports, jobs, burst: plan.burst, counters: c, tap, record_cycles: plan.record_cycles };
         let l = lcore::spawn(&format!("fwd-{i}"), i, core_plan.cores[i], move |ctx| w.run(ctx))
             .map_err(|e| AppError::runtime(format!("cannot start worker {i}: {e}")))?;
         lcores.push(l);
@@ -185,43 +184,81 @@ fn strip(plan: &Plan, index: usize) -> Strip {
 struct Watched {
     /// When the workers were let run (setup done).
     start: Instant,
-    /// Mpps of each interval (about a second each).
+    /// Mpps of each interval (`--stats-period` each).
     intervals: Vec<f64>,
 }
 
-/// Run: a live line and an interval rate about every second, until the deadline or Ctrl-C.
+/// How long nothing may move after the generators finished before the run is over: every packet has
+/// then been delivered or dropped under a reason.
+const SETTLE: Duration = Duration::from_millis(50);
+/// How often a run whose generators stop by themselves looks whether they have.
+const DONE_CHECK: Duration = Duration::from_millis(10);
+
+/// Run: a live line every `--stats-period`, until the deadline, Ctrl-C, or (with a count) until every
+/// generator has finished and every packet is delivered or accounted for.
 fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
     let start = Instant::now();
     let end = start + plan.duration;
+    let finite = plan.traffic.finite() && started.generators > 0;
     let mut prev = (Totals::default(), vec![PortStats::default(); started.info.len()], start);
-    let mut tick = 1u32;
+    let mut next_line = start + plan.stats_period;
     let mut intervals = Vec::new();
+    let mut settle = Settle::default();
     loop {
-        let next = (start + Duration::from_secs(u64::from(tick))).min(end);
-        let interrupted = crate::interrupt::sleep_until(next);
+        let wake = if finite { next_line.min(Instant::now() + DONE_CHECK) } else { next_line };
+        let interrupted = crate::interrupt::sleep_until(wake.min(end));
         let now = Instant::now();
         let totals = Totals::of(&started.workers.counters);
         let stats = snapshot(&started.info);
-        let secs = (now - prev.2).as_secs_f64();
-        if secs > 0.0 {
-            intervals.push((totals.packets - prev.0.packets) as f64 / secs / 1e6);
+        let over = now >= end || interrupted || (finite && settle.done(started.generators, &totals, &stats, now));
+        if now >= next_line || over {
+            let secs = (now - prev.2).as_secs_f64();
+            if secs > 0.0 {
+                intervals.push((totals.packets - prev.0.packets) as f64 / secs / 1e6);
+            }
+            if let Some(l) = live {
+                l.line(now - start, (&prev.0, &totals), (&prev.1, &stats), &started.info, secs);
+            }
+            prev = (totals, stats, now);
+            next_line = now + plan.stats_period;
         }
-        if let Some(l) = live {
-            l.line(now - start, &prev.0, &totals, &prev.1, &stats, secs);
-        }
-        prev = (totals, stats, now);
-        if now >= end || interrupted {
+        if over {
             break;
         }
-        tick += 1;
     }
     Watched { start, intervals }
+}
+
+/// Tells when a run whose generators stop by themselves is over.
+#[derive(Default)]
+struct Settle {
+    /// What moved, summed, and since when it has not changed.
+    last: (u64, Option<Instant>),
+}
+
+impl Settle {
+    /// Whether all `generators` are done and nothing has moved for [`SETTLE`].
+    fn done(&mut self, generators: u64, t: &Totals, ports: &[PortStats], now: Instant) -> bool {
+        if t.gens_done < generators {
+            return false;
+        }
+        let moved = t.packets
+            + t.consumed
+            + ports.iter().map(|p| p.ipackets + p.opackets + p.ierrors + p.total_drops()).sum::<u64>();
+        match self.last {
+            (m, Some(since)) if m == moved => now - since >= SETTLE,
+            _ => {
+                self.last = (moved, Some(now));
+                false
+            }
+        }
+    }
 }
 
 /// Report: stops and joins the workers, takes the final counters and the capture, tears the ports down and
 /// settles where every packet went.
 fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) -> Result<Report, AppError> {
-    let Started { set, info, core_plan, workers: Workers { lcores, counters }, writer } = started;
+    let Started { set, info, core_plan, workers: Workers { lcores, counters }, writer, gen_ports, .. } = started;
     for l in &lcores {
         l.stop();
     }
@@ -260,6 +297,8 @@ fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) 
         core_warning: core_plan.warning,
         io: info.iter().map(io_summary).collect(),
         filters,
+        gen_secs: crate::stats::generation_secs(&counters).unwrap_or(secs),
+        gen_ports,
     })
 }
 

@@ -2,8 +2,8 @@
 //! (txonly, flowgen), the receiver (rxonly) and icmpecho's responder and pinger. One call is one pass over
 //! one job: bursts only, nothing allocated, no lock; counters published once per burst.
 
-use super::job::{FwdOp, Job, OwnedPort};
-use crate::frame::{self, Echo, Reply, UDP_PAYLOAD};
+use super::job::{Frames, FwdOp, Generator, Job, OwnedPort};
+use crate::frame::{self, Echo, Reply};
 use crate::stats::{self, LcoreCounters};
 use pktloop_engine::capture::{Direction, Tap};
 use pktloop_engine::packet::{free_burst, Expiry, ExpiryAction, ServiceClass};
@@ -25,19 +25,16 @@ pub(super) struct Running {
     resolved: bool,
     next_arp_ns: u64,
     template_csum: u16,
-    fast_fill: bool,
+    /// The generator made its last packet (counted once in `gens_done`).
+    done: bool,
 }
 
 impl Running {
-    /// A job ready to run on `ports` (the worker's), generators making `pkt_len`-byte frames.
-    pub(super) fn new(job: Job, ports: &[OwnedPort], pkt_len: usize) -> Running {
-        let (template_csum, fast_fill) = match &job {
-            Job::Ping { template, .. } => (frame::icmp_csum(template), false),
-            Job::Generate { port, .. } | Job::Forward { tx: port, .. } => {
-                let pool = ports[*port].port.tx_pool();
-                (0, (pool.buf_size() - pool.headroom()) as usize >= pkt_len)
-            }
-            _ => (0, false),
+    /// A job ready to run.
+    pub(super) fn new(job: Job) -> Running {
+        let template_csum = match &job {
+            Job::Ping { template, .. } => frame::icmp_csum(template),
+            _ => 0,
         };
         Running {
             job,
@@ -47,7 +44,7 @@ impl Running {
             resolved: false,
             next_arp_ns: 0,
             template_csum,
-            fast_fill,
+            done: false,
         }
     }
 
@@ -57,6 +54,15 @@ impl Running {
         free_burst(&mut self.pending);
         free_burst(&mut self.scratch);
         n
+    }
+}
+
+/// Marks a generator finished, once (`done` is its job's flag).
+fn finish(done: &mut bool, c: &LcoreCounters) {
+    if !*done {
+        *done = true;
+        stats::add(&c.gens_done, 1);
+        stats::set(&c.gen_last_ns, now_ns());
     }
 }
 
@@ -73,30 +79,19 @@ fn bytes_of(pkts: &[Packet]) -> u64 {
     pkts.iter().map(|p| p.len() as u64).sum()
 }
 
-/// Appends `n` frames built from `template` to `out`; returns false (counted by the pool) when it is empty.
-/// Fast fill grows each fresh buffer to the frame length and writes only the headers (`hdr_len` bytes), as
-/// DPDK's txonly does; otherwise (multi-buflet frames) the whole template is copied.
+/// Appends `n` copies of `frame` to `out`; false (counted by the pool) when it cannot supply them all.
 #[inline]
-pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, template: &[u8], fast: bool) -> bool {
+pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, frame: &[u8]) -> bool {
     let start = out.len();
     if !pool.alloc_bulk(out, n) {
         return false;
     }
-    for p in &mut out[start..] {
-        let ok = if fast {
-            p.extend(template.len()).is_ok() && p.write(0, &template[..UDP_PAYLOAD]).is_ok()
-        } else {
-            p.append(template).is_ok()
-        };
-        if !ok {
-            // No room for the frame: give the whole burst back rather than send short frames.
-            while out.len() > start {
-                out.pop();
-            }
-            return false;
-        }
+    if out[start..].iter_mut().all(|p| p.append(frame).is_ok()) {
+        return true;
     }
-    true
+    // No room for the frame: give the whole burst back rather than send short frames.
+    out.truncate(start);
+    false
 }
 
 /// Sends what is pending on `port`'s tx queue `queue`; true when nothing is left (the job may take in more).
@@ -144,7 +139,7 @@ fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     flush(&mut ports[tx], q, &mut r.pending);
     if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
         let start = r.pending.len();
-        if fill(ports[tx].port.tx_pool(), &mut r.pending, burst, seed, r.fast_fill) {
+        if seed.fill(ports[tx].port.tx_pool(), &mut r.pending, burst) {
             *seed_left -= 1;
             stats::add(&c.generated, burst as u64);
             capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
@@ -175,43 +170,31 @@ fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     flush(&mut ports[tx], q, &mut r.pending);
 }
 
-/// txonly, flowgen: make a burst when the last one is gone, send it.
+/// txonly, flowgen, replay: make a burst when the last one is gone (as many as the count and the rate
+/// allow), send it.
 #[inline]
 fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     let Job::Generate { port, queue, gen } = &mut r.job else { return };
-    let burst = x.burst;
     let c = x.counters;
-    let tap = &mut *x.tap;
     let p = &mut ports[*port];
-    if r.pending.is_empty() {
-        if !fill(p.port.tx_pool(), &mut r.pending, burst, &gen.template, r.fast_fill) {
-            stats::add(&c.nombuf, 1);
-            return;
-        }
-        if gen.flows > 1 {
-            let mut hdr = [0u8; UDP_PAYLOAD];
-            hdr.copy_from_slice(&gen.template[..UDP_PAYLOAD]);
-            for pkt in r.pending.iter_mut() {
-                frame::flowgen_header(&mut hdr, (r.seq % u64::from(gen.flows)) as u16);
-                r.seq += 1;
-                // Cannot fail: the frame is longer than its headers.
-                let _ = pkt.write(0, &hdr);
+    if r.pending.is_empty() && !r.done {
+        let made = make(gen, p.port.tx_pool(), &mut r.pending, x.burst, c);
+        if made > 0 {
+            if stats::get(&c.gen_first_ns) == 0 {
+                stats::set(&c.gen_first_ns, now_ns());
             }
+            mark(gen, &mut r.pending, &mut r.seq);
+            stats::add(&c.generated, made as u64);
+            stats::add(&c.gen_bytes, bytes_of(&r.pending));
+            capture(x.tap, &r.pending, p.index, Direction::Tx);
         }
-        if let Some(after) = gen.expiry_ns {
-            let deadline_ns = now_ns() + after;
-            for pkt in r.pending.iter_mut() {
-                pkt.meta_mut().expiry = Some(Expiry { deadline_ns, action: ExpiryAction::Drop });
-            }
+        let finished = match &gen.frames {
+            Frames::Made(_) => gen.quota.exhausted(),
+            Frames::Replayed(player) => gen.quota.exhausted() || player.finished(),
+        };
+        if finished {
+            finish(&mut r.done, c);
         }
-        if gen.wmm_classes {
-            for pkt in r.pending.iter_mut() {
-                pkt.meta_mut().service_class = WMM_CLASSES[(r.seq % 4) as usize];
-                r.seq += 1;
-            }
-        }
-        stats::add(&c.generated, r.pending.len() as u64);
-        capture(tap, &r.pending, p.index, Direction::Tx);
     }
     let before = r.pending.len();
     let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
@@ -220,6 +203,57 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         let left = bytes_of(&r.pending);
         stats::add(&c.packets, (before - r.pending.len()) as u64);
         stats::add(&c.bytes, bytes - left);
+    }
+}
+
+/// Makes up to a burst of `gen`'s frames into the empty `out`, as many as its quota grants; returns how
+/// many.
+#[inline]
+fn make(
+    gen: &mut Generator,
+    pool: &pktloop_engine::Pool,
+    out: &mut PacketBurst,
+    burst: usize,
+    c: &LcoreCounters,
+) -> usize {
+    let granted = gen.quota.grant(burst);
+    if granted == 0 {
+        return 0;
+    }
+    let made = match &mut gen.frames {
+        Frames::Made(maker) => {
+            if maker.fill(pool, out, granted) {
+                granted
+            } else {
+                stats::add(&c.nombuf, 1);
+                0
+            }
+        }
+        Frames::Replayed(player) => {
+            let played = player.fill(pool, out, granted, now_ns());
+            stats::add(&c.too_long, played.too_long);
+            stats::add(&c.nombuf, u64::from(played.nombuf));
+            played.made
+        }
+    };
+    gen.quota.settle(granted, made);
+    made
+}
+
+/// Marks fresh frames with what the run asks: an expiry deadline, WMM service classes.
+#[inline]
+fn mark(gen: &Generator, pkts: &mut PacketBurst, seq: &mut u64) {
+    if let Some(after) = gen.expiry_ns {
+        let deadline_ns = now_ns() + after;
+        for pkt in pkts.iter_mut() {
+            pkt.meta_mut().expiry = Some(Expiry { deadline_ns, action: ExpiryAction::Drop });
+        }
+    }
+    if gen.wmm_classes {
+        for pkt in pkts.iter_mut() {
+            pkt.meta_mut().service_class = WMM_CLASSES[(*seq % 4) as usize];
+            *seq += 1;
+        }
     }
 }
 
@@ -290,7 +324,7 @@ fn echo(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
 /// icmpecho generator: free what comes back (counting echo replies), resolve the peer by ARP, then ping.
 #[inline]
 fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
-    let Job::Ping { port, template, arp, peer_ip } = &mut r.job else { return };
+    let Job::Ping { port, template, arp, peer_ip, quota } = &mut r.job else { return };
     let burst = x.burst;
     let c = x.counters;
     let tap = &mut *x.tap;
@@ -326,7 +360,7 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         let now = now_ns();
         if now >= r.next_arp_ns {
             r.next_arp_ns = now + 1_000_000;
-            if fill(p.port.tx_pool(), &mut r.pending, 1, arp, false) {
+            if fill(p.port.tx_pool(), &mut r.pending, 1, arp) {
                 stats::add(&c.generated, 1);
                 capture(tap, &r.pending, p.index, Direction::Tx);
                 flush(p, 0, &mut r.pending);
@@ -334,8 +368,17 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         }
         return;
     }
-    if !fill(p.port.tx_pool(), &mut r.pending, burst, template, false) {
-        stats::add(&c.nombuf, 1);
+    if r.done {
+        return;
+    }
+    let granted = quota.grant(burst);
+    let made = if granted > 0 && fill(p.port.tx_pool(), &mut r.pending, granted, template) { granted } else { 0 };
+    quota.settle(granted, made);
+    if quota.exhausted() {
+        finish(&mut r.done, c);
+    }
+    if made == 0 {
+        stats::add(&c.nombuf, u64::from(granted > 0));
         return;
     }
     for pkt in r.pending.iter_mut() {
@@ -343,6 +386,7 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         frame::set_icmp_seq(pkt.data_mut(), r.template_csum, r.seq as u16);
     }
     stats::add(&c.generated, r.pending.len() as u64);
+    stats::add(&c.gen_bytes, bytes_of(&r.pending));
     capture(tap, &r.pending, p.index, Direction::Tx);
     flush(p, 0, &mut r.pending);
 }

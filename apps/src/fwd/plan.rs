@@ -1,11 +1,17 @@
 //! From flags to a run plan: checked settings, and which worker owns which ports and runs which jobs.
 
-use super::job::{FwdOp, Generator, Job};
+use super::job::{Frames, FwdOp, Generator, Job};
 use crate::cli::{FwdArgs, Mode, PortKind, TapIoArg, Topology};
 use crate::config::{self, int_in};
 use crate::error::AppError;
 use crate::filters::FilterSpec;
 use crate::frame;
+use crate::gen::flows::FlowCursor;
+use crate::gen::maker::FrameMaker;
+use crate::gen::pace::Pacer;
+use crate::gen::player::Player;
+use crate::gen::settings::{GenKind, Traffic};
+use crate::gen::Quota;
 use crate::portspec::PortSpec;
 use pktloop_pmd::feth::FethConfig;
 use std::path::PathBuf;
@@ -30,18 +36,20 @@ pub struct Plan {
     pub burst: usize,
     /// Seed bursts per stream.
     pub tx_first: usize,
-    /// flowgen flows.
-    pub flows: u16,
+    /// What generators send, how many and how fast.
+    pub traffic: Traffic,
     /// Expiry deadline generators set, ns after generation.
     pub expiry_ns: Option<u64>,
     /// Measure busy-poll cycles.
     pub record_cycles: bool,
-    /// Frame length.
+    /// Longest frame generated (buffers and null rx frames are sized for it).
     pub pkt_len: usize,
     /// feth MTU.
     pub mtu: u32,
-    /// How long.
+    /// How long (at most, when generators stop by themselves).
     pub duration: Duration,
+    /// Between live lines.
+    pub stats_period: Duration,
     /// feth knobs (pools and rings for null ports too).
     pub feth: FethConfig,
     /// One JSON object instead of tables.
@@ -90,6 +98,25 @@ impl Default for TapPlan {
     }
 }
 
+impl Assignment {
+    /// How many ports (by run index) run a generator.
+    pub fn generator_ports(&self) -> usize {
+        let mut ports: Vec<usize> = Vec::new();
+        for (owned, jobs) in self.ports.iter().zip(&self.jobs) {
+            for job in jobs {
+                let local = match job {
+                    Job::Generate { port, .. } | Job::Ping { port, .. } => *port,
+                    _ => continue,
+                };
+                ports.push(owned[local]);
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports.len()
+    }
+}
+
 /// Which ports (by run index) each worker owns, and its jobs (port numbers local to the worker).
 #[derive(Debug)]
 pub struct Assignment {
@@ -104,18 +131,26 @@ pub struct Assignment {
 /// Checks every setting; errors name the flag, the value and what is allowed.
 pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
-    let duration = config::duration("duration", a.run.duration, 86_400.0)?;
     let burst = int_in("burst", a.burst, 1, 512, "1..=512")? as usize;
     let tx_first = int_in("tx-first", a.tx_first, 1, 1024, "1..=1024")? as usize;
-    let flows = int_in("flows", a.flows, 1, 65_536, "1..=65536")?;
     let expiry_ns = match a.expiry_us {
         Some(us) => Some(int_in("expiry-us", us, 0, 10_000_000, "0..=10000000 microseconds")? as u64 * 1000),
         None => None,
     };
     let mtu = config::mtu(a.run.mtu, &feth)?;
-    let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
-    let available = pktloop_engine::lcore::plan(1).available;
     let port = port_kind(a);
+    let traffic =
+        Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), gen_kind(a.mode, port), (60, config::max_frame(mtu)))?;
+    let pkt_len = match &traffic.replay {
+        Some(r) => r.trace.max_len().max(60),
+        None => traffic.sizes.bounds().1,
+    };
+    let duration = match a.run.duration {
+        Some(d) => config::duration("duration", d, 86_400.0)?,
+        None if traffic.finite() => Duration::from_secs(86_400),
+        None => Duration::from_secs(5),
+    };
+    let available = pktloop_engine::lcore::plan(1).available;
     let topology = a.topology.unwrap_or(Topology::Loop);
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let cores = workers(a, port, per_worker, available)?;
@@ -142,18 +177,37 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         cores,
         burst,
         tx_first,
-        flows: (flows - 1) as u16 + 1,
+        traffic,
         expiry_ns,
         record_cycles: a.record_core_cycles.unwrap_or(false),
         pkt_len,
         mtu,
         duration,
+        stats_period: config::duration("stats-period", a.stats_period.unwrap_or(1.0), 3600.0)?,
         feth,
         json: a.run.json.unwrap_or(false),
         pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
         tap,
         dlil,
     })
+}
+
+/// Seconds of packets a generator's token bucket holds.
+const PACE_DEPTH_S: f64 = 0.01;
+
+/// What generators `mode` runs on `port`s.
+fn gen_kind(mode: Mode, port: PortKind) -> GenKind {
+    match (mode, port) {
+        (Mode::Txonly, _) | (Mode::Rxonly, PortKind::Feth) => GenKind::Single,
+        (Mode::Flowgen, _) => GenKind::Spread,
+        (Mode::Icmpecho, PortKind::Feth) => GenKind::Ping,
+        _ => GenKind::None,
+    }
+}
+
+/// The longest frame the plan's ports take.
+fn max_frame_of(plan: &Plan) -> usize {
+    config::max_frame(plan.mtu)
 }
 
 /// The kind of ports `--port` asks for.
@@ -362,7 +416,13 @@ impl Plan {
     /// How figures are counted, in words, for the table.
     pub fn counted_as(&self) -> &'static str {
         match (self.port, self.mode) {
-            (_, Mode::Io | Mode::Mac | Mode::Macswap) => "packets received and forwarded",
+            (PortKind::Feth, Mode::Io | Mode::Mac | Mode::Macswap) => {
+                "packets received and forwarded, both directions added"
+            }
+            (_, Mode::Io | Mode::Mac | Mode::Macswap) if self.topology == Topology::Paired => {
+                "packets received and forwarded, both directions added"
+            }
+            (_, Mode::Io | Mode::Mac | Mode::Macswap) => "packets received and forwarded, all ports added",
             (PortKind::Feth, Mode::Txonly | Mode::Rxonly | Mode::Flowgen) => "packets received on the peer",
             (_, Mode::Rxonly) => "packets received",
             (_, Mode::Txonly | Mode::Flowgen) => "packets sent",
@@ -388,16 +448,46 @@ impl Plan {
         }
     }
 
-    /// A generator of frames from port `port` (run index) to the station its tx reaches.
-    fn generator(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6]), port: usize, completes: bool) -> Generator {
+    /// A generator on run port `port` (queue `queue` of `queues`, which share its rate and count) to the
+    /// station its tx reaches.
+    fn generator(
+        &self,
+        macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6]),
+        port: usize,
+        (queue, queues): (usize, usize),
+        completes: bool,
+    ) -> Generator {
+        let t = &self.traffic;
         let (mac, peer) = macs(port);
+        let seed = (port * 64 + queue) as u64;
+        let frames = match &t.replay {
+            Some(r) => Frames::Replayed(Player::new(r.trace.clone(), r.timing, r.loops, max_frame_of(self))),
+            None => {
+                let flows = FlowCursor::new(t.flow_spec(mac, peer), t.flows, t.order, seed);
+                Frames::Made(FrameMaker::new(frame::udp_frame(mac, peer, self.pkt_len), t.sizes.source(seed), flows))
+            }
+        };
         Generator {
-            template: frame::udp_frame(mac, peer, self.pkt_len),
-            flows: if self.mode == Mode::Flowgen { self.flows } else { 1 },
+            frames,
+            quota: self.quota((queue, queues)),
             completes,
             wmm_classes: self.feth.wmm && self.port == PortKind::Feth,
             expiry_ns: self.expiry_ns,
         }
+    }
+
+    /// The count and rate of queue `queue` of a generator port with `queues` queues (they share the port's).
+    fn quota(&self, (queue, queues): (usize, usize)) -> Quota {
+        let t = &self.traffic;
+        let q = queues.max(1) as u64;
+        let count = t.count.map(|c| c / q + u64::from((queue as u64) < c % q));
+        let pacer = t.rate.map(|r| {
+            let pps = r.pps(t.mean_len()) / q as f64;
+            // The bucket holds 10 ms of packets (at least a burst): a worker preempted for less than that
+            // catches up, so the run's mean holds the rate on a busy machine.
+            Pacer::new(pps, ((pps * PACE_DEPTH_S) as usize).max(self.burst))
+        });
+        Quota::new(count, pacer)
     }
 
     /// A forwarding job from local port `rx` to local port `tx` (run index `global_tx`) on queue pair `queue`.
@@ -409,14 +499,13 @@ impl Plan {
         seeds: usize,
     ) -> Job {
         let (mac, peer) = macs(global_tx);
-        Job::Forward {
-            rx,
-            tx,
-            queue,
-            op: self.op().unwrap_or(FwdOp::Io),
-            seed_left: seeds,
-            seed: frame::udp_frame(mac, peer, self.pkt_len),
-        }
+        let one = FlowCursor::new(self.traffic.flow_spec(mac, peer), 1, self.traffic.order, 0);
+        let seed = FrameMaker::new(
+            frame::udp_frame(mac, peer, self.pkt_len),
+            self.traffic.sizes.source(global_tx as u64),
+            one,
+        );
+        Job::Forward { rx, tx, queue, op: self.op().unwrap_or(FwdOp::Io), seed_left: seeds, seed }
     }
 
     /// The feth pair: one worker per port, or one worker for both.
@@ -425,7 +514,7 @@ impl Plan {
             match (self.mode, port) {
                 (Mode::Io | Mode::Mac | Mode::Macswap, _) => self.forward(macs, (local, local, port), 0, self.tx_first),
                 (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, 0) => {
-                    Job::Generate { port: local, queue: 0, gen: self.generator(macs, 0, false) }
+                    Job::Generate { port: local, queue: 0, gen: self.generator(macs, 0, (0, 1), false) }
                 }
                 (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, _) => Job::Receive { port: local, queue: 0 },
                 (Mode::Icmpecho, 0) => {
@@ -435,6 +524,7 @@ impl Plan {
                         template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
                         arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
                         peer_ip: frame::IP_B,
+                        quota: self.quota((0, 1)),
                     }
                 }
                 (Mode::Icmpecho, _) => Job::Echo { port: local, queue: 0, ip: frame::IP_B, counted: false },
@@ -475,7 +565,7 @@ impl Plan {
                 for queue in 0..queues {
                     mine.push(match self.mode {
                         Mode::Txonly | Mode::Flowgen => {
-                            Job::Generate { port: k, queue, gen: self.generator(macs, g, true) }
+                            Job::Generate { port: k, queue, gen: self.generator(macs, g, (queue, queues), true) }
                         }
                         Mode::Rxonly => Job::Receive { port: k, queue },
                         Mode::Icmpecho => Job::Echo { port: k, queue, ip: self.tap.ip, counted: true },

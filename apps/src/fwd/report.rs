@@ -41,6 +41,34 @@ pub struct Report {
     pub io: Vec<Option<IoSummary>>,
     /// Each port's interface filters and their counters (None: the port was not behind the input layer).
     pub filters: Vec<Option<Vec<FilterInfo>>>,
+    /// Seconds the generators made packets (until the last one finished, or the whole run).
+    pub gen_secs: f64,
+    /// Ports that ran generators.
+    pub gen_ports: usize,
+}
+
+/// What the generators were asked and what they did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GenOutcome {
+    /// Packets per second asked of each generator port (None: as fast as possible).
+    pub asked_pps: Option<f64>,
+    /// Packets per second each generator port made, on average.
+    pub achieved_pps: f64,
+    /// Whether the asked rate was held within 1%.
+    pub held: Option<bool>,
+}
+
+impl Report {
+    /// The generators' outcome (None when the run had none).
+    pub fn generators(&self, plan: &Plan) -> Option<GenOutcome> {
+        if self.gen_ports == 0 {
+            return None;
+        }
+        let achieved_pps = self.totals.generated as f64 / self.gen_secs.max(f64::MIN_POSITIVE) / self.gen_ports as f64;
+        let asked_pps = plan.traffic.rate.map(|r| r.pps(plan.traffic.mean_len()));
+        let held = asked_pps.map(|a| (achieved_pps - a).abs() <= a * 0.01);
+        Some(GenOutcome { asked_pps, achieved_pps, held })
+    }
 }
 
 /// How a port that talks to the kernel (TAP, AF_XDP, AF_PACKET) moved its frames.
@@ -176,6 +204,32 @@ impl Accounting {
     }
 }
 
+/// Packet and bit rates of a count of packets and their frame bytes over some seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    /// Million packets per second.
+    pub mpps: f64,
+    /// Gigabits per second of frame bytes.
+    pub gbps: f64,
+    /// Gigabits per second on the wire: each frame with its 8 B preamble and 12 B gap.
+    pub wire_gbps: f64,
+    /// Mean frame length in bytes (0 without packets).
+    pub mean_len: f64,
+}
+
+impl Rates {
+    /// The rates of `packets` packets of `bytes` frame bytes in `secs` seconds.
+    pub fn of(packets: u64, bytes: u64, secs: f64) -> Rates {
+        let secs = secs.max(f64::MIN_POSITIVE);
+        Rates {
+            mpps: packets as f64 / secs / 1e6,
+            gbps: bytes as f64 * 8.0 / secs / 1e9,
+            wire_gbps: (bytes + 20 * packets) as f64 * 8.0 / secs / 1e9,
+            mean_len: if packets == 0 { 0.0 } else { bytes as f64 / packets as f64 },
+        }
+    }
+}
+
 /// The live line: redrawn in place on a terminal, one plain line per second otherwise. Goes to stdout, or
 /// to stderr when stdout carries JSON.
 #[derive(Debug)]
@@ -216,21 +270,38 @@ impl Live {
         }
     }
 
-    /// One interval's line.
-    pub fn line(&self, at: Duration, t0: &Totals, t1: &Totals, p0: &[PortStats], p1: &[PortStats], secs: f64) {
+    /// One interval's line: the run's figure with its mean frame size and bit rates (frame bytes, and on
+    /// the wire with 20 B of preamble and gap per frame), then each port's rx and tx, then the drops.
+    pub fn line(
+        &self,
+        at: Duration,
+        (t0, t1): (&Totals, &Totals),
+        (p0, p1): (&[PortStats], &[PortStats]),
+        ports: &[crate::ports::PortInfo],
+        secs: f64,
+    ) {
         if secs <= 0.0 {
             return;
         }
         let mut d = [0u64; DropReason::COUNT];
-        for (a, b) in p0.iter().zip(p1) {
+        let mut per_port = Vec::with_capacity(ports.len());
+        for ((a, b), info) in p0.iter().zip(p1).zip(ports) {
             let s = b.since(a);
-            for (i, v) in s.drops.iter().enumerate() {
-                d[i] += v;
-            }
+            d.iter_mut().zip(s.drops).for_each(|(d, v)| *d += v);
+            let rate = |n: u64| n as f64 / secs / 1e6;
+            per_port.push(format!("{} rx {:.3} tx {:.3}", info.name, rate(s.ipackets), rate(s.opackets)));
         }
-        let mpps = (t1.packets - t0.packets) as f64 / secs / 1e6;
-        let gbps = (t1.bytes - t0.bytes) as f64 * 8.0 / secs / 1e9;
-        self.emit(&format!("[{:>5.1}s] {mpps:>8.3} Mpps {gbps:>8.3} Gbit/s  {}", at.as_secs_f64(), drops_text(&d)));
+        let rate = Rates::of(t1.packets - t0.packets, t1.bytes - t0.bytes, secs);
+        self.emit(&format!(
+            "[{:>5.1}s] {:>8.3} Mpps {:>7.3} Gbit/s ({:.3} on the wire, mean {:.0} B) | {} Mpps | {}",
+            at.as_secs_f64(),
+            rate.mpps,
+            rate.gbps,
+            rate.wire_gbps,
+            rate.mean_len,
+            per_port.join(", "),
+            drops_text(&d)
+        ));
     }
 
     /// Ends the in-place line.
@@ -288,13 +359,12 @@ pub fn print_table(plan: &Plan, r: &Report) {
     }
     let t = &r.totals;
     out += &format!(
-        "\n  mode {} on {} ports ({}), topology {}, burst {}, {} B frames, pool {} ({} memory)\n",
+        "\n  mode {} on {} ports ({}), topology {}, burst {}, pool {} ({} memory)\n",
         format!("{:?}", plan.mode).to_lowercase(),
         format!("{:?}", plan.port).to_lowercase(),
         r.ports.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
         format!("{:?}", plan.topology).to_lowercase(),
         plan.burst,
-        plan.pkt_len,
         plan.feth.pool_mode.as_str(),
         r.backing
     );
@@ -303,14 +373,21 @@ pub fn print_table(plan: &Plan, r: &Report) {
         r.cores,
         if r.pinned.iter().all(|p| *p) { "yes" } else { "no" }
     );
+    out += &super::settings::lines(plan);
+    let rates = Rates::of(t.packets, t.bytes, r.secs);
     out += &format!(
-        "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s (frame bytes, no preamble or gap)\n",
+        "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+20 B each), mean {:.1} B\n",
         thousands(t.packets),
         plan.counted_as(),
         r.secs,
-        r.mpps(),
-        r.gbps()
+        rates.mpps,
+        rates.gbps,
+        rates.wire_gbps,
+        rates.mean_len
     );
+    if let Some(g) = r.generators(plan) {
+        out += &generator_line(&g, r);
+    }
     match cycles_per_packet(t, r.cores.len(), r.secs) {
         Some(c) if c.method == "rdtsc" => {
             out += &format!(
@@ -361,6 +438,25 @@ pub fn print_table(plan: &Plan, r: &Report) {
     print!("{out}");
 }
 
+/// The generators' line: what each port made, against what was asked.
+fn generator_line(g: &GenOutcome, r: &Report) -> String {
+    let made = format!(
+        "  generators: {} port(s) made {:.3} Mpps each over {:.2} s",
+        r.gen_ports,
+        g.achieved_pps / 1e6,
+        r.gen_secs
+    );
+    match (g.asked_pps, g.held) {
+        (Some(a), Some(true)) => format!("{made}; asked {:.3} Mpps: held within 1%\n", a / 1e6),
+        (Some(a), _) => format!(
+            "{made}; asked {:.3} Mpps: NOT reached ({:.1}% of it; the machine or the receiver could not keep up)\n",
+            a / 1e6,
+            g.achieved_pps / a * 100.0
+        ),
+        (None, _) => format!("{made} (as fast as the ports took them)\n"),
+    }
+}
+
 /// The run as one JSON object.
 pub fn json(plan: &Plan, r: &Report) -> Value {
     let drops = r.drops();
@@ -407,6 +503,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "pinned": r.pinned.iter().all(|p| *p),
         "burst": plan.burst,
         "pkt_len": plan.pkt_len,
+        "pkt_len_spec": super::settings::sizes_text(&plan.traffic.sizes),
         "duration_s": r.secs,
         "packets": t.packets,
         "bytes": t.bytes,
@@ -414,6 +511,13 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "mpps": r.mpps(),
         "mpps_per_interval": r.intervals,
         "gbps": r.gbps(),
+        "wire_gbps": Rates::of(t.packets, t.bytes, r.secs).wire_gbps,
+        "mean_len": Rates::of(t.packets, t.bytes, r.secs).mean_len,
+        "generators": r.generators(plan).map(|g| json!({
+            "ports": r.gen_ports, "seconds": r.gen_secs, "generated": t.generated, "too_long_skipped": t.too_long,
+            "asked_pps_per_port": g.asked_pps, "achieved_pps_per_port": g.achieved_pps, "rate_held": g.held,
+        })),
+        "settings": super::settings::json(plan),
         "drops": by_reason,
         "drops_total": drops.iter().sum::<u64>(),
         "pool": {

@@ -32,8 +32,6 @@ pub struct Worker {
     pub jobs: Vec<Job>,
     /// Packets per burst.
     pub burst: usize,
-    /// Frame length generators make.
-    pub pkt_len: usize,
     /// Counters read by the main thread.
     pub counters: Arc<LcoreCounters>,
     /// Capture tap (None: capture off, zero cost beyond one branch per burst).
@@ -51,8 +49,8 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Runs until stopped; returns the ports.
     pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
-        let Worker { mut ports, jobs, burst, pkt_len, counters, mut tap, record_cycles } = self;
-        let mut running: Vec<Running> = jobs.into_iter().map(|job| Running::new(job, &ports, pkt_len)).collect();
+        let Worker { mut ports, jobs, burst, counters, mut tap, record_cycles } = self;
+        let mut running: Vec<Running> = jobs.into_iter().map(Running::new).collect();
         let mut x = PollCtx { burst, counters: &counters, tap: &mut tap };
         let c0 = stats::cycles_now();
         if record_cycles {
@@ -106,7 +104,7 @@ mod tests {
         let (mut a, mut b) = pair(&cfg).unwrap();
         let mut burst = PacketBurst::new();
         burst.push(a.tx_pool().packet_from(&[0xab; 64]).unwrap());
-        assert!(fill(a.tx_pool(), &mut burst, 1, &frame::udp_frame([1; 6], [2; 6], 64), true));
+        assert!(fill(a.tx_pool(), &mut burst, 1, &frame::udp_frame([1; 6], [2; 6], 64)));
         let sent = burst.pop().unwrap();
         assert_eq!(sent.len(), 64);
         for _ in 0..3 {

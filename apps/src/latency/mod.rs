@@ -112,9 +112,9 @@ fn new_hist() -> Histogram<u64> {
 /// Checks the flags.
 pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
-    let duration = config::duration("duration", a.run.duration, 86_400.0)?;
+    let duration = config::duration("duration", a.run.duration.unwrap_or(5.0), 86_400.0)?;
     let mtu = config::mtu(a.run.mtu, &feth)?;
-    let pkt_len = config::pkt_len(a.run.pkt_len, mtu)?;
+    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu)?;
     let rate = int_in("rate", a.rate, 0, 50_000_000, "0 (closed loop) or 1..=50000000 packets per second")? as u64;
     let available = lcore::plan(1).available;
     if available < 2 && !a.run.allow_shared_cores.unwrap_or(false) {

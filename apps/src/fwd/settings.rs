@@ -1,0 +1,122 @@
+//! Every setting that shaped a run, echoed in the report and the JSON object: the mode and ports, what
+//! the generators sent (sizes, flows, rate, count, replay), and every feth knob in force.
+
+use super::plan::Plan;
+use crate::gen::flows::FlowOrder;
+use crate::gen::pace::Rate;
+use crate::gen::sizes::SizeSpec;
+use pktloop_pmd::feth::FethConfig;
+use serde_json::{json, Value};
+
+/// `--pkt-len` as a user would write it.
+pub fn sizes_text(s: &SizeSpec) -> String {
+    match s {
+        SizeSpec::Fixed(l) => l.to_string(),
+        SizeSpec::Range(lo, hi) => format!("{lo}-{hi}"),
+        SizeSpec::Weighted(list) if list == &crate::gen::sizes::IMIX => "imix".to_owned(),
+        SizeSpec::Weighted(list) => list.iter().map(|(l, w)| format!("{l}:{w}")).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// `--rate` in words.
+pub fn rate_text(r: Rate) -> String {
+    match r {
+        Rate::Pps(p) => format!("{:.3} Mpps", p / 1e6),
+        Rate::Bps(b) => format!("{:.3} Gbit/s on the wire", b / 1e9),
+    }
+}
+
+/// The feth knobs `f` (and the MTU), by flag name.
+pub fn feth_knobs(f: &FethConfig, mtu: u32) -> Value {
+    json!({
+        "pool-mode": f.pool_mode.as_str(), "pool-size": f.pool_packets, "ring-size": f.ring_size,
+        "memory": format!("{:?}", f.prefer).to_lowercase(), "multibuflet": f.multibuflet, "wmm": f.wmm,
+        "fcs": f.fcs, "hwcsum": f.hwcsum, "tx-headroom": f.tx_headroom, "trailer-length": f.trailer_length,
+        "max-mtu": f.max_mtu, "buflet-size": f.buflet_size, "aggregation-factor": f.aggregation_factor,
+        "user-access": f.user_access, "adv-interval-ms": f.adv_interval_ms, "tx-drops": f.tx_drops,
+        "tx-exp-policy": f.tx_exp_policy, "tx-completion": f.tx_completion.as_str(), "rx-full": f.rx_full.as_str(),
+        "mtu": mtu,
+    })
+}
+
+/// What the generators send.
+pub fn generator(plan: &Plan) -> Value {
+    let t = &plan.traffic;
+    let spec = t.flow_spec([0; 6], [0; 6]);
+    let range = |f: crate::gen::flows::FieldRange| json!({"first": f.lo, "count": f.span});
+    json!({
+        "pkt_len": sizes_text(&t.sizes),
+        "mean_len": t.mean_len(),
+        "rate": t.rate.map(|r| match r { Rate::Pps(p) => json!({"pps": p}), Rate::Bps(b) => json!({"wire_bps": b}) }),
+        "count": t.count,
+        "flows": t.flows,
+        "flow_order": match t.order { FlowOrder::Sequential => "sequential", FlowOrder::Random => "random" },
+        "src_ip": range(spec.src_ip), "dst_ip": range(spec.dst_ip),
+        "src_port": range(spec.src_port), "dst_port": range(spec.dst_port),
+        "src_mac": t.fields.src_mac.map(range), "dst_mac": t.fields.dst_mac.map(range),
+        "replay": t.replay.as_ref().map(|r| json!({
+            "file": r.path.display().to_string(), "frames": r.trace.len(), "loops": r.loops,
+            "timing": format!("{:?}", r.timing).to_lowercase(),
+        })),
+    })
+}
+
+/// The whole echo, for `--json`.
+pub fn json(plan: &Plan) -> Value {
+    json!({
+        "mode": format!("{:?}", plan.mode).to_lowercase(),
+        "port": format!("{:?}", plan.port).to_lowercase(),
+        "topology": format!("{:?}", plan.topology).to_lowercase(),
+        "cores": plan.cores,
+        "burst": plan.burst,
+        "tx_first": plan.tx_first,
+        "duration_s": plan.duration.as_secs_f64(),
+        "stats_period_s": plan.stats_period.as_secs_f64(),
+        "expiry_us": plan.expiry_ns.map(|n| n / 1000),
+        "generator": generator(plan),
+        "feth": feth_knobs(&plan.feth, plan.mtu),
+        "tap": {"name": plan.tap.name, "queues": plan.tap.queues, "io_uring": plan.tap.io_uring,
+                "ip": std::net::Ipv4Addr::from(plan.tap.ip).to_string(), "prefix": plan.tap.prefix},
+        "xdp_mode": format!("{:?}", plan.xdp).to_lowercase(),
+        "filters": plan.dlil.as_ref().map(|d| d.filters.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>()),
+        "input_thread": plan.dlil.as_ref().and_then(|d| d.input_core),
+    })
+}
+
+/// The echo as table lines (knobs at their defaults are left out to keep it short).
+pub fn lines(plan: &Plan) -> String {
+    let t = &plan.traffic;
+    let mut out = format!("  frames: --pkt-len {} (mean {:.1} B)", sizes_text(&t.sizes), t.mean_len());
+    if let Some(r) = &t.replay {
+        out = format!(
+            "  frames: replay of {} ({} frames, {} pass(es), {:?} timing)",
+            r.path.display(),
+            r.trace.len(),
+            r.loops,
+            r.timing
+        );
+    }
+    if t.flows > 1 {
+        out += &format!(", {} flows in {:?} order", t.flows, t.order);
+    }
+    if let Some(r) = t.rate {
+        out += &format!(", rate {} per generator port", rate_text(r));
+    }
+    if let Some(c) = t.count {
+        out += &format!(", count {c} per generator port");
+    }
+    let defaults = feth_knobs(&FethConfig::default(), 1500);
+    let now = feth_knobs(&plan.feth, plan.mtu);
+    let changed: Vec<String> = now
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| defaults.get(k.as_str()) != Some(v))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    out += "\n";
+    if !changed.is_empty() {
+        out += &format!("  knobs not at their defaults: {}\n", changed.join(", "));
+    }
+    out
+}

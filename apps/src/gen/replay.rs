@@ -1,0 +1,199 @@
+//! `--replay FILE`: a capture's frames, loaded once at setup, sent in order at their recorded timing, at a
+//! rate, or as fast as the port takes them, looping N times.
+//!
+//! Classic pcap (micro- or nanosecond) and pcapng (any `if_tsresol`) with Ethernet link type are read.
+//! Frames longer than the port allows stay in the trace and are counted each time their turn comes,
+//! never sent and never fatal.
+
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::DataLink;
+use std::path::Path;
+
+/// A loaded capture.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    /// Every frame's bytes, back to back.
+    bytes: Vec<u8>,
+    /// Frame `i` is `bytes[ends[i - 1]..ends[i]]`.
+    ends: Vec<usize>,
+    /// Frame `i`'s time, nanoseconds after the first frame's.
+    offsets_ns: Vec<u64>,
+    /// Frames the capture cut short (caplen < original length): sent as captured.
+    pub truncated: u64,
+}
+
+impl Trace {
+    /// Loads `path`.
+    ///
+    /// # Errors
+    /// An unreadable file, a format that is neither pcap nor pcapng, a link type other than Ethernet, or
+    /// no frame at all; the text says which.
+    pub fn load(path: &Path) -> Result<Trace, String> {
+        let data = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let mut t = match data.get(..4) {
+            Some([0x0a, 0x0d, 0x0d, 0x0a]) => Trace::from_pcapng(&data)?,
+            _ => Trace::from_pcap(&data)?,
+        };
+        if t.ends.is_empty() {
+            return Err("it holds no frame".to_owned());
+        }
+        let first = t.offsets_ns[0];
+        let mut last = first;
+        for o in &mut t.offsets_ns {
+            // Captures are not always in time order: a frame stamped earlier goes with the one before it.
+            last = last.max(*o);
+            *o = last - first;
+        }
+        Ok(t)
+    }
+
+    fn push(&mut self, ts_ns: u64, data: &[u8], orig_len: u32) {
+        self.bytes.extend_from_slice(data);
+        self.ends.push(self.bytes.len());
+        self.offsets_ns.push(ts_ns);
+        self.truncated += u64::from((data.len() as u32) < orig_len);
+    }
+
+    fn from_pcap(data: &[u8]) -> Result<Trace, String> {
+        let mut r = PcapReader::new(data).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
+        if r.header().datalink != DataLink::ETHERNET {
+            return Err(format!("its link type is {:?}; valid is Ethernet", r.header().datalink));
+        }
+        let mut t = Trace::default();
+        while let Some(p) = r.next_packet() {
+            let p = p.map_err(|e| format!("frame {}: {e}", t.ends.len() + 1))?;
+            t.push(p.timestamp.as_nanos() as u64, &p.data, p.orig_len);
+        }
+        Ok(t)
+    }
+
+    fn from_pcapng(data: &[u8]) -> Result<Trace, String> {
+        let mut r = PcapNgReader::new(data).map_err(|e| format!("not a pcapng file: {e}"))?;
+        let mut t = Trace::default();
+        // Each interface's time unit, by interface id (the reader's own list cannot be read while a block
+        // borrows it).
+        let mut units_ns: Vec<Option<u8>> = Vec::new();
+        while let Some(b) = r.next_block() {
+            match b.map_err(|e| format!("block after frame {}: {e}", t.ends.len()))? {
+                Block::SectionHeader(_) => units_ns.clear(),
+                Block::InterfaceDescription(i) => {
+                    if i.linktype != DataLink::ETHERNET {
+                        return Err(format!("its link type is {:?}; valid is Ethernet", i.linktype));
+                    }
+                    units_ns.push(i.options.iter().find_map(|o| match o {
+                        InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                        _ => None,
+                    }));
+                }
+                Block::EnhancedPacket(p) => {
+                    let Some(resol) = units_ns.get(p.interface_id as usize) else {
+                        return Err(format!(
+                            "frame {} names interface {} that is not described",
+                            t.ends.len() + 1,
+                            p.interface_id
+                        ));
+                    };
+                    // The reader hands the raw count as nanoseconds; the interface says what its unit is
+                    // (microseconds when it does not say).
+                    let ns = scale_ns(p.timestamp.as_nanos(), resol.unwrap_or(6));
+                    t.push(ns as u64, &p.data, p.original_len);
+                }
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+
+    /// Frames in the trace.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Frame `i`.
+    #[inline]
+    pub fn frame(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// Frame `i`'s time after the first frame's.
+    #[inline]
+    pub fn offset_ns(&self, i: usize) -> u64 {
+        self.offsets_ns[i]
+    }
+
+    /// How long one pass takes at recorded timing: the last frame's offset plus the mean gap (so that
+    /// loops keep the capture's own rhythm across the seam).
+    pub fn period_ns(&self) -> u64 {
+        let span = self.offsets_ns.last().copied().unwrap_or(0);
+        span + span / (self.len() as u64 - 1).max(1)
+    }
+
+    /// The mean frame length.
+    pub fn mean_len(&self) -> f64 {
+        self.bytes.len() as f64 / self.len() as f64
+    }
+
+    /// The longest frame.
+    pub fn max_len(&self) -> usize {
+        (0..self.len()).map(|i| self.frame(i).len()).max().unwrap_or(0)
+    }
+}
+
+/// `units` of an `if_tsresol` unit (high bit clear: 10^-r s; set: 2^-r s) in nanoseconds.
+fn scale_ns(units: u128, resol: u8) -> u128 {
+    let exp = u32::from(resol & 0x7f);
+    if resol & 0x80 != 0 {
+        return units.saturating_mul(1_000_000_000) >> exp.min(127);
+    }
+    match exp.cmp(&9) {
+        std::cmp::Ordering::Less => units.saturating_mul(10u128.pow(9 - exp)),
+        std::cmp::Ordering::Equal => units,
+        std::cmp::Ordering::Greater => units / 10u128.pow((exp - 9).min(38)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    use pcap_file::TsResolution;
+    use std::time::Duration;
+
+    #[test]
+    fn pcap_frames_load_in_order_with_offsets_from_the_first() {
+        let dir = std::env::temp_dir().join(format!("pktloop-replay-{}.pcap", std::process::id()));
+        let header = PcapHeader { ts_resolution: TsResolution::MicroSecond, ..PcapHeader::default() };
+        let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+        for (i, t) in [5_000u64, 5_010, 5_007].iter().enumerate() {
+            let data = vec![i as u8; 60 + i];
+            w.write_packet(&PcapPacket::new(Duration::from_micros(*t), 70, &data)).unwrap();
+        }
+        std::fs::write(&dir, w.into_writer()).unwrap();
+        let t = Trace::load(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.frame(2), vec![2u8; 62]);
+        assert_eq!([t.offset_ns(0), t.offset_ns(1), t.offset_ns(2)], [0, 10_000, 10_000], "kept in order");
+        assert_eq!((t.truncated, t.max_len(), t.period_ns()), (3, 62, 15_000));
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        let p = std::env::temp_dir().join(format!("pktloop-replay-bad-{}.pcap", std::process::id()));
+        std::fs::write(&p, b"not a capture at all").unwrap();
+        assert!(Trace::load(&p).unwrap_err().starts_with("not a pcap"));
+        std::fs::remove_file(&p).unwrap();
+        assert!(Trace::load(&p).unwrap_err().starts_with("cannot read it"));
+    }
+
+    #[test]
+    fn pcapng_resolutions_scale_to_nanoseconds() {
+        assert_eq!(scale_ns(5, 6), 5_000);
+        assert_eq!(scale_ns(5, 9), 5);
+        assert_eq!(scale_ns(5_000, 12), 5);
+        assert_eq!(scale_ns(1 << 10, 0x80 | 10), 1_000_000_000);
+    }
+}

@@ -1,0 +1,304 @@
+//! The generator flags, checked into [`Traffic`]: every error names the flag, the value and what is valid.
+
+use super::flows::{self, FieldRange, FlowOrder, FlowSpec};
+use super::pace::Rate;
+use super::player::Timing;
+use super::replay::Trace;
+use super::sizes::SizeSpec;
+use crate::cli::{FlowOrderArg, GenArgs, ReplayTimingArg};
+use crate::error::AppError;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Source IPs of the default flowgen flows: 198.18.1.0 upwards (inside the benchmark range).
+const FLOWGEN_SRC_IP: FieldRange = FieldRange { lo: 0xc612_0100, span: 0xff00 };
+/// Flows flowgen cycles through when no range is given.
+const FLOWGEN_DEFAULT_FLOWS: u64 = 64;
+/// Largest `--count`.
+const MAX_COUNT: i64 = 1_000_000_000_000;
+
+/// A capture to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayPlan {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// Its frames.
+    pub trace: Arc<Trace>,
+    /// Passes (0: until the run ends).
+    pub loops: u64,
+    /// When its frames go.
+    pub timing: Timing,
+}
+
+/// What the run's generators send, checked.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Frame lengths (unused by a replay).
+    pub sizes: SizeSpec,
+    /// Header fields the user gave (None: the port's own default).
+    pub fields: GivenFields,
+    /// Flows each generator cycles through (1 unless flowgen).
+    pub flows: u64,
+    /// Their order.
+    pub order: FlowOrder,
+    /// Rate of each generator port.
+    pub rate: Option<Rate>,
+    /// Packets each generator port makes.
+    pub count: Option<u64>,
+    /// A capture to send instead of test frames.
+    pub replay: Option<ReplayPlan>,
+}
+
+/// The header fields given on the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GivenFields {
+    /// `--src-mac`.
+    pub src_mac: Option<FieldRange>,
+    /// `--dst-mac`.
+    pub dst_mac: Option<FieldRange>,
+    /// `--src-ip`.
+    pub src_ip: Option<FieldRange>,
+    /// `--dst-ip`.
+    pub dst_ip: Option<FieldRange>,
+    /// `--src-port`.
+    pub src_port: Option<FieldRange>,
+    /// `--dst-port`.
+    pub dst_port: Option<FieldRange>,
+}
+
+impl GivenFields {
+    fn parse(g: &GenArgs) -> Result<GivenFields, AppError> {
+        let field = |flag: &'static str, v: &Option<String>, parse: fn(&str) -> Option<u64>, valid: &str| {
+            v.as_deref()
+                .map(|text| {
+                    FieldRange::parse(text, parse)
+                        .map_err(|why| AppError::usage(format!("invalid --{flag} {text}: {why}; valid is {valid}")))
+                })
+                .transpose()
+        };
+        let mac = "XX:XX:XX:XX:XX:XX or a range of them joined by -";
+        let ip = "an IPv4 address A.B.C.D or a range A.B.C.D-A.B.C.D";
+        let port = "0..=65535 or a range P-P";
+        Ok(GivenFields {
+            src_mac: field("src-mac", &g.src_mac, flows::mac_value, mac)?,
+            dst_mac: field("dst-mac", &g.dst_mac, flows::mac_value, mac)?,
+            src_ip: field("src-ip", &g.src_ip, flows::ip_value, ip)?,
+            dst_ip: field("dst-ip", &g.dst_ip, flows::ip_value, ip)?,
+            src_port: field("src-port", &g.src_port, flows::port_value, port)?,
+            dst_port: field("dst-port", &g.dst_port, flows::port_value, port)?,
+        })
+    }
+
+    fn any(&self) -> bool {
+        [self.src_mac, self.dst_mac, self.src_ip, self.dst_ip, self.src_port, self.dst_port].iter().any(Option::is_some)
+    }
+}
+
+/// What kind of generator the mode runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenKind {
+    /// txonly: one flow.
+    Single,
+    /// flowgen: flows spread.
+    Spread,
+    /// icmpecho pings (sizes, rate and count only).
+    Ping,
+    /// No generator in this run.
+    None,
+}
+
+impl Traffic {
+    /// Checks the generator flags for a run whose generators are `kind`, frames `min_len..=max_len` long.
+    ///
+    /// # Errors
+    /// The first bad flag or combination, one line.
+    pub fn resolve(
+        g: &GenArgs,
+        pkt_len: Option<&str>,
+        kind: GenKind,
+        lens: (usize, usize),
+    ) -> Result<Traffic, AppError> {
+        let sizes = sizes(pkt_len, lens)?;
+        if kind == GenKind::Ping && !sizes.is_fixed() {
+            let text = pkt_len.unwrap_or_default();
+            return Err(bad("pkt-len", text, "icmpecho pings are all one length", "one length, 60..=mtu + 18"));
+        }
+        let fields = GivenFields::parse(g)?;
+        if kind == GenKind::None {
+            if let Some(flag) = generator_flag(g, &fields) {
+                return Err(AppError::usage(format!(
+                    "invalid --{flag} with this mode: it sets a generator and this run has none; valid with --mode \
+                     txonly, flowgen or icmpecho (and rxonly on a feth pair)"
+                )));
+            }
+        }
+        let flows = flow_count(g, &fields, kind)?;
+        let rate =
+            g.rate.as_deref().map(|r| Rate::parse(r).map_err(|why| bad("rate", r, &why, RATE_VALID))).transpose()?;
+        let count =
+            g.count.map(|c| crate::config::int_in("count", c, 1, MAX_COUNT, "1..=1000000000000")).transpose()?;
+        let replay = replay(g, pkt_len, &fields, kind, rate.is_some(), lens.1)?;
+        let order = match g.flow_order {
+            Some(FlowOrderArg::Random) => FlowOrder::Random,
+            _ => FlowOrder::Sequential,
+        };
+        Ok(Traffic { sizes, fields, flows, order, rate, count: count.map(|c| c as u64), replay })
+    }
+
+    /// Frames of one length, one flow, as fast as they go, until stopped.
+    pub fn fixed(len: usize) -> Traffic {
+        Traffic {
+            sizes: SizeSpec::Fixed(len),
+            fields: GivenFields::default(),
+            flows: 1,
+            order: FlowOrder::Sequential,
+            rate: None,
+            count: None,
+            replay: None,
+        }
+    }
+
+    /// The flows of a generator on a port with MAC `mac` whose frames reach `peer`.
+    pub fn flow_spec(&self, mac: [u8; 6], peer: [u8; 6]) -> FlowSpec {
+        let mac_of = |m: [u8; 6]| FieldRange::one(m.iter().fold(0u64, |a, b| a << 8 | u64::from(*b)));
+        let ip = |a: [u8; 4]| FieldRange::one(u64::from(u32::from_be_bytes(a)));
+        let port = FieldRange::one(u64::from(crate::frame::UDP_PORT));
+        let f = &self.fields;
+        let default_src_ip = if self.flows > 1 && !f.any() { FLOWGEN_SRC_IP } else { ip(crate::frame::IP_A) };
+        FlowSpec {
+            src_port: f.src_port.unwrap_or(port),
+            src_ip: f.src_ip.unwrap_or(default_src_ip),
+            dst_port: f.dst_port.unwrap_or(port),
+            dst_ip: f.dst_ip.unwrap_or(ip(crate::frame::IP_B)),
+            src_mac: f.src_mac.unwrap_or(mac_of(mac)),
+            dst_mac: f.dst_mac.unwrap_or(mac_of(peer)),
+        }
+    }
+
+    /// Mean frame length sent.
+    pub fn mean_len(&self) -> f64 {
+        match &self.replay {
+            Some(r) => r.trace.mean_len(),
+            None => self.sizes.mean(),
+        }
+    }
+
+    /// Whether every generator stops by itself (a count, or a replay with a number of passes).
+    pub fn finite(&self) -> bool {
+        self.count.is_some() || self.replay.as_ref().is_some_and(|r| r.loops > 0)
+    }
+}
+
+const RATE_VALID: &str = "a positive number of packets per second (250000, 250kpps, 1.5Mpps) or bits per second \
+                          on the wire (100Mbps, 10Gbps)";
+
+fn bad(flag: &str, value: &str, why: &str, valid: &str) -> AppError {
+    AppError::usage(format!("invalid --{flag} {value}: {why}; valid is {valid}"))
+}
+
+/// `--pkt-len` checked against the ports' `lo..=hi`.
+fn sizes(pkt_len: Option<&str>, (lo, hi): (usize, usize)) -> Result<SizeSpec, AppError> {
+    let text = pkt_len.unwrap_or("64");
+    let valid = format!("lengths {lo}..={hi}: one (64), a range (64-1518), a weighted list (64:7,570:4) or imix");
+    let spec = SizeSpec::parse(text).map_err(|why| bad("pkt-len", text, &why, &valid))?;
+    spec.check(lo, hi).map_err(|len| bad("pkt-len", text, &format!("{len} is out of range"), &valid))?;
+    Ok(spec)
+}
+
+/// The first generator flag given.
+fn generator_flag(g: &GenArgs, fields: &GivenFields) -> Option<&'static str> {
+    let given = [
+        ("rate", g.rate.is_some()),
+        ("count", g.count.is_some()),
+        ("flows", g.flows.is_some()),
+        ("flow-order", g.flow_order.is_some()),
+        ("src-mac ... --dst-port", fields.any()),
+        ("replay", g.replay.is_some()),
+    ];
+    given.iter().find(|(_, set)| *set).map(|(f, _)| *f)
+}
+
+/// Flows per generator: 1 for txonly and pings; for flowgen `--flows` or what the ranges give.
+fn flow_count(g: &GenArgs, fields: &GivenFields, kind: GenKind) -> Result<u64, AppError> {
+    let ranged = [fields.src_mac, fields.dst_mac, fields.src_ip, fields.dst_ip, fields.src_port, fields.dst_port]
+        .iter()
+        .flatten()
+        .fold(1u64, |n, f| n.saturating_mul(f.span));
+    if kind != GenKind::Spread {
+        if let Some(flag) = (ranged > 1).then_some("src-mac/--dst-mac/--src-ip/--dst-ip/--src-port/--dst-port range") {
+            return Err(AppError::usage(format!(
+                "invalid --{flag} with this mode: it sends one flow; valid is one value each, or --mode flowgen"
+            )));
+        }
+        if let Some(n) = g.flows.filter(|n| *n != 1) {
+            return Err(AppError::usage(format!("invalid --flows {n} with this mode: it sends one flow; valid is 1")));
+        }
+        return Ok(1);
+    }
+    let most = if ranged > 1 { ranged } else { FLOWGEN_SRC_IP.span };
+    match g.flows {
+        None if ranged > 1 => Ok(ranged.min(1 << 40)),
+        None => Ok(FLOWGEN_DEFAULT_FLOWS),
+        Some(n) if n >= 1 && (n as u64) <= most => Ok(n as u64),
+        Some(n) => Err(AppError::usage(format!(
+            "invalid --flows {n}: valid is 1..={most} (the distinct flows the address and port ranges give)"
+        ))),
+    }
+}
+
+/// `--replay` and its settings.
+fn replay(
+    g: &GenArgs,
+    pkt_len: Option<&str>,
+    fields: &GivenFields,
+    kind: GenKind,
+    paced: bool,
+    max_len: usize,
+) -> Result<Option<ReplayPlan>, AppError> {
+    let Some(path) = &g.replay else {
+        if g.replay_loops.is_some() || g.replay_timing.is_some() {
+            return Err(AppError::usage(
+                "invalid --replay-loops or --replay-timing without --replay: valid with --replay FILE",
+            ));
+        }
+        return Ok(None);
+    };
+    let shown = path.display();
+    if kind != GenKind::Single {
+        return Err(AppError::usage(format!("invalid --replay {shown} with this mode: valid with --mode txonly")));
+    }
+    if pkt_len.is_some() || fields.any() || g.flows.is_some() {
+        return Err(AppError::usage(format!(
+            "invalid --replay {shown} with --pkt-len, --flows or address flags: the capture gives the frames; \
+             valid is --replay alone"
+        )));
+    }
+    let timing = match (g.replay_timing, paced) {
+        (Some(ReplayTimingArg::Recorded), true) => {
+            return Err(AppError::usage(
+                "invalid --replay-timing recorded with --rate: a rate replaces the recorded timing; valid is \
+                 --replay-timing asap, or no --rate",
+            ))
+        }
+        (Some(ReplayTimingArg::Asap), _) | (None, true) => Timing::Asap,
+        (Some(ReplayTimingArg::Recorded) | None, false) => Timing::Recorded,
+    };
+    let loops = crate::config::int_in(
+        "replay-loops",
+        g.replay_loops.unwrap_or(1),
+        0,
+        1_000_000,
+        "0 (until the run ends)..=1000000",
+    )?;
+    let trace = Trace::load(path).map_err(|why| AppError::usage(format!("invalid --replay {shown}: {why}")))?;
+    if trace.truncated > 0 {
+        log::warn!("--replay {shown}: {} frames were cut short by the capture and go out as captured", trace.truncated);
+    }
+    let too_long = (0..trace.len()).filter(|i| trace.frame(*i).len() > max_len).count();
+    if too_long > 0 {
+        log::warn!(
+            "--replay {shown}: {too_long} frames are longer than the port allows ({max_len} B): counted and skipped"
+        );
+    }
+    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing }))
+}

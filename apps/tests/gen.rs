@@ -1,0 +1,312 @@
+//! The generator end to end through the binary: counts, rates, size mixes, flows, replay, the live line
+//! and the flags' errors. Runs are serialised (their workers pin to the same cores).
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn pktloop(args: &[&str]) -> Output {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    Command::new(env!("CARGO_BIN_EXE_pktloop"))
+        .args(args)
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .output()
+        .expect("run pktloop")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pktloop-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn json(args: &[&str]) -> Value {
+    let o = pktloop(args);
+    assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"))
+}
+
+fn usage_error(args: &[&str], needles: &[&str]) {
+    let o = pktloop(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+    }
+}
+
+fn u(v: &Value, path: &str) -> u64 {
+    v.pointer(path).and_then(Value::as_u64).unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+fn f(v: &Value, path: &str) -> f64 {
+    v.pointer(path).and_then(Value::as_f64).unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+/// Every frame of a classic pcap file.
+fn read_pcap(path: &PathBuf) -> Vec<Vec<u8>> {
+    let mut r = pcap_file::pcap::PcapReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    while let Some(p) = r.next_packet() {
+        out.push(p.unwrap().data.into_owned());
+    }
+    out
+}
+
+/// Writes `frames` (with their times) as a classic nanosecond pcap.
+fn write_pcap(path: &PathBuf, frames: &[(Duration, Vec<u8>)]) {
+    let header = pcap_file::pcap::PcapHeader {
+        ts_resolution: pcap_file::TsResolution::NanoSecond,
+        ..pcap_file::pcap::PcapHeader::default()
+    };
+    let mut w = pcap_file::pcap::PcapWriter::with_header(std::fs::File::create(path).unwrap(), header).unwrap();
+    for (t, data) in frames {
+        w.write_packet(&pcap_file::pcap::PcapPacket::new(*t, data.len() as u32, data)).unwrap();
+    }
+}
+
+/// A frame of `len` bytes that says `i` in its first payload bytes (an Ethernet header, then i).
+fn numbered_frame(i: u32, len: usize) -> Vec<u8> {
+    let mut f = vec![0u8; len];
+    f[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x88, 0xb5]);
+    f[14..18].copy_from_slice(&i.to_be_bytes());
+    for (k, b) in f[18..].iter_mut().enumerate() {
+        *b = (k as u32 ^ i) as u8;
+    }
+    f
+}
+
+#[test]
+fn a_count_stops_each_generator_and_every_packet_is_accounted_for() {
+    for mode in ["txonly", "flowgen"] {
+        let v = json(&["fwd", "--mode", mode, "--count", "12345", "--json"]);
+        assert_eq!(u(&v, "/accounting/generated"), 12345, "{mode}");
+        assert_eq!(u(&v, "/packets"), 12345, "{mode}: every packet received on the peer");
+        assert_eq!(u(&v, "/accounting/unaccounted"), 0);
+        assert!(f(&v, "/duration_s") < 4.0, "{mode}: the run ended when the count was done, not at 5 s");
+    }
+    let v = json(&["fwd", "--mode", "icmpecho", "--count", "1000", "--json"]);
+    assert_eq!(u(&v, "/packets"), 1000, "every ping answered");
+    // Several generator ports (null, one per worker): the count is each one's.
+    let v = json(&[
+        "fwd",
+        "--port",
+        "null",
+        "--mode",
+        "txonly",
+        "--cores",
+        "2",
+        "--count",
+        "500",
+        "--json",
+        "--allow-shared-cores",
+    ]);
+    assert_eq!(u(&v, "/accounting/generated"), 1000);
+}
+
+#[test]
+fn a_rate_within_reach_is_held_within_one_percent() {
+    // A rate the slowest placement of this machine reaches many times over, so the check is the pacer's.
+    let v = json(&[
+        "fwd",
+        "--port",
+        "null",
+        "--mode",
+        "txonly",
+        "--cores",
+        "1",
+        "--rate",
+        "200kpps",
+        "--duration",
+        "1",
+        "--json",
+    ]);
+    let achieved = f(&v, "/generators/achieved_pps_per_port");
+    assert!((achieved - 200_000.0).abs() <= 2_000.0, "achieved {achieved} pps for 200 kpps");
+    assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(true)));
+    // Wire rate: 100 Mbit/s of 64-byte frames is 100e6 / (84 * 8) frames a second.
+    let v = json(&[
+        "fwd", "--port", "null", "--mode", "txonly", "--cores", "1", "--rate", "100Mbps", "--count", "50000", "--json",
+    ]);
+    let asked = f(&v, "/generators/asked_pps_per_port");
+    assert!((asked - 100e6 / 672.0).abs() < 1.0, "{asked}");
+    let secs = f(&v, "/generators/seconds");
+    assert!((secs - 50_000.0 / asked).abs() <= 0.01 * secs, "50000 frames took {secs} s at {asked} pps");
+    // A rate out of reach is said to be.
+    let v = json(&["fwd", "--mode", "txonly", "--rate", "100000Mpps", "--duration", "0.5", "--json"]);
+    assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(false)));
+}
+
+#[test]
+fn imix_and_size_mixes_keep_their_proportions_and_the_report_gives_mean_and_wire_rates() {
+    let pcap = tmp("imix.pcap");
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--pkt-len",
+        "imix",
+        "--count",
+        "1200",
+        "--json",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--pcap-count",
+        "100000",
+    ]);
+    assert!((f(&v, "/mean_len") - 4246.0 / 12.0).abs() < 1e-9, "{}", v["mean_len"]);
+    let (packets, bytes, secs) = (u(&v, "/packets") as f64, u(&v, "/bytes") as f64, f(&v, "/duration_s"));
+    assert!((f(&v, "/wire_gbps") - (bytes + 20.0 * packets) * 8.0 / secs / 1e9).abs() < 1e-6);
+    let mut by_len: HashMap<usize, usize> = HashMap::new();
+    for frame in read_pcap(&pcap) {
+        *by_len.entry(frame.len()).or_default() += 1;
+    }
+    // Each frame was captured twice: sent on port 0, received on port 1.
+    assert_eq!(by_len, HashMap::from([(64, 1400), (570, 800), (1518, 200)]), "7:4:1");
+    let v = json(&["fwd", "--mode", "txonly", "--pkt-len", "100-200", "--count", "2000", "--json"]);
+    let mean = f(&v, "/mean_len");
+    assert!((140.0..=160.0).contains(&mean), "uniform 100-200: mean {mean}");
+    assert_eq!(v.pointer("/settings/generator/pkt_len"), Some(&Value::from("100-200")));
+}
+
+#[test]
+fn flows_cover_the_ranges_with_valid_checksums() {
+    let pcap = tmp("flows.pcap");
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "flowgen",
+        "--src-ip",
+        "198.18.1.1-198.18.1.10",
+        "--dst-port",
+        "5000-5001",
+        "--count",
+        "200",
+        "--json",
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--pcap-count",
+        "100000",
+    ]);
+    assert_eq!(u(&v, "/settings/generator/flows"), 20);
+    let mut flows = HashSet::new();
+    for frame in read_pcap(&pcap) {
+        let ip = &frame[14..34];
+        let sum = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+        assert_eq!((sum & 0xffff) + (sum >> 16), 0xffff, "IPv4 checksum");
+        flows.insert((ip[12..16].to_vec(), u16::from_be_bytes([frame[36], frame[37]])));
+    }
+    assert_eq!(flows.len(), 20);
+    assert!(flows.iter().all(|(ip, port)| ip[..3] == [198, 18, 1] && (1..=10).contains(&ip[3]) && *port >= 5000));
+    let v = json(&["fwd", "--mode", "flowgen", "--flows", "5", "--flow-order", "random", "--count", "100", "--json"]);
+    assert_eq!(v.pointer("/settings/generator/flow_order"), Some(&Value::from("random")));
+    assert_eq!(u(&v, "/packets"), 100);
+}
+
+#[test]
+fn replay_sends_the_capture_byte_for_byte_looping_and_counts_frames_too_long() {
+    let input = tmp("in.pcap");
+    let frames: Vec<(Duration, Vec<u8>)> = (0..300u32)
+        .map(|i| (Duration::from_micros(u64::from(i)), numbered_frame(i, 60 + (i as usize * 7) % 1400)))
+        .collect();
+    write_pcap(&input, &frames);
+    let out = tmp("out.pcap");
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--replay",
+        input.to_str().unwrap(),
+        "--replay-timing",
+        "asap",
+        "--replay-loops",
+        "2",
+        "--json",
+        "--pcap",
+        out.to_str().unwrap(),
+        "--pcap-count",
+        "100000",
+    ]);
+    assert_eq!(u(&v, "/packets"), 600, "two passes received");
+    assert_eq!(u(&v, "/accounting/unaccounted"), 0);
+    let captured = read_pcap(&out);
+    assert_eq!(captured.len(), 1200, "each frame sent and received, twice over");
+    // Each pass, in order, byte for byte: frames seen for the first and the third time are the sent ones.
+    let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut sent = Vec::new();
+    for f in captured {
+        let n = seen.entry(f.clone()).or_default();
+        if *n % 2 == 0 {
+            sent.push(f);
+        }
+        *n += 1;
+    }
+    let want: Vec<Vec<u8>> = frames.iter().chain(&frames).map(|(_, d)| d.clone()).collect();
+    assert!(sent == want, "replayed frames differ from the capture");
+    // An MTU of 500 leaves out every frame longer than 518 B, counted, not fatal.
+    let too_long = frames.iter().filter(|(_, d)| d.len() > 518).count() as u64;
+    let v = json(&["fwd", "--mode", "txonly", "--replay", input.to_str().unwrap(), "--mtu", "500", "--json"]);
+    assert_eq!(u(&v, "/generators/too_long_skipped"), too_long);
+    assert_eq!(u(&v, "/packets"), 300 - too_long);
+}
+
+#[test]
+fn replay_at_recorded_timing_takes_as_long_as_the_capture() {
+    let input = tmp("slow.pcap");
+    let frames: Vec<(Duration, Vec<u8>)> =
+        (0..5u32).map(|i| (Duration::from_millis(1000 + 100 * u64::from(i)), numbered_frame(i, 64))).collect();
+    write_pcap(&input, &frames);
+    let v = json(&["fwd", "--mode", "txonly", "--replay", input.to_str().unwrap(), "--json"]);
+    let secs = f(&v, "/generators/seconds");
+    assert!((0.4..0.45).contains(&secs), "5 frames 100 ms apart went out over {secs} s");
+    assert_eq!(u(&v, "/packets"), 5);
+    let v = json(&["fwd", "--mode", "txonly", "--replay", input.to_str().unwrap(), "--rate", "1000", "--json"]);
+    let secs = f(&v, "/generators/seconds");
+    assert!(secs < 0.05, "at 1000 pps, 5 frames take 4 ms, not the recorded 400 ({secs} s)");
+}
+
+#[test]
+fn the_live_line_comes_every_stats_period_with_each_port_and_direction() {
+    let o = pktloop(&["fwd", "--mode", "txonly", "--duration", "1", "--stats-period", "0.25"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].contains("feth0 rx 0.000 tx") && lines[0].contains("feth1 rx"), "{}", lines[0]);
+    assert!(lines[0].contains("on the wire") && lines[0].contains("mean 64 B"), "{}", lines[0]);
+    let o = pktloop(&["fwd", "--duration", "0.3"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("both directions added"));
+}
+
+#[test]
+fn generator_flags_are_checked_with_one_line_naming_flag_value_and_range() {
+    let missing = tmp("missing.pcap");
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["fwd", "--mode", "txonly", "--rate", "fast"], &["--rate fast", "valid is", "Mpps"]),
+        (&["fwd", "--mode", "txonly", "--rate", "0"], &["--rate 0", "positive"]),
+        (&["fwd", "--mode", "txonly", "--count", "0"], &["--count 0", "1..=1000000000000"]),
+        (&["fwd", "--mode", "txonly", "--pkt-len", "40-100"], &["--pkt-len 40-100", "40", "60..=1518"]),
+        (&["fwd", "--mode", "txonly", "--pkt-len", "64:0"], &["--pkt-len 64:0", "weight"]),
+        (&["fwd", "--mode", "flowgen", "--src-ip", "1.2.3"], &["--src-ip 1.2.3", "A.B.C.D"]),
+        (&["fwd", "--mode", "flowgen", "--src-port", "9-1"], &["--src-port 9-1", "empty"]),
+        (&["fwd", "--mode", "flowgen", "--src-port", "1-4", "--flows", "5"], &["--flows 5", "1..=4"]),
+        (&["fwd", "--mode", "txonly", "--src-ip", "1.1.1.1-1.1.1.2"], &["range", "flowgen"]),
+        (&["fwd", "--mode", "io", "--rate", "1000"], &["--rate", "txonly"]),
+        (&["fwd", "--mode", "txonly", "--replay", missing.to_str().unwrap()], &["--replay", "cannot read it"]),
+        (&["fwd", "--mode", "txonly", "--replay-loops", "2"], &["--replay-loops", "--replay FILE"]),
+        (&["fwd", "--mode", "txonly", "--stats-period", "0"], &["--stats-period 0", "0.1..=3600"]),
+        (&["fwd", "--mode", "icmpecho", "--pkt-len", "imix"], &["--pkt-len imix", "one length"]),
+        (&["latency", "--pkt-len", "64-128"], &["--pkt-len 64-128", "one length"]),
+    ];
+    for (args, needles) in cases {
+        usage_error(args, needles);
+    }
+}
