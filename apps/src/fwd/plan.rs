@@ -8,7 +8,6 @@ use crate::filters::FilterSpec;
 use crate::frame;
 use crate::portspec::PortSpec;
 use pktloop_pmd::feth::FethConfig;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// A checked `fwd` run.
@@ -47,7 +46,7 @@ pub struct Plan {
     /// One JSON object instead of tables.
     pub json: bool,
     /// Capture file and cap.
-    pub pcap: Option<(PathBuf, i64)>,
+    pub pcap: Option<crate::capture::CaptureSpec>,
     /// TAP port settings (used with `--port tap`).
     pub tap: TapPlan,
     /// Run the ports through the input layer (`--filter`, `--input-thread`); None: ports as they are.
@@ -150,7 +149,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         duration,
         feth,
         json: a.run.json.unwrap_or(false),
-        pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
+        pcap: crate::capture::CaptureSpec::from_args(&a.run),
         tap,
         dlil,
     })

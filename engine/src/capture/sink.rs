@@ -198,6 +198,14 @@ impl<W: Write> Sink<W> {
         }
     }
 
+    /// The format it writes.
+    pub fn format(&self) -> Format {
+        match self {
+            Sink::PcapNg(_) => Format::PcapNg,
+            Sink::Pcap(_) => Format::Pcap,
+        }
+    }
+
     /// Frames written.
     pub fn written(&self) -> u64 {
         match self {
