@@ -251,8 +251,8 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub json: Option<bool>,
-    /// Write tx and rx frames to this file, in time order (read by tcpdump, tshark and Wireshark whatever
-    /// its name ends with)
+    /// Write tx and rx frames to this file in time order, as --pcap-format says whatever the name ends with
+    /// (tcpdump, tshark and Wireshark read both formats)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Most frames written to --pcap, 1..=100000000
@@ -282,9 +282,9 @@ pub struct RunArgs {
 /// `--pcap-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PcapFormatArg {
-    /// pcapng: interface names and directions.
+    /// Interface names, each frame's port and direction.
     Pcapng,
-    /// Classic pcap.
+    /// Classic pcap: frames only.
     Pcap,
 }
 
