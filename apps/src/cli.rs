@@ -14,7 +14,8 @@ use std::path::PathBuf;
   pktloop fwd                                          io forwarding over a feth pair for 5 s
   pktloop fwd --mode txonly --pkt-len 1518 --pool-mode private --json
   pktloop fwd --port null --mode macswap --cores 1
-  pktloop fwd --mode icmpecho --pcap ping.pcap --pcap-count 1000
+  pktloop fwd --mode icmpecho --pcap ping.pcapng --pcap-count 1000 --snaplen 128
+  pktloop fwd --mode txonly --pcap tx.pcap --pcap-format pcap   (classic pcap)
   pktloop fwd --config run.toml --duration 10          (flags override the file)
   pktloop latency --rate 100000 --hgrm lat.hgrm --plot lat.svg
   pktloop bench --duration 0.5 --out bench.json
@@ -251,12 +252,21 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub json: Option<bool>,
-    /// Write tx and rx frames to this classic pcap file (read by tcpdump and tshark).
+    /// Write tx and rx frames to this file in time order, as --pcap-format says whatever the name ends with
+    /// (tcpdump, tshark and Wireshark read both formats)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Most frames written to --pcap, 1..=100000000
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "10000")]
     pub pcap_count: i64,
+    /// --pcap's format: pcapng (an interface per port, each frame's direction: inbound for rx, outbound for
+    /// tx) or pcap (classic: no interfaces, no direction)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "pcapng")]
+    pub pcap_format: PcapFormatArg,
+    /// Bytes of each frame kept in --pcap (longer frames are cut, their original length kept),
+    /// 14..=262144 [default: whole frames]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES")]
+    pub snaplen: Option<i64>,
     /// Allow more workers than cores (they then share cores; figures get lower and noisier).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
@@ -268,6 +278,26 @@ pub struct RunArgs {
     /// The port knobs.
     #[command(flatten)]
     pub feth: FethArgs,
+}
+
+/// `--pcap-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PcapFormatArg {
+    /// Interface names, each frame's port and direction.
+    Pcapng,
+    /// Classic pcap: frames only.
+    Pcap,
+}
+
+impl PcapFormatArg {
+    /// The engine's format.
+    pub fn format(self) -> pktloop_engine::capture::Format {
+        use pktloop_engine::capture::Format;
+        match self {
+            PcapFormatArg::Pcapng => Format::PcapNg,
+            PcapFormatArg::Pcap => Format::Pcap,
+        }
+    }
 }
 
 /// `--xdp-mode`.

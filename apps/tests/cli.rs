@@ -110,6 +110,9 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--cores", "0"], &["--cores", "0"]),
         (&["fwd", "--port", "null", "--mode", "icmpecho"], &["icmpecho", "null", "feth or tap"]),
         (&["fwd", "--pcap-count", "0", "--pcap", "/tmp/x.pcap", "--duration", "0.1"], &["--pcap-count", "0"]),
+        (&["fwd", "--snaplen", "13", "--pcap", "/tmp/x.pcapng"], &["--snaplen", "13", "14..=262144"]),
+        (&["latency", "--snaplen", "300000", "--pcap", "/tmp/x.pcapng"], &["--snaplen", "300000", "14..=262144"]),
+        (&["fwd", "--pcap-format", "erf"], &["--pcap-format", "erf", "pcapng", "pcap"]),
         (&["latency", "--rate", "-5"], &["--rate", "-5", "50000000"]),
         (&["latency", "--port", "tap,afxdp:eth0"], &["--port", "latency", "two real interfaces"]),
         (&["latency", "--port", "afxdp:eth0:2,afxdp:eth1"], &["--port", "latency", "one queue"]),
@@ -368,6 +371,92 @@ struct Frame {
     data: Vec<u8>,
 }
 
+/// A pcapng capture read back: interface names, then each frame's interface, direction flags, timestamp,
+/// original length and bytes.
+struct PcapNg {
+    names: Vec<String>,
+    snaplens: Vec<u32>,
+    frames: Vec<NgFrame>,
+}
+
+struct NgFrame {
+    port: u32,
+    flags: Option<u32>,
+    ts: std::time::Duration,
+    orig_len: u32,
+    data: Vec<u8>,
+}
+
+/// epb_flags direction bits.
+const INBOUND: u32 = 1;
+const OUTBOUND: u32 = 2;
+
+fn read_pcapng(path: &PathBuf) -> PcapNg {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut r = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut frames = Vec::new();
+    while let Some(b) = r.next_block() {
+        let Block::EnhancedPacket(p) = b.unwrap() else { continue };
+        let flags = p.options.iter().find_map(|o| match o {
+            EnhancedPacketOption::Flags(f) => Some(*f),
+            _ => None,
+        });
+        let (port, ts, orig_len) = (p.interface_id, p.timestamp, p.original_len);
+        frames.push(NgFrame { port, flags, ts, orig_len, data: p.data.into_owned() });
+    }
+    let mut names = Vec::new();
+    for idb in r.interfaces() {
+        assert_eq!(idb.linktype, pcap_file::DataLink::ETHERNET);
+        assert!(idb.options.contains(&InterfaceDescriptionOption::IfTsResol(9)), "nanosecond timestamps");
+        names.extend(idb.options.iter().find_map(|o| match o {
+            InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+            _ => None,
+        }));
+    }
+    let snaplens = r.interfaces().iter().map(|i| i.snaplen).collect();
+    PcapNg { names, snaplens, frames }
+}
+
+/// Checks a feth txonly capture: port 0 (feth0) only sends, port 1 (feth1) only receives, in time order.
+fn txonly_directions_and_order(c: &PcapNg) {
+    assert_eq!(c.names, ["feth0", "feth1"]);
+    assert!(c.frames.iter().any(|f| f.port == 0) && c.frames.iter().any(|f| f.port == 1), "both ports");
+    for f in &c.frames {
+        let want = if f.port == 0 { OUTBOUND } else { INBOUND };
+        assert_eq!(f.flags, Some(want), "port {}: tx outbound on port 0, rx inbound on port 1", f.port);
+    }
+    assert!(c.frames.windows(2).all(|w| w[0].ts <= w[1].ts), "frames in time order across workers");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let first = c.frames[0].ts;
+    assert!(first <= now && now - first < std::time::Duration::from_secs(600), "wall-clock timestamps");
+}
+
+#[test]
+fn pcapng_names_the_ports_flags_directions_and_keeps_time_order() {
+    let path = tmp("txonly.pcapng");
+    let p = path.to_str().unwrap();
+    let v = json(&["fwd", "--json", "--mode", "txonly", "--duration", "0.3", "--pcap", p]);
+    assert_eq!((v["pcap"]["format"].as_str(), v["pcap"]["late"].as_u64()), (Some("pcapng"), Some(0)));
+    let c = read_pcapng(&path);
+    assert_eq!(v["pcap"]["written"].as_u64(), Some(c.frames.len() as u64));
+    txonly_directions_and_order(&c);
+    assert!(c.frames.iter().all(|f| f.data.len() == 64 && f.orig_len == 64), "whole 64 B frames");
+
+    // Cut to --snaplen, the original length kept; the table names the format.
+    let o =
+        pktloop(&["fwd", "--mode", "txonly", "--duration", "0.3", "--pkt-len", "300", "--snaplen", "100", "--pcap", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8(o.stdout).unwrap();
+    let line = table.lines().find(|l| l.trim_start().starts_with("pcapng: ")).unwrap_or_default();
+    assert!(line.contains(&format!(" frames written to {p} (snaplen 100;")), "{table}");
+    let c = read_pcapng(&path);
+    assert_eq!(c.snaplens, [100, 100]);
+    txonly_directions_and_order(&c);
+    assert!(c.frames.iter().all(|f| f.data.len() == 100 && f.orig_len == 300), "cut to 100 of 300");
+}
+
 fn read_pcap(path: &PathBuf) -> Vec<Frame> {
     let f = std::fs::File::open(path).unwrap();
     let mut r = pcap_file::pcap::PcapReader::new(f).unwrap();
@@ -383,7 +472,7 @@ fn read_pcap(path: &PathBuf) -> Vec<Frame> {
 
 #[test]
 fn pcap_holds_whole_tx_and_rx_frames_with_trailer_and_fcs() {
-    let pcap = tmp("fwd.pcap");
+    let pcap = tmp("fwd.pcapng");
     let p = pcap.to_str().unwrap();
     // One worker generates on port 0 then receives on port 1 in each poll, so both directions reach the cap.
     let args = "fwd --json --duration 1 --cores 1 --mode txonly --multibuflet --pkt-len 1200 --fcs --trailer-length 4";
@@ -392,7 +481,14 @@ fn pcap_holds_whole_tx_and_rx_frames_with_trailer_and_fcs() {
     let v = json(&args);
     check_run(&v, "txonly", "feth");
     assert_eq!(v["pcap"]["written"], 200);
-    let frames = read_pcap(&pcap);
+    let frames: Vec<Frame> = read_pcapng(&pcap)
+        .frames
+        .into_iter()
+        .map(|f| {
+            assert_eq!(f.orig_len as usize, f.data.len(), "whole frames");
+            Frame { data: f.data }
+        })
+        .collect();
     assert_eq!(frames.len(), 200);
     let tx: Vec<&Frame> = frames.iter().filter(|f| f.data.len() == 1200).collect();
     let rx: Vec<&Frame> = frames.iter().filter(|f| f.data.len() == 1200 + 4 + 4).collect();
@@ -408,6 +504,7 @@ fn pcap_holds_whole_tx_and_rx_frames_with_trailer_and_fcs() {
     // Multi-buflet frames (1200 B over 512 B buflets) are whole: the UDP length field matches.
     assert!(tx.iter().all(|f| u16::from_be_bytes([f.data[38], f.data[39]]) == 1200 - 34));
 
+    // Classic pcap on request.
     let lat = tmp("lat.pcap");
     let v = json(&[
         "latency",
@@ -417,6 +514,8 @@ fn pcap_holds_whole_tx_and_rx_frames_with_trailer_and_fcs() {
         "--no-peer",
         "--pcap",
         lat.to_str().unwrap(),
+        "--pcap-format",
+        "pcap",
         "--pcap-count",
         "40",
     ]);

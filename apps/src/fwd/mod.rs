@@ -109,7 +109,10 @@ fn start(plan: &Plan) -> Result<Started, AppError> {
         log::warn!("{w}");
     }
     let mut recorder = match &plan.pcap {
-        Some((path, count)) => Some(Recorder::new(path, *count, config_max_frame(plan))?),
+        Some(spec) => {
+            let names = info.iter().map(|p| p.name.clone()).collect();
+            Some(Recorder::new(spec, config_max_frame(plan), names)?)
+        }
         None => None,
     };
     let generators = assignment.jobs.iter().flatten().filter(|j| j.generates()).count() as u64;

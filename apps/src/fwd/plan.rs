@@ -14,7 +14,6 @@ use crate::gen::settings::{GenKind, Traffic};
 use crate::gen::Quota;
 use crate::portspec::PortSpec;
 use pktloop_pmd::feth::FethConfig;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// A checked `fwd` run.
@@ -55,7 +54,7 @@ pub struct Plan {
     /// One JSON object instead of tables.
     pub json: bool,
     /// Capture file and cap.
-    pub pcap: Option<(PathBuf, i64)>,
+    pub pcap: Option<crate::capture::CaptureSpec>,
     /// TAP port settings (used with `--port tap`).
     pub tap: TapPlan,
     /// Run the ports through the input layer (`--filter`, `--input-thread`); None: ports as they are.
@@ -186,7 +185,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         stats_period: config::duration("stats-period", a.stats_period.unwrap_or(1.0), 3600.0)?,
         feth,
         json: a.run.json.unwrap_or(false),
-        pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
+        pcap: crate::capture::CaptureSpec::from_args(&a.run),
         tap,
         dlil,
     })

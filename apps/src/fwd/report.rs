@@ -429,8 +429,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
     );
     out += &format!("  buffers leaked after teardown: {}\n", r.leaked);
     if let Some(c) = &r.capture {
-        let path = plan.pcap.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default();
-        out += &format!("  pcap: {} frames written to {path} ({} missed: writer behind)\n", c.written, c.missed);
+        out += &capture_line(plan, c);
     }
     for w in warnings(plan, r) {
         out += &format!("  warning: {w}\n");
@@ -537,9 +536,27 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "cycles_per_packet": cpp.map(|c| json!({"value": c.value, "method": c.method, "ghz": c.ghz})),
         "busy_cycles_per_packet": (plan.record_cycles && t.packets > 0)
             .then(|| t.busy_cycles as f64 / t.packets as f64),
-        "pcap": r.capture.map(|c| json!({"written": c.written, "missed": c.missed})),
+        "pcap": r.capture.map(|c| json!({
+            "format": c.format.name(), "snaplen": c.snaplen, "written": c.written, "missed": c.missed, "late": c.late,
+        })),
         "warnings": warnings(plan, r),
     })
+}
+
+/// The capture's line: format, file, snap length, and what did not make it (or not in order).
+fn capture_line(plan: &Plan, c: &CaptureSummary) -> String {
+    let path = plan.pcap.as_ref().map(|s| s.path.display().to_string()).unwrap_or_default();
+    let late = match c.late {
+        0 => String::new(),
+        n => format!(", {n} written out of time order: a worker stalled"),
+    };
+    format!(
+        "  {}: {} frames written to {path} (snaplen {}; {} missed: writer behind{late})\n",
+        c.format.name(),
+        c.written,
+        c.snaplen,
+        c.missed
+    )
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ use pktloop_engine::lcore;
 use pktloop_pmd::feth::FethConfig;
 use serde_json::{json, Value};
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Longest round trip recorded (larger ones saturate): 60 s.
@@ -45,7 +44,7 @@ pub struct LatencyPlan {
     /// Measure the rtrb floor too.
     pub peer: bool,
     /// Capture.
-    pub pcap: Option<(PathBuf, i64)>,
+    pub pcap: Option<crate::capture::CaptureSpec>,
     /// Two real-interface ports (pinger's, ponger's); None: a feth pair.
     pub wire: Option<Vec<PortSpec>>,
     /// How AF_XDP ports move frames.
@@ -129,7 +128,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         duration,
         rate,
         peer: !a.no_peer.unwrap_or(false),
-        pcap: a.run.pcap.clone().map(|p| (p, a.run.pcap_count)),
+        pcap: crate::capture::CaptureSpec::from_args(&a.run),
         wire: wire_pair(a)?,
         xdp: a.run.xdp_mode.map(crate::cli::XdpModeArg::want).unwrap_or_default(),
     })
@@ -258,7 +257,8 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
         println!("  p50 pktloop / p50 rtrb = {r:.2}");
     }
     if let Some(n) = pcap {
-        println!("  pcap: {n} frames written");
+        let format = plan.pcap.as_ref().map_or("pcap", |s| s.format.name());
+        println!("  {format}: {n} frames written");
     }
 }
 

@@ -29,8 +29,9 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
         Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, plan.xdp)?,
     };
     let mut recorder = match &plan.pcap {
-        Some((path, count)) => {
-            Some(Recorder::new(path, *count, config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4)?)
+        Some(spec) => {
+            let max_frame = config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4;
+            Some(Recorder::new(spec, max_frame, set.info.iter().map(|p| p.name.clone()).collect())?)
         }
         None => None,
     };

@@ -3,10 +3,12 @@
 //! The hot path never allocates and never blocks: a [`Tap`] (one per lcore) copies a frame, all of its
 //! buflets, into a preallocated slot taken from its own free ring and pushes the slot onto its own full ring;
 //! when no slot is free the frame is counted as missed, never waited for. The [`Capture`] that made the taps
-//! drains every full ring (on a writer thread, or after the run) and hands the slots back. A shared count caps
-//! how many frames are taken in all. [`PcapSink`] writes drained frames as classic pcap (Ethernet link type,
-//! nanosecond timestamps) that tcpdump and tshark read. [`Tapped`] decorates any [`Port`] with a tap, for
-//! code that wants a capture without touching its poll loop.
+//! drains every full ring (on a writer thread, or after the run), hands each tap a slot back for each frame
+//! taken, and releases the frames of all taps in time order ([`merge`]). A shared count caps how many frames
+//! are taken in all. [`sink`] writes drained frames as pcapng ([`PcapNgSink`]: an interface per port, each
+//! frame's direction) or classic pcap ([`PcapSink`]), both with nanosecond timestamps, that tcpdump and
+//! tshark read. [`Tapped`] decorates any [`Port`] with a tap, for code that wants a capture without touching
+//! its poll loop.
 //!
 //! ```
 //! use pktloop_engine::capture::{Capture, CaptureConfig, Direction};
@@ -24,14 +26,18 @@
 //! assert_eq!(seen, 60);
 //! ```
 
+mod merge;
+pub mod sink;
+
+pub use sink::{Format, PcapNgSink, PcapSink, Sink};
+
 use crate::error::KnobError;
 use crate::packet::Packet;
 use crate::port::{EventBus, LinkState, PacketBurst, Port, PortCounters};
 use crate::ring::{ring, Consumer, Producer};
-use std::io::Write;
+use merge::Merge;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Which way a captured frame went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,7 +51,8 @@ pub enum Direction {
 /// One captured frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
-    /// When it was seen, engine clock nanoseconds ([`crate::time::now_ns`]).
+    /// When it was seen, engine clock nanoseconds ([`crate::time::now_ns`]); never earlier than the frame
+    /// its tap took before it (the time-ordered drain relies on it).
     pub ts_ns: u64,
     /// Port index as the capturing application numbers its ports.
     pub port: u16,
@@ -62,7 +69,7 @@ pub struct Frame {
 pub struct CaptureConfig {
     /// Slots per tap (a power of two, 2..=65536): frames a tap can hold before the writer drains them.
     pub slots: usize,
-    /// Bytes kept of each frame: 64..=262144.
+    /// Bytes kept of each frame (the rest is cut, the original length kept): 14 (an Ethernet header)..=262144.
     pub snaplen: usize,
     /// Most frames taken over all taps (1..).
     pub limit: u64,
@@ -79,7 +86,7 @@ struct Shared {
 pub struct Capture {
     config: CaptureConfig,
     shared: Arc<Shared>,
-    lanes: Vec<(Consumer<Frame>, Producer<Frame>)>,
+    merge: Merge,
 }
 
 /// The hot path's side, owned by one lcore.
@@ -104,11 +111,11 @@ impl Capture {
         if !config.slots.is_power_of_two() || !(2..=65536).contains(&config.slots) {
             return Err(KnobError::new("pcap-slots", config.slots, "a power of two in 2..=65536"));
         }
-        crate::error::check_range("pcap-snaplen", config.snaplen, 64, 262_144, "64..=262144")?;
+        crate::error::check_range("pcap-snaplen", config.snaplen, 14, 262_144, "14..=262144")?;
         if config.limit == 0 {
             return Err(KnobError::new("pcap-count", 0, "1 or more"));
         }
-        Ok(Capture { config, shared: Arc::default(), lanes: Vec::new() })
+        Ok(Capture { config, shared: Arc::default(), merge: Merge::new(config.slots, config.snaplen) })
     }
 
     /// A new tap with its own preallocated slots (setup time: allocates `slots` buffers of `snaplen`).
@@ -119,17 +126,10 @@ impl Capture {
         let (full_tx, full_rx) = ring::<Frame>(self.config.slots)?;
         let (mut free_tx, free_rx) = ring::<Frame>(self.config.slots)?;
         for _ in 0..self.config.slots {
-            let slot = Frame {
-                ts_ns: 0,
-                port: 0,
-                dir: Direction::Rx,
-                orig_len: 0,
-                data: Vec::with_capacity(self.config.snaplen),
-            };
             // Cannot fail: the ring holds exactly `slots`.
-            let _ = free_tx.push(slot);
+            let _ = free_tx.push(Frame::slot(self.config.snaplen));
         }
-        self.lanes.push((full_rx, free_tx));
+        self.merge.add(full_rx, free_tx);
         Ok(Tap {
             full: full_tx,
             free: free_rx,
@@ -141,18 +141,23 @@ impl Capture {
         })
     }
 
-    /// Hands every captured frame waiting in the taps to `f`, then gives the slots back. Returns how many.
+    /// Hands every captured frame to `f`, all taps merged in time order (for when the taps have stopped, or
+    /// a one-off look). Returns how many.
     pub fn drain(&mut self, mut f: impl FnMut(&Frame)) -> usize {
-        let mut n = 0;
-        for (full, free) in &mut self.lanes {
-            while let Some(frame) = full.pop() {
-                f(&frame);
-                n += 1;
-                // Cannot fail: a slot only exists once, so the free ring always has room for it.
-                let _ = free.push(frame);
-            }
-        }
-        n
+        self.merge.drain_all(&mut f)
+    }
+
+    /// Hands `f`, in time order, the captured frames no tap can still undercut, holding the others back;
+    /// taps are taken to have published every frame stamped before `horizon_ns` (engine clock). Call it
+    /// repeatedly while the taps run, then [`Capture::drain`]. Returns how many frames were handed out.
+    pub fn drain_until(&mut self, horizon_ns: u64, mut f: impl FnMut(&Frame)) -> usize {
+        self.merge.drain_until(horizon_ns, &mut f)
+    }
+
+    /// Frames handed out older than one before them: a tap published them after the horizon had passed
+    /// their timestamp, so the file is out of order there (0 unless a worker stalled that long).
+    pub fn late(&self) -> u64 {
+        self.merge.late()
     }
 
     /// Frames taken so far (capped at the limit).
@@ -168,6 +173,13 @@ impl Capture {
     /// The configuration.
     pub fn config(&self) -> CaptureConfig {
         self.config
+    }
+}
+
+impl Frame {
+    /// An empty slot that holds `snaplen` bytes without growing (setup or writer side only: allocates).
+    fn slot(snaplen: usize) -> Frame {
+        Frame { ts_ns: 0, port: 0, dir: Direction::Rx, orig_len: 0, data: Vec::with_capacity(snaplen) }
     }
 }
 
@@ -323,55 +335,6 @@ impl<P: Port> Port for Tapped<P> {
     }
 }
 
-/// A classic pcap writer (link type Ethernet, nanosecond timestamps) for drained frames.
-#[derive(Debug)]
-pub struct PcapSink<W: Write> {
-    writer: pcap_file::pcap::PcapWriter<W>,
-    /// Wall-clock time at engine-clock zero, so timestamps read as real dates.
-    epoch: Duration,
-    written: u64,
-}
-
-impl<W: Write> PcapSink<W> {
-    /// Writes the pcap header to `out`.
-    ///
-    /// # Errors
-    /// Writing the header failed.
-    pub fn new(out: W, snaplen: u32) -> Result<PcapSink<W>, pcap_file::PcapError> {
-        let header = pcap_file::pcap::PcapHeader {
-            snaplen,
-            datalink: pcap_file::DataLink::ETHERNET,
-            ts_resolution: pcap_file::TsResolution::NanoSecond,
-            ..Default::default()
-        };
-        let writer = pcap_file::pcap::PcapWriter::with_header(out, header)?;
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let epoch = wall.saturating_sub(Duration::from_nanos(crate::time::now_ns()));
-        Ok(PcapSink { writer, epoch, written: 0 })
-    }
-
-    /// Appends one frame.
-    ///
-    /// # Errors
-    /// Writing failed.
-    pub fn write(&mut self, frame: &Frame) -> Result<(), pcap_file::PcapError> {
-        let ts = self.epoch + Duration::from_nanos(frame.ts_ns);
-        self.writer.write_packet(&pcap_file::pcap::PcapPacket::new(ts, frame.orig_len, &frame.data))?;
-        self.written += 1;
-        Ok(())
-    }
-
-    /// Frames written.
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// The underlying writer (flush it before dropping).
-    pub fn into_inner(self) -> W {
-        self.writer.into_writer()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,10 +387,59 @@ mod tests {
     fn bad_sizes_are_refused_by_name() {
         let e = Capture::new(CaptureConfig { slots: 3, snaplen: 100, limit: 1 }).unwrap_err();
         assert_eq!(e.knob, "pcap-slots");
-        let e = Capture::new(CaptureConfig { slots: 4, snaplen: 10, limit: 1 }).unwrap_err();
+        let e = Capture::new(CaptureConfig { slots: 4, snaplen: 13, limit: 1 }).unwrap_err();
         assert_eq!(e.knob, "pcap-snaplen");
         let e = Capture::new(CaptureConfig { slots: 4, snaplen: 100, limit: 0 }).unwrap_err();
         assert_eq!(e.knob, "pcap-count");
+    }
+
+    #[test]
+    fn taps_are_merged_in_time_order_and_held_back_until_no_tap_can_undercut() {
+        let pool = pool(2048, 1);
+        let pkt = pool.packet_from(&[0u8; 60]).unwrap();
+        let mut cap = Capture::new(CaptureConfig { slots: 4, snaplen: 2048, limit: 100 }).unwrap();
+        let (mut a, mut b) = (cap.tap().unwrap(), cap.tap().unwrap());
+        for ts in [10, 30, 50] {
+            assert!(a.packet(&pkt, 0, Direction::Tx, ts));
+        }
+        assert!(b.packet(&pkt, 1, Direction::Rx, 20));
+        let mut out = Vec::new();
+        // b's newest is 20: a's 30 and 50 wait, as b may still publish something stamped 25.
+        assert_eq!(cap.drain_until(0, |f| out.push(f.ts_ns)), 2);
+        assert_eq!(out, [10, 20]);
+        for ts in [60, 70, 80, 90] {
+            assert!(a.packet(&pkt, 0, Direction::Tx, ts), "held frames gave their slots back");
+        }
+        assert!(b.packet(&pkt, 1, Direction::Rx, 40));
+        cap.drain_until(0, |f| out.push(f.ts_ns));
+        assert_eq!(out, [10, 20, 30, 40]);
+        // An idle tap holds nothing back once the horizon passes.
+        cap.drain_until(55, |f| out.push(f.ts_ns));
+        assert_eq!(out, [10, 20, 30, 40, 50]);
+        assert_eq!(cap.drain(|f| out.push(f.ts_ns)), 4);
+        assert_eq!(out, [10, 20, 30, 40, 50, 60, 70, 80, 90]);
+        assert_eq!(cap.late(), 0);
+        // A frame published after the horizon passed it is still written, counted late.
+        assert!(b.packet(&pkt, 1, Direction::Rx, 45));
+        cap.drain(|f| out.push(f.ts_ns));
+        assert_eq!((out.last(), cap.late()), (Some(&45), 1));
+    }
+
+    #[test]
+    fn a_lane_holds_at_most_a_ring_and_then_its_tap_misses() {
+        let pool = pool(2048, 1);
+        let pkt = pool.packet_from(&[0u8; 60]).unwrap();
+        let mut cap = Capture::new(CaptureConfig { slots: 2, snaplen: 2048, limit: 100 }).unwrap();
+        let (mut a, _idle) = (cap.tap().unwrap(), cap.tap().unwrap());
+        let mut out = Vec::new();
+        for ts in 1..=6 {
+            a.packet(&pkt, 0, Direction::Tx, ts);
+            cap.drain_until(0, |f| out.push(f.ts_ns));
+        }
+        assert!(out.is_empty(), "the idle tap holds everything back until the horizon");
+        assert_eq!(cap.missed(), 2, "2 held + 2 in the ring, the rest missed");
+        cap.drain(|f| out.push(f.ts_ns));
+        assert_eq!(out, [1, 2, 3, 4]);
     }
 
     /// A port whose tx keeps at most `room` packets and whose rx hands them back.
@@ -505,18 +517,5 @@ mod tests {
         drop(got);
         drop(port.into_inner());
         assert_eq!(pool.in_use(), 0);
-    }
-
-    #[test]
-    fn pcap_sink_output_reads_back() {
-        let frame = Frame { ts_ns: 10, port: 0, dir: Direction::Tx, orig_len: 3, data: vec![1, 2, 3] };
-        let mut sink = PcapSink::new(Vec::new(), 65535).unwrap();
-        sink.write(&frame).unwrap();
-        assert_eq!(sink.written(), 1);
-        let bytes = sink.into_inner();
-        let mut r = pcap_file::pcap::PcapReader::new(&bytes[..]).unwrap();
-        let p = r.next_packet().unwrap().unwrap();
-        assert_eq!((&p.data[..], p.orig_len), (&[1u8, 2, 3][..], 3));
-        assert!(r.next_packet().is_none());
     }
 }
