@@ -34,10 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// testpmd-class forwarding over a feth pair or null ports, with live stats and a final table.
     #[command(allow_negative_numbers = true, args_override_self = true)]
-    Fwd(FwdArgs),
+    Fwd(Box<FwdArgs>),
     /// Round-trip latency ping-pong across a feth pair, as an HDR histogram.
     #[command(allow_negative_numbers = true, args_override_self = true)]
-    Latency(LatencyArgs),
+    Latency(Box<LatencyArgs>),
     /// The standard benchmark scenarios, one table and a JSON file.
     #[command(allow_negative_numbers = true, args_override_self = true)]
     Bench(BenchArgs),

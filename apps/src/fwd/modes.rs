@@ -178,11 +178,12 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     let c = x.counters;
     let p = &mut ports[*port];
     if r.pending.is_empty() && !r.done {
+        if stats::get(&c.gen_first_ns) == 0 {
+            // When the generator started: its rate and span are measured from here.
+            stats::set(&c.gen_first_ns, now_ns());
+        }
         let made = make(gen, p.port.tx_pool(), &mut r.pending, x.burst, c);
         if made > 0 {
-            if stats::get(&c.gen_first_ns) == 0 {
-                stats::set(&c.gen_first_ns, now_ns());
-            }
             mark(gen, &mut r.pending, &mut r.seq);
             stats::add(&c.generated, made as u64);
             stats::add(&c.gen_bytes, bytes_of(&r.pending));

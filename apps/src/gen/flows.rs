@@ -78,7 +78,7 @@ pub struct FlowSpec {
 }
 
 /// One flow's header values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tuple {
     /// Ethernet source.
     pub src_mac: [u8; 6],
