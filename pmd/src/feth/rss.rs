@@ -8,10 +8,10 @@
 //! table-driven (one 256-entry table per input byte, built at compile time): at most 12 loads per frame.
 //! The queue is `hash * queues >> 32` (a multiply, not a division).
 //!
-//! The sender steers (it is the one that writes into the peer's rings): [`cross_burst`] and
-//! [`cross_queues`] run each packet through the tx work of `super::shaper` and into the lane of its flow,
-//! one ring per (tx queue, peer rx queue) pair, so every ring keeps one producer and one consumer. Packets
-//! of one flow keep their order: they share a lane, and a packet whose lane is full stops the pass (retry
+//! The sender steers (it is the one that writes into the peer's rings): `cross_burst` and `cross_queues`
+//! run each packet through the tx work of `super::shaper` and into the lane of its flow, one ring per (tx
+//! queue, peer rx queue) pair, so every ring keeps one producer and one consumer. Packets of one flow from
+//! one tx queue keep their order: they share a lane, and a packet whose lane is full stops the pass (retry
 //! policy) before any packet behind it is taken.
 
 use super::config::QUEUES_MAX;
