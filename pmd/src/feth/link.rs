@@ -345,7 +345,9 @@ impl Links {
             draining |= r.sender_gone();
             true
         });
-        self.next = 0;
+        if self.next >= self.rx.len() {
+            self.next = 0;
+        }
         self.retiring = draining;
     }
 
@@ -417,6 +419,49 @@ mod tests {
         assert_eq!(receiver.rx_burst(&mut burst, 32), 1);
         assert_eq!((receiver.rx.len(), receiver.retiring), (0, false), "drained: retired, disarmed");
         assert_eq!(counters.snapshot().total_drops(), 0);
+        drop(burst);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    /// A queue fed by several links (a steered mesh) takes turns: each burst starts one link further, so a
+    /// link that always has a burst's worth cannot starve the others; retiring one keeps the turn in range.
+    #[test]
+    fn rx_links_take_turns() {
+        let config = PoolConfig { prefer: Prefer::Normal, ..PoolConfig::new("links-turns", 64, 256) };
+        let pool = Pool::new(config).unwrap();
+        let counters = std::sync::Arc::new(PortCounters::default());
+        let generation = std::sync::Arc::new(Generation::default());
+        let mut receiver = Links::new();
+        let mut senders = Vec::new();
+        for _ in 0..3 {
+            let wake = std::sync::Arc::downgrade(&generation);
+            let peer = PeerInfo { rx_pool: pool.clone(), hwcsum: false, rss: true };
+            let (tx, rx) = link(8, peer, counters.clone(), wake);
+            adopt(&mut receiver, |m| m.post_rx(rx));
+            senders.push(tx);
+        }
+        for (k, s) in senders.iter_mut().enumerate() {
+            for _ in 0..4 {
+                let mut p = pool.alloc().unwrap();
+                p.meta_mut().packet_id = k as u64;
+                s.tx.producer.push(p).unwrap();
+            }
+        }
+        let mut firsts = Vec::new();
+        for _ in 0..4 {
+            let mut burst = PacketBurst::new();
+            assert_eq!(receiver.rx_burst(&mut burst, 2), 2);
+            firsts.push(burst[0].meta().packet_id);
+        }
+        assert_eq!(firsts, [0, 1, 2, 0]);
+        senders.remove(1).leave();
+        receiver.adopt(Mailbox::default());
+        let mut burst = PacketBurst::new();
+        while receiver.rx_burst(&mut burst, 1) != 0 {}
+        assert_eq!((receiver.rx.len(), burst.len()), (2, 4), "the left link drained and retired");
+        assert!(receiver.next <= receiver.rx.len());
+        senders.into_iter().for_each(TxSide::leave);
+        receiver.leave_all();
         drop(burst);
         assert_eq!(pool.in_use(), 0);
     }
