@@ -28,6 +28,35 @@
 //! assert_eq!((a.stats().opackets, b.stats().ipackets), (1, 1));
 //! ```
 //!
+//! Several queue pairs, one lcore per queue: split both ports and give worker i queue i of each. Dropping
+//! any queue destroys its interface, so workers hand their queues back and they are dropped together.
+//!
+//! ```
+//! use pktloop_engine::{mem::Prefer, Port, PacketBurst};
+//! use pktloop_pmd::feth::{pair, FethConfig};
+//!
+//! let config = FethConfig { queues: 4, prefer: Prefer::Normal, pool_packets: 256, ..FethConfig::default() };
+//! let (a, b) = pair(&config).unwrap();
+//! let (ha, hb) = (a.handle(), b.handle());
+//! let queues = std::thread::scope(|s| {
+//!     let workers: Vec<_> = (a.split_queues().into_iter().zip(b.split_queues()))
+//!         .map(|(mut tx, mut rx)| {
+//!             s.spawn(move || {
+//!                 let mut burst = PacketBurst::new();
+//!                 burst.push(tx.tx_pool().packet_from(&[tx.index() as u8; 60]).unwrap());
+//!                 assert_eq!(tx.tx_burst(0, &mut burst), 1);
+//!                 assert_eq!(rx.rx_burst(0, &mut burst, 32), 1, "tx queue i lands on rx queue i");
+//!                 assert_eq!(burst[0].data()[0], rx.index() as u8);
+//!                 (tx, rx)
+//!             })
+//!         })
+//!         .collect();
+//!     workers.into_iter().map(|w| w.join().unwrap()).collect::<Vec<_>>()
+//! });
+//! assert_eq!((ha.stats().opackets, hb.stats().ipackets), (4, 4));
+//! drop(queues);
+//! ```
+//!
 //! # Design
 //!
 //! - **Ownership.** Each [`Feth`] is owned by the one lcore that polls it (`&mut self` on the data path).

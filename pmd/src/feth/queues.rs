@@ -55,7 +55,11 @@ impl Feth {
     }
 
     /// The queue pairs, queue i at index i, each a [`Port`] of one queue that an lcore can own: hand one
-    /// to each worker. The interface lives while any of them does; dropping one destroys it.
+    /// to each worker.
+    ///
+    /// Dropping any of them destroys the interface (as dropping the [`Feth`] does): the others see it
+    /// detaching at their next poll and drop what they are given or still hold as `Detached`. So workers
+    /// should hand their queues back when they stop, and the queues be dropped together after.
     pub fn split_queues(self) -> Vec<FethQueue> {
         let Feth { head, rest } = self;
         std::iter::once(head).chain(rest).collect()
