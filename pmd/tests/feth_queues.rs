@@ -198,6 +198,48 @@ fn rss_full_lane_is_back_pressure_or_a_counted_drop() {
     }
 }
 
+/// rss from the local tx rings (WMM classes, held under dequeue stall): released, every class is steered
+/// by flow, each flow's frames in order on one queue.
+#[test]
+fn rss_steers_from_the_local_tx_rings_too() {
+    let config = FethConfig { queues: 2, rss: true, wmm: true, ..cfg() };
+    let (mut a, mut b) = pair(&config).unwrap();
+    let pools = pools(&a, &b);
+    a.handle().set_dequeue_stall(true);
+    let mut burst = PacketBurst::new();
+    for seq in 0..3 {
+        for flow in 0..16 {
+            let mut p = a.tx_pool().packet_from(&udp_frame(flow, seq)).unwrap();
+            if flow % 2 == 0 {
+                p.meta_mut().service_class = pktloop_engine::packet::ServiceClass::Vo;
+            }
+            burst.push(p);
+        }
+    }
+    assert_eq!(a.tx_burst(1, &mut burst), 48);
+    assert_eq!((a.queued(), b.stats().ipackets), (48, 0));
+    a.handle().set_dequeue_stall(false);
+    a.poll();
+    assert_eq!(a.queued(), 0);
+    let mut seen: HashMap<u16, (usize, u32)> = HashMap::new();
+    for q in 0..2 {
+        let got = rx_queue(&mut b, q);
+        assert!(!got.is_empty(), "queue {q}");
+        for p in &got {
+            let (flow, seq) = flow_and_seq(p);
+            assert_eq!(p.meta().rss_hash, flow_hash(&udp_frame(flow, seq)));
+            if let Some((q0, prev)) = seen.insert(flow, (q, seq)) {
+                assert_eq!(q0, q, "flow {flow} on one queue");
+                assert!(seq > prev, "flow {flow} in order");
+            }
+        }
+    }
+    assert_eq!(seen.len(), 16);
+    assert_eq!(b.stats().ipackets, 48);
+    drop((a, b));
+    assert_all_back(&pools);
+}
+
 /// One worker thread per queue on split ports: worker i owns queue i of both sides and sends `N` frames
 /// on a's queue i while receiving on b's queue i. Without rss each receives its own; with rss they receive
 /// each other's too. The sums add up and nothing leaks.

@@ -139,7 +139,9 @@ pub struct FethConfig {
     pub prefer: Prefer,
     /// `queues`: queue pairs, 1..=8. Tx queue i crosses into the peer through rings of its own, so each
     /// queue can be polled by its own lcore ([`super::Feth::split_queues`]) with nothing shared on the data
-    /// path. Without `rss` on the peer, tx queue i feeds the peer's rx queue `i % peer queues`.
+    /// path. Without `rss` on the peer, tx queue i feeds the peer's rx queue `i % peer queues`. Each of
+    /// those rings has `ring-size` slots (N rings per direction, N x N with `rss`): give `pool-size` room
+    /// for what they can hold, or a sender that outruns its receiver meets nomem drops, not back-pressure.
     pub queues: usize,
     /// `rss`: frames arriving here are spread over this interface's rx queues by a Toeplitz flow hash
     /// (IPv4 addresses and TCP/UDP ports, else the MACs; see [`super::rss`]), recorded in
