@@ -217,6 +217,19 @@ impl<T: Send> Receiver<T> {
     }
 }
 
+/// Pops up to `max` packets from `links` in order into `pkts`.
+#[inline]
+fn pop_links(links: &mut [RxSide], pkts: &mut PacketBurst, max: usize) -> usize {
+    let mut n = 0;
+    for r in links {
+        if n >= max {
+            break;
+        }
+        n += r.consumer.pop_burst(pkts, max - n);
+    }
+    n
+}
+
 /// Links posted by the control plane for the port's lcore to adopt (kept under the interface's mutex).
 #[derive(Debug, Default)]
 pub(crate) struct Mailbox {
@@ -313,15 +326,15 @@ impl Links {
     /// then retires finished links if a sender may have left since the last look.
     #[inline]
     pub fn rx_burst(&mut self, pkts: &mut PacketBurst, max: usize) -> usize {
-        let mut n = 0;
-        let turn = self.next.min(self.rx.len());
-        let (before, from) = self.rx.split_at_mut(turn);
-        for r in from.iter_mut().chain(before) {
-            n += r.consumer.pop_burst(pkts, max - n);
-            if n >= max {
-                break;
-            }
-        }
+        // A single link's turn is always 0: the plain walk, as before there were turns.
+        let n = if self.next == 0 {
+            pop_links(&mut self.rx, pkts, max)
+        } else {
+            let turn = self.next.min(self.rx.len());
+            let (before, from) = self.rx.split_at_mut(turn);
+            let n = pop_links(from, pkts, max);
+            n + pop_links(before, pkts, max - n)
+        };
         self.next += 1;
         if self.next >= self.rx.len() {
             self.next = 0;
