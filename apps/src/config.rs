@@ -126,6 +126,8 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
             Some(RxFullArg::Drop) => RxFullPolicy::Drop,
         },
         prefer: prefer(a.memory),
+        queues: d.queues,
+        rss: d.rss,
     };
     c.validate()?;
     Ok(c)

@@ -132,6 +132,9 @@ pub struct PacketMeta {
     pub link_header_len: u8,
     /// FCS and checksum flags.
     pub flags: PacketFlags,
+    /// Flow hash of the frame, set by a receiving port that steers by flow (RSS); meaningless otherwise.
+    /// Sits in what was padding: the metadata stays 40 bytes.
+    pub rss_hash: u32,
     /// Optional expiry deadline.
     pub expiry: Option<Expiry>,
     /// Caller-chosen packet id, reported in expiry and tx-status events.
@@ -139,3 +142,6 @@ pub struct PacketMeta {
     /// Timestamp in nanoseconds on the engine clock (set by the sender, or on receive).
     pub timestamp_ns: u64,
 }
+
+// The hash fills padding: a bigger descriptor would cost every packet a cache line share.
+const _: () = assert!(std::mem::size_of::<PacketMeta>() == 40);

@@ -311,9 +311,12 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
                 if sent == n {
                     sent_all.store(true, Ordering::Release);
                 }
-                back += a.rx_burst(0, &mut rx, 64) as u64;
+                // Read before the poll: once stopped, a poll that finds nothing is the last one.
+                let stopping = stop_peer.load(Ordering::Acquire);
+                let k = a.rx_burst(0, &mut rx, 64) as u64;
+                back += k;
                 rx.clear();
-                if stop_peer.load(Ordering::Acquire) && a.rx_burst(0, &mut rx, 64) == 0 {
+                if stopping && k == 0 {
                     return (sent, back, a);
                 }
             }

@@ -27,6 +27,7 @@ static DEFAULT_META: PacketMeta = PacketMeta {
     service_class: ServiceClass::Be,
     link_header_len: 0,
     flags: PacketFlags::empty(),
+    rss_hash: 0,
     expiry: None,
     packet_id: 0,
     timestamp_ns: 0,

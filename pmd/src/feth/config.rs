@@ -30,6 +30,8 @@ pub const ADV_INTERVAL_MIN_MS: u32 = 10;
 pub const RING_SIZE_MAX: usize = 1 << 24;
 /// Largest pool (packets).
 pub const POOL_PACKETS_MAX: u32 = 1 << 20;
+/// Most queue pairs of one interface (knob `queues`).
+pub const QUEUES_MAX: usize = 8;
 /// The trailer text; a trailer of length N is its first N bytes.
 pub const TRAILER: &[u8; 28] = b"trailertrailertrailertrailer";
 
@@ -135,6 +137,16 @@ pub struct FethConfig {
     pub rx_full: RxFullPolicy,
     /// Hugepages or normal pages for the pools.
     pub prefer: Prefer,
+    /// `queues`: queue pairs, 1..=8. Tx queue i crosses into the peer through rings of its own, so each
+    /// queue can be polled by its own lcore ([`super::Feth::split_queues`]) with nothing shared on the data
+    /// path. Without `rss` on the peer, tx queue i feeds the peer's rx queue `i % peer queues`. Each of
+    /// those rings has `ring-size` slots (N rings per direction, N x N with `rss`): give `pool-size` room
+    /// for what they can hold, or a sender that outruns its receiver meets nomem drops, not back-pressure.
+    pub queues: usize,
+    /// `rss`: frames arriving here are spread over this interface's rx queues by a Toeplitz flow hash
+    /// (IPv4 addresses and TCP/UDP ports, else the MACs; see [`super::rss`]), recorded in
+    /// `PacketMeta::rss_hash`. The sender steers, through one ring per (its tx queue, this rx queue) pair.
+    pub rss: bool,
 }
 
 impl Default for FethConfig {
@@ -159,6 +171,8 @@ impl Default for FethConfig {
             pool_packets: 1024,
             rx_full: RxFullPolicy::Retry,
             prefer: Prefer::Hugepage,
+            queues: 1,
+            rss: false,
         }
     }
 }
@@ -201,6 +215,7 @@ impl FethConfig {
             return Err(KnobError::new("ring-size", self.ring_size, "a power of two in 2..=16777216"));
         }
         check_range("pool-size", self.pool_packets, 1, POOL_PACKETS_MAX, "1..=1048576")?;
+        check_range("queues", self.queues, 1, QUEUES_MAX, "1..=8")?;
         Ok(())
     }
 
@@ -275,6 +290,7 @@ mod tests {
             (TxCompletion::Sync, RxFullPolicy::Retry, PoolMode::Global)
         );
         assert!(!c.multibuflet && !c.wmm && !c.fcs && !c.hwcsum && c.user_access == 0);
+        assert_eq!((c.queues, c.rss), (1, false));
     }
 
     #[test]
@@ -322,6 +338,8 @@ mod tests {
             (FethConfig { ring_size: 1000, ..d() }, "invalid ring-size 1000: valid is a power of two in 2..=16777216"),
             (FethConfig { ring_size: 1, ..d() }, "invalid ring-size 1: valid is a power of two in 2..=16777216"),
             (FethConfig { pool_packets: 0, ..d() }, "invalid pool-size 0: valid is 1..=1048576"),
+            (FethConfig { queues: 0, ..d() }, "invalid queues 0: valid is 1..=8"),
+            (FethConfig { queues: 9, rss: true, ..d() }, "invalid queues 9: valid is 1..=8"),
         ];
         for (c, want) in cases {
             assert_eq!(err(c), want);
@@ -346,6 +364,8 @@ mod tests {
             FethConfig { aggregation_factor: 512, user_access: 1, adv_interval_ms: 10, ..d() },
             FethConfig { adv_interval_ms: i32::MAX as u32, tx_drops: i32::MAX as u32, tx_exp_policy: 3, ..d() },
             FethConfig { ring_size: 2, pool_packets: 1, pool_mode: PoolMode::PrivateSplit, ..d() },
+            FethConfig { queues: 1, rss: true, ..d() },
+            FethConfig { queues: 8, wmm: true, ..d() },
         ];
         for c in ok {
             c.validate().unwrap_or_else(|e| panic!("{c:?}: {e}"));

@@ -6,15 +6,18 @@
 //! port checks the generation with one relaxed load per poll and, only when it changed, takes the mutex to
 //! pick up the new state (new crossing rings in the mailbox, MTU, stall, detaching). A sender leaving one
 //! of the interface's rx links bumps it too (`Wake`), so the port retires that link once drained.
+//!
+//! An interface with several queues has per queue: a mailbox, a block of port counters and one of feth
+//! counters. Every queue's lcore watches the same generation and takes only its own mailbox.
 
 use super::config::FethConfig;
 use super::error::FethError;
-use super::link::{link, Mailbox, PeerInfo, Wake};
+use super::link::{channel, Mailbox, PeerInfo, TxSide, Wake};
 use super::media::{MediaStatus, DEFAULT_MEDIA, IFM_ACTIVE, IFM_AVALID, IFM_ETHER, MEDIA_LIST_MAX};
-use super::stats::FethCounters;
+use super::stats::{sum_feth, sum_port, FethCounters};
 use crate::pools::PortPools;
 use crossbeam_utils::CachePadded;
-use pktloop_engine::port::{Event, EventBus, EventKind, LinkState, PortCounters};
+use pktloop_engine::port::{Event, EventBus, EventKind, LinkState, PortCounters, PortStats};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -30,8 +33,10 @@ pub(crate) struct Iface {
     pub mac: [u8; 6],
     pub config: FethConfig,
     pub pools: PortPools,
-    pub counters: Arc<PortCounters>,
-    pub extra: Arc<FethCounters>,
+    /// Port counters per queue (queue 0's are the interface's when it has one queue).
+    pub counters: Box<[Arc<PortCounters>]>,
+    /// feth counters per queue.
+    pub extra: Box<[FethCounters]>,
     pub events: EventBus,
     /// Bumped after every change the data path must see.
     pub generation: CachePadded<AtomicU64>,
@@ -56,8 +61,8 @@ pub(crate) struct Control {
     pub detaching: bool,
     pub stall: bool,
     pub media: Vec<u32>,
-    /// Crossing links for the data path to adopt.
-    pub mailbox: Mailbox,
+    /// Crossing links for each queue's data path to adopt.
+    pub mailboxes: Vec<Mailbox>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,6 +75,16 @@ static REGISTRY: Mutex<Vec<Weak<Iface>>> = Mutex::new(Vec::new());
 static PEERING: Mutex<()> = Mutex::new(());
 
 impl Iface {
+    /// Queue pairs.
+    pub fn queues(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// The whole interface's counters: every queue's summed.
+    pub fn stats(&self) -> PortStats {
+        sum_port(self.counters.iter().map(|c| &**c))
+    }
+
     pub fn bump(&self) {
         self.generation.fetch_add(1, Ordering::Release);
     }
@@ -107,8 +122,8 @@ pub(crate) fn create_iface(config: &FethConfig) -> Result<Arc<Iface>, FethError>
         mac: mac_for_unit(unit),
         config: config.clone(),
         pools,
-        counters: Arc::new(PortCounters::default()),
-        extra: Arc::new(FethCounters::default()),
+        counters: (0..config.queues).map(|_| Arc::new(PortCounters::default())).collect(),
+        extra: (0..config.queues).map(|_| FethCounters::default()).collect(),
         events: EventBus::new(),
         generation: CachePadded::new(AtomicU64::new(1)),
         mtu: AtomicU32::new(1500),
@@ -120,7 +135,7 @@ pub(crate) fn create_iface(config: &FethConfig) -> Result<Arc<Iface>, FethError>
             detaching: false,
             stall: false,
             media: DEFAULT_MEDIA.to_vec(),
-            mailbox: Mailbox::default(),
+            mailboxes: (0..config.queues).map(|_| Mailbox::default()).collect(),
         }),
         name,
     });
@@ -182,14 +197,26 @@ pub(crate) fn connect(a: &Arc<Iface>, b: &Arc<Iface>) -> Result<(), FethError> {
     Ok(())
 }
 
-/// Sets up the direction `from` -> `to`: the sender's tx link and the receiver's rx link, in the mailboxes.
+/// Sets up the direction `from` -> `to`, in the mailboxes: per tx queue i of `from`, one link into `to`'s
+/// rx queue `i % to's queues`, or, when `to` spreads by flow hash, one into each of `to`'s rx queues (a
+/// mesh: every ring has one producer queue and one consumer queue).
 fn wire(from: &Arc<Iface>, to: &Arc<Iface>, cfrom: &mut Control, cto: &mut Control) {
-    let peer = PeerInfo { rx_pool: to.pools.rx.clone(), hwcsum: to.config.hwcsum };
+    let peer = PeerInfo { rx_pool: to.pools.rx.clone(), hwcsum: to.config.hwcsum, rss: to.config.rss };
     let rx_wake: Weak<Iface> = Arc::downgrade(to);
-    let (tx, rx) = link(to.config.ring_size, peer, to.counters.clone(), rx_wake);
-    cfrom.mailbox.post_tx(tx);
+    let (n_to, rss) = (to.queues(), to.config.rss);
+    for (i, mailbox) in cfrom.mailboxes.iter_mut().enumerate() {
+        let targets = if rss { 0..n_to } else { i % n_to..i % n_to + 1 };
+        let lanes = targets
+            .map(|j| {
+                let wake: Weak<dyn Wake> = rx_wake.clone();
+                let (tx, rx) = channel(to.config.ring_size, to.counters[j].clone(), wake);
+                cto.mailboxes[j].post_rx(rx);
+                tx
+            })
+            .collect();
+        mailbox.post_tx(TxSide::new(lanes, peer.clone()));
+    }
     cfrom.peer = Some(Arc::downgrade(to));
-    cto.mailbox.post_rx(rx);
     from.linked.store(true, Ordering::Relaxed);
 }
 
@@ -216,7 +243,7 @@ pub(crate) fn disconnect(a: &Arc<Iface>) {
 
 /// Tells `iface`'s data path to drop its tx link (its rx links retire once drained).
 fn unlink(iface: &Iface, c: &mut Control) {
-    c.mailbox.post_no_tx();
+    c.mailboxes.iter_mut().for_each(Mailbox::post_no_tx);
     iface.linked.store(false, Ordering::Relaxed);
     iface.bump();
 }
@@ -415,14 +442,30 @@ impl FethHandle {
         Ok(())
     }
 
-    /// Port counters (shared with the port's lcore).
-    pub fn counters(&self) -> &Arc<PortCounters> {
-        &self.iface.counters
+    /// Queue pairs (knob `queues`).
+    pub fn queues(&self) -> usize {
+        self.iface.queues()
     }
 
-    /// feth-specific counters.
+    /// Queue 0's port counters (shared with its lcore): the whole interface's when it has one queue. See
+    /// [`FethHandle::stats`] for all queues.
+    pub fn counters(&self) -> &Arc<PortCounters> {
+        &self.iface.counters[0]
+    }
+
+    /// Queue `queue`'s port counters, if there is such a queue.
+    pub fn queue_counters(&self, queue: usize) -> Option<&Arc<PortCounters>> {
+        self.iface.counters.get(queue)
+    }
+
+    /// The whole interface's port counters: every queue's, summed.
+    pub fn stats(&self) -> PortStats {
+        self.iface.stats()
+    }
+
+    /// feth-specific counters, every queue's summed.
     pub fn feth_stats(&self) -> super::stats::FethStats {
-        self.iface.extra.snapshot()
+        sum_feth(&self.iface.extra)
     }
 
     /// The event stream.

@@ -11,6 +11,11 @@
 //! never does. `super::control` creates the link pairs and posts them (under the interface's mutex); the
 //! port's lcore takes the mailbox when its control generation changes and hands it to [`Links::adopt`].
 //!
+//! With several queues each queue is a port of its own here: it has its own mailbox and [`Links`], and
+//! every link joins one tx queue to one rx queue of the peer, so every ring stays single-producer
+//! single-consumer. A tx queue has one link (into the peer's rx queue of the same index), or, when the peer
+//! spreads by flow hash, one per peer rx queue ([`TxSide`]'s lanes); an rx queue polls all its links in turn.
+//!
 //! The protocol is generic over the item so that it runs under loom (`RUSTFLAGS="--cfg loom" cargo test -p
 //! pktloop-pmd --release --lib loom`) with model-checked items; feth uses it with [`Packet`]s.
 
@@ -71,12 +76,18 @@ pub(crate) struct PeerInfo {
     pub rx_pool: Pool,
     /// The receiver marks checksums as verified.
     pub hwcsum: bool,
+    /// The receiver spreads frames over its rx queues by flow hash: the sender picks the lane.
+    pub rss: bool,
 }
 
-/// The sending end of a feth crossing, with what it needs to know about the receiver.
+/// The sending end of a feth crossing from one tx queue, with what it needs to know about the receiver.
+///
+/// Lane 0 is `tx`, the only one unless the peer steers by flow hash; then lane j (`more[j - 1]`) goes to
+/// the peer's rx queue j. Lane 0 stays a plain field so the single-lane fast path reaches its ring directly.
 #[derive(Debug)]
 pub(crate) struct TxSide {
     pub tx: Sender<Packet>,
+    pub more: Vec<Sender<Packet>>,
     pub peer: PeerInfo,
 }
 
@@ -99,7 +110,9 @@ pub(crate) fn channel<T: Send>(
     (Sender { producer, link: link.clone() }, Receiver { consumer, link })
 }
 
-/// A feth crossing from a sender to the receiver described by `peer`.
+/// A single-lane feth crossing from a sender to the receiver described by `peer` (`super::control` builds
+/// its lanes with [`channel`] and [`TxSide::new`]).
+#[cfg(all(test, not(loom)))]
 pub(crate) fn link(
     capacity: usize,
     peer: PeerInfo,
@@ -107,7 +120,7 @@ pub(crate) fn link(
     rx_wake: std::sync::Weak<dyn Wake>,
 ) -> (TxSide, RxSide) {
     let (tx, rx) = channel(capacity, rx_counters, rx_wake);
-    (TxSide { tx, peer }, rx)
+    (TxSide { tx, more: Vec::new(), peer }, rx)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -150,9 +163,34 @@ impl<T: Send> Sender<T> {
 }
 
 impl TxSide {
-    /// The sender stops using the link.
+    /// A tx side over `lanes` (lane j into the peer's rx queue j when steering), at least one.
+    ///
+    /// # Panics
+    /// With no lane (setup path; `super::control` always makes one).
+    pub fn new(mut lanes: Vec<Sender<Packet>>, peer: PeerInfo) -> TxSide {
+        let tx = lanes.remove(0);
+        TxSide { tx, more: lanes, peer }
+    }
+
+    /// How many lanes (peer rx queues) this side reaches.
+    #[inline]
+    pub fn lanes(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// Lane `j`'s sender (`j < lanes()`; anything else is lane 0, never a panic on the data path).
+    #[inline]
+    pub fn lane(&mut self, j: usize) -> &mut Sender<Packet> {
+        match j.checked_sub(1).and_then(|k| self.more.get_mut(k)) {
+            Some(s) => s,
+            None => &mut self.tx,
+        }
+    }
+
+    /// The sender stops using its links.
     pub fn leave(self) {
         self.tx.leave();
+        self.more.into_iter().for_each(Sender::leave);
     }
 }
 
@@ -177,6 +215,19 @@ impl<T: Send> Receiver<T> {
             *orphan = Some(consumer);
         }
     }
+}
+
+/// Pops up to `max` packets from `links` in order into `pkts`.
+#[inline]
+fn pop_links(links: &mut [RxSide], pkts: &mut PacketBurst, max: usize) -> usize {
+    let mut n = 0;
+    for r in links {
+        if n >= max {
+            break;
+        }
+        n += r.consumer.pop_burst(pkts, max - n);
+    }
+    n
 }
 
 /// Links posted by the control plane for the port's lcore to adopt (kept under the interface's mutex).
@@ -226,6 +277,9 @@ impl Mailbox {
 pub(crate) struct Links {
     tx: Option<TxSide>,
     rx: Vec<RxSide>,
+    /// The rx link polled first in the next burst: turns rotate, so a busy link cannot starve the others of
+    /// a queue fed by several (a mesh of steered lanes). Always `<= rx.len()`.
+    next: usize,
     /// Look for finished rx links on the next poll (see [`Links::adopt`] for when it is set).
     retiring: bool,
 }
@@ -233,7 +287,7 @@ pub(crate) struct Links {
 impl Links {
     /// A port with no links yet, with room for the usual two rx links (setup path: allocates).
     pub fn new() -> Links {
-        Links { tx: None, rx: Vec::with_capacity(2), retiring: false }
+        Links { tx: None, rx: Vec::with_capacity(2), next: 0, retiring: false }
     }
 
     /// The tx link, if peered.
@@ -268,16 +322,22 @@ impl Links {
         self.retiring = !self.rx.is_empty();
     }
 
-    /// Pops up to `max` packets from the rx links into `pkts`, then retires finished links if a sender
-    /// may have left since the last look.
+    /// Pops up to `max` packets from the rx links into `pkts`, starting with the link whose turn it is,
+    /// then retires finished links if a sender may have left since the last look.
     #[inline]
     pub fn rx_burst(&mut self, pkts: &mut PacketBurst, max: usize) -> usize {
-        let mut n = 0;
-        for r in &mut self.rx {
-            n += r.consumer.pop_burst(pkts, max - n);
-            if n >= max {
-                break;
-            }
+        // A single link's turn is always 0: the plain walk, as before there were turns.
+        let n = if self.next == 0 {
+            pop_links(&mut self.rx, pkts, max)
+        } else {
+            let turn = self.next.min(self.rx.len());
+            let (before, from) = self.rx.split_at_mut(turn);
+            let n = pop_links(from, pkts, max);
+            n + pop_links(before, pkts, max - n)
+        };
+        self.next += 1;
+        if self.next >= self.rx.len() {
+            self.next = 0;
         }
         if self.retiring {
             self.retire_finished();
@@ -298,6 +358,9 @@ impl Links {
             draining |= r.sender_gone();
             true
         });
+        if self.next >= self.rx.len() {
+            self.next = 0;
+        }
         self.retiring = draining;
     }
 
@@ -310,6 +373,7 @@ impl Links {
         for r in self.rx.drain(..) {
             r.leave();
         }
+        self.next = 0;
         self.retiring = false;
     }
 }
@@ -344,7 +408,7 @@ mod tests {
         let counters = std::sync::Arc::new(PortCounters::default());
         let generation = std::sync::Arc::new(Generation::default());
         let wake = std::sync::Arc::downgrade(&generation);
-        let peer = PeerInfo { rx_pool: pool.clone(), hwcsum: false };
+        let peer = PeerInfo { rx_pool: pool.clone(), hwcsum: false, rss: false };
         let (tx, rx) = link(8, peer, counters.clone(), wake);
         let (mut sender, mut receiver) = (Links::new(), Links::new());
         adopt(&mut sender, |m| m.post_tx(tx));
@@ -368,6 +432,49 @@ mod tests {
         assert_eq!(receiver.rx_burst(&mut burst, 32), 1);
         assert_eq!((receiver.rx.len(), receiver.retiring), (0, false), "drained: retired, disarmed");
         assert_eq!(counters.snapshot().total_drops(), 0);
+        drop(burst);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    /// A queue fed by several links (a steered mesh) takes turns: each burst starts one link further, so a
+    /// link that always has a burst's worth cannot starve the others; retiring one keeps the turn in range.
+    #[test]
+    fn rx_links_take_turns() {
+        let config = PoolConfig { prefer: Prefer::Normal, ..PoolConfig::new("links-turns", 64, 256) };
+        let pool = Pool::new(config).unwrap();
+        let counters = std::sync::Arc::new(PortCounters::default());
+        let generation = std::sync::Arc::new(Generation::default());
+        let mut receiver = Links::new();
+        let mut senders = Vec::new();
+        for _ in 0..3 {
+            let wake = std::sync::Arc::downgrade(&generation);
+            let peer = PeerInfo { rx_pool: pool.clone(), hwcsum: false, rss: true };
+            let (tx, rx) = link(8, peer, counters.clone(), wake);
+            adopt(&mut receiver, |m| m.post_rx(rx));
+            senders.push(tx);
+        }
+        for (k, s) in senders.iter_mut().enumerate() {
+            for _ in 0..4 {
+                let mut p = pool.alloc().unwrap();
+                p.meta_mut().packet_id = k as u64;
+                s.tx.producer.push(p).unwrap();
+            }
+        }
+        let mut firsts = Vec::new();
+        for _ in 0..4 {
+            let mut burst = PacketBurst::new();
+            assert_eq!(receiver.rx_burst(&mut burst, 2), 2);
+            firsts.push(burst[0].meta().packet_id);
+        }
+        assert_eq!(firsts, [0, 1, 2, 0]);
+        senders.remove(1).leave();
+        receiver.adopt(Mailbox::default());
+        let mut burst = PacketBurst::new();
+        while receiver.rx_burst(&mut burst, 1) != 0 {}
+        assert_eq!((receiver.rx.len(), burst.len()), (2, 4), "the left link drained and retired");
+        assert!(receiver.next <= receiver.rx.len());
+        senders.into_iter().for_each(TxSide::leave);
+        receiver.leave_all();
         drop(burst);
         assert_eq!(pool.in_use(), 0);
     }

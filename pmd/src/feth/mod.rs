@@ -9,7 +9,10 @@
 //! - `tx`: what the tx path's two halves share (per-pass tallies, completions);
 //! - `shaper`: the per-packet tx work (checks, expiry, drop injection, crossing by pool mode, FCS) and the
 //!   rx-full policy;
-//! - [`port`]: [`Feth`], the [`pktloop_engine::Port`] the lcore polls, doing the crossing work on tx.
+//! - [`rss`]: the flow hash (Toeplitz) and the steered crossing, when the receiver spreads by flow;
+//! - [`port`]: [`FethQueue`], one queue pair: the [`pktloop_engine::Port`] an lcore polls, doing the
+//!   crossing work on tx;
+//! - `queues`: [`Feth`], an interface's queue pairs as one port, or split into its [`FethQueue`]s.
 //!
 //! ```
 //! use pktloop_engine::{mem::Prefer, Port, PacketBurst};
@@ -25,6 +28,35 @@
 //! assert_eq!((a.stats().opackets, b.stats().ipackets), (1, 1));
 //! ```
 //!
+//! Several queue pairs, one lcore per queue: split both ports and give worker i queue i of each. Dropping
+//! any queue destroys its interface, so workers hand their queues back and they are dropped together.
+//!
+//! ```
+//! use pktloop_engine::{mem::Prefer, Port, PacketBurst};
+//! use pktloop_pmd::feth::{pair, FethConfig};
+//!
+//! let config = FethConfig { queues: 4, prefer: Prefer::Normal, pool_packets: 256, ..FethConfig::default() };
+//! let (a, b) = pair(&config).unwrap();
+//! let (ha, hb) = (a.handle(), b.handle());
+//! let queues = std::thread::scope(|s| {
+//!     let workers: Vec<_> = (a.split_queues().into_iter().zip(b.split_queues()))
+//!         .map(|(mut tx, mut rx)| {
+//!             s.spawn(move || {
+//!                 let mut burst = PacketBurst::new();
+//!                 burst.push(tx.tx_pool().packet_from(&[tx.index() as u8; 60]).unwrap());
+//!                 assert_eq!(tx.tx_burst(0, &mut burst), 1);
+//!                 assert_eq!(rx.rx_burst(0, &mut burst, 32), 1, "tx queue i lands on rx queue i");
+//!                 assert_eq!(burst[0].data()[0], rx.index() as u8);
+//!                 (tx, rx)
+//!             })
+//!         })
+//!         .collect();
+//!     workers.into_iter().map(|w| w.join().unwrap()).collect::<Vec<_>>()
+//! });
+//! assert_eq!((ha.stats().opackets, hb.stats().ipackets), (4, 4));
+//! drop(queues);
+//! ```
+//!
 //! # Design
 //!
 //! - **Ownership.** Each [`Feth`] is owned by the one lcore that polls it (`&mut self` on the data path).
@@ -33,7 +65,24 @@
 //!   and bump a generation counter; the lcore checks the generation with one relaxed load per poll and
 //!   takes the mutex only when it changed (never in steady state), to pick up new crossing rings, MTU,
 //!   stall or detaching.
-//! - **Crossing.** `set_peer` creates one engine SPSC ring per direction; the sender's `tx_burst` does the
+//! - **Queues.** With `queues` = N (1..=8) an interface has N queue pairs, and each is a whole port of its
+//!   own, a [`FethQueue`]: its crossing rings, local tx rings, counter blocks, completions and mailbox.
+//!   Queues share nothing written on the data path (per-queue counter blocks on their own cache lines,
+//!   summed on read by [`FethHandle::stats`] and [`Feth`]'s `stats`), so a [`Feth`] can be owned whole by
+//!   one lcore (`rx_burst(q, ..)` / `tx_burst(q, ..)` pick the queue; a queue that does not exist moves
+//!   nothing, as a bad queue always did here) or [`Feth::split_queues`] into one port per queue, each
+//!   owned by its own lcore, with no lock anywhere. Dropping any queue destroys the interface; the other
+//!   queues notice at their next poll, like any other destroy. Drop injection and completions are per
+//!   queue; advisories come from queue 0, with the interface's totals.
+//! - **Steering.** Without `rss`, tx queue i of one interface crosses into rx queue `i % N'` of its peer
+//!   (N' the peer's queues): queue i to queue i on a pair made alike. With `rss` on the receiver, the
+//!   sender's tx queue i has one ring into each of the peer's rx queues (at most 64 rings per direction)
+//!   and puts each frame in the one its flow hash picks ([`rss`]: Toeplitz, Microsoft's key, IPv4
+//!   addresses and TCP/UDP ports, else MACs), recording the hash in `PacketMeta::rss_hash`; an rx queue
+//!   polls its rings in turn, starting one further each burst. Every ring has one producer and one
+//!   consumer, so the link protocol (and its loom model) is unchanged.
+//! - **Crossing.** `set_peer` creates one engine SPSC ring per direction (per queue, or per pair of queues
+//!   when steering); the sender's `tx_burst` does the
 //!   crossing work (Apple's `feth_nx_sync_tx` -> `feth_rx_submit`) and the receiver's `rx_burst` pops. When
 //!   a side goes away, whoever leaves last drains the ring, so packets left in it are counted (`Detached`)
 //!   and their buffers return; there is no use-after-free because each end owns its half of the ring.
@@ -67,15 +116,18 @@ mod error;
 mod link;
 pub mod media;
 pub mod port;
+mod queues;
+pub mod rss;
 mod shaper;
 mod stats;
 mod tx;
 
-pub use config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion};
+pub use config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, QUEUES_MAX};
 pub use control::{destroy_by_name, get_peer, lookup, set_peer, FethHandle};
 pub use error::FethError;
 pub use media::MediaStatus;
-pub use port::{Completion, Feth};
+pub use port::{Completion, FethQueue};
+pub use queues::Feth;
 pub use stats::{FethCounters, FethStats};
 
 /// Creates one interface `feth<unit>` (lowest free unit) with `config`: MTU 1500, down, no peer.

@@ -1,4 +1,5 @@
-//! The data path: [`Feth`], the port object owned by the one lcore that polls it.
+//! The data path: [`FethQueue`], one queue pair of an interface, the port object owned by the one lcore
+//! that polls it (an interface with one queue is one of these; see `super::queues` for [`super::Feth`]).
 //!
 //! The sender does the crossing work (Apple's `feth_nx_sync_tx` -> `feth_rx_submit`): its `tx_burst` moves
 //! (global), copies (private) or packs (split) packets into the peer's rx ring, an SPSC ring the peer's
@@ -13,11 +14,14 @@
 //! or locked, no clock is read.
 //!
 //! The port's crossing links (adopted on a control change, popped by `rx_burst`, retired, left on drop) are
-//! `super::link`'s `Links`; the per-packet tx work and the rx-full policy are `super::shaper`'s.
+//! `super::link`'s `Links`; the per-packet tx work and the rx-full policy are `super::shaper`'s; when the
+//! peer spreads by flow hash, `super::rss` steers each packet into its lane (that path is taken per burst,
+//! on a flag set at resync, so the paths above do not change).
 
 use super::config::{ExpiryPolicy, FethConfig};
 use super::control::{destroy, FethHandle, Iface};
 use super::link::Links;
+use super::rss;
 use super::shaper::Shaper;
 use super::tx::Pass;
 pub use super::tx::{Completion, COMPLETION_QUEUE, ETHER_HDR_LEN};
@@ -46,14 +50,20 @@ struct AdvisoryClock {
     last_packets: u64,
 }
 
-/// One feth interface's port: [`Port`] bursts, plus feth's own controls through [`Feth::handle`].
+/// One queue pair of a feth interface as a port of its own: [`Port`] bursts on its queue (index 0 for the
+/// port; in WMM mode 0..4 on tx, the ring being picked by service class), its own crossing rings, local tx
+/// rings, counters and completions. [`Port::name`] is the interface's; [`FethQueue::index`] tells which
+/// queue it is.
 ///
 /// Owned by the lcore that polls it (`&mut self` on the data path); other threads use a [`FethHandle`]
-/// (control, counters, events). Dropping the port destroys the interface: what it still queues, and what
-/// is left in its rx ring, is dropped and counted as `Detached`.
-pub struct Feth {
+/// (control, counters, events). Dropping it destroys the interface: what it still queues, and what is left
+/// in its rx rings, is dropped and counted as `Detached`; the interface's other queues see it detaching on
+/// their next poll and do the same.
+pub struct FethQueue {
     shaper: Shaper,
+    /// This queue's block of the interface's counters.
     counters: Arc<PortCounters>,
+    index: usize,
     seen: u64,
     up: bool,
     stalled: bool,
@@ -61,6 +71,8 @@ pub struct Feth {
     wmm: bool,
     fast_config: bool,
     fast: bool,
+    /// The peer spreads by flow hash: packets are steered into lanes (`super::rss`).
+    steer: bool,
     links: Links,
     /// Local tx rings: 1, or 4 in WMM mode (VO, VI, BE, BK), each holding at most `ring_cap`.
     queues: Vec<VecDeque<Packet>>,
@@ -69,10 +81,11 @@ pub struct Feth {
     advisory: Option<AdvisoryClock>,
 }
 
-impl std::fmt::Debug for Feth {
+impl std::fmt::Debug for FethQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Feth")
+        f.debug_struct("FethQueue")
             .field("name", &self.shaper.iface.name)
+            .field("index", &self.index)
             .field("peered", &self.links.tx().is_some())
             .field("queued", &self.queued)
             .finish_non_exhaustive()
@@ -88,11 +101,13 @@ fn fast_config(c: &FethConfig) -> bool {
         && c.expiry_policy() == ExpiryPolicy::None
 }
 
-impl Feth {
-    pub(crate) fn new(iface: Arc<Iface>) -> Feth {
+impl FethQueue {
+    /// Queue `index` of `iface` (`index < iface.queues()`). Only queue 0 makes advisories (one per
+    /// interface and interval, as Apple's).
+    pub(crate) fn new(iface: Arc<Iface>, index: usize) -> FethQueue {
         let c = iface.config.clone();
         let rings = if c.wmm { 4 } else { 1 };
-        let advisory = (c.adv_interval_ms != 0).then(|| {
+        let advisory = (c.adv_interval_ms != 0 && index == 0).then(|| {
             let now = pktloop_engine::time::now_ns();
             let interval_ns = u64::from(c.adv_interval_ms) * 1_000_000;
             AdvisoryClock {
@@ -104,8 +119,9 @@ impl Feth {
                 last_packets: 0,
             }
         });
-        let mut feth = Feth {
-            counters: iface.counters.clone(),
+        let mut feth = FethQueue {
+            counters: iface.counters[index].clone(),
+            index,
             shaper: Shaper {
                 frame_limit: 1500 + FRAME_OVERHEAD,
                 mode: c.pool_mode,
@@ -127,6 +143,7 @@ impl Feth {
             wmm: c.wmm,
             fast_config: fast_config(&c),
             fast: false,
+            steer: false,
             links: Links::new(),
             queues: (0..rings).map(|_| VecDeque::with_capacity(c.ring_size)).collect(),
             ring_cap: c.ring_size,
@@ -137,7 +154,7 @@ impl Feth {
         feth
     }
 
-    fn iface(&self) -> &Arc<Iface> {
+    pub(crate) fn iface(&self) -> &Arc<Iface> {
         &self.shaper.iface
     }
 
@@ -151,13 +168,18 @@ impl Feth {
         self.iface().unit
     }
 
+    /// Which queue pair of its interface this is.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
     /// The pool packets arriving here are allocated from (the peer copies into it in private and split
     /// modes; the shared pool in global mode).
     pub fn rx_pool(&self) -> &Pool {
         &self.iface().pools.rx
     }
 
-    /// Packets waiting in this port's own tx rings (WMM, stall or back-pressure).
+    /// Packets waiting in this queue's own tx rings (WMM, stall or back-pressure).
     pub fn queued(&self) -> usize {
         self.queued
     }
@@ -206,11 +228,13 @@ impl Feth {
             self.up = c.up;
             self.stalled = c.stall;
             self.detaching = c.detaching;
-            c.mailbox.take()
+            c.mailboxes[self.index].take()
         };
         // Outside the mutex: an old tx link leaving may drain a ring and wake the peer.
         self.links.adopt(posted);
-        self.fast = self.fast_config && self.links.tx().is_some_and(|t| !t.peer.hwcsum);
+        let tx = self.links.tx();
+        self.fast = self.fast_config && tx.is_some_and(|t| !t.peer.hwcsum && !t.peer.rss);
+        self.steer = tx.is_some_and(|t| t.peer.rss);
         if self.detaching {
             self.drop_queued(DropReason::Detached);
         }
@@ -224,7 +248,7 @@ impl Feth {
                 PortCounters::drop(&self.counters, *reason, n);
             }
         }
-        self.iface().extra.add(&pass.tally);
+        self.iface().extra[self.index].add(&pass.tally);
         pass.spare = None;
         free_burst(&mut pass.trash);
         free_burst(&mut pass.fresh);
@@ -309,6 +333,17 @@ impl Feth {
         n0 - pkts.len()
     }
 
+    /// Steered path (the peer spreads by flow hash): each packet from the caller's burst into the lane of
+    /// its flow; what stays (its lane full, retry policy) stays in `pkts`.
+    fn tx_steered(&mut self, pkts: &mut PacketBurst) -> usize {
+        let Some(tx) = self.links.tx_mut() else { return self.tx_direct(pkts) };
+        let n0 = pkts.len();
+        let mut pass = Pass::new();
+        rss::cross_burst(&mut self.shaper, tx, pkts, &mut pass);
+        self.account(&mut pass);
+        n0 - pkts.len()
+    }
+
     /// Takes packets from the front of `pkts` into the local tx rings (by access class in WMM mode) while
     /// their ring has room; returns how many.
     fn enqueue(&mut self, pkts: &mut PacketBurst) -> usize {
@@ -348,6 +383,11 @@ impl Feth {
             return;
         };
         let mut pass = Pass::new();
+        if self.steer {
+            self.queued -= rss::cross_queues(&mut self.shaper, tx, &mut self.queues, &mut pass);
+            self.account(&mut pass);
+            return;
+        }
         let mut room = tx.tx.producer.slots_for(self.queued);
         let mut out = PacketBurst::new();
         for q in &mut self.queues {
@@ -387,7 +427,8 @@ impl Feth {
             return;
         }
         a.next_ns = now + a.interval_ns;
-        let s = self.counters.snapshot();
+        // The interface's totals (every queue's), once per interval.
+        let s = self.shaper.iface.stats();
         let elapsed = (now - a.last_ns).max(1);
         let (bytes, packets) = (s.obytes - a.last_bytes, s.opackets - a.last_packets);
         (a.last_ns, a.last_bytes, a.last_packets) = (now, s.obytes, s.opackets);
@@ -407,11 +448,11 @@ impl Feth {
             avg_delay_ns,
         };
         self.shaper.publish(EventKind::Advisory(advisory));
-        self.iface().extra.advisory();
+        self.iface().extra[self.index].advisory();
     }
 }
 
-impl Port for Feth {
+impl Port for FethQueue {
     fn name(&self) -> &str {
         &self.iface().name
     }
@@ -484,7 +525,13 @@ impl Port for Feth {
             return 0;
         }
         if self.queued == 0 && !self.stalled && !self.wmm {
-            return if self.fast { self.tx_fast(pkts) } else { self.tx_direct(pkts) };
+            return if self.fast {
+                self.tx_fast(pkts)
+            } else if self.steer {
+                self.tx_steered(pkts)
+            } else {
+                self.tx_direct(pkts)
+            };
         }
         let taken = self.enqueue(pkts);
         self.drain();
@@ -512,7 +559,7 @@ impl Port for Feth {
     }
 }
 
-impl Drop for Feth {
+impl Drop for FethQueue {
     fn drop(&mut self) {
         let iface = self.iface().clone();
         destroy(&iface);

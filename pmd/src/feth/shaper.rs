@@ -77,6 +77,17 @@ impl Shaper {
         n
     }
 
+    /// The rx-full policy for one packet of a steered pass, whose lane is full while others may not be:
+    /// handed back to stay with the sender (`Retry`) or dropped as `RxRingFull` (`Drop`).
+    #[inline]
+    pub(crate) fn lane_full(&mut self, p: Packet, pass: &mut Pass) -> Option<Packet> {
+        if self.rx_full == RxFullPolicy::Retry {
+            return Some(p);
+        }
+        self.drop_packet(p, DropReason::RxRingFull, pass);
+        None
+    }
+
     /// Runs one packet through the tx path; returns what goes onto the peer's rx ring (the caller has
     /// made sure there is a slot for it).
     pub(crate) fn process(&mut self, mut p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {

@@ -1,6 +1,10 @@
 //! feth's own counters, beside the generic [`pktloop_engine::port::PortCounters`] (Apple's `FETH_COUNTER_*`
 //! that have no generic equivalent). Written by the port's lcore once per burst, read by anyone.
+//!
+//! An interface with several queues has one block of each kind per queue (each written by its queue's
+//! lcore only, so the single-writer adds stay exact and no two queues share a line); reads sum them.
 
+use pktloop_engine::port::{PortCounters, PortStats};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Live feth counters of one interface, on cache lines of their own (no false sharing with another port's).
@@ -63,6 +67,33 @@ impl FethCounters {
             advisories: l(&self.advisories),
         }
     }
+}
+
+/// The sum of per-queue blocks' snapshots.
+pub(crate) fn sum_feth(blocks: &[FethCounters]) -> FethStats {
+    blocks.iter().map(FethCounters::snapshot).fold(FethStats::default(), |a, b| FethStats {
+        copies: a.copies + b.copies,
+        fcs_appended: a.fcs_appended + b.fcs_appended,
+        fcs_failed: a.fcs_failed + b.fcs_failed,
+        trailer_failed: a.trailer_failed + b.trailer_failed,
+        expired_notified: a.expired_notified + b.expired_notified,
+        completions_lost: a.completions_lost + b.completions_lost,
+        advisories: a.advisories + b.advisories,
+    })
+}
+
+/// The sum of per-queue port counters' snapshots: the whole interface.
+pub(crate) fn sum_port<'a>(blocks: impl IntoIterator<Item = &'a PortCounters>) -> PortStats {
+    blocks.into_iter().map(PortCounters::snapshot).fold(PortStats::default(), |a, b| PortStats {
+        ipackets: a.ipackets + b.ipackets,
+        ibytes: a.ibytes + b.ibytes,
+        ierrors: a.ierrors + b.ierrors,
+        opackets: a.opackets + b.opackets,
+        obytes: a.obytes + b.obytes,
+        oerrors: a.oerrors + b.oerrors,
+        rx_nombuf: a.rx_nombuf + b.rx_nombuf,
+        drops: std::array::from_fn(|i| a.drops[i] + b.drops[i]),
+    })
 }
 
 /// A snapshot of [`FethCounters`].
