@@ -103,6 +103,8 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         burst: 32,
         tx_first: 1,
         traffic: crate::gen::settings::Traffic::fixed(pkt_len),
+        pairs: 1,
+        core_ids: None,
         expiry_ns: None,
         record_cycles: false,
         pkt_len,

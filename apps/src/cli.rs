@@ -152,6 +152,19 @@ pub struct FethArgs {
     /// Pool memory [default: hugepage, falling back to normal pages]
     #[arg(long, value_enum, help_heading = "Port knobs")]
     pub memory: Option<MemoryArg>,
+    /// Receive queues per feth port, 1..=8, as many as --txq (queue pairs, each a crossing ring of its own;
+    /// fwd gives every queue its own worker) [default: 1]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
+    pub rxq: Option<i64>,
+    /// Transmit queues per feth port, 1..=8, as many as --rxq [default: 1]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
+    pub txq: Option<i64>,
+    /// RSS: a receiving feth port spreads frames over its queues by a Toeplitz hash of their IPv4
+    /// addresses and ports (each flow stays on one queue); off: tx queue i crosses to rx queue i
+    /// [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "Port knobs")]
+    pub rss: Option<bool>,
     /// Multi-buflet packets: ceil(max-mtu / buflet-size) buflets each; not with split pools [default: off]
     #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
           value_parser = parse_switch, help_heading = "feth knobs")]
@@ -350,9 +363,15 @@ pub struct FwdArgs {
     /// Stream topology [default: loop with 2+ cores, paired (one worker for both ports) with 1]
     #[arg(long, value_enum)]
     pub topology: Option<Topology>,
-    /// Worker cores [default: min(2, available) for feth, 1 for null]
+    /// Workers: a count (4), or the cores to pin them to, as a list or ranges (0-15, 0,2,4-7). On feth
+    /// pairs: one worker per port queue, or one per queue pair owning both ports' queue [default: a worker
+    /// per port queue where the cores allow, else per queue pair; 1 for null and TAP]
+    #[arg(long, value_name = "N|LIST")]
+    pub cores: Option<String>,
+    /// feth pairs, 1..=64: each pair's port 0 generates (txonly, flowgen, icmpecho) and port 1 receives
+    /// [default: 1]
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    pub cores: Option<i64>,
+    pub pairs: Option<i64>,
     /// Packets per burst, 1..=512
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "32")]
     pub burst: i64,

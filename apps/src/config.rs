@@ -119,18 +119,40 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
             Some(TxCompletionArg::Async) => TxCompletion::Async,
         },
         ring_size: usize::try_from(ring).map_err(|_| AppError::from(KnobError::new("ring-size", ring, ring_valid)))?,
-        pool_packets: u32_knob("pool-size", a.pool_size, d.pool_packets, "1..=1048576")?,
+        pool_packets: u32_knob("pool-size", a.pool_size, default_pool(a)?, "1..=1048576")?,
         rx_full: match a.rx_full {
             None => d.rx_full,
             Some(RxFullArg::Retry) => RxFullPolicy::Retry,
             Some(RxFullArg::Drop) => RxFullPolicy::Drop,
         },
         prefer: prefer(a.memory),
-        queues: d.queues,
-        rss: d.rss,
+        queues: queues(a)?,
+        rss: a.rss.unwrap_or(d.rss),
     };
     c.validate()?;
     Ok(c)
+}
+
+/// Packets per pool when `--pool-size` is not given: the feth default per crossing ring each port feeds
+/// (one per queue, one per pair of queues with RSS), so that more queues meet back-pressure, not empty
+/// pools.
+fn default_pool(a: &FethArgs) -> Result<u32, AppError> {
+    let q = queues(a)? as u32;
+    let rings = if a.rss.unwrap_or(false) { q * q } else { q };
+    Ok(FethConfig::default().pool_packets * rings)
+}
+
+/// Queue pairs per feth port from `--rxq` and `--txq` (queue pairs: both the same).
+fn queues(a: &FethArgs) -> Result<usize, AppError> {
+    let max = pktloop_pmd::feth::config::QUEUES_MAX as i64;
+    let rxq = int_in("rxq", a.rxq.or(a.txq).unwrap_or(1), 1, max, "1..=8")?;
+    let txq = int_in("txq", a.txq.unwrap_or(rxq), 1, max, "1..=8")?;
+    if rxq != txq {
+        return Err(AppError::usage(format!(
+            "invalid --txq {txq} with --rxq {rxq}: feth queues come in pairs; valid is --txq {rxq}"
+        )));
+    }
+    Ok(rxq as usize)
 }
 
 /// Pool memory preference from `--memory` (the engine's default when unset).

@@ -25,6 +25,7 @@ mod bench;
 mod capture;
 mod cli;
 mod config;
+mod cores;
 mod error;
 mod filters;
 mod frame;

@@ -114,39 +114,35 @@ fn push_pool(pools: &mut Vec<Pool>, p: &Pool) {
     }
 }
 
-/// A feth pair built from `config` with both MTUs set to `mtu`: port 0 is `feth<a>`, port 1 its peer.
+/// `pairs` feth pairs built from `config` with every MTU set to `mtu`. With one queue pair per port, the
+/// run's ports are `feth<a>`, its peer, the next pair, ...; with `config.queues` > 1 each port is split
+/// into its queues and every queue is a run port of its own (named `feth0q3`), ordered pair by pair and
+/// queue by queue: (a q0, b q0), (a q1, b q1), ... so that run ports 2k and 2k+1 always cross.
 ///
 /// # Errors
-/// The pair could not be made (pool memory, or a knob the driver refused).
-pub fn feth_pair(config: &FethConfig, mtu: u32) -> Result<PortSet, AppError> {
+/// A pair could not be made (pool memory, or a knob the driver refused).
+pub fn feth_pairs(config: &FethConfig, mtu: u32, pairs: usize) -> Result<PortSet, AppError> {
     let err = |e: feth::FethError| AppError::runtime(format!("cannot create the feth pair: {e}"));
-    let (a, b) = feth::pair(config).map_err(err)?;
-    let mut pools = Vec::new();
-    for port in [&a, &b] {
-        port.handle().set_mtu(mtu).map_err(err)?;
-        push_pool(&mut pools, port.rx_pool());
-        push_pool(&mut pools, port.tx_pool());
+    let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
+    for _ in 0..pairs {
+        let (a, b) = feth::pair(config).map_err(err)?;
+        for port in [&a, &b] {
+            port.handle().set_mtu(mtu).map_err(err)?;
+            push_pool(&mut set.pools, port.rx_pool());
+            push_pool(&mut set.pools, port.tx_pool());
+        }
+        let (ma, mb) = (a.mac(), b.mac());
+        let split = config.queues > 1;
+        for (qa, qb) in a.split_queues().into_iter().zip(b.split_queues()) {
+            for (q, mac, peer) in [(qa, ma, mb), (qb, mb, ma)] {
+                let name = if split { format!("{}q{}", q.name(), q.index()) } else { q.name().to_owned() };
+                let counters = q.counters().clone();
+                set.info.push(PortInfo { name, mac, peer_mac: peer, counters, io: None, iface: None });
+                set.ports.push(Box::new(q));
+            }
+        }
     }
-    let (ma, mb) = (a.mac(), b.mac());
-    let info = vec![
-        PortInfo {
-            name: a.name().to_owned(),
-            mac: ma,
-            peer_mac: mb,
-            counters: a.counters().clone(),
-            io: None,
-            iface: None,
-        },
-        PortInfo {
-            name: b.name().to_owned(),
-            mac: mb,
-            peer_mac: ma,
-            counters: b.counters().clone(),
-            io: None,
-            iface: None,
-        },
-    ];
-    Ok(PortSet { ports: vec![Box::new(a), Box::new(b)], info, pools })
+    Ok(set)
 }
 
 /// `n` null ports whose rx frames are `frame_len` bytes (copied from `template` when given, else whatever the
@@ -254,7 +250,7 @@ pub fn list_ports(
     for spec in list {
         let index = set.ports.len();
         let part = match spec {
-            PortSpec::Feth => feth_pair(config, mtu)?,
+            PortSpec::Feth => feth_pairs(config, mtu, 1)?,
             PortSpec::Null => {
                 nulls += 1;
                 null_ports(nulls - 1, 1, config, pkt_len, None)?

@@ -46,7 +46,7 @@ pub fn main(args: &FwdArgs) -> Result<(), AppError> {
 
 fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
     match plan.port {
-        PortKind::Feth => ports::feth_pair(&plan.feth, plan.mtu),
+        PortKind::Feth => ports::feth_pairs(&plan.feth, plan.mtu, plan.pairs),
         PortKind::Null => {
             // Behind the input layer, frames are demultiplexed by their header: give them a real one.
             let template =
@@ -104,7 +104,10 @@ fn start(plan: &Plan) -> Result<Started, AppError> {
     }
     let info = set.info.clone();
     let assignment = plan.assign(&|i| (info[i].mac, info[i].peer_mac));
-    let core_plan = lcore::plan(plan.cores);
+    let core_plan = match &plan.core_ids {
+        Some(ids) => CorePlan { cores: ids.clone(), available: crate::cores::allowed().len(), warning: None },
+        None => lcore::plan(plan.cores),
+    };
     if let Some(w) = &core_plan.warning {
         log::warn!("{w}");
     }

@@ -31,6 +31,10 @@ pub struct Plan {
     pub topology: Topology,
     /// Workers.
     pub cores: usize,
+    /// The cores `--cores` named for them (None: the engine picks).
+    pub core_ids: Option<Vec<usize>>,
+    /// feth pairs.
+    pub pairs: usize,
     /// Packets per burst.
     pub burst: usize,
     /// Seed bursts per stream.
@@ -152,8 +156,10 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let available = pktloop_engine::lcore::plan(1).available;
     let topology = a.topology.unwrap_or(Topology::Loop);
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
-    let cores = workers(a, port, per_worker, available)?;
-    check_combinations(a, port, topology, cores, burst, feth.pool_packets)?;
+    let pairs = int_in("pairs", a.pairs.unwrap_or(1), 1, 64, "1..=64")? as usize;
+    check_feth_scaling(a, port, pairs, feth.queues)?;
+    let (cores, core_ids) = workers(a, port, per_worker, pairs * feth.queues)?;
+    check_combinations(a, port, topology, (cores, pairs * feth.queues), burst, feth.pool_packets)?;
     let list = if port == PortKind::List { a.port.0.clone() } else { Vec::new() };
     let tap_ports = match port {
         PortKind::Tap => cores * per_worker,
@@ -177,6 +183,8 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         burst,
         tx_first,
         traffic,
+        pairs,
+        core_ids,
         expiry_ns,
         record_cycles: a.record_core_cycles.unwrap_or(false),
         pkt_len,
@@ -219,40 +227,73 @@ fn port_kind(a: &FwdArgs) -> PortKind {
     }
 }
 
-/// Workers: `--cores`, checked against the cores this process may use and what the ports allow (a feth pair
-/// takes one or two; a list one per port or pair of ports).
-fn workers(a: &FwdArgs, port: PortKind, per_worker: usize, available: usize) -> Result<usize, AppError> {
+/// Workers: `--cores`, checked against the cores this process may use and what the ports allow (feth: one
+/// worker per port queue, or one per queue pair owning both ports' queue; a list one per port or pair of
+/// ports). Returns the count and, when `--cores` named them, the cores.
+fn workers(
+    a: &FwdArgs,
+    port: PortKind,
+    per_worker: usize,
+    feth_units: usize,
+) -> Result<(usize, Option<Vec<usize>>), AppError> {
+    let allowed = crate::cores::allowed();
+    let available = allowed.len();
     let default_cores = match port {
-        PortKind::Feth => available.min(2),
+        PortKind::Feth if 2 * feth_units <= available => 2 * feth_units,
+        PortKind::Feth => feth_units,
         PortKind::List => list_workers(a, per_worker)?,
         _ => 1,
     };
-    let cores = match a.cores {
-        None => default_cores,
-        Some(n) if port == PortKind::List && n as usize != default_cores => {
-            return Err(AppError::usage(format!(
-                "invalid --cores {n} with --port {}: a list of {} ports runs one worker per port (loop) or per \
-                 two (paired); valid is {default_cores}",
-                list_text(a),
-                a.port.port_count()
-            )));
-        }
-        Some(n) => {
-            if n < 1 || (n as usize > available && !a.run.allow_shared_cores.unwrap_or(false)) {
-                return Err(AppError::usage(format!(
-                    "invalid --cores {n}: valid is 1..={available} (cores this process may run on; \
-                     --allow-shared-cores lets workers share them)"
-                )));
-            }
-            int_in("cores", n, 1, 256, "1..=256")? as usize
-        }
-    };
-    if port == PortKind::Feth && cores > 2 {
+    let Some(text) = &a.cores else { return Ok((default_cores, None)) };
+    let cores = crate::cores::Cores::parse(text, &allowed)?;
+    let n = cores.count();
+    if port == PortKind::List && n as usize != default_cores {
         return Err(AppError::usage(format!(
-            "invalid --cores {cores}: valid is 1 or 2 with --port feth (one worker per port of the pair)"
+            "invalid --cores {text} with --port {}: a list of {} ports runs one worker per port (loop) or per two \
+             (paired); valid is {default_cores} workers",
+            list_text(a),
+            a.port.port_count()
         )));
     }
-    Ok(cores)
+    if n < 1 || (n as usize > available && !a.run.allow_shared_cores.unwrap_or(false)) {
+        return Err(AppError::usage(format!(
+            "invalid --cores {text}: valid is 1..={available} workers (cores this process may run on; \
+             --allow-shared-cores lets workers share them)"
+        )));
+    }
+    let n = int_in("cores", n, 1, 256, "1..=256")? as usize;
+    if port == PortKind::Feth && n != feth_units && n != 2 * feth_units {
+        return Err(AppError::usage(format!(
+            "invalid --cores {text} with {feth_units} feth queue pair(s) (--pairs x --rxq): valid is {} (a worker \
+             per port queue) or {feth_units} (a worker per queue pair, owning both ports' queue)",
+            2 * feth_units
+        )));
+    }
+    Ok((
+        n,
+        match cores {
+            crate::cores::Cores::Ids(ids) => Some(ids),
+            crate::cores::Cores::Count(_) => None,
+        },
+    ))
+}
+
+/// Several feth pairs and queues are made by `--port feth` only.
+fn check_feth_scaling(a: &FwdArgs, port: PortKind, pairs: usize, queues: usize) -> Result<(), AppError> {
+    if port != PortKind::Feth && pairs > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --pairs {pairs} with --port {}: valid with --port feth",
+            list_text(a)
+        )));
+    }
+    if port != PortKind::Feth && queues > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --rxq {queues} with --port {}: valid with --port feth (TAP has --tap-queues, real interfaces \
+             IFNAME:QUEUES)",
+            list_text(a)
+        )));
+    }
+    Ok(())
 }
 
 /// Settings that are each valid but not together.
@@ -260,7 +301,7 @@ fn check_combinations(
     a: &FwdArgs,
     port: PortKind,
     topology: Topology,
-    cores: usize,
+    (cores, feth_units): (usize, usize),
     burst: usize,
     pool_packets: u32,
 ) -> Result<(), AppError> {
@@ -271,11 +312,11 @@ fn check_combinations(
         )));
     }
     let forwarding = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
-    if port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 {
-        return Err(AppError::usage(
-            "invalid --topology paired with --cores 2 on a feth pair: paired streams cross both ports, which \
-             one worker must own; valid is --topology loop (a worker per port) or --cores 1",
-        ));
+    if port == PortKind::Feth && forwarding && topology == Topology::Paired && cores == 2 * feth_units {
+        return Err(AppError::usage(format!(
+            "invalid --topology paired with --cores {cores} on feth pairs: paired streams cross both ports, \
+             which one worker must own; valid is --topology loop (a worker per port queue) or --cores {feth_units}"
+        )));
     }
     if port == PortKind::Null && a.mode == Mode::Icmpecho {
         return Err(AppError::usage(
@@ -509,39 +550,46 @@ impl Plan {
 
     /// The feth pair: one worker per port, or one worker for both.
     fn assign_feth(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
-        let jobs_for = |port: usize, local: usize| -> Job {
-            match (self.mode, port) {
-                (Mode::Io | Mode::Mac | Mode::Macswap, _) => self.forward(macs, (local, local, port), 0, self.tx_first),
+        // Run ports 2u and 2u+1 are queue u % queues of pair u / queues: they cross each other.
+        let units = self.pairs * self.feth.queues;
+        let share = |u: usize| (u % self.feth.queues, self.feth.queues);
+        // The job of run port `g` (the generator side when even), polled as the worker's local port `local`.
+        let jobs_for = |g: usize, local: usize| -> Job {
+            match (self.mode, g % 2) {
+                (Mode::Io | Mode::Mac | Mode::Macswap, _) => self.forward(macs, (local, local, g), 0, self.tx_first),
                 (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, 0) => {
-                    Job::Generate { port: local, queue: 0, gen: self.generator(macs, 0, (0, 1), false) }
+                    Job::Generate { port: local, queue: 0, gen: self.generator(macs, g, share(g / 2), false) }
                 }
                 (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, _) => Job::Receive { port: local, queue: 0 },
                 (Mode::Icmpecho, 0) => {
-                    let (mac, _) = macs(0);
+                    let (mac, _) = macs(g);
                     Job::Ping {
                         port: local,
                         template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
                         arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
                         peer_ip: frame::IP_B,
-                        quota: self.quota((0, 1)),
+                        quota: self.quota(share(g / 2)),
                     }
                 }
                 (Mode::Icmpecho, _) => Job::Echo { port: local, queue: 0, ip: frame::IP_B, counted: false },
             }
         };
-        if self.cores == 2 {
-            return Assignment {
-                ports: vec![vec![0], vec![1]],
-                jobs: vec![vec![jobs_for(0, 0)], vec![jobs_for(1, 0)]],
-                port_count: 2,
-            };
+        let mut a = Assignment { ports: Vec::new(), jobs: Vec::new(), port_count: 2 * units };
+        for u in 0..units {
+            let (p, q) = (2 * u, 2 * u + 1);
+            if self.cores == 2 * units {
+                a.ports.extend([vec![p], vec![q]]);
+                a.jobs.extend([vec![jobs_for(p, 0)], vec![jobs_for(q, 0)]]);
+                continue;
+            }
+            a.ports.push(vec![p, q]);
+            a.jobs.push(if self.op().is_some() && self.topology == Topology::Paired {
+                vec![self.forward(macs, (0, 1, q), 0, self.tx_first), self.forward(macs, (1, 0, p), 0, self.tx_first)]
+            } else {
+                vec![jobs_for(p, 0), jobs_for(q, 1)]
+            });
         }
-        let jobs = if self.op().is_some() && self.topology == Topology::Paired {
-            vec![self.forward(macs, (0, 1, 1), 0, self.tx_first), self.forward(macs, (1, 0, 0), 0, self.tx_first)]
-        } else {
-            vec![jobs_for(0, 0), jobs_for(1, 1)]
-        };
-        Assignment { ports: vec![vec![0, 1]], jobs: vec![jobs], port_count: 2 }
+        a
     }
 
     /// null and TAP ports and lists: each worker owns one port (loop) or two (paired) and runs a job per

@@ -112,6 +112,12 @@ fn new_hist() -> Histogram<u64> {
 pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
     let duration = config::duration("duration", a.run.duration.unwrap_or(5.0), 86_400.0)?;
+    if feth.queues > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --rxq {} with latency: one ping-pong crosses one queue pair; valid is 1",
+            feth.queues
+        )));
+    }
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu)?;
     let rate = int_in("rate", a.rate, 0, 50_000_000, "0 (closed loop) or 1..=50000000 packets per second")? as u64;

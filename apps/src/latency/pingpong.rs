@@ -25,7 +25,7 @@ const SEQ_AT: usize = UDP_PAYLOAD;
 /// Runs the ping-pong across the plan's ports; returns the pinger's figures, buffers leaked, and pcap frames written.
 pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
     let mut set = match &plan.wire {
-        None => ports::feth_pair(&plan.feth, plan.mtu)?,
+        None => ports::feth_pairs(&plan.feth, plan.mtu, 1)?,
         Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, plan.xdp)?,
     };
     let mut recorder = match &plan.pcap {
