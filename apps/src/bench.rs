@@ -105,6 +105,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         traffic: crate::gen::settings::Traffic::fixed(pkt_len),
         pairs: 1,
         core_ids: None,
+        dial: None,
         expiry_ns: None,
         record_cycles: false,
         pkt_len,

@@ -387,6 +387,11 @@ pub struct FwdArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub record_core_cycles: Option<bool>,
+    /// Interactive: a prompt like testpmd's (start, stop, show port stats, set rate RATE, clear stats,
+    /// quit; help lists them), read from stdin, so it can be scripted through a pipe
+    #[arg(short = 'i', long, num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, value_name = "on|off")]
+    pub interactive: Option<bool>,
     /// Seconds between live lines, 0.1..=3600 [default: 1]
     #[arg(long, allow_negative_numbers = true, value_name = "SECONDS")]
     pub stats_period: Option<f64>,

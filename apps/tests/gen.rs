@@ -319,3 +319,45 @@ fn generator_flags_are_checked_with_one_line_naming_flag_value_and_range() {
         usage_error(args, needles);
     }
 }
+
+#[test]
+fn the_interactive_prompt_is_scripted_through_a_pipe() {
+    use std::io::Write;
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pktloop"))
+        .args(["fwd", "-i", "--mode", "txonly"])
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut say = |line: &str, wait_ms: u64| {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+    };
+    say("show port stats", 0);
+    say("start", 300);
+    say("set rate 10kpps", 100);
+    say("clear stats", 1000);
+    say("show port stats", 0);
+    say("set rate fast", 0);
+    say("frobnicate", 0);
+    say("stop", 0);
+    say("quit", 0);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.split("pktloop> ").map(str::trim).collect();
+    assert_eq!(lines[1], "not started", "{text}");
+    assert!(lines[2].starts_with("started: mode txonly on feth0, feth1"), "{text}");
+    assert_eq!(lines[3], "rate: 0.010 Mpps per generator port");
+    assert_eq!(lines[4], "stats cleared");
+    // About a second at 10 kpps since the counters were cleared (the rate turned while running).
+    let sent: u64 = lines[5].split("TX-packets ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    assert!((9_000..=11_500).contains(&sent), "{sent} sent in about a second at 10 kpps: {}", lines[5]);
+    assert!(lines[6].starts_with("invalid rate fast"), "{}", lines[6]);
+    assert!(lines[7].starts_with("unknown command `frobnicate`"));
+    assert!(lines[8].contains("NIC statistics for port feth0") && lines[8].contains("unaccounted 0"), "{}", lines[8]);
+}

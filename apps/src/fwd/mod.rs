@@ -3,6 +3,7 @@
 //! prints the live line, the final table and the JSON object. [`run`] is setup (`start`), the live loop
 //! (`watch`) and the report (`finish`).
 
+pub mod interactive;
 pub mod job;
 pub mod modes;
 pub mod plan;
@@ -31,6 +32,9 @@ use worker::{Worker, WorkerResult};
 /// Bad settings (usage) or a failed run.
 pub fn main(args: &FwdArgs) -> Result<(), AppError> {
     let plan = plan::resolve(args)?;
+    if args.interactive.unwrap_or(false) {
+        return interactive::main(plan);
+    }
     let live = Live::new(plan.json);
     let r = run(&plan, Some(&live))?;
     if plan.json {

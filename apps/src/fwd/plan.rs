@@ -11,7 +11,7 @@ use crate::gen::maker::FrameMaker;
 use crate::gen::pace::Pacer;
 use crate::gen::player::Player;
 use crate::gen::settings::{GenKind, Traffic};
-use crate::gen::Quota;
+use crate::gen::{DialHold, Quota, RateDial};
 use crate::portspec::PortSpec;
 use pktloop_pmd::feth::FethConfig;
 use std::time::Duration;
@@ -41,6 +41,8 @@ pub struct Plan {
     pub tx_first: usize,
     /// What generators send, how many and how fast.
     pub traffic: Traffic,
+    /// Turns the generators' rate while they run (interactive mode).
+    pub dial: Option<RateDial>,
     /// Expiry deadline generators set, ns after generation.
     pub expiry_ns: Option<u64>,
     /// Measure busy-poll cycles.
@@ -183,6 +185,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         burst,
         tx_first,
         traffic,
+        dial: None,
         pairs,
         core_ids,
         expiry_ns,
@@ -527,7 +530,11 @@ impl Plan {
             // catches up, so the run's mean holds the rate on a busy machine.
             Pacer::new(pps, ((pps * PACE_DEPTH_S) as usize).max(self.burst))
         });
-        Quota::new(count, pacer)
+        let quota = Quota::new(count, pacer);
+        match &self.dial {
+            Some(d) => quota.with_dial(DialHold::new(d.clone(), queues, PACE_DEPTH_S, self.burst)),
+            None => quota,
+        }
     }
 
     /// A forwarding job from local port `rx` to local port `tx` (run index `global_tx`) on queue pair `queue`.

@@ -447,6 +447,9 @@ fn generator_line(g: &GenOutcome, r: &Report) -> String {
     );
     match (g.asked_pps, g.held) {
         (Some(a), Some(true)) => format!("{made}; asked {:.3} Mpps: held within 1%\n", a / 1e6),
+        (Some(a), _) if g.achieved_pps > a => {
+            format!("{made}; asked {:.3} Mpps at the end: the rate was changed during the run\n", a / 1e6)
+        }
         (Some(a), _) => format!(
             "{made}; asked {:.3} Mpps: NOT reached ({:.1}% of it; the machine or the receiver could not keep up)\n",
             a / 1e6,
