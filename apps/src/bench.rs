@@ -160,6 +160,29 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         fwd_plan(PortKind::Null, Mode::Io, 1, 64, PoolMode::Global, false),
         "the framework's cost floor",
     )?;
+    for workers in 1..=available.clamp(1, pktloop_pmd::feth::QUEUES_MAX) {
+        let name = format!("scaling txonly->rxonly 64B, {workers} worker(s)");
+        if !want(&name) {
+            continue;
+        }
+        let mut plan = fwd_plan(PortKind::Feth, Mode::Txonly, workers, 64, PoolMode::Global, false);
+        plan.feth.queues = workers;
+        plan.feth.pool_packets *= workers as u32;
+        let r = crate::fwd::run(&plan, None)?;
+        let cpp = crate::stats::cycles_per_packet(&r.totals, workers, r.secs);
+        emit(Row {
+            name,
+            value: r.mpps(),
+            unit: "Mpps",
+            peer: None,
+            note: format!(
+                "one feth queue pair per worker (generate on one port's queue, receive on the other's); per worker \
+                 {:.1} Mpps, {:.1} core cycles per packet",
+                r.mpps() / workers as f64,
+                cpp.map_or(0.0, |c| c.value)
+            ),
+        });
+    }
     if want("latency") {
         let lp = latency::LatencyPlan {
             feth: FethConfig { prefer, ..FethConfig::default() },

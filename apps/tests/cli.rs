@@ -130,7 +130,16 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         usage_error(args, needles);
     }
     // More cores than the pair has ports, even when sharing cores is allowed.
-    usage_error(&["fwd", "--cores", "3", "--allow-shared-cores"], &["--cores", "3", "1 or 2"]);
+    usage_error(
+        &["fwd", "--cores", "3", "--allow-shared-cores"],
+        &["--cores 3", "valid is 2 (a worker per port queue) or 1"],
+    );
+    usage_error(&["fwd", "--cores", "1,1"], &["--cores 1,1", "named twice"]);
+    usage_error(&["fwd", "--rxq", "2", "--txq", "3"], &["--txq 3", "--rxq 2", "valid is --txq 2"]);
+    usage_error(&["fwd", "--rxq", "9"], &["--rxq 9", "1..=8"]);
+    usage_error(&["fwd", "--pairs", "65"], &["--pairs 65", "1..=64"]);
+    usage_error(&["fwd", "--port", "null", "--rxq", "2"], &["--rxq 2", "--port feth"]);
+    usage_error(&["latency", "--rxq", "2"], &["--rxq 2", "valid is 1"]);
     usage_error(&["fwd", "--topology", "paired", "--cores", "2", "--allow-shared-cores"], &["--topology paired"]);
 }
 

@@ -361,3 +361,43 @@ fn the_interactive_prompt_is_scripted_through_a_pipe() {
     assert!(lines[7].starts_with("unknown command `frobnicate`"));
     assert!(lines[8].contains("NIC statistics for port feth0") && lines[8].contains("unaccounted 0"), "{}", lines[8]);
 }
+
+#[test]
+fn queues_and_pairs_give_every_worker_its_own_queue_and_rss_spreads_flows() {
+    let names = |v: &Value| -> Vec<String> {
+        v["ports"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+    };
+    // Two queue pairs, a worker per queue pair: each generator queue makes its half of the port's count.
+    let v = json(&["fwd", "--mode", "txonly", "--rxq", "2", "--cores", "2", "--count", "1000", "--json"]);
+    assert_eq!(names(&v), ["feth0q0", "feth1q0", "feth0q1", "feth1q1"]);
+    assert_eq!(u(&v, "/accounting/generated"), 1000);
+    for q in [1, 3] {
+        assert_eq!(u(&v, &format!("/ports/{q}/rx_packets")), 500, "receiving queue {q}");
+    }
+    // Two pairs: each pair's port 0 generates its own count.
+    let v = json(&["fwd", "--mode", "txonly", "--pairs", "2", "--cores", "2", "--count", "1000", "--json"]);
+    assert_eq!(names(&v).len(), 4);
+    assert_eq!(u(&v, "/accounting/generated"), 2000);
+    assert_eq!(u(&v, "/generators/ports"), 2);
+    // RSS: one sending queue's flows land on every receiving queue.
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "flowgen",
+        "--rxq",
+        "4",
+        "--rss",
+        "--cores",
+        "4",
+        "--allow-shared-cores",
+        "--src-port",
+        "1-64",
+        "--count",
+        "4000",
+        "--json",
+    ]);
+    let received: Vec<u64> = (0..4).map(|q| u(&v, &format!("/ports/{}/rx_packets", 2 * q + 1))).collect();
+    assert_eq!(received.iter().sum::<u64>(), 4000);
+    assert!(received.iter().all(|r| *r > 0), "every queue receives: {received:?}");
+    assert_eq!(u(&v, "/accounting/unaccounted"), 0);
+}
