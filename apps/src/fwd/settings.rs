@@ -35,7 +35,7 @@ pub fn feth_knobs(f: &FethConfig, mtu: u32) -> Value {
         "max-mtu": f.max_mtu, "buflet-size": f.buflet_size, "aggregation-factor": f.aggregation_factor,
         "user-access": f.user_access, "adv-interval-ms": f.adv_interval_ms, "tx-drops": f.tx_drops,
         "tx-exp-policy": f.tx_exp_policy, "tx-completion": f.tx_completion.as_str(), "rx-full": f.rx_full.as_str(),
-        "mtu": mtu,
+        "rxq": f.queues, "txq": f.queues, "rss": f.rss, "mtu": mtu,
     })
 }
 
@@ -68,6 +68,8 @@ pub fn json(plan: &Plan) -> Value {
         "port": format!("{:?}", plan.port).to_lowercase(),
         "topology": format!("{:?}", plan.topology).to_lowercase(),
         "cores": plan.cores,
+        "core_ids": plan.core_ids,
+        "pairs": plan.pairs,
         "burst": plan.burst,
         "tx_first": plan.tx_first,
         "duration_s": plan.duration.as_secs_f64(),
@@ -83,7 +85,7 @@ pub fn json(plan: &Plan) -> Value {
     })
 }
 
-/// The echo as table lines (knobs at their defaults are left out to keep it short).
+/// The echo as table lines.
 pub fn lines(plan: &Plan) -> String {
     let t = &plan.traffic;
     let mut out = format!("  frames: --pkt-len {} (mean {:.1} B)", sizes_text(&t.sizes), t.mean_len());
@@ -105,18 +107,13 @@ pub fn lines(plan: &Plan) -> String {
     if let Some(c) = t.count {
         out += &format!(", count {c} per generator port");
     }
-    let defaults = feth_knobs(&FethConfig::default(), 1500);
-    let now = feth_knobs(&plan.feth, plan.mtu);
-    let changed: Vec<String> = now
+    let knobs = feth_knobs(&plan.feth, plan.mtu);
+    let all: Vec<String> = knobs
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(k, v)| defaults.get(k.as_str()) != Some(v))
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_owned)))
         .collect();
-    out += "\n";
-    if !changed.is_empty() {
-        out += &format!("  knobs not at their defaults: {}\n", changed.join(", "));
-    }
+    out += &format!("\n  pairs {}, knobs: {}\n", plan.pairs, all.join(", "));
     out
 }
