@@ -10,7 +10,8 @@ use crate::error::AppError;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Source IPs of the default flowgen flows: 198.18.1.0 upwards (inside the benchmark range).
+/// Source IPs of flowgen's flows when no range is given: 198.18.1.0 upwards (inside the benchmark range),
+/// or upwards from a single `--src-ip`.
 const FLOWGEN_SRC_IP: FieldRange = FieldRange { lo: 0xc612_0100, span: 0xff00 };
 /// Flows flowgen cycles through when no range is given.
 const FLOWGEN_DEFAULT_FLOWS: u64 = 64;
@@ -89,8 +90,16 @@ impl GivenFields {
         })
     }
 
+    fn ranged(&self) -> bool {
+        self.all().iter().flatten().any(|f| f.span > 1)
+    }
+
+    fn all(&self) -> [Option<FieldRange>; 6] {
+        [self.src_mac, self.dst_mac, self.src_ip, self.dst_ip, self.src_port, self.dst_port]
+    }
+
     fn any(&self) -> bool {
-        [self.src_mac, self.dst_mac, self.src_ip, self.dst_ip, self.src_port, self.dst_port].iter().any(Option::is_some)
+        self.all().iter().any(Option::is_some)
     }
 }
 
@@ -164,10 +173,15 @@ impl Traffic {
         let ip = |a: [u8; 4]| FieldRange::one(u64::from(u32::from_be_bytes(a)));
         let port = FieldRange::one(u64::from(crate::frame::UDP_PORT));
         let f = &self.fields;
-        let default_src_ip = if self.flows > 1 && !f.any() { FLOWGEN_SRC_IP } else { ip(crate::frame::IP_A) };
+        // flowgen without ranges varies the source address, upwards from --src-ip or 198.18.1.0.
+        let src_ip = match (f.src_ip, self.flows > 1 && !f.ranged()) {
+            (Some(given), true) => FieldRange { lo: given.lo, span: FLOWGEN_SRC_IP.span },
+            (None, true) => FLOWGEN_SRC_IP,
+            (given, false) => given.unwrap_or(ip(crate::frame::IP_A)),
+        };
         FlowSpec {
             src_port: f.src_port.unwrap_or(port),
-            src_ip: f.src_ip.unwrap_or(default_src_ip),
+            src_ip,
             dst_port: f.dst_port.unwrap_or(port),
             dst_ip: f.dst_ip.unwrap_or(ip(crate::frame::IP_B)),
             src_mac: f.src_mac.unwrap_or(mac_of(mac)),
@@ -220,10 +234,7 @@ fn generator_flag(g: &GenArgs, fields: &GivenFields) -> Option<&'static str> {
 
 /// Flows per generator: 1 for txonly and pings; for flowgen `--flows` or what the ranges give.
 fn flow_count(g: &GenArgs, fields: &GivenFields, kind: GenKind) -> Result<u64, AppError> {
-    let ranged = [fields.src_mac, fields.dst_mac, fields.src_ip, fields.dst_ip, fields.src_port, fields.dst_port]
-        .iter()
-        .flatten()
-        .fold(1u64, |n, f| n.saturating_mul(f.span));
+    let ranged = fields.all().iter().flatten().fold(1u64, |n, f| n.saturating_mul(f.span));
     if kind != GenKind::Spread {
         if let Some(flag) = (ranged > 1).then_some("src-mac/--dst-mac/--src-ip/--dst-ip/--src-port/--dst-port range") {
             return Err(AppError::usage(format!(
@@ -301,4 +312,31 @@ fn replay(
         );
     }
     Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn distinct(t: &Traffic) -> usize {
+        let spec = t.flow_spec([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        (0..t.flows).map(|k| spec.tuple(k)).collect::<std::collections::HashSet<_>>().len()
+    }
+
+    #[test]
+    fn flowgen_without_ranges_still_sends_distinct_flows() {
+        let lens = (60, 1518);
+        let g = GenArgs { dst_port: Some("5000".into()), flows: Some(10), ..GenArgs::default() };
+        let t = Traffic::resolve(&g, None, GenKind::Spread, lens).unwrap();
+        assert_eq!((t.flows, distinct(&t)), (10, 10));
+        let g = GenArgs { src_ip: Some("10.0.0.250".into()), ..GenArgs::default() };
+        let t = Traffic::resolve(&g, None, GenKind::Spread, lens).unwrap();
+        assert_eq!((t.flows, distinct(&t)), (64, 64));
+        assert_eq!(t.flow_spec([0; 6], [0; 6]).tuple(10).src_ip, [10, 0, 1, 4], "upwards from --src-ip");
+        let g = GenArgs { src_port: Some("1-3".into()), dst_port: Some("7-8".into()), ..GenArgs::default() };
+        let t = Traffic::resolve(&g, None, GenKind::Spread, lens).unwrap();
+        assert_eq!((t.flows, distinct(&t)), (6, 6), "the ranges' product");
+        let t = Traffic::resolve(&GenArgs::default(), None, GenKind::Single, lens).unwrap();
+        assert_eq!((t.flows, distinct(&t)), (1, 1));
+    }
 }
