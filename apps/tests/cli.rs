@@ -130,7 +130,10 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         usage_error(args, needles);
     }
     // More cores than the pair has ports, even when sharing cores is allowed.
-    usage_error(&["fwd", "--cores", "3", "--allow-shared-cores"], &["--cores", "3", "1 or 2"]);
+    usage_error(
+        &["fwd", "--cores", "3", "--allow-shared-cores"],
+        &["--cores", "3", "valid is 2 (a worker per port queue) or 1"],
+    );
     usage_error(&["fwd", "--topology", "paired", "--cores", "2", "--allow-shared-cores"], &["--topology paired"]);
 }
 
