@@ -360,7 +360,8 @@ pub struct FwdArgs {
     /// Forwarding mode
     #[arg(long, value_enum, default_value = "io")]
     pub mode: Mode,
-    /// Stream topology [default: loop with 2+ cores, paired (one worker for both ports) with 1]
+    /// Stream topology [default: loop, whatever the cores; a worker owning both ports of a feth pair
+    /// (--cores 1) still forwards each port to itself, crossing to its peer]
     #[arg(long, value_enum)]
     pub topology: Option<Topology>,
     /// Workers: a count (4), or the cores to pin them to, as a list or ranges (0-15, 0,2,4-7). On feth
@@ -491,13 +492,14 @@ pub struct LatencyArgs {
     /// on the second
     #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
     pub port: crate::portspec::PortList,
-    /// Open loop: send at this many packets per second (coordinated-omission corrected); 0 = closed loop
+    /// Open loop: send at this many packets per second (coordinated-omission corrected; the report says
+    /// whether the pinger held it); 0 = closed loop
     #[arg(long, allow_negative_numbers = true, value_name = "PPS", default_value = "0")]
     pub rate: i64,
-    /// Write the percentile distribution as .hgrm text (values in microseconds).
+    /// Write the percentile distribution as .hgrm text, in microseconds as the table and --plot.
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
-    /// Draw the percentile spectrum as an SVG.
+    /// Draw the percentile spectrum as an SVG, latency in microseconds as the table and --hgrm.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
     /// Skip the bare rtrb two-ring ping-pong measured after the feth run for comparison.

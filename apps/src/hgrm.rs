@@ -4,8 +4,22 @@
 use hdrhistogram::Histogram;
 use std::fmt::Write;
 
-/// The distribution of `h`, values divided by `scale` (1000.0: nanoseconds recorded, microseconds written).
-pub fn percentile_distribution(h: &Histogram<u64>, scale: f64) -> String {
+/// The unit `pktloop latency`'s table, `.hgrm` file and plot all give latency in: microseconds, the
+/// `.hgrm` convention (HdrHistogram's plotter and wrk2 assume it), so the three can be read side by side.
+pub const UNIT: &str = "µs";
+/// The unit's name, as the `.hgrm` footer states it (the format has no unit field of its own).
+pub const UNIT_NAME: &str = "microseconds";
+/// Nanoseconds (what the histograms record) per [`UNIT`].
+pub const NS_PER_UNIT: f64 = 1000.0;
+
+/// `ns` nanoseconds in [`UNIT`], three decimals so no nanosecond is lost.
+pub fn in_unit(ns: f64) -> String {
+    format!("{:.3}", ns / NS_PER_UNIT)
+}
+
+/// The distribution of `h` (nanoseconds recorded) in [`UNIT`], the unit named in a last footer line.
+pub fn percentile_distribution(h: &Histogram<u64>) -> String {
+    let scale = NS_PER_UNIT;
     let digits = usize::from(h.sigfig());
     let mut out = String::new();
     let _ = writeln!(out, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
@@ -26,6 +40,8 @@ pub fn percentile_distribution(h: &Histogram<u64>, scale: f64) -> String {
     // Sub-buckets: the smallest power of two covering 2 x 10^sigfig, as HdrHistogram sizes them.
     let sub_buckets = (2 * 10u64.pow(u32::from(h.sigfig()))).next_power_of_two();
     let _ = writeln!(out, "#[Buckets = {:>12}, SubBuckets     = {sub_buckets:>12}]", h.buckets());
+    // A comment line: plotters skip lines starting with '#', so the file stays readable by them.
+    let _ = writeln!(out, "#[Unit    = {UNIT_NAME}]");
     out
 }
 
@@ -39,7 +55,7 @@ mod tests {
         for v in 1..=1000u64 {
             h.record(v * 1000).unwrap();
         }
-        let text = percentile_distribution(&h, 1000.0);
+        let text = percentile_distribution(&h);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "       Value     Percentile TotalCount 1/(1-Percentile)");
         assert_eq!(lines[1], "");
@@ -49,9 +65,10 @@ mod tests {
         assert!(lines.iter().any(|l| l.starts_with("#[Mean    =      500.")), "{text}");
         assert!(text.contains("#[Max     =     1000.447, Total count    =         1000]"), "{text}");
         assert!(text.contains("SubBuckets     =         2048]"));
+        assert_eq!(lines.last(), Some(&"#[Unit    = microseconds]"));
         // Every data row parses as four (or, last, three) numbers with rising percentiles.
         let mut last_q = -1.0;
-        for l in &lines[2..lines.len() - 3] {
+        for l in &lines[2..lines.len() - 4] {
             let cols: Vec<f64> = l.split_whitespace().map(|c| c.parse().unwrap()).collect();
             assert!(cols.len() == 4 || cols.len() == 3);
             assert!(cols[1] >= last_q);

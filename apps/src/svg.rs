@@ -3,6 +3,7 @@
 //! linear, or logarithmic when the tail is more than 50 times the median (a linear axis would flatten
 //! everything below the tail into the floor).
 
+use crate::hgrm::{in_unit, NS_PER_UNIT, UNIT};
 use hdrhistogram::Histogram;
 use std::fmt::Write;
 
@@ -35,13 +36,13 @@ fn nice_step(max: f64) -> f64 {
     [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag)
 }
 
-/// The points of one histogram: (decades = log10(1/(1-p)), value in microseconds).
+/// The points of one histogram: (decades = log10(1/(1-p)), value in [`UNIT`]).
 fn points(h: &Histogram<u64>, max_decade: f64) -> Vec<(f64, f64)> {
     let mut pts = Vec::new();
     for v in h.iter_quantiles(5) {
         let q = v.quantile_iterated_to();
         let x = if q < 1.0 { (1.0 / (1.0 - q)).log10().min(max_decade) } else { max_decade };
-        pts.push((x, v.value_iterated_to() as f64 / 1000.0));
+        pts.push((x, v.value_iterated_to() as f64 / NS_PER_UNIT));
     }
     pts
 }
@@ -52,9 +53,9 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
     // Show the percentiles the data can support: about one decade per factor of ten samples.
     let decades = ((samples as f64).log10().ceil() as u32).clamp(2, 7);
     let max_x = f64::from(decades);
-    let max_us = series.iter().map(|(_, h)| h.max() as f64 / 1000.0).fold(0.0, f64::max).max(0.001);
-    let min_us = series.iter().map(|(_, h)| h.min().max(1) as f64 / 1000.0).fold(f64::MAX, f64::min).min(max_us);
-    let p50_us = series.iter().map(|(_, h)| h.value_at_quantile(0.5) as f64 / 1000.0).fold(0.0, f64::max);
+    let max_us = series.iter().map(|(_, h)| h.max() as f64 / NS_PER_UNIT).fold(0.0, f64::max).max(0.001);
+    let min_us = series.iter().map(|(_, h)| h.min().max(1) as f64 / NS_PER_UNIT).fold(f64::MAX, f64::min).min(max_us);
+    let p50_us = series.iter().map(|(_, h)| h.value_at_quantile(0.5) as f64 / NS_PER_UNIT).fold(0.0, f64::max);
     let log_y = max_us > 50.0 * p50_us.max(0.001);
     let step = nice_step(max_us);
     let max_y = (max_us / step).ceil() * step;
@@ -154,7 +155,7 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
     );
     let _ = writeln!(
         s,
-        r#"<text x="22" y="{:.1}" text-anchor="middle" font-size="14" transform="rotate(-90 22 {:.1})">Round-trip latency (µs{})</text>"#,
+        r#"<text x="22" y="{:.1}" text-anchor="middle" font-size="14" transform="rotate(-90 22 {:.1})">Round-trip latency ({UNIT}{})</text>"#,
         TOP + ph / 2.0,
         TOP + ph / 2.0,
         if log_y { ", log scale" } else { "" }
@@ -173,12 +174,12 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
         );
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" font-size="13">{} (p50 {:.2} µs, p99.9 {:.2} µs, {} samples)</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" font-size="13">{} (p50 {} {UNIT}, p99.9 {} {UNIT}, {} samples)</text>"#,
             LEFT + 54.0,
             ly + 4.0,
             escape(label),
-            h.value_at_quantile(0.5) as f64 / 1000.0,
-            h.value_at_quantile(0.999) as f64 / 1000.0,
+            in_unit(h.value_at_quantile(0.5) as f64),
+            in_unit(h.value_at_quantile(0.999) as f64),
             h.len()
         );
     }

@@ -99,8 +99,40 @@ pub struct Measured {
     pub timeouts: u64,
     /// Frames received that were not the pinger's (a real interface hears its neighbours), ignored.
     pub foreign: u64,
+    /// How long the pinger ran, ns: what the achieved send rate is over.
+    pub elapsed_ns: u64,
     /// Pool memory (`hugepage`, `normal`; empty for the rtrb floor).
     pub backing: &'static str,
+}
+
+/// The first round trips of a run are not recorded (caches, page faults, the ponger's first spin): 100 ms,
+/// or a fifth of a shorter run, so the shortest `--duration` (0.1 s) still records some.
+fn warmup_ns(duration: Duration) -> u64 {
+    (duration.as_nanos() / 5).min(100_000_000) as u64
+}
+
+/// The pinger's send rate: what `--rate` asked (None in closed loop) against what it managed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendRate {
+    /// `--rate`, packets per second; None in closed loop.
+    pub asked: Option<u64>,
+    /// Frames sent per second of the pinger's run.
+    pub achieved: f64,
+    /// Open loop: whether every frame due was sent, within 1%.
+    pub held: Option<bool>,
+}
+
+impl SendRate {
+    fn of(rate: u64, m: &Measured) -> Self {
+        let secs = m.elapsed_ns.max(1) as f64 / 1e9;
+        let achieved = m.sent as f64 / secs;
+        if rate == 0 {
+            return SendRate { asked: None, achieved, held: None };
+        }
+        // The schedule's first frame is due at once, so a run of t seconds has t * rate + 1 frames due.
+        let due = (u128::from(m.elapsed_ns) * u128::from(rate) / 1_000_000_000 + 1) as f64;
+        SendRate { asked: Some(rate), achieved, held: Some(m.sent as f64 >= 0.99 * due) }
+    }
 }
 
 fn new_hist() -> Histogram<u64> {
@@ -147,13 +179,14 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     let hgrm_out = a.hgrm.as_deref().map(|p| config::create_output("hgrm", p).map(|f| (p, f))).transpose()?;
     let plot_out = a.plot.as_deref().map(|p| config::create_output("plot", p).map(|f| (p, f))).transpose()?;
     let (feth, leaked, pcap_written) = run_pingpong(&plan)?;
+    let rate = SendRate::of(plan.rate, &feth);
     let peer = if plan.peer && !crate::interrupt::requested() {
         Some(rtrb_pingpong(plan.duration.min(Duration::from_secs(2)))?)
     } else {
         None
     };
     if let Some((path, mut f)) = hgrm_out {
-        f.write_all(hgrm::percentile_distribution(&feth.hist, 1000.0).as_bytes())
+        f.write_all(hgrm::percentile_distribution(&feth.hist).as_bytes())
             .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))?;
     }
     if let Some((path, mut f)) = plot_out {
@@ -172,17 +205,37 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
             .map_err(|e| AppError::runtime(format!("cannot write --plot {}: {e}", path.display())))?;
     }
     if json_out {
-        println!("{}", to_json(&plan, &feth, peer.as_ref(), pcap_written));
+        println!("{}", to_json(&plan, &feth, &rate, peer.as_ref(), pcap_written));
     } else {
-        print_table(&plan, &feth, peer.as_ref(), pcap_written);
+        print_table(&plan, &feth, &rate, peer.as_ref(), pcap_written);
     }
     if leaked != 0 {
         return Err(AppError::runtime(format!("{leaked} buffers did not return to their pools")));
     }
-    if feth.hist.is_empty() {
-        return Err(AppError::runtime("no round trip completed"));
+    outcome(&feth, &rate, warmup_ns(plan.duration))
+}
+
+/// Why a run recorded no round trip, told apart: nothing sent, nothing back, or everything back fell in the
+/// warm-up (in open loop because the pinger fell so far behind that every frame it sent was due then).
+fn outcome(m: &Measured, rate: &SendRate, warm_ns: u64) -> Result<(), AppError> {
+    if !m.hist.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let warm_ms = warm_ns / 1_000_000;
+    let why = if m.sent == 0 {
+        format!("the pinger sent no frame ({} sends found its pool empty)", m.send_failures)
+    } else if m.received == 0 {
+        format!("none of the {} frames sent came back", m.sent)
+    } else if let (Some(asked), Some(false)) = (rate.asked, rate.held) {
+        format!(
+            "the open loop fell behind (asked {asked} pps, sent {:.0} pps), so the {} frames back were all due in \
+             the {warm_ms} ms warm-up; valid is a --rate the pinger can hold",
+            rate.achieved, m.received
+        )
+    } else {
+        format!("the {} frames back were all sent in the {warm_ms} ms warm-up", m.received)
+    };
+    Err(AppError::runtime(format!("no round trip recorded: {why}")))
 }
 
 /// The percentiles reported, as (label, json key, quantile).
@@ -207,7 +260,7 @@ pub fn percentiles_json(h: &Histogram<u64>) -> serde_json::Map<String, Value> {
     m
 }
 
-fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Option<u64>) -> Value {
+fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Measured>, pcap: Option<u64>) -> Value {
     let mut o = percentiles_json(&m.hist);
     o.insert("loop".into(), json!(if plan.rate == 0 { "closed" } else { "open" }));
     o.insert("path".into(), json!(plan.path()));
@@ -216,7 +269,10 @@ fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Opti
     o.insert("duration_s".into(), json!(plan.duration.as_secs_f64()));
     o.insert("sent".into(), json!(m.sent));
     o.insert("received".into(), json!(m.received));
-    o.insert("timeouts".into(), json!(m.timeouts));
+    o.insert("rate".into(), json!({"asked_pps": rate.asked, "achieved_pps": rate.achieved, "held": rate.held}));
+    // Timeouts are a closed-loop event (the next frame is sent); open loop never waits, so it has none.
+    o.insert("timeouts".into(), if plan.rate == 0 { json!(m.timeouts) } else { Value::Null });
+    o.insert("not_back".into(), json!(m.sent.saturating_sub(m.received)));
     o.insert("foreign".into(), json!(m.foreign));
     o.insert("send_failures".into(), json!(m.send_failures));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
@@ -229,7 +285,7 @@ fn to_json(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Opti
     Value::Object(o)
 }
 
-fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: Option<u64>) {
+fn print_table(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Measured>, pcap: Option<u64>) {
     let mode = if plan.rate == 0 {
         "closed loop".to_owned()
     } else {
@@ -243,29 +299,61 @@ fn print_table(plan: &LatencyPlan, m: &Measured, peer: Option<&Measured>, pcap: 
         m.backing,
         plan.duration.as_secs_f64()
     );
-    let peer_h = peer.map(|p| &p.hist);
-    println!("  {:<8} {:>14} {:>18}", "", "pktloop (ns)", if peer_h.is_some() { "rtrb rings (ns)" } else { "" });
-    for (label, _, q) in PERCENTILES {
-        let p = peer_h.map(|h| h.value_at_quantile(q).to_string()).unwrap_or_default();
-        println!("  {label:<8} {:>14} {p:>18}", m.hist.value_at_quantile(q));
-    }
-    let p = peer_h.map(|h| h.max().to_string()).unwrap_or_default();
-    println!("  {:<8} {:>14} {p:>18}", "max", m.hist.max());
-    let p = peer_h.map(|h| h.len().to_string()).unwrap_or_default();
-    println!("  {:<8} {:>14} {p:>18}", "samples", m.hist.len());
-    println!(
-        "  sent {}, received {}, timeouts {} (closed loop: not back in 100 ms, the next was sent), send failures {}, \
-         foreign frames ignored {}",
-        m.sent, m.received, m.timeouts, m.send_failures, m.foreign
-    );
-    if let Some(h) = peer_h {
-        let r = m.hist.value_at_quantile(0.5) as f64 / h.value_at_quantile(0.5).max(1) as f64;
-        println!("  p50 pktloop / p50 rtrb = {r:.2}");
-    }
+    print_percentiles(&m.hist, peer.map(|p| &p.hist));
+    println!("  {}", rate_line(rate));
+    println!("  {}", counts_line(plan.rate, m));
     if let Some(n) = pcap {
         let format = plan.pcap.as_ref().map_or("pcap", |s| s.format.name());
         println!("  {format}: {n} frames written");
     }
+}
+
+/// The percentile rows, in the unit `--hgrm` and `--plot` use too.
+fn print_percentiles(h: &Histogram<u64>, peer: Option<&Histogram<u64>>) {
+    let unit = hgrm::UNIT;
+    let peer_head = if peer.is_some() { format!("rtrb rings ({unit})") } else { String::new() };
+    println!("  {:<8} {:>14} {peer_head:>18}", "", format!("pktloop ({unit})"));
+    let row = |label: &str, f: &dyn Fn(&Histogram<u64>) -> f64| {
+        let p = peer.map(|p| hgrm::in_unit(f(p))).unwrap_or_default();
+        println!("  {label:<8} {:>14} {p:>18}", hgrm::in_unit(f(h)));
+    };
+    for (label, _, q) in PERCENTILES {
+        row(label, &|h| h.value_at_quantile(q) as f64);
+    }
+    row("max", &|h| h.max() as f64);
+    let p = peer.map(|p| p.len().to_string()).unwrap_or_default();
+    println!("  {:<8} {:>14} {p:>18}", "samples", h.len());
+    if let Some(p) = peer {
+        let r = h.value_at_quantile(0.5) as f64 / p.value_at_quantile(0.5).max(1) as f64;
+        println!("  p50 pktloop / p50 rtrb = {r:.2}");
+    }
+}
+
+/// Asked against achieved send rate.
+fn rate_line(rate: &SendRate) -> String {
+    match (rate.asked, rate.held) {
+        (Some(asked), Some(true)) => format!("send rate held: asked {asked} pps, sent {:.0} pps", rate.achieved),
+        (Some(asked), _) => format!(
+            "send rate NOT held: asked {asked} pps, sent {:.0} pps; the pinger fell behind, so the figures above \
+             include time spent behind schedule",
+            rate.achieved
+        ),
+        (None, _) => format!("send rate {:.0} pps (closed loop: one frame in flight)", rate.achieved),
+    }
+}
+
+/// Frame counts, with what "not back" means in this loop.
+fn counts_line(rate: u64, m: &Measured) -> String {
+    let lost = if rate == 0 {
+        format!("timeouts {} (closed loop: not back in 100 ms, the next was sent)", m.timeouts)
+    } else {
+        let n = m.sent.saturating_sub(m.received);
+        format!("not back {n} (open loop: lost, or in flight when the run stopped)")
+    };
+    format!(
+        "sent {}, received {}, {lost}, send failures {}, foreign frames ignored {}",
+        m.sent, m.received, m.send_failures, m.foreign
+    )
 }
 
 /// The feth ping-pong alone (no capture), for `bench`.
@@ -278,4 +366,53 @@ pub fn measure(plan: &LatencyPlan) -> Result<Measured, AppError> {
         return Err(AppError::runtime(format!("latency: {leaked} buffers leaked")));
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(sent: u64, received: u64, recorded: u64, elapsed_ns: u64) -> Measured {
+        let mut hist = new_hist();
+        for _ in 0..recorded {
+            hist.record(1000).unwrap();
+        }
+        let (send_failures, timeouts, foreign) = (0, 0, 0);
+        Measured { hist, sent, received, send_failures, timeouts, foreign, elapsed_ns, backing: "" }
+    }
+
+    #[test]
+    fn rate_held_within_one_percent_of_the_frames_due() {
+        // 1 s at 1000 pps: 1001 frames due (the first at once).
+        let held = |sent| SendRate::of(1000, &measured(sent, 0, 0, 1_000_000_000)).held;
+        assert_eq!((held(1001), held(991), held(990)), (Some(true), Some(true), Some(false)));
+        let closed = SendRate::of(0, &measured(500, 500, 0, 1_000_000_000));
+        assert_eq!(closed, SendRate { asked: None, achieved: 500.0, held: None });
+    }
+
+    #[test]
+    fn an_empty_histogram_says_why() {
+        let warm = 100_000_000;
+        let why = |m: &Measured, rate| outcome(m, &SendRate::of(rate, m), warm).unwrap_err().to_string();
+        assert!(why(&measured(0, 0, 0, 1), 0).contains("sent no frame"));
+        assert!(why(&measured(7, 0, 0, 1), 0).contains("none of the 7 frames sent came back"));
+        let behind = why(&measured(1000, 1000, 0, 1_000_000_000), 50_000_000);
+        assert!(behind.contains("fell behind (asked 50000000 pps, sent 1000 pps)"), "{behind}");
+        assert!(why(&measured(9, 9, 0, 1_000_000_000), 0).contains("all sent in the 100 ms warm-up"));
+        assert!(outcome(&measured(9, 9, 1, 1), &SendRate::of(0, &measured(9, 9, 1, 1)), warm).is_ok());
+    }
+
+    #[test]
+    fn warm_up_leaves_the_shortest_run_something_to_record() {
+        assert_eq!(warmup_ns(Duration::from_millis(100)), 20_000_000);
+        assert_eq!(warmup_ns(Duration::from_secs(5)), 100_000_000);
+    }
+
+    #[test]
+    fn timeouts_are_named_for_the_loop_they_happen_in() {
+        let m = Measured { timeouts: 3, ..measured(10, 8, 0, 1) };
+        assert!(counts_line(0, &m).contains("timeouts 3 (closed loop"));
+        let open = counts_line(1000, &m);
+        assert!(open.contains("not back 2 (open loop") && !open.contains("closed"), "{open}");
+    }
 }

@@ -60,10 +60,11 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
         None => None,
     };
     let (rate, duration) = (plan.rate, plan.duration);
-    let hist = new_hist();
-    let ping =
-        lcore::spawn("ping", 0, cores.cores[0], move |ctx| pinger(ctx, pinger_port, template, rate, hist, ping_tap))
-            .map_err(|e| AppError::runtime(format!("cannot start the pinger: {e}")))?;
+    let (hist, warm_ns) = (new_hist(), super::warmup_ns(duration));
+    let ping = lcore::spawn("ping", 0, cores.cores[0], move |ctx| {
+        pinger(ctx, pinger_port, template, rate, warm_ns, hist, ping_tap)
+    })
+    .map_err(|e| AppError::runtime(format!("cannot start the pinger: {e}")))?;
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);
     ping.stop();
     let ((measured, pinger_port), _) = ping.join().map_err(|_| AppError::runtime("the pinger panicked"))?;
@@ -141,6 +142,7 @@ fn pinger(
     mut port: Box<dyn Port>,
     template: Vec<u8>,
     rate: u64,
+    warm_ns: u64,
     mut hist: Histogram<u64>,
     mut tap: Option<Tap>,
 ) -> (Measured, Box<dyn Port>) {
@@ -148,9 +150,10 @@ fn pinger(
     let mut rx: Box<PacketBurst> = Box::default();
     let (mut sent, mut received, mut send_failures, mut timeouts, mut foreign) = (0u64, 0u64, 0u64, 0u64, 0u64);
     // Warm-up: caches, page faults, the ponger's first spin; not recorded.
-    let warm_until = now_ns() + 100_000_000;
+    let start = now_ns();
+    let warm_until = start + warm_ns;
     let interval = 1_000_000_000u64.checked_div(rate).unwrap_or(0);
-    let mut next_due = now_ns();
+    let mut next_due = start;
     let mut waiting_since: Option<u64> = None;
     let mut seq = 0u64;
     while ctx.running() {
@@ -212,7 +215,8 @@ fn pinger(
         }
     }
     free_burst(&mut tx);
-    (Measured { hist, sent, received, send_failures, timeouts, foreign, backing: "" }, port)
+    let elapsed_ns = now_ns() - start;
+    (Measured { hist, sent, received, send_failures, timeouts, foreign, elapsed_ns, backing: "" }, port)
 }
 
 /// The floor: a closed-loop ping-pong of timestamps over two rtrb rings between two pinned threads.
@@ -231,7 +235,8 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
     let hist = new_hist();
     let ping = lcore::spawn("rtrb-ping", 0, cores.cores[0], move |ctx| {
         let mut hist = hist;
-        let warm_until = now_ns() + 100_000_000;
+        let start = now_ns();
+        let warm_until = start + super::warmup_ns(duration);
         let (mut sent, mut received) = (0u64, 0u64);
         'outer: while ctx.running() {
             let t = now_ns();
@@ -253,7 +258,8 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
                 }
             }
         }
-        Measured { hist, sent, received, send_failures: 0, timeouts: 0, foreign: 0, backing: "" }
+        let elapsed_ns = now_ns() - start;
+        Measured { hist, sent, received, send_failures: 0, timeouts: 0, foreign: 0, elapsed_ns, backing: "" }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);

@@ -1,0 +1,88 @@
+//! `pktloop latency` end to end: open-loop send rate asked against achieved, the timeout line per loop, and
+//! one unit across the table, `--hgrm` and `--plot`. Runs are short and serialised (the workers pin to the
+//! same cores).
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn pktloop(args: &[&str]) -> Output {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    Command::new(env!("CARGO_BIN_EXE_pktloop"))
+        .args(["latency", "--no-peer", "--allow-shared-cores"])
+        .args(args)
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .output()
+        .expect("run pktloop")
+}
+
+fn stdout_ok(args: &[&str]) -> String {
+    let o = pktloop(args);
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pktloop-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn open_loop_reports_asked_and_achieved_rate() {
+    // No feth pair on a shared machine sends 50 Mpps: the run must say it fell behind. If it fell so far
+    // behind that every frame back was due in the warm-up, it records nothing and must say why.
+    let o = pktloop(&["--rate", "50000000", "--duration", "0.3", "--json"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() || err.contains("no round trip recorded: the open loop fell behind"), "{err}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rate = &v["rate"];
+    assert_eq!((rate["asked_pps"].as_u64(), rate["held"].as_bool()), (Some(50_000_000), Some(false)), "{v}");
+    assert!(rate["achieved_pps"].as_f64().unwrap() < 49_500_000.0, "{v}");
+
+    let v: Value = serde_json::from_str(&stdout_ok(&["--rate", "1000", "--duration", "0.5", "--json"])).unwrap();
+    assert_eq!(v["rate"]["held"].as_bool(), Some(true), "1000 pps is held: {v}");
+    assert!(v["timeouts"].is_null(), "open loop has no timeouts: {v}");
+
+    let table = String::from_utf8(pktloop(&["--rate", "50000000", "--duration", "0.3"]).stdout).unwrap();
+    assert!(table.contains("send rate NOT held: asked 50000000 pps, sent "), "{table}");
+}
+
+#[test]
+fn the_timeout_line_names_the_loop_it_ran() {
+    let open = stdout_ok(&["--rate", "1000", "--duration", "0.3"]);
+    assert!(open.contains("(open loop: lost, or in flight") && !open.contains("closed loop"), "{open}");
+    let closed = stdout_ok(&["--duration", "0.3"]);
+    assert!(closed.contains("timeouts 0 (closed loop: not back in 100 ms"), "{closed}");
+}
+
+#[test]
+fn the_shortest_run_records_round_trips() {
+    // The warm-up shrinks with the run: 0.1 s used to record nothing and blame the round trips.
+    let v: Value = serde_json::from_str(&stdout_ok(&["--duration", "0.1", "--json"])).unwrap();
+    assert!(v["samples"].as_u64().unwrap() > 0, "{v}");
+}
+
+/// The p50 and max rows of the table, as printed.
+fn table_row<'a>(table: &'a str, label: &str) -> &'a str {
+    let line = table.lines().find(|l| l.split_whitespace().next() == Some(label)).unwrap();
+    line.split_whitespace().nth(1).unwrap()
+}
+
+#[test]
+fn table_hgrm_and_plot_share_one_named_unit() {
+    let (hgrm, svg) = (tmp("u.hgrm"), tmp("u.svg"));
+    let table = stdout_ok(&["--duration", "0.3", "--hgrm", hgrm.to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    assert!(table.contains("pktloop (µs)"), "{table}");
+    let hgrm = std::fs::read_to_string(&hgrm).unwrap();
+    assert!(hgrm.trim_end().ends_with("#[Unit    = microseconds]"), "{hgrm}");
+    let max = table_row(&table, "max");
+    assert!(hgrm.contains(&format!("#[Max     = {max:>12},")), "table max {max} µs, hgrm:\n{hgrm}");
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("Round-trip latency (µs"), "{plot}");
+    let p50 = table_row(&table, "p50");
+    assert!(plot.contains(&format!("(p50 {p50} µs,")), "table p50 {p50} µs, plot:\n{plot}");
+}
