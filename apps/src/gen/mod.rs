@@ -3,7 +3,7 @@
 //! how many and how fast ([`pace`], and [`Quota`] which joins a rate and a count).
 //!
 //! Everything here is built at setup; the per-burst calls never allocate, lock or make a system call
-//! (pacing reads the clock once per burst through the vDSO).
+//! (pacing reads the clock through the vDSO only when the packets already due do not cover a burst).
 
 pub mod flows;
 pub mod maker;
@@ -104,7 +104,7 @@ impl Quota {
             None => want,
         };
         match &mut self.pacer {
-            Some(p) if want > 0 => p.take(pktloop_engine::time::now_ns(), want),
+            Some(p) if want > 0 => p.take(want, pktloop_engine::time::now_ns),
             _ => want,
         }
     }

@@ -58,41 +58,57 @@ pub struct Pacer {
     /// Depth of the bucket: how far behind the virtual clock may fall before credit is lost.
     depth_ps: u64,
     start_ns: u64,
-    /// When the next packet is due, in picoseconds after `start_ns`.
+    /// When the packet after those already credited is due, in picoseconds after `start_ns`.
     due_ps: u64,
+    /// Packets already due at the last clock read and not yet handed out: while there are enough, a
+    /// grant reads no clock (at full speed one read serves many bursts).
+    credit: u64,
 }
 
 impl Pacer {
     /// A pacer sending `pps` packets per second, allowing bursts of up to `depth` packets when behind.
     pub fn new(pps: f64, depth: usize) -> Pacer {
         let interval_ps = (PS_PER_S / pps).round().max(1.0) as u64;
-        Pacer { interval_ps, depth_ps: interval_ps.saturating_mul(depth.max(1) as u64), start_ns: 0, due_ps: 0 }
+        let depth_ps = interval_ps.saturating_mul(depth.max(1) as u64);
+        Pacer { interval_ps, depth_ps, start_ns: 0, due_ps: 0, credit: 0 }
     }
 
-    /// How many of `want` packets may go at `now_ns` (the caller sends them, or gives them back with
-    /// [`Pacer::unsend`]).
+    /// How many of `want` packets may go now; `now_ns` is read only when the credit in hand does not cover
+    /// them. The caller sends them, or gives them back with [`Pacer::unsend`].
     #[inline]
-    pub fn take(&mut self, now_ns: u64, want: usize) -> usize {
+    pub fn take(&mut self, want: usize, now_ns: impl FnOnce() -> u64) -> usize {
+        let want = want as u64;
+        if self.credit < want {
+            self.credit += self.due_now(now_ns());
+        }
+        let n = self.credit.min(want);
+        self.credit -= n;
+        n as usize
+    }
+
+    /// Credits every packet due at `now_ns` (one division per clock read).
+    #[inline]
+    fn due_now(&mut self, now_ns: u64) -> u64 {
         if self.start_ns == 0 {
             self.start_ns = now_ns;
         }
-        let now_ps = (now_ns - self.start_ns).saturating_mul(1000);
+        let now_ps = now_ns.saturating_sub(self.start_ns).saturating_mul(1000);
         if now_ps < self.due_ps {
             return 0;
         }
         // Behind by more than the bucket holds: the credit beyond it is lost (a stall is not made up at
         // line rate).
-        self.due_ps = self.due_ps.max(now_ps.saturating_sub(self.depth_ps));
+        let floor = now_ps.saturating_sub(self.depth_ps.saturating_sub(self.credit * self.interval_ps));
+        self.due_ps = self.due_ps.max(floor);
         let ready = (now_ps - self.due_ps) / self.interval_ps + 1;
-        let n = ready.min(want as u64);
-        self.due_ps += n * self.interval_ps;
-        n as usize
+        self.due_ps += ready * self.interval_ps;
+        ready
     }
 
     /// Gives back credit for `n` packets taken but not sent.
     #[inline]
     pub fn unsend(&mut self, n: usize) {
-        self.due_ps = self.due_ps.saturating_sub(n as u64 * self.interval_ps);
+        self.credit += n as u64;
     }
 }
 
@@ -118,7 +134,7 @@ mod tests {
         let mut sent = 0u64;
         // Polled every 3 us for one second of virtual time.
         for t in (1..=1_000_000_000u64).step_by(3_000) {
-            sent += p.take(t, 32) as u64;
+            sent += p.take(32, || t) as u64;
         }
         assert!((999_990..=1_000_010).contains(&sent), "{sent}");
     }
@@ -126,10 +142,23 @@ mod tests {
     #[test]
     fn a_stall_loses_credit_beyond_the_depth_and_unsend_returns_it() {
         let mut p = Pacer::new(1e6, 8);
-        assert_eq!(p.take(1, 100), 1);
-        assert_eq!(p.take(1_000_001, 100), 9, "1 ms behind, the bucket holds 8 + the one due now");
-        assert_eq!(p.take(1_000_001, 100), 0);
+        assert_eq!(p.take(100, || 1), 1);
+        assert_eq!(p.take(100, || 1_000_001), 9, "1 ms behind, the bucket holds 8 + the one due now");
+        assert_eq!(p.take(100, || 1_000_001), 0);
         p.unsend(3);
-        assert_eq!(p.take(1_000_001, 100), 3);
+        assert_eq!(p.take(2, || panic!("credit in hand needs no clock")), 2);
+        assert_eq!(p.take(100, || 1_000_001), 1);
+    }
+
+    #[test]
+    fn credit_in_hand_serves_bursts_without_a_clock_read_and_never_exceeds_the_depth() {
+        let mut p = Pacer::new(1e6, 100);
+        assert_eq!(p.take(1, || 1), 1);
+        // 1 s later: far behind, the bucket gives its depth (+ the one due now), burst by burst.
+        assert_eq!(p.take(32, || 1_000_000_001), 32);
+        assert_eq!(p.take(32, || panic!("credit covers it")), 32);
+        assert_eq!(p.take(32, || panic!("credit covers it")), 32);
+        assert_eq!(p.take(32, || 1_000_000_001), 5, "101 in all, then nothing more is due");
+        assert_eq!(p.take(32, || 1_000_000_001), 0);
     }
 }
