@@ -139,7 +139,7 @@ fn forward(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     flush(&mut ports[tx], q, &mut r.pending);
     if *seed_left > 0 && r.pending.remaining_capacity() >= burst {
         let start = r.pending.len();
-        if seed.fill(ports[tx].port.tx_pool(), &mut r.pending, burst) {
+        if seed.fill(ports[tx].port.tx_pool(), &mut r.pending, burst).is_some() {
             *seed_left -= 1;
             stats::add(&c.generated, burst as u64);
             capture(tap, &r.pending[start..], ports[tx].index, Direction::Tx);
@@ -182,11 +182,11 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
             // When the generator started: its rate and span are measured from here.
             stats::set(&c.gen_first_ns, now_ns());
         }
-        let made = make(gen, p.port.tx_pool(), &mut r.pending, x.burst, c);
+        let (made, bytes) = make(gen, p.port.tx_pool(), &mut r.pending, x.burst, c);
         if made > 0 {
             mark(gen, &mut r.pending, &mut r.seq);
             stats::add(&c.generated, made as u64);
-            stats::add(&c.gen_bytes, bytes_of(&r.pending));
+            stats::add(&c.gen_bytes, bytes);
             capture(x.tap, &r.pending, p.index, Direction::Tx);
         }
         let finished = match &gen.frames {
@@ -208,7 +208,7 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
 }
 
 /// Makes up to a burst of `gen`'s frames into the empty `out`, as many as its quota grants; returns how
-/// many.
+/// many and their bytes.
 #[inline]
 fn make(
     gen: &mut Generator,
@@ -216,28 +216,27 @@ fn make(
     out: &mut PacketBurst,
     burst: usize,
     c: &LcoreCounters,
-) -> usize {
+) -> (usize, u64) {
     let granted = gen.quota.grant(burst);
     if granted == 0 {
-        return 0;
+        return (0, 0);
     }
     let made = match &mut gen.frames {
-        Frames::Made(maker) => {
-            if maker.fill(pool, out, granted) {
-                granted
-            } else {
+        Frames::Made(maker) => match maker.fill(pool, out, granted) {
+            Some(bytes) => (granted, bytes),
+            None => {
                 stats::add(&c.nombuf, 1);
-                0
+                (0, 0)
             }
-        }
+        },
         Frames::Replayed(player) => {
             let played = player.fill(pool, out, granted, now_ns());
             stats::add(&c.too_long, played.too_long);
             stats::add(&c.nombuf, u64::from(played.nombuf));
-            played.made
+            (played.made, bytes_of(out))
         }
     };
-    gen.quota.settle(granted, made);
+    gen.quota.settle(granted, made.0);
     made
 }
 

@@ -25,38 +25,64 @@ impl FrameMaker {
         FrameMaker { template, sizes, flows, plain }
     }
 
-    /// Appends `n` fresh frames to `out`; false (counted by the pool) when it cannot supply them all, and
-    /// nothing is appended then.
+    /// Appends `n` fresh frames to `out` and returns their bytes; None (counted by the pool) when it
+    /// cannot supply them all, and nothing is appended then.
     #[inline]
-    pub fn fill(&mut self, pool: &Pool, out: &mut PacketBurst, n: usize) -> bool {
+    pub fn fill(&mut self, pool: &Pool, out: &mut PacketBurst, n: usize) -> Option<u64> {
         let start = out.len();
         if !pool.alloc_bulk(out, n) {
-            return false;
+            return None;
         }
         // Fresh buffers that hold the longest frame are grown and get only the headers written, as DPDK's
         // txonly does (the payload is whatever the buffer held); otherwise the whole frame is copied.
         let fast = (pool.buf_size() - pool.headroom()) as usize >= self.template.len();
+        let made = if fast && self.plain {
+            self.fill_plain(&mut out[start..])
+        } else {
+            self.fill_each(&mut out[start..], fast)
+        };
+        if made.is_none() {
+            // No room for the frame (a multi-buflet frame larger than the pool allows): give the whole burst
+            // back rather than send short frames.
+            out.truncate(start);
+        }
+        made
+    }
+
+    /// One length, one flow, buffers that hold it: every frame is the template's headers (txonly's path).
+    #[inline]
+    fn fill_plain(&self, pkts: &mut [pktloop_engine::Packet]) -> Option<u64> {
+        let (len, hdr) = (self.template.len(), &self.template[..UDP_PAYLOAD]);
+        for p in pkts.iter_mut() {
+            if p.extend(len).is_err() || p.write(0, hdr).is_err() {
+                return None;
+            }
+        }
+        Some((len * pkts.len()) as u64)
+    }
+
+    /// Each frame its own length and flow.
+    #[inline]
+    fn fill_each(&mut self, pkts: &mut [pktloop_engine::Packet], fast: bool) -> Option<u64> {
         let mut hdr = [0u8; UDP_PAYLOAD];
         hdr.copy_from_slice(&self.template[..UDP_PAYLOAD]);
-        for i in start..out.len() {
+        let mut bytes = 0u64;
+        for p in pkts.iter_mut() {
             let len = self.sizes.next_len();
             if !self.plain {
                 write_header(&mut hdr, &self.flows.next_tuple(), len);
             }
-            let p = &mut out[i];
             let ok = if fast {
                 p.extend(len).is_ok() && p.write(0, &hdr).is_ok()
             } else {
                 p.append(&self.template[..len]).is_ok() && p.write(0, &hdr).is_ok()
             };
             if !ok {
-                // No room for the frame (a multi-buflet frame larger than the pool allows): give the whole
-                // burst back rather than send short frames.
-                out.truncate(start);
-                return false;
+                return None;
             }
+            bytes += len as u64;
         }
-        true
+        Some(bytes)
     }
 }
 
@@ -92,7 +118,7 @@ mod tests {
             let sizes = SizeSpec::parse("60:1,1000:1").unwrap().source(1);
             let mut m = FrameMaker::new(frame::udp_frame([1; 6], [2; 6], 1000), sizes, flows(3));
             let mut out = PacketBurst::new();
-            assert!(m.fill(&pool, &mut out, 8));
+            assert_eq!(m.fill(&pool, &mut out, 8), Some(4 * 60 + 4 * 1000));
             let lens: Vec<usize> = out.iter().map(|p| p.len()).collect();
             assert_eq!(lens.iter().filter(|l| **l == 60).count(), 4, "{lens:?}");
             for p in &out {
