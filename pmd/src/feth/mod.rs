@@ -35,7 +35,8 @@
 //! use pktloop_engine::{mem::Prefer, Port, PacketBurst};
 //! use pktloop_pmd::feth::{pair, FethConfig};
 //!
-//! let config = FethConfig { queues: 4, prefer: Prefer::Normal, pool_packets: 256, ..FethConfig::default() };
+//! // Each thread caches buffers (as DPDK lcores do): the pool holds enough for every queue's cache.
+//! let config = FethConfig { queues: 4, prefer: Prefer::Normal, pool_packets: 4096, ..FethConfig::default() };
 //! let (a, b) = pair(&config).unwrap();
 //! let (ha, hb) = (a.handle(), b.handle());
 //! let queues = std::thread::scope(|s| {
