@@ -9,7 +9,8 @@
 //! - `quit` (or end of input): stop if running, then exit.
 
 use super::plan::Plan;
-use super::{finish, report, start, Started, Watched};
+use super::report;
+use super::session::{finish, snapshot, start, Started, Watched};
 use crate::error::AppError;
 use crate::gen::pace::Rate;
 use crate::gen::RateDial;
@@ -114,7 +115,7 @@ impl Session {
             println!("not started");
             return;
         };
-        let now = (super::snapshot(&started.info), Instant::now());
+        let now = (snapshot(&started.info), Instant::now());
         for (i, (p, s)) in started.info.iter().zip(&now.0).enumerate() {
             let since = s.since(&self.cleared[i]);
             let (rx_pps, tx_pps) = match &self.shown {
@@ -143,7 +144,7 @@ impl Session {
     fn clear(&mut self) {
         match &self.running {
             Some((started, _)) => {
-                self.cleared = super::snapshot(&started.info);
+                self.cleared = snapshot(&started.info);
                 self.shown = None;
                 println!("stats cleared");
             }

@@ -6,8 +6,8 @@ use crate::config::{self, int_in};
 use crate::error::AppError;
 use crate::filters::FilterSpec;
 use crate::frame;
-use crate::gen::flows::FlowCursor;
-use crate::gen::maker::FrameMaker;
+use crate::gen::flows::{FieldRange, FlowCursor, FlowOrder, FlowSpec};
+use crate::gen::maker::{test_frame, FrameMaker};
 use crate::gen::pace::Pacer;
 use crate::gen::player::Player;
 use crate::gen::settings::{GenKind, Traffic};
@@ -159,7 +159,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let topology = a.topology.unwrap_or(Topology::Loop);
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let pairs = int_in("pairs", a.pairs.unwrap_or(1), 1, 64, "1..=64")? as usize;
-    check_feth_scaling(a, port, pairs, feth.queues)?;
+    check_feth_scaling(a, port, pairs, &feth)?;
     let (cores, core_ids) = workers(a, port, per_worker, pairs * feth.queues)?;
     check_combinations(a, port, topology, (cores, pairs * feth.queues), burst, feth.pool_packets)?;
     let list = if port == PortKind::List { a.port.0.clone() } else { Vec::new() };
@@ -282,7 +282,21 @@ fn workers(
 }
 
 /// Several feth pairs and queues are made by `--port feth` only.
-fn check_feth_scaling(a: &FwdArgs, port: PortKind, pairs: usize, queues: usize) -> Result<(), AppError> {
+fn check_feth_scaling(a: &FwdArgs, port: PortKind, pairs: usize, feth: &FethConfig) -> Result<(), AppError> {
+    let queues = feth.queues;
+    if a.mode == Mode::Icmpecho && feth.rss && queues > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --rss with --mode icmpecho and --rxq {queues}: ARP replies carry no IPv4 flow, so RSS steers \
+             them all to one queue and only that queue's pinger could resolve its peer; valid is --rss off or \
+             --rxq 1"
+        )));
+    }
+    if a.gen.replay.is_some() && queues > 1 {
+        return Err(AppError::usage(format!(
+            "invalid --replay with --rxq {queues}: a capture is replayed in order on one queue; valid is --rxq 1 \
+             (use --pairs to replay it on several pairs)"
+        )));
+    }
     if port != PortKind::Feth && pairs > 1 {
         return Err(AppError::usage(format!(
             "invalid --pairs {pairs} with --port {}: valid with --port feth",
@@ -506,8 +520,10 @@ impl Plan {
         let frames = match &t.replay {
             Some(r) => Frames::Replayed(Player::new(r.trace.clone(), r.timing, r.loops, max_frame_of(self))),
             None => {
-                let flows = FlowCursor::new(t.flow_spec(mac, peer), t.flows, t.order, seed);
-                Frames::Made(FrameMaker::new(frame::udp_frame(mac, peer, self.pkt_len), t.sizes.source(seed), flows))
+                let spec = t.flow_spec(mac, peer);
+                let template = test_frame(&spec.tuple(0), self.pkt_len);
+                let flows = FlowCursor::new(spec, t.flows, t.order, seed);
+                Frames::Made(FrameMaker::new(template, t.sizes.source(seed), flows))
             }
         };
         Generator {
@@ -546,12 +562,16 @@ impl Plan {
         seeds: usize,
     ) -> Job {
         let (mac, peer) = macs(global_tx);
-        let one = FlowCursor::new(self.traffic.flow_spec(mac, peer), 1, self.traffic.order, 0);
-        let seed = FrameMaker::new(
-            frame::udp_frame(mac, peer, self.pkt_len),
-            self.traffic.sizes.source(global_tx as u64),
-            one,
-        );
+        let spec = self.traffic.flow_spec(mac, peer);
+        // With RSS the seeds are several flows (source ports 1024 up), so forwarded traffic lands on every
+        // queue; otherwise one flow.
+        let (spec, flows) = match self.feth.rss {
+            true => (FlowSpec { src_port: FieldRange { lo: 1024, span: 64 }, ..spec }, 64),
+            false => (spec, 1),
+        };
+        let cursor = FlowCursor::new(spec, flows, FlowOrder::Sequential, global_tx as u64);
+        let sizes = self.traffic.sizes.source(global_tx as u64);
+        let seed = FrameMaker::new(test_frame(&spec.tuple(0), self.pkt_len), sizes, cursor);
         Job::Forward { rx, tx, queue, op: self.op().unwrap_or(FwdOp::Io), seed_left: seeds, seed }
     }
 

@@ -1,11 +1,21 @@
 //! Makes a generator's frames: UDP test frames whose length comes from a [`SizeSource`] and whose
 //! addresses come from a [`FlowCursor`], written straight into fresh pool buffers.
 
-use super::flows::{write_header, FlowCursor};
+use super::flows::{write_header, FlowCursor, Tuple};
 use super::sizes::SizeSource;
 use crate::frame::UDP_PAYLOAD;
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::Pool;
+
+/// A UDP test frame of `len` bytes (payload bytes counting up) carrying flow `t`'s addresses and ports.
+pub fn test_frame(t: &Tuple, len: usize) -> Vec<u8> {
+    let mut f = crate::frame::udp_frame(t.src_mac, t.dst_mac, len);
+    let mut hdr = [0u8; UDP_PAYLOAD];
+    hdr.copy_from_slice(&f[..UDP_PAYLOAD]);
+    write_header(&mut hdr, t, f.len());
+    f[..UDP_PAYLOAD].copy_from_slice(&hdr);
+    f
+}
 
 /// One generator's frame factory (made at setup; [`FrameMaker::fill`] never allocates memory).
 #[derive(Debug, Clone)]
@@ -19,7 +29,8 @@ pub struct FrameMaker {
 }
 
 impl FrameMaker {
-    /// A maker of frames like `template` (at least as long as the longest size).
+    /// A maker of frames like `template` (at least as long as the longest size; its headers are what
+    /// one-length one-flow frames carry, so they must be the first flow's: see [`test_frame`]).
     pub fn new(template: Vec<u8>, sizes: SizeSource, flows: FlowCursor) -> FrameMaker {
         let plain = flows.is_single() && matches!(&sizes, SizeSource::Cycle { table, .. } if table.len() == 1);
         FrameMaker { template, sizes, flows, plain }

@@ -23,7 +23,13 @@ impl Rate {
     /// A text that is none of these, or a rate that is not positive and finite.
     pub fn parse(text: &str) -> Result<Rate, String> {
         let t = text.trim().to_ascii_lowercase();
-        let (num, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+        // A bare number may have an exponent (1e6); a unit starts at the first letter that is not one.
+        let unit_at = if t.parse::<f64>().is_ok() {
+            t.len()
+        } else {
+            t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len())
+        };
+        let (num, unit) = t.split_at(unit_at);
         let v: f64 = num.trim().parse().map_err(|_| format!("`{text}` is not a number with an optional unit"))?;
         let rate = match unit {
             "" | "pps" => Rate::Pps(v),
@@ -122,6 +128,7 @@ mod tests {
         assert_eq!(Rate::parse("1.5Mpps"), Ok(Rate::Pps(1.5e6)));
         assert_eq!(Rate::parse("10Gbps"), Ok(Rate::Bps(1e10)));
         assert_eq!(Rate::parse("64 kbps"), Ok(Rate::Bps(64e3)));
+        assert_eq!(Rate::parse("1e6"), Ok(Rate::Pps(1e6)));
         for bad in ["", "0", "-5", "fast", "10Gb", "nan", "inf"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }

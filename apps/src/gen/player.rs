@@ -87,11 +87,17 @@ impl Player {
             (self.next, self.pass_start_ns, self.loops_left, self.finished) = (next, pass_start, loops_left, finished);
             return Played { nombuf: true, ..Played::default() };
         }
-        for (p, &i) in out[start..].iter_mut().zip(&picked[..count]) {
-            // Cannot fail: max_len is what the port's pool holds (checked at setup).
-            let _ = p.append(self.trace.frame(i as usize));
+        let mut at = start;
+        for &i in &picked[..count] {
+            if out[at].append(self.trace.frame(i as usize)).is_ok() {
+                at += 1;
+            } else {
+                // Longer than the pool's buffers hold: counted with the frames too long, its buffer freed.
+                drop(out.remove(at));
+                played.too_long += 1;
+            }
         }
-        played.made = count;
+        played.made = at - start;
         played
     }
 

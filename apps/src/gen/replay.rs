@@ -136,6 +136,11 @@ impl Trace {
         self.bytes.len() as f64 / self.len() as f64
     }
 
+    /// The shortest frame.
+    pub fn min_len(&self) -> usize {
+        (0..self.len()).map(|i| self.frame(i).len()).min().unwrap_or(0)
+    }
+
     /// The longest frame.
     pub fn max_len(&self) -> usize {
         (0..self.len()).map(|i| self.frame(i).len()).max().unwrap_or(0)

@@ -141,6 +141,19 @@ impl Traffic {
                 )));
             }
         }
+        if kind == GenKind::Ping {
+            let given = [
+                ("flows", g.flows.is_some()),
+                ("flow-order", g.flow_order.is_some()),
+                ("src-mac ... --dst-port", fields.any()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(AppError::usage(format!(
+                    "invalid --{flag} with --mode icmpecho: pings go from the port's own addresses to the \
+                     responder's; valid with --mode txonly or flowgen"
+                )));
+            }
+        }
         let flows = flow_count(g, &fields, kind)?;
         let rate =
             g.rate.as_deref().map(|r| Rate::parse(r).map_err(|why| bad("rate", r, &why, RATE_VALID))).transpose()?;
@@ -175,7 +188,8 @@ impl Traffic {
         let f = &self.fields;
         // flowgen without ranges varies the source address, upwards from --src-ip or 198.18.1.0.
         let src_ip = match (f.src_ip, self.flows > 1 && !f.ranged()) {
-            (Some(given), true) => FieldRange { lo: given.lo, span: FLOWGEN_SRC_IP.span },
+            // Never past 255.255.255.255.
+            (Some(given), true) => FieldRange { lo: given.lo, span: FLOWGEN_SRC_IP.span.min((1 << 32) - given.lo) },
             (None, true) => FLOWGEN_SRC_IP,
             (given, false) => given.unwrap_or(ip(crate::frame::IP_A)),
         };
@@ -304,6 +318,14 @@ fn replay(
     let trace = Trace::load(path).map_err(|why| AppError::usage(format!("invalid --replay {shown}: {why}")))?;
     if trace.truncated > 0 {
         log::warn!("--replay {shown}: {} frames were cut short by the capture and go out as captured", trace.truncated);
+    }
+    if trace.min_len() > max_len {
+        return Err(AppError::usage(format!(
+            "invalid --replay {shown}: none of its {} frames fits the port (the shortest is {} B); valid is a \
+             capture with frames of at most {max_len} B (mtu + 18), or a larger --mtu",
+            trace.len(),
+            trace.min_len()
+        )));
     }
     let too_long = (0..trace.len()).filter(|i| trace.frame(*i).len() > max_len).count();
     if too_long > 0 {

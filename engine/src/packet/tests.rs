@@ -386,3 +386,15 @@ fn reserved_view_shares_are_all_given_back_whatever_the_free_order() {
         drop(all);
     }
 }
+
+#[test]
+fn max_packet_len_is_exactly_what_a_packet_can_hold() {
+    for (headroom, buflets) in [(0u32, 1u16), (32, 1), (32, 4)] {
+        let p = pool(16, 512, headroom, buflets);
+        let max = p.max_packet_len();
+        assert!(p.packet_from(&vec![7u8; max]).is_ok(), "{max} fits ({headroom}, {buflets})");
+        assert!(p.packet_from(&vec![7u8; max + 1]).is_err(), "{} does not", max + 1);
+        let mut one = p.alloc().unwrap();
+        assert!(one.extend_chained(max).is_ok());
+    }
+}

@@ -339,6 +339,13 @@ impl Pool {
         self.inner.max_buflets
     }
 
+    /// The longest packet a fresh one can grow to: its first buffer past the headroom, then whole chained
+    /// buffers up to [`Pool::max_buflets`].
+    pub fn max_packet_len(&self) -> usize {
+        let buf = self.inner.buf_size as usize;
+        buf - self.inner.headroom as usize + (usize::from(self.inner.max_buflets) - 1) * buf
+    }
+
     /// Hugepages or normal pages.
     pub fn backing(&self) -> Backing {
         self.inner.backing

@@ -1,0 +1,396 @@
+//! A forwarding run's life: [`start`] makes the ports and one worker per planned core, [`watch`] prints the
+//! live line until the run is over (its deadline, Ctrl-C, or every generator done and every packet
+//! accounted for), [`finish`] stops the workers, tears the ports down and settles where every packet went.
+
+use super::job::{self, OwnedPort, Strip};
+use super::plan::{Assignment, Plan};
+use super::report::{Accounting, IoSummary, Live, Report};
+use super::worker::{Worker, WorkerResult};
+use crate::capture::{CaptureSummary, Recorder, Writer};
+use crate::cli::PortKind;
+use crate::error::AppError;
+use crate::ports::{self, PortInfo, PortSet};
+use crate::stats::{LcoreCounters, Totals};
+use pktloop_engine::dlil::FilterInfo;
+use pktloop_engine::lcore::{self, CorePlan, Lcore};
+use pktloop_engine::port::PortStats;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
+    match plan.port {
+        PortKind::Feth => ports::feth_pairs(&plan.feth, plan.mtu, plan.pairs),
+        PortKind::Null => {
+            // Behind the input layer, frames are demultiplexed by their header: give them a real one.
+            let template =
+                plan.dlil.as_ref().map(|_| crate::frame::udp_frame([2, 0, 0, 0, 0, 1], [0xff; 6], plan.pkt_len));
+            ports::null_ports(0, count, &plan.feth, plan.pkt_len, template.as_deref())
+        }
+        PortKind::Tap => ports::tap_ports(count, &plan.feth, &plan.tap, plan.mtu),
+        PortKind::List => ports::list_ports(&plan.list, &plan.feth, &plan.tap, plan.mtu, plan.pkt_len, plan.xdp),
+    }
+}
+
+/// A run whose workers are polling: what the live loop reads and the report needs.
+pub struct Started {
+    /// The ports' pools (the ports themselves are with the workers until they stop).
+    set: PortSet,
+    /// Name, MACs and counters of every port, in run order.
+    pub info: Vec<PortInfo>,
+    core_plan: CorePlan,
+    workers: Workers,
+    writer: Option<Writer>,
+    /// Generator jobs (txonly, flowgen, replay, pings) over all workers.
+    generators: u64,
+    /// Ports those generators send on.
+    gen_ports: usize,
+}
+
+/// The running workers, in core-plan order.
+struct Workers {
+    lcores: Vec<Lcore<WorkerResult>>,
+    /// Each worker's counters, read live.
+    counters: Vec<Arc<LcoreCounters>>,
+}
+
+/// A port not yet given to a worker (taken once it is).
+type Slot = Option<Box<dyn pktloop_engine::Port>>;
+
+/// Setup: the ports, the capture, one worker per planned core owning its ports, then the capture writer.
+pub fn start(plan: &Plan) -> Result<Started, AppError> {
+    // The port count depends only on the port kind and topology.
+    let port_count = plan.assign(&|_| ([0; 6], [0; 6])).port_count;
+    let mut set = build_ports(plan, port_count)?;
+    if let Some(dlil) = &plan.dlil {
+        let available = lcore::plan(1).available;
+        ports::through_input_layer(&mut set, dlil, plan.burst, available)?;
+    }
+    let info = set.info.clone();
+    let assignment = plan.assign(&|i| (info[i].mac, info[i].peer_mac));
+    check_frame_room(plan, &assignment, &set)?;
+    let core_plan = match &plan.core_ids {
+        Some(ids) => CorePlan { cores: ids.clone(), available: crate::cores::allowed().len(), warning: None },
+        None => lcore::plan(plan.cores),
+    };
+    if let Some(w) = &core_plan.warning {
+        log::warn!("{w}");
+    }
+    let mut recorder = match &plan.pcap {
+        Some(spec) => {
+            let names = info.iter().map(|p| p.name.clone()).collect();
+            Some(Recorder::new(spec, config_max_frame(plan), names)?)
+        }
+        None => None,
+    };
+    let generators = assignment.jobs.iter().flatten().filter(|j| j.generates()).count() as u64;
+    // A port's queues are run ports of their own; rates and counts are each port's.
+    let per_port = if plan.port == PortKind::Feth { plan.feth.queues } else { 1 };
+    let gen_ports = assignment.generator_ports().div_ceil(per_port);
+    let slots: Vec<Slot> = set.ports.drain(..).map(Some).collect();
+    let workers = spawn_workers(plan, slots, &info, assignment, &core_plan, recorder.as_mut())?;
+    let writer = match recorder {
+        Some(r) => Some(r.start()?),
+        None => None,
+    };
+    Ok(Started { set, info, core_plan, workers, writer, generators, gen_ports })
+}
+
+/// Frames the run makes must fit the buffers of the ports that send them (the MTU alone allows more than
+/// a buffer holds when the headroom or the buflet size leave less room).
+fn check_frame_room(plan: &Plan, a: &Assignment, set: &PortSet) -> Result<(), AppError> {
+    let (flag, need) = match &plan.traffic.replay {
+        Some(r) => ("replay", r.trace.min_len()),
+        None => ("pkt-len", plan.pkt_len),
+    };
+    for (owned, jobs) in a.ports.iter().zip(&a.jobs) {
+        for job in jobs {
+            let local = match job {
+                job::Job::Generate { port, .. } | job::Job::Ping { port, .. } => *port,
+                job::Job::Forward { tx, seed_left, .. } if *seed_left > 0 => *tx,
+                _ => continue,
+            };
+            let pool = set.ports[owned[local]].tx_pool();
+            let room = pool.max_packet_len();
+            if need > room {
+                let what = match flag {
+                    "replay" => format!(
+                        "{}: its shortest frame is {need} B",
+                        plan.traffic.replay.as_ref().map_or(String::new(), |r| r.path.display().to_string())
+                    ),
+                    _ => format!("{}", crate::fwd::settings::sizes_text(&plan.traffic.sizes)),
+                };
+                return Err(AppError::usage(format!(
+                    "invalid --{flag} {what}: a packet of {} holds at most {room} B ({} buffer(s) of {} B, {} B \
+                     headroom); valid is frames of 60..={room} B, or --multibuflet / a larger --max-mtu",
+                    info_name(set, owned[local]),
+                    pool.max_buflets(),
+                    pool.buf_size(),
+                    pool.headroom()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn info_name(set: &PortSet, i: usize) -> &str {
+    &set.info[i].name
+}
+
+/// Starts one worker per planned core with the ports and jobs `assignment` gives it, and a capture tap
+/// from `recorder` when capturing; returns the workers and their counters.
+fn spawn_workers(
+    plan: &Plan,
+    mut slots: Vec<Slot>,
+    info: &[PortInfo],
+    assignment: Assignment,
+    core_plan: &CorePlan,
+    mut recorder: Option<&mut Recorder>,
+) -> Result<Workers, AppError> {
+    let mut lcores = Vec::new();
+    let mut counters = Vec::new();
+    for (i, (owned, jobs)) in assignment.ports.iter().zip(assignment.jobs).enumerate() {
+        let ports = take_ports(&mut slots, owned, info, plan);
+        let c = Arc::new(LcoreCounters::default());
+        counters.push(c.clone());
+        let tap = match recorder.as_deref_mut() {
+            Some(r) => Some(r.tap()?),
+            None => None,
+        };
+        let w = Worker { ports, jobs, burst: plan.burst, counters: c, tap, record_cycles: plan.record_cycles };
+        let l = lcore::spawn(&format!("fwd-{i}"), i, core_plan.cores[i], move |ctx| w.run(ctx))
+            .map_err(|e| AppError::runtime(format!("cannot start worker {i}: {e}")))?;
+        lcores.push(l);
+    }
+    Ok(Workers { lcores, counters })
+}
+
+/// Moves the ports at run indices `owned` out of `slots`, for the worker that will own them.
+fn take_ports(slots: &mut [Slot], owned: &[usize], info: &[PortInfo], plan: &Plan) -> Vec<OwnedPort> {
+    owned
+        .iter()
+        .map(|&g| OwnedPort {
+            // Each run index is owned by exactly one worker (plan::assign).
+            port: slots[g].take().expect("port assigned twice"),
+            index: g as u16,
+            mac: info[g].mac,
+            peer_mac: info[g].peer_mac,
+            strip: strip(plan, g),
+        })
+        .collect()
+}
+
+/// What a receiver on run port `index` cuts off before sending on: feth's trailer and FCS on feth ports;
+/// nothing on the others (null, TAP and real interfaces hand over bare frames).
+fn strip(plan: &Plan, index: usize) -> Strip {
+    let feth = match plan.port {
+        PortKind::Feth => true,
+        PortKind::List => plan.spec_of(index) == Some(&crate::portspec::PortSpec::Feth),
+        PortKind::Null | PortKind::Tap => false,
+    };
+    match feth {
+        true => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
+        false => Strip::default(),
+    }
+}
+
+/// What the live loop measured.
+pub struct Watched {
+    /// When the workers were let run (setup done).
+    pub start: Instant,
+    /// Mpps of each interval (`--stats-period` each).
+    pub intervals: Vec<f64>,
+}
+
+/// How long nothing may move after the generators finished before the run is over: every packet has
+/// then been delivered or dropped under a reason.
+const SETTLE: Duration = Duration::from_millis(50);
+/// How often a run whose generators stop by themselves looks whether they have.
+const DONE_CHECK: Duration = Duration::from_millis(10);
+
+/// Run: a live line every `--stats-period`, until the deadline, Ctrl-C, or (with a count) until every
+/// generator has finished and every packet is delivered or accounted for.
+pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
+    let start = Instant::now();
+    let end = start + plan.duration;
+    let finite = plan.traffic.finite() && started.generators > 0;
+    let mut prev = (Totals::default(), vec![PortStats::default(); started.info.len()], start);
+    let mut next_line = start + plan.stats_period;
+    let mut intervals = Vec::new();
+    let mut settle = Settle::default();
+    loop {
+        let wake = if finite { next_line.min(Instant::now() + DONE_CHECK) } else { next_line };
+        let interrupted = crate::interrupt::sleep_until(wake.min(end));
+        let now = Instant::now();
+        let totals = Totals::of(&started.workers.counters);
+        let stats = snapshot(&started.info);
+        let over = now >= end || interrupted || (finite && settle.done(started.generators, &totals, &stats, now));
+        if now >= next_line || over {
+            let secs = (now - prev.2).as_secs_f64();
+            if secs > 0.0 {
+                intervals.push((totals.packets - prev.0.packets) as f64 / secs / 1e6);
+            }
+            if let Some(l) = live {
+                l.line(now - start, (&prev.0, &totals), (&prev.1, &stats), &started.info, secs);
+            }
+            prev = (totals, stats, now);
+            next_line = now + plan.stats_period;
+        }
+        if over {
+            break;
+        }
+    }
+    Watched { start, intervals }
+}
+
+/// Tells when a run whose generators stop by themselves is over.
+#[derive(Default)]
+struct Settle {
+    /// What moved, summed, and since when it has not changed.
+    last: (u64, Option<Instant>),
+}
+
+impl Settle {
+    /// Whether all `generators` are done and nothing has moved for [`SETTLE`].
+    fn done(&mut self, generators: u64, t: &Totals, ports: &[PortStats], now: Instant) -> bool {
+        if t.gens_done < generators {
+            return false;
+        }
+        let moved = t.packets
+            + t.consumed
+            + ports.iter().map(|p| p.ipackets + p.opackets + p.ierrors + p.total_drops()).sum::<u64>();
+        match self.last {
+            (m, Some(since)) if m == moved => now - since >= SETTLE,
+            _ => {
+                self.last = (moved, Some(now));
+                false
+            }
+        }
+    }
+}
+
+/// Report: stops and joins the workers, takes the final counters and the capture, tears the ports down and
+/// settles where every packet went.
+pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) -> Result<Report, AppError> {
+    let Started { set, info, core_plan, workers: Workers { lcores, counters }, writer, gen_ports, generators } =
+        started;
+    for l in &lcores {
+        l.stop();
+    }
+    let secs = watched.start.elapsed().as_secs_f64();
+    let results = join(lcores)?;
+    if let Some(l) = live {
+        l.finish();
+    }
+    let totals = Totals::of(&counters);
+    let port_stats = snapshot(&info);
+    // Read before teardown: detaching an interface takes its filters back.
+    let filters: Vec<Option<Vec<FilterInfo>>> = info.iter().map(|p| p.iface.as_ref().map(|h| h.filters())).collect();
+    let capture: Option<CaptureSummary> = match writer {
+        Some(w) => Some(w.finish()?),
+        None => None,
+    };
+    let backing = set.backing();
+    let pinned: Vec<bool> = results.iter().map(|r| r.pinned).collect();
+    let stranded: u64 = results.iter().map(|r| r.stranded).sum();
+    let leaked = teardown(results, &set);
+    let after = snapshot(&info);
+    let outside: Vec<bool> = (0..info.len()).map(|i| plan.faces_outside(i)).collect();
+    let accounting = Accounting::settle(&outside, &totals, &port_stats, &after, stranded);
+    Ok(Report {
+        secs,
+        totals,
+        ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),
+        macs: info.iter().map(|p| p.mac).collect(),
+        intervals: watched.intervals,
+        backing,
+        cores: core_plan.cores,
+        pinned,
+        leaked,
+        accounting,
+        capture,
+        core_warning: core_plan.warning,
+        io: info.iter().map(io_summary).collect(),
+        filters,
+        gen_secs: crate::stats::generation_secs(&counters).unwrap_or(secs),
+        gen_ports,
+        gen_jobs: generators,
+    })
+}
+
+/// What a port that talks to the kernel did, for the report.
+fn io_summary(p: &PortInfo) -> Option<IoSummary> {
+    p.io.as_ref().map(|t| {
+        let (rx_syscalls, tx_syscalls) = t.counters.syscalls();
+        IoSummary {
+            driver: t.driver,
+            io: t.io,
+            queues: t.queues,
+            rx_syscalls,
+            tx_syscalls,
+            missed: t.counters.missed(),
+        }
+    })
+}
+
+/// Waits for every (stopped) worker, in order.
+fn join(lcores: Vec<Lcore<WorkerResult>>) -> Result<Vec<WorkerResult>, AppError> {
+    let mut results = Vec::new();
+    for l in lcores {
+        let (r, _pinned) = l.join().map_err(|_| AppError::runtime("a worker panicked"))?;
+        results.push(r);
+    }
+    Ok(results)
+}
+
+/// Teardown: dropping the ports frees whatever is still in their rings. Returns the buffers that did not
+/// come back to the pools (0 unless something leaked).
+fn teardown(results: Vec<WorkerResult>, set: &PortSet) -> usize {
+    let ports: Vec<OwnedPort> = results.into_iter().flat_map(|r| r.ports).collect();
+    drop(ports);
+    set.in_use()
+}
+
+/// Every port's counters now, in run order; a port behind the input layer adds its interface's drops
+/// (filtered, no protocol, bad frames, handoff overflow, left at detach) to its own.
+pub fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
+    info.iter()
+        .map(|p| {
+            let mut s = p.counters.snapshot();
+            if let Some(h) = &p.iface {
+                let i = h.stats();
+                s.drops.iter_mut().zip(i.drops).for_each(|(d, x)| *d += x);
+                s.ierrors += i.ierrors;
+            }
+            s
+        })
+        .collect()
+}
+
+/// The largest frame the ports can hand the capture: MTU + header + trailer + FCS.
+fn config_max_frame(plan: &Plan) -> usize {
+    crate::config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan;
+    use super::*;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Plan {
+        let cli = crate::cli::Cli::try_parse_from([&["pktloop", "fwd"], args].concat()).unwrap();
+        let crate::cli::Command::Fwd(a) = cli.command else { unreachable!("parsed fwd") };
+        plan::resolve(&a).unwrap()
+    }
+
+    #[test]
+    fn only_feth_ports_strip_feth_trailers_even_in_a_list() {
+        let p = plan(&["--port", "null,feth,tap", "--trailer-length", "8", "--fcs"]);
+        let feth = Strip { trailer: 8, fcs: true };
+        let got: Vec<Strip> = (0..4).map(|i| strip(&p, i)).collect();
+        assert_eq!(got, [Strip::default(), feth, feth, Strip::default()]);
+        let p = plan(&["--trailer-length", "8"]);
+        assert_eq!(strip(&p, 1), Strip { trailer: 8, fcs: false });
+    }
+}
