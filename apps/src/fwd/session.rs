@@ -98,43 +98,33 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
 /// Frames the run makes must fit the buffers of the ports that send them (the MTU alone allows more than
 /// a buffer holds when the headroom or the buflet size leave less room).
 fn check_frame_room(plan: &Plan, a: &Assignment, set: &PortSet) -> Result<(), AppError> {
-    let (flag, need) = match &plan.traffic.replay {
-        Some(r) => ("replay", r.trace.min_len()),
-        None => ("pkt-len", plan.pkt_len),
+    let (flag, value, need) = match &plan.traffic.replay {
+        Some(r) => ("replay", r.path.display().to_string(), r.trace.min_len()),
+        None => ("pkt-len", super::settings::sizes_text(&plan.traffic.sizes), plan.pkt_len),
     };
-    for (owned, jobs) in a.ports.iter().zip(&a.jobs) {
-        for job in jobs {
-            let local = match job {
-                job::Job::Generate { port, .. } | job::Job::Ping { port, .. } => *port,
-                job::Job::Forward { tx, seed_left, .. } if *seed_left > 0 => *tx,
-                _ => continue,
-            };
-            let pool = set.ports[owned[local]].tx_pool();
-            let room = pool.max_packet_len();
-            if need > room {
-                let what = match flag {
-                    "replay" => format!(
-                        "{}: its shortest frame is {need} B",
-                        plan.traffic.replay.as_ref().map_or(String::new(), |r| r.path.display().to_string())
-                    ),
-                    _ => format!("{}", crate::fwd::settings::sizes_text(&plan.traffic.sizes)),
-                };
-                return Err(AppError::usage(format!(
-                    "invalid --{flag} {what}: a packet of {} holds at most {room} B ({} buffer(s) of {} B, {} B \
-                     headroom); valid is frames of 60..={room} B, or --multibuflet / a larger --max-mtu",
-                    info_name(set, owned[local]),
-                    pool.max_buflets(),
-                    pool.buf_size(),
-                    pool.headroom()
-                )));
-            }
+    let senders = a.ports.iter().zip(&a.jobs).flat_map(|(owned, jobs)| {
+        jobs.iter().filter_map(|job| match job {
+            job::Job::Generate { port, .. } | job::Job::Ping { port, .. } => Some(owned[*port]),
+            job::Job::Forward { tx, seed_left, .. } if *seed_left > 0 => Some(owned[*tx]),
+            _ => None,
+        })
+    });
+    for i in senders {
+        let pool = set.ports[i].tx_pool();
+        let room = pool.max_packet_len();
+        if need > room {
+            return Err(AppError::usage(format!(
+                "invalid --{flag} {value}: frames of up to {need} B, and a packet of {} holds at most {room} B \
+                 ({} buffer(s) of {} B, {} B headroom); valid is frames of 60..={room} B, or --multibuflet / a \
+                 larger --max-mtu",
+                set.info[i].name,
+                pool.max_buflets(),
+                pool.buf_size(),
+                pool.headroom()
+            )));
         }
     }
     Ok(())
-}
-
-fn info_name(set: &PortSet, i: usize) -> &str {
-    &set.info[i].name
 }
 
 /// Starts one worker per planned core with the ports and jobs `assignment` gives it, and a capture tap
