@@ -401,3 +401,139 @@ fn queues_and_pairs_give_every_worker_its_own_queue_and_rss_spreads_flows() {
     assert!(received.iter().all(|r| *r > 0), "every queue receives: {received:?}");
     assert_eq!(u(&v, "/accounting/unaccounted"), 0);
 }
+
+#[test]
+fn txonly_frames_carry_the_addresses_asked_for() {
+    let pcap = tmp("addr.pcap");
+    json(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--src-ip",
+        "10.1.2.3",
+        "--dst-ip",
+        "10.9.8.7",
+        "--src-port",
+        "4000",
+        "--dst-port",
+        "5555",
+        "--src-mac",
+        "02:aa:bb:cc:dd:ee",
+        "--count",
+        "5",
+        "--json",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    let sent = read_pcapng(&pcap, OUTBOUND);
+    assert_eq!(sent.len(), 5);
+    for (_, f) in sent {
+        assert_eq!(f[6..12], [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]);
+        assert_eq!((&f[26..30], &f[30..34]), (&[10, 1, 2, 3][..], &[10, 9, 8, 7][..]));
+        assert_eq!((u16::from_be_bytes([f[34], f[35]]), u16::from_be_bytes([f[36], f[37]])), (4000, 5555));
+    }
+}
+
+#[test]
+fn rate_verdicts_count_intervals_and_physical_ports() {
+    // 50 packets at 1000 pps span 49 intervals: held, not "exceeded".
+    let v = json(&["fwd", "--mode", "txonly", "--rate", "1000", "--count", "50", "--json"]);
+    assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(true)), "{}", v["generators"]);
+    // Two queues share one port's rate: one port, held.
+    let v = json(&[
+        "fwd", "--mode", "txonly", "--rate", "20000", "--count", "10000", "--rxq", "2", "--cores", "2", "--json",
+    ]);
+    assert_eq!(u(&v, "/generators/ports"), 1);
+    assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(true)), "{}", v["generators"]);
+}
+
+#[test]
+fn frames_that_cannot_fit_are_refused_at_start_or_counted_never_sent_short() {
+    usage_error(
+        &["fwd", "--mode", "txonly", "--pkt-len", "2020", "--mtu", "2048", "--max-mtu", "2048", "--count", "10"],
+        &["--pkt-len 2020", "holds at most 2016 B"],
+    );
+    usage_error(
+        &["fwd", "--mode", "io", "--pkt-len", "2020", "--mtu", "2048", "--max-mtu", "2048"],
+        &["--pkt-len 2020", "2016"],
+    );
+    let input = tmp("big.pcap");
+    let lens = [2060usize, 2000, 1600];
+    let frames: Vec<(Duration, Vec<u8>)> =
+        lens.iter().enumerate().map(|(i, l)| (Duration::from_micros(i as u64), numbered_frame(i as u32, *l))).collect();
+    write_pcap(&input, &frames);
+    let out = tmp("big-out.pcap");
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--replay",
+        input.to_str().unwrap(),
+        "--mtu",
+        "2048",
+        "--max-mtu",
+        "2048",
+        "--replay-timing",
+        "asap",
+        "--json",
+        "--pcap",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(u(&v, "/generators/too_long_skipped"), 1, "2060 B fits the MTU but not a 2016 B buffer");
+    let got: Vec<usize> = read_pcapng(&out, INBOUND).iter().map(|(_, f)| f.len()).collect();
+    assert_eq!(got, [2000, 1600]);
+    // A capture none of whose frames fits is refused, whatever the loops.
+    let long = tmp("long.pcap");
+    write_pcap(&long, &[(Duration::ZERO, numbered_frame(0, 2000))]);
+    usage_error(
+        &["fwd", "--mode", "txonly", "--replay", long.to_str().unwrap(), "--replay-loops", "0", "--count", "10"],
+        &["--replay", "none of its 1 frames fits"],
+    );
+}
+
+#[test]
+fn combinations_that_could_never_finish_or_spread_are_refused_and_rss_spreads_forwarding() {
+    usage_error(
+        &["fwd", "--mode", "icmpecho", "--rxq", "2", "--rss", "--cores", "2", "--count", "10"],
+        &["--rss", "icmpecho", "--rxq 1"],
+    );
+    usage_error(&["fwd", "--mode", "icmpecho", "--src-ip", "10.0.0.1"], &["--src-mac ... --dst-port", "icmpecho"]);
+    let pcap = tmp("one.pcap");
+    write_pcap(&pcap, &[(Duration::ZERO, numbered_frame(0, 64))]);
+    usage_error(
+        &["fwd", "--mode", "txonly", "--replay", pcap.to_str().unwrap(), "--rxq", "2", "--cores", "2"],
+        &["--replay", "--rxq 2", "valid is --rxq 1"],
+    );
+    let v = json(&["fwd", "--mode", "io", "--rxq", "2", "--rss", "--cores", "2", "--duration", "0.5", "--json"]);
+    for q in 0..4 {
+        assert!(u(&v, &format!("/ports/{q}/rx_packets")) > 0, "queue port {q} receives: {}", v["ports"]);
+    }
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_stops_the_run_and_prints_its_report() {
+    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pktloop"))
+        .args(["fwd", "-i", "--mode", "txonly"])
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"start\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    // stdin stays open: only Ctrl-C can end the session here.
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the prompt ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unaccounted 0") && text.contains("buffers leaked after teardown: 0"), "{text}");
+}

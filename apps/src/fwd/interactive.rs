@@ -6,7 +6,7 @@
 //! - `show port stats`: each port's counters since `clear stats`, and its rates since the last `show`;
 //! - `set rate RATE`: the generators' rate, at once if running (`set rate max`: as fast as they go);
 //! - `clear stats`: zero what `show port stats` counts from;
-//! - `quit` (or end of input): stop if running, then exit.
+//! - `quit` (or end of input, or Ctrl-C): stop if running, then exit.
 
 use super::plan::Plan;
 use super::report;
@@ -16,7 +16,8 @@ use crate::gen::pace::Rate;
 use crate::gen::RateDial;
 use pktloop_engine::port::PortStats;
 use std::io::{BufRead, Write};
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 /// A forwarding run under the prompt's control.
 struct Session {
@@ -40,10 +41,16 @@ pub fn main(mut plan: Plan) -> Result<(), AppError> {
     dial.set(plan.traffic.rate.map(|r| r.pps(plan.traffic.mean_len())));
     plan.dial = Some(dial.clone());
     let mut s = Session { plan, dial, running: None, cleared: Vec::new(), shown: None, leaked: 0 };
-    let stdin = std::io::stdin();
+    let lines = read_lines();
     prompt();
-    for line in stdin.lock().lines() {
-        let line = line.map_err(|e| AppError::runtime(format!("reading commands: {e}")))?;
+    loop {
+        let line = match lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => line.map_err(|e| AppError::runtime(format!("reading commands: {e}")))?,
+            // Ctrl-C ends the session as `quit` does: the run stops and its report is printed.
+            Err(RecvTimeoutError::Timeout) if crate::interrupt::requested() => break,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.first().is_some_and(|w| matches!(*w, "quit" | "exit")) {
             break;
@@ -56,6 +63,19 @@ pub fn main(mut plan: Plan) -> Result<(), AppError> {
         0 => Ok(()),
         n => Err(AppError::runtime(format!("{n} buffers did not return to their pools"))),
     }
+}
+
+/// Lines of stdin, read on a thread of their own so that the prompt can also watch for Ctrl-C.
+fn read_lines() -> Receiver<std::io::Result<String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 fn prompt() {
@@ -100,7 +120,7 @@ impl Session {
 
     fn stop(&mut self) -> Result<(), AppError> {
         let Some((started, at)) = self.running.take() else { return Ok(()) };
-        let r = finish(&self.plan, started, Watched { start: at, intervals: Vec::new() }, None)?;
+        let r = finish(&self.plan, started, Watched { start: at, intervals: Vec::new(), stalled: false }, None)?;
         if self.plan.json {
             println!("{}", report::json(&self.plan, &r));
         } else {

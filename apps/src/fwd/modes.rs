@@ -230,7 +230,7 @@ fn make(
             }
         },
         Frames::Replayed(player) => {
-            let played = player.fill(pool, out, granted, now_ns());
+            let played = player.fill(pool, out, granted, now_ns);
             stats::add(&c.too_long, played.too_long);
             stats::add(&c.nombuf, u64::from(played.nombuf));
             (played.made, bytes_of(out))

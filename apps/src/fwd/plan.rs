@@ -137,7 +137,7 @@ pub struct Assignment {
 pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
     let burst = int_in("burst", a.burst, 1, 512, "1..=512")? as usize;
-    let tx_first = int_in("tx-first", a.tx_first, 1, 1024, "1..=1024")? as usize;
+    let tx_first = int_in("tx-first", a.tx_first, 1, 64, "1..=64")? as usize;
     let expiry_ns = match a.expiry_us {
         Some(us) => Some(int_in("expiry-us", us, 0, 10_000_000, "0..=10000000 microseconds")? as u64 * 1000),
         None => None,
@@ -247,7 +247,19 @@ fn workers(
         PortKind::List => list_workers(a, per_worker)?,
         _ => 1,
     };
-    let Some(text) = &a.cores else { return Ok((default_cores, None)) };
+    let shared_ok = a.run.allow_shared_cores.unwrap_or(false);
+    let Some(text) = &a.cores else {
+        if port == PortKind::Feth && default_cores > available && !shared_ok {
+            return Err(AppError::usage(format!(
+                "invalid --pairs {} with --rxq {}: {default_cores} queue pairs need as many workers and this \
+                 process may run on {available} cores; valid is --pairs x --rxq <= {available}, or \
+                 --allow-shared-cores",
+                a.pairs.unwrap_or(1),
+                feth_units / a.pairs.unwrap_or(1).max(1) as usize
+            )));
+        }
+        return Ok((default_cores, None));
+    };
     let cores = crate::cores::Cores::parse(text, &allowed)?;
     let n = cores.count();
     if port == PortKind::List && n as usize != default_cores {
@@ -258,7 +270,7 @@ fn workers(
             a.port.port_count()
         )));
     }
-    if n < 1 || (n as usize > available && !a.run.allow_shared_cores.unwrap_or(false)) {
+    if n < 1 || (n as usize > available && !shared_ok) {
         return Err(AppError::usage(format!(
             "invalid --cores {text}: valid is 1..={available} workers (cores this process may run on; \
              --allow-shared-cores lets workers share them)"

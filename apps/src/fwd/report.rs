@@ -3,6 +3,7 @@
 
 use super::plan::Plan;
 use crate::capture::CaptureSummary;
+use crate::gen::player::Timing;
 use crate::stats::{cycles_per_packet, thousands, Totals};
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
@@ -47,6 +48,8 @@ pub struct Report {
     pub gen_ports: usize,
     /// Generator jobs (a port's queues each run one), each with its own pacer.
     pub gen_jobs: u64,
+    /// The run ended because unfinished generators made nothing for a long time.
+    pub stalled: bool,
 }
 
 /// What the generators were asked and what they did.
@@ -123,6 +126,15 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
                 r.cores.len()
             ));
         }
+    }
+    if r.stalled {
+        w.push(format!(
+            "the generators had not finished (--count {}) but made nothing for 10 s: the run was stopped ({} \
+             generated; the pool found empty {} times)",
+            plan.traffic.count.map_or("-".to_owned(), |c| c.to_string()),
+            r.totals.generated,
+            r.totals.nombuf
+        ));
     }
     if r.totals.packets == 0 {
         w.push("no packet completed in the run".to_owned());
@@ -449,20 +461,31 @@ fn generator_line(plan: &Plan, g: &GenOutcome, r: &Report) -> String {
         g.achieved_pps / 1e6,
         r.gen_secs
     );
-    match (g.asked_pps, g.held) {
-        (Some(a), Some(true)) => format!("{made}; asked {:.3} Mpps: held within 1%\n", a / 1e6),
+    let pct = |a: f64| g.achieved_pps / a * 100.0;
+    let verdict = match (g.asked_pps, g.held) {
+        (Some(a), Some(true)) => format!("; asked {:.3} Mpps: held within 1%", a / 1e6),
         (Some(a), _) if g.achieved_pps > a && plan.dial.is_some() => {
-            format!("{made}; asked {:.3} Mpps at the end: the rate was changed during the run\n", a / 1e6)
+            format!("; asked {:.3} Mpps at the end: the rate was changed during the run", a / 1e6)
         }
-        (Some(a), _) if g.achieved_pps > a => {
-            format!("{made}; asked {:.3} Mpps: EXCEEDED ({:.1}% of it)\n", a / 1e6, g.achieved_pps / a * 100.0)
-        }
+        (Some(a), _) if g.achieved_pps > a => format!("; asked {:.3} Mpps: EXCEEDED ({:.1}% of it)", a / 1e6, pct(a)),
         (Some(a), _) => format!(
-            "{made}; asked {:.3} Mpps: NOT reached ({:.1}% of it; the machine or the receiver could not keep up)\n",
+            "; asked {:.3} Mpps: NOT reached ({:.1}% of it; the machine or the receiver could not keep up)",
             a / 1e6,
-            g.achieved_pps / a * 100.0
+            pct(a)
         ),
-        (None, _) => format!("{made} (as fast as the ports took them)\n"),
+        (None, _) if plan.traffic.replay.as_ref().is_some_and(|p| p.timing == Timing::Recorded) => {
+            " (at the capture's timing)".to_owned()
+        }
+        (None, _) => " (as fast as the ports took them)".to_owned(),
+    };
+    format!("{made}{verdict}{}\n", too_long(r))
+}
+
+/// The replayed frames skipped as too long, if any.
+fn too_long(r: &Report) -> String {
+    match r.totals.too_long {
+        0 => String::new(),
+        n => format!("; {n} replayed frames skipped: longer than the port allows"),
     }
 }
 

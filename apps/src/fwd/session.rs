@@ -114,7 +114,7 @@ fn check_frame_room(plan: &Plan, a: &Assignment, set: &PortSet) -> Result<(), Ap
         let room = pool.max_packet_len();
         if need > room {
             return Err(AppError::usage(format!(
-                "invalid --{flag} {value}: frames of up to {need} B, and a packet of {} holds at most {room} B \
+                "invalid --{flag} {value}: {need} B frames do not fit: a packet of {} holds at most {room} B \
                  ({} buffer(s) of {} B, {} B headroom); valid is frames of 60..={room} B, or --multibuflet / a \
                  larger --max-mtu",
                 set.info[i].name,
@@ -190,11 +190,15 @@ pub struct Watched {
     pub start: Instant,
     /// Mpps of each interval (`--stats-period` each).
     pub intervals: Vec<f64>,
+    /// The run ended because unfinished generators made nothing for a long time.
+    pub stalled: bool,
 }
 
 /// How long nothing may move after the generators finished before the run is over: every packet has
 /// then been delivered or dropped under a reason.
 const SETTLE: Duration = Duration::from_millis(50);
+/// How long unfinished generators may make nothing before the run stops with a warning.
+const STALL: Duration = Duration::from_secs(10);
 /// How often a run whose generators stop by themselves looks whether they have.
 const DONE_CHECK: Duration = Duration::from_millis(10);
 
@@ -208,13 +212,18 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
     let mut next_line = start + plan.stats_period;
     let mut intervals = Vec::new();
     let mut settle = Settle::default();
+    let stall_limit = stall_limit(plan);
+    let mut stalled = false;
     loop {
         let wake = if finite { next_line.min(Instant::now() + DONE_CHECK) } else { next_line };
         let interrupted = crate::interrupt::sleep_until(wake.min(end));
         let now = Instant::now();
         let totals = Totals::of(&started.workers.counters);
         let stats = snapshot(&started.info);
-        let over = now >= end || interrupted || (finite && settle.done(started.generators, &totals, &stats, now));
+        let stall = finite && stall_limit.is_some_and(|q| settle.stalled(started.generators, &totals, now, q));
+        stalled |= stall;
+        let over =
+            now >= end || interrupted || stall || (finite && settle.done(started.generators, &totals, &stats, now));
         if now >= next_line || over {
             let secs = (now - prev.2).as_secs_f64();
             if secs > 0.0 {
@@ -224,13 +233,16 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
                 l.line(now - start, (&prev.0, &totals), (&prev.1, &stats), &started.info, secs);
             }
             prev = (totals, stats, now);
-            next_line = now + plan.stats_period;
+            // On the period's own grid (a late line does not push the next ones later).
+            while next_line <= now {
+                next_line += plan.stats_period;
+            }
         }
         if over {
             break;
         }
     }
-    Watched { start, intervals }
+    Watched { start, intervals, stalled }
 }
 
 /// Tells when a run whose generators stop by themselves is over.
@@ -238,6 +250,8 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
 struct Settle {
     /// What moved, summed, and since when it has not changed.
     last: (u64, Option<Instant>),
+    /// Packets generated, and since when that has not changed.
+    generated: (u64, Option<Instant>),
 }
 
 impl Settle {
@@ -249,14 +263,37 @@ impl Settle {
         let moved = t.packets
             + t.consumed
             + ports.iter().map(|p| p.ipackets + p.opackets + p.ierrors + p.total_drops()).sum::<u64>();
-        match self.last {
-            (m, Some(since)) if m == moved => now - since >= SETTLE,
-            _ => {
-                self.last = (moved, Some(now));
-                false
-            }
+        unchanged_for(&mut self.last, moved, now, SETTLE)
+    }
+
+    /// Whether the generators, not all done, have made nothing for `quiet` (a count that can never be
+    /// reached: the run ends with a warning instead of running to its day-long cap).
+    fn stalled(&mut self, generators: u64, t: &Totals, now: Instant, quiet: Duration) -> bool {
+        t.gens_done < generators && unchanged_for(&mut self.generated, t.generated, now, quiet)
+    }
+}
+
+/// Whether `value` has stayed what `seen` last recorded for `quiet`; records it when it changed.
+fn unchanged_for(seen: &mut (u64, Option<Instant>), value: u64, now: Instant, quiet: Duration) -> bool {
+    match *seen {
+        (v, Some(since)) if v == value => now - since >= quiet,
+        _ => {
+            *seen = (value, Some(now));
+            false
         }
     }
+}
+
+/// How long generators that have not finished may make nothing before the run gives up on them: 10 s, or
+/// three packet intervals at a slow `--rate`; never for a replay at recorded timing (its gaps are the
+/// capture's).
+fn stall_limit(plan: &Plan) -> Option<Duration> {
+    let t = &plan.traffic;
+    if t.replay.as_ref().is_some_and(|r| r.timing == crate::gen::player::Timing::Recorded) {
+        return None;
+    }
+    let interval = t.rate.map_or(0.0, |r| 1.0 / r.pps(t.mean_len()));
+    Some(Duration::from_secs_f64((3.0 * interval).clamp(STALL.as_secs_f64(), 86_400.0)))
 }
 
 /// Report: stops and joins the workers, takes the final counters and the capture, tears the ports down and
@@ -305,6 +342,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         gen_secs: crate::stats::generation_secs(&counters).unwrap_or(secs),
         gen_ports,
         gen_jobs: generators,
+        stalled: watched.stalled,
     })
 }
 
@@ -364,6 +402,22 @@ fn config_max_frame(plan: &Plan) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unfinished_generators_that_make_nothing_stall_and_finished_ones_settle() {
+        let (t0, quiet) = (Instant::now(), Duration::from_secs(10));
+        let mut s = Settle::default();
+        let mut t = Totals { generated: 5, ..Totals::default() };
+        assert!(!s.stalled(1, &t, t0, quiet));
+        assert!(!s.stalled(1, &t, t0 + Duration::from_secs(9), quiet));
+        assert!(s.stalled(1, &t, t0 + Duration::from_secs(10), quiet));
+        t.generated = 6;
+        assert!(!s.stalled(1, &t, t0 + Duration::from_secs(11), quiet), "progress restarts the clock");
+        t.gens_done = 1;
+        assert!(!s.stalled(1, &t, t0 + Duration::from_secs(60), quiet), "finished generators never stall");
+        assert!(!s.done(1, &t, &[], t0));
+        assert!(s.done(1, &t, &[], t0 + SETTLE));
+    }
+
     use super::super::plan;
     use super::*;
     use clap::Parser;

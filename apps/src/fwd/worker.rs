@@ -1,8 +1,10 @@
 //! The workers. A worker owns its ports (each port is polled by exactly one thread) and runs its jobs
 //! ([`super::job`], one pass each by [`super::modes`]) once per poll. Hot path rules: bursts only, no
-//! allocation (every buffer is made at setup), no lock, no clock read except for capture timestamps (one
-//! per burst, only when capturing) and the icmpecho generator's ARP retry timer before the peer is
-//! resolved. Counters are published once per burst.
+//! allocation (every buffer is made at setup), no lock, no clock read except, at most once per burst:
+//! capture timestamps (only when capturing), expiry deadlines (only with --expiry-us), pacing (only with
+//! --rate, and only when the packets already due do not cover the burst), a replay at recorded timing, the
+//! icmpecho generator's ARP retry timer before the peer is resolved, and a generator's start and finish
+//! stamps (once per run). Counters are published once per burst.
 
 /// Kept at this path too, for `latency::pingpong`.
 pub use super::job::Strip;

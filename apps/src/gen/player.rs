@@ -39,13 +39,16 @@ pub struct Player {
     /// Engine time of this pass's first frame (0: not started).
     pass_start_ns: u64,
     finished: bool,
+    /// The trace indices of one fill (made at setup: the fill allocates nothing).
+    picked: Box<[u32]>,
 }
 
 impl Player {
     /// A player of `trace` that plays it `loops` times (0: until stopped).
     pub fn new(trace: Arc<Trace>, timing: Timing, loops: u64, max_len: usize) -> Player {
         let loops_left = (loops > 0).then(|| loops - 1);
-        Player { trace, timing, max_len, next: 0, loops_left, pass_start_ns: 0, finished: false }
+        let picked = vec![0u32; pktloop_engine::pool::MAX_BULK].into_boxed_slice();
+        Player { trace, timing, max_len, next: 0, loops_left, pass_start_ns: 0, finished: false, picked }
     }
 
     /// Whether every pass has been played.
@@ -53,17 +56,18 @@ impl Player {
         self.finished
     }
 
-    /// Appends up to `n` frames that are due at `now_ns` to `out`.
-    pub fn fill(&mut self, pool: &Pool, out: &mut PacketBurst, n: usize, now_ns: u64) -> Played {
-        let mut picked = [0u32; pktloop_engine::pool::MAX_BULK];
+    /// Appends up to `n` frames that are due to `out`; `clock` (engine nanoseconds) is read once, and only
+    /// at recorded timing.
+    pub fn fill(&mut self, pool: &Pool, out: &mut PacketBurst, n: usize, clock: impl FnOnce() -> u64) -> Played {
+        let now_ns = if self.timing == Timing::Recorded { clock() } else { 0 };
         let mut played = Played::default();
-        let want = n.min(picked.len());
+        let want = n.min(self.picked.len());
         let (mut count, mut steps) = (0, 0);
         let (next, pass_start, loops_left, finished) = (self.next, self.pass_start_ns, self.loops_left, self.finished);
         // A skipped frame takes a slot too, so a trace of frames all too long cannot spin here.
         while steps < want && !self.finished {
             steps += 1;
-            if self.pass_start_ns == 0 {
+            if self.pass_start_ns == 0 && self.timing == Timing::Recorded {
                 self.pass_start_ns = now_ns;
             }
             let i = self.next;
@@ -73,7 +77,7 @@ impl Player {
             if self.trace.frame(i).len() > self.max_len {
                 played.too_long += 1;
             } else {
-                picked[count] = i as u32;
+                self.picked[count] = i as u32;
                 count += 1;
             }
             self.advance();
@@ -88,7 +92,7 @@ impl Player {
             return Played { nombuf: true, ..Played::default() };
         }
         let mut at = start;
-        for &i in &picked[..count] {
+        for &i in &self.picked[..count] {
             if out[at].append(self.trace.frame(i as usize)).is_ok() {
                 at += 1;
             } else {

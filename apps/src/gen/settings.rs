@@ -15,6 +15,15 @@ use std::sync::Arc;
 const FLOWGEN_SRC_IP: FieldRange = FieldRange { lo: 0xc612_0100, span: 0xff00 };
 /// Flows flowgen cycles through when no range is given.
 const FLOWGEN_DEFAULT_FLOWS: u64 = 64;
+/// The source addresses flowgen varies when no field is ranged: upwards from `--src-ip` or 198.18.1.0,
+/// never past 255.255.255.255.
+fn unranged_src_ip(given: Option<FieldRange>) -> FieldRange {
+    match given {
+        Some(g) => FieldRange { lo: g.lo, span: FLOWGEN_SRC_IP.span.min((1 << 32) - g.lo) },
+        None => FLOWGEN_SRC_IP,
+    }
+}
+
 /// Largest `--count`.
 const MAX_COUNT: i64 = 1_000_000_000_000;
 
@@ -188,9 +197,7 @@ impl Traffic {
         let f = &self.fields;
         // flowgen without ranges varies the source address, upwards from --src-ip or 198.18.1.0.
         let src_ip = match (f.src_ip, self.flows > 1 && !f.ranged()) {
-            // Never past 255.255.255.255.
-            (Some(given), true) => FieldRange { lo: given.lo, span: FLOWGEN_SRC_IP.span.min((1 << 32) - given.lo) },
-            (None, true) => FLOWGEN_SRC_IP,
+            (given, true) => unranged_src_ip(given),
             (given, false) => given.unwrap_or(ip(crate::frame::IP_A)),
         };
         FlowSpec {
@@ -260,10 +267,10 @@ fn flow_count(g: &GenArgs, fields: &GivenFields, kind: GenKind) -> Result<u64, A
         }
         return Ok(1);
     }
-    let most = if ranged > 1 { ranged } else { FLOWGEN_SRC_IP.span };
+    let most = if ranged > 1 { ranged } else { unranged_src_ip(fields.src_ip).span };
     match g.flows {
         None if ranged > 1 => Ok(ranged.min(1 << 40)),
-        None => Ok(FLOWGEN_DEFAULT_FLOWS),
+        None => Ok(FLOWGEN_DEFAULT_FLOWS.min(most)),
         Some(n) if n >= 1 && (n as u64) <= most => Ok(n as u64),
         Some(n) => Err(AppError::usage(format!(
             "invalid --flows {n}: valid is 1..={most} (the distinct flows the address and port ranges give)"
@@ -360,5 +367,10 @@ mod tests {
         assert_eq!((t.flows, distinct(&t)), (6, 6), "the ranges' product");
         let t = Traffic::resolve(&GenArgs::default(), None, GenKind::Single, lens).unwrap();
         assert_eq!((t.flows, distinct(&t)), (1, 1));
+        let g = GenArgs { src_ip: Some("255.255.255.250".into()), ..GenArgs::default() };
+        let t = Traffic::resolve(&g, None, GenKind::Spread, lens).unwrap();
+        assert_eq!((t.flows, distinct(&t)), (6, 6), "never past 255.255.255.255");
+        let g = GenArgs { src_ip: Some("255.255.255.250".into()), flows: Some(7), ..GenArgs::default() };
+        assert!(Traffic::resolve(&g, None, GenKind::Spread, lens).unwrap_err().to_string().contains("1..=6"));
     }
 }
