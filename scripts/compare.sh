@@ -2,7 +2,7 @@
 # The caller defines `measure SIDE...` (prints one number), and sets `runs`, `filter` and `log_dir`.
 #
 # compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
-# Runs A and B interleaved; prints best A, best B, ratio of bests and the median pairwise ratio, and whether
+# Runs A and B interleaved (A B, B A, A B, ...); prints best A, best B, ratio of bests and the median pairwise ratio, and whether
 # the ratio of bests meets TARGET (A/B >= TARGET when higher is better, <= when lower is better; - for none).
 compare() {
     local name="$1" target="$2" higher="$3"
@@ -14,8 +14,14 @@ compare() {
     if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then return; fi
     local va=() vb=()
     for i in $(seq 1 "$runs"); do
-        va+=("$(measure "${a[@]}")")
-        vb+=("$(measure "${b[@]}")")
+        # A B, then B A: whichever side runs first in a pair does not always get the same placement.
+        if [ $((i % 2)) -eq 1 ]; then
+            va+=("$(measure "${a[@]}")")
+            vb+=("$(measure "${b[@]}")")
+        else
+            vb+=("$(measure "${b[@]}")")
+            va+=("$(measure "${a[@]}")")
+        fi
         echo "$name run $i: ${va[-1]} ${vb[-1]}" >>"$log_dir/runs.txt"
     done
     python3 - "$name" "$target" "$higher" "${va[*]}" "${vb[*]}" <<'PY' | tee -a "$log_dir/summary.txt"
