@@ -143,8 +143,8 @@ pub struct FethArgs {
     /// Pool mode [default: global]
     #[arg(long, value_enum, help_heading = "Port knobs")]
     pub pool_mode: Option<PoolModeArg>,
-    /// Packets per pool, 1..=1048576 [default: 1024 per crossing ring a port feeds: 1024 x --rxq, x --rxq
-    /// again with --rss]
+    /// Packets per pool, 1..=1048576; unset, 1024 per crossing ring a port feeds (x --rxq, and x --rxq
+    /// again with --rss) [default: 1024]
     #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
     pub pool_size: Option<i64>,
     /// Slots per crossing ring, a power of two in 2..=16777216 [default: 512]
