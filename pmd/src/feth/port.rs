@@ -509,7 +509,16 @@ impl Port for FethQueue {
         if self.advisory.is_some() {
             self.tick();
         }
-        if queue >= self.tx_queues() || pkts.is_empty() {
+        if queue >= self.tx_queues() {
+            return 0;
+        }
+        if pkts.is_empty() {
+            // An empty burst is a poll: packets waiting in the local tx rings (WMM, or a stall that ended)
+            // move on. A sender whose pool is empty has nothing else to call, and would otherwise wait
+            // forever for buffers that sit in these rings.
+            if self.up && !self.detaching {
+                self.drain();
+            }
             return 0;
         }
         if self.detaching {
