@@ -61,10 +61,13 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
     let want = |name: &str| !crate::interrupt::requested() && a.filter.as_deref().is_none_or(|f| name.contains(f));
     let mut rows: Vec<Row> = Vec::new();
     let mut emit = |r: Row| {
+        if rows.is_empty() {
+            // The header comes with the first row: a selection that runs nothing prints only its error.
+            println!("{:<44} {:>12} {:<6} {:<40} {:>7}  note", "scenario", "value", "unit", "peer (same run)", "ratio");
+        }
         print_row(&r);
         rows.push(r);
     };
-    println!("{:<44} {:>12} {:<6} {:<40} {:>7}  note", "scenario", "value", "unit", "peer (same run)", "ratio");
 
     if want("ring transfer") {
         let ours = ring_transfer(secs, RingKind::Pktloop)?;
@@ -208,6 +211,16 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         }
     }
 
+    if rows.is_empty() && !crate::interrupt::requested() {
+        // Nothing ran: an empty table and file would look like a result.
+        drop(out_file);
+        let _ = std::fs::remove_file(&a.out);
+        return Err(AppError::usage(format!(
+            "invalid --filter {}: no scenario's name contains it; valid is a part of a name `pktloop bench` prints \
+             (ring, pool, feth, null, scaling, latency, ...)",
+            a.filter.as_deref().unwrap_or_default()
+        )));
+    }
     let out = json!({
         "duration_s_per_scenario": secs.as_secs_f64(),
         "cores_available": available,

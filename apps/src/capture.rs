@@ -114,7 +114,14 @@ impl Recorder {
     /// The file's header cannot be written, or the thread cannot start.
     pub fn start(self) -> Result<Writer, AppError> {
         let Recorder { capture, path, file, format, ports } = self;
-        let werr = move |e: pcap_file::PcapError| AppError::runtime(format!("writing {}: {e}", path.display()));
+        let werr = move |e: pcap_file::PcapError| {
+            // pcap-file says "Error reading bytes" for any I/O error, even a failed write: name the real one.
+            let why = match e {
+                pcap_file::PcapError::IoError(io) => io.to_string(),
+                other => other.to_string(),
+            };
+            AppError::runtime(format!("writing the capture {}: {why}", path.display()))
+        };
         let snaplen = capture.config().snaplen;
         let sink = Sink::new(format, BufWriter::new(file), snaplen as u32, &ports).map_err(&werr)?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -31,6 +31,11 @@ pub fn file_flags(path: &Path) -> Result<Vec<OsString>, AppError> {
     })?;
     let mut flags = Vec::new();
     for (key, value) in table {
+        if matches!(key.as_str(), "help" | "version") {
+            return Err(AppError::usage(format!(
+                "invalid --config {shown}: key `{key}` is not a setting; valid keys are the flags of the command"
+            )));
+        }
         if key == "config" {
             return Err(AppError::usage(format!("invalid --config {shown}: key `config` cannot nest config files")));
         }
@@ -39,7 +44,8 @@ pub fn file_flags(path: &Path) -> Result<Vec<OsString>, AppError> {
             toml::Value::Boolean(false) => format!("--{key}=off"),
             toml::Value::String(s) => format!("--{key}={s}"),
             toml::Value::Integer(i) => format!("--{key}={i}"),
-            toml::Value::Float(f) => format!("--{key}={f}"),
+            // Debug keeps the file's own spelling of large and small numbers (1e30, not 31 digits).
+            toml::Value::Float(f) => format!("--{key}={f:?}"),
             other => {
                 return Err(AppError::usage(format!(
                     "invalid --config {shown}: key `{key}` is a {}: valid is a string, number or boolean",
@@ -130,7 +136,53 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
         rss: a.rss.unwrap_or(d.rss),
     };
     c.validate()?;
+    check_pool_buffers(&c)?;
     Ok(c)
+}
+
+/// With split pools a received frame is copied into one aggregation buffer of the receiver's, after the
+/// sender's headroom: frames longer than that can never be delivered, so such a run is refused.
+///
+/// # Errors
+/// `frame_len` + tx-headroom beyond aggregation-factor KiB.
+pub fn check_split_room(c: &FethConfig, frame_len: usize) -> Result<(), AppError> {
+    let agg = c.aggregation_factor as usize * 1024;
+    if c.pool_mode != PoolMode::PrivateSplit || frame_len + c.tx_headroom as usize <= agg {
+        return Ok(());
+    }
+    Err(AppError::usage(format!(
+        "invalid --aggregation-factor {} with --pool-mode split and {frame_len} B frames: a received frame is copied \
+         into one {agg} B aggregation buffer after {} B of headroom, so none could ever be delivered; valid is \
+         --aggregation-factor >= {}, or frames of at most {} B",
+        c.aggregation_factor,
+        c.tx_headroom,
+        (frame_len + c.tx_headroom as usize).div_ceil(1024),
+        agg.saturating_sub(c.tx_headroom as usize)
+    )))
+}
+
+/// Most buffers one pool may have (the engine's limit).
+const MAX_POOL_BUFFERS: u64 = 16_777_216;
+
+/// A multi-buflet pool has `pool-size` x ceil(max-mtu / buflet-size) buffers: that must stay within the
+/// engine's limit, said in the flags the user gave.
+fn check_pool_buffers(c: &FethConfig) -> Result<(), AppError> {
+    if !c.multibuflet {
+        return Ok(());
+    }
+    let per_packet = u64::from(c.max_mtu.div_ceil(c.buflet_size));
+    let buffers = u64::from(c.pool_packets) * per_packet;
+    if buffers <= MAX_POOL_BUFFERS {
+        return Ok(());
+    }
+    Err(AppError::usage(format!(
+        "invalid --pool-size {} with --multibuflet --max-mtu {} --buflet-size {}: each packet chains {per_packet} \
+         buflets, {buffers} buffers in all; valid is --pool-size <= {}",
+        c.pool_packets,
+        c.max_mtu,
+        c.buflet_size,
+        MAX_POOL_BUFFERS / per_packet
+    )))
 }
 
 /// Packets per pool when `--pool-size` is not given: the feth default per crossing ring each port feeds

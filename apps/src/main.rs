@@ -110,8 +110,47 @@ fn clap_failure(e: clap::Error) -> AppError {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             AppError::usage("a subcommand is required: valid is fwd, latency or bench (pktloop --help tells more)")
         }
+        ErrorKind::ValueValidation if out_of_type(&e) => number_too_large(&e),
         _ => AppError::usage(clap_one_line(&e.render().to_string())),
     }
+}
+
+/// Whether clap refused a number because it does not fit the flag's integer type.
+fn out_of_type(e: &clap::Error) -> bool {
+    let text = e.to_string();
+    text.contains("number too large") || text.contains("number too small")
+}
+
+/// A number too large for its flag's type, said as every other bad value is: the flag, the value the user
+/// gave, and the valid range its help states.
+fn number_too_large(e: &clap::Error) -> AppError {
+    use clap::error::{ContextKind, ContextValue};
+    let get = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let arg = get(ContextKind::InvalidArg);
+    let flag = arg.split_whitespace().next().unwrap_or_default().to_owned();
+    let value = get(ContextKind::InvalidValue);
+    match stated_range(flag.trim_start_matches('-')) {
+        Some(range) => AppError::usage(format!("invalid {flag} {value}: valid is {range}")),
+        None => AppError::usage(clap_one_line(&e.render().to_string())),
+    }
+}
+
+/// The range a flag's help states (`Packets per burst, 1..=512` gives `1..=512`).
+fn stated_range(long: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let help = cmd
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))?
+        .get_help()?
+        .to_string();
+    let after = help.split_once(", ")?.1;
+    let range = after.split([';', '[']).next()?.trim().trim_end_matches('.');
+    range.contains("..=").then(|| range.to_owned())
 }
 
 fn run(cli: Cli) -> Result<(), AppError> {

@@ -108,6 +108,35 @@ impl PortSet {
     }
 }
 
+/// Frames of `need` bytes must fit a packet of every port in `senders` (the MTU alone allows more than a
+/// buffer holds when the headroom or the buflet size leave less room). The error names `--flag value`.
+///
+/// # Errors
+/// A port whose packets hold less, with what they hold.
+pub fn check_room(
+    set: &PortSet,
+    senders: impl IntoIterator<Item = usize>,
+    (flag, value): (&str, &str),
+    need: usize,
+) -> Result<(), AppError> {
+    for i in senders {
+        let pool = set.ports[i].tx_pool();
+        let room = pool.max_packet_len();
+        if need > room {
+            return Err(AppError::usage(format!(
+                "invalid --{flag} {value}: {need} B frames do not fit: a packet of {} holds at most {room} B ({} \
+                 buffer(s) of {} B, {} B headroom); valid is frames of 60..={room} B, or --multibuflet / a larger \
+                 --max-mtu",
+                set.info[i].name,
+                pool.max_buflets(),
+                pool.buf_size(),
+                pool.headroom()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn push_pool(pools: &mut Vec<Pool>, p: &Pool) {
     if !pools.iter().any(|q| q.id() == p.id()) {
         pools.push(p.clone());

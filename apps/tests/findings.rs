@@ -38,3 +38,95 @@ fn no_pool_mode_stalls_a_generator_behind_wmm_rings() {
         }
     }
 }
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pktloop-findings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `args`, expects exit status 2 and exactly one stderr line containing every `needles`, nothing on
+/// stdout.
+fn usage_error(args: &[&str], needles: &[&str]) {
+    let o = pktloop(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+    }
+    assert!(o.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn frame_lengths_that_no_buffer_holds_are_refused_with_the_real_range() {
+    let big = ["--mtu", "2048", "--max-mtu", "2048", "--pkt-len", "2017"];
+    for extra in [
+        &["--mode", "txonly"][..],
+        &["--mode", "io"],
+        &["--mode", "txonly", "--pool-mode", "private"],
+        &["--mode", "txonly", "--pool-mode", "split"],
+        &["--mode", "txonly", "--multibuflet"],
+    ] {
+        usage_error(&[&["fwd"][..], &big, extra].concat(), &["--pkt-len 2017", "at most 2016 B", "60..=2016"]);
+    }
+    usage_error(&[&["latency"][..], &big].concat(), &["--pkt-len 2017", "at most 2016 B"]);
+}
+
+#[test]
+fn settings_that_could_never_deliver_are_refused_naming_the_flags_the_user_gave() {
+    usage_error(
+        &["fwd", "--pool-size", "1048576", "--max-mtu", "9000", "--multibuflet"],
+        &["--pool-size 1048576", "--max-mtu 9000", "--multibuflet", "valid is --pool-size <= 932067"],
+    );
+    let split = ["--pool-mode", "split", "--aggregation-factor", "1", "--pkt-len", "1518"];
+    usage_error(&[&["fwd", "--mode", "txonly"][..], &split].concat(), &["--aggregation-factor 1", ">= 2", "992 B"]);
+    usage_error(&[&["latency"][..], &split].concat(), &["--aggregation-factor 1"]);
+    usage_error(&["fwd", "--tx-first", "65"], &["--tx-first 65", "1..=64"]);
+}
+
+#[test]
+fn numbers_beyond_their_type_and_non_settings_in_files_get_the_one_line_message() {
+    usage_error(
+        &["fwd", "--burst", "99999999999999999999"],
+        &["invalid --burst 99999999999999999999: valid is 1..=512"],
+    );
+    usage_error(
+        &["fwd", "--ring-size", "-99999999999999999999"],
+        &["--ring-size -99999999999999999999", "2..=16777216"],
+    );
+    let huge = tmp("huge.toml");
+    std::fs::write(&huge, "pkt-len = 1e30\n").unwrap();
+    usage_error(&["fwd", "--config", huge.to_str().unwrap()], &["--pkt-len 1e30", "valid is"]);
+    let help = tmp("help.toml");
+    std::fs::write(&help, "help = true\n").unwrap();
+    usage_error(&["fwd", "--config", help.to_str().unwrap()], &["key `help` is not a setting"]);
+    usage_error(&["bench", "--filter", "no-such-scenario"], &["--filter no-such-scenario", "no scenario"]);
+}
+
+#[test]
+fn a_failed_capture_names_its_error_and_the_run_is_still_reported() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    }
+    let o = pktloop(&["fwd", "--pcap", "/dev/full", "--duration", "0.3"]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(out.contains("accounting: generated") && out.contains("unaccounted 0"), "{out}");
+}
+
+#[test]
+fn the_shared_cores_warning_is_logged_once() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
+    if cores > 8 {
+        eprintln!("skipped: more workers than cores needs more than 8 feth queues on this machine");
+        return;
+    }
+    let n = cores.to_string();
+    let o = pktloop(&["fwd", "--cores", &n, "--rxq", &n, "--allow-shared-cores", "--duration", "0.2"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("workers share cores").count(), 1, "{err}");
+}

@@ -37,7 +37,10 @@ pub fn main(args: &FwdArgs) -> Result<(), AppError> {
     if r.leaked != 0 {
         return Err(AppError::runtime(format!("{} buffers did not return to their pools", r.leaked)));
     }
-    Ok(())
+    match r.capture_error {
+        Some(e) => Err(AppError::runtime(e)),
+        None => Ok(()),
+    }
 }
 
 /// Runs a plan; `live` prints a line per second.

@@ -150,6 +150,9 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         Some(r) => r.trace.max_len().max(60),
         None => traffic.sizes.bounds().1,
     };
+    if port == PortKind::Feth || a.port.0.contains(&PortSpec::Feth) {
+        config::check_split_room(&feth, pkt_len)?;
+    }
     let duration = match a.run.duration {
         Some(d) => config::duration("duration", d, 86_400.0)?,
         None if traffic.finite() => Duration::from_secs(86_400),

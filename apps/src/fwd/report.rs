@@ -36,6 +36,8 @@ pub struct Report {
     pub accounting: Accounting,
     /// Capture results.
     pub capture: Option<CaptureSummary>,
+    /// Why the capture failed, if it did (the run itself is reported all the same).
+    pub capture_error: Option<String>,
     /// Set when workers share cores.
     pub core_warning: Option<String>,
     /// What each port that talks to the kernel did (None for other ports), in port order.

@@ -72,9 +72,6 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
         Some(ids) => CorePlan { cores: ids.clone(), available: crate::cores::allowed().len(), warning: None },
         None => lcore::plan(plan.cores),
     };
-    if let Some(w) = &core_plan.warning {
-        log::warn!("{w}");
-    }
     let mut recorder = match &plan.pcap {
         Some(spec) => {
             let names = info.iter().map(|p| p.name.clone()).collect();
@@ -109,22 +106,7 @@ fn check_frame_room(plan: &Plan, a: &Assignment, set: &PortSet) -> Result<(), Ap
             _ => None,
         })
     });
-    for i in senders {
-        let pool = set.ports[i].tx_pool();
-        let room = pool.max_packet_len();
-        if need > room {
-            return Err(AppError::usage(format!(
-                "invalid --{flag} {value}: {need} B frames do not fit: a packet of {} holds at most {room} B \
-                 ({} buffer(s) of {} B, {} B headroom); valid is frames of 60..={room} B, or --multibuflet / a \
-                 larger --max-mtu",
-                set.info[i].name,
-                pool.max_buflets(),
-                pool.buf_size(),
-                pool.headroom()
-            )));
-        }
-    }
-    Ok(())
+    ports::check_room(set, senders, (flag, &value), need)
 }
 
 /// Starts one worker per planned core with the ports and jobs `assignment` gives it, and a capture tap
@@ -313,9 +295,11 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
     let port_stats = snapshot(&info);
     // Read before teardown: detaching an interface takes its filters back.
     let filters: Vec<Option<Vec<FilterInfo>>> = info.iter().map(|p| p.iface.as_ref().map(|h| h.filters())).collect();
-    let capture: Option<CaptureSummary> = match writer {
-        Some(w) => Some(w.finish()?),
-        None => None,
+    // A failed capture does not lose the run: its report and accounting are printed, then the error.
+    let (capture, capture_error): (Option<CaptureSummary>, Option<String>) = match writer.map(Writer::finish) {
+        Some(Ok(c)) => (Some(c), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
     };
     let backing = set.backing();
     let pinned: Vec<bool> = results.iter().map(|r| r.pinned).collect();
@@ -336,6 +320,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         leaked,
         accounting,
         capture,
+        capture_error,
         core_warning: core_plan.warning,
         io: info.iter().map(io_summary).collect(),
         filters,

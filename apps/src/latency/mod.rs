@@ -152,6 +152,9 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     }
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu)?;
+    if a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth) {
+        config::check_split_room(&feth, pkt_len)?;
+    }
     let rate = int_in("rate", a.rate, 0, 50_000_000, "0 (closed loop) or 1..=50000000 packets per second")? as u64;
     let available = lcore::plan(1).available;
     if available < 2 && !a.run.allow_shared_cores.unwrap_or(false) {

@@ -28,6 +28,7 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
         None => ports::feth_pairs(&plan.feth, plan.mtu, 1)?,
         Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, plan.xdp)?,
     };
+    ports::check_room(&set, 0..set.ports.len(), ("pkt-len", &plan.pkt_len.to_string()), plan.pkt_len)?;
     let mut recorder = match &plan.pcap {
         Some(spec) => {
             let max_frame = config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4;
