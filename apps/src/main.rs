@@ -153,6 +153,10 @@ fn stated_range(long: &str) -> Option<String> {
     range.contains("..=").then(|| range.to_owned())
 }
 
+/// Counts what the workers' poll loops allocate (nothing, by design; every run reports it).
+#[global_allocator]
+static ALLOC: pktloop_engine::hot::CountingAlloc = pktloop_engine::hot::CountingAlloc;
+
 fn run(cli: Cli) -> Result<(), AppError> {
     interrupt::install();
     match cli.command {

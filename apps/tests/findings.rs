@@ -130,3 +130,40 @@ fn the_shared_cores_warning_is_logged_once() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.matches("workers share cores").count(), 1, "{err}");
 }
+
+fn run_json(args: &[&str]) -> Value {
+    let o = pktloop(args);
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+#[test]
+fn the_poll_loops_allocate_nothing_once_running() {
+    // The binary's allocator counts what is allocated inside the workers' and the latency loops' hot
+    // sections; every run reports it. A matrix of what those loops do: every mode, pool mode, WMM,
+    // multi-buflet, queues with RSS, null ports, the input layer, pacing, sizes and flows, capture.
+    let cases: &[&[&str]] = &[
+        &["--mode", "io"],
+        &["--mode", "mac", "--cores", "1"],
+        &["--mode", "macswap", "--topology", "paired", "--cores", "1"],
+        &["--mode", "txonly", "--pkt-len", "imix"],
+        &["--mode", "rxonly", "--pool-mode", "private", "--wmm"],
+        &["--mode", "flowgen", "--pool-mode", "split", "--flow-order", "random"],
+        &["--mode", "icmpecho"],
+        &["--mode", "io", "--multibuflet", "--fcs", "--trailer-length", "8"],
+        &["--mode", "flowgen", "--rxq", "2", "--rss", "--cores", "2", "--rate", "1Mpps"],
+        &["--port", "null", "--mode", "io", "--filter", "every=5"],
+        &["--mode", "io", "--expiry-us", "0", "--tx-exp-policy", "1", "--tx-drops", "3"],
+        &["--mode", "txonly", "--count", "100000", "--pcap", "/dev/null"],
+    ];
+    for case in cases {
+        let v = run_json(&[&["fwd", "--duration", "0.3", "--json"][..], case].concat());
+        assert_eq!(v["hot_path_allocations"], 0, "fwd {case:?}");
+        assert_eq!(v["accounting"]["unaccounted"], 0, "fwd {case:?}");
+    }
+    for case in [&["--rate", "0"][..], &["--rate", "100000"]] {
+        let v = run_json(&[&["latency", "--duration", "0.3", "--no-peer", "--json"][..], case].concat());
+        assert_eq!(v["hot_path_allocations"], 0, "latency {case:?}");
+        assert!(v["received"].as_u64().unwrap() > 0, "latency {case:?}");
+    }
+}

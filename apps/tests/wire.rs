@@ -36,7 +36,12 @@ fn finish(child: Child, interrupt: bool) -> Value {
     let out = child.wait_with_output().expect("pktloop ends");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "pktloop failed: {err}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"))
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {err}"));
+    // The ports' rx and tx inside the poll loops allocate nothing (the binary's allocator counts it).
+    if let Some(n) = report.get("hot_path_allocations") {
+        assert_eq!(n, 0, "allocations in the poll loops: {report}");
+    }
+    report
 }
 
 /// Waits until a port of `kind` has opened on `ifname` in `ns`: the XDP program is attached (afxdp), or

@@ -6,7 +6,8 @@
 //! - [`pool`]: fixed-size buffers, a lock-free shared free list and per-thread caches; pool modes;
 //! - [`packet`]: the owning [`Packet`] handle, metadata and multi-buflet chains;
 //! - [`ring`]: the lock-free SPSC ring that carries packets between lcores;
-//! - [`lcore`]: workers pinned to cores, polling until stopped;
+//! - [`lcore`]: workers pinned to cores, polling until stopped; [`hot`] marks their poll loops so that an
+//!   allocator can count what they allocate (nothing, by design);
 //! - [`port`]: the [`Port`] trait drivers implement, counters, drop reasons and events;
 //! - [`wire`]: what is in the packets: checked views of Ethernet (802.1Q), ARP, IPv4, ICMP and UDP headers,
 //!   and the internet checksum.
@@ -32,6 +33,7 @@ pub(crate) mod barrier;
 pub mod capture;
 pub mod dlil;
 pub mod error;
+pub mod hot;
 pub mod lcore;
 pub mod mem;
 pub mod meta;

@@ -52,6 +52,8 @@ pub struct Report {
     pub gen_jobs: u64,
     /// The run ended because unfinished generators made nothing for a long time.
     pub stalled: bool,
+    /// Allocations inside the workers' poll loops (0: the hot path allocated nothing).
+    pub hot_allocations: u64,
 }
 
 /// What the generators were asked and what they did.
@@ -446,6 +448,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
         a.sent, a.received, t.nombuf, t.bad_frame, t.answered, t.ignored
     );
     out += &format!("  buffers leaked after teardown: {}\n", r.leaked);
+    out += &format!("  allocations in the workers' poll loops: {} (counted by the allocator)\n", r.hot_allocations);
     if let Some(c) = &r.capture {
         out += &capture_line(plan, c);
     }
@@ -565,6 +568,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
             "dropped": a.dropped, "in_flight_at_stop": a.in_flight_at_stop, "left_in_workers": a.left_in_workers,
             "unaccounted": a.unaccounted, "buffers_leaked": r.leaked,
         },
+        "hot_path_allocations": r.hot_allocations,
         "generator_pool_empty": t.nombuf,
         "bad_frames": t.bad_frame,
         "icmpecho": {"answered": t.answered, "ignored": t.ignored},

@@ -42,6 +42,8 @@ pub struct Started {
     writer: Option<Writer>,
     /// Generator jobs (txonly, flowgen, replay, pings) over all workers.
     generators: u64,
+    /// Hot-section allocations before the workers started (the run reports its own).
+    hot_before: u64,
     /// Ports those generators send on.
     gen_ports: usize,
 }
@@ -83,13 +85,14 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
     // A port's queues are run ports of their own; rates and counts are each port's.
     let per_port = if plan.port == PortKind::Feth { plan.feth.queues } else { 1 };
     let gen_ports = assignment.generator_ports().div_ceil(per_port);
+    let hot_before = pktloop_engine::hot::hot_allocations();
     let slots: Vec<Slot> = set.ports.drain(..).map(Some).collect();
-    let workers = spawn_workers(plan, slots, &info, assignment, &core_plan, recorder.as_mut())?;
+    let workers = spawn_workers(plan, (slots, &set.pools), &info, assignment, &core_plan, recorder.as_mut())?;
     let writer = match recorder {
         Some(r) => Some(r.start()?),
         None => None,
     };
-    Ok(Started { set, info, core_plan, workers, writer, generators, gen_ports })
+    Ok(Started { set, info, core_plan, workers, writer, generators, gen_ports, hot_before })
 }
 
 /// Frames the run makes must fit the buffers of the ports that send them (the MTU alone allows more than
@@ -113,7 +116,7 @@ fn check_frame_room(plan: &Plan, a: &Assignment, set: &PortSet) -> Result<(), Ap
 /// from `recorder` when capturing; returns the workers and their counters.
 fn spawn_workers(
     plan: &Plan,
-    mut slots: Vec<Slot>,
+    (mut slots, pools): (Vec<Slot>, &[pktloop_engine::Pool]),
     info: &[PortInfo],
     assignment: Assignment,
     core_plan: &CorePlan,
@@ -129,7 +132,8 @@ fn spawn_workers(
             Some(r) => Some(r.tap()?),
             None => None,
         };
-        let w = Worker { ports, jobs, burst: plan.burst, counters: c, tap, record_cycles: plan.record_cycles };
+        let pools = pools.to_vec();
+        let w = Worker { ports, jobs, burst: plan.burst, counters: c, tap, record_cycles: plan.record_cycles, pools };
         let l = lcore::spawn(&format!("fwd-{i}"), i, core_plan.cores[i], move |ctx| w.run(ctx))
             .map_err(|e| AppError::runtime(format!("cannot start worker {i}: {e}")))?;
         lcores.push(l);
@@ -281,8 +285,16 @@ fn stall_limit(plan: &Plan) -> Option<Duration> {
 /// Report: stops and joins the workers, takes the final counters and the capture, tears the ports down and
 /// settles where every packet went.
 pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Live>) -> Result<Report, AppError> {
-    let Started { set, info, core_plan, workers: Workers { lcores, counters }, writer, gen_ports, generators } =
-        started;
+    let Started {
+        set,
+        info,
+        core_plan,
+        workers: Workers { lcores, counters },
+        writer,
+        gen_ports,
+        generators,
+        hot_before,
+    } = started;
     for l in &lcores {
         l.stop();
     }
@@ -328,6 +340,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         gen_ports,
         gen_jobs: generators,
         stalled: watched.stalled,
+        hot_allocations: pktloop_engine::hot::hot_allocations() - hot_before,
     })
 }
 

@@ -40,6 +40,8 @@ pub struct Worker {
     pub tap: Option<Tap>,
     /// Count the cycles of busy polls (costs two cycle-counter reads per poll).
     pub record_cycles: bool,
+    /// Every pool of the run (its thread caches are made before the poll loop).
+    pub pools: Vec<pktloop_engine::Pool>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -51,9 +53,14 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Runs until stopped; returns the ports.
     pub fn run(self, ctx: &LcoreCtx) -> WorkerResult {
-        let Worker { mut ports, jobs, burst, counters, mut tap, record_cycles } = self;
+        let Worker { mut ports, jobs, burst, counters, mut tap, record_cycles, pools } = self;
         let mut running: Vec<Running> = jobs.into_iter().map(Running::new).collect();
         let mut x = PollCtx { burst, counters: &counters, tap: &mut tap };
+        // This thread's caches of every pool of the run (frames cross pools), made now rather than on first
+        // use. From here to the stop nothing may allocate: the allocator counts it if anything does.
+        pools.iter().for_each(pktloop_engine::Pool::prepare_thread_cache);
+        pktloop_engine::hot::prepare_thread();
+        let hot = pktloop_engine::hot::HotSection::enter();
         let c0 = stats::cycles_now();
         if record_cycles {
             // testpmd's --record-core-cycles: cycles of the polls that moved packets (two rdtsc per poll).
@@ -79,6 +86,7 @@ impl Worker {
         if let (Some(a), Some(b)) = (c0, stats::cycles_now()) {
             stats::add(&counters.cycles, b.wrapping_sub(a));
         }
+        drop(hot);
         let stranded = running.iter_mut().map(Running::free_held).sum();
         WorkerResult { ports, stranded, pinned: ctx.pinned }
     }

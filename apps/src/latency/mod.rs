@@ -103,6 +103,8 @@ pub struct Measured {
     pub elapsed_ns: u64,
     /// Pool memory (`hugepage`, `normal`; empty for the rtrb floor).
     pub backing: &'static str,
+    /// Allocations inside the pinger's and ponger's loops (0: their hot path allocated nothing).
+    pub hot_allocations: u64,
 }
 
 /// The first round trips of a run are not recorded (caches, page faults, the ponger's first spin): 100 ms,
@@ -278,6 +280,7 @@ fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Meas
     o.insert("not_back".into(), json!(m.sent.saturating_sub(m.received)));
     o.insert("foreign".into(), json!(m.foreign));
     o.insert("send_failures".into(), json!(m.send_failures));
+    o.insert("hot_path_allocations".into(), json!(m.hot_allocations));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
     if let Some(p) = peer {
         o.insert("peer_rtrb".into(), Value::Object(percentiles_json(&p.hist)));
@@ -381,7 +384,7 @@ mod tests {
             hist.record(1000).unwrap();
         }
         let (send_failures, timeouts, foreign) = (0, 0, 0);
-        Measured { hist, sent, received, send_failures, timeouts, foreign, elapsed_ns, backing: "" }
+        Measured { hist, sent, received, send_failures, timeouts, foreign, elapsed_ns, backing: "", hot_allocations: 0 }
     }
 
     #[test]

@@ -54,7 +54,9 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
         None => Strip { trailer: plan.feth.trailer_length as usize, fcs: plan.feth.fcs },
         Some(_) => Strip::default(),
     };
-    let pong = lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, ponger_port, pong_tap, strip))
+    let hot_before = pktloop_engine::hot::hot_allocations();
+    let pools = set.pools.clone();
+    let pong = lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, ponger_port, pong_tap, strip, &pools))
         .map_err(|e| AppError::runtime(format!("cannot start the ponger: {e}")))?;
     let writer = match recorder {
         Some(r) => Some(r.start()?),
@@ -62,8 +64,9 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     };
     let (rate, duration) = (plan.rate, plan.duration);
     let (hist, warm_ns) = (new_hist(), super::warmup_ns(duration));
+    let pools = set.pools.clone();
     let ping = lcore::spawn("ping", 0, cores.cores[0], move |ctx| {
-        pinger(ctx, pinger_port, template, rate, warm_ns, hist, ping_tap)
+        pinger(ctx, (pinger_port, &pools), template, rate, warm_ns, hist, ping_tap)
     })
     .map_err(|e| AppError::runtime(format!("cannot start the pinger: {e}")))?;
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);
@@ -75,7 +78,8 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
         None => None,
     };
     drop((pinger_port, ponger_port));
-    let measured = Measured { backing: set.backing(), ..measured };
+    let hot_allocations = pktloop_engine::hot::hot_allocations() - hot_before;
+    let measured = Measured { backing: set.backing(), hot_allocations, ..measured };
     Ok((measured, set.in_use(), written))
 }
 
@@ -86,8 +90,23 @@ fn tap_burst(tap: &mut Option<Tap>, pkts: &[pktloop_engine::Packet], port: u16, 
     }
 }
 
-fn ponger(ctx: &LcoreCtx, mut port: Box<dyn Port>, mut tap: Option<Tap>, strip: Strip) -> Box<dyn Port> {
+/// This thread's caches of the run's pools and the engine's per-thread state, made now; then a hot section
+/// for the loop that follows: nothing in it may allocate (the allocator counts it).
+fn hot_section(pools: &[pktloop_engine::Pool]) -> pktloop_engine::hot::HotSection {
+    pools.iter().for_each(pktloop_engine::Pool::prepare_thread_cache);
+    pktloop_engine::hot::prepare_thread();
+    pktloop_engine::hot::HotSection::enter()
+}
+
+fn ponger(
+    ctx: &LcoreCtx,
+    mut port: Box<dyn Port>,
+    mut tap: Option<Tap>,
+    strip: Strip,
+    pools: &[pktloop_engine::Pool],
+) -> Box<dyn Port> {
     let mut burst: Box<PacketBurst> = Box::default();
+    let _hot = hot_section(pools);
     while ctx.running() {
         if burst.is_empty() {
             if port.rx_burst(0, &mut burst, 32) == 0 {
@@ -140,7 +159,7 @@ fn stamp_of(p: &pktloop_engine::Packet) -> Option<(u64, u64)> {
 
 fn pinger(
     ctx: &LcoreCtx,
-    mut port: Box<dyn Port>,
+    (mut port, pools): (Box<dyn Port>, &[pktloop_engine::Pool]),
     template: Vec<u8>,
     rate: u64,
     warm_ns: u64,
@@ -157,6 +176,7 @@ fn pinger(
     let mut next_due = start;
     let mut waiting_since: Option<u64> = None;
     let mut seq = 0u64;
+    let hot = hot_section(pools);
     while ctx.running() {
         let now = now_ns();
         if rate == 0 {
@@ -215,9 +235,23 @@ fn pinger(
             free_burst(&mut rx);
         }
     }
+    drop(hot);
     free_burst(&mut tx);
     let elapsed_ns = now_ns() - start;
-    (Measured { hist, sent, received, send_failures, timeouts, foreign, elapsed_ns, backing: "" }, port)
+    (
+        Measured {
+            hist,
+            sent,
+            received,
+            send_failures,
+            timeouts,
+            foreign,
+            elapsed_ns,
+            backing: "",
+            hot_allocations: 0,
+        },
+        port,
+    )
 }
 
 /// The floor: a closed-loop ping-pong of timestamps over two rtrb rings between two pinned threads.
@@ -260,7 +294,17 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
             }
         }
         let elapsed_ns = now_ns() - start;
-        Measured { hist, sent, received, send_failures: 0, timeouts: 0, foreign: 0, elapsed_ns, backing: "" }
+        Measured {
+            hist,
+            sent,
+            received,
+            send_failures: 0,
+            timeouts: 0,
+            foreign: 0,
+            elapsed_ns,
+            backing: "",
+            hot_allocations: 0,
+        }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);

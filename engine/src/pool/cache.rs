@@ -70,6 +70,11 @@ fn with_cell<R>(pool: &PoolInner, f: impl FnOnce(&mut super::cell::Held<'_>) -> 
         .flatten()
 }
 
+/// Creates the calling thread's cell for `pool` now, if it has none (setup path: allocates).
+pub(crate) fn prepare(pool: &PoolInner) {
+    let _ = with_cell(pool, |_| ());
+}
+
 /// Takes `out.len()` buffers: all or nothing, counted as a failure when the pool cannot supply them.
 pub(crate) fn get_bulk(pool: &PoolInner, out: &mut [u32]) -> bool {
     if out.is_empty() {

@@ -334,6 +334,13 @@ impl Pool {
         self.inner.headroom
     }
 
+    /// Creates this thread's cache of the pool now. It is otherwise made on the thread's first alloc or
+    /// free, which allocates: a poll loop calls this at setup for every pool it may touch, so that its hot
+    /// path allocates nothing ([`crate::hot`]).
+    pub fn prepare_thread_cache(&self) {
+        cache::prepare(&self.inner);
+    }
+
     /// Most buffers one packet may chain.
     pub fn max_buflets(&self) -> u16 {
         self.inner.max_buflets
