@@ -56,3 +56,32 @@ impl Delay {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktloop_engine::mem::Prefer;
+    use pktloop_engine::pool::PoolConfig;
+    use pktloop_engine::Pool;
+
+    #[test]
+    fn frames_wait_their_polls_leave_in_order_and_a_full_queue_hands_them_back() {
+        let mut c = PoolConfig::new("delay-test", 16, 2048);
+        c.prefer = Prefer::Normal;
+        let pool = Pool::new(c).unwrap();
+        let mut d = Delay::new(2, 2);
+        let mut out = PacketBurst::new();
+        assert_eq!(d.release(&mut out, 8), 0);
+        for b in [1u8, 2] {
+            assert!(d.hold(pool.packet_from(&[b]).unwrap()).is_ok());
+        }
+        assert!(d.hold(pool.packet_from(&[3]).unwrap()).is_err(), "full");
+        assert_eq!((d.release(&mut out, 8), d.len()), (0, 2), "one poll: not yet due");
+        assert_eq!(d.release(&mut out, 1), 1, "due, but only one fits");
+        assert_eq!(d.release(&mut out, 8), 1);
+        assert_eq!(out.iter().map(|p| p.data()[0]).collect::<Vec<_>>(), [1, 2]);
+        assert!(d.hold(pool.packet_from(&[4]).unwrap()).is_ok());
+        drop(out);
+        assert_eq!((d.clear(), pool.in_use()), (1, 0));
+    }
+}
