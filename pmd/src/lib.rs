@@ -7,11 +7,13 @@
 //! - [`afpacket`]: an existing Linux interface through packet sockets with memory-mapped rings;
 //! - [`afxdp`]: a real interface through XDP sockets over pktloop's own pool memory;
 //!
-//! and [`pools`], the pools a port allocates from by pool mode and driver geometry.
+//! [`fault`], a wrapper that injects faults into any of them; and [`pools`], the pools a port allocates
+//! from by pool mode and driver geometry.
 #![warn(missing_docs)]
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod fault;
 pub mod feth;
 pub mod netdev;
 pub mod null;

@@ -32,11 +32,13 @@ pub enum DropReason {
     /// In flight when the kernel's I/O ring failed: the buffer is leaked, never reused (the kernel may
     /// still touch it).
     RingFailed,
+    /// Dropped on purpose by a fault-injecting wrapper (`pktloop_pmd::fault::FaultInjector`).
+    FaultInjected,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -52,6 +54,7 @@ impl DropReason {
         DropReason::BadFrame,
         DropReason::NoProtocol,
         DropReason::RingFailed,
+        DropReason::FaultInjected,
     ];
 
     /// snake_case name for tables and JSON.
@@ -69,6 +72,7 @@ impl DropReason {
             DropReason::BadFrame => "bad_frame",
             DropReason::NoProtocol => "no_protocol",
             DropReason::RingFailed => "ring_failed",
+            DropReason::FaultInjected => "fault_injected",
         }
     }
 }
@@ -238,5 +242,10 @@ mod tests {
         assert_eq!(names, [("no_peer", 2), ("rx_ring_full", 5)]);
         assert_eq!(DropReason::ALL.len(), DropReason::COUNT);
         assert!(DropReason::ALL.iter().enumerate().all(|(i, &r)| r as usize == i));
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT, "one name per reason");
+        assert_eq!(DropReason::ALL[DropReason::COUNT - 1].as_str(), "fault_injected");
     }
 }
