@@ -1,42 +1,17 @@
 //! A fault-injecting wrapper allocates nothing per burst: a counting global allocator watches every fault
 //! on at once, over a null port and a feth pair, once the ports are running.
 
+use pktloop_engine::hot::{hot_allocations, CountingAlloc, HotSection};
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolConfig;
 use pktloop_engine::{PacketBurst, Pool, Port};
 use pktloop_pmd::fault::{FaultConfig, FaultInjector, Rate};
 use pktloop_pmd::feth::{pair, FethConfig};
 use pktloop_pmd::null::NullPort;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
-/// Counts allocations made by the thread that asks (the test harness's threads allocate too).
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a thread-local count is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+/// Counts what the hot sections below allocate (the test harness's threads allocate too, outside them).
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn every_fault() -> FaultConfig {
     let mut c = FaultConfig { seed: 42, ..FaultConfig::default() };
@@ -70,16 +45,22 @@ fn bursts_through_a_wrapper_allocate_nothing() {
     let (a, mut b) = pair(&config).unwrap();
     let mut a = FaultInjector::new(a, &every_fault()).unwrap();
     let mut burst = PacketBurst::new();
-    assert!(allocations() > 0, "the counter sees this thread's setup");
+    {
+        let _hot = HotSection::enter();
+        let _probe = vec![0u8; 8];
+    }
+    assert!(hot_allocations() > 0, "the counter sees an allocation inside a section");
     // Warm up: per-thread pool caches and the feth port's first-poll setup allocate once.
     forward(&mut null, &mut a, &mut burst, 100);
     forward(&mut b, &mut null, &mut burst, 100);
-    let before = allocations();
+    let before = hot_allocations();
+    let hot = HotSection::enter();
     for _ in 0..10 {
         forward(&mut null, &mut a, &mut burst, 100);
         forward(&mut b, &mut null, &mut burst, 100);
     }
-    assert_eq!(allocations() - before, 0);
+    drop(hot);
+    assert_eq!(hot_allocations() - before, 0);
     let (fa, fn_) = (a.fault_stats(), null.fault_stats());
     assert!(fa.tx_dropped > 0 && fa.tx_rejected > 0 && fn_.rx_delayed > 0 && fn_.tx_corrupted > 0);
     drop((burst, null, a, b));
