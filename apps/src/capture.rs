@@ -35,14 +35,22 @@ pub struct CaptureSpec {
 }
 
 impl CaptureSpec {
-    /// The capture the flags ask for, if `--pcap` is given.
-    pub fn from_args(a: &RunArgs) -> Option<CaptureSpec> {
-        a.pcap.clone().map(|path| CaptureSpec {
+    /// The capture the flags ask for, if `--pcap` is given; `--pcap-count` and `--snaplen` are checked
+    /// either way (a value out of range is an error even when nothing is captured).
+    ///
+    /// # Errors
+    /// `--pcap-count` or `--snaplen` out of range.
+    pub fn from_args(a: &RunArgs) -> Result<Option<CaptureSpec>, AppError> {
+        crate::config::int_in("pcap-count", a.pcap_count, 1, 100_000_000, "1..=100000000")?;
+        if let Some(n) = a.snaplen {
+            crate::config::int_in("snaplen", n, 14, 262_144, "14..=262144")?;
+        }
+        Ok(a.pcap.clone().map(|path| CaptureSpec {
             path,
             count: a.pcap_count,
             snaplen: a.snaplen,
             format: a.pcap_format.format(),
-        })
+        }))
     }
 }
 

@@ -197,14 +197,14 @@ fn default_pool(a: &FethArgs) -> Result<u32, AppError> {
 /// Queue pairs per feth port from `--rxq` and `--txq` (queue pairs: both the same).
 fn queues(a: &FethArgs) -> Result<usize, AppError> {
     let max = pktloop_pmd::feth::config::QUEUES_MAX as i64;
-    let rxq = int_in("rxq", a.rxq.or(a.txq).unwrap_or(1), 1, max, "1..=8")?;
-    let txq = int_in("txq", a.txq.unwrap_or(rxq), 1, max, "1..=8")?;
-    if rxq != txq {
-        return Err(AppError::usage(format!(
-            "invalid --txq {txq} with --rxq {rxq}: feth queues come in pairs; valid is --txq {rxq}"
-        )));
+    let rxq = a.rxq.map(|v| int_in("rxq", v, 1, max, "1..=8")).transpose()?;
+    let txq = a.txq.map(|v| int_in("txq", v, 1, max, "1..=8")).transpose()?;
+    match (rxq, txq) {
+        (Some(r), Some(t)) if r != t => Err(AppError::usage(format!(
+            "invalid --txq {t} with --rxq {r}: feth queues come in pairs; valid is --txq {r}"
+        ))),
+        (r, t) => Ok(r.or(t).unwrap_or(1) as usize),
     }
-    Ok(rxq as usize)
 }
 
 /// Pool memory preference from `--memory` (the engine's default when unset).

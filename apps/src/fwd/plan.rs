@@ -199,7 +199,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         stats_period: config::duration("stats-period", a.stats_period.unwrap_or(1.0), 3600.0)?,
         feth,
         json: a.run.json.unwrap_or(false),
-        pcap: crate::capture::CaptureSpec::from_args(&a.run),
+        pcap: crate::capture::CaptureSpec::from_args(&a.run)?,
         tap,
         dlil,
     })

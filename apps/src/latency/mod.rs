@@ -171,7 +171,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         duration,
         rate,
         peer: !a.no_peer.unwrap_or(false),
-        pcap: crate::capture::CaptureSpec::from_args(&a.run),
+        pcap: crate::capture::CaptureSpec::from_args(&a.run)?,
         wire: wire_pair(a)?,
         xdp: a.run.xdp_mode.map(crate::cli::XdpModeArg::want).unwrap_or_default(),
     })
