@@ -1,19 +1,10 @@
 //! Every numeric knob just beyond its bounds, on the command line and in a `--config` file: refused with
 //! status 2 and one line naming the flag, the value given and the valid range; and at its bounds, taken.
 
-use std::process::{Command, Output};
-use std::sync::Mutex;
+mod common;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn pktloop(args: &[&str]) -> Output {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(args)
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .output()
-        .expect("run pktloop")
-}
+use common::*;
+use std::process::Output;
 
 /// (flag, a value just below its range, a value just above, what the message says is valid).
 const BEYOND: &[(&str, &str, &str, &str)] = &[
@@ -56,8 +47,6 @@ fn refused(o: &Output, flag: &str, value: &str, valid: &str, how: &str) {
 
 #[test]
 fn every_knob_just_beyond_its_bounds_is_refused_on_the_command_line_and_in_a_file() {
-    let dir = std::env::temp_dir().join(format!("pktloop-bounds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     for (flag, below, above, valid) in BEYOND {
         // --replay-loops is only a setting next to --replay; the others stand alone.
         let needs: &[&str] = match *flag {
@@ -75,17 +64,12 @@ fn every_knob_just_beyond_its_bounds_is_refused_on_the_command_line_and_in_a_fil
                 continue;
             }
             refused(&o, flag, value, valid, "flag");
-            let file = dir.join(format!("{flag}.toml"));
-            std::fs::write(&file, format!("{flag} = {}\n", toml_value(value))).unwrap();
+            let file = tmp(&format!("{flag}.toml"));
+            std::fs::write(&file, format!("{flag} = {}\n", value)).unwrap();
             let o = pktloop(&[&["fwd"][..], needs, &["--config", file.to_str().unwrap()]].concat());
             refused(&o, flag, value, valid, "config file");
         }
     }
-}
-
-/// A value as TOML writes it (numbers bare).
-fn toml_value(v: &str) -> String {
-    v.to_owned()
 }
 
 #[test]

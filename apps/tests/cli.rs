@@ -2,53 +2,11 @@
 //! latency outputs, pcap capture, bench. Runs are 1 s (or less) and serialised: the workers pin to the same
 //! cores, and parallel runs would only measure each other.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn pktloop(args: &[&str]) -> Output {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(args)
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .output()
-        .expect("run pktloop")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pktloop-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `args`, expects success and one JSON object on stdout.
-fn json(args: &[&str]) -> Value {
-    let o = pktloop(args);
-    assert!(o.status.success(), "{args:?} failed: {}", stderr(&o));
-    let text = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(text.trim().lines().count(), 1, "{args:?}: stdout must be one JSON line, got {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {text}"))
-}
-
-/// Runs `args`, expects exit status 2 and exactly one stderr line containing every `needles`.
-fn usage_error(args: &[&str], needles: &[&str]) {
-    let o = pktloop(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: status {:?}, stderr {err}", o.status);
-    assert_eq!(err.lines().count(), 1, "{args:?}: want one line, got {err:?}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
-    }
-    assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
-}
 
 #[test]
 fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
@@ -378,54 +336,6 @@ fn latency_json_hgrm_and_svg() {
 
 struct Frame {
     data: Vec<u8>,
-}
-
-/// A pcapng capture read back: interface names, then each frame's interface, direction flags, timestamp,
-/// original length and bytes.
-struct PcapNg {
-    names: Vec<String>,
-    snaplens: Vec<u32>,
-    frames: Vec<NgFrame>,
-}
-
-struct NgFrame {
-    port: u32,
-    flags: Option<u32>,
-    ts: std::time::Duration,
-    orig_len: u32,
-    data: Vec<u8>,
-}
-
-/// epb_flags direction bits.
-const INBOUND: u32 = 1;
-const OUTBOUND: u32 = 2;
-
-fn read_pcapng(path: &PathBuf) -> PcapNg {
-    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
-    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-    use pcap_file::pcapng::{Block, PcapNgReader};
-    let mut r = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut frames = Vec::new();
-    while let Some(b) = r.next_block() {
-        let Block::EnhancedPacket(p) = b.unwrap() else { continue };
-        let flags = p.options.iter().find_map(|o| match o {
-            EnhancedPacketOption::Flags(f) => Some(*f),
-            _ => None,
-        });
-        let (port, ts, orig_len) = (p.interface_id, p.timestamp, p.original_len);
-        frames.push(NgFrame { port, flags, ts, orig_len, data: p.data.into_owned() });
-    }
-    let mut names = Vec::new();
-    for idb in r.interfaces() {
-        assert_eq!(idb.linktype, pcap_file::DataLink::ETHERNET);
-        assert!(idb.options.contains(&InterfaceDescriptionOption::IfTsResol(9)), "nanosecond timestamps");
-        names.extend(idb.options.iter().find_map(|o| match o {
-            InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
-            _ => None,
-        }));
-    }
-    let snaplens = r.interfaces().iter().map(|i| i.snaplen).collect();
-    PcapNg { names, snaplens, frames }
 }
 
 /// Checks a feth txonly capture: port 0 (feth0) only sends, port 1 (feth1) only receives, in time order.

@@ -1,20 +1,10 @@
 //! Findings of the hostile test pass (issue 14), each pinned by a test that failed before its fix. Runs
 //! are serialised (their workers pin to the same cores).
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::process::{Command, Output};
-use std::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn pktloop(args: &[&str]) -> Output {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(args)
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .output()
-        .expect("run pktloop")
-}
 
 fn mpps(args: &[&str]) -> f64 {
     let o = pktloop(args);
@@ -37,25 +27,6 @@ fn no_pool_mode_stalls_a_generator_behind_wmm_rings() {
             assert!(wmm >= plain / 10.0, "{mode} {pool}: {wmm:.2} Mpps with WMM, {plain:.2} without");
         }
     }
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("pktloop-findings-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// Runs `args`, expects exit status 2 and exactly one stderr line containing every `needles`, nothing on
-/// stdout.
-fn usage_error(args: &[&str], needles: &[&str]) {
-    let o = pktloop(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
-    }
-    assert!(o.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&o.stdout));
 }
 
 #[test]
@@ -131,12 +102,6 @@ fn the_shared_cores_warning_is_logged_once() {
     assert_eq!(err.matches("workers share cores").count(), 1, "{err}");
 }
 
-fn run_json(args: &[&str]) -> Value {
-    let o = pktloop(args);
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
 #[test]
 fn the_poll_loops_allocate_nothing_once_running() {
     // The binary's allocator counts what is allocated inside the workers' and the latency loops' hot
@@ -157,12 +122,12 @@ fn the_poll_loops_allocate_nothing_once_running() {
         &["--mode", "txonly", "--count", "100000", "--pcap", "/dev/null"],
     ];
     for case in cases {
-        let v = run_json(&[&["fwd", "--duration", "0.3", "--json"][..], case].concat());
+        let v = json(&[&["fwd", "--duration", "0.3", "--json"][..], case].concat());
         assert_eq!(v["hot_path_allocations"], 0, "fwd {case:?}");
         assert_eq!(v["accounting"]["unaccounted"], 0, "fwd {case:?}");
     }
     for case in [&["--rate", "0"][..], &["--rate", "100000"]] {
-        let v = run_json(&[&["latency", "--duration", "0.3", "--no-peer", "--json"][..], case].concat());
+        let v = json(&[&["latency", "--duration", "0.3", "--no-peer", "--json"][..], case].concat());
         assert_eq!(v["hot_path_allocations"], 0, "latency {case:?}");
         assert!(v["received"].as_u64().unwrap() > 0, "latency {case:?}");
     }

@@ -1,45 +1,13 @@
 //! The generator end to end through the binary: counts, rates, size mixes, flows, replay, the live line
 //! and the flags' errors. Runs are serialised (their workers pin to the same cores).
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::Mutex;
 use std::time::Duration;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn pktloop(args: &[&str]) -> Output {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(args)
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .output()
-        .expect("run pktloop")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pktloop-gen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn json(args: &[&str]) -> Value {
-    let o = pktloop(args);
-    assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"))
-}
-
-fn usage_error(args: &[&str], needles: &[&str]) {
-    let o = pktloop(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
-    }
-}
 
 fn u(v: &Value, path: &str) -> u64 {
     v.pointer(path).and_then(Value::as_u64).unwrap_or_else(|| panic!("{path} missing in {v}"))
@@ -49,27 +17,9 @@ fn f(v: &Value, path: &str) -> f64 {
     v.pointer(path).and_then(Value::as_f64).unwrap_or_else(|| panic!("{path} missing in {v}"))
 }
 
-/// epb_flags direction bits.
-const INBOUND: u32 = 1;
-const OUTBOUND: u32 = 2;
-
-/// The frames of a pcapng capture with direction `dir` (epb_flags), in file order, with their port.
-fn read_pcapng(path: &PathBuf, dir: u32) -> Vec<(u32, Vec<u8>)> {
-    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
-    use pcap_file::pcapng::{Block, PcapNgReader};
-    let mut r = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut out = Vec::new();
-    while let Some(b) = r.next_block() {
-        let Block::EnhancedPacket(p) = b.unwrap() else { continue };
-        let flags = p.options.iter().find_map(|o| match o {
-            EnhancedPacketOption::Flags(f) => Some(*f),
-            _ => None,
-        });
-        if flags.map(|f| f & 3) == Some(dir) {
-            out.push((p.interface_id, p.data.into_owned()));
-        }
-    }
-    out
+/// The frames of a pcapng capture going `dir` ([`INBOUND`] or [`OUTBOUND`]), in file order, with their port.
+fn frames_going(path: &std::path::Path, dir: u32) -> Vec<(u32, Vec<u8>)> {
+    read_pcapng(path).frames.into_iter().filter(|f| f.is(dir)).map(|f| (f.port, f.data)).collect()
 }
 
 /// Writes `frames` (with their times) as a classic nanosecond pcap.
@@ -179,7 +129,7 @@ fn imix_and_size_mixes_keep_their_proportions_and_the_report_gives_mean_and_wire
     let (packets, bytes, secs) = (u(&v, "/packets") as f64, u(&v, "/bytes") as f64, f(&v, "/duration_s"));
     assert!((f(&v, "/wire_gbps") - (bytes + 20.0 * packets) * 8.0 / secs / 1e9).abs() < 1e-6);
     let mut by_len: HashMap<usize, usize> = HashMap::new();
-    for (port, frame) in read_pcapng(&pcap, OUTBOUND) {
+    for (port, frame) in frames_going(&pcap, OUTBOUND) {
         assert_eq!(port, 0, "the generator sends on port 0");
         *by_len.entry(frame.len()).or_default() += 1;
     }
@@ -211,7 +161,7 @@ fn flows_cover_the_ranges_with_valid_checksums() {
     ]);
     assert_eq!(u(&v, "/settings/generator/flows"), 20);
     let mut flows = HashSet::new();
-    for (_, frame) in read_pcapng(&pcap, OUTBOUND) {
+    for (_, frame) in frames_going(&pcap, OUTBOUND) {
         let ip = &frame[14..34];
         let sum = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
         assert_eq!((sum & 0xffff) + (sum >> 16), 0xffff, "IPv4 checksum");
@@ -250,7 +200,7 @@ fn replay_sends_the_capture_byte_for_byte_looping_and_counts_frames_too_long() {
     ]);
     assert_eq!(u(&v, "/packets"), 600, "two passes received");
     assert_eq!(u(&v, "/accounting/unaccounted"), 0);
-    let received: Vec<Vec<u8>> = read_pcapng(&out, INBOUND)
+    let received: Vec<Vec<u8>> = frames_going(&out, INBOUND)
         .into_iter()
         .map(|(port, f)| {
             assert_eq!(port, 1);
@@ -323,14 +273,8 @@ fn generator_flags_are_checked_with_one_line_naming_flag_value_and_range() {
 #[test]
 fn the_interactive_prompt_is_scripted_through_a_pipe() {
     use std::io::Write;
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(["fwd", "-i", "--mode", "txonly"])
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let _guard = serial();
+    let mut child = spawn_piped(&["fwd", "-i", "--mode", "txonly"]);
     let mut stdin = child.stdin.take().unwrap();
     let mut say = |line: &str, wait_ms: u64| {
         writeln!(stdin, "{line}").unwrap();
@@ -425,7 +369,7 @@ fn txonly_frames_carry_the_addresses_asked_for() {
         "--pcap",
         pcap.to_str().unwrap(),
     ]);
-    let sent = read_pcapng(&pcap, OUTBOUND);
+    let sent = frames_going(&pcap, OUTBOUND);
     assert_eq!(sent.len(), 5);
     for (_, f) in sent {
         assert_eq!(f[6..12], [0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee]);
@@ -480,7 +424,7 @@ fn frames_that_cannot_fit_are_refused_at_start_or_counted_never_sent_short() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(u(&v, "/generators/too_long_skipped"), 1, "2060 B fits the MTU but not a 2016 B buffer");
-    let got: Vec<usize> = read_pcapng(&out, INBOUND).iter().map(|(_, f)| f.len()).collect();
+    let got: Vec<usize> = frames_going(&out, INBOUND).iter().map(|(_, f)| f.len()).collect();
     assert_eq!(got, [2000, 1600]);
     // A capture none of whose frames fits is refused, whatever the loops.
     let long = tmp("long.pcap");
@@ -512,18 +456,12 @@ fn combinations_that_could_never_finish_or_spread_are_refused_and_rss_spreads_fo
 
 #[test]
 fn ctrl_c_at_the_prompt_stops_the_run_and_prints_its_report() {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(["fwd", "-i", "--mode", "txonly"])
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let _guard = serial();
+    let mut child = spawn_piped(&["fwd", "-i", "--mode", "txonly"]);
     let mut stdin = child.stdin.take().unwrap();
     std::io::Write::write_all(&mut stdin, b"start\n").unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     // stdin stays open: only Ctrl-C can end the session here.
     let start = std::time::Instant::now();

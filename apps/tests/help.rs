@@ -1,26 +1,10 @@
 //! `--help` against what runs: the defaults each subcommand's help states are the ones a run reports, and
 //! the READMEs name only flags that exist and every flag that does. Runs are short and serialised.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::process::{Command, Output};
-use std::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn pktloop(args: &[&str]) -> Output {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(args)
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .output()
-        .expect("run pktloop")
-}
-
-fn run_json(args: &[&str]) -> Value {
-    let o = pktloop(args);
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"))
-}
 
 fn help(cmd: &str) -> String {
     let o = pktloop(&[cmd, "--help"]);
@@ -66,7 +50,7 @@ fn topology_defaults_to_loop_whatever_the_cores() {
     let stated = default_of(&h, "topology");
     assert!(stated.starts_with("loop") && !stated.contains("paired"), "help says {stated:?}");
     for cores in ["1", "2"] {
-        let v = run_json(&["fwd", "--cores", cores, "--duration", "0.2", "--json", "--allow-shared-cores"]);
+        let v = json(&["fwd", "--cores", cores, "--duration", "0.2", "--json", "--allow-shared-cores"]);
         assert_eq!(v["topology"], "loop", "--cores {cores}");
     }
 }
@@ -76,9 +60,9 @@ fn cores_default_to_a_worker_per_port_queue_where_the_cores_allow() {
     let stated = default_of(&help("fwd"), "cores");
     assert!(stated.starts_with("a worker per port queue where the cores allow, else per queue pair; 1 for null"));
     let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let v = run_json(&["fwd", "--duration", "0.2", "--json"]);
+    let v = json(&["fwd", "--duration", "0.2", "--json"]);
     assert_eq!(v["cores"].as_u64(), Some(if available >= 2 { 2 } else { 1 }), "{available} cores");
-    let v = run_json(&["fwd", "--port", "null", "--duration", "0.2", "--json"]);
+    let v = json(&["fwd", "--port", "null", "--duration", "0.2", "--json"]);
     assert_eq!(v["cores"].as_u64(), Some(1));
 }
 
@@ -108,7 +92,7 @@ fn same(stated: &str, used: &Value) -> bool {
 #[test]
 fn one_word_defaults_are_what_fwd_runs_with() {
     let h = help("fwd");
-    let v = run_json(&["fwd", "--duration", "0.2", "--json"]);
+    let v = json(&["fwd", "--duration", "0.2", "--json"]);
     let mut checked = Vec::new();
     for (flag, text) in flags(&h) {
         if !text.contains("[default: ") {
@@ -132,7 +116,7 @@ fn one_word_defaults_are_what_fwd_runs_with() {
 #[test]
 fn latency_defaults_to_closed_loop() {
     assert_eq!(default_of(&help("latency"), "rate"), "0");
-    let v = run_json(&["latency", "--duration", "0.1", "--no-peer", "--json", "--allow-shared-cores"]);
+    let v = json(&["latency", "--duration", "0.1", "--no-peer", "--json", "--allow-shared-cores"]);
     assert_eq!((v["loop"].as_str(), v["rate"]["asked_pps"].is_null()), (Some("closed"), true), "{v}");
 }
 

@@ -2,40 +2,28 @@
 //! one unit across the table, `--hgrm` and `--plot`. Runs are short and serialised (the workers pin to the
 //! same cores).
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::process::Output;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn pktloop(args: &[&str]) -> Output {
-    let _guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_pktloop"))
-        .args(["latency", "--no-peer", "--allow-shared-cores"])
-        .args(args)
-        .env("PKTLOOP_NO_HUGEPAGES", "1")
-        .output()
-        .expect("run pktloop")
+/// Runs `pktloop latency` with `args`, without the rtrb peer, on whatever cores there are.
+fn latency(args: &[&str]) -> Output {
+    pktloop(&[&["latency", "--no-peer", "--allow-shared-cores"][..], args].concat())
 }
 
 fn stdout_ok(args: &[&str]) -> String {
-    let o = pktloop(args);
+    let o = latency(args);
     assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pktloop-latency-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 #[test]
 fn open_loop_reports_asked_and_achieved_rate() {
     // No feth pair on a shared machine sends 50 Mpps: the run must say it fell behind. If it fell so far
     // behind that every frame back was due in the warm-up, it records nothing and must say why.
-    let o = pktloop(&["--rate", "50000000", "--duration", "0.3", "--json"]);
+    let o = latency(&["--rate", "50000000", "--duration", "0.3", "--json"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() || err.contains("no round trip recorded: the open loop fell behind"), "{err}");
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -47,7 +35,7 @@ fn open_loop_reports_asked_and_achieved_rate() {
     assert_eq!(v["rate"]["held"].as_bool(), Some(true), "1000 pps is held: {v}");
     assert!(v["timeouts"].is_null(), "open loop has no timeouts: {v}");
 
-    let table = String::from_utf8(pktloop(&["--rate", "50000000", "--duration", "0.3"]).stdout).unwrap();
+    let table = String::from_utf8(latency(&["--rate", "50000000", "--duration", "0.3"]).stdout).unwrap();
     assert!(table.contains("send rate NOT held: asked 50000000 pps, sent "), "{table}");
 }
 
