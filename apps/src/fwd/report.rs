@@ -147,14 +147,14 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
 }
 
 impl Report {
-    /// Million packets per second (of the plan's figure of merit).
-    pub fn mpps(&self) -> f64 {
-        self.totals.packets as f64 / self.secs / 1e6
+    /// The rates of the plan's figure of merit over the run.
+    pub fn rates(&self) -> Rates {
+        Rates::of(self.totals.packets, self.totals.bytes, self.secs)
     }
 
-    /// Gigabits per second of those packets' frame bytes.
-    pub fn gbps(&self) -> f64 {
-        self.totals.bytes as f64 * 8.0 / self.secs / 1e9
+    /// Million packets per second (of the plan's figure of merit).
+    pub fn mpps(&self) -> f64 {
+        self.rates().mpps
     }
 
     /// Drops by reason over all ports.
@@ -394,7 +394,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
         if r.pinned.iter().all(|p| *p) { "yes" } else { "no" }
     );
     out += &super::settings::lines(plan);
-    let rates = Rates::of(t.packets, t.bytes, r.secs);
+    let rates = r.rates();
     out += &format!(
         "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+20 B each), mean {:.1} B\n",
         thousands(t.packets),
@@ -528,6 +528,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         })
         .collect();
     let t = &r.totals;
+    let rates = r.rates();
     let cpp = cycles_per_packet(t, r.cores.len(), r.secs);
     let a = &r.accounting;
     json!({
@@ -545,11 +546,11 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "packets": t.packets,
         "bytes": t.bytes,
         "counted_as": plan.counted_as(),
-        "mpps": r.mpps(),
+        "mpps": rates.mpps,
         "mpps_per_interval": r.intervals,
-        "gbps": r.gbps(),
-        "wire_gbps": Rates::of(t.packets, t.bytes, r.secs).wire_gbps,
-        "mean_len": Rates::of(t.packets, t.bytes, r.secs).mean_len,
+        "gbps": rates.gbps,
+        "wire_gbps": rates.wire_gbps,
+        "mean_len": rates.mean_len,
         "generators": r.generators(plan).map(|g| json!({
             "ports": r.gen_ports, "seconds": r.gen_secs, "generated": t.generated, "too_long_skipped": t.too_long,
             "asked_pps_per_port": g.asked_pps, "achieved_pps_per_port": g.achieved_pps, "rate_held": g.held,
