@@ -36,6 +36,7 @@ pub mod error;
 pub mod hot;
 pub mod lcore;
 pub mod mem;
+mod memfd;
 pub mod meta;
 pub mod packet;
 pub mod pool;

@@ -2,8 +2,10 @@
 //! normal pages with transparent-hugepage advice. The choice is reported through [`Region::backing`] and one
 //! log line, so a benchmark figure always says what memory it was measured on.
 
-use memmap2::{Advice, MmapMut, MmapOptions};
+use memmap2::{Advice, MmapMut, MmapOptions, MmapRaw};
 use std::fmt;
+use std::fs::File;
+use std::os::fd::OwnedFd;
 
 /// Size of the hugepages pktloop asks for.
 pub const HUGEPAGE_SIZE: usize = 2 << 20;
@@ -59,19 +61,26 @@ pub struct MemError {
 /// A zero-filled, page-aligned, writable memory region that lives until dropped.
 #[derive(Debug)]
 pub struct Region {
-    map: MmapMut,
+    map: Mapping,
     backing: Backing,
+}
+
+/// Private memory of this process, or a file mapping another process may also have mapped.
+#[derive(Debug)]
+enum Mapping {
+    Private(MmapMut),
+    /// Only ever reached through raw pointers: the other process may write it at any time.
+    Shared(MmapRaw),
 }
 
 impl Region {
     /// Maps at least `bytes` bytes (rounded up to whole hugepages), preferring hugepages.
     pub fn map(bytes: usize, prefer: Prefer) -> Result<Region, MemError> {
         let len = bytes.max(1).div_ceil(HUGEPAGE_SIZE) * HUGEPAGE_SIZE;
-        let no_huge = std::env::var_os("PKTLOOP_NO_HUGEPAGES").is_some_and(|v| v != "0");
-        if prefer == Prefer::Hugepage && !no_huge {
+        if prefer == Prefer::Hugepage && !hugepages_disabled() {
             if let Ok(map) = MmapOptions::new().len(len).huge(Some(HUGEPAGE_SHIFT)).map_anon() {
                 log::info!("pool memory: {} MiB from 2 MiB hugepages", len >> 20);
-                return Ok(Region { map, backing: Backing::Hugepage });
+                return Ok(Region { map: Mapping::Private(map), backing: Backing::Hugepage });
             }
         }
         let map = MmapOptions::new().len(len).map_anon().map_err(|source| MemError { bytes: len, source })?;
@@ -82,7 +91,45 @@ impl Region {
             len >> 20,
             if thp { "transparent hugepages advised" } else { "no transparent hugepage support" }
         );
-        Ok(Region { map, backing: Backing::Normal })
+        Ok(Region { map: Mapping::Private(map), backing: Backing::Normal })
+    }
+
+    /// Maps at least `bytes` bytes of a new memory file (memfd) that another process can map too, from
+    /// hugepages when preferred and reserved. The file is sealed at its size, so that neither side can
+    /// shrink it under the other's mapping (touching a page past the end of a file is SIGBUS).
+    pub fn shared(name: &str, bytes: usize, prefer: Prefer) -> Result<(Region, OwnedFd), MemError> {
+        let len = bytes.max(1).div_ceil(HUGEPAGE_SIZE) * HUGEPAGE_SIZE;
+        let fail = |source| MemError { bytes: len, source };
+        if prefer == Prefer::Hugepage && !hugepages_disabled() {
+            if let Ok(fd) = crate::memfd::create_sealed(name, len, true) {
+                if let Ok(region) = Region::map_file(fd.try_clone().map_err(fail)?, len, Backing::Hugepage) {
+                    log::info!("shared memory: {} MiB from 2 MiB hugepages", len >> 20);
+                    return Ok((region, fd));
+                }
+            }
+        }
+        let fd = crate::memfd::create_sealed(name, len, false).map_err(fail)?;
+        let region = Region::map_file(fd.try_clone().map_err(fail)?, len, Backing::Normal)?;
+        log::info!("shared memory: {} MiB from normal pages (reserve hugepages with scripts/hugepages.sh)", len >> 20);
+        Ok((region, fd))
+    }
+
+    /// Maps the first `len` bytes of a memory file another process made with [`Region::shared`]. The file
+    /// must be sealed against shrinking and hold at least `len` bytes: a file that could shrink later would
+    /// turn this process's reads into SIGBUS whenever its owner chose.
+    pub fn map_peer(fd: OwnedFd, len: usize) -> Result<Region, MemError> {
+        let fail = |source| MemError { bytes: len, source };
+        crate::memfd::check_sealed(&fd, len).map_err(fail)?;
+        let backing = if crate::memfd::is_hugetlb(&fd) { Backing::Hugepage } else { Backing::Normal };
+        Region::map_file(fd, len, backing)
+    }
+
+    fn map_file(fd: OwnedFd, len: usize, backing: Backing) -> Result<Region, MemError> {
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(&File::from(fd))
+            .map_err(|source| MemError { bytes: len, source })?;
+        Ok(Region { map: Mapping::Shared(map), backing })
     }
 
     /// Where the memory came from.
@@ -92,18 +139,34 @@ impl Region {
 
     /// Length in bytes.
     pub fn len(&self) -> usize {
-        self.map.len()
+        match &self.map {
+            Mapping::Private(m) => m.len(),
+            Mapping::Shared(m) => m.len(),
+        }
     }
 
     /// Always false: a region has at least one page.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether another process may map this memory too.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.map, Mapping::Shared(_))
     }
 
     /// Base pointer; valid for `len()` bytes for as long as the region lives.
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.map.as_mut_ptr()
+        match &mut self.map {
+            Mapping::Private(m) => m.as_mut_ptr(),
+            Mapping::Shared(m) => m.as_mut_ptr(),
+        }
     }
+}
+
+/// `PKTLOOP_NO_HUGEPAGES=1` turns every hugepage preference into normal pages.
+fn hugepages_disabled() -> bool {
+    std::env::var_os("PKTLOOP_NO_HUGEPAGES").is_some_and(|v| v != "0")
 }
 
 #[cfg(test)]
@@ -121,6 +184,25 @@ mod tests {
         assert!(s.iter().all(|&b| b == 0));
         s[r.len() - 1] = 7;
         assert_eq!(s[r.len() - 1], 7);
+    }
+
+    #[test]
+    fn a_shared_region_is_seen_through_a_second_mapping_of_its_file() {
+        let (mut a, fd) = Region::shared("t", 5000, Prefer::Normal).unwrap();
+        assert!(a.is_shared());
+        let mut b = Region::map_peer(fd, HUGEPAGE_SIZE).unwrap();
+        // SAFETY: both pointers are valid for a page; nothing else touches these mappings.
+        unsafe {
+            a.as_mut_ptr().add(100).write(42);
+            assert_eq!(b.as_mut_ptr().add(100).read(), 42);
+        }
+    }
+
+    #[test]
+    fn a_peer_file_shorter_than_asked_is_refused() {
+        let (_a, fd) = Region::shared("t", HUGEPAGE_SIZE, Prefer::Normal).unwrap();
+        let e = Region::map_peer(fd, 2 * HUGEPAGE_SIZE).unwrap_err();
+        assert!(e.to_string().contains("4194304 bytes"), "{e}");
     }
 
     #[test]

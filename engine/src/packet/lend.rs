@@ -2,8 +2,9 @@
 //! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
 //! indices to it, and make packets of what comes back, without a copy.
 
-use super::{init_packet, Packet, PLAIN, POOL_ID_MASK, SIMPLE};
-use crate::pool::Pool;
+use super::{init_packet, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
+use crate::pool::{Pool, PoolInner};
+use arrayvec::ArrayVec;
 
 /// One buffer of a pool, taken out of a packet (or from [`Pool::get_bulk`]) and owned by whoever holds it,
 /// with the window of it that holds data.
@@ -33,7 +34,73 @@ impl Packet {
     }
 }
 
+/// Most buffers one packet lends at once: the longest chain a pool allows.
+pub const MAX_LENT_CHAIN: usize = 64;
+
+/// The buffers of a lent chain, head first.
+pub type LentChain = ArrayVec<LentBuffer, MAX_LENT_CHAIN>;
+
+impl Packet {
+    /// [`Packet::into_buffer`] for a packet of any number of buflets: gives up the handle and writes each
+    /// buflet's buffer, head first, into `out` (cleared first), when every buflet is a whole buffer of
+    /// `pool` that nothing else shares; otherwise returns the packet unchanged. Metadata is not kept.
+    pub fn into_buffers(self, pool: &Pool, out: &mut LentChain) -> Result<(), Packet> {
+        out.clear();
+        if self.pool & SIMPLE != 0 {
+            return self.into_buffer(pool).map(|b| out.push(b));
+        }
+        if self.pool & POOL_ID_MASK != pool.id() || !self.chain_is_lendable(pool.inner(), out) {
+            return Err(self);
+        }
+        let _ = self.into_raw();
+        Ok(())
+    }
+
+    /// Whether every buflet is a direct, unshared buffer of `pool`, writing their windows into `out`.
+    fn chain_is_lendable(&self, pool: &PoolInner, out: &mut LentChain) -> bool {
+        let mut b = self.head;
+        while b != NIL {
+            let d = self.desc(b);
+            if d.mem != b || !pool.is_sole_holder(b) || out.is_full() {
+                return false;
+            }
+            out.push(LentBuffer { index: b, offset: d.off, len: d.len });
+            b = d.next;
+        }
+        true
+    }
+}
+
 impl Pool {
+    /// A packet chaining `bufs` in order (see [`Pool::packet_from_buffer`] for one).
+    ///
+    /// # Safety
+    /// Every buffer is one the caller owns, as for `packet_from_buffer`, each named once; there are
+    /// 1..=[`Pool::max_buflets`] of them. The packet now owns them.
+    pub unsafe fn packet_from_buffers(&self, bufs: &[LentBuffer]) -> Packet {
+        debug_assert!(!bufs.is_empty() && bufs.len() <= usize::from(self.max_buflets()));
+        if let [one] = bufs {
+            // SAFETY: forwarded contract.
+            return unsafe { self.packet_from_buffer(*one) };
+        }
+        let pool = self.inner();
+        let mut total = 0u32;
+        for (i, buf) in bufs.iter().enumerate() {
+            debug_assert!(buf.offset + buf.len <= pool.buf_size);
+            // SAFETY: the caller owns every buffer (contract), so their descriptors are ours to write.
+            let d = unsafe { pool.desc_mut(buf.index) };
+            d.reset_head(buf.index, buf.offset, pool.buf_size);
+            d.len = buf.len;
+            d.next = bufs.get(i + 1).map_or(NIL, |n| n.index);
+            total += buf.len;
+        }
+        // SAFETY: as above.
+        let head = unsafe { pool.desc_mut(bufs[0].index) };
+        head.pkt_len = total;
+        head.nbuflets = bufs.len() as u16;
+        Packet { head: bufs[0].index, pool: pool.id, len: super::short_len(total) }
+    }
+
     /// A packet of one buffer whose data is `buf.len` bytes at `buf.offset` (written there by the kernel or
     /// a device, say).
     ///
@@ -108,6 +175,29 @@ mod tests {
         let long = long.into_buffer(&chained).unwrap_err();
         drop((p, whole, tail, long));
         assert_eq!(chained.in_use(), 0);
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    #[test]
+    fn a_chain_is_lent_whole_and_comes_back_as_the_same_bytes() {
+        let pool = pool_chained();
+        let frame: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let p = pool.packet_from(&frame).unwrap();
+        assert_eq!(p.buflet_count(), 3);
+        let mut chain = super::LentChain::new();
+        p.into_buffers(&pool, &mut chain).unwrap();
+        assert_eq!(chain.iter().map(|b| b.len).sum::<u32>(), 5000);
+        assert_eq!(pool.in_use(), 3, "lent buffers stay out of the pool");
+        // SAFETY: the buffers were just lent out of a packet of this pool, each named once.
+        let back = unsafe { pool.packet_from_buffers(&chain) };
+        assert_eq!((back.len(), back.buflet_count()), (5000, 3));
+        assert_eq!(back.to_vec(), frame);
+        drop(back);
+        assert_eq!(pool.in_use(), 0);
+        let mut whole = pool.packet_from(&[1u8; 100]).unwrap();
+        let view = whole.carve_tail(0).unwrap();
+        let whole = whole.into_buffers(&pool, &mut chain).unwrap_err();
+        drop((whole, view));
         assert_eq!(pool.in_use(), 0);
     }
 

@@ -20,7 +20,7 @@ use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
 
 mod lend;
-pub use lend::LentBuffer;
+pub use lend::{LentBuffer, LentChain, MAX_LENT_CHAIN};
 
 /// What a packet's metadata reads as until it is first written.
 static DEFAULT_META: PacketMeta = PacketMeta {

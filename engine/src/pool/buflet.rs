@@ -157,6 +157,12 @@ impl PoolInner {
     }
 
     /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
+    /// Whether buffer `idx` is held by one buflet only (no view shares it, no share is reserved).
+    #[inline]
+    pub(crate) fn is_sole_holder(&self, idx: u32) -> bool {
+        self.refcnts[idx as usize].load(Ordering::Acquire) == 1
+    }
+
     #[inline]
     pub(crate) fn share(&self, mem: u32) {
         self.share_n(mem, 1);

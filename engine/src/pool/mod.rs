@@ -94,7 +94,21 @@ pub enum PoolError {
     /// All pool ids are taken.
     #[error("too many pools: at most {MAX_POOLS} may exist at once")]
     TooManyPools,
+    /// The memory given for the pool cannot hold its buffers.
+    #[error("pool '{name}' needs {need} bytes for its buffers, the memory given holds {have}")]
+    RegionTooSmall {
+        /// The pool's name.
+        name: String,
+        /// Bytes its buffers need.
+        need: usize,
+        /// Bytes the region holds.
+        have: usize,
+    },
 }
+
+/// Bytes of private memory per buffer for the free lists of a pool whose buffers another process can
+/// write: a magazine of 63 entries.
+const PRIVATE_MAGAZINE_BYTES: usize = 256;
 
 /// A pool's counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +139,12 @@ pub(crate) struct PoolInner {
     alloc_failures: AtomicU64,
     pub(crate) users: AtomicUsize,
     backing: Backing,
+    /// Where the depot keeps magazine contents: the buffers themselves (`mag_words` = stride / 4), or for a
+    /// pool in shared memory a private table, so that a peer writing into a free buffer cannot corrupt the
+    /// free list.
+    mags: *mut u32,
+    mag_words: usize,
+    _mags: Option<Region>,
     _region: Region,
 }
 
@@ -146,8 +166,10 @@ unsafe impl Sync for PoolInner {}
 impl MagazineMemory for PoolInner {
     #[inline]
     unsafe fn words(&self, idx: u32) -> *mut u32 {
-        // SAFETY: forwarded contract (`idx` is one of our buffers).
-        unsafe { self.buf_ptr(idx) }.cast()
+        debug_assert!(idx < self.count);
+        // SAFETY: `idx` is one of our buffers (contract), and the magazine memory holds `mag_words` words for
+        // each of them.
+        unsafe { self.mags.add(idx as usize * self.mag_words) }
     }
 }
 
@@ -277,11 +299,54 @@ impl Pool {
     /// A parameter out of range (naming it), no memory, or no free pool id.
     pub fn new(config: PoolConfig) -> Result<Pool, PoolError> {
         config.validate()?;
+        let region = Region::map(stride_of(&config) * config.buffers as usize, config.prefer)?;
+        Pool::carve(config, region, None, true)
+    }
+
+    /// A pool carved from `region`, memory another process maps too (see [`Region::shared`]), with every
+    /// buffer free. Its free lists live in private memory: what the other process writes into the buffers
+    /// is data, never a link this pool follows.
+    ///
+    /// # Errors
+    /// As [`Pool::new`], or the region is smaller than the buffers.
+    pub fn in_shared_region(config: PoolConfig, region: Region) -> Result<Pool, PoolError> {
+        Pool::over_region(config, region, true)
+    }
+
+    /// A pool over another process's buffers (its pool made with [`Pool::in_shared_region`], mapped here
+    /// with [`Region::map_peer`]), with every buffer *out*: none can be allocated. A driver makes packets of
+    /// the buffers its peer lends it ([`Pool::packet_from_buffer`]); freed packets collect in the pool,
+    /// where the driver takes them back ([`Pool::take_free`]) to return them to their owner. Free lists are
+    /// private, as for `in_shared_region`, and there is no thread cache (`cache_size` is taken as 0), so
+    /// that a packet freed on any thread is at once where the driver looks.
+    ///
+    /// # Errors
+    /// As [`Pool::in_shared_region`].
+    pub fn over_lent_buffers(config: PoolConfig, region: Region) -> Result<Pool, PoolError> {
+        Pool::over_region(PoolConfig { cache_size: 0, ..config }, region, false)
+    }
+
+    fn over_region(config: PoolConfig, region: Region, free: bool) -> Result<Pool, PoolError> {
+        config.validate()?;
+        let need = stride_of(&config) * config.buffers as usize;
+        if region.len() < need {
+            return Err(PoolError::RegionTooSmall { name: config.name, need, have: region.len() });
+        }
+        let mags = Region::map(config.buffers as usize * PRIVATE_MAGAZINE_BYTES, Prefer::Normal)?;
+        Pool::carve(config, region, Some(mags), free)
+    }
+
+    /// Registers a pool over `region` (big enough for its buffers), its magazines in `mags` or else in the
+    /// buffers, and hands every buffer to its free list when `free`.
+    fn carve(config: PoolConfig, mut region: Region, mags: Option<Region>, free: bool) -> Result<Pool, PoolError> {
         crate::barrier::init();
-        let stride = (config.buf_size as usize).next_multiple_of(64);
+        let stride = stride_of(&config);
         let count = config.buffers as usize;
-        let mut region = Region::map(stride * count, config.prefer)?;
         let base = region.as_mut_ptr();
+        let (mag_ptr, mag_bytes, mag_words, mags) = match mags {
+            Some(mut m) => (m.as_mut_ptr().cast::<u32>(), PRIVATE_MAGAZINE_BYTES, PRIVATE_MAGAZINE_BYTES / 4, Some(m)),
+            None => (base.cast::<u32>(), config.buf_size as usize, stride / 4, None),
+        };
         let descs = (0..count).map(|_| UnsafeCell::new(Desc::new())).collect();
         let inner = registry::register(|id| PoolInner {
             id,
@@ -295,17 +360,22 @@ impl Pool {
             cache_size: config.cache_size as usize,
             descs,
             refcnts: (0..count).map(|_| AtomicU32::new(1)).collect(),
-            depot: Depot::new(count, config.buf_size as usize),
+            depot: Depot::new(count, mag_bytes),
             cells: Mutex::new(Cells::default()),
             alloc_failures: AtomicU64::new(0),
             users: AtomicUsize::new(1),
             backing: region.backing(),
+            mags: mag_ptr,
+            mag_words,
+            _mags: mags,
             _region: region,
         })?;
-        // Push in reverse so that the first allocations hand out low indices (friendlier to look at).
-        let all: Vec<u32> = (0..config.buffers).rev().collect();
-        // SAFETY: a new pool owns all its buffers; each is pushed once.
-        unsafe { inner.depot.push(&*inner, &all) };
+        if free {
+            // Push in reverse so that the first allocations hand out low indices (friendlier to look at).
+            let all: Vec<u32> = (0..config.buffers).rev().collect();
+            // SAFETY: a new pool owns all its buffers; each is pushed once.
+            unsafe { inner.depot.push(&*inner, &all) };
+        }
         Ok(Pool { inner: ManuallyDrop::new(inner) })
     }
 
@@ -411,9 +481,33 @@ impl Pool {
         PoolMemory { base: self.inner.base, len: self.inner._region.len(), stride: self.inner.stride }
     }
 
+    /// Takes up to `out.len()` free buffers from the shared free list (not through a thread cache),
+    /// returning how many: a driver collects the freed buffers of a [`Pool::over_lent_buffers`] pool this
+    /// way. Never counted as an allocation failure.
+    pub fn take_free(&self, out: &mut [u32]) -> usize {
+        let depot = &self.inner.depot;
+        let mut mag = [0u32; depot::MAG_ENTRIES_MAX + 1];
+        let mut taken = 0;
+        while out.len() - taken >= depot.mag_size() {
+            // SAFETY: this pool's depot holds buffers of this pool's memory.
+            let n = unsafe { depot.pop(self.inner(), &mut mag) };
+            if n == 0 {
+                break;
+            }
+            out[taken..taken + n].copy_from_slice(&mag[..n]);
+            taken += n;
+        }
+        taken
+    }
+
     pub(crate) fn inner(&self) -> &PoolInner {
         &self.inner
     }
+}
+
+/// Distance between two buffers: the buffer size rounded up to a cache line.
+fn stride_of(config: &PoolConfig) -> usize {
+    (config.buf_size as usize).next_multiple_of(64)
 }
 
 /// The layout of a pool's memory (see [`Pool::memory`]). Valid for as long as the pool lives.
@@ -560,6 +654,52 @@ mod tests {
         assert_eq!(held, 0, "{held} of {} retired pools still held while the sink thread runs", weaks.len());
         drop(to_sink);
         sink.join().unwrap();
+    }
+
+    /// Two pools over one shared file, as two processes hold them: the owner's and the borrower's view of
+    /// the same buffers. A buffer lent by the owner becomes the borrower's packet with the same bytes, the
+    /// freed packet collects in the borrower's pool and is taken back from there; whatever is written into
+    /// the buffers while they are free corrupts neither pool's free list.
+    #[test]
+    fn a_shared_pool_lends_its_buffers_to_a_pool_over_the_same_memory() {
+        let config = || {
+            let mut c = PoolConfig::new("shared", 256, 2048);
+            c.prefer = Prefer::Normal;
+            c
+        };
+        let (region, fd) = Region::shared("t", 256 * 2048, Prefer::Normal).unwrap();
+        let owner = Pool::in_shared_region(config(), region).unwrap();
+        let borrower = Pool::over_lent_buffers(config(), Region::map_peer(fd, 256 * 2048).unwrap()).unwrap();
+        assert_eq!((owner.in_use(), borrower.in_use()), (0, 256));
+        assert!(borrower.alloc().is_none(), "nothing to allocate over lent buffers");
+        let lent = owner.packet_from(b"crossing").unwrap().into_buffer(&owner).unwrap();
+        // The free buffers' bytes are data only: scribble over all of them.
+        for i in 0..256 {
+            if i != lent.index {
+                // SAFETY: the pointer is valid for buf_size bytes; the buffer is free, nobody reads it.
+                unsafe { owner.buffer_ptr(i).write_bytes(0xff, 2048) };
+            }
+        }
+        // SAFETY: `lent` is a buffer the borrower was lent (it owns it until it gives it back).
+        let p = unsafe { borrower.packet_from_buffer(lent) };
+        assert_eq!(p.data(), b"crossing");
+        drop(p);
+        let mut back = [0u32; 128];
+        assert_eq!(borrower.take_free(&mut back), 1);
+        assert_eq!(back[0], lent.index);
+        // SAFETY: the owner lent this buffer out and takes it back once.
+        unsafe { owner.put_bulk(&back[..1]) };
+        let all: Vec<_> = (0..256).map(|_| owner.alloc().unwrap()).collect();
+        assert!(owner.alloc().is_none());
+        drop(all);
+        assert_eq!(owner.in_use(), 0);
+    }
+
+    #[test]
+    fn a_region_too_small_for_the_buffers_is_refused() {
+        let (region, _fd) = Region::shared("t", 4096, Prefer::Normal).unwrap();
+        let e = Pool::in_shared_region(PoolConfig::new("small", 4096, 2048), region).unwrap_err();
+        assert_eq!(e.to_string(), "pool 'small' needs 8388608 bytes for its buffers, the memory given holds 2097152");
     }
 
     #[test]

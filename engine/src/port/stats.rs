@@ -34,11 +34,16 @@ pub enum DropReason {
     RingFailed,
     /// Dropped on purpose by a fault-injecting wrapper (`pktloop_pmd::fault::FaultInjector`).
     FaultInjected,
+    /// Sent to a peer process that went away (crashed or disconnected) before giving its buffer back.
+    PeerLost,
+    /// A malformed entry in a ring shared with another process (a buffer index out of range or already
+    /// given, a length beyond its buffer): skipped, the entry's buffer untouched.
+    BadDescriptor,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 15;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; DropReason::COUNT] = [
@@ -55,6 +60,8 @@ impl DropReason {
         DropReason::NoProtocol,
         DropReason::RingFailed,
         DropReason::FaultInjected,
+        DropReason::PeerLost,
+        DropReason::BadDescriptor,
     ];
 
     /// snake_case name for tables and JSON.
@@ -73,6 +80,8 @@ impl DropReason {
             DropReason::NoProtocol => "no_protocol",
             DropReason::RingFailed => "ring_failed",
             DropReason::FaultInjected => "fault_injected",
+            DropReason::PeerLost => "peer_lost",
+            DropReason::BadDescriptor => "bad_descriptor",
         }
     }
 }
@@ -246,6 +255,6 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), DropReason::COUNT, "one name per reason");
-        assert_eq!(DropReason::ALL[DropReason::COUNT - 1].as_str(), "fault_injected");
+        assert_eq!(DropReason::ALL[DropReason::COUNT - 1].as_str(), "bad_descriptor");
     }
 }
