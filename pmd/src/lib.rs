@@ -18,4 +18,5 @@ pub mod feth;
 pub mod netdev;
 pub mod null;
 pub mod pools;
+pub mod shm;
 pub mod tap;

@@ -1,0 +1,87 @@
+//! Which buffers are across the boundary: one bit per buffer of a pool, set while the other side has it.
+//!
+//! A side keeps two: its own buffers lent to the peer (an index the peer gives back is taken only if its
+//! bit is set, so a buffer returned twice or never lent is refused, and at the peer's death every set bit
+//! is a buffer to take back), and the peer's buffers in its hands (an index the peer sends is taken only if
+//! its bit is clear, so the peer cannot hand over one buffer twice).
+
+/// One bit per buffer.
+#[derive(Debug)]
+pub(super) struct Ledger {
+    words: Box<[u64]>,
+    count: u32,
+}
+
+impl Ledger {
+    /// All clear, for `count` buffers.
+    pub fn new(count: u32) -> Ledger {
+        Ledger { words: vec![0; (count as usize).div_ceil(64)].into_boxed_slice(), count }
+    }
+
+    /// Buffers in the ledger.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Sets `idx`'s bit; false (and nothing changed) when it is out of range or already set.
+    #[inline]
+    pub fn insert(&mut self, idx: u32) -> bool {
+        if idx >= self.count {
+            return false;
+        }
+        let (w, bit) = (idx as usize / 64, 1u64 << (idx % 64));
+        if self.words[w] & bit != 0 {
+            return false;
+        }
+        self.words[w] |= bit;
+        true
+    }
+
+    /// Clears `idx`'s bit; false (and nothing changed) when it is out of range or not set.
+    #[inline]
+    pub fn remove(&mut self, idx: u32) -> bool {
+        if idx >= self.count {
+            return false;
+        }
+        let (w, bit) = (idx as usize / 64, 1u64 << (idx % 64));
+        if self.words[w] & bit == 0 {
+            return false;
+        }
+        self.words[w] &= !bit;
+        true
+    }
+
+    /// Whether `idx`'s bit is set.
+    pub fn contains(&self, idx: u32) -> bool {
+        idx < self.count && self.words[idx as usize / 64] & (1 << (idx % 64)) != 0
+    }
+
+    /// Clears every bit, calling `f` with each index that was set (in order).
+    pub fn drain(&mut self, mut f: impl FnMut(u32)) {
+        for (w, word) in self.words.iter_mut().enumerate() {
+            while *word != 0 {
+                let bit = word.trailing_zeros();
+                *word &= *word - 1;
+                f(w as u32 * 64 + bit);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_buffer_is_in_once_and_out_once() {
+        let mut l = Ledger::new(130);
+        assert!(l.insert(0) && l.insert(129) && l.insert(64));
+        assert!(!l.insert(64), "twice");
+        assert!(!l.insert(130), "out of range");
+        assert!(l.remove(64) && !l.remove(64) && !l.remove(500));
+        let mut seen = Vec::new();
+        l.drain(|i| seen.push(i));
+        assert_eq!(seen, [0, 129]);
+        assert!(!l.contains(0) && !l.contains(129));
+    }
+}

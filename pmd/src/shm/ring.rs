@@ -1,0 +1,267 @@
+//! A single-producer single-consumer ring whose producer and consumer live in two processes: its indices
+//! and slots sit in a mapping both have, and each side trusts nothing the other writes.
+//!
+//! Each side keeps its own index privately and only publishes it; the other side's index is read, checked
+//! (a consumer can never be ahead of the producer, nor the producer more than a ring ahead of the consumer)
+//! and a ring whose peer index is impossible is reported as [`Corrupt`], never followed. Slots are arrays
+//! of `AtomicU32` words accessed with relaxed loads and stores (plain moves on x86), ordered by the
+//! Release store and Acquire load of the indices, so a peer writing slots at any moment is a race on
+//! atomics, not undefined behaviour. Validating what the words mean is the caller's job.
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU32, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The peer's published index is impossible: the ring cannot be used until the peer is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Corrupt;
+
+/// Where one ring lives: its two published indices and `size * W` slot words.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RingMemory {
+    pub producer: *const AtomicU32,
+    pub consumer: *const AtomicU32,
+    pub slots: *const AtomicU32,
+    /// Slots (a power of two).
+    pub size: u32,
+}
+
+// SAFETY: the pointers name atomics in memory that outlives the ring halves (their constructors' contract);
+// atomics may be used from any thread.
+unsafe impl Send for RingMemory {}
+
+impl RingMemory {
+    fn producer(&self) -> &AtomicU32 {
+        // SAFETY: valid for the ring's life (constructor contract).
+        unsafe { &*self.producer }
+    }
+
+    fn consumer(&self) -> &AtomicU32 {
+        // SAFETY: as above.
+        unsafe { &*self.consumer }
+    }
+
+    /// Word `w` of slot `pos` (taken modulo the size).
+    fn word<const W: usize>(&self, pos: u32, w: usize) -> &AtomicU32 {
+        let slot = (pos & (self.size - 1)) as usize;
+        // SAFETY: slot < size and w < W, so the word is inside the `size * W` words (constructor contract).
+        unsafe { &*self.slots.add(slot * W + w) }
+    }
+}
+
+/// The producing half: writes slots, then publishes them.
+#[derive(Debug)]
+pub(super) struct Producer<const W: usize> {
+    mem: RingMemory,
+    /// Next slot to write (private: the published copy may be overwritten by the peer).
+    head: u32,
+}
+
+impl<const W: usize> Producer<W> {
+    /// # Safety
+    /// `mem` names two atomics and `size * W` slot atomics (`size` a power of two) that stay mapped while
+    /// this half lives, and no other producer writes this ring.
+    pub unsafe fn new(mem: RingMemory) -> Producer<W> {
+        debug_assert!(mem.size.is_power_of_two());
+        Producer { mem, head: mem.producer().load(Ordering::Relaxed) }
+    }
+
+    /// Slots free to write.
+    pub fn space(&self) -> Result<u32, Corrupt> {
+        Ok(self.mem.size - self.head.wrapping_sub(self.consumed()?))
+    }
+
+    /// The consumer's published index (how far it has read), checked to lie at most a ring behind
+    /// [`Producer::head`].
+    pub fn consumed(&self) -> Result<u32, Corrupt> {
+        let tail = self.mem.consumer().load(Ordering::Acquire);
+        if self.head.wrapping_sub(tail) > self.mem.size {
+            return Err(Corrupt);
+        }
+        Ok(tail)
+    }
+
+    /// The next slot to write: every entry before it is published.
+    pub fn head(&self) -> u32 {
+        self.head
+    }
+
+    /// Slots.
+    pub fn size(&self) -> u32 {
+        self.mem.size
+    }
+
+    /// Writes the entry `k` slots past the last published one (`k` below [`Producer::space`]).
+    #[inline]
+    pub fn write(&mut self, k: u32, entry: [u32; W]) {
+        for (w, v) in entry.into_iter().enumerate() {
+            self.mem.word::<W>(self.head.wrapping_add(k), w).store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// Publishes the first `n` written entries.
+    #[inline]
+    pub fn publish(&mut self, n: u32) {
+        self.head = self.head.wrapping_add(n);
+        self.mem.producer().store(self.head, Ordering::Release);
+    }
+}
+
+/// The consuming half: reads published slots, then releases them.
+#[derive(Debug)]
+pub(super) struct Consumer<const W: usize> {
+    mem: RingMemory,
+    /// Next slot to read (private, as the producer's head).
+    tail: u32,
+}
+
+impl<const W: usize> Consumer<W> {
+    /// # Safety
+    /// As [`Producer::new`], for the one consumer of this ring.
+    pub unsafe fn new(mem: RingMemory) -> Consumer<W> {
+        debug_assert!(mem.size.is_power_of_two());
+        Consumer { mem, tail: mem.consumer().load(Ordering::Relaxed) }
+    }
+
+    /// Entries published and not yet released.
+    pub fn ready(&self) -> Result<u32, Corrupt> {
+        let head = self.mem.producer().load(Ordering::Acquire);
+        let n = head.wrapping_sub(self.tail);
+        if n > self.mem.size {
+            return Err(Corrupt);
+        }
+        Ok(n)
+    }
+
+    /// Slots.
+    pub fn size(&self) -> u32 {
+        self.mem.size
+    }
+
+    /// Entry `k` past the last released one (`k` below [`Consumer::ready`]).
+    #[inline]
+    pub fn read(&self, k: u32) -> [u32; W] {
+        std::array::from_fn(|w| self.mem.word::<W>(self.tail.wrapping_add(k), w).load(Ordering::Relaxed))
+    }
+
+    /// Gives the first `n` read entries back to the producer.
+    #[inline]
+    pub fn release(&mut self, n: u32) {
+        self.tail = self.tail.wrapping_add(n);
+        self.mem.consumer().store(self.tail, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A ring's memory as the test owns it.
+    struct Owned {
+        producer: AtomicU32,
+        consumer: AtomicU32,
+        slots: Vec<AtomicU32>,
+    }
+
+    impl Owned {
+        fn new(size: u32, words: usize) -> Owned {
+            let slots = (0..size as usize * words).map(|_| AtomicU32::new(0)).collect();
+            Owned { producer: AtomicU32::new(0), consumer: AtomicU32::new(0), slots }
+        }
+
+        fn memory(&self, size: u32) -> RingMemory {
+            RingMemory { producer: &self.producer, consumer: &self.consumer, slots: self.slots.as_ptr(), size }
+        }
+    }
+
+    #[test]
+    fn entries_cross_in_order_and_wrap() {
+        let mem = Owned::new(8, 2);
+        // SAFETY: `mem` outlives both halves; one producer, one consumer.
+        let (mut p, mut c) = unsafe { (Producer::<2>::new(mem.memory(8)), Consumer::<2>::new(mem.memory(8))) };
+        for round in 0..10u32 {
+            assert_eq!(p.space(), Ok(8));
+            for k in 0..5 {
+                p.write(k, [round, k]);
+            }
+            p.publish(5);
+            assert_eq!((p.space(), c.ready()), (Ok(3), Ok(5)));
+            for k in 0..5 {
+                assert_eq!(c.read(k), [round, k]);
+            }
+            c.release(5);
+        }
+    }
+
+    #[test]
+    fn impossible_peer_indices_are_corrupt_not_followed() {
+        let mem = Owned::new(8, 1);
+        // SAFETY: as above.
+        let (p, c) = unsafe { (Producer::<1>::new(mem.memory(8)), Consumer::<1>::new(mem.memory(8))) };
+        mem.producer.store(9, Ordering::Relaxed);
+        assert_eq!(c.ready(), Err(Corrupt), "a producer more than a ring ahead");
+        mem.producer.store(u32::MAX, Ordering::Relaxed);
+        assert_eq!(c.ready(), Err(Corrupt), "a producer behind the consumer");
+        mem.consumer.store(3, Ordering::Relaxed);
+        assert_eq!(p.space(), Err(Corrupt), "a consumer ahead of the producer");
+    }
+}
+
+#[cfg(loom)]
+mod model {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    struct Shared {
+        producer: AtomicU32,
+        consumer: AtomicU32,
+        slots: Vec<AtomicU32>,
+    }
+
+    fn memory(s: &Shared) -> RingMemory {
+        RingMemory { producer: &s.producer, consumer: &s.consumer, slots: s.slots.as_ptr(), size: 2 }
+    }
+
+    /// Every interleaving of a producer pushing 3 two-word entries through a 2-slot ring and a consumer
+    /// taking them: each arrives once, in order, with both words written before it was published.
+    #[test]
+    fn loom_shm_ring_entries_arrive_whole_and_in_order() {
+        loom::model(|| {
+            let shared = Arc::new(Shared {
+                producer: AtomicU32::new(0),
+                consumer: AtomicU32::new(0),
+                slots: (0..4).map(|_| AtomicU32::new(0)).collect(),
+            });
+            let s = shared.clone();
+            let producer = thread::spawn(move || {
+                // SAFETY: `s` keeps the memory alive for the half's life; the only producer.
+                let mut p = unsafe { Producer::<2>::new(memory(&s)) };
+                let mut sent = 0u32;
+                while sent < 3 {
+                    if p.space().unwrap() > 0 {
+                        p.write(0, [sent + 1, (sent + 1) * 10]);
+                        p.publish(1);
+                        sent += 1;
+                    } else {
+                        thread::yield_now();
+                    }
+                }
+            });
+            // SAFETY: as above, the only consumer.
+            let mut c = unsafe { Consumer::<2>::new(memory(&shared)) };
+            let mut got = 0u32;
+            while got < 3 {
+                if c.ready().unwrap() > 0 {
+                    assert_eq!(c.read(0), [got + 1, (got + 1) * 10]);
+                    c.release(1);
+                    got += 1;
+                } else {
+                    thread::yield_now();
+                }
+            }
+            producer.join().unwrap();
+        });
+    }
+}

@@ -1,0 +1,444 @@
+//! One connection's data path: the four rings, the peer's pool mapped here, and the two ledgers. Sending
+//! lends this side's buffers (a packet of another pool is copied into one first); receiving makes packets
+//! of the peer's buffers; freed ones go back to the peer through the give-back ring, and this side's come
+//! back through the peer's. Everything read from shared memory is checked before it is used.
+
+use super::layout::{self, Role, DATA_WORDS, MORE, RETURN_WORDS};
+use super::ledger::Ledger;
+use super::ring::{Consumer, Corrupt, Producer};
+use pktloop_engine::mem::Region;
+use pktloop_engine::packet::{CopyError, LentBuffer, LentChain};
+use pktloop_engine::port::{DropReason, PacketBurst, PortCounters};
+use pktloop_engine::{Packet, Pool};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Buffers moved per bulk call between a ledger and a pool.
+const BULK: usize = 512;
+
+/// The driver's own counters, beyond the port's.
+#[derive(Debug, Default)]
+pub struct ShmCounters {
+    sessions: AtomicU64,
+    delivered: AtomicU64,
+    tx_copied: AtomicU64,
+    bad_returns: AtomicU64,
+    corrupt_rings: AtomicU64,
+}
+
+impl ShmCounters {
+    /// Connections made.
+    pub fn sessions(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Packets the peer took off this side's ring (it received them). With the `peer_lost` drops, every
+    /// packet sent: `opackets = delivered + peer_lost`.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Packets sent that were not of this port's pool, so were copied into it first.
+    pub fn tx_copied(&self) -> u64 {
+        self.tx_copied.load(Ordering::Relaxed)
+    }
+
+    /// Give-back entries refused: a buffer not lent to the peer, out of range or given back twice.
+    pub fn bad_returns(&self) -> u64 {
+        self.bad_returns.load(Ordering::Relaxed)
+    }
+
+    /// Rings whose peer index was impossible (the connection was then dropped).
+    pub fn corrupt_rings(&self) -> u64 {
+        self.corrupt_rings.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn session_started(&self) {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One writer (the polling lcore).
+    fn add(c: &AtomicU64, n: u64) {
+        if n != 0 {
+            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a session needs of its port on every call.
+pub(super) struct PortSide<'a> {
+    /// This side's pool (its buffers are what it lends).
+    pub pool: &'a Pool,
+    /// Longest frame sent or taken.
+    pub max_frame: usize,
+    pub counters: &'a PortCounters,
+    pub shm: &'a ShmCounters,
+}
+
+/// A live connection's data path.
+#[derive(Debug)]
+pub(super) struct Session {
+    tx: Producer<DATA_WORDS>,
+    rx: Consumer<DATA_WORDS>,
+    give_back: Producer<RETURN_WORDS>,
+    returns: Consumer<RETURN_WORDS>,
+    /// The peer's buffers, mapped here; freed packets of it collect in its free list.
+    peer: Pool,
+    /// The peer's buffers in this side's hands (as packets, or freed and not yet given back).
+    held: Ledger,
+    /// This side's buffers the peer has (on the ring, or taken off it and not yet given back).
+    lent: Ledger,
+    /// Peer buffers freed here that did not fit the give-back ring yet (capacity: all of them).
+    to_give: Vec<u32>,
+    /// Per `tx` slot: whether the entry written there ends a packet (private: the peer may overwrite the
+    /// slots), to count packets as the peer takes them.
+    ends: Box<[bool]>,
+    /// `tx` consumer index up to which taken packets are counted as delivered.
+    counted: u32,
+    /// A peer index was impossible: nothing more is read or written; the port drops the connection.
+    broken: bool,
+    /// Keeps the rings mapped; last, so it is unmapped after everything that points into it.
+    _channel: Region,
+}
+
+impl Session {
+    /// The data path over `channel` (at least [`layout::channel_bytes`]`(ring_size)` bytes, checked by
+    /// the caller) for `role`, with the peer's buffers in `peer`, lending buffers of a pool of `own`
+    /// buffers.
+    pub fn new(mut channel: Region, ring_size: u32, role: Role, peer: Pool, own: u32) -> Session {
+        assert!(channel.len() >= layout::channel_bytes(ring_size), "the channel holds its rings");
+        // SAFETY: the mapping is page aligned and at least channel_bytes(ring_size) long (asserted), and the
+        // session keeps it mapped as long as the ring halves (they are dropped first).
+        let rings = unsafe { layout::rings(channel.as_mut_ptr(), ring_size, role) };
+        let peer_count = peer.capacity() as u32;
+        // SAFETY: each ring has one producer and one consumer: this side produces `tx` and `give_back` and
+        // consumes the other two, the peer the opposite (the role decides which is which).
+        let (tx, rx, give_back, returns) = unsafe {
+            (Producer::new(rings.tx), Consumer::new(rings.rx), Producer::new(rings.give_back), Consumer::new(rings.returns))
+        };
+        let counted = tx.head();
+        Session {
+            tx,
+            rx,
+            give_back,
+            returns,
+            held: Ledger::new(peer_count),
+            lent: Ledger::new(own),
+            to_give: Vec::with_capacity(peer_count as usize),
+            ends: vec![false; ring_size as usize].into_boxed_slice(),
+            counted,
+            peer,
+            broken: false,
+            _channel: channel,
+        }
+    }
+
+    /// Whether a peer index was impossible.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn corrupt(&mut self, side: &PortSide<'_>) {
+        if !self.broken {
+            self.broken = true;
+            ShmCounters::add(&side.shm.corrupt_rings, 1);
+            log::warn!("shm: the peer wrote an impossible ring index; dropping the connection");
+        }
+    }
+
+    /// Sends packets from the front of `pkts` while the ring has room; returns how many were taken (sent,
+    /// or dropped and counted).
+    pub fn send(&mut self, pkts: &mut PacketBurst, side: &PortSide<'_>) -> usize {
+        self.take_returns(side);
+        if self.broken {
+            return 0;
+        }
+        let space = match self.tx.consumed() {
+            Ok(consumed) => {
+                self.count_delivered(consumed, side);
+                self.tx.size() - self.tx.head().wrapping_sub(consumed)
+            }
+            Err(Corrupt) => {
+                self.corrupt(side);
+                return 0;
+            }
+        };
+        let (mut used, mut taken, mut sent, mut bytes) = (0u32, 0, 0, 0);
+        let mut chain = LentChain::new();
+        for p in pkts.iter() {
+            if used + p.buflet_count() as u32 > space {
+                break;
+            }
+            used += p.buflet_count() as u32;
+            taken += 1;
+        }
+        used = 0;
+        for p in pkts.drain(..taken) {
+            let len = p.len();
+            if !self.lend(p, side, &mut chain) {
+                continue;
+            }
+            for (i, b) in chain.iter().enumerate() {
+                let flags = if i + 1 < chain.len() { MORE } else { 0 };
+                self.tx.write(used, [b.index, b.offset, b.len, flags]);
+                let slot = self.tx.head().wrapping_add(used) & (self.tx.size() - 1);
+                self.ends[slot as usize] = flags == 0;
+                let fresh = self.lent.insert(b.index);
+                debug_assert!(fresh, "a buffer this side owned is not lent already");
+                used += 1;
+            }
+            sent += 1;
+            bytes += len as u64;
+        }
+        self.tx.publish(used);
+        side.counters.tx(sent, bytes);
+        taken
+    }
+
+    /// Gives back freed peer buffers and counts what the peer took; true when the peer has taken every
+    /// packet sent and nothing waits to be given back (a closing port waits for that).
+    pub fn flush(&mut self, side: &PortSide<'_>) -> bool {
+        self.give_back_freed();
+        self.take_returns(side);
+        match self.tx.consumed() {
+            Ok(consumed) => {
+                self.count_delivered(consumed, side);
+                consumed == self.tx.head() && self.to_give.is_empty()
+            }
+            Err(Corrupt) => true,
+        }
+    }
+
+    /// Counts the packets the peer took off the `tx` ring since the last look, up to `consumed`.
+    fn count_delivered(&mut self, consumed: u32, side: &PortSide<'_>) {
+        let packets = self.packets_between(self.counted, consumed);
+        self.counted = consumed;
+        ShmCounters::add(&side.shm.delivered, packets);
+    }
+
+    /// Packets ending in `tx` slots `from..to`.
+    fn packets_between(&self, from: u32, to: u32) -> u64 {
+        let mask = self.tx.size() - 1;
+        let n = to.wrapping_sub(from);
+        (0..n).filter(|&k| self.ends[(from.wrapping_add(k) & mask) as usize]).count() as u64
+    }
+
+    /// Ends the session, the peer gone or going: takes back what it gave back, counts what it took as
+    /// delivered and the packets it never took off the ring as lost with it (`peer_lost`), then takes
+    /// back every buffer still lent. The peer's pool gets every buffer this side does not hold, so that it
+    /// is released as soon as the last packet of it here is freed.
+    pub fn finish(mut self, side: &PortSide<'_>) {
+        self.take_returns(side);
+        let consumed = if self.broken { Err(Corrupt) } else { self.tx.consumed() };
+        let consumed = consumed.unwrap_or(self.counted);
+        self.count_delivered(consumed, side);
+        side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()));
+        let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
+        self.lent.drain(|idx| {
+            back.push(idx);
+            if back.is_full() {
+                // SAFETY: every index was lent by this side and the peer gives up all of them now.
+                unsafe { side.pool.put_bulk(&back) };
+                back.clear();
+            }
+        });
+        // SAFETY: as above.
+        unsafe { side.pool.put_bulk(&back) };
+        self.complete_peer_pool();
+    }
+
+    /// Hands the peer's pool every buffer not in this side's hands (those freed here are in it already).
+    fn complete_peer_pool(&mut self) {
+        let mut chunk = arrayvec::ArrayVec::<u32, BULK>::new();
+        for idx in (0..self.held.count()).filter(|&i| !self.held.contains(i)) {
+            chunk.push(idx);
+            if chunk.is_full() {
+                // SAFETY: a buffer not held here is in no packet of the peer's pool and not in its free list
+                // (which only ever holds buffers the ledger records as held), so it is handed over once.
+                unsafe { self.peer.put_bulk(&chunk) };
+                chunk.clear();
+            }
+        }
+        // SAFETY: as above.
+        unsafe { self.peer.put_bulk(&chunk) };
+    }
+
+    /// Turns `p` into buffers of this side's pool in `chain` (copying it there if it is of another pool or
+    /// shares its buffers); false when it was dropped (counted) instead.
+    fn lend(&mut self, p: Packet, side: &PortSide<'_>, chain: &mut LentChain) -> bool {
+        if p.len() > side.max_frame {
+            side.counters.drop(DropReason::MtuExceeded, 1);
+            return false;
+        }
+        let p = match p.into_buffers(side.pool, chain) {
+            Ok(()) => return true,
+            Err(p) => p,
+        };
+        let copy = match p.copy_layout_to(side.pool) {
+            Ok(copy) => copy,
+            Err(e) => {
+                let reason = match e {
+                    CopyError::NoMemPacket => DropReason::NoMemPacket,
+                    CopyError::NoMemBuffer => DropReason::NoMemBuffer,
+                    CopyError::Layout => DropReason::MtuExceeded,
+                };
+                side.counters.drop(reason, 1);
+                return false;
+            }
+        };
+        ShmCounters::add(&side.shm.tx_copied, 1);
+        copy.into_buffers(side.pool, chain).is_ok()
+    }
+
+    /// Receives up to `max` packets into `pkts`; returns how many arrived.
+    pub fn receive(&mut self, pkts: &mut PacketBurst, max: usize, side: &PortSide<'_>) -> usize {
+        self.give_back_freed();
+        if self.broken {
+            return 0;
+        }
+        let ready = match self.rx.ready() {
+            Ok(n) => n,
+            Err(Corrupt) => {
+                self.corrupt(side);
+                return 0;
+            }
+        };
+        let max = max.min(pkts.remaining_capacity());
+        let (mut k, mut got, mut bytes, mut bad) = (0, 0, 0, 0);
+        let mut chain = LentChain::new();
+        while k < ready && got < max {
+            let Some(entries) = self.take_chain(k, ready, &mut chain) else { break };
+            k += entries;
+            if chain.is_empty() {
+                bad += 1;
+                continue;
+            }
+            // SAFETY: `take_chain` checked every buffer: a buffer of the peer's pool, its window inside it,
+            // not already in this side's hands (the ledger now records it as ours), named once; no more
+            // than the pool's max_buflets of them.
+            let p = unsafe { self.peer.packet_from_buffers(&chain) };
+            if p.len() > side.max_frame {
+                side.counters.drop(DropReason::MtuExceeded, 1);
+                continue;
+            }
+            bytes += p.len() as u64;
+            pkts.push(p);
+            got += 1;
+        }
+        self.rx.release(k);
+        if bad > 0 {
+            side.counters.rx_error(bad);
+            side.counters.drop(DropReason::BadDescriptor, bad);
+        }
+        side.counters.rx(got as u64, bytes);
+        got
+    }
+
+    /// Reads the packet whose first entry is `k` (of `ready`) into `chain` and returns how many entries it
+    /// spans; `chain` is left empty when any entry is bad (the whole packet is skipped, and no buffer of it
+    /// taken). `None` when the packet's entries are not all published yet (a sender publishes whole
+    /// packets, so only a ring filled with unfinished chains is garbage, consumed as such).
+    fn take_chain(&mut self, k: u32, ready: u32, chain: &mut LentChain) -> Option<u32> {
+        chain.clear();
+        let limit = self.peer.max_buflets() as usize;
+        let mut ok = true;
+        let mut n = 0;
+        loop {
+            if k + n == ready {
+                let ring_full_of_garbage = k == 0 && ready == self.rx.size();
+                if !ring_full_of_garbage {
+                    self.forget(chain);
+                    return None;
+                }
+                ok = false;
+                break;
+            }
+            let [index, offset, len, flags] = self.rx.read(k + n);
+            n += 1;
+            let buf = LentBuffer { index, offset, len };
+            ok = ok && chain.len() < limit && self.fits(buf) && self.held.insert(index);
+            if ok {
+                chain.push(buf);
+            }
+            if flags & MORE == 0 {
+                break;
+            }
+        }
+        if !ok {
+            self.forget(chain);
+        }
+        Some(n)
+    }
+
+
+    /// Undoes the ledger entries of a chain not taken.
+    fn forget(&mut self, chain: &mut LentChain) {
+        for b in chain.drain(..) {
+            self.held.remove(b.index);
+        }
+    }
+
+    /// Whether a window lies inside a buffer of the peer's pool.
+    fn fits(&self, b: LentBuffer) -> bool {
+        b.index < self.held.count() && u64::from(b.offset) + u64::from(b.len) <= u64::from(self.peer.buf_size())
+    }
+
+    /// Puts the peer's buffers freed here on the give-back ring (what does not fit waits in `to_give`).
+    fn give_back_freed(&mut self) {
+        let mut freed = [0u32; BULK];
+        loop {
+            let n = self.peer.take_free(&mut freed);
+            for &idx in &freed[..n] {
+                // Only buffers the ledger says we hold reach the peer's free list; anything else would be a
+                // bug here, and is not given to the peer.
+                if self.held.remove(idx) {
+                    self.to_give.push(idx);
+                }
+            }
+            if n < freed.len() {
+                break;
+            }
+        }
+        if self.to_give.is_empty() || self.broken {
+            return;
+        }
+        let Ok(space) = self.give_back.space() else {
+            self.broken = true;
+            return;
+        };
+        let n = (space as usize).min(self.to_give.len());
+        for (k, idx) in self.to_give.drain(..n).enumerate() {
+            self.give_back.write(k as u32, [idx]);
+        }
+        self.give_back.publish(n as u32);
+    }
+
+    /// Takes back this side's buffers the peer gave back, refusing any it did not have.
+    pub fn take_returns(&mut self, side: &PortSide<'_>) {
+        if self.broken {
+            return;
+        }
+        let ready = match self.returns.ready() {
+            Ok(n) => n,
+            Err(Corrupt) => return self.corrupt(side),
+        };
+        let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
+        let mut bad = 0;
+        for k in 0..ready {
+            let [idx] = self.returns.read(k);
+            if !self.lent.remove(idx) {
+                bad += 1;
+                continue;
+            }
+            back.push(idx);
+            if back.is_full() {
+                // SAFETY: each index was lent by this side (the ledger had it) and is now given back once.
+                unsafe { side.pool.put_bulk(&back) };
+                back.clear();
+            }
+        }
+        // SAFETY: as above.
+        unsafe { side.pool.put_bulk(&back) };
+        self.returns.release(ready);
+        ShmCounters::add(&side.shm.bad_returns, bad);
+    }
+}

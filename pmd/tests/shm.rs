@@ -1,0 +1,182 @@
+//! The shared-memory port with both sides in this process (the two-process and crash tests drive the
+//! pktloop binary: apps/tests/shm.rs): packets cross both ways in place, multi-buflet ones whole; every
+//! buffer comes back to its owner; a closed peer takes the link down and its buffers come back; settings
+//! that differ are refused by name.
+
+mod common;
+
+use common::{frame_bytes, id_of};
+use pktloop_engine::mem::Prefer;
+use pktloop_engine::pool::PoolConfig;
+use pktloop_engine::port::{DropReason, EventKind, LinkState};
+use pktloop_engine::{PacketBurst, Pool, Port};
+use pktloop_pmd::shm::{Role, ShmConfig, ShmError, ShmPort};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A socket path of this test's own.
+fn endpoint() -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!("pktloop-shm-{}-{}.sock", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+fn pool_config(name: &str) -> PoolConfig {
+    let mut c = PoolConfig::new(name, 1024, 2048);
+    c.headroom = 128;
+    c.max_buflets = 4;
+    c.prefer = Prefer::Normal;
+    c
+}
+
+fn config(path: &PathBuf, role: Role) -> ShmConfig {
+    ShmConfig { mtu: 6000, ..ShmConfig::new(path, role) }
+}
+
+/// A connected server and client (each has seen its link come up).
+fn connected() -> (ShmPort, ShmPort, PathBuf) {
+    let path = endpoint();
+    let server = ShmPort::open(&config(&path, Role::Server), pool_config("server")).unwrap();
+    let client = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap();
+    let (mut server, mut client) = (server, client);
+    poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.link() == LinkState::Up));
+    (server, client, path)
+}
+
+/// Polls every port (receiving and freeing, sending nothing) until `done` holds, for at most 5 s.
+fn poll_until(ports: &mut [&mut ShmPort], done: impl Fn(&[&mut ShmPort]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done(ports) {
+        assert!(Instant::now() < deadline, "condition not reached within 5 s");
+        for p in ports.iter_mut() {
+            let mut burst = PacketBurst::new();
+            p.rx_burst(0, &mut burst, 32);
+            p.tx_burst(0, &mut PacketBurst::new());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+#[test]
+fn frames_cross_both_ways_in_place_and_every_buffer_comes_back() {
+    let (mut server, mut client, _path) = connected();
+    let (server_pool, client_pool) = (server.tx_pool().clone(), client.tx_pool().clone());
+    let lens = [60, 1000, 1518, 2100, 5000];
+    let (mut next, mut got) = (0u64, Vec::new());
+    while got.len() < 3000 {
+        let mut burst = PacketBurst::new();
+        while burst.len() < 16 && next < 3000 {
+            let len = lens[next as usize % lens.len()];
+            burst.push(client.tx_pool().packet_from(&frame_bytes(next, len)).unwrap());
+            next += 1;
+        }
+        while !burst.is_empty() {
+            client.tx_burst(0, &mut burst);
+            let mut inbox = PacketBurst::new();
+            server.rx_burst(0, &mut inbox, 64);
+            // Echo each back: a packet of the client's buffers, so the server copies it into its own.
+            for p in &inbox {
+                let len = lens[id_of(p) as usize % lens.len()];
+                assert_eq!(p.to_vec(), frame_bytes(id_of(p), len), "frame {} arrived whole", id_of(p));
+                let first = 2048 - 128;
+                let buflets = 1 + len.saturating_sub(first).div_ceil(2048);
+                assert_eq!(p.buflet_count(), buflets, "frame {} arrived as the chain it was sent as", id_of(p));
+            }
+            got.extend(inbox.iter().map(id_of));
+            while !inbox.is_empty() {
+                server.tx_burst(0, &mut inbox);
+            }
+            let mut echoed = PacketBurst::new();
+            client.rx_burst(0, &mut echoed, 64);
+        }
+    }
+    assert_eq!(got, (0..3000).collect::<Vec<_>>(), "every frame, in order");
+    assert_eq!(client.shm_counters().tx_copied(), 0, "the client's own packets crossed in place");
+    assert_eq!(server.shm_counters().tx_copied(), 3000, "the echoes were of the client's buffers: copied");
+    poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.tx_pool().in_use() == 0));
+    let (s, c) = (server.stats(), client.stats());
+    assert_eq!((c.opackets, s.ipackets, s.opackets), (3000, 3000, 3000));
+    assert_eq!(client.shm_counters().delivered() + client.stats().dropped(DropReason::PeerLost), 3000);
+    drop(client);
+    poll_until(&mut [&mut server], |p| p[0].link() == LinkState::Down);
+    assert_eq!(client_pool.in_use(), 0);
+    assert_eq!(server_pool.in_use(), 0);
+    assert_eq!(server.stats().ierrors, 0);
+}
+
+#[test]
+fn a_packet_of_another_pool_is_copied_into_the_port_pool() {
+    let (mut server, mut client, _path) = connected();
+    let mut c = PoolConfig::new("elsewhere", 16, 2048);
+    c.prefer = Prefer::Normal;
+    let elsewhere = Pool::new(c).unwrap();
+    let mut burst = PacketBurst::new();
+    burst.push(elsewhere.packet_from(&frame_bytes(7, 300)).unwrap());
+    assert_eq!(client.tx_burst(0, &mut burst), 1);
+    assert_eq!(elsewhere.in_use(), 0, "the original was freed once copied");
+    let mut inbox = PacketBurst::new();
+    server.rx_burst(0, &mut inbox, 8);
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].to_vec(), frame_bytes(7, 300));
+    assert_eq!(client.shm_counters().tx_copied(), 1);
+}
+
+#[test]
+fn the_server_takes_back_what_a_departed_client_held_and_counts_what_it_never_took() {
+    let (mut server, client, path) = connected();
+    let events = server.events().subscribe();
+    let mut burst = PacketBurst::new();
+    for id in 0..40 {
+        burst.push(server.tx_pool().packet_from(&frame_bytes(id, 200)).unwrap());
+    }
+    assert_eq!(server.tx_burst(0, &mut burst), 40);
+    assert_eq!(server.tx_pool().in_use(), 40, "lent to the client");
+    // The client never polls: it leaves with all 40 still on the ring (its close waits for nothing it
+    // could take, as it takes nothing).
+    drop(client);
+    poll_until(&mut [&mut server], |p| p[0].link() == LinkState::Down && p[0].tx_pool().in_use() == 0);
+    assert_eq!(server.stats().dropped(DropReason::PeerLost), 40);
+    assert_eq!(server.shm_counters().delivered(), 0);
+    let kinds: Vec<_> = std::iter::from_fn(|| events.poll()).map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::LinkDown), "{kinds:?}");
+    // The endpoint takes the next client.
+    let mut again = ShmPort::open(&config(&path, Role::Client), pool_config("again")).unwrap();
+    poll_until(&mut [&mut server, &mut again], |p| p.iter().all(|p| p.link() == LinkState::Up));
+    assert_eq!(server.shm_counters().sessions(), 2);
+}
+
+#[test]
+fn settings_that_differ_are_refused_naming_the_setting_and_both_values() {
+    let path = endpoint();
+    let _server = ShmPort::open(&config(&path, Role::Server), pool_config("server")).unwrap();
+    let other = ShmConfig { mtu: 1500, ..config(&path, Role::Client) };
+    let e = ShmPort::open(&other, pool_config("client")).unwrap_err();
+    assert!(e.is_usage());
+    assert_eq!(e.to_string(), "shm peer refused: mtu differs (server 6000, client 1500); give both sides the same");
+    let other = ShmConfig { ring_size: 256, ..config(&path, Role::Client) };
+    let e = ShmPort::open(&other, pool_config("client")).unwrap_err();
+    assert!(e.to_string().contains("ring-size differs (server 1024, client 256)"), "{e}");
+}
+
+#[test]
+fn no_server_a_taken_endpoint_and_bad_knobs_are_usage_errors() {
+    let path = endpoint();
+    let e = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap_err();
+    assert!(matches!(e, ShmError::NoServer { .. }) && e.is_usage(), "{e}");
+    let _server = ShmPort::open(&config(&path, Role::Server), pool_config("server")).unwrap();
+    let e = ShmPort::open(&config(&path, Role::Server), pool_config("server2")).unwrap_err();
+    assert!(matches!(e, ShmError::InUse { .. }), "{e}");
+    let bad = ShmConfig { ring_size: 1000, ..config(&endpoint(), Role::Server) };
+    let e = ShmPort::open(&bad, pool_config("bad")).unwrap_err();
+    assert_eq!(e.to_string(), "invalid ring-size 1000: valid is a power of two in 64..=16384");
+}
+
+#[test]
+fn a_stale_endpoint_of_a_dead_server_is_replaced() {
+    let path = endpoint();
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists(), "a socket file nobody listens on");
+    let mut server = ShmPort::open(&config(&path, Role::Server), pool_config("server")).unwrap();
+    let mut client = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap();
+    poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.link() == LinkState::Up));
+}
