@@ -120,6 +120,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         tap: crate::fwd::plan::TapPlan::default(),
         list: Vec::new(),
         xdp: Default::default(),
+        role: None,
         dlil: None,
     };
     let mut fwd_row = |name: String, plan: Plan, note: &str| -> Result<(), AppError> {
@@ -197,6 +198,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             pcap: None,
             wire: None,
             xdp: Default::default(),
+            role: None,
         };
         let feth = latency::measure(&lp)?;
         let rtrb = latency::rtrb_pingpong(secs)?;

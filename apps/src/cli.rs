@@ -289,6 +289,10 @@ pub struct RunArgs {
     /// driver, else generic XDP), zero-copy, copy, generic [default: auto]
     #[arg(long, value_enum, help_heading = "AF_XDP knobs")]
     pub xdp_mode: Option<XdpModeArg>,
+    /// Which side of a shm:PATH port this process is: server (makes the endpoint, serves one client at a
+    /// time) or client (connects to a running server); required with shm ports
+    #[arg(long, value_enum, help_heading = "shm knobs")]
+    pub role: Option<RoleArg>,
     /// The port knobs.
     #[command(flatten)]
     pub feth: FethArgs,
@@ -310,6 +314,25 @@ impl PcapFormatArg {
         match self {
             PcapFormatArg::Pcapng => Format::PcapNg,
             PcapFormatArg::Pcap => Format::Pcap,
+        }
+    }
+}
+
+/// `--role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Makes the endpoint.
+    Server,
+    /// Connects to it.
+    Client,
+}
+
+impl RoleArg {
+    /// The driver's role.
+    pub fn role(self) -> pktloop_pmd::shm::Role {
+        match self {
+            RoleArg::Server => pktloop_pmd::shm::Role::Server,
+            RoleArg::Client => pktloop_pmd::shm::Role::Client,
         }
     }
 }
@@ -355,7 +378,8 @@ interfaces, and icmpecho answers for --ip there as on TAP ports. AF_XDP ports ge
 buffers per queue (their rings hold up to 3072).")]
 pub struct FwdArgs {
     /// Ports: feth, null or tap (as many as the run needs), or a comma-separated list of ports, each one
-    /// port of the run: feth (a pair), null, tap, afpacket:IFNAME[:QUEUES], afxdp:IFNAME[:QUEUES]
+    /// port of the run: feth (a pair), null, tap, afpacket:IFNAME[:QUEUES], afxdp:IFNAME[:QUEUES], shm:PATH (a
+    /// peer in another process; see --role)
     #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
     pub port: crate::portspec::PortList,
     /// Forwarding mode

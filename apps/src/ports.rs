@@ -11,6 +11,7 @@ use pktloop_pmd::afxdp::{AfXdpConfig, AfXdpCounters, AfXdpPort, XdpWant};
 use pktloop_pmd::feth::{self, FethConfig};
 use pktloop_pmd::null::NullPort;
 use pktloop_pmd::pools::PortPools;
+use pktloop_pmd::shm::{Role, ShmConfig, ShmCounters, ShmPort};
 use pktloop_pmd::tap::{TapConfig, TapCounters, TapPort};
 use std::sync::Arc;
 
@@ -53,6 +54,8 @@ pub enum IoCounters {
     AfXdp(Arc<AfXdpCounters>),
     /// An AF_PACKET port's.
     AfPacket(Arc<AfPacketCounters>),
+    /// A shared-memory port's.
+    Shm(Arc<ShmCounters>),
 }
 
 impl IoCounters {
@@ -62,7 +65,20 @@ impl IoCounters {
             IoCounters::Tap(c) => (c.rx_syscalls(), c.tx_syscalls()),
             IoCounters::AfXdp(c) => (c.rx_syscalls(), c.tx_syscalls()),
             IoCounters::AfPacket(c) => (c.rx_syscalls(), c.tx_syscalls()),
+            IoCounters::Shm(_) => (0, 0),
         }
+    }
+
+    /// A shared-memory port's connection counters.
+    pub fn shm_summary(&self) -> Option<crate::fwd::report::ShmSummary> {
+        let IoCounters::Shm(c) = self else { return None };
+        Some(crate::fwd::report::ShmSummary {
+            sessions: c.sessions(),
+            delivered: c.delivered(),
+            tx_copied: c.tx_copied(),
+            bad_returns: c.bad_returns(),
+            corrupt_rings: c.corrupt_rings(),
+        })
     }
 
     /// Frames the kernel dropped before the port saw them (rx ring full, no buffer): DPDK's imissed.
@@ -71,6 +87,7 @@ impl IoCounters {
             IoCounters::Tap(_) => 0,
             IoCounters::AfXdp(c) => c.kernel_rx_ring_full() + c.kernel_rx_dropped(),
             IoCounters::AfPacket(c) => c.kernel_drops(),
+            IoCounters::Shm(_) => 0,
         }
     }
 }
@@ -272,7 +289,7 @@ pub fn list_ports(
     tap: &crate::fwd::plan::TapPlan,
     mtu: u32,
     pkt_len: usize,
-    xdp: XdpWant,
+    outside: Outside,
 ) -> Result<PortSet, AppError> {
     let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
     let mut nulls = 0;
@@ -285,7 +302,8 @@ pub fn list_ports(
                 null_ports(nulls - 1, 1, config, pkt_len, None)?
             }
             PortSpec::Tap => tap_ports(1, config, tap, mtu)?,
-            PortSpec::AfXdp { ifname, queues } => afxdp_port(ifname, *queues, config, index, xdp)?,
+            PortSpec::AfXdp { ifname, queues } => afxdp_port(ifname, *queues, config, index, outside.xdp)?,
+            PortSpec::Shm { path } => shm_port(path, outside.role, config, mtu, index)?,
             PortSpec::AfPacket { ifname, queues } => afpacket_port(ifname, *queues, config, index)?,
         };
         set.ports.extend(part.ports);
@@ -295,6 +313,44 @@ pub fn list_ports(
         }
     }
     Ok(set)
+}
+
+/// Knobs of the ports that reach outside the process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outside {
+    /// How AF_XDP ports move frames.
+    pub xdp: XdpWant,
+    /// Which side shm ports are (checked present when the list has one).
+    pub role: Option<Role>,
+}
+
+/// A shared-memory port at `path`, its pool laid out as `config` says for a port's sending pool (in memory
+/// its peer maps), MTU `mtu`.
+fn shm_port(path: &str, role: Option<Role>, config: &FethConfig, mtu: u32, index: usize) -> Result<PortSet, AppError> {
+    let role = role.ok_or_else(|| AppError::usage("--port shm:PATH needs --role: valid is server or client"))?;
+    let name = format!("shm-{}", role.as_str());
+    let pool = config.pool_spec().tx_config(name.clone());
+    let shm = ShmConfig { name, mtu, index: index as u32, ..ShmConfig::new(path, role) };
+    let port = ShmPort::open(&shm, pool).map_err(|e| match e.is_usage() {
+        true => AppError::usage(e.to_string()),
+        false => AppError::runtime(format!("cannot open the shm port: {e}")),
+    })?;
+    let io = IoInfo {
+        driver: "shm",
+        io: "zero-copy",
+        queues: 1,
+        counters: IoCounters::Shm(port.shm_counters().clone()),
+    };
+    let info = PortInfo {
+        name: port.name().to_owned(),
+        mac: port.mac(),
+        peer_mac: wire_peer(index),
+        counters: port.counters().clone(),
+        io: Some(io),
+        iface: None,
+    };
+    let pools = vec![port.tx_pool().clone()];
+    Ok(PortSet { ports: vec![Box::new(port)], info: vec![info], pools })
 }
 
 /// The address generators on real interfaces send to, as testpmd's default peers: 02:00:00:00:00:<port>.

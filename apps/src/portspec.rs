@@ -25,6 +25,12 @@ pub enum PortSpec {
         /// Queues.
         queues: usize,
     },
+    /// A shared-memory port whose peer is another process, at a Unix-domain socket path (`--role` says
+    /// which side this process is).
+    Shm {
+        /// The endpoint.
+        path: String,
+    },
 }
 
 /// The whole `--port` value.
@@ -33,7 +39,7 @@ pub struct PortList(pub Vec<PortSpec>);
 
 /// What `--port` accepts, for error messages.
 pub const VALID: &str = "feth, null, tap, afpacket:IFNAME[:QUEUES] or afxdp:IFNAME[:QUEUES] (QUEUES 1..=64), \
-                         or a comma-separated list of them";
+                         shm:PATH, or a comma-separated list of them";
 
 /// Most queues `--port` gives a real interface.
 const MAX_QUEUES: usize = 64;
@@ -47,6 +53,7 @@ impl PortSpec {
             PortSpec::Tap => "tap",
             PortSpec::AfPacket { .. } => "afpacket",
             PortSpec::AfXdp { .. } => "afxdp",
+            PortSpec::Shm { .. } => "shm",
         }
     }
 
@@ -86,6 +93,10 @@ impl PortSpec {
             "tap" => Ok(PortSpec::Tap),
             "afpacket" => wire(|ifname, queues| PortSpec::AfPacket { ifname, queues }, parts),
             "afxdp" => wire(|ifname, queues| PortSpec::AfXdp { ifname, queues }, parts),
+            "shm" => match &s[kind.len()..] {
+                ":" | "" => Err("a socket path after the colon"),
+                path => Ok(PortSpec::Shm { path: path[1..].to_owned() }),
+            },
             _ => Err("a known kind"),
         };
         spec.map_err(|why| format!("invalid --port {s}: expected {why}; valid is {VALID}"))
@@ -105,6 +116,19 @@ impl PortList {
     /// Ports the list makes.
     pub fn port_count(&self) -> usize {
         self.0.iter().map(PortSpec::port_count).sum()
+    }
+}
+
+/// The role `--role` gives the list's shm ports: required when it has one, refused when it has none.
+///
+/// # Errors
+/// The message for the user, naming the flag.
+pub fn shm_role(list: &[PortSpec], role: Option<pktloop_pmd::shm::Role>) -> Result<Option<pktloop_pmd::shm::Role>, String> {
+    let has_shm = list.iter().any(|p| matches!(p, PortSpec::Shm { .. }));
+    match (has_shm, role) {
+        (true, None) => Err("--port shm:PATH needs --role: valid is server or client".into()),
+        (false, Some(_)) => Err("--role applies to shm ports only: valid with --port shm:PATH".into()),
+        _ => Ok(role),
     }
 }
 
@@ -132,12 +156,15 @@ mod tests {
         );
         assert_eq!(list.single_kind(), None);
         assert_eq!(parse_list("feth,null").unwrap().port_count(), 3);
+        assert_eq!(parse_list("shm:/run/a:b.sock").unwrap().0, vec![PortSpec::Shm { path: "/run/a:b.sock".into() }]);
         for (bad, why) in [
             ("wifi", "a known kind"),
             ("afxdp", "an interface name"),
             ("afxdp:", "an interface name"),
             ("afxdp:eth0:0", "QUEUES in 1..=64"),
             ("afpacket:eth0:65", "QUEUES in 1..=64"),
+            ("shm:", "a socket path after the colon"),
+            ("shm", "a socket path after the colon"),
             ("afpacket:eth0:2:x", "at most IFNAME:QUEUES"),
             ("tap:x", "no colon"),
         ] {

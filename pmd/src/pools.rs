@@ -88,7 +88,9 @@ impl PortPoolSpec {
         c
     }
 
-    fn tx_config(&self, name: String) -> PoolConfig {
+    /// The pool a port's users allocate packets to send from, as this spec lays it out (a driver that makes
+    /// its own pool, in shared memory say, builds it from this).
+    pub fn tx_config(&self, name: String) -> PoolConfig {
         let buflets = self.max_buflets();
         self.config(name, self.packets * u32::from(buflets), self.tx_buffer_size(), buflets)
     }

@@ -180,3 +180,4 @@ fn a_stale_endpoint_of_a_dead_server_is_replaced() {
     let mut client = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap();
     poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.link() == LinkState::Up));
 }
+

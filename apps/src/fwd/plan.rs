@@ -25,6 +25,8 @@ pub struct Plan {
     pub list: Vec<PortSpec>,
     /// How AF_XDP ports move frames.
     pub xdp: pktloop_pmd::afxdp::XdpWant,
+    /// Which side shm ports are.
+    pub role: Option<pktloop_pmd::shm::Role>,
     /// Mode.
     pub mode: Mode,
     /// Topology.
@@ -178,8 +180,11 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     if dlil.is_some() {
         check_single_queues(a, &list, &tap, tap_ports)?;
     }
+    let role = crate::portspec::shm_role(&list, a.run.role.map(crate::cli::RoleArg::role)).map_err(AppError::usage)?;
+    let core_ids = core_ids.or_else(|| crate::cores::for_shm_client(role, cores));
     Ok(Plan {
         port,
+        role,
         list,
         xdp: a.run.xdp_mode.map(crate::cli::XdpModeArg::want).unwrap_or_default(),
         mode: a.mode,
@@ -449,6 +454,7 @@ fn list_text(a: &FwdArgs) -> String {
         PortSpec::AfPacket { ifname, queues } | PortSpec::AfXdp { ifname, queues } => {
             format!("{}:{ifname}:{queues}", p.kind())
         }
+        PortSpec::Shm { path } => format!("shm:{path}"),
         other => other.kind().to_owned(),
     };
     a.port.0.iter().map(text).collect::<Vec<_>>().join(",")
@@ -459,11 +465,16 @@ pub fn queues_of(spec: &PortSpec, tap: &TapPlan) -> usize {
     match spec {
         PortSpec::Tap => tap.queues,
         PortSpec::AfPacket { queues, .. } | PortSpec::AfXdp { queues, .. } => *queues,
-        PortSpec::Feth | PortSpec::Null => 1,
+        PortSpec::Feth | PortSpec::Null | PortSpec::Shm { .. } => 1,
     }
 }
 
 impl Plan {
+    /// Knobs of the ports that reach outside the process.
+    pub fn outside(&self) -> crate::ports::Outside {
+        crate::ports::Outside { xdp: self.xdp, role: self.role }
+    }
+
     /// The spec of run port `index` in a list run.
     pub fn spec_of(&self, index: usize) -> Option<&PortSpec> {
         let mut first = 0;

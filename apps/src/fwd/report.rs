@@ -97,6 +97,23 @@ pub struct IoSummary {
     pub tx_syscalls: u64,
     /// Frames the kernel dropped before the port saw them (DPDK's imissed).
     pub missed: u64,
+    /// A shared-memory port's own counters.
+    pub shm: Option<ShmSummary>,
+}
+
+/// What a shared-memory port's connections did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShmSummary {
+    /// Peers that connected.
+    pub sessions: u64,
+    /// Packets the peer took off the ring (with `peer_lost`, every packet sent).
+    pub delivered: u64,
+    /// Packets of other pools copied into the port's pool to be sent.
+    pub tx_copied: u64,
+    /// Give-backs refused (a buffer not lent).
+    pub bad_returns: u64,
+    /// Rings the peer corrupted (each ended its connection).
+    pub corrupt_rings: u64,
 }
 
 impl IoSummary {
@@ -354,7 +371,13 @@ pub fn print_table(plan: &Plan, r: &Report) {
                 t.io,
                 per_frame_text(rx),
                 per_frame_text(tx),
-                if t.driver == "tap" { String::new() } else { format!("; missed by the kernel {}", t.missed) }
+                if matches!(t.driver, "tap" | "shm") { String::new() } else { format!("; missed by the kernel {}", t.missed) }
+            );
+        }
+        if let Some(Some(shm)) = r.io.get(i).map(|t| t.as_ref().and_then(|t| t.shm)) {
+            out += &format!(
+                "  Peer: {} connection(s); delivered {}, copied to send {}, refused give-backs {}, corrupt rings {}\n",
+                shm.sessions, shm.delivered, shm.tx_copied, shm.bad_returns, shm.corrupt_rings
             );
         }
         out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
@@ -523,6 +546,10 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
                 port[t.driver] = json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls,
                     "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
                     "missed": t.missed});
+                if let Some(shm) = t.shm {
+                    port["shm"] = json!({"io": t.io, "sessions": shm.sessions, "delivered": shm.delivered,
+                        "tx_copied": shm.tx_copied, "bad_returns": shm.bad_returns, "corrupt_rings": shm.corrupt_rings});
+                }
             }
             port
         })

@@ -27,7 +27,7 @@ fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
             ports::null_ports(0, count, &plan.feth, plan.pkt_len, template.as_deref())
         }
         PortKind::Tap => ports::tap_ports(count, &plan.feth, &plan.tap, plan.mtu),
-        PortKind::List => ports::list_ports(&plan.list, &plan.feth, &plan.tap, plan.mtu, plan.pkt_len, plan.xdp),
+        PortKind::List => ports::list_ports(&plan.list, &plan.feth, &plan.tap, plan.mtu, plan.pkt_len, plan.outside()),
     }
 }
 
@@ -355,6 +355,7 @@ fn io_summary(p: &PortInfo) -> Option<IoSummary> {
             rx_syscalls,
             tx_syscalls,
             missed: t.counters.missed(),
+            shm: t.counters.shm_summary(),
         }
     })
 }

@@ -49,6 +49,8 @@ pub struct LatencyPlan {
     pub wire: Option<Vec<PortSpec>>,
     /// How AF_XDP ports move frames.
     pub xdp: pktloop_pmd::afxdp::XdpWant,
+    /// Which side a shm port is: the server pings, the client (in another process) pongs.
+    pub role: Option<pktloop_pmd::shm::Role>,
 }
 
 impl LatencyPlan {
@@ -61,6 +63,7 @@ impl LatencyPlan {
                     PortSpec::AfPacket { ifname, .. } | PortSpec::AfXdp { ifname, .. } => {
                         format!("{ifname} ({})", p.kind())
                     }
+                    PortSpec::Shm { path } => format!("shm {path} (the ponger in another process)"),
                     other => other.kind().to_owned(),
                 };
                 list.iter().map(name).collect::<Vec<_>>().join(" and ")
@@ -77,9 +80,11 @@ fn wire_pair(a: &LatencyArgs) -> Result<Option<Vec<PortSpec>>, AppError> {
     let real = |p: &PortSpec| matches!(p, PortSpec::AfPacket { queues: 1, .. } | PortSpec::AfXdp { queues: 1, .. });
     match a.port.0.as_slice() {
         [ping, pong] if real(ping) && real(pong) => Ok(Some(a.port.0.clone())),
+        [PortSpec::Shm { .. }] => Ok(Some(a.port.0.clone())),
         _ => Err(AppError::usage(
-            "invalid --port for latency: valid is feth, or two real interfaces joined by a wire, one queue \
-             each (afpacket:IFNAME or afxdp:IFNAME, comma-separated: the pinger's, then the ponger's)",
+            "invalid --port for latency: valid is feth, two real interfaces joined by a wire, one queue \
+             each (afpacket:IFNAME or afxdp:IFNAME, comma-separated: the pinger's, then the ponger's), or \
+             shm:PATH (the server pings, the client in another process pongs)",
         )),
     }
 }
@@ -172,6 +177,8 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         rate,
         peer: !a.no_peer.unwrap_or(false),
         pcap: crate::capture::CaptureSpec::from_args(&a.run)?,
+        role: crate::portspec::shm_role(&a.port.0, a.run.role.map(crate::cli::RoleArg::role))
+            .map_err(AppError::usage)?,
         wire: wire_pair(a)?,
         xdp: a.run.xdp_mode.map(crate::cli::XdpModeArg::want).unwrap_or_default(),
     })
@@ -180,6 +187,9 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
 /// Runs `pktloop latency`.
 pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     let plan = resolve(a)?;
+    if plan.role == Some(pktloop_pmd::shm::Role::Client) {
+        return pingpong::pong_for_another_process(&plan, a.run.json.unwrap_or(false));
+    }
     let json_out = a.run.json.unwrap_or(false);
     let hgrm_out = a.hgrm.as_deref().map(|p| config::create_output("hgrm", p).map(|f| (p, f))).transpose()?;
     let plot_out = a.plot.as_deref().map(|p| config::create_output("plot", p).map(|f| (p, f))).transpose()?;

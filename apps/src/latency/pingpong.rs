@@ -26,7 +26,7 @@ const SEQ_AT: usize = UDP_PAYLOAD;
 pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
     let mut set = match &plan.wire {
         None => ports::feth_pairs(&plan.feth, plan.mtu, 1)?,
-        Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, plan.xdp)?,
+        Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, outside(plan))?,
     };
     ports::check_room(&set, 0..set.ports.len(), ("pkt-len", &plan.pkt_len.to_string()), plan.pkt_len)?;
     let mut recorder = match &plan.pcap {
@@ -45,9 +45,14 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     }
     let pong_tap = taps.pop().flatten();
     let ping_tap = taps.pop().flatten();
-    let ponger_port = set.ports.pop().ok_or_else(|| AppError::runtime("feth pair without a second port"))?;
-    let pinger_port = set.ports.pop().ok_or_else(|| AppError::runtime("feth pair without a first port"))?;
-    let template = frame::udp_frame(set.info[0].mac, set.info[1].mac, plan.pkt_len);
+    // One port (shm): the ponger is the peer process.
+    let ponger_port = if set.ports.len() == 2 { set.ports.pop() } else { None };
+    let pinger_port = set.ports.pop().ok_or_else(|| AppError::runtime("no port for the pinger"))?;
+    let peer_mac = set.info.get(1).map_or(set.info[0].peer_mac, |p| p.mac);
+    let template = frame::udp_frame(set.info[0].mac, peer_mac, plan.pkt_len);
+    if ponger_port.is_none() {
+        wait_for_peer(pinger_port.as_ref())?;
+    }
     let cores = lcore::plan(2);
     // feth appends a trailer and FCS the ponger cuts off; real interfaces hand over bare frames.
     let strip = match plan.wire {
@@ -56,7 +61,9 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     };
     let hot_before = pktloop_engine::hot::hot_allocations();
     let pools = set.pools.clone();
-    let pong = lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, ponger_port, pong_tap, strip, &pools))
+    let pong = ponger_port
+        .map(|port| lcore::spawn("pong", 1, cores.cores[1], move |ctx| ponger(ctx, port, pong_tap, strip, &pools)))
+        .transpose()
         .map_err(|e| AppError::runtime(format!("cannot start the ponger: {e}")))?;
     let writer = match recorder {
         Some(r) => Some(r.start()?),
@@ -72,7 +79,10 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     crate::interrupt::sleep_until(std::time::Instant::now() + duration);
     ping.stop();
     let ((measured, pinger_port), _) = ping.join().map_err(|_| AppError::runtime("the pinger panicked"))?;
-    let (ponger_port, _) = pong.join().map_err(|_| AppError::runtime("the ponger panicked"))?;
+    let ponger_port = match pong {
+        Some(pong) => Some(pong.join().map_err(|_| AppError::runtime("the ponger panicked"))?.0),
+        None => None,
+    };
     let written = match writer {
         Some(w) => Some(w.finish()?.written),
         None => None,
@@ -81,6 +91,59 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     let hot_allocations = pktloop_engine::hot::hot_allocations() - hot_before;
     let measured = Measured { backing: set.backing(), hot_allocations, ..measured };
     Ok((measured, set.in_use(), written))
+}
+
+/// Knobs of the ports that reach outside the process.
+fn outside(plan: &LatencyPlan) -> ports::Outside {
+    ports::Outside { xdp: plan.xdp, role: plan.role }
+}
+
+/// How long a pinger whose ponger is another process waits for it to connect.
+const PEER_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits for the port's peer process (its link comes up when it connects).
+fn wait_for_peer(port: &dyn Port) -> Result<(), AppError> {
+    let deadline = std::time::Instant::now() + PEER_WAIT;
+    while port.link() != pktloop_engine::port::LinkState::Up {
+        if std::time::Instant::now() > deadline || crate::interrupt::requested() {
+            return Err(AppError::runtime(format!(
+                "no ponger connected to {} within {} s: start `pktloop latency --port shm:PATH --role client`",
+                port.name(),
+                PEER_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The client side of a ping-pong across two processes: answers the server's pinger for the run's
+/// duration, then says how many frames it echoed.
+pub(super) fn pong_for_another_process(plan: &LatencyPlan, json: bool) -> Result<(), AppError> {
+    let list = plan.wire.as_deref().unwrap_or_default();
+    let mut set = ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, outside(plan))?;
+    let port = set.ports.pop().ok_or_else(|| AppError::runtime("no port for the ponger"))?;
+    let counters = set.info[0].counters.clone();
+    let core = crate::cores::for_shm_client(plan.role, 1).map_or(0, |ids| ids[0]);
+    let pools = set.pools.clone();
+    let pong = lcore::spawn("pong", 0, core, move |ctx| ponger(ctx, port, None, Strip::default(), &pools))
+        .map_err(|e| AppError::runtime(format!("cannot start the ponger: {e}")))?;
+    crate::interrupt::sleep_until(std::time::Instant::now() + plan.duration);
+    pong.stop();
+    let (port, _) = pong.join().map_err(|_| AppError::runtime("the ponger panicked"))?;
+    drop(port);
+    let stats = counters.snapshot();
+    if json {
+        let v = serde_json::json!({ "role": "client", "echoed": stats.opackets, "received": stats.ipackets,
+            "leaked_buffers": set.in_use() });
+        println!("{v}");
+    } else {
+        println!("ponger for another process: received {}, echoed {} frames", stats.ipackets, stats.opackets);
+    }
+    match set.in_use() {
+        0 => Ok(()),
+        n => Err(AppError::runtime(format!("{n} buffers did not return to their pools"))),
+    }
 }
 
 #[inline]

@@ -8,6 +8,8 @@
 //! Release store and Acquire load of the indices, so a peer writing slots at any moment is a race on
 //! atomics, not undefined behaviour. Validating what the words mean is the caller's job.
 
+#![cfg_attr(loom, allow(dead_code))]
+
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU32, Ordering};
 #[cfg(not(loom))]

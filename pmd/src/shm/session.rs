@@ -132,6 +132,12 @@ impl Session {
         }
     }
 
+    /// The channel mapping, for tests that play a hostile peer.
+    #[cfg(test)]
+    pub fn channel_base(&mut self) -> *mut u8 {
+        self._channel.as_mut_ptr()
+    }
+
     /// Whether a peer index was impossible.
     pub fn is_broken(&self) -> bool {
         self.broken
