@@ -74,7 +74,6 @@ impl IoCounters {
         let IoCounters::Shm(c) = self else { return None };
         Some(crate::fwd::report::ShmSummary {
             sessions: c.sessions(),
-            delivered: c.delivered(),
             tx_copied: c.tx_copied(),
             bad_returns: c.bad_returns(),
             corrupt_rings: c.corrupt_rings(),

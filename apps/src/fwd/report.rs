@@ -106,8 +106,6 @@ pub struct IoSummary {
 pub struct ShmSummary {
     /// Peers that connected.
     pub sessions: u64,
-    /// Packets the peer took off the ring (with `peer_lost`, every packet sent).
-    pub delivered: u64,
     /// Packets of other pools copied into the port's pool to be sent.
     pub tx_copied: u64,
     /// Give-backs refused (a buffer not lent).
@@ -376,8 +374,8 @@ pub fn print_table(plan: &Plan, r: &Report) {
         }
         if let Some(Some(shm)) = r.io.get(i).map(|t| t.as_ref().and_then(|t| t.shm)) {
             out += &format!(
-                "  Peer: {} connection(s); delivered {}, copied to send {}, refused give-backs {}, corrupt rings {}\n",
-                shm.sessions, shm.delivered, shm.tx_copied, shm.bad_returns, shm.corrupt_rings
+                "  Peer: {} connection(s); copied to send {}, refused give-backs {}, corrupt rings {}\n",
+                shm.sessions, shm.tx_copied, shm.bad_returns, shm.corrupt_rings
             );
         }
         out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
@@ -547,7 +545,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
                     "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
                     "missed": t.missed});
                 if let Some(shm) = t.shm {
-                    port["shm"] = json!({"io": t.io, "sessions": shm.sessions, "delivered": shm.delivered,
+                    port["shm"] = json!({"io": t.io, "sessions": shm.sessions,
                         "tx_copied": shm.tx_copied, "bad_returns": shm.bad_returns, "corrupt_rings": shm.corrupt_rings});
                 }
             }

@@ -131,7 +131,7 @@ impl ShmPort {
         })
     }
 
-    /// The driver's own counters (sessions, packets delivered, copies, refused give-backs).
+    /// The driver's own counters (sessions, copies, refused give-backs, corrupt rings).
     pub fn shm_counters(&self) -> &Arc<ShmCounters> {
         &self.shm_counters
     }

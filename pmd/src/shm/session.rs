@@ -19,7 +19,6 @@ const BULK: usize = 512;
 #[derive(Debug, Default)]
 pub struct ShmCounters {
     sessions: AtomicU64,
-    delivered: AtomicU64,
     tx_copied: AtomicU64,
     bad_returns: AtomicU64,
     corrupt_rings: AtomicU64,
@@ -29,12 +28,6 @@ impl ShmCounters {
     /// Connections made.
     pub fn sessions(&self) -> u64 {
         self.sessions.load(Ordering::Relaxed)
-    }
-
-    /// Packets the peer took off this side's ring (it received them). With the `peer_lost` drops, every
-    /// packet sent: `opackets = delivered + peer_lost`.
-    pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
     }
 
     /// Packets sent that were not of this port's pool, so were copied into it first.
@@ -89,10 +82,11 @@ pub(super) struct Session {
     lent: Ledger,
     /// Peer buffers freed here that did not fit the give-back ring yet (capacity: all of them).
     to_give: Vec<u32>,
-    /// Per `tx` slot: whether the entry written there ends a packet (private: the peer may overwrite the
-    /// slots), to count packets as the peer takes them.
-    ends: Box<[bool]>,
-    /// `tx` consumer index up to which taken packets are counted as delivered.
+    /// Per `tx` slot: 1 + the bytes of the packet whose last entry is there, 0 for an entry a packet
+    /// continues after (private: the peer may overwrite the slots), to count packets as the peer takes
+    /// them.
+    ends: Box<[u32]>,
+    /// `tx` consumer index up to which taken packets are counted as sent.
     counted: u32,
     /// A peer index was impossible: nothing more is read or written; the port drops the connection.
     broken: bool,
@@ -124,7 +118,7 @@ impl Session {
             held: Ledger::new(peer_count),
             lent: Ledger::new(own),
             to_give: Vec::with_capacity(peer_count as usize),
-            ends: vec![false; ring_size as usize].into_boxed_slice(),
+            ends: vec![0; ring_size as usize].into_boxed_slice(),
             counted,
             peer,
             broken: false,
@@ -160,7 +154,7 @@ impl Session {
         }
         let space = match self.tx.consumed() {
             Ok(consumed) => {
-                self.count_delivered(consumed, side);
+                self.count_sent(consumed, side);
                 self.tx.size() - self.tx.head().wrapping_sub(consumed)
             }
             Err(Corrupt) => {
@@ -168,7 +162,7 @@ impl Session {
                 return 0;
             }
         };
-        let (mut used, mut taken, mut sent, mut bytes) = (0u32, 0, 0, 0);
+        let (mut used, mut taken) = (0u32, 0);
         let mut chain = LentChain::new();
         for p in pkts.iter() {
             if used + p.buflet_count() as u32 > space {
@@ -187,16 +181,13 @@ impl Session {
                 let flags = if i + 1 < chain.len() { MORE } else { 0 };
                 self.tx.write(used, [b.index, b.offset, b.len, flags]);
                 let slot = self.tx.head().wrapping_add(used) & (self.tx.size() - 1);
-                self.ends[slot as usize] = flags == 0;
+                self.ends[slot as usize] = if flags == 0 { 1 + len as u32 } else { 0 };
                 let fresh = self.lent.insert(b.index);
                 debug_assert!(fresh, "a buffer this side owned is not lent already");
                 used += 1;
             }
-            sent += 1;
-            bytes += len as u64;
         }
         self.tx.publish(used);
-        side.counters.tx(sent, bytes);
         taken
     }
 
@@ -207,37 +198,39 @@ impl Session {
         self.take_returns(side);
         match self.tx.consumed() {
             Ok(consumed) => {
-                self.count_delivered(consumed, side);
+                self.count_sent(consumed, side);
                 consumed == self.tx.head() && self.to_give.is_empty()
             }
             Err(Corrupt) => true,
         }
     }
 
-    /// Counts the packets the peer took off the `tx` ring since the last look, up to `consumed`.
-    fn count_delivered(&mut self, consumed: u32, side: &PortSide<'_>) {
-        let packets = self.packets_between(self.counted, consumed);
+    /// Counts the packets the peer took off the `tx` ring since the last look, up to `consumed`, as sent:
+    /// a port's `opackets` are packets its peer received, so that a packet lost with the peer is counted
+    /// once, as dropped.
+    fn count_sent(&mut self, consumed: u32, side: &PortSide<'_>) {
+        let (packets, bytes) = self.packets_between(self.counted, consumed);
         self.counted = consumed;
-        ShmCounters::add(&side.shm.delivered, packets);
+        side.counters.tx(packets, bytes);
     }
 
-    /// Packets ending in `tx` slots `from..to`.
-    fn packets_between(&self, from: u32, to: u32) -> u64 {
+    /// Packets ending in `tx` slots `from..to`, and their bytes.
+    fn packets_between(&self, from: u32, to: u32) -> (u64, u64) {
         let mask = self.tx.size() - 1;
-        let n = to.wrapping_sub(from);
-        (0..n).filter(|&k| self.ends[(from.wrapping_add(k) & mask) as usize]).count() as u64
+        let ends = (0..to.wrapping_sub(from)).map(|k| self.ends[(from.wrapping_add(k) & mask) as usize]);
+        ends.filter(|&e| e > 0).fold((0, 0), |(n, b), e| (n + 1, b + u64::from(e - 1)))
     }
 
     /// Ends the session, the peer gone or going: takes back what it gave back, counts what it took as
-    /// delivered and the packets it never took off the ring as lost with it (`peer_lost`), then takes
+    /// sent and the packets it never took off the ring as lost with it (`peer_lost`), then takes
     /// back every buffer still lent. The peer's pool gets every buffer this side does not hold, so that it
     /// is released as soon as the last packet of it here is freed.
     pub fn finish(mut self, side: &PortSide<'_>) {
         self.take_returns(side);
         let consumed = if self.broken { Err(Corrupt) } else { self.tx.consumed() };
         let consumed = consumed.unwrap_or(self.counted);
-        self.count_delivered(consumed, side);
-        side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()));
+        self.count_sent(consumed, side);
+        side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()).0);
         let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
         self.lent.drain(|idx| {
             back.push(idx);
