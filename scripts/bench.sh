@@ -9,6 +9,7 @@
 #   scripts/bench.sh tap [RUNS] [FILTER]  TAP frames per second each way against DPDK's net_tap, interleaved
 #   scripts/bench.sh wire [RUNS] [FILTER] AF_PACKET and AF_XDP over a veth pair against DPDK's drivers
 #   scripts/bench.sh gen [RUNS] [FILTER]  the generator: pacing cost, size mixes and flows, scaling over cores
+#   scripts/bench.sh shm [RUNS] [FILTER]  two processes over shared memory against DPDK's memif and feth
 #
 # The criterion output of each run is kept under $CARGO_TARGET_DIR/bench-logs/ (or target/bench-logs/).
 # On a shared machine the script waits (up to BENCH_QUIET_WAIT seconds, default 120) before each run until
@@ -28,6 +29,10 @@ fi
 if [ "${1:-}" = gen ]; then
     shift
     exec "$(dirname "${BASH_SOURCE[0]}")/bench-gen.sh" "$@"
+fi
+if [ "${1:-}" = shm ]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/bench-shm.sh" "$@"
 fi
 if [ "${1:-}" = wire ]; then
     shift

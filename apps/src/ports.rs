@@ -324,12 +324,15 @@ pub struct Outside {
 }
 
 /// A shared-memory port at `path`, its pool laid out as `config` says for a port's sending pool (in memory
-/// its peer maps), MTU `mtu`.
+/// its peer maps), MTU `mtu`. The pool holds at least four rings' worth of packets: what is on the ring,
+/// in the peer's hands and on its way back must not leave the sender waiting for buffers.
 fn shm_port(path: &str, role: Option<Role>, config: &FethConfig, mtu: u32, index: usize) -> Result<PortSet, AppError> {
     let role = role.ok_or_else(|| AppError::usage("--port shm:PATH needs --role: valid is server or client"))?;
     let name = format!("shm-{}", role.as_str());
-    let pool = config.pool_spec().tx_config(name.clone());
-    let shm = ShmConfig { name, mtu, index: index as u32, ..ShmConfig::new(path, role) };
+    let shm = ShmConfig { name: name.clone(), mtu, index: index as u32, ..ShmConfig::new(path, role) };
+    let mut spec = config.pool_spec();
+    spec.packets = spec.packets.max(4 * shm.ring_size);
+    let pool = spec.tx_config(name);
     let port = ShmPort::open(&shm, pool).map_err(|e| match e.is_usage() {
         true => AppError::usage(e.to_string()),
         false => AppError::runtime(format!("cannot open the shm port: {e}")),

@@ -486,15 +486,14 @@ impl Pool {
     /// way. Never counted as an allocation failure.
     pub fn take_free(&self, out: &mut [u32]) -> usize {
         let depot = &self.inner.depot;
-        let mut mag = [0u32; depot::MAG_ENTRIES_MAX + 1];
         let mut taken = 0;
         while out.len() - taken >= depot.mag_size() {
-            // SAFETY: this pool's depot holds buffers of this pool's memory.
-            let n = unsafe { depot.pop(self.inner(), &mut mag) };
+            // SAFETY: this pool's depot holds buffers of this pool's memory; the rest of `out` holds a
+            // magazine (checked just above).
+            let n = unsafe { depot.pop(self.inner(), &mut out[taken..]) };
             if n == 0 {
                 break;
             }
-            out[taken..taken + n].copy_from_slice(&mag[..n]);
             taken += n;
         }
         taken

@@ -115,6 +115,7 @@ fn peer_pool(local: &Local, shape: PoolShape, file: OwnedFd) -> Result<Pool, Shm
     let region = Region::map_peer(file, shape.bytes as usize)?;
     let mut config = PoolConfig::new(format!("{}-peer", local.name), shape.buffers, shape.buf_size);
     config.max_buflets = shape.max_buflets as u16;
+    config.headroom = shape.headroom;
     Ok(Pool::over_lent_buffers(config, region)?)
 }
 

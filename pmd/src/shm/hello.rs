@@ -36,6 +36,9 @@ pub(super) struct PoolShape {
     pub buffers: u32,
     pub buf_size: u32,
     pub max_buflets: u32,
+    /// Headroom of a new packet: the peer makes packets whose data starts there without writing a
+    /// descriptor.
+    pub headroom: u32,
     /// Bytes of its memory file.
     pub bytes: u64,
 }
@@ -48,6 +51,7 @@ impl PoolShape {
         (1..=1 << 24).contains(&self.buffers)
             && (64..=1 << 20).contains(&self.buf_size)
             && (1..=64).contains(&self.max_buflets)
+            && self.headroom < self.buf_size
             && self.bytes >= u64::from(self.buffers) * stride
             && self.bytes <= 1 << 40
     }
@@ -124,7 +128,13 @@ impl Message {
             return Err(BadMessage::NotPktloop);
         }
         let pool = || {
-            let p = PoolShape { buffers: w[6], buf_size: w[7], max_buflets: w[8], bytes: long(w[9], w[10]) };
+            let p = PoolShape {
+                buffers: w[6],
+                buf_size: w[7],
+                max_buflets: w[8],
+                bytes: long(w[9], w[10]),
+                headroom: w[13],
+            };
             p.is_possible().then_some(p).ok_or(BadMessage::ImpossiblePool)
         };
         let agreed = Agreed { version: w[3], mtu: w[4], ring_size: w[5] };
@@ -160,6 +170,7 @@ fn put_agreed(w: &mut [u32], a: Agreed) {
 
 fn put_pool(w: &mut [u32], p: PoolShape) {
     (w[6], w[7], w[8], w[9], w[10]) = (p.buffers, p.buf_size, p.max_buflets, p.bytes as u32, (p.bytes >> 32) as u32);
+    w[13] = p.headroom;
 }
 
 #[cfg(test)]
@@ -173,7 +184,7 @@ mod tests {
 
     #[test]
     fn messages_survive_the_round_trip() {
-        let pool = PoolShape { buffers: 4096, buf_size: 2048, max_buflets: 4, bytes: 8 << 20 };
+        let pool = PoolShape { buffers: 4096, buf_size: 2048, max_buflets: 4, headroom: 128, bytes: 8 << 20 };
         for m in [
             Message::Hello { agreed: agreed(), pool },
             Message::Welcome { agreed: agreed(), pool, channel_bytes: 1 << 33 },
@@ -194,7 +205,7 @@ mod tests {
 
     #[test]
     fn impossible_pools_and_strangers_are_refused() {
-        let pool = PoolShape { buffers: 4096, buf_size: 2048, max_buflets: 1, bytes: 4096 };
+        let pool = PoolShape { buffers: 4096, buf_size: 2048, max_buflets: 1, headroom: 0, bytes: 4096 };
         let mut bytes = Message::Hello { agreed: agreed(), pool }.encode();
         assert_eq!(Message::decode(&bytes), Err(BadMessage::ImpossiblePool), "file smaller than the buffers");
         bytes[0] ^= 1;

@@ -10,12 +10,10 @@ use std::sync::atomic::AtomicU32;
 
 const LINE: usize = 64;
 
-/// Words of a packet entry: buffer index, data offset, data length, flags.
-pub(super) const DATA_WORDS: usize = 4;
+/// Words of a packet slot (see [`super::entry`]).
+pub(super) const DATA_WORDS: usize = super::entry::WORDS;
 /// Words of a give-back entry: the buffer index.
 pub(super) const RETURN_WORDS: usize = 1;
-/// Packet entry flag: the next entry is the following buflet of the same packet.
-pub(super) const MORE: u32 = 1;
 
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -24,6 +24,8 @@
 #[cfg(not(loom))]
 mod control;
 #[cfg(not(loom))]
+mod entry;
+#[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
 mod handshake;

@@ -91,6 +91,7 @@ impl ShmPort {
             buffers: pool.buffers,
             buf_size: pool.buf_size,
             max_buflets: u32::from(pool.max_buflets),
+            headroom: pool.headroom,
             bytes: region.len() as u64,
         };
         let pool = Pool::in_shared_region(pool, region)?;

@@ -1,7 +1,10 @@
 //! A single-producer single-consumer ring whose producer and consumer live in two processes: its indices
 //! and slots sit in a mapping both have, and each side trusts nothing the other writes.
 //!
-//! Each side keeps its own index privately and only publishes it; the other side's index is read, checked
+//! Each side keeps its own index privately and only publishes it (never a store that changes nothing: the
+//! other side polls that line), and reads the other side's only when what it learnt last time is used up,
+//! as DPDK's and rtrb's rings do, so that in steady state a burst moves the index lines once each way.
+//! The other side's index, when read, is checked
 //! (a consumer can never be ahead of the producer, nor the producer more than a ring ahead of the consumer)
 //! and a ring whose peer index is impossible is reported as [`Corrupt`], never followed. Slots are arrays
 //! of `AtomicU32` words accessed with relaxed loads and stores (plain moves on x86), ordered by the
@@ -58,6 +61,8 @@ pub(super) struct Producer<const W: usize> {
     mem: RingMemory,
     /// Next slot to write (private: the published copy may be overwritten by the peer).
     head: u32,
+    /// The consumer's index as last read (checked).
+    tail: u32,
 }
 
 impl<const W: usize> Producer<W> {
@@ -66,22 +71,34 @@ impl<const W: usize> Producer<W> {
     /// this half lives, and no other producer writes this ring.
     pub unsafe fn new(mem: RingMemory) -> Producer<W> {
         debug_assert!(mem.size.is_power_of_two());
-        Producer { mem, head: mem.producer().load(Ordering::Relaxed) }
+        let head = mem.producer().load(Ordering::Relaxed);
+        Producer { mem, head, tail: head }
     }
 
-    /// Slots free to write.
-    pub fn space(&self) -> Result<u32, Corrupt> {
+    /// Slots free to write: at least `want` if the ring has them (the consumer's index is read only when
+    /// what was known of it leaves fewer).
+    pub fn space(&mut self, want: u32) -> Result<u32, Corrupt> {
+        let known = self.mem.size - self.head.wrapping_sub(self.tail);
+        if known >= want {
+            return Ok(known);
+        }
         Ok(self.mem.size - self.head.wrapping_sub(self.consumed()?))
     }
 
-    /// The consumer's published index (how far it has read), checked to lie at most a ring behind
+    /// Reads the consumer's published index (how far it has read), checked to lie at most a ring behind
     /// [`Producer::head`].
-    pub fn consumed(&self) -> Result<u32, Corrupt> {
+    pub fn consumed(&mut self) -> Result<u32, Corrupt> {
         let tail = self.mem.consumer().load(Ordering::Acquire);
         if self.head.wrapping_sub(tail) > self.mem.size {
             return Err(Corrupt);
         }
+        self.tail = tail;
         Ok(tail)
+    }
+
+    /// The consumer's index as last read by [`Producer::consumed`] or [`Producer::space`].
+    pub fn known_consumed(&self) -> u32 {
+        self.tail
     }
 
     /// The next slot to write: every entry before it is published.
@@ -92,6 +109,28 @@ impl<const W: usize> Producer<W> {
     /// Slots.
     pub fn size(&self) -> u32 {
         self.mem.size
+    }
+
+    /// Asks for the lines of the next `n` slots in owned state before they are written: the consumer
+    /// read them last, and a store to a line another core holds waits for it, so the burst's lines are
+    /// fetched together rather than one store at a time. A hint: it reads and writes nothing.
+    #[inline]
+    pub fn prepare(&self, n: u32) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        {
+            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            let per_line = (64 / (4 * W)).max(1) as u32;
+            let mut k = 0;
+            while k < n {
+                let word = self.mem.word::<W>(self.head.wrapping_add(k), 0) as *const AtomicU32;
+                // SAFETY: a prefetch never faults and accesses nothing the program can observe; SSE is part
+                // of the x86_64 baseline.
+                unsafe { _mm_prefetch::<_MM_HINT_ET0>(word.cast()) };
+                k += per_line;
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = n;
     }
 
     /// Writes the entry `k` slots past the last published one (`k` below [`Producer::space`]).
@@ -105,8 +144,10 @@ impl<const W: usize> Producer<W> {
     /// Publishes the first `n` written entries.
     #[inline]
     pub fn publish(&mut self, n: u32) {
-        self.head = self.head.wrapping_add(n);
-        self.mem.producer().store(self.head, Ordering::Release);
+        if n > 0 {
+            self.head = self.head.wrapping_add(n);
+            self.mem.producer().store(self.head, Ordering::Release);
+        }
     }
 }
 
@@ -116,6 +157,8 @@ pub(super) struct Consumer<const W: usize> {
     mem: RingMemory,
     /// Next slot to read (private, as the producer's head).
     tail: u32,
+    /// The producer's index as last read (checked).
+    head: u32,
 }
 
 impl<const W: usize> Consumer<W> {
@@ -123,16 +166,23 @@ impl<const W: usize> Consumer<W> {
     /// As [`Producer::new`], for the one consumer of this ring.
     pub unsafe fn new(mem: RingMemory) -> Consumer<W> {
         debug_assert!(mem.size.is_power_of_two());
-        Consumer { mem, tail: mem.consumer().load(Ordering::Relaxed) }
+        let tail = mem.consumer().load(Ordering::Relaxed);
+        Consumer { mem, tail, head: tail }
     }
 
-    /// Entries published and not yet released.
-    pub fn ready(&self) -> Result<u32, Corrupt> {
+    /// Entries published and not yet released: at least `want` if there are (the producer's index is read
+    /// only when fewer are known to be published).
+    pub fn ready(&mut self, want: u32) -> Result<u32, Corrupt> {
+        let known = self.head.wrapping_sub(self.tail);
+        if known >= want {
+            return Ok(known);
+        }
         let head = self.mem.producer().load(Ordering::Acquire);
         let n = head.wrapping_sub(self.tail);
         if n > self.mem.size {
             return Err(Corrupt);
         }
+        self.head = head;
         Ok(n)
     }
 
@@ -150,8 +200,10 @@ impl<const W: usize> Consumer<W> {
     /// Gives the first `n` read entries back to the producer.
     #[inline]
     pub fn release(&mut self, n: u32) {
-        self.tail = self.tail.wrapping_add(n);
-        self.mem.consumer().store(self.tail, Ordering::Release);
+        if n > 0 {
+            self.tail = self.tail.wrapping_add(n);
+            self.mem.consumer().store(self.tail, Ordering::Release);
+        }
     }
 }
 
@@ -183,12 +235,12 @@ mod tests {
         // SAFETY: `mem` outlives both halves; one producer, one consumer.
         let (mut p, mut c) = unsafe { (Producer::<2>::new(mem.memory(8)), Consumer::<2>::new(mem.memory(8))) };
         for round in 0..10u32 {
-            assert_eq!(p.space(), Ok(8));
+            assert_eq!(p.space(u32::MAX), Ok(8));
             for k in 0..5 {
                 p.write(k, [round, k]);
             }
             p.publish(5);
-            assert_eq!((p.space(), c.ready()), (Ok(3), Ok(5)));
+            assert_eq!((p.space(u32::MAX), c.ready(1)), (Ok(3), Ok(5)));
             for k in 0..5 {
                 assert_eq!(c.read(k), [round, k]);
             }
@@ -200,13 +252,13 @@ mod tests {
     fn impossible_peer_indices_are_corrupt_not_followed() {
         let mem = Owned::new(8, 1);
         // SAFETY: as above.
-        let (p, c) = unsafe { (Producer::<1>::new(mem.memory(8)), Consumer::<1>::new(mem.memory(8))) };
+        let (mut p, mut c) = unsafe { (Producer::<1>::new(mem.memory(8)), Consumer::<1>::new(mem.memory(8))) };
         mem.producer.store(9, Ordering::Relaxed);
-        assert_eq!(c.ready(), Err(Corrupt), "a producer more than a ring ahead");
+        assert_eq!(c.ready(1), Err(Corrupt), "a producer more than a ring ahead");
         mem.producer.store(u32::MAX, Ordering::Relaxed);
-        assert_eq!(c.ready(), Err(Corrupt), "a producer behind the consumer");
+        assert_eq!(c.ready(1), Err(Corrupt), "a producer behind the consumer");
         mem.consumer.store(3, Ordering::Relaxed);
-        assert_eq!(p.space(), Err(Corrupt), "a consumer ahead of the producer");
+        assert_eq!(p.space(u32::MAX), Err(Corrupt), "a consumer ahead of the producer");
     }
 }
 
@@ -242,7 +294,7 @@ mod model {
                 let mut p = unsafe { Producer::<2>::new(memory(&s)) };
                 let mut sent = 0u32;
                 while sent < 3 {
-                    if p.space().unwrap() > 0 {
+                    if p.space(1).unwrap() > 0 {
                         p.write(0, [sent + 1, (sent + 1) * 10]);
                         p.publish(1);
                         sent += 1;
@@ -255,7 +307,7 @@ mod model {
             let mut c = unsafe { Consumer::<2>::new(memory(&shared)) };
             let mut got = 0u32;
             while got < 3 {
-                if c.ready().unwrap() > 0 {
+                if c.ready(1).unwrap() > 0 {
                     assert_eq!(c.read(0), [got + 1, (got + 1) * 10]);
                     c.release(1);
                     got += 1;

@@ -3,7 +3,8 @@
 //! of the peer's buffers; freed ones go back to the peer through the give-back ring, and this side's come
 //! back through the peer's. Everything read from shared memory is checked before it is used.
 
-use super::layout::{self, Role, DATA_WORDS, MORE, RETURN_WORDS};
+use super::entry;
+use super::layout::{self, Role, DATA_WORDS, RETURN_WORDS};
 use super::ledger::Ledger;
 use super::ring::{Consumer, Corrupt, Producer};
 use pktloop_engine::mem::Region;
@@ -82,12 +83,17 @@ pub(super) struct Session {
     lent: Ledger,
     /// Peer buffers freed here that did not fit the give-back ring yet (capacity: all of them).
     to_give: Vec<u32>,
+    /// Room to collect freed peer buffers in (kept, so no call clears a fresh array).
+    freed: Box<[u32; BULK]>,
     /// Per `tx` slot: 1 + the bytes of the packet whose last entry is there, 0 for an entry a packet
     /// continues after (private: the peer may overwrite the slots), to count packets as the peer takes
     /// them.
     ends: Box<[u32]>,
     /// `tx` consumer index up to which taken packets are counted as sent.
     counted: u32,
+    /// Slots `rx` must have published before the next look finds anything new: 1, or more when the
+    /// last look stopped at a packet whose slots were not all there yet.
+    rx_need: u32,
     /// A peer index was impossible: nothing more is read or written; the port drops the connection.
     broken: bool,
     /// Keeps the rings mapped; last, so it is unmapped after everything that points into it.
@@ -118,8 +124,10 @@ impl Session {
             held: Ledger::new(peer_count),
             lent: Ledger::new(own),
             to_give: Vec::with_capacity(peer_count as usize),
+            freed: Box::new([0; BULK]),
             ends: vec![0; ring_size as usize].into_boxed_slice(),
             counted,
+            rx_need: 1,
             peer,
             broken: false,
             _channel: channel,
@@ -152,40 +160,49 @@ impl Session {
         if self.broken {
             return 0;
         }
-        let space = match self.tx.consumed() {
-            Ok(consumed) => {
-                self.count_sent(consumed, side);
-                self.tx.size() - self.tx.head().wrapping_sub(consumed)
-            }
-            Err(Corrupt) => {
-                self.corrupt(side);
-                return 0;
-            }
+        let headroom = side.pool.headroom() as usize;
+        let slots = |p: &Packet| match p.buflet_count() {
+            1 if p.headroom() == headroom => 1,
+            n => entry::most_slots(n),
         };
+        let want = pkts.iter().map(slots).sum();
+        // An idle call (nothing to send) is when to learn how far the peer got, for the counters.
+        let learn = if want == 0 && self.tx.known_consumed() != self.tx.head() { u32::MAX } else { want };
+        let Ok(space) = self.tx.space(learn) else {
+            self.corrupt(side);
+            return 0;
+        };
+        // Packets count as sent as the peer's index is learnt (when the ring runs short, at the latest).
+        self.count_sent(self.tx.known_consumed(), side);
         let (mut used, mut taken) = (0u32, 0);
         let mut chain = LentChain::new();
         for p in pkts.iter() {
-            if used + p.buflet_count() as u32 > space {
+            if used + slots(p) > space {
                 break;
             }
-            used += p.buflet_count() as u32;
+            used += slots(p);
             taken += 1;
         }
+        self.tx.prepare(used);
         used = 0;
         for p in pkts.drain(..taken) {
             let len = p.len();
             if !self.lend(p, side, &mut chain) {
                 continue;
             }
-            for (i, b) in chain.iter().enumerate() {
-                let flags = if i + 1 < chain.len() { MORE } else { 0 };
-                self.tx.write(used, [b.index, b.offset, b.len, flags]);
-                let slot = self.tx.head().wrapping_add(used) & (self.tx.size() - 1);
-                self.ends[slot as usize] = if flags == 0 { 1 + len as u32 } else { 0 };
+            for (i, &b) in chain.iter().enumerate() {
+                let more = i + 1 < chain.len();
+                let (slot, offset) = entry::encode(b, more, entry::usual_offset(i == 0, headroom as u32));
+                for words in std::iter::once(slot).chain(offset) {
+                    self.tx.write(used, words);
+                    self.ends[(self.tx.head().wrapping_add(used) & (self.tx.size() - 1)) as usize] = 0;
+                    used += 1;
+                }
                 let fresh = self.lent.insert(b.index);
                 debug_assert!(fresh, "a buffer this side owned is not lent already");
-                used += 1;
             }
+            // The packet's last slot says it ended, and how long it was.
+            self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
         }
         self.tx.publish(used);
         taken
@@ -294,7 +311,7 @@ impl Session {
         if self.broken {
             return 0;
         }
-        let ready = match self.rx.ready() {
+        let ready = match self.rx.ready(self.rx_need) {
             Ok(n) => n,
             Err(Corrupt) => {
                 self.corrupt(side);
@@ -304,8 +321,12 @@ impl Session {
         let max = max.min(pkts.remaining_capacity());
         let (mut k, mut got, mut bytes, mut bad) = (0, 0, 0, 0);
         let mut chain = LentChain::new();
+        self.rx_need = 1;
         while k < ready && got < max {
-            let Some(entries) = self.take_chain(k, ready, &mut chain) else { break };
+            let Some(entries) = self.take_chain(k, ready, &mut chain) else {
+                self.rx_need = ready - k + 1;
+                break;
+            };
             k += entries;
             if chain.is_empty() {
                 bad += 1;
@@ -339,26 +360,34 @@ impl Session {
     fn take_chain(&mut self, k: u32, ready: u32, chain: &mut LentChain) -> Option<u32> {
         chain.clear();
         let limit = self.peer.max_buflets() as usize;
+        let headroom = self.peer.headroom();
         let mut ok = true;
         let mut n = 0;
         loop {
-            if k + n == ready {
-                let ring_full_of_garbage = k == 0 && ready == self.rx.size();
-                if !ring_full_of_garbage {
-                    self.forget(chain);
-                    return None;
-                }
+            let first = n == 0;
+            let Some(words) = self.slot(k + n, ready) else {
+                return self.unfinished(k, ready, chain);
+            };
+            n += 1;
+            let slot = entry::decode(words);
+            let mut offset = entry::usual_offset(first, headroom);
+            if slot.is_some_and(|s| s.offset_follows) {
+                let Some([at, _]) = self.slot(k + n, ready) else {
+                    return self.unfinished(k, ready, chain);
+                };
+                n += 1;
+                offset = at;
+            }
+            let Some(s) = slot else {
                 ok = false;
                 break;
-            }
-            let [index, offset, len, flags] = self.rx.read(k + n);
-            n += 1;
-            let buf = LentBuffer { index, offset, len };
-            ok = ok && chain.len() < limit && self.fits(buf) && self.held.insert(index);
+            };
+            let buf = LentBuffer { index: s.index, offset, len: s.len };
+            ok = ok && chain.len() < limit && self.fits(buf) && self.held.insert(s.index);
             if ok {
                 chain.push(buf);
             }
-            if flags & MORE == 0 {
+            if !s.more {
                 break;
             }
         }
@@ -368,6 +397,19 @@ impl Session {
         Some(n)
     }
 
+
+    /// Slot `k` of the `ready` published ones, if there.
+    fn slot(&self, k: u32, ready: u32) -> Option<[u32; DATA_WORDS]> {
+        (k < ready).then(|| self.rx.read(k))
+    }
+
+    /// A packet whose slots are not all published yet: wait for them (a sender publishes whole packets),
+    /// unless it began at the ring's first ready slot and the ring is full, which no sender does: then
+    /// the whole ring is garbage, taken as one bad packet.
+    fn unfinished(&mut self, k: u32, ready: u32, chain: &mut LentChain) -> Option<u32> {
+        self.forget(chain);
+        (k == 0 && ready == self.rx.size()).then_some(ready)
+    }
 
     /// Undoes the ledger entries of a chain not taken.
     fn forget(&mut self, chain: &mut LentChain) {
@@ -383,28 +425,28 @@ impl Session {
 
     /// Puts the peer's buffers freed here on the give-back ring (what does not fit waits in `to_give`).
     fn give_back_freed(&mut self) {
-        let mut freed = [0u32; BULK];
         loop {
-            let n = self.peer.take_free(&mut freed);
-            for &idx in &freed[..n] {
+            let n = self.peer.take_free(&mut self.freed[..]);
+            for &idx in &self.freed[..n] {
                 // Only buffers the ledger says we hold reach the peer's free list; anything else would be a
                 // bug here, and is not given to the peer.
                 if self.held.remove(idx) {
                     self.to_give.push(idx);
                 }
             }
-            if n < freed.len() {
+            if n < BULK {
                 break;
             }
         }
         if self.to_give.is_empty() || self.broken {
             return;
         }
-        let Ok(space) = self.give_back.space() else {
+        let Ok(space) = self.give_back.space(self.to_give.len() as u32) else {
             self.broken = true;
             return;
         };
         let n = (space as usize).min(self.to_give.len());
+        self.give_back.prepare(n as u32);
         for (k, idx) in self.to_give.drain(..n).enumerate() {
             self.give_back.write(k as u32, [idx]);
         }
@@ -416,7 +458,7 @@ impl Session {
         if self.broken {
             return;
         }
-        let ready = match self.returns.ready() {
+        let ready = match self.returns.ready(1) {
             Ok(n) => n,
             Err(Corrupt) => return self.corrupt(side),
         };

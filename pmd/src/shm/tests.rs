@@ -28,7 +28,7 @@ fn pool_config() -> PoolConfig {
 /// The hostile client's end: its pool and file, the connection, and the session it got.
 fn hostile_client(path: &std::path::Path) -> (std::os::unix::net::UnixStream, super::session::Session, Pool) {
     let (region, file) = Region::shared("hostile", BUFFERS as usize * 2048, Prefer::Normal).unwrap();
-    let shape = PoolShape { buffers: BUFFERS, buf_size: 2048, max_buflets: 4, bytes: region.len() as u64 };
+    let shape = PoolShape { buffers: BUFFERS, buf_size: 2048, max_buflets: 4, headroom: 0, bytes: region.len() as u64 };
     let pool = Pool::in_shared_region(pool_config(), region).unwrap();
     let local = Local {
         name: "hostile".into(),
@@ -85,14 +85,15 @@ fn random_words_in_the_rings_are_counted_and_skipped_and_cost_the_server_nothing
             unsafe { (Producer::<DATA_WORDS>::new(rings.tx), Producer::<RETURN_WORDS>::new(rings.give_back)) };
         for _ in 0..2000 {
             poll_server(&mut server, rng.usize(0..8));
-            let n = rng.u32(0..=data.space().unwrap_or(0).min(16));
+            let n = rng.u32(0..=data.space(u32::MAX).unwrap_or(0).min(16));
             for k in 0..n {
                 let index = if rng.bool() { rng.u32(0..BUFFERS + 8) } else { rng.u32(..) };
-                let (offset, len) = (rng.u32(0..2200), rng.u32(0..2200));
-                data.write(k, [index, offset, len, rng.u32(0..4)]);
+                // A length with any of the two flags (more buflets, offset in the next slot), or anything.
+                let word = if rng.bool() { rng.u32(0..2200) | rng.u32(0..4) << 30 } else { rng.u32(..) };
+                data.write(k, [index, word]);
             }
             data.publish(n);
-            let n = rng.u32(0..=give_back.space().unwrap_or(0).min(8));
+            let n = rng.u32(0..=give_back.space(u32::MAX).unwrap_or(0).min(8));
             for k in 0..n {
                 give_back.write(k, [if rng.bool() { rng.u32(0..BUFFERS) } else { rng.u32(..) }]);
             }

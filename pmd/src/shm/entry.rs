@@ -1,0 +1,91 @@
+//! How a packet crosses a data ring: one two-word slot per buflet, `[buffer index, length | flags]`, the
+//! buflet's data assumed to start where the sender's pool puts a new packet's (its headroom) for the
+//! first buflet and at 0 for the others; a buflet elsewhere takes a second slot, `[offset, 0]`. Eight
+//! bytes per packet in the common case, as many as an in-process ring of packet handles moves, so the
+//! ring's cache lines cross between the processes no more often than feth's do between cores.
+
+use pktloop_engine::packet::LentBuffer;
+
+/// Words per slot.
+pub(super) const WORDS: usize = 2;
+/// Length bits of the second word (a buffer holds at most 1 MiB).
+const LEN_MASK: u32 = (1 << 21) - 1;
+/// Another buflet of the same packet follows.
+const MORE: u32 = 1 << 31;
+/// The next slot holds this buflet's data offset.
+const AT: u32 = 1 << 30;
+
+/// Where a buflet's data starts when its slot does not say: the pool's headroom in a packet's first
+/// buflet, 0 in the others.
+pub(super) fn usual_offset(first: bool, headroom: u32) -> u32 {
+    if first {
+        headroom
+    } else {
+        0
+    }
+}
+
+/// The slots that carry `buf`: the second only when its data is not at the usual offset.
+pub(super) fn encode(buf: LentBuffer, more: bool, usual: u32) -> ([u32; WORDS], Option<[u32; WORDS]>) {
+    let flags = if more { MORE } else { 0 };
+    if buf.offset == usual {
+        ([buf.index, buf.len | flags], None)
+    } else {
+        ([buf.index, buf.len | flags | AT], Some([buf.offset, 0]))
+    }
+}
+
+/// A buflet's first slot, read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Slot {
+    pub index: u32,
+    pub len: u32,
+    /// Another buflet of the same packet follows.
+    pub more: bool,
+    /// The next slot holds the offset.
+    pub offset_follows: bool,
+}
+
+/// Reads a buflet's first slot; `None` when it sets bits no sender sets.
+pub(super) fn decode([index, word]: [u32; WORDS]) -> Option<Slot> {
+    if word & !(LEN_MASK | MORE | AT) != 0 {
+        return None;
+    }
+    Some(Slot { index, len: word & LEN_MASK, more: word & MORE != 0, offset_follows: word & AT != 0 })
+}
+
+/// Slots a packet of `buflets` buflets may take at most.
+pub(super) fn most_slots(buflets: usize) -> u32 {
+    2 * buflets as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_buflet_at_the_usual_offset_takes_one_slot_and_others_two() {
+        let at_headroom = LentBuffer { index: 7, offset: 128, len: 60 };
+        let (slot, extra) = encode(at_headroom, false, 128);
+        assert_eq!(extra, None);
+        assert_eq!(decode(slot), Some(Slot { index: 7, len: 60, more: false, offset_follows: false }));
+        let moved = LentBuffer { index: 9, offset: 300, len: 1 << 20 };
+        let (slot, extra) = encode(moved, true, 128);
+        assert_eq!(extra, Some([300, 0]));
+        assert_eq!(decode(slot), Some(Slot { index: 9, len: 1 << 20, more: true, offset_follows: true }));
+        assert_eq!(decode([1, 1 << 25]), None, "bits no sender sets");
+    }
+
+    proptest! {
+        #[test]
+        fn every_buflet_reads_back_as_written(index: u32, offset in 0u32..(1 << 20), len in 0u32..=(1 << 20),
+                                              more: bool, usual in 0u32..4096) {
+            let (slot, extra) = encode(LentBuffer { index, offset, len }, more, usual);
+            let s = decode(slot).unwrap();
+            prop_assert_eq!((s.index, s.len, s.more), (index, len, more));
+            prop_assert_eq!(extra.map(|e| e[0]).unwrap_or(usual), offset);
+            prop_assert_eq!(s.offset_follows, extra.is_some());
+        }
+    }
+}
