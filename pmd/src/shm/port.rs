@@ -229,7 +229,6 @@ impl Port for ShmPort {
             shm: &self.shm_counters,
         };
         let Some(session) = self.session.as_mut() else { return 0 };
-        session.take_returns(&side);
         let n = session.receive(pkts, max, &side);
         if session.is_broken() {
             self.control.abandon();

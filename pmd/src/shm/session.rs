@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Buffers moved per bulk call between a ledger and a pool.
 const BULK: usize = 512;
+/// Freed peer buffers given back at once while traffic flows: each give-back moves the ring's index line
+/// to the peer and back, so a few large ones cost less than many small ones. An idle poll gives back
+/// whatever is freed.
+const GIVE_BACK_BATCH: usize = 128;
 
 /// The driver's own counters, beyond the port's.
 #[derive(Debug, Default)]
@@ -94,6 +98,11 @@ pub(super) struct Session {
     /// Slots `rx` must have published before the next look finds anything new: 1, or more when the
     /// last look stopped at a packet whose slots were not all there yet.
     rx_need: u32,
+    /// Buffers in `lent`, and the pool's size: returns are read while sending only once half the pool
+    /// is lent, so that a burst's path does not wait for the give-back ring's lines (a poll that finds
+    /// nothing to receive reads them).
+    lent_count: usize,
+    own_capacity: usize,
     /// A peer index was impossible: nothing more is read or written; the port drops the connection.
     broken: bool,
     /// Keeps the rings mapped; last, so it is unmapped after everything that points into it.
@@ -128,6 +137,8 @@ impl Session {
             ends: vec![0; ring_size as usize].into_boxed_slice(),
             counted,
             rx_need: 1,
+            lent_count: 0,
+            own_capacity: own as usize,
             peer,
             broken: false,
             _channel: channel,
@@ -156,15 +167,15 @@ impl Session {
     /// Sends packets from the front of `pkts` while the ring has room; returns how many were taken (sent,
     /// or dropped and counted).
     pub fn send(&mut self, pkts: &mut PacketBurst, side: &PortSide<'_>) -> usize {
-        self.take_returns(side);
+        if pkts.is_empty() || 2 * self.lent_count >= self.own_capacity {
+            self.take_returns(side);
+        }
         if self.broken {
             return 0;
         }
-        let headroom = side.pool.headroom() as usize;
-        let slots = |p: &Packet| match p.buflet_count() {
-            1 if p.headroom() == headroom => 1,
-            n => entry::most_slots(n),
-        };
+        let headroom = side.pool.headroom();
+        // A packet goes only while the ring surely has its slots: it may take two per buflet.
+        let slots = |p: &Packet| entry::most_slots(p.buflet_count());
         let want = pkts.iter().map(slots).sum();
         // An idle call (nothing to send) is when to learn how far the peer got, for the counters.
         let learn = if want == 0 && self.tx.known_consumed() != self.tx.head() { u32::MAX } else { want };
@@ -177,13 +188,13 @@ impl Session {
         let (mut used, mut taken) = (0u32, 0);
         let mut chain = LentChain::new();
         for p in pkts.iter() {
-            if used + slots(p) > space {
+            used += slots(p);
+            if used > space {
                 break;
             }
-            used += slots(p);
             taken += 1;
         }
-        self.tx.prepare(used);
+        self.tx.prepare(used.min(space));
         used = 0;
         for p in pkts.drain(..taken) {
             let len = p.len();
@@ -192,7 +203,7 @@ impl Session {
             }
             for (i, &b) in chain.iter().enumerate() {
                 let more = i + 1 < chain.len();
-                let (slot, offset) = entry::encode(b, more, entry::usual_offset(i == 0, headroom as u32));
+                let (slot, offset) = entry::encode(b, more, entry::usual_offset(i == 0, headroom));
                 for words in std::iter::once(slot).chain(offset) {
                     self.tx.write(used, words);
                     self.ends[(self.tx.head().wrapping_add(used) & (self.tx.size() - 1)) as usize] = 0;
@@ -200,6 +211,7 @@ impl Session {
                 }
                 let fresh = self.lent.insert(b.index);
                 debug_assert!(fresh, "a buffer this side owned is not lent already");
+                self.lent_count += 1;
             }
             // The packet's last slot says it ended, and how long it was.
             self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
@@ -211,7 +223,7 @@ impl Session {
     /// Gives back freed peer buffers and counts what the peer took; true when the peer has taken every
     /// packet sent and nothing waits to be given back (a closing port waits for that).
     pub fn flush(&mut self, side: &PortSide<'_>) -> bool {
-        self.give_back_freed();
+        self.give_back_freed(true);
         self.take_returns(side);
         match self.tx.consumed() {
             Ok(consumed) => {
@@ -249,6 +261,7 @@ impl Session {
         self.count_sent(consumed, side);
         side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()).0);
         let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
+        self.lent_count = 0;
         self.lent.drain(|idx| {
             back.push(idx);
             if back.is_full() {
@@ -305,9 +318,19 @@ impl Session {
         copy.into_buffers(side.pool, chain).is_ok()
     }
 
-    /// Receives up to `max` packets into `pkts`; returns how many arrived.
+    /// Receives up to `max` packets into `pkts`; returns how many arrived. A poll that finds nothing also
+    /// gives back every peer buffer freed here and takes back this side's (busy ones give back in
+    /// batches), so that neither waits on the path of a burst.
     pub fn receive(&mut self, pkts: &mut PacketBurst, max: usize, side: &PortSide<'_>) -> usize {
-        self.give_back_freed();
+        let got = self.take_packets(pkts, max, side);
+        self.give_back_freed(got == 0);
+        if got == 0 {
+            self.take_returns(side);
+        }
+        got
+    }
+
+    fn take_packets(&mut self, pkts: &mut PacketBurst, max: usize, side: &PortSide<'_>) -> usize {
         if self.broken {
             return 0;
         }
@@ -423,8 +446,9 @@ impl Session {
         b.index < self.held.count() && u64::from(b.offset) + u64::from(b.len) <= u64::from(self.peer.buf_size())
     }
 
-    /// Puts the peer's buffers freed here on the give-back ring (what does not fit waits in `to_give`).
-    fn give_back_freed(&mut self) {
+    /// Puts the peer's buffers freed here on the give-back ring (what does not fit waits in `to_give`):
+    /// once there are a batch of them, or `any` number.
+    fn give_back_freed(&mut self, any: bool) {
         loop {
             let n = self.peer.take_free(&mut self.freed[..]);
             for &idx in &self.freed[..n] {
@@ -438,7 +462,7 @@ impl Session {
                 break;
             }
         }
-        if self.to_give.is_empty() || self.broken {
+        if self.to_give.is_empty() || self.broken || (!any && self.to_give.len() < GIVE_BACK_BATCH) {
             return;
         }
         let Ok(space) = self.give_back.space(self.to_give.len() as u32) else {
@@ -454,7 +478,7 @@ impl Session {
     }
 
     /// Takes back this side's buffers the peer gave back, refusing any it did not have.
-    pub fn take_returns(&mut self, side: &PortSide<'_>) {
+    fn take_returns(&mut self, side: &PortSide<'_>) {
         if self.broken {
             return;
         }
@@ -470,6 +494,7 @@ impl Session {
                 bad += 1;
                 continue;
             }
+            self.lent_count -= 1;
             back.push(idx);
             if back.is_full() {
                 // SAFETY: each index was lent by this side (the ledger had it) and is now given back once.
