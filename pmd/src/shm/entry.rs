@@ -1,6 +1,8 @@
 //! How a packet crosses a data ring: one two-word slot per buflet, `[buffer index, length | flags]`, the
-//! buflet's data assumed to start where the sender's pool puts a new packet's (its headroom) for the
-//! first buflet and at 0 for the others; a buflet elsewhere takes a second slot, `[offset, 0]`. Eight
+//! buflet's data assumed to start where its pool puts a new packet's (its headroom) for the first buflet
+//! and at 0 for the others; a buflet elsewhere takes a second slot, `[offset, 0]`. A packet goes out in
+//! the sender's own buffers, or, flagged *home*, in buffers its peer lent it (a packet sent back where it
+//! came from, as an echo does, needs no copy and no give-back). Eight
 //! bytes per packet in the common case, as many as an in-process ring of packet handles moves, so the
 //! ring's cache lines cross between the processes no more often than feth's do between cores.
 
@@ -14,6 +16,8 @@ const LEN_MASK: u32 = (1 << 21) - 1;
 const MORE: u32 = 1 << 31;
 /// The next slot holds this buflet's data offset.
 const AT: u32 = 1 << 30;
+/// The buffer is the receiver's own, coming home.
+const HOME: u32 = 1 << 29;
 
 /// Where a buflet's data starts when its slot does not say: the pool's headroom in a packet's first
 /// buflet, 0 in the others.
@@ -26,8 +30,8 @@ pub(super) fn usual_offset(first: bool, headroom: u32) -> u32 {
 }
 
 /// The slots that carry `buf`: the second only when its data is not at the usual offset.
-pub(super) fn encode(buf: LentBuffer, more: bool, usual: u32) -> ([u32; WORDS], Option<[u32; WORDS]>) {
-    let flags = if more { MORE } else { 0 };
+pub(super) fn encode(buf: LentBuffer, more: bool, home: bool, usual: u32) -> ([u32; WORDS], Option<[u32; WORDS]>) {
+    let flags = if more { MORE } else { 0 } | if home { HOME } else { 0 };
     if buf.offset == usual {
         ([buf.index, buf.len | flags], None)
     } else {
@@ -44,14 +48,17 @@ pub(super) struct Slot {
     pub more: bool,
     /// The next slot holds the offset.
     pub offset_follows: bool,
+    /// The buffer is the receiver's own.
+    pub home: bool,
 }
 
 /// Reads a buflet's first slot; `None` when it sets bits no sender sets.
 pub(super) fn decode([index, word]: [u32; WORDS]) -> Option<Slot> {
-    if word & !(LEN_MASK | MORE | AT) != 0 {
+    if word & !(LEN_MASK | MORE | AT | HOME) != 0 {
         return None;
     }
-    Some(Slot { index, len: word & LEN_MASK, more: word & MORE != 0, offset_follows: word & AT != 0 })
+    let flag = |f: u32| word & f != 0;
+    Some(Slot { index, len: word & LEN_MASK, more: flag(MORE), offset_follows: flag(AT), home: flag(HOME) })
 }
 
 /// Slots a packet of `buflets` buflets may take at most.
@@ -67,23 +74,25 @@ mod tests {
     #[test]
     fn a_buflet_at_the_usual_offset_takes_one_slot_and_others_two() {
         let at_headroom = LentBuffer { index: 7, offset: 128, len: 60 };
-        let (slot, extra) = encode(at_headroom, false, 128);
+        let (slot, extra) = encode(at_headroom, false, false, 128);
         assert_eq!(extra, None);
-        assert_eq!(decode(slot), Some(Slot { index: 7, len: 60, more: false, offset_follows: false }));
+        let s = Slot { index: 7, len: 60, more: false, offset_follows: false, home: false };
+        assert_eq!(decode(slot), Some(s));
         let moved = LentBuffer { index: 9, offset: 300, len: 1 << 20 };
-        let (slot, extra) = encode(moved, true, 128);
+        let (slot, extra) = encode(moved, true, true, 128);
         assert_eq!(extra, Some([300, 0]));
-        assert_eq!(decode(slot), Some(Slot { index: 9, len: 1 << 20, more: true, offset_follows: true }));
+        let s = Slot { index: 9, len: 1 << 20, more: true, offset_follows: true, home: true };
+        assert_eq!(decode(slot), Some(s));
         assert_eq!(decode([1, 1 << 25]), None, "bits no sender sets");
     }
 
     proptest! {
         #[test]
         fn every_buflet_reads_back_as_written(index: u32, offset in 0u32..(1 << 20), len in 0u32..=(1 << 20),
-                                              more: bool, usual in 0u32..4096) {
-            let (slot, extra) = encode(LentBuffer { index, offset, len }, more, usual);
+                                              more: bool, home: bool, usual in 0u32..4096) {
+            let (slot, extra) = encode(LentBuffer { index, offset, len }, more, home, usual);
             let s = decode(slot).unwrap();
-            prop_assert_eq!((s.index, s.len, s.more), (index, len, more));
+            prop_assert_eq!((s.index, s.len, s.more, s.home), (index, len, more, home));
             prop_assert_eq!(extra.map(|e| e[0]).unwrap_or(usual), offset);
             prop_assert_eq!(s.offset_follows, extra.is_some());
         }

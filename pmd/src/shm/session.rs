@@ -198,20 +198,18 @@ impl Session {
         used = 0;
         for p in pkts.drain(..taken) {
             let len = p.len();
-            if !self.lend(p, side, &mut chain) {
-                continue;
-            }
+            let Some(home) = self.lend(p, side, &mut chain) else { continue };
+            // A buffer going home sits where its owner's pool puts data.
+            let usual = if home { self.peer.headroom() } else { headroom };
             for (i, &b) in chain.iter().enumerate() {
                 let more = i + 1 < chain.len();
-                let (slot, offset) = entry::encode(b, more, entry::usual_offset(i == 0, headroom));
+                let (slot, offset) = entry::encode(b, more, home, entry::usual_offset(i == 0, usual));
                 for words in std::iter::once(slot).chain(offset) {
                     self.tx.write(used, words);
                     self.ends[(self.tx.head().wrapping_add(used) & (self.tx.size() - 1)) as usize] = 0;
                     used += 1;
                 }
-                let fresh = self.lent.insert(b.index);
-                debug_assert!(fresh, "a buffer this side owned is not lent already");
-                self.lent_count += 1;
+                self.cross(b.index, home);
             }
             // The packet's last slot says it ended, and how long it was.
             self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
@@ -291,15 +289,34 @@ impl Session {
         unsafe { self.peer.put_bulk(&chunk) };
     }
 
-    /// Turns `p` into buffers of this side's pool in `chain` (copying it there if it is of another pool or
-    /// shares its buffers); false when it was dropped (counted) instead.
-    fn lend(&mut self, p: Packet, side: &PortSide<'_>, chain: &mut LentChain) -> bool {
+    /// Records that buffer `idx` crossed to the peer: lent, or (`home`) one of the peer's given back with
+    /// the packet in it.
+    fn cross(&mut self, idx: u32, home: bool) {
+        if home {
+            let held = self.held.remove(idx);
+            debug_assert!(held, "a packet of the peer's pool is made of buffers held here");
+        } else {
+            let fresh = self.lent.insert(idx);
+            debug_assert!(fresh, "a buffer this side owned is not lent already");
+            self.lent_count += 1;
+        }
+    }
+
+    /// Turns `p` into the buffers that carry it, in `chain`: the peer's own when it is a packet of the
+    /// peer's pool (`Some(true)`: it goes home), else this side's (`Some(false)`), copying it into this
+    /// side's pool if it is of another or shares its buffers. `None` when it was dropped (counted)
+    /// instead.
+    fn lend(&mut self, p: Packet, side: &PortSide<'_>, chain: &mut LentChain) -> Option<bool> {
         if p.len() > side.max_frame {
             side.counters.drop(DropReason::MtuExceeded, 1);
-            return false;
+            return None;
         }
         let p = match p.into_buffers(side.pool, chain) {
-            Ok(()) => return true,
+            Ok(()) => return Some(false),
+            Err(p) => p,
+        };
+        let p = match p.into_buffers(&self.peer, chain) {
+            Ok(()) => return Some(true),
             Err(p) => p,
         };
         let copy = match p.copy_layout_to(side.pool) {
@@ -311,11 +328,11 @@ impl Session {
                     CopyError::Layout => DropReason::MtuExceeded,
                 };
                 side.counters.drop(reason, 1);
-                return false;
+                return None;
             }
         };
         ShmCounters::add(&side.shm.tx_copied, 1);
-        copy.into_buffers(side.pool, chain).is_ok()
+        copy.into_buffers(side.pool, chain).is_ok().then_some(false)
     }
 
     /// Receives up to `max` packets into `pkts`; returns how many arrived. A poll that finds nothing also
@@ -346,7 +363,7 @@ impl Session {
         let mut chain = LentChain::new();
         self.rx_need = 1;
         while k < ready && got < max {
-            let Some(entries) = self.take_chain(k, ready, &mut chain) else {
+            let Some((entries, home)) = self.take_chain(k, ready, &mut chain, side.pool) else {
                 self.rx_need = ready - k + 1;
                 break;
             };
@@ -355,10 +372,17 @@ impl Session {
                 bad += 1;
                 continue;
             }
-            // SAFETY: `take_chain` checked every buffer: a buffer of the peer's pool, its window inside it,
-            // not already in this side's hands (the ledger now records it as ours), named once; no more
-            // than the pool's max_buflets of them.
-            let p = unsafe { self.peer.packet_from_buffers(&chain) };
+            let p = if home {
+                // SAFETY: `take_chain` checked every buffer: one of this side's that the peer had (the
+                // ledger said it was lent, and no longer does), its window inside it, named once; no more
+                // than the pool's max_buflets of them. The packet owns them again.
+                unsafe { side.pool.packet_from_buffers(&chain) }
+            } else {
+                // SAFETY: `take_chain` checked every buffer: a buffer of the peer's pool, its window inside
+                // it, not already in this side's hands (the ledger now records it as ours), named once; no
+                // more than the pool's max_buflets of them.
+                unsafe { self.peer.packet_from_buffers(&chain) }
+            };
             if p.len() > side.max_frame {
                 side.counters.drop(DropReason::MtuExceeded, 1);
                 continue;
@@ -380,23 +404,24 @@ impl Session {
     /// spans; `chain` is left empty when any entry is bad (the whole packet is skipped, and no buffer of it
     /// taken). `None` when the packet's entries are not all published yet (a sender publishes whole
     /// packets, so only a ring filled with unfinished chains is garbage, consumed as such).
-    fn take_chain(&mut self, k: u32, ready: u32, chain: &mut LentChain) -> Option<u32> {
+    fn take_chain(&mut self, k: u32, ready: u32, chain: &mut LentChain, own: &Pool) -> Option<(u32, bool)> {
         chain.clear();
-        let limit = self.peer.max_buflets() as usize;
-        let headroom = self.peer.headroom();
+        let home = self.slot(k, ready).and_then(entry::decode).is_some_and(|s| s.home);
+        let pool = if home { own } else { &self.peer };
+        let (limit, headroom, buf_size) = (pool.max_buflets() as usize, pool.headroom(), pool.buf_size());
         let mut ok = true;
         let mut n = 0;
         loop {
             let first = n == 0;
             let Some(words) = self.slot(k + n, ready) else {
-                return self.unfinished(k, ready, chain);
+                return self.unfinished(k, ready, chain, home).map(|n| (n, home));
             };
             n += 1;
             let slot = entry::decode(words);
             let mut offset = entry::usual_offset(first, headroom);
             if slot.is_some_and(|s| s.offset_follows) {
                 let Some([at, _]) = self.slot(k + n, ready) else {
-                    return self.unfinished(k, ready, chain);
+                    return self.unfinished(k, ready, chain, home).map(|n| (n, home));
                 };
                 n += 1;
                 offset = at;
@@ -406,7 +431,8 @@ impl Session {
                 break;
             };
             let buf = LentBuffer { index: s.index, offset, len: s.len };
-            ok = ok && chain.len() < limit && self.fits(buf) && self.held.insert(s.index);
+            let fits = u64::from(buf.offset) + u64::from(buf.len) <= u64::from(buf_size);
+            ok = ok && s.home == home && chain.len() < limit && fits && self.take_over(s.index, home);
             if ok {
                 chain.push(buf);
             }
@@ -415,9 +441,20 @@ impl Session {
             }
         }
         if !ok {
-            self.forget(chain);
+            self.forget(chain, home);
         }
-        Some(n)
+        Some((n, home))
+    }
+
+    /// Takes buffer `idx` into this side's hands, if the ledgers allow: one of the peer's not held here
+    /// already, or (`home`) one of this side's that the peer has.
+    fn take_over(&mut self, idx: u32, home: bool) -> bool {
+        if !home {
+            return self.held.insert(idx);
+        }
+        let lent = self.lent.remove(idx);
+        self.lent_count -= usize::from(lent);
+        lent
     }
 
 
@@ -429,21 +466,21 @@ impl Session {
     /// A packet whose slots are not all published yet: wait for them (a sender publishes whole packets),
     /// unless it began at the ring's first ready slot and the ring is full, which no sender does: then
     /// the whole ring is garbage, taken as one bad packet.
-    fn unfinished(&mut self, k: u32, ready: u32, chain: &mut LentChain) -> Option<u32> {
-        self.forget(chain);
+    fn unfinished(&mut self, k: u32, ready: u32, chain: &mut LentChain, home: bool) -> Option<u32> {
+        self.forget(chain, home);
         (k == 0 && ready == self.rx.size()).then_some(ready)
     }
 
-    /// Undoes the ledger entries of a chain not taken.
-    fn forget(&mut self, chain: &mut LentChain) {
+    /// Undoes the ledger entries of a chain not taken (see [`Session::take_over`]).
+    fn forget(&mut self, chain: &mut LentChain, home: bool) {
         for b in chain.drain(..) {
-            self.held.remove(b.index);
+            if home {
+                self.lent.insert(b.index);
+                self.lent_count += 1;
+            } else {
+                self.held.remove(b.index);
+            }
         }
-    }
-
-    /// Whether a window lies inside a buffer of the peer's pool.
-    fn fits(&self, b: LentBuffer) -> bool {
-        b.index < self.held.count() && u64::from(b.offset) + u64::from(b.len) <= u64::from(self.peer.buf_size())
     }
 
     /// Puts the peer's buffers freed here on the give-back ring (what does not fit waits in `to_give`):
