@@ -65,6 +65,7 @@ fn txonly_in_one_process_and_rxonly_in_another_agree_on_every_packet() {
         assert_eq!(side["accounting"]["buffers_leaked"], 0, "{side}");
         assert_eq!(side["accounting"]["unaccounted"], 0, "{side}");
         assert_eq!(port(side)["drops"]["peer_lost"], 0, "{side}");
+        assert_eq!(side["hot_path_allocations"], 0, "connecting is control work; the loops allocate nothing");
     }
 }
 

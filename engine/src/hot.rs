@@ -54,6 +54,27 @@ impl Drop for HotSection {
     }
 }
 
+/// A stretch of control work on a hot thread, from its creation until it is dropped: a driver that applies
+/// a rare change on the polling thread (a peer process connecting, say) may allocate there, and says so.
+/// Never for anything done per packet or per burst.
+#[derive(Debug)]
+pub struct ColdSection {
+    was: bool,
+}
+
+impl ColdSection {
+    /// Leaves the hot section, if any, until dropped.
+    pub fn enter() -> ColdSection {
+        ColdSection { was: HOT.with(|h| h.replace(false)) }
+    }
+}
+
+impl Drop for ColdSection {
+    fn drop(&mut self) {
+        HOT.with(|h| h.set(self.was));
+    }
+}
+
 /// Makes the per-thread state the engine's lock-free reads use (arc-swap's debt node, behind the input
 /// layer's filter and protocol lists), which is otherwise made on a thread's first read: a poll loop calls
 /// this at setup, with [`crate::pool::Pool::prepare_thread_cache`] for its pools, so that its hot section

@@ -150,10 +150,14 @@ impl ShmPort {
             return;
         }
         self.seen = generation;
+        // Connecting and disconnecting are control work, rare, on the polling thread.
+        let _cold = pktloop_engine::hot::ColdSection::enter();
         for change in self.control.take_changes() {
             self.end_session();
             let kind = match change {
                 Change::Up(session) => {
+                    // Packets of the peer's pool are freed here most: its cache now, not on the first free.
+                    session.prepare_thread(&self.pool);
                     self.session = Some(session);
                     self.shm_counters.session_started();
                     EventKind::LinkUp

@@ -151,6 +151,12 @@ impl Session {
         self._channel.as_mut_ptr()
     }
 
+    /// Makes the calling thread's caches of both pools (see [`Pool::prepare_thread_cache`]).
+    pub fn prepare_thread(&self, own: &Pool) {
+        own.prepare_thread_cache();
+        self.peer.prepare_thread_cache();
+    }
+
     /// Whether a peer index was impossible.
     pub fn is_broken(&self) -> bool {
         self.broken
