@@ -337,12 +337,8 @@ fn shm_port(path: &str, role: Option<Role>, config: &FethConfig, mtu: u32, index
         true => AppError::usage(e.to_string()),
         false => AppError::runtime(format!("cannot open the shm port: {e}")),
     })?;
-    let io = IoInfo {
-        driver: "shm",
-        io: "zero-copy",
-        queues: 1,
-        counters: IoCounters::Shm(port.shm_counters().clone()),
-    };
+    let io =
+        IoInfo { driver: "shm", io: "zero-copy", queues: 1, counters: IoCounters::Shm(port.shm_counters().clone()) };
     let info = PortInfo {
         name: port.name().to_owned(),
         mac: port.mac(),

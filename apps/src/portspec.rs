@@ -123,7 +123,10 @@ impl PortList {
 ///
 /// # Errors
 /// The message for the user, naming the flag.
-pub fn shm_role(list: &[PortSpec], role: Option<pktloop_pmd::shm::Role>) -> Result<Option<pktloop_pmd::shm::Role>, String> {
+pub fn shm_role(
+    list: &[PortSpec],
+    role: Option<pktloop_pmd::shm::Role>,
+) -> Result<Option<pktloop_pmd::shm::Role>, String> {
     let has_shm = list.iter().any(|p| matches!(p, PortSpec::Shm { .. }));
     match (has_shm, role) {
         (true, None) => Err("--port shm:PATH needs --role: valid is server or client".into()),

@@ -53,9 +53,11 @@ fn txonly_in_one_process_and_rxonly_in_another_agree_on_every_packet() {
     let _guard = serial();
     let path = tmp("agree.sock");
     let endpoint = format!("shm:{}", path.display());
-    let server = spawn(&["fwd", "--mode", "rxonly", "--port", &endpoint, "--role", "server", "--duration", "8", "--json"]);
+    let server =
+        spawn(&["fwd", "--mode", "rxonly", "--port", &endpoint, "--role", "server", "--duration", "8", "--json"]);
     wait_for_endpoint(&path);
-    let client = spawn(&["fwd", "--mode", "txonly", "--port", &endpoint, "--role", "client", "--count", "300000", "--json"]);
+    let client =
+        spawn(&["fwd", "--mode", "txonly", "--port", &endpoint, "--role", "client", "--count", "300000", "--json"]);
     let (client, server) = (report(client), report(server));
     assert_eq!(port(&client)["tx_packets"], 300_000, "{client}");
     assert_eq!(port(&server)["rx_packets"], 300_000, "{server}");
@@ -115,7 +117,8 @@ fn a_server_survives_twenty_clients_killed_at_random_moments() {
     pool.headroom = 128;
     pool.prefer = Prefer::Normal;
     let server = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool).unwrap();
-    let (counters, shm, server_pool) = (server.counters().clone(), server.shm_counters().clone(), server.tx_pool().clone());
+    let (counters, shm, server_pool) =
+        (server.counters().clone(), server.shm_counters().clone(), server.tx_pool().clone());
 
     let (stop, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Seen::default())));
     let poller = {
@@ -151,7 +154,8 @@ fn a_server_survives_twenty_clients_killed_at_random_moments() {
         assert!(took <= Duration::from_millis(100), "round {round}: link down {took:?} after the kill");
     }
     // Traffic resumes with the next client.
-    let last = spawn(&["fwd", "--mode", "rxonly", "--port", &endpoint, "--role", "client", "--duration", "1", "--json"]);
+    let last =
+        spawn(&["fwd", "--mode", "rxonly", "--port", &endpoint, "--role", "client", "--duration", "1", "--json"]);
     let last = report(last);
     stop.store(true, Ordering::Relaxed);
     let mut server = poller.join().unwrap();
@@ -163,7 +167,8 @@ fn a_server_survives_twenty_clients_killed_at_random_moments() {
         server.rx_burst(0, &mut inbox, 32);
     }
     let s = counters.snapshot();
-    let (taken, lost, no_peer) = (seen.lock().unwrap().taken, s.dropped(DropReason::PeerLost), s.dropped(DropReason::NoPeer));
+    let (taken, lost, no_peer) =
+        (seen.lock().unwrap().taken, s.dropped(DropReason::PeerLost), s.dropped(DropReason::NoPeer));
     eprintln!(
         "20 clients, {killed_connected} killed while connected (link down at worst {worst:?} after the kill); \
          server port took {taken} = sent {} + lost with the peer {lost} + no peer {no_peer}; the last client \
@@ -183,10 +188,12 @@ fn the_pktloop_server_reports_every_buffer_back_after_its_clients_were_killed() 
     let _guard = serial();
     let path = tmp("cli-kill.sock");
     let endpoint = format!("shm:{}", path.display());
-    let server = spawn(&["fwd", "--mode", "txonly", "--port", &endpoint, "--role", "server", "--duration", "5", "--json"]);
+    let server =
+        spawn(&["fwd", "--mode", "txonly", "--port", &endpoint, "--role", "server", "--duration", "5", "--json"]);
     wait_for_endpoint(&path);
     for delay in [150, 300, 450] {
-        let mut client = spawn(&["fwd", "--mode", "rxonly", "--port", &endpoint, "--role", "client", "--duration", "60"]);
+        let mut client =
+            spawn(&["fwd", "--mode", "rxonly", "--port", &endpoint, "--role", "client", "--duration", "60"]);
         std::thread::sleep(Duration::from_millis(delay));
         client.kill().unwrap();
         client.wait().unwrap();

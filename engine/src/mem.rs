@@ -125,10 +125,8 @@ impl Region {
     }
 
     fn map_file(fd: OwnedFd, len: usize, backing: Backing) -> Result<Region, MemError> {
-        let map = MmapOptions::new()
-            .len(len)
-            .map_raw(&File::from(fd))
-            .map_err(|source| MemError { bytes: len, source })?;
+        let map =
+            MmapOptions::new().len(len).map_raw(&File::from(fd)).map_err(|source| MemError { bytes: len, source })?;
         Ok(Region { map: Mapping::Shared(map), backing })
     }
 

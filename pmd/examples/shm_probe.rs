@@ -9,10 +9,18 @@ use std::time::{Duration, Instant};
 fn main() {
     let path = "/tmp/shm-probe.sock";
     let _ = std::fs::remove_file(path);
-    let pool = |n: &str| { let mut c = PoolConfig::new(n, 4096, 2048); c.headroom = 128; c.prefer = Prefer::Normal; c };
+    let pool = |n: &str| {
+        let mut c = PoolConfig::new(n, 4096, 2048);
+        c.headroom = 128;
+        c.prefer = Prefer::Normal;
+        c
+    };
     let mut server = ShmPort::open(&ShmConfig::new(path, Role::Server), pool("s")).unwrap();
     let mut client = ShmPort::open(&ShmConfig::new(path, Role::Client), pool("c")).unwrap();
-    while server.link() != pktloop_engine::port::LinkState::Up { let mut b = PacketBurst::new(); server.rx_burst(0, &mut b, 32); }
+    while server.link() != pktloop_engine::port::LinkState::Up {
+        let mut b = PacketBurst::new();
+        server.rx_burst(0, &mut b, 32);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let t = std::thread::spawn(move || {
@@ -34,7 +42,11 @@ fn main() {
         for _ in 0..64 {
             if burst.is_empty() {
                 client.tx_pool().alloc_bulk(&mut burst, 32);
-                if !light { for p in burst.iter_mut() { p.extend(60).unwrap(); } }
+                if !light {
+                    for p in burst.iter_mut() {
+                        p.extend(60).unwrap();
+                    }
+                }
             }
             sent += client.tx_burst(0, &mut burst) as u64;
         }

@@ -18,7 +18,11 @@ use std::time::{Duration, Instant};
 /// A socket path of this test's own.
 fn endpoint() -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    std::env::temp_dir().join(format!("pktloop-shm-{}-{}.sock", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+    std::env::temp_dir().join(format!(
+        "pktloop-shm-{}-{}.sock",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 fn pool_config(name: &str) -> PoolConfig {
@@ -104,7 +108,9 @@ fn frames_cross_both_ways_in_place_and_every_buffer_comes_back() {
     assert_eq!(client.shm_counters().tx_copied(), 0, "the client's own packets crossed in place");
     assert_eq!(server.shm_counters().tx_copied(), 0, "the echoes went home in the client's buffers");
     // A packet counts as sent once its sender learns the peer took it: idle polls learn that.
-    poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.tx_pool().in_use() == 0 && p.stats().opackets == 3000));
+    poll_until(&mut [&mut server, &mut client], |p| {
+        p.iter().all(|p| p.tx_pool().in_use() == 0 && p.stats().opackets == 3000)
+    });
     let (s, c) = (server.stats(), client.stats());
     assert_eq!((c.opackets, s.ipackets, s.opackets), (3000, 3000, 3000));
     assert_eq!(client.stats().dropped(DropReason::PeerLost), 0);
@@ -190,4 +196,3 @@ fn a_stale_endpoint_of_a_dead_server_is_replaced() {
     let mut client = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap();
     poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.link() == LinkState::Up));
 }
-

@@ -369,7 +369,11 @@ pub fn print_table(plan: &Plan, r: &Report) {
                 t.io,
                 per_frame_text(rx),
                 per_frame_text(tx),
-                if matches!(t.driver, "tap" | "shm") { String::new() } else { format!("; missed by the kernel {}", t.missed) }
+                if matches!(t.driver, "tap" | "shm") {
+                    String::new()
+                } else {
+                    format!("; missed by the kernel {}", t.missed)
+                }
             );
         }
         if let Some(Some(shm)) = r.io.get(i).map(|t| t.as_ref().and_then(|t| t.shm)) {

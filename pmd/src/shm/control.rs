@@ -97,7 +97,11 @@ impl Control {
 }
 
 /// Starts the server's thread: one client at a time; the next is accepted when the current one is gone.
-pub(super) fn spawn_server(listener: UnixListener, local: Local, control: Arc<Control>) -> std::io::Result<JoinHandle<()>> {
+pub(super) fn spawn_server(
+    listener: UnixListener,
+    local: Local,
+    control: Arc<Control>,
+) -> std::io::Result<JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     std::thread::Builder::new().name(format!("{}-ctl", local.name)).spawn(move || {
         while !control.stopping() {
@@ -145,7 +149,8 @@ pub(super) fn spawn_client(
         let mut reported = false;
         while !control.stopping() {
             std::thread::sleep(RECONNECT_EVERY);
-            let attempt = handshake::connect(&local.path).and_then(|s| handshake::as_client(&s, &local).map(|x| (s, x)));
+            let attempt =
+                handshake::connect(&local.path).and_then(|s| handshake::as_client(&s, &local).map(|x| (s, x)));
             match attempt {
                 Ok((stream, session)) => {
                     control.run_connection(&stream, session, &local);

@@ -66,7 +66,10 @@ pub enum ShmError {
 impl ShmError {
     /// Whether the user can fix this by changing what they asked for (the CLI exits with status 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, ShmError::Knob(_) | ShmError::NoServer { .. } | ShmError::InUse { .. } | ShmError::Mismatch { .. })
+        matches!(
+            self,
+            ShmError::Knob(_) | ShmError::NoServer { .. } | ShmError::InUse { .. } | ShmError::Mismatch { .. }
+        )
     }
 
     pub(super) fn os(op: &'static str) -> impl FnOnce(io::Error) -> ShmError {

@@ -45,7 +45,14 @@ pub struct ShmConfig {
 impl ShmConfig {
     /// `role` at `path`, MTU 1500, 1024-slot rings.
     pub fn new(path: impl Into<PathBuf>, role: Role) -> ShmConfig {
-        ShmConfig { path: path.into(), role, name: format!("shm-{}", role.as_str()), mtu: 1500, ring_size: 1024, index: 0 }
+        ShmConfig {
+            path: path.into(),
+            role,
+            name: format!("shm-{}", role.as_str()),
+            mtu: 1500,
+            ring_size: 1024,
+            index: 0,
+        }
     }
 
     fn validate(&self) -> Result<(), KnobError> {
@@ -115,7 +122,13 @@ impl ShmPort {
             }
         }
         .map_err(ShmError::os("start the control thread"))?;
-        log::info!("{}: shm {} at {}, pool memory {}", config.name, config.role.as_str(), config.path.display(), pool.backing());
+        log::info!(
+            "{}: shm {} at {}, pool memory {}",
+            config.name,
+            config.role.as_str(),
+            config.path.display(),
+            pool.backing()
+        );
         Ok(ShmPort {
             name: config.name.clone(),
             mac: mac_for(config),

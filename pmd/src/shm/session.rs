@@ -122,7 +122,12 @@ impl Session {
         // SAFETY: each ring has one producer and one consumer: this side produces `tx` and `give_back` and
         // consumes the other two, the peer the opposite (the role decides which is which).
         let (tx, rx, give_back, returns) = unsafe {
-            (Producer::new(rings.tx), Consumer::new(rings.rx), Producer::new(rings.give_back), Consumer::new(rings.returns))
+            (
+                Producer::new(rings.tx),
+                Consumer::new(rings.rx),
+                Producer::new(rings.give_back),
+                Consumer::new(rings.returns),
+            )
         };
         let counted = tx.head();
         Session {
@@ -462,7 +467,6 @@ impl Session {
         self.lent_count -= usize::from(lent);
         lent
     }
-
 
     /// Slot `k` of the `ready` published ones, if there.
     fn slot(&self, k: u32, ready: u32) -> Option<[u32; DATA_WORDS]> {
