@@ -71,6 +71,8 @@ mod input_thread;
 mod interface;
 mod protocol;
 mod responder;
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 mod shared;
 mod slot;
 

@@ -86,7 +86,8 @@ fn icmp_reply_in_place(ip: &mut [u8], my_ip: Ipv4Addr) -> bool {
     }
     // The ICMP message ends at the IP total length, not at the end of the frame.
     let Ok(mut icmp) = Icmpv4Packet::new_checked(ip.payload_mut()) else { return false };
-    if icmp.msg_type() != Icmpv4Message::EchoRequest || !icmp.verify_checksum() {
+    // An echo request has code 0 (RFC 792); one with another is malformed, and its reply would be too.
+    if icmp.msg_type() != Icmpv4Message::EchoRequest || icmp.msg_code() != 0 || !icmp.verify_checksum() {
         return false;
     }
     let code = icmp.msg_code();

@@ -154,5 +154,7 @@ pub enum Error {
 /// Result of parsing bytes.
 pub type Result<T> = core::result::Result<T, Error>;
 
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 #[cfg(test)]
 mod tests;
