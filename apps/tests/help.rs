@@ -142,8 +142,19 @@ fn readmes_name_only_flags_that_exist_and_every_flag_that_does() {
         .map(|c| (c.to_string(), flags(&help(c)).into_iter().map(|(n, _)| n).collect()))
         .collect();
     // Flags of other programs the READMEs quote (cargo, testpmd, the kernel's tools).
-    let foreign =
-        ["release", "example", "test", "all-targets", "workspace", "cfg", "lib", "nocapture", "target", "no-fail-fast"];
+    let foreign = [
+        "release",
+        "example",
+        "test",
+        "all-targets",
+        "workspace",
+        "cfg",
+        "lib",
+        "nocapture",
+        "target",
+        "no-fail-fast",
+        "tests",
+    ];
     for readme in ["README.md", "../README.md"] {
         for f in readme_flags(readme) {
             let known = all.iter().any(|(_, fl)| fl.contains(&f)) || foreign.contains(&f.as_str());

@@ -103,8 +103,8 @@ mod tests {
         // Found by the fuzzer: an echo request with a code other than 0, its checksum right, was answered
         // with that code, a reply no parser accepts. It is malformed, and ignored.
         let found = [
-            2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 0x28, 0, 1, 0, 0, 0x40, 1, 0xee, 0xac, 198, 18, 0,
-            1, 198, 18, 0, 2, 8, 0x93, 0x52, 0, 0, 7, 0, 1,
+            2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0, 0, 0x28, 0, 1, 0, 0, 0x40, 1, 0xee, 0xac, 198, 18, 0, 1,
+            198, 18, 0, 2, 8, 0x93, 0x52, 0, 0, 7, 0, 1,
         ];
         let mut frame = found.to_vec();
         frame.extend_from_slice(b"pktloop-fuzz");

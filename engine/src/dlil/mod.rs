@@ -64,6 +64,8 @@
 
 pub mod builtin;
 pub mod demux;
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 mod filter;
 mod handle;
 mod handoff;
@@ -71,8 +73,6 @@ mod input_thread;
 mod interface;
 mod protocol;
 mod responder;
-#[cfg(any(test, fuzzing))]
-pub mod exercise;
 mod shared;
 mod slot;
 

@@ -162,7 +162,6 @@ fn unchecked_checksum_helpers_do_not_panic_on_lies() {
     udp.fill_checksum(IP_A, IP_B);
 }
 
-
 /// Arbitrary bytes, and bytes that start as a real header so the deeper checks are reached too.
 fn frames() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
