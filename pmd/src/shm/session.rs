@@ -1,7 +1,8 @@
 //! One connection's data path: the four rings, the peer's pool mapped here, and the two ledgers. Sending
-//! lends this side's buffers (a packet of another pool is copied into one first); receiving makes packets
-//! of the peer's buffers; freed ones go back to the peer through the give-back ring, and this side's come
-//! back through the peer's. Everything read from shared memory is checked before it is used.
+//! lends this side's buffers (a packet of another pool is copied into one first), or sends a packet of the
+//! peer's buffers home in them; receiving makes packets of the peer's buffers, or of this side's coming
+//! home; freed peer buffers go back through the give-back ring, and this side's come back through the
+//! peer's. Everything read from shared memory is checked before it is used.
 
 use super::entry;
 use super::layout::{self, Role, DATA_WORDS, RETURN_WORDS};
