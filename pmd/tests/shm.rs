@@ -175,6 +175,25 @@ fn settings_that_differ_are_refused_naming_the_setting_and_both_values() {
 }
 
 #[test]
+fn a_peer_pool_larger_than_the_other_side_maps_is_refused() {
+    let path = endpoint();
+    let server = ShmConfig { max_peer_buffers: 512, ..config(&path, Role::Server) };
+    let _server = ShmPort::open(&server, pool_config("server")).unwrap();
+    let e = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap_err();
+    assert!(e.is_usage());
+    assert_eq!(
+        e.to_string(),
+        "shm peer refused: the client's pool of 1024 buffers is more than its peer maps (max-peer-buffers 512); \
+         give it fewer buffers or raise the peer's limit"
+    );
+    let path = endpoint();
+    let _server = ShmPort::open(&config(&path, Role::Server), pool_config("server")).unwrap();
+    let client = ShmConfig { max_peer_buffers: 1000, ..config(&path, Role::Client) };
+    let e = ShmPort::open(&client, pool_config("client")).unwrap_err();
+    assert!(e.to_string().contains("the server's pool of 1024 buffers"), "{e}");
+}
+
+#[test]
 fn no_server_a_taken_endpoint_and_bad_knobs_are_usage_errors() {
     let path = endpoint();
     let e = ShmPort::open(&config(&path, Role::Client), pool_config("client")).unwrap_err();

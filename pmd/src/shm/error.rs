@@ -35,6 +35,20 @@ pub enum ShmError {
         /// The client's value.
         client: u32,
     },
+    /// One side's pool has more buffers than the other maps of a peer's (each buffer of a peer's pool costs
+    /// a descriptor on this side).
+    #[error(
+        "shm peer refused: the {whose} pool of {buffers} buffers is more than its peer maps (max-peer-buffers \
+         {max}); give it fewer buffers or raise the peer's limit"
+    )]
+    PeerPoolTooLarge {
+        /// `client's` or `server's`.
+        whose: &'static str,
+        /// Buffers of that pool.
+        buffers: u32,
+        /// The peer's limit.
+        max: u32,
+    },
     /// The peer spoke, but not the protocol.
     #[error("shm peer at {path:?}: {problem}")]
     Protocol {
@@ -68,7 +82,11 @@ impl ShmError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            ShmError::Knob(_) | ShmError::NoServer { .. } | ShmError::InUse { .. } | ShmError::Mismatch { .. }
+            ShmError::Knob(_)
+                | ShmError::NoServer { .. }
+                | ShmError::InUse { .. }
+                | ShmError::Mismatch { .. }
+                | ShmError::PeerPoolTooLarge { .. }
         )
     }
 

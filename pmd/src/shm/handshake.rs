@@ -3,7 +3,7 @@
 //! mapped.
 
 use super::error::ShmError;
-use super::hello::{setting_name, setting_number, Agreed, Message, PoolShape};
+use super::hello::{setting_name, setting_number, Agreed, Message, PoolShape, POOL_TOO_LARGE};
 use super::layout::{channel_bytes, Role};
 use super::session::Session;
 use super::sys;
@@ -29,6 +29,8 @@ pub(super) struct Local {
     pub shape: PoolShape,
     /// The pool's memory file.
     pub pool_file: OwnedFd,
+    /// Most buffers of a peer's pool this side maps.
+    pub max_peer_buffers: u32,
 }
 
 /// Binds the endpoint at `path`, replacing a socket file no server answers on any more.
@@ -60,6 +62,9 @@ pub(super) fn as_client(stream: &UnixStream, local: &Local) -> Result<Session, S
     let (answer, files) = receive(stream, local)?;
     let (agreed, pool, bytes) = match answer {
         Message::Welcome { agreed, pool, channel_bytes } => (agreed, pool, channel_bytes),
+        Message::Refused { setting: POOL_TOO_LARGE, server, client } => {
+            return Err(ShmError::PeerPoolTooLarge { whose: "client's", buffers: client, max: server })
+        }
         Message::Refused { setting, server, client } => {
             return Err(ShmError::Mismatch { setting: setting_name(setting), server, client })
         }
@@ -67,6 +72,13 @@ pub(super) fn as_client(stream: &UnixStream, local: &Local) -> Result<Session, S
     };
     if let Some((setting, client, server)) = local.agreed.first_difference(&agreed) {
         return Err(ShmError::Mismatch { setting, server, client });
+    }
+    if pool.buffers > local.max_peer_buffers {
+        return Err(ShmError::PeerPoolTooLarge {
+            whose: "server's",
+            buffers: pool.buffers,
+            max: local.max_peer_buffers,
+        });
     }
     if bytes < channel_bytes(local.agreed.ring_size) as u64 {
         return Err(protocol(local, format!("a channel of {bytes} bytes cannot hold its rings")));
@@ -90,6 +102,16 @@ pub(super) fn as_server(stream: &UnixStream, local: &Local) -> Result<Session, S
         // The refusal is a courtesy: the client learns the same from the closed socket if it is lost.
         let _ = sys::send(stream, &refusal, &[]);
         return Err(ShmError::Mismatch { setting, server, client });
+    }
+    if pool.buffers > local.max_peer_buffers {
+        let refusal =
+            Message::Refused { setting: POOL_TOO_LARGE, server: local.max_peer_buffers, client: pool.buffers };
+        let _ = sys::send(stream, &refusal, &[]);
+        return Err(ShmError::PeerPoolTooLarge {
+            whose: "client's",
+            buffers: pool.buffers,
+            max: local.max_peer_buffers,
+        });
     }
     let [pool_file]: [OwnedFd; 1] =
         files.try_into().map_err(|f: Vec<_>| protocol(local, format!("hello carried {} files, not 1", f.len())))?;

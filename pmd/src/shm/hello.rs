@@ -148,6 +148,10 @@ impl Message {
     }
 }
 
+/// [`Message::Refused`]'s `setting` when the client's pool has more buffers than the server maps of a
+/// peer's: `server` is the server's limit, `client` the client's buffers.
+pub(super) const POOL_TOO_LARGE: u32 = u32::MAX;
+
 /// The name of setting number `i` of [`Agreed`].
 pub(super) fn setting_name(i: u32) -> &'static str {
     let names = Agreed { version: 0, mtu: 0, ring_size: 0 }.fields();

@@ -40,6 +40,9 @@ pub struct ShmConfig {
     pub ring_size: u32,
     /// Port number carried by its events.
     pub index: u32,
+    /// Most buffers of the peer's pool this side maps, 1..=16777216: each costs a descriptor here (64
+    /// bytes), so a peer cannot make this side allocate without bound. Default 1048576.
+    pub max_peer_buffers: u32,
 }
 
 impl ShmConfig {
@@ -52,11 +55,13 @@ impl ShmConfig {
             mtu: 1500,
             ring_size: 1024,
             index: 0,
+            max_peer_buffers: 1 << 20,
         }
     }
 
     fn validate(&self) -> Result<(), KnobError> {
         check_range("mtu", self.mtu, 68, 65535, "68..=65535")?;
+        check_range("max-peer-buffers", self.max_peer_buffers, 1, 1 << 24, "1..=16777216")?;
         if !RING_SIZES.contains(&self.ring_size) || !self.ring_size.is_power_of_two() {
             return Err(KnobError::new("ring-size", self.ring_size, "a power of two in 64..=16384"));
         }
@@ -108,6 +113,7 @@ impl ShmPort {
             agreed: Agreed { version: PROTOCOL_VERSION, mtu: config.mtu, ring_size: config.ring_size },
             shape,
             pool_file: file,
+            max_peer_buffers: config.max_peer_buffers,
         };
         let control = Arc::new(Control::default());
         let thread = match config.role {

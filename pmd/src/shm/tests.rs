@@ -36,6 +36,7 @@ fn hostile_client(path: &std::path::Path) -> (std::os::unix::net::UnixStream, su
         agreed: Agreed { version: PROTOCOL_VERSION, mtu: 1500, ring_size: RING },
         shape,
         pool_file: file,
+        max_peer_buffers: 1 << 20,
     };
     let stream = handshake::connect(path).unwrap();
     let session = handshake::as_client(&stream, &local).unwrap();
