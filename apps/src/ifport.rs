@@ -47,7 +47,7 @@ impl std::fmt::Debug for IfPort {
 
 impl IfPort {
     /// Wraps `port`: an interface with `filters` attached in order, its input path on a thread pinned to
-    /// `input_core` when given.
+    /// `input_core` when given; `pools` are the run's, whose packets that thread may free.
     ///
     /// # Errors
     /// The input thread could not be started.
@@ -56,6 +56,7 @@ impl IfPort {
         burst: usize,
         filters: Vec<Box<dyn pktloop_engine::dlil::Filter>>,
         input_core: Option<usize>,
+        pools: &[pktloop_engine::Pool],
     ) -> std::io::Result<IfPort> {
         let (name, mac, mtu) = (port.name().to_owned(), port.mac(), port.mtu());
         let (pool, counters) = (port.tx_pool().clone(), port.counters().clone());
@@ -75,7 +76,7 @@ impl IfPort {
             None => Path::Inline(iface),
             Some(core) => {
                 let (outbound, from_worker) = ring_pair();
-                let thread = InputThread::spawn(iface, core, Some(from_worker))?;
+                let thread = InputThread::spawn(iface, core, Some(from_worker), pools)?;
                 Path::Threaded { thread, outbound }
             }
         };

@@ -443,7 +443,7 @@ pub fn through_input_layer(
     for (i, port) in ports.into_iter().enumerate() {
         let filters = dlil.filters.iter().map(|f| f.build()).collect();
         let core = dlil.input_core.map(|c| (c + i) % available.max(1));
-        let wrapped = crate::ifport::IfPort::wrap(port, burst, filters, core)
+        let wrapped = crate::ifport::IfPort::wrap(port, burst, filters, core, &set.pools)
             .map_err(|e| AppError::runtime(format!("cannot start the input thread of port {i}: {e}")))?;
         set.info[i].iface = Some(wrapped.handle().clone());
         set.ports.push(Box::new(wrapped));

@@ -181,6 +181,7 @@ fn fwd_through_the_input_layer_counts_filter_drops_and_accounts_for_every_packet
         assert!(v["drops"]["filtered"].as_u64().unwrap() >= dropped, "{v}");
         assert_eq!(v["accounting"]["unaccounted"], 0, "{v}");
         assert_eq!(v["accounting"]["buffers_leaked"], 0, "{v}");
+        assert_eq!(v["hot_path_allocations"], 0, "the workers and the input thread allocate nothing: {v}");
     }
 }
 

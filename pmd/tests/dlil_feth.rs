@@ -282,6 +282,7 @@ fn short_and_unknown_frames_are_counted_and_the_interface_goes_on() {
 fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
     let (mut a, b) = pair(&cfg()).unwrap();
     let pool = a.tx_pool().clone();
+    let pools = [a.tx_pool(), a.rx_pool(), b.tx_pool(), b.rx_pool()].map(Pool::clone);
     let iface = Interface::new(Box::new(b), 32);
     let h = iface.handle();
     let events = h.subscribe();
@@ -289,7 +290,7 @@ fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
     let (mut to_port, outbound) = ring::ring::<Packet>(1024).unwrap();
     h.attach_protocol(0x0800, Box::new(Handoff::new("to-worker", to_worker, h.counters().clone()))).unwrap();
     let overflow = || h.stats().dropped(DropReason::RxRingFull);
-    let thread = InputThread::spawn(iface, 1, Some(outbound)).unwrap();
+    let thread = InputThread::spawn(iface, 1, Some(outbound), &pools).unwrap();
     let n = 50_000u64;
     let sent_all = AtomicBool::new(false);
     let stop_peer = AtomicBool::new(false);

@@ -123,7 +123,8 @@ fn input_thread_with(forward: bool) -> f64 {
     let (mut to_port, outbound) = ring::ring::<Packet>(1024).expect("ring");
     h.attach_protocol(ETHERTYPE_IPV4, Box::new(Handoff::new("to-worker", to_worker, h.counters().clone())))
         .expect("free");
-    let thread = InputThread::spawn(iface, 0, forward.then_some(outbound)).expect("input thread");
+    let thread =
+        InputThread::spawn(iface, 0, forward.then_some(outbound), std::slice::from_ref(&pool)).expect("input thread");
     pin(1);
     let mut burst = PacketBurst::new();
     let mut got = 0u64;

@@ -2,8 +2,10 @@
 //! [`Interface`], runs its input path, and sends what other threads queue for output on an SPSC ring.
 
 use super::interface::Interface;
+use crate::hot::{self, HotSection};
 use crate::lcore::{self, Lcore};
 use crate::packet::Packet;
+use crate::pool::Pool;
 use crate::port::{DropReason, PacketBurst, PortCounters};
 use crate::ring::Consumer;
 
@@ -18,22 +20,34 @@ pub struct InputThread {
 
 impl InputThread {
     /// Starts the input path of `iface` on its own thread pinned to `core`; packets pushed onto the
-    /// producer side of `outbound` are sent through the interface's output path.
+    /// producer side of `outbound` are sent through the interface's output path. `pools` are those whose
+    /// packets the thread may free (the port's, those of packets queued for output): their caches are made
+    /// before the loop, which then runs as a hot section (see [`crate::hot`]) and allocates nothing.
     ///
     /// # Errors
     /// The thread could not be started.
-    pub fn spawn(iface: Interface, core: usize, outbound: Option<Consumer<Packet>>) -> std::io::Result<InputThread> {
+    pub fn spawn(
+        iface: Interface,
+        core: usize,
+        outbound: Option<Consumer<Packet>>,
+        pools: &[Pool],
+    ) -> std::io::Result<InputThread> {
         let name = format!("dlil-{}", iface.handle().name());
+        let pools = pools.to_vec();
         let lcore = lcore::spawn(&name, 0, core, move |ctx| {
             let mut iface = iface;
             let mut outbound = outbound;
             let mut out = PacketBurst::new();
+            pools.iter().for_each(Pool::prepare_thread_cache);
+            hot::prepare_thread();
+            let hot = HotSection::enter();
             while ctx.running() {
                 iface.poll();
                 if let Some(ring) = &mut outbound {
                     send(&mut iface, ring, &mut out);
                 }
             }
+            drop(hot);
             // Stopping loses nothing: what was queued for output is sent (or, if the port takes nothing
             // for a long while, counted as dropped at detach), and the interface goes back with its state.
             if let Some(ring) = &mut outbound {
