@@ -9,6 +9,7 @@ use super::layout::Role;
 use super::session::{PortSide, Session, ShmCounters};
 use pktloop_engine::error::{check_range, KnobError};
 use pktloop_engine::mem::{Backing, Region};
+use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::PoolConfig;
 use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
 use pktloop_engine::Pool;
@@ -76,15 +77,30 @@ pub struct ShmPort {
     mac: [u8; 6],
     mtu: u32,
     index: u32,
-    pool: Pool,
+    /// What every session call needs of the port; a field of its own so that it can be lent while the
+    /// session is borrowed mutably.
+    own: Own,
     session: Option<Box<Session>>,
     control: Arc<Control>,
     thread: Option<JoinHandle<()>>,
     /// The control generation last applied.
     seen: u64,
+    events: EventBus,
+}
+
+/// This side's pool, counters and longest frame.
+#[derive(Debug)]
+struct Own {
+    pool: Pool,
+    max_frame: usize,
     counters: Arc<PortCounters>,
     shm_counters: Arc<ShmCounters>,
-    events: EventBus,
+}
+
+impl Own {
+    fn side(&self) -> PortSide<'_> {
+        PortSide { pool: &self.pool, max_frame: self.max_frame, counters: &self.counters, shm: &self.shm_counters }
+    }
 }
 
 impl ShmPort {
@@ -140,25 +156,28 @@ impl ShmPort {
             mac: mac_for(config),
             mtu: config.mtu,
             index: config.index,
-            pool,
+            own: Own {
+                pool,
+                max_frame: (config.mtu + FRAME_OVERHEAD) as usize,
+                counters: Arc::default(),
+                shm_counters: Arc::default(),
+            },
             session: None,
             control,
             thread: Some(thread),
             seen: 0,
-            counters: Arc::default(),
-            shm_counters: Arc::default(),
             events: EventBus::new(),
         })
     }
 
     /// The driver's own counters (sessions, copies, refused give-backs, corrupt rings).
     pub fn shm_counters(&self) -> &Arc<ShmCounters> {
-        &self.shm_counters
+        &self.own.shm_counters
     }
 
     /// Where this side's buffers live (hugepages or normal pages).
     pub fn backing(&self) -> Backing {
-        self.pool.backing()
+        self.own.pool.backing()
     }
 
     /// Applies the connection changes the control thread posted since the last look (one atomic load
@@ -176,9 +195,9 @@ impl ShmPort {
             let kind = match change {
                 Change::Up(session) => {
                     // Packets of the peer's pool are freed here most: its cache now, not on the first free.
-                    session.prepare_thread(&self.pool);
+                    session.prepare_thread(&self.own.pool);
                     self.session = Some(session);
-                    self.shm_counters.session_started();
+                    self.own.shm_counters.session_started();
                     EventKind::LinkUp
                 }
                 Change::Down => EventKind::LinkDown,
@@ -187,19 +206,10 @@ impl ShmPort {
         }
     }
 
-    fn side(&self) -> PortSide<'_> {
-        PortSide {
-            pool: &self.pool,
-            max_frame: (self.mtu + FRAME_OVERHEAD) as usize,
-            counters: &self.counters,
-            shm: &self.shm_counters,
-        }
-    }
-
     /// Ends the current session, if any, taking every buffer back.
     fn end_session(&mut self) {
         if let Some(session) = self.session.take() {
-            session.finish(&self.side());
+            session.finish(&self.own.side());
         }
     }
 
@@ -208,7 +218,7 @@ impl ShmPort {
         let deadline = Instant::now() + CLOSE_DRAIN;
         while Instant::now() < deadline && self.control.link_up() {
             self.sync();
-            let side = PortSide { pool: &self.pool, max_frame: 0, counters: &self.counters, shm: &self.shm_counters };
+            let side = self.own.side();
             let Some(session) = self.session.as_mut().filter(|s| !s.is_broken()) else { break };
             if session.flush(&side) {
                 break;
@@ -245,12 +255,7 @@ impl Port for ShmPort {
 
     fn rx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
         self.sync();
-        let side = PortSide {
-            pool: &self.pool,
-            max_frame: (self.mtu + FRAME_OVERHEAD) as usize,
-            counters: &self.counters,
-            shm: &self.shm_counters,
-        };
+        let side = self.own.side();
         let Some(session) = self.session.as_mut() else { return 0 };
         let n = session.receive(pkts, max, &side);
         if session.is_broken() {
@@ -261,17 +266,11 @@ impl Port for ShmPort {
 
     fn tx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst) -> usize {
         self.sync();
-        let side = PortSide {
-            pool: &self.pool,
-            max_frame: (self.mtu + FRAME_OVERHEAD) as usize,
-            counters: &self.counters,
-            shm: &self.shm_counters,
-        };
+        let side = self.own.side();
         let Some(session) = self.session.as_mut() else {
             let n = pkts.len();
-            let counters: &PortCounters = &self.counters;
-            counters.drop(DropReason::NoPeer, n as u64);
-            pkts.clear();
+            side.counters.drop(DropReason::NoPeer, n as u64);
+            free_burst(pkts);
             return n;
         };
         let n = session.send(pkts, &side);
@@ -290,7 +289,7 @@ impl Port for ShmPort {
     }
 
     fn counters(&self) -> &Arc<PortCounters> {
-        &self.counters
+        &self.own.counters
     }
 
     fn events(&self) -> &EventBus {
@@ -298,7 +297,7 @@ impl Port for ShmPort {
     }
 
     fn tx_pool(&self) -> &Pool {
-        &self.pool
+        &self.own.pool
     }
 }
 
