@@ -339,6 +339,12 @@ fn shm_port(path: &str, role: Option<Role>, config: &FethConfig, mtu: u32, index
     })?;
     let io =
         IoInfo { driver: "shm", io: "zero-copy", queues: 1, counters: IoCounters::Shm(port.shm_counters().clone()) };
+    Ok(reaching_outside(port, io, index))
+}
+
+/// The set of one port that reaches outside the process (a real interface, a peer process), moving frames
+/// as `io` says; it is port `index` of the run and sends to [`wire_peer`]`(index)`.
+fn reaching_outside(port: impl Port + 'static, io: IoInfo, index: usize) -> PortSet {
     let info = PortInfo {
         name: port.name().to_owned(),
         mac: port.mac(),
@@ -348,7 +354,7 @@ fn shm_port(path: &str, role: Option<Role>, config: &FethConfig, mtu: u32, index
         iface: None,
     };
     let pools = vec![port.tx_pool().clone()];
-    Ok(PortSet { ports: vec![Box::new(port)], info: vec![info], pools })
+    PortSet { ports: vec![Box::new(port)], info: vec![info], pools }
 }
 
 /// The address generators on real interfaces send to, as testpmd's default peers: 02:00:00:00:00:<port>.
@@ -386,15 +392,7 @@ fn afxdp_port(
         queues,
         counters: IoCounters::AfXdp(port.xdp_counters().clone()),
     };
-    let info = PortInfo {
-        name: port.name().to_owned(),
-        mac: port.mac(),
-        peer_mac: wire_peer(index),
-        counters: port.counters().clone(),
-        io: Some(io),
-        iface: None,
-    };
-    Ok(PortSet { ports: vec![Box::new(port)], info: vec![info], pools: vec![pools.tx.clone()] })
+    Ok(reaching_outside(port, io, index))
 }
 
 /// An AF_PACKET port on `ifname` with pools laid out as `config` says (frames longer than a buffer become
@@ -417,15 +415,7 @@ fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize)
         queues,
         counters: IoCounters::AfPacket(port.afpacket_counters().clone()),
     };
-    let info = PortInfo {
-        name: port.name().to_owned(),
-        mac: port.mac(),
-        peer_mac: wire_peer(index),
-        counters: port.counters().clone(),
-        io: Some(io),
-        iface: None,
-    };
-    Ok(PortSet { ports: vec![Box::new(port)], info: vec![info], pools: vec![pools.tx.clone()] })
+    Ok(reaching_outside(port, io, index))
 }
 
 /// Puts every port of `set` behind the input layer: `dlil`'s filters attached in order, the input path on
