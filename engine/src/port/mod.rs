@@ -8,8 +8,7 @@ mod events;
 mod stats;
 
 pub use events::{Advisory, Event, EventBus, EventKind, ExpiryStatus, Subscriber, TxStatus};
-pub(crate) use stats::bump_owned;
-pub use stats::{DropReason, PortCounters, PortStats};
+pub use stats::{bump_owned, DropReason, PortCounters, PortStats};
 
 use crate::packet::Packet;
 use arrayvec::ArrayVec;

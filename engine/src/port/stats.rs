@@ -110,9 +110,10 @@ fn bump(c: &AtomicU64, n: u64) {
 
 /// Adds to a counter only one thread writes: a plain load and store, no locked instruction (which would
 /// wait for every earlier store of the burst, its frame writes included, to reach the cache). Adding 0
-/// writes nothing. The engine's other single-writer counters (interface filters and protocols) use it too.
+/// writes nothing. The engine's other single-writer counters (interface filters and protocols) and the
+/// drivers' own counters use it too.
 #[inline]
-pub(crate) fn bump_owned(c: &AtomicU64, n: u64) {
+pub fn bump_owned(c: &AtomicU64, n: u64) {
     if n != 0 {
         c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }

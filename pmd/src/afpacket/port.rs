@@ -6,7 +6,9 @@ use super::rx::{RxDone, RxRing};
 use super::sys::{self, RingLayout, RingSocket};
 use super::tx::{TxDone, TxRing};
 use crate::netdev::{NetDev, MAX_NAME};
-use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
+use pktloop_engine::port::{
+    bump_owned, DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters,
+};
 use pktloop_engine::Pool;
 use std::io;
 use std::ops::RangeInclusive;
@@ -198,13 +200,6 @@ impl AfPacketCounters {
     pub fn tx_refused(&self) -> u64 {
         self.tx_refused.load(Ordering::Relaxed)
     }
-
-    /// One writer (the polling lcore): a plain load and store.
-    fn add(c: &AtomicU64, n: u64) {
-        if n != 0 {
-            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        }
-    }
 }
 
 /// One queue pair: a packet socket with its rings, and where each side is in its ring.
@@ -365,7 +360,7 @@ impl AfPacketPort {
             }
         }
         self.read_kernel_drops(&mut syscalls);
-        AfPacketCounters::add(&self.af_counters.control_syscalls, syscalls);
+        bump_owned(&self.af_counters.control_syscalls, syscalls);
     }
 
     /// Runs an ioctl that goes by interface name; if the interface was renamed since, finds its name again
@@ -394,8 +389,8 @@ impl AfPacketPort {
                 freezes += u64::from(st.freezes);
             }
         }
-        AfPacketCounters::add(&self.af_counters.kernel_drops, drops);
-        AfPacketCounters::add(&self.af_counters.ring_freezes, freezes);
+        bump_owned(&self.af_counters.kernel_drops, drops);
+        bump_owned(&self.af_counters.ring_freezes, freezes);
     }
 
     fn set_limits(&mut self, mtu: u32) {
@@ -421,7 +416,7 @@ impl AfPacketPort {
             c.drop(DropReason::NoMemPacket, done.no_packet);
             c.drop(DropReason::NoMemBuffer, done.no_buffer);
         }
-        AfPacketCounters::add(&self.af_counters.rx_blocks, done.blocks);
+        bump_owned(&self.af_counters.rx_blocks, done.blocks);
     }
 
     fn count_tx(&self, done: &TxDone) {
@@ -432,8 +427,8 @@ impl AfPacketPort {
             c.drop(DropReason::BadFrame, done.bad + done.refused);
             c.drop(DropReason::NoPeer, done.down);
         }
-        AfPacketCounters::add(&self.af_counters.tx_syscalls, done.syscalls);
-        AfPacketCounters::add(&self.af_counters.tx_refused, done.refused);
+        bump_owned(&self.af_counters.tx_syscalls, done.syscalls);
+        bump_owned(&self.af_counters.tx_refused, done.refused);
     }
 }
 
@@ -458,7 +453,7 @@ impl Drop for AfPacketPort {
         }
         let mut syscalls = 0;
         self.read_kernel_drops(&mut syscalls);
-        AfPacketCounters::add(&self.af_counters.control_syscalls, syscalls);
+        bump_owned(&self.af_counters.control_syscalls, syscalls);
     }
 }
 

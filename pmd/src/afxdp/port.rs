@@ -7,7 +7,9 @@ use super::sys::bpf::{self, XdpAttach};
 use super::sys::socket::{self, Bind, UmemSpec, XskStats};
 use super::umem::{Umem, XDP_HEADROOM};
 use crate::netdev::{NetDev, MAX_NAME};
-use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
+use pktloop_engine::port::{
+    bump_owned, DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters,
+};
 use pktloop_engine::Pool;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,13 +152,6 @@ impl AfXdpCounters {
     pub fn invalid(&self) -> u64 {
         self.invalid.load(Ordering::Relaxed)
     }
-
-    /// One writer (the polling lcore): a plain load and store.
-    fn add(c: &AtomicU64, n: u64) {
-        if n != 0 {
-            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        }
-    }
 }
 
 /// An AF_XDP port.
@@ -278,9 +273,9 @@ impl AfXdpPort {
         for (q, seen) in self.queues.iter().zip(self.kernel_stats.iter_mut()) {
             let Ok(now) = socket::statistics(q.fd()) else { continue };
             let c = &self.xdp_counters;
-            AfXdpCounters::add(&c.kernel_rx_ring_full, now.rx_ring_full - seen.rx_ring_full);
-            AfXdpCounters::add(&c.kernel_rx_dropped, now.rx_dropped - seen.rx_dropped);
-            AfXdpCounters::add(&c.invalid, now.invalid - seen.invalid);
+            bump_owned(&c.kernel_rx_ring_full, now.rx_ring_full - seen.rx_ring_full);
+            bump_owned(&c.kernel_rx_dropped, now.rx_dropped - seen.rx_dropped);
+            bump_owned(&c.invalid, now.invalid - seen.invalid);
             *seen = now;
         }
     }
@@ -468,8 +463,8 @@ impl Port for AfXdpPort {
             c.rx_error(done.bad);
             c.drop(DropReason::BadFrame, done.bad);
         }
-        AfXdpCounters::add(&self.xdp_counters.invalid, done.invalid);
-        AfXdpCounters::add(&self.xdp_counters.rx_syscalls, done.syscalls);
+        bump_owned(&self.xdp_counters.invalid, done.invalid);
+        bump_owned(&self.xdp_counters.rx_syscalls, done.syscalls);
         done.frames
     }
 
@@ -494,8 +489,8 @@ impl Port for AfXdpPort {
             c.drop(DropReason::MtuExceeded, done.too_long);
             c.drop(DropReason::NoMemPacket, done.nomem);
         }
-        AfXdpCounters::add(&self.xdp_counters.tx_syscalls, done.syscalls);
-        AfXdpCounters::add(&self.xdp_counters.tx_copied, done.copied);
+        bump_owned(&self.xdp_counters.tx_syscalls, done.syscalls);
+        bump_owned(&self.xdp_counters.tx_copied, done.copied);
         (done.sent + dropped) as usize
     }
 

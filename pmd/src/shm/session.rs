@@ -10,7 +10,7 @@ use super::ledger::Ledger;
 use super::ring::{Consumer, Corrupt, Producer};
 use pktloop_engine::mem::Region;
 use pktloop_engine::packet::{CopyError, LentBuffer, LentChain};
-use pktloop_engine::port::{DropReason, PacketBurst, PortCounters};
+use pktloop_engine::port::{bump_owned, DropReason, PacketBurst, PortCounters};
 use pktloop_engine::{Packet, Pool};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -53,13 +53,6 @@ impl ShmCounters {
 
     pub(super) fn session_started(&self) {
         self.sessions.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// One writer (the polling lcore).
-    fn add(c: &AtomicU64, n: u64) {
-        if n != 0 {
-            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        }
     }
 }
 
@@ -171,7 +164,7 @@ impl Session {
     fn corrupt(&mut self, side: &PortSide<'_>) {
         if !self.broken {
             self.broken = true;
-            ShmCounters::add(&side.shm.corrupt_rings, 1);
+            bump_owned(&side.shm.corrupt_rings, 1);
             log::warn!("shm: the peer wrote an impossible ring index; dropping the connection");
         }
     }
@@ -343,7 +336,7 @@ impl Session {
                 return None;
             }
         };
-        ShmCounters::add(&side.shm.tx_copied, 1);
+        bump_owned(&side.shm.tx_copied, 1);
         copy.into_buffers(side.pool, chain).is_ok().then_some(false)
     }
 
@@ -553,6 +546,6 @@ impl Session {
         // SAFETY: as above.
         unsafe { side.pool.put_bulk(&back) };
         self.returns.release(ready);
-        ShmCounters::add(&side.shm.bad_returns, bad);
+        bump_owned(&side.shm.bad_returns, bad);
     }
 }

@@ -3,7 +3,9 @@
 use super::error::TapError;
 use super::queue::{Io, Limits, Queue};
 use super::sys;
-use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
+use pktloop_engine::port::{
+    bump_owned, DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters,
+};
 use pktloop_engine::Pool;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,13 +68,6 @@ impl TapCounters {
     /// System calls made to send.
     pub fn tx_syscalls(&self) -> u64 {
         self.tx_syscalls.load(Ordering::Relaxed)
-    }
-
-    /// One writer (the polling lcore): a plain load and store.
-    fn add(c: &AtomicU64, n: u64) {
-        if n != 0 {
-            c.store(c.load(Ordering::Relaxed) + n, Ordering::Relaxed);
-        }
     }
 }
 
@@ -317,7 +312,7 @@ impl Port for TapPort {
             self.refresh_link();
         }
         let done = self.queues[queue].rx_burst(&self.pool, pkts, max, self.limits);
-        TapCounters::add(&self.tap_counters.rx_syscalls, done.syscalls);
+        bump_owned(&self.tap_counters.rx_syscalls, done.syscalls);
         let c: &PortCounters = &self.counters;
         if done.frames > 0 {
             c.rx(done.frames as u64, done.bytes);
@@ -336,7 +331,7 @@ impl Port for TapPort {
             return 0;
         }
         let done = self.queues[queue].tx_burst(pkts);
-        TapCounters::add(&self.tap_counters.tx_syscalls, done.syscalls);
+        bump_owned(&self.tap_counters.tx_syscalls, done.syscalls);
         let c: &PortCounters = &self.counters;
         if done.sent > 0 {
             c.tx(done.sent, done.bytes);
