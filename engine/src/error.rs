@@ -20,6 +20,21 @@ impl KnobError {
     }
 }
 
+/// Checks that `value` is a power of two in `lo..=hi` (ring and buffer sizes).
+pub fn check_power_of_two(
+    knob: &'static str,
+    value: u64,
+    lo: u64,
+    hi: u64,
+    valid: &'static str,
+) -> Result<(), KnobError> {
+    if value.is_power_of_two() && (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(KnobError::new(knob, value, valid))
+    }
+}
+
 /// Checks `lo <= value <= hi`.
 pub fn check_range<T>(knob: &'static str, value: T, lo: T, hi: T, valid: &'static str) -> Result<T, KnobError>
 where

@@ -108,9 +108,7 @@ impl Capture {
     /// # Errors
     /// `slots`, `snaplen` or `limit` out of range (knobs `pcap-slots`, `pcap-snaplen`, `pcap-count`).
     pub fn new(config: CaptureConfig) -> Result<Capture, KnobError> {
-        if !config.slots.is_power_of_two() || !(2..=65536).contains(&config.slots) {
-            return Err(KnobError::new("pcap-slots", config.slots, "a power of two in 2..=65536"));
-        }
+        crate::error::check_power_of_two("pcap-slots", config.slots as u64, 2, 65536, "a power of two in 2..=65536")?;
         crate::error::check_range("pcap-snaplen", config.snaplen, 14, 262_144, "14..=262144")?;
         if config.limit == 0 {
             return Err(KnobError::new("pcap-count", 0, "1 or more"));

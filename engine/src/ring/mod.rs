@@ -101,9 +101,8 @@ impl<T> Drop for Shared<T> {
 /// # Errors
 /// A capacity out of range, named `ring-size`.
 pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), KnobError> {
-    if !capacity.is_power_of_two() || !(2..=MAX_RING_SIZE).contains(&capacity) {
-        return Err(KnobError::new("ring-size", capacity, "a power of two in 2..=16777216"));
-    }
+    let valid = "a power of two in 2..=16777216";
+    crate::error::check_power_of_two("ring-size", capacity as u64, 2, MAX_RING_SIZE as u64, valid)?;
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),

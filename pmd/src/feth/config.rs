@@ -5,7 +5,7 @@
 //! [`FethConfig::validate`], whose error names the knob, the value and the valid range.
 
 use crate::pools::PortPoolSpec;
-use pktloop_engine::error::check_range;
+use pktloop_engine::error::{check_power_of_two, check_range};
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::KnobError;
@@ -193,9 +193,8 @@ impl FethConfig {
         }
         check_range("trailer-length", self.trailer_length, 0, TRAILER_LENGTH_MAX, "0..=28")?;
         let (lo, hi) = BUFLET_SIZE_RANGE;
-        if !self.buflet_size.is_power_of_two() || !(lo..=hi).contains(&self.buflet_size) {
-            return Err(KnobError::new("buflet-size", self.buflet_size, "a power of two in 512..=32768"));
-        }
+        let valid = "a power of two in 512..=32768";
+        check_power_of_two("buflet-size", u64::from(self.buflet_size), u64::from(lo), u64::from(hi), valid)?;
         check_range("max-mtu", self.max_mtu, MAX_MTU_MIN, MAX_MTU_MAX, "1500..=16370")?;
         if self.buflet_size >= self.max_mtu {
             return Err(KnobError::new(
@@ -211,9 +210,8 @@ impl FethConfig {
         }
         check_range("tx-drops", self.tx_drops, 0, I32_MAX, "0 (off)..=2147483647")?;
         check_range("tx-exp-policy", self.tx_exp_policy, 0, 3, "0 (none), 1 (drop), 2 (notify) or 3 (packet)")?;
-        if !self.ring_size.is_power_of_two() || !(2..=RING_SIZE_MAX).contains(&self.ring_size) {
-            return Err(KnobError::new("ring-size", self.ring_size, "a power of two in 2..=16777216"));
-        }
+        let valid = "a power of two in 2..=16777216";
+        check_power_of_two("ring-size", self.ring_size as u64, 2, RING_SIZE_MAX as u64, valid)?;
         check_range("pool-size", self.pool_packets, 1, POOL_PACKETS_MAX, "1..=1048576")?;
         check_range("queues", self.queues, 1, QUEUES_MAX, "1..=8")?;
         Ok(())

@@ -7,7 +7,7 @@ use super::handshake::{self, Local};
 use super::hello::{Agreed, PoolShape, PROTOCOL_VERSION};
 use super::layout::Role;
 use super::session::{PortSide, Session, ShmCounters};
-use pktloop_engine::error::{check_range, KnobError};
+use pktloop_engine::error::{check_power_of_two, check_range, KnobError};
 use pktloop_engine::mem::{Backing, Region};
 use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::PoolConfig;
@@ -63,10 +63,8 @@ impl ShmConfig {
     fn validate(&self) -> Result<(), KnobError> {
         check_range("mtu", self.mtu, 68, 65535, "68..=65535")?;
         check_range("max-peer-buffers", self.max_peer_buffers, 1, 1 << 24, "1..=16777216")?;
-        if !RING_SIZES.contains(&self.ring_size) || !self.ring_size.is_power_of_two() {
-            return Err(KnobError::new("ring-size", self.ring_size, "a power of two in 64..=16384"));
-        }
-        Ok(())
+        let (lo, hi) = (u64::from(*RING_SIZES.start()), u64::from(*RING_SIZES.end()));
+        check_power_of_two("ring-size", u64::from(self.ring_size), lo, hi, "a power of two in 64..=16384")
     }
 }
 
