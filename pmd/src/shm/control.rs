@@ -108,7 +108,8 @@ pub(super) fn spawn_server(
             let stream = match listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    wait_for_client(&listener);
+                    // Up to a tick for a client to knock.
+                    sys::readable(&listener, TICK);
                     continue;
                 }
                 Err(e) => {
@@ -125,14 +126,6 @@ pub(super) fn spawn_server(
         }
         let _ = std::fs::remove_file(&local.path);
     })
-}
-
-/// Waits up to a tick for a client to knock.
-fn wait_for_client(listener: &UnixListener) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-    let _ = poll(&mut fds, PollTimeout::from(TICK.as_millis() as u16));
 }
 
 /// Starts the client's thread over its first connection (made by the port, so that a refusal reaches the

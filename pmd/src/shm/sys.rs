@@ -61,14 +61,19 @@ pub(super) enum Watch {
 }
 
 /// Waits up to `interval` for the peer to go away (its socket becomes readable: end of file, or a
-/// goodbye). A message other than goodbye is a protocol error and
-/// ends the connection too.
+/// goodbye). A message other than goodbye is a protocol error and ends the connection too.
 pub(super) fn watch(stream: &UnixStream, interval: Duration) -> Watch {
-    let millis = u16::try_from(interval.as_millis()).unwrap_or(u16::MAX);
-    let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
-    match poll(&mut fds, PollTimeout::from(millis)) {
-        Ok(0) => Watch::Quiet,
-        Err(nix::errno::Errno::EINTR) => Watch::Quiet,
-        _ => Watch::Gone,
+    if readable(stream, interval) {
+        Watch::Gone
+    } else {
+        Watch::Quiet
     }
+}
+
+/// Waits up to `interval` for `fd` to become readable (a connected socket's data or end, a listening
+/// socket's next client); false when the interval passed (or a signal cut it short) first.
+pub(super) fn readable(fd: &impl AsFd, interval: Duration) -> bool {
+    let millis = u16::try_from(interval.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    !matches!(poll(&mut fds, PollTimeout::from(millis)), Ok(0) | Err(nix::errno::Errno::EINTR))
 }
