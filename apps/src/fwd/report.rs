@@ -545,13 +545,15 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
             });
             if let Some(Some(t)) = r.io.get(i) {
                 let (rx, tx) = t.per_frame(s);
-                port[t.driver] = json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls,
-                    "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
-                    "missed": t.missed});
-                if let Some(shm) = t.shm {
-                    port["shm"] = json!({"io": t.io, "sessions": shm.sessions,
-                        "tx_copied": shm.tx_copied, "bad_returns": shm.bad_returns, "corrupt_rings": shm.corrupt_rings});
-                }
+                // A shm port makes no system call per frame and the kernel drops nothing of it: its own
+                // counters instead.
+                port[t.driver] = match t.shm {
+                    Some(shm) => json!({"io": t.io, "sessions": shm.sessions, "tx_copied": shm.tx_copied,
+                        "bad_returns": shm.bad_returns, "corrupt_rings": shm.corrupt_rings}),
+                    None => json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls,
+                        "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
+                        "missed": t.missed}),
+                };
             }
             port
         })
