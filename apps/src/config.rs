@@ -21,8 +21,16 @@ pub fn file_flags(path: &Path) -> Result<Vec<OsString>, AppError> {
     let shown = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| AppError::usage(format!("cannot read --config {shown}: {e}")))?;
+    text_flags(&text, &shown.to_string())
+}
+
+/// The settings of a config file's `text` as flags; `shown` names the file in errors.
+///
+/// # Errors
+/// Malformed TOML, or a key or value that is not a setting (one line each).
+pub fn text_flags(text: &str, shown: &str) -> Result<Vec<OsString>, AppError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let at = e.span().map(|s| line_col(&text, s.start)).map(|(l, c)| format!(" at line {l} column {c}"));
+        let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!(" at line {l} column {c}"));
         AppError::usage(format!(
             "invalid --config {shown}{}: {}",
             at.unwrap_or_default(),

@@ -8,7 +8,7 @@
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::DataLink;
+use pcap_file::{DataLink, TsResolution};
 use std::path::Path;
 
 /// A loaded capture.
@@ -61,10 +61,23 @@ impl Trace {
         if r.header().datalink != DataLink::ETHERNET {
             return Err(format!("its link type is {:?}; valid is Ethernet", r.header().datalink));
         }
+        let frac_ns = match r.header().ts_resolution {
+            TsResolution::MicroSecond => 1_000,
+            TsResolution::NanoSecond => 1,
+        };
         let mut t = Trace::default();
-        while let Some(p) = r.next_packet() {
+        // Raw records: pcap-file's checked ones refuse an original length above the file's snap length,
+        // which is every frame a capture cut short (`tcpdump -s 96`, `--pcap-snaplen`).
+        while let Some(p) = r.next_raw_packet() {
             let p = p.map_err(|e| format!("frame {}: {e}", t.ends.len() + 1))?;
-            t.push(p.timestamp.as_nanos() as u64, &p.data, p.orig_len);
+            if u64::from(p.ts_frac) * frac_ns >= 1_000_000_000 {
+                return Err(format!(
+                    "frame {}: its timestamp's fraction {} is a second or more",
+                    t.ends.len() + 1,
+                    p.ts_frac
+                ));
+            }
+            t.push(u64::from(p.ts_sec) * 1_000_000_000 + u64::from(p.ts_frac) * frac_ns, &p.data, p.orig_len);
         }
         Ok(t)
     }
@@ -164,7 +177,6 @@ fn scale_ns(units: u128, resol: u8) -> u128 {
 mod tests {
     use super::*;
     use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
-    use pcap_file::TsResolution;
     use std::time::Duration;
 
     #[test]
@@ -183,6 +195,21 @@ mod tests {
         assert_eq!(t.frame(2), vec![2u8; 62]);
         assert_eq!([t.offset_ns(0), t.offset_ns(1), t.offset_ns(2)], [0, 10_000, 10_000], "kept in order");
         assert_eq!((t.truncated, t.max_len(), t.period_ns()), (3, 62, 15_000));
+    }
+
+    #[test]
+    fn frames_a_capture_cut_at_its_snap_length_load_as_captured() {
+        let p = std::env::temp_dir().join(format!("pktloop-replay-cut-{}.pcap", std::process::id()));
+        let header = PcapHeader { snaplen: 96, ts_resolution: TsResolution::NanoSecond, ..PcapHeader::default() };
+        let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+        w.write_packet(&PcapPacket::new(Duration::from_nanos(7), 1514, &[0xab; 96])).unwrap();
+        w.write_packet(&PcapPacket::new(Duration::from_nanos(19), 60, &[0xcd; 60])).unwrap();
+        std::fs::write(&p, w.into_writer()).unwrap();
+        let t = Trace::load(&p);
+        std::fs::remove_file(&p).unwrap();
+        let t = t.expect("a cut frame is a frame");
+        assert_eq!((t.len(), t.frame(0), t.frame(1)), (2, &[0xab; 96][..], &[0xcd; 60][..]));
+        assert_eq!((t.truncated, t.offset_ns(1)), (1, 12));
     }
 
     #[test]

@@ -26,6 +26,8 @@
 //! assert_eq!(seen, 60);
 //! ```
 
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 mod merge;
 pub mod sink;
 
