@@ -26,6 +26,8 @@
 //! [`crate::netdev::NetDev`]; `rx` walks the rx ring, `tx` fills the tx ring; `port` is the port.
 
 mod error;
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 mod port;
 mod rx;
 mod sys;

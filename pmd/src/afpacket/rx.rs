@@ -18,7 +18,7 @@ use std::mem::{offset_of, size_of};
 use std::ops::{Range, RangeInclusive};
 
 /// A header field: its byte range.
-type Field = Range<usize>;
+pub(super) type Field = Range<usize>;
 
 const fn field<T>(at: usize) -> Field {
     at..at + size_of::<T>()
@@ -26,19 +26,19 @@ const fn field<T>(at: usize) -> Field {
 
 /// Fields of a block descriptor (`tpacket_block_desc`, whose header is a `tpacket_hdr_v1`).
 const BLOCK_HDR: usize = offset_of!(libc::tpacket_block_desc, hdr);
-const NUM_PKTS: Field = field::<u32>(BLOCK_HDR + offset_of!(libc::tpacket_hdr_v1, num_pkts));
-const FIRST_PKT: Field = field::<u32>(BLOCK_HDR + offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt));
+pub(super) const NUM_PKTS: Field = field::<u32>(BLOCK_HDR + offset_of!(libc::tpacket_hdr_v1, num_pkts));
+pub(super) const FIRST_PKT: Field = field::<u32>(BLOCK_HDR + offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt));
 
 /// Fields of a frame header (`tpacket3_hdr`).
-const FRAME_HDR_LEN: usize = size_of::<libc::tpacket3_hdr>();
-const NEXT_OFFSET: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_next_offset));
-const SNAPLEN: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_snaplen));
-const LEN: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_len));
-const STATUS: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_status));
-const MAC: Field = field::<u16>(offset_of!(libc::tpacket3_hdr, tp_mac));
+pub(super) const FRAME_HDR_LEN: usize = size_of::<libc::tpacket3_hdr>();
+pub(super) const NEXT_OFFSET: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_next_offset));
+pub(super) const SNAPLEN: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_snaplen));
+pub(super) const LEN: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_len));
+pub(super) const STATUS: Field = field::<u32>(offset_of!(libc::tpacket3_hdr, tp_status));
+pub(super) const MAC: Field = field::<u16>(offset_of!(libc::tpacket3_hdr, tp_mac));
 const HV1: usize = offset_of!(libc::tpacket3_hdr, hv1);
-const VLAN_TCI: Field = field::<u32>(HV1 + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci));
-const VLAN_TPID: Field = field::<u16>(HV1 + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tpid));
+pub(super) const VLAN_TCI: Field = field::<u32>(HV1 + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci));
+pub(super) const VLAN_TPID: Field = field::<u16>(HV1 + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tpid));
 
 /// Bytes before the EtherType: where a VLAN tag the kernel took out of a frame goes back in.
 const MAC_ADDRS: usize = 12;
@@ -167,48 +167,68 @@ impl RxRing {
         let mut budget = max.min(pkts.remaining_capacity());
         while budget > 0 {
             let Some(block) = sock.rx_block(self.block) else { break };
-            // A header that cannot be read holds no frame we could find: the block goes back as it is.
-            let (count, first) = block_header(block).unwrap_or((0, 0));
-            let want = (count.saturating_sub(self.taken) as usize).min(budget);
-            budget -= want;
-            let start = pkts.len();
-            let got = alloc_up_to(pool, pkts, want);
-            let mut filled = 0;
-            for _ in 0..want {
-                let at = if self.taken == 0 { first } else { self.next };
-                let Some(frame) = frame_at(block, at) else {
-                    // The kernel wrote no such header; the frames after it cannot be found either.
-                    done.bad += u64::from(count - self.taken);
-                    self.taken = count;
-                    break;
-                };
-                self.taken += 1;
-                self.next = at.saturating_add(frame.next);
-                if !frame.is_good(limits) {
-                    done.bad += 1;
-                } else if filled == got {
-                    // The pool is empty: the frame is dropped all the same, so that the block goes back to the
-                    // kernel and the ring keeps moving (a block kept for want of buffers would stall it).
-                    done.no_packet += 1;
-                } else if frame.copy_into(&mut pkts[start + filled]).is_ok() {
-                    filled += 1;
-                    done.frames += 1;
-                    done.bytes += frame.wire_len() as u64;
-                } else {
-                    done.no_buffer += 1;
-                }
-            }
-            // Packets allocated for frames that turned out bad or short of buflets go back to the pool.
-            pkts.truncate(start + filled);
-            if self.taken >= count {
+            if self.take_frames(block, pool, pkts, &mut budget, limits, &mut done) {
                 sock.rx_release(self.block);
                 done.blocks += 1;
                 self.block = (self.block + 1) % self.blocks;
-                self.taken = 0;
-                self.next = 0;
             }
         }
         done
+    }
+
+    /// Takes up to `budget` frames of `block` (the one being read) into `pkts`, on from where the last call
+    /// stopped; true when every frame of it is taken and it can go back to the kernel.
+    pub(super) fn take_frames(
+        &mut self,
+        block: &[u8],
+        pool: &Pool,
+        pkts: &mut PacketBurst,
+        budget: &mut usize,
+        limits: &RangeInclusive<usize>,
+        done: &mut RxDone,
+    ) -> bool {
+        // A header that cannot be read holds no frame we could find: the block goes back as it is.
+        let (count, first) = block_header(block).unwrap_or((0, 0));
+        let want = (count.saturating_sub(self.taken) as usize).min(*budget);
+        *budget -= want;
+        let start = pkts.len();
+        let got = alloc_up_to(pool, pkts, want);
+        let mut filled = 0;
+        for _ in 0..want {
+            let at = if self.taken == 0 { first } else { self.next };
+            let frame = frame_at(block, at);
+            // A frame after this one must start past its header, or the walk would go round in place.
+            let lost_way = |f: &Frame<'_>| self.taken + 1 < count && f.next < FRAME_HDR_LEN;
+            let Some(frame) = frame.filter(|f| !lost_way(f)) else {
+                // No such header (or no way past it): the frames from here on cannot be found.
+                done.bad += u64::from(count - self.taken);
+                self.taken = count;
+                break;
+            };
+            self.taken += 1;
+            self.next = at.saturating_add(frame.next);
+            if !frame.is_good(limits) {
+                done.bad += 1;
+            } else if filled == got {
+                // The pool is empty: the frame is dropped all the same, so that the block goes back to the
+                // kernel and the ring keeps moving (a block kept for want of buffers would stall it).
+                done.no_packet += 1;
+            } else if frame.copy_into(&mut pkts[start + filled]).is_ok() {
+                filled += 1;
+                done.frames += 1;
+                done.bytes += frame.wire_len() as u64;
+            } else {
+                done.no_buffer += 1;
+            }
+        }
+        // Packets allocated for frames that turned out bad or short of buflets go back to the pool.
+        pkts.truncate(start + filled);
+        let finished = self.taken >= count;
+        if finished {
+            self.taken = 0;
+            self.next = 0;
+        }
+        finished
     }
 }
 
@@ -232,32 +252,7 @@ fn alloc_up_to(pool: &Pool, pkts: &mut PacketBurst, n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A block holding frames of `lens` bytes (byte i of frame k is k + i), laid out as the kernel does.
-    fn block(frames: &[(usize, u32)]) -> Vec<u8> {
-        let mut b = vec![0u8; 8192];
-        let first = 48;
-        b[NUM_PKTS].copy_from_slice(&(frames.len() as u32).to_ne_bytes());
-        b[FIRST_PKT].copy_from_slice(&(first as u32).to_ne_bytes());
-        let mut at = first;
-        for (k, &(len, status)) in frames.iter().enumerate() {
-            let mac = 82usize;
-            let size = (mac + len).next_multiple_of(16);
-            let h = &mut b[at..];
-            h[NEXT_OFFSET].copy_from_slice(&(if k + 1 < frames.len() { size as u32 } else { 0 }).to_ne_bytes());
-            h[SNAPLEN].copy_from_slice(&(len as u32).to_ne_bytes());
-            h[LEN].copy_from_slice(&(len as u32).to_ne_bytes());
-            h[STATUS].copy_from_slice(&status.to_ne_bytes());
-            h[MAC].copy_from_slice(&(mac as u16).to_ne_bytes());
-            h[VLAN_TCI].copy_from_slice(&0x0123u32.to_ne_bytes());
-            h[VLAN_TPID].copy_from_slice(&0x88a8u16.to_ne_bytes());
-            for i in 0..len {
-                h[mac + i] = (k + i) as u8;
-            }
-            at += size;
-        }
-        b
-    }
+    use crate::afpacket::exercise::block;
 
     #[test]
     fn frames_are_found_in_order_and_tags_go_back_after_the_addresses() {

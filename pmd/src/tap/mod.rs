@@ -17,6 +17,8 @@
 //! All system calls are in [`sys`]; [`queue`] moves the bursts of one queue; [`port`] is the port.
 
 mod error;
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 mod port;
 mod queue;
 mod sys;

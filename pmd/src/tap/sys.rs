@@ -337,7 +337,7 @@ impl Uring {
 
 /// A connected pair of non-blocking `SOCK_SEQPACKET` sockets: like a tun fd, each read or write moves one
 /// whole message, so the queue logic can be tested without privileges or a kernel interface.
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     let kind = libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
@@ -345,4 +345,13 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     check(unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) })?;
     // SAFETY: both fds were just made and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sends `frame` as one message on `fd` (a [`seqpacket_pair`] end playing the kernel); the bytes sent.
+#[cfg(any(test, fuzzing))]
+pub fn send_message(fd: &OwnedFd, frame: &[u8]) -> io::Result<usize> {
+    let iov = [IoVec { iov_base: frame.as_ptr() as *mut libc::c_void, iov_len: frame.len() }];
+    // SAFETY: the iovec describes `frame`, readable for the call and not written during it.
+    let n = unsafe { writev(fd.as_raw_fd(), &iov) };
+    check(n).map(|n| n as usize)
 }
