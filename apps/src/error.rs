@@ -16,12 +16,12 @@ pub enum AppError {
 impl AppError {
     /// A usage error.
     pub fn usage(msg: impl Into<String>) -> AppError {
-        AppError::Usage(msg.into())
+        AppError::Usage(escape_controls(msg.into()))
     }
 
     /// A runtime error.
     pub fn runtime(msg: impl Into<String>) -> AppError {
-        AppError::Runtime(msg.into())
+        AppError::Runtime(escape_controls(msg.into()))
     }
 
     /// Process exit status.
@@ -61,6 +61,15 @@ impl From<KnobError> for AppError {
     }
 }
 
+/// `msg` with control characters written as escapes (`\n`, `\u{7f}`): a value the user gave may hold a
+/// newline, and an error quoting it stays one line.
+fn escape_controls(msg: String) -> String {
+    if !msg.contains(char::is_control) {
+        return msg;
+    }
+    msg.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// Turns clap's multi-line error into one line: the message, the possible values or tip, no usage block.
 pub fn clap_one_line(rendered: &str) -> String {
     let parts: Vec<&str> = rendered
@@ -81,6 +90,12 @@ mod tests {
         let r = "error: invalid value 'x' for '--mode <MODE>'\n  [possible values: io, mac]\n\nFor more \
                  information, try '--help'.\n";
         assert_eq!(clap_one_line(r), "invalid value 'x' for '--mode <MODE>'; [possible values: io, mac]");
+    }
+
+    #[test]
+    fn a_value_with_a_newline_is_quoted_in_one_line() {
+        let e = AppError::usage("invalid --cores 0,a\nb\u{7f}: not a core id");
+        assert_eq!(e.to_string(), "invalid --cores 0,a\\nb\\u{7f}: not a core id");
     }
 
     #[test]

@@ -151,7 +151,7 @@ mod tests {
         }
 
         #[test]
-        fn any_words_as_a_command_line_are_refused_in_one_line(words in proptest::collection::vec(".{0,12}", 0..6)) {
+        fn any_words_as_a_command_line_are_refused_in_one_line(words in proptest::collection::vec("(?s).{0,12}", 0..6)) {
             settle_any_command_line(words.into_iter().map(OsString::from).collect());
         }
 
@@ -172,6 +172,12 @@ mod tests {
         fn any_text_as_a_config_file_is_refused_in_one_line(text in "(?s).{0,200}") {
             settle_any_config("fwd", &text);
         }
+    }
+
+    #[test]
+    fn a_value_holding_a_newline_is_refused_in_one_line() {
+        // The command_line fuzz target's first finding: the error quoted the value, newline and all.
+        settle_any_command_line(["fwd", "--cores", "0,\u{7f}J--allow-\n\u{7f}"].map(OsString::from).to_vec());
     }
 
     #[test]
