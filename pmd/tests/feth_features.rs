@@ -176,6 +176,27 @@ fn drop_injection_drops_every_nth_and_any_drop_restarts_the_count() {
     }
 }
 
+#[test]
+fn drop_injection_changes_under_traffic_as_apples_sysctl_does() {
+    for mode in MODES {
+        let (mut a, mut b) = pair(&FethConfig { pool_mode: mode, ..cfg() }).unwrap();
+        let handle = a.handle().clone();
+        let mut sent_and_received = |first: u64| {
+            let mut burst = frames(a.tx_pool(), 10, 64, first);
+            assert_eq!(a.tx_burst(0, &mut burst), 10);
+            rx_all(&mut b).iter().map(id_of).collect::<Vec<u64>>()
+        };
+        assert_eq!(sent_and_received(0).len(), 10, "{mode:?}: off at creation");
+        handle.set_tx_drops(2).unwrap();
+        assert_eq!(sent_and_received(10), [10, 12, 14, 16, 18], "{mode:?}: every second frame from the next burst");
+        handle.set_tx_drops(0).unwrap();
+        assert_eq!(sent_and_received(20).len(), 10, "{mode:?}: off again");
+        assert_eq!(dropped(&a, DropReason::TxDropInjection), 5);
+        let e = a.handle().set_tx_drops(1 << 31).unwrap_err();
+        assert_eq!(e.to_string(), "invalid tx-drops 2147483648: valid is 0 (off)..=2147483647");
+    }
+}
+
 fn with_expiry(burst: &mut PacketBurst, deadlines: &[(u64, ExpiryAction)]) {
     for (p, &(deadline_ns, action)) in burst.iter_mut().zip(deadlines) {
         p.meta_mut().expiry = Some(Expiry { deadline_ns, action });

@@ -60,6 +60,9 @@ pub(crate) struct Control {
     pub up: bool,
     pub detaching: bool,
     pub stall: bool,
+    /// Every n-th frame sent is dropped (0: off); `tx-drops` at creation, changed with
+    /// [`FethHandle::set_tx_drops`] as Apple's sysctl is.
+    pub tx_drops: u32,
     pub media: Vec<u32>,
     /// Crossing links for each queue's data path to adopt.
     pub mailboxes: Vec<Mailbox>,
@@ -134,6 +137,7 @@ pub(crate) fn create_iface(config: &FethConfig) -> Result<Arc<Iface>, FethError>
             up: false,
             detaching: false,
             stall: false,
+            tx_drops: config.tx_drops,
             media: DEFAULT_MEDIA.to_vec(),
             mailboxes: (0..config.queues).map(|_| Mailbox::default()).collect(),
         }),
@@ -385,6 +389,19 @@ impl FethHandle {
         let mut c = lock(&self.iface.control);
         c.mtu = mtu;
         self.iface.mtu.store(mtu, Ordering::Relaxed);
+        self.iface.bump();
+        Ok(())
+    }
+
+    /// Drops every `n`-th frame sent from now on (0: none), counted as `tx_drop_injection`: the `tx-drops`
+    /// knob at run time, as Apple's `net.link.fake.tx_drops` sysctl is changed under traffic. Each queue
+    /// takes it at its next poll.
+    ///
+    /// # Errors
+    /// `n` beyond 0..=2147483647 (the knob's range).
+    pub fn set_tx_drops(&self, n: u32) -> Result<(), FethError> {
+        pktloop_engine::error::check_range("tx-drops", n, 0, i32::MAX as u32, "0 (off)..=2147483647")?;
+        lock(&self.iface.control).tx_drops = n;
         self.iface.bump();
         Ok(())
     }

@@ -97,7 +97,6 @@ fn fast_config(c: &FethConfig) -> bool {
         && !c.wmm
         && !c.fcs
         && c.trailer_length == 0
-        && c.tx_drops == 0
         && c.expiry_policy() == ExpiryPolicy::None
 }
 
@@ -228,12 +227,15 @@ impl FethQueue {
             self.up = c.up;
             self.stalled = c.stall;
             self.detaching = c.detaching;
+            self.shaper.tx_drops = c.tx_drops;
             c.mailboxes[self.index].take()
         };
         // Outside the mutex: an old tx link leaving may drain a ring and wake the peer.
         self.links.adopt(posted);
         let tx = self.links.tx();
-        self.fast = self.fast_config && tx.is_some_and(|t| !t.peer.hwcsum && !t.peer.rss);
+        // Drop injection counts every frame, which only the shaped path does.
+        let plain = self.fast_config && self.shaper.tx_drops == 0;
+        self.fast = plain && tx.is_some_and(|t| !t.peer.hwcsum && !t.peer.rss);
         self.steer = tx.is_some_and(|t| t.peer.rss);
         if self.detaching {
             self.drop_queued(DropReason::Detached);
