@@ -13,13 +13,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What the fault thread does, and how often it did it.
-const FAULTS: [&str; 8] = [
+const FAULTS: [&str; 9] = [
     "peer cleared and set",
     "dequeue stall",
     "link down and up",
     "rx ring filled",
     "pool nearly empty",
     "mtu changed",
+    "tx drop injection changed",
     "expired deadlines",
     "port destroyed",
 ];
@@ -90,6 +91,11 @@ fn inject(kind: usize, rng: &mut fastrand::Rng, t: &Target, s: &Switches) {
             let mtu = t.mtus[rng.usize(..t.mtus.len())];
             let _ = t.ha.set_mtu(mtu);
             let _ = t.hb.set_mtu(mtu);
+        }
+        6 => {
+            t.ha.set_tx_drops(rng.u32(2..=50)).expect("in range");
+            std::thread::sleep(hold);
+            t.ha.set_tx_drops(0).expect("in range");
         }
         _ => {
             s.expire.store(true, Ordering::Relaxed);
