@@ -19,6 +19,8 @@
 //! kernel holds; [`queue`] moves the bursts of one socket; [`port`] is the port.
 
 mod error;
+#[cfg(any(test, fuzzing))]
+pub mod exercise;
 mod port;
 mod queue;
 mod sys;
