@@ -1,5 +1,6 @@
 //! The `pktloop` binary: the library's command line, with the allocator that counts what hot loops allocate
 //! and a panic hook that says a panic in one line.
+#![deny(unsafe_code)]
 
 use pktloop::args::{parse_all, Parsed};
 use std::process::ExitCode;
