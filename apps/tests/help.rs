@@ -154,6 +154,7 @@ fn readmes_name_only_flags_that_exist_and_every_flag_that_does() {
         "target",
         "no-fail-fast",
         "tests",
+        "toolchain",
     ];
     for readme in ["README.md", "../README.md"] {
         for f in readme_flags(readme) {
