@@ -77,6 +77,7 @@ fn the_systems_ping_gets_five_replies_and_pktloops_counters_agree() {
     assert_eq!(report["accounting"]["unaccounted"], 0, "{report}");
     assert_eq!(report["accounting"]["buffers_leaked"], 0, "{report}");
     assert_eq!(port["tap"]["io"], "io_uring", "{report}");
+    assert_eq!(report["hot_path_allocations"], 0, "the TAP port's rx and tx allocate nothing: {report}");
 }
 
 #[test]
@@ -98,6 +99,7 @@ fn txonly_frames_reach_the_namespace_and_rxonly_counts_its_frames() {
         assert_eq!(report["accounting"]["unaccounted"], 0, "{report}");
         let expected = if io == "readv" { "readv/writev" } else { "io_uring" };
         assert_eq!(port["tap"]["io"], expected);
+        assert_eq!(report["hot_path_allocations"], 0, "{io}: the TAP port's tx allocates nothing: {report}");
     }
 
     let (child, name) = start(&["--mode", "rxonly", "--duration", "30"]);
@@ -110,6 +112,7 @@ fn txonly_frames_reach_the_namespace_and_rxonly_counts_its_frames() {
     let received = report["ports"][0]["rx_packets"].as_u64().unwrap();
     assert!(received >= 50, "{report}");
     assert_eq!(report["packets"].as_u64().unwrap(), received, "{report}");
+    assert_eq!(report["hot_path_allocations"], 0, "the TAP port's rx allocates nothing: {report}");
 }
 
 #[test]

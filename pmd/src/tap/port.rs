@@ -232,6 +232,9 @@ impl TapPort {
     fn with_control<T>(&mut self, op: impl Fn(&OwnedFd, &str) -> std::io::Result<T>) -> std::io::Result<T> {
         match op(&self.control, &self.name) {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+                // Rare control work on the polling thread (once per move or rename): a new name and a
+                // socket made in the interface's namespace by a short-lived thread, which allocate.
+                let _cold = pktloop_engine::hot::ColdSection::enter();
                 let fd = self.queues[0].fd();
                 self.name = sys::interface_name(fd)?;
                 self.control = sys::control_socket(fd)?;
