@@ -23,6 +23,7 @@ impl Packet {
     /// packet shares; otherwise returns the packet unchanged. The holder then owns the buffer: it goes back
     /// with [`Pool::put_bulk`] or becomes a packet again with [`Pool::packet_from_buffer`]. Metadata is not
     /// kept.
+    #[inline]
     pub fn into_buffer(self, pool: &Pool) -> Result<LentBuffer, Packet> {
         if self.pool & SIMPLE == 0 || self.pool & POOL_ID_MASK != pool.id() {
             return Err(self);
@@ -44,6 +45,7 @@ impl Packet {
     /// [`Packet::into_buffer`] for a packet of any number of buflets: gives up the handle and writes each
     /// buflet's buffer, head first, into `out` (cleared first), when every buflet is a whole buffer of
     /// `pool` that nothing else shares; otherwise returns the packet unchanged. Metadata is not kept.
+    #[inline]
     pub fn into_buffers(self, pool: &Pool, out: &mut LentChain) -> Result<(), Packet> {
         out.clear();
         if self.pool & SIMPLE != 0 {

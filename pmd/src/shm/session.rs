@@ -66,6 +66,14 @@ pub(super) struct PortSide<'a> {
     pub shm: &'a ShmCounters,
 }
 
+/// How a packet crosses (see [`Session::lend`]).
+enum Lent {
+    /// One buffer of this side's pool.
+    One(LentBuffer),
+    /// The buffers in the caller's chain; `home` when they are the peer's, going back to it.
+    Chain { home: bool },
+}
+
 /// A live connection's data path.
 #[derive(Debug)]
 pub(super) struct Session {
@@ -203,18 +211,17 @@ impl Session {
         used = 0;
         for p in pkts.drain(..taken) {
             let len = p.len();
-            let Some(home) = self.lend(p, side, &mut chain) else { continue };
-            // A buffer going home sits where its owner's pool puts data.
-            let usual = if home { self.peer.headroom() } else { headroom };
-            for (i, &b) in chain.iter().enumerate() {
-                let more = i + 1 < chain.len();
-                let (slot, offset) = entry::encode(b, more, home, entry::usual_offset(i == 0, usual));
-                for words in std::iter::once(slot).chain(offset) {
-                    self.tx.write(used, words);
-                    self.ends[(self.tx.head().wrapping_add(used) & (self.tx.size() - 1)) as usize] = 0;
-                    used += 1;
+            let Some(lent) = self.lend(p, side, &mut chain) else { continue };
+            match lent {
+                Lent::One(b) => self.write_buffer(b, false, false, headroom, &mut used),
+                Lent::Chain { home } => {
+                    // A buffer going home sits where its owner's pool puts data.
+                    let usual = if home { self.peer.headroom() } else { headroom };
+                    for (i, &b) in chain.iter().enumerate() {
+                        let more = i + 1 < chain.len();
+                        self.write_buffer(b, more, home, entry::usual_offset(i == 0, usual), &mut used);
+                    }
                 }
-                self.cross(b.index, home);
             }
             // The packet's last slot says it ended, and how long it was.
             self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
@@ -296,6 +303,18 @@ impl Session {
 
     /// Records that buffer `idx` crossed to the peer: lent, or (`home`) one of the peer's given back with
     /// the packet in it.
+    /// Writes the slots of one buflet's buffer at `used` (and on), and records that it crossed.
+    #[inline]
+    fn write_buffer(&mut self, b: LentBuffer, more: bool, home: bool, usual: u32, used: &mut u32) {
+        let (slot, offset) = entry::encode(b, more, home, usual);
+        for words in std::iter::once(slot).chain(offset) {
+            self.tx.write(*used, words);
+            self.ends[(self.tx.head().wrapping_add(*used) & (self.tx.size() - 1)) as usize] = 0;
+            *used += 1;
+        }
+        self.cross(b.index, home);
+    }
+
     fn cross(&mut self, idx: u32, home: bool) {
         if home {
             let held = self.held.remove(idx);
@@ -307,21 +326,26 @@ impl Session {
         }
     }
 
-    /// Turns `p` into the buffers that carry it, in `chain`: the peer's own when it is a packet of the
-    /// peer's pool (`Some(true)`: it goes home), else this side's (`Some(false)`), copying it into this
-    /// side's pool if it is of another or shares its buffers. `None` when it was dropped (counted)
-    /// instead.
-    fn lend(&mut self, p: Packet, side: &PortSide<'_>, chain: &mut LentChain) -> Option<bool> {
+    /// Turns `p` into the buffers that carry it: one buffer of this side's pool (the common case, passed by
+    /// value: a buffer written into `chain` and read back at once stalls the store buffer), or in `chain`
+    /// the peer's own when it is a packet of the peer's pool (it goes home), else this side's, copying it
+    /// into this side's pool if it is of another or shares its buffers. `None` when it was dropped
+    /// (counted) instead.
+    fn lend(&mut self, p: Packet, side: &PortSide<'_>, chain: &mut LentChain) -> Option<Lent> {
         if p.len() > side.max_frame {
             side.counters.drop(DropReason::MtuExceeded, 1);
             return None;
         }
+        let p = match p.into_buffer(side.pool) {
+            Ok(b) => return Some(Lent::One(b)),
+            Err(p) => p,
+        };
         let p = match p.into_buffers(side.pool, chain) {
-            Ok(()) => return Some(false),
+            Ok(()) => return Some(Lent::Chain { home: false }),
             Err(p) => p,
         };
         let p = match p.into_buffers(&self.peer, chain) {
-            Ok(()) => return Some(true),
+            Ok(()) => return Some(Lent::Chain { home: true }),
             Err(p) => p,
         };
         let copy = match p.copy_layout_to(side.pool) {
@@ -337,7 +361,7 @@ impl Session {
             }
         };
         bump_owned(&side.shm.tx_copied, 1);
-        copy.into_buffers(side.pool, chain).is_ok().then_some(false)
+        copy.into_buffers(side.pool, chain).is_ok().then_some(Lent::Chain { home: false })
     }
 
     /// Receives up to `max` packets into `pkts`; returns how many arrived. A poll that finds nothing also
