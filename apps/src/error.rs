@@ -35,7 +35,8 @@ impl AppError {
     /// The same error, said about the config file `file`.
     pub fn in_file(self, file: &std::path::Path) -> AppError {
         match self {
-            AppError::Usage(m) => AppError::Usage(format!("in --config {}: {m}", file.display())),
+            // Through `usage`: a file name may hold a newline too.
+            AppError::Usage(m) => AppError::usage(format!("in --config {}: {m}", file.display())),
             other => other,
         }
     }
@@ -96,6 +97,12 @@ mod tests {
     fn a_value_with_a_newline_is_quoted_in_one_line() {
         let e = AppError::usage("invalid --cores 0,a\nb\u{7f}: not a core id");
         assert_eq!(e.to_string(), "invalid --cores 0,a\\nb\\u{7f}: not a core id");
+    }
+
+    #[test]
+    fn an_error_about_a_config_file_whose_name_holds_a_newline_is_one_line() {
+        let e = AppError::usage("invalid --burst 0: valid is 1..=512").in_file(std::path::Path::new("cfg\nx.toml"));
+        assert_eq!(e.to_string(), "in --config cfg\\nx.toml: invalid --burst 0: valid is 1..=512");
     }
 
     #[test]

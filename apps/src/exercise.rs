@@ -151,7 +151,7 @@ mod tests {
         }
 
         #[test]
-        fn any_words_as_a_command_line_are_refused_in_one_line(words in proptest::collection::vec("(?s).{0,12}", 0..6)) {
+        fn any_words_as_a_command_line_are_run_or_refused_in_one_line(words in proptest::collection::vec("(?s).{0,12}", 0..6)) {
             settle_any_command_line(words.into_iter().map(OsString::from).collect());
         }
 

@@ -1,5 +1,6 @@
 //! Every numeric knob of the library API just beyond its bounds, through the calls that create things
-//! (`feth::pair`, `Pool::new`, `Capture::new`, `ShmPort::open`, `FaultInjector::new`): refused with a
+//! (`feth::pair`, `Pool::new`, `ring`, `NullPort::new`, `Capture::new`, `ShmPort::open`,
+//! `FaultInjector::new`): refused with a
 //! `KnobError` naming the knob, the value given and the valid range, with nothing created (no interface
 //! registered, no socket file bound); and at its bounds, taken. The command line's and config files' side
 //! of the same promise is `apps/tests/bounds.rs`.
@@ -44,7 +45,7 @@ fn feth_knobs() -> Vec<Knob<FethConfig>> {
             "buflet-size",
             |c, v| c.buflet_size = v as u32,
             [Some(256), Some(65536)],
-            [512, 1024],
+            [512, 1024], // less than max-mtu, 2048 here: the largest a pair can take
             "a power of two in 512..=32768",
         ),
         knob("aggregation-factor", |c, v| c.aggregation_factor = v as u32, [Some(0), Some(513)], [1, 512], "1..=512"),
@@ -63,22 +64,42 @@ fn feth_knobs() -> Vec<Knob<FethConfig>> {
             [0, (1 << 31) - 1],
             "0 (off)..=2147483647",
         ),
-        knob("tx-exp-policy", |c, v| c.tx_exp_policy = v as u32, [None, Some(4)], [0, 3], "3 (packet)"),
+        knob(
+            "tx-exp-policy",
+            |c, v| c.tx_exp_policy = v as u32,
+            [None, Some(4)],
+            [0, 3],
+            "0 (none), 1 (drop), 2 (notify) or 3 (packet)",
+        ),
         knob(
             "ring-size",
             |c, v| c.ring_size = v as usize,
             [Some(1), Some(1 << 25)],
-            [2, 1024],
+            [2, 1 << 24],
             "a power of two in 2..=16777216",
         ),
-        knob("pool-size", |c, v| c.pool_packets = v as u32, [Some(0), Some((1 << 20) + 1)], [1, 4096], "1..=1048576"),
+        knob(
+            "pool-size",
+            |c, v| c.pool_packets = v as u32,
+            [Some(0), Some((1 << 20) + 1)],
+            [1, 1 << 20],
+            "1..=1048576",
+        ),
         knob("queues", |c, v| c.queues = v as usize, [Some(0), Some(9)], [1, 8], "1..=8"),
     ]
 }
 
 fn pool_knobs() -> Vec<Knob<PoolConfig>> {
     vec![
-        knob("pool-size", |c, v| c.buffers = v as u32, [Some(0), Some((1 << 24) + 1)], [1, 1 << 12], "1..=16777216"),
+        // The most buffers, of the smallest size: a GiB, made and freed.
+        knob(
+            "pool-size",
+            |c, v| (c.buffers, c.buf_size) = (v as u32, 64),
+            [Some(0), Some((1 << 24) + 1)],
+            [1, 1 << 24],
+            "1..=16777216",
+        ),
+        knob("headroom", |c, v| c.headroom = v as u32, [None, Some(2048)], [0, 2047], "less than the buffer size"),
         knob(
             "buffer-size",
             |c, v| c.buf_size = v as u32,
@@ -132,14 +153,14 @@ fn fault_knobs() -> Vec<Knob<FaultConfig>> {
             |c, v| c.rx.drop = Rate::PerMillion(v as u32),
             [None, Some(1_000_001)],
             [0, 1_000_000],
-            "0..=1000000",
+            "0..=1000000 (parts per million)",
         ),
         knob(
             "tx-reject-every",
             |c, v| c.tx.reject = Rate::EveryNth(v as u32),
             [Some(0), None],
             [1, u32::MAX as i64],
-            "1..=4294967295",
+            "1..=4294967295 (every n-th frame)",
         ),
         knob(
             "rx-delay-polls",
@@ -160,7 +181,7 @@ fn fault_knobs() -> Vec<Knob<FaultConfig>> {
             |c, v| c.tx.corrupt = Rate::PerMillion(v as u32),
             [None, Some(1_000_001)],
             [0, 1_000_000],
-            "0..=1000000",
+            "0..=1000000 (parts per million)",
         ),
     ]
 }
@@ -181,7 +202,7 @@ fn try_knobs<C: Clone>(
             let e =
                 make(&c).err().flatten().unwrap_or_else(|| panic!("{what} {} {value} is refused as a knob", k.name));
             assert_eq!((e.knob, e.value), (k.name, value), "{what}: the knob and the value given");
-            assert!(e.valid.contains(k.valid), "{what} {} {value}: {e} states {:?}", k.name, k.valid);
+            assert_eq!(e.valid, k.valid, "{what} {} {value}: the range stated", k.name);
             assert!(e.to_string().starts_with(&format!("invalid {} {value}: valid is", k.name)), "{e}");
             assert!(nothing_left(), "{what} {} {value}: a refusal left something behind", k.name);
         }
@@ -207,8 +228,9 @@ fn feth_pair(c: &FethConfig) -> Result<(), Option<KnobError>> {
     }
 }
 
+/// No feth interface at all: a refused pair made neither of its two, and nothing else here makes any.
 fn no_feth_interface() -> bool {
-    matches!(feth::lookup("feth0"), Err(FethError::NoSuchPort { .. }))
+    (0..4).all(|unit| matches!(feth::lookup(&format!("feth{unit}")), Err(FethError::NoSuchPort { .. })))
 }
 
 fn try_feth() {
@@ -219,6 +241,7 @@ fn try_feth() {
         // The largest rings, pools and queue counts at once would take gigabytes: a bound that size is
         // checked by validation, which is what `pair` runs first.
         let big = c.ring_size > 1 << 16 || c.pool_packets > 1 << 16;
+        // (A pair at the largest sizes is gigabytes; validation is the first thing `pair` runs.)
         if big {
             c.validate().map_err(Some)
         } else {
@@ -236,6 +259,29 @@ fn try_pool() {
         Err(_) => Err(None),
     };
     try_knobs("pool", &normal_pool(64), &pool_knobs(), make, || true);
+}
+
+fn ring_knobs() -> Vec<Knob<usize>> {
+    vec![knob(
+        "ring-size",
+        |c, v| *c = v as usize,
+        [Some(1), Some(1 << 25)],
+        [2, 1 << 24],
+        "a power of two in 2..=16777216",
+    )]
+}
+
+fn null_knobs() -> Vec<Knob<usize>> {
+    let valid = "1..=the pool's buffer size less its headroom";
+    vec![knob("pkt-len", |c, v| *c = v as usize, [Some(0), Some(2049)], [1, 2048], valid)]
+}
+
+fn try_ring_and_null() {
+    let ring = |&n: &usize| pktloop_engine::ring::ring::<u64>(n).map(drop).map_err(Some);
+    try_knobs("ring", &64, &ring_knobs(), ring, || true);
+    let null =
+        |&len: &usize| NullPort::new("bounds", Pool::new(normal_pool(8)).expect("a pool"), len).map(drop).map_err(Some);
+    try_knobs("null port", &60, &null_knobs(), null, || true);
 }
 
 fn try_capture() {
@@ -270,4 +316,5 @@ fn every_library_knob_just_beyond_its_bounds_is_refused_by_name_and_taken_at_the
     try_capture();
     try_shm();
     try_fault();
+    try_ring_and_null();
 }

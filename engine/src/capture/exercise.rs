@@ -17,7 +17,8 @@ use std::time::Duration;
 
 /// Bytes of the input that choose the settings; the rest describes packets, four bytes each.
 const SETTINGS: usize = 8;
-/// Longest packet tried: the longest a 64-buflet chain of the largest buffers tried holds, and more.
+/// Longest packet tried: a jumbo frame, which the smallest buffers tried cannot chain (a packet that no pool
+/// here can hold is skipped, not offered).
 const MAX_LEN: usize = 9216;
 
 /// The capture's settings and the packets, as read from fuzz bytes.

@@ -249,10 +249,43 @@ fn alloc_up_to(pool: &Pool, pkts: &mut PacketBurst, n: usize) -> usize {
     got
 }
 
+/// Offset of the first frame in blocks made by [`block`], as the kernel lays them out.
+#[cfg(any(test, fuzzing))]
+pub(super) const FIRST: usize = 48;
+/// Where a frame starts after its header in blocks made by [`block`].
+#[cfg(any(test, fuzzing))]
+const MAC_AT: usize = 82;
+
+/// A block holding frames of the given lengths and status words (byte i of frame k is k + i), laid out as
+/// the kernel does.
+#[cfg(any(test, fuzzing))]
+pub(super) fn block(frames: &[(usize, u32)]) -> Vec<u8> {
+    let size = |len: usize| (MAC_AT + len).next_multiple_of(16);
+    let mut b = vec![0u8; FIRST + frames.iter().map(|&(len, _)| size(len)).sum::<usize>() + 64];
+    b[NUM_PKTS].copy_from_slice(&(frames.len() as u32).to_ne_bytes());
+    b[FIRST_PKT].copy_from_slice(&(FIRST as u32).to_ne_bytes());
+    let mut at = FIRST;
+    for (k, &(len, status)) in frames.iter().enumerate() {
+        let h = &mut b[at..];
+        let next = if k + 1 < frames.len() { size(len) as u32 } else { 0 };
+        h[NEXT_OFFSET].copy_from_slice(&next.to_ne_bytes());
+        h[SNAPLEN].copy_from_slice(&(len as u32).to_ne_bytes());
+        h[LEN].copy_from_slice(&(len as u32).to_ne_bytes());
+        h[STATUS].copy_from_slice(&status.to_ne_bytes());
+        h[MAC].copy_from_slice(&(MAC_AT as u16).to_ne_bytes());
+        h[VLAN_TCI].copy_from_slice(&0x0123u32.to_ne_bytes());
+        h[VLAN_TPID].copy_from_slice(&0x88a8u16.to_ne_bytes());
+        for i in 0..len {
+            h[MAC_AT + i] = (k + i) as u8;
+        }
+        at += size(len);
+    }
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::afpacket::exercise::block;
 
     #[test]
     fn frames_are_found_in_order_and_tags_go_back_after_the_addresses() {

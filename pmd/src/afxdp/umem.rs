@@ -23,12 +23,6 @@ impl Returned {
     pub fn len(&self) -> u32 {
         self.0.len
     }
-
-    /// The buffer's index in its pool.
-    #[cfg(any(test, fuzzing))]
-    pub fn index(&self) -> u32 {
-        self.0.index
-    }
 }
 
 /// Bytes the kernel leaves in front of a received frame (XDP_PACKET_HEADROOM).

@@ -208,7 +208,7 @@ impl FethConfig {
         if self.adv_interval_ms != 0 && !(ADV_INTERVAL_MIN_MS..=I32_MAX).contains(&self.adv_interval_ms) {
             return Err(KnobError::new("adv-interval-ms", self.adv_interval_ms, "0 (off) or 10..=2147483647"));
         }
-        check_range("tx-drops", self.tx_drops, 0, I32_MAX, "0 (off)..=2147483647")?;
+        check_tx_drops(self.tx_drops)?;
         check_range("tx-exp-policy", self.tx_exp_policy, 0, 3, "0 (none), 1 (drop), 2 (notify) or 3 (packet)")?;
         let valid = "a power of two in 2..=16777216";
         check_power_of_two("ring-size", self.ring_size as u64, 2, RING_SIZE_MAX as u64, valid)?;
@@ -266,6 +266,11 @@ pub enum ExpiryPolicy {
     Notify,
     /// 3: do what the packet's own expiry action says.
     PacketAction,
+}
+
+/// The `tx-drops` knob's range, at creation and when it changes under traffic.
+pub(crate) fn check_tx_drops(n: u32) -> Result<u32, KnobError> {
+    check_range("tx-drops", n, 0, I32_MAX, "0 (off)..=2147483647")
 }
 
 #[cfg(test)]

@@ -400,7 +400,7 @@ impl FethHandle {
     /// # Errors
     /// `n` beyond 0..=2147483647 (the knob's range).
     pub fn set_tx_drops(&self, n: u32) -> Result<(), FethError> {
-        pktloop_engine::error::check_range("tx-drops", n, 0, i32::MAX as u32, "0 (off)..=2147483647")?;
+        super::config::check_tx_drops(n)?;
         lock(&self.iface.control).tx_drops = n;
         self.iface.bump();
         Ok(())

@@ -71,7 +71,6 @@ fn receive_round(queue: &mut Queue, pool: &Pool, limits: &Limits, sent: &[Vec<u8
         let mut pkts = PacketBurst::new();
         let done = queue.rx_burst(pool, &mut pkts, 4, *limits);
         assert_eq!(done.lost, 0, "a batch that failed under the queue");
-        assert_eq!(pkts.len(), done.frames);
         for p in pkts.iter() {
             assert_eq!(p.to_vec(), *good[next_good], "an acceptable frame arrives whole and in order");
             next_good += 1;

@@ -101,7 +101,8 @@ fn dlil_round(mode: PoolMode, wmm: bool, multibuflet: bool, input_thread: bool, 
     let config = FethConfig { pool_mode: mode, wmm, multibuflet, rx_full, ring_size: 128, ..cfg() };
     let (a, b) = pair(&config).unwrap();
     // Multi-buflet frames up to the largest MTU, so they reach the interface rather than `MtuExceeded`.
-    let max_len = if multibuflet { config.max_mtu as usize } else { 1400 };
+    // (A packet holds ceil(max_mtu / buflet) buflets less the headroom: the longest frames stop there.)
+    let max_len = if multibuflet { (config.max_mtu as usize).min(a.tx_pool().max_packet_len()) } else { 1400 };
     for h in [a.handle(), b.handle()].iter().filter(|_| multibuflet) {
         h.set_mtu(config.max_mtu).expect("the largest MTU");
     }

@@ -231,6 +231,7 @@ fn a_fault_injecting_soak_loses_nothing_in_any_pool_mode() {
             }
         }
     }
+    let drop_injections = faults[FAULTS.iter().position(|&k| k == "tx drop injection changed").unwrap()];
     let faults: Vec<String> = FAULTS.iter().zip(faults).map(|(k, n)| format!("{k} {n}")).collect();
     let per_round: Vec<String> = multi_buflet.iter().map(u64::to_string).collect();
     eprintln!(
@@ -243,4 +244,9 @@ fn a_fault_injecting_soak_loses_nothing_in_any_pool_mode() {
         drop_figures(&drops)
     );
     assert!(received > 0 && taken > received, "traffic flowed, and faults cost some of it");
+    let injected = drops[DropReason::TxDropInjection as usize];
+    assert!(
+        drop_injections == 0 || injected > 0,
+        "feth's drop injection, turned on {drop_injections} times, dropped frames"
+    );
 }

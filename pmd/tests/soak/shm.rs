@@ -1,6 +1,6 @@
 //! The shm soak: the shm pair in one process, its client leaving and connecting again at random moments.
 
-use crate::common::{hold_most_of, pause_receiver, pin, round_secs, send, Switches};
+use crate::common::{drop_figures, hold_most_of, pause_receiver, pin, round_secs, send, Switches};
 use crate::shared::frame_bytes;
 use pktloop_engine::packet::free_burst;
 use pktloop_engine::port::DropReason;
@@ -84,18 +84,13 @@ fn an_shm_pair_soaks_while_its_client_leaves_and_comes_back() {
     let (taken, received) = (s.taken.load(Ordering::Relaxed), s.received.load(Ordering::Relaxed));
     eprintln!(
         "shm soak: {:.1} s; frames taken {taken}, sent {}, received {received}; client reconnects {}, rx ring \
-         filled {}, pool nearly empty {}; server drops {:?}; client drops {client_drops}",
+         filled {}, pool nearly empty {}; server drops {}; client drops {client_drops}",
         started.elapsed().as_secs_f64(),
         sa.opackets,
         kinds[0],
         kinds[1],
         kinds[2],
-        DropReason::ALL
-            .iter()
-            .zip(sa.drops)
-            .filter(|(_, n)| *n > 0)
-            .map(|(r, n)| format!("{} {n}", r.as_str()))
-            .collect::<Vec<_>>()
+        drop_figures(&sa.drops)
     );
     assert_eq!(sa.opackets + sa.total_drops(), taken, "server: taken = sent + dropped ({sa:?})");
     assert_eq!(received + client_drops, sa.opackets, "sent = received by the clients + dropped by them");
