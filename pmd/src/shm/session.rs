@@ -68,8 +68,8 @@ pub(super) struct PortSide<'a> {
 
 /// How a packet crosses (see [`Session::lend`]).
 enum Lent {
-    /// One buffer of this side's pool.
-    One(LentBuffer),
+    /// One buffer: of the peer's pool when `home` (it goes back to it), else of this side's.
+    One { buf: LentBuffer, home: bool },
     /// The buffers in the caller's chain; `home` when they are the peer's, going back to it.
     Chain { home: bool },
 }
@@ -213,9 +213,12 @@ impl Session {
             let len = p.len();
             let Some(lent) = self.lend(p, side, &mut chain) else { continue };
             match lent {
-                Lent::One(b) => self.write_buffer(b, false, false, headroom, &mut used),
+                // A buffer going home sits where its owner's pool puts data.
+                Lent::One { buf, home } => {
+                    let usual = if home { self.peer.headroom() } else { headroom };
+                    self.write_buffer(buf, false, home, usual, &mut used);
+                }
                 Lent::Chain { home } => {
-                    // A buffer going home sits where its owner's pool puts data.
                     let usual = if home { self.peer.headroom() } else { headroom };
                     for (i, &b) in chain.iter().enumerate() {
                         let more = i + 1 < chain.len();
@@ -326,10 +329,10 @@ impl Session {
         }
     }
 
-    /// Turns `p` into the buffers that carry it: one buffer of this side's pool (the common case, passed by
-    /// value: a buffer written into `chain` and read back at once stalls the store buffer), or in `chain`
-    /// the peer's own when it is a packet of the peer's pool (it goes home), else this side's, copying it
-    /// into this side's pool if it is of another or shares its buffers. `None` when it was dropped
+    /// Turns `p` into the buffers that carry it: the peer's own when it is a packet of the peer's pool (it
+    /// goes home), else this side's, copying it into this side's pool if it is of another or shares its
+    /// buffers. A packet of one buffer (the common case) comes back by value: one written into `chain` and
+    /// read back at once stalls the store buffer; longer ones are in `chain`. `None` when it was dropped
     /// (counted) instead.
     fn lend(&mut self, p: Packet, side: &PortSide<'_>, chain: &mut LentChain) -> Option<Lent> {
         if p.len() > side.max_frame {
@@ -337,7 +340,11 @@ impl Session {
             return None;
         }
         let p = match p.into_buffer(side.pool) {
-            Ok(b) => return Some(Lent::One(b)),
+            Ok(buf) => return Some(Lent::One { buf, home: false }),
+            Err(p) => p,
+        };
+        let p = match p.into_buffer(&self.peer) {
+            Ok(buf) => return Some(Lent::One { buf, home: true }),
             Err(p) => p,
         };
         let p = match p.into_buffers(side.pool, chain) {
