@@ -14,11 +14,9 @@ set -euo pipefail
 
 runs="${1:-5}"
 filter="${2:-}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
-log_dir="$target/bench-logs/path-$(date -u +%Y%m%dT%H%M%S)"
-mkdir -p "$log_dir"
-cd "$root"
+# bench_dirs (root, target, log_dir) and compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
+source "$(dirname "${BASH_SOURCE[0]}")/compare.sh"
+bench_dirs path
 cargo build --release -q -p pktloop-benches --bin pathbench --bin dlilbench
 cargo bench -q -p pktloop-benches --bench ring --no-run >/dev/null 2>&1
 pathbench="$target/release/pathbench"
@@ -53,8 +51,6 @@ criterion_ring() {
         awk '/thrpt:/ { est = $4; unit = $5; f = (unit ~ /^Gelem/) ? 1000 : 1; printf "%.2f\n", est * f; exit }'
 }
 
-# compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...  (scripts/compare.sh, calls `measure`)
-source "$root/scripts/compare.sh"
 
 echo "each comparison: A B interleaved, $runs runs each; figures in Mpps (ping-pong: ns); logs $log_dir"
 compare "txonly64 global / floor" 0.8 1 -- pb txonly64 global -- pb txonly64 floor

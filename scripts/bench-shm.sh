@@ -17,14 +17,11 @@ set -euo pipefail
 runs="${1:-5}"
 filter="${2:-}"
 secs="${SHM_BENCH_SECONDS:-4}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
-log_dir="$target/bench-logs/shm-$(date -u +%Y%m%dT%H%M%S)"
-mkdir -p "$log_dir"
-cd "$root"
+# bench_dirs (root, target, log_dir) and compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
+source "$(dirname "${BASH_SOURCE[0]}")/compare.sh"
+bench_dirs shm
 cargo build --release -q -p pktloop --bin pktloop
 pktloop="$target/release/pktloop"
-source "$root/scripts/compare.sh"
 sock="$log_dir/endpoint-$$.sock"
 
 json_field() {

@@ -23,15 +23,12 @@ set -euo pipefail
 runs="${1:-5}"
 filter="${2:-}"
 secs="${WIRE_BENCH_SECONDS:-5}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
-log_dir="$target/bench-logs/wire-$(date -u +%Y%m%dT%H%M%S)"
-mkdir -p "$log_dir"
-cd "$root"
+# bench_dirs (root, target, log_dir) and compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
+source "$(dirname "${BASH_SOURCE[0]}")/compare.sh"
+bench_dirs wire
 cargo build --release -q -p pktloop -p pktloop-benches --bin pktloop --bin kernelgen
 pktloop="$target/release/pktloop"
 kernelgen="$target/release/kernelgen"
-source "$root/scripts/compare.sh"
 
 if ! command -v dpdk-testpmd >/dev/null 2>&1; then
     echo "dpdk-testpmd is not installed (apt-get install dpdk-dev): no peer, nothing to compare" >&2

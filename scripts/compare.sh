@@ -1,5 +1,16 @@
-# Sourced by the benchmark scripts: `compare` runs two sides of a comparison interleaved and summarises.
-# The caller defines `measure SIDE...` (prints one number), and sets `runs`, `filter` and `log_dir`.
+# Sourced by the benchmark scripts: `bench_dirs` sets up where they run and log, `compare` runs two sides of
+# a comparison interleaved and summarises. The caller defines `measure SIDE...` (prints one number), and
+# sets `runs` and `filter`.
+
+# bench_dirs NAME: sets `root` (the repository), `target` (the cargo target directory) and `log_dir`
+# (target/bench-logs/NAME-<time>, made), and moves to the repository.
+bench_dirs() {
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    target="${CARGO_TARGET_DIR:-$root/target}"
+    log_dir="$target/bench-logs/$1-$(date -u +%Y%m%dT%H%M%S)"
+    mkdir -p "$log_dir"
+    cd "$root"
+}
 #
 # compare NAME TARGET HIGHER_IS_BETTER -- SIDE_A... -- SIDE_B...
 # Runs A and B interleaved (A B, B A, A B, ...); prints best A, best B, ratio of bests and the median pairwise ratio, and whether
