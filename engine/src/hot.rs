@@ -35,22 +35,34 @@ pub fn is_hot() -> bool {
     HOT.with(Cell::get)
 }
 
+/// This thread's hot flag set to a value, and put back as it was when dropped.
+#[derive(Debug)]
+struct Flag {
+    was: bool,
+}
+
+impl Flag {
+    fn set(hot: bool) -> Flag {
+        Flag { was: HOT.with(|h| h.replace(hot)) }
+    }
+}
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        HOT.with(|h| h.set(self.was));
+    }
+}
+
 /// A hot section on this thread, from its creation until it is dropped.
 #[derive(Debug)]
 pub struct HotSection {
-    was: bool,
+    _flag: Flag,
 }
 
 impl HotSection {
     /// Enters a hot section (nested sections are fine).
     pub fn enter() -> HotSection {
-        HotSection { was: HOT.with(|h| h.replace(true)) }
-    }
-}
-
-impl Drop for HotSection {
-    fn drop(&mut self) {
-        HOT.with(|h| h.set(self.was));
+        HotSection { _flag: Flag::set(true) }
     }
 }
 
@@ -59,19 +71,13 @@ impl Drop for HotSection {
 /// Never for anything done per packet or per burst.
 #[derive(Debug)]
 pub struct ColdSection {
-    was: bool,
+    _flag: Flag,
 }
 
 impl ColdSection {
     /// Leaves the hot section, if any, until dropped.
     pub fn enter() -> ColdSection {
-        ColdSection { was: HOT.with(|h| h.replace(false)) }
-    }
-}
-
-impl Drop for ColdSection {
-    fn drop(&mut self) {
-        HOT.with(|h| h.set(self.was));
+        ColdSection { _flag: Flag::set(false) }
     }
 }
 
