@@ -120,14 +120,15 @@ fn number_too_large(e: &clap::Error) -> AppError {
 
 /// The range a flag's help states (`Packets per burst, 1..=512` gives `1..=512`).
 fn stated_range(long: &str) -> Option<String> {
-    let cmd = Cli::command();
-    let help = cmd
-        .get_subcommands()
-        .flat_map(|c| c.get_arguments())
-        .find(|a| a.get_long() == Some(long))?
-        .get_help()?
-        .to_string();
+    let help = flag(long)?.get_help()?.to_string();
     let after = help.split_once(", ")?.1;
     let range = after.split([';', '[']).next()?.trim().trim_end_matches('.');
     range.contains("..=").then(|| range.to_owned())
+}
+
+/// The argument `--long` of whichever subcommand has it first.
+pub fn flag(long: &str) -> Option<clap::Arg> {
+    let cmd = Cli::command();
+    let arg = cmd.get_subcommands().flat_map(|c| c.get_arguments()).find(|a| a.get_long() == Some(long));
+    arg.cloned()
 }

@@ -62,13 +62,8 @@ fn assert_usage_in_one_line(e: &AppError) {
     assert!(!msg.contains('\n'), "an error is one line: {msg:?}");
     if let Some(rest) = msg.strip_prefix("invalid --") {
         let flag = rest.split([' ', ':']).next().unwrap_or_default();
-        assert!(is_flag(flag), "the error names a flag the command has: {msg:?}");
+        assert!(crate::args::flag(flag).is_some(), "the error names a flag the command has: {msg:?}");
     }
-}
-
-/// Whether some subcommand has `--long`.
-fn is_flag(long: &str) -> bool {
-    Cli::command().get_subcommands().flat_map(|c| c.get_arguments()).any(|a| a.get_long() == Some(long))
 }
 
 #[cfg(test)]
