@@ -66,7 +66,8 @@ pub(super) struct PortSide<'a> {
     pub shm: &'a ShmCounters,
 }
 
-/// How a packet crosses (see [`Session::lend`]).
+/// How a packet crosses (see [`Session::lend`]). An enum rather than `home` and an `Option` of the buffer:
+/// that struct, tried, moved 4-8% fewer 64-byte packets between two processes (A/B, 4 runs each).
 enum Lent {
     /// One buffer: of the peer's pool when `home` (it goes back to it), else of this side's.
     One { buf: LentBuffer, home: bool },
