@@ -388,9 +388,7 @@ mod tests {
     }
 
     fn kernel_send(fd: &OwnedFd, f: &[u8]) {
-        let iov = [IoVec { iov_base: f.as_ptr() as *mut libc::c_void, iov_len: f.len() }];
-        // SAFETY: the iovec describes `f`, readable for the call.
-        assert_eq!(unsafe { sys::writev(fd.as_raw_fd(), &iov) }, f.len() as i32);
+        assert_eq!(sys::send_message(fd, f).unwrap(), f.len());
     }
 
     fn kernel_recv(fd: &OwnedFd) -> Option<Vec<u8>> {
