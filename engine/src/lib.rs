@@ -41,6 +41,7 @@ pub mod meta;
 pub mod packet;
 pub mod pool;
 pub mod port;
+pub mod prefetch;
 pub(crate) mod primitive;
 pub mod ring;
 pub mod time;

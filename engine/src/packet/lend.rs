@@ -2,7 +2,7 @@
 //! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
 //! indices to it, and make packets of what comes back, without a copy.
 
-use super::{init_packet, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::{Pool, PoolInner};
 use arrayvec::ArrayVec;
 
@@ -25,7 +25,7 @@ impl Packet {
     /// kept.
     #[inline]
     pub fn into_buffer(self, pool: &Pool) -> Result<LentBuffer, Packet> {
-        if self.pool & SIMPLE == 0 || self.pool & POOL_ID_MASK != pool.id() {
+        if self.tag() & SIMPLE == 0 || self.tag() & POOL_ID_MASK != pool.id() {
             return Err(self);
         }
         let offset = self.headroom() as u32;
@@ -48,10 +48,10 @@ impl Packet {
     #[inline]
     pub fn into_buffers(self, pool: &Pool, out: &mut LentChain) -> Result<(), Packet> {
         out.clear();
-        if self.pool & SIMPLE != 0 {
+        if self.tag() & SIMPLE != 0 {
             return self.into_buffer(pool).map(|b| out.push(b));
         }
-        if self.pool & POOL_ID_MASK != pool.id() || !self.chain_is_lendable(pool.inner(), out) {
+        if self.tag() & POOL_ID_MASK != pool.id() || !self.chain_is_lendable(pool.inner(), out) {
             return Err(self);
         }
         let _ = self.into_raw();
@@ -60,7 +60,7 @@ impl Packet {
 
     /// Whether every buflet is a direct, unshared buffer of `pool`, writing their windows into `out`.
     fn chain_is_lendable(&self, pool: &PoolInner, out: &mut LentChain) -> bool {
-        let mut b = self.head;
+        let mut b = self.head();
         while b != NIL {
             let d = self.desc(b);
             if d.mem != b || !pool.is_sole_holder(b) || out.is_full() {
@@ -100,7 +100,7 @@ impl Pool {
         let head = unsafe { pool.desc_mut(bufs[0].index) };
         head.pkt_len = total;
         head.nbuflets = bufs.len() as u16;
-        Packet { head: bufs[0].index, pool: pool.id, len: super::short_len(total) }
+        Packet::from_parts(bufs[0].index, pool.id, super::short_len(total))
     }
 
     /// A packet of one buffer whose data is `buf.len` bytes at `buf.offset` (written there by the kernel or
@@ -113,19 +113,15 @@ impl Pool {
     pub unsafe fn packet_from_buffer(&self, buf: LentBuffer) -> Packet {
         let pool = self.inner();
         debug_assert!(buf.offset + buf.len <= pool.buf_size);
-        let mut p = init_packet(pool, buf.index);
         if buf.offset == pool.headroom && buf.len < u32::from(u16::MAX) {
-            p.len = buf.len as u16;
-            return p;
+            return Packet::from_parts(buf.index, pool.id | SIMPLE | PLAIN, buf.len as u16);
         }
         // SAFETY: the caller owns the buffer (contract), so its descriptor is ours to write.
         let d = unsafe { pool.desc_mut(buf.index) };
         d.reset_head(buf.index, buf.offset, pool.buf_size);
         d.len = buf.len;
         d.pkt_len = buf.len;
-        p.pool &= !PLAIN;
-        p.len = super::short_len(buf.len);
-        p
+        Packet::from_parts(buf.index, pool.id | SIMPLE, super::short_len(buf.len))
     }
 }
 

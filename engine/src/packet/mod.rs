@@ -33,6 +33,12 @@ static DEFAULT_META: PacketMeta = PacketMeta {
     timestamp_ns: 0,
 };
 
+/// What a packet's metadata reads as when it was only marked as starting with an Ethernet header.
+static ETHERNET_META: PacketMeta = PacketMeta { link_header_len: ETHERNET_HEADER_LEN, ..DEFAULT_META };
+
+/// Length of an Ethernet header, the link header [`Packet::set_link_header_len`] records without a write.
+const ETHERNET_HEADER_LEN: u8 = 14;
+
 /// Why an append or write could not be done. The packet is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PacketError {
@@ -63,12 +69,21 @@ pub enum PacketError {
 /// without touching the descriptor: forwarding a packet between cores moves 8 bytes and no cache line.
 #[derive(PartialEq, Eq)]
 pub struct Packet {
-    head: u32,
-    /// Pool id in the low 12 bits; [`SIMPLE`] when the packet is one direct buflet whose buffer no view
-    /// shares, so freeing it needs no descriptor read; [`PLAIN`] when its descriptor is not written.
-    pool: u16,
-    /// `pkt_len` when below `u16::MAX`, else `u16::MAX` (read the descriptor).
-    len: u16,
+    /// Three fields in one word, always stored whole (see [`Packet::from_parts`]): the head buflet's index
+    /// in the low 32 bits; the tag (pool id in its low 12 bits; [`SIMPLE`] when the packet is one direct
+    /// buflet whose buffer no view shares, so freeing it needs no descriptor read; [`PLAIN`] when its
+    /// descriptor is not written; [`META`], [`ETHERNET`]) in bits 32..48; and in bits 48..64 `pkt_len`
+    /// when below `u16::MAX`, else `u16::MAX` (read the descriptor).
+    bits: u64,
+}
+
+const TAG_SHIFT: u32 = 32;
+const LEN_SHIFT: u32 = 48;
+
+/// A handle's word of its three fields.
+#[inline(always)]
+const fn word(head: u32, tag: u16, len: u16) -> u64 {
+    head as u64 | (tag as u64) << TAG_SHIFT | (len as u64) << LEN_SHIFT
 }
 
 const POOL_ID_MASK: u16 = 0x0fff;
@@ -78,6 +93,9 @@ const SIMPLE: u16 = 0x8000;
 const PLAIN: u16 = 0x4000;
 /// The head descriptor's `meta` holds this packet's metadata (else it reads as the default).
 const META: u16 = 0x2000;
+/// Without [`META`]: the metadata reads as the default with an Ethernet link header
+/// ([`ETHERNET_META`]), so that a port marking every frame it crosses writes no descriptor line.
+const ETHERNET: u16 = 0x1000;
 const _: () = assert!(crate::pool::MAX_POOLS <= POOL_ID_MASK as usize + 1);
 
 #[inline]
@@ -88,8 +106,8 @@ fn short_len(len: u32) -> u16 {
 impl std::fmt::Debug for Packet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Packet")
-            .field("pool", &self.pool)
-            .field("head", &self.head)
+            .field("pool", &self.tag())
+            .field("head", &self.head())
             .field("len", &self.len())
             .field("buflets", &self.buflet_count())
             .finish()
@@ -106,18 +124,59 @@ pub struct Buflet<'a> {
 }
 
 impl Packet {
+    /// A handle of the three fields, built in a register and stored in one 8-byte write. A handle is read
+    /// whole (pushed on a ring, moved, returned); fields stored one by one and read back whole before they
+    /// reached the cache cannot be forwarded to that read, which then waits for every earlier store to
+    /// finish, most often the frame just written into lines the other core holds.
+    #[inline(always)]
+    const fn from_parts(head: u32, tag: u16, len: u16) -> Packet {
+        Packet { bits: word(head, tag, len) }
+    }
+
+    /// Index of the head buflet.
+    #[inline(always)]
+    fn head(&self) -> u32 {
+        self.bits as u32
+    }
+
+    /// Pool id and flags.
+    #[inline(always)]
+    fn tag(&self) -> u16 {
+        (self.bits >> TAG_SHIFT) as u16
+    }
+
+    /// The length cached in the handle (`u16::MAX`: read the descriptor).
+    #[inline(always)]
+    fn cached_len(&self) -> u16 {
+        (self.bits >> LEN_SHIFT) as u16
+    }
+
+    #[inline(always)]
+    fn set_cached_len(&mut self, len: u16) {
+        self.bits = word(self.head(), self.tag(), len);
+    }
+
+    /// Changes the flags in one 8-byte store. Volatile: the compiler would otherwise narrow a change of
+    /// constant bits to a one-byte store, the partial write `from_parts` exists to avoid.
+    #[inline(always)]
+    fn set_tag(&mut self, tag: u16) {
+        let whole = word(self.head(), tag, self.cached_len());
+        // SAFETY: a plain aligned write of this handle's own word.
+        unsafe { std::ptr::write_volatile(&mut self.bits, whole) };
+    }
+
     /// The packet's pool. The reference is not tied to `&self` so that descriptors can be changed while it
     /// is held; it stays valid for as long as this packet (which keeps the pool registered) lives, and
     /// callers use it only within one method.
     #[inline]
     fn pool<'p>(&self) -> &'p PoolInner {
         // SAFETY: this packet owns buffers of the pool, which keeps it registered.
-        unsafe { lookup(self.pool & POOL_ID_MASK) }
+        unsafe { lookup(self.tag() & POOL_ID_MASK) }
     }
 
     #[inline]
     fn is_plain(&self) -> bool {
-        self.pool & PLAIN != 0
+        self.tag() & PLAIN != 0
     }
 
     /// Writes the descriptor a plain packet implies, so that it becomes an ordinary one: the first
@@ -127,11 +186,11 @@ impl Packet {
         if self.is_plain() {
             let pool = self.pool();
             // SAFETY: a plain packet is exactly its own buffer, owned by this handle.
-            let d = unsafe { pool.desc_mut(self.head) };
-            d.reset_head(self.head, pool.headroom, pool.buf_size);
-            d.len = u32::from(self.len);
-            d.pkt_len = u32::from(self.len);
-            self.pool &= !PLAIN;
+            let d = unsafe { pool.desc_mut(self.head()) };
+            d.reset_head(self.head(), pool.headroom, pool.buf_size);
+            d.len = u32::from(self.cached_len());
+            d.pkt_len = u32::from(self.cached_len());
+            self.set_tag(self.tag() & !PLAIN);
         }
     }
 
@@ -139,7 +198,7 @@ impl Packet {
     /// length still fits the handle.
     #[inline]
     fn stays_plain_with(&self, n: usize) -> bool {
-        self.is_plain() && n <= self.tailroom() && usize::from(self.len) + n < usize::from(u16::MAX)
+        self.is_plain() && n <= self.tailroom() && usize::from(self.cached_len()) + n < usize::from(u16::MAX)
     }
 
     /// Start of a plain packet's data.
@@ -148,7 +207,7 @@ impl Packet {
         debug_assert!(self.is_plain());
         let pool = self.pool();
         // SAFETY: a plain packet owns buffer `head` of its pool, and headroom < buf_size (pool config).
-        unsafe { pool.buf_ptr(self.head).add(pool.headroom as usize) }
+        unsafe { pool.buf_ptr(self.head()).add(pool.headroom as usize) }
     }
 
     /// Descriptor `idx` of this packet's chain. Not for plain packets, whose descriptor is stale.
@@ -171,29 +230,29 @@ impl Packet {
 
     #[inline]
     fn head_desc(&self) -> &Desc {
-        self.desc(self.head)
+        self.desc(self.head())
     }
 
     #[inline]
     fn head_desc_mut(&mut self) -> &mut Desc {
-        self.desc_mut(self.head)
+        self.desc_mut(self.head())
     }
 
     /// Id of the pool the packet's buflets belong to.
     pub fn pool_id(&self) -> u16 {
-        self.pool & POOL_ID_MASK
+        self.tag() & POOL_ID_MASK
     }
 
     /// Index of the first buflet (unique among live packets of the pool).
     pub fn index(&self) -> u32 {
-        self.head
+        self.head()
     }
 
     /// Data length over all buflets.
     #[inline]
     pub fn len(&self) -> usize {
-        if self.len != u16::MAX {
-            self.len as usize
+        if self.cached_len() != u16::MAX {
+            self.cached_len() as usize
         } else {
             self.head_desc().pkt_len as usize
         }
@@ -203,11 +262,11 @@ impl Packet {
     #[inline]
     fn set_len(&mut self, len: u32) {
         if self.is_plain() && len < u32::from(u16::MAX) {
-            self.len = len as u16;
+            self.set_cached_len(len as u16);
             return;
         }
         self.head_desc_mut().pkt_len = len;
-        self.len = short_len(len);
+        self.set_cached_len(short_len(len));
     }
 
     /// True when the packet holds no data.
@@ -234,12 +293,12 @@ impl Packet {
     /// Packet metadata.
     #[inline]
     pub fn meta(&self) -> &PacketMeta {
-        if self.pool & META == 0 {
-            return &DEFAULT_META;
+        if self.tag() & META == 0 {
+            return if self.tag() & ETHERNET == 0 { &DEFAULT_META } else { &ETHERNET_META };
         }
         // SAFETY: this packet owns its head buffer, and META says its descriptor's metadata was written by
         // this packet (plain or not: layout and metadata are written independently).
-        unsafe { &self.pool().desc(self.head).meta }
+        unsafe { &self.pool().desc(self.head()).meta }
     }
 
     /// Packet metadata, writable.
@@ -247,18 +306,41 @@ impl Packet {
     pub fn meta_mut(&mut self) -> &mut PacketMeta {
         // SAFETY: this packet owns its head buffer and `&mut self` makes the access exclusive; only the
         // metadata is touched, which is valid for plain packets too.
-        let h = unsafe { self.pool().desc_mut(self.head) };
-        if self.pool & META == 0 {
-            h.meta = PacketMeta::default();
-            self.pool |= META;
+        let h = unsafe { self.pool().desc_mut(self.head()) };
+        if self.tag() & META == 0 {
+            h.meta = *self.meta();
+            self.set_tag((self.tag() | META) & !ETHERNET);
         }
         &mut h.meta
+    }
+
+    /// Sets the metadata's link-header length. Marking a packet whose metadata was never written as
+    /// starting with an Ethernet header (14) is a flag in the handle, not a write to its descriptor.
+    #[inline]
+    pub fn set_link_header_len(&mut self, len: u8) {
+        if self.tag() & META == 0 && len == ETHERNET_HEADER_LEN {
+            self.set_tag(self.tag() | ETHERNET);
+        } else {
+            self.meta_mut().link_header_len = len;
+        }
+    }
+
+    /// Hints that the packet will be read soon: the first `bytes` of a plain packet's data, or the head
+    /// descriptor of any other (its data is found through it). A driver that copies a burst starts every
+    /// frame loading before it copies the first, so that the fetches from the other core overlap.
+    #[inline]
+    pub fn prefetch(&self, bytes: usize) {
+        if self.is_plain() {
+            crate::prefetch::read(self.plain_ptr(), bytes.min(self.len()));
+        } else {
+            crate::prefetch::read((self.head_desc() as *const Desc).cast(), std::mem::size_of::<Desc>());
+        }
     }
 
     /// The buflets, in order.
     pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
         let pool = self.pool();
-        let mut b = self.head;
+        let mut b = self.head();
         let plain = self.is_plain();
         std::iter::from_fn(move || {
             if b == NIL {
@@ -281,7 +363,7 @@ impl Packet {
     pub fn data(&self) -> &[u8] {
         if self.is_plain() {
             // SAFETY: the plain packet's data (headroom + len <= buf_size) is in the buffer it owns.
-            return unsafe { std::slice::from_raw_parts(self.plain_ptr(), usize::from(self.len)) };
+            return unsafe { std::slice::from_raw_parts(self.plain_ptr(), usize::from(self.cached_len())) };
         }
         // SAFETY: the head is a buflet of this packet.
         unsafe { self.pool().bytes(self.head_desc()) }
@@ -292,7 +374,7 @@ impl Packet {
     pub fn data_mut(&mut self) -> &mut [u8] {
         if self.is_plain() {
             // SAFETY: as for `data`; `&mut self` makes the access exclusive.
-            return unsafe { std::slice::from_raw_parts_mut(self.plain_ptr(), usize::from(self.len)) };
+            return unsafe { std::slice::from_raw_parts_mut(self.plain_ptr(), usize::from(self.cached_len())) };
         }
         // SAFETY: the head is a buflet of this packet and `&mut self` makes the access exclusive.
         unsafe { self.pool().bytes_mut(self.head_desc()) }
@@ -304,7 +386,7 @@ impl Packet {
             f(self.data_mut());
             return;
         }
-        let mut b = self.head;
+        let mut b = self.head();
         while b != NIL {
             let d = self.desc(b);
             b = d.next;
@@ -383,7 +465,7 @@ impl Packet {
     }
 
     fn tail(&self) -> u32 {
-        let mut b = self.head;
+        let mut b = self.head();
         loop {
             let next = self.desc(b).next;
             if next == NIL {
@@ -396,7 +478,7 @@ impl Packet {
     /// Free bytes after the data in the last buflet.
     pub fn tailroom(&self) -> usize {
         if self.is_plain() {
-            return self.pool().room() - usize::from(self.len);
+            return self.pool().room() - usize::from(self.cached_len());
         }
         self.desc(self.tail()).tailroom()
     }
@@ -409,7 +491,7 @@ impl Packet {
             // SAFETY: the bytes after the data up to the buffer's end belong to this plain packet, and
             // `src.len()` of them are free.
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.plain_ptr().add(self.len()), src.len()) };
-            self.len += src.len() as u16;
+            self.set_cached_len(self.cached_len() + src.len() as u16);
             return Ok(());
         }
         self.append_chained(src)
@@ -427,7 +509,7 @@ impl Packet {
     /// arrived. The new bytes keep whatever the buffers held. On error the packet is unchanged.
     pub fn extend_chained(&mut self, n: usize) -> Result<(), PacketError> {
         if self.stays_plain_with(n) {
-            self.len += n as u16;
+            self.set_cached_len(self.cached_len() + n as u16);
             return Ok(());
         }
         self.grow_chained(n, None)
@@ -474,7 +556,7 @@ impl Packet {
         debug_assert_eq!(rest, 0);
         let total = self.len() as u32 + n as u32;
         if need > 0 {
-            self.pool &= !SIMPLE;
+            self.set_tag(self.tag() & !SIMPLE);
         }
         self.head_desc_mut().nbuflets += need as u16;
         self.set_len(total);
@@ -485,7 +567,7 @@ impl Packet {
     /// the buffer held: a generator that rewrites only headers, like DPDK's net_null, skips the copy).
     pub fn extend(&mut self, n: usize) -> Result<(), PacketError> {
         if self.stays_plain_with(n) {
-            self.len += n as u16;
+            self.set_cached_len(self.cached_len() + n as u16);
             return Ok(());
         }
         self.materialize();
@@ -506,11 +588,11 @@ impl Packet {
             return;
         }
         if self.is_plain() {
-            self.len = len as u16;
+            self.set_cached_len(len as u16);
             return;
         }
         let mut keep = len;
-        let mut b = self.head;
+        let mut b = self.head();
         let mut count = 1u16;
         let cut = loop {
             let d = self.desc_mut(b);
@@ -615,7 +697,7 @@ impl Packet {
         if reserve == 0 {
             pool.share(mem);
         }
-        self.pool &= !SIMPLE;
+        self.set_tag(self.tag() & !SIMPLE);
         let h = self.head_desc_mut();
         h.limit = end;
         h.shares = 0;
@@ -625,7 +707,7 @@ impl Packet {
         v.reset_head(mem, end + headroom as u32, limit);
         v.start = end;
         v.shares = reserve.saturating_sub(1);
-        Ok(Packet { head: idx, pool: self.pool & POOL_ID_MASK, len: 0 })
+        Ok(Packet::from_parts(idx, self.tag() & POOL_ID_MASK, 0))
     }
 
     /// Takes `n` more shares of this single-buflet packet's buffer at once (one atomic add), for views
@@ -643,7 +725,7 @@ impl Packet {
         h.shares = total;
         let mem = h.mem;
         pool.share_n(mem, u32::from(n));
-        self.pool &= !SIMPLE;
+        self.set_tag(self.tag() & !SIMPLE);
     }
 
     /// Copies the packet into `pool`, keeping its buflet layout: same number of buflets, each with its data
@@ -652,30 +734,35 @@ impl Packet {
         let dst = pool.inner();
         if self.is_plain() && self.headroom() == dst.headroom as usize && self.len() <= dst.room() {
             // The copy is plain too: its data sits at the destination's headroom, so no descriptor is written.
-            let mut p = dst.alloc_plain().ok_or(CopyError::NoMemPacket)?;
-            let copied = self.copy_plain_into(&mut p);
-            debug_assert!(copied, "a new plain packet of a pool with the same headroom and room enough");
-            return Ok(p);
+            // Cannot fail: a new plain packet of a pool with the same headroom and room enough.
+            if let Ok(copy) = self.copy_plain_into(dst.alloc_plain().ok_or(CopyError::NoMemPacket)?) {
+                return Ok(copy);
+            }
         }
         self.copy_layout_chained(dst)
     }
 
     /// Copies this plain packet's data into `dst`, an empty plain packet whose pool has the same headroom,
-    /// so that a driver copying a burst allocates the copies in bulk. False (and `dst` unchanged) when either
-    /// is not plain, `dst` is not empty, the headrooms differ or the data does not fit.
+    /// so that a driver copying a burst allocates the copies in bulk. Returns the copy, or `dst` unchanged
+    /// when either is not plain, `dst` is not empty, the headrooms differ or the data does not fit.
+    ///
+    /// Takes and returns `dst` by value so that the copy's new length is set in a register: a two-byte
+    /// store into a handle in memory, read back whole just after, cannot be forwarded and makes the load
+    /// wait until every earlier store (the data just copied, into a line the other core holds) is done.
     #[inline]
-    pub fn copy_plain_into(&self, dst: &mut Packet) -> bool {
+    pub fn copy_plain_into(&self, dst: Packet) -> Result<Packet, Packet> {
         let fits = self.is_plain()
             && dst.is_plain()
             && dst.is_empty()
             && self.headroom() == dst.headroom()
             && self.len() <= dst.tailroom();
-        if fits {
-            // SAFETY: both are plain packets owning their buffers; `dst` has room for the data (checked).
-            unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), dst.plain_ptr(), self.len()) };
-            dst.len = self.len;
+        if !fits {
+            return Err(dst);
         }
-        fits
+        // SAFETY: both are plain packets owning their buffers; `dst` has room for the data (checked).
+        unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), dst.plain_ptr(), self.len()) };
+        let (pool, head) = dst.into_raw();
+        Ok(Packet::from_parts(head, pool, self.cached_len()))
     }
 
     /// [`Packet::copy_layout_to`] for packets that are not plain (several buflets, moved data, metadata).
@@ -709,12 +796,12 @@ impl Packet {
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
         let simple = if n == 1 { SIMPLE } else { 0 };
-        Ok(Packet { head: idxs[0], pool: dst.id | simple, len: self.len })
+        Ok(Packet::from_parts(idxs[0], dst.id | simple, self.cached_len()))
     }
 
     /// Gives up ownership without freeing.
     fn into_raw(self) -> (u16, u32) {
-        let raw = (self.pool, self.head);
+        let raw = (self.tag(), self.head());
         std::mem::forget(self);
         raw
     }
@@ -736,7 +823,7 @@ pub enum CopyError {
 
 impl Drop for Packet {
     fn drop(&mut self) {
-        free_packet(self.pool(), self.pool, self.head);
+        free_packet(self.pool(), self.tag(), self.head());
     }
 }
 
@@ -744,7 +831,7 @@ impl Drop for Packet {
 /// written: see the module docs).
 #[inline]
 fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
-    Packet { head: idx, pool: pool.id | SIMPLE | PLAIN, len: 0 }
+    Packet::from_parts(idx, pool.id | SIMPLE | PLAIN, 0)
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).

@@ -257,16 +257,16 @@ fn long_packets_keep_their_length_past_the_handle_cache() {
 fn simple_packets_lose_the_fast_free_once_chained_or_shared() {
     let p = pool(16, 512, 0, 4);
     let mut a = p.packet_from(&[1u8; 100]).unwrap();
-    assert_ne!(a.pool & SIMPLE, 0);
+    assert_ne!(a.tag() & SIMPLE, 0);
     let view = a.carve_tail(0).unwrap();
-    assert_eq!(a.pool & SIMPLE, 0, "a's buffer is shared with the view now");
-    assert_eq!(view.pool & SIMPLE, 0);
+    assert_eq!(a.tag() & SIMPLE, 0, "a's buffer is shared with the view now");
+    assert_eq!(view.tag() & SIMPLE, 0);
     drop(a);
     assert_eq!(p.in_use(), 2, "the buffer stays while the view lives");
     drop(view);
     let mut b = p.packet_from(&[2u8; 100]).unwrap();
     b.append(&[3u8; 500]).unwrap();
-    assert_eq!(b.pool & SIMPLE, 0);
+    assert_eq!(b.tag() & SIMPLE, 0);
     assert_eq!(b.pool_id(), p.id());
     let mut burst = ArrayVec::<Packet, 4>::new();
     burst.push(b);
@@ -299,6 +299,29 @@ fn metadata_reads_as_default_until_written_and_is_reset_on_reuse() {
     assert_eq!(*view.meta(), PacketMeta::default());
     let copy = c.copy_layout_to(&p).unwrap();
     assert_eq!(*copy.meta(), PacketMeta::default(), "layout copies leave metadata at its defaults");
+}
+
+#[test]
+fn an_ethernet_link_header_is_a_handle_flag_until_the_metadata_is_written() {
+    let p = pool(4, 256, 0, 1);
+    let mut a = p.packet_from(&[7u8; 60]).unwrap();
+    a.set_link_header_len(14);
+    assert_eq!(a.tag() & META, 0, "no descriptor write");
+    assert_eq!(*a.meta(), PacketMeta { link_header_len: 14, ..PacketMeta::default() });
+    a.meta_mut().packet_id = 9;
+    assert_eq!((a.meta().link_header_len, a.meta().packet_id), (14, 9), "the first write keeps the header");
+    a.set_link_header_len(0);
+    assert_eq!(a.meta().link_header_len, 0, "written metadata takes any length");
+    let mut b = p.packet_from(&[7u8; 60]).unwrap();
+    b.set_link_header_len(20);
+    assert_eq!(b.meta().link_header_len, 20, "other lengths are written");
+    let mut c = p.packet_from(&[7u8; 60]).unwrap();
+    c.set_link_header_len(14);
+    let copy = c.copy_layout_to(&p).unwrap();
+    assert_eq!(*copy.meta(), PacketMeta::default(), "the flag is metadata: copies leave it behind");
+    drop((a, b, c, copy));
+    let d = p.alloc().unwrap();
+    assert_eq!(*d.meta(), PacketMeta::default(), "a reused buffer does not inherit it");
 }
 
 /// The race a review found in chain release: a packet whose head buffer is shared with a view gives up its

@@ -138,7 +138,7 @@ impl Depot {
             // Start fetching the magazine's contents now: they are most likely in another core's cache, and
             // the copy cannot begin before the CAS. Only a hint; a stale `top` costs a wasted fetch.
             // SAFETY: every index in the stack is a buffer of `mem` (push's contract).
-            prefetch(unsafe { mem.words(top) }, 1 + self.mag_entries);
+            crate::prefetch::read(unsafe { mem.words(top) }.cast(), 4 * (1 + self.mag_entries));
             // May read a stale link if `top` was popped meanwhile; the tag makes the CAS fail then.
             let below = self.links[top as usize].load(Ordering::Relaxed);
             let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(below);
@@ -160,26 +160,6 @@ impl Depot {
         out[0] = top;
         count + 1
     }
-}
-
-/// Hints the CPU to fetch `words` 4-byte words from `p` into cache. No memory is accessed: `p` may point to
-/// memory that another thread is writing.
-#[inline(always)]
-fn prefetch(p: *const u32, words: usize) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    {
-        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = words * 4;
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: a prefetch is a hint that never faults and reads nothing visible to the program; SSE is
-            // part of the x86_64 baseline. `wrapping_add` keeps the address computation itself defined.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>().wrapping_add(off)) };
-            off += 64;
-        }
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = (p, words);
 }
 
 /// Buffer memory for loom models of the depot and the cache cells, plus an ownership flag per buffer that

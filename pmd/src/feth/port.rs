@@ -316,6 +316,7 @@ impl FethQueue {
                 // only looked at when the room last seen is short of the burst.
                 let mut room = tx.tx.producer.slots_for(pkts.len());
                 let mut out = PacketBurst::new();
+                self.shaper.prefetch_sources(pkts);
                 while room > 0 && !pkts.is_empty() {
                     let k = room.min(pkts.len());
                     for p in pkts.drain(..k) {

@@ -8,12 +8,15 @@ use super::config::{ExpiryPolicy, RxFullPolicy, TxCompletion, TRAILER};
 use super::control::Iface;
 use super::link::PeerInfo;
 use super::tx::{Completion, Pass, COMPLETION_QUEUE, ETHER_HDR_LEN, FRESH};
-use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags};
+use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags, ServiceClass};
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::port::{DropReason, Event, EventKind, ExpiryStatus, TxStatus};
 use pktloop_engine::Packet;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// How much of each frame a copying pass asks for ahead: the lines a small frame's copy reads first.
+const PREFETCH_BYTES: usize = 128;
 
 /// Per-packet work of the tx path: checks, drop injection, expiry, crossing, trailer and FCS.
 pub(crate) struct Shaper {
@@ -88,6 +91,16 @@ impl Shaper {
         None
     }
 
+    /// Private and split modes read every frame they cross, frames most likely written by the other core:
+    /// start the burst's first lines loading before the first copy, so that the fetches overlap instead of
+    /// each copy waiting for its own.
+    #[inline]
+    pub(crate) fn prefetch_sources(&self, pkts: &[Packet]) {
+        if self.mode != PoolMode::Global {
+            pkts.iter().for_each(|p| p.prefetch(PREFETCH_BYTES));
+        }
+    }
+
     /// Runs one packet through the tx path; returns what goes onto the peer's rx ring (the caller has
     /// made sure there is a slot for it).
     pub(crate) fn process(&mut self, mut p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
@@ -131,20 +144,13 @@ impl Shaper {
         let mut dst = match self.mode {
             PoolMode::Global => {
                 if self.trailer != 0 || self.fcs {
-                    p.meta_mut().link_header_len = ETHER_HDR_LEN;
+                    p.set_link_header_len(ETHER_HDR_LEN);
                 }
                 p
             }
             PoolMode::Private => {
                 match Self::copy_into_fresh(&p, peer, pass).map_or_else(|| p.copy_layout_to(&peer.rx_pool), Ok) {
-                    Ok(mut d) => {
-                        let src = *p.meta();
-                        let m = d.meta_mut();
-                        m.service_class = src.service_class;
-                        m.link_header_len = ETHER_HDR_LEN;
-                        self.copied(p, src.packet_id, pass);
-                        d
-                    }
+                    Ok(d) => self.copied_into(p, d, pass),
                     Err(CopyError::NoMemPacket) => {
                         self.drop_packet(p, DropReason::NoMemPacket, pass);
                         return None;
@@ -173,12 +179,8 @@ impl Shaper {
             // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
             peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH);
         }
-        let mut d = pass.fresh.pop()?;
-        if p.copy_plain_into(&mut d) {
-            return Some(d);
-        }
-        pass.fresh.push(d);
-        None
+        let d = pass.fresh.pop()?;
+        p.copy_plain_into(d).map_err(|d| pass.fresh.push(d)).ok()
     }
 
     /// Split mode: the rest of `dst`'s aggregation buffer, for the next packet of the pass. The view's
@@ -192,14 +194,28 @@ impl Shaper {
         dst.carve_tail_into(self.split_headroom, holder).map_err(|h| pass.fresh.push(h)).ok()
     }
 
-    /// The source of a copy is completed (success) and freed to the sender's pool.
-    fn copied(&mut self, src: Packet, packet_id: u64, pass: &mut Pass) {
+    /// What a copy keeps of its source's metadata (Apple's `feth_copy_packet`): the service class, and the
+    /// link header is Ethernet's. The source is completed and freed first. The copy's descriptor is written
+    /// only when the class is not the default: the receiving core reads no line it need not.
+    ///
+    /// The copy's handle is changed last, after every call: a handle kept in memory across a call (as it
+    /// must be, to be dropped if the call unwinds), changed in part and read back whole, is a load that
+    /// waits for every earlier store (the data just copied, into a line the other core holds) to finish.
+    fn copied_into(&mut self, src: Packet, copy: Packet, pass: &mut Pass) -> Packet {
+        let (class, packet_id) = (src.meta().service_class, src.meta().packet_id);
         pass.tally.copies += 1;
         self.complete(packet_id, TxStatus::Success, pass);
         if pass.trash.is_full() {
             free_burst(&mut pass.trash);
         }
         pass.trash.push(src);
+        // A new binding, live across no call, that the compiler keeps in a register.
+        let mut out = copy;
+        if class != ServiceClass::default() {
+            out.meta_mut().service_class = class;
+        }
+        out.set_link_header_len(ETHER_HDR_LEN);
+        out
     }
 
     /// Split mode: copies `p` into the rest of the aggregation buffer the previous packet of this pass
@@ -235,12 +251,7 @@ impl Shaper {
             self.drop_packet(p, DropReason::NoMemBuffer, pass);
             return None;
         }
-        let src = *p.meta();
-        let m = dst.meta_mut();
-        m.service_class = src.service_class;
-        m.link_header_len = ETHER_HDR_LEN;
-        self.copied(p, src.packet_id, pass);
-        Some(dst)
+        Some(self.copied_into(p, dst, pass))
     }
 
     /// What the receiver's packet gets: checksum flags (receiver's hwcsum), then the sender's trailer and
