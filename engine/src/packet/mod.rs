@@ -522,16 +522,25 @@ impl Packet {
         let pool = self.pool();
         let tail = self.tail();
         let room = self.desc(tail).tailroom();
+        if n <= room {
+            // The common case (a split view filling its window, a frame growing in its last buflet) needs no
+            // new buflet, nor the zeroed index array below.
+            // SAFETY: the tail buflet is this packet's; its tailroom is ours to write.
+            let dst = unsafe { pool.tail_bytes_mut(self.desc(tail)) };
+            if let Some(src) = src {
+                dst[..n].copy_from_slice(src);
+            }
+            self.desc_mut(tail).len += n as u32;
+            self.set_len(self.len() as u32 + n as u32);
+            return Ok(());
+        }
         let mut extra = [0u32; 64];
-        let mut need = 0;
-        if n > room {
-            need = (n - room).div_ceil(pool.buf_size as usize);
-            if self.buflet_count() + need > pool.max_buflets as usize || need > extra.len() {
-                return Err(PacketError::TooLong);
-            }
-            if !pool.get_bulk(&mut extra[..need]) {
-                return Err(PacketError::NoMem);
-            }
+        let need = (n - room).div_ceil(pool.buf_size as usize);
+        if self.buflet_count() + need > pool.max_buflets as usize || need > extra.len() {
+            return Err(PacketError::TooLong);
+        }
+        if !pool.get_bulk(&mut extra[..need]) {
+            return Err(PacketError::NoMem);
         }
         let mut rest = n;
         let mut copied = 0;
@@ -555,9 +564,7 @@ impl Packet {
         }
         debug_assert_eq!(rest, 0);
         let total = self.len() as u32 + n as u32;
-        if need > 0 {
-            self.set_tag(self.tag() & !SIMPLE);
-        }
+        self.set_tag(self.tag() & !SIMPLE);
         self.head_desc_mut().nbuflets += need as u16;
         self.set_len(total);
         Ok(())
