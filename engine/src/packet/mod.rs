@@ -15,7 +15,7 @@
 
 pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 
-use crate::pool::buflet::{Desc, Released, CHAIN_RELEASE_MAX, NIL};
+use crate::pool::buflet::{Desc, Released, CHAIN_BATCH, NIL};
 use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
 
@@ -853,32 +853,47 @@ fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
     }
 }
 
-/// Frees a burst of packets (from any pools) with one cache call per run of same-pool packets.
+/// Frees a burst of packets (from any pools) with one cache call per run of same-pool packets. The chains
+/// of a run are walked side by side ([`PoolInner::release_chains`]).
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
-    let mut out = Released::new();
-    let mut cur: Option<&PoolInner> = None;
+    let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new() };
     for p in pkts.drain(..) {
         let (tag, head) = p.into_raw();
         let id = tag & POOL_ID_MASK;
-        // SAFETY: the packet we just took apart owns buffers of pool `id`.
-        let pool = unsafe { lookup(id) };
-        if let Some(c) = cur.filter(|c| c.id != id || out.remaining_capacity() < CHAIN_RELEASE_MAX) {
-            // SAFETY: indices released from chains we owned, once each.
-            unsafe { c.put_bulk(&out) };
-            out.clear();
+        if run.pool.is_some_and(|c| c.id != id) || run.simple.is_full() || run.chains.is_full() {
+            run.flush();
         }
-        cur = Some(pool);
+        // SAFETY: the packet we just took apart owns buffers of pool `id`.
+        run.pool = Some(unsafe { lookup(id) });
         if tag & SIMPLE != 0 {
             // The buffer is the whole packet and nothing shares it: no descriptor read.
-            out.push(head);
+            run.simple.push(head);
         } else {
-            // SAFETY: the packet we took apart owned the chain.
-            unsafe { pool.release_chain(head, &mut out) };
+            run.chains.push(head);
         }
     }
-    if let Some(c) = cur {
-        // SAFETY: as above.
-        unsafe { c.put_bulk(&out) };
+    run.flush();
+}
+
+/// What [`free_burst`] has taken apart of a run of packets of one pool and not yet given back.
+struct Run<'a> {
+    pool: Option<&'a PoolInner>,
+    /// Buffers that are whole packets.
+    simple: Released,
+    /// Heads of chains (several buflets, or shared).
+    chains: ArrayVec<u32, CHAIN_BATCH>,
+}
+
+impl Run<'_> {
+    fn flush(&mut self) {
+        let Some(pool) = self.pool else { return };
+        // SAFETY: every index comes from a packet that `free_burst` took apart, once each.
+        unsafe {
+            pool.release_chains(&self.chains, &mut self.simple);
+            pool.put_bulk(&self.simple);
+        }
+        self.chains.clear();
+        self.simple.clear();
     }
 }
 

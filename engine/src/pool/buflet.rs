@@ -22,6 +22,8 @@ pub(crate) const CHAIN_RELEASE_MAX: usize = 128;
 
 /// Buffers released by chains, waiting to go back to the pool in one call.
 pub(crate) type Released = ArrayVec<u32, { CHAIN_RELEASE_MAX + 32 }>;
+/// Chains [`PoolInner::release_chains`] walks side by side.
+pub(crate) const CHAIN_BATCH: usize = 32;
 
 /// Per-buffer descriptor. Hot fields first, so allocation writes one cache line; the metadata line is only
 /// written when a packet's metadata is.
@@ -202,28 +204,66 @@ impl PoolInner {
     pub(crate) unsafe fn release_chain(&self, head: u32, out: &mut Released) {
         let mut b = head;
         while b != NIL {
-            // Everything needed is read before any share is given up: once this chain's share of a host
-            // buffer is gone, the other holder may free it on another thread, and its descriptor may then
-            // head a new packet whose `next` is not ours to follow.
-            let (next, mem, shares) = {
-                // SAFETY: the caller owns the chain, so nobody writes `b`'s descriptor while we read it.
-                let d = unsafe { self.desc(b) };
-                (d.next, d.mem, 1 + u32::from(d.shares))
-            };
-            if mem != b && self.release_ref(mem, shares) {
-                out.push(mem);
-            }
-            let own = if mem == b { shares } else { 1 };
-            if self.release_ref(b, own) {
-                out.push(b);
-            } else {
-                #[cfg(test)]
-                if let Some(hook) = AFTER_SHARE_RELEASED.with(|h| h.borrow_mut().take()) {
-                    hook();
-                }
-            }
-            b = next;
+            // SAFETY: forwarded contract; `b` is the next buflet of the chain.
+            b = unsafe { self.release_buflet(b, out) };
         }
+    }
+
+    /// Frees chains `heads` (at most [`CHAIN_BATCH`]), walking them side by side, a buflet of each in
+    /// turn: the descriptor reads of one round (most often lines the other core wrote) are asked for
+    /// together instead of one chain's reads waiting on each other. `out` is given back to the pool
+    /// whenever it could not take another buflet's buffers, and holds the rest when this returns.
+    ///
+    /// # Safety
+    /// The caller owns every chain and gives them up; each is named once.
+    pub(crate) unsafe fn release_chains(&self, heads: &[u32], out: &mut Released) {
+        let mut cursor: ArrayVec<u32, CHAIN_BATCH> = heads.iter().copied().collect();
+        while !cursor.is_empty() {
+            for &b in &cursor {
+                // SAFETY: a member of a chain we own.
+                crate::prefetch::read((unsafe { self.desc(b) } as *const Desc).cast(), 32);
+            }
+            cursor.retain(|b| {
+                if out.remaining_capacity() < 2 {
+                    // SAFETY: each index was released once, from chains the caller gave up.
+                    unsafe { self.put_bulk(out) };
+                    out.clear();
+                }
+                // SAFETY: forwarded contract; `b` is the next buflet of its chain.
+                *b = unsafe { self.release_buflet(*b, out) };
+                *b != NIL
+            });
+        }
+    }
+
+    /// Releases buflet `b` of a chain the caller gives up (its own buffer, and its share of a host buffer;
+    /// into `out` what that frees, at most two) and returns the next buflet.
+    ///
+    /// # Safety
+    /// The caller owns `b`'s chain and gives it up.
+    #[inline]
+    unsafe fn release_buflet(&self, b: u32, out: &mut Released) -> u32 {
+        // Everything needed is read before any share is given up: once this chain's share of a host
+        // buffer is gone, the other holder may free it on another thread, and its descriptor may then head
+        // a new packet whose `next` is not ours to follow.
+        let (next, mem, shares) = {
+            // SAFETY: the caller owns the chain, so nobody writes `b`'s descriptor while we read it.
+            let d = unsafe { self.desc(b) };
+            (d.next, d.mem, 1 + u32::from(d.shares))
+        };
+        if mem != b && self.release_ref(mem, shares) {
+            out.push(mem);
+        }
+        let own = if mem == b { shares } else { 1 };
+        if self.release_ref(b, own) {
+            out.push(b);
+        } else {
+            #[cfg(test)]
+            if let Some(hook) = AFTER_SHARE_RELEASED.with(|h| h.borrow_mut().take()) {
+                hook();
+            }
+        }
+        next
     }
 
     /// Frees chain `head` back to the pool.
