@@ -337,6 +337,16 @@ impl Packet {
         }
     }
 
+    /// Hints that this packet's head descriptor will be written soon (a driver that makes a burst of new
+    /// packets into views or chains): its line is fetched in owned state, together with the burst's others.
+    #[inline]
+    pub fn prefetch_descriptor_for_write(&self) {
+        // SAFETY: the packet owns its head buffer and `&self` excludes a `&mut` to its descriptor; the
+        // reference only gives the address to prefetch (a plain packet's stale descriptor is never read).
+        let d = unsafe { self.pool().desc(self.head()) };
+        crate::prefetch::write((d as *const Desc).cast(), 32);
+    }
+
     /// The buflets, in order.
     pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
         let pool = self.pool();

@@ -186,9 +186,13 @@ impl Shaper {
     /// Split mode: the rest of `dst`'s aggregation buffer, for the next packet of the pass. The view's
     /// descriptor comes from a bulk-allocated holder (one pool call per burst, not per packet).
     fn carve(&self, dst: &mut Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
-        if pass.fresh.is_empty() && !peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
-            // Too few buffers left for a whole burst of holders: one at a time.
-            return dst.carve_tail(self.split_headroom);
+        if pass.fresh.is_empty() {
+            if !peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
+                // Too few buffers left for a whole burst of holders: one at a time.
+                return dst.carve_tail(self.split_headroom);
+            }
+            // The holders' descriptors are lines the receiving core read last: ask for them all at once.
+            pass.fresh.iter().for_each(Packet::prefetch_descriptor_for_write);
         }
         let holder = pass.fresh.pop()?;
         dst.carve_tail_into(self.split_headroom, holder).map_err(|h| pass.fresh.push(h)).ok()
