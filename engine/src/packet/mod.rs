@@ -552,6 +552,12 @@ impl Packet {
         if !pool.get_bulk(&mut extra[..need]) {
             return Err(PacketError::NoMem);
         }
+        // The new buflets' descriptors are lines another core may have read last: ask for them together,
+        // before the copy.
+        for &nb in &extra[..need] {
+            // SAFETY: the buflet was just taken, ours alone; the reference only gives the address.
+            crate::prefetch::write((unsafe { pool.desc(nb) } as *const Desc).cast(), 32);
+        }
         let mut rest = n;
         let mut copied = 0;
         let mut b = tail;
