@@ -16,17 +16,34 @@ pub fn read(p: *const u8, bytes: usize) {
     let _ = (p, bytes);
 }
 
-/// Hints that the `bytes` from `p` will be written soon: their lines are fetched in owned state, so that
-/// the stores do not each wait for a line another core holds.
+/// Hints that the `bytes` from `p` will be written soon: their lines are fetched in owned state
+/// (`PREFETCHW`), so that the stores do not each wait for a line another core holds. On a CPU without
+/// `PREFETCHW`, a read hint. (`_mm_prefetch` with `_MM_HINT_ET0` is a plain `prefetcht0` unless the whole
+/// build enables the `prfchw` feature, hence the instruction by hand.)
 #[inline(always)]
 pub fn write(p: *const u8, bytes: usize) {
     #[cfg(all(target_arch = "x86_64", not(loom)))]
-    each_line(p, bytes, |line| {
-        // SAFETY: as in `read`.
-        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(line) }
-    });
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = (p, bytes);
+    if has_prefetchw() {
+        each_line(p, bytes, |line| {
+            // SAFETY: the CPU has PREFETCHW (checked); like every prefetch it never faults and changes nothing
+            // the program can observe.
+            unsafe { core::arch::asm!("prefetchw [{}]", in(reg) line, options(nostack, preserves_flags, readonly)) }
+        });
+        return;
+    }
+    read(p, bytes);
+}
+
+/// Whether the CPU has `PREFETCHW` (CPUID leaf 0x8000_0001, ECX bit 8), looked up once.
+#[cfg(all(target_arch = "x86_64", not(loom)))]
+#[inline(always)]
+fn has_prefetchw() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        use core::arch::x86_64::__cpuid;
+        // The extended leaf is read only when the CPU reports it.
+        __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & (1 << 8) != 0
+    })
 }
 
 /// Calls `hint` once per 64-byte line of the range (at least once). `wrapping_add` keeps the address
