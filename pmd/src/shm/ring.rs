@@ -116,21 +116,13 @@ impl<const W: usize> Producer<W> {
     /// fetched together rather than one store at a time. A hint: it reads and writes nothing.
     #[inline]
     pub fn prepare(&self, n: u32) {
-        #[cfg(all(target_arch = "x86_64", not(loom)))]
-        {
-            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
-            let per_line = (64 / (4 * W)).max(1) as u32;
-            let mut k = 0;
-            while k < n {
-                let word = self.mem.word::<W>(self.head.wrapping_add(k), 0) as *const AtomicU32;
-                // SAFETY: a prefetch never faults and accesses nothing the program can observe; SSE is part
-                // of the x86_64 baseline.
-                unsafe { _mm_prefetch::<_MM_HINT_ET0>(word.cast()) };
-                k += per_line;
-            }
+        let per_line = (64 / (4 * W)).max(1) as u32;
+        let mut k = 0;
+        while k < n {
+            let word = self.mem.word::<W>(self.head.wrapping_add(k), 0) as *const AtomicU32;
+            pktloop_engine::prefetch::write(word.cast(), 4);
+            k += per_line;
         }
-        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-        let _ = n;
     }
 
     /// Writes the entry `k` slots past the last published one (`k` below [`Producer::space`]).
