@@ -347,6 +347,15 @@ impl Packet {
         crate::prefetch::write((d as *const Desc).cast(), 32);
     }
 
+    /// Hints that the first `bytes` of a plain packet's room will be written soon (a driver about to copy a
+    /// burst into new packets): their lines are fetched owned, together. Nothing for other packets.
+    #[inline]
+    pub fn prefetch_room(&self, bytes: usize) {
+        if self.is_plain() {
+            crate::prefetch::write(self.plain_ptr(), bytes);
+        }
+    }
+
     /// The buflets, in order.
     pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
         let pool = self.pool();

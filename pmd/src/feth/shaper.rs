@@ -177,7 +177,10 @@ impl Shaper {
     fn copy_into_fresh(p: &Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
         if pass.fresh.is_empty() {
             // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
-            peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH);
+            if peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
+                // The copies' first lines, which the receiving core read last: fetched owned, together.
+                pass.fresh.iter().for_each(|d| d.prefetch_room(PREFETCH_BYTES));
+            }
         }
         let d = pass.fresh.pop()?;
         p.copy_plain_into(d).map_err(|d| pass.fresh.push(d)).ok()
