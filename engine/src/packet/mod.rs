@@ -356,6 +356,22 @@ impl Packet {
         }
     }
 
+    /// Hints that up to `bytes` of the packet's tailroom (the free bytes after its data, in its last buflet)
+    /// will be written soon: a driver packing a burst of frames into one buffer has their lines fetched
+    /// owned, together.
+    #[inline]
+    pub fn prefetch_tailroom(&self, bytes: usize) {
+        let bytes = bytes.min(self.tailroom());
+        if self.is_plain() {
+            crate::prefetch::write(self.plain_ptr().wrapping_add(self.len()), bytes);
+            return;
+        }
+        let d = self.desc(self.tail());
+        // SAFETY: `d.mem` is a buffer of this packet's pool (its last buflet's memory).
+        let base = unsafe { self.pool().buf_ptr(d.mem) };
+        crate::prefetch::write(base.wrapping_add((d.off + d.len) as usize), bytes);
+    }
+
     /// The buflets, in order.
     pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
         let pool = self.pool();

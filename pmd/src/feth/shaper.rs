@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// How much of each frame a copying pass asks for ahead: the lines a small frame's copy reads first.
 const PREFETCH_BYTES: usize = 128;
 
+/// How much of a new split aggregation buffer a pass asks for ahead: about a burst of small frames (the
+/// buffer itself is far larger; asking for all of it floods the core's fetches).
+const PACK_AHEAD: usize = 2048;
+
 /// Per-packet work of the tx path: checks, drop injection, expiry, crossing, trailer and FCS.
 pub(crate) struct Shaper {
     pub(crate) iface: Arc<Iface>,
@@ -249,6 +253,8 @@ impl Shaper {
                 // The views this buffer will be carved into take their shares from one atomic add now,
                 // instead of one per packet on a count the receiving core also writes.
                 fresh.reserve_views(FRESH as u16);
+                // The receiving core read this buffer last: the lines the next frames go into, fetched owned.
+                fresh.prefetch_tailroom(PACK_AHEAD);
                 fresh
             }
         };
