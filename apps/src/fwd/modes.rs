@@ -86,6 +86,8 @@ pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize,
     if !pool.alloc_bulk(out, n) {
         return false;
     }
+    // As the generator does: the first line of each new buffer fetched owned, together.
+    out[start..].iter().for_each(|p| p.prefetch_room(crate::gen::maker::HEADER_LINE));
     if out[start..].iter_mut().all(|p| p.append(frame).is_ok()) {
         return true;
     }
