@@ -2,7 +2,7 @@
 //! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
 //! indices to it, and make packets of what comes back, without a copy.
 
-use super::{Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{plain_packet, Packet, NIL, POOL_ID_MASK, SIMPLE};
 use crate::pool::{Pool, PoolInner};
 use arrayvec::ArrayVec;
 
@@ -114,7 +114,7 @@ impl Pool {
         let pool = self.inner();
         debug_assert!(buf.offset + buf.len <= pool.buf_size);
         if buf.offset == pool.headroom && buf.len < u32::from(u16::MAX) {
-            return Packet::from_parts(buf.index, pool.id | SIMPLE | PLAIN, buf.len as u16);
+            return plain_packet(pool, buf.index, buf.len as u16);
         }
         // SAFETY: the caller owns the buffer (contract), so its descriptor is ours to write.
         let d = unsafe { pool.desc_mut(buf.index) };

@@ -15,11 +15,13 @@
 
 pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 
-use crate::pool::buflet::{Desc, Released, CHAIN_BATCH, NIL};
+use crate::pool::buflet::{Desc, NIL};
 use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
 
+mod burst;
 mod lend;
+pub use burst::free_burst;
 pub use lend::{LentBuffer, LentChain, MAX_LENT_CHAIN};
 
 /// What a packet's metadata reads as until it is first written.
@@ -69,7 +71,7 @@ pub enum PacketError {
 /// without touching the descriptor: forwarding a packet between cores moves 8 bytes and no cache line.
 #[derive(PartialEq, Eq)]
 pub struct Packet {
-    /// Three fields in one word, always stored whole (see [`Packet::from_parts`]): the head buflet's index
+    /// Three fields in one word, built and changed whole (see [`Packet::from_parts`]): the head buflet's index
     /// in the low 32 bits; the tag (pool id in its low 12 bits; [`SIMPLE`] when the packet is one direct
     /// buflet whose buffer no view shares, so freeing it needs no descriptor read; [`PLAIN`] when its
     /// descriptor is not written; [`META`], [`ETHERNET`]) in bits 32..48; and in bits 48..64 `pkt_len`
@@ -333,7 +335,7 @@ impl Packet {
         if self.is_plain() {
             crate::prefetch::read(self.plain_ptr(), bytes.min(self.len()));
         } else {
-            crate::prefetch::read((self.head_desc() as *const Desc).cast(), std::mem::size_of::<Desc>());
+            self.pool().prefetch_desc(self.head());
         }
     }
 
@@ -341,10 +343,7 @@ impl Packet {
     /// packets into views or chains): its line is fetched in owned state, together with the burst's others.
     #[inline]
     pub fn prefetch_descriptor_for_write(&self) {
-        // SAFETY: the packet owns its head buffer and `&self` excludes a `&mut` to its descriptor; the
-        // reference only gives the address to prefetch (a plain packet's stale descriptor is never read).
-        let d = unsafe { self.pool().desc(self.head()) };
-        crate::prefetch::write((d as *const Desc).cast(), 32);
+        self.pool().prefetch_desc_for_write(self.head());
     }
 
     /// Hints that the first `bytes` of a plain packet's room will be written soon (a driver about to copy a
@@ -579,10 +578,7 @@ impl Packet {
         }
         // The new buflets' descriptors are lines another core may have read last: ask for them together,
         // before the copy.
-        for &nb in &extra[..need] {
-            // SAFETY: the buflet was just taken, ours alone; the reference only gives the address.
-            crate::prefetch::write((unsafe { pool.desc(nb) } as *const Desc).cast(), 32);
-        }
+        extra[..need].iter().for_each(|&nb| pool.prefetch_desc_for_write(nb));
         let mut rest = n;
         let mut copied = 0;
         let mut b = tail;
@@ -783,7 +779,9 @@ impl Packet {
         if self.is_plain() && self.headroom() == dst.headroom as usize && self.len() <= dst.room() {
             // The copy is plain too: its data sits at the destination's headroom, so no descriptor is written.
             // Cannot fail: a new plain packet of a pool with the same headroom and room enough.
-            if let Ok(copy) = self.copy_plain_into(dst.alloc_plain().ok_or(CopyError::NoMemPacket)?) {
+            let copied = self.copy_plain_into(dst.alloc_plain().ok_or(CopyError::NoMemPacket)?);
+            debug_assert!(copied.is_ok(), "a plain copy into a new plain packet");
+            if let Ok(copy) = copied {
                 return Ok(copy);
             }
         }
@@ -809,8 +807,8 @@ impl Packet {
         }
         // SAFETY: both are plain packets owning their buffers; `dst` has room for the data (checked).
         unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), dst.plain_ptr(), self.len()) };
-        let (pool, head) = dst.into_raw();
-        Ok(Packet::from_parts(head, pool, self.cached_len()))
+        let (tag, head) = dst.into_raw();
+        Ok(Packet::from_parts(head, tag, self.cached_len()))
     }
 
     /// [`Packet::copy_layout_to`] for packets that are not plain (several buflets, moved data, metadata).
@@ -879,7 +877,13 @@ impl Drop for Packet {
 /// written: see the module docs).
 #[inline]
 fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
-    Packet::from_parts(idx, pool.id | SIMPLE | PLAIN, 0)
+    plain_packet(pool, idx, 0)
+}
+
+/// A plain packet of buffer `idx` holding `len` bytes at the pool's headroom (the caller owns the buffer).
+#[inline]
+fn plain_packet(pool: &PoolInner, idx: u32, len: u16) -> Packet {
+    Packet::from_parts(idx, pool.id | SIMPLE | PLAIN, len)
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).
@@ -891,50 +895,6 @@ fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
     } else {
         // SAFETY: the handle being freed owned the chain.
         unsafe { pool.free_chain(head) };
-    }
-}
-
-/// Frees a burst of packets (from any pools) with one cache call per run of same-pool packets. The chains
-/// of a run are walked side by side ([`PoolInner::release_chains`]).
-pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
-    let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new() };
-    for p in pkts.drain(..) {
-        let (tag, head) = p.into_raw();
-        let id = tag & POOL_ID_MASK;
-        if run.pool.is_some_and(|c| c.id != id) || run.simple.is_full() || run.chains.is_full() {
-            run.flush();
-        }
-        // SAFETY: the packet we just took apart owns buffers of pool `id`.
-        run.pool = Some(unsafe { lookup(id) });
-        if tag & SIMPLE != 0 {
-            // The buffer is the whole packet and nothing shares it: no descriptor read.
-            run.simple.push(head);
-        } else {
-            run.chains.push(head);
-        }
-    }
-    run.flush();
-}
-
-/// What [`free_burst`] has taken apart of a run of packets of one pool and not yet given back.
-struct Run<'a> {
-    pool: Option<&'a PoolInner>,
-    /// Buffers that are whole packets.
-    simple: Released,
-    /// Heads of chains (several buflets, or shared).
-    chains: ArrayVec<u32, CHAIN_BATCH>,
-}
-
-impl Run<'_> {
-    fn flush(&mut self) {
-        let Some(pool) = self.pool else { return };
-        // SAFETY: every index comes from a packet that `free_burst` took apart, once each.
-        unsafe {
-            pool.release_chains(&self.chains, &mut self.simple);
-            pool.put_bulk(&self.simple);
-        }
-        self.chains.clear();
-        self.simple.clear();
     }
 }
 

@@ -22,6 +22,8 @@ pub(crate) const CHAIN_RELEASE_MAX: usize = 128;
 
 /// Buffers released by chains, waiting to go back to the pool in one call.
 pub(crate) type Released = ArrayVec<u32, { CHAIN_RELEASE_MAX + 32 }>;
+/// The fields of a descriptor that packets touch (all but the metadata): one line.
+const DESC_HOT_BYTES: usize = 32;
 /// Chains [`PoolInner::release_chains`] walks side by side.
 pub(crate) const CHAIN_BATCH: usize = 32;
 
@@ -215,17 +217,17 @@ impl PoolInner {
     /// whenever it could not take another buflet's buffers, and holds the rest when this returns.
     ///
     /// # Safety
-    /// The caller owns every chain and gives them up; each is named once.
+    /// The caller owns every chain and gives them up; each is named once; there are at most
+    /// [`CHAIN_BATCH`]. Every index already in `out` is a buffer of this pool that the caller gives up,
+    /// once.
     pub(crate) unsafe fn release_chains(&self, heads: &[u32], out: &mut Released) {
         let mut cursor: ArrayVec<u32, CHAIN_BATCH> = heads.iter().copied().collect();
         while !cursor.is_empty() {
-            for &b in &cursor {
-                // SAFETY: a member of a chain we own.
-                crate::prefetch::read((unsafe { self.desc(b) } as *const Desc).cast(), 32);
-            }
+            cursor.iter().for_each(|&b| self.prefetch_desc(b));
             cursor.retain(|b| {
                 if out.remaining_capacity() < 2 {
-                    // SAFETY: each index was released once, from chains the caller gave up.
+                    // SAFETY: what `out` holds was given up by the caller or released from its chains, once
+                    // each (contract).
                     unsafe { self.put_bulk(out) };
                     out.clear();
                 }
@@ -234,6 +236,18 @@ impl PoolInner {
                 *b != NIL
             });
         }
+    }
+
+    /// Hints that descriptor `idx` will be read soon. Safe: only its address is taken.
+    #[inline]
+    pub(crate) fn prefetch_desc(&self, idx: u32) {
+        crate::prefetch::read(self.descs[idx as usize].get().cast_const().cast(), DESC_HOT_BYTES);
+    }
+
+    /// Hints that descriptor `idx` will be written soon: its line is fetched owned.
+    #[inline]
+    pub(crate) fn prefetch_desc_for_write(&self, idx: u32) {
+        crate::prefetch::write(self.descs[idx as usize].get().cast_const().cast(), DESC_HOT_BYTES);
     }
 
     /// Releases buflet `b` of a chain the caller gives up (its own buffer, and its share of a host buffer;

@@ -206,8 +206,8 @@ impl Shaper {
     }
 
     /// What a copy keeps of its source's metadata (Apple's `feth_copy_packet`): the service class, and the
-    /// link header is Ethernet's. The source is completed and freed first. The copy's descriptor is written
-    /// only when the class is not the default: the receiving core reads no line it need not.
+    /// link header is Ethernet's. The source is completed and queued to be freed first. The copy's descriptor
+    /// is written only when the class is not the default: the receiving core reads no line it need not.
     ///
     /// The copy's handle is changed last, after every call: a handle kept in memory across a call (as it
     /// must be, to be dropped if the call unwinds), changed in part and read back whole, is a load that
@@ -220,7 +220,7 @@ impl Shaper {
             free_burst(&mut pass.trash);
         }
         pass.trash.push(src);
-        // A new binding, live across no call, that the compiler keeps in a register.
+        // A new binding, live across no call, so not kept in memory for unwinding.
         let mut out = copy;
         if class != ServiceClass::default() {
             out.meta_mut().service_class = class;
