@@ -57,7 +57,8 @@ fn feth_txonly(a: &mut Feth, b: &mut Feth, f: &[u8], n: u64) -> (Duration, u64) 
             let mut burst = PacketBurst::new();
             while !stop.load(Ordering::Relaxed) {
                 if burst.is_empty() && pool.alloc_bulk(&mut burst, BURST) {
-                    burst.iter().for_each(|p| p.prefetch_room(f.len().min(128)));
+                    // The header line of each new buffer, as pktloop's txonly does (apps: gen::maker::HEADER_LINE).
+                    burst.iter().for_each(|p| p.prefetch_room(64));
                     for p in burst.iter_mut() {
                         // Cannot fail: the pool's packets hold a max-MTU frame.
                         let _ = p.append(f);

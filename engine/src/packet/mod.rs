@@ -360,15 +360,14 @@ impl Packet {
     /// owned, together.
     #[inline]
     pub fn prefetch_tailroom(&self, bytes: usize) {
-        let bytes = bytes.min(self.tailroom());
         if self.is_plain() {
-            crate::prefetch::write(self.plain_ptr().wrapping_add(self.len()), bytes);
+            crate::prefetch::write(self.plain_ptr().wrapping_add(self.len()), bytes.min(self.tailroom()));
             return;
         }
         let d = self.desc(self.tail());
         // SAFETY: `d.mem` is a buffer of this packet's pool (its last buflet's memory).
         let base = unsafe { self.pool().buf_ptr(d.mem) };
-        crate::prefetch::write(base.wrapping_add((d.off + d.len) as usize), bytes);
+        crate::prefetch::write(base.wrapping_add((d.off + d.len) as usize), bytes.min(d.tailroom()));
     }
 
     /// The buflets, in order.

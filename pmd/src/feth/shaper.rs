@@ -212,7 +212,7 @@ impl Shaper {
     /// The copy's handle is changed last, after every call: a handle kept in memory across a call (as it
     /// must be, to be dropped if the call unwinds), changed in part and read back whole, is a load that
     /// waits for every earlier store (the data just copied, into a line the other core holds) to finish.
-    fn copied_into(&mut self, src: Packet, copy: Packet, pass: &mut Pass) -> Packet {
+    fn copied_into(&mut self, src: Packet, mut copy: Packet, pass: &mut Pass) -> Packet {
         let (class, packet_id) = (src.meta().service_class, src.meta().packet_id);
         pass.tally.copies += 1;
         self.complete(packet_id, TxStatus::Success, pass);
@@ -220,13 +220,11 @@ impl Shaper {
             free_burst(&mut pass.trash);
         }
         pass.trash.push(src);
-        // A new binding, live across no call, so not kept in memory for unwinding.
-        let mut out = copy;
         if class != ServiceClass::default() {
-            out.meta_mut().service_class = class;
+            copy.meta_mut().service_class = class;
         }
-        out.set_link_header_len(ETHER_HDR_LEN);
-        out
+        copy.set_link_header_len(ETHER_HDR_LEN);
+        copy
     }
 
     /// Split mode: copies `p` into the rest of the aggregation buffer the previous packet of this pass
