@@ -54,6 +54,7 @@ criterion_ring() {
 
 echo "each comparison: A B interleaved, $runs runs each; figures in Mpps (ping-pong: ns); logs $log_dir"
 compare "txonly64 global / floor" 0.8 1 -- pb txonly64 global -- pb txonly64 floor
+compare "txonly64 global / floor, buffers an odd number of lines apart" 0.8 1 -- pb txonly64 global -- pb txonly64 floor-odd
 compare "txonly1518 global / floor" 0.8 1 -- pb txonly1518 global -- pb txonly1518 floor
 compare "txonly1518 multibuflet / floor" 0.8 1 -- pb txonly1518 global-multi -- pb txonly1518 floor
 compare "txonly64 private / global" 0.6 1 -- pb txonly64 private -- pb txonly64 global

@@ -6,7 +6,8 @@
 //! - [`Buffers`]: a slab of fixed-size buffers named by index;
 //! - [`txonly_rxonly`]: core 0 takes a buffer index from a "free" ring, writes the frame into the buffer
 //!   and pushes the index on a data ring; core 1 pops it, reads the first 16 bytes and pushes the index
-//!   back on the free ring (8192 buffers of 2 KiB or more, a 1024-slot data ring, bursts of 32);
+//!   back on the free ring (8192 buffers of 2 KiB or more, a 1024-slot data ring, bursts of 32), the
+//!   buffers either back to back or an odd number of cache lines apart, as pktloop's pool spaces them;
 //! - [`ping_pong`]: one `u64` each way over two rings, the round trip timed on core 0.
 
 use crossbeam_utils::CachePadded;
@@ -92,10 +93,23 @@ pub struct Buffers {
     lines: usize,
 }
 
+/// How far apart the floor's buffers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spacing {
+    /// Back to back: 2 KiB buffers 2 KiB apart, as anyone would write it first.
+    Packed,
+    /// An odd number of cache lines apart, so that the same offset in successive buffers falls in
+    /// different cache sets (what pktloop's pool does).
+    OddLines,
+}
+
 impl Buffers {
-    /// `count` zeroed buffers of `size` bytes (rounded up to whole cache lines).
-    pub fn new(count: usize, size: usize) -> Buffers {
-        let lines = size.div_ceil(64);
+    /// `count` zeroed buffers of `size` bytes (rounded up to whole cache lines), spaced as `spacing` says.
+    pub fn new(count: usize, size: usize, spacing: Spacing) -> Buffers {
+        let lines = match spacing {
+            Spacing::Packed => size.div_ceil(64),
+            Spacing::OddLines => size.div_ceil(64) | 1,
+        };
         Buffers { mem: vec![CachePadded::new([0u8; 64]); count * lines].into_boxed_slice(), lines }
     }
 
@@ -116,8 +130,8 @@ pub const FLOOR_BURST: usize = 32;
 /// The txonly -> rxonly floor: `packets` frames (a copy of `frame` each) from core 0 to core 1. Returns the
 /// time from the start until core 1 has read the last one, and a sum of header bytes read (so the reads
 /// cannot be optimised away; callers check it).
-pub fn txonly_rxonly(frame: &[u8], packets: u64) -> (Duration, u64) {
-    let bufs = Buffers::new(FLOOR_BUFFERS, frame.len().max(2048));
+pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration, u64) {
+    let bufs = Buffers::new(FLOOR_BUFFERS, frame.len().max(2048), spacing);
     let (mut data_tx, mut data_rx) = spsc::<u32>(FLOOR_RING);
     let (mut free_tx, mut free_rx) = spsc::<u32>(FLOOR_BUFFERS);
     let all: Vec<u32> = (0..FLOOR_BUFFERS as u32).collect();

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! pathbench SCENARIO SIDE
-//!   txonly64 | txonly1518      floor | global | global-multi | private | private-multi | split
+//!   txonly64 | txonly1518      floor | floor-odd | global | global-multi | private | private-multi | split
 //!   iofwd                      global | private | split
 //!   pingpong                   floor | ring | feth
 //! ```
@@ -89,10 +89,16 @@ fn feth_txonly(a: &mut Feth, b: &mut Feth, f: &[u8], n: u64) -> (Duration, u64) 
 
 fn txonly(len: usize, side: &str) -> f64 {
     let f = frame(len);
-    if side == "floor" {
-        let (_, sum) = floor::txonly_rxonly(&f, 1 << 16);
+    let spacing = match side {
+        "floor" => Some(floor::Spacing::Packed),
+        "floor-odd" => Some(floor::Spacing::OddLines),
+        _ => None,
+    };
+    if let Some(spacing) = spacing {
+        let (_, sum) = floor::txonly_rxonly(&f, 1 << 16, spacing);
         assert_eq!(sum, 8 << 16, "floor: every header read");
-        return (0..REPEATS).map(|_| mpps(PACKETS, floor::txonly_rxonly(&f, PACKETS).0)).fold(0.0, f64::max);
+        let run = || mpps(PACKETS, floor::txonly_rxonly(&f, PACKETS, spacing).0);
+        return (0..REPEATS).map(|_| run()).fold(0.0, f64::max);
     }
     let (mut a, mut b) = pair(&feth_config(side)).expect("feth pair");
     let pools = [a.tx_pool().clone(), a.rx_pool().clone(), b.rx_pool().clone()];

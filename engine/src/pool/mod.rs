@@ -506,7 +506,19 @@ impl Pool {
 
 /// Distance between two buffers: the buffer size rounded up to a cache line.
 fn stride_of(config: &PoolConfig) -> usize {
-    (config.buf_size as usize).next_multiple_of(64)
+    buffer_stride(config.buf_size)
+}
+
+/// Distance between two buffers of `buf_size` bytes in a pool's memory: an odd number of cache lines.
+///
+/// The headers of a burst's packets sit at the same offset in their buffers, and a cache maps an address
+/// to its set by the bits just above the line offset. With power-of-two strides (2 KiB buffers) every
+/// header of a pool lands in the same two of an L1's 64 sets, 24 lines at most for the whole pool, so a
+/// burst of 32 evicts its own headers. An odd count of lines walks all the sets (DPDK's mempool pads its
+/// objects for the same reason); it costs one line per buffer at most.
+pub fn buffer_stride(buf_size: u32) -> usize {
+    let lines = (buf_size as usize).div_ceil(64);
+    (lines | 1) * 64
 }
 
 /// The layout of a pool's memory (see [`Pool::memory`]). Valid for as long as the pool lives.
@@ -666,9 +678,10 @@ mod tests {
             c.prefer = Prefer::Normal;
             c
         };
-        let (region, fd) = Region::shared("t", 256 * 2048, Prefer::Normal).unwrap();
+        let bytes = 256 * buffer_stride(2048);
+        let (region, fd) = Region::shared("t", bytes, Prefer::Normal).unwrap();
         let owner = Pool::in_shared_region(config(), region).unwrap();
-        let borrower = Pool::over_lent_buffers(config(), Region::map_peer(fd, 256 * 2048).unwrap()).unwrap();
+        let borrower = Pool::over_lent_buffers(config(), Region::map_peer(fd, bytes).unwrap()).unwrap();
         assert_eq!((owner.in_use(), borrower.in_use()), (0, 256));
         assert!(borrower.alloc().is_none(), "nothing to allocate over lent buffers");
         let lent = owner.packet_from(b"crossing").unwrap().into_buffer(&owner).unwrap();
@@ -695,10 +708,20 @@ mod tests {
     }
 
     #[test]
+    fn buffers_are_an_odd_number_of_cache_lines_apart() {
+        assert_eq!(buffer_stride(2048), 33 * 64, "2 KiB buffers: 33 lines, so headers walk every L1 set");
+        assert_eq!(buffer_stride(1500), 25 * 64, "already odd: no padding");
+        assert_eq!(buffer_stride(96 * 1024), 1537 * 64);
+        let p = pool(64, 2048, 0);
+        let gaps: Vec<_> = (0..2).map(|i| p.buffer_ptr(i + 1) as usize - p.buffer_ptr(i) as usize).collect();
+        assert_eq!(gaps, [33 * 64, 33 * 64]);
+    }
+
+    #[test]
     fn a_region_too_small_for_the_buffers_is_refused() {
         let (region, _fd) = Region::shared("t", 4096, Prefer::Normal).unwrap();
         let e = Pool::in_shared_region(PoolConfig::new("small", 4096, 2048), region).unwrap_err();
-        assert_eq!(e.to_string(), "pool 'small' needs 8388608 bytes for its buffers, the memory given holds 2097152");
+        assert_eq!(e.to_string(), "pool 'small' needs 8650752 bytes for its buffers, the memory given holds 2097152");
     }
 
     #[test]

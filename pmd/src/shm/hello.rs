@@ -3,10 +3,13 @@
 //! setting that differs. Messages are fixed 64-byte records of little-endian words, checked field by field:
 //! a peer is another program, and what it sends is input.
 
+use pktloop_engine::pool::buffer_stride;
+
 /// First word of every message.
 const MAGIC: u64 = u64::from_le_bytes(*b"PKTLSHM\0");
-/// Version of the shared layout and of these messages; both sides must run the same.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the shared layout and of these messages; both sides must run the same. 2: buffers an odd
+/// number of cache lines apart (`buffer_stride`).
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Bytes of every message.
 pub(super) const MESSAGE_BYTES: usize = 64;
 
@@ -47,7 +50,7 @@ impl PoolShape {
     /// Whether a pool of this shape could exist, and its file holds its buffers: a peer that claims more
     /// is refused before anything is mapped.
     pub fn is_possible(&self) -> bool {
-        let stride = u64::from(self.buf_size).next_multiple_of(64);
+        let stride = buffer_stride(self.buf_size) as u64;
         (1..=1 << 24).contains(&self.buffers)
             && (64..=1 << 20).contains(&self.buf_size)
             && (1..=64).contains(&self.max_buflets)
@@ -188,7 +191,7 @@ mod tests {
 
     #[test]
     fn messages_survive_the_round_trip() {
-        let pool = PoolShape { buffers: 4096, buf_size: 2048, max_buflets: 4, headroom: 128, bytes: 8 << 20 };
+        let pool = PoolShape { buffers: 4096, buf_size: 2048, max_buflets: 4, headroom: 128, bytes: 9 << 20 };
         for m in [
             Message::Hello { agreed: agreed(), pool },
             Message::Welcome { agreed: agreed(), pool, channel_bytes: 1 << 33 },
