@@ -130,7 +130,7 @@ impl Depot {
     pub(crate) unsafe fn pop(&self, mem: &impl MagazineMemory, out: &mut [u32]) -> usize {
         assert!(out.len() >= self.mag_size(), "a pop needs room for a whole magazine");
         let mut head = self.load_head_for_update();
-        let top = loop {
+        let (top, below) = loop {
             let top = head as u32;
             if top == NIL {
                 return 0;
@@ -143,10 +143,17 @@ impl Depot {
             let below = self.links[top as usize].load(Ordering::Relaxed);
             let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(below);
             match self.head.compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => break top,
+                Ok(_) => break (top, below),
                 Err(seen) => head = seen,
             }
         };
+        if below != NIL {
+            // The next pop most likely takes the magazine below, written by another core long ago: start
+            // fetching its contents now, so that they are here by then instead of stalling the first use of
+            // the buffers it hands out. Only a hint; another thread may take it first.
+            // SAFETY: links hold buffers of `mem` (or NIL).
+            crate::prefetch::read(unsafe { mem.words(below) }.cast(), 4 * (1 + self.mag_entries));
+        }
         // SAFETY: as above.
         let words = unsafe { mem.words(top) };
         // SAFETY: the successful CAS made us the only owner of magazine `top`; its contents were written
