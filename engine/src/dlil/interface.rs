@@ -112,10 +112,16 @@ impl Interface {
             return 0;
         }
         let shared = &*self.handle.shared;
-        let bytes: usize = s.rx.iter().map(|p| p.len()).sum();
+        let filtered = !self.lists.filters.is_empty();
+        // With no filter the burst's bytes and its type come from one pass; filters may drop or rewrite
+        // packets, so then the type is read after them.
+        let (bytes, mut one) = if filtered { (s.rx.iter().map(|p| p.len()).sum(), None) } else { scan(&s.rx) };
         shared.counters.rx(n as u64, bytes as u64);
-        run_filters(shared, &self.lists.filters, Hook::Input, &mut s.rx, &mut s.dropped);
-        demux(shared, &self.lists.protocols, s);
+        if filtered {
+            run_filters(shared, &self.lists.filters, Hook::Input, &mut s.rx, &mut s.dropped);
+            one = scan(&s.rx).1;
+        }
+        demux(shared, &self.lists.protocols, s, one);
         if !s.replies.is_empty() {
             self.send_replies();
         }
@@ -252,8 +258,9 @@ fn run_filters(
 /// Hands `s.rx` to the protocols, consecutive packets of one EtherType as one chain (as dlil does).
 /// Frames too short for a header are counted (ierrors, `BadFrame`); frames no protocol takes are counted
 /// as `NoProtocol`; both freed.
-fn demux(shared: &Shared, protocols: &[Arc<ProtocolEntry>], s: &mut Scratch) {
-    if let Some(t) = one_type(&s.rx) {
+/// `one` is the type of every packet of `s.rx` when they all have the same one (see [`scan`]).
+fn demux(shared: &Shared, protocols: &[Arc<ProtocolEntry>], s: &mut Scratch, one: Option<u16>) {
+    if let Some(t) = one {
         // The usual burst: all of one type, handed up as it is.
         deliver(shared, protocols, t, &mut s.rx, &mut s.replies);
         return;
@@ -284,13 +291,24 @@ fn demux(shared: &Shared, protocols: &[Arc<ProtocolEntry>], s: &mut Scratch) {
     }
 }
 
-/// The EtherType of every packet of `pkts`, if they all have the same one.
-#[inline]
-fn one_type(pkts: &PacketBurst) -> Option<u16> {
-    let first = ethertype(pkts.first()?.data());
-    // No early exit: the header loads of the whole burst are independent and overlap.
-    let same = pkts[1..].iter().fold(true, |same, p| same & (ethertype(p.data()) == first));
-    first.ok().filter(|_| same)
+/// The bytes of `pkts` and, if they all have the same EtherType, that type: one pass over the burst,
+/// whose header loads are independent and overlap (no early exit, no branch on the type).
+#[inline(always)]
+fn scan(pkts: &PacketBurst) -> (usize, Option<u16>) {
+    let Some(first) = pkts.first() else { return (0, None) };
+    let first_type = type_key(first.data());
+    let (mut bytes, mut differs) = (0, 0);
+    for p in pkts.iter() {
+        bytes += p.len();
+        differs |= type_key(p.data()) ^ first_type;
+    }
+    (bytes, u16::try_from(first_type).ok().filter(|_| differs == 0))
+}
+
+/// A frame's EtherType widened, or a value no EtherType has for a frame too short to have one.
+#[inline(always)]
+fn type_key(frame: &[u8]) -> u32 {
+    ethertype(frame).map_or(u32::MAX, u32::from)
 }
 
 /// Gives `chain` (all of type `ethertype`) to its protocol, or counts it as `NoProtocol`; frees what is
