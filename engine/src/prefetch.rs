@@ -34,6 +34,21 @@ pub fn write(p: *const u8, bytes: usize) {
     read(p, bytes);
 }
 
+/// Hints that this core is done writing the `bytes` from `p` and another core will read them next: their
+/// lines move from this core's private caches to the shared last-level cache (`CLDEMOTE`), so the reader
+/// finds them there instead of snooping them out of this core. `CLDEMOTE` sits in the reserved-NOP space:
+/// a CPU without it does nothing.
+#[inline(always)]
+pub fn demote(p: *const u8, bytes: usize) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    each_line(p, bytes, |line| {
+        // SAFETY: CLDEMOTE never faults and changes nothing the program can observe (a NOP where absent).
+        unsafe { core::arch::asm!("cldemote [{}]", in(reg) line, options(nostack, preserves_flags, readonly)) }
+    });
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = (p, bytes);
+}
+
 /// Whether the CPU has `PREFETCHW` (CPUID leaf 0x8000_0001, ECX bit 8), looked up once.
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 #[inline(always)]

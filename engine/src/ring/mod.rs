@@ -57,6 +57,15 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now.
+    #[inline]
+    fn demote(&self, pos: usize, n: usize) {
+        let size = std::mem::size_of::<T>();
+        let at = pos & self.mask;
+        let end = (at + n).min(self.mask + 1);
+        crate::prefetch::demote(self.slots.as_ptr().cast::<u8>().wrapping_add(at * size), (end - at) * size);
+    }
+
     /// Moves `n` items out of the slots from position `pos` on into `dst`.
     ///
     /// # Safety
@@ -211,6 +220,7 @@ impl<T: Send> Producer<T> {
             src.set_len(len - n);
         }
         self.publish(n);
+        self.shared.demote(self.head.wrapping_sub(n), n);
         n
     }
 
