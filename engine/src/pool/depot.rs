@@ -116,9 +116,6 @@ impl Depot {
                     Err(seen) => head = seen,
                 }
             }
-            // Magazines move buffers between cores: whoever pops this one most likely runs elsewhere, and
-            // finds its contents in the shared cache rather than in ours. Only a hint.
-            crate::prefetch::demote(words.cast(), 4 * (1 + entries.len()));
         }
     }
 
