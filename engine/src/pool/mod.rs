@@ -504,7 +504,7 @@ impl Pool {
     }
 }
 
-/// Distance between two buffers: the buffer size rounded up to a cache line.
+/// Distance between two buffers of a pool made with `config` (see [`buffer_stride`]).
 fn stride_of(config: &PoolConfig) -> usize {
     buffer_stride(config.buf_size)
 }

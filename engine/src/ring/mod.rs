@@ -57,7 +57,8 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now.
+    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now (up to the
+    /// end of the slot array: a burst that wraps leaves its tail to the cache's own devices).
     #[inline]
     fn demote(&self, pos: usize, n: usize) {
         let size = std::mem::size_of::<T>();

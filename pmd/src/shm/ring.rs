@@ -116,11 +116,17 @@ impl<const W: usize> Producer<W> {
     /// fetched together rather than one store at a time. A hint: it reads and writes nothing.
     #[inline]
     pub fn prepare(&self, n: u32) {
+        self.each_line(self.head, n, pktloop_engine::prefetch::write);
+    }
+
+    /// Calls `hint` with the first word of each cache line's worth of the `n` slots from `from` on.
+    #[inline]
+    fn each_line(&self, from: u32, n: u32, hint: impl Fn(*const u8, usize)) {
         let per_line = (64 / (4 * W)).max(1) as u32;
         let mut k = 0;
         while k < n {
-            let word = self.mem.word::<W>(self.head.wrapping_add(k), 0) as *const AtomicU32;
-            pktloop_engine::prefetch::write(word.cast(), 4);
+            let word = self.mem.word::<W>(from.wrapping_add(k), 0) as *const AtomicU32;
+            hint(word.cast(), 4);
             k += per_line;
         }
     }
@@ -140,14 +146,8 @@ impl<const W: usize> Producer<W> {
             let first = self.head;
             self.head = self.head.wrapping_add(n);
             self.mem.producer().store(self.head, Ordering::Release);
-            // The other process reads them next: into the shared cache with them, one hint per line.
-            let per_line = (64 / (4 * W)).max(1) as u32;
-            let mut k = 0;
-            while k < n {
-                let word = self.mem.word::<W>(first.wrapping_add(k), 0) as *const AtomicU32;
-                pktloop_engine::prefetch::demote(word.cast(), 4);
-                k += per_line;
-            }
+            // The other process reads them next: into the shared cache with them.
+            self.each_line(first, n, pktloop_engine::prefetch::demote);
         }
     }
 }
