@@ -882,7 +882,13 @@ fn init_packet(pool: &PoolInner, idx: u32) -> Packet {
 /// A plain packet of buffer `idx` holding `len` bytes at the pool's headroom (the caller owns the buffer).
 #[inline]
 fn plain_packet(pool: &PoolInner, idx: u32, len: u16) -> Packet {
-    Packet::from_parts(idx, pool.id | SIMPLE | PLAIN, len)
+    Packet::from_parts(idx, plain_tag(pool), len)
+}
+
+/// The tag of a plain packet of `pool`.
+#[inline]
+fn plain_tag(pool: &PoolInner) -> u16 {
+    pool.id | SIMPLE | PLAIN
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).
@@ -937,10 +943,10 @@ impl Pool {
                 out.truncate(start);
                 return false;
             }
-            for &i in &idxs[..k] {
-                // Cannot fail: n <= remaining capacity was checked.
-                let _ = out.try_push(init_packet(pool, i));
-            }
+            // Cannot overflow: n <= remaining capacity was checked. The tag is read once, and the burst's
+            // length stored once, rather than per packet.
+            let tag = plain_tag(pool);
+            out.extend(idxs[..k].iter().map(|&i| Packet::from_parts(i, tag, 0)));
             left -= k;
         }
         true

@@ -25,10 +25,31 @@ use crate::primitive::{spin_hint, AtomicBool, AtomicUsize, Ordering, UnsafeCell}
 /// The cached indices; only touched by whoever holds the cell (the owner while `busy` and not `dead`, the
 /// stealer once it set `dead` and saw `busy` clear).
 struct Stack {
-    objs: Box<[u32]>,
+    /// The indices' slots between two guards of [`GUARD_WORDS`].
+    store: Box<[u32]>,
     len: usize,
 }
 
+/// Unused words on each side of a stack's slots. The stack is written on every get and put, and what the
+/// heap puts next to it may belong to another thread (a ring, a port, another thread's cell): neither end
+/// may share a cache line with that, nor the line next to it, which the CPU fetches in pairs.
+const GUARD_WORDS: usize = 32;
+
+impl Stack {
+    fn with_slots(n: usize) -> Stack {
+        Stack { store: vec![0; GUARD_WORDS + n + GUARD_WORDS].into_boxed_slice(), len: 0 }
+    }
+
+    #[inline]
+    fn objs(&mut self) -> &mut [u32] {
+        let end = self.store.len() - GUARD_WORDS;
+        &mut self.store[GUARD_WORDS..end]
+    }
+}
+
+/// Aligned to a pair of cache lines for the reason of [`GUARD_WORDS`]: the owner writes `busy`, `published`
+/// and the stack's length on every operation.
+#[repr(align(128))]
 pub(crate) struct CacheCell {
     /// Set by the owner for the duration of one operation.
     busy: AtomicBool,
@@ -59,7 +80,7 @@ impl CacheCell {
             busy: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             published: AtomicUsize::new(0),
-            stack: UnsafeCell::new(Stack { objs: vec![0; flush_at + MAX_BULK + mag].into_boxed_slice(), len: 0 }),
+            stack: UnsafeCell::new(Stack::with_slots(flush_at + MAX_BULK + mag)),
             size,
             flush_at,
         }
@@ -146,7 +167,8 @@ impl Held<'_> {
             if s.len < n {
                 return None;
             }
-            out.copy_from_slice(&s.objs[s.len - n..s.len]);
+            let len = s.len;
+            out.copy_from_slice(&s.objs()[len - n..len]);
             s.len -= n;
             Some(s.len)
         });
@@ -167,11 +189,12 @@ impl Held<'_> {
         let mag = depot.mag_size();
         loop {
             let got = self.with_stack(|s| {
-                if s.len >= want || s.len + mag > s.objs.len() {
+                if s.len >= want || s.len + mag > s.objs().len() {
                     return None;
                 }
+                let len = s.len;
                 // SAFETY: the slice has room for a whole magazine (checked above); the magazines are `mem`'s.
-                let got = unsafe { depot.pop(mem, &mut s.objs[s.len..]) };
+                let got = unsafe { depot.pop(mem, &mut s.objs()[len..]) };
                 s.len += got;
                 Some((got, s.len))
             });
@@ -194,7 +217,8 @@ impl Held<'_> {
         debug_assert!(n <= MAX_BULK);
         // Room: the stack holds flush_at + MAX_BULK + a magazine, and is at most flush_at before a put.
         let len = self.with_stack(|s| {
-            s.objs[s.len..s.len + n].copy_from_slice(idxs);
+            let len = s.len;
+            s.objs()[len..len + n].copy_from_slice(idxs);
             s.len += n;
             s.len
         });
@@ -234,7 +258,7 @@ impl Held<'_> {
         self.publish(level);
         self.with_stack(|s| {
             // SAFETY: the indices above `level` are free buffers of `mem` held by this cell (contract).
-            unsafe { depot.push(mem, &s.objs[level..top]) };
+            unsafe { depot.push(mem, &s.objs()[level..top]) };
             s.len = level;
         });
     }
