@@ -113,7 +113,10 @@ impl Port for IfPort {
         self.mtu
     }
 
-    fn rx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        if queue != 0 {
+            return 0;
+        }
         if let Path::Inline(iface) = &mut self.path {
             iface.poll();
         }
@@ -126,7 +129,10 @@ impl Port for IfPort {
         n
     }
 
-    fn tx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst) -> usize {
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        if queue != 0 {
+            return 0;
+        }
         match &mut self.path {
             Path::Inline(iface) => iface.output(pkts),
             Path::Threaded { outbound, .. } => outbound.push_burst(pkts),

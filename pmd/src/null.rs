@@ -71,8 +71,8 @@ impl Port for NullPort {
         self.frame_len as u32
     }
 
-    fn rx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
-        let n = max.min(pkts.remaining_capacity());
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        let n = if queue == 0 { max.min(pkts.remaining_capacity()) } else { 0 };
         let start = pkts.len();
         if n == 0 {
             return 0;
@@ -92,7 +92,10 @@ impl Port for NullPort {
         n
     }
 
-    fn tx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst) -> usize {
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        if queue != 0 {
+            return 0;
+        }
         let n = pkts.len();
         let bytes: usize = pkts.iter().map(|p| p.len()).sum();
         free_burst(pkts);
@@ -144,6 +147,11 @@ mod tests {
         let s = port.stats();
         assert_eq!((s.ipackets, s.ibytes, s.opackets, s.obytes), (32, 2048, 32, 2048));
         assert_eq!(port.mac(), [0x02, b'n', b'u', b'l', 0, 0]);
+        // It has one queue: another receives nothing and takes nothing.
+        assert_eq!(port.rx_burst(1, &mut burst, 32), 0);
+        assert!(p.alloc_bulk(&mut burst, 1));
+        assert_eq!(port.tx_burst(1, &mut burst), 0);
+        assert_eq!(burst.len(), 1);
     }
 
     #[test]

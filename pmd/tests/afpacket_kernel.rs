@@ -387,6 +387,7 @@ fn multi_queue_fanout_spreads_flows_and_loses_none() {
     // Through the qdisc: outgoing frames pass the packet taps, and the fanout group must ignore them.
     let mut port = open(&w, AfPacketConfig { queues: 4, qdisc_bypass: false, ..config(&w) }, p.clone());
     assert_eq!((port.rx_queues(), port.tx_queues()), (4, 4));
+    kernel::check_missing_queues(&mut port, &p);
     assert!(port.fanout_group().is_some());
     let (dst, src) = (port.mac(), peer_mac(&w));
     let sent: Vec<Vec<u8>> = (0..256u16).map(|i| udp(dst, src, 1024 + i, 4000 + 7 * i, 64 + usize::from(i))).collect();

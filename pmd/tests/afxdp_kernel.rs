@@ -179,6 +179,7 @@ fn two_queues_share_one_umem_and_each_receives_and_sends() {
     let config = AfXdpConfig { queues: 2, ..AfXdpConfig::new(&b) };
     let mut port = ns_b.enter(|| AfXdpPort::open(&config, pool.clone())).unwrap();
     assert_eq!(port.rx_queues(), 2);
+    kernel::check_missing_queues(&mut port, &pool);
     let mac: Vec<String> = port.mac().iter().map(|x| format!("{x:02x}")).collect();
     ns_a.exec(&["ip", "neigh", "add", "198.18.0.2", "lladdr", &mac.join(":"), "dev", &a]);
     // One UDP socket per datagram: the kernel hashes each to a tx queue of `a`, which is the rx queue of `b`.

@@ -136,6 +136,11 @@ fn a_packet_of_another_pool_is_copied_into_the_port_pool() {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].to_vec(), frame_bytes(7, 300));
     assert_eq!(client.shm_counters().tx_copied(), 1);
+    // One queue pair: another queue receives nothing and takes nothing.
+    burst.push(elsewhere.packet_from(&frame_bytes(8, 64)).unwrap());
+    assert_eq!(client.tx_burst(1, &mut burst), 0);
+    assert_eq!(burst.len(), 1, "the packet stays with the caller");
+    assert_eq!(server.rx_burst(1, &mut inbox, 8), 0);
 }
 
 #[test]

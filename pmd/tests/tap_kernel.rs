@@ -248,6 +248,7 @@ fn every_queue_of_a_multi_queue_port_moves_frames() {
     let p = pool(2048, 1);
     let (mut port, ns) = port_in_ns(true, 4, p.clone());
     assert_eq!((port.rx_queues(), port.tx_queues()), (4, 4));
+    kernel::check_missing_queues(&mut port, &p);
     let name = port.name().to_owned();
     let before = ns.stat(&name, "rx_packets");
     for q in 0..4 {

@@ -50,12 +50,13 @@ pub trait Port: Send {
     }
 
     /// Receives up to `max` packets from rx queue `queue`, appending them to `pkts` (bounded by its room).
-    /// Returns how many arrived.
+    /// Returns how many arrived. A queue the port does not have (`queue >= rx_queues()`) has nothing to
+    /// receive: 0, never a panic.
     fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize;
 
     /// Sends packets from the front of `pkts` on tx queue `queue`. Sent (or dropped-and-counted) packets
     /// are taken; the rest stay in `pkts`, in order, for the caller to retry or free. Returns how many were
-    /// taken.
+    /// taken. A queue the port does not have (`queue >= tx_queues()`) takes nothing.
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize;
 
     /// Link state.

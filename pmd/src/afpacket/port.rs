@@ -605,7 +605,7 @@ impl Port for AfPacketPort {
         if self.polls.is_multiple_of(LINK_CHECK_EVERY) {
             self.refresh();
         }
-        let q = &mut self.queues[queue];
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
         let done = q.rx.rx_burst(&mut q.sock, &self.pool, pkts, max, &self.rx_limits);
         self.count_rx(&done);
         done.frames
@@ -615,7 +615,7 @@ impl Port for AfPacketPort {
     /// copied (or dropped as bad, counted); the ring's frames are counted sent once the kernel takes them, in
     /// this burst or the next. Frames the ring has no room for stay in `pkts`, in order.
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
-        let q = &mut self.queues[queue];
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
         if pkts.is_empty() && q.tx.pending() == 0 {
             return 0;
         }

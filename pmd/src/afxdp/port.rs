@@ -454,7 +454,8 @@ impl Port for AfXdpPort {
             self.refresh_link();
             self.read_kernel_stats();
         }
-        let done: RxDone = self.queues[queue].rx_burst(&mut self.umem, pkts, max, self.max_frame);
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
+        let done: RxDone = q.rx_burst(&mut self.umem, pkts, max, self.max_frame);
         let c: &PortCounters = &self.counters;
         if done.frames > 0 {
             c.rx(done.frames as u64, done.bytes);
@@ -478,7 +479,8 @@ impl Port for AfXdpPort {
             return 0;
         }
         let c: &PortCounters = &self.counters;
-        let done: TxDone = self.queues[queue].tx_burst(&mut self.umem, pkts, self.max_frame);
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
+        let done: TxDone = q.tx_burst(&mut self.umem, pkts, self.max_frame);
         if done.sent > 0 {
             c.tx(done.sent, done.bytes);
         }

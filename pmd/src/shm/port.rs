@@ -251,8 +251,11 @@ impl Port for ShmPort {
         self.mtu
     }
 
-    fn rx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
         self.sync();
+        if queue != 0 {
+            return 0;
+        }
         let side = self.own.side();
         let Some(session) = self.session.as_mut() else { return 0 };
         let n = session.receive(pkts, max, &side);
@@ -262,8 +265,11 @@ impl Port for ShmPort {
         n
     }
 
-    fn tx_burst(&mut self, _queue: usize, pkts: &mut PacketBurst) -> usize {
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
         self.sync();
+        if queue != 0 {
+            return 0;
+        }
         let side = self.own.side();
         let Some(session) = self.session.as_mut() else {
             let n = pkts.len();

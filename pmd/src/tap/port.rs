@@ -314,7 +314,8 @@ impl Port for TapPort {
         if self.polls.is_multiple_of(LINK_CHECK_EVERY) {
             self.refresh_link();
         }
-        let done = self.queues[queue].rx_burst(&self.pool, pkts, max, self.limits);
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
+        let done = q.rx_burst(&self.pool, pkts, max, self.limits);
         bump_owned(&self.tap_counters.rx_syscalls, done.syscalls);
         let c: &PortCounters = &self.counters;
         if done.frames > 0 {
@@ -333,7 +334,8 @@ impl Port for TapPort {
         if pkts.is_empty() {
             return 0;
         }
-        let done = self.queues[queue].tx_burst(pkts);
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
+        let done = q.tx_burst(pkts);
         bump_owned(&self.tap_counters.tx_syscalls, done.syscalls);
         let c: &PortCounters = &self.counters;
         if done.sent > 0 {

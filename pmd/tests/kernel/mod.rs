@@ -203,3 +203,15 @@ impl Drop for Netns {
         let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
+
+/// A queue `port` does not have receives nothing and takes nothing, and neither call panics; the packet
+/// offered goes back to `pool`.
+pub fn check_missing_queues(port: &mut dyn pktloop_engine::Port, pool: &pktloop_engine::Pool) {
+    let mut burst = pktloop_engine::PacketBurst::new();
+    assert_eq!(port.rx_burst(port.rx_queues(), &mut burst, 32), 0, "rx from a queue past the last");
+    assert!(burst.is_empty());
+    assert!(pool.alloc_bulk(&mut burst, 1));
+    assert_eq!(port.tx_burst(port.tx_queues(), &mut burst), 0, "tx on a queue past the last");
+    assert_eq!(burst.len(), 1, "the packet stays with the caller");
+    pktloop_engine::packet::free_burst(&mut burst);
+}
