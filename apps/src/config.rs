@@ -13,14 +13,18 @@ use pktloop_pmd::feth::{FethConfig, RxFullPolicy, TxCompletion};
 use std::ffi::OsString;
 use std::path::Path;
 
+/// The longest config file read: settings take a few lines, so more is a mistake (a device, a capture).
+const CONFIG_MAX_BYTES: u64 = 1 << 20;
+
 /// Reads `path` and returns its settings as flags.
 ///
 /// # Errors
 /// Unreadable file, malformed TOML, or a value that is not a string, number or boolean (one line each).
 pub fn file_flags(path: &Path) -> Result<Vec<OsString>, AppError> {
     let shown = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| AppError::usage(format!("cannot read --config {shown}: {e}")))?;
+    let bad = |why: String| AppError::usage(format!("invalid --config {shown}: {why}"));
+    let data = crate::files::read_at_most(path, CONFIG_MAX_BYTES, "a config file").map_err(bad)?;
+    let text = String::from_utf8(data).map_err(|_| bad("it is not UTF-8 text".to_owned()))?;
     text_flags(&text, &shown.to_string())
 }
 

@@ -5,13 +5,12 @@
 //! and under `--cfg fuzzing` (see `fuzz/`).
 //!
 //! Paths are left out: an argument with a `/` in it is not tried, since a fuzzer that finds `/dev/zero`
-//! would read it for ever as a config file or a trace to replay; a plain name is tried (and found or not in
-//! the working directory).
+//! would spend each run reading it up to the limit (1 MiB for a config file, half the available memory for
+//! a trace to replay); a plain name is tried (and found or not in the working directory).
 
 use crate::args::{parse_all, Parsed};
 use crate::cli::{Cli, Command};
 use crate::error::AppError;
-use clap::CommandFactory;
 use std::ffi::OsString;
 
 /// The subcommands, for inputs that pick one.
@@ -121,6 +120,7 @@ mod tests {
 
     /// The long flags of `sub`, so generated command lines get past the parser to the checks behind it.
     fn flags(sub: &str) -> Vec<String> {
+        use clap::CommandFactory;
         let cmd = Cli::command();
         let sub = cmd.find_subcommand(sub).expect("a subcommand");
         let long = sub.get_arguments().filter_map(|a| a.get_long().map(str::to_owned));

@@ -29,6 +29,7 @@ pub mod cli;
 mod config;
 mod cores;
 pub mod error;
+mod files;
 mod filters;
 mod frame;
 mod fwd;

@@ -274,6 +274,11 @@ fn config_file_sets_everything_and_flags_override_it() {
         usage_error(&["fwd", "--config", f.to_str().unwrap()], needles);
     }
     usage_error(&["fwd", "--config", "/nonexistent/pktloop.toml"], &["--config", "/nonexistent/pktloop.toml"]);
+    // A device that never ends, or bytes that are not text: said, not read forever.
+    usage_error(&["fwd", "--config", "/dev/zero"], &["--config /dev/zero", "at most 1048576"]);
+    let f = tmp("latin1.toml");
+    std::fs::write(&f, b"mode = \"io\xe9\"\n").unwrap();
+    usage_error(&["fwd", "--config", f.to_str().unwrap()], &["latin1.toml", "not UTF-8"]);
 }
 
 fn percentiles_rise(v: &Value) {

@@ -31,7 +31,10 @@ impl Trace {
     /// An unreadable file, a format that is neither pcap nor pcapng, a link type other than Ethernet, or
     /// no frame at all; the text says which.
     pub fn load(path: &Path) -> Result<Trace, String> {
-        let data = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+        // The frames are held in memory for the whole run, about the file's size: leave the other half of
+        // what is available to the pools and everything else.
+        let limit = crate::files::memory_available().map_or(u64::MAX, |b| b / 2);
+        let data = crate::files::read_at_most(path, limit, "half the memory available")?;
         let mut t = match data.get(..4) {
             Some([0x0a, 0x0d, 0x0d, 0x0a]) => Trace::from_pcapng(&data)?,
             _ => Trace::from_pcap(&data)?,

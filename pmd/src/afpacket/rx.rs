@@ -250,15 +250,15 @@ fn alloc_up_to(pool: &Pool, pkts: &mut PacketBurst, n: usize) -> usize {
 }
 
 /// Offset of the first frame in blocks made by [`block`], as the kernel lays them out.
-#[cfg(any(test, fuzzing))]
+#[cfg(test)]
 pub(super) const FIRST: usize = 48;
 /// Where a frame starts after its header in blocks made by [`block`].
-#[cfg(any(test, fuzzing))]
+#[cfg(test)]
 const MAC_AT: usize = 82;
 
 /// A block holding frames of the given lengths and status words (byte i of frame k is k + i), laid out as
 /// the kernel does.
-#[cfg(any(test, fuzzing))]
+#[cfg(test)]
 pub(super) fn block(frames: &[(usize, u32)]) -> Vec<u8> {
     let size = |len: usize| (MAC_AT + len).next_multiple_of(16);
     let mut b = vec![0u8; FIRST + frames.iter().map(|&(len, _)| size(len)).sum::<usize>() + 64];
