@@ -952,6 +952,23 @@ impl Pool {
         true
     }
 
+    /// Up to `n` empty packets appended to `out` (`n` at most the room left in `out`): all of them in one
+    /// bulk when the pool has them, else as many as it has. Returns how many; a receive path then leaves the
+    /// rest where they are (counted as `rx_nombuf`) instead of dropping the frames it could take.
+    pub fn alloc_up_to<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> usize {
+        let n = n.min(out.remaining_capacity());
+        if n == 0 || self.alloc_bulk(out, n) {
+            return n;
+        }
+        let mut got = 0;
+        while got < n {
+            let Some(p) = self.alloc() else { break };
+            out.push(p);
+            got += 1;
+        }
+        got
+    }
+
     /// A packet holding a copy of `frame`, chained over several buflets when it does not fit one.
     pub fn packet_from(&self, frame: &[u8]) -> Result<Packet, PacketError> {
         let mut p = self.alloc().ok_or(PacketError::NoMem)?;

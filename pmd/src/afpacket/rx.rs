@@ -192,7 +192,7 @@ impl RxRing {
         let want = (count.saturating_sub(self.taken) as usize).min(*budget);
         *budget -= want;
         let start = pkts.len();
-        let got = alloc_up_to(pool, pkts, want);
+        let got = pool.alloc_up_to(pkts, want);
         let mut filled = 0;
         for _ in 0..want {
             let at = if self.taken == 0 { first } else { self.next };
@@ -230,23 +230,6 @@ impl RxRing {
         }
         finished
     }
-}
-
-/// Takes up to `n` packets from `pool` onto `pkts`: all at once when it can, else one by one (a nearly
-/// empty pool still serves what it has). Returns how many.
-fn alloc_up_to(pool: &Pool, pkts: &mut PacketBurst, n: usize) -> usize {
-    if n == 0 || pool.alloc_bulk(pkts, n) {
-        return n;
-    }
-    let mut got = 0;
-    while got < n {
-        match pool.alloc() {
-            Some(p) => pkts.push(p),
-            None => break,
-        }
-        got += 1;
-    }
-    got
 }
 
 /// Offset of the first frame in blocks made by [`block`], as the kernel lays them out.

@@ -171,7 +171,7 @@ impl Queue {
             return done;
         }
         let start = pkts.len();
-        let got = alloc_up_to(pool, pkts, want);
+        let got = pool.alloc_up_to(pkts, want);
         if got < want {
             done.nombuf = (want - got) as u64;
             if got == 0 {
@@ -329,23 +329,6 @@ impl Queue {
         }
         false
     }
-}
-
-/// Takes up to `n` packets from `pool` onto `pkts`: all at once when it can, else one by one (a nearly
-/// empty pool still serves what it has). Returns how many.
-fn alloc_up_to(pool: &Pool, pkts: &mut PacketBurst, n: usize) -> usize {
-    if pool.alloc_bulk(pkts, n) {
-        return n;
-    }
-    let mut got = 0;
-    while got < n {
-        match pool.alloc() {
-            Some(p) => pkts.push(p),
-            None => break,
-        }
-        got += 1;
-    }
-    got
 }
 
 /// Leaks the packets of a failed batch (from `start` on): the kernel may still write into them.
