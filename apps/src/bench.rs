@@ -117,7 +117,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         stats_period: Duration::from_secs(1),
         json: true,
         pcap: None,
-        tap: crate::fwd::plan::TapPlan::default(),
+        tap: crate::ports::TapPlan::default(),
         list: Vec::new(),
         xdp: Default::default(),
         role: None,

@@ -2,6 +2,7 @@
 //! interfaces through AF_PACKET and AF_XDP among them), with what the tables need to know about them.
 
 use crate::error::AppError;
+use crate::filters::FilterSpec;
 use crate::portspec::PortSpec;
 use pktloop_engine::mem::Backing;
 use pktloop_engine::port::PortCounters;
@@ -14,6 +15,55 @@ use pktloop_pmd::pools::PortPools;
 use pktloop_pmd::shm::{Role, ShmConfig, ShmCounters, ShmPort};
 use pktloop_pmd::tap::{TapConfig, TapCounters, TapPort};
 use std::sync::Arc;
+
+/// The input layer of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DlilPlan {
+    /// Filters attached to every port, in order.
+    pub filters: Vec<FilterSpec>,
+    /// Core of port 0's input thread (port i on the next ones); None: the input path runs in the workers.
+    pub input_core: Option<usize>,
+}
+
+/// The TAP settings of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapPlan {
+    /// Interface name or `%d` pattern.
+    pub name: String,
+    /// Queue pairs per port.
+    pub queues: usize,
+    /// Batch with io_uring.
+    pub io_uring: bool,
+    /// The address icmpecho answers for.
+    pub ip: [u8; 4],
+    /// Its prefix length (reported; the responder answers its own address only).
+    pub prefix: u8,
+}
+
+impl Default for TapPlan {
+    fn default() -> TapPlan {
+        TapPlan {
+            name: pktloop_pmd::tap::DEFAULT_NAME.to_owned(),
+            queues: 1,
+            io_uring: true,
+            ip: [198, 18, 0, 2],
+            prefix: 24,
+        }
+    }
+}
+
+/// What a shared-memory port's connections did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShmSummary {
+    /// Peers that connected.
+    pub sessions: u64,
+    /// Packets of other pools copied into the port's pool to be sent.
+    pub tx_copied: u64,
+    /// Give-backs refused (a buffer not lent).
+    pub bad_returns: u64,
+    /// Rings the peer corrupted (each ended its connection).
+    pub corrupt_rings: u64,
+}
 
 /// What the main thread keeps about a port once a worker owns it.
 #[derive(Debug, Clone)]
@@ -70,14 +120,22 @@ impl IoCounters {
     }
 
     /// A shared-memory port's connection counters.
-    pub fn shm_summary(&self) -> Option<crate::fwd::report::ShmSummary> {
+    pub fn shm_summary(&self) -> Option<ShmSummary> {
         let IoCounters::Shm(c) = self else { return None };
-        Some(crate::fwd::report::ShmSummary {
+        Some(ShmSummary {
             sessions: c.sessions(),
             tx_copied: c.tx_copied(),
             bad_returns: c.bad_returns(),
             corrupt_rings: c.corrupt_rings(),
         })
+    }
+
+    /// Packets a shared-memory port's peer has yet to take (0 for other ports).
+    pub fn awaiting_peer(&self) -> u64 {
+        match self {
+            IoCounters::Shm(c) => c.awaiting_peer(),
+            _ => 0,
+        }
     }
 
     /// Frames the kernel dropped before the port saw them (rx ring full, no buffer): DPDK's imissed.
@@ -237,12 +295,7 @@ pub fn null_ports(
 ///
 /// # Errors
 /// A setting the driver refused, a missing capability or device (usage errors), or pool memory.
-pub fn tap_ports(
-    n: usize,
-    config: &FethConfig,
-    tap: &crate::fwd::plan::TapPlan,
-    mtu: u32,
-) -> Result<PortSet, AppError> {
+pub fn tap_ports(n: usize, config: &FethConfig, tap: &TapPlan, mtu: u32) -> Result<PortSet, AppError> {
     let mut spec = config.pool_spec();
     if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
         spec.mode = pktloop_engine::pool::PoolMode::Private;
@@ -285,7 +338,7 @@ pub fn tap_ports(
 pub fn list_ports(
     list: &[PortSpec],
     config: &FethConfig,
-    tap: &crate::fwd::plan::TapPlan,
+    tap: &TapPlan,
     mtu: u32,
     pkt_len: usize,
     outside: Outside,
@@ -423,12 +476,7 @@ fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize)
 ///
 /// # Errors
 /// An input thread could not be started.
-pub fn through_input_layer(
-    set: &mut PortSet,
-    dlil: &crate::fwd::plan::DlilPlan,
-    burst: usize,
-    available: usize,
-) -> Result<(), AppError> {
+pub fn through_input_layer(set: &mut PortSet, dlil: &DlilPlan, burst: usize, available: usize) -> Result<(), AppError> {
     let ports: Vec<Box<dyn Port>> = set.ports.drain(..).collect();
     for (i, port) in ports.into_iter().enumerate() {
         let filters = dlil.filters.iter().map(|f| f.build()).collect();

@@ -71,6 +71,33 @@ fn txonly_in_one_process_and_rxonly_in_another_agree_on_every_packet() {
     }
 }
 
+/// A peer slow to take the last packets (here: not polling at all for a second) is waited for, so the
+/// sender's report counts them as sent, not as lost with the peer; a run once ended 50 ms after the last
+/// packet moved, whether or not the peer had taken it.
+#[test]
+fn a_count_run_waits_for_a_slow_peer_to_take_its_last_packets() {
+    let _guard = serial();
+    let path = tmp("slow.sock");
+    let endpoint = format!("shm:{}", path.display());
+    let mut pool = PoolConfig::new("slow-server", 2048, 2048);
+    pool.prefer = Prefer::Normal;
+    let mut server = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool).unwrap();
+    let client =
+        spawn(&["fwd", "--mode", "txonly", "--port", &endpoint, "--role", "client", "--count", "200", "--json"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let (mut got, mut inbox) = (0, PacketBurst::new());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got < 200 && Instant::now() < deadline {
+        got += server.rx_burst(0, &mut inbox, 32);
+        inbox.clear();
+    }
+    let client = report(client);
+    assert_eq!(got, 200, "the server received every packet");
+    assert_eq!(port(&client)["tx_packets"], 200, "{client}");
+    assert_eq!(port(&client)["drops"]["peer_lost"], 0, "{client}");
+    assert_eq!(client["accounting"]["unaccounted"], 0, "{client}");
+}
+
 /// What the in-process server's polling thread saw.
 #[derive(Default)]
 struct Seen {

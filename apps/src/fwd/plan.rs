@@ -12,6 +12,7 @@ use crate::gen::pace::Pacer;
 use crate::gen::player::Player;
 use crate::gen::settings::{GenKind, Traffic};
 use crate::gen::{DialHold, Quota, RateDial};
+use crate::ports::{DlilPlan, TapPlan};
 use crate::portspec::PortSpec;
 use pktloop_pmd::feth::FethConfig;
 use std::time::Duration;
@@ -67,42 +68,6 @@ pub struct Plan {
     pub tap: TapPlan,
     /// Run the ports through the input layer (`--filter`, `--input-thread`); None: ports as they are.
     pub dlil: Option<DlilPlan>,
-}
-
-/// The input layer of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DlilPlan {
-    /// Filters attached to every port, in order.
-    pub filters: Vec<FilterSpec>,
-    /// Core of port 0's input thread (port i on the next ones); None: the input path runs in the workers.
-    pub input_core: Option<usize>,
-}
-
-/// The TAP settings of a run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TapPlan {
-    /// Interface name or `%d` pattern.
-    pub name: String,
-    /// Queue pairs per port.
-    pub queues: usize,
-    /// Batch with io_uring.
-    pub io_uring: bool,
-    /// The address icmpecho answers for.
-    pub ip: [u8; 4],
-    /// Its prefix length (reported; the responder answers its own address only).
-    pub prefix: u8,
-}
-
-impl Default for TapPlan {
-    fn default() -> TapPlan {
-        TapPlan {
-            name: pktloop_pmd::tap::DEFAULT_NAME.to_owned(),
-            queues: 1,
-            io_uring: true,
-            ip: [198, 18, 0, 2],
-            prefix: 24,
-        }
-    }
 }
 
 impl Assignment {

@@ -4,6 +4,7 @@
 use super::plan::Plan;
 use crate::capture::CaptureSummary;
 use crate::gen::player::Timing;
+use crate::ports::ShmSummary;
 use crate::stats::{cycles_per_packet, thousands, Totals};
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
@@ -99,19 +100,6 @@ pub struct IoSummary {
     pub missed: u64,
     /// A shared-memory port's own counters.
     pub shm: Option<ShmSummary>,
-}
-
-/// What a shared-memory port's connections did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShmSummary {
-    /// Peers that connected.
-    pub sessions: u64,
-    /// Packets of other pools copied into the port's pool to be sent.
-    pub tx_copied: u64,
-    /// Give-backs refused (a buffer not lent).
-    pub bad_returns: u64,
-    /// Rings the peer corrupted (each ended its connection).
-    pub corrupt_rings: u64,
 }
 
 impl IoSummary {

@@ -183,6 +183,10 @@ pub struct Watched {
 /// How long nothing may move after the generators finished before the run is over: every packet has
 /// then been delivered or dropped under a reason.
 const SETTLE: Duration = Duration::from_millis(50);
+/// How long nothing may move while a peer process has yet to take packets from a shared-memory port
+/// before the run is over anyway: the peer is slow (descheduled), not gone, so its takes are waited for;
+/// what it still has not taken when the port closes is counted as lost with it.
+const PEER_PATIENCE: Duration = Duration::from_secs(2);
 /// How long unfinished generators may make nothing before the run stops with a warning.
 const STALL: Duration = Duration::from_secs(10);
 /// How often a run whose generators stop by themselves looks whether they have.
@@ -206,10 +210,13 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
         let now = Instant::now();
         let totals = Totals::of(&started.workers.counters);
         let stats = snapshot(&started.info);
+        let awaiting: u64 = started.info.iter().filter_map(|p| p.io.as_ref()).map(|t| t.counters.awaiting_peer()).sum();
         let stall = finite && stall_limit.is_some_and(|q| settle.stalled(started.generators, &totals, now, q));
         stalled |= stall;
-        let over =
-            now >= end || interrupted || stall || (finite && settle.done(started.generators, &totals, &stats, now));
+        let over = now >= end
+            || interrupted
+            || stall
+            || (finite && settle.done(started.generators, &totals, &stats, awaiting, now));
         if now >= next_line || over {
             let secs = (now - prev.2).as_secs_f64();
             if secs > 0.0 {
@@ -241,15 +248,16 @@ struct Settle {
 }
 
 impl Settle {
-    /// Whether all `generators` are done and nothing has moved for [`SETTLE`].
-    fn done(&mut self, generators: u64, t: &Totals, ports: &[PortStats], now: Instant) -> bool {
+    /// Whether all `generators` are done and nothing has moved for [`SETTLE`], or for [`PEER_PATIENCE`]
+    /// while a peer process has yet to take `awaiting` packets.
+    fn done(&mut self, generators: u64, t: &Totals, ports: &[PortStats], awaiting: u64, now: Instant) -> bool {
         if t.gens_done < generators {
             return false;
         }
         let moved = t.packets
             + t.consumed
             + ports.iter().map(|p| p.ipackets + p.opackets + p.ierrors + p.total_drops()).sum::<u64>();
-        unchanged_for(&mut self.last, moved, now, SETTLE)
+        unchanged_for(&mut self.last, moved, now, if awaiting == 0 { SETTLE } else { PEER_PATIENCE })
     }
 
     /// Whether the generators, not all done, have made nothing for `quiet` (a count that can never be
@@ -413,8 +421,20 @@ mod tests {
         assert!(!s.stalled(1, &t, t0 + Duration::from_secs(11), quiet), "progress restarts the clock");
         t.gens_done = 1;
         assert!(!s.stalled(1, &t, t0 + Duration::from_secs(60), quiet), "finished generators never stall");
-        assert!(!s.done(1, &t, &[], t0));
-        assert!(s.done(1, &t, &[], t0 + SETTLE));
+        assert!(!s.done(1, &t, &[], 0, t0));
+        assert!(s.done(1, &t, &[], 0, t0 + SETTLE));
+    }
+
+    #[test]
+    fn a_peer_yet_to_take_packets_is_waited_for_then_given_up_on() {
+        let t0 = Instant::now();
+        let mut s = Settle::default();
+        let t = Totals { generated: 5, gens_done: 1, ..Totals::default() };
+        assert!(!s.done(1, &t, &[], 3, t0));
+        assert!(!s.done(1, &t, &[], 3, t0 + SETTLE), "the peer may only be slow");
+        assert!(!s.done(1, &t, &[], 3, t0 + PEER_PATIENCE / 2));
+        assert!(s.done(1, &t, &[], 3, t0 + PEER_PATIENCE), "or gone: its packets are then counted lost");
+        assert!(s.done(1, &t, &[], 0, t0 + SETTLE), "once it took them, the usual settling time");
     }
 
     use super::super::plan;

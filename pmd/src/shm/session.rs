@@ -28,6 +28,7 @@ pub struct ShmCounters {
     tx_copied: AtomicU64,
     bad_returns: AtomicU64,
     corrupt_rings: AtomicU64,
+    awaiting_peer: AtomicU64,
 }
 
 impl ShmCounters {
@@ -49,6 +50,12 @@ impl ShmCounters {
     /// Rings whose peer index was impossible (the connection was then dropped).
     pub fn corrupt_rings(&self) -> u64 {
         self.corrupt_rings.load(Ordering::Relaxed)
+    }
+
+    /// Packets on the ring that the peer had not taken at the port's last look: a run that ends counts
+    /// its packets once this is 0 (the peer may be slow to take the last ones, not gone).
+    pub fn awaiting_peer(&self) -> u64 {
+        self.awaiting_peer.load(Ordering::Relaxed)
     }
 
     pub(super) fn session_started(&self) {
@@ -98,6 +105,8 @@ pub(super) struct Session {
     ends: Box<[u32]>,
     /// `tx` consumer index up to which taken packets are counted as sent.
     counted: u32,
+    /// Packets published on `tx` and not counted as sent yet (published in [`ShmCounters`]).
+    awaiting: u64,
     /// Slots `rx` must have published before the next look finds anything new: 1, or more when the
     /// last look stopped at a packet whose slots were not all there yet.
     rx_need: u32,
@@ -144,6 +153,7 @@ impl Session {
             freed: Box::new([0; BULK]),
             ends: vec![0; ring_size as usize].into_boxed_slice(),
             counted,
+            awaiting: 0,
             rx_need: 1,
             lent_count: 0,
             own_capacity: own as usize,
@@ -213,6 +223,7 @@ impl Session {
         for p in pkts.drain(..taken) {
             let len = p.len();
             let Some(lent) = self.lend(p, side, &mut chain) else { continue };
+            self.awaiting += 1;
             match lent {
                 // A buffer going home sits where its owner's pool puts data.
                 Lent::One { buf, home } => {
@@ -231,6 +242,7 @@ impl Session {
             self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
         }
         self.tx.publish(used);
+        side.shm.awaiting_peer.store(self.awaiting, Ordering::Relaxed);
         taken
     }
 
@@ -255,6 +267,8 @@ impl Session {
         let (packets, bytes) = self.packets_between(self.counted, consumed);
         self.counted = consumed;
         side.counters.tx(packets, bytes);
+        self.awaiting = self.awaiting.saturating_sub(packets);
+        side.shm.awaiting_peer.store(self.awaiting, Ordering::Relaxed);
     }
 
     /// Packets ending in `tx` slots `from..to`, and their bytes.
@@ -274,6 +288,8 @@ impl Session {
         let consumed = consumed.unwrap_or(self.counted);
         self.count_sent(consumed, side);
         side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()).0);
+        self.awaiting = 0;
+        side.shm.awaiting_peer.store(0, Ordering::Relaxed);
         let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
         self.lent_count = 0;
         self.lent.drain(|idx| {
