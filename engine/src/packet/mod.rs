@@ -540,6 +540,7 @@ impl Packet {
     /// pool, without writing them: a driver reads a frame of unknown length into the whole room this gives
     /// (one iovec per buflet, [`Packet::for_each_segment_mut`]) and then [`Packet::truncate`]s to what
     /// arrived. The new bytes keep whatever the buffers held. On error the packet is unchanged.
+    #[inline]
     pub fn extend_chained(&mut self, n: usize) -> Result<(), PacketError> {
         if self.stays_plain_with(n) {
             self.set_cached_len(self.cached_len() + n as u16);
@@ -608,11 +609,20 @@ impl Packet {
 
     /// Grows the packet by `n` bytes in the last buflet's tailroom without writing them (they keep whatever
     /// the buffer held: a generator that rewrites only headers, like DPDK's net_null, skips the copy).
+    ///
+    /// Inlined like [`Packet::append`]: a receive path extends every packet of a burst, and the plain case
+    /// is two instructions where a call costs more than the work.
+    #[inline]
     pub fn extend(&mut self, n: usize) -> Result<(), PacketError> {
         if self.stays_plain_with(n) {
             self.set_cached_len(self.cached_len() + n as u16);
             return Ok(());
         }
+        self.extend_described(n)
+    }
+
+    /// [`Packet::extend`] of a packet whose length lives in its descriptor.
+    fn extend_described(&mut self, n: usize) -> Result<(), PacketError> {
         self.materialize();
         let tail = self.tail();
         let d = self.desc_mut(tail);
