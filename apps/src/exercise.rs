@@ -5,7 +5,7 @@
 //! and under `--cfg fuzzing` (see `fuzz/`).
 //!
 //! Paths are left out: an argument with a `/` in it is not tried, since a fuzzer that finds `/dev/zero`
-//! would spend each run reading it up to the limit (1 MiB for a config file, half the available memory for
+//! would spend each run reading it up to the limit (1 MiB for a config file, a quarter of the available memory for
 //! a trace to replay); a plain name is tried (and found or not in the working directory).
 
 use crate::args::{parse_all, Parsed};

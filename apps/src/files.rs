@@ -1,6 +1,7 @@
 //! Reading a file the user named (`--config`, `--replay`) whole, up to a limit: `/dev/zero`, an endless
 //! pipe or a capture larger than the machine can hold is then an error that says so, not a hang or an
 //! abort. Pipes stay welcome (`--config <(...)`): the limit is on what is read, not on the file's kind.
+//! Each caller picks its limit.
 
 use std::io::Read;
 use std::path::Path;
@@ -17,14 +18,6 @@ pub fn read_at_most(path: &Path, limit: u64, why: &str) -> Result<Vec<u8>, Strin
         return Err(format!("it holds more than {limit} bytes; valid is at most {limit} ({why})"));
     }
     Ok(data)
-}
-
-/// Bytes of memory the kernel says are available (`MemAvailable`), or None where it does not say.
-pub fn memory_available() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 #[cfg(test)]
@@ -46,10 +39,5 @@ mod tests {
     fn an_endless_device_ends_at_the_limit() {
         let e = read_at_most(Path::new("/dev/zero"), 1 << 20, "config files").unwrap_err();
         assert!(e.contains("more than 1048576 bytes"), "{e}");
-    }
-
-    #[test]
-    fn this_machine_says_how_much_memory_is_available() {
-        assert!(memory_available().is_some_and(|b| b > 0));
     }
 }

@@ -177,3 +177,30 @@ impl Drop for IfPort {
         PortCounters::drop(self.handle.counters(), DropReason::Detached, n);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktloop_engine::mem::Prefer;
+    use pktloop_engine::pool::PoolConfig;
+    use pktloop_pmd::null::NullPort;
+
+    #[test]
+    fn it_has_one_queue_and_another_receives_and_takes_nothing() {
+        let mut c = PoolConfig::new("ifport-test", 256, 2048);
+        c.prefer = Prefer::Normal;
+        let pool = Pool::new(c).unwrap();
+        let mut ipv4 = [0u8; 64];
+        ipv4[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        let null = NullPort::new("null0", pool.clone(), 64).unwrap().with_template(&ipv4);
+        let mut port = IfPort::wrap(Box::new(null), 32, Vec::new(), None, std::slice::from_ref(&pool)).unwrap();
+        let mut burst = PacketBurst::new();
+        assert_eq!(port.rx_burst(1, &mut burst, 32), 0);
+        assert_eq!(port.rx_burst(0, &mut burst, 32), 32, "queue 0 gets the null port's frames");
+        assert_eq!(port.tx_burst(1, &mut burst), 0);
+        assert_eq!(burst.len(), 32, "the packets stay with the caller");
+        assert_eq!(port.tx_burst(0, &mut burst), 32);
+        drop(port);
+        assert_eq!(pool.in_use(), 0);
+    }
+}

@@ -72,7 +72,10 @@ impl Port for NullPort {
     }
 
     fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
-        let n = if queue == 0 { max.min(pkts.remaining_capacity()) } else { 0 };
+        if queue != 0 {
+            return 0;
+        }
+        let n = max.min(pkts.remaining_capacity());
         let start = pkts.len();
         if n == 0 {
             return 0;

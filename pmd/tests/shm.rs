@@ -140,7 +140,10 @@ fn a_packet_of_another_pool_is_copied_into_the_port_pool() {
     burst.push(elsewhere.packet_from(&frame_bytes(8, 64)).unwrap());
     assert_eq!(client.tx_burst(1, &mut burst), 0);
     assert_eq!(burst.len(), 1, "the packet stays with the caller");
-    assert_eq!(server.rx_burst(1, &mut inbox, 8), 0);
+    assert_eq!(client.tx_burst(0, &mut burst), 1);
+    inbox.clear();
+    assert_eq!(server.rx_burst(1, &mut inbox, 8), 0, "waiting on queue 0, not on queue 1");
+    assert_eq!(server.rx_burst(0, &mut inbox, 8), 1);
 }
 
 #[test]

@@ -434,7 +434,12 @@ mod tests {
         assert!(!s.done(1, &t, &[], 3, t0 + SETTLE), "the peer may only be slow");
         assert!(!s.done(1, &t, &[], 3, t0 + PEER_PATIENCE / 2));
         assert!(s.done(1, &t, &[], 3, t0 + PEER_PATIENCE), "or gone: its packets are then counted lost");
-        assert!(s.done(1, &t, &[], 0, t0 + SETTLE), "once it took them, the usual settling time");
+        // The peer takes them: what moved changes, and the usual settling time applies from then.
+        let mut s = Settle::default();
+        assert!(!s.done(1, &t, &[], 3, t0));
+        let took = PortStats { opackets: 3, ..PortStats::default() };
+        assert!(!s.done(1, &t, std::slice::from_ref(&took), 0, t0 + SETTLE), "it moved just now");
+        assert!(s.done(1, &t, std::slice::from_ref(&took), 0, t0 + 2 * SETTLE));
     }
 
     use super::super::plan;

@@ -31,10 +31,10 @@ impl Trace {
     /// An unreadable file, a format that is neither pcap nor pcapng, a link type other than Ethernet, or
     /// no frame at all; the text says which.
     pub fn load(path: &Path) -> Result<Trace, String> {
-        // The frames are held in memory for the whole run, about the file's size: leave the other half of
-        // what is available to the pools and everything else.
-        let limit = crate::files::memory_available().map_or(u64::MAX, |b| b / 2);
-        let data = crate::files::read_at_most(path, limit, "half the memory available")?;
+        // Loading holds the file and its frames at once (about twice its size), and the frames stay for the
+        // whole run: a quarter of what is available leaves the rest to the pools and everything else.
+        let limit = memory_available().map_or(u64::MAX, |b| b / 4);
+        let data = crate::files::read_at_most(path, limit, "a quarter of the memory available")?;
         let mut t = match data.get(..4) {
             Some([0x0a, 0x0d, 0x0d, 0x0a]) => Trace::from_pcapng(&data)?,
             _ => Trace::from_pcap(&data)?,
@@ -174,6 +174,14 @@ fn scale_ns(units: u128, resol: u8) -> u128 {
         std::cmp::Ordering::Equal => units,
         std::cmp::Ordering::Greater => units / 10u128.pow((exp - 9).min(38)),
     }
+}
+
+/// Bytes of memory the kernel says are available (`MemAvailable`), or None where it does not say.
+fn memory_available() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]

@@ -621,7 +621,8 @@ impl Packet {
         self.extend_described(n)
     }
 
-    /// [`Packet::extend`] of a packet whose length lives in its descriptor.
+    /// [`Packet::extend`] of a packet whose length lives in its descriptor. (Left to the compiler: forcing
+    /// it out of line, as `append_chained` is, measured 2-5% slower on the null port's receive.)
     fn extend_described(&mut self, n: usize) -> Result<(), PacketError> {
         self.materialize();
         let tail = self.tail();
@@ -953,8 +954,8 @@ impl Pool {
                 out.truncate(start);
                 return false;
             }
-            // Cannot overflow: n <= remaining capacity was checked. The tag is read once, and the burst's
-            // length stored once, rather than per packet.
+            // Cannot overflow: n <= remaining capacity was checked. The tag is read, and the burst's length
+            // stored, once per chunk rather than once per packet.
             let tag = plain_tag(pool);
             out.extend(idxs[..k].iter().map(|&i| Packet::from_parts(i, tag, 0)));
             left -= k;
@@ -962,9 +963,9 @@ impl Pool {
         true
     }
 
-    /// Up to `n` empty packets appended to `out` (`n` at most the room left in `out`): all of them in one
-    /// bulk when the pool has them, else as many as it has. Returns how many; a receive path then leaves the
-    /// rest where they are (counted as `rx_nombuf`) instead of dropping the frames it could take.
+    /// Up to `n` empty packets appended to `out`, and no more than it has room for: all of them in one bulk
+    /// when the pool has them, else as many as it has, one at a time. Returns how many. (A pool that runs
+    /// short counts two failures: the bulk's and the last single one's.)
     pub fn alloc_up_to<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> usize {
         let n = n.min(out.remaining_capacity());
         if n == 0 || self.alloc_bulk(out, n) {

@@ -32,7 +32,8 @@ struct Stack {
 
 /// Unused words on each side of a stack's slots. The stack is written on every get and put, and what the
 /// heap puts next to it may belong to another thread (a ring, a port, another thread's cell): neither end
-/// may share a cache line with that, nor the line next to it, which the CPU fetches in pairs.
+/// may share a cache line with that, nor the line next to it, which the CPU fetches in pairs. (Guards by
+/// hand, not `CachePadded`: the stack's length is known only at run time.)
 const GUARD_WORDS: usize = 32;
 
 impl Stack {

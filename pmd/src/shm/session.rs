@@ -242,8 +242,15 @@ impl Session {
             self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
         }
         self.tx.publish(used);
-        side.shm.awaiting_peer.store(self.awaiting, Ordering::Relaxed);
+        self.publish_awaiting(side);
         taken
+    }
+
+    /// Publishes [`Session::awaiting`] when it changed (the counter shares a line the main thread reads).
+    fn publish_awaiting(&self, side: &PortSide<'_>) {
+        if side.shm.awaiting_peer.load(Ordering::Relaxed) != self.awaiting {
+            side.shm.awaiting_peer.store(self.awaiting, Ordering::Relaxed);
+        }
     }
 
     /// Gives back freed peer buffers and counts what the peer took; true when the peer has taken every
@@ -268,7 +275,7 @@ impl Session {
         self.counted = consumed;
         side.counters.tx(packets, bytes);
         self.awaiting = self.awaiting.saturating_sub(packets);
-        side.shm.awaiting_peer.store(self.awaiting, Ordering::Relaxed);
+        self.publish_awaiting(side);
     }
 
     /// Packets ending in `tx` slots `from..to`, and their bytes.
@@ -289,7 +296,7 @@ impl Session {
         self.count_sent(consumed, side);
         side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()).0);
         self.awaiting = 0;
-        side.shm.awaiting_peer.store(0, Ordering::Relaxed);
+        self.publish_awaiting(side);
         let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
         self.lent_count = 0;
         self.lent.drain(|idx| {
@@ -390,14 +397,27 @@ impl Session {
 
     /// Receives up to `max` packets into `pkts`; returns how many arrived. A poll that finds nothing also
     /// gives back every peer buffer freed here and takes back this side's (busy ones give back in
-    /// batches), so that neither waits on the path of a burst.
+    /// batches), so that neither waits on the path of a burst, and learns how far the peer took what was
+    /// sent (a sender that stopped sending may poll only its receive side).
     pub fn receive(&mut self, pkts: &mut PacketBurst, max: usize, side: &PortSide<'_>) -> usize {
         let got = self.take_packets(pkts, max, side);
         self.give_back_freed(got == 0);
         if got == 0 {
             self.take_returns(side);
+            self.learn_sent(side);
         }
         got
+    }
+
+    /// Counts as sent what the peer took since the last look, when something it had not taken was left.
+    fn learn_sent(&mut self, side: &PortSide<'_>) {
+        if self.broken || self.tx.known_consumed() == self.tx.head() {
+            return;
+        }
+        match self.tx.consumed() {
+            Ok(consumed) => self.count_sent(consumed, side),
+            Err(Corrupt) => self.corrupt(side),
+        }
     }
 
     fn take_packets(&mut self, pkts: &mut PacketBurst, max: usize, side: &PortSide<'_>) -> usize {
