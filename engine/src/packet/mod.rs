@@ -428,6 +428,7 @@ impl Packet {
         }
     }
 
+    #[inline]
     fn check_range(&self, offset: usize, len: usize) -> Result<(), PacketError> {
         let packet_len = self.len();
         if offset.checked_add(len).is_none_or(|end| end > packet_len) {
@@ -463,6 +464,9 @@ impl Packet {
     }
 
     /// Overwrites bytes `offset..offset + src.len()` (which must lie within the packet), across buflets.
+    ///
+    /// The plain case is small enough to inline into the caller, where a header of known length is then
+    /// copied by a few vector moves rather than a call to `memcpy`.
     #[inline]
     pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), PacketError> {
         self.check_range(offset, src.len())?;
@@ -470,6 +474,12 @@ impl Packet {
             self.data_mut()[offset..offset + src.len()].copy_from_slice(src);
             return Ok(());
         }
+        self.write_across(offset, src);
+        Ok(())
+    }
+
+    /// [`Packet::write`] across the buflets of a packet that is not plain (the range is checked).
+    fn write_across(&mut self, offset: usize, src: &[u8]) {
         let mut skip = offset;
         let mut done = 0;
         self.for_each_segment_mut(|seg| {
@@ -485,7 +495,6 @@ impl Packet {
             done += n;
             skip = 0;
         });
-        Ok(())
     }
 
     /// The whole packet as a vector (tests, captures).
