@@ -14,6 +14,10 @@ use pktloop_engine::port::{bump_owned, DropReason, PacketBurst, PortCounters};
 use pktloop_engine::{Packet, Pool};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Empty receive polls after which a port looks how far its peer took what it sent (see
+/// [`Session::receive`]).
+const LEARN_AFTER_IDLE: u32 = 1024;
+
 /// Buffers moved per bulk call between a ledger and a pool.
 const BULK: usize = 512;
 /// Freed peer buffers given back at once while traffic flows: each give-back moves the ring's index line
@@ -107,6 +111,8 @@ pub(super) struct Session {
     counted: u32,
     /// Packets published on `tx` and not counted as sent yet (published in [`ShmCounters`]).
     awaiting: u64,
+    /// Receive polls in a row that found nothing.
+    idle_polls: u32,
     /// Slots `rx` must have published before the next look finds anything new: 1, or more when the
     /// last look stopped at a packet whose slots were not all there yet.
     rx_need: u32,
@@ -154,6 +160,7 @@ impl Session {
             ends: vec![0; ring_size as usize].into_boxed_slice(),
             counted,
             awaiting: 0,
+            idle_polls: 0,
             rx_need: 1,
             lent_count: 0,
             own_capacity: own as usize,
@@ -405,12 +412,21 @@ impl Session {
         if got == 0 {
             self.take_returns(side);
             self.learn_sent(side);
+        } else {
+            self.idle_polls = 0;
         }
         got
     }
 
-    /// Counts as sent what the peer took since the last look, when something it had not taken was left.
+    /// Counts as sent what the peer took since the last look, when something it had not taken was left,
+    /// once every [`LEARN_AFTER_IDLE`] empty polls: the peer writes the index it is read from as it takes
+    /// each burst, and a look on every empty poll (a ping waiting for its pong) slows both sides.
     fn learn_sent(&mut self, side: &PortSide<'_>) {
+        self.idle_polls += 1;
+        if self.idle_polls < LEARN_AFTER_IDLE {
+            return;
+        }
+        self.idle_polls = 0;
         if self.broken || self.tx.known_consumed() == self.tx.head() {
             return;
         }
