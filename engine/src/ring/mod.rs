@@ -57,14 +57,18 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now (up to the
-    /// end of the slot array: a burst that wraps leaves its tail to the cache's own devices).
+    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now (a burst
+    /// that wraps in two pieces).
     #[inline]
     fn demote(&self, pos: usize, n: usize) {
         let size = std::mem::size_of::<T>();
+        let base = self.slots.as_ptr().cast::<u8>();
         let at = pos & self.mask;
-        let end = (at + n).min(self.mask + 1);
-        crate::prefetch::demote(self.slots.as_ptr().cast::<u8>().wrapping_add(at * size), (end - at) * size);
+        let first = n.min(self.mask + 1 - at);
+        crate::prefetch::demote(base.wrapping_add(at * size), first * size);
+        if first < n {
+            crate::prefetch::demote(base, (n - first) * size);
+        }
     }
 
     /// Moves `n` items out of the slots from position `pos` on into `dst`.
