@@ -61,17 +61,77 @@ fn has_prefetchw() -> bool {
     })
 }
 
-/// Calls `hint` once per 64-byte line of the range (at least once). `wrapping_add` keeps the address
-/// arithmetic defined for any pointer.
+/// Calls `hint` once per 64-byte line the range touches (at least once): at `p`, then at each line
+/// boundary before its end, so that a range starting mid-line also reaches the line it ends in.
+/// `wrapping_add` keeps the address arithmetic defined for any pointer.
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 #[inline(always)]
 fn each_line(p: *const u8, bytes: usize, hint: impl Fn(*const i8)) {
-    let mut off = 0;
-    loop {
+    hint(p.cast::<i8>());
+    let mut off = 64 - (p as usize & 63);
+    while off < bytes {
         hint(p.cast::<i8>().wrapping_add(off));
         off += 64;
-        if off >= bytes {
-            break;
-        }
+    }
+}
+
+/// Calls `hint` (one of the hints above) on slots `pos..pos + n` of a ring of `slots` slots (a power of
+/// two) of `slot_bytes` each from `base`: one range, or two when they wrap past the last slot.
+#[inline(always)]
+pub fn ring_slots(
+    base: *const u8,
+    slot_bytes: usize,
+    slots: usize,
+    pos: usize,
+    n: usize,
+    hint: impl Fn(*const u8, usize),
+) {
+    if n == 0 {
+        return;
+    }
+    let at = pos & (slots - 1);
+    let first = n.min(slots - at);
+    hint(base.wrapping_add(at * slot_bytes), first * slot_bytes);
+    if first < n {
+        hint(base, (n - first) * slot_bytes);
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64", not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// The line offsets (from a line-aligned buffer's start) that `each_line` visits for `bytes` from `at`.
+    fn lines(at: usize, bytes: usize) -> Vec<usize> {
+        #[repr(align(64))]
+        struct Lines([u8; 512]);
+        let buf = Lines([0; 512]);
+        let base = buf.0.as_ptr() as usize;
+        let seen = RefCell::new(Vec::new());
+        each_line(buf.0.as_ptr().wrapping_add(at), bytes, |p| seen.borrow_mut().push((p as usize - base) / 64));
+        seen.into_inner()
+    }
+
+    #[test]
+    fn every_line_a_range_touches_is_visited_once() {
+        assert_eq!(lines(0, 128), [0, 1]);
+        assert_eq!(lines(0, 0), [0], "at least once");
+        assert_eq!(lines(40, 32), [0, 1], "starting mid-line, ending in the next");
+        assert_eq!(lines(40, 24), [0], "ending where the next line starts");
+        assert_eq!(lines(100, 200), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_wrapping_run_of_ring_slots_is_two_ranges() {
+        let seen = RefCell::new(Vec::new());
+        let hint = |p: *const u8, bytes: usize| seen.borrow_mut().push((p as usize, bytes));
+        ring_slots(std::ptr::null(), 8, 16, 14, 4, hint);
+        assert_eq!(*seen.borrow(), [(14 * 8, 2 * 8), (0, 2 * 8)]);
+        seen.borrow_mut().clear();
+        ring_slots(std::ptr::null(), 8, 16, 16 + 3, 5, hint);
+        assert_eq!(*seen.borrow(), [(3 * 8, 5 * 8)]);
+        ring_slots(std::ptr::null(), 8, 16, 0, 0, hint);
+        assert_eq!(seen.borrow().len(), 1, "no slots, no hint");
     }
 }

@@ -57,18 +57,11 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now (a burst
-    /// that wraps in two pieces).
+    /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now.
     #[inline]
     fn demote(&self, pos: usize, n: usize) {
-        let size = std::mem::size_of::<T>();
-        let base = self.slots.as_ptr().cast::<u8>();
-        let at = pos & self.mask;
-        let first = n.min(self.mask + 1 - at);
-        crate::prefetch::demote(base.wrapping_add(at * size), first * size);
-        if first < n {
-            crate::prefetch::demote(base, (n - first) * size);
-        }
+        let (base, size) = (self.slots.as_ptr().cast::<u8>(), std::mem::size_of::<T>());
+        crate::prefetch::ring_slots(base, size, self.mask + 1, pos, n, crate::prefetch::demote);
     }
 
     /// Moves `n` items out of the slots from position `pos` on into `dst`.

@@ -119,24 +119,11 @@ impl<const W: usize> Producer<W> {
         self.each_line(self.head, n, pktloop_engine::prefetch::write);
     }
 
-    /// Calls `hint` with the first word of each cache line's worth of the `n` slots from `from` on.
+    /// Calls `hint` on the lines of the `n` slots from `from` on.
     #[inline]
     fn each_line(&self, from: u32, n: u32, hint: impl Fn(*const u8, usize)) {
-        if n == 0 {
-            return;
-        }
-        let per_line = (64 / (4 * W)).max(1) as u32;
-        let slot = |k: u32| (self.mem.word::<W>(from.wrapping_add(k), 0) as *const AtomicU32).cast::<u8>();
-        let mut k = 0;
-        while k < n {
-            hint(slot(k), 4);
-            k += per_line;
-        }
-        // Slots that do not start on a line boundary may end in a line the steps above stepped over.
-        let last_stepped = (n - 1) / per_line * per_line;
-        if from.wrapping_add(n - 1) / per_line != from.wrapping_add(last_stepped) / per_line {
-            hint(slot(n - 1), 4);
-        }
+        let (base, size) = (self.mem.slots.cast::<u8>(), self.mem.size as usize);
+        pktloop_engine::prefetch::ring_slots(base, 4 * W, size, from as usize, n as usize, hint);
     }
 
     /// Writes the entry `k` slots past the last published one (`k` below [`Producer::space`]).
