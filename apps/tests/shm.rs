@@ -44,6 +44,17 @@ fn wait_for_endpoint(path: &Path) {
     }
 }
 
+/// An in-process server at a fresh endpoint named after `name`, its pool's buffers with `headroom`; and the
+/// `--port` value that reaches it.
+fn server_in_process(name: &str, headroom: u32) -> (ShmPort, String) {
+    let path = tmp(&format!("{name}.sock"));
+    let mut pool = PoolConfig::new(name, 2048, 2048);
+    pool.headroom = headroom;
+    pool.prefer = Prefer::Normal;
+    let server = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool).unwrap();
+    (server, format!("shm:{}", path.display()))
+}
+
 fn port(v: &Value) -> &Value {
     &v["ports"][0]
 }
@@ -77,11 +88,7 @@ fn txonly_in_one_process_and_rxonly_in_another_agree_on_every_packet() {
 #[test]
 fn a_count_run_waits_for_a_slow_peer_to_take_its_last_packets() {
     let _guard = serial();
-    let path = tmp("slow.sock");
-    let endpoint = format!("shm:{}", path.display());
-    let mut pool = PoolConfig::new("slow-server", 2048, 2048);
-    pool.prefer = Prefer::Normal;
-    let mut server = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool).unwrap();
+    let (mut server, endpoint) = server_in_process("slow", 0);
     let client =
         spawn(&["fwd", "--mode", "txonly", "--port", &endpoint, "--role", "client", "--count", "200", "--json"]);
     std::thread::sleep(Duration::from_secs(1));
@@ -138,12 +145,7 @@ fn serve(mut server: ShmPort, stop: Arc<AtomicBool>, seen: Arc<Mutex<Seen>>) -> 
 #[test]
 fn a_server_survives_twenty_clients_killed_at_random_moments() {
     let _guard = serial();
-    let path = tmp("kill.sock");
-    let endpoint = format!("shm:{}", path.display());
-    let mut pool = PoolConfig::new("server", 2048, 2048);
-    pool.headroom = 128;
-    pool.prefer = Prefer::Normal;
-    let server = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool).unwrap();
+    let (server, endpoint) = server_in_process("kill", 128);
     let (counters, shm, server_pool) =
         (server.counters().clone(), server.shm_counters().clone(), server.tx_pool().clone());
 
