@@ -952,24 +952,10 @@ impl Pool {
         if n > out.remaining_capacity() || n > crate::pool::MAX_BULK {
             return false;
         }
-        let pool = self.inner();
-        let start = out.len();
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(64);
-            let mut idxs = [0u32; 64];
-            if !self.get_bulk(&mut idxs[..k]) {
-                // All or nothing: the packets taken so far go back.
-                out.truncate(start);
-                return false;
-            }
-            // Cannot overflow: n <= remaining capacity was checked. The tag is read, and the burst's length
-            // stored, once per chunk rather than once per packet.
-            let tag = plain_tag(pool);
-            out.extend(idxs[..k].iter().map(|&i| Packet::from_parts(i, tag, 0)));
-            left -= k;
-        }
-        true
+        // The handles are built from the indices where the thread cache holds them, with the pool's tag read
+        // and the burst's length stored once. Cannot overflow: n <= remaining capacity was checked.
+        let tag = plain_tag(self.inner());
+        self.inner().get_bulk_with(n, |idxs| out.extend(idxs.iter().map(|&i| Packet::from_parts(i, tag, 0))))
     }
 
     /// Up to `n` empty packets appended to `out`, and no more than it has room for: all of them in one bulk

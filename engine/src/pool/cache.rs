@@ -75,14 +75,32 @@ pub(crate) fn prepare(pool: &PoolInner) {
     let _ = with_cell(pool, |_| ());
 }
 
-/// Takes `out.len()` buffers: all or nothing, counted as a failure when the pool cannot supply them.
-pub(crate) fn get_bulk(pool: &PoolInner, out: &mut [u32]) -> bool {
-    if out.is_empty() {
+/// Takes `n` buffers and hands their indices to `take` (where they lie in the cache when there is one): all
+/// or nothing, counted as a failure when the pool cannot supply them. `take` must not use `pool`'s cache.
+#[inline]
+pub(crate) fn get_bulk_with(pool: &PoolInner, n: usize, take: impl FnOnce(&[u32])) -> bool {
+    if n == 0 {
         return true;
     }
-    let ok = out.len() <= MAX_BULK
-        // SAFETY: the cell caches buffers of `pool` only.
-        && with_cell(pool, |held| unsafe { held.get(&pool.depot, pool, out) }).unwrap_or_else(|| get_uncached(pool, out));
+    if n > MAX_BULK {
+        pool.count_failure();
+        return false;
+    }
+    // Whichever path supplies the buffers calls `take`, once.
+    let mut take = Some(take);
+    let mut hand_over = |idxs: &[u32]| take.take().map_or((), |f| f(idxs));
+    // SAFETY: the cell caches buffers of `pool` only.
+    let ok = match with_cell(pool, |held| unsafe { held.get_with(&pool.depot, pool, n, &mut hand_over) }) {
+        Some(ok) => ok,
+        None => {
+            let mut out = [0u32; MAX_BULK];
+            let ok = get_uncached(pool, &mut out[..n]);
+            if ok {
+                hand_over(&out[..n]);
+            }
+            ok
+        }
+    };
     if !ok {
         pool.count_failure();
     }

@@ -152,13 +152,22 @@ impl Held<'_> {
         self.cell.published.store(len, Ordering::Relaxed);
     }
 
-    /// Takes `out.len()` buffers (at most [`MAX_BULK`]), refilling from `depot` when short: all or nothing.
+    /// Takes `n` buffers (at most [`MAX_BULK`]), refilling from `depot` when short: all or nothing. `take`
+    /// reads their indices where they lie in the cache, so a caller building handles from them does not
+    /// first copy them out (a copy by `memcpy` whose wide stores the handles' narrow loads then wait for).
+    /// `take` must not use this pool's cache (it is held); if it unwinds, the buffers it had not yet made
+    /// its own are lost to the pool, never handed out twice.
     ///
     /// # Safety
     /// The cell caches buffers of `mem`, which `depot` belongs to.
     #[inline]
-    pub(crate) unsafe fn get(&mut self, depot: &Depot, mem: &impl MagazineMemory, out: &mut [u32]) -> bool {
-        let n = out.len();
+    pub(crate) unsafe fn get_with(
+        &mut self,
+        depot: &Depot,
+        mem: &impl MagazineMemory,
+        n: usize,
+        take: impl FnOnce(&[u32]),
+    ) -> bool {
         debug_assert!(n <= MAX_BULK);
         if self.with_stack(|s| s.len) < n {
             // SAFETY: forwarded contract.
@@ -168,10 +177,11 @@ impl Held<'_> {
             if s.len < n {
                 return None;
             }
-            let len = s.len;
-            out.copy_from_slice(&s.objs()[len - n..len]);
+            // The length drops before `take` runs: the entries above it are no longer the cache's.
             s.len -= n;
-            Some(s.len)
+            let len = s.len;
+            take(&s.objs()[len..len + n]);
+            Some(len)
         });
         match left {
             Some(len) => {
@@ -294,7 +304,7 @@ mod loom_tests {
                         let mut got = [0u32; 2];
                         let taken = match cell.enter() {
                             // SAFETY: the cell caches buffers of `mem` only.
-                            Some(mut held) => unsafe { held.get(&depot, &*mem, &mut got) },
+                            Some(mut held) => unsafe { held.get_with(&depot, &*mem, 2, |s| got.copy_from_slice(s)) },
                             None => {
                                 let mut out = [0u32; 3];
                                 // SAFETY: out holds a magazine; the buffers become ours.
