@@ -67,6 +67,40 @@ fn bulk_alloc_is_all_or_nothing_and_free_burst_returns_everything() {
     assert_eq!(p.in_use(), 0);
 }
 
+/// A burst of whole packets of one pool goes back in one pass, straight into the thread's cache; a burst
+/// that mixes pools, holds a chain, or is longer than one cache call takes the general path. Either way
+/// every buffer comes back once: the pool can hand out all of them again, and no more.
+#[test]
+fn free_burst_of_simple_packets_returns_each_buffer_once_on_either_path() {
+    let (a, b) = (pool(1024, 256, 0, 4), pool(64, 256, 0, 4));
+    let mut burst = ArrayVec::<Packet, 1024>::new();
+    assert!(a.alloc_bulk(&mut burst, 32));
+    free_burst(&mut burst);
+    assert_eq!((burst.len(), a.in_use()), (0, 0), "one pool, all simple");
+    assert!(a.alloc_bulk(&mut burst, 16) && b.alloc_bulk(&mut burst, 16));
+    burst.push(a.packet_from(&[7u8; 600]).unwrap());
+    free_burst(&mut burst);
+    assert_eq!((a.in_use(), b.in_use()), (0, 0), "two pools and a chain");
+    for _ in 0..2 {
+        assert!(a.alloc_bulk(&mut burst, 512));
+    }
+    assert!(burst.len() > crate::pool::MAX_BULK);
+    free_burst(&mut burst);
+    assert_eq!(a.in_use(), 0, "longer than one cache call");
+    assert!(a.alloc_bulk(&mut burst, 512) && a.alloc_bulk(&mut burst, 512));
+    assert!(a.alloc().is_none(), "every buffer once, none twice");
+    let distinct: std::collections::HashSet<_> = burst
+        .iter_mut()
+        .map(|p| {
+            p.extend(1).unwrap();
+            p.data().as_ptr()
+        })
+        .collect();
+    assert_eq!(distinct.len(), 1024, "no buffer handed out twice");
+    free_burst(&mut burst);
+    assert_eq!(a.in_use(), 0);
+}
+
 /// free_burst walks a run's chains side by side: more chains than one batch, long chains whose buffers
 /// overflow the release list many times over, views sharing buffers with their hosts (freed before and
 /// after them), simple packets and two pools interleaved. Everything comes back, nothing twice (a double

@@ -114,10 +114,28 @@ pub(crate) fn get_bulk_with(pool: &PoolInner, n: usize, take: impl FnOnce(&[u32]
 pub(crate) unsafe fn put_bulk(pool: &PoolInner, idxs: &[u32]) {
     for chunk in idxs.chunks(MAX_BULK) {
         // SAFETY: forwarded contract.
-        if with_cell(pool, |held| unsafe { held.put(&pool.depot, pool, chunk) }).is_none() {
-            // SAFETY: forwarded contract.
-            unsafe { put_uncached(pool, chunk) };
-        }
+        unsafe { put_bulk_with(pool, chunk.len(), |slots| slots.copy_from_slice(chunk)) };
+    }
+}
+
+/// Returns `n` buffers (at most [`MAX_BULK`]) whose indices `fill` writes: into the calling thread's cell
+/// where they will lie, or through a copy to the depot when it has none.
+///
+/// # Safety
+/// `fill` writes, in each of the `n` slots it is given, a buffer of `pool` that the caller owns and gives
+/// up, each once; it must not use `pool`'s cache.
+#[inline]
+pub(crate) unsafe fn put_bulk_with(pool: &PoolInner, n: usize, fill: impl FnOnce(&mut [u32])) {
+    assert!(n <= MAX_BULK, "at most MAX_BULK buffers per call");
+    // Whichever path takes the buffers calls `fill`, once.
+    let mut fill = Some(fill);
+    let mut write = |slots: &mut [u32]| fill.take().map_or((), |f| f(slots));
+    // SAFETY: forwarded contract.
+    if with_cell(pool, |held| unsafe { held.put_with(&pool.depot, pool, n, &mut write) }).is_none() {
+        let mut idxs = [0u32; MAX_BULK];
+        write(&mut idxs[..n]);
+        // SAFETY: forwarded contract.
+        unsafe { put_uncached(pool, &idxs[..n]) };
     }
 }
 

@@ -218,18 +218,28 @@ impl Held<'_> {
         }
     }
 
-    /// Returns buffers (at most [`MAX_BULK`]), flushing whole magazines to `depot` when over the limit.
+    /// Returns `n` buffers (at most [`MAX_BULK`]), flushing whole magazines to `depot` when over the limit.
+    /// `fill` writes their indices straight into the cache's free slots, so a caller taking handles apart
+    /// does not gather them first (a gather of narrow stores that a `memcpy`'s wide loads then wait for).
+    /// `fill` must not use this pool's cache (it is held); if it unwinds, what it wrote is not taken back
+    /// and its buffers are lost to the pool, never handed out twice.
     ///
     /// # Safety
-    /// Every index is a free buffer of `mem` that the caller gives up; `depot` belongs to `mem`.
+    /// `fill` writes, in each of the `n` slots it is given, a free buffer of `mem` that the caller gives up,
+    /// each once; `depot` belongs to `mem`.
     #[inline]
-    pub(crate) unsafe fn put(&mut self, depot: &Depot, mem: &impl MagazineMemory, idxs: &[u32]) {
-        let n = idxs.len();
+    pub(crate) unsafe fn put_with(
+        &mut self,
+        depot: &Depot,
+        mem: &impl MagazineMemory,
+        n: usize,
+        fill: impl FnOnce(&mut [u32]),
+    ) {
         debug_assert!(n <= MAX_BULK);
         // Room: the stack holds flush_at + MAX_BULK + a magazine, and is at most flush_at before a put.
         let len = self.with_stack(|s| {
             let len = s.len;
-            s.objs()[len..len + n].copy_from_slice(idxs);
+            fill(&mut s.objs()[len..len + n]);
             s.len += n;
             s.len
         });
@@ -246,7 +256,7 @@ impl Held<'_> {
     /// cross-core cache misses, so full ones carry the most.
     ///
     /// # Safety
-    /// As for [`Held::put`].
+    /// As for [`Held::put_with`].
     #[cold]
     unsafe fn flush(&mut self, depot: &Depot, mem: &impl MagazineMemory, len: usize) {
         let (size, mag) = (self.cell.size, depot.mag_size());
@@ -319,7 +329,9 @@ mod loom_tests {
                             mem.give(&got);
                             match cell.enter() {
                                 // SAFETY: the buffers are free buffers of `mem`, given up here.
-                                Some(mut held) => unsafe { held.put(&depot, &*mem, &got) },
+                                Some(mut held) => unsafe {
+                                    held.put_with(&depot, &*mem, 2, |s| s.copy_from_slice(&got))
+                                },
                                 // SAFETY: as above, straight to the depot.
                                 None => unsafe { depot.push(&*mem, &got) },
                             }

@@ -212,6 +212,18 @@ impl PoolInner {
         unsafe { cache::put_bulk(self, idxs) }
     }
 
+    /// Returns `n` buffers (at most [`MAX_BULK`]) through the calling thread's cache, their indices written
+    /// by `fill` where the cache keeps them.
+    ///
+    /// # Safety
+    /// `fill` writes, in each of the `n` slots it is given, a buffer of this pool that the caller owns and
+    /// gives up, each once; it must not allocate from or free to this pool.
+    #[inline]
+    pub(crate) unsafe fn put_bulk_with(&self, n: usize, fill: impl FnOnce(&mut [u32])) {
+        // SAFETY: forwarded contract.
+        unsafe { cache::put_bulk_with(self, n, fill) }
+    }
+
     fn in_use(&self) -> usize {
         let cells = lock(&self.cells);
         let cached: usize = cells.live.iter().map(|c| c.cached()).sum();
