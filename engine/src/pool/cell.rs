@@ -169,9 +169,14 @@ impl Held<'_> {
         take: impl FnOnce(&[u32]),
     ) -> bool {
         debug_assert!(n <= MAX_BULK);
-        if self.with_stack(|s| s.len) < n {
+        let have = self.with_stack(|s| s.len);
+        if have < n {
             // SAFETY: forwarded contract.
             unsafe { self.refill(depot, mem, n) };
+        } else if have < 2 * n {
+            // The next take of this size refills: the magazine it will most likely pop starts arriving now.
+            // SAFETY: forwarded contract.
+            unsafe { depot.prefetch_top(mem) };
         }
         let left = self.with_stack(|s| {
             if s.len < n {

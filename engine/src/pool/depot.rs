@@ -119,6 +119,22 @@ impl Depot {
         }
     }
 
+    /// Starts fetching the top magazine's contents, for a pop expected soon: written by another core, they
+    /// would otherwise arrive only when the pop copies them, and the buffers it hands out wait for them.
+    /// Only a hint: the top may change before the pop.
+    ///
+    /// # Safety
+    /// As for [`Depot::pop`].
+    #[inline]
+    pub(crate) unsafe fn prefetch_top(&self, mem: &impl MagazineMemory) {
+        let top = self.head.load(Ordering::Relaxed) as u32;
+        if top != NIL {
+            // SAFETY: every index in the stack is a buffer of `mem` (push's contract); a stale `top` was one
+            // too, and a prefetch never faults.
+            crate::prefetch::read(unsafe { mem.words(top) }.cast(), 4 * (1 + self.mag_entries));
+        }
+    }
+
     /// Pops one magazine into `out` and returns how many buffers it carried (0 when the depot is empty);
     /// they are the caller's now.
     ///
