@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// How much of each frame a copying pass asks for ahead: the lines a small frame's copy reads first.
 const PREFETCH_BYTES: usize = 128;
 
+/// How many copies ahead a private pass has its destination lines fetched for ownership: about as many
+/// fetches as a core keeps in flight (4, 8 and 12 measured alike; the whole burst of 32 at once 12% slower).
+const FETCH_AHEAD: usize = 8;
+
 /// How much of a new split aggregation buffer a pass asks for ahead: about a burst of small frames (the
 /// buffer itself is far larger; asking for all of it floods the core's fetches).
 const PACK_AHEAD: usize = 2048;
@@ -97,7 +101,9 @@ impl Shaper {
 
     /// Private and split modes read every frame they cross, frames most likely written by the other core:
     /// start the burst's first lines loading before the first copy, so that the fetches overlap instead of
-    /// each copy waiting for its own.
+    /// each copy waiting for its own. The whole burst's at once: unlike the copies' fetches for ownership
+    /// ([`FETCH_AHEAD`]), these reads gain from all being in flight (only the first 8: io-fwd private 27 ->
+    /// 17.6 Mpps).
     #[inline]
     pub(crate) fn prefetch_sources(&self, pkts: &[Packet]) {
         if self.mode != PoolMode::Global {
@@ -182,11 +188,16 @@ impl Shaper {
         if pass.fresh.is_empty() {
             // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
             if peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
-                // The copies' first lines, which the receiving core read last: fetched owned, together.
-                pass.fresh.iter().for_each(|d| d.prefetch_room(PREFETCH_BYTES));
+                // The first copies' lines, which the receiving core read last: fetched owned.
+                pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(|d| d.prefetch_room(PREFETCH_BYTES));
             }
         }
         let d = pass.fresh.pop()?;
+        // Keep FETCH_AHEAD copies' lines on their way, not the whole burst's: fetches for ownership beyond
+        // what the core can track stall the prefetch itself, where these overlap with the copies.
+        if let Some(ahead) = pass.fresh.len().checked_sub(FETCH_AHEAD).map(|i| &pass.fresh[i]) {
+            ahead.prefetch_room(PREFETCH_BYTES);
+        }
         p.copy_plain_into(d).map_err(|d| pass.fresh.push(d)).ok()
     }
 
