@@ -112,8 +112,24 @@ impl Shaper {
     }
 
     /// Runs one packet through the tx path; returns what goes onto the peer's rx ring (the caller has
-    /// made sure there is a slot for it).
-    pub(crate) fn process(&mut self, mut p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+    /// made sure there is a slot for it). A plain copy in private mode with no per-packet knob set (the
+    /// common case) is handled inline; everything else by [`Shaper::process_general`].
+    #[inline]
+    pub(crate) fn process(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        let len = p.len();
+        let knobs = self.expiry != ExpiryPolicy::None || self.tx_drops != 0 || self.trailer != 0 || self.fcs;
+        if self.mode != PoolMode::Private || knobs || peer.hwcsum || len > self.frame_limit {
+            return self.process_general(p, peer, pass);
+        }
+        let d = self.copy_private(p, peer, pass)?;
+        pass.sent += 1;
+        pass.bytes += len as u64;
+        Some(d)
+    }
+
+    /// [`Shaper::process`] for every case: each knob's check in turn, then the crossing by pool mode.
+    #[inline(never)]
+    fn process_general(&mut self, mut p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
         let len = p.len();
         if len > self.frame_limit {
             self.drop_packet(p, DropReason::MtuExceeded, pass);
@@ -158,19 +174,7 @@ impl Shaper {
                 }
                 p
             }
-            PoolMode::Private => {
-                match Self::copy_into_fresh(&p, peer, pass).map_or_else(|| p.copy_layout_to(&peer.rx_pool), Ok) {
-                    Ok(d) => self.copied_into(p, d, pass),
-                    Err(CopyError::NoMemPacket) => {
-                        self.drop_packet(p, DropReason::NoMemPacket, pass);
-                        return None;
-                    }
-                    Err(CopyError::NoMemBuffer | CopyError::Layout) => {
-                        self.drop_packet(p, DropReason::NoMemBuffer, pass);
-                        return None;
-                    }
-                }
-            }
+            PoolMode::Private => self.copy_private(p, peer, pass)?,
             PoolMode::PrivateSplit => self.pack(p, peer, pass)?,
         };
         self.finish(&mut dst, peer, pass);
@@ -182,8 +186,36 @@ impl Shaper {
         Some(dst)
     }
 
+    /// Private mode's crossing: `p` copied into a packet of the peer's pool, and given up (Apple's
+    /// `feth_copy_packet`). A copy that cannot be had drops `p` under its reason.
+    #[inline]
+    fn copy_private(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        match Self::copy_into_fresh(&p, peer, pass) {
+            Some(d) => Some(self.copied_into(p, d, pass)),
+            None => self.copy_laid_out(p, peer, pass),
+        }
+    }
+
+    /// [`Shaper::copy_private`] for what a fresh plain packet cannot take (several buflets, moved data) or
+    /// when no burst of fresh packets could be had: buflet by buflet, allocated one at a time.
+    #[cold]
+    fn copy_laid_out(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        match p.copy_layout_to(&peer.rx_pool) {
+            Ok(d) => Some(self.copied_into(p, d, pass)),
+            Err(CopyError::NoMemPacket) => {
+                self.drop_packet(p, DropReason::NoMemPacket, pass);
+                None
+            }
+            Err(CopyError::NoMemBuffer | CopyError::Layout) => {
+                self.drop_packet(p, DropReason::NoMemBuffer, pass);
+                None
+            }
+        }
+    }
+
     /// Private mode: a copy of plain `p` into a packet of the pass's bulk-allocated burst of new packets
     /// (one pool call per burst, not per packet); `None` when `p` is not plain or no burst could be had.
+    #[inline]
     fn copy_into_fresh(p: &Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
         if pass.fresh.is_empty() {
             // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
@@ -223,6 +255,7 @@ impl Shaper {
     /// The copy's handle is changed last, after every call: a handle kept in memory across a call (as it
     /// must be, to be dropped if the call unwinds), changed in part and read back whole, is a load that
     /// waits for every earlier store (the data just copied, into a line the other core holds) to finish.
+    #[inline]
     fn copied_into(&mut self, src: Packet, mut copy: Packet, pass: &mut Pass) -> Packet {
         let (class, packet_id) = (src.meta().service_class, src.meta().packet_id);
         pass.tally.copies += 1;
