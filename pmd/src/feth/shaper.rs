@@ -18,6 +18,10 @@ use std::sync::Arc;
 /// How much of each frame a copying pass asks for ahead: the lines a small frame's copy reads first.
 const PREFETCH_BYTES: usize = 128;
 
+/// How much of each destination a private pass fetches ahead: the first line, all of a small frame's copy
+/// (two lines measured 2% slower, within the noise; every line counts against the core's fetches in flight).
+const COPY_AHEAD_BYTES: usize = 64;
+
 /// How many copies ahead a private pass has its destination lines fetched for ownership: about as many
 /// fetches as a core keeps in flight (4, 8 and 12 measured alike; the whole burst of 32 at once 12% slower).
 const FETCH_AHEAD: usize = 8;
@@ -221,14 +225,14 @@ impl Shaper {
             // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
             if peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
                 // The first copies' lines, which the receiving core read last: fetched owned.
-                pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(|d| d.prefetch_room(PREFETCH_BYTES));
+                pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(|d| d.prefetch_room(COPY_AHEAD_BYTES));
             }
         }
         let d = pass.fresh.pop()?;
         // Keep FETCH_AHEAD copies' lines on their way, not the whole burst's: fetches for ownership beyond
         // what the core can track stall the prefetch itself, where these overlap with the copies.
         if let Some(ahead) = pass.fresh.len().checked_sub(FETCH_AHEAD).map(|i| &pass.fresh[i]) {
-            ahead.prefetch_room(PREFETCH_BYTES);
+            ahead.prefetch_room(COPY_AHEAD_BYTES);
         }
         p.copy_plain_into(d).map_err(|d| pass.fresh.push(d)).ok()
     }
