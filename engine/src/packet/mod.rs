@@ -355,19 +355,22 @@ impl Packet {
         }
     }
 
-    /// Hints that up to `bytes` of the packet's tailroom (the free bytes after its data, in its last buflet)
-    /// will be written soon: a driver packing a burst of frames into one buffer has their lines fetched
-    /// owned, together.
+    /// Hints that the `bytes` of the packet's tailroom (the free bytes after its data, in its last buflet)
+    /// from `skip` on will be written soon, as far as the tailroom goes: a driver packing frames into one
+    /// buffer has the lines of the next ones fetched owned while it copies this one.
     #[inline]
-    pub fn prefetch_tailroom(&self, bytes: usize) {
-        if self.is_plain() {
-            crate::prefetch::write(self.plain_ptr().wrapping_add(self.len()), bytes.min(self.tailroom()));
-            return;
+    pub fn prefetch_tailroom(&self, skip: usize, bytes: usize) {
+        let (start, room) = if self.is_plain() {
+            (self.plain_ptr().wrapping_add(self.len()), self.tailroom())
+        } else {
+            let d = self.desc(self.tail());
+            // SAFETY: `d.mem` is a buffer of this packet's pool (its last buflet's memory).
+            let base = unsafe { self.pool().buf_ptr(d.mem) };
+            (base.wrapping_add((d.off + d.len) as usize), d.tailroom())
+        };
+        if skip < room {
+            crate::prefetch::write(start.wrapping_add(skip), bytes.min(room - skip));
         }
-        let d = self.desc(self.tail());
-        // SAFETY: `d.mem` is a buffer of this packet's pool (its last buflet's memory).
-        let base = unsafe { self.pool().buf_ptr(d.mem) };
-        crate::prefetch::write(base.wrapping_add((d.off + d.len) as usize), bytes.min(d.tailroom()));
     }
 
     /// The buflets, in order.

@@ -26,9 +26,10 @@ const COPY_AHEAD_BYTES: usize = 64;
 /// fetches as a core keeps in flight (4, 8 and 12 measured alike; the whole burst of 32 at once 12% slower).
 const FETCH_AHEAD: usize = 8;
 
-/// How much of a new split aggregation buffer a pass asks for ahead: about a burst of small frames (the
-/// buffer itself is far larger; asking for all of it floods the core's fetches).
-const PACK_AHEAD: usize = 2048;
+/// How far ahead of its tail a split pass has an aggregation buffer's lines fetched for ownership: a few
+/// small frames' worth, about as many fetches as a core keeps in flight (all of a burst's 2048 bytes at once
+/// stalls on the prefetch itself, as [`FETCH_AHEAD`] says for private copies; 256 and 1024 measured alike).
+const PACK_AHEAD: usize = 512;
 
 /// Per-packet work of the tx path: checks, drop injection, expiry, crossing, trailer and FCS.
 pub(crate) struct Shaper {
@@ -245,10 +246,14 @@ impl Shaper {
                 // Too few buffers left for a whole burst of holders: one at a time.
                 return dst.carve_tail(self.split_headroom);
             }
-            // The holders' descriptors are lines the receiving core read last: ask for them all at once.
-            pass.fresh.iter().for_each(Packet::prefetch_descriptor_for_write);
+            // The holders' descriptors are lines the receiving core read last: the first ones fetched owned.
+            pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(Packet::prefetch_descriptor_for_write);
         }
         let holder = pass.fresh.pop()?;
+        // As for private copies: FETCH_AHEAD holders' lines on their way, one more per view.
+        if let Some(ahead) = pass.fresh.len().checked_sub(FETCH_AHEAD).map(|i| &pass.fresh[i]) {
+            ahead.prefetch_descriptor_for_write();
+        }
         dst.carve_tail_into(self.split_headroom, holder).map_err(|h| pass.fresh.push(h)).ok()
     }
 
@@ -299,11 +304,13 @@ impl Shaper {
                 // The views this buffer will be carved into take their shares from one atomic add now,
                 // instead of one per packet on a count the receiving core also writes.
                 fresh.reserve_views(FRESH as u16);
-                // The receiving core read this buffer last: the lines the next frames go into, fetched owned.
-                fresh.prefetch_tailroom(PACK_AHEAD);
+                // The receiving core read this buffer last: the lines the first frames go into, fetched owned.
+                fresh.prefetch_tailroom(0, PACK_AHEAD);
                 fresh
             }
         };
+        // And as the frames fill it, the next line or two beyond what was asked for so far.
+        dst.prefetch_tailroom(PACK_AHEAD, 2 * 64);
         let copied = p.buflets().all(|seg| dst.append(seg.data).is_ok());
         if !copied {
             drop(dst);
