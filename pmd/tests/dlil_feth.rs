@@ -278,6 +278,31 @@ fn short_and_unknown_frames_are_counted_and_the_interface_goes_on() {
     assert_eq!(pool.in_use(), 0);
 }
 
+/// What a stalled feth port queued in its local tx rings moves on when the stall ends and its sender,
+/// behind the input layer, has nothing new: the interface's empty output reaches the port as a poll.
+#[test]
+fn an_empty_output_reaches_the_port_and_moves_what_it_queued() {
+    let (a, mut b) = pair(&cfg()).unwrap();
+    let pool = a.tx_pool().clone();
+    let stall = a.handle();
+    let mut iface = Interface::new(Box::new(a), 32);
+    stall.set_dequeue_stall(true);
+    let mut burst = PacketBurst::new();
+    for _ in 0..8 {
+        burst.push(pool.packet_from(&frame(0x0800, [2; 6], 60)).unwrap());
+    }
+    assert_eq!(iface.output(&mut burst), 8);
+    let mut got = PacketBurst::new();
+    assert_eq!(b.rx_burst(0, &mut got, 32), 0, "held while stalled");
+    stall.set_dequeue_stall(false);
+    assert_eq!(iface.output(&mut burst), 0);
+    assert_eq!(b.rx_burst(0, &mut got, 32), 8, "moved by the empty output alone");
+    drop(got);
+    drop(iface.detach());
+    drop(b);
+    assert_eq!(pool.in_use(), 0);
+}
+
 #[test]
 fn an_input_thread_hands_bursts_to_a_worker_and_stopping_loses_nothing() {
     let (mut a, b) = pair(&cfg()).unwrap();

@@ -145,9 +145,18 @@ impl Interface {
 
     /// The output path: takes packets from the front of `pkts` (as many as it can hold), runs them through
     /// the output filters and sends them on the port. Returns how many it took; those left in `pkts` were
-    /// not looked at (back-pressure: the port is behind).
+    /// not looked at (back-pressure: the port is behind). An empty `pkts` with nothing waiting is passed to
+    /// the port as the poll an empty `tx_burst` is.
     pub fn output(&mut self, pkts: &mut PacketBurst) -> usize {
-        self.flush();
+        let idle = self.flush();
+        if pkts.is_empty() {
+            if idle {
+                // An empty burst is a poll, and goes through as one: a port may hold packets of its own to
+                // move on (feth's local tx rings after a dequeue stall) when its sender has nothing new.
+                self.port.tx_burst(0, pkts);
+            }
+            return 0;
+        }
         self.lists.refresh(&self.handle.shared);
         let s = &mut *self.scratch;
         let take = pkts.len().min(s.pending.remaining_capacity());
