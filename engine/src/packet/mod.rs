@@ -955,18 +955,31 @@ impl Pool {
         if n > out.remaining_capacity() || n > crate::pool::MAX_BULK {
             return false;
         }
+        let ok = self.try_alloc_bulk(out, n);
+        if !ok {
+            self.inner().count_failure();
+        }
+        ok
+    }
+
+    /// [`Pool::alloc_bulk`] without its checks, and without counting a failure.
+    ///
+    /// # Panics
+    /// If `n` exceeds `out`'s room or [`crate::pool::MAX_BULK`] (callers check).
+    #[inline]
+    fn try_alloc_bulk<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> bool {
         // The handles are built from the indices where the thread cache holds them, with the pool's tag read
-        // and the burst's length stored once. Cannot overflow: n <= remaining capacity was checked.
+        // and the burst's length stored once. `extend` panics past the room, which callers checked.
         let tag = plain_tag(self.inner());
-        self.inner().get_bulk_with(n, |idxs| out.extend(idxs.iter().map(|&i| Packet::from_parts(i, tag, 0))))
+        self.inner().try_get_bulk_with(n, |idxs| out.extend(idxs.iter().map(|&i| Packet::from_parts(i, tag, 0))))
     }
 
     /// Up to `n` empty packets appended to `out`, and no more than it has room for: all of them in one bulk
-    /// when the pool has them, else as many as it has, one at a time. Returns how many. (A pool that runs
-    /// short counts two failures: the bulk's and the last single one's.)
+    /// when the pool has them, else as many as it has, one at a time. Returns how many. A pool that runs
+    /// short counts one failure, the last single allocation's.
     pub fn alloc_up_to<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> usize {
         let n = n.min(out.remaining_capacity());
-        if n == 0 || self.alloc_bulk(out, n) {
+        if n == 0 || (n <= crate::pool::MAX_BULK && self.try_alloc_bulk(out, n)) {
             return n;
         }
         let mut got = 0;

@@ -55,8 +55,11 @@ fn bulk_alloc_is_all_or_nothing_and_free_burst_returns_everything() {
     assert!(!p.alloc_bulk(&mut burst, 20), "only 10 left");
     assert_eq!(burst.len(), 90);
     assert_eq!(p.in_use(), 90);
+    let failures = p.stats().alloc_failures;
     assert_eq!(p.alloc_up_to(&mut burst, 20), 10, "up to: what is left");
+    assert_eq!(p.stats().alloc_failures, failures + 1, "a short pool is one failure per call");
     assert_eq!(p.alloc_up_to(&mut burst, 5), 0);
+    assert_eq!(p.stats().alloc_failures, failures + 2);
     free_burst(&mut burst);
     assert_eq!(p.in_use(), 0);
     assert_eq!(p.alloc_up_to(&mut burst, 200), 100, "no more than the burst holds or the pool has");

@@ -76,21 +76,21 @@ pub(crate) fn prepare(pool: &PoolInner) {
 }
 
 /// Takes `n` buffers and hands their indices to `take` (where they lie in the cache when there is one): all
-/// or nothing, counted as a failure when the pool cannot supply them. `take` must not use `pool`'s cache.
+/// or nothing; false, not counted, when the pool cannot supply them (the caller decides whether that was
+/// a failure). `take` must not use `pool`'s cache.
 #[inline]
 pub(crate) fn get_bulk_with(pool: &PoolInner, n: usize, take: impl FnOnce(&[u32])) -> bool {
     if n == 0 {
         return true;
     }
     if n > MAX_BULK {
-        pool.count_failure();
         return false;
     }
     // Whichever path supplies the buffers calls `take`, once.
     let mut take = Some(take);
     let mut hand_over = |idxs: &[u32]| take.take().map_or((), |f| f(idxs));
     // SAFETY: the cell caches buffers of `pool` only.
-    let ok = match with_cell(pool, |held| unsafe { held.get_with(&pool.depot, pool, n, &mut hand_over) }) {
+    match with_cell(pool, |held| unsafe { held.get_with(&pool.depot, pool, n, &mut hand_over) }) {
         Some(ok) => ok,
         None => {
             let mut out = [0u32; MAX_BULK];
@@ -100,11 +100,7 @@ pub(crate) fn get_bulk_with(pool: &PoolInner, n: usize, take: impl FnOnce(&[u32]
             }
             ok
         }
-    };
-    if !ok {
-        pool.count_failure();
     }
-    ok
 }
 
 /// Returns buffers to the calling thread's cell, or to the depot when it has none.
