@@ -146,3 +146,26 @@ fn split_without_rx_buffers_is_nomem_packet() {
     assert_eq!(dropped(&a, DropReason::NoMemPacket), 1);
     assert_eq!(rx_all(&mut b).len(), 4);
 }
+
+/// A receiver's pool too short for a burst of copies: the copies go one at a time and count no failure
+/// while single buffers are there, and each copy that finds none counts one failure and one drop.
+#[test]
+fn a_short_receiving_pool_counts_one_failure_per_copy_it_cannot_make() {
+    let config = FethConfig { pool_mode: PoolMode::Private, ..cfg() };
+    let (mut a, mut b) = pair(&config).unwrap();
+    let rx_pool = b.rx_pool().clone();
+    let mut held = Vec::new();
+    while rx_pool.stats().in_use + 10 < config.pool_packets as usize {
+        held.push(rx_pool.alloc().unwrap());
+    }
+    let before = rx_pool.stats().alloc_failures;
+    let mut burst = frames(a.tx_pool(), 6, 64, 0);
+    assert_eq!(a.tx_burst(0, &mut burst), 6);
+    assert_eq!(rx_pool.stats().alloc_failures, before, "six copies, one at a time, none failed");
+    let mut burst = frames(a.tx_pool(), 9, 64, 6);
+    assert_eq!(a.tx_burst(0, &mut burst), 9);
+    assert_eq!(rx_pool.stats().alloc_failures, before + 5, "four more copies, then five without a buffer");
+    assert_eq!(a.stats().dropped(DropReason::NoMemPacket), 5);
+    assert_eq!(rx_all(&mut b).len(), 10);
+    drop(held);
+}

@@ -148,15 +148,13 @@ impl Interface {
     /// not looked at (back-pressure: the port is behind). An empty `pkts` with nothing waiting is passed to
     /// the port as the poll an empty `tx_burst` is.
     pub fn output(&mut self, pkts: &mut PacketBurst) -> usize {
-        let idle = self.flush();
-        if pkts.is_empty() {
-            if idle {
-                // An empty burst is a poll, and goes through as one: a port may hold packets of its own to
-                // move on (feth's local tx rings after a dequeue stall) when its sender has nothing new.
-                self.port.tx_burst(0, pkts);
-            }
+        if pkts.is_empty() && self.scratch.pending.is_empty() {
+            // An empty burst is a poll, and goes through as one: a port may hold packets of its own to move
+            // on (feth's local tx rings after a dequeue stall) when its sender has nothing new.
+            self.port.tx_burst(0, pkts);
             return 0;
         }
+        self.flush();
         self.lists.refresh(&self.handle.shared);
         let s = &mut *self.scratch;
         let take = pkts.len().min(s.pending.remaining_capacity());

@@ -9,12 +9,14 @@ use arrayvec::ArrayVec;
 /// call (or a few, for long chains), and the run's chains are walked side by side
 /// ([`PoolInner::release_chains`]).
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
-    if let Some(pool) = one_pool_of_simple(pkts) {
+    if let Some(id) = one_pool_of_simple(pkts) {
         let n = pkts.len();
         // Each buffer's index is written where the thread cache keeps it, with no gathering first.
-        // SAFETY: each slot gets the buffer of one packet taken apart here: a whole packet of `pool` that
-        // nothing shares, given up once; taking packets apart does not touch the pool.
+        // SAFETY: the burst's packets own buffers of pool `id`, which keeps it registered until they are
+        // given back. Each slot gets the buffer of one packet taken apart here: a whole packet of that
+        // pool that nothing shares, given up once; taking packets apart uses no pool and is short.
         unsafe {
+            let pool = lookup(id);
             pool.put_bulk_with(n, |slots| slots.iter_mut().zip(pkts.drain(..)).for_each(|(s, p)| *s = p.into_raw().1));
         }
         return;
@@ -40,17 +42,14 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     unsafe { run.flush() };
 }
 
-/// The pool of a burst (at most [`MAX_BULK`] packets) whose packets are all simple (one buffer each that
-/// nothing shares) and all of that one pool: the common burst, which goes back in one pass.
+/// The pool id of a burst (at most [`MAX_BULK`] packets) whose packets are all simple (one buffer each
+/// that nothing shares) and all of that one pool: the common burst, which goes back in one pass.
 #[inline]
-fn one_pool_of_simple<'a, const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<&'a PoolInner> {
+fn one_pool_of_simple<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16> {
     let first = pkts.first()?.tag();
     let key = |tag: u16| tag & (POOL_ID_MASK | SIMPLE);
-    if first & SIMPLE == 0 || pkts.len() > MAX_BULK || !pkts.iter().all(|p| key(p.tag()) == key(first)) {
-        return None;
-    }
-    // SAFETY: the burst's packets own buffers of this pool until they are given back.
-    Some(unsafe { lookup(first & POOL_ID_MASK) })
+    let one = first & SIMPLE != 0 && pkts.len() <= MAX_BULK && pkts.iter().all(|p| key(p.tag()) == key(first));
+    one.then_some(first & POOL_ID_MASK)
 }
 
 /// What [`free_burst`] has taken apart of a run of packets of one pool and not yet given back.

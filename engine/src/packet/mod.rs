@@ -356,8 +356,9 @@ impl Packet {
     }
 
     /// Hints that the `bytes` of the packet's tailroom (the free bytes after its data, in its last buflet)
-    /// from `skip` on will be written soon, as far as the tailroom goes: a driver packing frames into one
-    /// buffer has the lines of the next ones fetched owned while it copies this one.
+    /// from `skip` on will be written soon, as far as the tailroom goes (at least the line at `skip`, when
+    /// that is inside it): a driver packing frames into one buffer has the lines of the next ones fetched
+    /// owned while it copies this one.
     #[inline]
     pub fn prefetch_tailroom(&self, skip: usize, bytes: usize) {
         let (start, room) = if self.is_plain() {
@@ -955,21 +956,27 @@ impl Pool {
         if n > out.remaining_capacity() || n > crate::pool::MAX_BULK {
             return false;
         }
-        let ok = self.try_alloc_bulk(out, n);
+        let ok = self.take_bulk(out, n);
         if !ok {
             self.inner().count_failure();
         }
         ok
     }
 
-    /// [`Pool::alloc_bulk`] without its checks, and without counting a failure.
-    ///
-    /// # Panics
-    /// If `n` exceeds `out`'s room or [`crate::pool::MAX_BULK`] (callers check).
+    /// [`Pool::alloc_bulk`] for a caller that goes on with fewer when the pool runs short (one at a time,
+    /// or a slower path that counts its own failures): a pool that cannot supply them is not counted.
     #[inline]
-    fn try_alloc_bulk<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> bool {
+    pub fn try_alloc_bulk<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> bool {
+        n <= out.remaining_capacity() && n <= crate::pool::MAX_BULK && self.take_bulk(out, n)
+    }
+
+    /// `n` packets (checked by the caller to fit `out` and [`crate::pool::MAX_BULK`]) from the pool,
+    /// uncounted when it cannot supply them.
+    #[inline]
+    fn take_bulk<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> bool {
+        debug_assert!(n <= out.remaining_capacity() && n <= crate::pool::MAX_BULK);
         // The handles are built from the indices where the thread cache holds them, with the pool's tag read
-        // and the burst's length stored once. `extend` panics past the room, which callers checked.
+        // and the burst's length stored once.
         let tag = plain_tag(self.inner());
         self.inner().try_get_bulk_with(n, |idxs| out.extend(idxs.iter().map(|&i| Packet::from_parts(i, tag, 0))))
     }
@@ -979,7 +986,7 @@ impl Pool {
     /// short counts one failure, the last single allocation's.
     pub fn alloc_up_to<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize) -> usize {
         let n = n.min(out.remaining_capacity());
-        if n == 0 || (n <= crate::pool::MAX_BULK && self.try_alloc_bulk(out, n)) {
+        if n == 0 || self.try_alloc_bulk(out, n) {
             return n;
         }
         let mut got = 0;

@@ -77,7 +77,8 @@ pub(crate) fn prepare(pool: &PoolInner) {
 
 /// Takes `n` buffers and hands their indices to `take` (where they lie in the cache when there is one): all
 /// or nothing; false, not counted, when the pool cannot supply them (the caller decides whether that was
-/// a failure). `take` must not use `pool`'s cache.
+/// a failure). `take` must use no pool's cache: the calling thread's table of cells is borrowed while it
+/// runs, so a pool operation inside it would take the slow uncached path (correct, but slow).
 #[inline]
 pub(crate) fn get_bulk_with(pool: &PoolInner, n: usize, take: impl FnOnce(&[u32])) -> bool {
     if n == 0 {
@@ -89,18 +90,10 @@ pub(crate) fn get_bulk_with(pool: &PoolInner, n: usize, take: impl FnOnce(&[u32]
     // Whichever path supplies the buffers calls `take`, once.
     let mut take = Some(take);
     let mut hand_over = |idxs: &[u32]| take.take().map_or((), |f| f(idxs));
-    // SAFETY: the cell caches buffers of `pool` only.
-    match with_cell(pool, |held| unsafe { held.get_with(&pool.depot, pool, n, &mut hand_over) }) {
-        Some(ok) => ok,
-        None => {
-            let mut out = [0u32; MAX_BULK];
-            let ok = get_uncached(pool, &mut out[..n]);
-            if ok {
-                hand_over(&out[..n]);
-            }
-            ok
-        }
-    }
+    // SAFETY: the cell caches buffers of `pool` only; `hand_over` enters no cell (the table is borrowed:
+    // `with_cell` inside it finds none) and is as short as its caller's `take`.
+    with_cell(pool, |held| unsafe { held.get_with(&pool.depot, pool, n, &mut hand_over) })
+        .unwrap_or_else(|| get_uncached(pool, n, &mut hand_over))
 }
 
 /// Returns buffers to the calling thread's cell, or to the depot when it has none.
@@ -119,7 +112,8 @@ pub(crate) unsafe fn put_bulk(pool: &PoolInner, idxs: &[u32]) {
 ///
 /// # Safety
 /// `fill` writes, in each of the `n` slots it is given, a buffer of `pool` that the caller owns and gives
-/// up, each once; it must not use `pool`'s cache.
+/// up, each once. It must use no pool's cache, as for [`get_bulk_with`], and be short (no lock, wait or
+/// syscall: a pool retiring waits for it).
 #[inline]
 pub(crate) unsafe fn put_bulk_with(pool: &PoolInner, n: usize, fill: impl FnOnce(&mut [u32])) {
     assert!(n <= MAX_BULK, "at most MAX_BULK buffers per call");
@@ -128,35 +122,36 @@ pub(crate) unsafe fn put_bulk_with(pool: &PoolInner, n: usize, fill: impl FnOnce
     let mut write = |slots: &mut [u32]| fill.take().map_or((), |f| f(slots));
     // SAFETY: forwarded contract.
     if with_cell(pool, |held| unsafe { held.put_with(&pool.depot, pool, n, &mut write) }).is_none() {
-        let mut idxs = [0u32; MAX_BULK];
-        write(&mut idxs[..n]);
         // SAFETY: forwarded contract.
-        unsafe { put_uncached(pool, &idxs[..n]) };
+        unsafe { put_uncached(pool, n, &mut write) };
     }
 }
 
-/// Returns buffers straight to the depot, then releases the pool if they were the last it waited for.
+/// Returns the `n` buffers `fill` names straight to the depot, then releases the pool if they were the
+/// last it waited for.
 ///
 /// # Safety
-/// As for [`put_bulk`].
+/// As for [`put_bulk_with`].
 #[cold]
-unsafe fn put_uncached(pool: &PoolInner, idxs: &[u32]) {
+unsafe fn put_uncached(pool: &PoolInner, n: usize, fill: &mut dyn FnMut(&mut [u32])) {
+    let mut idxs = [0u32; MAX_BULK];
+    fill(&mut idxs[..n]);
     // SAFETY: we still own buffers of the pool, which keeps it registered.
     let held = unsafe { upgrade(pool) };
     // SAFETY: forwarded contract.
-    unsafe { held.depot.push(pool, idxs) };
+    unsafe { held.depot.push(pool, &idxs[..n]) };
     release(held);
 }
 
-/// Allocation without a cell: straight from the depot, all or nothing.
+/// Allocation without a cell: `n` buffers straight from the depot, handed to `take`; all or nothing.
 #[cold]
-fn get_uncached(pool: &PoolInner, out: &mut [u32]) -> bool {
+fn get_uncached(pool: &PoolInner, n: usize, take: &mut dyn FnMut(&[u32])) -> bool {
     // SAFETY: the caller holds a buffer or a handle of the pool, which keeps it registered.
     let held = unsafe { upgrade(pool) };
     let mut buf = [0u32; MAX_BULK + super::depot::MAG_ENTRIES_MAX + 1];
     let mut have = 0;
     let ok = loop {
-        if have >= out.len() {
+        if have >= n {
             break true;
         }
         // SAFETY: the depot holds this pool's buffers; buf has room for a magazine past `have`.
@@ -166,9 +161,9 @@ fn get_uncached(pool: &PoolInner, out: &mut [u32]) -> bool {
         }
         have += got;
     };
-    let keep = if ok { out.len() } else { 0 };
+    let keep = if ok { n } else { 0 };
     if ok {
-        out.copy_from_slice(&buf[..keep]);
+        take(&buf[..keep]);
     }
     // SAFETY: the buffers past `keep` came from the depot just now and go back once.
     unsafe { held.depot.push(pool, &buf[keep..have]) };

@@ -11,7 +11,8 @@
 //!   `busy` and takes the uncached path (it never waits); otherwise it works and clears `busy` with a
 //!   Release store;
 //! - the stealer sets `dead` (a swap, so that of two stealers one wins), passes the heavy barrier, and
-//!   waits while `busy` is set (an operation is a bounded copy, with no lock, allocation or syscall).
+//!   waits while `busy` is set (an operation is a bounded copy, or a caller's closure over the indices
+//!   that is as short: no lock, allocation or syscall).
 //!
 //! The barriers make sure that at least one side sees the other's flag: either the owner sees `dead` and
 //! stays out, or the stealer sees `busy` and waits for the owner's Release, after which the stack is the
@@ -155,11 +156,12 @@ impl Held<'_> {
     /// Takes `n` buffers (at most [`MAX_BULK`]), refilling from `depot` when short: all or nothing. `take`
     /// reads their indices where they lie in the cache, so a caller building handles from them does not
     /// first copy them out (a copy by `memcpy` whose wide stores the handles' narrow loads then wait for).
-    /// `take` must not use this pool's cache (it is held); if it unwinds, the buffers it had not yet made
-    /// its own are lost to the pool, never handed out twice.
+    /// If `take` unwinds, the buffers it had not yet made its own are lost to the pool, never handed out
+    /// twice.
     ///
     /// # Safety
-    /// The cell caches buffers of `mem`, which `depot` belongs to.
+    /// The cell caches buffers of `mem`, which `depot` belongs to. `take` does not enter this cell (the
+    /// stack it reads is the cell's) and is short: no lock, wait or syscall, since a stealer waits for it.
     #[inline]
     pub(crate) unsafe fn get_with(
         &mut self,
@@ -198,7 +200,7 @@ impl Held<'_> {
     }
 
     /// # Safety
-    /// As for [`Held::get`].
+    /// The cell caches buffers of `mem`, which `depot` belongs to.
     #[cold]
     unsafe fn refill(&mut self, depot: &Depot, mem: &impl MagazineMemory, n: usize) {
         let want = n + self.cell.size / 2;
@@ -226,12 +228,13 @@ impl Held<'_> {
     /// Returns `n` buffers (at most [`MAX_BULK`]), flushing whole magazines to `depot` when over the limit.
     /// `fill` writes their indices straight into the cache's free slots, so a caller taking handles apart
     /// does not gather them first (a gather of narrow stores that a `memcpy`'s wide loads then wait for).
-    /// `fill` must not use this pool's cache (it is held); if it unwinds, what it wrote is not taken back
-    /// and its buffers are lost to the pool, never handed out twice.
+    /// If `fill` unwinds, what it wrote is not taken back and its buffers are lost to the pool, never handed
+    /// out twice.
     ///
     /// # Safety
     /// `fill` writes, in each of the `n` slots it is given, a free buffer of `mem` that the caller gives up,
-    /// each once; `depot` belongs to `mem`.
+    /// each once; `depot` belongs to `mem`. `fill` does not enter this cell and is short, as for
+    /// [`Held::get_with`].
     #[inline]
     pub(crate) unsafe fn put_with(
         &mut self,
@@ -274,7 +277,7 @@ impl Held<'_> {
     /// Pushes everything above `level` to `depot`.
     ///
     /// # Safety
-    /// As for [`Held::get`].
+    /// The cell caches buffers of `mem`, which `depot` belongs to.
     pub(crate) unsafe fn flush_to(&mut self, depot: &Depot, mem: &impl MagazineMemory, level: usize) {
         let top = self.with_stack(|s| s.len);
         if top <= level {

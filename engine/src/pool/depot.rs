@@ -121,7 +121,9 @@ impl Depot {
 
     /// Starts fetching the top magazine's contents, for a pop expected soon: written by another core, they
     /// would otherwise arrive only when the pop copies them, and the buffers it hands out wait for them.
-    /// Only a hint: the top may change before the pop.
+    /// Only a hint: the top may change before the pop. It reads the head shared, one more transfer of that
+    /// line than the pop's own read for ownership; once per magazine, that costs less than the wait it
+    /// saves (measured: private txonly and the input thread 1.5-2.7% faster, nothing slower).
     ///
     /// # Safety
     /// As for [`Depot::pop`].

@@ -196,7 +196,8 @@ impl PoolInner {
     }
 
     /// Takes `n` buffers through the calling thread's cache and hands their indices to `take`, read where
-    /// they lie: all or nothing, counted on failure. `take` must not allocate from or free to this pool.
+    /// they lie: all or nothing, counted on failure. `take` should use no pool (inside it, any pool
+    /// operation takes the slow uncached path: the thread's cells are held).
     #[inline]
     pub(crate) fn get_bulk_with(&self, n: usize, take: impl FnOnce(&[u32])) -> bool {
         let ok = self.try_get_bulk_with(n, take);
@@ -227,7 +228,8 @@ impl PoolInner {
     ///
     /// # Safety
     /// `fill` writes, in each of the `n` slots it is given, a buffer of this pool that the caller owns and
-    /// gives up, each once; it must not allocate from or free to this pool.
+    /// gives up, each once; it uses no pool and is short (no lock, wait or syscall: a pool retiring waits
+    /// for it).
     #[inline]
     pub(crate) unsafe fn put_bulk_with(&self, n: usize, fill: impl FnOnce(&mut [u32])) {
         // SAFETY: forwarded contract.

@@ -122,14 +122,21 @@ impl Shaper {
     #[inline]
     pub(crate) fn process(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
         let len = p.len();
-        let knobs = self.expiry != ExpiryPolicy::None || self.tx_drops != 0 || self.trailer != 0 || self.fcs;
-        if self.mode != PoolMode::Private || knobs || peer.hwcsum || len > self.frame_limit {
+        if !self.is_plain_private(peer, len) {
             return self.process_general(p, peer, pass);
         }
         let d = self.copy_private(p, peer, pass)?;
         pass.sent += 1;
         pass.bytes += len as u64;
         Some(d)
+    }
+
+    /// Whether a packet of `len` bytes needs nothing of [`Shaper::process_general`] but a private copy:
+    /// every check and touch there that is not the copy is off (a knob added there belongs here too).
+    #[inline]
+    fn is_plain_private(&self, peer: &PeerInfo, len: usize) -> bool {
+        let knobs = self.expiry != ExpiryPolicy::None || self.tx_drops != 0 || self.trailer != 0 || self.fcs;
+        self.mode == PoolMode::Private && !knobs && !peer.hwcsum && len <= self.frame_limit
     }
 
     /// [`Shaper::process`] for every case: each knob's check in turn, then the crossing by pool mode.
@@ -222,39 +229,39 @@ impl Shaper {
     /// (one pool call per burst, not per packet); `None` when `p` is not plain or no burst could be had.
     #[inline]
     fn copy_into_fresh(p: &Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
-        if pass.fresh.is_empty() {
-            // All or nothing: with too few buffers left, the caller's copy takes them one at a time.
-            if peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
-                // The first copies' lines, which the receiving core read last: fetched owned.
-                pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(|d| d.prefetch_room(COPY_AHEAD_BYTES));
-            }
-        }
-        let d = pass.fresh.pop()?;
-        // Keep FETCH_AHEAD copies' lines on their way, not the whole burst's: fetches for ownership beyond
-        // what the core can track stall the prefetch itself, where these overlap with the copies.
-        if let Some(ahead) = pass.fresh.len().checked_sub(FETCH_AHEAD).map(|i| &pass.fresh[i]) {
-            ahead.prefetch_room(COPY_AHEAD_BYTES);
-        }
+        // No burst to be had: with too few buffers left, the caller's copy takes them one at a time.
+        let d = Self::next_fresh(peer, pass, |d| d.prefetch_room(COPY_AHEAD_BYTES))?;
         p.copy_plain_into(d).map_err(|d| pass.fresh.push(d)).ok()
     }
 
     /// Split mode: the rest of `dst`'s aggregation buffer, for the next packet of the pass. The view's
     /// descriptor comes from a bulk-allocated holder (one pool call per burst, not per packet).
     fn carve(&self, dst: &mut Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        match Self::next_fresh(peer, pass, Packet::prefetch_descriptor_for_write) {
+            Some(holder) => dst.carve_tail_into(self.split_headroom, holder).map_err(|h| pass.fresh.push(h)).ok(),
+            // Too few buffers left for a whole burst of holders: one at a time.
+            None => dst.carve_tail(self.split_headroom),
+        }
+    }
+
+    /// The pass's next new packet of the peer's pool, from a burst allocated at once when the pass has
+    /// none left (`None` when the pool cannot supply a whole burst; not counted, the callers go on one at a
+    /// time). `hint` asks for the lines about to be written of the packet [`FETCH_AHEAD`] further on (of
+    /// the first ones, for a new burst): the receiving core read them last, and asking for a whole burst's
+    /// at once stalls on the fetches a core can track, where these overlap with the work in between.
+    #[inline]
+    fn next_fresh(peer: &PeerInfo, pass: &mut Pass, hint: impl Fn(&Packet)) -> Option<Packet> {
         if pass.fresh.is_empty() {
-            if !peer.rx_pool.alloc_bulk(&mut pass.fresh, FRESH) {
-                // Too few buffers left for a whole burst of holders: one at a time.
-                return dst.carve_tail(self.split_headroom);
+            if !peer.rx_pool.try_alloc_bulk(&mut pass.fresh, FRESH) {
+                return None;
             }
-            // The holders' descriptors are lines the receiving core read last: the first ones fetched owned.
-            pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(Packet::prefetch_descriptor_for_write);
+            pass.fresh.iter().rev().take(FETCH_AHEAD).for_each(&hint);
         }
-        let holder = pass.fresh.pop()?;
-        // As for private copies: FETCH_AHEAD holders' lines on their way, one more per view.
+        let next = pass.fresh.pop();
         if let Some(ahead) = pass.fresh.len().checked_sub(FETCH_AHEAD).map(|i| &pass.fresh[i]) {
-            ahead.prefetch_descriptor_for_write();
+            hint(ahead);
         }
-        dst.carve_tail_into(self.split_headroom, holder).map_err(|h| pass.fresh.push(h)).ok()
+        next
     }
 
     /// What a copy keeps of its source's metadata (Apple's `feth_copy_packet`): the service class, and the
@@ -309,8 +316,9 @@ impl Shaper {
                 fresh
             }
         };
-        // And as the frames fill it, the next line or two beyond what was asked for so far.
-        dst.prefetch_tailroom(PACK_AHEAD, 2 * 64);
+        // And as the frames fill it, the lines beyond what was asked for so far that this frame's share of
+        // the buffer moves the window over (its data, the next view's headroom, alignment, a line's straddle).
+        dst.prefetch_tailroom(PACK_AHEAD, len + self.split_headroom + 64);
         let copied = p.buflets().all(|seg| dst.append(seg.data).is_ok());
         if !copied {
             drop(dst);
