@@ -96,6 +96,39 @@ fn frames_sent_by_pktloop_are_counted_by_the_kernel_at_the_other_end() {
     assert_eq!(other.in_use(), 0);
 }
 
+/// An empty send is a poll: the buffers of frames the kernel has sent come home with nothing new sent.
+#[test]
+fn an_empty_send_takes_back_what_the_kernel_has_sent() {
+    require_kernel!();
+    let w = Wire::new();
+    let pool = pool(4096);
+    let mut port = open(&w, &pool);
+    let lent = pool.in_use();
+    let before = w.ns_a.stat(&w.a, "rx_packets");
+    let mut burst = PacketBurst::new();
+    for i in 0..32u8 {
+        burst.push(pool.packet_from(&frame([0xff; 6], 64, i)).unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !burst.is_empty() && Instant::now() < deadline {
+        port.tx_burst(0, &mut burst);
+    }
+    while w.ns_a.stat(&w.a, "rx_packets") < before + 32 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 32);
+    assert!(pool.in_use() > lent, "the last frames' buffers are out until a send takes them back");
+    let mut empty = PacketBurst::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pool.in_use() > lent && Instant::now() < deadline {
+        assert_eq!(port.tx_burst(0, &mut empty), 0);
+    }
+    assert_eq!(pool.in_use(), lent, "empty sends took back every sent frame's buffer");
+    assert_eq!(port.stats().opackets, 32);
+    drop(port);
+    assert_eq!(pool.in_use(), 0);
+}
+
 fn pool_named(name: &str) -> Pool {
     let mut c = PoolConfig::new(name, 256, 2048);
     c.prefer = Prefer::Normal;

@@ -57,7 +57,8 @@ pub trait Port: Send {
     /// Sends packets from the front of `pkts` on tx queue `queue`. Sent (or dropped-and-counted) packets
     /// are taken; the rest stay in `pkts`, in order, for the caller to retry or free. Returns how many were
     /// taken. A queue the port does not have (`queue >= tx_queues()`) takes nothing. An empty `pkts` is a
-    /// poll: a port that holds packets of its own to move on (feth's local tx rings) moves them then, and
+    /// poll: a port that holds packets of its own to move on (feth's local tx rings, AF_XDP's frames waiting
+    /// in its tx ring or sent and not yet taken back) moves them then, and
     /// a layer between the caller and a port (the input layer's output path) passes it on.
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize;
 

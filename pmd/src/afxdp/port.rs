@@ -475,11 +475,13 @@ impl Port for AfXdpPort {
     /// instead: IFF_RUNNING follows the carrier only after the kernel's link watch (up to a second), so a
     /// port opened on a just-made interface would drop frames the kernel sends.
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        let Some(q) = self.queues.get_mut(queue) else { return 0 };
         if pkts.is_empty() {
+            // A poll: what was sent comes home, and what still waits is sent, with nothing new to send.
+            bump_owned(&self.xdp_counters.tx_syscalls, q.tx_poll(&mut self.umem));
             return 0;
         }
         let c: &PortCounters = &self.counters;
-        let Some(q) = self.queues.get_mut(queue) else { return 0 };
         let done: TxDone = q.tx_burst(&mut self.umem, pkts, self.max_frame);
         if done.sent > 0 {
             c.tx(done.sent, done.bytes);

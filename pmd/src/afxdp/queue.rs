@@ -183,6 +183,17 @@ impl Queue {
         done
     }
 
+    /// A send with nothing new (an empty burst is a poll): takes back the buffers of frames the kernel has
+    /// sent, and asks it once more to send what still waits in the tx ring (after a wakeup call that
+    /// failed, or a burst larger than one call's worth in copy mode). Returns the calls made.
+    pub fn tx_poll(&mut self, umem: &mut Umem) -> u64 {
+        if self.in_flight == 0 {
+            return 0;
+        }
+        self.reap_completions(umem);
+        self.kick_tx(1)
+    }
+
     /// Asks the kernel to send what the tx ring holds, if it wants to be asked. In copy mode one call sends
     /// at most [`KERNEL_TX_BATCH`] frames, so a burst of `queued` takes that many calls at most; the kicks
     /// stop as soon as the kernel has taken everything. Returns the calls made.
