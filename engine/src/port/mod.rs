@@ -58,8 +58,8 @@ pub trait Port: Send {
     /// are taken; the rest stay in `pkts`, in order, for the caller to retry or free. Returns how many were
     /// taken. A queue the port does not have (`queue >= tx_queues()`) takes nothing. An empty `pkts` is a
     /// poll: a port that holds packets of its own to move on (feth's local tx rings, AF_XDP's frames waiting
-    /// in its tx ring or sent and not yet taken back) moves them then, and
-    /// a layer between the caller and a port (the input layer's output path) passes it on.
+    /// in its tx ring or sent and not yet taken back) moves them then, and a layer between the caller and
+    /// a port (the input layer's output path) passes it on.
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize;
 
     /// Link state.
