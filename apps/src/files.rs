@@ -1,7 +1,8 @@
-//! Reading a file the user named (`--config`, `--replay`) whole, up to a limit: `/dev/zero`, an endless
+//! Reading a file the user named (`--config`) whole, up to a limit: `/dev/zero`, an endless
 //! pipe or a capture larger than the machine can hold is then an error that says so, not a hang or an
 //! abort. Pipes stay welcome (`--config <(...)`): the limit is on what is read, not on the file's kind.
-//! Each caller picks its limit.
+//! Each caller picks its limit. (`--replay` reads its capture as it parses it, under the same kind of
+//! limit: `gen::replay`.)
 
 use std::io::Read;
 use std::path::Path;

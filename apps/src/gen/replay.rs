@@ -9,6 +9,7 @@ use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, TsResolution};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// A loaded capture.
@@ -31,14 +32,27 @@ impl Trace {
     /// An unreadable file, a format that is neither pcap nor pcapng, a link type other than Ethernet, or
     /// no frame at all; the text says which.
     pub fn load(path: &Path) -> Result<Trace, String> {
-        // Loading holds the file and its frames at once (about twice its size), and the frames stay for the
-        // whole run: a quarter of what is available leaves the rest to the pools and everything else.
+        // The frames stay for the whole run: a quarter of what is available leaves the rest to the pools
+        // and everything else.
         let limit = memory_available().map_or(u64::MAX, |b| b / 4);
-        let data = crate::files::read_at_most(path, limit, "a quarter of the memory available")?;
-        let mut t = match data.get(..4) {
-            Some([0x0a, 0x0d, 0x0d, 0x0a]) => Trace::from_pcapng(&data)?,
-            _ => Trace::from_pcap(&data)?,
-        };
+        Trace::load_at_most(path, limit, "a quarter of the memory available")
+    }
+
+    /// [`Trace::load`] of a file of at most `limit` bytes (`why` says where the limit comes from). The file
+    /// is read as it is parsed, never held whole: loading holds about the frames alone. `/dev/zero` or an
+    /// endless pipe ends at the limit.
+    fn load_at_most(path: &Path, limit: u64, why: &str) -> Result<Trace, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+        // One byte past the limit tells a file of exactly `limit` bytes from a longer one.
+        let mut input = BufReader::new(file.take(limit.saturating_add(1)));
+        let pcapng =
+            input.fill_buf().map_err(|e| format!("cannot read it: {e}"))?.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
+        let parsed = if pcapng { Trace::from_pcapng(&mut input) } else { Trace::from_pcap(&mut input) };
+        // Past the limit the parse saw a cut file: the limit is what to report, not the cut.
+        if input.get_ref().limit() == 0 {
+            return Err(format!("it holds more than {limit} bytes; valid is at most {limit} ({why})"));
+        }
+        let mut t = parsed?;
         if t.ends.is_empty() {
             return Err("it holds no frame".to_owned());
         }
@@ -59,8 +73,8 @@ impl Trace {
         self.truncated += u64::from((data.len() as u32) < orig_len);
     }
 
-    fn from_pcap(data: &[u8]) -> Result<Trace, String> {
-        let mut r = PcapReader::new(data).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
+    fn from_pcap(input: impl Read) -> Result<Trace, String> {
+        let mut r = PcapReader::new(input).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
         if r.header().datalink != DataLink::ETHERNET {
             return Err(format!("its link type is {:?}; valid is Ethernet", r.header().datalink));
         }
@@ -85,8 +99,8 @@ impl Trace {
         Ok(t)
     }
 
-    fn from_pcapng(data: &[u8]) -> Result<Trace, String> {
-        let mut r = PcapNgReader::new(data).map_err(|e| format!("not a pcapng file: {e}"))?;
+    fn from_pcapng(input: impl Read) -> Result<Trace, String> {
+        let mut r = PcapNgReader::new(input).map_err(|e| format!("not a pcapng file: {e}"))?;
         let mut t = Trace::default();
         // Each interface's time unit, by interface id (the reader's own list cannot be read while a block
         // borrows it).
@@ -230,6 +244,28 @@ mod tests {
         assert!(Trace::load(&p).unwrap_err().starts_with("not a pcap"));
         std::fs::remove_file(&p).unwrap();
         assert!(Trace::load(&p).unwrap_err().starts_with("cannot read it"));
+    }
+
+    #[test]
+    fn a_capture_past_the_limit_is_refused_with_it_and_zeros_are_no_capture() {
+        let p = std::env::temp_dir().join(format!("pktloop-replay-limit-{}.pcap", std::process::id()));
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        for i in 0..4u8 {
+            w.write_packet(&PcapPacket::new(Duration::from_micros(u64::from(i)), 60, &[i; 60])).unwrap();
+        }
+        let bytes = w.into_writer();
+        std::fs::write(&p, &bytes).unwrap();
+        let whole = Trace::load_at_most(&p, bytes.len() as u64, "test");
+        let cut = Trace::load_at_most(&p, bytes.len() as u64 - 1, "a test limit");
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(whole.unwrap().len(), 4, "a file of exactly the limit loads");
+        let limit = bytes.len() - 1;
+        assert_eq!(
+            cut.unwrap_err(),
+            format!("it holds more than {limit} bytes; valid is at most {limit} (a test limit)")
+        );
+        let e = Trace::load_at_most(Path::new("/dev/zero"), 1 << 20, "test").unwrap_err();
+        assert!(e.starts_with("not a pcap"), "{e}");
     }
 
     #[test]
