@@ -978,7 +978,7 @@ impl Pool {
         // The handles are built from the indices where the thread cache holds them, with the pool's tag read
         // and the burst's length stored once.
         let tag = plain_tag(self.inner());
-        self.inner().try_get_bulk_with(n, |idxs| out.extend(idxs.iter().map(|&i| Packet::from_parts(i, tag, 0))))
+        self.inner().get_bulk_with(n, |idxs| out.extend(idxs.iter().map(|&i| Packet::from_parts(i, tag, 0))))
     }
 
     /// Up to `n` empty packets appended to `out`, and no more than it has room for: all of them in one bulk

@@ -192,24 +192,19 @@ impl PoolInner {
     /// Takes `out.len()` buffers through the calling thread's cache: all or nothing, counted on failure.
     #[inline]
     pub(crate) fn get_bulk(&self, out: &mut [u32]) -> bool {
-        self.get_bulk_with(out.len(), |s| out.copy_from_slice(s))
-    }
-
-    /// Takes `n` buffers through the calling thread's cache and hands their indices to `take`, read where
-    /// they lie: all or nothing, counted on failure. `take` should use no pool (inside it, any pool
-    /// operation takes the slow uncached path: the thread's cells are held).
-    #[inline]
-    pub(crate) fn get_bulk_with(&self, n: usize, take: impl FnOnce(&[u32])) -> bool {
-        let ok = self.try_get_bulk_with(n, take);
+        let ok = self.get_bulk_with(out.len(), |s| out.copy_from_slice(s));
         if !ok {
             self.count_failure();
         }
         ok
     }
 
-    /// [`PoolInner::get_bulk_with`] without counting a failure: for a caller that goes on to take fewer.
+    /// Takes `n` buffers through the calling thread's cache and hands their indices to `take`, read where
+    /// they lie: all or nothing. Not counted when the pool cannot supply them: the caller decides whether
+    /// that was a failure. `take` should use no pool (inside it, any pool operation takes the slow uncached
+    /// path: the thread's cells are held).
     #[inline]
-    pub(crate) fn try_get_bulk_with(&self, n: usize, take: impl FnOnce(&[u32])) -> bool {
+    pub(crate) fn get_bulk_with(&self, n: usize, take: impl FnOnce(&[u32])) -> bool {
         cache::get_bulk_with(self, n, take)
     }
 
