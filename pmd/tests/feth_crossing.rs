@@ -169,3 +169,53 @@ fn a_short_receiving_pool_counts_one_failure_per_copy_it_cannot_make() {
     assert_eq!(rx_all(&mut b).len(), 10);
     drop(held);
 }
+
+/// Frames whose metadata was never written (what `pktloop fwd` and most senders make) cross private mode
+/// a burst at a time: the same copies, counters and completions as one at a time, also when the peer's
+/// ring takes only part of the burst.
+#[test]
+fn plain_bursts_cross_private_mode_with_every_packet_accounted_for() {
+    use pktloop_engine::port::{EventKind, TxStatus};
+    use pktloop_pmd::feth::{Completion, TxCompletion};
+    for completion in [TxCompletion::Sync, TxCompletion::Async] {
+        let config = FethConfig { pool_mode: PoolMode::Private, ring_size: 8, tx_completion: completion, ..cfg() };
+        let (mut a, mut b) = pair(&config).unwrap();
+        let sub = a.events().subscribe();
+        let mut burst = PacketBurst::new();
+        for k in 0..12u64 {
+            let mut p = a.tx_pool().alloc().unwrap();
+            p.append(&frame_bytes(k, 60 + k as usize)).unwrap();
+            burst.push(p);
+        }
+        assert_eq!(a.tx_burst(0, &mut burst), 8, "{completion:?}: as many as the ring has room for");
+        assert_eq!(burst.len(), 4, "the rest stays with the sender (retry policy)");
+        let got = rx_all(&mut b);
+        assert_eq!(got.len(), 8);
+        for (k, p) in got.iter().enumerate() {
+            assert_eq!(p.pool_id(), b.rx_pool().id(), "copied into the receiver's pool");
+            assert_eq!(p.to_vec(), frame_bytes(k as u64, 60 + k), "{completion:?}: frame {k} intact");
+            assert_eq!(p.meta().link_header_len, 14);
+        }
+        assert_eq!(a.tx_burst(0, &mut burst), 4);
+        assert_eq!(rx_all(&mut b).len(), 4);
+        let stats = a.stats();
+        assert_eq!((stats.opackets, stats.obytes), (12, (0..12).map(|k| 60 + k).sum::<u64>()));
+        assert_eq!(a.handle().feth_stats().copies, 12);
+        let success = Completion { packet_id: 0, status: TxStatus::Success };
+        let events: Vec<_> = sub.drain().into_iter().map(|e| e.kind).collect();
+        match completion {
+            TxCompletion::Sync => {
+                assert_eq!(a.take_completions().collect::<Vec<_>>(), vec![success; 12]);
+                assert!(events.is_empty());
+            }
+            TxCompletion::Async => {
+                let status = EventKind::TxStatus { packet_id: 0, status: TxStatus::Success };
+                assert_eq!(events, vec![status; 12]);
+                assert_eq!(a.take_completions().count(), 0);
+            }
+        }
+        drop(got);
+        assert_eq!(a.tx_pool().in_use(), 0, "{completion:?}: every source back in the sender's pool");
+        assert_eq!(b.rx_pool().in_use(), 0);
+    }
+}

@@ -20,6 +20,7 @@ use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
 
 mod burst;
+mod copy_burst;
 mod lend;
 pub use burst::free_burst;
 pub use lend::{LentBuffer, LentChain, MAX_LENT_CHAIN};

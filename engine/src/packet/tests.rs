@@ -498,3 +498,75 @@ fn max_packet_len_is_exactly_what_a_packet_can_hold() {
         assert!(one.extend_chained(max).is_ok());
     }
 }
+
+/// A burst of `lens.len()` plain packets of `pool`, packet `k` holding `lens[k]` bytes of `k * 31 + i`.
+fn plain_burst(pool: &Pool, lens: &[usize]) -> ArrayVec<Packet, 64> {
+    let mut b = ArrayVec::new();
+    for (k, &len) in lens.iter().enumerate() {
+        let mut p = pool.alloc().unwrap();
+        p.append(&(0..len).map(|i| (k * 31 + i) as u8).collect::<Vec<_>>()).unwrap();
+        b.push(p);
+    }
+    b
+}
+
+#[test]
+fn a_plain_burst_is_copied_whole_into_another_pool() {
+    let (from, to) = (pool(64, 512, 32, 1), pool(64, 512, 32, 1));
+    let src = plain_burst(&from, &[60, 0, 480, 1, 64]);
+    let mut out = ArrayVec::<Packet, 64>::new();
+    out.push(to.alloc().unwrap());
+    assert!(to.copy_plain_burst(&src, &mut out, true));
+    assert_eq!(out.len(), 6, "appended after what `out` held");
+    for (s, c) in src.iter().zip(&out[1..]) {
+        assert_eq!(c.pool_id(), to.id());
+        assert_eq!((c.to_vec(), c.headroom(), c.buflet_count()), (s.to_vec(), 32, 1));
+        assert_eq!(c.meta(), &PacketMeta { link_header_len: 14, ..PacketMeta::default() });
+    }
+    assert_eq!((from.in_use(), to.in_use()), (5, 6));
+    let mut copy = out.pop().unwrap();
+    copy.append(&[9; 8]).unwrap();
+    assert_eq!(copy.len(), 72, "a copy is an ordinary packet");
+    assert!(to.copy_plain_burst(&src[..1], &mut out, false));
+    assert_eq!(out.last().unwrap().meta().link_header_len, 0, "no link header unless asked");
+    drop((src, out, copy));
+    assert_eq!((from.in_use(), to.in_use(), to.stats().alloc_failures), (0, 0, 0));
+}
+
+#[test]
+fn a_burst_that_is_not_plain_alike_or_does_not_fit_is_refused_untouched() {
+    let from = pool(64, 512, 32, 4);
+    let other = pool(64, 512, 32, 1);
+    let to = pool(64, 512, 32, 1);
+    let mut out = ArrayVec::<Packet, 64>::new();
+    let refused = |src: &[Packet], to: &Pool, out: &mut ArrayVec<Packet, 64>| {
+        let before = to.in_use();
+        let ok = to.copy_plain_burst(src, out, true);
+        assert_eq!(to.in_use(), before, "nothing allocated");
+        !ok && out.is_empty()
+    };
+    let mut meta = plain_burst(&from, &[60, 60]);
+    meta[1].meta_mut().packet_id = 7;
+    assert!(refused(&meta, &to, &mut out), "metadata written");
+    let mut moved = plain_burst(&from, &[60, 60]);
+    moved[0].adj(2).unwrap();
+    assert!(refused(&moved, &to, &mut out), "data moved off the headroom");
+    let chained = plain_burst(&from, &[60, 900]);
+    assert!(refused(&chained, &to, &mut out), "several buflets");
+    let mut mixed = plain_burst(&from, &[60]);
+    mixed.push(other.alloc().unwrap());
+    assert!(refused(&mixed, &to, &mut out), "two pools");
+    let src = plain_burst(&from, &[60]);
+    assert!(refused(&src, &pool(64, 512, 16, 1), &mut out), "another headroom");
+    let big = plain_burst(&pool(64, 2048, 32, 1), &[1000]);
+    assert!(refused(&big, &to, &mut out), "longer than a buffer of `to`");
+    assert!(refused(&[], &to, &mut out), "empty");
+    let mut full = ArrayVec::<Packet, 1>::new();
+    full.push(other.alloc().unwrap());
+    assert!(!to.copy_plain_burst(&src, &mut full, true), "no room in `out`");
+    assert_eq!(to.in_use(), 0);
+    let short = pool(1, 512, 32, 1);
+    let two = plain_burst(&from, &[60, 60]);
+    assert!(refused(&two, &short, &mut out), "the pool cannot supply the burst");
+    assert_eq!(short.stats().alloc_failures, 0, "not counted: the caller goes on one at a time");
+}

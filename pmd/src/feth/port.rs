@@ -316,15 +316,17 @@ impl FethQueue {
                 // only looked at when the room last seen is short of the burst.
                 let mut room = tx.tx.producer.slots_for(pkts.len());
                 let mut out = PacketBurst::new();
-                self.shaper.prefetch_sources(pkts);
                 while room > 0 && !pkts.is_empty() {
                     let k = room.min(pkts.len());
-                    for p in pkts.drain(..k) {
-                        if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
-                            out.push(d);
-                            room -= 1;
+                    if !self.shaper.copy_plain_burst(pkts, k, &tx.peer, &mut pass, &mut out) {
+                        self.shaper.prefetch_sources(&pkts[..k]);
+                        for p in pkts.drain(..k) {
+                            if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
+                                out.push(d);
+                            }
                         }
                     }
+                    room -= out.len();
                     let pushed = tx.tx.producer.push_burst(&mut out);
                     debug_assert!(out.is_empty(), "room was reserved for {pushed} packets");
                 }

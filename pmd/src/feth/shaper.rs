@@ -10,7 +10,7 @@ use super::link::PeerInfo;
 use super::tx::{Completion, Pass, COMPLETION_QUEUE, ETHER_HDR_LEN, FRESH};
 use pktloop_engine::packet::{free_burst, CopyError, ExpiryAction, PacketFlags, ServiceClass};
 use pktloop_engine::pool::PoolMode;
-use pktloop_engine::port::{DropReason, Event, EventKind, ExpiryStatus, TxStatus};
+use pktloop_engine::port::{DropReason, Event, EventKind, ExpiryStatus, PacketBurst, TxStatus};
 use pktloop_engine::Packet;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -113,6 +113,57 @@ impl Shaper {
     pub(crate) fn prefetch_sources(&self, pkts: &[Packet]) {
         if self.mode != PoolMode::Global {
             pkts.iter().for_each(|p| p.prefetch(PREFETCH_BYTES));
+        }
+    }
+
+    /// Private mode's common burst, the first `k` packets of `pkts` (plain, default metadata, no knob set):
+    /// copied into packets of the peer's pool allocated at once and appended to `out`, the sources
+    /// completed and freed together, with no per-packet call. False, with `pkts` untouched, for any other
+    /// burst or when the peer's pool cannot supply a whole one: the caller then runs [`Shaper::process`] on
+    /// each packet, which also counts what cannot be had.
+    #[inline]
+    pub(crate) fn copy_plain_burst(
+        &mut self,
+        pkts: &mut PacketBurst,
+        k: usize,
+        peer: &PeerInfo,
+        pass: &mut Pass,
+        out: &mut PacketBurst,
+    ) -> bool {
+        let burst = &pkts[..k];
+        let longest = burst.iter().map(Packet::len).max().unwrap_or(0);
+        if !self.is_plain_private(peer, longest) || !peer.rx_pool.copy_plain_burst(burst, out, true) {
+            return false;
+        }
+        let bytes: usize = burst.iter().map(Packet::len).sum();
+        pass.sent += k as u64;
+        pass.bytes += bytes as u64;
+        pass.tally.copies += k as u64;
+        // Default metadata: every source's packet id is 0.
+        self.complete_many(0, TxStatus::Success, k, pass);
+        if k == pkts.len() {
+            // The common case, the whole burst: its sources go back in one pass.
+            free_burst(pkts);
+            return true;
+        }
+        for p in pkts.drain(..k) {
+            if pass.trash.is_full() {
+                free_burst(&mut pass.trash);
+            }
+            pass.trash.push(p);
+        }
+        true
+    }
+
+    /// [`Shaper::complete`] for `n` packets of the same id and status.
+    fn complete_many(&mut self, packet_id: u64, status: TxStatus, n: usize, pass: &mut Pass) {
+        match self.completion {
+            TxCompletion::Sync => {
+                let kept = COMPLETION_QUEUE.saturating_sub(self.completions.len()).min(n);
+                self.completions.extend(std::iter::repeat_n(Completion { packet_id, status }, kept));
+                pass.tally.completions_lost += (n - kept) as u64;
+            }
+            TxCompletion::Async => (0..n).for_each(|_| self.publish(EventKind::TxStatus { packet_id, status })),
         }
     }
 
