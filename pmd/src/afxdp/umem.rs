@@ -1,6 +1,7 @@
 //! The UMEM: a pool's own memory registered with the kernel, so frames land in (and leave from) pktloop's
-//! packet buffers with no copy in user space. UMEM addresses are offsets from the pool's first buffer:
-//! buffer `i` starts at `i * stride`.
+//! packet buffers with no copy in user space. UMEM addresses are offsets from the start of the pool's
+//! mapping: buffer `i` starts at `first + i * stride` (the pool places its buffers so that a new packet's
+//! data starts a cache line).
 //!
 //! The ledger records which buffers the kernel holds (in the fill ring, being received into, queued to
 //! send, or sent and not completed): a buffer becomes a packet again only if the ledger says the kernel
@@ -35,6 +36,8 @@ const UNALIGNED_OFFSET_SHIFT: u32 = 48;
 #[derive(Debug)]
 pub(super) struct Umem {
     pool: Pool,
+    /// Where buffer 0 starts in the UMEM.
+    first: u64,
     stride: u64,
     /// One bit per buffer: set while the kernel holds it.
     lent: Box<[u64]>,
@@ -48,13 +51,14 @@ impl Umem {
     pub fn new(pool: Pool) -> (Umem, UmemSpec) {
         let mem = pool.memory();
         let chunk = mem.stride as u32;
-        // Aligned chunks must be a power of two from 2 KiB to a page; any other stride needs the
-        // unaligned mode, where each address carries its own chunk start.
-        let unaligned = !(chunk.is_power_of_two() && (2048..=4096).contains(&chunk));
+        // Aligned chunks must be a power of two from 2 KiB to a page, from the UMEM's start; any other
+        // layout needs the unaligned mode, where each address carries its own chunk start.
+        let unaligned = !(chunk.is_power_of_two() && (2048..=4096).contains(&chunk) && mem.first == 0);
         let spec = UmemSpec { base: mem.base, len: mem.len, chunk, unaligned };
         let words = pool.capacity().div_ceil(64);
         let umem = Umem {
             pool,
+            first: mem.first as u64,
             stride: mem.stride as u64,
             lent: vec![0; words].into_boxed_slice(),
             lent_count: 0,
@@ -91,13 +95,14 @@ impl Umem {
         debug_assert!(self.lent[word] & (1 << bit) == 0, "buffer {} lent twice", buf.index);
         self.lent[word] |= 1 << bit;
         self.lent_count += 1;
-        u64::from(buf.index) * self.stride + u64::from(buf.offset)
+        self.first + u64::from(buf.index) * self.stride + u64::from(buf.offset)
     }
 
     /// Takes back the buffer at UMEM address `addr` (a frame of `len` bytes there, not checked yet): None
     /// when the address is not inside a buffer the kernel holds.
     pub fn take_back(&mut self, addr: u64, len: u32) -> Option<Returned> {
         let at = (addr & ((1 << UNALIGNED_OFFSET_SHIFT) - 1)) + (addr >> UNALIGNED_OFFSET_SHIFT);
+        let at = at.checked_sub(self.first)?;
         let index = at / self.stride;
         let offset = (at % self.stride) as u32;
         if index >= self.pool.capacity() as u64 {
@@ -181,5 +186,40 @@ impl Umem {
             }
         }
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktloop_engine::mem::Prefer;
+    use pktloop_engine::pool::PoolConfig;
+
+    /// With a headroom that places buffer 0 past the mapping's start, addresses still name each buffer's
+    /// own memory both ways, and the UMEM is registered in unaligned mode.
+    #[test]
+    fn addresses_follow_buffers_placed_for_aligned_data() {
+        let mut config = PoolConfig::new("umem-first", 8, 2048);
+        config.headroom = 32;
+        config.prefer = Prefer::Normal;
+        let pool = Pool::new(config).unwrap();
+        let mem = pool.memory();
+        assert_eq!(mem.first, 32, "a 32-byte headroom ends on a line");
+        let (mut umem, spec) = Umem::new(pool.clone());
+        assert!(spec.unaligned, "chunks do not start at multiples of their size");
+        let mut lent = Vec::new();
+        assert_eq!(umem.lend_fresh(8, |_, addr| lent.push(addr)), 8);
+        for &addr in &lent {
+            let index = ((addr - 32) / mem.stride as u64) as u32;
+            assert_eq!(mem.base.wrapping_add(addr as usize), pool.buffer_ptr(index), "address {addr}");
+        }
+        let frame = umem.take_back(lent[3] + 40, 60).expect("a lent buffer");
+        let p = umem.packet(frame).expect("the frame lies inside the buffer");
+        assert_eq!((p.headroom(), p.len()), (40, 60));
+        assert_eq!(umem.take_back(16, 60).map(|_| ()), None, "before buffer 0: nobody's");
+        drop(p);
+        // SAFETY: no socket was made over this UMEM.
+        unsafe { umem.reclaim_all() };
+        assert_eq!(pool.in_use(), 0);
     }
 }

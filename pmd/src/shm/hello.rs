@@ -3,13 +3,14 @@
 //! setting that differs. Messages are fixed 64-byte records of little-endian words, checked field by field:
 //! a peer is another program, and what it sends is input.
 
-use pktloop_engine::pool::buffer_stride;
+use pktloop_engine::pool::pool_bytes;
 
 /// First word of every message.
 const MAGIC: u64 = u64::from_le_bytes(*b"PKTLSHM\0");
 /// Version of the shared layout and of these messages; both sides must run the same. 2: buffers an odd
-/// number of cache lines apart (`buffer_stride`).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// number of cache lines apart (`buffer_stride`); 3: buffer 0 placed so that the headroom ends on a line
+/// (`buffer_lead`).
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Bytes of every message.
 pub(super) const MESSAGE_BYTES: usize = 64;
 
@@ -50,12 +51,11 @@ impl PoolShape {
     /// Whether a pool of this shape could exist, and its file holds its buffers: a peer that claims more
     /// is refused before anything is mapped.
     pub fn is_possible(&self) -> bool {
-        let stride = buffer_stride(self.buf_size) as u64;
         (1..=1 << 24).contains(&self.buffers)
             && (64..=1 << 20).contains(&self.buf_size)
             && (1..=64).contains(&self.max_buflets)
             && self.headroom < self.buf_size
-            && self.bytes >= u64::from(self.buffers) * stride
+            && self.bytes >= pool_bytes(self.buffers, self.buf_size, self.headroom) as u64
             && self.bytes <= 1 << 40
     }
 }

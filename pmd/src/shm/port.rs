@@ -10,7 +10,7 @@ use super::session::{PortSide, Session, ShmCounters};
 use pktloop_engine::error::{check_power_of_two, check_range, KnobError};
 use pktloop_engine::mem::{Backing, Region};
 use pktloop_engine::packet::free_burst;
-use pktloop_engine::pool::{buffer_stride, PoolConfig};
+use pktloop_engine::pool::{pool_bytes, PoolConfig};
 use pktloop_engine::port::{DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters};
 use pktloop_engine::Pool;
 use std::hash::{Hash, Hasher};
@@ -111,8 +111,8 @@ impl ShmPort {
     /// one that refuses (naming the setting that differs, with both values); memory or system errors.
     pub fn open(config: &ShmConfig, pool: PoolConfig) -> Result<ShmPort, ShmError> {
         config.validate()?;
-        let stride = buffer_stride(pool.buf_size);
-        let (region, file) = Region::shared(&config.name, stride * pool.buffers as usize, pool.prefer)?;
+        let bytes = pool_bytes(pool.buffers, pool.buf_size, pool.headroom);
+        let (region, file) = Region::shared(&config.name, bytes, pool.prefer)?;
         let shape = PoolShape {
             buffers: pool.buffers,
             buf_size: pool.buf_size,
