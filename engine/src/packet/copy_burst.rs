@@ -16,10 +16,10 @@ const SOURCE_PREFETCH_BYTES: usize = 128;
 
 impl Pool {
     /// Copies of the packets of `src`, appended to `out` in order, from one bulk allocation of this pool:
-    /// all or nothing. Applies when every packet of `src` is plain with default metadata, all of one pool
-    /// whose headroom is this pool's, and each fits this pool's buffers. The copies hold the same bytes at
-    /// the same offset, and their metadata reads as the default, with an Ethernet link header when
-    /// `ethernet`.
+    /// all or nothing. Applies when every packet of `src` is plain with no metadata written (at most marked
+    /// as starting with an Ethernet header), all of one pool whose headroom is this pool's, and each fits
+    /// this pool's buffers. The copies hold the same bytes at the same offset, and their metadata reads as
+    /// the default, with an Ethernet link header when `ethernet` (whatever the sources were marked).
     ///
     /// Returns false, with nothing allocated or counted, when `src` is not such a burst, is empty or
     /// longer than [`MAX_BULK`], `out` has no room for it, or this pool cannot supply it: the caller then
@@ -59,16 +59,16 @@ impl Pool {
         })
     }
 
-    /// The pool of `src` (not empty) when every packet of it is plain with default metadata, of that one
+    /// The pool of `src` (not empty) when every packet of it is plain with no metadata written, of that one
     /// pool, whose headroom is this pool's, and short enough for this pool's buffers.
-    fn plain_copies_source(&self, src: &[Packet]) -> Option<&PoolInner> {
+    fn plain_copies_source<'s>(&self, src: &'s [Packet]) -> Option<&'s PoolInner> {
         let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | META);
         let first = key(&src[0]);
         if first & PLAIN == 0 || first & META != 0 || !src.iter().all(|p| key(p) == first) {
             return None;
         }
         // SAFETY: the packets of `src` own buffers of pool `first`, which keeps it registered while they
-        // live, and they outlive the caller's use of it (a borrow of `src` for the call).
+        // live: for as long as the borrow of `src` the returned reference is tied to.
         let from = unsafe { lookup(first & POOL_ID_MASK) };
         let to = self.inner();
         let longest = src.iter().map(|p| usize::from(p.cached_len())).max().unwrap_or(0);

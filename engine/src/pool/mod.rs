@@ -550,9 +550,9 @@ pub fn pool_bytes(buffers: u32, buf_size: u32, headroom: u32) -> usize {
 /// boundary. A new packet's data then starts a cache line, and a small frame fills one line instead of
 /// straddling two, on the core that writes it and on the one that reads it (feth's headroom is 32 bytes:
 /// a 64-byte frame touched two lines each time it was written, copied or read; io forwarding with private
-/// pools, which copies every frame, 28.7 -> 40.4 Mpps with its frames' data aligned). A multiple of 8, so
-/// that every buffer stays 8-byte aligned (free buffers hold the free list's words): a headroom that is
-/// not one gets the nearest line start before it.
+/// pools, which copies every frame, 28.7 -> 40.4 Mpps with its frames' data aligned). Rounded down to a
+/// multiple of 8, so that every buffer stays 8-byte aligned (free buffers hold the free list's words): with
+/// a headroom that is not a multiple of 8, the data starts `headroom % 8` bytes short of a line.
 pub fn buffer_lead(headroom: u32) -> usize {
     ((64 - headroom as usize % 64) % 64) & !7
 }
@@ -578,7 +578,7 @@ pub struct PoolMemory {
     pub len: usize,
     /// Where buffer 0 starts, from `base` ([`buffer_lead`]): buffer `i` is at `base + first + i * stride`.
     pub first: usize,
-    /// Distance between two buffers (the buffer size rounded up to a cache line).
+    /// Distance between two buffers ([`buffer_stride`]: an odd number of cache lines).
     pub stride: usize,
 }
 

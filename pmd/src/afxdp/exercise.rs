@@ -25,21 +25,29 @@ fn umem_offset(addr: u64) -> u64 {
 /// The UMEM, its lent buffers' addresses, and which of them the kernel still holds.
 struct Lender {
     umem: Umem,
+    /// Where buffer 0 starts in the UMEM (the pool places it for its headroom).
+    first: u64,
     chunk: u64,
     lent: Vec<u64>,
     held: Vec<bool>,
 }
 
-/// Lends `input[0] % 33` buffers, then hands back the descriptors the rest describes, and checks each.
+/// Lends `input[0] % 128 % 33` buffers of a pool with a headroom of 0 or, when `input[0]`'s top bit is
+/// set, 32 (buffer 0 then starts 32 bytes into the UMEM), then hands back the descriptors the rest
+/// describes, and checks each.
 pub fn return_any_descriptors(input: &[u8]) {
-    let Some((&lend, descs)) = input.split_first() else { return };
+    let Some((&first_byte, descs)) = input.split_first() else { return };
+    let (lend, headroom) = (first_byte & 0x7f, if first_byte & 0x80 != 0 { 32 } else { 0 });
     let mut config = PoolConfig::new("afxdp-exercise", BUFFERS, BUF_SIZE);
     config.prefer = Prefer::Normal;
-    let (mut umem, spec) = Umem::new(Pool::new(config).expect("a pool of normal pages"));
+    config.headroom = headroom;
+    let pool = Pool::new(config).expect("a pool of normal pages");
+    let first = pool.memory().first as u64;
+    let (mut umem, spec) = Umem::new(pool);
     let mut lent = Vec::new();
     umem.lend_fresh(usize::from(lend) % (BUFFERS as usize + 1), |_, addr| lent.push(addr));
     let held = vec![true; lent.len()];
-    let mut l = Lender { umem, chunk: u64::from(spec.chunk), lent, held };
+    let mut l = Lender { umem, first, chunk: u64::from(spec.chunk), lent, held };
     let packets: Vec<Packet> = descs.chunks_exact(DESC).filter_map(|d| hand_back(&mut l, d)).collect();
     assert_eq!(l.held.iter().filter(|&&h| h).count(), l.umem.lent_count(), "the rest are still the kernel's");
     drop(packets);
@@ -64,11 +72,13 @@ fn hand_back(l: &mut Lender, d: &[u8]) -> Option<Packet> {
     assert_eq!(back.is_some(), named.is_some_and(|i| l.held[i]), "a held buffer comes back, once; nothing else");
     let back = back?;
     l.held[named.expect("it was named")] = false;
-    let fits = at % l.chunk + u64::from(len) <= u64::from(BUF_SIZE);
+    // Inside a buffer, so at or past buffer 0's start.
+    let offset = (at - l.first) % l.chunk;
+    let fits = offset + u64::from(len) <= u64::from(BUF_SIZE);
     let p = l.umem.packet(back);
     assert_eq!(p.is_some(), fits, "a packet exactly when the frame lies inside its buffer");
     let p = p?;
-    assert_eq!((p.headroom() as u64, p.len()), (at % l.chunk, len as usize), "the packet is the frame");
+    assert_eq!((p.headroom() as u64, p.len()), (offset, len as usize), "the packet is the frame");
     Some(p)
 }
 

@@ -130,6 +130,9 @@ impl Shaper {
         pass: &mut Pass,
         out: &mut PacketBurst,
     ) -> bool {
+        if self.mode != PoolMode::Private {
+            return false;
+        }
         let burst = &pkts[..k];
         let longest = burst.iter().map(Packet::len).max().unwrap_or(0);
         if !self.is_plain_private(peer, longest) || !peer.rx_pool.copy_plain_burst(burst, out, true) {

@@ -42,7 +42,8 @@ pub struct UmemSpec {
     pub len: usize,
     /// Bytes per frame (the pool's buffer stride).
     pub chunk: u32,
-    /// Chunks at any offset (the chunk size is not a power of two from 2 KiB to a page).
+    /// Chunks at any offset (the chunk size is not a power of two from 2 KiB to a page, or the first
+    /// buffer does not start the UMEM).
     pub unaligned: bool,
 }
 
