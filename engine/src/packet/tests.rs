@@ -570,3 +570,40 @@ fn a_burst_that_is_not_plain_alike_or_does_not_fit_is_refused_untouched() {
     assert!(refused(&two, &short, &mut out), "the pool cannot supply the burst");
     assert_eq!(short.stats().alloc_failures, 0, "not counted: the caller goes on one at a time");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Bursts of frames of any length, each left plain or given metadata, moved data or a second buflet:
+    /// the burst copy takes exactly the bursts whose every frame is still plain with no metadata and fits
+    /// a buffer, copies them byte for byte, and nothing leaks either way.
+    #[test]
+    fn the_burst_copy_takes_exactly_the_plain_bursts_and_copies_them_intact(
+        frames in proptest::collection::vec((0usize..700, 0u8..8), 1..40),
+    ) {
+        let (from, to) = (pool(128, 512, 32, 4), pool(128, 512, 32, 1));
+        let mut src = ArrayVec::<Packet, 64>::new();
+        let mut expect_taken = true;
+        for (k, &(len, kind)) in frames.iter().enumerate() {
+            let mut p = from.packet_from(&(0..len).map(|i| (i * 7 + k) as u8).collect::<Vec<_>>()).unwrap();
+            match kind {
+                0 => p.meta_mut().packet_id = k as u64,
+                1 if len > 0 => p.adj(1).unwrap(),
+                2 => p.set_link_header_len(14),
+                _ => {}
+            }
+            expect_taken &= p.buflet_count() == 1 && kind != 0 && !(kind == 1 && len > 0);
+            src.push(p);
+        }
+        let mut out = ArrayVec::<Packet, 64>::new();
+        let taken = to.copy_plain_burst(&src, &mut out, true);
+        prop_assert_eq!(taken, expect_taken);
+        prop_assert_eq!(out.len(), if taken { src.len() } else { 0 });
+        for (s, c) in src.iter().zip(&out) {
+            prop_assert_eq!(c.to_vec(), s.to_vec());
+            prop_assert_eq!((c.headroom(), c.meta().link_header_len), (32, 14));
+        }
+        drop((src, out));
+        prop_assert_eq!((from.in_use(), to.in_use()), (0, 0));
+    }
+}
