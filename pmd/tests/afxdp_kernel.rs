@@ -42,6 +42,22 @@ fn receive(port: &mut AfXdpPort, want: usize) -> Vec<Vec<u8>> {
     got
 }
 
+/// Sends all of `burst` on queue 0 (for up to two seconds), then waits up to two more for the kernel at the
+/// other end to count that many frames. Returns (frames sent, frames the other end's `rx_packets` gained).
+fn send_and_count(w: &Wire, port: &mut AfXdpPort, burst: &mut PacketBurst) -> (usize, u64) {
+    let before = w.ns_a.stat(&w.a, "rx_packets");
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !burst.is_empty() && Instant::now() < deadline {
+        sent += port.tx_burst(0, burst);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while w.ns_a.stat(&w.a, "rx_packets") < before + sent as u64 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (sent, w.ns_a.stat(&w.a, "rx_packets") - before)
+}
+
 fn open(w: &Wire, pool: &Pool) -> AfXdpPort {
     w.ns_b.enter(|| AfXdpPort::open(&AfXdpConfig::new(&w.b), pool.clone())).unwrap()
 }
@@ -69,7 +85,6 @@ fn frames_sent_by_pktloop_are_counted_by_the_kernel_at_the_other_end() {
     let pool = pool(4096);
     let other = pool_named("afxdp-other");
     let mut port = open(&w, &pool);
-    let before = w.ns_a.stat(&w.a, "rx_packets");
     let mut burst = PacketBurst::new();
     let peer = [0xff; 6];
     for i in 0..64u8 {
@@ -77,17 +92,7 @@ fn frames_sent_by_pktloop_are_counted_by_the_kernel_at_the_other_end() {
         let from = if i % 2 == 0 { &pool } else { &other };
         burst.push(from.packet_from(&frame(peer, if i < 32 { 64 } else { 1500 }, i)).unwrap());
     }
-    let mut sent = 0;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !burst.is_empty() && Instant::now() < deadline {
-        sent += port.tx_burst(0, &mut burst);
-    }
-    assert_eq!(sent, 64);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while w.ns_a.stat(&w.a, "rx_packets") < before + 64 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 64);
+    assert_eq!(send_and_count(&w, &mut port, &mut burst), (64, 64));
     let stats = port.stats();
     assert_eq!((stats.opackets, stats.oerrors), (64, 0));
     assert_eq!(port.xdp_counters().tx_copied(), 32);
@@ -104,19 +109,11 @@ fn an_empty_send_takes_back_what_the_kernel_has_sent() {
     let pool = pool(4096);
     let mut port = open(&w, &pool);
     let lent = pool.in_use();
-    let before = w.ns_a.stat(&w.a, "rx_packets");
     let mut burst = PacketBurst::new();
     for i in 0..32u8 {
         burst.push(pool.packet_from(&frame([0xff; 6], 64, i)).unwrap());
     }
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !burst.is_empty() && Instant::now() < deadline {
-        port.tx_burst(0, &mut burst);
-    }
-    while w.ns_a.stat(&w.a, "rx_packets") < before + 32 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(w.ns_a.stat(&w.a, "rx_packets") - before, 32);
+    assert_eq!(send_and_count(&w, &mut port, &mut burst), (32, 32));
     assert!(pool.in_use() > lent, "the last frames' buffers are out until a send takes them back");
     let mut empty = PacketBurst::new();
     let deadline = Instant::now() + Duration::from_secs(2);

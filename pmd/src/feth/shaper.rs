@@ -48,14 +48,9 @@ pub(crate) struct Shaper {
 }
 
 impl Shaper {
+    /// Reports one packet's tx completion.
     fn complete(&mut self, packet_id: u64, status: TxStatus, pass: &mut Pass) {
-        match self.completion {
-            TxCompletion::Sync if self.completions.len() < COMPLETION_QUEUE => {
-                self.completions.push_back(Completion { packet_id, status });
-            }
-            TxCompletion::Sync => pass.tally.completions_lost += 1,
-            TxCompletion::Async => self.publish(EventKind::TxStatus { packet_id, status }),
-        }
+        self.complete_many(packet_id, status, 1, pass);
     }
 
     pub(crate) fn publish(&self, kind: EventKind) {
@@ -68,10 +63,7 @@ impl Shaper {
         self.since_drop = 0;
         pass.drops[reason as usize] += 1;
         self.complete(p.meta().packet_id, TxStatus::RetryFailed, pass);
-        if pass.trash.is_full() {
-            free_burst(&mut pass.trash);
-        }
-        pass.trash.push(p);
+        pass.discard(p);
     }
 
     /// The rx-full policy, for every tx path: what the peer's ring could not take (the packets `left`
@@ -134,11 +126,10 @@ impl Shaper {
             return false;
         }
         let burst = &pkts[..k];
-        let longest = burst.iter().map(Packet::len).max().unwrap_or(0);
+        let (longest, bytes) = burst.iter().map(Packet::len).fold((0, 0), |(m, s), len| (m.max(len), s + len));
         if !self.is_plain_private(peer, longest) || !peer.rx_pool.copy_plain_burst(burst, out, true) {
             return false;
         }
-        let bytes: usize = burst.iter().map(Packet::len).sum();
         pass.sent += k as u64;
         pass.bytes += bytes as u64;
         pass.tally.copies += k as u64;
@@ -149,16 +140,12 @@ impl Shaper {
             free_burst(pkts);
             return true;
         }
-        for p in pkts.drain(..k) {
-            if pass.trash.is_full() {
-                free_burst(&mut pass.trash);
-            }
-            pass.trash.push(p);
-        }
+        pkts.drain(..k).for_each(|p| pass.discard(p));
         true
     }
 
-    /// [`Shaper::complete`] for `n` packets of the same id and status.
+    /// Reports the tx completion of `n` packets of the same id and status: queued while the sync queue has
+    /// room (the rest counted as lost), or posted as events in async mode.
     fn complete_many(&mut self, packet_id: u64, status: TxStatus, n: usize, pass: &mut Pass) {
         match self.completion {
             TxCompletion::Sync => {
@@ -330,10 +317,7 @@ impl Shaper {
         let (class, packet_id) = (src.meta().service_class, src.meta().packet_id);
         pass.tally.copies += 1;
         self.complete(packet_id, TxStatus::Success, pass);
-        if pass.trash.is_full() {
-            free_burst(&mut pass.trash);
-        }
-        pass.trash.push(src);
+        pass.discard(src);
         if class != ServiceClass::default() {
             copy.meta_mut().service_class = class;
         }

@@ -5,6 +5,7 @@
 
 use super::stats::Tally;
 use arrayvec::ArrayVec;
+use pktloop_engine::packet::free_burst;
 use pktloop_engine::port::{DropReason, TxStatus};
 use pktloop_engine::Packet;
 
@@ -56,6 +57,15 @@ impl Pass {
             trash: ArrayVec::new(),
             fresh: ArrayVec::new(),
         }
+    }
+
+    /// Takes `p` to be freed with the pass's others (a dropped packet, a copy's source), freeing them
+    /// first when the pass holds as many as it can.
+    pub(crate) fn discard(&mut self, p: Packet) {
+        if self.trash.is_full() {
+            free_burst(&mut self.trash);
+        }
+        self.trash.push(p);
     }
 
     /// The engine clock, read at most once per pass.
