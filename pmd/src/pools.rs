@@ -153,7 +153,8 @@ impl PortPools {
             PoolMode::PrivateSplit => {
                 let agg = spec.aggregation_factor * 1024;
                 let mut rx = spec.config(format!("{name}-rx"), spec.packets, agg, 1);
-                rx.headroom = 0;
+                // Frames cross as slices of the aggregation buffers where they can (see the shaper).
+                rx.slices = true;
                 let rx = Pool::new(rx)?;
                 let tx = Pool::new(spec.tx_config(format!("{name}-tx")))?;
                 Ok(PortPools { rx, tx, mode: spec.mode, global_key: None })

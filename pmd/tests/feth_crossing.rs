@@ -106,6 +106,45 @@ fn split_packs_consecutive_packets_into_16_byte_aligned_regions() {
     assert!(pools.iter().all(|p| p.in_use() == 0), "aggregation buffers freed with their last packet");
 }
 
+/// Frames with no metadata cross split pools a burst at a time as slices (no descriptor); frames with a
+/// service class keep it; received slices forwarded on cross again; every buffer comes back.
+#[test]
+fn split_bursts_cross_as_slices_and_forward_on() {
+    let config = FethConfig { pool_mode: PoolMode::PrivateSplit, ..cfg() };
+    let (mut a, mut b) = pair(&config).unwrap();
+    let mut burst = PacketBurst::new();
+    for k in 0..40u64 {
+        burst.push(a.tx_pool().packet_from(&frame_bytes(k, 64)).unwrap());
+    }
+    assert_eq!(a.tx_burst(0, &mut burst), 40);
+    assert_eq!(b.rx_pool().in_use(), 2, "at most 32 frames to an aggregation buffer");
+    let mut vo = frames(a.tx_pool(), 1, 64, 40);
+    vo[0].meta_mut().service_class = ServiceClass::Vo;
+    assert_eq!(a.tx_burst(0, &mut vo), 1);
+    let got = rx_all(&mut b);
+    assert_eq!(got.len(), 41);
+    for (k, p) in got.iter().enumerate() {
+        assert_eq!(p.to_vec(), frame_bytes(k as u64, 64), "frame {k} byte-exact");
+        assert_eq!((p.headroom(), p.meta().link_header_len), (32, 14));
+    }
+    assert_eq!((got[39].meta().service_class, got[40].meta().service_class), (ServiceClass::Be, ServiceClass::Vo));
+    let at = addrs(&got);
+    assert_eq!(at[1] - at[0], 96, "packed: 32 of headroom + 64 of frame per region");
+    // Forwarded back: the slices are the sources now, and go back to b's pool once copied.
+    let mut back = got;
+    assert_eq!(b.tx_burst(0, &mut back), 41);
+    assert_eq!(b.rx_pool().in_use(), 0, "b's aggregation buffers back with their last slice");
+    let returned = rx_all(&mut a);
+    assert_eq!(
+        returned.iter().map(|p| p.to_vec()).collect::<Vec<_>>(),
+        (0..41).map(|k| frame_bytes(k, 64)).collect::<Vec<_>>()
+    );
+    let pools = [a.tx_pool().clone(), a.rx_pool().clone(), b.tx_pool().clone(), b.rx_pool().clone()];
+    drop(returned);
+    drop((a, b));
+    assert!(pools.iter().all(|p| p.in_use() == 0));
+}
+
 #[test]
 fn split_regions_are_bounded_by_the_aggregation_factor() {
     // 1 KiB rx buffers: regions of 32 + 300 -> 336 bytes, three fit (1008), the fourth takes a new buffer.
@@ -134,7 +173,7 @@ fn split_regions_are_bounded_by_the_aggregation_factor() {
 fn split_without_rx_buffers_is_nomem_packet() {
     let config = FethConfig { pool_mode: PoolMode::PrivateSplit, aggregation_factor: 1, pool_packets: 4, ..cfg() };
     let (mut a, mut b) = pair(&config).unwrap();
-    // 4 rx buffers of 1 KiB: views take a buffer index each, so at most 4 packets can be out at once.
+    // 4 rx buffers of 1 KiB, and a 900-byte frame fills one: at most 4 packets can be out at once.
     let mut sent = 0;
     for k in 0..3 {
         let mut burst = frames(a.tx_pool(), 1, 900, k);

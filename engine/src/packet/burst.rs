@@ -1,13 +1,13 @@
 //! Freeing a burst of packets at once: what drivers and applications do after every receive.
 
-use super::{Packet, POOL_ID_MASK, SIMPLE};
+use super::{Packet, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::buflet::{Released, CHAIN_BATCH};
 use crate::pool::{lookup, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
 
 /// Frees a burst of packets (from any pools): the packets of a run from one pool go back with one cache
-/// call (or a few, for long chains), and the run's chains are walked side by side
-/// ([`PoolInner::release_chains`]).
+/// call (or a few, for long chains), the run's chains are walked side by side
+/// ([`PoolInner::release_chains`]), and consecutive slices of one buffer give up their shares at once.
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     if let Some(id) = one_pool_of_simple(pkts) {
         let n = pkts.len();
@@ -21,11 +21,11 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
         }
         return;
     }
-    let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new() };
+    let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new(), slices: None };
     for p in pkts.drain(..) {
         let (tag, head) = p.into_raw();
         let id = tag & POOL_ID_MASK;
-        if run.pool.is_some_and(|c| c.id != id) || run.simple.is_full() || run.chains.is_full() {
+        if run.pool.is_some_and(|c| c.id != id) || run.simple.remaining_capacity() < 2 || run.chains.is_full() {
             // SAFETY: the run holds only what this loop took apart from packets of its pool.
             unsafe { run.flush() };
         }
@@ -34,6 +34,9 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
         if tag & SIMPLE != 0 {
             // The buffer is the whole packet and nothing shares it: no descriptor read.
             run.simple.push(head);
+        } else if tag & PLAIN != 0 {
+            // SAFETY: the run holds only what this loop took apart from packets of its pool.
+            unsafe { run.add_slice(head) };
         } else {
             run.chains.push(head);
         }
@@ -59,6 +62,8 @@ struct Run<'a> {
     simple: Released,
     /// Heads of chains (several buflets, or shared).
     chains: ArrayVec<u32, CHAIN_BATCH>,
+    /// The buffer of the last slices taken apart, and how many of its shares they held.
+    slices: Option<(u32, u32)>,
 }
 
 impl Run<'_> {
@@ -68,12 +73,35 @@ impl Run<'_> {
     /// Every index the run holds comes from a packet of `pool` taken apart for it, once.
     unsafe fn flush(&mut self) {
         let Some(pool) = self.pool else { return };
-        // SAFETY: forwarded contract; at most CHAIN_BATCH chains (the array's capacity).
+        // SAFETY: forwarded contract; at most CHAIN_BATCH chains (the array's capacity); the run's slices held
+        // the shares, and `simple` has room for their buffer (the run is flushed before it has less than two).
         unsafe {
+            if let Some((buffer, n)) = self.slices.take() {
+                pool.release_slices(buffer, n, &mut self.simple);
+            }
             pool.release_chains(&self.chains, &mut self.simple);
             pool.put_bulk(&self.simple);
         }
         self.chains.clear();
         self.simple.clear();
+    }
+
+    /// Counts slice `head`'s share with the others of its buffer, giving up those of the previous buffer
+    /// (into `simple`, when they were its last) if it is another.
+    ///
+    /// # Safety
+    /// As for [`Run::flush`]; `simple` has room for two more buffers.
+    unsafe fn add_slice(&mut self, head: u32) {
+        let Some(pool) = self.pool else { return };
+        let buffer = pool.slices().buffer(head);
+        match &mut self.slices {
+            Some((b, n)) if *b == buffer => *n += 1,
+            last => {
+                if let Some((b, n)) = last.replace((buffer, 1)) {
+                    // SAFETY: forwarded contract: the run's slices of `b` held `n` shares.
+                    unsafe { pool.release_slices(b, n, &mut self.simple) };
+                }
+            }
+        }
     }
 }

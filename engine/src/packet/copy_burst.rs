@@ -62,9 +62,9 @@ impl Pool {
     /// The pool of `src` (not empty) when every packet of it is plain with no metadata written, of that one
     /// pool, whose headroom is this pool's, and short enough for this pool's buffers.
     fn plain_copies_source<'s>(&self, src: &'s [Packet]) -> Option<&'s PoolInner> {
-        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | META);
+        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | SIMPLE | META);
         let first = key(&src[0]);
-        if first & PLAIN == 0 || first & META != 0 || !src.iter().all(|p| key(p) == first) {
+        if first & (PLAIN | SIMPLE) != PLAIN | SIMPLE || first & META != 0 || !src.iter().all(|p| key(p) == first) {
             return None;
         }
         // SAFETY: the packets of `src` own buffers of pool `first`, which keeps it registered while they

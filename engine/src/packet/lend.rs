@@ -51,7 +51,7 @@ impl Packet {
         if self.tag() & SIMPLE != 0 {
             return self.into_buffer(pool).map(|b| out.push(b));
         }
-        if self.tag() & POOL_ID_MASK != pool.id() || !self.chain_is_lendable(pool.inner(), out) {
+        if self.tag() & POOL_ID_MASK != pool.id() || self.is_direct() || !self.chain_is_lendable(pool.inner(), out) {
             return Err(self);
         }
         let _ = self.into_raw();

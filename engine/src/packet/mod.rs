@@ -12,18 +12,25 @@
 //! (a flag in the handle says so). Allocating, filling, sending, reading and freeing a plain packet touches
 //! its data line and nothing else, on either core; writing its metadata touches the descriptor on the
 //! writing core only, so a receiver that reads the data and not the metadata still touches only data.
+//!
+//! A *slice* is the same for split-mode packing ([`Packer`]): its handle names a region of a buffer that
+//! other slices share (see `pool::slice`), and it holds one share of that buffer. Plain packets and slices
+//! are *direct*: the handle alone says where their data is.
 
 pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 
 use crate::pool::buflet::{Desc, NIL};
+use crate::pool::slice::SLICE_ALIGN;
 use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
 
 mod burst;
 mod copy_burst;
 mod lend;
+mod pack;
 pub use burst::free_burst;
 pub use lend::{LentBuffer, LentChain, MAX_LENT_CHAIN};
+pub use pack::Packer;
 
 /// What a packet's metadata reads as until it is first written.
 static DEFAULT_META: PacketMeta = PacketMeta {
@@ -73,10 +80,11 @@ pub enum PacketError {
 #[derive(PartialEq, Eq)]
 pub struct Packet {
     /// Three fields in one word, built and changed whole (see [`Packet::from_parts`]): the head buflet's index
-    /// in the low 32 bits; the tag (pool id in its low 12 bits; [`SIMPLE`] when the packet is one direct
-    /// buflet whose buffer no view shares, so freeing it needs no descriptor read; [`PLAIN`] when its
-    /// descriptor is not written; [`META`], [`ETHERNET`]) in bits 32..48; and in bits 48..64 `pkt_len`
-    /// when below `u16::MAX`, else `u16::MAX` (read the descriptor).
+    /// in the low 32 bits (a slice's encoded place, for a slice); the tag (pool id in its low 12 bits;
+    /// [`SIMPLE`] when the packet is one direct buflet whose buffer no view shares, so freeing it needs no
+    /// descriptor read; [`PLAIN`] when its descriptor is not written: a plain packet with [`SIMPLE`], a
+    /// slice without; [`META`], [`ETHERNET`]) in bits 32..48; and in bits 48..64 `pkt_len` when below
+    /// `u16::MAX`, else `u16::MAX` (read the descriptor).
     bits: u64,
 }
 
@@ -91,7 +99,8 @@ const fn word(head: u32, tag: u16, len: u16) -> u64 {
 
 const POOL_ID_MASK: u16 = 0x0fff;
 const SIMPLE: u16 = 0x8000;
-/// Simple, data at the pool's headroom, length in the handle, default metadata: the descriptor is stale
+/// Direct: data found from the handle alone (a plain packet with [`SIMPLE`], a slice without), at the
+/// pool's headroom into its region, length in the handle, metadata not written: the descriptor is stale
 /// and must not be read until [`Packet::materialize`] writes it.
 const PLAIN: u16 = 0x4000;
 /// The head descriptor's `meta` holds this packet's metadata (else it reads as the default).
@@ -177,13 +186,26 @@ impl Packet {
         unsafe { lookup(self.tag() & POOL_ID_MASK) }
     }
 
+    /// One whole buffer of its own, no descriptor written.
     #[inline]
     fn is_plain(&self) -> bool {
+        self.tag() & (PLAIN | SIMPLE) == PLAIN | SIMPLE
+    }
+
+    /// A region of a shared buffer, no descriptor written.
+    #[inline]
+    fn is_slice(&self) -> bool {
+        self.tag() & (PLAIN | SIMPLE) == PLAIN
+    }
+
+    /// Plain or a slice: the handle alone says where the data is.
+    #[inline]
+    fn is_direct(&self) -> bool {
         self.tag() & PLAIN != 0
     }
 
-    /// Writes the descriptor a plain packet implies, so that it becomes an ordinary one: the first
-    /// operation that needs more than a data window in one buffer does this.
+    /// Writes the descriptor a direct packet implies, so that it becomes an ordinary one (a slice, a view in
+    /// its descriptor slot): the first operation that needs more than a data window in one buffer does this.
     #[inline]
     fn materialize(&mut self) {
         if self.is_plain() {
@@ -194,29 +216,64 @@ impl Packet {
             d.len = u32::from(self.cached_len());
             d.pkt_len = u32::from(self.cached_len());
             self.set_tag(self.tag() & !PLAIN);
+        } else if self.is_slice() {
+            self.materialize_slice();
         }
     }
 
-    /// Whether this packet is plain and stays so when it grows by `n` bytes: they fit its buffer and the
+    /// [`Packet::materialize`] of a slice: its descriptor slot becomes a view of its region, holding the
+    /// slice's share of the buffer, and the handle names the slot.
+    #[cold]
+    fn materialize_slice(&mut self) {
+        let pool = self.pool();
+        let geometry = pool.slices();
+        let (buffer, start) = (geometry.buffer(self.head()), geometry.start(self.head()));
+        let slot = pool.slice_slot(self.head());
+        let len = u32::from(self.cached_len());
+        // SAFETY: a slice's slot is its own while it lives (its share keeps the buffer, and so the slot's
+        // ordinal, from being handed out again).
+        let d = unsafe { pool.desc_mut(slot) };
+        d.reset_head(buffer, start + pool.headroom, start + self.slice_region());
+        d.start = start;
+        d.len = len;
+        d.pkt_len = len;
+        self.bits = word(slot, self.tag() & !PLAIN, self.cached_len());
+    }
+
+    /// Bytes of a slice's region: its headroom and data rounded up to [`SLICE_ALIGN`], where the packer cut
+    /// the next region (a slice shortened since owns no less; it knows of less, which is safe).
+    #[inline]
+    fn slice_region(&self) -> u32 {
+        (self.pool().headroom + u32::from(self.cached_len())).next_multiple_of(SLICE_ALIGN)
+    }
+
+    /// Whether this packet is direct and stays so when it grows by `n` bytes: they fit its region and the
     /// length still fits the handle.
     #[inline]
     fn stays_plain_with(&self, n: usize) -> bool {
-        self.is_plain() && n <= self.tailroom() && usize::from(self.cached_len()) + n < usize::from(u16::MAX)
+        self.is_direct() && n <= self.tailroom() && usize::from(self.cached_len()) + n < usize::from(u16::MAX)
     }
 
-    /// Start of a plain packet's data.
+    /// Start of a direct packet's data.
     #[inline]
-    fn plain_ptr(&self) -> *mut u8 {
-        debug_assert!(self.is_plain());
+    fn direct_ptr(&self) -> *mut u8 {
+        debug_assert!(self.is_direct());
         let pool = self.pool();
-        // SAFETY: a plain packet owns buffer `head` of its pool, and headroom < buf_size (pool config).
-        unsafe { pool.buf_ptr(self.head()).add(pool.headroom as usize) }
+        let (buffer, start) = if self.tag() & SIMPLE != 0 {
+            (self.head(), 0)
+        } else {
+            let g = pool.slices();
+            (g.buffer(self.head()), g.start(self.head()))
+        };
+        // SAFETY: a direct packet owns buffer `buffer` of its pool, or the region from `start` in it, and
+        // its headroom lies inside (headroom < buf_size for plain packets; the packer cut regions so).
+        unsafe { pool.buf_ptr(buffer).add((start + pool.headroom) as usize) }
     }
 
-    /// Descriptor `idx` of this packet's chain. Not for plain packets, whose descriptor is stale.
+    /// Descriptor `idx` of this packet's chain. Not for direct packets, whose descriptor is stale.
     #[inline]
     fn desc(&self, idx: u32) -> &Desc {
-        assert!(!self.is_plain(), "descriptor of a plain packet read");
+        assert!(!self.is_direct(), "descriptor of a direct packet read");
         // SAFETY: callers only pass members of this packet's chain, which the packet owns; `&self` only
         // permits shared access.
         unsafe { self.pool().desc(idx) }
@@ -236,8 +293,10 @@ impl Packet {
         self.desc(self.head())
     }
 
+    /// The head descriptor, writable (a direct packet's written first: a slice's head changes then).
     #[inline]
     fn head_desc_mut(&mut self) -> &mut Desc {
+        self.materialize();
         self.desc_mut(self.head())
     }
 
@@ -264,7 +323,7 @@ impl Packet {
     /// Sets the packet length in the descriptor and the handle.
     #[inline]
     fn set_len(&mut self, len: u32) {
-        if self.is_plain() && len < u32::from(u16::MAX) {
+        if self.is_direct() && len < u32::from(u16::MAX) {
             self.set_cached_len(len as u16);
             return;
         }
@@ -279,7 +338,7 @@ impl Packet {
 
     /// Free bytes in front of the data in the first buflet.
     pub fn headroom(&self) -> usize {
-        if self.is_plain() {
+        if self.is_direct() {
             return self.pool().headroom as usize;
         }
         self.head_desc().headroom()
@@ -287,7 +346,7 @@ impl Packet {
 
     /// Number of buflets in the chain.
     pub fn buflet_count(&self) -> usize {
-        if self.is_plain() {
+        if self.is_direct() {
             return 1;
         }
         self.head_desc().nbuflets as usize
@@ -307,8 +366,11 @@ impl Packet {
     /// Packet metadata, writable.
     #[inline]
     pub fn meta_mut(&mut self) -> &mut PacketMeta {
-        // SAFETY: this packet owns its head buffer and `&mut self` makes the access exclusive; only the
-        // metadata is touched, which is valid for plain packets too.
+        if self.is_slice() {
+            self.materialize_slice();
+        }
+        // SAFETY: this packet owns its head buffer (or slot) and `&mut self` makes the access exclusive; only
+        // the metadata is touched, which is valid for plain packets too.
         let h = unsafe { self.pool().desc_mut(self.head()) };
         if self.tag() & META == 0 {
             h.meta = *self.meta();
@@ -328,13 +390,13 @@ impl Packet {
         }
     }
 
-    /// Hints that the packet will be read soon: the first `bytes` of a plain packet's data, or the head
+    /// Hints that the packet will be read soon: the first `bytes` of a direct packet's data, or the head
     /// descriptor of any other (its data is found through it). A driver that copies a burst starts every
     /// frame loading before it copies the first, so that the fetches from the other core overlap.
     #[inline]
     pub fn prefetch(&self, bytes: usize) {
-        if self.is_plain() {
-            crate::prefetch::read(self.plain_ptr(), bytes.min(self.len()));
+        if self.is_direct() {
+            crate::prefetch::read(self.direct_ptr(), bytes.min(self.len()));
         } else {
             self.pool().prefetch_desc(self.head());
         }
@@ -352,7 +414,7 @@ impl Packet {
     #[inline]
     pub fn prefetch_room(&self, bytes: usize) {
         if self.is_plain() {
-            crate::prefetch::write(self.plain_ptr(), bytes);
+            crate::prefetch::write(self.direct_ptr(), bytes);
         }
     }
 
@@ -362,8 +424,8 @@ impl Packet {
     /// owned while it copies this one.
     #[inline]
     pub fn prefetch_tailroom(&self, skip: usize, bytes: usize) {
-        let (start, room) = if self.is_plain() {
-            (self.plain_ptr().wrapping_add(self.len()), self.tailroom())
+        let (start, room) = if self.is_direct() {
+            (self.direct_ptr().wrapping_add(self.len()), self.tailroom())
         } else {
             let d = self.desc(self.tail());
             // SAFETY: `d.mem` is a buffer of this packet's pool (its last buflet's memory).
@@ -379,12 +441,12 @@ impl Packet {
     pub fn buflets(&self) -> impl Iterator<Item = Buflet<'_>> + '_ {
         let pool = self.pool();
         let mut b = self.head();
-        let plain = self.is_plain();
+        let direct = self.is_direct();
         std::iter::from_fn(move || {
             if b == NIL {
                 return None;
             }
-            if plain {
+            if direct {
                 b = NIL;
                 return Some(Buflet { offset: pool.headroom as usize, data: self.data() });
             }
@@ -399,9 +461,9 @@ impl Packet {
     /// The data of the first buflet (all of it for single-buflet packets).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        if self.is_plain() {
-            // SAFETY: the plain packet's data (headroom + len <= buf_size) is in the buffer it owns.
-            return unsafe { std::slice::from_raw_parts(self.plain_ptr(), usize::from(self.cached_len())) };
+        if self.is_direct() {
+            // SAFETY: the direct packet's data (headroom + len within its region) is in memory it owns.
+            return unsafe { std::slice::from_raw_parts(self.direct_ptr(), usize::from(self.cached_len())) };
         }
         // SAFETY: the head is a buflet of this packet.
         unsafe { self.pool().bytes(self.head_desc()) }
@@ -410,9 +472,9 @@ impl Packet {
     /// The data of the first buflet, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        if self.is_plain() {
+        if self.is_direct() {
             // SAFETY: as for `data`; `&mut self` makes the access exclusive.
-            return unsafe { std::slice::from_raw_parts_mut(self.plain_ptr(), usize::from(self.cached_len())) };
+            return unsafe { std::slice::from_raw_parts_mut(self.direct_ptr(), usize::from(self.cached_len())) };
         }
         // SAFETY: the head is a buflet of this packet and `&mut self` makes the access exclusive.
         unsafe { self.pool().bytes_mut(self.head_desc()) }
@@ -420,7 +482,7 @@ impl Packet {
 
     /// Visits every buflet's data mutably, in order.
     pub fn for_each_segment_mut(&mut self, mut f: impl FnMut(&mut [u8])) {
-        if self.is_plain() {
+        if self.is_direct() {
             f(self.data_mut());
             return;
         }
@@ -446,7 +508,7 @@ impl Packet {
     #[inline]
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> Result<(), PacketError> {
         self.check_range(offset, dst.len())?;
-        if self.is_plain() {
+        if self.is_direct() {
             dst.copy_from_slice(&self.data()[offset..offset + dst.len()]);
             return Ok(());
         }
@@ -475,7 +537,7 @@ impl Packet {
     #[inline]
     pub fn write(&mut self, offset: usize, src: &[u8]) -> Result<(), PacketError> {
         self.check_range(offset, src.len())?;
-        if self.is_plain() {
+        if self.is_direct() {
             self.data_mut()[offset..offset + src.len()].copy_from_slice(src);
             return Ok(());
         }
@@ -527,6 +589,9 @@ impl Packet {
         if self.is_plain() {
             return self.pool().room() - usize::from(self.cached_len());
         }
+        if self.is_slice() {
+            return (self.slice_region() - self.pool().headroom) as usize - usize::from(self.cached_len());
+        }
         self.desc(self.tail()).tailroom()
     }
 
@@ -537,7 +602,7 @@ impl Packet {
         if self.stays_plain_with(src.len()) {
             // SAFETY: the bytes after the data up to the buffer's end belong to this plain packet, and
             // `src.len()` of them are free.
-            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.plain_ptr().add(self.len()), src.len()) };
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.direct_ptr().add(self.len()), src.len()) };
             self.set_cached_len(self.cached_len() + src.len() as u16);
             return Ok(());
         }
@@ -655,7 +720,7 @@ impl Packet {
         if len >= self.len() {
             return;
         }
-        if self.is_plain() {
+        if self.is_direct() {
             self.set_cached_len(len as u16);
             return;
         }
@@ -721,6 +786,9 @@ impl Packet {
     pub fn region_size(&self) -> usize {
         if self.is_plain() {
             return self.pool().buf_size as usize;
+        }
+        if self.is_slice() {
+            return self.slice_region() as usize;
         }
         let h = self.head_desc();
         (h.limit - h.start) as usize
@@ -800,7 +868,7 @@ impl Packet {
     /// at the same offset and length (the private-pool crossing). Metadata is left at its defaults.
     pub fn copy_layout_to(&self, pool: &Pool) -> Result<Packet, CopyError> {
         let dst = pool.inner();
-        if self.is_plain() && self.headroom() == dst.headroom as usize && self.len() <= dst.room() {
+        if self.is_direct() && self.headroom() == dst.headroom as usize && self.len() <= dst.room() {
             // The copy is plain too: its data sits at the destination's headroom, so no descriptor is written.
             // Cannot fail: a new plain packet of a pool with the same headroom and room enough.
             let copied = self.copy_plain_into(dst.alloc_plain().ok_or(CopyError::NoMemPacket)?);
@@ -812,16 +880,16 @@ impl Packet {
         self.copy_layout_chained(dst)
     }
 
-    /// Copies this plain packet's data into `dst`, an empty plain packet whose pool has the same headroom,
+    /// Copies this direct packet's data into `dst`, an empty plain packet whose pool has the same headroom,
     /// so that a driver copying a burst allocates the copies in bulk. Returns the copy, or `dst` unchanged
-    /// when either is not plain, `dst` is not empty, the headrooms differ or the data does not fit.
+    /// when this is not direct or `dst` not plain, `dst` is not empty, the headrooms differ or the data does not fit.
     ///
     /// Takes and returns `dst` by value so that the copy's new length is set in a register: a two-byte
     /// store into a handle in memory, read back whole just after, cannot be forwarded and makes the load
     /// wait until every earlier store (the data just copied, into a line the other core holds) is done.
     #[inline]
     pub fn copy_plain_into(&self, dst: Packet) -> Result<Packet, Packet> {
-        let fits = self.is_plain()
+        let fits = self.is_direct()
             && dst.is_plain()
             && dst.is_empty()
             && self.headroom() == dst.headroom()
@@ -829,8 +897,8 @@ impl Packet {
         if !fits {
             return Err(dst);
         }
-        // SAFETY: both are plain packets owning their buffers; `dst` has room for the data (checked).
-        unsafe { std::ptr::copy_nonoverlapping(self.plain_ptr(), dst.plain_ptr(), self.len()) };
+        // SAFETY: both are direct packets owning their memory; `dst` has room for the data (checked).
+        unsafe { std::ptr::copy_nonoverlapping(self.direct_ptr(), dst.direct_ptr(), self.len()) };
         let (tag, head) = dst.into_raw();
         Ok(Packet::from_parts(head, tag, self.cached_len()))
     }
@@ -922,6 +990,9 @@ fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
     if tag & SIMPLE != 0 {
         // SAFETY: a simple packet is exactly its own buffer, owned by the handle being freed.
         unsafe { pool.put_bulk(&[head]) };
+    } else if tag & PLAIN != 0 {
+        // SAFETY: the slice being freed held one share of its buffer.
+        unsafe { pool.release_slices_now(pool.slices().buffer(head), 1) };
     } else {
         // SAFETY: the handle being freed owned the chain.
         unsafe { pool.free_chain(head) };
@@ -1007,5 +1078,7 @@ impl Pool {
     }
 }
 
+#[cfg(test)]
+mod slice_tests;
 #[cfg(test)]
 mod tests;

@@ -160,13 +160,13 @@ impl PoolInner {
         unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add((d.off + d.len) as usize), d.tailroom()) }
     }
 
-    /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
     /// Whether buffer `idx` is held by one buflet only (no view shares it, no share is reserved).
     #[inline]
     pub(crate) fn is_sole_holder(&self, idx: u32) -> bool {
         self.refcnts[idx as usize].load(Ordering::Acquire) == 1
     }
 
+    /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
     #[inline]
     pub(crate) fn share(&self, mem: u32) {
         self.share_n(mem, 1);
@@ -181,7 +181,7 @@ impl PoolInner {
     /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (the buffer is free now, and
     /// its count is back at 1 for its next life).
     #[inline]
-    fn release_ref(&self, idx: u32, n: u32) -> bool {
+    pub(super) fn release_ref(&self, idx: u32, n: u32) -> bool {
         let r = &self.refcnts[idx as usize];
         // Only views raise the count above 1, so the common case reads without writing.
         if r.load(Ordering::Acquire) == n {
@@ -269,7 +269,9 @@ impl PoolInner {
             out.push(mem);
         }
         let own = if mem == b { shares } else { 1 };
-        if self.release_ref(b, own) {
+        if !self.has_buffer(b) {
+            // A slice's descriptor slot: no buffer of its own to give back.
+        } else if self.release_ref(b, own) {
             out.push(b);
         } else {
             #[cfg(test)]

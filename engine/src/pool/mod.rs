@@ -15,6 +15,7 @@ pub(crate) mod cell;
 pub(crate) mod depot;
 pub mod mode;
 pub(crate) mod registry;
+pub(crate) mod slice;
 
 use crate::error::{check_range, KnobError};
 use crate::mem::{Backing, MemError, Prefer, Region};
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex};
 pub(crate) use registry::lookup;
 
 pub use mode::PoolMode;
+pub use slice::SLICES_PER_BUFFER;
 
 /// Most buffers one bulk call moves through a cache.
 pub const MAX_BULK: usize = 512;
@@ -54,6 +56,10 @@ pub struct PoolConfig {
     pub cache_size: u32,
     /// Hugepages or normal pages.
     pub prefer: Prefer,
+    /// Whether packets may be slices of this pool's buffers (split-mode packing without descriptors, see
+    /// [`slice`]): the pool then keeps 32 descriptors per buffer for slices that come to need one. Taken
+    /// as false when the pool has too many buffers for a slice's handle.
+    pub slices: bool,
 }
 
 impl PoolConfig {
@@ -67,6 +73,7 @@ impl PoolConfig {
             max_buflets: 1,
             cache_size: DEFAULT_CACHE_SIZE,
             prefer: Prefer::Hugepage,
+            slices: false,
         }
     }
 
@@ -132,7 +139,10 @@ pub(crate) struct PoolInner {
     pub(crate) max_buflets: u16,
     count: u32,
     cache_size: usize,
+    /// One per buffer, then (when slices are allowed) [`slice::SLICES_PER_BUFFER`] per buffer for slices.
     descs: Box<[UnsafeCell<Desc>]>,
+    /// Set when packets may be slices of this pool's buffers.
+    slices: Option<slice::SliceGeometry>,
     refcnts: Box<[AtomicU32]>,
     pub(crate) depot: Depot,
     /// Every thread's cache of this pool, for `in_use` and for stealing them back when the pool retires.
@@ -375,7 +385,9 @@ impl Pool {
             Some(mut m) => (m.as_mut_ptr().cast::<u32>(), PRIVATE_MAGAZINE_BYTES, PRIVATE_MAGAZINE_BYTES / 4, Some(m)),
             None => (base.cast::<u32>(), config.buf_size as usize, stride / 4, None),
         };
-        let descs = (0..count).map(|_| UnsafeCell::new(Desc::new())).collect();
+        let slices = config.slices.then(|| slice::SliceGeometry::for_pool(config.buffers, config.buf_size)).flatten();
+        let slots = if slices.is_some() { count * slice::SLICES_PER_BUFFER as usize } else { 0 };
+        let descs = (0..count + slots).map(|_| UnsafeCell::new(Desc::new())).collect();
         let inner = registry::register(|id| PoolInner {
             id,
             name: config.name,
@@ -387,6 +399,7 @@ impl Pool {
             count: config.buffers,
             cache_size: config.cache_size as usize,
             descs,
+            slices,
             refcnts: (0..count).map(|_| AtomicU32::new(1)).collect(),
             depot: Depot::new(count, mag_bytes),
             cells: Mutex::new(Cells::default()),
@@ -430,6 +443,11 @@ impl Pool {
     /// Headroom of a new packet.
     pub fn headroom(&self) -> u32 {
         self.inner.headroom
+    }
+
+    /// Whether packets can be slices of this pool's buffers ([`PoolConfig::slices`]).
+    pub fn allows_slices(&self) -> bool {
+        self.inner.allows_slices()
     }
 
     /// Creates this thread's cache of the pool now. It is otherwise made on the thread's first alloc or

@@ -252,6 +252,7 @@ impl FethQueue {
         }
         self.iface().extra[self.index].add(&pass.tally);
         pass.spare = None;
+        pass.packer = None;
         free_burst(&mut pass.trash);
         free_burst(&mut pass.fresh);
     }
@@ -318,9 +319,10 @@ impl FethQueue {
                 let mut out = PacketBurst::new();
                 while room > 0 && !pkts.is_empty() {
                     let k = room.min(pkts.len());
-                    if !self.shaper.copy_plain_burst(pkts, k, &tx.peer, &mut pass, &mut out) {
-                        self.shaper.prefetch_sources(&pkts[..k]);
-                        for p in pkts.drain(..k) {
+                    let rest = k - self.shaper.cross_plain_burst(pkts, k, &tx.peer, &mut pass, &mut out);
+                    if rest != 0 {
+                        self.shaper.prefetch_sources(&pkts[..rest]);
+                        for p in pkts.drain(..rest) {
                             if let Some(d) = self.shaper.process(p, &tx.peer, &mut pass) {
                                 out.push(d);
                             }

@@ -108,40 +108,48 @@ impl Shaper {
         }
     }
 
-    /// Private mode's common burst, the first `k` packets of `pkts` (plain, default metadata, no knob set):
-    /// copied into packets of the peer's pool allocated at once and appended to `out`, the sources
-    /// completed and freed together, with no per-packet call. False, with `pkts` untouched, for any other
-    /// burst or when the peer's pool cannot supply a whole one: the caller then runs [`Shaper::process`] on
-    /// each packet, which also counts what cannot be had.
+    /// Private and split modes' common burst, the first `k` packets of `pkts` (direct, default metadata, no
+    /// knob set): copied into packets of the peer's pool allocated at once (private) or packed as slices
+    /// into its aggregation buffers (split), appended to `out`, the sources completed and freed together,
+    /// with no per-packet call. Returns how many of the first packets it took: 0, with `pkts` untouched, for
+    /// any other burst, or when a private peer's pool cannot supply a whole one; fewer than `k` when a
+    /// split peer's pool runs out. The caller runs [`Shaper::process`] on the rest, which also counts what
+    /// cannot be had.
     #[inline]
-    pub(crate) fn copy_plain_burst(
+    pub(crate) fn cross_plain_burst(
         &mut self,
         pkts: &mut PacketBurst,
         k: usize,
         peer: &PeerInfo,
         pass: &mut Pass,
         out: &mut PacketBurst,
-    ) -> bool {
-        if self.mode != PoolMode::Private {
-            return false;
-        }
+    ) -> usize {
         let burst = &pkts[..k];
         let (longest, bytes) = burst.iter().map(Packet::len).fold((0, 0), |(m, s), len| (m.max(len), s + len));
-        if !self.is_plain_private(peer, longest) || !peer.rx_pool.copy_plain_burst(burst, out, true) {
-            return false;
+        if !self.is_plain_crossing(peer, longest) {
+            return 0;
         }
-        pass.sent += k as u64;
+        let done = match self.mode {
+            PoolMode::Private if peer.rx_pool.copy_plain_burst(burst, out, true) => k,
+            PoolMode::PrivateSplit => peer.rx_pool.pack_plain_burst(burst, &mut pass.packer, out, true),
+            _ => 0,
+        };
+        if done == 0 {
+            return 0;
+        }
+        let bytes = if done == k { bytes } else { pkts[..done].iter().map(Packet::len).sum() };
+        pass.sent += done as u64;
         pass.bytes += bytes as u64;
-        pass.tally.copies += k as u64;
+        pass.tally.copies += done as u64;
         // Default metadata: every source's packet id is 0.
-        self.complete_many(0, TxStatus::Success, k, pass);
-        if k == pkts.len() {
+        self.complete_many(0, TxStatus::Success, done, pass);
+        if done == pkts.len() {
             // The common case, the whole burst: its sources go back in one pass.
             free_burst(pkts);
-            return true;
+            return done;
         }
-        pkts.drain(..k).for_each(|p| pass.discard(p));
-        true
+        pkts.drain(..done).for_each(|p| pass.discard(p));
+        done
     }
 
     /// Reports the tx completion of `n` packets of the same id and status: queued while the sync queue has
@@ -163,7 +171,7 @@ impl Shaper {
     #[inline]
     pub(crate) fn process(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
         let len = p.len();
-        if !self.is_plain_private(peer, len) {
+        if self.mode != PoolMode::Private || !self.is_plain_crossing(peer, len) {
             return self.process_general(p, peer, pass);
         }
         let d = self.copy_private(p, peer, pass)?;
@@ -172,12 +180,13 @@ impl Shaper {
         Some(d)
     }
 
-    /// Whether a packet of `len` bytes needs nothing of [`Shaper::process_general`] but a private copy:
-    /// every check and touch there that is not the copy is off (a knob added there belongs here too).
+    /// Whether a packet of `len` bytes needs nothing of [`Shaper::process_general`] but its crossing (a
+    /// private copy, a split packing): every check and touch there that is not the crossing is off (a knob
+    /// added there belongs here too; the trailer and FCS, which split packing must leave room for, too).
     #[inline]
-    fn is_plain_private(&self, peer: &PeerInfo, len: usize) -> bool {
+    fn is_plain_crossing(&self, peer: &PeerInfo, len: usize) -> bool {
         let knobs = self.expiry != ExpiryPolicy::None || self.tx_drops != 0 || self.trailer != 0 || self.fcs;
-        self.mode == PoolMode::Private && !knobs && !peer.hwcsum && len <= self.frame_limit
+        !knobs && !peer.hwcsum && len <= self.frame_limit
     }
 
     /// [`Shaper::process`] for every case: each knob's check in turn, then the crossing by pool mode.
@@ -220,7 +229,9 @@ impl Shaper {
                 return None;
             }
         }
+        let sliced = self.mode == PoolMode::PrivateSplit && self.can_slice(&p, peer);
         let mut dst = match self.mode {
+            PoolMode::PrivateSplit if sliced => self.pack_slice(p, peer, pass)?,
             PoolMode::Global => {
                 if self.trailer != 0 || self.fcs {
                     p.set_link_header_len(ETHER_HDR_LEN);
@@ -231,7 +242,7 @@ impl Shaper {
             PoolMode::PrivateSplit => self.pack(p, peer, pass)?,
         };
         self.finish(&mut dst, peer, pass);
-        if self.mode == PoolMode::PrivateSplit {
+        if self.mode == PoolMode::PrivateSplit && !sliced {
             pass.spare = self.carve(&mut dst, peer, pass);
         }
         pass.sent += 1;
@@ -323,6 +334,31 @@ impl Shaper {
         }
         copy.set_link_header_len(ETHER_HDR_LEN);
         copy
+    }
+
+    /// Whether split mode can cross `p` as a slice (no descriptor for the receiver to read): one buflet at
+    /// the peer pool's headroom, and nothing to append after the copy (the slice's region ends with it).
+    fn can_slice(&self, p: &Packet, peer: &PeerInfo) -> bool {
+        self.trailer == 0
+            && !self.fcs
+            && peer.rx_pool.allows_slices()
+            && p.headroom() == peer.rx_pool.headroom() as usize
+            && p.buflet_count() == 1
+    }
+
+    /// Split mode for what [`Shaper::can_slice`] allows: copies `p` into the aggregation buffer the previous
+    /// packet of this pass went into, or into a fresh one when it does not fit there (Apple's
+    /// `feth_clone_packet`; a buffer also takes at most [`pktloop_engine::pool::SLICES_PER_BUFFER`] frames).
+    fn pack_slice(&mut self, p: Packet, peer: &PeerInfo, pass: &mut Pass) -> Option<Packet> {
+        match peer.rx_pool.pack_frame(p.data(), &mut pass.packer, false) {
+            Some(s) => Some(self.copied_into(p, s, pass)),
+            None => {
+                let fits = p.len() + peer.rx_pool.headroom() as usize <= peer.rx_pool.buf_size() as usize;
+                let reason = if fits { DropReason::NoMemPacket } else { DropReason::NoMemBuffer };
+                self.drop_packet(p, reason, pass);
+                None
+            }
+        }
     }
 
     /// Split mode: copies `p` into the rest of the aggregation buffer the previous packet of this pass

@@ -5,7 +5,7 @@
 
 use super::stats::Tally;
 use arrayvec::ArrayVec;
-use pktloop_engine::packet::free_burst;
+use pktloop_engine::packet::{free_burst, Packer};
 use pktloop_engine::port::{DropReason, TxStatus};
 use pktloop_engine::Packet;
 
@@ -36,8 +36,11 @@ pub(crate) struct Pass {
     pub(crate) drops: [u64; DropReason::COUNT],
     pub(crate) now: u64,
     pub(crate) tally: Tally,
-    /// Split mode: the rest of the aggregation buffer the previous packet was packed into.
+    /// Split mode, frames with a descriptor: the rest of the aggregation buffer the previous packet was
+    /// packed into.
     pub(crate) spare: Option<Packet>,
+    /// Split mode, frames without one: the aggregation buffer the previous packet was packed into.
+    pub(crate) packer: Option<Packer>,
     /// Dropped packets and copy sources, freed in bulk.
     pub(crate) trash: ArrayVec<Packet, TRASH>,
     /// New packets of the receiver's pool, allocated a burst at a time: private copies go into them, and
@@ -54,6 +57,7 @@ impl Pass {
             now: 0,
             tally: Tally::default(),
             spare: None,
+            packer: None,
             trash: ArrayVec::new(),
             fresh: ArrayVec::new(),
         }

@@ -1,0 +1,171 @@
+//! Packing frames into one buffer as slices: split-mode crossing (Apple's `feth_clone_packet`) with no
+//! descriptor written per frame. Each frame goes into a 16-byte-aligned region right after the previous
+//! one, at the pool's headroom into it, and leaves as a slice (see `pool::slice`) holding one share of
+//! the buffer.
+
+use super::{Packet, ETHERNET, META, PLAIN, POOL_ID_MASK, SIMPLE};
+use crate::pool::slice::{SLICES_PER_BUFFER, SLICE_ALIGN};
+use crate::pool::{lookup, Pool, PoolInner};
+use arrayvec::ArrayVec;
+
+/// How far past where the next frame goes a burst has its buffer's lines fetched for ownership: a few
+/// small frames' worth, about as many fetches as a core keeps in flight (all of a burst's 2048 bytes at
+/// once stalls on the prefetch itself; 256 and 1024 measured alike).
+const PACK_AHEAD: usize = 512;
+
+/// How much of each frame is asked for before the copies start: the lines a small frame's copy reads.
+const SOURCE_PREFETCH_BYTES: usize = 128;
+
+/// One buffer being cut into slices. Dropping it gives up its own share and the shares it reserved for
+/// slices it did not cut: the buffer goes back to its pool when the last slice is freed, on any thread.
+#[derive(Debug)]
+pub struct Packer {
+    pool_id: u16,
+    buffer: u32,
+    /// Where the next region starts, in bytes into the buffer.
+    next: u32,
+    /// Slices cut so far (the next one's ordinal).
+    cut: u32,
+}
+
+impl Packer {
+    /// Starts packing into `host`, a new empty plain packet of a pool that allows slices
+    /// ([`crate::pool::PoolConfig::slices`]); gives it back when it is not one. Reserves the shares of
+    /// every slice it may cut with one atomic add, so that cutting one writes no shared line.
+    pub fn new(host: Packet) -> Result<Packer, Packet> {
+        if !host.is_plain() || !host.is_empty() || !host.pool().allows_slices() {
+            return Err(host);
+        }
+        let pool = host.pool();
+        let (tag, buffer) = host.into_raw();
+        pool.share_n(buffer, SLICES_PER_BUFFER);
+        Ok(Packer { pool_id: tag & POOL_ID_MASK, buffer, next: 0, cut: 0 })
+    }
+
+    fn pool(&self) -> &PoolInner {
+        // SAFETY: the packer holds shares of one of the pool's buffers, which keeps it registered.
+        unsafe { lookup(self.pool_id) }
+    }
+
+    /// A slice holding a copy of `frame`, cut from the rest of the buffer, its metadata the default with an
+    /// Ethernet link header when `ethernet`. `None` when the rest cannot hold the pool's headroom and the
+    /// frame, the frame is as long as a handle can say (`u16::MAX`), or every slice has been cut: the
+    /// caller then packs into another buffer.
+    #[inline]
+    pub fn pack(&mut self, frame: &[u8], ethernet: bool) -> Option<Packet> {
+        let pool = self.pool();
+        let headroom = pool.headroom;
+        let len = u16::try_from(frame.len()).ok().filter(|&l| l != u16::MAX)?;
+        let end = self.next.checked_add(headroom + u32::from(len))?;
+        if self.cut == SLICES_PER_BUFFER || end > pool.buf_size {
+            return None;
+        }
+        // SAFETY: the region from `next` to `end` lies inside the buffer (checked) and no slice was cut from
+        // it: this packer is the only one to write it.
+        unsafe {
+            let at = pool.buf_ptr(self.buffer).add((self.next + headroom) as usize);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), at, frame.len());
+        }
+        let head = pool.slices().encode(self.buffer, self.cut, self.next);
+        self.next = end.next_multiple_of(SLICE_ALIGN);
+        self.cut += 1;
+        let tag = self.pool_id | PLAIN | if ethernet { ETHERNET } else { 0 };
+        debug_assert_eq!(tag & SIMPLE, 0);
+        Some(Packet::from_parts(head, tag, len))
+    }
+
+    /// Hints that the `bytes` of the buffer from `skip` bytes past where the next region starts will be
+    /// written soon (as far as the buffer goes): a driver packing a burst has the lines of the next frames
+    /// fetched owned while it copies this one.
+    #[inline]
+    pub fn prefetch_ahead(&self, skip: usize, bytes: usize) {
+        let pool = self.pool();
+        let from = self.next as usize + skip;
+        if from < pool.buf_size as usize {
+            // SAFETY: `buffer` is a buffer of this pool; only an address inside it is formed.
+            let at = unsafe { pool.buf_ptr(self.buffer) }.wrapping_add(from);
+            crate::prefetch::write(at, bytes.min(pool.buf_size as usize - from));
+        }
+    }
+}
+
+impl Drop for Packer {
+    fn drop(&mut self) {
+        let unused = SLICES_PER_BUFFER - self.cut;
+        // SAFETY: the packer holds its own share and the `unused` reserved ones.
+        unsafe { self.pool().release_slices_now(self.buffer, 1 + unused) };
+    }
+}
+
+impl Pool {
+    /// Slices of this pool holding copies of the packets of `src`, appended to `out` in order: packed into
+    /// `packer`'s buffer and, as each fills, into new ones (left in `packer` for the next burst). Split-mode
+    /// crossing of a whole burst with no per-packet call. Applies when every packet of `src` is direct
+    /// (plain or a slice) with no metadata written (at most marked as starting with an Ethernet header),
+    /// all of one pool whose headroom is this pool's; the slices' metadata reads as the default, with an
+    /// Ethernet link header when `ethernet`.
+    ///
+    /// Returns how many of the first packets of `src` were packed: 0 when `src` is not such a burst or
+    /// `out` has no room for it, fewer than all when this pool runs out of buffers (not counted: the caller
+    /// goes on one packet at a time, which counts what fails) or a frame does not fit an empty buffer.
+    pub fn pack_plain_burst<const N: usize>(
+        &self,
+        src: &[Packet],
+        packer: &mut Option<Packer>,
+        out: &mut ArrayVec<Packet, N>,
+        ethernet: bool,
+    ) -> usize {
+        if src.len() > out.remaining_capacity() || !self.packs_plain(src) {
+            return 0;
+        }
+        src.iter().for_each(|p| crate::prefetch::read(p.direct_ptr(), p.len().min(SOURCE_PREFETCH_BYTES)));
+        let mut done = 0;
+        for p in src {
+            let Some(slice) = self.pack_one(p.data(), packer, ethernet, false) else { break };
+            out.push(slice);
+            done += 1;
+        }
+        done
+    }
+
+    /// Whether every packet of `src` (not empty) is direct with no metadata written, all of one pool whose
+    /// headroom is this pool's, and this pool allows slices.
+    fn packs_plain(&self, src: &[Packet]) -> bool {
+        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | META);
+        let Some(first) = src.first().map(key) else { return false };
+        if first & PLAIN == 0 || first & META != 0 || !src.iter().all(|p| key(p) == first) {
+            return false;
+        }
+        self.inner().allows_slices() && src[0].pool().headroom == self.inner().headroom
+    }
+
+    /// A slice of this pool holding a copy of `frame`, packed into `packer`'s buffer, or into a new one
+    /// (replacing it) when it does not fit there; its metadata reads as the default, with an Ethernet link
+    /// header when `ethernet`. `None` when the pool has no buffer left (counted) or the frame does not fit
+    /// an empty buffer after the headroom.
+    pub fn pack_frame(&self, frame: &[u8], packer: &mut Option<Packer>, ethernet: bool) -> Option<Packet> {
+        self.pack_one(frame, packer, ethernet, true)
+    }
+
+    /// [`Pool::pack_frame`], counting an empty pool when `count`.
+    #[inline]
+    fn pack_one(&self, frame: &[u8], packer: &mut Option<Packer>, ethernet: bool, count: bool) -> Option<Packet> {
+        let ahead = frame.len() + self.inner().headroom as usize + 64;
+        if let Some(k) = packer.as_mut() {
+            // The lines beyond those asked for so far that this frame moves the window over.
+            k.prefetch_ahead(PACK_AHEAD, ahead);
+            if let Some(s) = k.pack(frame, ethernet) {
+                return Some(s);
+            }
+        }
+        *packer = None;
+        let mut host = None;
+        if !self.inner().get_bulk_with(1, |idx| host = Some(super::init_packet(self.inner(), idx[0]))) && count {
+            self.inner().count_failure();
+        }
+        let k = packer.insert(Packer::new(host?).ok()?);
+        // The receiving core read this buffer last: the lines the first frames go into, fetched owned.
+        k.prefetch_ahead(0, PACK_AHEAD);
+        k.pack(frame, ethernet)
+    }
+}

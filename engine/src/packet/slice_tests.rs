@@ -1,0 +1,255 @@
+//! Slices and the packer: layout, ownership, materializing, and every buffer back whatever the order.
+
+use super::*;
+use crate::mem::Prefer;
+use crate::pool::slice::SLICES_PER_BUFFER;
+use crate::pool::PoolConfig;
+use proptest::prelude::*;
+
+const HEADROOM: u32 = 32;
+
+fn slice_pool(buffers: u32, buf_size: u32) -> Pool {
+    let mut c = PoolConfig::new("slice-test", buffers, buf_size);
+    c.headroom = HEADROOM;
+    c.cache_size = 16;
+    c.prefer = Prefer::Normal;
+    c.slices = true;
+    Pool::new(c).unwrap()
+}
+
+fn packer(pool: &Pool) -> Packer {
+    Packer::new(pool.alloc().unwrap()).unwrap()
+}
+
+fn frame(seed: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| seed.wrapping_add(i as u8)).collect()
+}
+
+/// Where `p`'s data starts, in bytes from the start of the pool's memory.
+fn data_at(pool: &Pool, p: &Packet) -> usize {
+    p.data().as_ptr() as usize - pool.buffer_ptr(0) as usize
+}
+
+#[test]
+fn frames_pack_one_after_another_in_aligned_regions() {
+    let pool = slice_pool(8, 4096);
+    let mut k = packer(&pool);
+    let a = k.pack(&frame(1, 64), true).unwrap();
+    let b = k.pack(&frame(2, 60), false).unwrap();
+    let c = k.pack(&frame(3, 1), false).unwrap();
+    assert_eq!((a.to_vec(), b.to_vec(), c.to_vec()), (frame(1, 64), frame(2, 60), frame(3, 1)));
+    // a: region 0..96 (32 + 64); b: 96..192 (32 + 60 = 92, rounded up); c: 192..
+    let base = data_at(&pool, &a) - HEADROOM as usize;
+    assert_eq!(data_at(&pool, &b) - base, 96 + 32);
+    assert_eq!(data_at(&pool, &c) - base, 192 + 32);
+    assert_eq!((a.headroom(), a.tailroom(), b.tailroom(), c.tailroom()), (32, 0, 4, 15));
+    assert_eq!((a.region_size(), b.region_size()), (96, 96));
+    assert_eq!(a.meta().link_header_len, 14, "marked as starting with an Ethernet header");
+    assert_eq!(b.meta().link_header_len, 0);
+    assert_eq!((a.buflet_count(), pool.in_use()), (1, 1), "three frames, one buffer");
+    assert_ne!(a.index(), b.index());
+}
+
+#[test]
+fn the_buffer_returns_with_the_last_holder_whoever_it_is() {
+    let pool = slice_pool(8, 4096);
+    let mut k = packer(&pool);
+    let a = k.pack(&[1; 100], false).unwrap();
+    let b = k.pack(&[2; 100], false).unwrap();
+    drop(k);
+    assert_eq!(pool.in_use(), 1, "the slices still hold the buffer");
+    drop(a);
+    assert_eq!(pool.in_use(), 1);
+    drop(b);
+    assert_eq!(pool.in_use(), 0);
+
+    let mut k = packer(&pool);
+    let a = k.pack(&[1; 100], false).unwrap();
+    drop(a);
+    assert_eq!(pool.in_use(), 1, "the packer still holds it");
+    drop(k);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn the_packer_stops_at_the_buffer_end_and_at_its_slice_count() {
+    let pool = slice_pool(8, 1024);
+    let mut k = packer(&pool);
+    // 32 + 200 = 232 -> 240 per region: four fit in 1024 (960), the fifth does not.
+    let got: Vec<Packet> = (0..5).map_while(|i| k.pack(&frame(i, 200), false)).collect();
+    assert_eq!(got.len(), 4);
+    assert!(k.pack(&[0; 32], false).is_some(), "what still fits goes in");
+    drop((got, k));
+
+    let big = slice_pool(2, 64 * 1024);
+    let mut k = packer(&big);
+    let got: Vec<Packet> = (0..40).map_while(|i| k.pack(&frame(i, 1), false)).collect();
+    assert_eq!(got.len(), SLICES_PER_BUFFER as usize, "one descriptor slot per slice");
+    assert!(k.pack(&[], false).is_none());
+    drop((got, k));
+    assert_eq!(big.in_use(), 0);
+}
+
+#[test]
+fn only_new_plain_packets_of_slice_pools_are_packed_into() {
+    let mut c = PoolConfig::new("no-slices", 8, 4096);
+    c.prefer = Prefer::Normal;
+    let plain_pool = Pool::new(c).unwrap();
+    assert!(Packer::new(plain_pool.alloc().unwrap()).is_err());
+    let pool = slice_pool(8, 4096);
+    assert!(Packer::new(pool.packet_from(&[1]).unwrap()).is_err(), "not empty");
+    let mut described = pool.alloc().unwrap();
+    described.set_headroom(0).unwrap();
+    assert!(Packer::new(described).is_err(), "its descriptor is written");
+    // 4097 buffers of 512 KiB do not fit a handle: the pool allows no slices.
+    assert!(crate::pool::slice::SliceGeometry::for_pool(4097, 512 * 1024).is_none());
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn a_slice_that_needs_a_descriptor_gets_its_slot_and_keeps_its_bytes() {
+    let pool = slice_pool(8, 4096);
+    let mut k = packer(&pool);
+    let mut a = k.pack(&frame(1, 64), true).unwrap();
+    let b = k.pack(&frame(2, 64), false).unwrap();
+    a.meta_mut().service_class = ServiceClass::Vo;
+    assert_eq!((a.meta().service_class, a.meta().link_header_len), (ServiceClass::Vo, 14));
+    assert_eq!(a.to_vec(), frame(1, 64));
+    // The region's headroom is there to prepend into, and nothing of b's region is reachable.
+    a.prepend(4).unwrap().copy_from_slice(&[9; 4]);
+    assert_eq!((a.len(), a.headroom(), a.tailroom()), (68, 28, 0));
+    assert_eq!(a.append(&[5; 16]), Err(PacketError::TooLong), "the pool chains no buflet");
+    a.adj(10).unwrap();
+    assert_eq!(a.data()[..], [&frame(1, 64)[6..]].concat()[..]);
+    assert_eq!(b.to_vec(), frame(2, 64), "the neighbour is untouched");
+    drop((a, b, k));
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn slices_chain_buflets_like_views() {
+    let mut c = PoolConfig::new("slice-chain", 16, 1024);
+    c.headroom = HEADROOM;
+    c.max_buflets = 4;
+    c.prefer = Prefer::Normal;
+    c.slices = true;
+    let pool = Pool::new(c).unwrap();
+    let mut k = packer(&pool);
+    let mut a = k.pack(&frame(1, 100), false).unwrap();
+    a.append(&frame(7, 2000)).unwrap();
+    assert_eq!(a.buflet_count(), 3);
+    assert_eq!(a.to_vec(), [frame(1, 100), frame(7, 2000)].concat());
+    a.truncate(50);
+    assert_eq!((a.buflet_count(), pool.in_use()), (1, 1));
+    drop((a, k));
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn appends_within_the_region_stay_direct() {
+    let pool = slice_pool(8, 4096);
+    let mut k = packer(&pool);
+    let mut a = k.pack(&frame(1, 60), false).unwrap();
+    a.append(&[0xee; 4]).unwrap();
+    assert_eq!(a.tailroom(), 0);
+    a.truncate(10);
+    let b = k.pack(&frame(2, 8), false).unwrap();
+    assert_eq!(b.to_vec(), frame(2, 8));
+    assert_eq!(a.to_vec(), frame(1, 10));
+    assert_eq!(a.tailroom(), 6, "a shortened slice knows only of the 16 bytes its length rounds up to");
+    drop((a, b, k));
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn free_burst_gives_back_runs_of_slices_of_several_buffers_and_plain_packets() {
+    let pool = slice_pool(16, 2048);
+    let mut burst: ArrayVec<Packet, 64> = ArrayVec::new();
+    for round in 0..3u8 {
+        let mut k = packer(&pool);
+        for i in 0..10 {
+            burst.push(k.pack(&frame(round * 10 + i, 64), false).unwrap());
+        }
+        burst.push(pool.packet_from(&[round; 64]).unwrap());
+    }
+    assert_eq!(pool.in_use(), 6);
+    free_burst(&mut burst);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn slices_freed_on_another_thread_while_the_packer_lets_go() {
+    let pool = slice_pool(64, 8192);
+    for round in 0..500u32 {
+        let mut k = packer(&pool);
+        let mut burst: ArrayVec<Packet, 32> = ArrayVec::new();
+        for i in 0..(round % 32) {
+            burst.push(k.pack(&frame(i as u8, 64), false).unwrap());
+        }
+        let t = std::thread::spawn(move || free_burst(&mut burst));
+        drop(k);
+        t.join().unwrap();
+    }
+    pool.flush_thread_cache();
+    assert_eq!(pool.in_use(), 0);
+}
+
+/// What can be done to a slice, applied to it and to a model of its bytes.
+#[derive(Debug, Clone)]
+enum Op {
+    Append(usize),
+    Truncate(usize),
+    Prepend(usize),
+    Adj(usize),
+    Meta,
+    Write(usize, u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0usize..40).prop_map(Op::Append),
+        (0usize..200).prop_map(Op::Truncate),
+        (0usize..40).prop_map(Op::Prepend),
+        (0usize..40).prop_map(Op::Adj),
+        Just(Op::Meta),
+        ((0usize..200), any::<u8>()).prop_map(|(o, b)| Op::Write(o, b)),
+    ]
+}
+
+proptest! {
+    /// Slices packed side by side and changed at random keep their bytes, never touch a neighbour's, and
+    /// give every buffer back.
+    #[test]
+    fn slices_behave_like_their_bytes(lens in prop::collection::vec(0usize..150, 1..20),
+                                      ops in prop::collection::vec((0usize..20, op()), 0..60)) {
+        let pool = slice_pool(8, 4096);
+        let mut k = packer(&pool);
+        let mut slices = Vec::new();
+        let mut model: Vec<Vec<u8>> = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            let Some(s) = k.pack(&frame(i as u8, len), false) else { break };
+            slices.push(s);
+            model.push(frame(i as u8, len));
+        }
+        for (who, op) in ops {
+            let i = who % slices.len();
+            let (s, m) = (&mut slices[i], &mut model[i]);
+            match op {
+                Op::Append(n) => if s.append(&vec![0xab; n]).is_ok() { m.extend(std::iter::repeat_n(0xab, n)) },
+                Op::Truncate(n) => { s.truncate(n); m.truncate(n) }
+                Op::Prepend(n) => if let Ok(front) = s.prepend(n) {
+                    front.fill(0xcd);
+                    m.splice(0..0, std::iter::repeat_n(0xcd, n));
+                },
+                Op::Adj(n) => if s.adj(n).is_ok() { m.drain(..n); },
+                Op::Meta => s.meta_mut().packet_id = i as u64,
+                Op::Write(o, b) => if s.write(o, &[b]).is_ok() { m[o] = b },
+            }
+        }
+        for (s, m) in slices.iter().zip(&model) {
+            prop_assert_eq!(&s.to_vec(), m);
+        }
+        drop((slices, k));
+        prop_assert_eq!(pool.in_use(), 0);
+    }
+}
