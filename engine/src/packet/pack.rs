@@ -15,9 +15,12 @@ const PACK_AHEAD: usize = 512;
 
 /// How much of each frame is asked for before the copies start: the lines a small frame's copy reads.
 const SOURCE_PREFETCH_BYTES: usize = 128;
+const SOURCES_AHEAD: usize = 8;
 
-/// One buffer being cut into slices. Dropping it gives up its own share and the shares it reserved for
-/// slices it did not cut: the buffer goes back to its pool when the last slice is freed, on any thread.
+/// One buffer being cut into slices. It holds a share of the buffer for every slice it may still cut, and
+/// hands one to each slice it cuts (the last slice takes the last: a packer that cut them all holds
+/// nothing, and its drop touches nothing). Dropping it gives up the shares of the slices it did not cut:
+/// the buffer goes back to its pool with its last share, on whichever thread frees it.
 #[derive(Debug)]
 pub struct Packer {
     pool_id: u16,
@@ -30,21 +33,35 @@ pub struct Packer {
 
 impl Packer {
     /// Starts packing into `host`, a new empty plain packet of a pool that allows slices
-    /// ([`crate::pool::PoolConfig::slices`]); gives it back when it is not one. Reserves the shares of
-    /// every slice it may cut with one atomic add, so that cutting one writes no shared line.
+    /// ([`crate::pool::PoolConfig::slices`]); gives it back when it is not one. Takes the shares of every
+    /// slice it may cut at once, so that cutting one writes no shared line.
+    #[inline]
     pub fn new(host: Packet) -> Result<Packer, Packet> {
+        let mut slot = None;
+        Packer::start_in(&mut slot, host)?;
+        Ok(slot.expect("started"))
+    }
+
+    /// [`Packer::new`] into `slot` (whose packer, if any, is dropped first), built where it stays: a
+    /// packer built elsewhere and moved in is read back whole from fields just stored one by one, a load
+    /// that waits until every earlier store is done (the frames just packed, into lines the other core
+    /// holds).
+    #[inline]
+    pub fn start_in(slot: &mut Option<Packer>, host: Packet) -> Result<&mut Packer, Packet> {
         if !host.is_plain() || !host.is_empty() || !host.pool().allows_slices() {
             return Err(host);
         }
         let pool = host.pool();
         let (tag, buffer) = host.into_raw();
-        pool.share_n(buffer, SLICES_PER_BUFFER);
-        Ok(Packer { pool_id: tag & POOL_ID_MASK, buffer, next: 0, cut: 0 })
+        // SAFETY: a new plain packet's buffer was ours alone, and is the packer's now.
+        unsafe { pool.set_shares(buffer, SLICES_PER_BUFFER) };
+        Ok(slot.insert(Packer { pool_id: tag & POOL_ID_MASK, buffer, next: 0, cut: 0 }))
     }
 
-    fn pool(&self) -> &PoolInner {
-        // SAFETY: the packer holds shares of one of the pool's buffers, which keeps it registered.
-        unsafe { lookup(self.pool_id) }
+    /// The buffer's pool, while the packer holds a share (it has slices left to cut).
+    fn pool(&self) -> Option<&PoolInner> {
+        // SAFETY: the packer holds a share of one of the pool's buffers, which keeps it registered.
+        (self.cut < SLICES_PER_BUFFER).then(|| unsafe { lookup(self.pool_id) })
     }
 
     /// A slice holding a copy of `frame`, cut from the rest of the buffer, its metadata the default with an
@@ -53,15 +70,15 @@ impl Packer {
     /// caller then packs into another buffer.
     #[inline]
     pub fn pack(&mut self, frame: &[u8], ethernet: bool) -> Option<Packet> {
-        let pool = self.pool();
+        let pool = self.pool()?;
         let headroom = pool.headroom;
         let len = u16::try_from(frame.len()).ok().filter(|&l| l != u16::MAX)?;
         let end = self.next.checked_add(headroom + u32::from(len))?;
-        if self.cut == SLICES_PER_BUFFER || end > pool.buf_size {
+        if end > pool.buf_size {
             return None;
         }
         // SAFETY: the region from `next` to `end` lies inside the buffer (checked) and no slice was cut from
-        // it: this packer is the only one to write it.
+        // it: this packer, which holds a share, is the only one to write it.
         unsafe {
             let at = pool.buf_ptr(self.buffer).add((self.next + headroom) as usize);
             std::ptr::copy_nonoverlapping(frame.as_ptr(), at, frame.len());
@@ -79,7 +96,7 @@ impl Packer {
     /// fetched owned while it copies this one.
     #[inline]
     pub fn prefetch_ahead(&self, skip: usize, bytes: usize) {
-        let pool = self.pool();
+        let Some(pool) = self.pool() else { return };
         let from = self.next as usize + skip;
         if from < pool.buf_size as usize {
             // SAFETY: `buffer` is a buffer of this pool; only an address inside it is formed.
@@ -91,9 +108,10 @@ impl Packer {
 
 impl Drop for Packer {
     fn drop(&mut self) {
-        let unused = SLICES_PER_BUFFER - self.cut;
-        // SAFETY: the packer holds its own share and the `unused` reserved ones.
-        unsafe { self.pool().release_slices_now(self.buffer, 1 + unused) };
+        if let Some(pool) = self.pool() {
+            // SAFETY: the packer holds a share for each slice it did not cut.
+            unsafe { pool.release_slices_now(self.buffer, SLICES_PER_BUFFER - self.cut) };
+        }
     }
 }
 
@@ -118,9 +136,13 @@ impl Pool {
         if src.len() > out.remaining_capacity() || !self.packs_plain(src) {
             return 0;
         }
-        src.iter().for_each(|p| crate::prefetch::read(p.direct_ptr(), p.len().min(SOURCE_PREFETCH_BYTES)));
+        let ask = |p: &Packet| crate::prefetch::read(p.direct_ptr(), p.len().min(SOURCE_PREFETCH_BYTES));
+        src.iter().take(SOURCES_AHEAD).for_each(ask);
         let mut done = 0;
-        for p in src {
+        for (i, p) in src.iter().enumerate() {
+            if let Some(ahead) = src.get(i + SOURCES_AHEAD) {
+                ask(ahead);
+            }
             let Some(slice) = self.pack_one(p.data(), packer, ethernet, false) else { break };
             out.push(slice);
             done += 1;
@@ -163,7 +185,7 @@ impl Pool {
         if !self.inner().get_bulk_with(1, |idx| host = Some(super::init_packet(self.inner(), idx[0]))) && count {
             self.inner().count_failure();
         }
-        let k = packer.insert(Packer::new(host?).ok()?);
+        let k = Packer::start_in(packer, host?).ok()?;
         // The receiving core read this buffer last: the lines the first frames go into, fetched owned.
         k.prefetch_ahead(0, PACK_AHEAD);
         k.pack(frame, ethernet)

@@ -14,6 +14,7 @@
 
 use super::buflet::Released;
 use super::PoolInner;
+use std::sync::atomic::Ordering;
 
 /// Slices one buffer is cut into at most, per life of the buffer.
 pub const SLICES_PER_BUFFER: u32 = 1 << ORDINAL_BITS;
@@ -92,6 +93,16 @@ impl PoolInner {
     #[inline]
     pub(crate) fn has_buffer(&self, idx: u32) -> bool {
         idx < self.count
+    }
+
+    /// Makes buffer `buffer`'s count `n` shares, all the caller's: a plain store, where an atomic add would
+    /// wait for the line the core that freed the buffer last wrote.
+    ///
+    /// # Safety
+    /// The caller holds the buffer's only share (a new plain packet it takes apart).
+    #[inline]
+    pub(crate) unsafe fn set_shares(&self, buffer: u32, n: u32) {
+        self.refcnts[buffer as usize].store(n, Ordering::Relaxed);
     }
 
     /// Gives up `n` shares of buffer `buffer` held by slices being freed, pushing the buffer into `out`
