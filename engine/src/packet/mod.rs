@@ -233,7 +233,7 @@ impl Packet {
         // SAFETY: a slice's slot is its own while it lives (its share keeps the buffer, and so the slot's
         // ordinal, from being handed out again).
         let d = unsafe { pool.desc_mut(slot) };
-        d.reset_head(buffer, start + pool.headroom, start + self.slice_region());
+        d.reset_head(buffer, start + pool.headroom, start + self.slice_region(pool));
         d.start = start;
         d.len = len;
         d.pkt_len = len;
@@ -243,30 +243,54 @@ impl Packet {
     /// Bytes of a slice's region: its headroom and data rounded up to [`SLICE_ALIGN`], where the packer cut
     /// the next region (a slice shortened since owns no less; it knows of less, which is safe).
     #[inline]
-    fn slice_region(&self) -> u32 {
-        (self.pool().headroom + u32::from(self.cached_len())).next_multiple_of(SLICE_ALIGN)
+    fn slice_region(&self, pool: &PoolInner) -> u32 {
+        (pool.headroom + u32::from(self.cached_len())).next_multiple_of(SLICE_ALIGN)
     }
 
     /// Whether this packet is direct and stays so when it grows by `n` bytes: they fit its region and the
     /// length still fits the handle.
     #[inline]
     fn stays_plain_with(&self, n: usize) -> bool {
-        self.is_direct() && n <= self.tailroom() && usize::from(self.cached_len()) + n < usize::from(u16::MAX)
+        self.is_direct() && n <= self.direct_tailroom() && usize::from(self.cached_len()) + n < usize::from(u16::MAX)
+    }
+
+    /// Free bytes after a direct packet's data: to its buffer's end (plain), or its region's (a slice).
+    #[inline]
+    fn direct_tailroom(&self) -> usize {
+        debug_assert!(self.is_direct());
+        if self.tag() & SIMPLE == 0 {
+            return self.slice_tailroom();
+        }
+        self.pool().room() - usize::from(self.cached_len())
+    }
+
+    /// Free bytes after a slice's data, to its region's end.
+    #[inline(never)]
+    fn slice_tailroom(&self) -> usize {
+        let pool = self.pool();
+        (self.slice_region(pool) - pool.headroom) as usize - usize::from(self.cached_len())
     }
 
     /// Start of a direct packet's data.
     #[inline]
     fn direct_ptr(&self) -> *mut u8 {
         debug_assert!(self.is_direct());
+        if self.tag() & SIMPLE == 0 {
+            return self.slice_ptr();
+        }
         let pool = self.pool();
-        let (buffer, start) = if self.tag() & SIMPLE != 0 {
-            (self.head(), 0)
-        } else {
-            let g = pool.slices();
-            (g.buffer(self.head()), g.start(self.head()))
-        };
-        // SAFETY: a direct packet owns buffer `buffer` of its pool, or the region from `start` in it, and
-        // its headroom lies inside (headroom < buf_size for plain packets; the packer cut regions so).
+        // SAFETY: a plain packet owns buffer `head` of its pool, and headroom < buf_size (pool config).
+        unsafe { pool.buf_ptr(self.head()).add(pool.headroom as usize) }
+    }
+
+    /// Start of a slice's data (out of line: plain packets' accessors stay small enough to inline).
+    #[inline(never)]
+    fn slice_ptr(&self) -> *mut u8 {
+        let pool = self.pool();
+        let g = pool.slices();
+        let (buffer, start) = (g.buffer(self.head()), g.start(self.head()));
+        // SAFETY: a slice holds a share of buffer `buffer` of its pool and owns the region from `start` in
+        // it, its headroom included (the packer cut regions so).
         unsafe { pool.buf_ptr(buffer).add((start + pool.headroom) as usize) }
     }
 
@@ -305,8 +329,12 @@ impl Packet {
         self.tag() & POOL_ID_MASK
     }
 
-    /// Index of the first buflet (unique among live packets of the pool).
+    /// Index of the first buflet's descriptor (unique among live packets of the pool; a slice's is the
+    /// slot it would use, so that it does not change when the slice gets a descriptor).
     pub fn index(&self) -> u32 {
+        if self.is_slice() {
+            return self.pool().slice_slot(self.head());
+        }
         self.head()
     }
 
@@ -406,7 +434,7 @@ impl Packet {
     /// packets into views or chains): its line is fetched in owned state, together with the burst's others.
     #[inline]
     pub fn prefetch_descriptor_for_write(&self) {
-        self.pool().prefetch_desc_for_write(self.head());
+        self.pool().prefetch_desc_for_write(self.index());
     }
 
     /// Hints that the first `bytes` of a plain packet's room will be written soon (a driver about to copy a
@@ -585,12 +613,10 @@ impl Packet {
     }
 
     /// Free bytes after the data in the last buflet.
+    #[inline]
     pub fn tailroom(&self) -> usize {
-        if self.is_plain() {
-            return self.pool().room() - usize::from(self.cached_len());
-        }
-        if self.is_slice() {
-            return (self.slice_region() - self.pool().headroom) as usize - usize::from(self.cached_len());
+        if self.is_direct() {
+            return self.direct_tailroom();
         }
         self.desc(self.tail()).tailroom()
     }
@@ -600,8 +626,8 @@ impl Packet {
     #[inline]
     pub fn append(&mut self, src: &[u8]) -> Result<(), PacketError> {
         if self.stays_plain_with(src.len()) {
-            // SAFETY: the bytes after the data up to the buffer's end belong to this plain packet, and
-            // `src.len()` of them are free.
+            // SAFETY: the bytes after the data up to the buffer's (a slice's: region's) end belong to this
+            // direct packet, and `src.len()` of them are free.
             unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.direct_ptr().add(self.len()), src.len()) };
             self.set_cached_len(self.cached_len() + src.len() as u16);
             return Ok(());
@@ -788,7 +814,7 @@ impl Packet {
             return self.pool().buf_size as usize;
         }
         if self.is_slice() {
-            return self.slice_region() as usize;
+            return self.slice_region(self.pool()) as usize;
         }
         let h = self.head_desc();
         (h.limit - h.start) as usize

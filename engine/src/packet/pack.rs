@@ -74,7 +74,8 @@ impl Packer {
         let headroom = pool.headroom;
         let len = u16::try_from(frame.len()).ok().filter(|&l| l != u16::MAX)?;
         let end = self.next.checked_add(headroom + u32::from(len))?;
-        if end > pool.buf_size {
+        // A region starts inside the buffer (a start at its end would not fit the handle) and ends there.
+        if self.next >= pool.buf_size || end > pool.buf_size {
             return None;
         }
         // SAFETY: the region from `next` to `end` lies inside the buffer (checked) and no slice was cut from
@@ -173,7 +174,8 @@ impl Pool {
     #[inline]
     fn pack_one(&self, frame: &[u8], packer: &mut Option<Packer>, ethernet: bool, count: bool) -> Option<Packet> {
         let ahead = frame.len() + self.inner().headroom as usize + 64;
-        if let Some(k) = packer.as_mut() {
+        // A packer of another pool is let go: every slice returned is this pool's.
+        if let Some(k) = packer.as_mut().filter(|k| k.pool_id == self.inner().id) {
             // The lines beyond those asked for so far that this frame moves the window over.
             k.prefetch_ahead(PACK_AHEAD, ahead);
             if let Some(s) = k.pack(frame, ethernet) {

@@ -253,3 +253,39 @@ proptest! {
         prop_assert_eq!(pool.in_use(), 0);
     }
 }
+
+#[test]
+fn a_full_buffer_takes_not_even_an_empty_frame() {
+    // No headroom and 1 KiB: two 512-byte frames fill it, and a region starting at its end would not fit
+    // the handle (it would name the next buffer).
+    let mut c = PoolConfig::new("slice-full", 4, 1024);
+    c.prefer = Prefer::Normal;
+    c.slices = true;
+    let pool = Pool::new(c).unwrap();
+    let mut k = packer(&pool);
+    let a = k.pack(&[1; 512], false).unwrap();
+    let b = k.pack(&[2; 512], false).unwrap();
+    assert!(k.pack(&[], false).is_none());
+    let other = pool.alloc().unwrap();
+    drop((a, b, k));
+    assert_eq!(pool.in_use(), 1, "only the other buffer is out");
+    drop(other);
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
+fn a_slice_index_is_unique_and_survives_getting_a_descriptor() {
+    let pool = slice_pool(64, 4096);
+    let plain: Vec<Packet> = (0..40).map(|_| pool.alloc().unwrap()).collect();
+    let mut k = packer(&pool);
+    let mut slices: Vec<Packet> = (0..32).map(|i| k.pack(&frame(i, 20), false).unwrap()).collect();
+    let before: Vec<u32> = slices.iter().map(Packet::index).collect();
+    let mut all: Vec<u32> = before.iter().copied().chain(plain.iter().map(Packet::index)).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 72, "no two live packets share an index");
+    slices.iter_mut().for_each(|s| s.meta_mut().packet_id = 7);
+    assert_eq!(slices.iter().map(Packet::index).collect::<Vec<_>>(), before);
+    drop((slices, plain, k));
+    assert_eq!(pool.in_use(), 0);
+}

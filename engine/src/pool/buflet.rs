@@ -105,21 +105,22 @@ thread_local! {
 }
 
 impl PoolInner {
-    /// Descriptor of buffer `idx`.
+    /// Descriptor of buffer `idx` (or of slice slot `idx`).
     ///
     /// # Safety
-    /// `idx` is a buffer of this pool that the caller owns (or whose packet it holds), and no `&mut` to its
-    /// descriptor exists.
+    /// `idx` is a buffer of this pool that the caller owns (or whose packet it holds, or a materialized
+    /// slice's slot), and no `&mut` to its descriptor exists.
     #[inline]
     pub(crate) unsafe fn desc(&self, idx: u32) -> &Desc {
         // SAFETY: per the contract nobody writes the descriptor meanwhile.
         unsafe { &*self.descs[idx as usize].get() }
     }
 
-    /// Descriptor of buffer `idx`, writable.
+    /// Descriptor of buffer `idx` (or of slice slot `idx`), writable.
     ///
     /// # Safety
-    /// The caller owns buffer `idx` exclusively for the life of the reference.
+    /// The caller owns buffer `idx` (or the slice whose slot it is) exclusively for the life of the
+    /// reference.
     #[inline]
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn desc_mut(&self, idx: u32) -> &mut Desc {
@@ -180,8 +181,12 @@ impl PoolInner {
 
     /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (the buffer is free now, and
     /// its count is back at 1 for its next life).
+    ///
+    /// # Safety
+    /// The caller holds `n` shares of buffer `idx` and gives them up; on true, the buffer is the caller's
+    /// to give back.
     #[inline]
-    pub(super) fn release_ref(&self, idx: u32, n: u32) -> bool {
+    pub(super) unsafe fn release_ref(&self, idx: u32, n: u32) -> bool {
         let r = &self.refcnts[idx as usize];
         // Only views raise the count above 1, so the common case reads without writing.
         if r.load(Ordering::Acquire) == n {
@@ -265,13 +270,17 @@ impl PoolInner {
             let d = unsafe { self.desc(b) };
             (d.next, d.mem, 1 + u32::from(d.shares))
         };
-        if mem != b && self.release_ref(mem, shares) {
+        // SAFETY: a view's buflet holds `shares` of its host's memory (its own and those in reserve),
+        // given up with the chain (contract).
+        if mem != b && unsafe { self.release_ref(mem, shares) } {
             out.push(mem);
         }
         let own = if mem == b { shares } else { 1 };
         if !self.has_buffer(b) {
             // A slice's descriptor slot: no buffer of its own to give back.
-        } else if self.release_ref(b, own) {
+            // SAFETY: the buflet holds its own buffer's share (and, direct, those in reserve), given up with the
+            // chain (contract).
+        } else if unsafe { self.release_ref(b, own) } {
             out.push(b);
         } else {
             #[cfg(test)]

@@ -32,12 +32,18 @@ pub(crate) struct SliceGeometry {
 
 impl SliceGeometry {
     /// The geometry for `buffers` buffers of `buf_size` bytes, or `None` when the three fields do not fit
-    /// 32 bits together.
+    /// 32 bits together (with room to spare: no slice is `NIL`) or the size is not a multiple of
+    /// [`SLICE_ALIGN`].
     pub(crate) fn for_pool(buffers: u32, buf_size: u32) -> Option<SliceGeometry> {
-        let units = buf_size.div_ceil(SLICE_ALIGN);
+        // Regions end within the buffer only when it is a whole number of them.
+        if !buf_size.is_multiple_of(SLICE_ALIGN) {
+            return None;
+        }
+        let units = buf_size / SLICE_ALIGN;
         let unit_bits = u32::BITS - (units - 1).leading_zeros();
         let buffer_bits = u32::BITS.checked_sub(unit_bits + ORDINAL_BITS)?;
-        (u64::from(buffers) <= 1u64 << buffer_bits).then_some(SliceGeometry { unit_bits })
+        // Strictly fewer: the last buffer's last slice starting at the last unit would be all ones, `NIL`.
+        (u64::from(buffers) < 1u64 << buffer_bits).then_some(SliceGeometry { unit_bits })
     }
 
     /// The head of slice `ordinal` of buffer `buffer`, its region starting `start` bytes in (a multiple of
@@ -112,7 +118,8 @@ impl PoolInner {
     /// The caller owns `n` slices of `buffer` (or a packer's `n` shares) and gives them up.
     #[inline]
     pub(crate) unsafe fn release_slices(&self, buffer: u32, n: u32, out: &mut Released) {
-        if self.release_ref(buffer, n) {
+        // SAFETY: forwarded contract.
+        if unsafe { self.release_ref(buffer, n) } {
             out.push(buffer);
         }
     }
@@ -122,7 +129,8 @@ impl PoolInner {
     /// # Safety
     /// As for `release_slices`.
     pub(crate) unsafe fn release_slices_now(&self, buffer: u32, n: u32) {
-        if self.release_ref(buffer, n) {
+        // SAFETY: forwarded contract.
+        if unsafe { self.release_ref(buffer, n) } {
             // SAFETY: the shares given up were the buffer's last: nobody else holds it now.
             unsafe { self.put_bulk(&[buffer]) };
         }
@@ -135,7 +143,7 @@ mod tests {
 
     #[test]
     fn fields_round_trip_at_the_edges() {
-        for (buffers, buf_size) in [(1024, 96 * 1024), (4096, 512 * 1024), (1 << 20, 2048), (2, 64)] {
+        for (buffers, buf_size) in [(1024, 96 * 1024), (4095, 512 * 1024), ((1 << 20) - 1, 2048), (2, 64)] {
             let g = SliceGeometry::for_pool(buffers, buf_size).expect("fits");
             for buffer in [0, buffers / 2, buffers - 1] {
                 for ordinal in [0, 1, SLICES_PER_BUFFER - 1] {
@@ -150,9 +158,11 @@ mod tests {
 
     #[test]
     fn pools_too_large_for_the_handle_have_no_geometry() {
-        // 512 KiB buffers take 15 bits of region, 5 of ordinal: 12 are left, 4096 buffers.
-        assert!(SliceGeometry::for_pool(4096, 512 * 1024).is_some());
-        assert!(SliceGeometry::for_pool(4097, 512 * 1024).is_none());
+        // 512 KiB buffers take 15 bits of region, 5 of ordinal: 12 are left, 4096 buffers, of which the
+        // last could make a handle of all ones.
+        assert!(SliceGeometry::for_pool(4095, 512 * 1024).is_some());
+        assert!(SliceGeometry::for_pool(4096, 512 * 1024).is_none());
         assert!(SliceGeometry::for_pool(1 << 24, 1 << 20).is_none());
+        assert!(SliceGeometry::for_pool(8, 1000).is_none(), "regions would end past the buffer");
     }
 }

@@ -124,6 +124,9 @@ impl Shaper {
         pass: &mut Pass,
         out: &mut PacketBurst,
     ) -> usize {
+        if self.mode == PoolMode::Global {
+            return 0;
+        }
         let burst = &pkts[..k];
         let (longest, bytes) = burst.iter().map(Packet::len).fold((0, 0), |(m, s), len| (m.max(len), s + len));
         if !self.is_plain_crossing(peer, longest) {
