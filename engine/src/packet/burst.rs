@@ -21,6 +21,34 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
         }
         return;
     }
+    if let Some(id) = one_pool_of_slices(pkts) {
+        // SAFETY: the burst's packets are slices of pool `id`, which their shares keep registered.
+        let pool = unsafe { lookup(id) };
+        let mut freed = Released::new();
+        let geometry = pool.slices();
+        let mut last: Option<(u32, u32)> = None;
+        for p in pkts.drain(..) {
+            let buffer = geometry.buffer(p.into_raw().1);
+            match &mut last {
+                Some((b, n)) if *b == buffer => *n += 1,
+                // SAFETY: the slices counted held `n` shares of `b`, given up here; `freed` has room for one
+                // buffer per packet of the burst (at most MAX_BULK, checked).
+                _ => {
+                    if let Some((b, n)) = last.replace((buffer, 1)) {
+                        unsafe { pool.release_slices(b, n, &mut freed) }
+                    }
+                }
+            }
+        }
+        // SAFETY: as above; what `freed` holds are buffers whose last share was just given up.
+        unsafe {
+            if let Some((b, n)) = last {
+                pool.release_slices(b, n, &mut freed);
+            }
+            pool.put_bulk(&freed);
+        }
+        return;
+    }
     let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new(), slices: None };
     for p in pkts.drain(..) {
         let (tag, head) = p.into_raw();
@@ -52,6 +80,19 @@ fn one_pool_of_simple<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16>
     let first = pkts.first()?.tag();
     let key = |tag: u16| tag & (POOL_ID_MASK | SIMPLE);
     let one = first & SIMPLE != 0 && pkts.len() <= MAX_BULK && pkts.iter().all(|p| key(p.tag()) == key(first));
+    one.then_some(first & POOL_ID_MASK)
+}
+
+/// The pool id of a burst (at most as many packets as [`Released`] holds) whose packets are all slices of
+/// that one pool: what a split-mode receiver frees, which goes back with one pool lookup and one count
+/// per buffer.
+#[inline]
+fn one_pool_of_slices<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16> {
+    let first = pkts.first()?.tag();
+    let key = |tag: u16| tag & (POOL_ID_MASK | SIMPLE | PLAIN);
+    let one = first & (SIMPLE | PLAIN) == PLAIN
+        && pkts.len() <= Released::new().capacity()
+        && pkts.iter().all(|p| key(p.tag()) == key(first));
     one.then_some(first & POOL_ID_MASK)
 }
 

@@ -289,3 +289,25 @@ fn a_slice_index_is_unique_and_survives_getting_a_descriptor() {
     drop((slices, plain, k));
     assert_eq!(pool.in_use(), 0);
 }
+
+#[test]
+fn free_burst_gives_back_a_burst_of_slices_only_buffer_by_buffer() {
+    let pool = slice_pool(16, 2048);
+    let mut burst: ArrayVec<Packet, 160> = ArrayVec::new();
+    let mut packers = Vec::new();
+    for round in 0..4u8 {
+        let mut k = packer(&pool);
+        for i in 0..20 {
+            burst.push(k.pack(&frame(round * 20 + i, 64), false).unwrap());
+        }
+        packers.push(k);
+    }
+    // Interleaved: runs of one buffer are short, and a buffer comes back only with its last share.
+    burst.swap(0, 79);
+    burst.swap(10, 45);
+    drop(packers);
+    assert_eq!(pool.in_use(), 4);
+    free_burst(&mut burst);
+    assert!(burst.is_empty());
+    assert_eq!(pool.in_use(), 0);
+}
