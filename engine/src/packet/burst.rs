@@ -23,30 +23,7 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     }
     if let Some(id) = one_pool_of_slices(pkts) {
         // SAFETY: the burst's packets are slices of pool `id`, which their shares keep registered.
-        let pool = unsafe { lookup(id) };
-        let mut freed = Released::new();
-        let geometry = pool.slices();
-        let mut last: Option<(u32, u32)> = None;
-        for p in pkts.drain(..) {
-            let buffer = geometry.buffer(p.into_raw().1);
-            match &mut last {
-                Some((b, n)) if *b == buffer => *n += 1,
-                // SAFETY: the slices counted held `n` shares of `b`, given up here; `freed` has room for one
-                // buffer per packet of the burst (at most MAX_BULK, checked).
-                _ => {
-                    if let Some((b, n)) = last.replace((buffer, 1)) {
-                        unsafe { pool.release_slices(b, n, &mut freed) }
-                    }
-                }
-            }
-        }
-        // SAFETY: as above; what `freed` holds are buffers whose last share was just given up.
-        unsafe {
-            if let Some((b, n)) = last {
-                pool.release_slices(b, n, &mut freed);
-            }
-            pool.put_bulk(&freed);
-        }
+        unsafe { free_slices(lookup(id), pkts) };
         return;
     }
     let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new(), slices: None };
@@ -81,6 +58,37 @@ fn one_pool_of_simple<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16>
     let key = |tag: u16| tag & (POOL_ID_MASK | SIMPLE);
     let one = first & SIMPLE != 0 && pkts.len() <= MAX_BULK && pkts.iter().all(|p| key(p.tag()) == key(first));
     one.then_some(first & POOL_ID_MASK)
+}
+
+/// Frees `pkts`, slices of `pool` (at most as many as [`Released`] holds): each run of one buffer's slices
+/// gives up its shares at once, and the buffers that frees go back in one call.
+///
+/// # Safety
+/// Every packet of `pkts` is a slice of `pool`.
+unsafe fn free_slices<const N: usize>(pool: &PoolInner, pkts: &mut ArrayVec<Packet, N>) {
+    let geometry = pool.slices();
+    let mut freed = Released::new();
+    let mut run: Option<(u32, u32)> = None;
+    for p in pkts.drain(..) {
+        let buffer = geometry.buffer(p.into_raw().1);
+        match &mut run {
+            Some((b, n)) if *b == buffer => *n += 1,
+            _ => {
+                if let Some((b, n)) = run.replace((buffer, 1)) {
+                    // SAFETY: the run's slices, taken apart here, held `n` shares of `b`; `freed` has room for
+                    // a buffer per packet (contract).
+                    unsafe { pool.release_slices(b, n, &mut freed) };
+                }
+            }
+        }
+    }
+    // SAFETY: as above, for the last run; `freed` holds buffers whose last share was just given up.
+    unsafe {
+        if let Some((b, n)) = run {
+            pool.release_slices(b, n, &mut freed);
+        }
+        pool.put_bulk(&freed);
+    }
 }
 
 /// The pool id of a burst (at most as many packets as [`Released`] holds) whose packets are all slices of
