@@ -283,8 +283,8 @@ impl Packet {
         unsafe { pool.buf_ptr(self.head()).add(pool.headroom as usize) }
     }
 
-    /// Start of a slice's data (out of line: plain packets' accessors stay small enough to inline).
-    #[inline(never)]
+    /// Start of a slice's data.
+    #[inline]
     fn slice_ptr(&self) -> *mut u8 {
         let pool = self.pool();
         let g = pool.slices();
