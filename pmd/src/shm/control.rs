@@ -78,9 +78,20 @@ impl Control {
     /// Posts `session`, watches `stream` until the peer goes (or the port stops or abandons it), then
     /// posts the end.
     fn run_connection(&self, stream: &UnixStream, session: Session, local: &Local) {
+        self.connected(session, local);
+        self.watch(stream, local);
+    }
+
+    /// Posts `session`: the port's link is up from its next poll.
+    fn connected(&self, session: Session, local: &Local) {
         self.abandon.store(false, Ordering::Release);
         self.post(Change::Up(Box::new(session)));
         log::info!("{}: shm peer connected at {}", local.name, local.path.display());
+    }
+
+    /// Watches the connection's `stream` until the peer goes (or the port stops or abandons it), then
+    /// posts the end.
+    fn watch(&self, stream: &UnixStream, local: &Local) {
         loop {
             if self.stopping() || self.abandon.load(Ordering::Acquire) {
                 // A goodbye lets the peer tell a deliberate close from a crash in its log; losing it is harmless.
@@ -136,8 +147,11 @@ pub(super) fn spawn_client(
     local: Local,
     control: Arc<Control>,
 ) -> std::io::Result<JoinHandle<()>> {
+    // Posted before the thread starts, so that the port's link is up from its first poll: a client that
+    // sends at once (txonly) counted its first bursts as `NoPeer` while this thread was not yet scheduled.
+    control.connected(session, &local);
     std::thread::Builder::new().name(format!("{}-ctl", local.name)).spawn(move || {
-        control.run_connection(&stream, session, &local);
+        control.watch(&stream, &local);
         drop(stream);
         let mut reported = false;
         while !control.stopping() {
