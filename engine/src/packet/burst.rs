@@ -64,7 +64,8 @@ fn one_pool_of_simple<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16>
 /// gives up its shares at once, and the buffers that frees go back in one call.
 ///
 /// # Safety
-/// Every packet of `pkts` is a slice of `pool`.
+/// Every packet of `pkts` is a slice of `pool`, and there are at most as many as [`Released`] holds (one
+/// buffer freed per packet at most).
 unsafe fn free_slices<const N: usize>(pool: &PoolInner, pkts: &mut ArrayVec<Packet, N>) {
     let geometry = pool.slices();
     let mut freed = Released::new();

@@ -1031,7 +1031,8 @@ pub enum CopyError {
 
 impl Drop for Packet {
     fn drop(&mut self) {
-        free_packet(self.pool(), self.tag(), self.head());
+        // SAFETY: the packet's own pool, and the handle is being dropped.
+        unsafe { free_packet(self.pool(), self.tag(), self.head()) };
     }
 }
 
@@ -1055,8 +1056,12 @@ fn plain_tag(pool: &PoolInner) -> u16 {
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).
+///
+/// # Safety
+/// `pool` is the packet's pool, and the handle was taken apart (or is being dropped) for this: nothing
+/// uses the packet afterwards.
 #[inline]
-fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
+unsafe fn free_packet(pool: &PoolInner, tag: u16, head: u32) {
     if tag & SIMPLE != 0 {
         // SAFETY: a simple packet is exactly its own buffer, owned by the handle being freed.
         unsafe { pool.put_bulk(&[head]) };

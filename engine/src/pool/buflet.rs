@@ -276,11 +276,10 @@ impl PoolInner {
             out.push(mem);
         }
         let own = if mem == b { shares } else { 1 };
-        if !self.has_buffer(b) {
-            // A slice's descriptor slot: no buffer of its own to give back.
-            // SAFETY: the buflet holds its own buffer's share (and, direct, those in reserve), given up with the
-            // chain (contract).
-        } else if unsafe { self.release_ref(b, own) } {
+        // A slice's descriptor slot (no buffer of its own) gives back nothing more.
+        // SAFETY: otherwise the buflet holds its own buffer's share (and, direct, those in reserve), given up
+        // with the chain (contract).
+        if self.has_buffer(b) && unsafe { self.release_ref(b, own) } {
             out.push(b);
         } else {
             #[cfg(test)]

@@ -58,7 +58,8 @@ pub struct PoolConfig {
     pub prefer: Prefer,
     /// Whether packets may be slices of this pool's buffers (split-mode packing without descriptors, see
     /// [`slice`]): the pool then keeps 32 descriptors per buffer for slices that come to need one. Taken
-    /// as false when the pool has too many buffers for a slice's handle.
+    /// as false (packing then uses views) when a slice's handle cannot name every buffer and region, or the
+    /// buffer size is not a multiple of 16.
     pub slices: bool,
 }
 
