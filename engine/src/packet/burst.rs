@@ -9,7 +9,8 @@ use arrayvec::ArrayVec;
 /// call (or a few, for long chains), the run's chains are walked side by side
 /// ([`PoolInner::release_chains`]), and consecutive slices of one buffer give up their shares at once.
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
-    if let Some(id) = one_pool_of_simple(pkts) {
+    // Simple packets (one buffer each that nothing shares), the most common burst.
+    if let Some(id) = one_pool_of(pkts, SIMPLE, SIMPLE, MAX_BULK) {
         let n = pkts.len();
         // Each buffer's index is written where the thread cache keeps it, with no gathering first.
         // SAFETY: the burst's packets own buffers of pool `id`, which keeps it registered until they are
@@ -21,12 +22,14 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
         }
         return;
     }
-    if let Some(id) = one_pool_of_slices(pkts) {
+    // Slices, what a split-mode receiver frees: one pool lookup and one count per buffer (at most one
+    // buffer freed per packet, which `Released` must hold).
+    if let Some(id) = one_pool_of(pkts, SIMPLE | PLAIN, PLAIN, Released::new().capacity()) {
         // SAFETY: the burst's packets are slices of pool `id`, which their shares keep registered.
         unsafe { free_slices(lookup(id), pkts) };
         return;
     }
-    let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new(), slices: None };
+    let mut run = Run { pool: None, simple: Released::new(), chains: ArrayVec::new(), slices: SliceRun::default() };
     for p in pkts.drain(..) {
         let (tag, head) = p.into_raw();
         let id = tag & POOL_ID_MASK;
@@ -35,13 +38,15 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
             unsafe { run.flush() };
         }
         // SAFETY: the packet we just took apart owns buffers of pool `id`.
-        run.pool = Some(unsafe { lookup(id) });
+        let pool = unsafe { lookup(id) };
+        run.pool = Some(pool);
         if tag & SIMPLE != 0 {
             // The buffer is the whole packet and nothing shares it: no descriptor read.
             run.simple.push(head);
         } else if tag & PLAIN != 0 {
-            // SAFETY: the run holds only what this loop took apart from packets of its pool.
-            unsafe { run.add_slice(head) };
+            // SAFETY: the slice just taken apart is of the run's pool; `simple` has room for two more buffers
+            // (the run is flushed before it has less).
+            unsafe { run.slices.add(pool, head, &mut run.simple) };
         } else {
             run.chains.push(head);
         }
@@ -50,13 +55,13 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     unsafe { run.flush() };
 }
 
-/// The pool id of a burst (at most [`MAX_BULK`] packets) whose packets are all simple (one buffer each
-/// that nothing shares) and all of that one pool: the common burst, which goes back in one pass.
+/// The pool id of a burst of at most `max` packets, all of that one pool and all of one kind (their tags'
+/// `kind_mask` bits equal to `kind`): the common bursts, each of which goes back in one pass.
 #[inline]
-fn one_pool_of_simple<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16> {
+fn one_pool_of<const N: usize>(pkts: &ArrayVec<Packet, N>, kind_mask: u16, kind: u16, max: usize) -> Option<u16> {
     let first = pkts.first()?.tag();
-    let key = |tag: u16| tag & (POOL_ID_MASK | SIMPLE);
-    let one = first & SIMPLE != 0 && pkts.len() <= MAX_BULK && pkts.iter().all(|p| key(p.tag()) == key(first));
+    let key = |tag: u16| tag & (POOL_ID_MASK | kind_mask);
+    let one = first & kind_mask == kind && pkts.len() <= max && pkts.iter().all(|p| key(p.tag()) == key(first));
     one.then_some(first & POOL_ID_MASK)
 }
 
@@ -67,42 +72,56 @@ fn one_pool_of_simple<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16>
 /// Every packet of `pkts` is a slice of `pool`, and there are at most as many as [`Released`] holds (one
 /// buffer freed per packet at most).
 unsafe fn free_slices<const N: usize>(pool: &PoolInner, pkts: &mut ArrayVec<Packet, N>) {
-    let geometry = pool.slices();
     let mut freed = Released::new();
-    let mut run: Option<(u32, u32)> = None;
+    let mut run = SliceRun::default();
     for p in pkts.drain(..) {
-        let buffer = geometry.buffer(p.into_raw().1);
-        match &mut run {
-            Some((b, n)) if *b == buffer => *n += 1,
-            _ => {
-                if let Some((b, n)) = run.replace((buffer, 1)) {
-                    // SAFETY: the run's slices, taken apart here, held `n` shares of `b`; `freed` has room for
-                    // a buffer per packet (contract).
-                    unsafe { pool.release_slices(b, n, &mut freed) };
-                }
-            }
-        }
+        // SAFETY: the slice just taken apart is of `pool`; `freed` has room for a buffer per packet (contract).
+        unsafe { run.add(pool, p.into_raw().1, &mut freed) };
     }
     // SAFETY: as above, for the last run; `freed` holds buffers whose last share was just given up.
     unsafe {
-        if let Some((b, n)) = run {
-            pool.release_slices(b, n, &mut freed);
-        }
+        run.finish(pool, &mut freed);
         pool.put_bulk(&freed);
     }
 }
 
-/// The pool id of a burst (at most as many packets as [`Released`] holds) whose packets are all slices of
-/// that one pool: what a split-mode receiver frees, which goes back with one pool lookup and one count
-/// per buffer.
-#[inline]
-fn one_pool_of_slices<const N: usize>(pkts: &ArrayVec<Packet, N>) -> Option<u16> {
-    let first = pkts.first()?.tag();
-    let key = |tag: u16| tag & (POOL_ID_MASK | SIMPLE | PLAIN);
-    let one = first & (SIMPLE | PLAIN) == PLAIN
-        && pkts.len() <= Released::new().capacity()
-        && pkts.iter().all(|p| key(p.tag()) == key(first));
-    one.then_some(first & POOL_ID_MASK)
+/// Consecutive slices of one buffer being freed: how many of its shares they held, given up with one count
+/// when a slice of another buffer comes (or the run ends).
+#[derive(Default)]
+struct SliceRun(Option<(u32, u32)>);
+
+impl SliceRun {
+    /// Counts slice `head`'s share with the others of its buffer, giving up those of the previous buffer
+    /// (into `out`, when they were its last) if it is another.
+    ///
+    /// # Safety
+    /// Slice `head` of `pool` was taken apart to be freed, as were the run's others; `out` has room for one
+    /// more buffer.
+    #[inline]
+    unsafe fn add(&mut self, pool: &PoolInner, head: u32, out: &mut Released) {
+        let buffer = pool.slices().buffer(head);
+        match &mut self.0 {
+            Some((b, n)) if *b == buffer => *n += 1,
+            last => {
+                if let Some((b, n)) = last.replace((buffer, 1)) {
+                    // SAFETY: the run's slices of `b`, taken apart here, held `n` shares (contract).
+                    unsafe { pool.release_slices(b, n, out) };
+                }
+            }
+        }
+    }
+
+    /// Gives up the shares the run holds (into `out`, when they were their buffer's last).
+    ///
+    /// # Safety
+    /// As for [`SliceRun::add`].
+    #[inline]
+    unsafe fn finish(&mut self, pool: &PoolInner, out: &mut Released) {
+        if let Some((b, n)) = self.0.take() {
+            // SAFETY: forwarded contract.
+            unsafe { pool.release_slices(b, n, out) };
+        }
+    }
 }
 
 /// What [`free_burst`] has taken apart of a run of packets of one pool and not yet given back.
@@ -112,8 +131,8 @@ struct Run<'a> {
     simple: Released,
     /// Heads of chains (several buflets, or shared).
     chains: ArrayVec<u32, CHAIN_BATCH>,
-    /// The buffer of the last slices taken apart, and how many of its shares they held.
-    slices: Option<(u32, u32)>,
+    /// The last slices taken apart, of one buffer.
+    slices: SliceRun,
 }
 
 impl Run<'_> {
@@ -126,32 +145,11 @@ impl Run<'_> {
         // SAFETY: forwarded contract; at most CHAIN_BATCH chains (the array's capacity); the run's slices held
         // the shares, and `simple` has room for their buffer (the run is flushed before it has less than two).
         unsafe {
-            if let Some((buffer, n)) = self.slices.take() {
-                pool.release_slices(buffer, n, &mut self.simple);
-            }
+            self.slices.finish(pool, &mut self.simple);
             pool.release_chains(&self.chains, &mut self.simple);
             pool.put_bulk(&self.simple);
         }
         self.chains.clear();
         self.simple.clear();
-    }
-
-    /// Counts slice `head`'s share with the others of its buffer, giving up those of the previous buffer
-    /// (into `simple`, when they were its last) if it is another.
-    ///
-    /// # Safety
-    /// As for [`Run::flush`]; `simple` has room for two more buffers.
-    unsafe fn add_slice(&mut self, head: u32) {
-        let Some(pool) = self.pool else { return };
-        let buffer = pool.slices().buffer(head);
-        match &mut self.slices {
-            Some((b, n)) if *b == buffer => *n += 1,
-            last => {
-                if let Some((b, n)) = last.replace((buffer, 1)) {
-                    // SAFETY: forwarded contract: the run's slices of `b` held `n` shares.
-                    unsafe { pool.release_slices(b, n, &mut self.simple) };
-                }
-            }
-        }
     }
 }

@@ -2,8 +2,8 @@
 //! (feth's private pools) does with every burst it sends. One bulk allocation, and each copy written into
 //! a buffer straight from the thread cache's slot, with no per-packet call, check or handle rewrite.
 
-use super::{Packet, ETHERNET, META, PLAIN, POOL_ID_MASK, SIMPLE};
-use crate::pool::{lookup, Pool, PoolInner, MAX_BULK};
+use super::{unwritten_source_pool, Packet, ETHERNET, PLAIN, SIMPLE};
+use crate::pool::{Pool, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
 
 /// Copies this many ahead have their destination line fetched for ownership: the core that received
@@ -62,14 +62,7 @@ impl Pool {
     /// The pool of `src` (not empty) when every packet of it is plain with no metadata written, of that one
     /// pool, whose headroom is this pool's, and short enough for this pool's buffers.
     fn plain_copies_source<'s>(&self, src: &'s [Packet]) -> Option<&'s PoolInner> {
-        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | SIMPLE | META);
-        let first = key(&src[0]);
-        if first & (PLAIN | SIMPLE) != PLAIN | SIMPLE || first & META != 0 || !src.iter().all(|p| key(p) == first) {
-            return None;
-        }
-        // SAFETY: the packets of `src` own buffers of pool `first`, which keeps it registered while they
-        // live: for as long as the borrow of `src` the returned reference is tied to.
-        let from = unsafe { lookup(first & POOL_ID_MASK) };
+        let from = unwritten_source_pool(src, PLAIN | SIMPLE)?;
         let to = self.inner();
         let longest = src.iter().map(|p| usize::from(p.cached_len())).max().unwrap_or(0);
         (from.headroom == to.headroom && longest <= to.room()).then_some(from)

@@ -1055,6 +1055,21 @@ fn plain_tag(pool: &PoolInner) -> u16 {
     pool.id | SIMPLE | PLAIN
 }
 
+/// The pool of the packets of `src` when there is at least one and every one has the tag bits `kind`
+/// (`PLAIN | SIMPLE`: plain; `PLAIN`: direct, plain or a slice), no metadata written (at most marked as
+/// starting with an Ethernet header), and that one pool: a burst a driver copies whole from the handles
+/// alone.
+fn unwritten_source_pool(src: &[Packet], kind: u16) -> Option<&PoolInner> {
+    let key = |p: &Packet| p.tag() & (POOL_ID_MASK | kind | META);
+    let first = key(src.first()?);
+    if first & (kind | META) != kind || !src.iter().all(|p| key(p) == first) {
+        return None;
+    }
+    // SAFETY: the packets of `src` own buffers of pool `first`, which keeps it registered while they live:
+    // for as long as the borrow of `src` the returned reference is tied to.
+    Some(unsafe { lookup(first & POOL_ID_MASK) })
+}
+
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).
 ///
 /// # Safety

@@ -3,7 +3,7 @@
 //! one, at the pool's headroom into it, and leaves as a slice (see `pool::slice`) holding one share of
 //! the buffer.
 
-use super::{Packet, ETHERNET, META, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{unwritten_source_pool, Packet, ETHERNET, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::slice::{SLICES_PER_BUFFER, SLICE_ALIGN};
 use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
@@ -154,12 +154,8 @@ impl Pool {
     /// Whether every packet of `src` (not empty) is direct with no metadata written, all of one pool whose
     /// headroom is this pool's, and this pool allows slices.
     fn packs_plain(&self, src: &[Packet]) -> bool {
-        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | META);
-        let Some(first) = src.first().map(key) else { return false };
-        if first & PLAIN == 0 || first & META != 0 || !src.iter().all(|p| key(p) == first) {
-            return false;
-        }
-        self.inner().allows_slices() && src[0].pool().headroom == self.inner().headroom
+        let to = self.inner();
+        to.allows_slices() && unwritten_source_pool(src, PLAIN).is_some_and(|from| from.headroom == to.headroom)
     }
 
     /// A slice of this pool holding a copy of `frame`, packed into `packer`'s buffer, or into a new one

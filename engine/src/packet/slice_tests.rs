@@ -9,12 +9,17 @@ use proptest::prelude::*;
 const HEADROOM: u32 = 32;
 
 fn slice_pool(buffers: u32, buf_size: u32) -> Pool {
+    Pool::new(slice_config(buffers, buf_size)).unwrap()
+}
+
+/// A pool of `buffers` of `buf_size` on normal pages with [`HEADROOM`], one buflet a packet, slices allowed.
+fn slice_config(buffers: u32, buf_size: u32) -> PoolConfig {
     let mut c = PoolConfig::new("slice-test", buffers, buf_size);
     c.headroom = HEADROOM;
     c.cache_size = 16;
     c.prefer = Prefer::Normal;
     c.slices = true;
-    Pool::new(c).unwrap()
+    c
 }
 
 fn packer(pool: &Pool) -> Packer {
@@ -92,9 +97,7 @@ fn the_packer_stops_at_the_buffer_end_and_at_its_slice_count() {
 
 #[test]
 fn only_new_plain_packets_of_slice_pools_are_packed_into() {
-    let mut c = PoolConfig::new("no-slices", 8, 4096);
-    c.prefer = Prefer::Normal;
-    let plain_pool = Pool::new(c).unwrap();
+    let plain_pool = Pool::new(PoolConfig { slices: false, ..slice_config(8, 4096) }).unwrap();
     assert!(Packer::new(plain_pool.alloc().unwrap()).is_err());
     let pool = slice_pool(8, 4096);
     assert!(Packer::new(pool.packet_from(&[1]).unwrap()).is_err(), "not empty");
@@ -128,12 +131,7 @@ fn a_slice_that_needs_a_descriptor_gets_its_slot_and_keeps_its_bytes() {
 
 #[test]
 fn slices_chain_buflets_like_views() {
-    let mut c = PoolConfig::new("slice-chain", 16, 1024);
-    c.headroom = HEADROOM;
-    c.max_buflets = 4;
-    c.prefer = Prefer::Normal;
-    c.slices = true;
-    let pool = Pool::new(c).unwrap();
+    let pool = Pool::new(PoolConfig { max_buflets: 4, ..slice_config(16, 1024) }).unwrap();
     let mut k = packer(&pool);
     let mut a = k.pack(&frame(1, 100), false).unwrap();
     a.append(&frame(7, 2000)).unwrap();
@@ -258,10 +256,7 @@ proptest! {
 fn a_full_buffer_takes_not_even_an_empty_frame() {
     // No headroom and 1 KiB: two 512-byte frames fill it, and a region starting at its end would not fit
     // the handle (it would name the next buffer).
-    let mut c = PoolConfig::new("slice-full", 4, 1024);
-    c.prefer = Prefer::Normal;
-    c.slices = true;
-    let pool = Pool::new(c).unwrap();
+    let pool = Pool::new(PoolConfig { headroom: 0, ..slice_config(4, 1024) }).unwrap();
     let mut k = packer(&pool);
     let a = k.pack(&[1; 512], false).unwrap();
     let b = k.pack(&[2; 512], false).unwrap();
