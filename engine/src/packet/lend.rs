@@ -2,7 +2,7 @@
 //! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
 //! indices to it, and make packets of what comes back, without a copy.
 
-use super::{plain_packet, Packet, NIL, POOL_ID_MASK, SIMPLE};
+use super::{plain_packet, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::{Pool, PoolInner};
 use arrayvec::ArrayVec;
 
@@ -42,6 +42,14 @@ pub const MAX_LENT_CHAIN: usize = 64;
 pub type LentChain = ArrayVec<LentBuffer, MAX_LENT_CHAIN>;
 
 impl Packet {
+    /// Whether the packet is a plain buffer of `pool`: one whole buffer that nothing shares, with no
+    /// descriptor written, so its data starts where the pool puts a new packet's (at its headroom). A tag
+    /// test: drivers that lend whole bursts ask it of every packet before taking any.
+    #[inline]
+    pub fn is_plain_of(&self, pool: &Pool) -> bool {
+        self.tag() & (PLAIN | SIMPLE | POOL_ID_MASK) == PLAIN | SIMPLE | pool.id()
+    }
+
     /// [`Packet::into_buffer`] for a packet of any number of buflets: gives up the handle and writes each
     /// buflet's buffer, head first, into `out` (cleared first), when every buflet is a whole buffer of
     /// `pool` that nothing else shares; otherwise returns the packet unchanged. Metadata is not kept.

@@ -216,6 +216,12 @@ impl Session {
         };
         // Packets count as sent as the peer's index is learnt (when the ring runs short, at the latest).
         self.count_sent(self.tx.known_consumed(), side);
+        let plain = self.send_plain(pkts, space, side);
+        if pkts.is_empty() {
+            self.publish_awaiting(side);
+            return plain;
+        }
+        let space = space - plain as u32;
         let (mut used, mut taken) = (0u32, 0);
         let mut chain = LentChain::new();
         for p in pkts.iter() {
@@ -250,7 +256,36 @@ impl Session {
         }
         self.tx.publish(used);
         self.publish_awaiting(side);
-        taken
+        plain + taken
+    }
+
+    /// Sends the packets at the front of `pkts` that are plain buffers of this side's pool no longer than
+    /// a frame (what generators and io forwarders send), at most `space` of them: one slot each, at the
+    /// usual offset, written with no call per packet. Returns how many went; the general path takes the
+    /// rest.
+    fn send_plain(&mut self, pkts: &mut PacketBurst, space: u32, side: &PortSide<'_>) -> usize {
+        let fits = |p: &Packet| p.is_plain_of(side.pool) && p.len() <= side.max_frame;
+        let n = pkts.iter().take(space as usize).take_while(|p| fits(p)).count();
+        if n == 0 {
+            return 0;
+        }
+        self.tx.prepare(n as u32);
+        let mask = self.tx.size() - 1;
+        for (k, p) in pkts.drain(..n).enumerate() {
+            let Ok(buf) = p.into_buffer(side.pool) else { unreachable!("a plain buffer of the pool is lent") };
+            let (slot, _) = entry::encode(buf, false, false, buf.offset);
+            self.tx.write(k as u32, slot);
+            self.ends[(self.tx.head().wrapping_add(k as u32) & mask) as usize] = 1 + buf.len;
+            let fresh = self.lent.insert(buf.index);
+            debug_assert!(fresh, "a buffer this side owned is not lent already");
+        }
+        self.lent_count += n;
+        self.awaiting += n as u64;
+        self.tx.publish(n as u32);
+        // The next burst's slots, which the peer read a lap ago: asked for now, their lines are this
+        // side's by the time it has made that burst, instead of each write above waiting for its line.
+        self.tx.prepare(n as u32);
+        n
     }
 
     /// Publishes [`Session::awaiting`] when it changed (the counter shares a line the main thread reads).
