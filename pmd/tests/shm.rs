@@ -167,6 +167,33 @@ fn plain_frames_and_frames_that_need_more_than_one_slot_cross_in_one_burst_in_or
 }
 
 #[test]
+fn plain_frames_beyond_the_room_on_the_ring_stay_with_the_caller() {
+    let path = endpoint();
+    let ring = |role| ShmConfig { ring_size: 64, ..config(&path, role) };
+    let mut server = ShmPort::open(&ring(Role::Server), pool_config("server")).unwrap();
+    let mut client = ShmPort::open(&ring(Role::Client), pool_config("client")).unwrap();
+    poll_until(&mut [&mut server, &mut client], |p| p.iter().all(|p| p.link() == LinkState::Up));
+    let pool = client.tx_pool().clone();
+    let burst_of = |first: u64| -> PacketBurst {
+        (first..first + 40).map(|id| pool.packet_from(&frame_bytes(id, 64)).unwrap()).collect()
+    };
+    let mut burst = burst_of(0);
+    assert_eq!(client.tx_burst(0, &mut burst), 40);
+    let mut more = burst_of(40);
+    assert_eq!(client.tx_burst(0, &mut more), 24, "as many as the ring has slots left");
+    assert_eq!((more.len(), id_of(&more[0])), (16, 64), "the rest stays with the caller, in order");
+    assert_eq!(client.tx_burst(0, &mut more), 0, "a full ring takes nothing");
+    let mut got = Vec::new();
+    while got.len() < 64 {
+        let mut inbox = PacketBurst::new();
+        server.rx_burst(0, &mut inbox, 32);
+        got.extend(inbox.iter().map(id_of));
+    }
+    assert_eq!(got, (0..64).collect::<Vec<_>>());
+    assert_eq!(client.tx_burst(0, &mut more), 16, "room again once the peer took them");
+}
+
+#[test]
 fn a_packet_of_another_pool_is_copied_into_the_port_pool() {
     let (mut server, mut client, _path) = connected();
     let mut c = PoolConfig::new("elsewhere", 16, 2048);

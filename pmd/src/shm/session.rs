@@ -86,6 +86,12 @@ enum Lent {
     Chain { home: bool },
 }
 
+/// Whether `p` is a plain buffer of this side's pool no longer than a frame: it crosses in one slot.
+#[inline]
+fn is_plain_frame(p: &Packet, side: &PortSide<'_>) -> bool {
+    p.is_plain_of(side.pool) && p.len() <= side.max_frame
+}
+
 /// A live connection's data path.
 #[derive(Debug)]
 pub(super) struct Session {
@@ -205,9 +211,11 @@ impl Session {
             return 0;
         }
         let headroom = side.pool.headroom();
-        // A packet goes only while the ring surely has its slots: it may take two per buflet.
+        // A packet goes only while the ring surely has its slots: a plain one takes one, others may take
+        // two per buflet.
         let slots = |p: &Packet| entry::most_slots(p.buflet_count());
-        let want = pkts.iter().map(slots).sum();
+        let plain = pkts.iter().take_while(|p| is_plain_frame(p, side)).count();
+        let want = if plain == pkts.len() { plain as u32 } else { pkts.iter().map(slots).sum() };
         // An idle call (nothing to send) is when to learn how far the peer got, for the counters.
         let learn = if want == 0 && self.tx.known_consumed() != self.tx.head() { u32::MAX } else { want };
         let Ok(space) = self.tx.space(learn) else {
@@ -216,8 +224,8 @@ impl Session {
         };
         // Packets count as sent as the peer's index is learnt (when the ring runs short, at the latest).
         self.count_sent(self.tx.known_consumed(), side);
-        let plain = self.send_plain(pkts, space, side);
-        if pkts.is_empty() {
+        let plain = self.send_plain(pkts, plain.min(space as usize), side);
+        if pkts.is_empty() || plain as u32 == space {
             self.publish_awaiting(side);
             return plain;
         }
@@ -259,20 +267,17 @@ impl Session {
         plain + taken
     }
 
-    /// Sends the packets at the front of `pkts` that are plain buffers of this side's pool no longer than
-    /// a frame (what generators and io forwarders send), at most `space` of them: one slot each, at the
-    /// usual offset, written with no call per packet. Returns how many went; the general path takes the
-    /// rest.
-    fn send_plain(&mut self, pkts: &mut PacketBurst, space: u32, side: &PortSide<'_>) -> usize {
-        let fits = |p: &Packet| p.is_plain_of(side.pool) && p.len() <= side.max_frame;
-        let n = pkts.iter().take(space as usize).take_while(|p| fits(p)).count();
+    /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]; what generators and io
+    /// forwarders send) for which the ring has room: one slot each, at the usual offset, written with no
+    /// call per packet. Returns `n`; the general path takes the rest.
+    fn send_plain(&mut self, pkts: &mut PacketBurst, n: usize, side: &PortSide<'_>) -> usize {
         if n == 0 {
             return 0;
         }
         self.tx.prepare(n as u32);
         let mask = self.tx.size() - 1;
         for (k, p) in pkts.drain(..n).enumerate() {
-            let Ok(buf) = p.into_buffer(side.pool) else { unreachable!("a plain buffer of the pool is lent") };
+            let Ok(buf) = p.into_buffer(side.pool) else { unreachable!("a plain frame is a buffer of the pool") };
             let (slot, _) = entry::encode(buf, false, false, buf.offset);
             self.tx.write(k as u32, slot);
             self.ends[(self.tx.head().wrapping_add(k as u32) & mask) as usize] = 1 + buf.len;
