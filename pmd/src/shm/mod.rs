@@ -43,6 +43,8 @@ mod ring;
 mod session;
 #[cfg(not(loom))]
 mod sys;
+#[cfg(not(loom))]
+mod tally;
 #[cfg(all(test, not(loom)))]
 mod tests;
 

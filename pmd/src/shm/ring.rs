@@ -106,11 +106,6 @@ impl<const W: usize> Producer<W> {
         self.head
     }
 
-    /// Slots.
-    pub fn size(&self) -> u32 {
-        self.mem.size
-    }
-
     /// Asks for the lines of the next `n` slots in owned state before they are written: the consumer
     /// read them last, and a store to a line another core holds waits for it, so the burst's lines are
     /// fetched together rather than one store at a time. A hint: it reads and writes nothing.

@@ -8,6 +8,7 @@ use super::entry;
 use super::layout::{self, Role, DATA_WORDS, RETURN_WORDS};
 use super::ledger::Ledger;
 use super::ring::{Consumer, Corrupt, Producer};
+use super::tally::Tally;
 use pktloop_engine::mem::Region;
 use pktloop_engine::packet::{CopyError, LentBuffer, LentChain};
 use pktloop_engine::port::{bump_owned, DropReason, PacketBurst, PortCounters};
@@ -109,14 +110,8 @@ pub(super) struct Session {
     to_give: Vec<u32>,
     /// Room to collect freed peer buffers in (kept, so no call clears a fresh array).
     freed: Box<[u32; BULK]>,
-    /// Per `tx` slot: 1 + the bytes of the packet whose last entry is there, 0 for an entry a packet
-    /// continues after (private: the peer may overwrite the slots), to count packets as the peer takes
-    /// them.
-    ends: Box<[u32]>,
-    /// `tx` consumer index up to which taken packets are counted as sent.
-    counted: u32,
-    /// Packets published on `tx` and not counted as sent yet (published in [`ShmCounters`]).
-    awaiting: u64,
+    /// What was sent on `tx`, slot by slot, and how much of it the peer took.
+    tally: Tally,
     /// Receive polls in a row that found nothing.
     idle_polls: u32,
     /// Slots `rx` must have published before the next look finds anything new: 1, or more when the
@@ -153,7 +148,7 @@ impl Session {
                 Consumer::new(rings.returns),
             )
         };
-        let counted = tx.head();
+        let tally = Tally::new(ring_size, tx.head());
         Session {
             tx,
             rx,
@@ -163,9 +158,7 @@ impl Session {
             lent: Ledger::new(own),
             to_give: Vec::with_capacity(peer_count as usize),
             freed: Box::new([0; BULK]),
-            ends: vec![0; ring_size as usize].into_boxed_slice(),
-            counted,
-            awaiting: 0,
+            tally,
             idle_polls: 0,
             rx_need: 1,
             lent_count: 0,
@@ -244,7 +237,6 @@ impl Session {
         for p in pkts.drain(..taken) {
             let len = p.len();
             let Some(lent) = self.lend(p, side, &mut chain) else { continue };
-            self.awaiting += 1;
             match lent {
                 // A buffer going home sits where its owner's pool puts data.
                 Lent::One { buf, home } => {
@@ -260,7 +252,7 @@ impl Session {
                 }
             }
             // The packet's last slot says it ended, and how long it was.
-            self.ends[(self.tx.head().wrapping_add(used - 1) & (self.tx.size() - 1)) as usize] = 1 + len as u32;
+            self.tally.ends(self.tx.head().wrapping_add(used - 1), len as u32);
         }
         self.tx.publish(used);
         self.publish_awaiting(side);
@@ -275,17 +267,15 @@ impl Session {
             return 0;
         }
         self.tx.prepare(n as u32);
-        let mask = self.tx.size() - 1;
         for (k, p) in pkts.drain(..n).enumerate() {
             let Ok(buf) = p.into_buffer(side.pool) else { unreachable!("a plain frame is a buffer of the pool") };
             let (slot, _) = entry::encode(buf, false, false, buf.offset);
             self.tx.write(k as u32, slot);
-            self.ends[(self.tx.head().wrapping_add(k as u32) & mask) as usize] = 1 + buf.len;
+            self.tally.ends(self.tx.head().wrapping_add(k as u32), buf.len);
             let fresh = self.lent.insert(buf.index);
             debug_assert!(fresh, "a buffer this side owned is not lent already");
         }
         self.lent_count += n;
-        self.awaiting += n as u64;
         self.tx.publish(n as u32);
         // The next burst's slots, which the peer read a lap ago: asked for now, their lines are this
         // side's by the time it has made that burst, instead of each write above waiting for its line.
@@ -293,10 +283,12 @@ impl Session {
         n
     }
 
-    /// Publishes [`Session::awaiting`] when it changed (the counter shares a line the main thread reads).
+    /// Publishes how many packets sent the peer has not taken, when that changed (the counter shares a
+    /// line the main thread reads).
     fn publish_awaiting(&self, side: &PortSide<'_>) {
-        if side.shm.awaiting_peer.load(Ordering::Relaxed) != self.awaiting {
-            side.shm.awaiting_peer.store(self.awaiting, Ordering::Relaxed);
+        let awaiting = self.tally.untaken();
+        if side.shm.awaiting_peer.load(Ordering::Relaxed) != awaiting {
+            side.shm.awaiting_peer.store(awaiting, Ordering::Relaxed);
         }
     }
 
@@ -318,18 +310,9 @@ impl Session {
     /// a port's `opackets` are packets its peer received, so that a packet lost with the peer is counted
     /// once, as dropped.
     fn count_sent(&mut self, consumed: u32, side: &PortSide<'_>) {
-        let (packets, bytes) = self.packets_between(self.counted, consumed);
-        self.counted = consumed;
-        side.counters.tx(packets, bytes);
-        self.awaiting = self.awaiting.saturating_sub(packets);
+        let taken = self.tally.take(consumed);
+        side.counters.tx(taken.packets, taken.bytes);
         self.publish_awaiting(side);
-    }
-
-    /// Packets ending in `tx` slots `from..to`, and their bytes.
-    fn packets_between(&self, from: u32, to: u32) -> (u64, u64) {
-        let mask = self.tx.size() - 1;
-        let ends = (0..to.wrapping_sub(from)).map(|k| self.ends[(from.wrapping_add(k) & mask) as usize]);
-        ends.filter(|&e| e > 0).fold((0, 0), |(n, b), e| (n + 1, b + u64::from(e - 1)))
     }
 
     /// Ends the session, the peer gone or going: takes back what it gave back, counts what it took as
@@ -339,10 +322,11 @@ impl Session {
     pub fn finish(mut self, side: &PortSide<'_>) {
         self.take_returns(side);
         let consumed = if self.broken { Err(Corrupt) } else { self.tx.consumed() };
-        let consumed = consumed.unwrap_or(self.counted);
-        self.count_sent(consumed, side);
-        side.counters.drop(DropReason::PeerLost, self.packets_between(consumed, self.tx.head()).0);
-        self.awaiting = 0;
+        if let Ok(consumed) = consumed {
+            self.count_sent(consumed, side);
+        }
+        side.counters.drop(DropReason::PeerLost, self.tally.untaken());
+        self.tally.forget_untaken();
         self.publish_awaiting(side);
         let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
         self.lent_count = 0;
@@ -383,7 +367,7 @@ impl Session {
         let (slot, offset) = entry::encode(b, more, home, usual);
         for words in std::iter::once(slot).chain(offset) {
             self.tx.write(*used, words);
-            self.ends[(self.tx.head().wrapping_add(*used) & (self.tx.size() - 1)) as usize] = 0;
+            self.tally.continues(self.tx.head().wrapping_add(*used));
             *used += 1;
         }
         self.cross(b.index, home);

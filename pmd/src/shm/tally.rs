@@ -1,0 +1,116 @@
+//! Counting sent packets as the peer takes them: a port's `opackets` are packets its peer received, so a
+//! packet counts as sent once the peer's consumer index has passed its last slot. The sender keeps, per
+//! slot, the running totals of the packets that ended by that slot; what the peer took since the last
+//! look is then one lookup at its index less the totals counted so far, however many slots it passed.
+
+/// Packets and bytes, as running totals since the session began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Totals {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// The totals of a producer's ring, slot by slot (private: the peer may overwrite the ring's slots).
+#[derive(Debug)]
+pub(super) struct Tally {
+    /// Per slot, as last written: the totals of every packet that ended in it or before.
+    at: Box<[Totals]>,
+    /// Totals of every packet written.
+    written: Totals,
+    /// Totals of the packets counted as taken.
+    counted: Totals,
+    /// The consumer index they were counted up to.
+    counted_to: u32,
+}
+
+impl Tally {
+    /// Nothing written yet, for a ring of `size` slots (a power of two) whose producer is at `head`.
+    pub fn new(size: u32, head: u32) -> Tally {
+        debug_assert!(size.is_power_of_two());
+        let at = vec![Totals::default(); size as usize].into_boxed_slice();
+        Tally { at, written: Totals::default(), counted: Totals::default(), counted_to: head }
+    }
+
+    #[inline]
+    fn slot(&mut self, pos: u32) -> &mut Totals {
+        let mask = self.at.len() - 1;
+        &mut self.at[pos as usize & mask]
+    }
+
+    /// Slot `pos` carries part of a packet that goes on in the next one.
+    #[inline]
+    pub fn continues(&mut self, pos: u32) {
+        let totals = self.written;
+        *self.slot(pos) = totals;
+    }
+
+    /// Slot `pos` carries the last part of a packet of `bytes` bytes.
+    #[inline]
+    pub fn ends(&mut self, pos: u32, bytes: u32) {
+        self.written.packets += 1;
+        self.written.bytes += u64::from(bytes);
+        let totals = self.written;
+        *self.slot(pos) = totals;
+    }
+
+    /// The packets (and their bytes) the peer took since the last look, its consumer index now at
+    /// `consumed` (checked by the ring to lie at most a ring behind the producer), which are counted now.
+    /// An index that moved back (only a hostile peer's does) counts nothing and moves nothing back.
+    pub fn take(&mut self, consumed: u32) -> Totals {
+        if consumed == self.counted_to {
+            return Totals::default();
+        }
+        let now = *self.slot(consumed.wrapping_sub(1));
+        if now.packets < self.counted.packets {
+            return Totals::default();
+        }
+        let taken = Totals { packets: now.packets - self.counted.packets, bytes: now.bytes - self.counted.bytes };
+        self.counted = now;
+        self.counted_to = consumed;
+        taken
+    }
+
+    /// Packets written and not counted as taken.
+    pub fn untaken(&self) -> u64 {
+        self.written.packets - self.counted.packets
+    }
+
+    /// Counts every packet written as no longer waiting (the session ends; the caller counts them lost).
+    pub fn forget_untaken(&mut self) {
+        self.counted = self.written;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_packet_counts_once_when_the_peer_passes_its_last_slot() {
+        let mut t = Tally::new(8, 6);
+        // Packets of 1, 2 and 1 slots at positions 6, 7-8, 9 (the ring wraps at 8).
+        t.ends(6, 60);
+        t.continues(7);
+        t.ends(8, 2000);
+        t.ends(9, 64);
+        assert_eq!(t.untaken(), 3);
+        assert_eq!(t.take(6), Totals::default(), "nothing taken yet");
+        assert_eq!(t.take(8), Totals { packets: 1, bytes: 60 }, "the second packet is half taken");
+        assert_eq!(t.take(9), Totals { packets: 1, bytes: 2000 });
+        assert_eq!(t.take(7), Totals::default(), "an index moved back counts nothing");
+        assert_eq!(t.take(10), Totals { packets: 1, bytes: 64 });
+        assert_eq!(t.untaken(), 0);
+    }
+
+    #[test]
+    fn a_lap_taken_at_once_counts_every_packet_of_it() {
+        let mut t = Tally::new(4, u32::MAX - 1);
+        for k in 0..4 {
+            t.ends((u32::MAX - 1).wrapping_add(k), 10);
+        }
+        assert_eq!(t.take(2), Totals { packets: 4, bytes: 40 }, "a full ring, the indices wrapping past u32::MAX");
+        t.ends(2, 5);
+        t.forget_untaken();
+        assert_eq!(t.untaken(), 0);
+    }
+}
