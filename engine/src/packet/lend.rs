@@ -42,9 +42,10 @@ pub const MAX_LENT_CHAIN: usize = 64;
 pub type LentChain = ArrayVec<LentBuffer, MAX_LENT_CHAIN>;
 
 impl Packet {
-    /// Whether the packet is a plain buffer of `pool`: one whole buffer that nothing shares, with no
-    /// descriptor written, so its data starts where the pool puts a new packet's (at its headroom). A tag
-    /// test: drivers that lend whole bursts ask it of every packet before taking any.
+    /// Whether the packet is a plain buffer of `pool`: one whole buffer that nothing shares, its data
+    /// where the pool puts a new packet's (at its headroom) and its length in the handle; its metadata
+    /// may have been written (lending does not keep it). [`Packet::into_buffer`] takes such a packet,
+    /// and a driver lending a burst can tell with a tag test which of its packets need no more looking at.
     #[inline]
     pub fn is_plain_of(&self, pool: &Pool) -> bool {
         self.tag() & (PLAIN | SIMPLE | POOL_ID_MASK) == PLAIN | SIMPLE | pool.id()

@@ -217,7 +217,7 @@ impl Session {
         };
         // Packets count as sent as the peer's index is learnt (when the ring runs short, at the latest).
         self.count_sent(self.tx.known_consumed(), side);
-        let plain = self.send_plain(pkts, plain.min(space as usize), side);
+        let plain = self.send_plain(pkts, plain.min(space as usize), space, side);
         if pkts.is_empty() || plain as u32 == space {
             self.publish_awaiting(side);
             return plain;
@@ -260,15 +260,17 @@ impl Session {
     }
 
     /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]; what generators and io
-    /// forwarders send) for which the ring has room: one slot each, at the usual offset, written with no
-    /// call per packet. Returns `n`; the general path takes the rest.
-    fn send_plain(&mut self, pkts: &mut PacketBurst, n: usize, side: &PortSide<'_>) -> usize {
+    /// forwarders send) for which the ring has room (it has `space` slots free): one slot each, at the
+    /// usual offset, written with no call per packet. Returns `n`; the general path takes the rest.
+    fn send_plain(&mut self, pkts: &mut PacketBurst, n: usize, space: u32, side: &PortSide<'_>) -> usize {
         if n == 0 {
             return 0;
         }
         self.tx.prepare(n as u32);
+        let headroom = side.pool.headroom();
         for (k, p) in pkts.drain(..n).enumerate() {
             let Ok(buf) = p.into_buffer(side.pool) else { unreachable!("a plain frame is a buffer of the pool") };
+            debug_assert_eq!(buf.offset, headroom, "a plain frame's data is at the headroom: one slot");
             let (slot, _) = entry::encode(buf, false, false, buf.offset);
             self.tx.write(k as u32, slot);
             self.tally.ends(self.tx.head().wrapping_add(k as u32), buf.len);
@@ -279,7 +281,8 @@ impl Session {
         self.tx.publish(n as u32);
         // The next burst's slots, which the peer read a lap ago: asked for now, their lines are this
         // side's by the time it has made that burst, instead of each write above waiting for its line.
-        self.tx.prepare(n as u32);
+        // (Only free ones: a full ring's next slots are those the peer is about to read.)
+        self.tx.prepare((n as u32).min(space - n as u32));
         n
     }
 

@@ -57,13 +57,13 @@ impl Tally {
     /// `consumed` (checked by the ring to lie at most a ring behind the producer), which are counted now.
     /// An index that moved back (only a hostile peer's does) counts nothing and moves nothing back.
     pub fn take(&mut self, consumed: u32) -> Totals {
-        if consumed == self.counted_to {
+        // An honest peer is at most a ring past the last count (the producer writes no further ahead of
+        // it); any index behind the last count is further than that, the distance wrapping.
+        let passed = consumed.wrapping_sub(self.counted_to);
+        if passed == 0 || passed > self.at.len() as u32 {
             return Totals::default();
         }
         let now = *self.slot(consumed.wrapping_sub(1));
-        if now.packets < self.counted.packets {
-            return Totals::default();
-        }
         let taken = Totals { packets: now.packets - self.counted.packets, bytes: now.bytes - self.counted.bytes };
         self.counted = now;
         self.counted_to = consumed;
@@ -100,6 +100,22 @@ mod tests {
         assert_eq!(t.take(7), Totals::default(), "an index moved back counts nothing");
         assert_eq!(t.take(10), Totals { packets: 1, bytes: 64 });
         assert_eq!(t.untaken(), 0);
+    }
+
+    #[test]
+    fn an_index_a_whole_ring_back_counts_nothing() {
+        // Ring of 4, written up to 12, counted to 10: a peer index of 8 (head - size) passes the ring's
+        // check, and the slot before it holds the totals of position 11, which was never taken.
+        let mut t = Tally::new(4, 0);
+        for pos in 0..12 {
+            t.ends(pos, 1);
+            if pos < 10 {
+                assert_eq!(t.take(pos + 1).packets, 1);
+            }
+        }
+        assert_eq!(t.take(8), Totals::default());
+        assert_eq!(t.untaken(), 2, "the last two still wait for the peer");
+        assert_eq!(t.take(12).packets, 2, "and count once it takes them");
     }
 
     #[test]
