@@ -87,6 +87,11 @@ enum Lent {
     Chain { home: bool },
 }
 
+/// Slots packet `p` may take on the data ring at most.
+fn most_slots(p: &Packet) -> u32 {
+    entry::most_slots(p.buflet_count())
+}
+
 /// Whether `p` is a plain buffer of this side's pool no longer than a frame: it crosses in one slot.
 #[inline]
 fn is_plain_frame(p: &Packet, side: &PortSide<'_>) -> bool {
@@ -203,12 +208,10 @@ impl Session {
         if self.broken {
             return 0;
         }
-        let headroom = side.pool.headroom();
-        // A packet goes only while the ring surely has its slots: a plain one takes one, others may take
+        // A packet goes only while the ring surely has its slots: a plain frame takes one, others at most
         // two per buflet.
-        let slots = |p: &Packet| entry::most_slots(p.buflet_count());
         let plain = pkts.iter().take_while(|p| is_plain_frame(p, side)).count();
-        let want = if plain == pkts.len() { plain as u32 } else { pkts.iter().map(slots).sum() };
+        let want = if plain == pkts.len() { plain as u32 } else { pkts.iter().map(most_slots).sum() };
         // An idle call (nothing to send) is when to learn how far the peer got, for the counters.
         let learn = if want == 0 && self.tx.known_consumed() != self.tx.head() { u32::MAX } else { want };
         let Ok(space) = self.tx.space(learn) else {
@@ -218,15 +221,18 @@ impl Session {
         // Packets count as sent as the peer's index is learnt (when the ring runs short, at the latest).
         self.count_sent(self.tx.known_consumed(), side);
         let plain = self.send_plain(pkts, plain.min(space as usize), space, side);
-        if pkts.is_empty() || plain as u32 == space {
-            self.publish_awaiting(side);
-            return plain;
-        }
-        let space = space - plain as u32;
+        let rest = if pkts.is_empty() { 0 } else { self.send_lent(pkts, space - plain as u32, side) };
+        self.publish_awaiting(side);
+        plain + rest
+    }
+
+    /// Sends packets from the front of `pkts` while the `space` slots free on the ring surely hold them,
+    /// each as whatever it is made of ([`Session::lend`]): this side's buffers, the peer's going home, or a
+    /// copy. Returns how many were taken (sent, or dropped and counted).
+    fn send_lent(&mut self, pkts: &mut PacketBurst, space: u32, side: &PortSide<'_>) -> usize {
         let (mut used, mut taken) = (0u32, 0);
-        let mut chain = LentChain::new();
         for p in pkts.iter() {
-            used += slots(p);
+            used += most_slots(p);
             if used > space {
                 break;
             }
@@ -234,6 +240,8 @@ impl Session {
         }
         self.tx.prepare(used.min(space));
         used = 0;
+        let headroom = side.pool.headroom();
+        let mut chain = LentChain::new();
         for p in pkts.drain(..taken) {
             let len = p.len();
             let Some(lent) = self.lend(p, side, &mut chain) else { continue };
@@ -255,8 +263,7 @@ impl Session {
             self.tally.ends(self.tx.head().wrapping_add(used - 1), len as u32);
         }
         self.tx.publish(used);
-        self.publish_awaiting(side);
-        plain + taken
+        taken
     }
 
     /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]; what generators and io
