@@ -281,10 +281,8 @@ impl Session {
             let (slot, _) = entry::encode(buf, false, false, buf.offset);
             self.tx.write(k as u32, slot);
             self.tally.ends(self.tx.head().wrapping_add(k as u32), buf.len);
-            let fresh = self.lent.insert(buf.index);
-            debug_assert!(fresh, "a buffer this side owned is not lent already");
+            self.cross(buf.index, false);
         }
-        self.lent_count += n;
         self.tx.publish(n as u32);
         // The next burst's slots, which the peer read a lap ago: asked for now, their lines are this
         // side's by the time it has made that burst, instead of each write above waiting for its line.
