@@ -27,7 +27,7 @@ dlilbench="$target/release/dlilbench"
 #   testpmd                   dpdk-testpmd io forwarding over two net_ring ports, best Rx-pps of port 0
 #   ring NAME                 criterion's ring benchmark NAME, in M items/s
 #   dlil SIDE                 dlilbench (benches/src/bin/dlilbench.rs): the input layer run to completion or
-#                             on an input thread handing bursts to a worker, Mpps
+#                             on an input thread handing bursts to a worker, or their floors, Mpps
 measure() {
     case "$1" in
     pb) "$pathbench" "$2" "$3" | sed -n "${4:-1}p" | awk '{ print $3 }' ;;
@@ -70,5 +70,9 @@ else
 fi
 compare "dlil input thread / run to completion" 0.8 1 -- dlil input-thread -- dlil rtc
 compare "dlil fwd input thread / run to completion" 0.8 1 -- dlil input-thread-fwd -- dlil rtc-fwd
+# The same ratio with no pktloop type (benches/src/dlil_floor.rs): what the hardware allows for this work.
+compare "dlil floor hand-off, 8-byte handles / run to completion" - 1 -- dlil floor-handoff-8 -- dlil floor-rtc
+compare "dlil floor lending, 4-byte handles / run to completion" - 1 -- dlil floor-lend-4 -- dlil floor-rtc
+compare "dlil input thread / floor hand-off, 8-byte handles" - 1 -- dlil input-thread -- dlil floor-handoff-8
 compare "ring burst32 pktloop / rtrb chunk" 1.2 1 -- ring ring_cross_core_u64_burst32/pktloop -- \
     ring ring_cross_core_u64_burst32/rtrb

@@ -67,6 +67,16 @@ impl<T: Copy + Send> Spsc<T> {
         n
     }
 
+    /// Producer: whether `n` items fit now.
+    #[inline]
+    pub fn has_room(&mut self, n: usize) -> bool {
+        let cap = self.shared.mask + 1;
+        if cap - self.pos.wrapping_sub(self.seen) < n {
+            self.seen = self.shared.tail.load(Ordering::Acquire);
+        }
+        cap - self.pos.wrapping_sub(self.seen) >= n
+    }
+
     /// Consumer: pops up to `out.len()` items; returns how many.
     #[inline]
     pub fn pop(&mut self, out: &mut [T]) -> usize {

@@ -26,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod dlil_floor;
 pub mod floor;
 
 use std::sync::atomic::{AtomicBool, Ordering};

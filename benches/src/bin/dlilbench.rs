@@ -5,6 +5,12 @@
 //!                          protocol frees each burst (run to completion)
 //! dlilbench input-thread   an input thread on core 0 polls the same interface and hands each burst over
 //!                          a ring to a worker on core 1, which frees it
+//! dlilbench floor-rtc       the same work with no pktloop type (benches/src/dlil_floor.rs): one core
+//!                          receives, demuxes and frees
+//! dlilbench floor-handoff-8   core 0 hands 8-byte handles to core 1, which gives the buffers back on a
+//!                          free ring (floor-handoff-4: 4-byte handles)
+//! dlilbench floor-lend-8   ring slots own the buffers; core 1 reads 8-byte handles and releases the
+//!                          slots (floor-lend-4: 4-byte handles)
 //! dlilbench rtc-fwd        as rtc, but the protocol sends each burst back out (the null port frees it)
 //! dlilbench input-thread-fwd  as input-thread, but the worker sends each burst back out through the
 //!                          input thread (a ring each way), as `pktloop fwd --input-thread` forwards
@@ -13,6 +19,7 @@
 //! Prints `dlil SIDE VALUE Mpps`: packets that reached their consumer per second, the best of three runs.
 //! Every run checks that nothing was dropped and every buffer came back.
 
+use pktloop_benches::dlil_floor;
 use pktloop_engine::dlil::{Handoff, InputThread, Interface, Protocol, ETHERTYPE_IPV4};
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::packet::free_burst;
@@ -155,6 +162,13 @@ fn input_thread_with(forward: bool) -> f64 {
     mpps
 }
 
+/// A floor side: Mpps, checking every frame was demuxed.
+fn floor_side(run: fn(u64) -> (std::time::Duration, u64)) -> f64 {
+    let (t, demuxed) = run(PACKETS);
+    assert!(demuxed >= PACKETS, "every frame demuxed");
+    PACKETS as f64 / t.as_secs_f64() / 1e6
+}
+
 fn check(iface: &Interface, pool: &Pool, _: &[()]) {
     assert_eq!(iface.handle().stats().total_drops(), 0, "nothing dropped");
     assert!(pool.in_use() <= 2 * BURST, "buffers come back");
@@ -165,10 +179,17 @@ fn main() {
     let run: fn() -> f64 = match side.as_str() {
         "rtc" => rtc,
         "input-thread" => input_thread,
+        "floor-rtc" => || floor_side(dlil_floor::run_to_completion),
+        "floor-handoff-8" => || floor_side(dlil_floor::hand_off::<u64>),
+        "floor-handoff-4" => || floor_side(dlil_floor::hand_off::<u32>),
+        "floor-lend-8" => || floor_side(dlil_floor::lend::<u64>),
+        "floor-lend-4" => || floor_side(dlil_floor::lend::<u32>),
         "rtc-fwd" => rtc_fwd,
         "input-thread-fwd" => input_thread_fwd,
         _ => {
-            eprintln!("usage: dlilbench rtc|input-thread|rtc-fwd|input-thread-fwd");
+            eprintln!(
+                "usage: dlilbench rtc|input-thread|rtc-fwd|input-thread-fwd|floor-rtc|floor-handoff-8|floor-handoff-4|floor-lend-8|floor-lend-4"
+            );
             std::process::exit(2);
         }
     };
