@@ -161,10 +161,16 @@ impl PoolInner {
         unsafe { std::slice::from_raw_parts_mut(self.buf_ptr(d.mem).add((d.off + d.len) as usize), d.tailroom()) }
     }
 
+    /// Buffer `idx`'s count of holders.
+    #[inline]
+    pub(super) fn refcnt(&self, idx: u32) -> &std::sync::atomic::AtomicU32 {
+        &self.refcnts[idx as usize * self.refcnt_stride]
+    }
+
     /// Whether buffer `idx` is held by one buflet only (no view shares it, no share is reserved).
     #[inline]
     pub(crate) fn is_sole_holder(&self, idx: u32) -> bool {
-        self.refcnts[idx as usize].load(Ordering::Acquire) == 1
+        self.refcnt(idx).load(Ordering::Acquire) == 1
     }
 
     /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
@@ -176,7 +182,7 @@ impl PoolInner {
     /// Adds `n` holders to buffer `mem`'s memory at once.
     #[inline]
     pub(crate) fn share_n(&self, mem: u32, n: u32) {
-        self.refcnts[mem as usize].fetch_add(n, Ordering::Relaxed);
+        self.refcnt(mem).fetch_add(n, Ordering::Relaxed);
     }
 
     /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (the buffer is free now, and
@@ -187,7 +193,7 @@ impl PoolInner {
     /// to give back.
     #[inline]
     pub(super) unsafe fn release_ref(&self, idx: u32, n: u32) -> bool {
-        let r = &self.refcnts[idx as usize];
+        let r = self.refcnt(idx);
         // Only views raise the count above 1, so the common case reads without writing.
         if r.load(Ordering::Acquire) == n {
             if n != 1 {

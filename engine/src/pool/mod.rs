@@ -144,7 +144,12 @@ pub(crate) struct PoolInner {
     descs: Box<[UnsafeCell<Desc>]>,
     /// Set when packets may be slices of this pool's buffers.
     slices: Option<slice::SliceGeometry>,
+    /// Each buffer's count of holders, `refcnt_stride` apart.
     refcnts: Box<[AtomicU32]>,
+    /// 1, or a cache line's worth of counts when slices are allowed: the core that cuts slices from one
+    /// buffer writes its count while the other frees the slices of the buffer before, and counts side by
+    /// side would make each wait for the line the other just wrote.
+    refcnt_stride: usize,
     pub(crate) depot: Depot,
     /// Every thread's cache of this pool, for `in_use` and for stealing them back when the pool retires.
     cells: Mutex<Cells>,
@@ -388,6 +393,7 @@ impl Pool {
         };
         let slices = config.slices.then(|| slice::SliceGeometry::for_pool(config.buffers, config.buf_size)).flatten();
         let slots = if slices.is_some() { count * slice::SLICES_PER_BUFFER as usize } else { 0 };
+        let refcnt_stride = if slices.is_some() { 64 / std::mem::size_of::<AtomicU32>() } else { 1 };
         let descs = (0..count + slots).map(|_| UnsafeCell::new(Desc::new())).collect();
         let inner = registry::register(|id| PoolInner {
             id,
@@ -401,7 +407,8 @@ impl Pool {
             cache_size: config.cache_size as usize,
             descs,
             slices,
-            refcnts: (0..count).map(|_| AtomicU32::new(1)).collect(),
+            refcnts: (0..count * refcnt_stride).map(|_| AtomicU32::new(1)).collect(),
+            refcnt_stride,
             depot: Depot::new(count, mag_bytes),
             cells: Mutex::new(Cells::default()),
             alloc_failures: AtomicU64::new(0),

@@ -108,7 +108,7 @@ impl PoolInner {
     /// The caller holds the buffer's only share (a new plain packet it takes apart).
     #[inline]
     pub(crate) unsafe fn set_shares(&self, buffer: u32, n: u32) {
-        self.refcnts[buffer as usize].store(n, Ordering::Relaxed);
+        self.refcnt(buffer).store(n, Ordering::Relaxed);
     }
 
     /// Gives up `n` shares of buffer `buffer` held by slices being freed, pushing the buffer into `out`
