@@ -15,7 +15,7 @@
 //! The last two move handles of `W` (`u32` or `u64`: pktloop's handles are 8 bytes), since a burst of 32
 //! fills two cache lines of the ring with 4-byte handles and four with 8-byte ones.
 
-use crate::floor::{spsc, Buffers, Spacing, FLOOR_BURST};
+use crate::floor::{spsc, Buffers, Spacing, Word, FLOOR_BURST};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -28,32 +28,6 @@ const FRAME: usize = 64;
 const HEADROOM: usize = 128;
 /// The IPv4 EtherType, the demux key every frame carries.
 const ETHERTYPE: u16 = 0x0800;
-
-/// A handle word: 4 or 8 bytes naming a buffer.
-pub trait Word: Copy + Default + Send + Sync {
-    /// The word of buffer `idx`.
-    fn of(idx: usize) -> Self;
-    /// The buffer it names.
-    fn index(self) -> usize;
-}
-
-impl Word for u32 {
-    fn of(idx: usize) -> u32 {
-        idx as u32
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl Word for u64 {
-    fn of(idx: usize) -> u64 {
-        idx as u64
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// The frame every buffer receives: zeros but for the EtherType.
 fn template() -> [u8; FRAME] {
@@ -104,13 +78,16 @@ pub fn run_to_completion(packets: u64) -> (Duration, u64) {
 /// Returns the time until core 1 has taken `packets`, and how many frames demuxed.
 pub fn hand_off<W: Word>(packets: u64) -> (Duration, u64) {
     let bufs = Buffers::new(CYCLE, 2048, Spacing::OddLines);
-    let (mut data_tx, mut data_rx) = spsc::<W>(1024);
-    let (mut free_tx, mut free_rx) = spsc::<W>(CYCLE);
+    let (data_tx, data_rx) = spsc::<W>(1024);
+    let (mut free_tx, free_rx) = spsc::<W>(CYCLE);
     let all: Vec<W> = (0..CYCLE).map(W::of).collect();
     assert_eq!(free_tx.push(&all), CYCLE);
-    let (stop, demuxed, bufs, frame) = (AtomicBool::new(false), AtomicU64::new(0), &bufs, template());
+    let (stop, demuxed, bufs, frame) = (&AtomicBool::new(false), &AtomicU64::new(0), &bufs, template());
+    // Each side's ring ends move into its thread: left on this stack, side by side, the positions both
+    // sides write every burst would share cache lines.
     let (elapsed, ()) = crate::cross_core(
-        || {
+        move || {
+            let (mut free_rx, mut data_tx) = (free_rx, data_tx);
             let (mut burst, mut count) = ([W::default(); FLOOR_BURST], 0u64);
             while !stop.load(Ordering::Relaxed) {
                 let n = free_rx.pop(&mut burst);
@@ -122,7 +99,8 @@ pub fn hand_off<W: Word>(packets: u64) -> (Duration, u64) {
             }
             demuxed.store(count, Ordering::Relaxed);
         },
-        || {
+        move || {
+            let (mut data_rx, mut free_tx) = (data_rx, free_tx);
             let (mut burst, mut got) = ([W::default(); FLOOR_BURST], 0u64);
             while got < packets {
                 let n = data_rx.pop(&mut burst);
@@ -135,7 +113,7 @@ pub fn hand_off<W: Word>(packets: u64) -> (Duration, u64) {
             stop.store(true, Ordering::Relaxed);
         },
     );
-    (elapsed, demuxed.into_inner())
+    (elapsed, demuxed.load(Ordering::Relaxed))
 }
 
 /// Core 0 receives into the buffers of free ring slots and publishes their handles; core 1 reads the
@@ -143,10 +121,11 @@ pub fn hand_off<W: Word>(packets: u64) -> (Duration, u64) {
 /// demuxed.
 pub fn lend<W: Word>(packets: u64) -> (Duration, u64) {
     let bufs = Buffers::new(CYCLE, 2048, Spacing::OddLines);
-    let (mut tx, mut rx) = spsc::<W>(CYCLE);
-    let (stop, demuxed, bufs, frame) = (AtomicBool::new(false), AtomicU64::new(0), &bufs, template());
+    let (tx, rx) = spsc::<W>(CYCLE);
+    let (stop, demuxed, bufs, frame) = (&AtomicBool::new(false), &AtomicU64::new(0), &bufs, template());
     let (elapsed, ()) = crate::cross_core(
-        || {
+        move || {
+            let mut tx = tx;
             let (mut burst, mut count, mut next) = ([W::default(); FLOOR_BURST], 0u64, 0usize);
             while !stop.load(Ordering::Relaxed) {
                 // Slot `next + i` owns buffer `(next + i) % CYCLE`; it is free once the consumer passed it.
@@ -160,7 +139,8 @@ pub fn lend<W: Word>(packets: u64) -> (Duration, u64) {
             }
             demuxed.store(count, Ordering::Relaxed);
         },
-        || {
+        move || {
+            let mut rx = rx;
             let (mut burst, mut got, mut seen) = ([W::default(); FLOOR_BURST], 0u64, 0usize);
             while got < packets {
                 let n = rx.pop(&mut burst);
@@ -172,7 +152,7 @@ pub fn lend<W: Word>(packets: u64) -> (Duration, u64) {
             std::hint::black_box(seen);
         },
     );
-    (elapsed, demuxed.into_inner())
+    (elapsed, demuxed.load(Ordering::Relaxed))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //!   and pushes the index on a data ring; core 1 pops it, reads the first 16 bytes and pushes the index
 //!   back on the free ring (8192 buffers of 2 KiB or more, a 1024-slot data ring, bursts of 32), the
 //!   buffers either back to back or an odd number of cache lines apart, as pktloop's pool spaces them;
+//! - [`io_forward`]: a burst of handles seeded each way between two cores that push back out what they
+//!   receive (testpmd's io mode with `tx_first`), with 4- or 8-byte handles;
 //! - [`ping_pong`]: one `u64` each way over two rings, the round trip timed on core 0.
 
 use crossbeam_utils::CachePadded;
@@ -142,14 +144,17 @@ pub const FLOOR_BURST: usize = 32;
 /// cannot be optimised away; callers check it).
 pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration, u64) {
     let bufs = Buffers::new(FLOOR_BUFFERS, frame.len().max(2048), spacing);
-    let (mut data_tx, mut data_rx) = spsc::<u32>(FLOOR_RING);
-    let (mut free_tx, mut free_rx) = spsc::<u32>(FLOOR_BUFFERS);
+    let (data_tx, data_rx) = spsc::<u32>(FLOOR_RING);
+    let (mut free_tx, free_rx) = spsc::<u32>(FLOOR_BUFFERS);
     let all: Vec<u32> = (0..FLOOR_BUFFERS as u32).collect();
     assert_eq!(free_tx.push(&all), FLOOR_BUFFERS);
-    let stop = AtomicBool::new(false);
+    let stop = &AtomicBool::new(false);
     let bufs = &bufs;
+    // Each side's ring ends move into its thread (here and in the floors below): left on this stack,
+    // side by side, the positions both sides write every burst would share cache lines.
     crate::cross_core(
-        || {
+        move || {
+            let (mut free_rx, mut data_tx) = (free_rx, data_tx);
             let mut burst = [0u32; FLOOR_BURST];
             let (mut have, mut sent) = (0usize, 0usize);
             while !stop.load(Ordering::Relaxed) {
@@ -164,7 +169,8 @@ pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration,
                 sent += data_tx.push(&burst[sent..have]);
             }
         },
-        || {
+        move || {
+            let (mut data_rx, mut free_tx) = (data_rx, free_tx);
             let mut burst = [0u32; FLOOR_BURST];
             let (mut got, mut sum) = (0u64, 0u64);
             while got < packets {
@@ -185,6 +191,73 @@ pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration,
             sum
         },
     )
+}
+
+/// A handle word: 4 or 8 bytes naming a buffer (pktloop's handles are 8 bytes).
+pub trait Word: Copy + Default + Send + Sync {
+    /// The word of buffer `idx`.
+    fn of(idx: usize) -> Self;
+    /// The buffer it names.
+    fn index(self) -> usize;
+}
+
+impl Word for u32 {
+    fn of(idx: usize) -> u32 {
+        idx as u32
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl Word for u64 {
+    fn of(idx: usize) -> u64 {
+        idx as u64
+    }
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The io-forwarding floor (testpmd's io mode with `tx_first`): a burst of handles seeded each way over two
+/// rings of [`FLOOR_RING`] slots between core 0 and core 1, each core pushing what it pops back out, until
+/// core 1 has moved `packets`. Returns that time (packets per direction) and the sum of the handles core 1
+/// moved (callers check it: the seeded handles, each as often as it came round).
+pub fn io_forward<W: Word>(packets: u64) -> (Duration, u64) {
+    let ((mut to_b, at_b), (mut to_a, at_a)) = (spsc::<W>(FLOOR_RING), spsc::<W>(FLOOR_RING));
+    let seed: Vec<W> = (0..FLOOR_BURST).map(W::of).collect();
+    assert_eq!(to_b.push(&seed), FLOOR_BURST);
+    assert_eq!(to_a.push(&seed), FLOOR_BURST);
+    let stop = &AtomicBool::new(false);
+    crate::cross_core(
+        move || bounce(at_a, to_b, |_| stop.load(Ordering::Relaxed)),
+        move || {
+            let (mut moved, mut sum) = (0u64, 0u64);
+            bounce(at_b, to_a, |burst| {
+                moved += burst.len() as u64;
+                sum += burst.iter().map(|w| w.index() as u64).sum::<u64>();
+                moved >= packets
+            });
+            stop.store(true, Ordering::Relaxed);
+            sum
+        },
+    )
+}
+
+/// One io-forwarding core's loop: pops a burst from `rx` and pushes it out on `tx`, until `done` (shown each
+/// burst) says so. The ring ends are its own, on its thread's stack.
+fn bounce<W: Word>(mut rx: Spsc<W>, mut tx: Spsc<W>, mut done: impl FnMut(&[W]) -> bool) {
+    let mut burst = [W::default(); FLOOR_BURST];
+    loop {
+        let n = rx.pop(&mut burst);
+        let mut sent = 0;
+        while sent < n {
+            sent += tx.push(&burst[sent..n]);
+        }
+        if done(&burst[..n]) {
+            return;
+        }
+    }
 }
 
 /// The bare ping-pong: `rounds` round trips of one `u64` over two rings between core 0 and core 1.
@@ -209,11 +282,12 @@ where
     QS: FnMut(&[u64]) -> usize + Send,
     QR: FnMut(&mut [u64]) -> usize + Send,
 {
-    let ((mut ping_tx, mut ping_rx), (mut pong_tx, mut pong_rx)) = (ping, pong);
+    let ((ping_tx, ping_rx), (pong_tx, pong_rx)) = (ping, pong);
     let mut rtts = Vec::with_capacity(rounds);
     let rtts_ref = &mut rtts;
     crate::cross_core(
         move || {
+            let (mut ping_rx, mut pong_tx) = (ping_rx, pong_tx);
             let mut one = [0u64; 1];
             for _ in 0..rounds {
                 while ping_rx(&mut one) == 0 {}
@@ -221,6 +295,7 @@ where
             }
         },
         move || {
+            let (mut ping_tx, mut pong_rx) = (ping_tx, pong_rx);
             let mut one = [0u64; 1];
             for i in 0..rounds as u64 {
                 let t0 = Instant::now();
@@ -232,4 +307,17 @@ where
         },
     );
     rtts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_forward_brings_every_seeded_handle_round_in_order() {
+        let n = 1 << 12;
+        let bound = n / FLOOR_BURST as u64 * (0..FLOOR_BURST as u64).sum::<u64>();
+        assert!(io_forward::<u64>(n).1 >= bound, "8-byte handles");
+        assert!(io_forward::<u32>(n).1 >= bound, "4-byte handles");
+    }
 }
