@@ -59,6 +59,11 @@ struct AdvisoryClock {
 /// (control, counters, events). Dropping it destroys the interface: what it still queues, and what is left
 /// in its rx rings, is dropped and counted as `Detached`; the interface's other queues see it detaching on
 /// their next poll and do the same.
+///
+/// Aligned to whole cache-line pairs, as [`PortCounters`] are: its data-path state (ring positions, the
+/// next link's turn) is written every burst by the core that polls it, and two queues side by side (a
+/// pair's two ports on one stack, queues in one vector) polled by two cores would otherwise share a line.
+#[repr(align(128))]
 pub struct FethQueue {
     shaper: Shaper,
     /// This queue's block of the interface's counters.
