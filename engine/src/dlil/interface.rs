@@ -12,7 +12,7 @@ use super::demux::ethertype;
 use super::filter::Hook;
 use super::handle::InterfaceHandle;
 use super::shared::{FilterEntry, Lists, ProtocolEntry, Shared};
-use crate::packet::free_burst;
+use crate::packet::{free_burst, Packet};
 use crate::port::{DropReason, EventBus, EventKind, PacketBurst, Port, PortCounters, Subscriber};
 use arc_swap::ArcSwap;
 use std::sync::atomic::AtomicU64;
@@ -302,12 +302,21 @@ fn demux(shared: &Shared, protocols: &[Arc<ProtocolEntry>], s: &mut Scratch, one
 /// whose header loads are independent and overlap (no early exit, no branch on the type).
 #[inline(always)]
 fn scan(pkts: &PacketBurst) -> (usize, Option<u16>) {
-    let Some(first) = pkts.first() else { return (0, None) };
-    let first_type = type_key(first.data());
+    match Packet::plain_frames(pkts) {
+        Some(frames) => scan_frames(frames),
+        None => scan_frames(pkts.iter().map(Packet::data)),
+    }
+}
+
+/// [`scan`] of the frames' data, in order.
+#[inline(always)]
+fn scan_frames<'a>(mut frames: impl Iterator<Item = &'a [u8]> + Clone) -> (usize, Option<u16>) {
+    let Some(first) = frames.clone().next() else { return (0, None) };
+    let first_type = type_key(first);
     let (mut bytes, mut differs) = (0, 0);
-    for p in pkts.iter() {
-        bytes += p.len();
-        differs |= type_key(p.data()) ^ first_type;
+    for f in &mut frames {
+        bytes += f.len();
+        differs |= type_key(f) ^ first_type;
     }
     (bytes, u16::try_from(first_type).ok().filter(|_| differs == 0))
 }

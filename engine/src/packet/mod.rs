@@ -26,6 +26,7 @@ use arrayvec::ArrayVec;
 
 mod burst;
 mod copy_burst;
+mod frames;
 mod lend;
 mod pack;
 pub use burst::free_burst;
