@@ -58,11 +58,7 @@ impl<T: Copy + Send> Spsc<T> {
     /// Producer: pushes as many of `items` as fit; returns how many.
     #[inline]
     pub fn push(&mut self, items: &[T]) -> usize {
-        let cap = self.shared.mask + 1;
-        if cap - self.pos.wrapping_sub(self.seen) < items.len() {
-            self.seen = self.shared.tail.load(Ordering::Acquire);
-        }
-        let n = items.len().min(cap - self.pos.wrapping_sub(self.seen));
+        let n = items.len().min(self.room(items.len()));
         for (i, &item) in items[..n].iter().enumerate() {
             // SAFETY: slots pos..pos+n are free (the consumer released them), only we write them.
             unsafe { *self.shared.slots[(self.pos + i) & self.shared.mask].get() = item };
@@ -75,11 +71,17 @@ impl<T: Copy + Send> Spsc<T> {
     /// Producer: whether `n` items fit now.
     #[inline]
     pub fn has_room(&mut self, n: usize) -> bool {
+        self.room(n) >= n
+    }
+
+    /// Producer: free slots, as last seen if at least `want` looked free, otherwise right now.
+    #[inline]
+    fn room(&mut self, want: usize) -> usize {
         let cap = self.shared.mask + 1;
-        if cap - self.pos.wrapping_sub(self.seen) < n {
+        if cap - self.pos.wrapping_sub(self.seen) < want {
             self.seen = self.shared.tail.load(Ordering::Acquire);
         }
-        cap - self.pos.wrapping_sub(self.seen) >= n
+        cap - self.pos.wrapping_sub(self.seen)
     }
 
     /// Consumer: pops up to `out.len()` items; returns how many.
