@@ -278,6 +278,45 @@ fn short_and_unknown_frames_are_counted_and_the_interface_goes_on() {
     assert_eq!(pool.in_use(), 0);
 }
 
+/// A frame of `len` bytes tagged 802.1Q, carrying `inner`.
+fn tagged(inner: u16, len: usize) -> Vec<u8> {
+    let mut f = frame(0x8100, [2; 6], len);
+    f[16..18].copy_from_slice(&inner.to_be_bytes());
+    f
+}
+
+/// Bursts whose every frame is tagged go to the protocol of each frame's inner type, whether the inner
+/// types differ within the burst or not, and so do bursts that mix tagged and plain frames.
+#[test]
+fn tagged_bursts_are_demuxed_on_each_frames_inner_type() {
+    let (mut a, b) = pair(&cfg()).unwrap();
+    let pool = a.tx_pool().clone();
+    let mut iface = Interface::new(Box::new(b), 32);
+    let h = iface.handle();
+    let (v4, v6) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    h.attach_protocol(0x0800, Box::new(Count { name: "ipv4", seen: v4.clone() })).unwrap();
+    h.attach_protocol(0x86dd, Box::new(Count { name: "ipv6", seen: v6.clone() })).unwrap();
+    let seen = || (v4.load(Ordering::Relaxed), v6.load(Ordering::Relaxed));
+    // Frames sent in turn up to a burst of 32, and the IPv4 and IPv6 packets each burst delivers.
+    type Case<'a> = (&'a [Vec<u8>], (u64, u64));
+    let bursts: [Case; 4] = [
+        (&[tagged(0x0800, 64), tagged(0x86dd, 64)], (16, 16)),
+        (&[tagged(0x86dd, 64)], (0, 32)),
+        (&[tagged(0x0800, 64)], (32, 0)),
+        (&[frame(0x86dd, [2; 6], 64), tagged(0x0800, 64)], (16, 16)),
+    ];
+    for (frames, (want4, want6)) in bursts {
+        let before = seen();
+        send_all(&mut a, &pool, frames, 32 / frames.len());
+        while iface.poll() > 0 {}
+        assert_eq!((seen().0 - before.0, seen().1 - before.1), (want4, want6), "{frames:?}");
+    }
+    assert_eq!(h.stats().total_drops(), 0);
+    drop(iface.detach());
+    drop(a);
+    assert_eq!(pool.in_use(), 0);
+}
+
 /// What a stalled feth port queued in its local tx rings moves on when the stall ends and its sender,
 /// behind the input layer, has nothing new: the interface's empty output reaches the port as a poll.
 #[test]

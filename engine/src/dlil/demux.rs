@@ -29,6 +29,13 @@ pub fn ethertype(frame: &[u8]) -> Result<u16, Untyped> {
     }
 }
 
+/// A frame's type field as it lies in memory (no byte swap, no look inside a VLAN tag), widened, or a value
+/// no field has for a frame too short to have one: what a scan compares frames by, cheaply.
+#[inline(always)]
+pub(super) fn type_field(frame: &[u8]) -> u32 {
+    frame.get(ETHERTYPE).map_or(u32::MAX, |b| u32::from(u16::from_ne_bytes([b[0], b[1]])))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

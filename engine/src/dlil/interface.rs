@@ -8,12 +8,13 @@
 //! lists, reloaded only when a generation counter moves (one relaxed load per poll), and enters each
 //! handler through its slot's gate once per burst.
 
-use super::demux::ethertype;
+use super::demux::{ethertype, type_field};
 use super::filter::Hook;
 use super::handle::InterfaceHandle;
 use super::shared::{FilterEntry, Lists, ProtocolEntry, Shared};
 use crate::packet::{free_burst, Packet};
 use crate::port::{DropReason, EventBus, EventKind, PacketBurst, Port, PortCounters, Subscriber};
+use crate::wire::EtherType;
 use arc_swap::ArcSwap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -308,23 +309,20 @@ fn scan(pkts: &PacketBurst) -> (usize, Option<u16>) {
     }
 }
 
-/// [`scan`] of the frames' data, in order.
+/// [`scan`] of the frames' data, in order. Each frame's raw type field is compared with the first's as it
+/// stands (no byte swap, no look at VLAN tags); only the first frame's type is then decoded. A first frame
+/// that is tagged gives no common type: tagged frames of one outer type may differ inside.
 #[inline(always)]
 fn scan_frames<'a>(mut frames: impl Iterator<Item = &'a [u8]> + Clone) -> (usize, Option<u16>) {
     let Some(first) = frames.clone().next() else { return (0, None) };
-    let first_type = type_key(first);
+    let first_field = type_field(first);
     let (mut bytes, mut differs) = (0, 0);
     for f in &mut frames {
         bytes += f.len();
-        differs |= type_key(f) ^ first_type;
+        differs |= type_field(f) ^ first_field;
     }
-    (bytes, u16::try_from(first_type).ok().filter(|_| differs == 0))
-}
-
-/// A frame's EtherType widened, or a value no EtherType has for a frame too short to have one.
-#[inline(always)]
-fn type_key(frame: &[u8]) -> u32 {
-    ethertype(frame).map_or(u32::MAX, u32::from)
+    let outer = u16::try_from(first_field).ok().map(u16::from_be).filter(|&t| t != u16::from(EtherType::Vlan));
+    (bytes, outer.filter(|_| differs == 0))
 }
 
 /// Gives `chain` (all of type `ethertype`) to its protocol, or counts it as `NoProtocol`; frees what is
