@@ -71,6 +71,29 @@ if command -v dpdk-testpmd >/dev/null 2>&1; then
 else
     echo "iofwd global / testpmd net_ring: dpdk-testpmd not installed (apt-get install dpdk-dev)"
 fi
+# cost NAME TARGET SIDE: the input layer's cost per packet over bare rx_burst, which `dlilbench SIDE`
+# measures itself with the two interleaved in short blocks on one core (best block against best block);
+# run RUNS times, the target judged on the median of the runs.
+cost() {
+    local name="$1" target="$2" side="$3" v=()
+    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then return; fi
+    for i in $(seq 1 "$runs"); do
+        local line
+        line="$("$dlilbench" "$side" 2>/dev/null)"
+        echo "$name run $i: $line" >>"$log_dir/runs.txt"
+        v+=("$(awk '{ print $3 }' <<<"$line")")
+    done
+    python3 - "$name" "$target" "${v[*]}" <<'PY' | tee -a "$log_dir/summary.txt"
+import statistics, sys
+name, target, v = sys.argv[1], float(sys.argv[2]), [float(x) for x in sys.argv[3].split()]
+median = statistics.median(v)
+verdict = "met" if median <= target else "NOT met"
+print(f"{name:34} median {median:5.2f} ns/pkt over bare (runs {v})  target <= {target}: {verdict}")
+PY
+}
+
+cost "dlil layer, 1 protocol (ns/pkt over bare)" 2 layer-cost
+cost "dlil layer, 3 pass filters (ns/pkt over bare)" 5 layer-cost-3
 compare "dlil input thread / run to completion" 0.8 1 -- dlil input-thread -- dlil rtc
 compare "dlil fwd input thread / run to completion" 0.8 1 -- dlil input-thread-fwd -- dlil rtc-fwd
 # The same ratio with no pktloop type (benches/src/dlil_floor.rs): what the hardware allows for this work.

@@ -4,68 +4,11 @@
 //! no filter and with three filters that pass everything. The difference is the layer's cost.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pktloop_engine::dlil::{Filter, Interface, Protocol, ETHERTYPE_IPV4};
-use pktloop_engine::mem::Prefer;
+use pktloop_benches::dlil_sides::{layered, null_port, BURST};
 use pktloop_engine::packet::free_burst;
-use pktloop_engine::pool::{Pool, PoolConfig};
 use pktloop_engine::port::{PacketBurst, Port};
-use pktloop_pmd::null::NullPort;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-const BURST: usize = 32;
-
-fn null_port(name: &str) -> (NullPort, Pool) {
-    let mut c = PoolConfig::new(name, 8192, 2048);
-    c.headroom = 128;
-    c.prefer = Prefer::Hugepage;
-    let pool = Pool::new(c).expect("pool");
-    let mut frame = [0u8; 64];
-    frame[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    let port = NullPort::new(name, pool.clone(), 64).expect("port").with_template(&frame);
-    (port, pool)
-}
-
-/// Frees what it is given, counting it.
-struct Sink(Arc<AtomicU64>);
-
-impl Protocol for Sink {
-    fn name(&self) -> &str {
-        "sink"
-    }
-
-    fn input(&mut self, pkts: &mut PacketBurst, _replies: &mut PacketBurst) {
-        self.0.store(self.0.load(Ordering::Relaxed) + pkts.len() as u64, Ordering::Relaxed);
-        free_burst(pkts);
-    }
-}
-
-/// Passes everything (counting it: the least a filter does).
-struct PassAll(u64);
-
-impl Filter for PassAll {
-    fn name(&self) -> &str {
-        "pass"
-    }
-
-    fn input(&mut self, pkt: pktloop_engine::Packet) -> pktloop_engine::dlil::Verdict {
-        self.0 += 1;
-        pktloop_engine::dlil::Verdict::Pass(pkt)
-    }
-}
-
-fn layered(name: &str, filters: usize) -> (Interface, Pool, Arc<AtomicU64>) {
-    let (port, pool) = null_port(name);
-    let iface = Interface::new(Box::new(port), BURST);
-    let h = iface.handle();
-    for _ in 0..filters {
-        h.attach_filter(Box::new(PassAll(0)));
-    }
-    let seen = Arc::new(AtomicU64::new(0));
-    h.attach_protocol(ETHERTYPE_IPV4, Box::new(Sink(seen.clone()))).expect("free");
-    (iface, pool, seen)
-}
+use std::sync::atomic::Ordering;
 
 fn input_layer(c: &mut Criterion) {
     let (mut bare, bare_pool) = null_port("bare0");

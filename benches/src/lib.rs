@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod dlil_floor;
+pub mod dlil_sides;
 pub mod floor;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,8 @@
 //! One measurement of the input layer's two ways to run, for `scripts/bench.sh path` (interleaved A B A B):
 //!
 //! ```text
+//! dlilbench layer-cost     the layer's cost per packet over bare rx_burst on a null port: both on core
+//!                          0, interleaved in blocks of 2048 bursts (layer-cost-3: with three pass filters)
 //! dlilbench rtc            core 0 polls an interface over a null port (64-byte IPv4 frames); its
 //!                          protocol frees each burst (run to completion)
 //! dlilbench input-thread   an input thread on core 0 polls the same interface and hands each burst over
@@ -16,18 +18,17 @@
 //!                          input thread (a ring each way), as `pktloop fwd --input-thread` forwards
 //! ```
 //!
-//! Prints `dlil SIDE VALUE Mpps`: packets that reached their consumer per second, the best of three runs.
+//! Prints `dlil SIDE VALUE Mpps` (layer-cost: `dlil SIDE VALUE ns/pkt ...`): packets that reached their consumer per second, the best of three runs.
 //! Every pktloop run checks that nothing was dropped and every buffer came back; every floor run, that each
 //! frame it moved was written and demuxed.
 
 use pktloop_benches::dlil_floor;
+use pktloop_benches::dlil_sides::{layer_cost, null_port, Sink, BURST};
 use pktloop_engine::dlil::{Handoff, InputThread, Interface, Protocol, ETHERTYPE_IPV4};
-use pktloop_engine::mem::Prefer;
 use pktloop_engine::packet::free_burst;
-use pktloop_engine::pool::{Pool, PoolConfig};
+use pktloop_engine::pool::Pool;
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::{ring, Packet};
-use pktloop_pmd::null::NullPort;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,21 +37,8 @@ use std::time::Instant;
 const PACKETS: u64 = 1 << 24;
 /// Runs per invocation; the best is printed.
 const REPEATS: usize = 3;
-const BURST: usize = 32;
-
-/// Frees what it gets, counting it.
-struct Sink(Arc<AtomicU64>);
-
-impl Protocol for Sink {
-    fn name(&self) -> &str {
-        "sink"
-    }
-
-    fn input(&mut self, pkts: &mut PacketBurst, _replies: &mut PacketBurst) {
-        self.0.store(self.0.load(Ordering::Relaxed) + pkts.len() as u64, Ordering::Relaxed);
-        free_burst(pkts);
-    }
-}
+/// Block pairs of a layer-cost run (2048 bursts a block: about a second in all).
+const COST_BLOCKS: usize = 400;
 
 /// Sends what it gets back out through the interface, counting it.
 struct Reflect(Arc<AtomicU64>);
@@ -68,13 +56,7 @@ impl Protocol for Reflect {
 }
 
 fn interface() -> (Interface, Pool) {
-    let mut c = PoolConfig::new("dlilbench", 8192, 2048);
-    c.headroom = 128;
-    c.prefer = Prefer::Hugepage;
-    let pool = Pool::new(c).expect("pool");
-    let mut frame = [0u8; 64];
-    frame[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    let port = NullPort::new("null0", pool.clone(), 64).expect("port").with_template(&frame);
+    let (port, pool) = null_port("dlilbench");
     (Interface::new(Box::new(port), BURST), pool)
 }
 
@@ -176,8 +158,26 @@ fn check(iface: &Interface, pool: &Pool, _: &[()]) {
     assert!(pool.in_use() <= 2 * BURST, "buffers come back");
 }
 
+/// The layer's cost over bare `rx_burst` (`filters` pass filters), on core 0: prints it and exits.
+fn print_layer_cost(side: &str, filters: usize) -> ! {
+    let c = pktloop_benches::on_core(0, || layer_cost(filters, COST_BLOCKS));
+    println!(
+        "dlil {side} {:.2} ns/pkt over bare (median pairwise {:.2}; best bare {:.1}, best layer {:.1} ns per burst of {BURST})",
+        c.per_packet(),
+        c.median_extra / BURST as f64,
+        c.best_bare,
+        c.best_layer
+    );
+    std::process::exit(0)
+}
+
 fn main() {
     let side = std::env::args().nth(1).unwrap_or_default();
+    match side.as_str() {
+        "layer-cost" => print_layer_cost(&side, 0),
+        "layer-cost-3" => print_layer_cost(&side, 3),
+        _ => {}
+    }
     let run: fn() -> f64 = match side.as_str() {
         "rtc" => rtc,
         "input-thread" => input_thread,
@@ -190,7 +190,7 @@ fn main() {
         "input-thread-fwd" => input_thread_fwd,
         _ => {
             eprintln!(
-                "usage: dlilbench rtc|input-thread|rtc-fwd|input-thread-fwd|floor-rtc|floor-handoff-8|floor-handoff-4|floor-lend-8|floor-lend-4"
+                "usage: dlilbench layer-cost|layer-cost-3|rtc|input-thread|rtc-fwd|input-thread-fwd|floor-rtc|floor-handoff-8|floor-handoff-4|floor-lend-8|floor-lend-4"
             );
             std::process::exit(2);
         }
