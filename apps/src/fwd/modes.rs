@@ -86,8 +86,9 @@ pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize,
     if !pool.alloc_bulk(out, n) {
         return false;
     }
-    // As the generator does: the first line of each new buffer fetched owned, together.
-    out[start..].iter().for_each(|p| p.prefetch_room(crate::gen::maker::HEADER_LINE));
+    // The first line of each new buffer (and, for a multi-buflet frame, the descriptor it will write),
+    // fetched owned, together.
+    pktloop_engine::Packet::prefetch_appends(&out[start..], frame.len());
     if out[start..].iter_mut().all(|p| p.append(frame).is_ok()) {
         return true;
     }

@@ -7,9 +7,6 @@ use crate::frame::UDP_PAYLOAD;
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::Pool;
 
-/// The bytes of a new frame written first (the headers' cache line), asked for ahead of the writes.
-pub(crate) const HEADER_LINE: usize = 64;
-
 /// A UDP test frame of `len` bytes (payload bytes counting up) carrying flow `t`'s addresses and ports.
 pub fn test_frame(t: &Tuple, len: usize) -> Vec<u8> {
     let mut f = crate::frame::udp_frame(t.src_mac, t.dst_mac, len);
@@ -47,9 +44,10 @@ impl FrameMaker {
         if !pool.alloc_bulk(out, n) {
             return None;
         }
-        // The headers' line of each new buffer, last read by the receiving core: fetched owned, together,
-        // rather than each header write waiting for its own.
-        out[start..].iter().for_each(|p| p.prefetch_room(HEADER_LINE));
+        // The headers' line of each new buffer, last read by the receiving core, and when the longest frame
+        // chains buflets the descriptor it writes: fetched owned, together, rather than each write waiting
+        // for its own.
+        pktloop_engine::Packet::prefetch_appends(&out[start..], self.template.len());
         // Fresh buffers that hold the longest frame are grown and get only the headers written, as DPDK's
         // txonly does (the payload is whatever the buffer held); otherwise the whole frame is copied.
         let fast = (pool.buf_size() - pool.headroom()) as usize >= self.template.len();

@@ -17,7 +17,7 @@ use crossbeam_utils::CachePadded;
 use pktloop_benches::{cross_core, floor, BURST};
 use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::PoolMode;
-use pktloop_engine::{PacketBurst, Port};
+use pktloop_engine::{Packet, PacketBurst, Port};
 use pktloop_pmd::feth::{pair, Feth, FethConfig};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -59,8 +59,9 @@ fn feth_txonly(a: &mut Feth, b: &mut Feth, f: &[u8], n: u64) -> (Duration, u64) 
             let mut burst = PacketBurst::new();
             while !stop.load(Ordering::Relaxed) {
                 if burst.is_empty() && pool.alloc_bulk(&mut burst, BURST) {
-                    // The header line of each new buffer, as pktloop's txonly does (apps: gen::maker::HEADER_LINE).
-                    burst.iter().for_each(|p| p.prefetch_room(64));
+                    // The header line of each new buffer (and, multi-buflet, its descriptor), as pktloop's
+                    // txonly does (apps: fwd::modes::fill).
+                    Packet::prefetch_appends(&burst, f.len());
                     for p in burst.iter_mut() {
                         // Cannot fail: the pool's packets hold a max-MTU frame.
                         let _ = p.append(f);

@@ -49,6 +49,9 @@ static ETHERNET_META: PacketMeta = PacketMeta { link_header_len: ETHERNET_HEADER
 
 /// Length of an Ethernet header, the link header [`Packet::set_link_header_len`] records without a write.
 const ETHERNET_HEADER_LEN: u8 = 14;
+/// Bytes of an append [`Packet::prefetch_appends`] asks for, whatever its length: the line its headers go
+/// to (the copy itself streams the rest).
+const APPEND_AHEAD: usize = 64;
 
 /// Why an append or write could not be done. The packet is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -457,6 +460,24 @@ impl Packet {
     pub fn prefetch_room(&self, bytes: usize) {
         if self.is_plain() {
             crate::prefetch::write(self.plain_ptr(), bytes);
+        }
+    }
+
+    /// Hints that a frame of `len` bytes will soon be appended to each of `pkts`, new packets of one pool (a
+    /// generator about to fill a burst): the line each frame starts in is fetched owned and, when the frame
+    /// will not fit a buffer of the pool, so is the descriptor that chaining buflets then writes. That line
+    /// was last read by the core that freed the buffer; asked for with the burst's others, its wait overlaps
+    /// theirs instead of stalling each append in turn. The pool's room is looked at once, for the burst.
+    /// Only a hint: for packets that are not new or not of the first one's pool, it fetches lines in vain.
+    #[inline]
+    pub fn prefetch_appends(pkts: &[Packet], len: usize) {
+        let Some(first) = pkts.first() else { return };
+        let chains = first.is_plain() && len > first.pool().room();
+        for p in pkts {
+            p.prefetch_room(APPEND_AHEAD);
+            if chains {
+                p.prefetch_descriptor_for_write();
+            }
         }
     }
 
