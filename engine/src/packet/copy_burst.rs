@@ -14,6 +14,10 @@ const OWN_AHEAD: usize = 8;
 /// How much of each frame is asked for before the copies start: the lines a small frame's copy reads.
 const SOURCE_PREFETCH_BYTES: usize = 128;
 
+/// Frames up to this long are copied as a whole line, in a few inline loads and stores, instead of by a
+/// call to `memcpy` with their length: most frames of a small-packet load are this short.
+const LINE: usize = 64;
+
 impl Pool {
     /// Copies of the packets of `src`, appended to `out` in order, from one bulk allocation of this pool:
     /// all or nothing. Applies when every packet of `src` is plain with no metadata written (at most marked
@@ -38,6 +42,9 @@ impl Pool {
         let dst = self.inner();
         let tag = dst.id | SIMPLE | PLAIN | if ethernet { ETHERNET } else { 0 };
         let headroom = dst.headroom as usize;
+        // Both pools' buffers hold a line after the headroom: short frames may then be copied a line at a
+        // time (the bytes past a frame's end are its buffer's tailroom, owned with it, and the copy's).
+        let whole_lines = from.room().min(dst.room()) >= LINE;
         // SAFETY: the packets of `src` are plain and own their buffers of pool `from`.
         let data = |p: &Packet| unsafe { from.buf_ptr(p.head()) }.wrapping_add(headroom);
         // Every frame's first lines start loading before the first copy: most often another core wrote
@@ -51,9 +58,17 @@ impl Pool {
                 if i + OWN_AHEAD < n {
                     crate::prefetch::write(room(i + OWN_AHEAD), 64);
                 }
-                // SAFETY: `p` owns its buffer, whose `len` bytes from the shared headroom are its data; buffer
-                // `idx` is ours now and has room for them (checked by `plain_copies_source`).
-                unsafe { std::ptr::copy_nonoverlapping(data(p), room(i), p.len()) };
+                // SAFETY: `p` owns its buffer, whose `len` bytes from the shared headroom are its data and
+                // whose room holds a line when `whole_lines`; buffer `idx` is ours now and has room for the
+                // frame (checked by `plain_copies_source`) and for a line when `whole_lines`. Pool memory is
+                // a mapping of initialised bytes, so reading a tailroom is reading bytes.
+                unsafe {
+                    if whole_lines && p.len() <= LINE {
+                        room(i).cast::<[u8; LINE]>().write_unaligned(data(p).cast::<[u8; LINE]>().read_unaligned());
+                    } else {
+                        std::ptr::copy_nonoverlapping(data(p), room(i), p.len());
+                    }
+                }
                 out.push(Packet::from_parts(idx, tag, p.cached_len()));
             }
         })
