@@ -37,7 +37,19 @@ measure() {
     esac
 }
 
+# testpmd now and then prints no statistics at all (it did not start forwarding within its 8 s): such a run is
+# logged and measured again, at most three times, as bench-shm.sh does for memif.
 testpmd_io() {
+    local rate attempt
+    for attempt in 1 2 3; do
+        rate="$(testpmd_io_once)"
+        [ -n "$rate" ] && break
+        echo "testpmd: no statistics (attempt $attempt), measured again" >>"$log_dir/runs.txt"
+    done
+    echo "$rate"
+}
+
+testpmd_io_once() {
     local out
     out="$(timeout -s INT 8 dpdk-testpmd --lcores '0@0,1@0,2@1' --no-pci --no-huge -m 1024 --log-level=error \
         --vdev net_ring0 --vdev net_ring1 -- --forward-mode=io --nb-cores=2 --tx-first --stats-period 1 \
