@@ -724,9 +724,12 @@ impl Packet {
         if self.grow_slice_in_place(n, src) {
             return Ok(());
         }
+        // A plain packet is its head buflet alone: no chain to walk for its tail (whose descriptor
+        // `materialize` has only just written).
+        let was_plain = self.is_plain();
         self.materialize();
+        let tail = if was_plain { self.head() } else { self.tail() };
         let pool = self.pool();
-        let tail = self.tail();
         let room = self.desc(tail).tailroom();
         if n <= room {
             // The common case (a split view filling its window, a frame growing in its last buflet) needs no
