@@ -754,27 +754,31 @@ impl Packet {
         // The new buflets' descriptors are lines another core may have read last: ask for them together,
         // before the copy.
         extra[..need].iter().for_each(|&nb| pool.prefetch_desc_for_write(nb));
-        let mut rest = n;
-        let mut copied = 0;
-        let mut b = tail;
-        for &nb in extra[..need].iter().chain(std::iter::once(&NIL)) {
-            // SAFETY: `b` is the tail or a buflet just taken from the pool: ours alone.
-            let dst = unsafe { pool.tail_bytes_mut(self.desc(b)) };
-            let k = dst.len().min(rest);
+        // The tail's room first, then the new buflets, each full but the last. Their descriptors are only
+        // written, never read back: a read of a line this core is still fetching for a store waits for it
+        // (perf had a quarter of this function there).
+        // SAFETY: the tail buflet is this packet's; its tailroom (`room` bytes) is ours to write.
+        let dst = unsafe { pool.tail_bytes_mut(self.desc(tail)) };
+        if let Some(src) = src {
+            dst.copy_from_slice(&src[..room]);
+        }
+        self.desc_mut(tail).len += room as u32;
+        let (size, mut copied, mut b) = (pool.buf_size as usize, room, tail);
+        for &nb in &extra[..need] {
+            let k = size.min(n - copied);
             if let Some(src) = src {
-                dst[..k].copy_from_slice(&src[copied..copied + k]);
+                // SAFETY: `nb` was just taken from the pool: its buffer, `size` bytes, is ours alone.
+                let dst = unsafe { std::slice::from_raw_parts_mut(pool.buf_ptr(nb), k) };
+                dst.copy_from_slice(&src[copied..copied + k]);
             }
-            rest -= k;
-            copied += k;
-            self.desc_mut(b).len += k as u32;
-            if nb == NIL {
-                break;
-            }
-            self.desc_mut(nb).reset(nb, 0, pool.buf_size);
+            let d = self.desc_mut(nb);
+            d.reset(nb, 0, pool.buf_size);
+            d.len = k as u32;
             self.desc_mut(b).next = nb;
             b = nb;
+            copied += k;
         }
-        debug_assert_eq!(rest, 0);
+        debug_assert_eq!(copied, n);
         let total = self.len() as u32 + n as u32;
         self.set_tag(self.tag() & !SIMPLE);
         self.head_desc_mut().nbuflets += need as u16;
