@@ -599,6 +599,12 @@ impl Packet {
             dst.copy_from_slice(&self.data()[offset..offset + dst.len()]);
             return Ok(());
         }
+        // The usual read of a chained packet, its headers, lies in its first buflet: copied with the length
+        // the caller's compiler knows, a few moves instead of a call to `memcpy` with a length.
+        if let Some(first) = self.buflets().next().and_then(|seg| seg.data.get(offset..offset + dst.len())) {
+            dst.copy_from_slice(first);
+            return Ok(());
+        }
         let mut skip = offset;
         let mut done = 0;
         for seg in self.buflets() {
