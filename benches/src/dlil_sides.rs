@@ -98,15 +98,17 @@ const BLOCK: u32 = 2048;
 
 /// The input layer (`filters` pass filters and one protocol) against bare `rx_burst` + free on a port of the
 /// same kind, on the calling thread: `blocks` blocks of each, interleaved (bare first in even pairs, layer
-/// first in odd ones). Checks that every packet reached the protocol and every buffer came back.
+/// first in odd ones). Checks that both sides moved full bursts, every packet reached the protocol and every
+/// buffer came back.
 pub fn layer_cost(filters: usize, blocks: usize) -> LayerCost {
     let (mut bare, bare_pool) = null_port("bare0");
     let (mut iface, pool, seen) = layered("dlil0", filters);
     let mut burst = PacketBurst::new();
+    let mut bare_received = 0u64;
     let mut bare_block = || {
         let t = Instant::now();
         for _ in 0..BLOCK {
-            bare.rx_burst(0, &mut burst, BURST);
+            bare_received += bare.rx_burst(0, &mut burst, BURST) as u64;
             free_burst(&mut burst);
         }
         t.elapsed().as_nanos() as f64 / f64::from(BLOCK)
@@ -130,6 +132,7 @@ pub fn layer_cost(filters: usize, blocks: usize) -> LayerCost {
     }
     let expected = (blocks as u64) * u64::from(BLOCK) * BURST as u64;
     assert_eq!(seen.load(Ordering::Relaxed), expected, "every packet reached the protocol");
+    assert_eq!(bare_received, expected, "the bare side received full bursts too");
     assert_eq!(iface.handle().stats().total_drops(), 0, "nothing dropped");
     assert_eq!(bare_pool.in_use() + pool.in_use(), 0, "every buffer back");
     let mut extra: Vec<f64> = pairs.iter().map(|(b, l)| l - b).collect();

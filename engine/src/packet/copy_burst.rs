@@ -25,6 +25,10 @@ impl Pool {
     /// this pool's buffers. The copies hold the same bytes at the same offset, and their metadata reads as
     /// the default, with an Ethernet link header when `ethernet` (whatever the sources were marked).
     ///
+    /// A frame of up to a line is copied as the whole line: the rest of the copy's line then holds what the
+    /// source buffer held past the frame. Both are this process's buffers; a destination whose memory
+    /// another process reads (a pool of `Pool::in_shared_region`) would see those bytes too.
+    ///
     /// Returns false, with nothing allocated or counted, when `src` is not such a burst, is empty or
     /// longer than [`MAX_BULK`], `out` has no room for it, or this pool cannot supply it: the caller then
     /// copies one packet at a time (which counts what fails).

@@ -27,6 +27,24 @@ fn drop_returns_every_buflet() {
     assert_eq!(p.in_use(), 0);
 }
 
+/// A buffer freed while it held shares in reserve for views, then taken again as a new buflet of another
+/// packet's chain, holds no share but its own: the chain's free gives it back.
+#[test]
+fn a_buffer_that_held_a_reserve_is_whole_again_as_a_new_buflet() {
+    // Two buffers: the second packet's is the only one left for the chain to take.
+    let p = pool(2, 512, 32, 4);
+    let mut chained = p.packet_from(&[1u8; 100]).unwrap();
+    let mut reserved = p.packet_from(&[2u8; 100]).unwrap();
+    reserved.reserve_views(3);
+    // Its buffer goes back with its descriptor as it was, and is the one the chain's growth takes.
+    drop(reserved);
+    assert_eq!(p.in_use(), 1);
+    chained.append(&[3u8; 600]).unwrap();
+    assert_eq!((chained.buflet_count(), p.in_use()), (2, 2));
+    drop(chained);
+    assert_eq!(p.in_use(), 0, "every buffer back");
+}
+
 #[test]
 fn append_beyond_the_chain_limit_fails_and_changes_nothing() {
     let p = pool(64, 512, 0, 2);

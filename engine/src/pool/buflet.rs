@@ -84,6 +84,9 @@ impl Desc {
         self.off = off;
         self.len = 0;
         self.limit = buf_size;
+        // A freed buffer's descriptor keeps what it last held, reserve shares included; a buflet made
+        // now holds only its own.
+        self.shares = 0;
     }
 
     /// Makes this buflet the head of a new one-buflet packet (its metadata is not touched).
@@ -92,7 +95,6 @@ impl Desc {
         self.reset(idx, off, buf_size);
         self.pkt_len = 0;
         self.nbuflets = 1;
-        self.shares = 0;
     }
 }
 
