@@ -25,6 +25,16 @@ fn frame(ethertype: u16, src: [u8; 6], len: usize) -> Vec<u8> {
     f
 }
 
+/// A feth pair's first port (the sender), its tx pool, and the input layer over the second port with its
+/// handle.
+fn sender_and_interface() -> (Feth, Pool, Interface, InterfaceHandle) {
+    let (a, b) = pair(&cfg()).unwrap();
+    let pool = a.tx_pool().clone();
+    let iface = Interface::new(Box::new(b), 32);
+    let h = iface.handle();
+    (a, pool, iface, h)
+}
+
 /// Sends `frames` on `port` (retrying what the ring does not take), then `rounds` more times.
 fn send_all(port: &mut Feth, pool: &Pool, frames: &[Vec<u8>], rounds: usize) -> u64 {
     let mut sent = 0;
@@ -213,10 +223,7 @@ impl Filter for Blocker {
 
 #[test]
 fn detach_waits_until_no_packet_is_inside_the_filter() {
-    let (mut a, b) = pair(&cfg()).unwrap();
-    let pool = a.tx_pool().clone();
-    let mut iface = Interface::new(Box::new(b), 32);
-    let h = iface.handle();
+    let (mut a, pool, mut iface, h) = sender_and_interface();
     let inside = Arc::new(Barrier::new(2));
     let release = Arc::new(AtomicBool::new(false));
     let saw = Arc::new(AtomicU64::new(0));
@@ -249,10 +256,7 @@ fn detach_waits_until_no_packet_is_inside_the_filter() {
 
 #[test]
 fn short_and_unknown_frames_are_counted_and_the_interface_goes_on() {
-    let (mut a, b) = pair(&cfg()).unwrap();
-    let pool = a.tx_pool().clone();
-    let mut iface = Interface::new(Box::new(b), 32);
-    let h = iface.handle();
+    let (mut a, pool, mut iface, h) = sender_and_interface();
     let delivered = Arc::new(AtomicU64::new(0));
     h.attach_protocol(0x0800, Box::new(Count { name: "ipv4", seen: delivered.clone() })).unwrap();
     let mut tagged = frame(0x8100, [2; 6], 64);
@@ -289,10 +293,7 @@ fn tagged(inner: u16, len: usize) -> Vec<u8> {
 /// types differ within the burst or not, and so do bursts that mix tagged and plain frames.
 #[test]
 fn tagged_bursts_are_demuxed_on_each_frames_inner_type() {
-    let (mut a, b) = pair(&cfg()).unwrap();
-    let pool = a.tx_pool().clone();
-    let mut iface = Interface::new(Box::new(b), 32);
-    let h = iface.handle();
+    let (mut a, pool, mut iface, h) = sender_and_interface();
     let (v4, v6) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     h.attach_protocol(0x0800, Box::new(Count { name: "ipv4", seen: v4.clone() })).unwrap();
     h.attach_protocol(0x86dd, Box::new(Count { name: "ipv6", seen: v6.clone() })).unwrap();
@@ -423,10 +424,7 @@ fn the_responder_answers_arp_and_ping_through_the_output_path_and_link_events_ar
         Icmpv4Repr, IpProtocol, Ipv4Packet, Ipv4Repr,
     };
     use std::net::Ipv4Addr;
-    let (mut a, b) = pair(&cfg()).unwrap();
-    let pool = a.tx_pool().clone();
-    let mut iface = Interface::new(Box::new(b), 32);
-    let h = iface.handle();
+    let (mut a, pool, mut iface, h) = sender_and_interface();
     let events = h.subscribe();
     let (me, peer) = ([2, 0, 0, 0, 0, 0x22], [2, 0, 0, 0, 0, 0x11]);
     let (my_ip, peer_ip) = (Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(198, 18, 0, 1));
