@@ -112,8 +112,9 @@ struct Tally {
     filtered: u64,
 }
 
-/// Attaches and detaches filters and protocols on `h` until `stop`, adding what detached ones report.
-fn churn(h: &InterfaceHandle, stop: &AtomicBool, delivered: &Arc<AtomicU64>) -> Tally {
+/// Attaches and detaches filters and protocols on `h` until `stop`, adding what detached ones report and
+/// counting its rounds in `cycles`.
+fn churn(h: &InterfaceHandle, stop: &AtomicBool, delivered: &Arc<AtomicU64>, cycles: &AtomicU64) -> Tally {
     let mut t = Tally::default();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -134,9 +135,13 @@ fn churn(h: &InterfaceHandle, stop: &AtomicBool, delivered: &Arc<AtomicU64>) -> 
         if arp_attached {
             h.detach_protocol(0x0806).expect("attached above");
         }
+        cycles.fetch_add(1, Ordering::Release);
     }
     t
 }
+
+/// Rounds of the churn the traffic lasts at least: each filter kind attached a few times while frames flow.
+const MIN_CHURN_CYCLES: u64 = 16;
 
 #[test]
 fn every_packet_is_delivered_dropped_by_reason_or_consumed_while_handlers_come_and_go() {
@@ -154,16 +159,24 @@ fn every_packet_is_delivered_dropped_by_reason_or_consumed_while_handlers_come_a
         frame(0x1234, [2, 0, 0, 0, 0, 3], 64),
         frame(0x0800, [2, 0, 0, 0, 0, 7], 1000),
     ];
-    let rounds = 20_000;
     let stop = AtomicBool::new(false);
     let sent_all = AtomicBool::new(false);
     let sent_all = &sent_all;
-    let (sent, tally, iface) = std::thread::scope(|s| {
+    let cycles = AtomicU64::new(0);
+    let ((sent, rounds), tally, iface) = std::thread::scope(|s| {
         let sender = s.spawn(|| {
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
-            let n = send_all(&mut a, &pool, &frames, rounds);
+            // 20,000 rounds at least, and on until the churn has gone round a few times (bounded in time):
+            // with the sender and receiver each spinning on one of two cores, the churner runs only when
+            // the scheduler gives it one, and traffic that ended first would leave it nothing to see.
+            let start = Instant::now();
+            let (mut n, mut rounds) = (send_all(&mut a, &pool, &frames, 20_000), 20_000);
+            while cycles.load(Ordering::Acquire) < MIN_CHURN_CYCLES && start.elapsed() < Duration::from_secs(20) {
+                n += send_all(&mut a, &pool, &frames, 1_000);
+                rounds += 1_000;
+            }
             sent_all.store(true, Ordering::Release);
-            n
+            (n, rounds)
         });
         let receiver = s.spawn(move || {
             let mut iface = iface;
@@ -177,7 +190,7 @@ fn every_packet_is_delivered_dropped_by_reason_or_consumed_while_handlers_come_a
             }
             iface
         });
-        let churner = s.spawn(|| churn(&h, &stop, &delivered));
+        let churner = s.spawn(|| churn(&h, &stop, &delivered, &cycles));
         let sent = sender.join().unwrap();
         let iface = receiver.join().unwrap();
         stop.store(true, Ordering::Relaxed);
