@@ -112,9 +112,9 @@ struct Tally {
     filtered: u64,
 }
 
-/// Attaches and detaches filters and protocols on `h` until `stop`, adding what detached ones report and
-/// counting its rounds in `cycles`.
-fn churn(h: &InterfaceHandle, stop: &AtomicBool, delivered: &Arc<AtomicU64>, cycles: &AtomicU64) -> Tally {
+/// Attaches and detaches filters and protocols on `h` until `stop`, adding what detached ones report, and
+/// sets `overlapped` once detached filters have dropped and consumed packets.
+fn churn(h: &InterfaceHandle, stop: &AtomicBool, delivered: &Arc<AtomicU64>, overlapped: &AtomicBool) -> Tally {
     let mut t = Tally::default();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -135,13 +135,12 @@ fn churn(h: &InterfaceHandle, stop: &AtomicBool, delivered: &Arc<AtomicU64>, cyc
         if arp_attached {
             h.detach_protocol(0x0806).expect("attached above");
         }
-        cycles.fetch_add(1, Ordering::Release);
+        if t.filtered > 0 && t.consumed > 0 {
+            overlapped.store(true, Ordering::Release);
+        }
     }
     t
 }
-
-/// Rounds of the churn the traffic lasts at least: each filter kind attached a few times while frames flow.
-const MIN_CHURN_CYCLES: u64 = 16;
 
 #[test]
 fn every_packet_is_delivered_dropped_by_reason_or_consumed_while_handlers_come_and_go() {
@@ -162,16 +161,17 @@ fn every_packet_is_delivered_dropped_by_reason_or_consumed_while_handlers_come_a
     let stop = AtomicBool::new(false);
     let sent_all = AtomicBool::new(false);
     let sent_all = &sent_all;
-    let cycles = AtomicU64::new(0);
+    let overlapped = AtomicBool::new(false);
     let ((sent, rounds), tally, iface) = std::thread::scope(|s| {
         let sender = s.spawn(|| {
             let _ = core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
-            // 20,000 rounds at least, and on until the churn has gone round a few times (bounded in time):
-            // with the sender and receiver each spinning on one of two cores, the churner runs only when
-            // the scheduler gives it one, and traffic that ended first would leave it nothing to see.
+            // 20,000 rounds at least, and on until filters the churn attached have dropped and consumed
+            // packets (at most 20 s): with the sender and receiver each spinning on one of two cores, the
+            // churner runs only when the scheduler gives it one, and traffic that ended first would leave
+            // the churn nothing to see.
             let start = Instant::now();
             let (mut n, mut rounds) = (send_all(&mut a, &pool, &frames, 20_000), 20_000);
-            while cycles.load(Ordering::Acquire) < MIN_CHURN_CYCLES && start.elapsed() < Duration::from_secs(20) {
+            while !overlapped.load(Ordering::Acquire) && start.elapsed() < Duration::from_secs(20) {
                 n += send_all(&mut a, &pool, &frames, 1_000);
                 rounds += 1_000;
             }
@@ -190,7 +190,7 @@ fn every_packet_is_delivered_dropped_by_reason_or_consumed_while_handlers_come_a
             }
             iface
         });
-        let churner = s.spawn(|| churn(&h, &stop, &delivered, &cycles));
+        let churner = s.spawn(|| churn(&h, &stop, &delivered, &overlapped));
         let sent = sender.join().unwrap();
         let iface = receiver.join().unwrap();
         stop.store(true, Ordering::Relaxed);
