@@ -1,6 +1,6 @@
 //! Freeing a burst of packets at once: what drivers and applications do after every receive.
 
-use super::{Packet, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{one_pool_id, Packet, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::buflet::{Released, CHAIN_BATCH};
 use crate::pool::{lookup, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
@@ -10,7 +10,7 @@ use arrayvec::ArrayVec;
 /// ([`PoolInner::release_chains`]), and consecutive slices of one buffer give up their shares at once.
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     // Simple packets (one buffer each that nothing shares), the most common burst.
-    if let Some(id) = one_pool_of(pkts, SIMPLE, SIMPLE, MAX_BULK) {
+    if let Some(id) = one_pool_id(pkts, SIMPLE, SIMPLE).filter(|_| pkts.len() <= MAX_BULK) {
         let n = pkts.len();
         // Each buffer's index is written where the thread cache keeps it, with no gathering first.
         // SAFETY: the burst's packets own buffers of pool `id`, which keeps it registered until they are
@@ -24,7 +24,7 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     }
     // Slices, what a split-mode receiver frees: one pool lookup and one count per buffer (at most one
     // buffer freed per packet, which `Released` must hold).
-    if let Some(id) = one_pool_of(pkts, SIMPLE | PLAIN, PLAIN, Released::new().capacity()) {
+    if let Some(id) = one_pool_id(pkts, SIMPLE | PLAIN, PLAIN).filter(|_| pkts.len() <= Released::new().capacity()) {
         // SAFETY: the burst's packets are slices of pool `id`, which their shares keep registered.
         unsafe { free_slices(lookup(id), pkts) };
         return;
@@ -53,16 +53,6 @@ pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
     }
     // SAFETY: as above.
     unsafe { run.flush() };
-}
-
-/// The pool id of a burst of at most `max` packets, all of that one pool and all of one kind (their tags'
-/// `kind_mask` bits equal to `kind`): the common bursts, each of which goes back in one pass.
-#[inline]
-fn one_pool_of<const N: usize>(pkts: &ArrayVec<Packet, N>, kind_mask: u16, kind: u16, max: usize) -> Option<u16> {
-    let first = pkts.first()?.tag();
-    let key = |tag: u16| tag & (POOL_ID_MASK | kind_mask);
-    let one = first & kind_mask == kind && pkts.len() <= max && pkts.iter().all(|p| key(p.tag()) == key(first));
-    one.then_some(first & POOL_ID_MASK)
 }
 
 /// Frees `pkts`, slices of `pool` (at most as many as [`Released`] holds): each run of one buffer's slices

@@ -1,19 +1,18 @@
 //! A burst's frames read in one pass: when every packet of a burst is a plain packet of one pool (what a
 //! port's receive gives), its pool is looked up once for the burst instead of once per packet.
 
-use super::{Packet, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{one_pool_id, Packet, PLAIN, SIMPLE};
+use crate::pool::lookup;
 
 impl Packet {
     /// The data of each packet of `pkts`, in order, when every one is a plain packet of one pool; `None`
     /// otherwise (read each packet's [`Packet::data`] then).
     #[inline]
     pub fn plain_frames(pkts: &[Packet]) -> Option<impl Iterator<Item = &[u8]> + Clone> {
-        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | PLAIN | SIMPLE);
-        let first = pkts.first()?;
-        if !first.is_plain() || !pkts.iter().all(|p| key(p) == key(first)) {
-            return None;
-        }
-        let pool = first.pool();
+        let id = one_pool_id(pkts, PLAIN | SIMPLE, PLAIN | SIMPLE)?;
+        // SAFETY: the packets own buffers of pool `id`, which keeps it registered for as long as the borrow
+        // of `pkts` the frames are tied to.
+        let pool = unsafe { lookup(id) };
         let headroom = pool.headroom as usize;
         Some(pkts.iter().map(move |p| {
             // SAFETY: `p` is a plain packet of `pool` (checked): it owns buffer `head`, its data (headroom +

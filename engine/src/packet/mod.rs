@@ -1094,19 +1094,24 @@ fn plain_tag(pool: &PoolInner) -> u16 {
     pool.id | SIMPLE | PLAIN
 }
 
+/// The pool id of `pkts` when there is at least one, all of that one pool and all of one kind (their tags'
+/// `kind_mask` bits equal to `kind`): the bursts that are read, copied or freed in one pass.
+#[inline]
+fn one_pool_id(pkts: &[Packet], kind_mask: u16, kind: u16) -> Option<u16> {
+    let key = |p: &Packet| p.tag() & (POOL_ID_MASK | kind_mask);
+    let first = key(pkts.first()?);
+    (first & kind_mask == kind && pkts.iter().all(|p| key(p) == first)).then_some(first & POOL_ID_MASK)
+}
+
 /// The pool of the packets of `src` when there is at least one and every one has the tag bits `kind`
 /// (`PLAIN | SIMPLE`: plain; `PLAIN`: direct, plain or a slice), no metadata written (at most marked as
 /// starting with an Ethernet header), and that one pool: a burst a driver copies whole from the handles
 /// alone.
 fn unwritten_source_pool(src: &[Packet], kind: u16) -> Option<&PoolInner> {
-    let key = |p: &Packet| p.tag() & (POOL_ID_MASK | kind | META);
-    let first = key(src.first()?);
-    if first & (kind | META) != kind || !src.iter().all(|p| key(p) == first) {
-        return None;
-    }
-    // SAFETY: the packets of `src` own buffers of pool `first`, which keeps it registered while they live:
+    let id = one_pool_id(src, kind | META, kind)?;
+    // SAFETY: the packets of `src` own buffers of pool `id`, which keeps it registered while they live:
     // for as long as the borrow of `src` the returned reference is tied to.
-    Some(unsafe { lookup(first & POOL_ID_MASK) })
+    Some(unsafe { lookup(id) })
 }
 
 /// Frees packet `head` whose handle carried `tag` (pool id and flags).
