@@ -63,6 +63,14 @@ impl Depot {
         self.depth(self.head.load(Ordering::Acquire) as u32)
     }
 
+    /// Whether the depot looked empty at a plain load: a poller that most often finds nothing checks this
+    /// before [`Depot::pop`], whose read-for-update is a locked instruction that waits for every store the
+    /// core has pending (on a driver's path, stores to lines the other core holds).
+    #[inline]
+    pub(crate) fn looks_empty(&self) -> bool {
+        self.head.load(Ordering::Relaxed) as u32 == NIL
+    }
+
     /// Buffers in the stack from magazine `top` down (0 for `NIL`). Only meaningful while `top` is in the
     /// stack; a stale answer is caught by the head's tag.
     #[inline]

@@ -544,7 +544,7 @@ impl Pool {
     pub fn take_free(&self, out: &mut [u32]) -> usize {
         let depot = &self.inner.depot;
         let mut taken = 0;
-        while out.len() - taken >= depot.mag_size() {
+        while out.len() - taken >= depot.mag_size() && !depot.looks_empty() {
             // SAFETY: this pool's depot holds buffers of this pool's memory; the rest of `out` holds a
             // magazine (checked just above).
             let n = unsafe { depot.pop(self.inner(), &mut out[taken..]) };
