@@ -61,6 +61,13 @@ pub(super) fn decode([index, word]: [u32; WORDS]) -> Option<Slot> {
     Some(Slot { index, len: word & LEN_MASK, more: flag(MORE), offset_follows: flag(AT), home: flag(HOME) })
 }
 
+/// The length of a packet that is one buffer of the sender's at the usual offset (no flag set: what
+/// [`encode`] writes for a plain frame); `None` for any other slot, which the general decoding reads.
+#[inline]
+pub(super) fn plain_len([_, word]: [u32; WORDS]) -> Option<u32> {
+    (word & !LEN_MASK == 0).then_some(word)
+}
+
 /// Slots a packet of `buflets` buflets may take at most.
 pub(super) fn most_slots(buflets: usize) -> u32 {
     2 * buflets as u32
@@ -84,6 +91,16 @@ mod tests {
         let s = Slot { index: 9, len: 1 << 20, more: true, offset_follows: true, home: true };
         assert_eq!(decode(slot), Some(s));
         assert_eq!(decode([1, 1 << 25]), None, "bits no sender sets");
+    }
+
+    #[test]
+    fn only_a_lone_buffer_of_the_senders_at_the_usual_offset_reads_as_plain() {
+        let buf = LentBuffer { index: 3, offset: 128, len: 64 };
+        assert_eq!(plain_len(encode(buf, false, false, 128).0), Some(64));
+        assert_eq!(plain_len(encode(buf, true, false, 128).0), None, "more buflets follow");
+        assert_eq!(plain_len(encode(buf, false, true, 128).0), None, "a buffer going home");
+        assert_eq!(plain_len(encode(buf, false, false, 0).0), None, "an offset follows");
+        assert_eq!(plain_len([3, 1 << 25]), None, "bits no sender sets");
     }
 
     proptest! {

@@ -47,6 +47,13 @@ impl RingMemory {
         unsafe { &*self.consumer }
     }
 
+    /// Calls `hint` on the lines of the `n` slots of `W` words from `from` on.
+    #[inline]
+    fn each_line<const W: usize>(&self, from: u32, n: u32, hint: impl Fn(*const u8, usize)) {
+        let (base, size) = (self.slots.cast::<u8>(), self.size as usize);
+        pktloop_engine::prefetch::ring_slots(base, 4 * W, size, from as usize, n as usize, hint);
+    }
+
     /// Word `w` of slot `pos` (taken modulo the size).
     fn word<const W: usize>(&self, pos: u32, w: usize) -> &AtomicU32 {
         let slot = (pos & (self.size - 1)) as usize;
@@ -111,14 +118,7 @@ impl<const W: usize> Producer<W> {
     /// fetched together rather than one store at a time. A hint: it reads and writes nothing.
     #[inline]
     pub fn prepare(&self, n: u32) {
-        self.each_line(self.head, n, pktloop_engine::prefetch::write);
-    }
-
-    /// Calls `hint` on the lines of the `n` slots from `from` on.
-    #[inline]
-    fn each_line(&self, from: u32, n: u32, hint: impl Fn(*const u8, usize)) {
-        let (base, size) = (self.mem.slots.cast::<u8>(), self.mem.size as usize);
-        pktloop_engine::prefetch::ring_slots(base, 4 * W, size, from as usize, n as usize, hint);
+        self.mem.each_line::<W>(self.head, n, pktloop_engine::prefetch::write);
     }
 
     /// Writes the entry `k` slots past the last published one (`k` below [`Producer::space`]).
@@ -137,7 +137,7 @@ impl<const W: usize> Producer<W> {
             self.head = self.head.wrapping_add(n);
             self.mem.producer().store(self.head, Ordering::Release);
             // The other process reads them next: into the shared cache with them.
-            self.each_line(first, n, pktloop_engine::prefetch::demote);
+            self.mem.each_line::<W>(first, n, pktloop_engine::prefetch::demote);
         }
     }
 }
@@ -180,6 +180,13 @@ impl<const W: usize> Consumer<W> {
     /// Slots.
     pub fn size(&self) -> u32 {
         self.mem.size
+    }
+
+    /// Starts loading the lines of the first `n` ready entries: the producer wrote them on another core,
+    /// and reads that all miss at once overlap instead of each waiting in turn. A hint only.
+    #[inline]
+    pub fn fetch(&self, n: u32) {
+        self.mem.each_line::<W>(self.tail, n, pktloop_engine::prefetch::read);
     }
 
     /// Entry `k` past the last released one (`k` below [`Consumer::ready`]).

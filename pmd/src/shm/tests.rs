@@ -130,3 +130,46 @@ fn random_words_in_the_rings_are_counted_and_skipped_and_cost_the_server_nothing
     assert!(shm.corrupt_rings() > 0, "random ring indices were seen as such");
     assert!(stats.ipackets > 0, "entries that happened to be valid were taken");
 }
+
+/// One-buffer entries at the usual offset (what `Session::take_plain` reads with no chain): each check of
+/// the general path holds there too.
+#[test]
+fn plain_entries_out_of_range_named_twice_or_too_long_are_counted_and_skipped() {
+    let path = std::env::temp_dir().join(format!("pktloop-shm-plain-{}.sock", std::process::id()));
+    let config = ShmConfig { ring_size: RING, ..ShmConfig::new(&path, Role::Server) };
+    let mut server = ShmPort::open(&config, pool_config()).unwrap();
+    let (stream, mut session, _pool) = hostile_client(&path);
+    wait_link(&mut server, LinkState::Up);
+    // SAFETY: the channel is mapped while `session` lives, and holds the rings of RING slots.
+    let rings = unsafe { layout::rings(session.channel_base(), RING, Role::Client) };
+    // SAFETY: the test plays the client, whose session never produces on this ring meanwhile.
+    let mut data = unsafe { Producer::<DATA_WORDS>::new(rings.tx) };
+    // [buffer, length]: the client's buffers hold 2048 bytes from offset 0; the MTU allows 1518-byte frames.
+    let entries = [
+        [1, 64],           // taken
+        [1, 64],           // the same buffer again: bad
+        [BUFFERS + 3, 64], // no such buffer: bad
+        [2, 2049],         // past the buffer's end: bad
+        [3, 1600],         // fits the buffer, longer than a frame: dropped as such
+        [4, 60],           // taken
+    ];
+    for (k, e) in entries.iter().enumerate() {
+        data.write(k as u32, *e);
+    }
+    data.publish(entries.len() as u32);
+    let mut inbox = PacketBurst::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while inbox.len() < 2 && Instant::now() < deadline {
+        server.rx_burst(0, &mut inbox, 64);
+    }
+    let lens: Vec<usize> = inbox.iter().map(|p| p.len()).collect();
+    assert_eq!(lens, [64, 60], "the two good entries arrive, in order");
+    let stats = server.stats();
+    assert_eq!((stats.ipackets, stats.ierrors), (2, 3));
+    assert_eq!(stats.dropped(DropReason::BadDescriptor), 3);
+    assert_eq!(stats.dropped(DropReason::MtuExceeded), 1);
+    drop(inbox);
+    drop((stream, session));
+    wait_link(&mut server, LinkState::Down);
+    assert_eq!(server.tx_pool().in_use(), 0, "every server buffer back after the peer left");
+}
