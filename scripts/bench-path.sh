@@ -75,6 +75,8 @@ compare "iofwd private / global" 0.3 1 -- pb iofwd private -- pb iofwd global
 compare "iofwd split / global" 0.3 1 -- pb iofwd split -- pb iofwd global
 compare "pingpong p50 feth / floor (ns)" 1.2 0 -- pb pingpong feth 1 -- pb pingpong floor 1
 compare "pingpong p99.9 feth / floor (ns)" 1.5 0 -- pb pingpong feth 2 -- pb pingpong floor 2
+# The shm pair's path alone, both ends in this process (bench-shm.sh measures across two processes).
+compare "pingpong p50 shm / feth, one process (ns)" - 0 -- pb pingpong shm 1 -- pb pingpong feth 1
 compare "iofwd global / floor, 8-byte handles" - 1 -- pb iofwd global -- pb iofwd floor
 compare "iofwd floor, 4-byte / 8-byte handles" - 1 -- pb iofwd floor-4 -- pb iofwd floor
 compare "iofwd global / pktloop's ring alone" - 1 -- pb iofwd global -- pb iofwd ring

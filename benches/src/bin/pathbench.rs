@@ -5,7 +5,7 @@
 //! pathbench SCENARIO SIDE
 //!   txonly64 | txonly1518      floor | floor-odd | global | global-multi | private | private-multi | split
 //!   iofwd                      floor | floor-4 | ring | global | private | split
-//!   pingpong                   floor | ring | feth
+//!   pingpong                   floor | ring | feth | shm
 //! ```
 //!
 //! Prints one line: `SCENARIO SIDE VALUE UNIT` (Mpps, or ns for the ping-pong's p50 and p99.9, printed as
@@ -238,6 +238,31 @@ fn percentiles(mut rtts: Vec<u64>) -> (u64, u64) {
 /// A packet bounced between the two ports of a pair, round trips timed on core 1.
 fn feth_ping_pong(rounds: usize) -> Vec<u64> {
     let (mut a, mut b) = pair(&feth_config("global")).expect("feth pair");
+    ports_ping_pong(&mut a, &mut b, rounds)
+}
+
+/// The feth ping-pong over a shared-memory pair whose two ends are in this process: what the shm path
+/// costs, apart from anything two processes add (`pktloop latency` measures across two).
+fn shm_ping_pong(rounds: usize) -> Vec<u64> {
+    use pktloop_engine::port::LinkState;
+    use pktloop_pmd::shm::{Role, ShmConfig, ShmPort};
+    let path = std::env::temp_dir().join(format!("pathbench-{}.sock", std::process::id()));
+    let pool = |name: &str| pktloop_engine::pool::PoolConfig::new(name, 4096, 2048);
+    let mut a = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool("server")).expect("shm server");
+    let mut b = ShmPort::open(&ShmConfig::new(&path, Role::Client), pool("client")).expect("shm client");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while a.link() != LinkState::Up || b.link() != LinkState::Up {
+        assert!(std::time::Instant::now() < deadline, "shm: the pair never came up");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let rtts = ports_ping_pong(&mut a, &mut b, rounds);
+    let _ = std::fs::remove_file(&path);
+    rtts
+}
+
+/// One 64-byte frame of `a`'s pool sent from `a`, echoed back by `b` on the other core, `rounds` times;
+/// the round trips in ns. The frame must come back intact.
+fn ports_ping_pong(a: &mut dyn Port, b: &mut dyn Port, rounds: usize) -> Vec<u64> {
     let f = frame(64);
     let mut seed = PacketBurst::new();
     seed.push(a.tx_pool().packet_from(&f).expect("seed"));
@@ -259,6 +284,8 @@ fn feth_ping_pong(rounds: usize) -> Vec<u64> {
                 while a.rx_burst(0, &mut burst, BURST) == 0 {}
                 rtts_ref.push(t0.elapsed().as_nanos() as u64);
             }
+            assert!(burst.len() == 1 && burst[0].to_vec() == f, "the frame came back intact every round");
+            free_burst(&mut burst);
         },
     );
     rtts
@@ -292,6 +319,7 @@ fn main() {
             let rtts = match side.as_str() {
                 "floor" => floor::ping_pong(ROUNDS),
                 "feth" => feth_ping_pong(ROUNDS),
+                "shm" => shm_ping_pong(ROUNDS),
                 "ring" => ring_ping_pong(ROUNDS),
                 other => usage(&format!("unknown side {other}")),
             };
