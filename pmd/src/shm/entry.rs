@@ -61,11 +61,12 @@ pub(super) fn decode([index, word]: [u32; WORDS]) -> Option<Slot> {
     Some(Slot { index, len: word & LEN_MASK, more: flag(MORE), offset_follows: flag(AT), home: flag(HOME) })
 }
 
-/// The length of a packet that is one buffer of the sender's at the usual offset (no flag set: what
-/// [`encode`] writes for a plain frame); `None` for any other slot, which the general decoding reads.
+/// A packet that is one buffer at its pool's usual offset (what [`encode`] writes for a plain frame):
+/// its length, and whether the buffer is the receiver's own, coming home. `None` for any other slot, which
+/// the general decoding reads.
 #[inline]
-pub(super) fn plain_len([_, word]: [u32; WORDS]) -> Option<u32> {
-    (word & !LEN_MASK == 0).then_some(word)
+pub(super) fn plain([_, word]: [u32; WORDS]) -> Option<(u32, bool)> {
+    (word & !(LEN_MASK | HOME) == 0).then_some((word & LEN_MASK, word & HOME != 0))
 }
 
 /// Slots a packet of `buflets` buflets may take at most.
@@ -94,13 +95,13 @@ mod tests {
     }
 
     #[test]
-    fn only_a_lone_buffer_of_the_senders_at_the_usual_offset_reads_as_plain() {
+    fn only_a_lone_buffer_at_the_usual_offset_reads_as_plain() {
         let buf = LentBuffer { index: 3, offset: 128, len: 64 };
-        assert_eq!(plain_len(encode(buf, false, false, 128).0), Some(64));
-        assert_eq!(plain_len(encode(buf, true, false, 128).0), None, "more buflets follow");
-        assert_eq!(plain_len(encode(buf, false, true, 128).0), None, "a buffer going home");
-        assert_eq!(plain_len(encode(buf, false, false, 0).0), None, "an offset follows");
-        assert_eq!(plain_len([3, 1 << 25]), None, "bits no sender sets");
+        assert_eq!(plain(encode(buf, false, false, 128).0), Some((64, false)));
+        assert_eq!(plain(encode(buf, false, true, 128).0), Some((64, true)), "a buffer going home");
+        assert_eq!(plain(encode(buf, true, false, 128).0), None, "more buflets follow");
+        assert_eq!(plain(encode(buf, false, false, 0).0), None, "an offset follows");
+        assert_eq!(plain([3, 1 << 25]), None, "bits no sender sets");
     }
 
     proptest! {

@@ -92,10 +92,10 @@ fn most_slots(p: &Packet) -> u32 {
     entry::most_slots(p.buflet_count())
 }
 
-/// Whether `p` is a plain buffer of this side's pool no longer than a frame: it crosses in one slot.
+/// Whether `p` is a plain buffer of `pool` no longer than `max_frame`: it crosses in one slot.
 #[inline]
-fn is_plain_frame(p: &Packet, side: &PortSide<'_>) -> bool {
-    p.is_plain_of(side.pool) && p.len() <= side.max_frame
+fn is_plain_frame(p: &Packet, pool: &Pool, max_frame: usize) -> bool {
+    p.is_plain_of(pool) && p.len() <= max_frame
 }
 
 /// What one receive took so far: slots consumed, packets received and their bytes, bad entries skipped.
@@ -219,7 +219,13 @@ impl Session {
         }
         // A packet goes only while the ring surely has its slots: a plain frame takes one, others at most
         // two per buflet.
-        let plain = pkts.iter().take_while(|p| is_plain_frame(p, side)).count();
+        // The run of plain frames first: of this side's pool (what generators send), else of the peer's,
+        // going home (echoes). One kind per run, so that its loop decides nothing per packet.
+        let run = |pool: &Pool| pkts.iter().take_while(|p| is_plain_frame(p, pool, side.max_frame)).count();
+        let (plain, home) = match run(side.pool) {
+            0 => (run(&self.peer), true),
+            own => (own, false),
+        };
         let want = if plain == pkts.len() { plain as u32 } else { pkts.iter().map(most_slots).sum() };
         // An idle call (nothing to send) is when to learn how far the peer got, for the counters.
         let learn = if want == 0 && self.tx.known_consumed() != self.tx.head() { u32::MAX } else { want };
@@ -229,7 +235,12 @@ impl Session {
         };
         // Packets count as sent as the peer's index is learnt (when the ring runs short, at the latest).
         self.count_sent(self.tx.known_consumed(), side);
-        let plain = self.send_plain(pkts, plain.min(space as usize), space, side);
+        let n = plain.min(space as usize);
+        let plain = if home {
+            self.send_plain::<true>(pkts, n, space, side)
+        } else {
+            self.send_plain::<false>(pkts, n, space, side)
+        };
         let rest = if pkts.is_empty() { 0 } else { self.send_lent(pkts, space - plain as u32, side) };
         self.publish_awaiting(side);
         plain + rest
@@ -275,22 +286,29 @@ impl Session {
         taken
     }
 
-    /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]; what generators and io
-    /// forwarders send) for which the ring has room (it has `space` slots free): one slot each, at the
-    /// usual offset, written with no call per packet. Returns `n`; the general path takes the rest.
-    fn send_plain(&mut self, pkts: &mut PacketBurst, n: usize, space: u32, side: &PortSide<'_>) -> usize {
+    /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]) of this side's pool (what
+    /// generators and io forwarders send) or, `HOME`, of the peer's (echoes) for which the ring has room
+    /// (it has `space` slots free): one slot each, at the usual offset, written with no call per packet.
+    /// Returns `n`; the general path takes the rest.
+    fn send_plain<const HOME: bool>(
+        &mut self,
+        pkts: &mut PacketBurst,
+        n: usize,
+        space: u32,
+        side: &PortSide<'_>,
+    ) -> usize {
         if n == 0 {
             return 0;
         }
         self.tx.prepare(n as u32);
-        let headroom = side.pool.headroom();
         for (k, p) in pkts.drain(..n).enumerate() {
-            let Ok(buf) = p.into_buffer(side.pool) else { unreachable!("a plain frame is a buffer of the pool") };
-            debug_assert_eq!(buf.offset, headroom, "a plain frame's data is at the headroom: one slot");
-            let (slot, _) = entry::encode(buf, false, false, buf.offset);
+            let pool = if HOME { &self.peer } else { side.pool };
+            let Ok(buf) = p.into_buffer(pool) else { unreachable!("a plain frame is a buffer of its pool") };
+            debug_assert_eq!(buf.offset, pool.headroom(), "a plain frame's data is at the headroom: one slot");
+            let (slot, _) = entry::encode(buf, false, HOME, buf.offset);
             self.tx.write(k as u32, slot);
             self.tally.ends(self.tx.head().wrapping_add(k as u32), buf.len);
-            self.cross(buf.index, false);
+            self.cross(buf.index, HOME);
         }
         self.tx.publish(n as u32);
         // The next burst's slots, which the peer read a lap ago: asked for now, their lines are this
@@ -539,26 +557,43 @@ impl Session {
     }
 
     /// Receives the run of plain frames from the first ready slot on, at most `slots` of them: packets of
-    /// one buffer of the peer's at its usual offset, what generators and forwarders send
-    /// ([`Session::send_plain`] writes them). Each is checked as [`Session::take_chain`] checks a buflet,
-    /// with no chain and no per-packet choice of pool; the general path takes the rest.
+    /// one buffer at its pool's usual offset, all the peer's (what generators and forwarders send) or all
+    /// this side's coming home (echoes), as the first one is; [`Session::send_plain`] writes them. The
+    /// general path takes the rest.
     #[inline]
     fn take_plain(&mut self, pkts: &mut PacketBurst, slots: u32, side: &PortSide<'_>) -> Taken {
+        if slots == 0 {
+            return Taken::default();
+        }
+        match entry::plain(self.rx.read(0)) {
+            Some((_, false)) => self.take_plain_run::<false>(pkts, slots, side),
+            Some((_, true)) => self.take_plain_run::<true>(pkts, slots, side),
+            None => Taken::default(),
+        }
+    }
+
+    /// [`Session::take_plain`] for one kind of entry: each is checked as [`Session::take_chain`] checks a
+    /// buflet, with no chain and nothing decided per packet.
+    #[inline]
+    fn take_plain_run<const HOME: bool>(&mut self, pkts: &mut PacketBurst, slots: u32, side: &PortSide<'_>) -> Taken {
         let mut t = Taken::default();
-        let headroom = self.peer.headroom();
-        let room = self.peer.buf_size().saturating_sub(headroom);
+        let pool = if HOME { side.pool } else { &self.peer };
+        let offset = pool.headroom();
+        let room = pool.buf_size().saturating_sub(offset);
         while t.k < slots {
             let words = self.rx.read(t.k);
-            let Some(len) = entry::plain_len(words) else { break };
+            let Some((len, home)) = entry::plain(words).filter(|&(_, home)| home == HOME) else { break };
             let [index, _] = words;
             t.k += 1;
-            if len > room || !self.held.insert(index) {
+            if len > room || !self.take_over(index, home) {
                 t.bad += 1;
                 continue;
             }
-            // SAFETY: checked just above: a buffer of the peer's pool (the ledger holds only those) not
-            // already in this side's hands (the ledger now records it as ours), its window inside it.
-            let p = unsafe { self.peer.packet_from_buffer(LentBuffer { index, offset: headroom, len }) };
+            let pool = if HOME { side.pool } else { &self.peer };
+            // SAFETY: checked just above: a buffer of this side's pool that the peer had (the ledger said it
+            // was lent, and no longer does), or of the peer's not already in this side's hands (the ledger
+            // now records it as ours); its window inside it.
+            let p = unsafe { pool.packet_from_buffer(LentBuffer { index, offset, len }) };
             if len as usize > side.max_frame {
                 side.counters.drop(DropReason::MtuExceeded, 1);
                 continue;

@@ -131,10 +131,10 @@ fn random_words_in_the_rings_are_counted_and_skipped_and_cost_the_server_nothing
     assert!(stats.ipackets > 0, "entries that happened to be valid were taken");
 }
 
-/// One-buffer entries at the usual offset (what `Session::take_plain` reads with no chain): each check of
-/// the general path holds there too.
+/// One-buffer entries at the usual offset, the peer's or going home (what `Session::take_plain` reads with
+/// no chain): each check of the general path holds there too.
 #[test]
-fn plain_entries_out_of_range_named_twice_or_too_long_are_counted_and_skipped() {
+fn plain_entries_out_of_range_named_twice_too_long_or_never_lent_are_counted_and_skipped() {
     let path = std::env::temp_dir().join(format!("pktloop-shm-plain-{}.sock", std::process::id()));
     let config = ShmConfig { ring_size: RING, ..ShmConfig::new(&path, Role::Server) };
     let mut server = ShmPort::open(&config, pool_config()).unwrap();
@@ -152,6 +152,7 @@ fn plain_entries_out_of_range_named_twice_or_too_long_are_counted_and_skipped() 
         [2, 2049],         // past the buffer's end: bad
         [3, 1600],         // fits the buffer, longer than a frame: dropped as such
         [4, 60],           // taken
+        [5, 64 | 1 << 29], // "home", a server buffer the server never lent: bad
     ];
     for (k, e) in entries.iter().enumerate() {
         data.write(k as u32, *e);
@@ -165,8 +166,8 @@ fn plain_entries_out_of_range_named_twice_or_too_long_are_counted_and_skipped() 
     let lens: Vec<usize> = inbox.iter().map(|p| p.len()).collect();
     assert_eq!(lens, [64, 60], "the two good entries arrive, in order");
     let stats = server.stats();
-    assert_eq!((stats.ipackets, stats.ierrors), (2, 3));
-    assert_eq!(stats.dropped(DropReason::BadDescriptor), 3);
+    assert_eq!((stats.ipackets, stats.ierrors), (2, 4));
+    assert_eq!(stats.dropped(DropReason::BadDescriptor), 4);
     assert_eq!(stats.dropped(DropReason::MtuExceeded), 1);
     drop(inbox);
     drop((stream, session));
