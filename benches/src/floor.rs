@@ -94,10 +94,10 @@ impl<T: Copy + Send> Spsc<T> {
         if n == 0 {
             // Empty: ask for the line the next item will be in, as pktloop's rings do, so that when the
             // head says it is there it is most often here already (the floor keeps every trick they use).
-            let next = self.shared.slots[self.pos & self.shared.mask].get();
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a prefetch never faults and reads nothing the program can observe.
             unsafe {
+                let next = self.shared.slots[self.pos & self.shared.mask].get();
                 core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(next.cast())
             };
         }

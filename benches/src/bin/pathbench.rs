@@ -284,7 +284,7 @@ fn ports_ping_pong(a: &mut dyn Port, b: &mut dyn Port, rounds: usize) -> Vec<u64
                 while a.rx_burst(0, &mut burst, BURST) == 0 {}
                 rtts_ref.push(t0.elapsed().as_nanos() as u64);
             }
-            assert!(burst.len() == 1 && burst[0].to_vec() == f, "the frame came back intact every round");
+            assert!(burst.len() == 1 && burst[0].to_vec() == f, "the frame came back intact");
             free_burst(&mut burst);
         },
     );

@@ -182,8 +182,9 @@ impl<const W: usize> Consumer<W> {
         self.mem.size
     }
 
-    /// Starts loading the lines of the first `n` ready entries: the producer wrote them on another core,
-    /// and reads that all miss at once overlap instead of each waiting in turn. A hint only.
+    /// Starts loading the lines of the `n` entries past the last released one, published or not yet: the
+    /// producer writes them on another core, and reads that all miss at once overlap instead of each
+    /// waiting in turn. A hint only.
     #[inline]
     pub fn fetch(&self, n: u32) {
         self.mem.each_line::<W>(self.tail, n, pktloop_engine::prefetch::read);

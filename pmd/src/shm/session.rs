@@ -107,6 +107,20 @@ struct Taken {
     bad: u64,
 }
 
+impl Taken {
+    /// Hands `p` to the caller, or drops it (counted) when it is longer than a frame.
+    #[inline]
+    fn deliver(&mut self, p: Packet, pkts: &mut PacketBurst, side: &PortSide<'_>) {
+        if p.len() > side.max_frame {
+            side.counters.drop(DropReason::MtuExceeded, 1);
+            return;
+        }
+        self.bytes += p.len() as u64;
+        self.got += 1;
+        pkts.push(p);
+    }
+}
+
 /// A live connection's data path.
 #[derive(Debug)]
 pub(super) struct Session {
@@ -394,8 +408,6 @@ impl Session {
         unsafe { self.peer.put_bulk(&chunk) };
     }
 
-    /// Records that buffer `idx` crossed to the peer: lent, or (`home`) one of the peer's given back with
-    /// the packet in it.
     /// Writes the slots of one buflet's buffer at `used` (and on), and records that it crossed.
     #[inline]
     fn write_buffer(&mut self, b: LentBuffer, more: bool, home: bool, usual: u32, used: &mut u32) {
@@ -408,6 +420,8 @@ impl Session {
         self.cross(b.index, home);
     }
 
+    /// Records that buffer `idx` crossed to the peer: lent, or (`home`) one of the peer's given back with
+    /// the packet in it.
     fn cross(&mut self, idx: u32, home: bool) {
         if home {
             let held = self.held.remove(idx);
@@ -515,17 +529,17 @@ impl Session {
             }
         };
         let max = max.min(pkts.remaining_capacity());
-        let Taken { mut k, mut got, mut bytes, mut bad } = self.take_plain(pkts, ready.min(max as u32), side);
+        let mut t = self.take_plain(pkts, ready.min(max as u32), side);
         let mut chain = LentChain::new();
         self.rx_need = 1;
-        while k < ready && got < max {
-            let Some((entries, home)) = self.take_chain(k, ready, &mut chain, side.pool) else {
-                self.rx_need = ready - k + 1;
+        while t.k < ready && t.got < max {
+            let Some((entries, home)) = self.take_chain(t.k, ready, &mut chain, side.pool) else {
+                self.rx_need = ready - t.k + 1;
                 break;
             };
-            k += entries;
+            t.k += entries;
             if chain.is_empty() {
-                bad += 1;
+                t.bad += 1;
                 continue;
             }
             let p = if home {
@@ -539,21 +553,15 @@ impl Session {
                 // more than the pool's max_buflets of them.
                 unsafe { self.peer.packet_from_buffers(&chain) }
             };
-            if p.len() > side.max_frame {
-                side.counters.drop(DropReason::MtuExceeded, 1);
-                continue;
-            }
-            bytes += p.len() as u64;
-            pkts.push(p);
-            got += 1;
+            t.deliver(p, pkts, side);
         }
-        self.rx.release(k);
-        if bad > 0 {
-            side.counters.rx_error(bad);
-            side.counters.drop(DropReason::BadDescriptor, bad);
+        self.rx.release(t.k);
+        if t.bad > 0 {
+            side.counters.rx_error(t.bad);
+            side.counters.drop(DropReason::BadDescriptor, t.bad);
         }
-        side.counters.rx(got as u64, bytes);
-        got
+        side.counters.rx(t.got as u64, t.bytes);
+        t.got
     }
 
     /// Receives the run of plain frames from the first ready slot on, at most `slots` of them: packets of
@@ -573,7 +581,8 @@ impl Session {
     }
 
     /// [`Session::take_plain`] for one kind of entry: each is checked as [`Session::take_chain`] checks a
-    /// buflet, with no chain and nothing decided per packet.
+    /// buflet, with no chain and nothing decided per packet. `HOME`: the entries name this side's buffers
+    /// coming back (for [`Session::send_plain`], `HOME` names the peer's going back to it).
     #[inline]
     fn take_plain_run<const HOME: bool>(&mut self, pkts: &mut PacketBurst, slots: u32, side: &PortSide<'_>) -> Taken {
         let mut t = Taken::default();
@@ -582,25 +591,20 @@ impl Session {
         let room = pool.buf_size().saturating_sub(offset);
         while t.k < slots {
             let words = self.rx.read(t.k);
-            let Some((len, home)) = entry::plain(words).filter(|&(_, home)| home == HOME) else { break };
+            let Some(len) = entry::plain(words).and_then(|(len, home)| (home == HOME).then_some(len)) else { break };
             let [index, _] = words;
             t.k += 1;
-            if len > room || !self.take_over(index, home) {
+            // The ledger and the pool both follow `HOME`, never the word the peer wrote.
+            if len > room || !self.take_over(index, HOME) {
                 t.bad += 1;
                 continue;
             }
             let pool = if HOME { side.pool } else { &self.peer };
-            // SAFETY: checked just above: a buffer of this side's pool that the peer had (the ledger said it
-            // was lent, and no longer does), or of the peer's not already in this side's hands (the ledger
-            // now records it as ours); its window inside it.
+            // SAFETY: checked just above: with `HOME`, a buffer of this side's pool that the peer had (the
+            // ledger said it was lent, and no longer does); without, one of the peer's pool not already in
+            // this side's hands (the ledger now records it as ours); its window inside it.
             let p = unsafe { pool.packet_from_buffer(LentBuffer { index, offset, len }) };
-            if len as usize > side.max_frame {
-                side.counters.drop(DropReason::MtuExceeded, 1);
-                continue;
-            }
-            t.bytes += u64::from(len);
-            t.got += 1;
-            pkts.push(p);
+            t.deliver(p, pkts, side);
         }
         t
     }
