@@ -80,7 +80,7 @@ where
             while !go.load(Ordering::Acquire) {
                 std::hint::spin_loop();
             }
-            producer();
+            exit_on_panic(producer);
         });
         let consumer = s.spawn(|| {
             pin(CONSUMER_CORE);
@@ -89,11 +89,18 @@ where
             }
             let start = Instant::now();
             go.store(true, Ordering::Release);
-            let r = consumer();
+            let r = exit_on_panic(consumer);
             (start.elapsed(), r)
         });
         consumer.join().expect("consumer thread panicked")
     })
+}
+
+/// Runs `f`, ending the process if it panics. Each side of [`cross_core`] spins until the other one stops
+/// it or hands it the last item: one that panicked would leave the other, and the benchmark, spinning
+/// for ever (a check that fails in a run must end it, with the panic's message and a failing status).
+fn exit_on_panic<R>(f: impl FnOnce() -> R) -> R {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| std::process::exit(101))
 }
 
 /// Runs `f` on a new thread pinned to core `index` and returns what it returns (typically the time it
