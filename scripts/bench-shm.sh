@@ -54,7 +54,7 @@ feth_txrx() {
 
 # DPDK's memif: a testpmd server in rxonly on core 0, a testpmd client in txonly on core 1; the server's
 # best Rx-pps second. Each testpmd spends seconds zeroing its memory first, which the per-second figure
-# leaves out; the client runs SECS seconds beyond two of them.
+# leaves out; the client sends for SECS + 1 seconds from when it starts forwarding.
 memif_txrx() {
     # A memif client that finds no listener at start gives up on that connection ("Failed to connect
     # socket") and its run measures nothing: such a run is logged and measured again (at most three times).
@@ -72,19 +72,37 @@ memif_once() {
     local out="$log_dir/memif-$len-$(date +%s%N)"
     local args=(--no-pci --no-huge -m 1024 --log-level=error) memif_sock="$log_dir/memif-$$.sock"
     rm -f "$memif_sock"
-    timeout -s INT $((secs + 6)) dpdk-testpmd --lcores '0@0,1@0' "${args[@]}" --file-prefix "memifsrv$$" \
+    # Each testpmd spends seconds zeroing its memory before it forwards (more in the slow placement), so
+    # neither runs on a fixed clock: each is stopped once the client has sent for SECS whole seconds.
+    timeout -s INT 120 dpdk-testpmd --lcores '0@0,1@0' "${args[@]}" --file-prefix "memifsrv$$" \
         --vdev "net_memif0,role=server,socket=$memif_sock,socket-abstract=no" -- --forward-mode=rxonly --nb-cores=1 \
         --stats-period 1 --total-num-mbufs=8192 </dev/null >"$out.server.log" 2>&1 &
     local server=$!
     # The socket exists as soon as the port is probed, seconds before testpmd has made its pools and
     # started the port, and a memif client that finds no listener does not retry for seconds: wait until
     # the server forwards.
-    until grep -q "start packet forwarding" "$out.server.log"; do sleep 0.05; done
-    timeout -s INT $((secs + 2)) dpdk-testpmd --lcores '0@1,1@1' "${args[@]}" --file-prefix "memifcli$$" \
-        --vdev "net_memif0,role=client,socket=$memif_sock,socket-abstract=no" -- --forward-mode=txonly --txpkts="$len" \
-        --nb-cores=1 --stats-period 1 --total-num-mbufs=8192 </dev/null >"$out.client.log" 2>&1 || true
+    if forwarding "$out.server.log"; then
+        timeout -s INT 120 dpdk-testpmd --lcores '0@1,1@1' "${args[@]}" --file-prefix "memifcli$$" \
+            --vdev "net_memif0,role=client,socket=$memif_sock,socket-abstract=no" -- --forward-mode=txonly \
+            --txpkts="$len" --nb-cores=1 --stats-period 1 --total-num-mbufs=8192 </dev/null >"$out.client.log" 2>&1 &
+        local client=$!
+        forwarding "$out.client.log" && sleep $((secs + 1))
+        kill -INT "$client" 2>/dev/null || true
+        wait "$client" || true
+    fi
+    kill -INT "$server" 2>/dev/null || true
     wait "$server" || true
     awk '/Rx-pps:/ { if ($2 > best) best = $2 } END { printf "%.2f\n", best / 1e6 }' "$out.server.log"
+}
+
+# Waits (at most a minute) until the testpmd logging to $1 has started forwarding.
+forwarding() {
+    local tries
+    for ((tries = 0; tries < 1200; tries++)); do
+        grep -q "start packet forwarding" "$1" && return 0
+        sleep 0.05
+    done
+    return 1
 }
 
 # Round-trip p50 in ns: across two processes (shm) or a feth pair in one.
