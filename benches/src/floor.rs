@@ -234,6 +234,69 @@ pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration,
     )
 }
 
+/// The txonly -> rxonly floor with a private pool's copy: core 0 writes each frame into a buffer of its
+/// own (a stack of them, reused burst after burst), then copies it into a buffer from the free ring and
+/// pushes that; core 1 as in [`txonly_rxonly`].
+pub fn txonly_copy_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration, u64) {
+    let bufs = Buffers::new(FLOOR_BUFFERS, frame.len().max(2048), spacing);
+    let own = Buffers::new(FLOOR_BUFFERS, frame.len().max(2048), spacing);
+    let (data_tx, data_rx) = spsc::<u32>(FLOOR_RING);
+    let (mut free_tx, free_rx) = spsc::<u32>(FLOOR_BUFFERS);
+    let all: Vec<u32> = (0..FLOOR_BUFFERS as u32).collect();
+    assert_eq!(free_tx.push(&all), FLOOR_BUFFERS);
+    let stop = &AtomicBool::new(false);
+    let (bufs, own) = (&bufs, &own);
+    crate::cross_core(
+        move || {
+            let (mut free_rx, mut data_tx) = (free_rx, data_tx);
+            let mut stack: Vec<u32> = (0..FLOOR_BUFFERS as u32).collect();
+            let mut burst = [0u32; FLOOR_BURST];
+            let mut mine = [0u32; FLOOR_BURST];
+            let (mut have, mut sent) = (0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                if sent == have {
+                    for m in &mut mine {
+                        *m = stack.pop().expect("own buffers");
+                    }
+                    for &idx in &mine {
+                        // SAFETY: the buffer came off our own stack: it is ours.
+                        unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), own.ptr(idx), frame.len()) };
+                    }
+                    have = free_rx.pop(&mut burst);
+                    sent = 0;
+                    for (&idx, &m) in burst[..have].iter().zip(&mine) {
+                        // SAFETY: the index came off the free ring: the buffer is ours until pushed on.
+                        unsafe { std::ptr::copy_nonoverlapping(own.ptr(m), bufs.ptr(idx), frame.len()) };
+                    }
+                    stack.extend(mine.iter().rev());
+                }
+                sent += data_tx.push(&burst[sent..have]);
+            }
+        },
+        move || {
+            let (mut data_rx, mut free_tx) = (data_rx, free_tx);
+            let mut burst = [0u32; FLOOR_BURST];
+            let (mut got, mut sum) = (0u64, 0u64);
+            while got < packets {
+                let n = data_rx.pop(&mut burst);
+                for &idx in &burst[..n] {
+                    let mut hdr = [0u8; 16];
+                    // SAFETY: the index came off the data ring: the buffer is ours until pushed back.
+                    unsafe { std::ptr::copy_nonoverlapping(bufs.ptr(idx), hdr.as_mut_ptr(), 16) };
+                    sum += u64::from(std::hint::black_box(hdr)[12]);
+                }
+                let mut back = 0;
+                while back < n {
+                    back += free_tx.push(&burst[back..n]);
+                }
+                got += n as u64;
+            }
+            stop.store(true, Ordering::Relaxed);
+            sum
+        },
+    )
+}
+
 /// A handle word: 4 or 8 bytes naming a buffer (pktloop's handles are 8 bytes).
 pub trait Word: Copy + Default + Send + Sync {
     /// The word of buffer `idx`.

@@ -258,3 +258,28 @@ fn plain_bursts_cross_private_mode_with_every_packet_accounted_for() {
         assert_eq!(b.rx_pool().in_use(), 0);
     }
 }
+
+/// A burst of plain frames (no metadata) with one past the frame limit, in either copying mode: the burst
+/// crossing checks the limit in its own pass and refuses the burst, so it goes one packet at a time and
+/// only that frame is dropped (as `MtuExceeded`); the others arrive intact and in order, and every buffer
+/// is back afterwards.
+#[test]
+fn a_plain_burst_with_one_frame_past_the_limit_loses_only_that_frame() {
+    for mode in [PoolMode::Private, PoolMode::PrivateSplit] {
+        let (mut a, mut b) = pair(&FethConfig { pool_mode: mode, ..cfg() }).unwrap();
+        let lens = [60, 1518, 1519, 64, 1518];
+        let mut burst = PacketBurst::new();
+        for (k, &len) in lens.iter().enumerate() {
+            let mut p = a.tx_pool().alloc().unwrap();
+            p.append(&frame_bytes(k as u64, len)).unwrap();
+            burst.push(p);
+        }
+        assert_eq!(a.tx_burst(0, &mut burst), 5, "{mode:?}: every frame taken");
+        let got: Vec<Vec<u8>> = rx_all(&mut b).iter().map(|p| p.to_vec()).collect();
+        let want: Vec<Vec<u8>> = [0, 1, 3, 4].iter().map(|&k| frame_bytes(k, lens[k as usize])).collect();
+        assert_eq!(got, want, "{mode:?}: all but the frame past the limit, intact and in order");
+        assert_eq!(a.stats().dropped(DropReason::MtuExceeded), 1, "{mode:?}");
+        assert_eq!(a.stats().opackets, 4, "{mode:?}");
+        assert_eq!((a.tx_pool().in_use(), b.rx_pool().in_use()), (0, 0), "{mode:?}: every buffer back");
+    }
+}

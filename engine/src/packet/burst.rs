@@ -9,6 +9,10 @@ use arrayvec::ArrayVec;
 /// call (or a few, for long chains), the run's chains are walked side by side
 /// ([`PoolInner::release_chains`]), and consecutive slices of one buffer give up their shares at once.
 pub fn free_burst<const N: usize>(pkts: &mut ArrayVec<Packet, N>) {
+    // A poll that received nothing frees nothing: not even the run below.
+    if pkts.is_empty() {
+        return;
+    }
     // Simple packets (one buffer each that nothing shares), the most common burst.
     if let Some(id) = one_pool_id(pkts, SIMPLE, SIMPLE).filter(|_| pkts.len() <= MAX_BULK) {
         let n = pkts.len();

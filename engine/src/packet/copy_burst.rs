@@ -2,8 +2,8 @@
 //! (feth's private pools) does with every burst it sends. One bulk allocation, and each copy written into
 //! a buffer straight from the thread cache's slot, with no per-packet call, check or handle rewrite.
 
-use super::{unwritten_source_pool, Packet, ETHERNET, PLAIN, SIMPLE};
-use crate::pool::{Pool, PoolInner, MAX_BULK};
+use super::{Packet, ETHERNET, META, PLAIN, POOL_ID_MASK, SIMPLE};
+use crate::pool::{lookup, Pool, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
 
 /// Copies this many ahead have their destination line fetched for ownership: the core that received
@@ -22,14 +22,15 @@ impl Pool {
     /// Copies of the packets of `src`, appended to `out` in order, from one bulk allocation of this pool:
     /// all or nothing. Applies when every packet of `src` is plain with no metadata written (at most marked
     /// as starting with an Ethernet header), all of one pool whose headroom is this pool's, and each fits
-    /// this pool's buffers. The copies hold the same bytes at the same offset, and their metadata reads as
+    /// this pool's buffers and is at most `max_len` bytes long (a driver's frame limit: a longer frame
+    /// is the caller's to drop, one packet at a time). Returns the bytes copied. The copies hold the same bytes at the same offset, and their metadata reads as
     /// the default, with an Ethernet link header when `ethernet` (whatever the sources were marked).
     ///
     /// A frame of up to a line is copied as the whole line: the rest of the copy's line then holds what the
     /// source buffer held past the frame. Both are this process's buffers; a destination whose memory
     /// another process reads (a pool of `Pool::in_shared_region`) would see those bytes too.
     ///
-    /// Returns false, with nothing allocated or counted, when `src` is not such a burst, is empty or
+    /// Returns `None`, with nothing allocated or counted, when `src` is not such a burst, is empty or
     /// longer than [`MAX_BULK`], `out` has no room for it, or this pool cannot supply it: the caller then
     /// copies one packet at a time (which counts what fails).
     pub fn copy_plain_burst<const N: usize>(
@@ -37,12 +38,48 @@ impl Pool {
         src: &[Packet],
         out: &mut ArrayVec<Packet, N>,
         ethernet: bool,
-    ) -> bool {
+        max_len: usize,
+    ) -> Option<usize> {
+        self.copy_plain(src, out, ethernet, max_len).map(|(_, bytes)| bytes)
+    }
+
+    /// [`Pool::copy_plain_burst`] of the first `k` packets of `src`, which are then freed (when copied):
+    /// what a driver does with what it sent. The sources go back with no second look at the burst (the
+    /// copy's own pass found them whole packets of one pool).
+    pub fn move_plain_burst<const N: usize, const M: usize>(
+        &self,
+        src: &mut ArrayVec<Packet, M>,
+        k: usize,
+        out: &mut ArrayVec<Packet, N>,
+        ethernet: bool,
+        max_len: usize,
+    ) -> Option<usize> {
+        let (from, bytes) = self.copy_plain(src.get(..k)?, out, ethernet, max_len)?;
+        // SAFETY: the first `k` packets of `src` own buffers of pool `from` (the copy's check), which keeps it
+        // registered until they are given back. Each slot gets the buffer of one of them taken apart here:
+        // a whole packet that nothing shares (`SIMPLE`, checked with the pool), given up once; taking
+        // packets apart uses no pool and is short.
+        unsafe {
+            let pool = lookup(from);
+            pool.put_bulk_with(k, |slots| slots.iter_mut().zip(src.drain(..k)).for_each(|(s, p)| *s = p.into_raw().1));
+        }
+        Some(bytes)
+    }
+
+    /// [`Pool::copy_plain_burst`], which also says which pool the sources are of (its id).
+    #[inline]
+    fn copy_plain<const N: usize>(
+        &self,
+        src: &[Packet],
+        out: &mut ArrayVec<Packet, N>,
+        ethernet: bool,
+        max_len: usize,
+    ) -> Option<(u16, usize)> {
         let n = src.len();
         if n == 0 || n > MAX_BULK || n > out.remaining_capacity() {
-            return false;
+            return None;
         }
-        let Some(from) = self.plain_copies_source(src) else { return false };
+        let (from, bytes) = self.plain_copies_source(src, max_len)?;
         let dst = self.inner();
         let tag = dst.id | SIMPLE | PLAIN | if ethernet { ETHERNET } else { 0 };
         let headroom = dst.headroom as usize;
@@ -76,14 +113,30 @@ impl Pool {
                 out.push(Packet::from_parts(idx, tag, p.cached_len()));
             }
         })
+        .then_some((from.id, bytes))
     }
 
-    /// The pool of `src` (not empty) when every packet of it is plain with no metadata written, of that one
-    /// pool, whose headroom is this pool's, and short enough for this pool's buffers.
-    fn plain_copies_source<'s>(&self, src: &'s [Packet]) -> Option<&'s PoolInner> {
-        let from = unwritten_source_pool(src, PLAIN | SIMPLE)?;
+    /// The pool of `src` (not empty) and the bytes of its frames, when every packet of it is plain with no
+    /// metadata written, of that one pool, whose headroom is this pool's, and at most `max_len` long and
+    /// short enough for this pool's buffers. One pass, with no branch per packet: this runs on every burst
+    /// a private-mode driver sends.
+    fn plain_copies_source<'s>(&self, src: &'s [Packet], max_len: usize) -> Option<(&'s PoolInner, usize)> {
+        let kind = PLAIN | SIMPLE;
+        let key = |p: &Packet| p.tag() & (POOL_ID_MASK | kind | META);
+        let first = key(src.first()?);
+        // A plain packet's length is in its handle (`u16::MAX`, "read the descriptor", is never one's, and
+        // would be refused as too long if it were).
+        let (differ, longest, bytes) = src.iter().fold((0, 0, 0), |(differ, longest, bytes), p| {
+            let len = usize::from(p.cached_len());
+            (differ | (key(p) ^ first), longest.max(len), bytes + len)
+        });
+        if differ != 0 || first & (kind | META) != kind {
+            return None;
+        }
+        // SAFETY: the packets of `src` own buffers of pool `first`'s id, which keeps it registered while they
+        // live: for as long as the borrow of `src` the returned reference is tied to.
+        let from = unsafe { lookup(first & POOL_ID_MASK) };
         let to = self.inner();
-        let longest = src.iter().map(|p| usize::from(p.cached_len())).max().unwrap_or(0);
-        (from.headroom == to.headroom && longest <= to.room()).then_some(from)
+        (from.headroom == to.headroom && longest <= to.room().min(max_len)).then_some((from, bytes))
     }
 }

@@ -534,7 +534,7 @@ fn a_plain_burst_is_copied_whole_into_another_pool() {
     let src = plain_burst(&from, &[60, 0, 480, 1, 64]);
     let mut out = ArrayVec::<Packet, 64>::new();
     out.push(to.alloc().unwrap());
-    assert!(to.copy_plain_burst(&src, &mut out, true));
+    assert_eq!(to.copy_plain_burst(&src, &mut out, true, 480), Some(60 + 480 + 1 + 64));
     assert_eq!(out.len(), 6, "appended after what `out` held");
     for (s, c) in src.iter().zip(&out[1..]) {
         assert_eq!(c.pool_id(), to.id());
@@ -545,10 +545,25 @@ fn a_plain_burst_is_copied_whole_into_another_pool() {
     let mut copy = out.pop().unwrap();
     copy.append(&[9; 8]).unwrap();
     assert_eq!(copy.len(), 72, "a copy is an ordinary packet");
-    assert!(to.copy_plain_burst(&src[..1], &mut out, false));
+    assert_eq!(to.copy_plain_burst(&src[..1], &mut out, false, 60), Some(60));
     assert_eq!(out.last().unwrap().meta().link_header_len, 0, "no link header unless asked");
     drop((src, out, copy));
     assert_eq!((from.in_use(), to.in_use(), to.stats().alloc_failures), (0, 0, 0));
+}
+
+#[test]
+fn a_moved_burst_frees_its_first_k_sources_and_keeps_the_rest() {
+    let (from, to) = (pool(64, 512, 32, 1), pool(64, 512, 32, 1));
+    let mut src = plain_burst(&from, &[60, 61, 62, 63]);
+    let want: Vec<Vec<u8>> = src.iter().map(Packet::to_vec).collect();
+    let mut out = ArrayVec::<Packet, 64>::new();
+    assert_eq!(to.move_plain_burst(&mut src, 3, &mut out, true, 61), None, "a frame past the limit");
+    assert_eq!((src.len(), from.in_use(), to.in_use()), (4, 4, 0), "refused untouched");
+    assert_eq!(to.move_plain_burst(&mut src, 5, &mut out, true, 64), None, "more than the burst holds");
+    assert_eq!(to.move_plain_burst(&mut src, 3, &mut out, true, 62), Some(60 + 61 + 62));
+    assert_eq!(out.iter().map(Packet::to_vec).collect::<Vec<_>>(), want[..3]);
+    assert_eq!((src.len(), src[0].to_vec()), (1, want[3].clone()), "the rest kept, in place");
+    assert_eq!((from.in_use(), to.in_use()), (1, 3), "the three sources back in their pool");
 }
 
 #[test]
@@ -559,7 +574,7 @@ fn a_burst_that_is_not_plain_alike_or_does_not_fit_is_refused_untouched() {
     let mut out = ArrayVec::<Packet, 64>::new();
     let refused = |src: &[Packet], to: &Pool, out: &mut ArrayVec<Packet, 64>| {
         let before = to.in_use();
-        let ok = to.copy_plain_burst(src, out, true);
+        let ok = to.copy_plain_burst(src, out, true, usize::MAX).is_some();
         assert_eq!(to.in_use(), before, "nothing allocated");
         !ok && out.is_empty()
     };
@@ -581,7 +596,11 @@ fn a_burst_that_is_not_plain_alike_or_does_not_fit_is_refused_untouched() {
     assert!(refused(&[], &to, &mut out), "empty");
     let mut full = ArrayVec::<Packet, 1>::new();
     full.push(other.alloc().unwrap());
-    assert!(!to.copy_plain_burst(&src, &mut full, true), "no room in `out`");
+    assert_eq!(to.copy_plain_burst(&src, &mut full, true, usize::MAX), None, "no room in `out`");
+    assert_eq!(to.copy_plain_burst(&src, &mut out, true, 59), None, "longer than the caller's limit");
+    assert_eq!(to.in_use(), 0);
+    assert_eq!(to.copy_plain_burst(&src, &mut out, true, 60), Some(60), "as long as the caller's limit");
+    out.clear();
     assert_eq!(to.in_use(), 0);
     let short = pool(1, 512, 32, 1);
     let two = plain_burst(&from, &[60, 60]);
@@ -614,7 +633,9 @@ proptest! {
             src.push(p);
         }
         let mut out = ArrayVec::<Packet, 64>::new();
-        let taken = to.copy_plain_burst(&src, &mut out, true);
+        let copied = to.copy_plain_burst(&src, &mut out, true, usize::MAX);
+        let taken = copied.is_some();
+        prop_assert_eq!(copied.unwrap_or(0), if taken { src.iter().map(Packet::len).sum() } else { 0 });
         prop_assert_eq!(taken, expect_taken);
         prop_assert_eq!(out.len(), if taken { src.len() } else { 0 });
         for (s, c) in src.iter().zip(&out) {

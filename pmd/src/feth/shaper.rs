@@ -124,35 +124,47 @@ impl Shaper {
         pass: &mut Pass,
         out: &mut PacketBurst,
     ) -> usize {
-        if self.mode == PoolMode::Global {
+        // The frame limit is checked with the crossing's own pass over the burst (a longer frame makes it
+        // refuse the burst, which then goes one packet at a time and drops that frame).
+        if self.mode == PoolMode::Global || !self.knobs_off(peer) {
             return 0;
         }
-        let burst = &pkts[..k];
-        let (longest, bytes) = burst.iter().map(Packet::len).fold((0, 0), |(m, s), len| (m.max(len), s + len));
-        if !self.is_plain_crossing(peer, longest) {
-            return 0;
+        if self.mode == PoolMode::Private {
+            // The sources go back as part of the copy, with no second look at the burst.
+            let Some(bytes) = peer.rx_pool.move_plain_burst(pkts, k, out, true, self.frame_limit) else { return 0 };
+            self.completed(k, bytes, pass);
+            return k;
         }
-        let done = match self.mode {
-            PoolMode::Private if peer.rx_pool.copy_plain_burst(burst, out, true) => k,
-            PoolMode::PrivateSplit => peer.rx_pool.pack_plain_burst(burst, &mut pass.packer, out, true),
-            _ => 0,
-        };
+        let done = self.pack_plain(&pkts[..k], peer, pass, out);
         if done == 0 {
             return 0;
         }
-        let bytes = if done == k { bytes } else { pkts[..done].iter().map(Packet::len).sum() };
-        pass.sent += done as u64;
-        pass.bytes += bytes as u64;
-        pass.tally.copies += done as u64;
-        // Default metadata: every source's packet id is 0.
-        self.complete_many(0, TxStatus::Success, done, pass);
+        self.completed(done, pkts[..done].iter().map(Packet::len).sum(), pass);
         if done == pkts.len() {
             // The common case, the whole burst: its sources go back in one pass.
             free_burst(pkts);
-            return done;
+        } else {
+            pkts.drain(..done).for_each(|p| pass.discard(p));
         }
-        pkts.drain(..done).for_each(|p| pass.discard(p));
         done
+    }
+
+    /// Counts `n` packets of `bytes` in all as crossed by copy, each completed (their metadata is the
+    /// default: packet id 0).
+    fn completed(&mut self, n: usize, bytes: usize, pass: &mut Pass) {
+        pass.sent += n as u64;
+        pass.bytes += bytes as u64;
+        pass.tally.copies += n as u64;
+        self.complete_many(0, TxStatus::Success, n, pass);
+    }
+
+    /// Split mode's crossing of `burst` (packed into slices of the peer's pool) when every frame is within
+    /// the frame limit; returns how many of its first packets were packed.
+    fn pack_plain(&self, burst: &[Packet], peer: &PeerInfo, pass: &mut Pass, out: &mut PacketBurst) -> usize {
+        if burst.iter().any(|p| p.len() > self.frame_limit) {
+            return 0;
+        }
+        peer.rx_pool.pack_plain_burst(burst, &mut pass.packer, out, true)
     }
 
     /// Reports the tx completion of `n` packets of the same id and status: queued while the sync queue has
@@ -188,8 +200,14 @@ impl Shaper {
     /// added there belongs here too; the trailer and FCS, which split packing must leave room for, too).
     #[inline]
     fn is_plain_crossing(&self, peer: &PeerInfo, len: usize) -> bool {
+        self.knobs_off(peer) && len <= self.frame_limit
+    }
+
+    /// [`Shaper::is_plain_crossing`] but for the frame limit, which a burst's crossing checks in its own pass.
+    #[inline]
+    fn knobs_off(&self, peer: &PeerInfo) -> bool {
         let knobs = self.expiry != ExpiryPolicy::None || self.tx_drops != 0 || self.trailer != 0 || self.fcs;
-        !knobs && !peer.hwcsum && len <= self.frame_limit
+        !knobs && !peer.hwcsum
     }
 
     /// [`Shaper::process`] for every case: each knob's check in turn, then the crossing by pool mode.
