@@ -15,6 +15,9 @@ const PACK_AHEAD: usize = 512;
 
 /// How much of each frame is asked for before the copies start: the lines a small frame's copy reads.
 const SOURCE_PREFETCH_BYTES: usize = 128;
+/// Frames from a plain packet up to this long are copied as a whole line in a few inline loads and
+/// stores, instead of by a call to `memcpy` with their length (as private copies are).
+const LINE: usize = 64;
 const SOURCES_AHEAD: usize = 8;
 
 /// One buffer being cut into slices. It holds a share of the buffer for every slice it may still cut, and
@@ -107,6 +110,105 @@ impl Packer {
     }
 }
 
+impl Packer {
+    /// Packs copies of the first frames of `src` into the rest of the buffer, as [`Packer::pack`] does one
+    /// at a time, for as many as fit (and slices are left) and are at most `run.max_len` long; appends the
+    /// slices to `out` and returns how many, and their bytes. Keeps the sources' and the buffer's lines
+    /// coming while it copies.
+    ///
+    /// # Safety
+    /// `to` is this packer's pool and the packer has slices left to cut; every packet of `src` is a direct
+    /// packet of `run.from`; `out` has room for them all.
+    #[inline]
+    unsafe fn pack_run<const N: usize>(
+        &mut self,
+        to: &PoolInner,
+        run: &Run<'_>,
+        src: &[Packet],
+        out: &mut ArrayVec<Packet, N>,
+    ) -> (usize, usize) {
+        debug_assert!(to.id == self.pool_id && self.cut < SLICES_PER_BUFFER);
+        let (headroom, buf_size, geometry) = (to.headroom, to.buf_size, to.slices());
+        let tag = self.pool_id | PLAIN | if run.ethernet { ETHERNET } else { 0 };
+        // A plain source's buffer holds a line from its data on (the pools' headrooms are equal).
+        let line_sources = run.from.room().min(to.room()) >= LINE;
+        // SAFETY: the packer's buffer is a buffer of `to` (contract).
+        let base = unsafe { to.buf_ptr(self.buffer) };
+        let (mut next, mut cut, mut bytes) = (self.next, self.cut, 0);
+        let mut i = 0;
+        while let Some(p) = src.get(i).filter(|_| cut < SLICES_PER_BUFFER) {
+            let len = p.cached_len();
+            // A direct packet's length is in its handle, never `u16::MAX` (refused as `pack` refuses it).
+            let fits = |&end: &u32| len != u16::MAX && usize::from(len) <= run.max_len && end <= buf_size;
+            let Some(end) = next.checked_add(headroom + u32::from(len)).filter(fits) else { break };
+            if let Some(ahead) = src.get(i + SOURCES_AHEAD) {
+                // SAFETY: a packet of `src` (contract).
+                unsafe { ask_source(run.from, ahead) };
+            }
+            // The lines beyond those asked for so far that this frame moves the window over.
+            let window = next as usize + PACK_AHEAD;
+            if window < buf_size as usize {
+                let ahead = (usize::from(len) + headroom as usize + 64).min(buf_size as usize - window);
+                crate::prefetch::write(base.wrapping_add(window), ahead);
+            }
+            let at = (next + headroom) as usize;
+            // SAFETY: `p` is a direct packet of `run.from` (contract), its `len` bytes there are its data and,
+            // plain, its buffer holds a line from there (`line_sources`); the region from `next` to `end`
+            // lies inside the buffer (checked), as does the line from `at` when copied whole (checked), and
+            // no slice was cut from there on: this packer, which holds the shares for it, alone writes it.
+            unsafe {
+                let data = direct_data(run.from, p);
+                if line_sources && len as usize <= LINE && p.tag() & SIMPLE != 0 && at + LINE <= buf_size as usize {
+                    base.add(at).cast::<[u8; LINE]>().write_unaligned(data.cast::<[u8; LINE]>().read_unaligned());
+                } else {
+                    std::ptr::copy_nonoverlapping(data, base.add(at), len.into());
+                }
+            }
+            out.push(Packet::from_parts(geometry.encode(self.buffer, cut, next), tag, len));
+            next = end.next_multiple_of(SLICE_ALIGN);
+            (cut, bytes, i) = (cut + 1, bytes + usize::from(len), i + 1);
+        }
+        (self.next, self.cut) = (next, cut);
+        (i, bytes)
+    }
+}
+
+/// What a burst's packing runs share: the sources' pool, the slices' link header, the frame limit.
+struct Run<'a> {
+    from: &'a PoolInner,
+    ethernet: bool,
+    max_len: usize,
+}
+
+/// Where direct packet `p`'s data starts.
+///
+/// # Safety
+/// `p` is a direct packet of `pool`.
+#[inline]
+unsafe fn direct_data(pool: &PoolInner, p: &Packet) -> *const u8 {
+    let head = p.head();
+    let (buffer, start) = if p.tag() & SIMPLE != 0 {
+        (head, 0)
+    } else {
+        let g = pool.slices();
+        (g.buffer(head), g.start(head))
+    };
+    // SAFETY: a direct packet owns (plain) or holds a share of (slice) buffer `buffer` of its pool, and its
+    // data starts at the headroom into its region, which starts at `start` (contract).
+    unsafe { pool.buf_ptr(buffer).add((start + pool.headroom) as usize) }
+}
+
+/// Asks for the lines of direct packet `p`'s first bytes (those a small frame's copy reads).
+///
+/// # Safety
+/// As for [`direct_data`].
+#[inline]
+unsafe fn ask_source(pool: &PoolInner, p: &Packet) {
+    // SAFETY: forwarded contract.
+    let data = unsafe { direct_data(pool, p) };
+    crate::prefetch::read(data, usize::from(p.cached_len()).min(SOURCE_PREFETCH_BYTES));
+}
+
 impl Drop for Packer {
     fn drop(&mut self) {
         if let Some(pool) = self.pool() {
@@ -124,51 +226,75 @@ impl Pool {
     /// all of one pool whose headroom is this pool's; the slices' metadata reads as the default, with an
     /// Ethernet link header when `ethernet`.
     ///
-    /// Returns how many of the first packets of `src` were packed: 0 when `src` is not such a burst or
-    /// `out` has no room for it, fewer than all when this pool runs out of buffers (not counted: the caller
-    /// goes on one packet at a time, which counts what fails) or a frame does not fit an empty buffer.
+    /// Returns how many of the first packets of `src` were packed, and their bytes: none when `src` is not
+    /// such a burst or `out` has no room for it, fewer than all when this pool runs out of buffers (not
+    /// counted: the caller goes on one packet at a time, which counts what fails), a frame does not fit an
+    /// empty buffer, or one is longer than `max_len` (a driver's frame limit: that frame is the caller's
+    /// to drop).
     pub fn pack_plain_burst<const N: usize>(
         &self,
         src: &[Packet],
         packer: &mut Option<Packer>,
         out: &mut ArrayVec<Packet, N>,
         ethernet: bool,
-    ) -> usize {
-        if src.len() > out.remaining_capacity() || !self.packs_plain(src) {
-            return 0;
+        max_len: usize,
+    ) -> (usize, usize) {
+        if src.len() > out.remaining_capacity() {
+            return (0, 0);
         }
-        let ask = |p: &Packet| crate::prefetch::read(p.direct_ptr(), p.len().min(SOURCE_PREFETCH_BYTES));
-        src.iter().take(SOURCES_AHEAD).for_each(ask);
-        let mut done = 0;
-        for (i, p) in src.iter().enumerate() {
-            if let Some(ahead) = src.get(i + SOURCES_AHEAD) {
-                ask(ahead);
+        let Some(from) = self.plain_packing_source(src) else { return (0, 0) };
+        let run = Run { from, ethernet, max_len };
+        // SAFETY: the packets of `src` are direct packets of `from` (checked).
+        src.iter().take(SOURCES_AHEAD).for_each(|p| unsafe { ask_source(from, p) });
+        let (mut done, mut bytes) = (0, 0);
+        while done < src.len() {
+            let fresh = !packer.as_ref().is_some_and(|k| k.pool_id == self.inner().id && k.cut < SLICES_PER_BUFFER);
+            if fresh && self.start_packer(packer).is_none() {
+                break;
             }
-            let Some(slice) = self.pack_one(p.data(), packer, ethernet, false) else { break };
-            out.push(slice);
-            done += 1;
+            let k = packer.as_mut().expect("a packer of this pool");
+            // SAFETY: `k` is a packer of this pool with slices left (checked or just started), the packets
+            // of `src` are direct packets of `from`, and `out` has room for all of them (checked).
+            let (packed, packed_bytes) = unsafe { k.pack_run(self.inner(), &run, &src[done..], out) };
+            (done, bytes) = (done + packed, bytes + packed_bytes);
+            let stopped = src.get(done).is_some_and(|p| usize::from(p.cached_len()) > max_len);
+            if (packed == 0 && fresh) || stopped {
+                // The next frame does not fit an empty buffer, or is past the caller's limit.
+                break;
+            }
+            if packed == 0 {
+                *packer = None;
+            }
         }
-        done
+        (done, bytes)
     }
 
-    /// Whether every packet of `src` (not empty) is direct with no metadata written, all of one pool whose
-    /// headroom is this pool's, and this pool allows slices.
-    fn packs_plain(&self, src: &[Packet]) -> bool {
+    /// A packer of a new buffer of this pool in `packer` (the one there, if any, dropped first), with the
+    /// lines its first frames go into fetched owned; `None` when the pool has no buffer left (not counted:
+    /// the burst's caller goes on one packet at a time, which counts what fails).
+    fn start_packer<'k>(&self, packer: &'k mut Option<Packer>) -> Option<&'k mut Packer> {
+        *packer = None;
+        let mut host = None;
+        self.inner().get_bulk_with(1, |idx| host = Some(super::init_packet(self.inner(), idx[0])));
+        let k = Packer::start_in(packer, host?).ok()?;
+        // The receiving core read this buffer last: the lines the first frames go into, fetched owned.
+        k.prefetch_ahead(0, PACK_AHEAD);
+        Some(k)
+    }
+
+    /// The pool of `src` (not empty) when every packet of it is direct with no metadata written, all of that
+    /// one pool, whose headroom is this pool's, and this pool allows slices.
+    fn plain_packing_source<'s>(&self, src: &'s [Packet]) -> Option<&'s PoolInner> {
         let to = self.inner();
-        to.allows_slices() && unwritten_source_pool(src, PLAIN).is_some_and(|from| from.headroom == to.headroom)
+        let from = unwritten_source_pool(src, PLAIN)?;
+        (to.allows_slices() && from.headroom == to.headroom).then_some(from)
     }
 
     /// A slice of this pool holding a copy of `frame`, packed into `packer`'s buffer, or into a new one
     /// (replacing it) when it does not fit there; its metadata reads as the default, with an Ethernet link
-    /// header when `ethernet`. `None` when the pool has no buffer left (counted) or the frame does not fit
-    /// an empty buffer after the headroom.
+    /// header when `ethernet`. `None` when the pool has no buffer left (counted), the frame does not fit
+    /// an empty buffer after the headroom, or the pool allows no slices.
     pub fn pack_frame(&self, frame: &[u8], packer: &mut Option<Packer>, ethernet: bool) -> Option<Packet> {
-        self.pack_one(frame, packer, ethernet, true)
-    }
-
-    /// [`Pool::pack_frame`], counting an empty pool when `count`.
-    #[inline]
-    fn pack_one(&self, frame: &[u8], packer: &mut Option<Packer>, ethernet: bool, count: bool) -> Option<Packet> {
         let ahead = frame.len() + self.inner().headroom as usize + 64;
         // A packer of another pool is let go: every slice returned is this pool's.
         if let Some(k) = packer.as_mut().filter(|k| k.pool_id == self.inner().id) {
@@ -178,14 +304,14 @@ impl Pool {
                 return Some(s);
             }
         }
-        *packer = None;
-        let mut host = None;
-        if !self.inner().get_bulk_with(1, |idx| host = Some(super::init_packet(self.inner(), idx[0]))) && count {
-            self.inner().count_failure();
+        if !self.inner().allows_slices() {
+            return None;
         }
-        let k = Packer::start_in(packer, host?).ok()?;
-        // The receiving core read this buffer last: the lines the first frames go into, fetched owned.
-        k.prefetch_ahead(0, PACK_AHEAD);
+        // A pool that allows slices starts a packer unless it has no buffer left.
+        let Some(k) = self.start_packer(packer) else {
+            self.inner().count_failure();
+            return None;
+        };
         k.pack(frame, ethernet)
     }
 }

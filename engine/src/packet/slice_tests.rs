@@ -306,3 +306,47 @@ fn free_burst_gives_back_a_burst_of_slices_only_buffer_by_buffer() {
     assert!(burst.is_empty());
     assert_eq!(pool.in_use(), 0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A burst of frames of any length, plain or slices themselves, packed whole at once: exactly the
+    /// frames before the first one past the limit (or the first that fits no empty buffer) are packed, in
+    /// order, byte for byte (the whole-line copies of short frames spoil no neighbour), their bytes are
+    /// summed, and every buffer is back afterwards.
+    #[test]
+    fn a_packed_burst_holds_every_frame_intact_up_to_the_first_refused(
+        lens in proptest::collection::vec(0usize..1100, 1..40),
+        limit in 0usize..1100,
+        sliced in any::<bool>(),
+    ) {
+        let (from, to) = (slice_pool(64, 2048), slice_pool(64, 1024));
+        let frames: Vec<Vec<u8>> = lens.iter().enumerate().map(|(k, &len)| frame(k as u8 * 37, len)).collect();
+        let mut src = ArrayVec::<Packet, 64>::new();
+        let mut source_packer = None;
+        for f in &frames {
+            let p = if sliced && f.len() <= 512 {
+                from.pack_frame(f, &mut source_packer, false).unwrap()
+            } else {
+                from.packet_from(f).unwrap()
+            };
+            src.push(p);
+        }
+        drop(source_packer);
+        let room = 1024 - HEADROOM as usize;
+        let want = lens.iter().take_while(|&&len| len <= limit && len <= room).count();
+        let mut out = ArrayVec::<Packet, 64>::new();
+        let mut packer = None;
+        let direct = src.iter().all(Packet::is_direct);
+        let (packed, bytes) = to.pack_plain_burst(&src, &mut packer, &mut out, true, limit);
+        let want = if direct { want } else { 0 };
+        prop_assert_eq!((packed, out.len()), (want, want));
+        prop_assert_eq!(bytes, lens[..want].iter().sum::<usize>());
+        for (k, s) in out.iter().enumerate() {
+            prop_assert_eq!(s.data(), &frames[k][..], "frame {}", k);
+            prop_assert_eq!(s.meta().link_header_len, 14);
+        }
+        drop((src, out, packer));
+        prop_assert_eq!((from.in_use(), to.in_use()), (0, 0));
+    }
+}

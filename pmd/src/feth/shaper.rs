@@ -124,8 +124,9 @@ impl Shaper {
         pass: &mut Pass,
         out: &mut PacketBurst,
     ) -> usize {
-        // The frame limit is checked with the crossing's own pass over the burst (a longer frame makes it
-        // refuse the burst, which then goes one packet at a time and drops that frame).
+        // The frame limit is checked in the crossing's own pass over the burst: a longer frame makes a
+        // private copy refuse the burst and a split packing stop before it; what is left goes one packet at
+        // a time, which drops that frame.
         if self.mode == PoolMode::Global || !self.knobs_off(peer) {
             return 0;
         }
@@ -135,11 +136,11 @@ impl Shaper {
             self.completed(k, bytes, pass);
             return k;
         }
-        let done = self.pack_plain(&pkts[..k], peer, pass, out);
+        let (done, bytes) = peer.rx_pool.pack_plain_burst(&pkts[..k], &mut pass.packer, out, true, self.frame_limit);
         if done == 0 {
             return 0;
         }
-        self.completed(done, pkts[..done].iter().map(Packet::len).sum(), pass);
+        self.completed(done, bytes, pass);
         if done == pkts.len() {
             // The common case, the whole burst: its sources go back in one pass.
             free_burst(pkts);
@@ -156,15 +157,6 @@ impl Shaper {
         pass.bytes += bytes as u64;
         pass.tally.copies += n as u64;
         self.complete_many(0, TxStatus::Success, n, pass);
-    }
-
-    /// Split mode's crossing of `burst` (packed into slices of the peer's pool) when every frame is within
-    /// the frame limit; returns how many of its first packets were packed.
-    fn pack_plain(&self, burst: &[Packet], peer: &PeerInfo, pass: &mut Pass, out: &mut PacketBurst) -> usize {
-        if burst.iter().any(|p| p.len() > self.frame_limit) {
-            return 0;
-        }
-        peer.rx_pool.pack_plain_burst(burst, &mut pass.packer, out, true)
     }
 
     /// Reports the tx completion of `n` packets of the same id and status: queued while the sync queue has
