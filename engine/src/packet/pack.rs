@@ -160,6 +160,14 @@ impl Packer {
                 let data = direct_data(run.from, p);
                 if line_sources && len as usize <= LINE && p.tag() & SIMPLE != 0 && at + LINE <= buf_size as usize {
                     base.add(at).cast::<[u8; LINE]>().write_unaligned(data.cast::<[u8; LINE]>().read_unaligned());
+                } else if (32..=LINE).contains(&(len as usize)) {
+                    // A slice's bytes past its frame may be another slice's, which another core may be
+                    // writing: two overlapping half-line copies read the frame's bytes alone.
+                    let tail = len as usize - 32;
+                    let head = data.cast::<[u8; 32]>().read_unaligned();
+                    let last = data.add(tail).cast::<[u8; 32]>().read_unaligned();
+                    base.add(at).cast::<[u8; 32]>().write_unaligned(head);
+                    base.add(at + tail).cast::<[u8; 32]>().write_unaligned(last);
                 } else {
                     std::ptr::copy_nonoverlapping(data, base.add(at), len.into());
                 }
