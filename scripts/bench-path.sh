@@ -70,6 +70,7 @@ compare "txonly64 global / floor, buffers an odd number of lines apart" 0.8 1 --
 compare "txonly1518 global / floor" 0.8 1 -- pb txonly1518 global -- pb txonly1518 floor
 compare "txonly1518 multibuflet / floor" 0.8 1 -- pb txonly1518 global-multi -- pb txonly1518 floor
 compare "txonly64 private / global" 0.6 1 -- pb txonly64 private -- pb txonly64 global
+compare "txonly64 private / its floor (writes its own buffer, then copies)" - 1 -- pb txonly64 private -- pb txonly64 floor-private
 compare "txonly64 split / global" 0.5 1 -- pb txonly64 split -- pb txonly64 global
 compare "iofwd private / global" 0.3 1 -- pb iofwd private -- pb iofwd global
 compare "iofwd split / global" 0.3 1 -- pb iofwd split -- pb iofwd global

@@ -8,6 +8,8 @@
 //!   and pushes the index on a data ring; core 1 pops it, reads the first 16 bytes and pushes the index
 //!   back on the free ring (8192 buffers of 2 KiB or more, a 1024-slot data ring, bursts of 32), the
 //!   buffers either back to back or an odd number of cache lines apart, as pktloop's pool spaces them;
+//! - [`txonly_copy_rxonly`]: the same with a private pool's copy: core 0 writes each frame into a buffer of
+//!   its own first, then copies it into the buffer it sends;
 //! - [`io_forward`]: a burst of handles seeded each way between two cores that push back out what they
 //!   receive (testpmd's io mode with `tx_first`), with 4- or 8-byte handles;
 //! - [`ping_pong`]: one `u64` each way over two rings, the round trip timed on core 0.

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! pathbench SCENARIO SIDE
-//!   txonly64 | txonly1518      floor | floor-odd | global | global-multi | private | private-multi | split
+//!   txonly64 | txonly1518      floor | floor-odd | floor-private | global | global-multi | private
+//!                              | private-multi | split
 //!   iofwd                      floor | floor-4 | ring | global | private | split
 //!   pingpong                   floor | ring | feth | shm
 //! ```
@@ -92,19 +93,17 @@ fn feth_txonly(a: &mut Feth, b: &mut Feth, f: &[u8], n: u64) -> (Duration, u64) 
 
 fn txonly(len: usize, side: &str) -> f64 {
     let f = frame(len);
-    let spacing = match side {
-        "floor" => Some(floor::Spacing::Packed),
-        "floor-odd" => Some(floor::Spacing::OddLines),
+    let floor: Option<fn(&[u8], u64) -> (Duration, u64)> = match side {
+        "floor" => Some(|f, n| floor::txonly_rxonly(f, n, floor::Spacing::Packed)),
+        "floor-odd" => Some(|f, n| floor::txonly_rxonly(f, n, floor::Spacing::OddLines)),
+        // pktloop's pools space buffers an odd number of lines apart.
+        "floor-private" => Some(|f, n| floor::txonly_copy_rxonly(f, n, floor::Spacing::OddLines)),
         _ => None,
     };
-    if side == "floor-private" {
-        let run = || mpps(PACKETS, floor::txonly_copy_rxonly(&f, PACKETS, floor::Spacing::OddLines).0);
-        return (0..REPEATS).map(|_| run()).fold(0.0, f64::max);
-    }
-    if let Some(spacing) = spacing {
-        let (_, sum) = floor::txonly_rxonly(&f, 1 << 16, spacing);
+    if let Some(floor) = floor {
+        let (_, sum) = floor(&f, 1 << 16);
         assert_eq!(sum, 8 << 16, "floor: every header read");
-        let run = || mpps(PACKETS, floor::txonly_rxonly(&f, PACKETS, spacing).0);
+        let run = || mpps(PACKETS, floor(&f, PACKETS).0);
         return (0..REPEATS).map(|_| run()).fold(0.0, f64::max);
     }
     let (mut a, mut b) = pair(&feth_config(side)).expect("feth pair");

@@ -321,7 +321,7 @@ proptest! {
         sliced in any::<bool>(),
     ) {
         let (from, to) = (slice_pool(64, 2048), slice_pool(64, 1024));
-        let frames: Vec<Vec<u8>> = lens.iter().enumerate().map(|(k, &len)| frame(k as u8 * 37, len)).collect();
+        let frames: Vec<Vec<u8>> = lens.iter().enumerate().map(|(k, &len)| frame((k as u8).wrapping_mul(37), len)).collect();
         let mut src = ArrayVec::<Packet, 64>::new();
         let mut source_packer = None;
         for f in &frames {
