@@ -79,22 +79,11 @@ fn bytes_of(pkts: &[Packet]) -> u64 {
     pkts.iter().map(|p| p.len() as u64).sum()
 }
 
-/// Appends `n` copies of `frame` to `out`; false (counted by the pool) when it cannot supply them all.
+/// Appends `n` copies of `frame` to `out`; false (counted by the pool) when it cannot supply them all, or
+/// when no packet of the pool can hold the frame (the whole burst given back rather than short frames sent).
 #[inline]
 pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, frame: &[u8]) -> bool {
-    let start = out.len();
-    if !pool.alloc_bulk(out, n) {
-        return false;
-    }
-    // The first line of each new buffer (and, for a multi-buflet frame, the descriptor it will write),
-    // fetched owned, together.
-    pktloop_engine::Packet::prefetch_appends(&out[start..], frame.len());
-    if out[start..].iter_mut().all(|p| p.append(frame).is_ok()) {
-        return true;
-    }
-    // No room for the frame: give the whole burst back rather than send short frames.
-    out.truncate(start);
-    false
+    pool.alloc_frames(out, n, frame)
 }
 
 /// Sends what is pending on `port`'s tx queue `queue`; true when nothing is left (the job may take in more).

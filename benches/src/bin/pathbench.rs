@@ -18,7 +18,7 @@ use crossbeam_utils::CachePadded;
 use pktloop_benches::{cross_core, floor, BURST};
 use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::PoolMode;
-use pktloop_engine::{Packet, PacketBurst, Port};
+use pktloop_engine::{PacketBurst, Port};
 use pktloop_pmd::feth::{pair, Feth, FethConfig};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -59,14 +59,10 @@ fn feth_txonly(a: &mut Feth, b: &mut Feth, f: &[u8], n: u64) -> (Duration, u64) 
         || {
             let mut burst = PacketBurst::new();
             while !stop.load(Ordering::Relaxed) {
-                if burst.is_empty() && pool.alloc_bulk(&mut burst, BURST) {
-                    // The header line of each new buffer (and, multi-buflet, its descriptor), as pktloop's
-                    // txonly does (apps: fwd::modes::fill).
-                    Packet::prefetch_appends(&burst, f.len());
-                    for p in burst.iter_mut() {
-                        // Cannot fail: the pool's packets hold a max-MTU frame.
-                        let _ = p.append(f);
-                    }
+                if burst.is_empty() {
+                    // As pktloop's txonly fills a burst (apps: fwd::modes::fill); when the pool is short for
+                    // a moment (buffers in flight), the next turn tries again.
+                    pool.alloc_frames(&mut burst, BURST, f);
                 }
                 a.tx_burst(0, &mut burst);
             }
@@ -91,9 +87,12 @@ fn feth_txonly(a: &mut Feth, b: &mut Feth, f: &[u8], n: u64) -> (Duration, u64) 
     )
 }
 
+/// A txonly floor: `packets` frames, returning the time and the sum of the headers read.
+type TxonlyFloor = fn(&[u8], u64) -> (Duration, u64);
+
 fn txonly(len: usize, side: &str) -> f64 {
     let f = frame(len);
-    let floor: Option<fn(&[u8], u64) -> (Duration, u64)> = match side {
+    let floor: Option<TxonlyFloor> = match side {
         "floor" => Some(|f, n| floor::txonly_rxonly(f, n, floor::Spacing::Packed)),
         "floor-odd" => Some(|f, n| floor::txonly_rxonly(f, n, floor::Spacing::OddLines)),
         // pktloop's pools space buffers an odd number of lines apart.

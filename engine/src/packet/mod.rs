@@ -26,6 +26,7 @@ use arrayvec::ArrayVec;
 
 mod burst;
 mod copy_burst;
+mod fill;
 mod frames;
 mod lend;
 mod pack;

@@ -646,3 +646,28 @@ proptest! {
         prop_assert_eq!((from.in_use(), to.in_use()), (0, 0));
     }
 }
+
+#[test]
+fn a_burst_of_frames_holds_a_copy_each_and_is_all_or_nothing() {
+    let p = pool(8, 512, 32, 4);
+    let frame: Vec<u8> = (0..100u8).collect();
+    let mut out = ArrayVec::<Packet, 64>::new();
+    out.push(p.alloc().unwrap());
+    assert!(p.alloc_frames(&mut out, 3, &frame));
+    assert_eq!(out.len(), 4, "appended after what `out` held");
+    for q in &out[1..] {
+        assert_eq!((q.to_vec(), q.headroom(), q.buflet_count()), (frame.clone(), 32, 1));
+        assert_eq!(q.meta(), &PacketMeta::default());
+    }
+    assert!(!p.alloc_frames(&mut out, 5, &frame), "four buffers left");
+    assert_eq!((out.len(), p.in_use(), p.stats().alloc_failures), (4, 4, 1), "nothing taken, counted");
+    let long: Vec<u8> = (0..1200).map(|i| i as u8).collect();
+    assert!(p.alloc_frames(&mut out, 1, &long), "a frame longer than a buffer chains buflets");
+    assert_eq!((out[4].to_vec(), out[4].buflet_count()), (long.clone(), 3));
+    out.truncate(1);
+    let too_long = vec![7u8; 2100];
+    assert!(!p.alloc_frames(&mut out, 2, &too_long), "no packet of the pool holds it");
+    assert_eq!((out.len(), p.in_use()), (1, 1), "the burst given back whole");
+    out.clear();
+    assert_eq!(p.in_use(), 0);
+}
