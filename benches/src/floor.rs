@@ -175,6 +175,60 @@ impl Buffers {
     }
 }
 
+/// Frames up to this long are written as the whole line they start, as pktloop writes them.
+const LINE: usize = 64;
+
+/// A frame ready to be written: a frame of up to a line as the whole line (its bytes, then zeros), held
+/// in registers, as pktloop's generator writes it (a floor keeps every trick of the code it measures).
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    bytes: &'a [u8],
+    line: Option<[u8; LINE]>,
+}
+
+impl<'a> Frame<'a> {
+    fn new(bytes: &'a [u8]) -> Frame<'a> {
+        let line = (bytes.len() <= LINE).then(|| {
+            let mut line = [0u8; LINE];
+            line[..bytes.len()].copy_from_slice(bytes);
+            line
+        });
+        Frame { bytes, line }
+    }
+
+    /// Writes the frame at `dst`.
+    ///
+    /// # Safety
+    /// `dst` is valid for `max(len, 64)` bytes of writes, which nothing else reads or writes meanwhile.
+    #[inline(always)]
+    unsafe fn write(&self, dst: *mut u8) {
+        // SAFETY: per the contract.
+        unsafe {
+            match self.line {
+                Some(line) => dst.cast::<[u8; LINE]>().write_unaligned(line),
+                None => std::ptr::copy_nonoverlapping(self.bytes.as_ptr(), dst, self.bytes.len()),
+            }
+        }
+    }
+}
+
+/// Copies a frame of `len` bytes from `src` to `dst`, a frame of up to a line as the whole line.
+///
+/// # Safety
+/// `src` and `dst` are valid for `max(len, 64)` bytes of reads and writes, which nothing else writes
+/// (or, at `dst`, reads) meanwhile.
+#[inline(always)]
+unsafe fn copy_frame(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: per the contract.
+    unsafe {
+        if len <= LINE {
+            dst.cast::<[u8; LINE]>().write_unaligned(src.cast::<[u8; LINE]>().read_unaligned());
+        } else {
+            std::ptr::copy_nonoverlapping(src, dst, len);
+        }
+    }
+}
+
 /// Buffers in the txonly floor.
 pub const FLOOR_BUFFERS: usize = 8192;
 /// Data ring slots in the txonly floor.
@@ -195,6 +249,7 @@ pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration,
     let bufs = &bufs;
     // Each side's ring ends move into its thread (here and in the floors below): left on this stack,
     // side by side, the positions both sides write every burst would share cache lines.
+    let frame = Frame::new(frame);
     crate::cross_core(
         move || {
             let (mut free_rx, mut data_tx) = (free_rx, data_tx);
@@ -206,7 +261,7 @@ pub fn txonly_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Duration,
                     sent = 0;
                     for &idx in &burst[..have] {
                         // SAFETY: the index came off the free ring: the buffer is ours until pushed on.
-                        unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), bufs.ptr(idx), frame.len()) };
+                        unsafe { frame.write(bufs.ptr(idx)) };
                     }
                 }
                 sent += data_tx.push(&burst[sent..have]);
@@ -248,6 +303,7 @@ pub fn txonly_copy_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Dura
     assert_eq!(free_tx.push(&all), FLOOR_BUFFERS);
     let stop = &AtomicBool::new(false);
     let (bufs, own) = (&bufs, &own);
+    let frame = Frame::new(frame);
     crate::cross_core(
         move || {
             let (mut free_rx, mut data_tx) = (free_rx, data_tx);
@@ -262,13 +318,13 @@ pub fn txonly_copy_rxonly(frame: &[u8], packets: u64, spacing: Spacing) -> (Dura
                     }
                     for &idx in &mine {
                         // SAFETY: the buffer came off our own stack: it is ours.
-                        unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), own.ptr(idx), frame.len()) };
+                        unsafe { frame.write(own.ptr(idx)) };
                     }
                     have = free_rx.pop(&mut burst);
                     sent = 0;
                     for (&idx, &m) in burst[..have].iter().zip(&mine) {
                         // SAFETY: the index came off the free ring: the buffer is ours until pushed on.
-                        unsafe { std::ptr::copy_nonoverlapping(own.ptr(m), bufs.ptr(idx), frame.len()) };
+                        unsafe { copy_frame(own.ptr(m), bufs.ptr(idx), frame.bytes.len()) };
                     }
                     stack.extend(mine.iter().rev());
                 }

@@ -6,6 +6,10 @@ use super::{plain_tag, Packet, APPEND_AHEAD};
 use crate::pool::{Pool, MAX_BULK};
 use arrayvec::ArrayVec;
 
+/// Frames up to this long are written as the whole line they start, held in registers for the burst: a
+/// few stores each, and no call to `memcpy` with their length.
+const LINE: usize = 64;
+
 impl Pool {
     /// `n` new packets appended to `out`, each holding a copy of `frame` at the pool's headroom: all or
     /// nothing (`n` at most the room left in `out` and at most [`MAX_BULK`]). Returns false, counted, when
@@ -27,6 +31,18 @@ impl Pool {
             // The line each frame starts in was last read by the core that freed the buffer: asked for
             // owned together, their waits overlap instead of stalling each copy in turn.
             idxs.iter().for_each(|&idx| crate::prefetch::write(data(idx), APPEND_AHEAD));
+            if frame.len() <= LINE && pool.room() >= LINE {
+                // A short frame goes in as the whole line it starts, from registers: its bytes and zeros
+                // after them (the rest of the line is the new packet's tailroom).
+                let mut line = [0u8; LINE];
+                line[..frame.len()].copy_from_slice(frame);
+                for &idx in idxs {
+                    // SAFETY: buffer `idx` is ours now and holds a line after the headroom (checked).
+                    unsafe { data(idx).cast::<[u8; LINE]>().write_unaligned(line) };
+                    out.push(Packet::from_parts(idx, tag, len));
+                }
+                return;
+            }
             for &idx in idxs {
                 // SAFETY: buffer `idx` is ours now and holds the frame after the headroom (checked: the
                 // frame fits the pool's room).
