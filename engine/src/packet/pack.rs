@@ -133,17 +133,20 @@ impl Packer {
         // SAFETY: the packer's buffer is a buffer of `to` (contract).
         let base = unsafe { to.buf_ptr(self.buffer) };
         let (mut next, mut cut, mut bytes) = (self.next, self.cut, 0);
+        // The earlier frames (or the packer's start) asked for the lines up to `PACK_AHEAD` past here.
+        let mut asked = (next as usize + PACK_AHEAD).min(buf_size as usize);
         let mut i = 0;
         while let Some(p) = src.get(i).filter(|_| cut < SLICES_PER_BUFFER) {
             let len = p.cached_len();
             // A direct packet's length is in its handle, never `u16::MAX` (refused as `pack` refuses it).
             let fits = |&end: &u32| len != u16::MAX && usize::from(len) <= run.max_len && end <= buf_size;
             let Some(end) = next.checked_add(headroom + u32::from(len)).filter(fits) else { break };
-            // The lines beyond those asked for so far that this frame moves the window over.
-            let window = next as usize + PACK_AHEAD;
-            if window < buf_size as usize {
-                let ahead = (usize::from(len) + headroom as usize + 64).min(buf_size as usize - window);
-                crate::prefetch::write(base.wrapping_add(window), ahead);
+            // The window of lines asked for runs `PACK_AHEAD` past this frame's end: the lines it newly
+            // covers, each asked for once.
+            let window = (end as usize + PACK_AHEAD).min(buf_size as usize);
+            if window > asked {
+                crate::prefetch::write(base.wrapping_add(asked), window - asked);
+                asked = window;
             }
             let at = (next + headroom) as usize;
             // SAFETY: `p` is a direct packet of `run.from` (contract), its `len` bytes there are its data and,
