@@ -2,13 +2,18 @@
 //! --mode txonly`) does with every burst. One bulk allocation, and each copy written into a buffer straight
 //! from the thread cache's slot, with no per-packet check, pool lookup or handle rewrite.
 
-use super::{plain_tag, Packet, APPEND_AHEAD};
-use crate::pool::{Pool, MAX_BULK};
+use super::{plain_tag, short_len, Packet, APPEND_AHEAD};
+use crate::pool::buflet::NIL;
+use crate::pool::{Pool, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
 
 /// Frames up to this long are written as the whole line they start, held in registers for the burst: a
 /// few stores each, and no call to `memcpy` with their length.
 const LINE: usize = 64;
+
+/// How many chains ahead of the one being written have their descriptors and first line asked for: a
+/// few lines each, about as many fetches as a core keeps in flight.
+const CHAINS_AHEAD: usize = 4;
 
 impl Pool {
     /// `n` new packets appended to `out`, each holding a copy of `frame` at the pool's headroom: all or
@@ -56,9 +61,52 @@ impl Pool {
         ok
     }
 
-    /// [`Pool::alloc_frames`] of a frame longer than a buffer: each packet chains buflets for it.
-    #[cold]
+    /// [`Pool::alloc_frames`] of a frame longer than a buffer: each packet a chain of as many buflets as the
+    /// frame needs, all taken in one bulk allocation, their descriptors written once each (what a packet's
+    /// appends would leave: the head's window at the headroom, the others' from their start, each full but
+    /// the last) and the frame's pieces copied straight in.
     fn alloc_chained_frames<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize, frame: &[u8]) -> bool {
+        let pool = self.inner();
+        let (size, first) = (pool.buf_size as usize, pool.room());
+        let per_packet = 1 + frame.len().saturating_sub(first).div_ceil(size);
+        if per_packet > usize::from(pool.max_buflets) || frame.len() > u32::MAX as usize {
+            // No packet of the pool holds the frame.
+            return false;
+        }
+        if n > out.remaining_capacity() || n * per_packet > MAX_BULK {
+            return self.alloc_frames_one_by_one(out, n, frame);
+        }
+        // A chain's handle: not plain (its descriptors are written), its length there unless too long.
+        let tag = pool.id;
+        let cached = short_len(frame.len() as u32);
+        let ok = pool.get_bulk_with(n * per_packet, |idxs| {
+            let chains = idxs.chunks_exact(per_packet);
+            // Each chain's descriptors and its first data line, fetched owned a few chains ahead of the
+            // writes (another core freed these buffers and read them last).
+            let ask = |chain: &[u32]| {
+                chain.iter().for_each(|&b| pool.prefetch_desc_for_write(b));
+                // SAFETY: a buffer of this pool (only its address is formed).
+                crate::prefetch::write(unsafe { pool.buf_ptr(chain[0]) }.wrapping_add(pool.headroom as usize), 64);
+            };
+            chains.clone().take(CHAINS_AHEAD).for_each(ask);
+            for (i, chain) in chains.clone().enumerate() {
+                if let Some(ahead) = chains.clone().nth(i + CHAINS_AHEAD) {
+                    ask(ahead);
+                }
+                // SAFETY: the chain's buffers were just taken from the cache: ours alone.
+                unsafe { write_chain(pool, chain, frame) };
+                out.push(Packet::from_parts(chain[0], tag, cached));
+            }
+        });
+        if !ok {
+            pool.count_failure();
+        }
+        ok
+    }
+
+    /// [`Pool::alloc_frames`] one packet at a time, for bursts too large for one bulk allocation.
+    #[cold]
+    fn alloc_frames_one_by_one<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize, frame: &[u8]) -> bool {
         let start = out.len();
         if !self.alloc_bulk(out, n) {
             return false;
@@ -71,4 +119,37 @@ impl Pool {
         out.truncate(start);
         false
     }
+}
+
+/// Writes `frame` into the buffers of `chain` (in order) as one packet: the head's descriptor with the
+/// packet's length and buflet count, each buflet's window (the head's from the headroom, the others' from
+/// their start), full but the last, linked in order; its metadata is left unwritten (the handle says it
+/// reads as the default).
+///
+/// # Safety
+/// The buffers of `chain` are buffers of `pool` that the caller owns alone, as many as the frame needs
+/// (its first piece in the head's room, the rest `buf_size` at a time).
+unsafe fn write_chain(pool: &PoolInner, chain: &[u32], frame: &[u8]) {
+    let (size, headroom) = (pool.buf_size, pool.headroom);
+    let mut copied = 0;
+    for (j, &b) in chain.iter().enumerate() {
+        let off = if j == 0 { headroom } else { 0 };
+        let len = (frame.len() - copied).min((size - off) as usize);
+        // SAFETY: buffer `b` is ours alone (contract): its descriptor, and its `size - off` bytes from `off`.
+        let d = unsafe {
+            std::ptr::copy_nonoverlapping(frame[copied..].as_ptr(), pool.buf_ptr(b).add(off as usize), len);
+            pool.desc_mut(b)
+        };
+        if j == 0 {
+            d.reset_head(b, off, size);
+            d.pkt_len = frame.len() as u32;
+            d.nbuflets = chain.len() as u16;
+        } else {
+            d.reset(b, off, size);
+        }
+        d.len = len as u32;
+        d.next = chain.get(j + 1).copied().unwrap_or(NIL);
+        copied += len;
+    }
+    debug_assert_eq!(copied, frame.len());
 }

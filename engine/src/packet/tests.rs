@@ -671,3 +671,33 @@ fn a_burst_of_frames_holds_a_copy_each_and_is_all_or_nothing() {
     out.clear();
     assert_eq!(p.in_use(), 0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Frames longer than a buffer, made as a burst: each packet is the chain a new packet's append of the
+    /// frame makes (the same buflets' windows, length, headroom and metadata), and it goes on like one
+    /// (appended to, prepended to, cut short, freed).
+    #[test]
+    fn a_burst_of_chained_frames_is_what_appends_make(len in 481usize..=2016, n in 1usize..=8) {
+        let p = pool(64, 512, 32, 4);
+        let frame: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut burst = ArrayVec::<Packet, 64>::new();
+        prop_assert!(p.alloc_frames(&mut burst, n, &frame));
+        let mut appended = p.alloc().unwrap();
+        appended.append(&frame).unwrap();
+        let layout = |q: &Packet| q.buflets().map(|b| (b.offset, b.data.len())).collect::<Vec<_>>();
+        for q in &burst {
+            prop_assert_eq!(q.to_vec(), frame.clone());
+            prop_assert_eq!(layout(q), layout(&appended));
+            prop_assert_eq!((q.len(), q.headroom(), q.buflet_count()), (len, 32, appended.buflet_count()));
+            prop_assert_eq!(q.meta(), appended.meta());
+        }
+        let mut q = burst.pop().unwrap();
+        q.prepend(4).unwrap().copy_from_slice(&[1, 2, 3, 4]);
+        q.truncate(len);
+        prop_assert_eq!(&q.to_vec()[4..], &frame[..len - 4]);
+        drop((burst, q, appended));
+        prop_assert_eq!(p.in_use(), 0);
+    }
+}
