@@ -79,8 +79,9 @@ fn bytes_of(pkts: &[Packet]) -> u64 {
     pkts.iter().map(|p| p.len() as u64).sum()
 }
 
-/// Appends `n` copies of `frame` to `out`; false (counted by the pool) when it cannot supply them all, or
-/// when no packet of the pool can hold the frame (the whole burst given back rather than short frames sent).
+/// Appends `n` copies of `frame` to `out`; false when the pool cannot supply them all (counted by the
+/// pool), or when no packet of the pool can hold the frame (uncounted: nothing is taken, rather than short
+/// frames sent).
 #[inline]
 pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, frame: &[u8]) -> bool {
     pool.alloc_frames(out, n, frame)

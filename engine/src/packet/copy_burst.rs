@@ -2,7 +2,7 @@
 //! (feth's private pools) does with every burst it sends. One bulk allocation, and each copy written into
 //! a buffer straight from the thread cache's slot, with no per-packet call, check or handle rewrite.
 
-use super::{Packet, ETHERNET, META, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{Packet, ETHERNET, LINE, META, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::{lookup, Pool, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
 
@@ -11,17 +11,14 @@ use arrayvec::ArrayVec;
 /// core can track (see feth's shaper, which measured 4, 8 and 12 alike).
 const OWN_AHEAD: usize = 8;
 
-/// Frames up to this long are copied as a whole line, in a few inline loads and stores, instead of by a
-/// call to `memcpy` with their length: most frames of a small-packet load are this short.
-const LINE: usize = 64;
-
 impl Pool {
     /// Copies of the packets of `src`, appended to `out` in order, from one bulk allocation of this pool:
     /// all or nothing. Applies when every packet of `src` is plain with no metadata written (at most marked
     /// as starting with an Ethernet header), all of one pool whose headroom is this pool's, and each fits
     /// this pool's buffers and is at most `max_len` bytes long (a driver's frame limit: a longer frame
-    /// is the caller's to drop, one packet at a time). Returns the bytes copied. The copies hold the same bytes at the same offset, and their metadata reads as
-    /// the default, with an Ethernet link header when `ethernet` (whatever the sources were marked).
+    /// is the caller's to drop, one packet at a time). Returns the bytes copied. The copies hold the same
+    /// bytes at the same offset, and their metadata reads as the default, with an Ethernet link header when
+    /// `ethernet` (whatever the sources were marked).
     ///
     /// A frame of up to a line is copied as the whole line: the rest of the copy's line then holds what the
     /// source buffer held past the frame. Both are this process's buffers; a destination whose memory
@@ -91,10 +88,10 @@ impl Pool {
         dst.get_bulk_with(n, |idxs| {
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
             let room = |i: usize| unsafe { dst.buf_ptr(idxs[i]) }.wrapping_add(headroom);
-            (0..n.min(OWN_AHEAD)).for_each(|i| crate::prefetch::write(room(i), 64));
+            (0..n.min(OWN_AHEAD)).for_each(|i| crate::prefetch::write(room(i), LINE));
             for (i, (p, &idx)) in src.iter().zip(idxs).enumerate() {
                 if i + OWN_AHEAD < n {
-                    crate::prefetch::write(room(i + OWN_AHEAD), 64);
+                    crate::prefetch::write(room(i + OWN_AHEAD), LINE);
                 }
                 // SAFETY: `p` owns its buffer, whose `len` bytes from the shared headroom are its data and
                 // whose room holds a line when `whole_lines`; buffer `idx` is ours now and has room for the

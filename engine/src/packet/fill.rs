@@ -2,14 +2,10 @@
 //! --mode txonly`) does with every burst. One bulk allocation, and each copy written into a buffer straight
 //! from the thread cache's slot, with no per-packet check, pool lookup or handle rewrite.
 
-use super::{plain_tag, short_len, Packet, APPEND_AHEAD};
+use super::{plain_tag, short_len, Packet, APPEND_AHEAD, LINE, SIMPLE};
 use crate::pool::buflet::NIL;
 use crate::pool::{Pool, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
-
-/// Frames up to this long are written as the whole line they start, held in registers for the burst: a
-/// few stores each, and no call to `memcpy` with their length.
-const LINE: usize = 64;
 
 /// How many chains ahead of the one being written have their descriptors and first line asked for: a
 /// few lines each, about as many fetches as a core keeps in flight.
@@ -18,16 +14,17 @@ const CHAINS_AHEAD: usize = 4;
 impl Pool {
     /// `n` new packets appended to `out`, each holding a copy of `frame` at the pool's headroom: all or
     /// nothing (`n` at most the room left in `out` and at most [`MAX_BULK`]). Returns false, counted, when
-    /// the pool cannot supply them, and false, uncounted, for a frame no packet of this pool can hold. The
-    /// same as [`Pool::alloc_bulk`] and an [`Packet::append`] of `frame` to each, for less.
+    /// the pool cannot supply them, and false, uncounted (with nothing taken), for a frame no packet of this
+    /// pool can hold. The same as [`Pool::alloc_bulk`] and an [`Packet::append`] of `frame` to each, for
+    /// less; a frame of up to a line leaves zeros in the rest of the line it starts (tailroom).
     pub fn alloc_frames<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize, frame: &[u8]) -> bool {
+        if n > out.remaining_capacity() || n > MAX_BULK {
+            return false;
+        }
         let pool = self.inner();
         // A handle says lengths below `u16::MAX` (that value means "read the descriptor").
         if frame.len() > pool.room() || frame.len() >= usize::from(u16::MAX) {
             return self.alloc_chained_frames(out, n, frame);
-        }
-        if n > out.remaining_capacity() || n > MAX_BULK {
-            return false;
         }
         let (tag, len, headroom) = (plain_tag(pool), frame.len() as u16, pool.headroom as usize);
         let ok = pool.get_bulk_with(n, |idxs| {
@@ -73,11 +70,12 @@ impl Pool {
             // No packet of the pool holds the frame.
             return false;
         }
-        if n > out.remaining_capacity() || n * per_packet > MAX_BULK {
+        if n * per_packet > MAX_BULK {
             return self.alloc_frames_one_by_one(out, n, frame);
         }
-        // A chain's handle: not plain (its descriptors are written), its length there unless too long.
-        let tag = pool.id;
+        // A chain's handle: not plain (its descriptors are written), its length there unless too long, and
+        // simple when it is one buffer (as an append into a new packet leaves it).
+        let tag = if per_packet == 1 { pool.id | SIMPLE } else { pool.id };
         let cached = short_len(frame.len() as u32);
         let ok = pool.get_bulk_with(n * per_packet, |idxs| {
             let chains = idxs.chunks_exact(per_packet);
@@ -104,7 +102,8 @@ impl Pool {
         ok
     }
 
-    /// [`Pool::alloc_frames`] one packet at a time, for bursts too large for one bulk allocation.
+    /// [`Pool::alloc_frames`] of chains one packet at a time, for bursts whose buflets are more than one
+    /// bulk allocation takes.
     #[cold]
     fn alloc_frames_one_by_one<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize, frame: &[u8]) -> bool {
         let start = out.len();

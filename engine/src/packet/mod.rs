@@ -53,6 +53,10 @@ const ETHERNET_HEADER_LEN: u8 = 14;
 /// Bytes of an append [`Packet::prefetch_appends`] asks for, whatever its length: the line its headers go
 /// to (the copy itself streams the rest).
 const APPEND_AHEAD: usize = 64;
+/// A cache line. Frames up to this long are copied as the whole line they start (into room that holds
+/// it), in a few inline loads and stores instead of a call to `memcpy` with their length: most frames of
+/// a small-packet load are this short.
+const LINE: usize = 64;
 
 /// Why an append or write could not be done. The packet is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! one, at the pool's headroom into it, and leaves as a slice (see `pool::slice`) holding one share of
 //! the buffer.
 
-use super::{unwritten_source_pool, Packet, ETHERNET, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{unwritten_source_pool, Packet, ETHERNET, LINE, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::slice::{SLICES_PER_BUFFER, SLICE_ALIGN};
 use crate::pool::{lookup, Pool, PoolInner};
 use arrayvec::ArrayVec;
@@ -12,10 +12,6 @@ use arrayvec::ArrayVec;
 /// small frames' worth, about as many fetches as a core keeps in flight (all of a burst's 2048 bytes at
 /// once stalls on the prefetch itself; 256 and 1024 measured alike).
 const PACK_AHEAD: usize = 512;
-
-/// Frames from a plain packet up to this long are copied as a whole line in a few inline loads and
-/// stores, instead of by a call to `memcpy` with their length (as private copies are).
-const LINE: usize = 64;
 
 /// One buffer being cut into slices. It holds a share of the buffer for every slice it may still cut, and
 /// hands one to each slice it cuts (the last slice takes the last: a packer that cut them all holds
@@ -105,9 +101,7 @@ impl Packer {
             crate::prefetch::write(at, bytes.min(pool.buf_size as usize - from));
         }
     }
-}
 
-impl Packer {
     /// Packs copies of the first frames of `src` into the rest of the buffer, as [`Packer::pack`] does one
     /// at a time, for as many as fit (and slices are left) and are at most `run.max_len` long; appends the
     /// slices to `out` and returns how many, and their bytes. Keeps the buffer's lines coming while it
@@ -138,8 +132,11 @@ impl Packer {
         let mut i = 0;
         while let Some(p) = src.get(i).filter(|_| cut < SLICES_PER_BUFFER) {
             let len = p.cached_len();
-            // A direct packet's length is in its handle, never `u16::MAX` (refused as `pack` refuses it).
-            let fits = |&end: &u32| len != u16::MAX && usize::from(len) <= run.max_len && end <= buf_size;
+            // A direct packet's length is in its handle, never `u16::MAX` (refused as `pack` refuses it). A
+            // region starts inside the buffer (a start at its end would not fit the handle: it would spill
+            // into the ordinal) and ends there.
+            let fits =
+                |&end: &u32| len != u16::MAX && usize::from(len) <= run.max_len && next < buf_size && end <= buf_size;
             let Some(end) = next.checked_add(headroom + u32::from(len)).filter(fits) else { break };
             // The window of lines asked for runs `PACK_AHEAD` past this frame's end: the lines it newly
             // covers, each asked for once.
@@ -220,6 +217,9 @@ impl Pool {
     /// all of one pool whose headroom is this pool's; the slices' metadata reads as the default, with an
     /// Ethernet link header when `ethernet`.
     ///
+    /// A frame of up to a line from a plain packet is copied as the whole line: the rest of its slice's
+    /// line then holds what the source buffer held past the frame (as with [`Pool::copy_plain_burst`]).
+    ///
     /// Returns how many of the first packets of `src` were packed, and their bytes: none when `src` is not
     /// such a burst or `out` has no room for it, fewer than all when this pool runs out of buffers (not
     /// counted: the caller goes on one packet at a time, which counts what fails), a frame does not fit an
@@ -297,6 +297,7 @@ impl Pool {
             }
         }
         if !self.inner().allows_slices() {
+            *packer = None;
             return None;
         }
         // A pool that allows slices starts a packer unless it has no buffer left.

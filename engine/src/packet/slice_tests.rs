@@ -310,18 +310,22 @@ fn free_burst_gives_back_a_burst_of_slices_only_buffer_by_buffer() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
-    /// A burst of frames of any length, plain or slices themselves, packed whole at once: exactly the
-    /// frames before the first one past the limit (or the first that fits no empty buffer) are packed, in
-    /// order, byte for byte (the whole-line copies of short frames spoil no neighbour), their bytes are
+    /// A burst of frames of any length (empty ones often), plain or slices themselves, packed whole at once
+    /// with or without headroom: exactly the frames before the first one past the limit (or the first that
+    /// fits no empty buffer) are packed, in order, byte for byte (the whole-line copies of short frames
+    /// spoil no neighbour), each slice its own (metadata written to each stays its own), their bytes are
     /// summed, and every buffer is back afterwards.
     #[test]
     fn a_packed_burst_holds_every_frame_intact_up_to_the_first_refused(
-        lens in proptest::collection::vec(0usize..1100, 1..40),
+        lens in proptest::collection::vec(prop_oneof![0usize..1100, Just(0usize), Just(1024usize)], 1..40),
         limit in 0usize..1100,
         sliced in any::<bool>(),
+        headroom in prop_oneof![Just(0u32), Just(HEADROOM)],
     ) {
-        let (from, to) = (slice_pool(64, 2048), slice_pool(64, 1024));
-        let frames: Vec<Vec<u8>> = lens.iter().enumerate().map(|(k, &len)| frame((k as u8).wrapping_mul(37), len)).collect();
+        let config = |buf_size| PoolConfig { headroom, ..slice_config(64, buf_size) };
+        let (from, to) = (Pool::new(config(2048)).unwrap(), Pool::new(config(1024)).unwrap());
+        let seed = |k: usize| (k as u8).wrapping_mul(37);
+        let frames: Vec<Vec<u8>> = lens.iter().enumerate().map(|(k, &len)| frame(seed(k), len)).collect();
         let mut src = ArrayVec::<Packet, 64>::new();
         let mut source_packer = None;
         for f in &frames {
@@ -333,7 +337,7 @@ proptest! {
             src.push(p);
         }
         drop(source_packer);
-        let room = 1024 - HEADROOM as usize;
+        let room = 1024 - headroom as usize;
         let want = lens.iter().take_while(|&&len| len <= limit && len <= room).count();
         let mut out = ArrayVec::<Packet, 64>::new();
         let mut packer = None;
@@ -346,7 +350,39 @@ proptest! {
             prop_assert_eq!(s.data(), &frames[k][..], "frame {}", k);
             prop_assert_eq!(s.meta().link_header_len, 14);
         }
+        for (k, s) in out.iter_mut().enumerate() {
+            s.meta_mut().packet_id = k as u64;
+        }
+        for (k, s) in out.iter().enumerate() {
+            prop_assert_eq!(s.meta().packet_id, k as u64, "slice {} shares its slot", k);
+            prop_assert_eq!(s.data(), &frames[k][..], "frame {} after its metadata", k);
+        }
         drop((src, out, packer));
         prop_assert_eq!((from.in_use(), to.in_use()), (0, 0));
     }
+}
+
+/// A frame that ends at its buffer's very end leaves no region to start there: the next frame, even an empty
+/// one, goes into a new buffer (a region starting at the end would not fit the handle, and its slice would
+/// take another's slot), one at a time and in a burst alike.
+#[test]
+fn nothing_is_packed_at_a_full_buffers_end() {
+    let pool = Pool::new(PoolConfig { headroom: 0, ..slice_config(8, 1024) }).unwrap();
+    let src = Pool::new(PoolConfig { headroom: 0, ..slice_config(8, 2048) }).unwrap();
+    let frames = [frame(1, 1024), frame(2, 0), frame(3, 0)];
+    let burst: ArrayVec<Packet, 8> = frames.iter().map(|f| src.packet_from(f).unwrap()).collect();
+    let (mut packer, mut out) = (None, ArrayVec::<Packet, 8>::new());
+    assert_eq!(pool.pack_plain_burst(&burst, &mut packer, &mut out, false, usize::MAX), (3, 1024));
+    let mut single = None;
+    out.extend(frames.iter().map(|f| pool.pack_frame(f, &mut single, false).unwrap()));
+    let buffers: Vec<usize> = out.iter().map(|s| data_at(&pool, s) / 1024).collect();
+    assert!(buffers[0] != buffers[1] && buffers[3] != buffers[4], "a new buffer after the full one: {buffers:?}");
+    for (k, s) in out.iter_mut().enumerate() {
+        s.meta_mut().packet_id = k as u64;
+    }
+    for (k, s) in out.iter().enumerate() {
+        assert_eq!((s.meta().packet_id, s.data()), (k as u64, &frames[k % 3][..]), "slice {k} is its own");
+    }
+    drop((out, packer, single, burst));
+    assert_eq!((pool.in_use(), src.in_use()), (0, 0));
 }

@@ -667,7 +667,7 @@ fn a_burst_of_frames_holds_a_copy_each_and_is_all_or_nothing() {
     out.truncate(1);
     let too_long = vec![7u8; 2100];
     assert!(!p.alloc_frames(&mut out, 2, &too_long), "no packet of the pool holds it");
-    assert_eq!((out.len(), p.in_use()), (1, 1), "the burst given back whole");
+    assert_eq!((out.len(), p.in_use(), p.stats().alloc_failures), (1, 1, 1), "nothing taken, uncounted");
     out.clear();
     assert_eq!(p.in_use(), 0);
 }
@@ -681,6 +681,19 @@ proptest! {
     #[test]
     fn a_burst_of_chained_frames_is_what_appends_make(len in 481usize..=2016, n in 1usize..=8) {
         let p = pool(64, 512, 32, 4);
+        // Every descriptor left as other packets leave them (windows moved, chains cut, metadata written),
+        // so that a field the burst did not write would show.
+        let used: Vec<Packet> = (0..16)
+            .map(|k| {
+                let mut q = p.alloc().unwrap();
+                q.append(&vec![k as u8; 1500]).unwrap();
+                q.meta_mut().packet_id = 9;
+                q.adj(3 + k).unwrap();
+                q.truncate(700 - 7 * k);
+                q
+            })
+            .collect();
+        drop(used);
         let frame: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
         let mut burst = ArrayVec::<Packet, 64>::new();
         prop_assert!(p.alloc_frames(&mut burst, n, &frame));
@@ -700,4 +713,59 @@ proptest! {
         drop((burst, q, appended));
         prop_assert_eq!(p.in_use(), 0);
     }
+}
+
+/// Short frames go in as the line they start where the room holds one (the rest of the line zeros), and by
+/// their length where it does not; either way each packet holds exactly the frame and no neighbour's byte
+/// changes.
+#[test]
+fn short_frames_are_written_whole_and_spoil_no_neighbour() {
+    for (buf_size, headroom) in [(512, 32), (64, 8)] {
+        let p = pool(8, buf_size, headroom, 1);
+        let mut guards = ArrayVec::<Packet, 8>::new();
+        let room = (buf_size - headroom) as usize;
+        for len in [0usize, 1, 63.min(room), 64.min(room)] {
+            let frame: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
+            // Every other buffer of the pool is a packet of 0xee over the whole buffer, around the new ones.
+            let mut out = ArrayVec::<Packet, 8>::new();
+            while p.in_use() < 6 {
+                let mut g = p.alloc().unwrap();
+                g.append(&vec![0xee; room]).unwrap();
+                g.prepend(headroom as usize).unwrap().fill(0xee);
+                guards.push(g);
+            }
+            assert!(p.alloc_frames(&mut out, 2, &frame), "{buf_size} {len}");
+            for q in &out {
+                assert_eq!((q.to_vec(), q.len(), q.headroom()), (frame.clone(), len, headroom as usize));
+            }
+            assert!(
+                guards.iter().all(|g| g.to_vec().iter().all(|&b| b == 0xee)),
+                "{buf_size} {len}: neighbours intact"
+            );
+            guards.clear();
+        }
+        assert_eq!(p.in_use(), 0);
+    }
+}
+
+#[test]
+fn a_move_into_a_pool_that_cannot_supply_it_takes_nothing() {
+    let (from, to) = (pool(8, 512, 32, 1), pool(2, 512, 32, 1));
+    let mut src = plain_burst(&from, &[60, 61, 62]);
+    let mut out = ArrayVec::<Packet, 64>::new();
+    assert_eq!(to.move_plain_burst(&mut src, 3, &mut out, true, usize::MAX), None);
+    assert_eq!((src.len(), out.len(), from.in_use(), to.in_use()), (3, 0, 3, 0), "sources untouched");
+    assert_eq!(to.stats().alloc_failures, 0, "not counted: the caller goes on one at a time");
+}
+
+#[test]
+fn a_burst_of_chains_larger_than_one_bulk_is_made_one_packet_at_a_time() {
+    let p = pool(1024, 512, 32, 4);
+    let frame: Vec<u8> = (0..1500).map(|i| i as u8).collect();
+    let mut out = ArrayVec::<Packet, 256>::new();
+    assert!(p.alloc_frames(&mut out, 200, &frame), "600 buflets, more than one bulk takes");
+    assert!(out.iter().all(|q| q.to_vec() == frame && q.buflet_count() == 3));
+    assert_eq!(p.in_use(), 600);
+    out.clear();
+    assert_eq!((p.in_use(), p.stats().alloc_failures), (0, 0));
 }

@@ -50,7 +50,11 @@ impl SliceGeometry {
     /// [`SLICE_ALIGN`]).
     #[inline]
     pub(crate) fn encode(&self, buffer: u32, ordinal: u32, start: u32) -> u32 {
-        debug_assert!(ordinal < SLICES_PER_BUFFER && start.is_multiple_of(SLICE_ALIGN));
+        debug_assert!(
+            ordinal < SLICES_PER_BUFFER
+                && start.is_multiple_of(SLICE_ALIGN)
+                && start / SLICE_ALIGN < 1 << self.unit_bits
+        );
         (((buffer << ORDINAL_BITS) | ordinal) << self.unit_bits) | (start / SLICE_ALIGN)
     }
 

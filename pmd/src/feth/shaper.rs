@@ -112,9 +112,10 @@ impl Shaper {
     /// knob set): copied into packets of the peer's pool allocated at once (private) or packed as slices
     /// into its aggregation buffers (split), appended to `out`, the sources completed and freed together,
     /// with no per-packet call. Returns how many of the first packets it took: 0, with `pkts` untouched, for
-    /// any other burst, or when a private peer's pool cannot supply a whole one; fewer than `k` when a
-    /// split peer's pool runs out. The caller runs [`Shaper::process`] on the rest, which also counts what
-    /// cannot be had.
+    /// any other burst (a private one with a frame past the frame limit among them), or when a private
+    /// peer's pool cannot supply a whole one; fewer than `k` when a split peer's pool runs out or its
+    /// packing stops at a frame past the limit (or too long for an empty buffer). The caller runs
+    /// [`Shaper::process`] on the rest, which also drops and counts what cannot go.
     #[inline]
     pub(crate) fn cross_plain_burst(
         &mut self,
