@@ -79,14 +79,6 @@ fn bytes_of(pkts: &[Packet]) -> u64 {
     pkts.iter().map(|p| p.len() as u64).sum()
 }
 
-/// Appends `n` copies of `frame` to `out`; false when the pool cannot supply them all (counted by the
-/// pool), or when no packet of the pool can hold the frame (uncounted: nothing is taken, rather than short
-/// frames sent).
-#[inline]
-pub(super) fn fill(pool: &pktloop_engine::Pool, out: &mut PacketBurst, n: usize, frame: &[u8]) -> bool {
-    pool.alloc_frames(out, n, frame)
-}
-
 /// Sends what is pending on `port`'s tx queue `queue`; true when nothing is left (the job may take in more).
 #[inline]
 fn flush(port: &mut OwnedPort, queue: usize, pending: &mut PacketBurst) -> bool {
@@ -353,7 +345,7 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         let now = now_ns();
         if now >= r.next_arp_ns {
             r.next_arp_ns = now + 1_000_000;
-            if fill(p.port.tx_pool(), &mut r.pending, 1, arp) {
+            if p.port.tx_pool().alloc_frames(&mut r.pending, 1, arp) {
                 stats::add(&c.generated, 1);
                 capture(tap, &r.pending, p.index, Direction::Tx);
                 flush(p, 0, &mut r.pending);
@@ -365,7 +357,8 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         return;
     }
     let granted = quota.grant(burst);
-    let made = if granted > 0 && fill(p.port.tx_pool(), &mut r.pending, granted, template) { granted } else { 0 };
+    let made =
+        if granted > 0 && p.port.tx_pool().alloc_frames(&mut r.pending, granted, template) { granted } else { 0 };
     quota.settle(granted, made);
     if quota.exhausted() {
         finish(&mut r.done, c);

@@ -94,7 +94,6 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use super::super::modes::fill;
     use super::*;
     use crate::frame;
     use pktloop_engine::mem::Prefer;
@@ -114,7 +113,7 @@ mod tests {
         let (mut a, mut b) = pair(&cfg).unwrap();
         let mut burst = PacketBurst::new();
         burst.push(a.tx_pool().packet_from(&[0xab; 64]).unwrap());
-        assert!(fill(a.tx_pool(), &mut burst, 1, &frame::udp_frame([1; 6], [2; 6], 64)));
+        assert!(a.tx_pool().alloc_frames(&mut burst, 1, &frame::udp_frame([1; 6], [2; 6], 64)));
         let sent = burst.pop().unwrap();
         assert_eq!(sent.len(), 64);
         for _ in 0..3 {
