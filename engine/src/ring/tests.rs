@@ -76,6 +76,51 @@ mod threaded {
         assert_eq!(next_out, next_in);
     }
 
+    proptest::proptest! {
+        /// Bursts and slices of any length, pushed and popped in any order through a small ring, come out as
+        /// a queue would give them: every way a run lies against the slot array's end (none, a part, all
+        /// past it) and every length against the four-item moves.
+        #[test]
+        fn bursts_and_slices_behave_as_a_queue(ops in proptest::collection::vec((0usize..4, 0usize..20), 1..120)) {
+            let (mut p, mut c) = ring::<u64>(16).unwrap();
+            let mut model = std::collections::VecDeque::new();
+            let mut next = 0u64;
+            for (op, len) in ops {
+                let items: Vec<u64> = (next..next + len as u64).collect();
+                let room = 16 - model.len();
+                let moved = match op {
+                    0 => {
+                        let mut src: ArrayVec<u64, 20> = items.iter().copied().collect();
+                        let moved = p.push_burst(&mut src);
+                        proptest::prop_assert_eq!(src.as_slice(), &items[moved..], "what did not fit stays");
+                        moved
+                    }
+                    1 => p.push_slice(&items),
+                    2 => {
+                        let mut out = ArrayVec::<u64, 20>::new();
+                        c.pop_burst(&mut out, len);
+                        let want: Vec<u64> = model.drain(..out.len()).collect();
+                        proptest::prop_assert_eq!(out.as_slice(), want.as_slice());
+                        0
+                    }
+                    _ => {
+                        let mut out = vec![0u64; len];
+                        let n = c.pop_slice(&mut out);
+                        let want: Vec<u64> = model.drain(..n).collect();
+                        proptest::prop_assert_eq!(&out[..n], want.as_slice());
+                        0
+                    }
+                };
+                if op < 2 {
+                    proptest::prop_assert_eq!(moved, items.len().min(room), "a push fills the room there is");
+                }
+                model.extend(&items[..moved]);
+                next += moved as u64;
+                proptest::prop_assert_eq!(c.len(), model.len());
+            }
+        }
+    }
+
     #[test]
     fn items_left_in_the_ring_are_dropped_with_it() {
         let tracker = std::sync::Arc::new(());
