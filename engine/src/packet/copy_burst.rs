@@ -88,10 +88,11 @@ impl Pool {
         dst.get_bulk_with(n, |idxs| {
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
             let room = |i: usize| unsafe { dst.buf_ptr(idxs[i]) }.wrapping_add(headroom);
-            (0..n.min(OWN_AHEAD)).for_each(|i| crate::prefetch::write(room(i), LINE));
+            let writes = crate::prefetch::Writes::new();
+            (0..n.min(OWN_AHEAD)).for_each(|i| writes.ask(room(i), LINE));
             for (i, (p, &idx)) in src.iter().zip(idxs).enumerate() {
                 if i + OWN_AHEAD < n {
-                    crate::prefetch::write(room(i + OWN_AHEAD), LINE);
+                    writes.ask(room(i + OWN_AHEAD), LINE);
                 }
                 // SAFETY: `p` owns its buffer, whose `len` bytes from the shared headroom are its data and
                 // whose room holds a line when `whole_lines`; buffer `idx` is ours now and has room for the

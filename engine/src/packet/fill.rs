@@ -27,30 +27,32 @@ impl Pool {
             return self.alloc_chained_frames(out, n, frame);
         }
         let (tag, len, headroom) = (plain_tag(pool), frame.len() as u16, pool.headroom as usize);
+        let (buffers, whole_line) = (pool.buffers(), frame.len() <= LINE && pool.room() >= LINE);
         let ok = pool.get_bulk_with(n, |idxs| {
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
-            let data = |idx: u32| unsafe { pool.buf_ptr(idx) }.wrapping_add(headroom);
+            let data = |idx: u32| unsafe { buffers.at(idx) }.wrapping_add(headroom);
             // The line each frame starts in was last read by the core that freed the buffer: asked for
             // owned together, their waits overlap instead of stalling each copy in turn.
-            idxs.iter().for_each(|&idx| crate::prefetch::write(data(idx), APPEND_AHEAD));
-            if frame.len() <= LINE && pool.room() >= LINE {
+            let writes = crate::prefetch::Writes::new();
+            idxs.iter().for_each(|&idx| writes.ask(data(idx), APPEND_AHEAD));
+            if whole_line {
                 // A short frame goes in as the whole line it starts, from registers: its bytes and zeros
                 // after them (the rest of the line is the new packet's tailroom).
                 let mut line = [0u8; LINE];
                 line[..frame.len()].copy_from_slice(frame);
-                for &idx in idxs {
+                out.extend(idxs.iter().map(|&idx| {
                     // SAFETY: buffer `idx` is ours now and holds a line after the headroom (checked).
                     unsafe { data(idx).cast::<[u8; LINE]>().write_unaligned(line) };
-                    out.push(Packet::from_parts(idx, tag, len));
-                }
+                    Packet::from_parts(idx, tag, len)
+                }));
                 return;
             }
-            for &idx in idxs {
+            out.extend(idxs.iter().map(|&idx| {
                 // SAFETY: buffer `idx` is ours now and holds the frame after the headroom (checked: the
                 // frame fits the pool's room).
                 unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), data(idx), frame.len()) };
-                out.push(Packet::from_parts(idx, tag, len));
-            }
+                Packet::from_parts(idx, tag, len)
+            }));
         });
         if !ok {
             pool.count_failure();

@@ -129,6 +129,7 @@ impl Packer {
         let (mut next, mut cut, mut bytes) = (self.next, self.cut, 0);
         // The earlier frames (or the packer's start) asked for the lines up to `PACK_AHEAD` past here.
         let mut asked = (next as usize + PACK_AHEAD).min(buf_size as usize);
+        let writes = crate::prefetch::Writes::new();
         let mut i = 0;
         while let Some(p) = src.get(i).filter(|_| cut < SLICES_PER_BUFFER) {
             let len = p.cached_len();
@@ -142,7 +143,7 @@ impl Packer {
             // covers, each asked for once.
             let window = (end as usize + PACK_AHEAD).min(buf_size as usize);
             if window > asked {
-                crate::prefetch::write(base.wrapping_add(asked), window - asked);
+                writes.ask(base.wrapping_add(asked), window - asked);
                 asked = window;
             }
             let at = (next + headroom) as usize;

@@ -165,6 +165,27 @@ pub(crate) struct PoolInner {
     _region: Region,
 }
 
+/// Where a pool's buffers lie ([`PoolInner::buffers`]), valid while the pool lives.
+#[derive(Clone, Copy)]
+pub(crate) struct Buffers {
+    base: *mut u8,
+    stride: usize,
+    count: u32,
+}
+
+impl Buffers {
+    /// Start of buffer `idx`'s memory, as [`PoolInner::buf_ptr`].
+    ///
+    /// # Safety
+    /// `idx` is a buffer of the pool (`idx < count`), which still lives.
+    #[inline(always)]
+    pub(crate) unsafe fn at(self, idx: u32) -> *mut u8 {
+        debug_assert!(idx < self.count);
+        // SAFETY: as for `PoolInner::buf_ptr` (contract).
+        unsafe { self.base.add(idx as usize * self.stride) }
+    }
+}
+
 /// The thread caches of a pool.
 #[derive(Default)]
 struct Cells {
@@ -201,6 +222,14 @@ impl PoolInner {
         // SAFETY: idx < count (contract), so the offset stays inside the region (`base` is buffer 0, and the
         // region holds count * stride bytes from there: `pool_bytes`).
         unsafe { self.base.add(idx as usize * self.stride) }
+    }
+
+    /// Where this pool's buffers lie, as a value a hot loop keeps in registers: read through `&self` in a
+    /// loop that also writes buffers, the base and stride would be loaded again for every buffer (the
+    /// compiler cannot tell the writes do not change them).
+    #[inline]
+    pub(crate) fn buffers(&self) -> Buffers {
+        Buffers { base: self.base, stride: self.stride, count: self.count }
     }
 
     pub(crate) fn count_failure(&self) {
