@@ -40,6 +40,16 @@ impl FrameMaker {
     /// cannot supply them all, and nothing is appended then.
     #[inline]
     pub fn fill(&mut self, pool: &Pool, out: &mut PacketBurst, n: usize) -> Option<u64> {
+        let len = self.template.len();
+        // Fresh buffers that hold the longest frame are grown and get only the headers written, as DPDK's
+        // txonly does (the payload is whatever the buffer held); otherwise the whole frame is copied.
+        let fast = (pool.buf_size() - pool.headroom()) as usize >= len;
+        if fast && self.plain && len < usize::from(u16::MAX) {
+            // One length, one flow (txonly's path): the template's headers into each buffer of one bulk
+            // allocation, with no call per frame (a frame of 64 KiB or more has its length in a descriptor:
+            // the general path below).
+            return pool.alloc_headed(out, n, len, &self.template[..UDP_PAYLOAD]).then_some((len * n) as u64);
+        }
         let start = out.len();
         if !pool.alloc_bulk(out, n) {
             return None;
@@ -47,33 +57,14 @@ impl FrameMaker {
         // The headers' line of each new buffer, last read by the receiving core, and when the longest frame
         // chains buflets the descriptor it writes: fetched owned, together, rather than each write waiting
         // for its own.
-        pktloop_engine::Packet::prefetch_appends(&out[start..], self.template.len());
-        // Fresh buffers that hold the longest frame are grown and get only the headers written, as DPDK's
-        // txonly does (the payload is whatever the buffer held); otherwise the whole frame is copied.
-        let fast = (pool.buf_size() - pool.headroom()) as usize >= self.template.len();
-        let made = if fast && self.plain {
-            self.fill_plain(&mut out[start..])
-        } else {
-            self.fill_each(&mut out[start..], fast)
-        };
+        pktloop_engine::Packet::prefetch_appends(&out[start..], len);
+        let made = self.fill_each(&mut out[start..], fast);
         if made.is_none() {
             // No room for the frame (a multi-buflet frame larger than the pool allows): give the whole burst
             // back rather than send short frames.
             out.truncate(start);
         }
         made
-    }
-
-    /// One length, one flow, buffers that hold it: every frame is the template's headers (txonly's path).
-    #[inline]
-    fn fill_plain(&self, pkts: &mut [pktloop_engine::Packet]) -> Option<u64> {
-        let (len, hdr) = (self.template.len(), &self.template[..UDP_PAYLOAD]);
-        for p in pkts.iter_mut() {
-            if p.extend(len).is_err() || p.write(0, hdr).is_err() {
-                return None;
-            }
-        }
-        Some((len * pkts.len()) as u64)
     }
 
     /// Each frame its own length and flow.

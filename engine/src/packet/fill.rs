@@ -26,8 +26,30 @@ impl Pool {
         if frame.len() > pool.room() || frame.len() >= usize::from(u16::MAX) {
             return self.alloc_chained_frames(out, n, frame);
         }
-        let (tag, len, headroom) = (plain_tag(pool), frame.len() as u16, pool.headroom as usize);
-        let (buffers, whole_line) = (pool.buffers(), frame.len() <= LINE && pool.room() >= LINE);
+        self.alloc_headed(out, n, frame.len(), frame)
+    }
+
+    /// `n` new packets of `len` bytes each, appended to `out`, whose data starts with a copy of `head`; the
+    /// rest of each is what its buffer held (zeros to the end of the line `head` ends in), as DPDK's txonly
+    /// leaves a payload: what a generator writing only headers takes. All or nothing (`n` at most the room
+    /// left in `out` and at most [`MAX_BULK`]). Returns false, counted, when the pool cannot supply them, and
+    /// false, uncounted (with nothing taken), when `head` is longer than `len` or `len` does not fit one
+    /// buffer after the headroom (or a handle: below `u16::MAX`).
+    pub fn alloc_headed<const N: usize>(
+        &self,
+        out: &mut ArrayVec<Packet, N>,
+        n: usize,
+        len: usize,
+        head: &[u8],
+    ) -> bool {
+        let pool = self.inner();
+        if n > out.remaining_capacity() || n > MAX_BULK || head.len() > len || len > pool.room() {
+            return false;
+        }
+        // A handle says lengths below `u16::MAX` (that value means "read the descriptor").
+        let Some(len) = u16::try_from(len).ok().filter(|&l| l != u16::MAX) else { return false };
+        let (tag, headroom) = (plain_tag(pool), pool.headroom as usize);
+        let (buffers, whole_line) = (pool.buffers(), head.len() <= LINE && pool.room() >= LINE);
         let ok = pool.get_bulk_with(n, |idxs| {
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
             let data = |idx: u32| unsafe { buffers.at(idx) }.wrapping_add(headroom);
@@ -36,10 +58,10 @@ impl Pool {
             let writes = crate::prefetch::Writes::new();
             idxs.iter().for_each(|&idx| writes.ask(data(idx), APPEND_AHEAD));
             if whole_line {
-                // A short frame goes in as the whole line it starts, from registers: its bytes and zeros
-                // after them (the rest of the line is the new packet's tailroom).
+                // A short head goes in as the whole line it starts, from registers: its bytes and zeros after
+                // them (the rest of the line is the packet's payload, or its tailroom).
                 let mut line = [0u8; LINE];
-                line[..frame.len()].copy_from_slice(frame);
+                line[..head.len()].copy_from_slice(head);
                 out.extend(idxs.iter().map(|&idx| {
                     // SAFETY: buffer `idx` is ours now and holds a line after the headroom (checked).
                     unsafe { data(idx).cast::<[u8; LINE]>().write_unaligned(line) };
@@ -48,9 +70,9 @@ impl Pool {
                 return;
             }
             out.extend(idxs.iter().map(|&idx| {
-                // SAFETY: buffer `idx` is ours now and holds the frame after the headroom (checked: the
-                // frame fits the pool's room).
-                unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), data(idx), frame.len()) };
+                // SAFETY: buffer `idx` is ours now and holds `len` bytes after the headroom, `head` among them
+                // (checked).
+                unsafe { std::ptr::copy_nonoverlapping(head.as_ptr(), data(idx), head.len()) };
                 Packet::from_parts(idx, tag, len)
             }));
         });

@@ -672,6 +672,31 @@ fn a_burst_of_frames_holds_a_copy_each_and_is_all_or_nothing() {
     assert_eq!(p.in_use(), 0);
 }
 
+#[test]
+fn a_headed_burst_starts_with_the_head_and_is_as_long_as_asked() {
+    // Buffers of 512 bytes after a headroom of 32: 480 bytes of room.
+    let p = pool(8, 512, 32, 4);
+    let head: Vec<u8> = (1..=42u8).collect();
+    let mut out = ArrayVec::<Packet, 64>::new();
+    for len in [42, 64, 480] {
+        assert!(p.alloc_headed(&mut out, 2, len, &head));
+        for q in out.drain(..) {
+            assert_eq!((q.len(), q.headroom(), q.buflet_count()), (len, 32, 1));
+            assert_eq!(&q.to_vec()[..42], &head[..], "{len} bytes: the head first");
+            assert_eq!(q.meta(), &PacketMeta::default());
+        }
+    }
+    let long_head = vec![5u8; 100];
+    assert!(p.alloc_headed(&mut out, 1, 300, &long_head), "a head longer than a line is copied");
+    assert_eq!((&out[0].to_vec()[..100], out[0].len()), (&long_head[..], 300));
+    out.clear();
+    assert!(!p.alloc_headed(&mut out, 1, 41, &head), "a head longer than the packet");
+    assert!(!p.alloc_headed(&mut out, 1, 481, &head), "longer than a buffer's room");
+    assert_eq!((p.in_use(), p.stats().alloc_failures), (0, 0), "refused: nothing taken, uncounted");
+    assert!(!p.alloc_headed(&mut out, 9, 64, &head), "eight buffers in the pool");
+    assert_eq!((out.len(), p.in_use(), p.stats().alloc_failures), (0, 0, 1), "nothing taken, counted");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
