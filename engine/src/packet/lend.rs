@@ -83,6 +83,31 @@ impl Packet {
 }
 
 impl Pool {
+    /// [`Packet::into_buffer`] of the first `n` packets of `pkts` at once, appended to `out`, when every one
+    /// of them is a plain buffer of this pool ([`Packet::is_plain_of`]): one look at their tags and no
+    /// per-packet pool lookup. Otherwise (or `n` more than `pkts` holds or `out` has room for) returns false
+    /// and takes nothing.
+    #[inline]
+    pub fn lend_plain_burst<const N: usize, const M: usize>(
+        &self,
+        pkts: &mut ArrayVec<Packet, N>,
+        n: usize,
+        out: &mut ArrayVec<LentBuffer, M>,
+    ) -> bool {
+        let Some(burst) = pkts.get(..n).filter(|_| n <= out.remaining_capacity()) else { return false };
+        let kind = PLAIN | SIMPLE | self.id();
+        if burst.iter().fold(0, |differ, p| differ | (p.tag() & (PLAIN | SIMPLE | POOL_ID_MASK)) ^ kind) != 0 {
+            return false;
+        }
+        let offset = self.inner().headroom;
+        out.extend(pkts.drain(..n).map(|p| {
+            // A plain packet's length is in its handle.
+            let len = u32::from(p.cached_len());
+            LentBuffer { index: p.into_raw().1, offset, len }
+        }));
+        true
+    }
+
     /// A packet chaining `bufs` in order (see [`Pool::packet_from_buffer`] for one).
     ///
     /// # Safety

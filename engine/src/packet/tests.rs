@@ -673,6 +673,28 @@ fn a_burst_of_frames_holds_a_copy_each_and_is_all_or_nothing() {
 }
 
 #[test]
+fn a_plain_burst_is_lent_whole_or_not_at_all() {
+    let (p, other) = (pool(8, 512, 32, 1), pool(8, 512, 32, 1));
+    let mut pkts = ArrayVec::<Packet, 64>::new();
+    assert!(p.alloc_frames(&mut pkts, 3, &[7; 60]));
+    pkts.push(other.packet_from(&[8; 61]).unwrap());
+    let mut lent = ArrayVec::<LentBuffer, 8>::new();
+    assert!(!p.lend_plain_burst(&mut pkts, 4, &mut lent), "the fourth is another pool's");
+    assert!(!p.lend_plain_burst(&mut pkts, 5, &mut lent), "more than the burst holds");
+    assert_eq!((pkts.len(), lent.len()), (4, 0), "refused: nothing taken");
+    assert!(p.lend_plain_burst(&mut pkts, 3, &mut lent));
+    assert_eq!(pkts.len(), 1, "the rest stays");
+    assert!(lent.iter().all(|b| (b.offset, b.len) == (32, 60)));
+    assert!(lent[0].index != lent[1].index && lent[1].index != lent[2].index && lent[0].index != lent[2].index);
+    assert_eq!(p.in_use(), 3, "the buffers are the holder's");
+    // SAFETY: the three buffers were just lent out of their packets, with 60 bytes at the headroom.
+    let back: Vec<Packet> = lent.iter().map(|&b| unsafe { p.packet_from_buffer(b) }).collect();
+    assert!(back.iter().all(|q| q.to_vec() == [7; 60]));
+    drop((back, pkts));
+    assert_eq!((p.in_use(), other.in_use()), (0, 0));
+}
+
+#[test]
 fn a_headed_burst_starts_with_the_head_and_is_as_long_as_asked() {
     // Buffers of 512 bytes after a headroom of 32: 480 bytes of room.
     let p = pool(8, 512, 32, 4);

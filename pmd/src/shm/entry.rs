@@ -39,6 +39,12 @@ pub(super) fn encode(buf: LentBuffer, more: bool, home: bool, usual: u32) -> ([u
     }
 }
 
+/// The one slot of a packet of one buffer whose data is at the usual offset: [`encode`] of it.
+#[inline]
+pub(super) fn one(buf: LentBuffer, home: bool) -> [u32; WORDS] {
+    [buf.index, buf.len | if home { HOME } else { 0 }]
+}
+
 /// A buflet's first slot, read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Slot {

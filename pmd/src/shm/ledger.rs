@@ -51,6 +51,18 @@ impl Ledger {
         true
     }
 
+    /// [`Ledger::insert`] of each index; how many were set (the others were out of range or set already).
+    #[inline]
+    pub fn insert_each(&mut self, idxs: impl Iterator<Item = u32>) -> usize {
+        idxs.filter(|&idx| self.insert(idx)).count()
+    }
+
+    /// [`Ledger::remove`] of each index; how many were cleared (the others were out of range or clear).
+    #[inline]
+    pub fn remove_each(&mut self, idxs: impl Iterator<Item = u32>) -> usize {
+        idxs.filter(|&idx| self.remove(idx)).count()
+    }
+
     /// Whether `idx`'s bit is set.
     pub fn contains(&self, idx: u32) -> bool {
         idx < self.count && self.words[idx as usize / 64] & (1 << (idx % 64)) != 0
@@ -83,5 +95,14 @@ mod tests {
         l.drain(|i| seen.push(i));
         assert_eq!(seen, [0, 129]);
         assert!(!l.contains(0) && !l.contains(129));
+    }
+
+    #[test]
+    fn a_run_counts_the_bits_it_changed() {
+        let mut l = Ledger::new(100);
+        assert_eq!(l.insert_each([3, 70, 3, 100, 99].into_iter()), 3, "a repeat and one out of range refused");
+        assert!(l.contains(3) && l.contains(70) && l.contains(99));
+        assert_eq!(l.remove_each([70, 70, 5, 99].into_iter()), 2, "a repeat and one never set refused");
+        assert!(l.contains(3) && !l.contains(70) && !l.contains(99));
     }
 }

@@ -129,6 +129,15 @@ impl<const W: usize> Producer<W> {
         }
     }
 
+    /// Writes `entries` into the slots from the last published one on (as many as [`Producer::space`]
+    /// allows at most), as [`Producer::write`] of each does.
+    #[inline]
+    pub fn write_each(&mut self, entries: impl Iterator<Item = [u32; W]>) {
+        for (k, entry) in entries.enumerate() {
+            self.write(k as u32, entry);
+        }
+    }
+
     /// Publishes the first `n` written entries.
     #[inline]
     pub fn publish(&mut self, n: u32) {

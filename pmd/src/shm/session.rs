@@ -315,14 +315,24 @@ impl Session {
             return 0;
         }
         self.tx.prepare(n as u32);
-        for (k, p) in pkts.drain(..n).enumerate() {
-            let pool = if HOME { &self.peer } else { side.pool };
-            let Ok(buf) = p.into_buffer(pool) else { unreachable!("a plain frame is a buffer of its pool") };
-            debug_assert_eq!(buf.offset, pool.headroom(), "a plain frame's data is at the headroom: one slot");
-            let (slot, _) = entry::encode(buf, false, HOME, buf.offset);
-            self.tx.write(k as u32, slot);
-            self.tally.ends(self.tx.head().wrapping_add(k as u32), buf.len);
-            self.cross(buf.index, HOME);
+        // Each record in its own pass (slots, totals, ledger), each with its state in registers, where one
+        // pass writing all three reloads each's from memory after every store to the shared slots.
+        let mut bufs = arrayvec::ArrayVec::<LentBuffer, BULK>::new();
+        let pool = if HOME { &self.peer } else { side.pool };
+        if !pool.lend_plain_burst(pkts, n, &mut bufs) {
+            // Not a run of plain frames of the pool after all: the general path takes them.
+            return 0;
+        }
+        self.tx.write_each(bufs.iter().map(|&b| entry::one(b, HOME)));
+        self.tally.ends_each(self.tx.head(), bufs.iter().map(|b| b.len));
+        let indices = bufs.iter().map(|b| b.index);
+        if HOME {
+            let held = self.held.remove_each(indices);
+            debug_assert_eq!(held, n, "a packet of the peer's pool is made of buffers held here");
+        } else {
+            let fresh = self.lent.insert_each(indices);
+            debug_assert_eq!(fresh, n, "a buffer this side owned is not lent already");
+            self.lent_count += n;
         }
         self.tx.publish(n as u32);
         // The next burst's slots, which the peer read a lap ago: asked for now, their lines are this

@@ -53,6 +53,19 @@ impl Tally {
         *self.slot(pos) = totals;
     }
 
+    /// Slots `from`, `from + 1`, ... each carry the whole of a packet, of the `lens` bytes in turn: what
+    /// [`Tally::ends`] of each does, with the totals and the slots in registers.
+    #[inline]
+    pub fn ends_each(&mut self, from: u32, lens: impl Iterator<Item = u32>) {
+        let (mask, mut totals) = (self.at.len() - 1, self.written);
+        for (k, len) in lens.enumerate() {
+            totals.packets += 1;
+            totals.bytes += u64::from(len);
+            self.at[from.wrapping_add(k as u32) as usize & mask] = totals;
+        }
+        self.written = totals;
+    }
+
     /// The packets (and their bytes) the peer took since the last look, its consumer index now at
     /// `consumed` (checked by the ring to lie at most a ring behind the producer), which are counted now.
     /// An index that moved back (only a hostile peer's does) counts nothing and moves nothing back.
@@ -100,6 +113,22 @@ mod tests {
         assert_eq!(t.take(7), Totals::default(), "an index moved back counts nothing");
         assert_eq!(t.take(10), Totals { packets: 1, bytes: 64 });
         assert_eq!(t.untaken(), 0);
+    }
+
+    #[test]
+    fn a_run_of_whole_packets_counts_as_each_one_does() {
+        let (mut one, mut run) = (Tally::new(8, 5), Tally::new(8, 5));
+        let lens = [60, 1500, 64, 9000, 1, 70];
+        for (k, &len) in lens.iter().enumerate() {
+            one.ends(5 + k as u32, len);
+        }
+        run.ends_each(5, lens.into_iter());
+        assert_eq!(run.untaken(), 6);
+        // Positions 5..=10 wrap at 8: the peer passing any of them counts the same either way.
+        for consumed in [7, 9, 11] {
+            assert_eq!(run.take(consumed), one.take(consumed));
+        }
+        assert_eq!(run.untaken(), 0);
     }
 
     #[test]
