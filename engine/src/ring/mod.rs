@@ -39,18 +39,29 @@ impl<T> Shared<T> {
         (start, n.min(self.mask + 1 - start))
     }
 
-    /// Moves `n` items from `src` into the slots from position `pos` on, wrapping at the end.
+    /// Moves `n` items from `src` into the slots from position `pos` on, wrapping at the end: `BY_RUNS`, as
+    /// at most two runs of slots moved four items at a time; otherwise one item at a time, each slot found
+    /// with the mask. Bursts of packets move faster by runs (io-fwd global 1.08x), slices of words one at a
+    /// time (criterion's ring transfer: 0.84x by runs, for reasons not found).
     ///
     /// # Safety
     /// The caller (the producer) owns slots `pos..pos + n`, `n` is at most the capacity, and `src` is valid
     /// for `n` reads of items the caller gives up (it must not drop them afterwards).
     #[inline]
-    unsafe fn copy_in(&self, pos: usize, src: *const T, n: usize) {
+    unsafe fn copy_in<const BY_RUNS: bool>(&self, pos: usize, src: *const T, n: usize) {
         #[cfg(not(loom))]
         {
             // `UnsafeCell<MaybeUninit<T>>` has the layout of `T`, and writing through a pointer to the cells'
             // interior is what `UnsafeCell` permits.
             let base = self.slots.as_ptr().cast::<T>().cast_mut();
+            if !BY_RUNS {
+                for i in 0..n {
+                    // SAFETY: per the contract the slot is ours and `src.add(i)` readable; the mask keeps the
+                    // index inside the slot array.
+                    unsafe { base.add(pos.wrapping_add(i) & self.mask).write(src.add(i).read()) };
+                }
+                return;
+            }
             let (start, first) = self.run(pos, n);
             // SAFETY: per the contract the slots are ours and `src` readable for `n`; the two runs lie inside
             // the slot array (`run`).
@@ -75,16 +86,24 @@ impl<T> Shared<T> {
         crate::prefetch::ring_slots(base, size, self.mask + 1, pos, n, crate::prefetch::demote);
     }
 
-    /// Moves `n` items out of the slots from position `pos` on into `dst`.
+    /// Moves `n` items out of the slots from position `pos` on into `dst` (`BY_RUNS` as for `copy_in`).
     ///
     /// # Safety
     /// The caller (the consumer) owns slots `pos..pos + n`, which hold initialised items it takes, and `dst`
     /// is valid for `n` writes.
     #[inline]
-    unsafe fn copy_out(&self, pos: usize, dst: *mut T, n: usize) {
+    unsafe fn copy_out<const BY_RUNS: bool>(&self, pos: usize, dst: *mut T, n: usize) {
         #[cfg(not(loom))]
         {
             let base = self.slots.as_ptr().cast::<T>();
+            if !BY_RUNS {
+                for i in 0..n {
+                    // SAFETY: per the contract the slot holds an initialised item we take and `dst.add(i)` is
+                    // writable; the mask keeps the index inside the slot array.
+                    unsafe { dst.add(i).write(base.add(pos.wrapping_add(i) & self.mask).read()) };
+                }
+                return;
+            }
             let (start, first) = self.run(pos, n);
             // SAFETY: per the contract the slots hold initialised items we take and `dst` is writable for
             // `n`; the two runs lie inside the slot array (`run`).
@@ -247,7 +266,7 @@ impl<T: Send> Producer<T> {
         // SAFETY: free_slots said slots head..head+n are ours; the first n items of `src` move into them, and
         // the rest shift to the front before the length drops to `len - n`, so none is dropped or duplicated.
         unsafe {
-            self.shared.copy_in(self.head, src.as_ptr(), n);
+            self.shared.copy_in::<true>(self.head, src.as_ptr(), n);
             let p = src.as_mut_ptr();
             std::ptr::copy(p.add(n), p, len - n);
             src.set_len(len - n);
@@ -291,7 +310,7 @@ impl<T: Send> Producer<T> {
         let n = src.len().min(self.free_slots(src.len()));
         if n > 0 {
             // SAFETY: slots head..head+n are ours; `T: Copy`, so copying leaves `src` valid.
-            unsafe { self.shared.copy_in(self.head, src.as_ptr(), n) };
+            unsafe { self.shared.copy_in::<false>(self.head, src.as_ptr(), n) };
             self.publish(n);
         }
         n
@@ -359,7 +378,7 @@ impl<T: Send> Consumer<T> {
         // SAFETY: slots tail..tail+n hold items the producer published (ready); they move into `dst`'s spare
         // room (n <= remaining capacity), which then counts them.
         unsafe {
-            self.shared.copy_out(self.tail, dst.as_mut_ptr().add(len), n);
+            self.shared.copy_out::<true>(self.tail, dst.as_mut_ptr().add(len), n);
             dst.set_len(len + n);
         }
         self.release(n);
@@ -381,7 +400,7 @@ impl<T: Send> Consumer<T> {
         let n = dst.len().min(self.ready(dst.len()));
         if n > 0 {
             // SAFETY: slots tail..tail+n hold published items; `T: Copy` and `dst` has room for n.
-            unsafe { self.shared.copy_out(self.tail, dst.as_mut_ptr(), n) };
+            unsafe { self.shared.copy_out::<false>(self.tail, dst.as_mut_ptr(), n) };
             self.release(n);
         }
         n
