@@ -113,6 +113,8 @@ fn frames_cross_both_ways_in_place_and_every_buffer_comes_back() {
     });
     let (s, c) = (server.stats(), client.stats());
     assert_eq!((c.opackets, s.ipackets, s.opackets), (3000, 3000, 3000));
+    let bytes: u64 = (0..3000).map(|id| lens[id % lens.len()] as u64).sum();
+    assert_eq!((c.obytes, s.ibytes, s.obytes), (bytes, bytes, bytes), "every frame's bytes, counted once");
     assert_eq!(client.stats().dropped(DropReason::PeerLost), 0);
     drop(client);
     poll_until(&mut [&mut server], |p| p[0].link() == LinkState::Down);

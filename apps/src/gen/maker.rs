@@ -46,8 +46,8 @@ impl FrameMaker {
         let fast = (pool.buf_size() - pool.headroom()) as usize >= len;
         if fast && self.plain && len < usize::from(u16::MAX) {
             // One length, one flow (txonly's path): the template's headers into each buffer of one bulk
-            // allocation, with no call per frame (a frame of 64 KiB or more has its length in a descriptor:
-            // the general path below).
+            // allocation, with no call per frame (a frame of 65535 bytes or more has its length in a
+            // descriptor: the general path below).
             return pool.alloc_headed(out, n, len, &self.template[..UDP_PAYLOAD]).then_some((len * n) as u64);
         }
         let start = out.len();
@@ -136,5 +136,35 @@ mod tests {
             let ports: Vec<u8> = out.iter().map(|p| p.data()[35]).collect();
             assert_eq!(ports[..4], [0xe8, 0xe9, 0xea, 0xe8], "source ports 1000, 1001, 1002, 1000");
         }
+    }
+
+    #[test]
+    fn one_length_one_flow_frames_are_the_templates_headers_at_that_length() {
+        let cfg = PoolConfig { prefer: Prefer::Normal, ..PoolConfig::new("t", 8, 2048) };
+        let pool = Pool::new(cfg).unwrap();
+        let template = test_frame(&flows(1).next_tuple(), 64);
+        let mut m = FrameMaker::new(template.clone(), SizeSpec::parse("64").unwrap().source(1), flows(1));
+        let mut out = PacketBurst::new();
+        assert_eq!(m.fill(&pool, &mut out, 5), Some(5 * 64));
+        for p in &out {
+            assert_eq!(p.len(), 64);
+            assert_eq!(&p.data()[..UDP_PAYLOAD], &template[..UDP_PAYLOAD], "the template's headers");
+            let bytes = p.to_vec();
+            let ip = Ipv4Packet::new_checked(EthernetFrame::new_checked(&bytes[..]).unwrap().payload()).unwrap();
+            assert!(ip.verify_checksum());
+        }
+        assert_eq!(m.fill(&pool, &mut out, 4), None, "three buffers left");
+        assert_eq!((out.len(), pool.stats().alloc_failures), (5, 1), "nothing appended, counted");
+    }
+
+    #[test]
+    fn a_frame_whose_length_a_handle_cannot_say_takes_the_general_path() {
+        let cfg = PoolConfig { prefer: Prefer::Normal, ..PoolConfig::new("t", 4, 1 << 17) };
+        let pool = Pool::new(cfg).unwrap();
+        let template = test_frame(&flows(1).next_tuple(), 65535);
+        let mut m = FrameMaker::new(template.clone(), SizeSpec::parse("65535").unwrap().source(1), flows(1));
+        let mut out = PacketBurst::new();
+        assert_eq!(m.fill(&pool, &mut out, 2), Some(2 * 65535));
+        assert!(out.iter().all(|p| p.len() == 65535 && p.data()[..UDP_PAYLOAD] == template[..UDP_PAYLOAD]));
     }
 }

@@ -120,8 +120,7 @@ impl Pool {
         let key = |p: &Packet| p.tag() & (POOL_ID_MASK | kind | META);
         let first = key(src.first()?);
         let to = self.inner();
-        // A plain packet's length is in its handle (`u16::MAX`, "read the descriptor", is never one's, and
-        // would be refused as too long if it were: no buffer holds that much after a headroom).
+        // A plain packet's length is in its handle (`u16::MAX`, "read the descriptor", is never one's).
         let limit = to.room().min(max_len) as u64;
         // A frame over the limit leaves the top bit set in `limit - len` (both are far below 2^63), so an OR of
         // those differences finds one: a longest length taken with `max` instead costs a compare and a blend

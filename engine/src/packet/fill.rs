@@ -30,8 +30,10 @@ impl Pool {
     }
 
     /// `n` new packets of `len` bytes each, appended to `out`, whose data starts with a copy of `head`; the
-    /// rest of each is what its buffer held (zeros to the end of the line `head` ends in), as DPDK's txonly
-    /// leaves a payload: what a generator writing only headers takes. All or nothing (`n` at most the room
+    /// rest of each is what its buffer held, as DPDK's txonly leaves a payload: what a generator writing
+    /// only headers takes. A head of up to a line, in buffers with a line of room, is written as the first
+    /// 64 bytes of data, zeros after it. Both are this process's buffers; a pool whose memory another
+    /// process reads (`Pool::in_shared_region`) shows it those bytes too. All or nothing (`n` at most the room
     /// left in `out` and at most [`MAX_BULK`]). Returns false, counted, when the pool cannot supply them, and
     /// false, uncounted (with nothing taken), when `head` is longer than `len` or `len` does not fit one
     /// buffer after the headroom (or a handle: below `u16::MAX`).

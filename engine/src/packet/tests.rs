@@ -681,6 +681,12 @@ fn a_plain_burst_is_lent_whole_or_not_at_all() {
     let mut lent = ArrayVec::<LentBuffer, 8>::new();
     assert!(!p.lend_plain_burst(&mut pkts, 4, &mut lent), "the fourth is another pool's");
     assert!(!p.lend_plain_burst(&mut pkts, 5, &mut lent), "more than the burst holds");
+    let mut no_room = ArrayVec::<LentBuffer, 2>::new();
+    assert!(!p.lend_plain_burst(&mut pkts, 3, &mut no_room), "more than `out` has room for");
+    pkts[1].adj(2).unwrap();
+    assert!(!p.lend_plain_burst(&mut pkts, 3, &mut lent), "the second's data is no longer at the headroom");
+    drop(pkts.remove(1));
+    pkts.insert(1, p.packet_from(&[7; 60]).unwrap());
     assert_eq!((pkts.len(), lent.len()), (4, 0), "refused: nothing taken");
     assert!(p.lend_plain_burst(&mut pkts, 3, &mut lent));
     assert_eq!(pkts.len(), 1, "the rest stays");
@@ -704,10 +710,14 @@ fn a_headed_burst_starts_with_the_head_and_is_as_long_as_asked() {
         assert!(p.alloc_headed(&mut out, 2, len, &head));
         for q in out.drain(..) {
             assert_eq!((q.len(), q.headroom(), q.buflet_count()), (len, 32, 1));
-            assert_eq!(&q.to_vec()[..42], &head[..], "{len} bytes: the head first");
+            let bytes = q.to_vec();
+            assert_eq!(&bytes[..42], &head[..], "{len} bytes: the head first");
+            assert!(bytes[42..len.min(64)].iter().all(|&b| b == 0), "{len} bytes: zeros to the line's end");
             assert_eq!(q.meta(), &PacketMeta::default());
         }
     }
+    let mut small = ArrayVec::<Packet, 1>::new();
+    assert!(!p.alloc_headed(&mut small, 2, 64, &head), "more than `out` has room for");
     let long_head = vec![5u8; 100];
     assert!(p.alloc_headed(&mut out, 1, 300, &long_head), "a head longer than a line is copied");
     assert_eq!((&out[0].to_vec()[..100], out[0].len()), (&long_head[..], 300));
@@ -717,6 +727,31 @@ fn a_headed_burst_starts_with_the_head_and_is_as_long_as_asked() {
     assert_eq!((p.in_use(), p.stats().alloc_failures), (0, 0), "refused: nothing taken, uncounted");
     assert!(!p.alloc_headed(&mut out, 9, 64, &head), "eight buffers in the pool");
     assert_eq!((out.len(), p.in_use(), p.stats().alloc_failures), (0, 0, 1), "nothing taken, counted");
+}
+
+#[test]
+fn a_head_in_buffers_of_less_than_a_line_is_copied_alone() {
+    // 96-byte buffers after a headroom of 64: 32 bytes of room, less than the line a short head is
+    // otherwise written as; the buffer after each must keep its bytes.
+    let p = pool(4, 96, 64, 1);
+    let mut out = ArrayVec::<Packet, 8>::new();
+    assert!(p.alloc_frames(&mut out, 4, &[0xee; 32]));
+    out.clear();
+    assert!(p.alloc_headed(&mut out, 4, 32, &[7; 20]));
+    for q in &out {
+        assert_eq!(&q.to_vec()[..20], &[7; 20], "the head");
+        assert_eq!(&q.to_vec()[20..], &[0xee; 12], "the rest as the buffer held it");
+    }
+}
+
+#[test]
+fn a_length_a_handle_cannot_say_is_refused_uncounted() {
+    let p = pool(2, 1 << 17, 32, 1);
+    let mut out = ArrayVec::<Packet, 4>::new();
+    assert!(!p.alloc_headed(&mut out, 1, 65535, &[1; 42]));
+    assert_eq!((p.in_use(), p.stats().alloc_failures), (0, 0));
+    assert!(p.alloc_headed(&mut out, 1, 65534, &[1; 42]));
+    assert_eq!(out[0].len(), 65534);
 }
 
 proptest! {

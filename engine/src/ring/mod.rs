@@ -35,6 +35,7 @@ impl<T> Shared<T> {
     #[cfg(not(loom))]
     #[inline]
     fn run(&self, pos: usize, n: usize) -> (usize, usize) {
+        debug_assert!(n <= self.mask + 1, "at most the capacity");
         let start = pos & self.mask;
         (start, n.min(self.mask + 1 - start))
     }
@@ -89,8 +90,8 @@ impl<T> Shared<T> {
     /// Moves `n` items out of the slots from position `pos` on into `dst` (`BY_RUNS` as for `copy_in`).
     ///
     /// # Safety
-    /// The caller (the consumer) owns slots `pos..pos + n`, which hold initialised items it takes, and `dst`
-    /// is valid for `n` writes.
+    /// The caller (the consumer) owns slots `pos..pos + n`, which hold initialised items it takes, `n` is at
+    /// most the capacity, and `dst` is valid for `n` writes.
     #[inline]
     unsafe fn copy_out<const BY_RUNS: bool>(&self, pos: usize, dst: *mut T, n: usize) {
         #[cfg(not(loom))]

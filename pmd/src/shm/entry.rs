@@ -121,4 +121,12 @@ mod tests {
             prop_assert_eq!(s.offset_follows, extra.is_some());
         }
     }
+
+    #[test]
+    fn one_is_encode_of_a_buffer_at_the_usual_offset() {
+        for home in [false, true] {
+            let b = LentBuffer { index: 77, offset: 128, len: 1514 };
+            assert_eq!(one(b, home), encode(b, false, home, 128).0);
+        }
+    }
 }

@@ -21,6 +21,8 @@ const LEARN_AFTER_IDLE: u32 = 1024;
 
 /// Buffers moved per bulk call between a ledger and a pool.
 const BULK: usize = 512;
+// A whole burst's plain run fits the sender's array of lent buffers.
+const _: () = assert!(BULK >= pktloop_engine::port::MAX_BURST);
 /// Freed peer buffers given back at once while traffic flows: each give-back moves the ring's index line
 /// to the peer and back, so a few large ones cost less than many small ones. An idle poll gives back
 /// whatever is freed.
@@ -303,7 +305,8 @@ impl Session {
     /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]) of this side's pool (what
     /// generators and io forwarders send) or, `HOME`, of the peer's (echoes) for which the ring has room
     /// (it has `space` slots free): one slot each, at the usual offset, written with no call per packet.
-    /// Returns `n`; the general path takes the rest.
+    /// Returns how many it sent: `n` (or none, were the run not what `is_plain_frame` found); the general
+    /// path takes the rest.
     fn send_plain<const HOME: bool>(
         &mut self,
         pkts: &mut PacketBurst,
@@ -320,7 +323,9 @@ impl Session {
         let mut bufs = arrayvec::ArrayVec::<LentBuffer, BULK>::new();
         let pool = if HOME { &self.peer } else { side.pool };
         if !pool.lend_plain_burst(pkts, n, &mut bufs) {
-            // Not a run of plain frames of the pool after all: the general path takes them.
+            // Not a run of plain frames of the pool after all (never: the run was found by the same tag
+            // test, and `bufs` holds a whole burst): the general path takes them.
+            debug_assert!(false, "a run of plain frames of one pool is lent whole");
             return 0;
         }
         self.tx.write_each(bufs.iter().map(|&b| entry::one(b, HOME)));
