@@ -122,6 +122,22 @@ mod threaded {
     }
 
     #[test]
+    fn bursts_of_owned_items_across_the_end_lose_and_duplicate_nothing() {
+        let tracker = std::sync::Arc::new(());
+        let (mut p, mut c) = ring::<std::sync::Arc<()>>(8).unwrap();
+        for round in 0..64 {
+            let mut src: ArrayVec<std::sync::Arc<()>, 7> = (0..round % 7 + 1).map(|_| tracker.clone()).collect();
+            p.push_burst(&mut src);
+            drop(src);
+            let mut out = ArrayVec::<std::sync::Arc<()>, 8>::new();
+            c.pop_burst(&mut out, round % 5 + 1);
+        }
+        assert_eq!(std::sync::Arc::strong_count(&tracker), 1 + c.len(), "one count per item still in the ring");
+        drop((p, c));
+        assert_eq!(std::sync::Arc::strong_count(&tracker), 1);
+    }
+
+    #[test]
     fn items_left_in_the_ring_are_dropped_with_it() {
         let tracker = std::sync::Arc::new(());
         let (mut p, c) = ring::<std::sync::Arc<()>>(8).unwrap();
