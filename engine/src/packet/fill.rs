@@ -18,9 +18,6 @@ impl Pool {
     /// pool can hold. The same as [`Pool::alloc_bulk`] and an [`Packet::append`] of `frame` to each, for
     /// less; a frame of up to a line leaves zeros in the rest of the line it starts (tailroom).
     pub fn alloc_frames<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize, frame: &[u8]) -> bool {
-        if n > out.remaining_capacity() || n > MAX_BULK {
-            return false;
-        }
         let pool = self.inner();
         // A handle says lengths below `u16::MAX` (that value means "read the descriptor").
         if frame.len() > pool.room() || frame.len() >= usize::from(u16::MAX) {
@@ -89,6 +86,9 @@ impl Pool {
     /// appends would leave: the head's window at the headroom, the others' from their start, each full but
     /// the last) and the frame's pieces copied straight in.
     fn alloc_chained_frames<const N: usize>(&self, out: &mut ArrayVec<Packet, N>, n: usize, frame: &[u8]) -> bool {
+        if n > out.remaining_capacity() || n > MAX_BULK {
+            return false;
+        }
         let pool = self.inner();
         let (size, first) = (pool.buf_size as usize, pool.room());
         let per_packet = 1 + frame.len().saturating_sub(first).div_ceil(size);

@@ -2,7 +2,7 @@
 //! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
 //! indices to it, and make packets of what comes back, without a copy.
 
-use super::{plain_packet, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{one_pool_id, plain_packet, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::{Pool, PoolInner};
 use arrayvec::ArrayVec;
 
@@ -95,8 +95,7 @@ impl Pool {
         out: &mut ArrayVec<LentBuffer, M>,
     ) -> bool {
         let Some(burst) = pkts.get(..n).filter(|_| n <= out.remaining_capacity()) else { return false };
-        let kind = PLAIN | SIMPLE | self.id();
-        if burst.iter().fold(0, |differ, p| differ | (p.tag() & (PLAIN | SIMPLE | POOL_ID_MASK)) ^ kind) != 0 {
+        if !burst.is_empty() && one_pool_id(burst, PLAIN | SIMPLE, PLAIN | SIMPLE) != Some(self.id()) {
             return false;
         }
         let offset = self.inner().headroom;

@@ -174,14 +174,15 @@ pub(crate) struct Buffers {
 }
 
 impl Buffers {
-    /// Start of buffer `idx`'s memory, as [`PoolInner::buf_ptr`].
+    /// Start of buffer `idx`'s memory, valid for the pool's `buf_size` bytes.
     ///
     /// # Safety
     /// `idx` is a buffer of the pool (`idx < count`), which still lives.
     #[inline(always)]
     pub(crate) unsafe fn at(self, idx: u32) -> *mut u8 {
         debug_assert!(idx < self.count);
-        // SAFETY: as for `PoolInner::buf_ptr` (contract).
+        // SAFETY: idx < count (contract), so the offset stays inside the region (`base` is buffer 0, and the
+        // region holds count * stride bytes from there: `pool_bytes`).
         unsafe { self.base.add(idx as usize * self.stride) }
     }
 }
@@ -218,10 +219,8 @@ impl PoolInner {
     /// `idx` is a buffer of this pool (`idx < count`).
     #[inline]
     pub(crate) unsafe fn buf_ptr(&self, idx: u32) -> *mut u8 {
-        debug_assert!(idx < self.count);
-        // SAFETY: idx < count (contract), so the offset stays inside the region (`base` is buffer 0, and the
-        // region holds count * stride bytes from there: `pool_bytes`).
-        unsafe { self.base.add(idx as usize * self.stride) }
+        // SAFETY: forwarded contract.
+        unsafe { self.buffers().at(idx) }
     }
 
     /// Where this pool's buffers lie, as a value a hot loop keeps in registers: read through `&self` in a

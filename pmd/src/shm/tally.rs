@@ -47,10 +47,7 @@ impl Tally {
     /// Slot `pos` carries the last part of a packet of `bytes` bytes.
     #[inline]
     pub fn ends(&mut self, pos: u32, bytes: u32) {
-        self.written.packets += 1;
-        self.written.bytes += u64::from(bytes);
-        let totals = self.written;
-        *self.slot(pos) = totals;
+        self.ends_each(pos, std::iter::once(bytes));
     }
 
     /// Slots `from`, `from + 1`, ... each carry the whole of a packet, of the `lens` bytes in turn: what
