@@ -138,10 +138,17 @@ unsafe fn move_items<T>(src: *const T, dst: *mut T, n: usize) {
         unsafe { dst.add(i).cast::<[T; 4]>().write_unaligned(src.add(i).cast::<[T; 4]>().read_unaligned()) };
         i += 4;
     }
-    while i < n {
+    // The last one to three as one move of two and one of one: a loop here is what LLVM turns into a call
+    // to `memcpy`, which a burst of one packet (a ping-pong's) paid on both ends (the same round trip:
+    // 28.5 -> 26.7 ns; two bare rings' 14.8 -> 10.3).
+    if n - i >= 2 {
+        // SAFETY: items i..i + 2 are inside both ranges (contract).
+        unsafe { dst.add(i).cast::<[T; 2]>().write_unaligned(src.add(i).cast::<[T; 2]>().read_unaligned()) };
+        i += 2;
+    }
+    if i < n {
         // SAFETY: item i is inside both ranges (contract).
         unsafe { dst.add(i).write(src.add(i).read()) };
-        i += 1;
     }
 }
 
@@ -181,7 +188,10 @@ pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), Knob
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full<T>(pub T);
 
-/// The producing half.
+/// The producing half. Aligned to a cache-line pair, as each end's positions are written every burst by
+/// its own core: two ends placed side by side (in one vector, one struct or one stack frame) and polled by
+/// two cores must not share a line.
+#[repr(align(128))]
 pub struct Producer<T> {
     shared: Arc<Shared<T>>,
     head: usize,
@@ -189,7 +199,8 @@ pub struct Producer<T> {
     capacity: usize,
 }
 
-/// The consuming half.
+/// The consuming half (aligned as [`Producer`] is).
+#[repr(align(128))]
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
     tail: usize,
@@ -268,8 +279,13 @@ impl<T: Send> Producer<T> {
         // the rest shift to the front before the length drops to `len - n`, so none is dropped or duplicated.
         unsafe {
             self.shared.copy_in::<true>(self.head, src.as_ptr(), n);
-            let p = src.as_mut_ptr();
-            std::ptr::copy(p.add(n), p, len - n);
+            if n < len {
+                // Only a ring that ran short leaves items behind: a whole burst (the rule) skips the call to
+                // `memmove` that a copy of run-time length is, even of nothing (a one-packet round trip
+                // through feth, on one core: 33 -> 28.5 ns with this and the cache-line pairs above).
+                let p = src.as_mut_ptr();
+                std::ptr::copy(p.add(n), p, len - n);
+            }
             src.set_len(len - n);
         }
         self.publish(n);
