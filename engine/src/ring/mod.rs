@@ -68,7 +68,9 @@ impl<T> Shared<T> {
             // the slot array (`run`).
             unsafe {
                 move_items(src, base.add(start), first);
-                move_items(src.add(first), base, n - first);
+                if first < n {
+                    move_items(src.add(first), base, n - first);
+                }
             }
         }
         #[cfg(loom)]
@@ -83,6 +85,9 @@ impl<T> Shared<T> {
     /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now.
     #[inline]
     fn demote(&self, pos: usize, n: usize) {
+        if !crate::prefetch::demotes() {
+            return;
+        }
         let (base, size) = (self.slots.as_ptr().cast::<u8>(), std::mem::size_of::<T>());
         crate::prefetch::ring_slots(base, size, self.mask + 1, pos, n, crate::prefetch::demote);
     }
@@ -110,7 +115,9 @@ impl<T> Shared<T> {
             // `n`; the two runs lie inside the slot array (`run`).
             unsafe {
                 move_items(base.add(start), dst, first);
-                move_items(base, dst.add(first), n - first);
+                if first < n {
+                    move_items(base, dst.add(first), n - first);
+                }
             }
         }
         #[cfg(loom)]

@@ -145,8 +145,10 @@ impl<const W: usize> Producer<W> {
             let first = self.head;
             self.head = self.head.wrapping_add(n);
             self.mem.producer().store(self.head, Ordering::Release);
-            // The other process reads them next: into the shared cache with them.
-            self.mem.each_line::<W>(first, n, pktloop_engine::prefetch::demote);
+            // The other process reads them next: into the shared cache with them (where the CPU can).
+            if pktloop_engine::prefetch::demotes() {
+                self.mem.each_line::<W>(first, n, pktloop_engine::prefetch::demote);
+            }
         }
     }
 }
