@@ -143,12 +143,27 @@ impl Pool {
     /// `buf.index` is a buffer of this pool that the caller owns (taken with [`Pool::get_bulk`] or
     /// [`Packet::into_buffer`] and not given back since), and `buf.offset + buf.len` is at most
     /// [`Pool::buf_size`]. The packet now owns it.
+    #[inline]
     pub unsafe fn packet_from_buffer(&self, buf: LentBuffer) -> Packet {
         let pool = self.inner();
         debug_assert!(buf.offset + buf.len <= pool.buf_size);
         if buf.offset == pool.headroom && buf.len < u32::from(u16::MAX) {
+            // A frame at the usual offset is a handle and nothing else, made where the caller's loop is (a
+            // driver's receive makes one per frame: the call cost more than the packet).
             return plain_packet(pool, buf.index, buf.len as u16);
         }
+        // SAFETY: forwarded contract.
+        unsafe { self.packet_from_described_buffer(buf) }
+    }
+
+    /// [`Pool::packet_from_buffer`] of a buffer whose data is not at the usual offset, or is too long for a
+    /// handle: its descriptor says where.
+    ///
+    /// # Safety
+    /// As [`Pool::packet_from_buffer`].
+    #[inline(never)]
+    unsafe fn packet_from_described_buffer(&self, buf: LentBuffer) -> Packet {
+        let pool = self.inner();
         // SAFETY: the caller owns the buffer (contract), so its descriptor is ours to write.
         let d = unsafe { pool.desc_mut(buf.index) };
         d.reset_head(buf.index, buf.offset, pool.buf_size);

@@ -26,29 +26,33 @@ impl Ledger {
     /// Sets `idx`'s bit; false (and nothing changed) when it is out of range or already set.
     #[inline]
     pub fn insert(&mut self, idx: u32) -> bool {
-        if idx >= self.count {
-            return false;
-        }
-        let (w, bit) = (idx as usize / 64, 1u64 << (idx % 64));
-        if self.words[w] & bit != 0 {
-            return false;
-        }
-        self.words[w] |= bit;
-        true
+        let Some((word, bit)) = self.bit(idx) else { return false };
+        // Set either way, with no branch on the bit: every packet that crosses goes through two of these
+        // and two removes.
+        let fresh = *word & bit == 0;
+        *word |= bit;
+        fresh
     }
 
     /// Clears `idx`'s bit; false (and nothing changed) when it is out of range or not set.
     #[inline]
     pub fn remove(&mut self, idx: u32) -> bool {
+        let Some((word, bit)) = self.bit(idx) else { return false };
+        let held = *word & bit != 0;
+        *word &= !bit;
+        held
+    }
+
+    /// The word holding `idx`'s bit and the bit, when `idx` is in range.
+    #[inline(always)]
+    fn bit(&mut self, idx: u32) -> Option<(&mut u64, u64)> {
         if idx >= self.count {
-            return false;
+            return None;
         }
-        let (w, bit) = (idx as usize / 64, 1u64 << (idx % 64));
-        if self.words[w] & bit == 0 {
-            return false;
-        }
-        self.words[w] &= !bit;
-        true
+        let bit = 1u64 << (idx % 64);
+        // `count` bits fit the words (`new`), so the index is in range: `get_mut` only spares the compiler
+        // a second check it cannot see is the same.
+        self.words.get_mut(idx as usize / 64).map(|w| (w, bit))
     }
 
     /// [`Ledger::insert`] of each index; how many were set (the others were out of range or set already).

@@ -111,7 +111,7 @@ struct Taken {
 
 impl Taken {
     /// Hands `p` to the caller, or drops it (counted) when it is longer than a frame.
-    #[inline]
+    #[inline(always)]
     fn deliver(&mut self, p: Packet, pkts: &mut PacketBurst, side: &PortSide<'_>) {
         if p.len() > side.max_frame {
             side.counters.drop(DropReason::MtuExceeded, 1);
