@@ -10,6 +10,7 @@
 #   scripts/bench.sh wire [RUNS] [FILTER] AF_PACKET and AF_XDP over a veth pair against DPDK's drivers
 #   scripts/bench.sh gen [RUNS] [FILTER]  the generator: pacing cost, size mixes and flows, scaling over cores
 #   scripts/bench.sh shm [RUNS] [FILTER]  two processes over shared memory against DPDK's memif and feth
+#   scripts/bench.sh instructions [FILTER]  instructions per packet of the packet paths (callgrind, one core)
 #
 # The criterion output of each run is kept under $CARGO_TARGET_DIR/bench-logs/ (or target/bench-logs/).
 # On a shared machine the script waits (up to BENCH_QUIET_WAIT seconds, default 120) before each run until
@@ -21,6 +22,10 @@ set -euo pipefail
 if [ "${1:-}" = path ]; then
     shift
     exec "$(dirname "${BASH_SOURCE[0]}")/bench-path.sh" "$@"
+fi
+if [ "${1:-}" = instructions ]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/bench-instructions.sh" "$@"
 fi
 if [ "${1:-}" = tap ]; then
     shift

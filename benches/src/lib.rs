@@ -29,6 +29,7 @@
 pub mod dlil_floor;
 pub mod dlil_sides;
 pub mod floor;
+pub mod pairs;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;

@@ -15,9 +15,9 @@
 
 use arrayvec::ArrayVec;
 use crossbeam_utils::CachePadded;
+use pktloop_benches::pairs::{self, frame};
 use pktloop_benches::{cross_core, floor, BURST};
 use pktloop_engine::packet::free_burst;
-use pktloop_engine::pool::PoolMode;
 use pktloop_engine::{PacketBurst, Port};
 use pktloop_pmd::feth::{pair, Feth, FethConfig};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -28,26 +28,12 @@ const PACKETS: u64 = 1 << 24;
 /// Measured runs per invocation; the best is printed (the run least disturbed by the machine).
 const REPEATS: usize = 3;
 
-fn frame(len: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|i| i as u8).collect();
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f
-}
-
 fn mpps(packets: u64, t: Duration) -> f64 {
     packets as f64 / t.as_secs_f64() / 1e6
 }
 
 fn feth_config(side: &str) -> FethConfig {
-    let (mode, multibuflet) = match side {
-        "global" => (PoolMode::Global, false),
-        "global-multi" => (PoolMode::Global, true),
-        "private" => (PoolMode::Private, false),
-        "private-multi" => (PoolMode::Private, true),
-        "split" => (PoolMode::PrivateSplit, false),
-        other => usage(&format!("unknown side {other}")),
-    };
-    FethConfig { pool_mode: mode, multibuflet, ring_size: 512, ..FethConfig::default() }
+    pairs::feth_config(side).unwrap_or_else(|| usage(&format!("unknown side {side}")))
 }
 
 /// txonly on feth0 (core 0: allocate, write the whole frame, send) -> rxonly on feth1 (core 1: receive,
@@ -246,20 +232,8 @@ fn feth_ping_pong(rounds: usize) -> Vec<u64> {
 /// The feth ping-pong over a shared-memory pair whose two ends are in this process: what the shm path
 /// costs, apart from anything two processes add (`pktloop latency` measures across two).
 fn shm_ping_pong(rounds: usize) -> Vec<u64> {
-    use pktloop_engine::port::LinkState;
-    use pktloop_pmd::shm::{Role, ShmConfig, ShmPort};
-    let path = std::env::temp_dir().join(format!("pathbench-{}.sock", std::process::id()));
-    let pool = |name: &str| pktloop_engine::pool::PoolConfig::new(name, 4096, 2048);
-    let mut a = ShmPort::open(&ShmConfig::new(&path, Role::Server), pool("server")).expect("shm server");
-    let mut b = ShmPort::open(&ShmConfig::new(&path, Role::Client), pool("client")).expect("shm client");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while a.link() != LinkState::Up || b.link() != LinkState::Up {
-        assert!(std::time::Instant::now() < deadline, "shm: the pair never came up");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let rtts = ports_ping_pong(&mut a, &mut b, rounds);
-    let _ = std::fs::remove_file(&path);
-    rtts
+    let (mut a, mut b, _endpoint) = pairs::shm_pair();
+    ports_ping_pong(&mut a, &mut b, rounds)
 }
 
 /// One 64-byte frame of `a`'s pool sent from `a`, echoed back by `b` on the other core, `rounds` times;
