@@ -146,8 +146,8 @@ unsafe fn move_items<T>(src: *const T, dst: *mut T, n: usize) {
         i += 4;
     }
     // The last one to three as one move of two and one of one: a loop here is what LLVM turns into a call
-    // to `memcpy`, which a burst of one packet (a ping-pong's) paid on both ends (the same round trip:
-    // 28.5 -> 26.7 ns; two bare rings' 14.8 -> 10.3).
+    // to `memcpy`, which a burst of one packet (a ping-pong's) paid on both ends (BENCHMARKS.md, the packet
+    // path's twelfth session).
     if n - i >= 2 {
         // SAFETY: items i..i + 2 are inside both ranges (contract).
         unsafe { dst.add(i).cast::<[T; 2]>().write_unaligned(src.add(i).cast::<[T; 2]>().read_unaligned()) };
@@ -288,8 +288,7 @@ impl<T: Send> Producer<T> {
             self.shared.copy_in::<true>(self.head, src.as_ptr(), n);
             if n < len {
                 // Only a ring that ran short leaves items behind: a whole burst (the rule) skips the call to
-                // `memmove` that a copy of run-time length is, even of nothing (a one-packet round trip
-                // through feth, on one core: 33 -> 28.5 ns with this and the cache-line pairs above).
+                // `memmove` that a copy of run-time length is, even of nothing.
                 let p = src.as_mut_ptr();
                 std::ptr::copy(p.add(n), p, len - n);
             }

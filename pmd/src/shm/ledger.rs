@@ -50,8 +50,9 @@ impl Ledger {
             return None;
         }
         let bit = 1u64 << (idx % 64);
-        // `count` bits fit the words (`new`), so the index is in range: `get_mut` only spares the compiler
-        // a second check it cannot see is the same.
+        // `count` bits fit the words (`new`), so the word is there; `get_mut` turns a check the compiler
+        // cannot see is redundant into a `None` rather than a panic path.
+        debug_assert!((idx as usize / 64) < self.words.len(), "count bits fit the words");
         self.words.get_mut(idx as usize / 64).map(|w| (w, bit))
     }
 
