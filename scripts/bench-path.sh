@@ -76,6 +76,10 @@ compare "iofwd private / global" 0.3 1 -- pb iofwd private -- pb iofwd global
 compare "iofwd split / global" 0.3 1 -- pb iofwd split -- pb iofwd global
 compare "pingpong p50 feth / floor (ns)" 1.2 0 -- pb pingpong feth 1 -- pb pingpong floor 1
 compare "pingpong p99.9 feth / floor (ns)" 1.5 0 -- pb pingpong feth 2 -- pb pingpong floor 2
+# The harness calls the ports through `dyn Port`, as applications do, where the floor's ring calls inline
+# into its poll loop: the same floor called through trait objects shows what such a call costs alone.
+compare "pingpong p50 floor called / floor (ns)" - 0 -- pb pingpong floor-called 1 -- pb pingpong floor 1
+compare "pingpong p50 feth / floor called (ns)" - 0 -- pb pingpong feth 1 -- pb pingpong floor-called 1
 # The shm pair's path alone, both ends in this process (bench-shm.sh measures across two processes).
 compare "pingpong p50 shm / feth, one process (ns)" - 0 -- pb pingpong shm 1 -- pb pingpong feth 1
 compare "iofwd global / floor, 8-byte handles" - 1 -- pb iofwd global -- pb iofwd floor

@@ -440,6 +440,22 @@ pub fn ping_pong(rounds: usize) -> Vec<u64> {
     )
 }
 
+/// [`ping_pong`] with each ring call made through a trait object, as an application calls a port (and
+/// DPDK's `rte_eth_rx_burst` a driver, through a function pointer): what a call the poll loop cannot
+/// inline costs a round trip, with no pktloop code in it.
+pub fn ping_pong_called(rounds: usize) -> Vec<u64> {
+    let (mut ping_tx, mut ping_rx) = spsc::<u64>(64);
+    let (mut pong_tx, mut pong_rx) = spsc::<u64>(64);
+    type Send_<'a> = &'a mut (dyn FnMut(&[u64]) -> usize + Send);
+    type Receive<'a> = &'a mut (dyn FnMut(&mut [u64]) -> usize + Send);
+    let (mut ping_send, mut ping_receive) = (|v: &[u64]| ping_tx.push(v), |out: &mut [u64]| ping_rx.pop(out));
+    let (mut pong_send, mut pong_receive) = (|v: &[u64]| pong_tx.push(v), |out: &mut [u64]| pong_rx.pop(out));
+    // Opaque to the compiler, which would otherwise see through the trait objects and inline the calls.
+    let ping: (Send_, Receive) = std::hint::black_box((&mut ping_send, &mut ping_receive));
+    let pong: (Send_, Receive) = std::hint::black_box((&mut pong_send, &mut pong_receive));
+    time_round_trips(rounds, ping, pong)
+}
+
 /// The ping-pong harness, for any transport: core 1 sends `i` on `ping` and times until it is back on
 /// `pong`; core 0 answers. Each lane is a (send, receive) pair of calls that move up to a slice of items
 /// and say how many moved. Returns each round trip's time in nanoseconds.

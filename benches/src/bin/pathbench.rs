@@ -6,7 +6,7 @@
 //!   txonly64 | txonly1518      floor | floor-odd | floor-private | global | global-multi | private
 //!                              | private-multi | split
 //!   iofwd                      floor | floor-4 | ring | global | private | split
-//!   pingpong                   floor | ring | feth | shm
+//!   pingpong                   floor | floor-called | ring | feth | shm
 //! ```
 //!
 //! Prints one line: `SCENARIO SIDE VALUE UNIT` (Mpps, or ns for the ping-pong's p50 and p99.9, printed as
@@ -294,6 +294,7 @@ fn main() {
             const ROUNDS: usize = 1_000_000;
             let rtts = match side.as_str() {
                 "floor" => floor::ping_pong(ROUNDS),
+                "floor-called" => floor::ping_pong_called(ROUNDS),
                 "feth" => feth_ping_pong(ROUNDS),
                 "shm" => shm_ping_pong(ROUNDS),
                 "ring" => ring_ping_pong(ROUNDS),

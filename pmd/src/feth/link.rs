@@ -326,6 +326,12 @@ impl Links {
     /// then retires finished links if a sender may have left since the last look.
     #[inline]
     pub fn rx_burst(&mut self, pkts: &mut PacketBurst, max: usize) -> usize {
+        // One link and nothing to retire (a plain pair): its ring alone, with no turn to keep. A one-packet
+        // ping-pong's round trip, the ports called directly: 123 -> 117 ns mean (BENCHMARKS.md, the packet
+        // path's twelfth session).
+        if let ([only], false) = (self.rx.as_mut_slice(), self.retiring) {
+            return only.consumer.pop_burst(pkts, max);
+        }
         // A single link's turn is always 0: the plain walk, as before there were turns.
         let n = if self.next == 0 {
             pop_links(&mut self.rx, pkts, max)
