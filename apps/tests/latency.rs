@@ -74,3 +74,12 @@ fn table_hgrm_and_plot_share_one_named_unit() {
     let p50 = table_row(&table, "p50");
     assert!(plot.contains(&format!("(p50 {p50} µs,")), "table p50 {p50} µs, plot:\n{plot}");
 }
+
+#[test]
+fn a_closed_loop_ping_lost_is_a_timeout_after_100_ms() {
+    // Every second frame sent is dropped: each lost ping holds the loop for the timeout, then the next goes.
+    let v: Value = serde_json::from_str(&stdout_ok(&["--tx-drops", "2", "--duration", "0.5", "--json"])).unwrap();
+    let timeouts = v["timeouts"].as_u64().unwrap();
+    // 0.5 s holds at most 5 timeouts of 100 ms (and one in flight at the end is not counted).
+    assert!((1..=5).contains(&timeouts), "lost pings are timeouts, at most one per 100 ms: {v}");
+}
