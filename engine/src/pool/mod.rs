@@ -566,6 +566,13 @@ impl Pool {
         PoolMemory { base, len: self.inner._region.len(), first, stride: self.inner.stride }
     }
 
+    /// Whether [`Pool::take_free`] may find buffers now: one relaxed load of the shared free list's head, so
+    /// that a driver's poll that finds nothing makes no call (a hint: a free may land right after).
+    #[inline]
+    pub fn may_take_free(&self) -> bool {
+        !self.inner.depot.looks_empty()
+    }
+
     /// Takes up to `out.len()` free buffers from the shared free list (not through a thread cache),
     /// returning how many: a driver collects the freed buffers of a [`Pool::over_lent_buffers`] pool this
     /// way. Never counted as an allocation failure.

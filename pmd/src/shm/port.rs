@@ -179,12 +179,19 @@ impl ShmPort {
     }
 
     /// Applies the connection changes the control thread posted since the last look (one atomic load
-    /// when there are none).
+    /// when there are none, made where the poll is: as a call of its own it was a tenth of an empty poll).
+    #[inline(always)]
     fn sync(&mut self) {
         let generation = self.control.generation();
-        if generation == self.seen {
-            return;
+        if generation != self.seen {
+            self.apply_changes(generation);
         }
+    }
+
+    /// [`ShmPort::sync`] when the generation moved.
+    #[cold]
+    #[inline(never)]
+    fn apply_changes(&mut self, generation: u64) {
         self.seen = generation;
         // Connecting and disconnecting are control work, rare, on the polling thread.
         let _cold = pktloop_engine::hot::ColdSection::enter();

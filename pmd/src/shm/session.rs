@@ -707,8 +707,19 @@ impl Session {
     }
 
     /// Puts the peer's buffers freed here on the give-back ring (what does not fit waits in `to_give`):
-    /// once there are a batch of them, or `any` number.
+    /// once there are a batch of them, or `any` number. Decided where the poll is when there is nothing
+    /// (the rule while a ping waits for its pong): a call on every empty poll cost the round trip.
+    #[inline(always)]
     fn give_back_freed(&mut self, any: bool) {
+        if self.to_give.is_empty() && !self.peer.may_take_free() {
+            return;
+        }
+        self.give_back_freed_now(any);
+    }
+
+    /// [`Session::give_back_freed`] when there may be something to give back.
+    #[inline(never)]
+    fn give_back_freed_now(&mut self, any: bool) {
         loop {
             let n = self.peer.take_free(&mut self.freed[..]);
             for &idx in &self.freed[..n] {
@@ -737,19 +748,23 @@ impl Session {
         self.give_back.publish(n as u32);
     }
 
-    /// Takes back this side's buffers the peer gave back, refusing any it did not have.
+    /// Takes back this side's buffers the peer gave back, refusing any it did not have. Most polls find
+    /// nothing: they leave with one load of a line that stays in this core's cache, and no call.
+    #[inline(always)]
     fn take_returns(&mut self, side: &PortSide<'_>) {
         if self.broken {
             return;
         }
-        let ready = match self.returns.ready(1) {
-            Ok(n) => n,
-            Err(Corrupt) => return self.corrupt(side),
-        };
-        // Most polls find nothing: they leave with one load of a line that stays in this core's cache.
-        if ready == 0 {
-            return;
+        match self.returns.ready(1) {
+            Ok(0) => {}
+            Ok(ready) => self.take_ready_returns(ready, side),
+            Err(Corrupt) => self.corrupt(side),
         }
+    }
+
+    /// [`Session::take_returns`] of the `ready` entries on the ring.
+    #[inline(never)]
+    fn take_ready_returns(&mut self, ready: u32, side: &PortSide<'_>) {
         self.returns.fetch(ready);
         let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
         let mut bad = 0;
