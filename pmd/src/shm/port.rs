@@ -179,7 +179,8 @@ impl ShmPort {
     }
 
     /// Applies the connection changes the control thread posted since the last look (one atomic load
-    /// when there are none, made where the poll is: as a call of its own it was a tenth of an empty poll).
+    /// when there are none, made where the poll is: as a call of its own it took 6% of the samples of an
+    /// shm ping-pong, most of which is empty polls).
     #[inline(always)]
     fn sync(&mut self) {
         let generation = self.control.generation();
