@@ -76,23 +76,32 @@ impl Default for Writes {
 pub fn demote(p: *const u8, bytes: usize) {
     #[cfg(all(target_arch = "x86_64", not(loom)))]
     if has_cldemote() {
-        each_line(p, bytes, |line| {
-            // SAFETY: CLDEMOTE never faults and changes nothing the program can observe.
-            unsafe { core::arch::asm!("cldemote [{}]", in(reg) line, options(nostack, preserves_flags, readonly)) }
-        });
+        cldemote_lines(p, bytes);
     }
     #[cfg(not(all(target_arch = "x86_64", not(loom))))]
     let _ = (p, bytes);
 }
 
-/// Whether [`demote`] does anything on this CPU: a caller that works out which lines to hint skips that
-/// work where it would not.
+/// [`demote`] of slots `pos..pos + n` of a ring (as [`ring_slots`] names them), with the ring arithmetic
+/// skipped too where the hint is not issued.
 #[inline(always)]
-pub fn demotes() -> bool {
+pub fn demote_ring_slots(base: *const u8, slot_bytes: usize, slots: usize, pos: usize, n: usize) {
     #[cfg(all(target_arch = "x86_64", not(loom)))]
-    return has_cldemote();
+    if has_cldemote() {
+        ring_slots(base, slot_bytes, slots, pos, n, cldemote_lines);
+    }
     #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    false
+    let _ = (base, slot_bytes, slots, pos, n);
+}
+
+/// `CLDEMOTE` of every line of the `bytes` from `p`, unconditionally (the callers check the CPU).
+#[cfg(all(target_arch = "x86_64", not(loom)))]
+#[inline(always)]
+fn cldemote_lines(p: *const u8, bytes: usize) {
+    each_line(p, bytes, |line| {
+        // SAFETY: CLDEMOTE never faults and changes nothing the program can observe.
+        unsafe { core::arch::asm!("cldemote [{}]", in(reg) line, options(nostack, preserves_flags, readonly)) }
+    });
 }
 
 /// Whether to issue `CLDEMOTE`, looked up once: when the CPU reports it (CPUID leaf 7, ECX bit 25), or
@@ -197,7 +206,7 @@ mod tests {
         };
         let flagged = field("flags").split_whitespace().any(|f| f == "cldemote");
         let intel = field("vendor_id") == "GenuineIntel";
-        assert_eq!(demotes(), flagged || intel, "vendor {:?}, cldemote flag {flagged}", field("vendor_id"));
+        assert_eq!(has_cldemote(), flagged || intel, "vendor {:?}, cldemote flag {flagged}", field("vendor_id"));
     }
 
     #[test]

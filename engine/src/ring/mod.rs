@@ -85,11 +85,8 @@ impl<T> Shared<T> {
     /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now.
     #[inline]
     fn demote(&self, pos: usize, n: usize) {
-        if !crate::prefetch::demotes() {
-            return;
-        }
         let (base, size) = (self.slots.as_ptr().cast::<u8>(), std::mem::size_of::<T>());
-        crate::prefetch::ring_slots(base, size, self.mask + 1, pos, n, crate::prefetch::demote);
+        crate::prefetch::demote_ring_slots(base, size, self.mask + 1, pos, n);
     }
 
     /// Moves `n` items out of the slots from position `pos` on into `dst` (`BY_RUNS` as for `copy_in`).

@@ -522,16 +522,12 @@ impl Port for FethQueue {
     #[inline]
     fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
         self.sync();
-        // The common case first, on one flag that every test below would let through (a one-packet burst
-        // runs 28 fewer instructions here, counted under callgrind).
-        if self.fast && self.queued == 0 && queue == 0 && !pkts.is_empty() {
-            if self.advisory.is_some() {
-                self.tick();
-            }
-            return self.tx_fast(pkts);
-        }
         if self.advisory.is_some() {
             self.tick();
+        }
+        // The common case first, on one flag that every test below would let through.
+        if self.fast && self.queued == 0 && queue == 0 && !pkts.is_empty() {
+            return self.tx_fast(pkts);
         }
         if queue >= self.tx_queues() {
             return 0;

@@ -54,6 +54,13 @@ impl RingMemory {
         pktloop_engine::prefetch::ring_slots(base, 4 * W, size, from as usize, n as usize, hint);
     }
 
+    /// [`pktloop_engine::prefetch::demote_ring_slots`] of the `n` slots of `W` words from `from` on.
+    #[inline]
+    fn demote<const W: usize>(&self, from: u32, n: u32) {
+        let (base, size) = (self.slots.cast::<u8>(), self.size as usize);
+        pktloop_engine::prefetch::demote_ring_slots(base, 4 * W, size, from as usize, n as usize);
+    }
+
     /// Word `w` of slot `pos` (taken modulo the size).
     fn word<const W: usize>(&self, pos: u32, w: usize) -> &AtomicU32 {
         let slot = (pos & (self.size - 1)) as usize;
@@ -146,9 +153,7 @@ impl<const W: usize> Producer<W> {
             self.head = self.head.wrapping_add(n);
             self.mem.producer().store(self.head, Ordering::Release);
             // The other process reads them next: into the shared cache with them (where the CPU can).
-            if pktloop_engine::prefetch::demotes() {
-                self.mem.each_line::<W>(first, n, pktloop_engine::prefetch::demote);
-            }
+            self.mem.demote::<W>(first, n);
         }
     }
 }
