@@ -15,7 +15,16 @@ pub(super) struct Ledger {
 impl Ledger {
     /// All clear, for `count` buffers.
     pub fn new(count: u32) -> Ledger {
-        Ledger { words: vec![0; (count as usize).div_ceil(64)].into_boxed_slice(), count }
+        // At least one word, so that a cursor always has one to start at.
+        let words = (count as usize).div_ceil(64).max(1);
+        Ledger { words: vec![0; words].into_boxed_slice(), count }
+    }
+
+    /// A cursor for a run of changes (a burst's buffers): see [`Cursor`].
+    #[inline]
+    pub fn cursor(&mut self) -> Cursor<'_> {
+        let word = self.words[0];
+        Cursor { words: &mut self.words, count: self.count, at: 0, word }
     }
 
     /// Buffers in the ledger.
@@ -59,13 +68,29 @@ impl Ledger {
     /// [`Ledger::insert`] of each index; how many were set (the others were out of range or set already).
     #[inline]
     pub fn insert_each(&mut self, idxs: impl Iterator<Item = u32>) -> usize {
-        idxs.filter(|&idx| self.insert(idx)).count()
+        let mut cursor = self.cursor();
+        idxs.filter(|&idx| cursor.insert(idx)).count()
     }
 
     /// [`Ledger::remove`] of each index; how many were cleared (the others were out of range or clear).
     #[inline]
     pub fn remove_each(&mut self, idxs: impl Iterator<Item = u32>) -> usize {
-        idxs.filter(|&idx| self.remove(idx)).count()
+        let mut cursor = self.cursor();
+        idxs.filter(|&idx| cursor.remove(idx)).count()
+    }
+
+    /// [`Ledger::remove`] of each index, keeping in `idxs` (in order, from its start) those that were set;
+    /// returns how many. Each index is written back whether kept or not, with no branch on it.
+    #[inline]
+    pub fn remove_keeping(&mut self, idxs: &mut [u32]) -> usize {
+        let mut cursor = self.cursor();
+        let mut kept = 0;
+        for at in 0..idxs.len() {
+            let idx = idxs[at];
+            idxs[kept] = idx;
+            kept += usize::from(cursor.remove(idx));
+        }
+        kept
     }
 
     /// Whether `idx`'s bit is set.
@@ -82,6 +107,62 @@ impl Ledger {
                 f(w as u32 * 64 + bit);
             }
         }
+    }
+}
+
+/// [`Ledger::insert`] and [`Ledger::remove`] for a run of buffers, with the word they are in held in a
+/// register and stored when the run moves to another word or ends (on drop). A burst's buffers are most
+/// often neighbours, so their bits share words: changed through memory one after another, each change
+/// loads the word the one before has just stored and waits for it (a profile of the shm sender put a
+/// tenth of its core on that load).
+pub(super) struct Cursor<'a> {
+    words: &'a mut [u64],
+    count: u32,
+    /// The word held, and its value.
+    at: usize,
+    word: u64,
+}
+
+impl Cursor<'_> {
+    /// As [`Ledger::insert`].
+    #[inline(always)]
+    pub fn insert(&mut self, idx: u32) -> bool {
+        let Some(bit) = self.bit(idx) else { return false };
+        let fresh = self.word & bit == 0;
+        self.word |= bit;
+        fresh
+    }
+
+    /// As [`Ledger::remove`].
+    #[inline(always)]
+    pub fn remove(&mut self, idx: u32) -> bool {
+        let Some(bit) = self.bit(idx) else { return false };
+        let held = self.word & bit != 0;
+        self.word &= !bit;
+        held
+    }
+
+    /// `idx`'s bit, its word now the one held; `None` when `idx` is out of range.
+    #[inline(always)]
+    fn bit(&mut self, idx: u32) -> Option<u64> {
+        if idx >= self.count {
+            return None;
+        }
+        let at = idx as usize / 64;
+        if at != self.at {
+            // `count` bits fit the words (`Ledger::new`), so both are there.
+            self.words[self.at] = self.word;
+            self.word = self.words[at];
+            self.at = at;
+        }
+        Some(1u64 << (idx % 64))
+    }
+}
+
+impl Drop for Cursor<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.words[self.at] = self.word;
     }
 }
 
@@ -109,5 +190,32 @@ mod tests {
         assert!(l.contains(3) && l.contains(70) && l.contains(99));
         assert_eq!(l.remove_each([70, 70, 5, 99].into_iter()), 2, "a repeat and one never set refused");
         assert!(l.contains(3) && !l.contains(70) && !l.contains(99));
+    }
+
+    #[test]
+    fn removing_keeps_the_indices_that_were_set_in_order() {
+        let mut l = Ledger::new(100);
+        l.insert_each([1, 2, 70, 99].into_iter());
+        let mut idxs = [2, 500, 70, 2, 3, 99];
+        assert_eq!(l.remove_keeping(&mut idxs), 3, "out of range, a repeat and one never set refused");
+        assert_eq!(idxs[..3], [2, 70, 99]);
+        assert!(l.contains(1) && !l.contains(2) && !l.contains(70) && !l.contains(99));
+    }
+
+    #[test]
+    fn a_cursor_keeps_every_change_across_words() {
+        let mut l = Ledger::new(200);
+        {
+            let mut c = l.cursor();
+            assert!(c.insert(5) && c.insert(6) && !c.insert(5), "a repeat within the held word is refused");
+            assert!(c.insert(130) && c.insert(64) && c.insert(7), "other words, and back");
+            assert!(!c.insert(130) && !c.insert(200), "a repeat after moving away; out of range");
+            assert!(c.remove(6) && !c.remove(6) && !c.remove(199));
+        }
+        let mut seen = Vec::new();
+        l.drain(|i| seen.push(i));
+        assert_eq!(seen, [5, 7, 64, 130], "every change made through the cursor is in the ledger");
+        let mut empty = Ledger::new(0);
+        assert!(!empty.cursor().insert(0), "an empty ledger refuses every index");
     }
 }

@@ -27,6 +27,8 @@ const _: () = assert!(BULK >= pktloop_engine::port::MAX_BURST);
 /// to the peer and back, so a few large ones cost less than many small ones. An idle poll gives back
 /// whatever is freed.
 const GIVE_BACK_BATCH: usize = 128;
+/// Returns taken off the ring per bulk free.
+const RETURNS_AT_ONCE: usize = 128;
 
 /// The driver's own counters, beyond the port's.
 #[derive(Debug, Default)]
@@ -604,16 +606,20 @@ impl Session {
         let pool = if HOME { side.pool } else { &self.peer };
         let offset = pool.headroom();
         let room = pool.buf_size().saturating_sub(offset);
+        // As `take_over` does, through one cursor for the run.
+        let mut ledger = if HOME { self.lent.cursor() } else { self.held.cursor() };
         while t.k < slots {
             let words = self.rx.read(t.k);
             let Some(len) = entry::plain(words).and_then(|(len, home)| (home == HOME).then_some(len)) else { break };
             let [index, _] = words;
             t.k += 1;
             // The ledger and the pool both follow `HOME`, never the word the peer wrote.
-            if len > room || !self.take_over(index, HOME) {
+            let taken = len <= room && if HOME { ledger.remove(index) } else { ledger.insert(index) };
+            if !taken {
                 t.bad += 1;
                 continue;
             }
+            self.lent_count -= usize::from(HOME);
             let pool = if HOME { side.pool } else { &self.peer };
             // SAFETY: checked just above: with `HOME`, a buffer of this side's pool that the peer had (the
             // ledger said it was lent, and no longer does); without, one of the peer's pool not already in
@@ -722,13 +728,10 @@ impl Session {
     fn give_back_freed_now(&mut self, any: bool) {
         loop {
             let n = self.peer.take_free(&mut self.freed[..]);
-            for &idx in &self.freed[..n] {
-                // Only buffers the ledger says we hold reach the peer's free list; anything else would be a
-                // bug here, and is not given to the peer.
-                if self.held.remove(idx) {
-                    self.to_give.push(idx);
-                }
-            }
+            // Only buffers the ledger says we hold reach the peer's free list; anything else would be a
+            // bug here, and is not given to the peer.
+            let kept = self.held.remove_keeping(&mut self.freed[..n]);
+            self.to_give.extend_from_slice(&self.freed[..kept]);
             if n < BULK {
                 break;
             }
@@ -766,24 +769,20 @@ impl Session {
     #[inline(never)]
     fn take_ready_returns(&mut self, ready: u32, side: &PortSide<'_>) {
         self.returns.fetch(ready);
-        let mut back = arrayvec::ArrayVec::<u32, BULK>::new();
-        let mut bad = 0;
-        for k in 0..ready {
-            let [idx] = self.returns.read(k);
-            if !self.lent.remove(idx) {
-                bad += 1;
-                continue;
+        let mut back = [0u32; RETURNS_AT_ONCE];
+        let (mut k, mut bad) = (0, 0);
+        while k < ready {
+            let run = &mut back[..(ready - k).min(RETURNS_AT_ONCE as u32) as usize];
+            for (at, idx) in (k..).zip(run.iter_mut()) {
+                [*idx] = self.returns.read(at);
             }
-            self.lent_count -= 1;
-            back.push(idx);
-            if back.is_full() {
-                // SAFETY: each index was lent by this side (the ledger had it) and is now given back once.
-                unsafe { side.pool.put_bulk(&back) };
-                back.clear();
-            }
+            let kept = self.lent.remove_keeping(run);
+            // SAFETY: each index kept was lent by this side (the ledger had it) and is now given back once.
+            unsafe { side.pool.put_bulk(&run[..kept]) };
+            self.lent_count -= kept;
+            bad += (run.len() - kept) as u64;
+            k += run.len() as u32;
         }
-        // SAFETY: as above.
-        unsafe { side.pool.put_bulk(&back) };
         self.returns.release(ready);
         bump_owned(&side.shm.bad_returns, bad);
     }
