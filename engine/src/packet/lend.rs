@@ -107,6 +107,22 @@ impl Pool {
         true
     }
 
+    /// How many packets from the front of `pkts` are [plain buffers](Packet::is_plain_of) of this pool no
+    /// longer than `max_len`: the run a driver lends with [`Pool::lend_plain_burst`]. A burst that is all
+    /// of them (the usual one) is found in one pass with no branch per packet; a scan that stops at the
+    /// first other one paid a branch and the pool's id read again per packet (a fifth of the shm sender's
+    /// send in a profile).
+    #[inline]
+    pub fn plain_run(&self, pkts: &[Packet], max_len: usize) -> usize {
+        let (mask, want) = (PLAIN | SIMPLE | POOL_ID_MASK, PLAIN | SIMPLE | self.id());
+        // A plain packet's length is in its handle.
+        let fits = |p: &Packet| (p.tag() & mask == want) & (usize::from(p.cached_len()) <= max_len);
+        if pkts.iter().fold(true, |all, p| all & fits(p)) {
+            return pkts.len();
+        }
+        pkts.iter().take_while(|p| fits(p)).count()
+    }
+
     /// A packet chaining `bufs` in order (see [`Pool::packet_from_buffer`] for one).
     ///
     /// # Safety

@@ -701,6 +701,25 @@ fn a_plain_burst_is_lent_whole_or_not_at_all() {
 }
 
 #[test]
+fn a_plain_run_stops_at_the_first_packet_that_is_not_a_short_plain_one() {
+    let (p, other) = (pool(8, 512, 32, 1), pool(8, 512, 32, 1));
+    let mut pkts = ArrayVec::<Packet, 64>::new();
+    assert_eq!(p.plain_run(&pkts, 1500), 0);
+    assert!(p.alloc_frames(&mut pkts, 3, &[7; 60]));
+    assert_eq!((p.plain_run(&pkts, 1500), p.plain_run(&pkts, 60)), (3, 3), "all of them, at the limit");
+    assert_eq!(p.plain_run(&pkts, 59), 0, "longer than the limit");
+    assert_eq!(other.plain_run(&pkts, 1500), 0, "another pool's");
+    pkts[1].adj(2).unwrap();
+    assert_eq!(p.plain_run(&pkts, 1500), 1, "the second's data is no longer at the headroom");
+    drop(pkts.remove(1));
+    pkts.push(other.packet_from(&[8; 61]).unwrap());
+    assert!(p.alloc_frames(&mut pkts, 1, &[9; 40]));
+    assert_eq!(p.plain_run(&pkts, 1500), 2, "up to the other pool's, not past it");
+    drop(pkts);
+    assert_eq!((p.in_use(), other.in_use()), (0, 0));
+}
+
+#[test]
 fn a_headed_burst_starts_with_the_head_and_is_as_long_as_asked() {
     // Buffers of 512 bytes after a headroom of 32: 480 bytes of room.
     let p = pool(8, 512, 32, 4);

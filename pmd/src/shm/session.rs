@@ -96,12 +96,6 @@ fn most_slots(p: &Packet) -> u32 {
     entry::most_slots(p.buflet_count())
 }
 
-/// Whether `p` is a plain buffer of `pool` no longer than `max_frame`: it crosses in one slot.
-#[inline]
-fn is_plain_frame(p: &Packet, pool: &Pool, max_frame: usize) -> bool {
-    p.is_plain_of(pool) && p.len() <= max_frame
-}
-
 /// What one receive took so far: slots consumed, packets received and their bytes, bad entries skipped.
 #[derive(Debug, Default)]
 struct Taken {
@@ -239,7 +233,7 @@ impl Session {
         // two per buflet.
         // The run of plain frames first: of this side's pool (what generators send), else of the peer's,
         // going home (echoes). One kind per run, so that its loop decides nothing per packet.
-        let run = |pool: &Pool| pkts.iter().take_while(|p| is_plain_frame(p, pool, side.max_frame)).count();
+        let run = |pool: &Pool| pool.plain_run(pkts, side.max_frame);
         let (plain, home) = match run(side.pool) {
             0 => (run(&self.peer), true),
             own => (own, false),
@@ -304,10 +298,10 @@ impl Session {
         taken
     }
 
-    /// Sends the first `n` packets of `pkts`, plain frames ([`is_plain_frame`]) of this side's pool (what
+    /// Sends the first `n` packets of `pkts`, plain frames (of [`Pool::plain_run`], no longer than a frame: one slot each) of this side's pool (what
     /// generators and io forwarders send) or, `HOME`, of the peer's (echoes) for which the ring has room
     /// (it has `space` slots free): one slot each, at the usual offset, written with no call per packet.
-    /// Returns how many it sent: `n` (or none, were the run not what `is_plain_frame` found); the general
+    /// Returns how many it sent: `n` (or none, were the run not what `plain_run` found); the general
     /// path takes the rest.
     fn send_plain<const HOME: bool>(
         &mut self,
