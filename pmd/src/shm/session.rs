@@ -298,9 +298,9 @@ impl Session {
         taken
     }
 
-    /// Sends the first `n` packets of `pkts`, plain frames (of [`Pool::plain_run`], no longer than a frame: one slot each) of this side's pool (what
-    /// generators and io forwarders send) or, `HOME`, of the peer's (echoes) for which the ring has room
-    /// (it has `space` slots free): one slot each, at the usual offset, written with no call per packet.
+    /// Sends the first `n` packets of `pkts`, plain frames ([`Pool::plain_run`] no longer than a frame)
+    /// of this side's pool (what generators and io forwarders send) or, `HOME`, of the peer's (echoes)
+    /// for which the ring has room (it has `space` slots free): one slot each, at the usual offset, written with no call per packet.
     /// Returns how many it sent: `n` (or none, were the run not what `plain_run` found); the general
     /// path takes the rest.
     fn send_plain<const HOME: bool>(
@@ -600,20 +600,16 @@ impl Session {
         let pool = if HOME { side.pool } else { &self.peer };
         let offset = pool.headroom();
         let room = pool.buf_size().saturating_sub(offset);
-        // As `take_over` does, through one cursor for the run.
-        let mut ledger = if HOME { self.lent.cursor() } else { self.held.cursor() };
         while t.k < slots {
             let words = self.rx.read(t.k);
             let Some(len) = entry::plain(words).and_then(|(len, home)| (home == HOME).then_some(len)) else { break };
             let [index, _] = words;
             t.k += 1;
             // The ledger and the pool both follow `HOME`, never the word the peer wrote.
-            let taken = len <= room && if HOME { ledger.remove(index) } else { ledger.insert(index) };
-            if !taken {
+            if len > room || !self.take_over(index, HOME) {
                 t.bad += 1;
                 continue;
             }
-            self.lent_count -= usize::from(HOME);
             let pool = if HOME { side.pool } else { &self.peer };
             // SAFETY: checked just above: with `HOME`, a buffer of this side's pool that the peer had (the
             // ledger said it was lent, and no longer does); without, one of the peer's pool not already in
