@@ -300,9 +300,9 @@ impl Session {
 
     /// Sends the first `n` packets of `pkts`, plain frames ([`Pool::plain_run`] no longer than a frame)
     /// of this side's pool (what generators and io forwarders send) or, `HOME`, of the peer's (echoes)
-    /// for which the ring has room (it has `space` slots free): one slot each, at the usual offset, written with no call per packet.
-    /// Returns how many it sent: `n` (or none, were the run not what `plain_run` found); the general
-    /// path takes the rest.
+    /// for which the ring has room (it has `space` slots free): one slot each, at the usual offset, written
+    /// with no call per packet. Returns how many it sent: `n` (or none, were the run not what `plain_run`
+    /// found); the general path takes the rest.
     fn send_plain<const HOME: bool>(
         &mut self,
         pkts: &mut PacketBurst,

@@ -3,36 +3,54 @@
 //! slot, the running totals of the packets that ended by that slot; what the peer took since the last
 //! look is then one lookup at its index less the totals counted so far, however many slots it passed.
 
-/// Packets and bytes, as running totals since the session began.
+/// Packets and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Totals {
     pub packets: u64,
     pub bytes: u64,
 }
 
+/// Bits of a packed running total that hold the bytes; the packets count above them. Both wrap, and what
+/// a peer can take between two looks (a ring of at most 2^14 slots, each packet at most a frame of
+/// 2^17 bytes or so) fits either field by far, so the wrapping difference of two packed totals is the
+/// packets and the bytes between them. One 8-byte store per slot where two counters took two (the shm
+/// sender's send writes a slot's totals per packet).
+const BYTES_BITS: u32 = 40;
+const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
+/// The packed total of one packet of no bytes.
+const ONE_PACKET: u64 = 1 << BYTES_BITS;
+/// Largest ring a tally is for: its slots' packets and bytes fit the packed fields.
+const MAX_SLOTS: u32 = 1 << 20;
+
+/// The packets and bytes between two packed running totals, `from` first.
+fn between(from: u64, to: u64) -> Totals {
+    let d = to.wrapping_sub(from);
+    Totals { packets: d >> BYTES_BITS, bytes: d & BYTES_MASK }
+}
+
 /// The totals of a producer's ring, slot by slot (private: the peer may overwrite the ring's slots).
 #[derive(Debug)]
 pub(super) struct Tally {
-    /// Per slot, as last written: the totals of every packet that ended in it or before.
-    at: Box<[Totals]>,
-    /// Totals of every packet written.
-    written: Totals,
-    /// Totals of the packets counted as taken.
-    counted: Totals,
+    /// Per slot, as last written: the packed totals of every packet that ended in it or before.
+    at: Box<[u64]>,
+    /// Packed totals of every packet written.
+    written: u64,
+    /// Packed totals of the packets counted as taken.
+    counted: u64,
     /// The consumer index they were counted up to.
     counted_to: u32,
 }
 
 impl Tally {
-    /// Nothing written yet, for a ring of `size` slots (a power of two) whose producer is at `head`.
+    /// Nothing written yet, for a ring of `size` slots (a power of two, at most 2^20) whose producer is
+    /// at `head`.
     pub fn new(size: u32, head: u32) -> Tally {
-        debug_assert!(size.is_power_of_two());
-        let at = vec![Totals::default(); size as usize].into_boxed_slice();
-        Tally { at, written: Totals::default(), counted: Totals::default(), counted_to: head }
+        debug_assert!(size.is_power_of_two() && size <= MAX_SLOTS);
+        Tally { at: vec![0; size as usize].into_boxed_slice(), written: 0, counted: 0, counted_to: head }
     }
 
     #[inline]
-    fn slot(&mut self, pos: u32) -> &mut Totals {
+    fn slot(&mut self, pos: u32) -> &mut u64 {
         let mask = self.at.len() - 1;
         &mut self.at[pos as usize & mask]
     }
@@ -56,8 +74,7 @@ impl Tally {
     pub fn ends_each(&mut self, from: u32, lens: impl Iterator<Item = u32>) {
         let (mask, mut totals) = (self.at.len() - 1, self.written);
         for (k, len) in lens.enumerate() {
-            totals.packets += 1;
-            totals.bytes += u64::from(len);
+            totals = totals.wrapping_add(ONE_PACKET + u64::from(len));
             self.at[from.wrapping_add(k as u32) as usize & mask] = totals;
         }
         self.written = totals;
@@ -74,7 +91,7 @@ impl Tally {
             return Totals::default();
         }
         let now = *self.slot(consumed.wrapping_sub(1));
-        let taken = Totals { packets: now.packets - self.counted.packets, bytes: now.bytes - self.counted.bytes };
+        let taken = between(self.counted, now);
         self.counted = now;
         self.counted_to = consumed;
         taken
@@ -82,7 +99,7 @@ impl Tally {
 
     /// Packets written and not counted as taken.
     pub fn untaken(&self) -> u64 {
-        self.written.packets - self.counted.packets
+        between(self.counted, self.written).packets
     }
 
     /// Counts every packet written as no longer waiting (the session ends; the caller counts them lost).
@@ -153,6 +170,19 @@ mod tests {
         assert_eq!(t.take(2), Totals { packets: 4, bytes: 40 }, "a full ring, the indices wrapping past u32::MAX");
         t.ends(2, 5);
         t.forget_untaken();
+        assert_eq!(t.untaken(), 0);
+    }
+
+    #[test]
+    fn packed_totals_count_across_their_wrap() {
+        // Running totals just short of wrapping both fields: the counts between looks stay exact.
+        let mut t = Tally::new(8, 0);
+        t.written = u64::MAX - 3 * ONE_PACKET - 100;
+        t.counted = t.written;
+        t.ends_each(0, [60, 1500, 16_000, 9].into_iter());
+        assert_eq!(t.untaken(), 4);
+        assert_eq!(t.take(2), Totals { packets: 2, bytes: 1560 });
+        assert_eq!(t.take(4), Totals { packets: 2, bytes: 16_009 }, "past the wrap");
         assert_eq!(t.untaken(), 0);
     }
 }
