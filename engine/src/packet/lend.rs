@@ -35,6 +35,31 @@ impl Packet {
     }
 }
 
+/// The buffers of a run of plain packets, as [`Pool::lend_plain_burst`] lends them: read from the handles.
+#[derive(Debug, Clone)]
+pub struct PlainBuffers<'a> {
+    pkts: std::slice::Iter<'a, Packet>,
+    /// The pool's headroom, where a plain packet's data starts.
+    offset: u32,
+}
+
+impl Iterator for PlainBuffers<'_> {
+    type Item = LentBuffer;
+
+    #[inline]
+    fn next(&mut self) -> Option<LentBuffer> {
+        let p = self.pkts.next()?;
+        Some(LentBuffer { index: p.head(), offset: self.offset, len: u32::from(p.cached_len()) })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.pkts.size_hint()
+    }
+}
+
+impl ExactSizeIterator for PlainBuffers<'_> {}
+
 /// Most buffers one packet lends at once: the longest chain a pool allows.
 pub const MAX_LENT_CHAIN: usize = 64;
 
@@ -83,27 +108,28 @@ impl Packet {
 }
 
 impl Pool {
-    /// [`Packet::into_buffer`] of the first `n` packets of `pkts` at once, appended to `out`, when every one
-    /// of them is a plain buffer of this pool ([`Packet::is_plain_of`]): one look at their tags and no
-    /// per-packet pool lookup. Otherwise (or `n` more than `pkts` holds or `out` has room for) returns false
-    /// and takes nothing.
+    /// [`Packet::into_buffer`] of the first `n` packets of `pkts` at once, when every one of them is a plain
+    /// buffer of this pool ([`Packet::is_plain_of`]): one look at their tags and no per-packet pool lookup.
+    /// `lend` sees their buffers first, as an iterator it may clone to go over them several times (each
+    /// pass reads the handles again: a plain packet's buffer and length are in its handle, and copying
+    /// them out into an array first cost a store and a load per packet more than it saved); then the
+    /// handles are given up and the caller owns the buffers. Returns what `lend` returned, or `None` (and
+    /// takes nothing, and `lend` is not called) when `n` is more than `pkts` holds or the packets are not
+    /// all plain buffers of this pool.
     #[inline]
-    pub fn lend_plain_burst<const N: usize, const M: usize>(
+    pub fn lend_plain_burst<const N: usize, R>(
         &self,
         pkts: &mut ArrayVec<Packet, N>,
         n: usize,
-        out: &mut ArrayVec<LentBuffer, M>,
-    ) -> bool {
-        let Some(burst) = pkts.get(..n).filter(|_| n <= out.remaining_capacity()) else { return false };
+        lend: impl FnOnce(PlainBuffers<'_>) -> R,
+    ) -> Option<R> {
+        let burst = pkts.get(..n)?;
         if !burst.is_empty() && one_pool_id(burst, PLAIN | SIMPLE, PLAIN | SIMPLE) != Some(self.id()) {
-            return false;
+            return None;
         }
-        let offset = self.inner().headroom;
-        // A plain packet's buffer and length are in its handle: read there, then the handles are given up
-        // (moving each out of the burst and into a `LentBuffer` in turn cost twice the instructions).
-        out.extend(burst.iter().map(|p| LentBuffer { index: p.head(), offset, len: u32::from(p.cached_len()) }));
+        let lent = lend(PlainBuffers { pkts: burst.iter(), offset: self.inner().headroom });
         pkts.drain(..n).for_each(std::mem::forget);
-        true
+        Some(lent)
     }
 
     /// How many packets from the front of `pkts` are [plain buffers](Packet::is_plain_of) of this pool no

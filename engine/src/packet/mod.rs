@@ -31,7 +31,7 @@ mod frames;
 mod lend;
 mod pack;
 pub use burst::free_burst;
-pub use lend::{LentBuffer, LentChain, MAX_LENT_CHAIN};
+pub use lend::{LentBuffer, LentChain, PlainBuffers, MAX_LENT_CHAIN};
 pub use pack::Packer;
 
 /// What a packet's metadata reads as until it is first written.

@@ -678,17 +678,20 @@ fn a_plain_burst_is_lent_whole_or_not_at_all() {
     let mut pkts = ArrayVec::<Packet, 64>::new();
     assert!(p.alloc_frames(&mut pkts, 3, &[7; 60]));
     pkts.push(other.packet_from(&[8; 61]).unwrap());
-    let mut lent = ArrayVec::<LentBuffer, 8>::new();
-    assert!(!p.lend_plain_burst(&mut pkts, 4, &mut lent), "the fourth is another pool's");
-    assert!(!p.lend_plain_burst(&mut pkts, 5, &mut lent), "more than the burst holds");
-    let mut no_room = ArrayVec::<LentBuffer, 2>::new();
-    assert!(!p.lend_plain_burst(&mut pkts, 3, &mut no_room), "more than `out` has room for");
+    let collect = |bufs: PlainBuffers<'_>| bufs.collect::<Vec<LentBuffer>>();
+    assert!(p.lend_plain_burst(&mut pkts, 4, collect).is_none(), "the fourth is another pool's");
+    assert!(p.lend_plain_burst(&mut pkts, 5, collect).is_none(), "more than the burst holds");
     pkts[1].adj(2).unwrap();
-    assert!(!p.lend_plain_burst(&mut pkts, 3, &mut lent), "the second's data is no longer at the headroom");
+    assert!(p.lend_plain_burst(&mut pkts, 3, collect).is_none(), "the second's data is no longer at the headroom");
     drop(pkts.remove(1));
     pkts.insert(1, p.packet_from(&[7; 60]).unwrap());
-    assert_eq!((pkts.len(), lent.len()), (4, 0), "refused: nothing taken");
-    assert!(p.lend_plain_burst(&mut pkts, 3, &mut lent));
+    assert_eq!(pkts.len(), 4, "refused: nothing taken");
+    let lent = p.lend_plain_burst(&mut pkts, 3, |bufs| {
+        assert_eq!(bufs.len(), 3);
+        assert_eq!(bufs.clone().count(), 3, "a clone goes over them again");
+        collect(bufs)
+    });
+    let lent = lent.expect("three plain buffers of the pool");
     assert_eq!(pkts.len(), 1, "the rest stays");
     assert!(lent.iter().all(|b| (b.offset, b.len) == (32, 60)));
     assert!(lent[0].index != lent[1].index && lent[1].index != lent[2].index && lent[0].index != lent[2].index);

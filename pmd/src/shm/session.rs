@@ -316,23 +316,28 @@ impl Session {
         self.tx.prepare(n as u32);
         // Each record in its own pass (slots, totals, ledger), each with its state in registers, where one
         // pass writing all three reloads each's from memory after every store to the shared slots.
-        let mut bufs = arrayvec::ArrayVec::<LentBuffer, BULK>::new();
         let pool = if HOME { &self.peer } else { side.pool };
-        if !pool.lend_plain_burst(pkts, n, &mut bufs) {
+        let (tx, tally) = (&mut self.tx, &mut self.tally);
+        let ledger = if HOME { &mut self.held } else { &mut self.lent };
+        let lent = pool.lend_plain_burst(pkts, n, |bufs| {
+            tx.write_each(bufs.clone().map(|b| entry::one(b, HOME)));
+            tally.ends_each(tx.head(), bufs.clone().map(|b| b.len));
+            let indices = bufs.map(|b| b.index);
+            if HOME {
+                ledger.remove_each(indices)
+            } else {
+                ledger.insert_each(indices)
+            }
+        });
+        let Some(changed) = lent else {
             // Not a run of plain frames of the pool after all (never: the run was found by the same tag
-            // test, and `bufs` holds a whole burst): the general path takes them.
+            // test): the general path takes them.
             debug_assert!(false, "a run of plain frames of one pool is lent whole");
             return 0;
-        }
-        self.tx.write_each(bufs.iter().map(|&b| entry::one(b, HOME)));
-        self.tally.ends_each(self.tx.head(), bufs.iter().map(|b| b.len));
-        let indices = bufs.iter().map(|b| b.index);
-        if HOME {
-            let held = self.held.remove_each(indices);
-            debug_assert_eq!(held, n, "a packet of the peer's pool is made of buffers held here");
-        } else {
-            let fresh = self.lent.insert_each(indices);
-            debug_assert_eq!(fresh, n, "a buffer this side owned is not lent already");
+        };
+        // A packet of the peer's pool is made of buffers held here; a buffer this side owned is not lent.
+        debug_assert_eq!(changed, n, "every buffer lent crosses the ledger once");
+        if !HOME {
             self.lent_count += n;
         }
         self.tx.publish(n as u32);
