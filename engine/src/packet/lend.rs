@@ -115,7 +115,8 @@ impl Pool {
     /// them out into an array first cost a store and a load per packet more than it saved); then the
     /// handles are given up and the caller owns the buffers. Returns what `lend` returned, or `None` (and
     /// takes nothing, and `lend` is not called) when `n` is more than `pkts` holds or the packets are not
-    /// all plain buffers of this pool.
+    /// all plain buffers of this pool. Should `lend` panic, nothing is taken: the packets stay in `pkts`
+    /// (so a caller that records the buffers as its own in `lend` records nothing that can panic first).
     #[inline]
     pub fn lend_plain_burst<const N: usize, R>(
         &self,

@@ -319,6 +319,7 @@ impl Session {
         let pool = if HOME { &self.peer } else { side.pool };
         let (tx, tally) = (&mut self.tx, &mut self.tally);
         let ledger = if HOME { &mut self.held } else { &mut self.lent };
+        // Nothing in here panics: the ledger records the buffers as lent before the handles are given up.
         let lent = pool.lend_plain_burst(pkts, n, |bufs| {
             tx.write_each(bufs.clone().map(|b| entry::one(b, HOME)));
             tally.ends_each(tx.head(), bufs.clone().map(|b| b.len));
