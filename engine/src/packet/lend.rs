@@ -116,7 +116,7 @@ impl Pool {
     /// handles are given up and the caller owns the buffers. Returns what `lend` returned, or `None` (and
     /// takes nothing, and `lend` is not called) when `n` is more than `pkts` holds or the packets are not
     /// all plain buffers of this pool. Should `lend` panic, nothing is taken: the packets stay in `pkts`
-    /// (so a caller that records the buffers as its own in `lend` records nothing that can panic first).
+    /// (so a `lend` that records the buffers as its own must do nothing that can panic after recording them).
     #[inline]
     pub fn lend_plain_burst<const N: usize, R>(
         &self,

@@ -679,10 +679,11 @@ fn a_plain_burst_is_lent_whole_or_not_at_all() {
     assert!(p.alloc_frames(&mut pkts, 3, &[7; 60]));
     pkts.push(other.packet_from(&[8; 61]).unwrap());
     let collect = |bufs: PlainBuffers<'_>| bufs.collect::<Vec<LentBuffer>>();
-    assert!(p.lend_plain_burst(&mut pkts, 4, collect).is_none(), "the fourth is another pool's");
-    assert!(p.lend_plain_burst(&mut pkts, 5, collect).is_none(), "more than the burst holds");
+    let never = |_: PlainBuffers<'_>| -> Vec<LentBuffer> { unreachable!("a refused burst is not lent") };
+    assert!(p.lend_plain_burst(&mut pkts, 4, never).is_none(), "the fourth is another pool's");
+    assert!(p.lend_plain_burst(&mut pkts, 5, never).is_none(), "more than the burst holds");
     pkts[1].adj(2).unwrap();
-    assert!(p.lend_plain_burst(&mut pkts, 3, collect).is_none(), "the second's data is no longer at the headroom");
+    assert!(p.lend_plain_burst(&mut pkts, 3, never).is_none(), "the second's data is no longer at the headroom");
     drop(pkts.remove(1));
     pkts.insert(1, p.packet_from(&[7; 60]).unwrap());
     assert_eq!(pkts.len(), 4, "refused: nothing taken");
@@ -701,6 +702,20 @@ fn a_plain_burst_is_lent_whole_or_not_at_all() {
     assert!(back.iter().all(|q| q.to_vec() == [7; 60]));
     drop((back, pkts));
     assert_eq!((p.in_use(), other.in_use()), (0, 0));
+}
+
+#[test]
+fn a_lend_that_panics_takes_nothing() {
+    let p = pool(8, 512, 32, 1);
+    let mut pkts = ArrayVec::<Packet, 64>::new();
+    assert!(p.alloc_frames(&mut pkts, 3, &[7; 60]));
+    let lent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        p.lend_plain_burst(&mut pkts, 2, |_| panic!("the caller's records fail"))
+    }));
+    assert!(lent.is_err());
+    assert_eq!((pkts.len(), p.in_use()), (3, 3), "the packets stay, and own their buffers");
+    drop(pkts);
+    assert_eq!(p.in_use(), 0);
 }
 
 #[test]

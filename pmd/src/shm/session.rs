@@ -21,14 +21,10 @@ const LEARN_AFTER_IDLE: u32 = 1024;
 
 /// Buffers moved per bulk call between a ledger and a pool.
 const BULK: usize = 512;
-// A whole burst's plain run fits the sender's array of lent buffers.
-const _: () = assert!(BULK >= pktloop_engine::port::MAX_BURST);
 /// Freed peer buffers given back at once while traffic flows: each give-back moves the ring's index line
 /// to the peer and back, so a few large ones cost less than many small ones. An idle poll gives back
 /// whatever is freed.
 const GIVE_BACK_BATCH: usize = 128;
-/// Returns taken off the ring per bulk free.
-const RETURNS_AT_ONCE: usize = 128;
 
 /// The driver's own counters, beyond the port's.
 #[derive(Debug, Default)]
@@ -134,8 +130,9 @@ pub(super) struct Session {
     lent: Ledger,
     /// Peer buffers freed here that did not fit the give-back ring yet (capacity: all of them).
     to_give: Vec<u32>,
-    /// Room to collect freed peer buffers in (kept, so no call clears a fresh array).
-    freed: Box<[u32; BULK]>,
+    /// Room to collect buffer indices in, freed peer buffers or this side's given back (kept, so no call
+    /// clears a fresh array).
+    scratch: Box<[u32; BULK]>,
     /// What was sent on `tx`, slot by slot, and how much of it the peer took.
     tally: Tally,
     /// Receive polls in a row that found nothing.
@@ -183,7 +180,7 @@ impl Session {
             held: Ledger::new(peer_count),
             lent: Ledger::new(own),
             to_give: Vec::with_capacity(peer_count as usize),
-            freed: Box::new([0; BULK]),
+            scratch: Box::new([0; BULK]),
             tally,
             idle_polls: 0,
             rx_need: 1,
@@ -319,7 +316,8 @@ impl Session {
         let pool = if HOME { &self.peer } else { side.pool };
         let (tx, tally) = (&mut self.tx, &mut self.tally);
         let ledger = if HOME { &mut self.held } else { &mut self.lent };
-        // Nothing in here panics: the ledger records the buffers as lent before the handles are given up.
+        // The ledger goes last and nothing in here panics: a panic after it would leave packets in `pkts`,
+        // to be freed, that the ledger records as crossed.
         let lent = pool.lend_plain_burst(pkts, n, |bufs| {
             tx.write_each(bufs.clone().map(|b| entry::one(b, HOME)));
             tally.ends_each(tx.head(), bufs.clone().map(|b| b.len));
@@ -723,11 +721,11 @@ impl Session {
     #[inline(never)]
     fn give_back_freed_now(&mut self, any: bool) {
         loop {
-            let n = self.peer.take_free(&mut self.freed[..]);
+            let n = self.peer.take_free(&mut self.scratch[..]);
             // Only buffers the ledger says we hold reach the peer's free list; anything else would be a
             // bug here, and is not given to the peer.
-            let kept = self.held.remove_keeping(&mut self.freed[..n]);
-            self.to_give.extend_from_slice(&self.freed[..kept]);
+            let kept = self.held.remove_keeping(&mut self.scratch[..n]);
+            self.to_give.extend_from_slice(&self.scratch[..kept]);
             if n < BULK {
                 break;
             }
@@ -765,16 +763,16 @@ impl Session {
     #[inline(never)]
     fn take_ready_returns(&mut self, ready: u32, side: &PortSide<'_>) {
         self.returns.fetch(ready);
-        let mut back = [0u32; RETURNS_AT_ONCE];
         let (mut k, mut bad) = (0, 0);
         while k < ready {
-            let run = &mut back[..(ready - k).min(RETURNS_AT_ONCE as u32) as usize];
+            let run = &mut self.scratch[..(ready - k).min(BULK as u32) as usize];
             for (at, idx) in (k..).zip(run.iter_mut()) {
                 [*idx] = self.returns.read(at);
             }
             let kept = self.lent.remove_keeping(run);
             // SAFETY: each index kept was lent by this side (the ledger had it) and is now given back once.
             unsafe { side.pool.put_bulk(&run[..kept]) };
+            debug_assert!(kept <= self.lent_count, "the ledger holds what was lent");
             self.lent_count -= kept;
             bad += (run.len() - kept) as u64;
             k += run.len() as u32;

@@ -10,11 +10,12 @@ pub(super) struct Totals {
     pub bytes: u64,
 }
 
-/// Bits of a packed running total that hold the bytes; the packets count above them. Both wrap, and what
-/// a peer can take between two looks (a ring of at most 2^14 slots, each packet at most a frame of
-/// 2^17 bytes or so) fits either field by far, so the wrapping difference of two packed totals is the
-/// packets and the bytes between them. One 8-byte store per slot where two counters took two (the shm
-/// sender's send writes a slot's totals per packet).
+/// Bits of a packed running total that hold the bytes; the packets count above them. A total is one
+/// wrapping integer, packets * 2^40 + bytes (bytes overflowing into the packets, which the subtraction's
+/// borrow undoes), so the difference of two totals splits exactly into packets and bytes while it is under
+/// 2^24 packets and 2^40 bytes: a tally's ring holds at most [`MAX_SLOTS`] = 2^20 packets between two
+/// looks, each at most a frame (under 2^17 bytes). One 8-byte store per slot where two counters took two
+/// (the shm sender's send writes a slot's totals per packet).
 const BYTES_BITS: u32 = 40;
 const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
 /// The packed total of one packet of no bytes.
