@@ -149,7 +149,8 @@ impl Pool {
         if differ == 0 && excess >> 63 == 0 {
             return pkts.len();
         }
-        pkts.iter().take_while(|p| p.tag() & mask == want && over(p) >> 63 == 0).count()
+        // Not all of them: the packet-by-packet test, which stops at the first other one.
+        pkts.iter().take_while(|p| p.is_plain_of(self) && over(p) >> 63 == 0).count()
     }
 
     /// A packet chaining `bufs` in order (see [`Pool::packet_from_buffer`] for one).
