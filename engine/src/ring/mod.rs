@@ -20,8 +20,17 @@ struct Shared<T> {
     /// Next position the consumer reads; written by the consumer only.
     tail: CachePadded<AtomicUsize>,
     mask: usize,
+    /// The ring's slots are `slots[first..first + capacity]`: the array holds a few more, so that the first
+    /// can start a 128-byte block (see [`LINE_PAIR`]).
+    first: usize,
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
 }
+
+/// What the slots are aligned to: a burst whose slots start a line then fills whole lines, and the line
+/// the producer writes next is not one the consumer is still reading (a 16-byte-aligned heap array puts
+/// the end of one burst and the start of the next in one line). A pair of lines, as the adjacent-line
+/// prefetcher fetches them.
+const LINE_PAIR: usize = 128;
 
 // SAFETY: a slot is accessed by exactly one side at a time, as handed over by the head/tail protocol, and
 // values of `T: Send` move between threads.
@@ -30,6 +39,19 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 unsafe impl<T: Send> Send for Shared<T> {}
 
 impl<T> Shared<T> {
+    /// The cell of position `pos`.
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> &UnsafeCell<MaybeUninit<T>> {
+        &self.slots[self.first + (pos & self.mask)]
+    }
+
+    /// The first slot's address.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn base(&self) -> *const T {
+        self.slots.as_ptr().wrapping_add(self.first).cast()
+    }
+
     /// Where `n` items from position `pos` on lie: the slot index they start at and how many fit before
     /// the slot array's end (the rest wrap to slot 0). `n` is at most the capacity.
     #[cfg(not(loom))]
@@ -40,29 +62,19 @@ impl<T> Shared<T> {
         (start, n.min(self.mask + 1 - start))
     }
 
-    /// Moves `n` items from `src` into the slots from position `pos` on, wrapping at the end: `BY_RUNS`, as
-    /// at most two runs of slots moved four items at a time; otherwise one item at a time, each slot found
-    /// with the mask. Bursts of packets move faster by runs (io-fwd global 1.08x), slices of words one at a
-    /// time (criterion's ring transfer: 0.84x by runs, for reasons not found).
+    /// Moves `n` items from `src` into the slots from position `pos` on, wrapping at the end: at most two
+    /// runs of slots, moved four items at a time.
     ///
     /// # Safety
     /// The caller (the producer) owns slots `pos..pos + n`, `n` is at most the capacity, and `src` is valid
     /// for `n` reads of items the caller gives up (it must not drop them afterwards).
     #[inline]
-    unsafe fn copy_in<const BY_RUNS: bool>(&self, pos: usize, src: *const T, n: usize) {
+    unsafe fn copy_in(&self, pos: usize, src: *const T, n: usize) {
         #[cfg(not(loom))]
         {
             // `UnsafeCell<MaybeUninit<T>>` has the layout of `T`, and writing through a pointer to the cells'
             // interior is what `UnsafeCell` permits.
-            let base = self.slots.as_ptr().cast::<T>().cast_mut();
-            if !BY_RUNS {
-                for i in 0..n {
-                    // SAFETY: per the contract the slot is ours and `src.add(i)` readable; the mask keeps the
-                    // index inside the slot array.
-                    unsafe { base.add(pos.wrapping_add(i) & self.mask).write(src.add(i).read()) };
-                }
-                return;
-            }
+            let base = self.base().cast_mut();
             let (start, first) = self.run(pos, n);
             // SAFETY: per the contract the slots are ours and `src` readable for `n`; the two runs lie inside
             // the slot array (`run`).
@@ -78,35 +90,27 @@ impl<T> Shared<T> {
             // SAFETY: per the contract `src.add(i)` is readable and the slot is ours.
             let value = unsafe { src.add(i).read() };
             // SAFETY: as above.
-            self.slots[pos.wrapping_add(i) & self.mask].with_mut(|p| unsafe { (*p).write(value) });
+            self.slot(pos.wrapping_add(i)).with_mut(|p| unsafe { (*p).write(value) });
         }
     }
 
     /// Hints that the `n` slots from `pos` on, just published, are for the consumer's core now.
     #[inline]
     fn demote(&self, pos: usize, n: usize) {
-        let (base, size) = (self.slots.as_ptr().cast::<u8>(), std::mem::size_of::<T>());
+        let (base, size) = (self.slots.as_ptr().wrapping_add(self.first).cast::<u8>(), std::mem::size_of::<T>());
         crate::prefetch::demote_ring_slots(base, size, self.mask + 1, pos, n);
     }
 
-    /// Moves `n` items out of the slots from position `pos` on into `dst` (`BY_RUNS` as for `copy_in`).
+    /// Moves `n` items out of the slots from position `pos` on into `dst`, as `copy_in` moves them in.
     ///
     /// # Safety
     /// The caller (the consumer) owns slots `pos..pos + n`, which hold initialised items it takes, `n` is at
     /// most the capacity, and `dst` is valid for `n` writes.
     #[inline]
-    unsafe fn copy_out<const BY_RUNS: bool>(&self, pos: usize, dst: *mut T, n: usize) {
+    unsafe fn copy_out(&self, pos: usize, dst: *mut T, n: usize) {
         #[cfg(not(loom))]
         {
-            let base = self.slots.as_ptr().cast::<T>();
-            if !BY_RUNS {
-                for i in 0..n {
-                    // SAFETY: per the contract the slot holds an initialised item we take and `dst.add(i)` is
-                    // writable; the mask keeps the index inside the slot array.
-                    unsafe { dst.add(i).write(base.add(pos.wrapping_add(i) & self.mask).read()) };
-                }
-                return;
-            }
+            let base = self.base();
             let (start, first) = self.run(pos, n);
             // SAFETY: per the contract the slots hold initialised items we take and `dst` is writable for
             // `n`; the two runs lie inside the slot array (`run`).
@@ -120,7 +124,7 @@ impl<T> Shared<T> {
         #[cfg(loom)]
         for i in 0..n {
             // SAFETY: per the contract the slot holds an initialised item we take, and `dst.add(i)` is writable.
-            let value = self.slots[pos.wrapping_add(i) & self.mask].with(|p| unsafe { (*p).assume_init_read() });
+            let value = self.slot(pos.wrapping_add(i)).with(|p| unsafe { (*p).assume_init_read() });
             // SAFETY: as above.
             unsafe { dst.add(i).write(value) };
         }
@@ -163,7 +167,7 @@ impl<T> Drop for Shared<T> {
         while pos != head {
             // SAFETY: slots between tail and head hold initialised values that nobody else can reach any more
             // (both halves are gone); each is dropped once.
-            self.slots[pos & self.mask].with_mut(|p| unsafe { (*p).assume_init_drop() });
+            self.slot(pos).with_mut(|p| unsafe { (*p).assume_init_drop() });
             pos = pos.wrapping_add(1);
         }
     }
@@ -176,21 +180,35 @@ impl<T> Drop for Shared<T> {
 pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), KnobError> {
     let valid = "a power of two in 2..=16777216";
     crate::error::check_power_of_two("ring-size", capacity as u64, 2, MAX_RING_SIZE as u64, valid)?;
+    let size = std::mem::size_of::<T>().max(1);
+    let spare = LINE_PAIR / size;
+    let slots: Box<[UnsafeCell<MaybeUninit<T>>]> =
+        (0..capacity + spare).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+    // Slots whose size does not divide the pair cannot each start one; they start where the array does.
+    let first = match LINE_PAIR % size {
+        0 => Some(slots.as_ptr().align_offset(LINE_PAIR)).filter(|&k| k <= spare).unwrap_or(0),
+        _ => 0,
+    };
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
         mask: capacity - 1,
-        slots: (0..capacity).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+        first,
+        slots,
     });
     Ok((
         Producer { shared: shared.clone(), head: 0, cached_tail: 0, capacity },
-        Consumer { shared, tail: 0, cached_head: 0 },
+        Consumer { shared, tail: 0, cached_head: 0, trickle: true },
     ))
 }
 
 /// The ring was full; the item is handed back.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full<T>(pub T);
+
+/// Fewer items than this taken at once count as a trickle, whose consumer asks for the next slot's line
+/// while it waits (see [`Consumer::ready`]).
+const TRICKLE: usize = 4;
 
 /// The producing half. Aligned to a cache-line pair, as each end's positions are written every burst by
 /// its own core: two ends placed side by side (in one vector, one struct or one stack frame) and polled by
@@ -209,6 +227,8 @@ pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
     tail: usize,
     cached_head: usize,
+    /// The last items taken came one or a few at a time (see [`Consumer::ready`]).
+    trickle: bool,
 }
 
 impl<T> std::fmt::Debug for Producer<T> {
@@ -256,7 +276,7 @@ impl<T: Send> Producer<T> {
     fn write(&self, pos: usize, value: T) {
         // SAFETY: `pos` is in head..tail+capacity, a slot the consumer has released and will not read until
         // the Release store of head publishes it.
-        self.shared.slots[pos & self.shared.mask].with_mut(|p| unsafe { (*p).write(value) });
+        self.shared.slot(pos).with_mut(|p| unsafe { (*p).write(value) });
     }
 
     /// Pushes one item, or hands it back when the ring is full.
@@ -282,7 +302,7 @@ impl<T: Send> Producer<T> {
         // SAFETY: free_slots said slots head..head+n are ours; the first n items of `src` move into them, and
         // the rest shift to the front before the length drops to `len - n`, so none is dropped or duplicated.
         unsafe {
-            self.shared.copy_in::<true>(self.head, src.as_ptr(), n);
+            self.shared.copy_in(self.head, src.as_ptr(), n);
             if n < len {
                 // Only a ring that ran short leaves items behind: a whole burst (the rule) skips the call to
                 // `memmove` that a copy of run-time length is, even of nothing.
@@ -330,7 +350,7 @@ impl<T: Send> Producer<T> {
         let n = src.len().min(self.free_slots(src.len()));
         if n > 0 {
             // SAFETY: slots head..head+n are ours; `T: Copy`, so copying leaves `src` valid.
-            unsafe { self.shared.copy_in::<false>(self.head, src.as_ptr(), n) };
+            unsafe { self.shared.copy_in(self.head, src.as_ptr(), n) };
             self.publish(n);
         }
         n
@@ -347,12 +367,15 @@ impl<T: Send> Consumer<T> {
         }
         self.cached_head = self.shared.head.load(Ordering::Acquire);
         let ready = self.cached_head.wrapping_sub(self.tail);
-        if ready == 0 {
-            // Nothing yet: ask for the line the next item will be in. The producer's store takes it back,
-            // and a later poll's hint fetches it again, written: when the position says it is there, reading
-            // it most often hits instead of waiting for a second transfer after the position's.
+        if ready == 0 && self.trickle {
+            // Nothing yet, and items have been coming one or a few at a time (a ping-pong's): ask for the
+            // line the next item will be in. The producer's store takes it back, and a later poll's hint
+            // fetches it again, written: when the position says it is there, reading it most often hits
+            // instead of waiting for a second transfer after the position's. Not while items come in
+            // bursts: each poll's hint then takes the line back from the producer in the middle of filling
+            // it (bursts of 32 moved 0.78x rtrb's rate with the hint, 1.10x without).
             // The cell's address, not an access to it (so loom tracks nothing; the hint is off there).
-            let slot: *const UnsafeCell<MaybeUninit<T>> = &self.shared.slots[self.tail & self.shared.mask];
+            let slot: *const UnsafeCell<MaybeUninit<T>> = self.shared.slot(self.tail);
             crate::prefetch::read(slot.cast(), 1);
         }
         ready
@@ -372,7 +395,7 @@ impl<T: Send> Consumer<T> {
     fn read(&self, pos: usize) -> T {
         // SAFETY: `pos` is in tail..head: the producer initialised it before the Release store of head that
         // our Acquire load saw, and will not touch it again until we publish a tail past it.
-        self.shared.slots[pos & self.shared.mask].with(|p| unsafe { (*p).assume_init_read() })
+        self.shared.slot(pos).with(|p| unsafe { (*p).assume_init_read() })
     }
 
     /// Pops one item.
@@ -398,7 +421,7 @@ impl<T: Send> Consumer<T> {
         // SAFETY: slots tail..tail+n hold items the producer published (ready); they move into `dst`'s spare
         // room (n <= remaining capacity), which then counts them.
         unsafe {
-            self.shared.copy_out::<true>(self.tail, dst.as_mut_ptr().add(len), n);
+            self.shared.copy_out(self.tail, dst.as_mut_ptr().add(len), n);
             dst.set_len(len + n);
         }
         self.release(n);
@@ -407,6 +430,7 @@ impl<T: Send> Consumer<T> {
 
     #[inline]
     fn release(&mut self, n: usize) {
+        self.trickle = n < TRICKLE;
         self.tail = self.tail.wrapping_add(n);
         self.shared.tail.store(self.tail, Ordering::Release);
     }
@@ -420,7 +444,7 @@ impl<T: Send> Consumer<T> {
         let n = dst.len().min(self.ready(dst.len()));
         if n > 0 {
             // SAFETY: slots tail..tail+n hold published items; `T: Copy` and `dst` has room for n.
-            unsafe { self.shared.copy_out::<false>(self.tail, dst.as_mut_ptr(), n) };
+            unsafe { self.shared.copy_out(self.tail, dst.as_mut_ptr(), n) };
             self.release(n);
         }
         n
