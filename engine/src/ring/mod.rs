@@ -133,7 +133,9 @@ impl<T> Shared<T> {
 
 /// Moves `n` items from `src` to `dst`, four at a time: a burst's handles go as a few vector moves, where
 /// `copy_nonoverlapping` of a length known only at run time is a call to `memcpy`, dearer than the copy
-/// itself at burst sizes.
+/// itself at burst sizes. (LLVM still makes the loop a call to `memcpy` in `push_slice` of words, which
+/// measured faster there than the moves forced inline: the ring transfer's producer moved 2000-2290 million
+/// words a second with the call against 1750-1840 without, in the slower placement of two cores.)
 ///
 /// # Safety
 /// `src` is valid for `n` reads of items the caller gives up, `dst` for `n` writes, and they do not overlap.
