@@ -80,35 +80,47 @@ impl Pool {
         // Both pools' buffers hold a line after the headroom: short frames may then be copied a line at a
         // time (the bytes past a frame's end are its buffer's tailroom, owned with it, and the copy's).
         let whole_lines = from.room().min(dst.room()) >= LINE;
+        // Where both pools' buffers lie, as values in registers: read through the pools inside the loop,
+        // they were loaded again after every store into a buffer (the compiler cannot tell the stores leave
+        // them alone), as was each copy's slot in `out`.
+        let (to, from_bufs) = (dst.buffers(), from.buffers());
         // SAFETY: the packets of `src` are plain and own their buffers of pool `from`.
-        let data = |p: &Packet| unsafe { from.buf_ptr(p.head()) }.wrapping_add(headroom);
+        let data = move |p: &Packet| unsafe { from_bufs.at(p.head()) }.wrapping_add(headroom);
         // The sources' lines are not asked for ahead: the copies' own loads overlap as well, and a pass of
         // hints cost more than it gained, whichever core wrote them (txonly private 1.10x and io-fwd private
         // 1.03x without it).
-        dst.get_bulk_with(n, |idxs| {
+        let start = out.len();
+        let copies = out.as_mut_ptr().wrapping_add(start);
+        dst.get_bulk_with(n, move |idxs| {
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
-            let room = |i: usize| unsafe { dst.buf_ptr(idxs[i]) }.wrapping_add(headroom);
+            let room = move |i: usize| unsafe { to.at(idxs[i]) }.wrapping_add(headroom);
             let writes = crate::prefetch::Writes::new();
             (0..n.min(OWN_AHEAD)).for_each(|i| writes.ask(room(i), LINE));
             for (i, (p, &idx)) in src.iter().zip(idxs).enumerate() {
                 if i + OWN_AHEAD < n {
                     writes.ask(room(i + OWN_AHEAD), LINE);
                 }
+                // The length in the handle is the packet's (`plain_copies_source` checked each is plain).
+                let len = p.cached_len();
                 // SAFETY: `p` owns its buffer, whose `len` bytes from the shared headroom are its data and
                 // whose room holds a line when `whole_lines`; buffer `idx` is ours now and has room for the
                 // frame (checked by `plain_copies_source`) and for a line when `whole_lines`. Pool memory is
-                // a mapping of initialised bytes, so reading a tailroom is reading bytes.
+                // a mapping of initialised bytes, so reading a tailroom is reading bytes. Slot `start + i`
+                // of `out` is inside its spare capacity (`n <= out.remaining_capacity()`), and counted
+                // only once every copy is written (below).
                 unsafe {
-                    if whole_lines && p.len() <= LINE {
+                    if whole_lines && usize::from(len) <= LINE {
                         room(i).cast::<[u8; LINE]>().write_unaligned(data(p).cast::<[u8; LINE]>().read_unaligned());
                     } else {
-                        std::ptr::copy_nonoverlapping(data(p), room(i), p.len());
+                        std::ptr::copy_nonoverlapping(data(p), room(i), usize::from(len));
                     }
+                    copies.add(i).write(Packet::from_parts(idx, tag, len));
                 }
-                out.push(Packet::from_parts(idx, tag, p.cached_len()));
             }
         })
-        .then_some((from.id, bytes))
+        // SAFETY: on success every one of the `n` slots after `start` holds a copy written above.
+        .then(|| unsafe { out.set_len(start + n) })
+        .map(|()| (from.id, bytes))
     }
 
     /// The pool of `src` (not empty) and the bytes of its frames, when every packet of it is plain with no
