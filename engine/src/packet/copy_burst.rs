@@ -92,6 +92,9 @@ impl Pool {
         let start = out.len();
         let copies = out.as_mut_ptr().wrapping_add(start);
         dst.get_bulk_with(n, move |idxs| {
+            // The closure is called once, with the `n` indices asked for, exactly when the call says so: the
+            // length set below counts on it.
+            debug_assert_eq!(idxs.len(), n);
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
             let room = move |i: usize| unsafe { to.at(idxs[i]) }.wrapping_add(headroom);
             let writes = crate::prefetch::Writes::new();

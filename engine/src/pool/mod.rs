@@ -246,7 +246,9 @@ impl PoolInner {
     }
 
     /// Takes `n` buffers through the calling thread's cache and hands their indices to `take`, read where
-    /// they lie: all or nothing. Not counted when the pool cannot supply them: the caller decides whether
+    /// they lie: all or nothing: for `n > 0`, `take` is called once, with exactly `n` indices, when and
+    /// only when the call returns true (callers count on it); for `n == 0` it returns true and is not
+    /// called. Not counted when the pool cannot supply them: the caller decides whether
     /// that was a failure. `take` should use no pool (inside it, any pool operation takes the slow uncached
     /// path: the thread's cells are held).
     #[inline]

@@ -26,10 +26,10 @@ struct Shared<T> {
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
 }
 
-/// What the slots are aligned to: a burst whose slots start a line then fills whole lines, and the line
-/// the producer writes next is not one the consumer is still reading (a 16-byte-aligned heap array puts
-/// the end of one burst and the start of the next in one line). A pair of lines, as the adjacent-line
-/// prefetcher fetches them.
+/// What the slots are aligned to, when their size divides it: a burst of a whole number of lines' worth of
+/// slots (8 handles, 16, 32) that starts a line then fills whole lines, and the line the producer writes
+/// next is not one the consumer is still reading (a 16-byte-aligned heap array puts the end of one burst
+/// and the start of the next in one line). A pair of lines, as the adjacent-line prefetcher fetches them.
 const LINE_PAIR: usize = 128;
 
 // SAFETY: a slot is accessed by exactly one side at a time, as handed over by the head/tail protocol, and
@@ -52,8 +52,9 @@ impl<T> Shared<T> {
         self.slots.as_ptr().wrapping_add(self.first).cast()
     }
 
-    /// Where `n` items from position `pos` on lie: the slot index they start at and how many fit before
-    /// the slot array's end (the rest wrap to slot 0). `n` is at most the capacity.
+    /// Where `n` items from position `pos` on lie: the slot index they start at, counted from the ring's
+    /// first slot ([`Shared::base`]), and how many fit before its last (the rest wrap to the first). `n` is
+    /// at most the capacity.
     #[cfg(not(loom))]
     #[inline]
     fn run(&self, pos: usize, n: usize) -> (usize, usize) {
@@ -77,7 +78,7 @@ impl<T> Shared<T> {
             let base = self.base().cast_mut();
             let (start, first) = self.run(pos, n);
             // SAFETY: per the contract the slots are ours and `src` readable for `n`; the two runs lie inside
-            // the slot array (`run`).
+            // the ring's `capacity` slots from `base` (`run`), which the array holds (`first <= spare`).
             unsafe {
                 move_items(src, base.add(start), first);
                 if first < n {
@@ -113,7 +114,8 @@ impl<T> Shared<T> {
             let base = self.base();
             let (start, first) = self.run(pos, n);
             // SAFETY: per the contract the slots hold initialised items we take and `dst` is writable for
-            // `n`; the two runs lie inside the slot array (`run`).
+            // `n`; the two runs lie inside the ring's `capacity` slots from `base` (`run`), which the array
+            // holds (`first <= spare`).
             unsafe {
                 move_items(base.add(start), dst, first);
                 if first < n {
@@ -134,8 +136,9 @@ impl<T> Shared<T> {
 /// Moves `n` items from `src` to `dst`, four at a time: a burst's handles go as a few vector moves, where
 /// `copy_nonoverlapping` of a length known only at run time is a call to `memcpy`, dearer than the copy
 /// itself at burst sizes. (LLVM still makes the loop a call to `memcpy` in `push_slice` of words, which
-/// measured faster there than the moves forced inline: the ring transfer's producer moved 2000-2290 million
-/// words a second with the call against 1750-1840 without, in the slower placement of two cores.)
+/// measured faster there than the moves forced inline: `pktloop bench`'s ring transfer, whose producer
+/// pushes whole slices of 32 words, moved 2000-2290 million words a second with the call against 1750-1840
+/// without, in the slower placement of two cores.)
 ///
 /// # Safety
 /// `src` is valid for `n` reads of items the caller gives up, `dst` for `n` writes, and they do not overlap.
@@ -182,15 +185,14 @@ impl<T> Drop for Shared<T> {
 pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), KnobError> {
     let valid = "a power of two in 2..=16777216";
     crate::error::check_power_of_two("ring-size", capacity as u64, 2, MAX_RING_SIZE as u64, valid)?;
+    // Slots whose size does not divide the pair cannot each start one: they start where the array does,
+    // with no spare slots (nor under loom, whose cells are not the items' size).
     let size = std::mem::size_of::<T>().max(1);
-    let spare = LINE_PAIR / size;
+    let spare = if LINE_PAIR.is_multiple_of(size) && !cfg!(loom) { LINE_PAIR / size } else { 0 };
     let slots: Box<[UnsafeCell<MaybeUninit<T>>]> =
         (0..capacity + spare).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
-    // Slots whose size does not divide the pair cannot each start one; they start where the array does.
-    let first = match LINE_PAIR % size {
-        0 => Some(slots.as_ptr().align_offset(LINE_PAIR)).filter(|&k| k <= spare).unwrap_or(0),
-        _ => 0,
-    };
+    // `align_offset` may say it cannot (`usize::MAX`): the ring then starts where the array does.
+    let first = Some(slots.as_ptr().align_offset(LINE_PAIR)).filter(|&k| k <= spare).unwrap_or(0);
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
