@@ -49,32 +49,45 @@ impl Pool {
         let Some(len) = u16::try_from(len).ok().filter(|&l| l != u16::MAX) else { return false };
         let (tag, headroom) = (plain_tag(pool), pool.headroom as usize);
         let (buffers, whole_line) = (pool.buffers(), head.len() <= LINE && pool.room() >= LINE);
-        let ok = pool.get_bulk_with(n, |idxs| {
+        // Everything the loops read is moved into the closures, values in registers: borrowed, the
+        // buffers' layout, the tag and the length were loaded again after every store into a buffer (the
+        // compiler cannot tell those stores leave them alone), as was the next slot of `out`.
+        let start = out.len();
+        let packets = out.as_mut_ptr().wrapping_add(start);
+        let ok = pool.get_bulk_with(n, move |idxs| {
+            // The closure is called once, with the `n` indices asked for, exactly when the call says so: the
+            // length set below counts on it.
+            debug_assert_eq!(idxs.len(), n);
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
-            let data = |idx: u32| unsafe { buffers.at(idx) }.wrapping_add(headroom);
+            let data = move |idx: u32| unsafe { buffers.at(idx) }.wrapping_add(headroom);
             // The line each frame starts in was last read by the core that freed the buffer: asked for
             // owned together, their waits overlap instead of stalling each copy in turn.
             let writes = crate::prefetch::Writes::new();
             idxs.iter().for_each(|&idx| writes.ask(data(idx), APPEND_AHEAD));
+            // A short head goes in as the whole line it starts, from registers: its bytes and zeros after
+            // them (the rest of the line is the packet's payload, or its tailroom).
+            let mut line = [0u8; LINE];
             if whole_line {
-                // A short head goes in as the whole line it starts, from registers: its bytes and zeros after
-                // them (the rest of the line is the packet's payload, or its tailroom).
-                let mut line = [0u8; LINE];
                 line[..head.len()].copy_from_slice(head);
-                out.extend(idxs.iter().map(|&idx| {
-                    // SAFETY: buffer `idx` is ours now and holds a line after the headroom (checked).
-                    unsafe { data(idx).cast::<[u8; LINE]>().write_unaligned(line) };
-                    Packet::from_parts(idx, tag, len)
-                }));
-                return;
             }
-            out.extend(idxs.iter().map(|&idx| {
-                // SAFETY: buffer `idx` is ours now and holds `len` bytes after the headroom, `head` among them
-                // (checked).
-                unsafe { std::ptr::copy_nonoverlapping(head.as_ptr(), data(idx), head.len()) };
-                Packet::from_parts(idx, tag, len)
-            }));
+            for (i, &idx) in idxs.iter().enumerate() {
+                // SAFETY: buffer `idx` is ours now and holds `len` bytes after the headroom, `head` among
+                // them, and a line when `whole_line` (checked). Slot `start + i` of `out` is in its spare room
+                // (`n` is at most the room left), counted once every packet is written (below).
+                unsafe {
+                    if whole_line {
+                        data(idx).cast::<[u8; LINE]>().write_unaligned(line);
+                    } else {
+                        std::ptr::copy_nonoverlapping(head.as_ptr(), data(idx), head.len());
+                    }
+                    packets.add(i).write(Packet::from_parts(idx, tag, len));
+                }
+            }
         });
+        if ok {
+            // SAFETY: the `n` slots after `start` hold the packets written above.
+            unsafe { out.set_len(start + n) };
+        }
         if !ok {
             pool.count_failure();
         }
