@@ -64,8 +64,8 @@ impl Pool {
             // owned together, their waits overlap instead of stalling each copy in turn.
             let writes = crate::prefetch::Writes::new();
             idxs.iter().for_each(|&idx| writes.ask(data(idx), APPEND_AHEAD));
-            // A short head goes in as the whole line it starts, from registers: its bytes and zeros after
-            // them (the rest of the line is the packet's payload, or its tailroom).
+            // A short head goes in as the whole line it starts, one line-sized store: its bytes and zeros
+            // after them (the rest of the line is the packet's payload, or its tailroom).
             let mut line = [0u8; LINE];
             if whole_line {
                 line[..head.len()].copy_from_slice(head);
@@ -87,8 +87,7 @@ impl Pool {
         if ok {
             // SAFETY: the `n` slots after `start` hold the packets written above.
             unsafe { out.set_len(start + n) };
-        }
-        if !ok {
+        } else {
             pool.count_failure();
         }
         ok
