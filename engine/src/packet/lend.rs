@@ -2,7 +2,7 @@
 //! reads and writes the pool's memory directly (an AF_XDP UMEM carved from the pool) pass bare buffer
 //! indices to it, and make packets of what comes back, without a copy.
 
-use super::{one_pool_id, plain_packet, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
+use super::{one_pool_id, plain_packet, plain_tag, tag_bits, Packet, NIL, PLAIN, POOL_ID_MASK, SIMPLE};
 use crate::pool::{Pool, PoolInner};
 use arrayvec::ArrayVec;
 
@@ -140,17 +140,54 @@ impl Pool {
     /// send in a profile).
     #[inline]
     pub fn plain_run(&self, pkts: &[Packet], max_len: usize) -> usize {
-        let (mask, want) = (PLAIN | SIMPLE | POOL_ID_MASK, PLAIN | SIMPLE | self.id());
+        let want = PLAIN | SIMPLE | self.id();
         // A plain packet's length is in its handle; a length over `max` sets the top bit of `max - len`.
         let max = max_len.min(usize::from(u16::MAX)) as u64;
         let over = |p: &Packet| max.wrapping_sub(u64::from(p.cached_len()));
-        // Differences and excesses gathered with ORs, which vectorize with no compare of 64-bit lanes.
-        let (differ, excess) = pkts.iter().fold((0, 0), |(d, e), p| (d | ((p.tag() & mask) ^ want), e | over(p)));
-        if differ == 0 && excess >> 63 == 0 {
+        // Differences and excesses gathered with ORs, which vectorize with no compare of 64-bit lanes; the
+        // differences of whole handles, narrowed to the tag's bits once at the end (see `one_pool_id`).
+        let (differ, excess) = pkts.iter().fold((0, 0), |(d, e), p| (d | (p.bits ^ tag_bits(want)), e | over(p)));
+        if differ & tag_bits(PLAIN | SIMPLE | POOL_ID_MASK) == 0 && excess >> 63 == 0 {
             return pkts.len();
         }
         // Not all of them: the packet-by-packet test, which stops at the first other one.
         pkts.iter().take_while(|p| p.is_plain_of(self) && over(p) >> 63 == 0).count()
+    }
+
+    /// Plain packets ([`Packet::is_plain_of`]) of buffers the caller owns, appended to `pkts` from `bufs`
+    /// (each a buffer index and the length of its data, which starts at the pool's headroom) while `pkts`
+    /// has room; `bufs` is not asked for more than fit. Returns how many were appended. For a driver's
+    /// receive that turns a ring of frames into packets: the tag is made once for the burst and the handles
+    /// are written with nothing else per packet, where [`Pool::packet_from_buffer`] reads the pool's
+    /// layout again for each one (the stores to the driver's own records in between may, for all the
+    /// compiler knows, have changed it). Should `bufs` panic, the packets made so far are forgotten: their
+    /// buffers leak, and nothing is freed twice.
+    ///
+    /// # Safety
+    /// Each buffer yielded is one of this pool that the caller owns (as for [`Pool::packet_from_buffer`]),
+    /// named once, and its length is below `u16::MAX` and at most [`Pool::buf_size`] less
+    /// [`Pool::headroom`]. The packets now own them.
+    #[inline]
+    pub unsafe fn extend_plain<const N: usize>(
+        &self,
+        pkts: &mut ArrayVec<Packet, N>,
+        mut bufs: impl Iterator<Item = (u32, u16)>,
+    ) -> usize {
+        let pool = self.inner();
+        let (tag, room, count) = (plain_tag(pool), pool.buf_size - pool.headroom, self.capacity());
+        let (before, out) = (pkts.len(), pkts.as_mut_ptr());
+        // The write position is the loop's only count: `take` and `extend` would keep two more.
+        let mut n = before;
+        while n < N {
+            let Some((index, len)) = bufs.next() else { break };
+            debug_assert!(len < u16::MAX && u32::from(len) <= room && (index as usize) < count);
+            // SAFETY: `n` is below the capacity, and the slots from the length on are free.
+            unsafe { out.add(n).write(Packet::from_parts(index, tag, len)) };
+            n += 1;
+        }
+        // SAFETY: the handles up to `n` were written just above, and `n` is at most the capacity.
+        unsafe { pkts.set_len(n) };
+        n - before
     }
 
     /// A packet chaining `bufs` in order (see [`Pool::packet_from_buffer`] for one).
@@ -290,6 +327,32 @@ mod tests {
         let view = whole.carve_tail(0).unwrap();
         let whole = whole.into_buffers(&pool, &mut chain).unwrap_err();
         drop((whole, view));
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    #[test]
+    fn plain_buffers_become_plain_packets_while_the_burst_has_room() {
+        let pool = pool();
+        let frames: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 60 + usize::from(i)]).collect();
+        let lent: Vec<_> = frames.iter().map(|f| pool.packet_from(f).unwrap().into_buffer(&pool).unwrap()).collect();
+        let mut pkts = arrayvec::ArrayVec::<super::Packet, 4>::new();
+        pkts.push(pool.packet_from(b"already here").unwrap());
+        let mut bufs = lent.iter().map(|b| (b.index, b.len as u16));
+        // SAFETY: each buffer was just lent out of a packet of this pool, named once, its data at the
+        // headroom and 60-64 bytes long.
+        let made = unsafe { pool.extend_plain(&mut pkts, bufs.by_ref()) };
+        assert_eq!(made, 3, "three fit after the packet already in the burst");
+        assert_eq!(bufs.len(), 2, "the buffers that did not fit are not taken");
+        for (p, f) in pkts[1..].iter().zip(&frames) {
+            assert!(p.is_plain_of(&pool));
+            assert_eq!(p.data(), &f[..]);
+        }
+        assert_eq!(pool.in_use(), 6, "four packets and two buffers still lent");
+        drop(pkts);
+        for b in bufs {
+            // SAFETY: as above.
+            drop(unsafe { pool.packet_from_buffer(super::LentBuffer { index: b.0, offset: pool.headroom(), len: 0 }) });
+        }
         assert_eq!(pool.in_use(), 0);
     }
 

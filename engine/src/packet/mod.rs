@@ -1103,15 +1103,22 @@ fn plain_tag(pool: &PoolInner) -> u16 {
 /// `kind_mask` bits equal to `kind`): the bursts that are read, copied or freed in one pass.
 #[inline]
 fn one_pool_id(pkts: &[Packet], kind_mask: u16, kind: u16) -> Option<u16> {
-    let key = |p: &Packet| p.tag() & (POOL_ID_MASK | kind_mask);
-    let first = key(pkts.first()?);
-    if first & kind_mask != kind {
+    let first = pkts.first()?;
+    if first.tag() & kind_mask != kind {
         return None;
     }
-    // Every key's difference from the first, gathered with no branch per packet (the loop vectorizes; a
-    // burst of another make is rare, and an early exit would not pay for its branches).
-    let differ = pkts.iter().fold(0, |d, p| d | (key(p) ^ first));
-    (differ == 0).then_some(first & POOL_ID_MASK)
+    // Every handle's difference from the first, gathered with no branch per packet (the loop vectorizes; a
+    // burst of another make is rare, and an early exit would not pay for its branches), and only then
+    // narrowed to the key's bits: whole handles take two operations a packet, where each narrowed to its
+    // tag first took shuffles.
+    let differ = pkts.iter().fold(0, |d, p| d | (p.bits ^ first.bits));
+    (differ & tag_bits(POOL_ID_MASK | kind_mask) == 0).then_some(first.tag() & POOL_ID_MASK)
+}
+
+/// Where `tag`'s bits are in a handle.
+#[inline(always)]
+const fn tag_bits(tag: u16) -> u64 {
+    (tag as u64) << TAG_SHIFT
 }
 
 /// The pool of the packets of `src` when there is at least one and every one has the tag bits `kind`

@@ -75,6 +75,13 @@ pub(super) fn plain([_, word]: [u32; WORDS]) -> Option<(u32, bool)> {
     (word & !(LEN_MASK | HOME) == 0).then_some((word & LEN_MASK, word & HOME != 0))
 }
 
+/// [`plain`]'s length of an entry whose kind is `home`, and for any other entry a number above any length
+/// (so above any limit a receiver checks): one compare tells where a run of one kind ends.
+#[inline(always)]
+pub(super) fn plain_len([_, word]: [u32; WORDS], home: bool) -> u32 {
+    word ^ if home { HOME } else { 0 }
+}
+
 /// Slots a packet of `buflets` buflets may take at most.
 pub(super) fn most_slots(buflets: usize) -> u32 {
     2 * buflets as u32
@@ -119,6 +126,17 @@ mod tests {
             prop_assert_eq!((s.index, s.len, s.more, s.home), (index, len, more, home));
             prop_assert_eq!(extra.map(|e| e[0]).unwrap_or(usual), offset);
             prop_assert_eq!(s.offset_follows, extra.is_some());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plain_len_is_the_length_of_a_plain_entry_of_its_kind_only(word: u32, home: bool) {
+            let len = plain_len([0, word], home);
+            match plain([0, word]) {
+                Some((l, h)) if h == home => prop_assert_eq!(len, l),
+                _ => prop_assert!(len > LEN_MASK),
+            }
         }
     }
 

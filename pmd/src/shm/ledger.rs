@@ -28,23 +28,24 @@ impl Ledger {
         self.across.len() as u32
     }
 
+    /// The entries, for a loop that changes many: it holds where they are in registers, where changing
+    /// them through the ledger loads that again after each change (a byte stored may be anything to the
+    /// compiler).
+    #[inline(always)]
+    pub fn entries(&mut self) -> Entries<'_> {
+        Entries { across: &mut self.across }
+    }
+
     /// Sets `idx`'s entry; false (and nothing changed) when it is out of range or already set.
     #[inline(always)]
     pub fn insert(&mut self, idx: u32) -> bool {
-        let Some(entry) = self.across.get_mut(idx as usize) else { return false };
-        // Set either way, with no branch on it.
-        let fresh = *entry == 0;
-        *entry = 1;
-        fresh
+        self.entries().insert(idx)
     }
 
     /// Clears `idx`'s entry; false (and nothing changed) when it is out of range or not set.
     #[inline(always)]
     pub fn remove(&mut self, idx: u32) -> bool {
-        let Some(entry) = self.across.get_mut(idx as usize) else { return false };
-        let held = *entry != 0;
-        *entry = 0;
-        held
+        self.entries().remove(idx)
     }
 
     /// [`Ledger::insert`] of each index; how many were set (the others were out of range or set already).
@@ -72,6 +73,20 @@ impl Ledger {
         kept
     }
 
+    /// [`Ledger::remove`] of each index `idxs` yields, writing those that were set into `kept` (in order,
+    /// from its start; it has room for all of them); returns how many. For indices read off a ring: one
+    /// pass where a copy first and [`Ledger::remove_keeping`] after took two.
+    #[inline]
+    pub fn remove_into(&mut self, idxs: impl Iterator<Item = u32>, kept: &mut [u32]) -> usize {
+        let mut entries = self.entries();
+        let mut n = 0;
+        for idx in idxs {
+            kept[n] = idx;
+            n += usize::from(entries.remove(idx));
+        }
+        n
+    }
+
     /// Whether `idx`'s entry is set.
     pub fn contains(&self, idx: u32) -> bool {
         self.across.get(idx as usize).is_some_and(|&e| e != 0)
@@ -84,6 +99,32 @@ impl Ledger {
                 f(idx as u32);
             }
         }
+    }
+}
+
+/// A ledger's entries, borrowed (see [`Ledger::entries`]).
+pub(super) struct Entries<'a> {
+    across: &'a mut [u8],
+}
+
+impl Entries<'_> {
+    /// [`Ledger::insert`].
+    #[inline(always)]
+    pub fn insert(&mut self, idx: u32) -> bool {
+        let Some(entry) = self.across.get_mut(idx as usize) else { return false };
+        // Set either way, with no branch on it.
+        let fresh = *entry == 0;
+        *entry = 1;
+        fresh
+    }
+
+    /// [`Ledger::remove`].
+    #[inline(always)]
+    pub fn remove(&mut self, idx: u32) -> bool {
+        let Some(entry) = self.across.get_mut(idx as usize) else { return false };
+        let held = *entry != 0;
+        *entry = 0;
+        held
     }
 }
 
@@ -112,6 +153,16 @@ mod tests {
         assert_eq!(l.remove_each([70, 70, 5, 99].into_iter()), 2, "a repeat and one never set refused");
         assert!(l.contains(3) && !l.contains(70) && !l.contains(99));
         assert!(!Ledger::new(0).insert(0), "an empty ledger refuses every index");
+    }
+
+    #[test]
+    fn removing_into_keeps_the_indices_that_were_set_in_order() {
+        let mut l = Ledger::new(100);
+        l.insert_each([1, 2, 70, 99].into_iter());
+        let mut kept = [0; 6];
+        assert_eq!(l.remove_into([2, 500, 70, 2, 3, 99].into_iter(), &mut kept), 3);
+        assert_eq!(kept[..3], [2, 70, 99]);
+        assert!(l.contains(1) && !l.contains(2) && !l.contains(70) && !l.contains(99));
     }
 
     #[test]

@@ -44,6 +44,8 @@ mod session;
 #[cfg(not(loom))]
 mod sys;
 #[cfg(not(loom))]
+mod taken;
+#[cfg(not(loom))]
 mod tally;
 #[cfg(all(test, not(loom)))]
 mod tests;

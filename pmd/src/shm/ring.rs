@@ -209,7 +209,14 @@ impl<const W: usize> Consumer<W> {
     /// Entry `k` past the last released one (`k` below [`Consumer::ready`]).
     #[inline]
     pub fn read(&self, k: u32) -> [u32; W] {
-        std::array::from_fn(|w| self.mem.word::<W>(self.tail.wrapping_add(k), w).load(Ordering::Relaxed))
+        self.reader().read(k)
+    }
+
+    /// What [`Consumer::read`] needs, by value: a loop that reads a run of entries holds it in registers,
+    /// where reading through the consumer loads its fields again after each store the loop makes.
+    #[inline]
+    pub fn reader(&self) -> Reader<W> {
+        Reader { mem: self.mem, tail: self.tail }
     }
 
     /// Gives the first `n` read entries back to the producer.
@@ -219,6 +226,21 @@ impl<const W: usize> Consumer<W> {
             self.tail = self.tail.wrapping_add(n);
             self.mem.consumer().store(self.tail, Ordering::Release);
         }
+    }
+}
+
+/// A consumer's published entries, as they were when taken (see [`Consumer::reader`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reader<const W: usize> {
+    mem: RingMemory,
+    tail: u32,
+}
+
+impl<const W: usize> Reader<W> {
+    /// [`Consumer::read`].
+    #[inline]
+    pub fn read(&self, k: u32) -> [u32; W] {
+        std::array::from_fn(|w| self.mem.word::<W>(self.tail.wrapping_add(k), w).load(Ordering::Relaxed))
     }
 }
 

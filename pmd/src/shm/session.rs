@@ -8,6 +8,7 @@ use super::entry;
 use super::layout::{self, Role, DATA_WORDS, RETURN_WORDS};
 use super::ledger::Ledger;
 use super::ring::{Consumer, Corrupt, Producer};
+use super::taken::{PlainEntries, Taken};
 use super::tally::Tally;
 use pktloop_engine::mem::Region;
 use pktloop_engine::packet::{CopyError, LentBuffer, LentChain};
@@ -90,29 +91,6 @@ enum Lent {
 /// Slots packet `p` may take on the data ring at most.
 fn most_slots(p: &Packet) -> u32 {
     entry::most_slots(p.buflet_count())
-}
-
-/// What one receive took so far: slots consumed, packets received and their bytes, bad entries skipped.
-#[derive(Debug, Default)]
-struct Taken {
-    k: u32,
-    got: usize,
-    bytes: u64,
-    bad: u64,
-}
-
-impl Taken {
-    /// Hands `p` to the caller, or drops it (counted) when it is longer than a frame.
-    #[inline(always)]
-    fn deliver(&mut self, p: Packet, pkts: &mut PacketBurst, side: &PortSide<'_>) {
-        if p.len() > side.max_frame {
-            side.counters.drop(DropReason::MtuExceeded, 1);
-            return;
-        }
-        self.bytes += p.len() as u64;
-        self.got += 1;
-        pkts.push(p);
-    }
 }
 
 /// A live connection's data path.
@@ -568,7 +546,7 @@ impl Session {
                 // more than the pool's max_buflets of them.
                 unsafe { self.peer.packet_from_buffers(&chain) }
             };
-            t.deliver(p, pkts, side);
+            t.deliver(p, pkts, side.max_frame, side.counters);
         }
         self.rx.release(t.k);
         if t.bad > 0 {
@@ -595,33 +573,31 @@ impl Session {
         }
     }
 
-    /// [`Session::take_plain`] for one kind of entry: each is checked as [`Session::take_chain`] checks a
-    /// buflet, with no chain and nothing decided per packet. `HOME`: the entries name this side's buffers
-    /// coming back (for [`Session::send_plain`], `HOME` names the peer's going back to it).
+    /// [`Session::take_plain`] for one kind of entry ([`PlainEntries`]), made into packets with nothing
+    /// decided per packet. `HOME`: the entries name this side's buffers coming back (for
+    /// [`Session::send_plain`], `HOME` names the peer's going back to it).
     #[inline]
     fn take_plain_run<const HOME: bool>(&mut self, pkts: &mut PacketBurst, slots: u32, side: &PortSide<'_>) -> Taken {
-        let mut t = Taken::default();
         let pool = if HOME { side.pool } else { &self.peer };
-        let offset = pool.headroom();
-        let room = pool.buf_size().saturating_sub(offset);
-        while t.k < slots {
-            let words = self.rx.read(t.k);
-            let Some(len) = entry::plain(words).and_then(|(len, home)| (home == HOME).then_some(len)) else { break };
-            let [index, _] = words;
-            t.k += 1;
-            // The ledger and the pool both follow `HOME`, never the word the peer wrote.
-            if len > room || !self.take_over(index, HOME) {
-                t.bad += 1;
-                continue;
-            }
-            let pool = if HOME { side.pool } else { &self.peer };
-            // SAFETY: checked just above: with `HOME`, a buffer of this side's pool that the peer had (the
-            // ledger said it was lent, and no longer does); without, one of the peer's pool not already in
-            // this side's hands (the ledger now records it as ours); its window inside it.
-            let p = unsafe { pool.packet_from_buffer(LentBuffer { index, offset, len }) };
-            t.deliver(p, pkts, side);
+        let room = pool.buf_size().saturating_sub(pool.headroom());
+        let limit = room.min(side.max_frame as u32).min(u32::from(u16::MAX) - 1);
+        let ledger = if HOME { &mut self.lent } else { &mut self.held };
+        let mut run = PlainEntries::<HOME> {
+            ring: self.rx.reader(),
+            ledger: ledger.entries(),
+            slots,
+            limit,
+            taken: Taken::default(),
+        };
+        // SAFETY: each buffer yielded is one of `pool` the ledger let this side take (with `HOME`, one of its
+        // own that the peer had; without, one of the peer's not already in this side's hands), so owned
+        // here and named once; its length at most `limit`, below u16::MAX and inside the buffer past the
+        // headroom.
+        run.taken.got = unsafe { pool.extend_plain(pkts, &mut run) };
+        if HOME {
+            self.lent_count -= run.taken.got;
         }
-        t
+        run.taken
     }
 
     /// Reads the packet whose first entry is `k` (of `ready`) into `chain` and returns how many entries it
@@ -763,19 +739,17 @@ impl Session {
     #[inline(never)]
     fn take_ready_returns(&mut self, ready: u32, side: &PortSide<'_>) {
         self.returns.fetch(ready);
+        let ring = self.returns.reader();
         let (mut k, mut bad) = (0, 0);
         while k < ready {
-            let run = &mut self.scratch[..(ready - k).min(BULK as u32) as usize];
-            for (at, idx) in (k..).zip(run.iter_mut()) {
-                [*idx] = self.returns.read(at);
-            }
-            let kept = self.lent.remove_keeping(run);
+            let n = (ready - k).min(BULK as u32);
+            let kept = self.lent.remove_into((k..k + n).map(|at| ring.read(at)[0]), &mut self.scratch[..]);
             // SAFETY: each index kept was lent by this side (the ledger had it) and is now given back once.
-            unsafe { side.pool.put_bulk(&run[..kept]) };
+            unsafe { side.pool.put_bulk(&self.scratch[..kept]) };
             debug_assert!(kept <= self.lent_count, "the ledger holds what was lent");
             self.lent_count -= kept;
-            bad += (run.len() - kept) as u64;
-            k += run.len() as u32;
+            bad += u64::from(n) - kept as u64;
+            k += n;
         }
         self.returns.release(ready);
         bump_owned(&side.shm.bad_returns, bad);
