@@ -210,8 +210,8 @@ pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), Knob
 pub struct Full<T>(pub T);
 
 /// Fewer items than this taken at once count as a trickle, whose consumer asks for the next slot's line
-/// while it waits (see [`Consumer::ready`]).
-const TRICKLE: usize = 4;
+/// while it waits (see [`Consumer::ready`]); rings of other kinds (the shm port's) follow the same rule.
+pub const TRICKLE: usize = 4;
 
 /// The producing half. Aligned to a cache-line pair, as each end's positions are written every burst by
 /// its own core: two ends placed side by side (in one vector, one struct or one stack frame) and polled by
