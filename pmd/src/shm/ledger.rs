@@ -77,11 +77,14 @@ impl Ledger {
     /// from its start; it has room for all of them); returns how many. For indices read off a ring: one
     /// pass where a copy first and [`Ledger::remove_keeping`] after took two.
     #[inline]
-    pub fn remove_into(&mut self, idxs: impl Iterator<Item = u32>, kept: &mut [u32]) -> usize {
+    pub fn remove_into(&mut self, idxs: impl ExactSizeIterator<Item = u32>, kept: &mut [u32]) -> usize {
+        assert!(idxs.len() <= kept.len(), "room for every index");
         let mut entries = self.entries();
         let mut n = 0;
         for idx in idxs {
-            kept[n] = idx;
+            // SAFETY: `n` counts some of the indices before this one, so it is below their number, which is
+            // at most `kept.len()` (asserted).
+            unsafe { *kept.get_unchecked_mut(n) = idx };
             n += usize::from(entries.remove(idx));
         }
         n

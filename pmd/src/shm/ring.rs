@@ -47,6 +47,24 @@ impl RingMemory {
         unsafe { &*self.consumer }
     }
 
+    /// The words of the `n` slots of `W` words from `from` on (`n` at most the ring's size): one run, or
+    /// two when they wrap past the last slot (the second then starts at the first). A loop over runs
+    /// moves a pointer, where one over positions masks each.
+    #[inline]
+    fn runs<const W: usize>(&self, from: u32, n: u32) -> [&[AtomicU32]; 2] {
+        debug_assert!(n <= self.size);
+        let (size, at, n) = (self.size as usize, (from & (self.size - 1)) as usize, n as usize);
+        let first = n.min(size - at);
+        // SAFETY: the ring's `size * W` slot words live as long as the ring (constructor contract), and both
+        // runs lie inside them: `at + first <= size` and `n - first <= size`.
+        unsafe {
+            [
+                std::slice::from_raw_parts(self.slots.add(at * W), first * W),
+                std::slice::from_raw_parts(self.slots, (n - first) * W),
+            ]
+        }
+    }
+
     /// Calls `hint` on the lines of the `n` slots of `W` words from `from` on.
     #[inline]
     fn each_line<const W: usize>(&self, from: u32, n: u32, hint: impl Fn(*const u8, usize)) {
@@ -254,6 +272,13 @@ pub(super) struct Reader<const W: usize> {
 }
 
 impl<const W: usize> Reader<W> {
+    /// The words of entries `k..k + n` (below [`Consumer::ready`]), in one run or two (see
+    /// [`RingMemory::runs`]).
+    #[inline]
+    pub fn runs(&self, k: u32, n: u32) -> [&[AtomicU32]; 2] {
+        self.mem.runs::<W>(self.tail.wrapping_add(k), n)
+    }
+
     /// [`Consumer::read`].
     #[inline]
     pub fn read(&self, k: u32) -> [u32; W] {

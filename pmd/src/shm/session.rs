@@ -739,7 +739,11 @@ impl Session {
         let (mut k, mut bad) = (0, 0);
         while k < ready {
             let n = (ready - k).min(BULK as u32);
-            let kept = self.lent.remove_into((k..k + n).map(|at| ring.read(at)[0]), &mut self.scratch[..]);
+            let mut kept = 0;
+            for run in ring.runs(k, n) {
+                let idxs = run.iter().map(|word| word.load(Ordering::Relaxed));
+                kept += self.lent.remove_into(idxs, &mut self.scratch[kept..]);
+            }
             // SAFETY: each index kept was lent by this side (the ledger had it) and is now given back once.
             unsafe { side.pool.put_bulk(&self.scratch[..kept]) };
             debug_assert!(kept <= self.lent_count, "the ledger holds what was lent");

@@ -72,11 +72,18 @@ impl Tally {
     /// Slots `from`, `from + 1`, ... each carry the whole of a packet, of the `lens` bytes in turn: what
     /// [`Tally::ends`] of each does, with the totals and the slots in registers.
     #[inline]
-    pub fn ends_each(&mut self, from: u32, lens: impl Iterator<Item = u32>) {
-        let (mask, mut totals) = (self.at.len() - 1, self.written);
-        for (k, len) in lens.enumerate() {
-            totals = totals.wrapping_add(ONE_PACKET + u64::from(len));
-            self.at[from.wrapping_add(k as u32) as usize & mask] = totals;
+    pub fn ends_each(&mut self, from: u32, lens: impl ExactSizeIterator<Item = u32>) {
+        let (mut lens, mut totals) = (lens, self.written);
+        let at = from as usize & (self.at.len() - 1);
+        // The slots in one run or two (when they wrap past the last), each walked with a pointer.
+        let (before, after) = self.at.split_at_mut(at);
+        let first = lens.len().min(after.len());
+        let wrapped = lens.len() - first;
+        for run in [&mut after[..first], &mut before[..wrapped]] {
+            for (slot, len) in run.iter_mut().zip(&mut lens) {
+                totals = totals.wrapping_add(ONE_PACKET + u64::from(len));
+                *slot = totals;
+            }
         }
         self.written = totals;
     }
