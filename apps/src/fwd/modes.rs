@@ -19,6 +19,9 @@ pub(super) struct Running {
     job: Job,
     /// Packets waiting to be sent (back-pressure: retried before anything new is taken in).
     pending: Box<PacketBurst>,
+    /// Bytes of the generated packets in `pending` (known when they are made, so a send that takes them all
+    /// counts them with no pass over the burst).
+    pending_bytes: u64,
     /// Scratch (frames to free).
     scratch: Box<PacketBurst>,
     seq: u64,
@@ -39,6 +42,7 @@ impl Running {
         Running {
             job,
             pending: Box::default(),
+            pending_bytes: 0,
             scratch: Box::default(),
             seq: 0,
             resolved: false,
@@ -168,6 +172,7 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
             stats::set(&c.gen_first_ns, now_ns());
         }
         let (made, bytes) = make(gen, p.port.tx_pool(), &mut r.pending, x.burst, c);
+        r.pending_bytes = bytes;
         if made > 0 {
             mark(gen, &mut r.pending, &mut r.seq);
             stats::add(&c.generated, made as u64);
@@ -183,12 +188,12 @@ fn generate(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
         }
     }
     let before = r.pending.len();
-    let bytes = if gen.completes { bytes_of(&r.pending) } else { 0 };
     let taken = p.port.tx_burst(*queue, &mut r.pending);
     if gen.completes && taken > 0 {
-        let left = bytes_of(&r.pending);
+        let left = if r.pending.is_empty() { 0 } else { bytes_of(&r.pending) };
         stats::add(&c.packets, (before - r.pending.len()) as u64);
-        stats::add(&c.bytes, bytes - left);
+        stats::add(&c.bytes, r.pending_bytes - left);
+        r.pending_bytes = left;
     }
 }
 
