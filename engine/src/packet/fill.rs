@@ -11,6 +11,48 @@ use arrayvec::ArrayVec;
 /// few lines each, about as many fetches as a core keeps in flight.
 const CHAINS_AHEAD: usize = 4;
 
+/// A line of bytes to write into many buffers, held in registers: as an array, it was loaded again from
+/// the stack for every buffer (the compiler cannot tell that the stores into buffers leave it alone).
+#[derive(Clone, Copy)]
+struct Line {
+    #[cfg(target_arch = "x86_64")]
+    parts: [core::arch::x86_64::__m128i; LINE / 16],
+    #[cfg(not(target_arch = "x86_64"))]
+    bytes: [u8; LINE],
+}
+
+impl Line {
+    #[inline(always)]
+    fn new(bytes: &[u8; LINE]) -> Line {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of x86_64; each load reads 16 of the line's 64 bytes.
+            let part = |k: usize| unsafe { core::arch::x86_64::_mm_loadu_si128(bytes.as_ptr().add(16 * k).cast()) };
+            Line { parts: [part(0), part(1), part(2), part(3)] }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Line { bytes: *bytes }
+    }
+
+    /// Writes the line's bytes at `dst`.
+    ///
+    /// # Safety
+    /// `dst` is valid for writes of [`LINE`] bytes.
+    #[inline(always)]
+    unsafe fn write(self, dst: *mut u8) {
+        #[cfg(target_arch = "x86_64")]
+        for (k, part) in self.parts.into_iter().enumerate() {
+            // SAFETY: SSE2 is part of x86_64; the 16 bytes at `dst + 16 * k` are inside the line (contract).
+            unsafe { core::arch::x86_64::_mm_storeu_si128(dst.add(16 * k).cast(), part) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: forwarded contract.
+        unsafe {
+            dst.cast::<[u8; LINE]>().write_unaligned(self.bytes)
+        };
+    }
+}
+
 impl Pool {
     /// `n` new packets appended to `out`, each holding a copy of `frame` at the pool's headroom: all or
     /// nothing (`n` at most the room left in `out` and at most [`MAX_BULK`]). Returns false, counted, when
@@ -49,6 +91,7 @@ impl Pool {
         let Some(len) = u16::try_from(len).ok().filter(|&l| l != u16::MAX) else { return false };
         let (tag, headroom) = (plain_tag(pool), pool.headroom as usize);
         let (buffers, whole_line) = (pool.buffers(), head.len() <= LINE && pool.room() >= LINE);
+        let starts_line = whole_line && buffers.lines_start_at(headroom);
         // Everything the loops read is moved into the closures, values in registers: borrowed, the
         // buffers' layout, the tag and the length were loaded again after every store into a buffer (the
         // compiler cannot tell those stores leave them alone), as was the next slot of `out`.
@@ -61,22 +104,29 @@ impl Pool {
             // SAFETY: the indices are buffers of this pool, just taken from the cache.
             let data = move |idx: u32| unsafe { buffers.at(idx) }.wrapping_add(headroom);
             // The line each frame starts in was last read by the core that freed the buffer: asked for
-            // owned together, their waits overlap instead of stalling each copy in turn.
+            // owned together, their waits overlap instead of stalling each copy in turn. Where the
+            // frames start lines (the pool places buffers so that they do), the first line is the whole
+            // head's, and a hint of one byte leaves no test per frame of whether its head spans two.
             let writes = crate::prefetch::Writes::new();
-            idxs.iter().for_each(|&idx| writes.ask(data(idx), APPEND_AHEAD));
+            if starts_line {
+                idxs.iter().for_each(|&idx| writes.ask(data(idx), 1));
+            } else {
+                idxs.iter().for_each(|&idx| writes.ask(data(idx), APPEND_AHEAD));
+            }
             // A short head goes in as the whole line it starts, one line-sized store: its bytes and zeros
             // after them (the rest of the line is the packet's payload, or its tailroom).
-            let mut line = [0u8; LINE];
+            let mut bytes = [0u8; LINE];
             if whole_line {
-                line[..head.len()].copy_from_slice(head);
+                bytes[..head.len()].copy_from_slice(head);
             }
+            let line = Line::new(&bytes);
             for (i, &idx) in idxs.iter().enumerate() {
                 // SAFETY: buffer `idx` is ours now and holds `len` bytes after the headroom, `head` among
                 // them, and a line when `whole_line` (checked). Slot `start + i` of `out` is in its spare room
                 // (`n` is at most the room left), counted once every packet is written (below).
                 unsafe {
                     if whole_line {
-                        data(idx).cast::<[u8; LINE]>().write_unaligned(line);
+                        line.write(data(idx));
                     } else {
                         std::ptr::copy_nonoverlapping(head.as_ptr(), data(idx), head.len());
                     }

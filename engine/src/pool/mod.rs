@@ -185,6 +185,12 @@ impl Buffers {
         // region holds count * stride bytes from there: `pool_bytes`).
         unsafe { self.base.add(idx as usize * self.stride) }
     }
+
+    /// Whether every buffer's byte `offset` starts a cache line: buffer 0's does, and buffers are whole
+    /// lines apart.
+    pub(crate) fn lines_start_at(self, offset: usize) -> bool {
+        (self.base as usize + offset) % 64 == 0 && self.stride % 64 == 0
+    }
 }
 
 /// The thread caches of a pool.
