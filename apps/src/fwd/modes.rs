@@ -19,8 +19,9 @@ pub(super) struct Running {
     job: Job,
     /// Packets waiting to be sent (back-pressure: retried before anything new is taken in).
     pending: Box<PacketBurst>,
-    /// Bytes of the generated packets in `pending` (known when they are made, so a send that takes them all
-    /// counts them with no pass over the burst).
+    /// Bytes of the generated packets in `pending`, kept for a generator that counts its sends as
+    /// completions (`Generator::completes`): known when they are made, so a send that takes them all counts
+    /// them with no pass over the burst.
     pending_bytes: u64,
     /// Scratch (frames to free).
     scratch: Box<PacketBurst>,

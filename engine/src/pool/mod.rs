@@ -189,7 +189,7 @@ impl Buffers {
     /// Whether every buffer's byte `offset` starts a cache line: buffer 0's does, and buffers are whole
     /// lines apart.
     pub(crate) fn lines_start_at(self, offset: usize) -> bool {
-        (self.base as usize + offset) % 64 == 0 && self.stride % 64 == 0
+        (self.base as usize + offset).is_multiple_of(64) && self.stride.is_multiple_of(64)
     }
 }
 

@@ -210,7 +210,7 @@ pub fn ring<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), Knob
 pub struct Full<T>(pub T);
 
 /// Fewer items than this taken at once count as a trickle, whose consumer asks for the next slot's line
-/// while it waits (see [`Consumer::ready`]); rings of other kinds (the shm port's) follow the same rule.
+/// while it waits (see [`Consumer::ready`]); public for rings built elsewhere on the same rule.
 pub const TRICKLE: usize = 4;
 
 /// The producing half. Aligned to a cache-line pair, as each end's positions are written every burst by

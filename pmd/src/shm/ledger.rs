@@ -11,6 +11,8 @@
 //! was held in a register across the burst, which cost a branch per change): the shm sender moved 1.10x
 //! with bytes (BENCHMARKS.md, shm section).
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 /// One byte per buffer: 1 while across.
 #[derive(Debug)]
 pub(super) struct Ledger {
@@ -73,16 +75,20 @@ impl Ledger {
         kept
     }
 
-    /// [`Ledger::remove`] of each index `idxs` yields, writing those that were set into `kept` (in order,
-    /// from its start; it has room for all of them); returns how many. For indices read off a ring: one
-    /// pass where a copy first and [`Ledger::remove_keeping`] after took two.
+    /// [`Ledger::remove`] of each index in the ring words `words` (read once each), writing those that were
+    /// set into `kept` (in order, from its start); returns how many. For indices on a ring: one pass
+    /// where a copy first and [`Ledger::remove_keeping`] after took two.
+    ///
+    /// # Panics
+    /// When `kept` has less room than `words` has indices.
     #[inline]
-    pub fn remove_into(&mut self, idxs: impl ExactSizeIterator<Item = u32>, kept: &mut [u32]) -> usize {
-        assert!(idxs.len() <= kept.len(), "room for every index");
+    pub fn remove_into(&mut self, words: &[AtomicU32], kept: &mut [u32]) -> usize {
+        assert!(words.len() <= kept.len(), "room for every index");
         let mut entries = self.entries();
         let mut n = 0;
-        for idx in idxs {
-            // SAFETY: `n` counts some of the indices before this one, so it is below their number, which is
+        for word in words {
+            let idx = word.load(Ordering::Relaxed);
+            // SAFETY: `n` counts some of the words before this one, so it is below `words.len()`, which is
             // at most `kept.len()` (asserted).
             unsafe { *kept.get_unchecked_mut(n) = idx };
             n += usize::from(entries.remove(idx));
@@ -163,7 +169,8 @@ mod tests {
         let mut l = Ledger::new(100);
         l.insert_each([1, 2, 70, 99].into_iter());
         let mut kept = [0; 6];
-        assert_eq!(l.remove_into([2, 500, 70, 2, 3, 99].into_iter(), &mut kept), 3);
+        let words = [2, 500, 70, 2, 3, 99].map(AtomicU32::new);
+        assert_eq!(l.remove_into(&words, &mut kept), 3);
         assert_eq!(kept[..3], [2, 70, 99]);
         assert!(l.contains(1) && !l.contains(2) && !l.contains(70) && !l.contains(99));
     }

@@ -51,8 +51,10 @@ impl RingMemory {
     /// two when they wrap past the last slot (the second then starts at the first). A loop over runs
     /// moves a pointer, where one over positions masks each.
     #[inline]
-    fn runs<const W: usize>(&self, from: u32, n: u32) -> [&[AtomicU32]; 2] {
-        debug_assert!(n <= self.size);
+    /// The runs borrow nothing from `self` (it is a copy of pointers): the caller ties them to what keeps
+    /// the ring mapped (see [`Reader::runs`]).
+    fn runs<'m, const W: usize>(&self, from: u32, n: u32) -> [&'m [AtomicU32]; 2] {
+        assert!(n <= self.size, "a ring's runs hold at most its slots");
         let (size, at, n) = (self.size as usize, (from & (self.size - 1)) as usize, n as usize);
         let first = n.min(size - at);
         // SAFETY: the ring's `size * W` slot words live as long as the ring (constructor contract), and both
@@ -249,8 +251,8 @@ impl<const W: usize> Consumer<W> {
     /// What [`Consumer::read`] needs, by value: a loop that reads a run of entries holds it in registers,
     /// where reading through the consumer loads its fields again after each store the loop makes.
     #[inline]
-    pub fn reader(&self) -> Reader<W> {
-        Reader { mem: self.mem, tail: self.tail }
+    pub fn reader(&self) -> Reader<'_, W> {
+        Reader { mem: self.mem, tail: self.tail, _consumer: std::marker::PhantomData }
     }
 
     /// Gives the first `n` read entries back to the producer.
@@ -264,18 +266,20 @@ impl<const W: usize> Consumer<W> {
     }
 }
 
-/// A consumer's published entries, as they were when taken (see [`Consumer::reader`]).
+/// A consumer's published entries, as they were when taken (see [`Consumer::reader`]); it borrows the
+/// consumer, so the ring's memory outlives it.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Reader<const W: usize> {
+pub(super) struct Reader<'a, const W: usize> {
     mem: RingMemory,
     tail: u32,
+    _consumer: std::marker::PhantomData<&'a Consumer<W>>,
 }
 
-impl<const W: usize> Reader<W> {
+impl<'a, const W: usize> Reader<'a, W> {
     /// The words of entries `k..k + n` (below [`Consumer::ready`]), in one run or two (see
     /// [`RingMemory::runs`]).
     #[inline]
-    pub fn runs(&self, k: u32, n: u32) -> [&[AtomicU32]; 2] {
+    pub fn runs(&self, k: u32, n: u32) -> [&'a [AtomicU32]; 2] {
         self.mem.runs::<W>(self.tail.wrapping_add(k), n)
     }
 
@@ -324,6 +328,32 @@ mod tests {
                 assert_eq!(c.read(k), [round, k]);
             }
             c.release(5);
+        }
+    }
+
+    #[test]
+    fn runs_cover_the_entries_in_order_wrapped_or_not() {
+        let mem = Owned::new(8, 1);
+        let (mut p, mut c) = unsafe { (Producer::<1>::new(mem.memory(8)), Consumer::<1>::new(mem.memory(8))) };
+        let words = |run: &[AtomicU32]| run.iter().map(|w| w.load(Ordering::Relaxed)).collect::<Vec<_>>();
+        for (first, n) in [(0u32, 8u32), (6, 5), (2, 8), (5, 0)] {
+            // Bring both ends to `first` (mod 8), then publish `n` entries numbered from 100.
+            while c.reader().runs(0, 0)[0].as_ptr() != mem.slots[first as usize..].as_ptr() {
+                p.write(0, [0]);
+                p.publish(1);
+                assert_eq!(c.ready(1), Ok(1));
+                c.release(1);
+            }
+            for k in 0..n {
+                p.write(k, [100 + k]);
+            }
+            p.publish(n);
+            assert_eq!(c.ready(n.max(1)), Ok(n));
+            let [a, b] = c.reader().runs(0, n);
+            let got: Vec<u32> = words(a).into_iter().chain(words(b)).collect();
+            assert_eq!(got, (100..100 + n).collect::<Vec<_>>(), "from slot {first}, {n} entries");
+            assert_eq!(a.len() as u32, n.min(8 - first), "the first run stops at the ring's end");
+            c.release(n);
         }
     }
 

@@ -576,7 +576,8 @@ impl Session {
     fn take_plain_run<const HOME: bool>(&mut self, pkts: &mut PacketBurst, slots: u32, side: &PortSide<'_>) -> Taken {
         let pool = if HOME { side.pool } else { &self.peer };
         let room = pool.buf_size().saturating_sub(pool.headroom());
-        let limit = room.min(side.max_frame as u32).min(u32::from(u16::MAX) - 1);
+        let max_frame = u32::try_from(side.max_frame).unwrap_or(u32::MAX);
+        let limit = room.min(max_frame).min(u32::from(u16::MAX) - 1);
         let ledger = if HOME { &mut self.lent } else { &mut self.held };
         let mut run = PlainEntries::<HOME> {
             ring: self.rx.reader(),
@@ -740,9 +741,10 @@ impl Session {
         while k < ready {
             let n = (ready - k).min(BULK as u32);
             let mut kept = 0;
+            // One word per entry: each word is an index.
+            const _: () = assert!(RETURN_WORDS == 1);
             for run in ring.runs(k, n) {
-                let idxs = run.iter().map(|word| word.load(Ordering::Relaxed));
-                kept += self.lent.remove_into(idxs, &mut self.scratch[kept..]);
+                kept += self.lent.remove_into(run, &mut self.scratch[kept..]);
             }
             // SAFETY: each index kept was lent by this side (the ledger had it) and is now given back once.
             unsafe { side.pool.put_bulk(&self.scratch[..kept]) };

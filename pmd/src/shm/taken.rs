@@ -38,7 +38,7 @@ impl Taken {
 /// receive takes those), or after `slots` entries. Each buffer yielded is recorded as taken in the ledger
 /// and in `taken`, but for `got`: the caller counts the packets it made.
 pub(super) struct PlainEntries<'a, const HOME: bool> {
-    pub ring: Reader<DATA_WORDS>,
+    pub ring: Reader<'a, DATA_WORDS>,
     pub ledger: Entries<'a>,
     pub slots: u32,
     /// Longest frame that is a plain packet here: the buffer's room past the headroom, a frame, and a

@@ -69,8 +69,12 @@ impl Tally {
         self.ends_each(pos, std::iter::once(bytes));
     }
 
-    /// Slots `from`, `from + 1`, ... each carry the whole of a packet, of the `lens` bytes in turn: what
-    /// [`Tally::ends`] of each does, with the totals and the slots in registers.
+    /// Slots `from`, `from + 1`, ... each carry the whole of a packet, of the `lens` bytes in turn (at most
+    /// a ring of them, as a producer writes): what [`Tally::ends`] of each does, with the totals and the
+    /// slots in registers.
+    ///
+    /// # Panics
+    /// When `lens` holds more lengths than the ring has slots.
     #[inline]
     pub fn ends_each(&mut self, from: u32, lens: impl ExactSizeIterator<Item = u32>) {
         let (mut lens, mut totals) = (lens, self.written);
