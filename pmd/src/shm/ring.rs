@@ -334,6 +334,7 @@ mod tests {
     #[test]
     fn runs_cover_the_entries_in_order_wrapped_or_not() {
         let mem = Owned::new(8, 1);
+        // SAFETY: `mem` outlives both halves; one producer, one consumer.
         let (mut p, mut c) = unsafe { (Producer::<1>::new(mem.memory(8)), Consumer::<1>::new(mem.memory(8))) };
         let words = |run: &[AtomicU32]| run.iter().map(|w| w.load(Ordering::Relaxed)).collect::<Vec<_>>();
         for (first, n) in [(0u32, 8u32), (6, 5), (2, 8), (5, 0)] {
