@@ -1,4 +1,4 @@
-//! What one receive takes off a data ring: its tally, and the run of plain entries at its start read as
+//! What one receive takes off a data ring: its counts ([`Taken`]), and the run of plain entries at its start read as
 //! buffers, each checked against the ledger before it becomes a packet.
 
 use super::entry;
