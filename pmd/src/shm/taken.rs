@@ -1,5 +1,5 @@
-//! What one receive takes off a data ring: its counts ([`Taken`]), and the run of plain entries at its start read as
-//! buffers, each checked against the ledger before it becomes a packet.
+//! What one receive takes off a data ring: its counts ([`Taken`]), and the run of plain entries at its
+//! start read as buffers, each checked against the ledger before it becomes a packet.
 
 use super::entry;
 use super::layout::DATA_WORDS;
