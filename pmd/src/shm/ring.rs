@@ -49,10 +49,9 @@ impl RingMemory {
 
     /// The words of the `n` slots of `W` words from `from` on (`n` at most the ring's size): one run, or
     /// two when they wrap past the last slot (the second then starts at the first). A loop over runs
-    /// moves a pointer, where one over positions masks each.
+    /// moves a pointer, where one over positions masks each. The runs borrow nothing from `self` (it is a
+    /// copy of pointers): the caller ties them to what keeps the ring mapped (see [`Reader::runs`]).
     #[inline]
-    /// The runs borrow nothing from `self` (it is a copy of pointers): the caller ties them to what keeps
-    /// the ring mapped (see [`Reader::runs`]).
     fn runs<'m, const W: usize>(&self, from: u32, n: u32) -> [&'m [AtomicU32]; 2] {
         assert!(n <= self.size, "a ring's runs hold at most its slots");
         let (size, at, n) = (self.size as usize, (from & (self.size - 1)) as usize, n as usize);
