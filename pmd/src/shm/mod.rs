@@ -25,6 +25,8 @@
 #[cfg(not(loom))]
 mod control;
 #[cfg(not(loom))]
+mod counters;
+#[cfg(not(loom))]
 mod entry;
 #[cfg(not(loom))]
 mod error;
@@ -51,6 +53,8 @@ mod tally;
 mod tests;
 
 #[cfg(not(loom))]
+pub use counters::ShmCounters;
+#[cfg(not(loom))]
 pub use error::ShmError;
 #[cfg(not(loom))]
 pub use hello::{BadMessage, PROTOCOL_VERSION};
@@ -58,5 +62,3 @@ pub use hello::{BadMessage, PROTOCOL_VERSION};
 pub use layout::Role;
 #[cfg(not(loom))]
 pub use port::{ShmConfig, ShmPort, RING_SIZES};
-#[cfg(not(loom))]
-pub use session::ShmCounters;

@@ -2,11 +2,12 @@
 //! over the current session.
 
 use super::control::{self, Change, Control};
+use super::counters::ShmCounters;
 use super::error::ShmError;
 use super::handshake::{self, Local};
 use super::hello::{Agreed, PoolShape, PROTOCOL_VERSION};
 use super::layout::Role;
-use super::session::{PortSide, Session, ShmCounters};
+use super::session::{PortSide, Session};
 use pktloop_engine::error::{check_power_of_two, check_range, KnobError};
 use pktloop_engine::mem::{Backing, Region};
 use pktloop_engine::packet::free_burst;

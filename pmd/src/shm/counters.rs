@@ -1,0 +1,45 @@
+//! The shm driver's own counters, beyond the port's.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The driver's own counters, beyond the port's.
+#[derive(Debug, Default)]
+pub struct ShmCounters {
+    pub(super) sessions: AtomicU64,
+    pub(super) tx_copied: AtomicU64,
+    pub(super) bad_returns: AtomicU64,
+    pub(super) corrupt_rings: AtomicU64,
+    pub(super) awaiting_peer: AtomicU64,
+}
+
+impl ShmCounters {
+    /// Connections made.
+    pub fn sessions(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// Packets sent that were not of this port's pool, so were copied into it first.
+    pub fn tx_copied(&self) -> u64 {
+        self.tx_copied.load(Ordering::Relaxed)
+    }
+
+    /// Give-back entries refused: a buffer not lent to the peer, out of range or given back twice.
+    pub fn bad_returns(&self) -> u64 {
+        self.bad_returns.load(Ordering::Relaxed)
+    }
+
+    /// Rings whose peer index was impossible (the connection was then dropped).
+    pub fn corrupt_rings(&self) -> u64 {
+        self.corrupt_rings.load(Ordering::Relaxed)
+    }
+
+    /// Packets on the ring that the peer had not taken at the port's last look: a run that ends counts
+    /// its packets once this is 0 (the peer may be slow to take the last ones, not gone).
+    pub fn awaiting_peer(&self) -> u64 {
+        self.awaiting_peer.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn session_started(&self) {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+}
