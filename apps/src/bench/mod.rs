@@ -1,0 +1,181 @@
+//! `pktloop bench`: SPEC's standard scenarios that exist so far, each for a short fixed time, peers measured
+//! in the same run. One table on stdout, all figures in a JSON file.
+//!
+//! These are throughput and latency snapshots on whatever machine runs them (shared machines give noisy
+//! figures); the criterion benches in `benches/` are the careful measurements.
+
+mod fwd;
+mod pool;
+mod ring;
+
+use crate::cli::BenchArgs;
+use crate::error::AppError;
+use crate::latency;
+use pktloop_engine::lcore;
+use pktloop_engine::mem::Prefer;
+use pktloop_pmd::feth::FethConfig;
+use ring::{ring_transfer, RingKind};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::time::Duration;
+
+/// One result row.
+#[derive(Debug, Clone)]
+struct Row {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    peer: Option<(String, f64)>,
+    note: String,
+}
+
+impl Row {
+    fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "peer": self.peer.as_ref().map(|(n, v)| json!({"name": n, "value": v})),
+            "ratio_vs_peer": self.peer.as_ref().map(|(_, v)| self.value / v),
+            "note": self.note,
+        })
+    }
+
+    fn print(&self) {
+        let (peer, ratio) = match &self.peer {
+            Some((n, v)) => (format!("{n}: {v:.3}"), format!("{:.2}", self.value / v)),
+            None => (String::new(), String::new()),
+        };
+        println!("{:<44} {:>12.3} {:<6} {:<40} {:>7}  {}", self.name, self.value, self.unit, peer, ratio, self.note);
+    }
+}
+
+/// What every scenario runs with, and the rows so far.
+struct Suite<'a> {
+    /// Time per scenario.
+    secs: Duration,
+    prefer: Prefer,
+    /// Cores the scenarios may pin workers to.
+    available: usize,
+    filter: Option<&'a str>,
+    rows: Vec<Row>,
+}
+
+impl Suite<'_> {
+    /// Whether the scenario `name` runs: the filter selects it and Ctrl-C has not been pressed (it skips
+    /// the scenarios not yet run; the JSON keeps those that ran).
+    fn wants(&self, name: &str) -> bool {
+        !crate::interrupt::requested() && self.filter.is_none_or(|f| name.contains(f))
+    }
+
+    /// Prints `r` (after the header, with the first row: a selection that runs nothing prints only its
+    /// error) and keeps it for the JSON file.
+    fn emit(&mut self, r: Row) {
+        if self.rows.is_empty() {
+            println!("{:<44} {:>12} {:<6} {:<40} {:>7}  note", "scenario", "value", "unit", "peer (same run)", "ratio");
+        }
+        r.print();
+        self.rows.push(r);
+    }
+}
+
+/// Runs the suite.
+pub fn main(a: &BenchArgs) -> Result<(), AppError> {
+    let secs = crate::config::duration("duration", a.duration, 60.0)?;
+    let available = lcore::plan(1).available;
+    if available < 2 && !a.allow_shared_cores.unwrap_or(false) {
+        return Err(AppError::usage(format!(
+            "bench runs two-core scenarios but {available} core exists; valid is --allow-shared-cores to share it"
+        )));
+    }
+    let mut out_file = crate::config::create_output("out", &a.out)?;
+    let prefer = crate::config::prefer(a.memory);
+    let mut suite = Suite { secs, prefer, available, filter: a.filter.as_deref(), rows: Vec::new() };
+    rings(&mut suite)?;
+    if suite.wants("pool alloc/free") {
+        suite.emit(Row {
+            name: "pool alloc/free bulk 32, 1 core".into(),
+            value: pool::pool_alloc_free(secs, prefer)?,
+            unit: "Mpkt/s",
+            peer: None,
+            note: "alloc_bulk(32) + free_burst, thread cache on".into(),
+        });
+    }
+    fwd::rows(&mut suite)?;
+    latency_rows(&mut suite)?;
+    if suite.rows.is_empty() && !crate::interrupt::requested() {
+        // Nothing ran: an empty table and file would look like a result.
+        drop(out_file);
+        let _ = std::fs::remove_file(&a.out);
+        return Err(AppError::usage(format!(
+            "invalid --filter {}: no scenario's name contains it; valid is a part of a name `pktloop bench` prints \
+             (ring, pool, feth, null, scaling, latency, ...)",
+            a.filter.as_deref().unwrap_or_default()
+        )));
+    }
+    let out = json!({
+        "duration_s_per_scenario": secs.as_secs_f64(),
+        "cores_available": available,
+        "results": suite.rows.iter().map(Row::to_json).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&out).map_err(|e| AppError::runtime(e.to_string()))?;
+    out_file
+        .write_all((text + "\n").as_bytes())
+        .map_err(|e| AppError::runtime(format!("cannot write --out {}: {e}", a.out.display())))?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// pktloop's ring against rtrb's and crossbeam's.
+fn rings(suite: &mut Suite) -> Result<(), AppError> {
+    if !suite.wants("ring transfer") {
+        return Ok(());
+    }
+    let ours = ring_transfer(suite.secs, RingKind::Pktloop)?;
+    let rtrb = ring_transfer(suite.secs, RingKind::Rtrb)?;
+    let xb = ring_transfer(suite.secs, RingKind::Crossbeam)?;
+    for (peer, value, note) in [
+        ("rtrb (chunks)", rtrb, "u64 items moved producer -> consumer"),
+        ("crossbeam ArrayQueue (one at a time)", xb, "crossbeam has no burst API"),
+    ] {
+        suite.emit(Row {
+            name: "ring transfer 2 cores, bursts of 32".into(),
+            value: ours,
+            unit: "Mop/s",
+            peer: Some((peer.into(), value)),
+            note: note.into(),
+        });
+    }
+    Ok(())
+}
+
+/// The feth pair's ping-pong round trip against a bare two-ring ping-pong over rtrb.
+fn latency_rows(suite: &mut Suite) -> Result<(), AppError> {
+    if !suite.wants("latency") {
+        return Ok(());
+    }
+    let lp = latency::LatencyPlan {
+        feth: FethConfig { prefer: suite.prefer, ..FethConfig::default() },
+        pkt_len: 64,
+        mtu: 1500,
+        duration: suite.secs,
+        rate: 0,
+        peer: true,
+        pcap: None,
+        wire: None,
+        xdp: Default::default(),
+        role: None,
+    };
+    let feth = latency::measure(&lp)?;
+    let rtrb = latency::rtrb_pingpong(suite.secs)?;
+    for (label, q) in [("p50", 0.5), ("p99.9", 0.999)] {
+        suite.emit(Row {
+            name: format!("latency ping-pong 64B {label} round trip"),
+            value: feth.hist.value_at_quantile(q) as f64,
+            unit: "ns",
+            peer: Some(("rtrb two-ring ping-pong".into(), rtrb.hist.value_at_quantile(q) as f64)),
+            note: format!("{} samples closed loop", feth.hist.len()),
+        });
+    }
+    Ok(())
+}
