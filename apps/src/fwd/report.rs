@@ -348,49 +348,78 @@ pub fn print_table(plan: &Plan, r: &Report) {
         if let Some(m) = r.macs.get(i) {
             out += &format!("  MAC: {}\n", m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
         }
-        if let Some(Some(t)) = r.io.get(i) {
-            let (rx, tx) = t.per_frame(s);
-            out += &format!(
-                "  {}: {} queue(s), frames move with {}; system calls per frame: rx {}, tx {}{}\n",
-                t.driver.to_uppercase(),
-                t.queues,
-                t.io,
-                per_frame_text(rx),
-                per_frame_text(tx),
-                if matches!(t.driver, "tap" | "shm") {
-                    String::new()
-                } else {
-                    format!("; missed by the kernel {}", t.missed)
-                }
-            );
-        }
-        if let Some(Some(shm)) = r.io.get(i).map(|t| t.as_ref().and_then(|t| t.shm)) {
-            out += &format!(
-                "  Peer: {} connection(s); copied to send {}, refused give-backs {}, corrupt rings {}\n",
-                shm.sessions, shm.tx_copied, shm.bad_returns, shm.corrupt_rings
-            );
-        }
-        out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
-        out += &format!("  RX-nombuf:  {:<14}\n", s.rx_nombuf);
-        out += &format!("  TX-packets: {:<14} TX-errors: {:<10} TX-bytes:  {}\n", s.opackets, s.oerrors, s.obytes);
-        let mut d = [0u64; DropReason::COUNT];
-        d.copy_from_slice(&s.drops);
-        out += &format!("  Drops:      {}\n", drops_text(&d));
-        for f in r.filters.get(i).into_iter().flatten().flatten() {
-            out += &format!(
-                "  Filter {}: passed {}, dropped {}, consumed {}\n",
-                f.name, f.stats.passed, f.stats.dropped, f.stats.consumed
-            );
-        }
-        out += &format!(
-            "  Rx-pps: {:>14.0}          Tx-pps: {:>14.0}   (average over {:.2} s)\n",
-            s.ipackets as f64 / r.secs,
-            s.opackets as f64 / r.secs,
-            r.secs
-        );
+        out += &io_lines(r, i, s);
+        out += &port_counters(r, i, s);
         out += &format!("  {}\n", "#".repeat(bar.len() - 2));
     }
-    let t = &r.totals;
+    out += &setup_lines(plan, r);
+    out += &rate_lines(plan, r);
+    out += &cycles_lines(plan, r);
+    out += &accounting_lines(plan, r);
+    if let Some(c) = &r.capture {
+        out += &capture_line(plan, c);
+    }
+    for w in warnings(plan, r) {
+        out += &format!("  warning: {w}\n");
+    }
+    print!("{out}");
+}
+
+/// A port's line on how its frames move to and from the kernel or its peer process, if it has one.
+fn io_lines(r: &Report, i: usize, s: &PortStats) -> String {
+    let mut out = String::new();
+    if let Some(Some(t)) = r.io.get(i) {
+        let (rx, tx) = t.per_frame(s);
+        out += &format!(
+            "  {}: {} queue(s), frames move with {}; system calls per frame: rx {}, tx {}{}\n",
+            t.driver.to_uppercase(),
+            t.queues,
+            t.io,
+            per_frame_text(rx),
+            per_frame_text(tx),
+            if matches!(t.driver, "tap" | "shm") {
+                String::new()
+            } else {
+                format!("; missed by the kernel {}", t.missed)
+            }
+        );
+    }
+    if let Some(Some(shm)) = r.io.get(i).map(|t| t.as_ref().and_then(|t| t.shm)) {
+        out += &format!(
+            "  Peer: {} connection(s); copied to send {}, refused give-backs {}, corrupt rings {}\n",
+            shm.sessions, shm.tx_copied, shm.bad_returns, shm.corrupt_rings
+        );
+    }
+    out
+}
+
+/// A port's counters, drops, filters and average rates.
+fn port_counters(r: &Report, i: usize, s: &PortStats) -> String {
+    let mut out = String::new();
+    out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
+    out += &format!("  RX-nombuf:  {:<14}\n", s.rx_nombuf);
+    out += &format!("  TX-packets: {:<14} TX-errors: {:<10} TX-bytes:  {}\n", s.opackets, s.oerrors, s.obytes);
+    let mut d = [0u64; DropReason::COUNT];
+    d.copy_from_slice(&s.drops);
+    out += &format!("  Drops:      {}\n", drops_text(&d));
+    for f in r.filters.get(i).into_iter().flatten().flatten() {
+        out += &format!(
+            "  Filter {}: passed {}, dropped {}, consumed {}\n",
+            f.name, f.stats.passed, f.stats.dropped, f.stats.consumed
+        );
+    }
+    out += &format!(
+        "  Rx-pps: {:>14.0}          Tx-pps: {:>14.0}   (average over {:.2} s)\n",
+        s.ipackets as f64 / r.secs,
+        s.opackets as f64 / r.secs,
+        r.secs
+    );
+    out
+}
+
+/// What ran: mode, ports, topology, pool, cores and the settings.
+fn setup_lines(plan: &Plan, r: &Report) -> String {
+    let mut out = String::new();
     out += &format!(
         "\n  mode {} on {} ports ({}), topology {}, burst {}, pool {} ({} memory)\n",
         format!("{:?}", plan.mode).to_lowercase(),
@@ -407,6 +436,12 @@ pub fn print_table(plan: &Plan, r: &Report) {
         if r.pinned.iter().all(|p| *p) { "yes" } else { "no" }
     );
     out += &super::settings::lines(plan);
+    out
+}
+
+/// The run's rate, and what the generators made.
+fn rate_lines(plan: &Plan, r: &Report) -> String {
+    let (t, mut out) = (&r.totals, String::new());
     let rates = r.rates();
     out += &format!(
         "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+20 B each), mean {:.1} B\n",
@@ -421,6 +456,12 @@ pub fn print_table(plan: &Plan, r: &Report) {
     if let Some(g) = r.generators(plan) {
         out += &generator_line(plan, &g, r);
     }
+    out
+}
+
+/// Cycles per packet, over the run and (`--record-core-cycles`) over the polls that moved packets.
+fn cycles_lines(plan: &Plan, r: &Report) -> String {
+    let (t, mut out) = (&r.totals, String::new());
     match cycles_per_packet(t, r.cores.len(), r.secs) {
         Some(c) if c.method == "rdtsc" => {
             out += &format!(
@@ -439,6 +480,12 @@ pub fn print_table(plan: &Plan, r: &Report) {
             t.busy_cycles as f64 / t.packets as f64
         );
     }
+    out
+}
+
+/// Where every packet went, and what was left behind.
+fn accounting_lines(plan: &Plan, r: &Report) -> String {
+    let (t, mut out) = (&r.totals, String::new());
     let a = &r.accounting;
     out += &format!(
         "  accounting: generated {} = consumed {} + dropped {} + in flight at stop {} + left in workers {}{}; \
@@ -462,13 +509,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
     );
     out += &format!("  buffers leaked after teardown: {}\n", r.leaked);
     out += &format!("  allocations in the workers' poll loops: {} (counted by the allocator)\n", r.hot_allocations);
-    if let Some(c) = &r.capture {
-        out += &capture_line(plan, c);
-    }
-    for w in warnings(plan, r) {
-        out += &format!("  warning: {w}\n");
-    }
-    print!("{out}");
+    out
 }
 
 /// The generators' line: what each port made, against what was asked.
