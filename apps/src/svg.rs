@@ -47,29 +47,95 @@ fn points(h: &Histogram<u64>, max_decade: f64) -> Vec<(f64, f64)> {
     pts
 }
 
+/// The scales of one plot: how many percentile decades the data supports, and the latency axis.
+struct Scales {
+    /// Decades of the percentile axis (0% to 100 - 10^(2-decades) %).
+    decades: u32,
+    /// The latency axis is logarithmic, from 10^lo_dec to 10^hi_dec; else linear from 0 to `max_y`
+    /// in ticks of `step`.
+    log_y: bool,
+    lo_dec: f64,
+    hi_dec: f64,
+    step: f64,
+    max_y: f64,
+}
+
+/// The plot's area.
+const PLOT_W: f64 = W - LEFT - RIGHT;
+const PLOT_H: f64 = H - TOP - BOTTOM;
+
+impl Scales {
+    fn of(series: &[(&str, &Histogram<u64>)]) -> Scales {
+        let samples = series.iter().map(|(_, h)| h.len()).max().unwrap_or(0).max(10);
+        // Show the percentiles the data can support: about one decade per factor of ten samples.
+        let decades = ((samples as f64).log10().ceil() as u32).clamp(2, 7);
+        let max_us = series.iter().map(|(_, h)| h.max() as f64 / NS_PER_UNIT).fold(0.0, f64::max).max(0.001);
+        let min_us =
+            series.iter().map(|(_, h)| h.min().max(1) as f64 / NS_PER_UNIT).fold(f64::MAX, f64::min).min(max_us);
+        let p50_us = series.iter().map(|(_, h)| h.value_at_quantile(0.5) as f64 / NS_PER_UNIT).fold(0.0, f64::max);
+        let step = nice_step(max_us);
+        let lo_dec = min_us.log10().floor();
+        Scales {
+            decades,
+            log_y: max_us > 50.0 * p50_us.max(0.001),
+            lo_dec,
+            hi_dec: max_us.log10().ceil().max(lo_dec + 1.0),
+            step,
+            max_y: (max_us / step).ceil() * step,
+        }
+    }
+
+    /// The x coordinate of `x` decades.
+    fn sx(&self, x: f64) -> f64 {
+        LEFT + x / f64::from(self.decades) * PLOT_W
+    }
+
+    /// The y coordinate of latency `y` (in [`UNIT`]).
+    fn sy(&self, y: f64) -> f64 {
+        if self.log_y {
+            TOP + PLOT_H - (y.max(1e-9).log10() - self.lo_dec) / (self.hi_dec - self.lo_dec) * PLOT_H
+        } else {
+            TOP + PLOT_H - y / self.max_y * PLOT_H
+        }
+    }
+
+    /// The latency axis's ticks: (value, labelled). A log axis has 1, 2 and 5 per decade, labelled at 1.
+    fn latency_ticks(&self) -> Vec<(f64, bool)> {
+        let mut ticks = Vec::new();
+        if self.log_y {
+            let mut d = self.lo_dec;
+            while d <= self.hi_dec {
+                ticks.push((10f64.powf(d), true));
+                if d < self.hi_dec {
+                    ticks.extend([2.0, 5.0].iter().map(|m| (m * 10f64.powf(d), false)));
+                }
+                d += 1.0;
+            }
+        } else {
+            let mut y = 0.0;
+            while y <= self.max_y + self.step / 2.0 {
+                ticks.push((y, true));
+                y += self.step;
+            }
+        }
+        ticks
+    }
+
+    /// A latency tick's label, with as many decimals as the ticks need.
+    fn latency_label(&self, y: f64) -> String {
+        if self.log_y && y < 1.0 {
+            format!("{y:.*}", (-y.log10().floor()) as usize)
+        } else if self.step >= 1.0 || self.log_y {
+            format!("{y:.0}")
+        } else {
+            format!("{y:.*}", (-self.step.log10().floor()) as usize)
+        }
+    }
+}
+
 /// An SVG of the percentile spectra of `series` (label, histogram of nanoseconds), titled `title`.
 pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
-    let samples = series.iter().map(|(_, h)| h.len()).max().unwrap_or(0).max(10);
-    // Show the percentiles the data can support: about one decade per factor of ten samples.
-    let decades = ((samples as f64).log10().ceil() as u32).clamp(2, 7);
-    let max_x = f64::from(decades);
-    let max_us = series.iter().map(|(_, h)| h.max() as f64 / NS_PER_UNIT).fold(0.0, f64::max).max(0.001);
-    let min_us = series.iter().map(|(_, h)| h.min().max(1) as f64 / NS_PER_UNIT).fold(f64::MAX, f64::min).min(max_us);
-    let p50_us = series.iter().map(|(_, h)| h.value_at_quantile(0.5) as f64 / NS_PER_UNIT).fold(0.0, f64::max);
-    let log_y = max_us > 50.0 * p50_us.max(0.001);
-    let step = nice_step(max_us);
-    let max_y = (max_us / step).ceil() * step;
-    let (lo_dec, hi_dec) = (min_us.log10().floor(), max_us.log10().ceil().max(min_us.log10().floor() + 1.0));
-    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
-    let sx = |x: f64| LEFT + x / max_x * pw;
-    let sy = |y: f64| {
-        if log_y {
-            TOP + ph - (y.max(1e-9).log10() - lo_dec) / (hi_dec - lo_dec) * ph
-        } else {
-            TOP + ph - y / max_y * ph
-        }
-    };
-
+    let scales = Scales::of(series);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -82,109 +148,106 @@ pub fn percentile_spectrum(title: &str, series: &[(&str, &Histogram<u64>)]) -> S
         W / 2.0,
         escape(title)
     );
-    // Grid, ticks and labels.
-    for d in 0..=decades {
-        let x = sx(f64::from(d));
-        let _ = writeln!(s, r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e0e0e0"/>"##, TOP + ph);
+    percentile_axis(&mut s, &scales);
+    latency_axis(&mut s, &scales);
+    axes(&mut s, &scales);
+    for (i, (label, h)) in series.iter().enumerate() {
+        spectrum(&mut s, &scales, i, label, h);
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The percentile axis's grid, ticks and labels.
+fn percentile_axis(s: &mut String, scales: &Scales) {
+    for d in 0..=scales.decades {
+        let x = scales.sx(f64::from(d));
+        let _ =
+            writeln!(s, r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e0e0e0"/>"##, TOP + PLOT_H);
         let _ = writeln!(
             s,
             r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black"/>"#,
-            TOP + ph,
-            TOP + ph + 6.0
+            TOP + PLOT_H,
+            TOP + PLOT_H + 6.0
         );
         let _ = writeln!(
             s,
             r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="13">{}</text>"#,
-            TOP + ph + 22.0,
+            TOP + PLOT_H + 22.0,
             percentile_label(d)
         );
     }
-    // (value, labelled) ticks of the latency axis.
-    let mut ticks: Vec<(f64, bool)> = Vec::new();
-    if log_y {
-        let mut d = lo_dec;
-        while d <= hi_dec {
-            ticks.push((10f64.powf(d), true));
-            if d < hi_dec {
-                ticks.extend([2.0, 5.0].iter().map(|m| (m * 10f64.powf(d), false)));
-            }
-            d += 1.0;
-        }
-    } else {
-        let mut y = 0.0;
-        while y <= max_y + step / 2.0 {
-            ticks.push((y, true));
-            y += step;
-        }
-    }
-    for (y, labelled) in ticks {
-        let py = sy(y);
+}
+
+/// The latency axis's grid, ticks and labels.
+fn latency_axis(s: &mut String, scales: &Scales) {
+    for (y, labelled) in scales.latency_ticks() {
+        let py = scales.sy(y);
         let grid = if labelled { "#e0e0e0" } else { "#f2f2f2" };
-        let _ = writeln!(s, r#"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="{grid}"/>"#, LEFT + pw);
+        let _ =
+            writeln!(s, r#"<line x1="{LEFT}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="{grid}"/>"#, LEFT + PLOT_W);
         if !labelled {
             continue;
         }
         let _ = writeln!(s, r#"<line x1="{:.1}" y1="{py:.1}" x2="{LEFT}" y2="{py:.1}" stroke="black"/>"#, LEFT - 6.0);
-        let label = if log_y && y < 1.0 {
-            format!("{y:.*}", (-y.log10().floor()) as usize)
-        } else if step >= 1.0 || log_y {
-            format!("{y:.0}")
-        } else {
-            format!("{y:.*}", (-step.log10().floor()) as usize)
-        };
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="13">{label}</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="13">{}</text>"#,
             LEFT - 10.0,
-            py + 4.0
+            py + 4.0,
+            scales.latency_label(y)
         );
     }
-    // Axes.
+}
+
+/// The two axes and their titles.
+fn axes(s: &mut String, scales: &Scales) {
     let _ = writeln!(
         s,
         r#"<polyline points="{LEFT},{TOP} {LEFT},{:.1} {:.1},{:.1}" fill="none" stroke="black" stroke-width="1.5"/>"#,
-        TOP + ph,
-        LEFT + pw,
-        TOP + ph
+        TOP + PLOT_H,
+        LEFT + PLOT_W,
+        TOP + PLOT_H
     );
     let _ = writeln!(
         s,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="14">Percentile (log scale of 1/(1-p))</text>"#,
-        LEFT + pw / 2.0,
+        LEFT + PLOT_W / 2.0,
         H - 18.0
     );
     let _ = writeln!(
         s,
         r#"<text x="22" y="{:.1}" text-anchor="middle" font-size="14" transform="rotate(-90 22 {:.1})">Round-trip latency ({UNIT}{})</text>"#,
-        TOP + ph / 2.0,
-        TOP + ph / 2.0,
-        if log_y { ", log scale" } else { "" }
+        TOP + PLOT_H / 2.0,
+        TOP + PLOT_H / 2.0,
+        if scales.log_y { ", log scale" } else { "" }
     );
-    // Series and legend.
-    for (i, (label, h)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<String> = points(h, max_x).iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect();
-        let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, pts.join(" "));
-        let ly = TOP + 20.0 + 22.0 * i as f64;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/>"#,
-            LEFT + 16.0,
-            LEFT + 46.0
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" font-size="13">{} (p50 {} {UNIT}, p99.9 {} {UNIT}, {} samples)</text>"#,
-            LEFT + 54.0,
-            ly + 4.0,
-            escape(label),
-            in_unit(h.value_at_quantile(0.5) as f64),
-            in_unit(h.value_at_quantile(0.999) as f64),
-            h.len()
-        );
-    }
-    s.push_str("</svg>\n");
-    s
+}
+
+/// Series `i`'s spectrum and its line in the legend.
+fn spectrum(s: &mut String, scales: &Scales, i: usize, label: &str, h: &Histogram<u64>) {
+    let color = COLORS[i % COLORS.len()];
+    let max_x = f64::from(scales.decades);
+    let pts: Vec<String> =
+        points(h, max_x).iter().map(|(x, y)| format!("{:.1},{:.1}", scales.sx(*x), scales.sy(*y))).collect();
+    let _ = writeln!(s, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"#, pts.join(" "));
+    let ly = TOP + 20.0 + 22.0 * i as f64;
+    let _ = writeln!(
+        s,
+        r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/>"#,
+        LEFT + 16.0,
+        LEFT + 46.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" font-size="13">{} (p50 {} {UNIT}, p99.9 {} {UNIT}, {} samples)</text>"#,
+        LEFT + 54.0,
+        ly + 4.0,
+        escape(label),
+        in_unit(h.value_at_quantile(0.5) as f64),
+        in_unit(h.value_at_quantile(0.999) as f64),
+        h.len()
+    );
 }
 
 #[cfg(test)]
