@@ -99,7 +99,7 @@ impl FlowSpec {
         [self.src_port, self.src_ip, self.dst_port, self.dst_ip, self.src_mac, self.dst_mac]
     }
 
-    /// Flow `k`'s tuple (`k` below [`FlowSpec::distinct`]).
+    /// Flow `k`'s tuple (`k` below the count of distinct tuples the ranges give).
     pub fn tuple(&self, mut k: u64) -> Tuple {
         let mut v = [0u64; 6];
         for (out, f) in v.iter_mut().zip(self.fields()) {

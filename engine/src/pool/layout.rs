@@ -3,7 +3,7 @@
 
 use super::PoolConfig;
 
-/// Where a pool's buffers lie ([`PoolInner::buffers`]), valid while the pool lives.
+/// Where a pool's buffers lie ([`super::PoolInner::buffers`]), valid while the pool lives.
 #[derive(Clone, Copy)]
 pub(crate) struct Buffers {
     base: *mut u8,
@@ -70,7 +70,7 @@ pub fn buffer_stride(buf_size: u32) -> usize {
     (lines | 1) * 64
 }
 
-/// The layout of a pool's memory (see [`Pool::memory`]). Valid for as long as the pool lives.
+/// The layout of a pool's memory (see [`super::Pool::memory`]). Valid for as long as the pool lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolMemory {
     /// Start of the mapping (page aligned).

@@ -229,7 +229,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A shared handle to a buffer pool. Cloning is cheap; the pool lives until the last handle, the last thread
 /// cache and the last outstanding buffer are gone.
 pub struct Pool {
-    /// Taken out in `drop` to hand to [`release`].
+    /// Taken out in `drop` to hand to [`registry::release`].
     inner: ManuallyDrop<Arc<PoolInner>>,
 }
 
