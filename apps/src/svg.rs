@@ -13,6 +13,9 @@ const LEFT: f64 = 90.0;
 const RIGHT: f64 = 50.0;
 const TOP: f64 = 60.0;
 const BOTTOM: f64 = 70.0;
+/// The plot's area.
+const PLOT_W: f64 = W - LEFT - RIGHT;
+const PLOT_H: f64 = H - TOP - BOTTOM;
 const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
 fn escape(s: &str) -> String {
@@ -59,10 +62,6 @@ struct Scales {
     step: f64,
     max_y: f64,
 }
-
-/// The plot's area.
-const PLOT_W: f64 = W - LEFT - RIGHT;
-const PLOT_H: f64 = H - TOP - BOTTOM;
 
 impl Scales {
     fn of(series: &[(&str, &Histogram<u64>)]) -> Scales {

@@ -4,17 +4,15 @@
 //! These are throughput and latency snapshots on whatever machine runs them (shared machines give noisy
 //! figures); the criterion benches in `benches/` are the careful measurements.
 
-mod fwd;
+mod forwarding;
+mod latency;
 mod pool;
 mod ring;
 
 use crate::cli::BenchArgs;
 use crate::error::AppError;
-use crate::latency;
 use pktloop_engine::lcore;
 use pktloop_engine::mem::Prefer;
-use pktloop_pmd::feth::FethConfig;
-use ring::{ring_transfer, RingKind};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
@@ -55,7 +53,7 @@ struct Suite<'a> {
     /// Time per scenario.
     secs: Duration,
     prefer: Prefer,
-    /// Cores the scenarios may pin workers to.
+    /// Cores on the machine: no scenario runs more workers than this.
     available: usize,
     filter: Option<&'a str>,
     rows: Vec<Row>,
@@ -91,18 +89,10 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
     let mut out_file = crate::config::create_output("out", &a.out)?;
     let prefer = crate::config::prefer(a.memory);
     let mut suite = Suite { secs, prefer, available, filter: a.filter.as_deref(), rows: Vec::new() };
-    rings(&mut suite)?;
-    if suite.wants("pool alloc/free") {
-        suite.emit(Row {
-            name: "pool alloc/free bulk 32, 1 core".into(),
-            value: pool::pool_alloc_free(secs, prefer)?,
-            unit: "Mpkt/s",
-            peer: None,
-            note: "alloc_bulk(32) + free_burst, thread cache on".into(),
-        });
-    }
-    fwd::rows(&mut suite)?;
-    latency_rows(&mut suite)?;
+    ring::rows(&mut suite)?;
+    pool::rows(&mut suite)?;
+    forwarding::rows(&mut suite)?;
+    latency::rows(&mut suite)?;
     if suite.rows.is_empty() && !crate::interrupt::requested() {
         // Nothing ran: an empty table and file would look like a result.
         drop(out_file);
@@ -123,59 +113,5 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         .write_all((text + "\n").as_bytes())
         .map_err(|e| AppError::runtime(format!("cannot write --out {}: {e}", a.out.display())))?;
     println!("wrote {}", a.out.display());
-    Ok(())
-}
-
-/// pktloop's ring against rtrb's and crossbeam's.
-fn rings(suite: &mut Suite) -> Result<(), AppError> {
-    if !suite.wants("ring transfer") {
-        return Ok(());
-    }
-    let ours = ring_transfer(suite.secs, RingKind::Pktloop)?;
-    let rtrb = ring_transfer(suite.secs, RingKind::Rtrb)?;
-    let xb = ring_transfer(suite.secs, RingKind::Crossbeam)?;
-    for (peer, value, note) in [
-        ("rtrb (chunks)", rtrb, "u64 items moved producer -> consumer"),
-        ("crossbeam ArrayQueue (one at a time)", xb, "crossbeam has no burst API"),
-    ] {
-        suite.emit(Row {
-            name: "ring transfer 2 cores, bursts of 32".into(),
-            value: ours,
-            unit: "Mop/s",
-            peer: Some((peer.into(), value)),
-            note: note.into(),
-        });
-    }
-    Ok(())
-}
-
-/// The feth pair's ping-pong round trip against a bare two-ring ping-pong over rtrb.
-fn latency_rows(suite: &mut Suite) -> Result<(), AppError> {
-    if !suite.wants("latency") {
-        return Ok(());
-    }
-    let lp = latency::LatencyPlan {
-        feth: FethConfig { prefer: suite.prefer, ..FethConfig::default() },
-        pkt_len: 64,
-        mtu: 1500,
-        duration: suite.secs,
-        rate: 0,
-        peer: true,
-        pcap: None,
-        wire: None,
-        xdp: Default::default(),
-        role: None,
-    };
-    let feth = latency::measure(&lp)?;
-    let rtrb = latency::rtrb_pingpong(suite.secs)?;
-    for (label, q) in [("p50", 0.5), ("p99.9", 0.999)] {
-        suite.emit(Row {
-            name: format!("latency ping-pong 64B {label} round trip"),
-            value: feth.hist.value_at_quantile(q) as f64,
-            unit: "ns",
-            peer: Some(("rtrb two-ring ping-pong".into(), rtrb.hist.value_at_quantile(q) as f64)),
-            note: format!("{} samples closed loop", feth.hist.len()),
-        });
-    }
     Ok(())
 }

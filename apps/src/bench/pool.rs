@@ -1,5 +1,6 @@
 //! The pool scenario: bulk allocation and free of packets on one thread, with its cache.
 
+use super::{Row, Suite};
 use crate::error::AppError;
 use pktloop_engine::lcore;
 use pktloop_engine::mem::Prefer;
@@ -8,8 +9,22 @@ use pktloop_engine::port::PacketBurst;
 use pktloop_pmd::pools::{PortPoolSpec, PortPools};
 use std::time::{Duration, Instant};
 
+/// The pool's row, when the filter selects it.
+pub(super) fn rows(suite: &mut Suite) -> Result<(), AppError> {
+    if suite.wants("pool alloc/free") {
+        suite.emit(Row {
+            name: "pool alloc/free bulk 32, 1 core".into(),
+            value: pool_alloc_free(suite.secs, suite.prefer)?,
+            unit: "Mpkt/s",
+            peer: None,
+            note: "alloc_bulk(32) + free_burst, thread cache on".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Million packets per second through alloc_bulk(32) + free_burst on one thread.
-pub(super) fn pool_alloc_free(secs: Duration, prefer: Prefer) -> Result<f64, AppError> {
+fn pool_alloc_free(secs: Duration, prefer: Prefer) -> Result<f64, AppError> {
     let spec = PortPoolSpec { prefer, ..Default::default() };
     let pools = PortPools::create("bench-pool", &spec).map_err(|e| AppError::runtime(e.to_string()))?;
     let pool = pools.tx.clone();

@@ -1,6 +1,8 @@
 //! The ring scenario: u64 items across two pinned threads in bursts of 32, through pktloop's ring, rtrb's
-//! (whole-slice calls, as pktloop's) and crossbeam's `ArrayQueue` (one at a time: it has no burst API).
+//! (calls that move as many of a slice as fit, as pktloop's do) and crossbeam's `ArrayQueue` (one at a
+//! time: it has no burst API).
 
+use super::{Row, Suite};
 use crate::error::AppError;
 use pktloop_engine::lcore;
 use pktloop_engine::ring::ring;
@@ -13,16 +15,39 @@ const CAPACITY: usize = 1024;
 /// Items per call.
 const BURST: usize = 32;
 
+/// pktloop's ring against rtrb's and crossbeam's.
+pub(super) fn rows(suite: &mut Suite) -> Result<(), AppError> {
+    if !suite.wants("ring transfer") {
+        return Ok(());
+    }
+    let ours = ring_transfer(suite.secs, RingKind::Pktloop)?;
+    let rtrb = ring_transfer(suite.secs, RingKind::Rtrb)?;
+    let xb = ring_transfer(suite.secs, RingKind::Crossbeam)?;
+    for (peer, value, note) in [
+        ("rtrb (chunks)", rtrb, "u64 items moved producer -> consumer"),
+        ("crossbeam ArrayQueue (one at a time)", xb, "crossbeam has no burst API"),
+    ] {
+        suite.emit(Row {
+            name: "ring transfer 2 cores, bursts of 32".into(),
+            value: ours,
+            unit: "Mop/s",
+            peer: Some((peer.into(), value)),
+            note: note.into(),
+        });
+    }
+    Ok(())
+}
+
 /// Which ring moves the items.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum RingKind {
+enum RingKind {
     Pktloop,
     Rtrb,
     Crossbeam,
 }
 
 /// Million u64 items per second moved across two pinned threads in bursts of 32.
-pub(super) fn ring_transfer(secs: Duration, kind: RingKind) -> Result<f64, AppError> {
+fn ring_transfer(secs: Duration, kind: RingKind) -> Result<f64, AppError> {
     match kind {
         RingKind::Pktloop => {
             let (mut p, mut c) = ring::<u64>(CAPACITY)?;
@@ -39,7 +64,14 @@ pub(super) fn ring_transfer(secs: Duration, kind: RingKind) -> Result<f64, AppEr
             let q = Arc::new(crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY));
             let qc = q.clone();
             let pop = move || (0..BURST).take_while(|_| qc.pop().is_some()).count();
-            across_cores(secs, "xb", pop, move || (0..BURST).take_while(|_| q.push(7).is_ok()).for_each(drop))
+            let push = move || {
+                for _ in 0..BURST {
+                    if q.push(7).is_err() {
+                        break;
+                    }
+                }
+            };
+            across_cores(secs, "xb", pop, push)
         }
     }
 }

@@ -349,7 +349,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
             out += &format!("  MAC: {}\n", m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
         }
         out += &io_lines(r, i, s);
-        out += &port_counters(r, i, s);
+        out += &counter_lines(r, i, s);
         out += &format!("  {}\n", "#".repeat(bar.len() - 2));
     }
     out += &setup_lines(plan, r);
@@ -394,7 +394,7 @@ fn io_lines(r: &Report, i: usize, s: &PortStats) -> String {
 }
 
 /// A port's counters, drops, filters and average rates.
-fn port_counters(r: &Report, i: usize, s: &PortStats) -> String {
+fn counter_lines(r: &Report, i: usize, s: &PortStats) -> String {
     let mut out = String::new();
     out += &format!("  RX-packets: {:<14} RX-errors: {:<10} RX-bytes:  {}\n", s.ipackets, s.ierrors, s.ibytes);
     out += &format!("  RX-nombuf:  {:<14}\n", s.rx_nombuf);

@@ -17,10 +17,11 @@
 //! other slices share (see `pool::slice`), and it holds one share of that buffer. Plain packets and slices
 //! are *direct*: the handle alone says where their data is.
 //!
-//! This file holds the handle and how it names its data; what a packet does sits one kind per file:
-//! `access` (its bytes in place), `resize` (growing and shrinking), `views` (carving a buffer's rest),
-//! `copy` (into another pool), `hints` (lines to fetch), and for bursts `fill`, `lend`, `burst`, `pack`,
-//! `copy_burst` and `frames`.
+//! This file holds the handle, how it names its data, its metadata, and the pool's allocation of new
+//! packets; what a packet does sits one kind per file: `access` (its bytes in place), `resize` (growing and
+//! shrinking), `views` (carving a buffer's rest), `copy` (into another pool), `hints` (lines to fetch),
+//! `lend` (its buffers handed to a driver, and packets made of buffers handed back), and for bursts
+//! `fill`, `burst`, `pack`, `copy_burst` and `frames`.
 
 pub use crate::meta::{AccessClass, Expiry, ExpiryAction, PacketFlags, PacketMeta, ServiceClass};
 

@@ -22,7 +22,7 @@ pub struct PoolConfig {
     /// Hugepages or normal pages.
     pub prefer: Prefer,
     /// Whether packets may be slices of this pool's buffers (split-mode packing without descriptors, see
-    /// [`slice`]): the pool then keeps 32 descriptors per buffer for slices that come to need one. Taken
+    /// [`slice`](super::slice)): the pool then keeps 32 descriptors per buffer for slices that come to need one. Taken
     /// as false (packing then uses views) when a slice's handle cannot name every buffer and region, or the
     /// buffer size is not a multiple of 16.
     pub slices: bool,

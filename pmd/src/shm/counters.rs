@@ -1,15 +1,17 @@
-//! The shm driver's own counters, beyond the port's.
+//! The shm driver's own counters, beyond the port's. The data path writes them from its one thread, so
+//! each change is a plain load and store ([`bump_owned`]), not a locked add.
 
+use pktloop_engine::port::bump_owned;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The driver's own counters, beyond the port's.
 #[derive(Debug, Default)]
 pub struct ShmCounters {
-    pub(super) sessions: AtomicU64,
-    pub(super) tx_copied: AtomicU64,
-    pub(super) bad_returns: AtomicU64,
-    pub(super) corrupt_rings: AtomicU64,
-    pub(super) awaiting_peer: AtomicU64,
+    sessions: AtomicU64,
+    tx_copied: AtomicU64,
+    bad_returns: AtomicU64,
+    corrupt_rings: AtomicU64,
+    awaiting_peer: AtomicU64,
 }
 
 impl ShmCounters {
@@ -41,5 +43,31 @@ impl ShmCounters {
 
     pub(super) fn session_started(&self) {
         self.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` packets of another pool were copied to be sent.
+    #[inline]
+    pub(super) fn copied(&self, n: u64) {
+        bump_owned(&self.tx_copied, n);
+    }
+
+    /// `n` give-back entries were refused.
+    #[inline]
+    pub(super) fn refused(&self, n: u64) {
+        bump_owned(&self.bad_returns, n);
+    }
+
+    /// A ring's peer index was impossible.
+    pub(super) fn ring_corrupt(&self) {
+        bump_owned(&self.corrupt_rings, 1);
+    }
+
+    /// Sets [`ShmCounters::awaiting_peer`], writing only when it changed (the line is shared with the
+    /// thread that reads the counters).
+    #[inline]
+    pub(super) fn set_awaiting(&self, packets: u64) {
+        if self.awaiting_peer.load(Ordering::Relaxed) != packets {
+            self.awaiting_peer.store(packets, Ordering::Relaxed);
+        }
     }
 }

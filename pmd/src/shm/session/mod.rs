@@ -13,7 +13,7 @@ use super::ledger::Ledger;
 use super::ring::{Consumer, Corrupt, Producer};
 use super::tally::Tally;
 use pktloop_engine::mem::Region;
-use pktloop_engine::port::{bump_owned, DropReason, PortCounters};
+use pktloop_engine::port::{DropReason, PortCounters};
 use pktloop_engine::Pool;
 
 /// Buffers moved per bulk call between a ledger and a pool.
@@ -126,7 +126,7 @@ impl Session {
     fn corrupt(&mut self, side: &PortSide<'_>) {
         if !self.broken {
             self.broken = true;
-            bump_owned(&side.shm.corrupt_rings, 1);
+            side.shm.ring_corrupt();
             log::warn!("shm: the peer wrote an impossible ring index; dropping the connection");
         }
     }

@@ -7,9 +7,8 @@ use crate::shm::entry;
 use crate::shm::layout::RETURN_WORDS;
 use crate::shm::ring::Corrupt;
 use pktloop_engine::packet::{CopyError, LentBuffer, LentChain};
-use pktloop_engine::port::{bump_owned, DropReason, PacketBurst};
+use pktloop_engine::port::{DropReason, PacketBurst};
 use pktloop_engine::{Packet, Pool};
-use std::sync::atomic::Ordering;
 
 /// How a packet crosses (see [`Session::lend`]). An enum rather than `home` and an `Option` of the buffer:
 /// that struct, tried, moved 4-8% fewer 64-byte packets between two processes (A/B, 4 runs each).
@@ -156,13 +155,9 @@ impl Session {
         n
     }
 
-    /// Publishes how many packets sent the peer has not taken, when that changed (the counter shares a
-    /// line the main thread reads).
+    /// Publishes how many packets sent the peer has not taken ([`super::ShmCounters::set_awaiting`]).
     pub(super) fn publish_awaiting(&self, side: &PortSide<'_>) {
-        let awaiting = self.tally.untaken();
-        if side.shm.awaiting_peer.load(Ordering::Relaxed) != awaiting {
-            side.shm.awaiting_peer.store(awaiting, Ordering::Relaxed);
-        }
+        side.shm.set_awaiting(self.tally.untaken());
     }
 
     /// Counts the packets the peer took off the `tx` ring since the last look, up to `consumed`, as sent:
@@ -237,7 +232,7 @@ impl Session {
                 return None;
             }
         };
-        bump_owned(&side.shm.tx_copied, 1);
+        side.shm.copied(1);
         copy.into_buffers(side.pool, chain).is_ok().then_some(Lent::Chain { home: false })
     }
 
@@ -277,6 +272,6 @@ impl Session {
             k += n;
         }
         self.returns.release(ready);
-        bump_owned(&side.shm.bad_returns, bad);
+        side.shm.refused(bad);
     }
 }

@@ -1,5 +1,6 @@
 //! The forwarding scenarios: `pktloop fwd` runs on the feth pair (io, txonly -> rxonly in every pool mode,
-//! WMM, one to all cores) and on the null port, each checked to leak no buffer.
+//! WMM, from one worker to as many as the cores and feth's queue pairs allow) and on the null port, each
+//! checked to leak no buffer.
 
 use super::{Row, Suite};
 use crate::cli::{Mode, PortKind, Topology};
@@ -82,17 +83,18 @@ fn row(suite: &mut Suite, name: String, plan: Plan, note: &str) -> Result<(), Ap
     Ok(())
 }
 
-/// txonly -> rxonly on one feth queue pair per worker, from one worker to as many as there are cores.
+/// txonly -> rxonly on one feth queue pair per worker, from one worker to as many as there are cores (at
+/// most feth's queue pairs).
 fn scaling(suite: &mut Suite) -> Result<(), AppError> {
     for workers in 1..=suite.available.clamp(1, pktloop_pmd::feth::QUEUES_MAX) {
         let name = format!("scaling txonly->rxonly 64B, {workers} worker(s)");
         if !suite.wants(&name) {
             continue;
         }
-        let mut plan = plan(suite, PortKind::Feth, Mode::Txonly, workers, 64, PoolMode::Global, false);
-        plan.feth.queues = workers;
-        plan.feth.pool_packets *= workers as u32;
-        let r = crate::fwd::run(&plan, None)?;
+        let mut scaled = plan(suite, PortKind::Feth, Mode::Txonly, workers, 64, PoolMode::Global, false);
+        scaled.feth.queues = workers;
+        scaled.feth.pool_packets *= workers as u32;
+        let r = crate::fwd::run(&scaled, None)?;
         let cpp = crate::stats::cycles_per_packet(&r.totals, workers, r.secs);
         suite.emit(Row {
             name,
