@@ -8,7 +8,10 @@
 //! counts as latency (coordinated-omission correction by construction). The same run then measures a bare
 //! two-ring ping-pong over rtrb between the same cores, the floor any ring-based transport pays.
 
+mod pinger;
 mod pingpong;
+mod ponger;
+mod thread;
 
 pub use pingpong::rtrb_pingpong;
 use pingpong::run_pingpong;
