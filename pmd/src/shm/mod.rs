@@ -8,9 +8,9 @@
 //! - Each side's pool lives in its own sealed memory file, from hugepages when reserved; the peer maps it.
 //!   Sending lends buffers: a packet of the port's pool crosses as ring entries naming its buffers (a
 //!   multi-buflet packet as one entry per buflet), and the peer makes packets of them in place; freed, they
-//!   come back through the peer's give-back ring (`session.rs`). A packet of the peer's buffers sent back
-//!   goes home in them (an echo copies nothing); packets of other pools are copied into the port's pool
-//!   first (counted). Slots are eight bytes per buflet (`entry.rs`).
+//!   come back through the peer's give-back ring (`session/send.rs`, `session/receive.rs`). A packet of the
+//!   peer's buffers sent back goes home in them (an echo copies nothing); packets of other pools are copied
+//!   into the port's pool first (counted). Slots are eight bytes per buflet (`entry.rs`).
 //! - The peer is untrusted: ring indices that are impossible end the connection; an entry naming a buffer
 //!   out of range, one already given, or a window beyond its buffer is counted (`ierrors`,
 //!   `bad_descriptor`) and skipped; a give-back of a buffer not lent is refused. Ledgers of what crossed
