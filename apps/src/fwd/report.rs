@@ -555,38 +555,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
     for reason in DropReason::ALL {
         by_reason.insert(reason.as_str().to_owned(), json!(drops[reason as usize]));
     }
-    let ports: Vec<Value> = r
-        .ports
-        .iter()
-        .enumerate()
-        .map(|(i, (name, s))| {
-            let mut d = Map::new();
-            for (k, v) in s.drops_by_name() {
-                d.insert(k.to_owned(), json!(v));
-            }
-            let mut port = json!({
-                "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
-                "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
-                "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
-                "filters": r.filters.get(i).cloned().flatten().map(|fs| fs.iter().map(|f| json!({
-                    "name": f.name, "passed": f.stats.passed, "dropped": f.stats.dropped, "consumed": f.stats.consumed,
-                })).collect::<Vec<_>>()),
-            });
-            if let Some(Some(t)) = r.io.get(i) {
-                let (rx, tx) = t.per_frame(s);
-                // A shm port makes no system call per frame and the kernel drops nothing of it: its own
-                // counters instead.
-                port[t.driver] = match t.shm {
-                    Some(shm) => json!({"io": t.io, "sessions": shm.sessions, "tx_copied": shm.tx_copied,
-                        "bad_returns": shm.bad_returns, "corrupt_rings": shm.corrupt_rings}),
-                    None => json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls,
-                        "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
-                        "missed": t.missed}),
-                };
-            }
-            port
-        })
-        .collect();
+    let ports: Vec<Value> = r.ports.iter().enumerate().map(|(i, (name, s))| port_json(r, i, name, s)).collect();
     let t = &r.totals;
     let rates = r.rates();
     let cpp = cycles_per_packet(t, r.cores.len(), r.secs);
@@ -641,6 +610,35 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         })),
         "warnings": warnings(plan, r),
     })
+}
+
+/// Port `i`'s counters, drops, filters and rates, and how its frames move (its driver's own counters).
+fn port_json(r: &Report, i: usize, name: &str, s: &PortStats) -> Value {
+    let mut d = Map::new();
+    for (k, v) in s.drops_by_name() {
+        d.insert(k.to_owned(), json!(v));
+    }
+    let mut port = json!({
+        "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
+        "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
+        "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
+        "filters": r.filters.get(i).cloned().flatten().map(|fs| fs.iter().map(|f| json!({
+            "name": f.name, "passed": f.stats.passed, "dropped": f.stats.dropped, "consumed": f.stats.consumed,
+        })).collect::<Vec<_>>()),
+    });
+    if let Some(Some(t)) = r.io.get(i) {
+        let (rx, tx) = t.per_frame(s);
+        // A shm port makes no system call per frame and the kernel drops nothing of it: its own counters
+        // instead.
+        port[t.driver] = match t.shm {
+            Some(shm) => json!({"io": t.io, "sessions": shm.sessions, "tx_copied": shm.tx_copied,
+                "bad_returns": shm.bad_returns, "corrupt_rings": shm.corrupt_rings}),
+            None => json!({"io": t.io, "queues": t.queues, "rx_syscalls": t.rx_syscalls,
+                "tx_syscalls": t.tx_syscalls, "rx_syscalls_per_frame": rx, "tx_syscalls_per_frame": tx,
+                "missed": t.missed}),
+        };
+    }
+    port
 }
 
 /// The capture's line: format, file, snap length, and what did not make it (or not in order).
