@@ -234,6 +234,76 @@ pub struct AfPacketPort {
     events: EventBus,
 }
 
+/// The settings `open` checks before it asks the kernel for anything.
+fn check_settings(config: &AfPacketConfig) -> Result<(), AfPacketError> {
+    check_name(&config.ifname)?;
+    if !(1..=MAX_QUEUES).contains(&config.queues) {
+        return Err(AfPacketError::Queues { value: config.queues, max: MAX_QUEUES });
+    }
+    check_ring("af-packet-rx-blocks", config.rx_blocks, 2, MAX_RX_BLOCKS, "")?;
+    check_ring("af-packet-tx-frames", config.tx_frames, 1, MAX_TX_FRAMES, "")?;
+    check_ring("af-packet-block-timeout-ms", config.block_timeout_ms, 0, MAX_BLOCK_TIMEOUT_MS, "")?;
+    Ok(())
+}
+
+/// What `open` learns of the interface it binds to, which must exist, be up, and be Ethernet (or loopback).
+struct FoundInterface {
+    dev: NetDev,
+    ifindex: i32,
+    mac: [u8; 6],
+    mtu: u32,
+    /// Its carrier is up.
+    running: bool,
+}
+
+impl FoundInterface {
+    /// Looks `name` up from this thread, like the packet sockets: the same namespace.
+    fn find(name: &str) -> Result<FoundInterface, AfPacketError> {
+        let dev = NetDev::find(name).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENODEV) => AfPacketError::NoSuchInterface { name: name.to_owned() },
+            _ => AfPacketError::Os { op: "look up the interface (SIOCGIFINDEX)", source: e },
+        })?;
+        let flags = dev.flags().map_err(AfPacketError::os("read the interface flags (SIOCGIFFLAGS)"))?;
+        if flags & libc::IFF_UP == 0 {
+            return Err(AfPacketError::InterfaceDown { name: name.to_owned() });
+        }
+        let (mac, hatype) = dev.hw_addr().map_err(AfPacketError::os("read the MAC address (SIOCGIFHWADDR)"))?;
+        if hatype != libc::ARPHRD_ETHER && hatype != libc::ARPHRD_LOOPBACK {
+            return Err(AfPacketError::NotEthernet { name: name.to_owned(), link_type: hatype });
+        }
+        let mtu = dev.mtu().map_err(AfPacketError::os("read the MTU (SIOCGIFMTU)"))?;
+        Ok(FoundInterface { ifindex: dev.index() as i32, dev, mac, mtu, running: flags & libc::IFF_RUNNING != 0 })
+    }
+}
+
+/// One packet socket per queue (`first` is the first's), each with its rings; with several, all in one
+/// fanout group (its id returned), receiving their shares only once every one is in it.
+fn open_queues(
+    config: &AfPacketConfig,
+    layout: RingLayout,
+    ifindex: i32,
+    first: OwnedFd,
+) -> Result<(Vec<Queue>, Option<u16>), AfPacketError> {
+    let multi = config.queues > 1;
+    let mut fanout = None;
+    let mut queues = Vec::with_capacity(config.queues);
+    let mut first = Some(first);
+    for _ in 0..config.queues {
+        let fd = match first.take() {
+            Some(fd) => fd,
+            None => packet_socket()?,
+        };
+        queues.push(open_queue(fd, config, layout, ifindex, multi.then_some(&mut fanout))?);
+    }
+    if multi {
+        // Every socket is in the group: from here on each receives its share.
+        for q in &queues {
+            sys::detach_filter(q.sock.fd()).map_err(AfPacketError::os("remove the start-up filter"))?;
+        }
+    }
+    Ok((queues, fanout))
+}
+
 impl AfPacketPort {
     /// Binds to interface `config.ifname` (in the calling thread's network namespace) with
     /// `config.queues` packet sockets; received frames are copied into packets from `pool`.
@@ -242,48 +312,12 @@ impl AfPacketPort {
     /// A bad setting (name, queues, ring geometry), no CAP_NET_RAW, no such interface, the interface is
     /// down or not Ethernet, or another system error (named).
     pub fn open(config: &AfPacketConfig, pool: Pool) -> Result<AfPacketPort, AfPacketError> {
-        check_name(&config.ifname)?;
-        if !(1..=MAX_QUEUES).contains(&config.queues) {
-            return Err(AfPacketError::Queues { value: config.queues, max: MAX_QUEUES });
-        }
-        check_ring("af-packet-rx-blocks", config.rx_blocks, 2, MAX_RX_BLOCKS, "")?;
-        check_ring("af-packet-tx-frames", config.tx_frames, 1, MAX_TX_FRAMES, "")?;
-        check_ring("af-packet-block-timeout-ms", config.block_timeout_ms, 0, MAX_BLOCK_TIMEOUT_MS, "")?;
-        let name = config.ifname.clone();
+        check_settings(config)?;
+        // A missing capability is the first error, before any about the interface.
         let first = packet_socket()?;
-        // Found from this thread, like the packet sockets: the same namespace.
-        let dev = NetDev::find(&name).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENODEV) => AfPacketError::NoSuchInterface { name: name.clone() },
-            _ => AfPacketError::Os { op: "look up the interface (SIOCGIFINDEX)", source: e },
-        })?;
-        let ifindex = dev.index() as i32;
-        let flags = dev.flags().map_err(AfPacketError::os("read the interface flags (SIOCGIFFLAGS)"))?;
-        if flags & libc::IFF_UP == 0 {
-            return Err(AfPacketError::InterfaceDown { name });
-        }
-        let (mac, hatype) = dev.hw_addr().map_err(AfPacketError::os("read the MAC address (SIOCGIFHWADDR)"))?;
-        if hatype != libc::ARPHRD_ETHER && hatype != libc::ARPHRD_LOOPBACK {
-            return Err(AfPacketError::NotEthernet { name, link_type: hatype });
-        }
-        let mtu = dev.mtu().map_err(AfPacketError::os("read the MTU (SIOCGIFMTU)"))?;
-        let layout = layout(config, mtu)?;
-        let multi = config.queues > 1;
-        let mut fanout = None;
-        let mut queues = Vec::with_capacity(config.queues);
-        let mut first = Some(first);
-        for _ in 0..config.queues {
-            let fd = match first.take() {
-                Some(fd) => fd,
-                None => packet_socket()?,
-            };
-            queues.push(open_queue(fd, config, layout, ifindex, multi.then_some(&mut fanout))?);
-        }
-        if multi {
-            // Every socket is in the group: from here on each receives its share.
-            for q in &queues {
-                sys::detach_filter(q.sock.fd()).map_err(AfPacketError::os("remove the start-up filter"))?;
-            }
-        }
+        let found = FoundInterface::find(&config.ifname)?;
+        let layout = layout(config, found.mtu)?;
+        let (queues, fanout) = open_queues(config, layout, found.ifindex, first)?;
         let geometry = RingGeometry {
             rx_block_size: layout.rx_block_size,
             rx_blocks: layout.rx_blocks,
@@ -293,7 +327,8 @@ impl AfPacketPort {
             tx_blocks: layout.tx_blocks,
         };
         log::info!(
-            "{name}: AF_PACKET, {} queue(s), rx {} blocks of {} KiB, tx {} frames of {} bytes, {} MiB of rings",
+            "{}: AF_PACKET, {} queue(s), rx {} blocks of {} KiB, tx {} frames of {} bytes, {} MiB of rings",
+            config.ifname,
             queues.len(),
             geometry.rx_blocks,
             geometry.rx_block_size >> 10,
@@ -301,20 +336,19 @@ impl AfPacketPort {
             geometry.tx_frame_size,
             (geometry.bytes_per_queue() * queues.len()) >> 20
         );
-        let running = flags & libc::IFF_RUNNING != 0;
-        let capacity = frame_capacity(&pool);
+        let (mtu, capacity) = (found.mtu, frame_capacity(&pool));
         Ok(AfPacketPort {
-            dev,
+            dev: found.dev,
             queues,
             fanout,
             pool,
-            mac,
+            mac: found.mac,
             mtu,
             geometry,
             rx_limits: frame_limits(mtu, capacity),
             tx_limits: frame_limits(mtu, layout.tx_room()),
             tx_untagged_max: untagged_max(&layout, mtu),
-            link: if running { LinkState::Up } else { LinkState::Down },
+            link: if found.running { LinkState::Up } else { LinkState::Down },
             polls: 0,
             counters: Arc::default(),
             af_counters: Arc::default(),
