@@ -93,27 +93,35 @@ pub struct TapPort {
     events: EventBus,
 }
 
-impl TapPort {
-    /// Creates the interface and opens its queues; packets are allocated from `pool`.
-    ///
-    /// # Errors
-    /// A bad setting (name, queues, MTU), no /dev/net/tun, no CAP_NET_ADMIN, or another system error.
-    pub fn open(config: &TapConfig, pool: Pool) -> Result<TapPort, TapError> {
-        check_name(&config.name)?;
-        if !(1..=MAX_QUEUES).contains(&config.queues) {
-            return Err(TapError::Queues { value: config.queues, max: MAX_QUEUES });
-        }
-        let capacity = frame_capacity(&pool);
-        let max_mtu = capacity.saturating_sub(ROOM_OVERHEAD);
-        if !(MIN_MTU..=max_mtu).contains(&config.mtu) {
-            return Err(TapError::Mtu { value: config.mtu, min: MIN_MTU, max: max_mtu });
-        }
-        if let Some(e) = super::unavailable() {
-            return Err(match e {
-                TapError::NotPermitted { .. } => TapError::NotPermitted { name: config.name.clone() },
-                other => other,
-            });
-        }
+/// The settings `open` checks before it asks the kernel for anything, and whether the kernel can make a
+/// TAP interface here at all.
+fn check_settings(config: &TapConfig, pool: &Pool) -> Result<(), TapError> {
+    check_name(&config.name)?;
+    if !(1..=MAX_QUEUES).contains(&config.queues) {
+        return Err(TapError::Queues { value: config.queues, max: MAX_QUEUES });
+    }
+    let max_mtu = frame_capacity(pool).saturating_sub(ROOM_OVERHEAD);
+    if !(MIN_MTU..=max_mtu).contains(&config.mtu) {
+        return Err(TapError::Mtu { value: config.mtu, min: MIN_MTU, max: max_mtu });
+    }
+    match super::unavailable() {
+        Some(TapError::NotPermitted { .. }) => Err(TapError::NotPermitted { name: config.name.clone() }),
+        Some(other) => Err(other),
+        None => Ok(()),
+    }
+}
+
+/// The interface the kernel made: its name, one descriptor per queue, a socket for its settings, and its
+/// MAC address; up, with the MTU and MAC asked for.
+struct Made {
+    name: String,
+    fds: Vec<OwnedFd>,
+    control: OwnedFd,
+    interface_mac: [u8; 6],
+}
+
+impl Made {
+    fn create(config: &TapConfig) -> Result<Made, TapError> {
         let multi = config.queues > 1;
         let (first, name) = open_queue(&config.name, multi)?;
         let mut fds = vec![first];
@@ -128,41 +136,66 @@ impl TapPort {
         sys::set_mtu(&control, &name, config.mtu).map_err(TapError::os("set MTU"))?;
         let flags = sys::flags(&control, &name).map_err(TapError::os("read interface flags"))?;
         sys::set_flags(&control, &name, flags | libc::IFF_UP).map_err(TapError::os("bring the interface up"))?;
-        let max_buflets = usize::from(pool.max_buflets());
-        let mut why_not = None;
-        let queues: Vec<Queue> = fds
-            .into_iter()
-            .map(|fd| {
-                let (q, why) = Queue::new(fd, max_buflets, config.io_uring);
-                why_not = why_not.take().or(why);
-                q
-            })
-            .collect();
-        let io = queues[0].io();
-        match why_not {
-            Some(why) => {
-                log::warn!(
-                    "{name}: io_uring unavailable ({why}); moving frames with {} (one system call per frame)",
-                    io.as_str()
-                )
-            }
-            None => log::info!("{name}: {} queue(s), frames move with {}", queues.len(), io.as_str()),
+        Ok(Made { name, fds, control, interface_mac })
+    }
+}
+
+/// A queue over each descriptor, moving frames with io_uring where it can (`io_uring`); says in the log
+/// how frames move, and why not with io_uring when it could not.
+fn queues_over(fds: Vec<OwnedFd>, max_buflets: usize, io_uring: bool, name: &str) -> Vec<Queue> {
+    let mut why_not = None;
+    let queues: Vec<Queue> = fds
+        .into_iter()
+        .map(|fd| {
+            let (q, why) = Queue::new(fd, max_buflets, io_uring);
+            why_not = why_not.take().or(why);
+            q
+        })
+        .collect();
+    let io = queues[0].io();
+    match why_not {
+        Some(why) => {
+            log::warn!(
+                "{name}: io_uring unavailable ({why}); moving frames with {} (one system call per frame)",
+                io.as_str()
+            )
         }
-        let id: u32 = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
-        let [_, _, hi, lo] = id.to_be_bytes();
-        let mut station_mac = [0x02, b'p', b'k', b't', hi, lo];
-        if station_mac == interface_mac {
-            station_mac[5] ^= 1;
-        }
+        None => log::info!("{name}: {} queue(s), frames move with {}", queues.len(), io.as_str()),
+    }
+    queues
+}
+
+/// The number in the interface's name, and the MAC address pktloop answers as on it (made of that number,
+/// and never the interface's own).
+fn station_of(name: &str, interface_mac: [u8; 6]) -> (u32, [u8; 6]) {
+    let id: u32 = name.trim_start_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or(0);
+    let [_, _, hi, lo] = id.to_be_bytes();
+    let mut station_mac = [0x02, b'p', b'k', b't', hi, lo];
+    if station_mac == interface_mac {
+        station_mac[5] ^= 1;
+    }
+    (id, station_mac)
+}
+
+impl TapPort {
+    /// Creates the interface and opens its queues; packets are allocated from `pool`.
+    ///
+    /// # Errors
+    /// A bad setting (name, queues, MTU), no /dev/net/tun, no CAP_NET_ADMIN, or another system error.
+    pub fn open(config: &TapConfig, pool: Pool) -> Result<TapPort, TapError> {
+        check_settings(config, &pool)?;
+        let made = Made::create(config)?;
+        let queues = queues_over(made.fds, usize::from(pool.max_buflets()), config.io_uring, &made.name);
+        let (id, station_mac) = station_of(&made.name, made.interface_mac);
         let limits = Limits { min: 14, max: (config.mtu + FRAME_OVERHEAD) as usize };
         Ok(TapPort {
-            name,
+            name: made.name,
             id,
             queues,
-            control,
+            control: made.control,
             pool,
             station_mac,
-            interface_mac,
+            interface_mac: made.interface_mac,
             mtu: config.mtu,
             limits,
             carrier: true,
