@@ -1,5 +1,5 @@
-//! Reading and writing a packet's bytes in place: its buflets, its data as one slice when it is one
-//! buffer, and ranges that may span buflets.
+//! Reading and writing a packet's bytes in place: its buflets, its first buflet's data as one slice (all of
+//! it for a packet of one buffer), and ranges that may span buflets.
 
 use super::{Buflet, Packet, PacketError};
 use crate::pool::buflet::NIL;
