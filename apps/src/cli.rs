@@ -377,10 +377,16 @@ worker per port (loop) or per two (paired: port 2k <-> 2k+1); generators send to
 interfaces, and icmpecho answers for --ip there as on TAP ports. AF_XDP ports get pools of at least 4096 \
 buffers per queue (their rings hold up to 3072).")]
 pub struct FwdArgs {
-    /// Ports: feth, null or tap (as many as the run needs), or a comma-separated list of ports, each one
-    /// port of the run: feth (a pair), null, tap, afpacket:IFNAME[:QUEUES], afxdp:IFNAME[:QUEUES], shm:PATH (a
-    /// peer in another process; see --role)
-    #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
+    // The help text is an attribute, not a doc comment: rustdoc would read `[:QUEUES]` as a link.
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "feth",
+        value_parser = crate::portspec::parse_list,
+        help = "Ports: feth, null or tap (as many as the run needs), or a comma-separated list of ports, each \
+                one port of the run: feth (a pair), null, tap, afpacket:IFNAME[:QUEUES], afxdp:IFNAME[:QUEUES], \
+                shm:PATH (a peer in another process; see --role)"
+    )]
     pub port: crate::portspec::PortList,
     /// Forwarding mode
     #[arg(long, value_enum, default_value = "io")]

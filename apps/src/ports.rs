@@ -410,7 +410,7 @@ fn reaching_outside(port: impl Port + 'static, io: IoInfo, index: usize) -> Port
     PortSet { ports: vec![Box::new(port)], info: vec![info], pools }
 }
 
-/// The address generators on real interfaces send to, as testpmd's default peers: 02:00:00:00:00:<port>.
+/// The address generators on real interfaces send to, as testpmd's default peers: `02:00:00:00:00:<port>`.
 fn wire_peer(index: usize) -> [u8; 6] {
     [0x02, 0, 0, 0, 0, index as u8]
 }

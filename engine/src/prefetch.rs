@@ -26,8 +26,8 @@ pub fn write(p: *const u8, bytes: usize) {
     Writes::new().ask(p, bytes);
 }
 
-/// [`write`] for a loop: whether the CPU has `PREFETCHW`, looked up once when made and then a flag in a
-/// register, where each call of [`write`] loads it again (two loads and two branches per line: txonly with
+/// [`write()`] for a loop: whether the CPU has `PREFETCHW`, looked up once when made and then a flag in a
+/// register, where each call of [`write()`] loads it again (two loads and two branches per line: txonly with
 /// private pools moved 1.03x, split 1.07x, with the flag in a register).
 #[derive(Clone, Copy, Debug)]
 pub struct Writes {
@@ -45,7 +45,7 @@ impl Writes {
         }
     }
 
-    /// Hints that the `bytes` from `p` will be written soon, as [`write`].
+    /// Hints that the `bytes` from `p` will be written soon, as [`write()`].
     #[inline(always)]
     pub fn ask(self, p: *const u8, bytes: usize) {
         #[cfg(all(target_arch = "x86_64", not(loom)))]
