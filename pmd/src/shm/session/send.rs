@@ -19,6 +19,15 @@ enum Lent {
     Chain { home: bool },
 }
 
+impl Lent {
+    /// Whether the buffers are the peer's, going back to it.
+    fn home(&self) -> bool {
+        match *self {
+            Lent::One { home, .. } | Lent::Chain { home } => home,
+        }
+    }
+}
+
 /// Slots packet `p` may take on the data ring at most.
 fn most_slots(p: &Packet) -> u32 {
     entry::most_slots(p.buflet_count())
@@ -82,14 +91,11 @@ impl Session {
         for p in pkts.drain(..taken) {
             let len = p.len();
             let Some(lent) = self.lend(p, side, &mut chain) else { continue };
+            // A buffer going home sits where its owner's pool puts data.
+            let usual = if lent.home() { self.peer.headroom() } else { headroom };
             match lent {
-                // A buffer going home sits where its owner's pool puts data.
-                Lent::One { buf, home } => {
-                    let usual = if home { self.peer.headroom() } else { headroom };
-                    self.write_buffer(buf, false, home, usual, &mut used);
-                }
+                Lent::One { buf, home } => self.write_buffer(buf, false, home, usual, &mut used),
                 Lent::Chain { home } => {
-                    let usual = if home { self.peer.headroom() } else { headroom };
                     for (i, &b) in chain.iter().enumerate() {
                         let more = i + 1 < chain.len();
                         self.write_buffer(b, more, home, entry::usual_offset(i == 0, usual), &mut used);
