@@ -374,7 +374,8 @@ and flowgen send frames into the kernel, rxonly counts the kernel's frames, io/m
 frames back (loop) or to the other TAP port of the pair (--topology paired). \
 A list of ports (--port afxdp:veth0, --port afpacket:eth1:4,tap) makes exactly those ports, in order, one \
 worker per port (loop) or per two (paired: port 2k <-> 2k+1); generators send to 02:00:00:00:00:<port> on real \
-interfaces, and icmpecho answers for --ip there as on TAP ports. AF_XDP ports get pools of at least 4096 \
+interfaces, and icmpecho answers for --ip there as on TAP ports. A feth pair in a list sends from its first port \
+to its second in txonly, rxonly, flowgen and icmpecho, as --port feth does. AF_XDP ports get pools of at least 4096 \
 buffers per queue (their rings hold up to 3072).")]
 pub struct FwdArgs {
     // The help text is an attribute, not a doc comment: rustdoc would read `[:QUEUES]` as a link.

@@ -132,3 +132,25 @@ fn the_poll_loops_allocate_nothing_once_running() {
         assert!(v["received"].as_u64().unwrap() > 0, "latency {case:?}");
     }
 }
+
+#[test]
+fn a_feth_pair_in_a_port_list_sends_to_itself_in_the_modes_that_do_not_forward() {
+    // Before: in a list each feth port ran the mode's own job, so in txonly both ends generated, nothing
+    // received, and the pair stalled once its rings filled (a few hundred frames); in rxonly both received
+    // and nothing ever reached them. Now the pair's first port generates (pings) and its second receives
+    // (answers), as `--port feth` alone does.
+    for (list, feth0) in [("feth,null", 0), ("null,feth", 1)] {
+        for mode in ["txonly", "rxonly", "flowgen", "icmpecho"] {
+            let args = ["fwd", "--port", list, "--mode", mode, "--duration", "0.3", "--allow-shared-cores", "--json"];
+            let v = json(&args);
+            assert_eq!(v["accounting"]["unaccounted"], 0, "{args:?}");
+            let port = |i: usize, key: &str| v["ports"][i][key].as_u64().unwrap();
+            assert_eq!(v["ports"][feth0]["name"], "feth0", "{args:?}");
+            let (sent, received) = (port(feth0, "tx_packets"), port(feth0 + 1, "rx_packets"));
+            assert!(received > 100_000, "{args:?}: feth1 received {received} of the {sent} feth0 sent");
+            if mode != "icmpecho" {
+                assert_eq!(port(feth0 + 1, "tx_packets"), 0, "{args:?}: the receiving end sends nothing");
+            }
+        }
+    }
+}

@@ -442,10 +442,16 @@ impl Plan {
 
     /// The spec of run port `index` in a list run.
     pub fn spec_of(&self, index: usize) -> Option<&PortSpec> {
+        self.place_of(index).map(|(spec, _)| spec)
+    }
+
+    /// The spec of run port `index` in a list run, and which of that spec's ports it is (0, or 1 for a
+    /// feth pair's second port).
+    fn place_of(&self, index: usize) -> Option<(&PortSpec, usize)> {
         let mut first = 0;
         for spec in &self.list {
             if index < first + spec.port_count() {
-                return Some(spec);
+                return Some((spec, index - first));
             }
             first += spec.port_count();
         }
@@ -566,6 +572,33 @@ impl Plan {
         Job::Forward { rx, tx, queue, op: self.op().unwrap_or(FwdOp::Io), seed_left: seeds, seed }
     }
 
+    /// The job of a feth pair's port `g` (run index; `end` 0 for the pair's first port, 1 for the second)
+    /// in the modes that do not forward, polled as the worker's local port `local`: the first port
+    /// generates (or pings), the second receives (or answers), so that what one sends the other takes.
+    fn feth_end_job(
+        &self,
+        macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6]),
+        (g, end): (usize, usize),
+        local: usize,
+        share: (usize, usize),
+    ) -> Job {
+        match (self.mode, end) {
+            (Mode::Icmpecho, 0) => {
+                let (mac, _) = macs(g);
+                Job::Ping {
+                    port: local,
+                    template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
+                    arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
+                    peer_ip: frame::IP_B,
+                    quota: self.quota(share),
+                }
+            }
+            (Mode::Icmpecho, _) => Job::Echo { port: local, queue: 0, ip: frame::IP_B, counted: false },
+            (_, 0) => Job::Generate { port: local, queue: 0, gen: self.generator(macs, g, share, false) },
+            _ => Job::Receive { port: local, queue: 0 },
+        }
+    }
+
     /// The feth pair: one worker per port, or one worker for both.
     fn assign_feth(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
         // Run ports 2u and 2u+1 are queue u % queues of pair u / queues: they cross each other.
@@ -573,23 +606,9 @@ impl Plan {
         let share = |u: usize| (u % self.feth.queues, self.feth.queues);
         // The job of run port `g` (the generator side when even), polled as the worker's local port `local`.
         let jobs_for = |g: usize, local: usize| -> Job {
-            match (self.mode, g % 2) {
-                (Mode::Io | Mode::Mac | Mode::Macswap, _) => self.forward(macs, (local, local, g), 0, self.tx_first),
-                (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, 0) => {
-                    Job::Generate { port: local, queue: 0, gen: self.generator(macs, g, share(g / 2), false) }
-                }
-                (Mode::Txonly | Mode::Rxonly | Mode::Flowgen, _) => Job::Receive { port: local, queue: 0 },
-                (Mode::Icmpecho, 0) => {
-                    let (mac, _) = macs(g);
-                    Job::Ping {
-                        port: local,
-                        template: frame::icmp_echo_request(mac, frame::BROADCAST, self.pkt_len),
-                        arp: frame::arp_request(mac, frame::IP_A, frame::IP_B),
-                        peer_ip: frame::IP_B,
-                        quota: self.quota(share(g / 2)),
-                    }
-                }
-                (Mode::Icmpecho, _) => Job::Echo { port: local, queue: 0, ip: frame::IP_B, counted: false },
+            match self.mode {
+                Mode::Io | Mode::Mac | Mode::Macswap => self.forward(macs, (local, local, g), 0, self.tx_first),
+                _ => self.feth_end_job(macs, (g, g % 2), local, share(g / 2)),
             }
         };
         let mut a = Assignment { ports: Vec::new(), jobs: Vec::new(), port_count: 2 * units };
@@ -627,8 +646,17 @@ impl Plan {
                     (_, Some(spec)) => queues_of(spec, &self.tap),
                     _ => 1,
                 };
+                let feth_end = match self.place_of(g) {
+                    Some((PortSpec::Feth, end)) => Some(end),
+                    _ => None,
+                };
                 for queue in 0..queues {
                     mine.push(match self.mode {
+                        // A feth pair in a list sends to itself, as the pair does alone.
+                        Mode::Txonly | Mode::Rxonly | Mode::Flowgen | Mode::Icmpecho if feth_end.is_some() => {
+                            let end = feth_end.unwrap_or_default();
+                            self.feth_end_job(macs, (g, end), k, (0, 1))
+                        }
                         Mode::Txonly | Mode::Flowgen => {
                             Job::Generate { port: k, queue, gen: self.generator(macs, g, (queue, queues), true) }
                         }
