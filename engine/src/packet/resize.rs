@@ -210,7 +210,9 @@ impl Packet {
     pub fn set_headroom(&mut self, headroom: usize) -> Result<(), PacketError> {
         let empty = self.is_empty();
         let h = self.head_desc_mut();
-        if !empty || h.start as usize + headroom > h.limit as usize {
+        // Compared with the region's size, not added to its start: any `headroom` a caller passes, however
+        // large, is refused rather than wrapping into a small offset.
+        if !empty || headroom > (h.limit - h.start) as usize {
             return Err(PacketError::NoHeadroom);
         }
         h.off = h.start + headroom as u32;

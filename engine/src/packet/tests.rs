@@ -888,3 +888,56 @@ fn a_burst_of_chains_larger_than_one_bulk_is_made_one_packet_at_a_time() {
     out.clear();
     assert_eq!((p.in_use(), p.stats().alloc_failures), (0, 0));
 }
+
+#[test]
+fn headrooms_past_the_region_are_refused_however_large() {
+    // Before: the headroom was added to the region's start, so a value near `usize::MAX` wrapped to a small
+    // sum, passed the check, and set the data start before the region (writes then went past the buffer).
+    let p = pool(8, 2048, 0, 1);
+    let mut host = p.packet_from(&[1u8; 100]).unwrap();
+    let mut view = host.carve_tail(0).unwrap();
+    let start = 112; // the host's 100 bytes, rounded up to 16
+    for huge in [usize::MAX, usize::MAX - start + 1, usize::MAX - 111, 1 << 32, (1 << 32) - start] {
+        assert_eq!(view.set_headroom(huge), Err(PacketError::NoHeadroom), "headroom {huge}");
+        assert!(view.carve_tail(huge).is_none(), "carve with headroom {huge}");
+        assert!(view.headroom() <= 2048 - start, "headroom {huge}");
+    }
+    assert_eq!(view.set_headroom(2048 - start), Ok(()), "the whole region is a valid headroom");
+    assert_eq!(view.set_headroom(2048 - start + 1), Err(PacketError::NoHeadroom));
+    assert!(host.carve_tail(usize::MAX).is_none());
+    drop((host, view));
+    assert_eq!(p.in_use(), 0);
+}
+
+/// Run in a child process by [`a_share_count_that_would_wrap_aborts`]: views carved one from another, each
+/// reserving the most shares it can, until the buffer's count passes half its range.
+fn share_until_abort() {
+    let p = pool(33_000, 2048, 0, 1);
+    let mut tail = p.packet_from(&[1u8; 16]).unwrap();
+    let mut held = Vec::new();
+    // 32,770 reserves of 65,535 shares pass 2^31; 65,537 would wrap the count to 1.
+    for _ in 0..32_770 {
+        let next = tail.carve_tail(0).expect("an empty view carves again");
+        let mut carved = std::mem::replace(&mut tail, next);
+        carved.reserve_views(u16::MAX);
+        held.push(carved);
+    }
+}
+
+#[test]
+fn a_share_count_that_would_wrap_aborts() {
+    // Before: the count wrapped silently, and a host dropped with the count back at 1 went to the pool while
+    // its views still used the buffer. Now, as `Arc`'s count does, it aborts the process.
+    const CHILD: &str = "PKTLOOP_SHARE_WRAP_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        share_until_abort();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "packet::tests::a_share_count_that_would_wrap_aborts", "--test-threads", "1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stdout));
+}

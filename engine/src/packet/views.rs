@@ -23,7 +23,8 @@ impl Packet {
         self.materialize();
         let h = self.head_desc();
         let end = (h.off + h.len).next_multiple_of(16);
-        h.next == NIL && (end as usize + headroom) < h.limit as usize
+        // Compared with what is left, not added to `end`: a huge `headroom` is refused rather than wrapping.
+        h.next == NIL && headroom < (h.limit as usize).saturating_sub(end as usize)
     }
 
     /// [`Packet::carve_tail`] with the view's descriptor taken from `holder`, a new empty packet of the same

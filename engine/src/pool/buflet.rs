@@ -14,6 +14,12 @@ use crate::meta::PacketMeta;
 use arrayvec::ArrayVec;
 use std::sync::atomic::Ordering;
 
+/// Most holders a buffer's count may reach before [`PoolInner::share_n`] aborts: half the count's range, so
+/// that no add of at most [`MAX_SHARES_ADDED`] on top of it can wrap.
+pub(crate) const MAX_SHARES: u32 = u32::MAX / 2;
+/// Most holders one [`PoolInner::share_n`] adds (a packet reserves at most a `u16` of shares at once).
+pub(crate) const MAX_SHARES_ADDED: u32 = u16::MAX as u32;
+
 /// No buffer: the end of a chain.
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -181,10 +187,17 @@ impl PoolInner {
         self.share_n(mem, 1);
     }
 
-    /// Adds `n` holders to buffer `mem`'s memory at once.
+    /// Adds `n` holders to buffer `mem`'s memory at once (`n` at most [`MAX_SHARES_ADDED`]).
+    ///
+    /// Aborts the process, as `Arc` does, when the count already passed [`MAX_SHARES`]: safe code can carve
+    /// views of views and reserve shares for each without end, and a count that wrapped would free the
+    /// buffer under its holders.
     #[inline]
     pub(crate) fn share_n(&self, mem: u32, n: u32) {
-        self.refcnt(mem).fetch_add(n, Ordering::Relaxed);
+        debug_assert!(n <= MAX_SHARES_ADDED);
+        if self.refcnt(mem).fetch_add(n, Ordering::Relaxed) > MAX_SHARES {
+            std::process::abort();
+        }
     }
 
     /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (the buffer is free now, and
