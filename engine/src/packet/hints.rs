@@ -24,11 +24,12 @@ impl Packet {
     }
 
     /// Hints that the first `bytes` of a plain packet's room will be written soon (a driver about to copy a
-    /// burst into new packets): their lines are fetched owned, together. Nothing for other packets.
+    /// burst into new packets): their lines are fetched owned, together. Nothing for other packets. At most
+    /// the largest buffer a pool has is hinted, however large `bytes` (a hint loops over every line).
     #[inline]
     pub fn prefetch_room(&self, bytes: usize) {
         if self.is_plain() {
-            crate::prefetch::write(self.plain_ptr(), bytes);
+            crate::prefetch::write(self.plain_ptr(), bytes.min(crate::pool::MAX_BUFFER_BYTES as usize));
         }
     }
 

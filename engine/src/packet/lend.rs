@@ -223,8 +223,8 @@ impl Pool {
     /// a device, say).
     ///
     /// # Safety
-    /// `buf.index` is a buffer of this pool that the caller owns (taken with [`Pool::get_bulk`] or
-    /// [`Packet::into_buffer`] and not given back since), and `buf.offset + buf.len` is at most
+    /// `buf.index` is a buffer of this pool that the caller owns (as [`Pool::put_bulk`] says: taken raw
+    /// or out of a packet, and not given back since), and `buf.offset + buf.len` is at most
     /// [`Pool::buf_size`]. The packet now owns it.
     #[inline]
     pub unsafe fn packet_from_buffer(&self, buf: LentBuffer) -> Packet {

@@ -63,7 +63,9 @@ fn with_cell<R>(pool: &PoolInner, f: impl FnOnce(&mut super::cell::Held<'_>) -> 
                 // Replacing a slot of an older pool under this id retires its cell (Slot's drop).
                 *slot = new_slot(pool);
             }
-            let mut held = slot.as_ref()?.cell.enter()?;
+            // SAFETY: the slot is this thread's own (a thread local), so this thread owns its cell; the
+            // `RefCell` borrow above refuses a nested call, so no other `Held` of it is alive.
+            let mut held = unsafe { slot.as_ref()?.cell.enter()? };
             Some(f(&mut held))
         })
         .ok()
@@ -134,9 +136,13 @@ pub(crate) unsafe fn put_bulk_with(pool: &PoolInner, n: usize, fill: impl FnOnce
 /// As for [`put_bulk_with`].
 #[cold]
 unsafe fn put_uncached(pool: &PoolInner, n: usize, fill: &mut dyn FnMut(&mut [u32])) {
+    if n == 0 {
+        return;
+    }
     let mut idxs = [0u32; MAX_BULK];
     fill(&mut idxs[..n]);
-    // SAFETY: we still own buffers of the pool, which keeps it registered.
+    // SAFETY: we still own the `n` (at least one) buffers of the pool being given back, which keeps it
+    // registered.
     let held = unsafe { upgrade(pool) };
     // SAFETY: forwarded contract.
     unsafe { held.depot.push(pool, &idxs[..n]) };

@@ -94,12 +94,18 @@ impl CacheCell {
     }
 
     /// The owner takes the cell for one operation; `None` once it has been stolen.
+    ///
+    /// # Safety
+    /// Only the cell's owner calls this (one thread, the same every time), and never while a [`Held`] it
+    /// returned is alive: an inner `Held` leaving would clear `busy` under the outer one, and a retiring
+    /// pool could then take the stack while the outer one still works on it.
     #[inline]
-    pub(crate) fn enter(&self) -> Option<Held<'_>> {
+    pub(crate) unsafe fn enter(&self) -> Option<Held<'_>> {
         self.busy.store(true, Ordering::Relaxed);
         barrier::light();
         if self.dead.load(Ordering::Relaxed) {
-            self.busy.store(false, Ordering::Relaxed);
+            // Release, as a `Held` leaving does: the stealer's Acquire of `busy` pairs with it.
+            self.busy.store(false, Ordering::Release);
             return None;
         }
         Some(Held { cell: self })
@@ -244,7 +250,9 @@ impl Held<'_> {
         fill: impl FnOnce(&mut [u32]),
     ) {
         debug_assert!(n <= MAX_BULK);
-        // Room: the stack holds flush_at + MAX_BULK + a magazine, and is at most flush_at before a put.
+        // Room: the stack holds flush_at + MAX_BULK + a magazine. Before a put it is at most flush_at (a put
+        // above that flushed), or under size / 2 + a magazine after a refill, which can be more when a
+        // magazine outweighs the cache (a lent pool's cache of 0): either way `n` more fit.
         let len = self.with_stack(|s| {
             let len = s.len;
             fill(&mut s.objs()[len..len + n]);
@@ -320,7 +328,8 @@ mod loom_tests {
                 thread::spawn(move || {
                     for _ in 0..2 {
                         let mut got = [0u32; 2];
-                        let taken = match cell.enter() {
+                        // SAFETY: this thread owns the cell, and holds no `Held` of it.
+                        let taken = match unsafe { cell.enter() } {
                             // SAFETY: the cell caches buffers of `mem` only.
                             Some(mut held) => unsafe { held.get_with(&depot, &*mem, 2, |s| got.copy_from_slice(s)) },
                             None => {
@@ -335,7 +344,8 @@ mod loom_tests {
                         if taken {
                             mem.take(&got);
                             mem.give(&got);
-                            match cell.enter() {
+                            // SAFETY: this thread owns the cell; the `Held` above has left.
+                            match unsafe { cell.enter() } {
                                 // SAFETY: the buffers are free buffers of `mem`, given up here.
                                 Some(mut held) => unsafe {
                                     held.put_with(&depot, &*mem, 2, |s| s.copy_from_slice(&got))
@@ -351,7 +361,8 @@ mod loom_tests {
             let stolen = unsafe { cell.retire(&depot, &*mem) };
             assert!(stolen, "nobody else retires this cell");
             owner.join().unwrap();
-            assert!(cell.enter().is_none(), "a stolen cell stays dead");
+            // SAFETY: the owner thread has ended; this one is the cell's only user.
+            assert!(unsafe { cell.enter() }.is_none(), "a stolen cell stays dead");
             assert_eq!(cell.cached(), 0);
             mem.check_all_free(&depot);
         });

@@ -45,7 +45,7 @@ impl PoolConfig {
 
     pub(super) fn validate(&self) -> Result<(), KnobError> {
         check_range("pool-size", self.buffers, 1, 1 << 24, "1..=16777216")?;
-        check_range("buffer-size", self.buf_size, 64, 1 << 20, "64..=1048576")?;
+        check_range("buffer-size", self.buf_size, 64, MAX_BUFFER_BYTES, "64..=1048576")?;
         if self.headroom >= self.buf_size {
             return Err(KnobError::new("headroom", self.headroom, "less than the buffer size"));
         }
@@ -54,6 +54,9 @@ impl PoolConfig {
         Ok(())
     }
 }
+
+/// The largest buffer a pool may have, in bytes.
+pub(crate) const MAX_BUFFER_BYTES: u32 = 1 << 20;
 
 /// Pool creation failed.
 #[derive(Debug, thiserror::Error)]

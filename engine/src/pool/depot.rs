@@ -3,8 +3,9 @@
 //! A magazine is itself a free buffer whose memory holds `[count, idx_1 .. idx_count]`, the indices of up
 //! to `mag_entries` other free buffers. Moving a magazine costs one CAS however many buffers it carries, and
 //! needs no memory beyond the free buffers themselves, so the per-lcore caches refill and flush in bulk
-//! (DPDK's mempool cache) without a lock. The head carries a 32-bit tag bumped on every change, which
-//! defeats ABA.
+//! (DPDK's mempool cache) without a lock. The head carries a 39-bit tag bumped on every change, which
+//! defeats ABA: a thread stalled between reading the head and its CAS would have to sleep through 2^39
+//! magazine moves (hours at any rate a pool sees) for the tag to come round.
 //!
 //! Moving a magazine between cores is bounded by cross-core cache-line transfers (hundreds of nanoseconds
 //! each on the shared test machine), so the depot keeps them few: no shared counter (each magazine records
@@ -17,13 +18,34 @@ use crossbeam_utils::CachePadded;
 /// No magazine: the stack is empty.
 const NIL: u32 = super::buflet::NIL;
 
+/// Bits of the head word that name the top magazine; the rest is the tag. Pools hold at most 2^24
+/// buffers, so 25 bits name each of them and `NIL` (all ones).
+const TOP_BITS: u32 = 25;
+/// The top magazine's bits of the head word.
+const TOP_MASK: u64 = (1 << TOP_BITS) - 1;
+
+/// The top magazine named by head word `head` (`NIL` when empty).
+#[inline(always)]
+fn top_of(head: u64) -> u32 {
+    match head & TOP_MASK {
+        TOP_MASK => NIL,
+        top => top as u32,
+    }
+}
+
+/// The head word after `head` with `top` on top: its tag bumped.
+#[inline(always)]
+fn next_head(head: u64, top: u32) -> u64 {
+    ((head >> TOP_BITS).wrapping_add(1) << TOP_BITS) | (u64::from(top) & TOP_MASK)
+}
+
 /// Most buffer indices one magazine records besides itself: a magazine carries up to 256 buffers, the
 /// default cache size, so a cache usually refills or flushes with one magazine (fewer magazine moves per
 /// buffer; see `cache::Cache::flush`).
 pub(crate) const MAG_ENTRIES_MAX: usize = 255;
 
 pub(crate) struct Depot {
-    /// `tag << 32 | index of the top magazine` (`NIL` when empty).
+    /// `tag << TOP_BITS | index of the top magazine` ([`top_of`], [`next_head`]).
     head: CachePadded<AtomicU64>,
     /// `links[m]`: the magazine below magazine `m`.
     links: Box<[AtomicU32]>,
@@ -45,8 +67,9 @@ pub(crate) trait MagazineMemory {
 
 impl Depot {
     pub(crate) fn new(count: usize, buf_size: usize) -> Depot {
+        assert!((count as u64) < TOP_MASK, "a buffer index fits the head's {TOP_BITS} bits, NIL apart");
         Depot {
-            head: CachePadded::new(AtomicU64::new(u64::from(NIL))),
+            head: CachePadded::new(AtomicU64::new(TOP_MASK)),
             links: (0..count).map(|_| AtomicU32::new(NIL)).collect(),
             depths: (0..count).map(|_| AtomicU32::new(0)).collect(),
             mag_entries: (buf_size / 4 - 1).min(MAG_ENTRIES_MAX),
@@ -60,7 +83,7 @@ impl Depot {
 
     /// Buffers in the depot (exact when no push or pop is in flight).
     pub(crate) fn free(&self) -> usize {
-        self.depth(self.head.load(Ordering::Acquire) as u32)
+        self.depth(top_of(self.head.load(Ordering::Acquire)))
     }
 
     /// Whether the depot looked empty at a plain load: a poller that most often finds nothing checks this
@@ -68,7 +91,7 @@ impl Depot {
     /// core has pending (on a driver's path, stores to lines the other core holds).
     #[inline]
     pub(crate) fn looks_empty(&self) -> bool {
-        self.head.load(Ordering::Relaxed) as u32 == NIL
+        top_of(self.head.load(Ordering::Relaxed)) == NIL
     }
 
     /// Buffers in the stack from magazine `top` down (0 for `NIL`). Only meaningful while `top` is in the
@@ -87,7 +110,7 @@ impl Depot {
     #[inline]
     fn load_head_for_update(&self) -> u64 {
         // Any expected value works: on a match the CAS stores the same value back.
-        let guess = u64::from(NIL);
+        let guess = TOP_MASK;
         match self.head.compare_exchange(guess, guess, Ordering::Acquire, Ordering::Acquire) {
             Ok(head) | Err(head) => head,
         }
@@ -113,12 +136,12 @@ impl Depot {
             // Acquire: the depth read below must be the one published with `below`.
             let mut head = self.load_head_for_update();
             loop {
-                let below = head as u32;
+                let below = top_of(head);
                 // If `below` leaves the stack meanwhile, the tag makes the CAS fail and we read again.
                 let depth = self.depth(below) + mag.len();
                 self.depths[top as usize].store(depth as u32, Ordering::Relaxed);
                 self.links[top as usize].store(below, Ordering::Relaxed);
-                let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(top);
+                let new = next_head(head, top);
                 match self.head.compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire) {
                     Ok(_) => break,
                     Err(seen) => head = seen,
@@ -137,7 +160,7 @@ impl Depot {
     /// As for [`Depot::pop`].
     #[inline]
     pub(crate) unsafe fn prefetch_top(&self, mem: &impl MagazineMemory) {
-        let top = self.head.load(Ordering::Relaxed) as u32;
+        let top = top_of(self.head.load(Ordering::Relaxed));
         if top != NIL {
             // SAFETY: every index in the stack is a buffer of `mem` (push's contract); a stale `top` was one
             // too, and a prefetch never faults.
@@ -157,7 +180,7 @@ impl Depot {
         assert!(out.len() >= self.mag_size(), "a pop needs room for a whole magazine");
         let mut head = self.load_head_for_update();
         let (top, below) = loop {
-            let top = head as u32;
+            let top = top_of(head);
             if top == NIL {
                 return 0;
             }
@@ -167,7 +190,7 @@ impl Depot {
             crate::prefetch::read(unsafe { mem.words(top) }.cast(), 4 * (1 + self.mag_entries));
             // May read a stale link if `top` was popped meanwhile; the tag makes the CAS fail then.
             let below = self.links[top as usize].load(Ordering::Relaxed);
-            let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(below);
+            let new = next_head(head, below);
             match self.head.compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break (top, below),
                 Err(seen) => head = seen,
@@ -392,5 +415,25 @@ mod loom_tests {
             }
             mem.check_all_free(&depot);
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod head_tests {
+    use super::*;
+
+    #[test]
+    fn the_head_word_names_its_top_and_bumps_its_tag() {
+        let empty = TOP_MASK;
+        assert_eq!(top_of(empty), NIL);
+        let largest = (1u32 << 24) - 1; // the last buffer of the largest pool
+        let one = next_head(empty, largest);
+        assert_eq!(top_of(one), largest);
+        assert_eq!(one >> TOP_BITS, 1, "the tag counts changes");
+        assert_eq!(top_of(next_head(one, NIL)), NIL, "NIL round-trips");
+        assert_ne!(next_head(one, 7), next_head(next_head(next_head(one, 7), 9), 7), "ABA: same top, new tag");
+        let last_tag = u64::MAX & !TOP_MASK;
+        let wrapped = next_head(last_tag | 5, 5);
+        assert_eq!((top_of(wrapped), wrapped >> TOP_BITS), (5, 0), "the tag wraps without touching the top");
     }
 }

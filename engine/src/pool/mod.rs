@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 pub(crate) use registry::lookup;
 
+pub(crate) use config::MAX_BUFFER_BYTES;
 pub use config::{PoolConfig, PoolError, PoolStats};
 use layout::stride_of;
 pub(crate) use layout::Buffers;
@@ -437,10 +438,13 @@ impl Pool {
         self.inner.get_bulk(out)
     }
 
-    /// Returns raw buffers taken with [`Pool::get_bulk`] (at most [`MAX_BULK`] per call).
+    /// Returns raw buffers to the pool (at most [`MAX_BULK`] per call).
     ///
     /// # Safety
-    /// Every index must come from `get_bulk` on this pool, and be returned exactly once.
+    /// Every index is a buffer of this pool that the caller owns: taken raw ([`Pool::get_bulk`],
+    /// [`Pool::take_free`]) or out of a packet ([`into_buffer`](crate::Packet::into_buffer),
+    /// [`into_buffers`](crate::Packet::into_buffers), [`Pool::lend_plain_burst`]) and not given back
+    /// since; each is returned exactly once.
     pub unsafe fn put_bulk(&self, idxs: &[u32]) {
         // SAFETY: forwarded contract.
         unsafe { self.inner.put_bulk(idxs) }

@@ -275,10 +275,14 @@ impl<T: Send> Producer<T> {
         self.free_slots(want)
     }
 
+    /// Writes `value` into the slot at position `pos`.
+    ///
+    /// # Safety
+    /// `pos` is a free slot (in head..tail + capacity): the consumer has released it and will not read it
+    /// until a Release store of head publishes it. An item already there is overwritten, not dropped.
     #[inline]
-    fn write(&self, pos: usize, value: T) {
-        // SAFETY: `pos` is in head..tail+capacity, a slot the consumer has released and will not read until
-        // the Release store of head publishes it.
+    unsafe fn write(&self, pos: usize, value: T) {
+        // SAFETY: per the contract, nobody else touches the slot now.
         self.shared.slot(pos).with_mut(|p| unsafe { (*p).write(value) });
     }
 
@@ -288,7 +292,8 @@ impl<T: Send> Producer<T> {
         if self.free_slots(1) == 0 {
             return Err(Full(value));
         }
-        self.write(self.head, value);
+        // SAFETY: a free slot was seen above, and the one at head is the first of them.
+        unsafe { self.write(self.head, value) };
         self.publish(1);
         Ok(())
     }
@@ -334,7 +339,8 @@ impl<T: Send> Producer<T> {
         let mut n = 0;
         while n < free {
             let Some(value) = iter.next() else { break };
-            self.write(pos, value);
+            // SAFETY: `pos` is the `n`th of the `free` slots seen free, none published yet.
+            unsafe { self.write(pos, value) };
             pos = pos.wrapping_add(1);
             n += 1;
         }
@@ -394,9 +400,14 @@ impl<T: Send> Consumer<T> {
         self.len() == 0
     }
 
+    /// Takes the item in the slot at position `pos`.
+    ///
+    /// # Safety
+    /// `pos` is a ready slot (in tail..head, as an Acquire load of head saw it), whose item is taken once:
+    /// the tail is published past it before it is read again.
     #[inline]
-    fn read(&self, pos: usize) -> T {
-        // SAFETY: `pos` is in tail..head: the producer initialised it before the Release store of head that
+    unsafe fn read(&self, pos: usize) -> T {
+        // SAFETY: per the contract the producer initialised the slot before the Release store of head that
         // our Acquire load saw, and will not touch it again until we publish a tail past it.
         self.shared.slot(pos).with(|p| unsafe { (*p).assume_init_read() })
     }
@@ -407,7 +418,8 @@ impl<T: Send> Consumer<T> {
         if self.ready(1) == 0 {
             return None;
         }
-        let value = self.read(self.tail);
+        // SAFETY: an item was seen ready above, the one at tail first; the tail is published past it next.
+        let value = unsafe { self.read(self.tail) };
         self.release(1);
         Some(value)
     }

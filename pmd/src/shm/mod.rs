@@ -15,7 +15,16 @@
 //!   out of range, one already given, or a window beyond its buffer is counted (`ierrors`,
 //!   `bad_descriptor`) and skipped; a give-back of a buffer not lent is refused. Ledgers of what crossed
 //!   make that possible and let a side take back every buffer a dead peer held (`ledger.rs`). The pools'
-//!   free lists live in private memory, so writing into buffers corrupts data at worst.
+//!   free lists and descriptors live in private memory, so a peer writing into buffers cannot make this
+//!   side lose or double-own one.
+//! - What zero copy leaves open: the buffers themselves are mapped read-write in both processes, and a
+//!   packet's bytes are handed out as `&[u8]` / `&mut [u8]`. A peer that keeps writing into a buffer it
+//!   lent (or into one of this side's it never had) changes bytes under those references, which Rust's
+//!   model does not allow for: the compiler may take a byte checked once to be the same when it is used,
+//!   so a bounds check resting on it is not a guarantee. An application that must hold against a hostile
+//!   peer (not merely a crashing one) copies each frame into a pool of its own before parsing it, as memif
+//!   and netmap applications do. Crash safety and the checks above (ring indices, ledgers, lengths, all
+//!   read through atomics) do not depend on the bytes of buffers.
 //! - A peer's death closes its socket: the control thread sees it at once and the link goes down; the
 //!   port's next poll takes back its buffers and counts the packets the peer never took off the ring as
 //!   `peer_lost`, and the server accepts the next client.

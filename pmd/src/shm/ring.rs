@@ -101,7 +101,9 @@ pub(super) struct Producer<const W: usize> {
 impl<const W: usize> Producer<W> {
     /// # Safety
     /// `mem` names two atomics and `size * W` slot atomics (`size` a power of two) that stay mapped while
-    /// this half lives, and no other producer writes this ring.
+    /// this half lives, and this process makes no other half for this ring's role. What the peer process
+    /// writes there is not part of the contract: every index read back is checked, and the slots are only
+    /// accessed through atomics, so any words the peer stores are data, never a soundness question.
     pub unsafe fn new(mem: RingMemory) -> Producer<W> {
         debug_assert!(mem.size.is_power_of_two());
         let head = mem.producer().load(Ordering::Relaxed);
@@ -191,7 +193,7 @@ pub(super) struct Consumer<const W: usize> {
 
 impl<const W: usize> Consumer<W> {
     /// # Safety
-    /// As [`Producer::new`], for the one consumer of this ring.
+    /// As [`Producer::new`], for the one consumer of this ring in this process.
     pub unsafe fn new(mem: RingMemory) -> Consumer<W> {
         debug_assert!(mem.size.is_power_of_two());
         let tail = mem.consumer().load(Ordering::Relaxed);

@@ -75,8 +75,10 @@ impl Session {
         // session keeps it mapped as long as the ring halves (they are dropped first).
         let rings = unsafe { layout::rings(channel.as_mut_ptr(), ring_size, role) };
         let peer_count = peer.capacity() as u32;
-        // SAFETY: each ring has one producer and one consumer: this side produces `tx` and `give_back` and
-        // consumes the other two, the peer the opposite (the role decides which is which).
+        // SAFETY: the channel stays mapped while the halves live (above), and this process makes one half of
+        // each ring: it produces `tx` and `give_back` and consumes the other two (the role decides which is
+        // which). The peer should do the opposite; if it does not, the halves' checks of every index it
+        // wrote catch it (the contract does not rest on the peer).
         let (tx, rx, give_back, returns) = unsafe {
             (
                 Producer::new(rings.tx),

@@ -239,7 +239,14 @@ impl Session {
             }
         };
         side.shm.copied(1);
-        copy.into_buffers(side.pool, chain).is_ok().then_some(Lent::Chain { home: false })
+        if copy.into_buffers(side.pool, chain).is_err() {
+            // A fresh copy is whole buffers of this pool; only a chain longer than one packet may lend
+            // ([`pktloop_engine::packet::MAX_LENT_CHAIN`] buflets) is refused, as a layout the copy could
+            // not take is above.
+            side.counters.drop(DropReason::MtuExceeded, 1);
+            return None;
+        }
+        Some(Lent::Chain { home: false })
     }
 
     /// Takes back this side's buffers the peer gave back, refusing any it did not have. Most polls find
