@@ -432,7 +432,7 @@ mod head_tests {
         assert_eq!(one >> TOP_BITS, 1, "the tag counts changes");
         assert_eq!(top_of(next_head(one, NIL)), NIL, "NIL round-trips");
         assert_ne!(next_head(one, 7), next_head(next_head(next_head(one, 7), 9), 7), "ABA: same top, new tag");
-        let last_tag = u64::MAX & !TOP_MASK;
+        let last_tag = !TOP_MASK;
         let wrapped = next_head(last_tag | 5, 5);
         assert_eq!((top_of(wrapped), wrapped >> TOP_BITS), (5, 0), "the tag wraps without touching the top");
     }
