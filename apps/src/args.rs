@@ -90,20 +90,31 @@ fn clap_failure(e: clap::Error) -> AppError {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             AppError::usage("a subcommand is required: valid is fwd, latency or bench (pktloop --help tells more)")
         }
-        ErrorKind::ValueValidation if out_of_type(&e) => number_too_large(&e),
+        ErrorKind::ValueValidation if not_a_number(&e) => number_refused(&e),
         _ => AppError::usage(clap_one_line(&e.render().to_string())),
     }
 }
 
-/// Whether clap refused a number because it does not fit the flag's integer type.
-fn out_of_type(e: &clap::Error) -> bool {
+/// Whether clap refused a value of a numeric flag: not a number (empty, letters, a fraction for an
+/// integer) or one that does not fit the flag's type. The texts are those of std's `ParseIntError` and
+/// `ParseFloatError`.
+fn not_a_number(e: &clap::Error) -> bool {
     let text = e.to_string();
-    text.contains("number too large") || text.contains("number too small")
+    [
+        "invalid digit",
+        "cannot parse integer from empty string",
+        "invalid float literal",
+        "cannot parse float from empty string",
+        "number too large",
+        "number too small",
+    ]
+    .iter()
+    .any(|why| text.contains(why))
 }
 
-/// A number too large for its flag's type, said as every other bad value is: the flag, the value the user
-/// gave, and the valid range its help states.
-fn number_too_large(e: &clap::Error) -> AppError {
+/// A value clap could not take as its flag's number, said as every other bad value is: the flag, the value
+/// the user gave, and the valid range its help states.
+fn number_refused(e: &clap::Error) -> AppError {
     use clap::error::{ContextKind, ContextValue};
     let get = |k| match e.get(k) {
         Some(ContextValue::String(s)) => s.clone(),
@@ -111,19 +122,42 @@ fn number_too_large(e: &clap::Error) -> AppError {
     };
     let arg = get(ContextKind::InvalidArg);
     let flag = arg.split_whitespace().next().unwrap_or_default().to_owned();
-    let value = get(ContextKind::InvalidValue);
-    match stated_range(flag.trim_start_matches('-')) {
+    let value = match get(ContextKind::InvalidValue) {
+        v if v.is_empty() => "\"\"".to_owned(),
+        v => v,
+    };
+    let long = flag.trim_start_matches('-');
+    match listed_values(long).or_else(|| stated_range(long)) {
         Some(range) => AppError::usage(format!("invalid {flag} {value}: valid is {range}")),
         None => AppError::usage(clap_one_line(&e.render().to_string())),
     }
 }
 
-/// The range a flag's help states (`Packets per burst, 1..=512` gives `1..=512`).
+/// The valid values of the numeric flags whose help states no `..=` range (or not the whole story), as
+/// their checks say them. Of the flags named `--rate`, only latency's is a number.
+fn listed_values(long: &str) -> Option<String> {
+    let text = match long {
+        "tx-headroom" => config::TX_HEADROOM_VALID,
+        "user-access" => config::USER_ACCESS_VALID,
+        "tx-exp-policy" => config::TX_EXP_POLICY_VALID,
+        "rate" => crate::latency::RATE_VALID,
+        "input-thread" => return Some(crate::fwd::plan::input_cores(pktloop_engine::lcore::plan(1).available)),
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// The range a flag's help states: the clause holding `..=`, from after the comma or colon that opens it
+/// to the end of the bound after `..=` (`feth pairs, 1..=64: each ...` gives `1..=64`, `Times to play the
+/// capture, 0 (until the run ends)..=1000000 [default: 1]` gives `0 (until the run ends)..=1000000`).
 fn stated_range(long: &str) -> Option<String> {
     let help = flag(long)?.get_help()?.to_string();
-    let after = help.split_once(", ")?.1;
-    let range = after.split([';', '[']).next()?.trim().trim_end_matches('.');
-    range.contains("..=").then(|| range.to_owned())
+    let at = help.find("..=")?;
+    let start = help[..at].rfind([',', ':']).map_or(0, |i| i + 1);
+    let bound =
+        help[at + 3..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).map_or(help.len(), |n| at + 3 + n);
+    let range = help[start..bound].trim().trim_end_matches('.');
+    Some(range.to_owned())
 }
 
 /// The argument `--long` of whichever subcommand has it first.
@@ -131,4 +165,58 @@ pub fn flag(long: &str) -> Option<clap::Arg> {
     let cmd = Cli::command();
     let arg = cmd.get_subcommands().flat_map(|c| c.get_arguments()).find(|a| a.get_long() == Some(long));
     arg.cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(args: &[&str]) -> String {
+        let args = std::iter::once("pktloop").chain(args.iter().copied()).map(OsString::from).collect();
+        match parse_all(args) {
+            Err(AppError::Usage(m)) => m,
+            Err(e) => panic!("{e}: not a usage error"),
+            Ok(_) => String::from("(accepted)"),
+        }
+    }
+
+    #[test]
+    fn every_numeric_flag_names_its_valid_values_for_any_non_number() {
+        // Before: letters, an empty value or a fraction gave clap's "invalid digit found in string" with no
+        // range, and a number too large for the type gave no range (or a piece of the help) for the flags
+        // whose help states none as `a..=b`.
+        let cmd = Cli::command();
+        let mut checked = 0;
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| a.get_action().takes_values()) {
+                let Some(long) = arg.get_long() else { continue };
+                let flag = format!("--{long}");
+                let probe = error_of(&[sub.get_name(), &flag, "abc"]);
+                if !probe.starts_with(&format!("invalid {flag} abc: valid is ")) {
+                    // Not a number to clap: a text its own check reads later (--cores, --pkt-len, fwd's
+                    // --rate), or a choice clap lists.
+                    continue;
+                }
+                // A float flag takes any size here; its range is checked with the run's settings.
+                let float = error_of(&[sub.get_name(), &format!("{flag}=1.5")]) == "(accepted)";
+                for bad in ["", "1.5x", "99999999999999999999999", "-99999999999999999999999"] {
+                    let m = error_of(&[sub.get_name(), &format!("{flag}={bad}")]);
+                    if float && bad.len() > 20 && m == "(accepted)" {
+                        continue;
+                    }
+                    let shown = if bad.is_empty() { "\"\"" } else { bad };
+                    let head = format!("invalid {flag} {shown}: valid is ");
+                    assert!(m.starts_with(&head), "{} {flag}={bad}: {m}", sub.get_name());
+                    let valid = &m[head.len()..];
+                    assert!(!valid.is_empty() && !valid.contains('\n'), "{} {flag}={bad}: {m}", sub.get_name());
+                    assert!(
+                        valid.bytes().filter(|&b| b == b'(').count() == valid.bytes().filter(|&b| b == b')').count(),
+                        "{m}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 30, "{checked} numeric flags checked");
+    }
 }

@@ -93,6 +93,13 @@ fn u32_knob(flag: &'static str, value: Option<i64>, default: u32, valid: &'stati
     }
 }
 
+/// The valid values of the feth knobs that are not one range, as their checks and parse errors say them.
+pub const TX_HEADROOM_VALID: &str = "0, 8, 16, 24 or 32";
+/// See [`TX_HEADROOM_VALID`].
+pub const USER_ACCESS_VALID: &str = "0 or 1";
+/// See [`TX_HEADROOM_VALID`].
+pub const TX_EXP_POLICY_VALID: &str = "0 (none), 1 (drop), 2 (notify) or 3 (packet)";
+
 /// Builds the feth knobs from the flags (unset ones keep the feth defaults) and validates them.
 ///
 /// # Errors
@@ -112,12 +119,12 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
         wmm: a.wmm.unwrap_or(d.wmm),
         fcs: a.fcs.unwrap_or(d.fcs),
         hwcsum: a.hwcsum.unwrap_or(d.hwcsum),
-        tx_headroom: u32_knob("tx-headroom", a.tx_headroom, d.tx_headroom, "0, 8, 16, 24 or 32")?,
+        tx_headroom: u32_knob("tx-headroom", a.tx_headroom, d.tx_headroom, TX_HEADROOM_VALID)?,
         trailer_length: u32_knob("trailer-length", a.trailer_length, d.trailer_length, "0..=28")?,
         max_mtu: u32_knob("max-mtu", a.max_mtu, d.max_mtu, "1500..=16370")?,
         buflet_size: u32_knob("buflet-size", a.buflet_size, d.buflet_size, "a power of two in 512..=32768")?,
         aggregation_factor: u32_knob("aggregation-factor", a.aggregation_factor, d.aggregation_factor, "1..=512")?,
-        user_access: u32_knob("user-access", a.user_access, d.user_access, "0 or 1")?,
+        user_access: u32_knob("user-access", a.user_access, d.user_access, USER_ACCESS_VALID)?,
         adv_interval_ms: u32_knob(
             "adv-interval-ms",
             a.adv_interval_ms,
@@ -125,12 +132,7 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
             "0 (off) or 10..=2147483647",
         )?,
         tx_drops: u32_knob("tx-drops", a.tx_drops, d.tx_drops, "0 (off)..=2147483647")?,
-        tx_exp_policy: u32_knob(
-            "tx-exp-policy",
-            a.tx_exp_policy,
-            d.tx_exp_policy,
-            "0 (none), 1 (drop), 2 (notify) or 3 (packet)",
-        )?,
+        tx_exp_policy: u32_knob("tx-exp-policy", a.tx_exp_policy, d.tx_exp_policy, TX_EXP_POLICY_VALID)?,
         tx_completion: match a.tx_completion {
             None => d.tx_completion,
             Some(TxCompletionArg::Sync) => TxCompletion::Sync,

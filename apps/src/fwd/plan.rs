@@ -347,16 +347,21 @@ fn check_single_queues(a: &FwdArgs, list: &[PortSpec], tap: &TapPlan, tap_ports:
     Ok(())
 }
 
+/// The valid values of `--input-thread` on a process that may run on `available` cores.
+pub fn input_cores(available: usize) -> String {
+    format!("a core this process may run on, 0..={}", available.saturating_sub(1))
+}
+
 /// The input layer, checked: None when neither `--filter` nor `--input-thread` is given.
 fn dlil_plan(a: &FwdArgs, available: usize) -> Result<Option<DlilPlan>, AppError> {
     let filters = a.filters.iter().map(|f| FilterSpec::parse(f)).collect::<Result<Vec<_>, _>>()?;
     let input_core = match a.input_thread {
         None => None,
         Some(c) => {
-            let max = available as i64 - 1;
-            if !(0..=max).contains(&c) {
+            if !(0..available as i64).contains(&c) {
                 return Err(AppError::usage(format!(
-                    "invalid --input-thread {c}: valid is a core this process may run on, 0..={max}"
+                    "invalid --input-thread {c}: valid is {}",
+                    input_cores(available)
                 )));
             }
             Some(c as usize)

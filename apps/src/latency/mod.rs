@@ -28,6 +28,9 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
 
+/// The valid values of `pktloop latency --rate`, as its check and parse errors say them.
+pub const RATE_VALID: &str = "0 (closed loop) or 1..=50000000 packets per second";
+
 /// Longest round trip recorded (larger ones saturate): 60 s.
 const MAX_NS: u64 = 60_000_000_000;
 
@@ -165,7 +168,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     if a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth) {
         config::check_split_room(&feth, pkt_len)?;
     }
-    let rate = int_in("rate", a.rate, 0, 50_000_000, "0 (closed loop) or 1..=50000000 packets per second")? as u64;
+    let rate = int_in("rate", a.rate, 0, 50_000_000, RATE_VALID)? as u64;
     let available = lcore::plan(1).available;
     if available < 2 && !a.run.allow_shared_cores.unwrap_or(false) {
         return Err(AppError::usage(format!(
