@@ -154,3 +154,23 @@ fn a_feth_pair_in_a_port_list_sends_to_itself_in_the_modes_that_do_not_forward()
         }
     }
 }
+
+#[test]
+fn the_prompt_with_json_keeps_stdout_for_the_json_alone() {
+    // Before: `-i --json` wrote the prompt and its answers on stdout, between the reports' JSON.
+    use std::io::Write;
+    let _guard = serial();
+    let mut child = spawn_piped(&["fwd", "-i", "--json", "--mode", "txonly"]);
+    let mut stdin = child.stdin.take().unwrap();
+    for (line, wait_ms) in [("start", 300), ("show port stats", 0), ("set rate 1Mpps", 100), ("stop", 0), ("quit", 0)] {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON report");
+    assert_eq!(v["accounting"]["unaccounted"], 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pktloop> started: mode txonly") && err.contains("rate: 1.000 Mpps"), "{err}");
+}

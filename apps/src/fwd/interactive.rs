@@ -7,6 +7,8 @@
 //! - `set rate RATE`: the generators' rate, at once if running (`set rate max`: as fast as they go);
 //! - `clear stats`: zero what `show port stats` counts from;
 //! - `quit` (or end of input, or Ctrl-C): stop if running, then exit.
+//!
+//! With `--json` the prompt and its answers go to stderr, so that stdout holds only the reports' JSON.
 
 use super::plan::Plan;
 use super::report;
@@ -18,6 +20,13 @@ use pktloop_engine::port::PortStats;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
+
+/// `println!` for the prompt's answers: [`Session::say`].
+macro_rules! say {
+    ($session:expr, $($text:tt)*) => {
+        $session.say(format_args!($($text)*))
+    };
+}
 
 /// A forwarding run under the prompt's control.
 struct Session {
@@ -42,7 +51,7 @@ pub fn main(mut plan: Plan) -> Result<(), AppError> {
     plan.dial = Some(dial.clone());
     let mut s = Session { plan, dial, running: None, cleared: Vec::new(), shown: None, leaked: 0 };
     let lines = read_lines();
-    prompt();
+    prompt(s.plan.json);
     loop {
         let line = match lines.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => line.map_err(|e| AppError::runtime(format!("reading commands: {e}")))?,
@@ -56,7 +65,7 @@ pub fn main(mut plan: Plan) -> Result<(), AppError> {
             break;
         }
         s.command(&words)?;
-        prompt();
+        prompt(s.plan.json);
     }
     s.stop()?;
     match s.leaked {
@@ -78,42 +87,58 @@ fn read_lines() -> Receiver<std::io::Result<String>> {
     rx
 }
 
-fn prompt() {
-    print!("pktloop> ");
-    let _ = std::io::stdout().flush();
+fn prompt(json: bool) {
+    say_to(json, format_args!("pktloop> "));
+}
+
+/// Writes what the prompt says: on stdout, or on stderr when stdout carries JSON.
+fn say_to(json: bool, text: std::fmt::Arguments<'_>) {
+    if json {
+        let _ = std::io::stderr().write_fmt(text);
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_fmt(text);
+        let _ = out.flush();
+    }
 }
 
 impl Session {
+    /// One line of the prompt's answer (see [`say_to`]).
+    fn say(&self, text: std::fmt::Arguments<'_>) {
+        say_to(self.plan.json, format_args!("{text}\n"));
+    }
+
     fn command(&mut self, words: &[&str]) -> Result<(), AppError> {
         match words {
             [] => {}
             ["start"] => self.start()?,
             ["stop"] => {
                 if self.running.is_none() {
-                    println!("not started");
+                    say!(self, "not started");
                 }
                 self.stop()?;
             }
             ["show", "port", "stats"] | ["show", "stats"] => self.show(),
             ["clear", "stats"] | ["clear", "port", "stats"] => self.clear(),
             ["set", "rate", rate] => self.set_rate(rate),
-            ["help"] => println!(
+            ["help"] => say!(
+                self,
                 "commands: start, stop, show port stats, set rate RATE (1.5Mpps, 10Gbps, max), clear stats, quit"
             ),
-            other => println!("unknown command `{}` (help lists the commands)", other.join(" ")),
+            other => say!(self, "unknown command `{}` (help lists the commands)", other.join(" ")),
         }
         Ok(())
     }
 
     fn start(&mut self) -> Result<(), AppError> {
         if self.running.is_some() {
-            println!("already started");
+            say!(self, "already started");
             return Ok(());
         }
         let started = start(&self.plan)?;
         self.cleared = vec![PortStats::default(); started.info.len()];
         self.shown = None;
-        println!("started: mode {} on {}", format!("{:?}", self.plan.mode).to_lowercase(), port_names(&started));
+        say!(self, "started: mode {} on {}", format!("{:?}", self.plan.mode).to_lowercase(), port_names(&started));
         self.running = Some((started, Instant::now()));
         Ok(())
     }
@@ -132,7 +157,7 @@ impl Session {
 
     fn show(&mut self) {
         let Some((started, _)) = &self.running else {
-            println!("not started");
+            say!(self, "not started");
             return;
         };
         let now = (snapshot(&started.info), Instant::now());
@@ -146,7 +171,8 @@ impl Session {
                 }
                 None => (0.0, 0.0),
             };
-            println!(
+            say!(
+                self,
                 "  port {i} {}: RX-packets {} RX-bytes {} TX-packets {} TX-bytes {} drops {} | Rx-pps {:.0} Tx-pps {:.0}",
                 p.name,
                 since.ipackets,
@@ -166,9 +192,9 @@ impl Session {
             Some((started, _)) => {
                 self.cleared = snapshot(&started.info);
                 self.shown = None;
-                println!("stats cleared");
+                say!(self, "stats cleared");
             }
-            None => println!("not started"),
+            None => say!(self, "not started"),
         }
     }
 
@@ -176,7 +202,7 @@ impl Session {
         if text.eq_ignore_ascii_case("max") {
             self.plan.traffic.rate = None;
             self.dial.set(None);
-            println!("rate: as fast as the ports take them");
+            say!(self, "rate: as fast as the ports take them");
             return;
         }
         match Rate::parse(text) {
@@ -184,9 +210,9 @@ impl Session {
                 let pps = r.pps(self.plan.traffic.mean_len());
                 self.plan.traffic.rate = Some(r);
                 self.dial.set(Some(pps));
-                println!("rate: {:.3} Mpps per generator port", pps / 1e6);
+                say!(self, "rate: {:.3} Mpps per generator port", pps / 1e6);
             }
-            Err(why) => println!("invalid rate {text}: {why}"),
+            Err(why) => say!(self, "invalid rate {text}: {why}"),
         }
     }
 }

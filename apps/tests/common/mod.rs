@@ -26,7 +26,7 @@ pub fn pktloop(args: &[&str]) -> Output {
         .expect("run pktloop")
 }
 
-/// Starts `pktloop args` with its stdin and stdout piped (the interactive prompt); the caller holds
+/// Starts `pktloop args` with its stdin, stdout and stderr piped (the interactive prompt); the caller holds
 /// [`serial`].
 pub fn spawn_piped(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pktloop"))
@@ -34,6 +34,7 @@ pub fn spawn_piped(args: &[&str]) -> Child {
         .env("PKTLOOP_NO_HUGEPAGES", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start pktloop")
 }
