@@ -83,3 +83,30 @@ fn a_closed_loop_ping_lost_is_a_timeout_after_100_ms() {
     // 0.5 s holds at most 5 timeouts of 100 ms (and one in flight at the end is not counted).
     assert!((1..=5).contains(&timeouts), "lost pings are timeouts, at most one per 100 ms: {v}");
 }
+
+#[test]
+fn every_frame_sent_is_back_or_dropped_under_a_named_reason() {
+    // Before: the drops were in no table and no JSON (injected drops, frames in flight at the end), and a
+    // run that recorded nothing printed percentiles of 0 ns.
+    for args in
+        [&["--tx-drops", "3", "--rate", "100000"][..], &["--rate", "200000"], &["--tx-drops", "5", "--rate", "50000"]]
+    {
+        let v: Value =
+            serde_json::from_str(&stdout_ok(&[&["--duration", "0.3", "--json"][..], args].concat())).unwrap();
+        let (sent, received, dropped) =
+            (v["sent"].as_u64().unwrap(), v["received"].as_u64().unwrap(), v["drops_total"].as_u64().unwrap());
+        assert_eq!(v["unaccounted"], 0, "{args:?}: {v}");
+        assert_eq!(sent, received + dropped, "{args:?}: {v}");
+        if args.contains(&"--tx-drops") {
+            assert!(v["drops"]["tx_drop_injection"].as_u64().unwrap() > 0, "{args:?}: {v}");
+        }
+    }
+    let o = latency(&["--tx-drops", "1", "--duration", "0.3", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "nothing came back");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["p50_ns"].is_null() && v["max_ns"].is_null() && v["samples"] == 0, "{v}");
+    let o = latency(&["--tx-drops", "1", "--duration", "0.3"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("dropped ") && table.contains("(tx_drop_injection "), "{table}");
+    assert!(!table.contains("0.000"), "no round trip of no time: {table}");
+}

@@ -23,6 +23,7 @@ use crate::portspec::PortSpec;
 use crate::{hgrm, svg};
 use hdrhistogram::Histogram;
 use pktloop_engine::lcore;
+use pktloop_engine::port::DropReason;
 use pktloop_pmd::feth::FethConfig;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -116,6 +117,9 @@ pub struct Measured {
     pub backing: &'static str,
     /// Allocations inside the pinger's and ponger's loops (0: their hot path allocated nothing).
     pub hot_allocations: u64,
+    /// Frames the ports dropped, by reason (indexed by `DropReason as usize`), teardown included: injected
+    /// drops, frames in flight when the ports went away.
+    pub drops: [u64; DropReason::COUNT],
 }
 
 /// The first round trips of a run are not recorded (caches, page faults, the ponger's first spin): 100 ms,
@@ -268,15 +272,17 @@ pub const PERCENTILES: [(&str, &str, f64); 5] = [
     ("p99.99", "p9999_ns", 0.9999),
 ];
 
-/// Percentile figures of a histogram as JSON fields.
+/// Percentile figures of a histogram as JSON fields: null when it recorded nothing (0 would read as a
+/// round trip of no time).
 pub fn percentiles_json(h: &Histogram<u64>) -> serde_json::Map<String, Value> {
+    let figure = |v: Value| if h.is_empty() { Value::Null } else { v };
     let mut m = serde_json::Map::new();
     for (_, key, q) in PERCENTILES {
-        m.insert(key.to_owned(), json!(h.value_at_quantile(q)));
+        m.insert(key.to_owned(), figure(json!(h.value_at_quantile(q))));
     }
-    m.insert("max_ns".into(), json!(h.max()));
-    m.insert("min_ns".into(), json!(h.min()));
-    m.insert("mean_ns".into(), json!(h.mean()));
+    m.insert("max_ns".into(), figure(json!(h.max())));
+    m.insert("min_ns".into(), figure(json!(h.min())));
+    m.insert("mean_ns".into(), figure(json!(h.mean())));
     m.insert("samples".into(), json!(h.len()));
     m
 }
@@ -296,6 +302,13 @@ fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Meas
     o.insert("not_back".into(), json!(m.sent.saturating_sub(m.received)));
     o.insert("foreign".into(), json!(m.foreign));
     o.insert("send_failures".into(), json!(m.send_failures));
+    let drops: serde_json::Map<String, Value> =
+        DropReason::ALL.iter().map(|&r| (r.as_str().to_owned(), json!(m.drops[r as usize]))).collect();
+    o.insert("drops".into(), Value::Object(drops));
+    let dropped: u64 = m.drops.iter().sum();
+    o.insert("drops_total".into(), json!(dropped));
+    // Frames neither back nor dropped by a port of this process: 0 unless a peer process lost them.
+    o.insert("unaccounted".into(), json!(m.sent as i64 - m.received as i64 - dropped as i64));
     o.insert("hot_path_allocations".into(), json!(m.hot_allocations));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
     if let Some(p) = peer {
@@ -335,9 +348,14 @@ fn print_percentiles(h: &Histogram<u64>, peer: Option<&Histogram<u64>>) {
     let unit = hgrm::UNIT;
     let peer_head = if peer.is_some() { format!("rtrb rings ({unit})") } else { String::new() };
     println!("  {:<8} {:>14} {peer_head:>18}", "", format!("pktloop ({unit})"));
+    // A histogram that recorded nothing has no figures: a dash, not a round trip of no time.
+    let figure = |h: &Histogram<u64>, f: &dyn Fn(&Histogram<u64>) -> f64| match h.is_empty() {
+        true => "-".to_owned(),
+        false => hgrm::in_unit(f(h)).to_string(),
+    };
     let row = |label: &str, f: &dyn Fn(&Histogram<u64>) -> f64| {
-        let p = peer.map(|p| hgrm::in_unit(f(p))).unwrap_or_default();
-        println!("  {label:<8} {:>14} {p:>18}", hgrm::in_unit(f(h)));
+        let p = peer.map(|p| figure(p, f)).unwrap_or_default();
+        println!("  {label:<8} {:>14} {p:>18}", figure(h, f));
     };
     for (label, _, q) in PERCENTILES {
         row(label, &|h| h.value_at_quantile(q) as f64);
@@ -373,9 +391,27 @@ fn counts_line(rate: u64, m: &Measured) -> String {
         format!("not back {n} (open loop: lost, or in flight when the run stopped)")
     };
     format!(
-        "sent {}, received {}, {lost}, send failures {}, foreign frames ignored {}",
-        m.sent, m.received, m.send_failures, m.foreign
+        "sent {}, received {}, {lost}, dropped {}, send failures {}, foreign frames ignored {}",
+        m.sent,
+        m.received,
+        dropped_text(&m.drops),
+        m.send_failures,
+        m.foreign
     )
+}
+
+/// Drops with their reasons: `0`, or `4 (tx_drop_injection 3, detached 1)`.
+fn dropped_text(drops: &[u64; DropReason::COUNT]) -> String {
+    let total: u64 = drops.iter().sum();
+    let named: Vec<String> = DropReason::ALL
+        .iter()
+        .filter(|&&r| drops[r as usize] != 0)
+        .map(|&r| format!("{} {}", r.as_str(), drops[r as usize]))
+        .collect();
+    match total {
+        0 => "0".to_owned(),
+        _ => format!("{total} ({})", named.join(", ")),
+    }
 }
 
 /// The feth ping-pong alone (no capture), for `bench`.
@@ -400,7 +436,19 @@ mod tests {
             hist.record(1000).unwrap();
         }
         let (send_failures, timeouts, foreign) = (0, 0, 0);
-        Measured { hist, sent, received, send_failures, timeouts, foreign, elapsed_ns, backing: "", hot_allocations: 0 }
+        let drops = [0; DropReason::COUNT];
+        Measured {
+            hist,
+            sent,
+            received,
+            send_failures,
+            timeouts,
+            foreign,
+            elapsed_ns,
+            backing: "",
+            hot_allocations: 0,
+            drops,
+        }
     }
 
     #[test]

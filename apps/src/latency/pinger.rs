@@ -197,6 +197,7 @@ impl Pinger {
             elapsed_ns: now_ns() - start,
             backing: "",
             hot_allocations: 0,
+            drops: [0; pktloop_engine::port::DropReason::COUNT],
         };
         (measured, self.port)
     }
