@@ -32,11 +32,23 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// testpmd-class forwarding over a feth pair or null ports, with live stats and a final table.
+    /// testpmd-class forwarding over feth pairs, null, TAP, AF_PACKET, AF_XDP and shared-memory ports, with
+    /// live stats and a final table.
     #[command(allow_negative_numbers = true, args_override_self = true)]
     Fwd(Box<FwdArgs>),
-    /// Round-trip latency ping-pong across a feth pair, as an HDR histogram.
-    #[command(allow_negative_numbers = true, args_override_self = true)]
+    /// Round-trip latency ping-pong across a feth pair, two real interfaces or two processes (shm), as an HDR
+    /// histogram.
+    // The run's shared flags, said for a ping-pong: one frame length, one queue pair, a fixed duration.
+    #[command(
+        allow_negative_numbers = true,
+        args_override_self = true,
+        mut_arg("duration", |a| a.help("Seconds to run, 0.1..=86400 [default: 5]")),
+        mut_arg("pkt_len", |a| a.help("Frame length in bytes (without FCS), one length, 60..=mtu + 18 [default: 64]")),
+        mut_arg("rxq", |a| a.hide(true)),
+        mut_arg("txq", |a| a.hide(true)),
+        mut_arg("rss", |a| a.hide(true)),
+        mut_arg("tx_exp_policy", |a| a.hide(true)),
+    )]
     Latency(Box<LatencyArgs>),
     /// The standard benchmark scenarios, one table and a JSON file.
     #[command(allow_negative_numbers = true, args_override_self = true)]
@@ -207,7 +219,8 @@ pub struct FethArgs {
     /// Drop every Nth packet sent, 0 (off)..=2147483647 [default: 0]
     #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "feth knobs")]
     pub tx_drops: Option<i64>,
-    /// Expiry policy: 0 none, 1 drop+notify, 2 notify, 3 the packet's own action [default: 0]
+    /// Expiry policy for frames past their deadline (--expiry-us): 0 none, 1 drop and notify, 2 notify only,
+    /// 3 the packet's own action [default: 0]
     #[arg(long, allow_negative_numbers = true, value_name = "0..3", help_heading = "feth knobs")]
     pub tx_exp_policy: Option<i64>,
     /// Tx completion mode [default: sync]
@@ -521,7 +534,8 @@ pub struct GenArgs {
 pub struct LatencyArgs {
     /// Ports: feth (a crossed pair, default), or two real interfaces joined by a wire (a veth pair, a
     /// cable): afpacket:IFNAME,afxdp:IFNAME (any mix); the pinger sends on the first, the ponger answers
-    /// on the second
+    /// on the second; or shm:PATH, the ponger another process (`pktloop latency --port shm:PATH --role
+    /// client`; see --role)
     #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
     pub port: crate::portspec::PortList,
     /// Open loop: send at this many packets per second (coordinated-omission corrected; the report says

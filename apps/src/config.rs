@@ -98,7 +98,7 @@ pub const TX_HEADROOM_VALID: &str = "0, 8, 16, 24 or 32";
 /// See [`TX_HEADROOM_VALID`].
 pub const USER_ACCESS_VALID: &str = "0 or 1";
 /// See [`TX_HEADROOM_VALID`].
-pub const TX_EXP_POLICY_VALID: &str = "0 (none), 1 (drop), 2 (notify) or 3 (packet)";
+pub const TX_EXP_POLICY_VALID: &str = "0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)";
 
 /// Builds the feth knobs from the flags (unset ones keep the feth defaults) and validates them.
 ///

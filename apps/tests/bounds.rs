@@ -27,7 +27,7 @@ const BEYOND: &[(&str, &str, &str, &str)] = &[
     ("user-access", "-1", "2", "0 or 1"),
     ("adv-interval-ms", "9", "2147483648", "10..=2147483647"),
     ("tx-drops", "-1", "2147483648", "0 (off)..=2147483647"),
-    ("tx-exp-policy", "-1", "4", "3 (packet)"),
+    ("tx-exp-policy", "-1", "4", "3 (the packet's own action)"),
     ("mtu", "71", "2049", "72..=2048"),
     ("pkt-len", "59", "1519", "60..=1518"),
     ("duration", "0.09", "86401", "0.1..=86400"),

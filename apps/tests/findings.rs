@@ -174,3 +174,17 @@ fn the_prompt_with_json_keeps_stdout_for_the_json_alone() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pktloop> started: mode txonly") && err.contains("rate: 1.000 Mpps"), "{err}");
 }
+
+#[test]
+fn latency_help_offers_only_what_a_ping_pong_takes() {
+    // Before: latency's help offered fwd's --count and --replay in --duration, size mixes in --pkt-len, the
+    // queue flags it refuses, and no shm port; --tx-exp-policy was taken and did nothing.
+    let o = pktloop(&["latency", "--help"]);
+    let help = String::from_utf8_lossy(&o.stdout);
+    for absent in ["--count", "imix", "--rxq", "--txq", "--rss", "--tx-exp-policy"] {
+        assert!(!help.contains(absent), "latency --help offers {absent}:\n{help}");
+    }
+    assert!(help.contains("shm:PATH"), "{help}");
+    usage_error(&["latency", "--tx-exp-policy", "1"], &["--tx-exp-policy 1", "no expiry deadline", "valid is 0"]);
+    usage_error(&["latency", "--rxq", "2", "--txq", "2"], &["--rxq 2", "valid is 1"]);
+}

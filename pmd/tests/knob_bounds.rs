@@ -69,7 +69,7 @@ fn feth_knobs() -> Vec<Knob<FethConfig>> {
             |c, v| c.tx_exp_policy = v as u32,
             [None, Some(4)],
             [0, 3],
-            "0 (none), 1 (drop), 2 (notify) or 3 (packet)",
+            "0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)",
         ),
         knob(
             "ring-size",

@@ -167,6 +167,12 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
             feth.queues
         )));
     }
+    if feth.tx_exp_policy != 0 {
+        return Err(AppError::usage(format!(
+            "invalid --tx-exp-policy {} with latency: the pinger's frames carry no expiry deadline; valid is 0",
+            feth.tx_exp_policy
+        )));
+    }
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu)?;
     if a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth) {

@@ -209,7 +209,13 @@ impl FethConfig {
             return Err(KnobError::new("adv-interval-ms", self.adv_interval_ms, "0 (off) or 10..=2147483647"));
         }
         check_tx_drops(self.tx_drops)?;
-        check_range("tx-exp-policy", self.tx_exp_policy, 0, 3, "0 (none), 1 (drop), 2 (notify) or 3 (packet)")?;
+        check_range(
+            "tx-exp-policy",
+            self.tx_exp_policy,
+            0,
+            3,
+            "0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)",
+        )?;
         let valid = "a power of two in 2..=16777216";
         check_power_of_two("ring-size", self.ring_size as u64, 2, RING_SIZE_MAX as u64, valid)?;
         check_range("pool-size", self.pool_packets, 1, POOL_PACKETS_MAX, "1..=1048576")?;
@@ -336,7 +342,7 @@ mod tests {
             (FethConfig { tx_drops: 1 << 31, ..d() }, "invalid tx-drops 2147483648: valid is 0 (off)..=2147483647"),
             (
                 FethConfig { tx_exp_policy: 4, ..d() },
-                "invalid tx-exp-policy 4: valid is 0 (none), 1 (drop), 2 (notify) or 3 (packet)",
+                "invalid tx-exp-policy 4: valid is 0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)",
             ),
             (FethConfig { ring_size: 1000, ..d() }, "invalid ring-size 1000: valid is a power of two in 2..=16777216"),
             (FethConfig { ring_size: 1, ..d() }, "invalid ring-size 1: valid is a power of two in 2..=16777216"),
