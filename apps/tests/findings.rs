@@ -190,3 +190,16 @@ fn latency_help_offers_only_what_a_ping_pong_takes() {
     usage_error(&["latency", "--tx-exp-policy", "1"], &["--tx-exp-policy 1", "no expiry deadline", "valid is 0"]);
     usage_error(&["latency", "--rxq", "2", "--txq", "2"], &["--rxq 2", "valid is 1"]);
 }
+
+#[test]
+fn a_port_list_needing_more_workers_than_cores_is_refused_unless_shared() {
+    // Before: only a feth pair's runs were refused; a list ran with a warning.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let list = vec!["null"; cores + 1].join(",");
+    usage_error(
+        &["fwd", "--port", &list, "--duration", "0.1"],
+        &[&format!("{} workers", cores + 1), "--allow-shared-cores"],
+    );
+    let v = json(&["fwd", "--port", &list, "--duration", "0.1", "--allow-shared-cores", "--json"]);
+    assert_eq!(v["accounting"]["unaccounted"], 0);
+}

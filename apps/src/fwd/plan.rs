@@ -231,6 +231,15 @@ fn workers(
                 feth_units / a.pairs.unwrap_or(1).max(1) as usize
             )));
         }
+        if port == PortKind::List && default_cores > available && !shared_ok {
+            return Err(AppError::usage(format!(
+                "invalid --port {}: a list of {} ports runs {default_cores} workers (one per port, or per two with \
+                 --topology paired) and this process may run on {available} cores; valid is at most {available} \
+                 workers, or --allow-shared-cores",
+                list_text(a),
+                a.port.port_count()
+            )));
+        }
         return Ok((default_cores, None));
     };
     let cores = crate::cores::Cores::parse(text, &allowed)?;

@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn only_feth_ports_strip_feth_trailers_even_in_a_list() {
-        let p = plan(&["--port", "null,feth,tap", "--trailer-length", "8", "--fcs"]);
+        let p = plan(&["--port", "null,feth,tap", "--trailer-length", "8", "--fcs", "--allow-shared-cores"]);
         let feth = Strip { trailer: 8, fcs: true };
         let got: Vec<Strip> = (0..4).map(|i| strip(&p, i)).collect();
         assert_eq!(got, [Strip::default(), feth, feth, Strip::default()]);
