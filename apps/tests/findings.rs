@@ -194,7 +194,16 @@ fn latency_help_offers_only_what_a_ping_pong_takes() {
 #[test]
 fn a_port_list_needing_more_workers_than_cores_is_refused_unless_shared() {
     // Before: only a feth pair's runs were refused; a list ran with a warning.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The cores this process may run on, as pktloop counts them (its affinity, not a cgroup quota).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let allowed = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim();
+    let cores: usize = allowed
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
     let list = vec!["null"; cores + 1].join(",");
     usage_error(
         &["fwd", "--port", &list, "--duration", "0.1"],
