@@ -212,3 +212,17 @@ fn a_port_list_needing_more_workers_than_cores_is_refused_unless_shared() {
     let v = json(&["fwd", "--port", &list, "--duration", "0.1", "--allow-shared-cores", "--json"]);
     assert_eq!(v["accounting"]["unaccounted"], 0);
 }
+
+#[test]
+fn a_low_rate_is_shown_in_its_own_unit_and_judged_by_the_frames_due() {
+    // Before: 10 pps read "made 0.000 Mpps ... asked 0.000 Mpps", and 10 frames in a 1 s run at 10 pps
+    // (11 due at most: the first at once) were judged NOT reached, as N frames span N - 1 intervals.
+    let o = pktloop(&["fwd", "--mode", "txonly", "--rate", "10", "--duration", "1"]);
+    let table = String::from_utf8_lossy(&o.stdout);
+    let line = table.lines().find(|l| l.contains("generators:")).unwrap_or_default();
+    assert!(line.contains("asked 10.0 pps: held") && line.contains(" frames)"), "{table}");
+    let v = json(&["fwd", "--mode", "txonly", "--rate", "10", "--duration", "1", "--json"]);
+    let generated = v["generators"]["generated"].as_u64().unwrap();
+    assert!((10..=11).contains(&generated), "{v}");
+    assert_eq!(v["generators"]["rate_held"], true, "{v}");
+}
