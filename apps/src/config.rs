@@ -51,23 +51,50 @@ pub fn text_flags(text: &str, shown: &str) -> Result<Vec<OsString>, AppError> {
         if key == "config" {
             return Err(AppError::usage(format!("invalid --config {shown}: key `config` cannot nest config files")));
         }
-        let flag = match value {
-            toml::Value::Boolean(true) => format!("--{key}"),
-            toml::Value::Boolean(false) => format!("--{key}=off"),
-            toml::Value::String(s) => format!("--{key}={s}"),
-            toml::Value::Integer(i) => format!("--{key}={i}"),
-            // Debug keeps the file's own spelling of large and small numbers (1e30, not 31 digits).
-            toml::Value::Float(f) => format!("--{key}={f:?}"),
-            other => {
+        // A flag given more than once on the command line (`--filter`) is a list in a file.
+        let values = match value {
+            toml::Value::Array(items) if repeatable(&key) => items,
+            toml::Value::Array(_) => {
                 return Err(AppError::usage(format!(
-                    "invalid --config {shown}: key `{key}` is a {}: valid is a string, number or boolean",
-                    other.type_str()
+                    "invalid --config {shown}: key `{key}` is an array: valid is a string, number or boolean (a \
+                     list only for a flag that may be given more than once, such as filter)"
                 )))
             }
+            one => vec![one],
         };
-        flags.push(flag.into());
+        for value in values {
+            flags.push(
+                setting_flag(&key, value).map_err(|why| AppError::usage(format!("invalid --config {shown}: {why}")))?,
+            );
+        }
     }
     Ok(flags)
+}
+
+/// One setting as its flag.
+fn setting_flag(key: &str, value: toml::Value) -> Result<OsString, String> {
+    let flag = match value {
+        toml::Value::Boolean(true) => format!("--{key}"),
+        toml::Value::Boolean(false) => format!("--{key}=off"),
+        toml::Value::String(s) => format!("--{key}={s}"),
+        toml::Value::Integer(i) => format!("--{key}={i}"),
+        // Debug keeps the file's own spelling of large and small numbers (1e30, not 31 digits).
+        toml::Value::Float(f) => format!("--{key}={f:?}"),
+        other => {
+            let kind = other.type_str();
+            let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            return Err(format!("key `{key}` is {article} {kind}: valid is a string, number or boolean"));
+        }
+    };
+    Ok(flag.into())
+}
+
+/// Whether `--key` may be given more than once (each adds a value).
+fn repeatable(key: &str) -> bool {
+    use clap::CommandFactory;
+    let cmd = crate::cli::Cli::command();
+    let mut args = cmd.get_subcommands().flat_map(|c| c.get_arguments());
+    args.any(|a| a.get_long() == Some(key) && matches!(a.get_action(), clap::ArgAction::Append))
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -293,6 +320,17 @@ pub fn ipv4_cidr(flag: &'static str, value: &str) -> Result<([u8; 4], u8), AppEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_in_a_file_repeats_a_flag_that_may_be_repeated() {
+        // Before: `filter = [...]` was refused, so a file could not say what two --filter flags say.
+        let flags = text_flags("filter = [\"every=3\", \"ethertype=0x86dd\"]\n", "f.toml").unwrap();
+        assert_eq!(flags, [OsString::from("--filter=every=3"), OsString::from("--filter=ethertype=0x86dd")]);
+        let e = text_flags("burst = [1, 2]\n", "f.toml").unwrap_err().to_string();
+        assert!(e.contains("key `burst` is an array") && e.contains("filter"), "{e}");
+        let e = text_flags("filter = [[\"x\"]]\n", "f.toml").unwrap_err().to_string();
+        assert!(e.contains("key `filter` is an array: valid is a string"), "{e}");
+    }
 
     #[test]
     fn addresses_take_an_optional_prefix_and_bad_ones_name_the_flag() {
