@@ -74,8 +74,10 @@ measure() {
     local mode=txonly; [ "$dir" = tx ] || mode=rxonly
     if [ "${side%-generic}" = pktloop ]; then
         local xdp=auto; [ "$side" = pktloop ] || xdp=generic
+        # --xdp-mode only with an AF_XDP port (pktloop refuses a flag that would change nothing).
+        local xdp_args=(); [ "$kind" = afxdp ] && xdp_args=(--xdp-mode "$xdp")
         ip netns exec "$nb" env PKTLOOP_NO_HUGEPAGES=1 taskset -c 0 "$pktloop" fwd --port "$kind:vb" --mode "$mode" \
-            --pkt-len "$len" --cores 1 --duration "$secs" --xdp-mode "$xdp" >"$log" 2>&1 &
+            --pkt-len "$len" --cores 1 --duration "$secs" "${xdp_args[@]}" >"$log" 2>&1 &
     else
         local vdev="net_af_xdp0,iface=vb,start_queue=0,queue_count=1"
         [ "$kind" = afxdp ] || vdev="net_af_packet0,iface=vb,qpairs=1,qdisc_bypass=1"

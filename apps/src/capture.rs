@@ -39,18 +39,31 @@ impl CaptureSpec {
     /// either way (a value out of range is an error even when nothing is captured).
     ///
     /// # Errors
-    /// `--pcap-count` or `--snaplen` out of range.
+    /// `--pcap-count` or `--snaplen` out of range, or either of them or `--pcap-format` without `--pcap`
+    /// (they would change nothing).
     pub fn from_args(a: &RunArgs) -> Result<Option<CaptureSpec>, AppError> {
-        crate::config::int_in("pcap-count", a.pcap_count, 1, 100_000_000, "1..=100000000")?;
+        let count =
+            crate::config::int_in("pcap-count", a.pcap_count.unwrap_or(10_000), 1, 100_000_000, "1..=100000000")?;
         if let Some(n) = a.snaplen {
             crate::config::int_in("snaplen", n, 14, 262_144, "14..=262144")?;
         }
-        Ok(a.pcap.clone().map(|path| CaptureSpec {
-            path,
-            count: a.pcap_count,
-            snaplen: a.snaplen,
-            format: a.pcap_format.format(),
-        }))
+        use clap::ValueEnum;
+        let format_name = a.pcap_format.and_then(|f| f.to_possible_value()).map(|p| p.get_name().to_owned());
+        let given = [
+            ("pcap-count", a.pcap_count.map(|n| n.to_string())),
+            ("pcap-format", format_name),
+            ("snaplen", a.snaplen.map(|n| n.to_string())),
+        ];
+        let Some(path) = a.pcap.clone() else {
+            return match given.iter().find_map(|(flag, value)| value.as_ref().map(|v| (flag, v))) {
+                Some((flag, value)) => {
+                    Err(AppError::usage(format!("invalid --{flag} {value} without --pcap: valid with --pcap FILE")))
+                }
+                None => Ok(None),
+            };
+        };
+        let format = a.pcap_format.unwrap_or(crate::cli::PcapFormatArg::Pcapng).format();
+        Ok(Some(CaptureSpec { path, count, snaplen: a.snaplen, format }))
     }
 }
 

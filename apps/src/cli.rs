@@ -283,13 +283,13 @@ pub struct RunArgs {
     /// (tcpdump, tshark and Wireshark read both formats)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// Most frames written to --pcap, 1..=100000000
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "10000")]
-    pub pcap_count: i64,
+    /// Most frames written to --pcap, 1..=100000000 [default: 10000]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    pub pcap_count: Option<i64>,
     /// --pcap's format: pcapng (an interface per port, each frame's direction: inbound for rx, outbound for
-    /// tx) or pcap (classic: no interfaces, no direction)
-    #[arg(long, value_enum, value_name = "FORMAT", default_value = "pcapng")]
-    pub pcap_format: PcapFormatArg,
+    /// tx) or pcap (classic: no interfaces, no direction) [default: pcapng]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub pcap_format: Option<PcapFormatArg>,
     /// Bytes of each frame kept in --pcap (longer frames are cut, their original length kept),
     /// 14..=262144 [default: whole frames]
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES")]
@@ -421,9 +421,10 @@ pub struct FwdArgs {
     /// Packets per burst, 1..=512
     #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "32")]
     pub burst: i64,
-    /// Bursts sent on each stream's tx port before forwarding starts (testpmd's start tx_first), 1..=64
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value = "1")]
-    pub tx_first: i64,
+    /// Bursts sent on each stream's tx port before forwarding starts (testpmd's start tx_first; io, mac and
+    /// macswap), 1..=64 [default: 1]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    pub tx_first: Option<i64>,
     /// Generators give each frame an expiry deadline this many microseconds after it is made (what
     /// --tx-exp-policy acts on; 0 expires them at once), 0..=10000000 [default: no deadline]
     #[arg(long, allow_negative_numbers = true, value_name = "US")]

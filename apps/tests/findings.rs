@@ -118,7 +118,7 @@ fn the_poll_loops_allocate_nothing_once_running() {
         &["--mode", "io", "--multibuflet", "--fcs", "--trailer-length", "8"],
         &["--mode", "flowgen", "--rxq", "2", "--rss", "--cores", "2", "--rate", "1Mpps"],
         &["--port", "null", "--mode", "io", "--filter", "every=5"],
-        &["--mode", "io", "--expiry-us", "0", "--tx-exp-policy", "1", "--tx-drops", "3"],
+        &["--mode", "txonly", "--expiry-us", "0", "--tx-exp-policy", "1", "--tx-drops", "3"],
         &["--mode", "txonly", "--count", "100000", "--pcap", "/dev/null"],
     ];
     for case in cases {
@@ -225,4 +225,30 @@ fn a_low_rate_is_shown_in_its_own_unit_and_judged_by_the_frames_due() {
     let generated = v["generators"]["generated"].as_u64().unwrap();
     assert!((10..=11).contains(&generated), "{v}");
     assert_eq!(v["generators"]["rate_held"], true, "{v}");
+}
+
+#[test]
+fn flags_that_would_change_nothing_in_the_run_are_refused() {
+    // Before: each was taken and ignored (as --rate without a generator never was).
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--mode", "io", "--expiry-us", "0"], &["--expiry-us 0", "no generator"]),
+        (&["--mode", "txonly", "--tx-first", "5"], &["--tx-first 5", "io, mac or macswap"]),
+        (&["--tap-name", "x"], &["--tap-name x", "--port tap"]),
+        (&["--tap-queues", "2"], &["--tap-queues 2", "--port tap"]),
+        (&["--tap-io", "readv"], &["--tap-io readv", "--port tap"]),
+        (&["--ip", "198.18.0.2/24"], &["--ip 198.18.0.2/24", "afpacket or afxdp"]),
+        (&["--xdp-mode", "copy"], &["--xdp-mode copy", "afxdp"]),
+        (&["--pcap-count", "5"], &["--pcap-count 5 without --pcap"]),
+        (&["--pcap-format", "pcap"], &["--pcap-format pcap without --pcap"]),
+        (&["--snaplen", "64"], &["--snaplen 64 without --pcap"]),
+    ];
+    for (args, needles) in cases {
+        usage_error(&[&["fwd"][..], args].concat(), needles);
+    }
+    usage_error(&["latency", "--snaplen", "64"], &["--snaplen 64 without --pcap"]);
+    // Where they act, they are taken.
+    for args in [&["--mode", "txonly", "--expiry-us", "5"][..], &["--mode", "io", "--tx-first", "3"]] {
+        let v = json(&[&["fwd", "--duration", "0.2", "--json"][..], args].concat());
+        assert_eq!(v["accounting"]["unaccounted"], 0, "{args:?}");
+    }
 }

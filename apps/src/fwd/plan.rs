@@ -104,15 +104,15 @@ pub struct Assignment {
 pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
     let burst = int_in("burst", a.burst, 1, 512, "1..=512")? as usize;
-    let tx_first = int_in("tx-first", a.tx_first, 1, 64, "1..=64")? as usize;
+    let tx_first = int_in("tx-first", a.tx_first.unwrap_or(1), 1, 64, "1..=64")? as usize;
     let expiry_ns = match a.expiry_us {
         Some(us) => Some(int_in("expiry-us", us, 0, 10_000_000, "0..=10000000 microseconds")? as u64 * 1000),
         None => None,
     };
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let port = port_kind(a);
-    let traffic =
-        Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), gen_kind(a.mode, port), (60, config::max_frame(mtu)))?;
+    let kind = gen_kind(a.mode, port);
+    let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, config::max_frame(mtu)))?;
     let pkt_len = match &traffic.replay {
         Some(r) => r.trace.max_len().max(60),
         None => traffic.sizes.bounds().1,
@@ -138,6 +138,8 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         _ => list.iter().filter(|p| **p == PortSpec::Tap).count(),
     };
     let tap = tap_plan(a, tap_ports)?;
+    // After every value's own range, so that a value out of range is said as such first.
+    check_flags_apply(a, port, kind)?;
     if topology == Topology::Paired {
         check_pairs(a, &list, &tap)?;
     }
@@ -173,6 +175,54 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         tap,
         dlil,
     })
+}
+
+/// Refuses flags that would change nothing in this run, as `--rate` without a generator is: whoever gives
+/// one expects it to act.
+fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), AppError> {
+    let listed = |pick: fn(&PortSpec) -> bool| a.port.0.iter().any(pick);
+    let tap = port == PortKind::Tap || listed(|p| *p == PortSpec::Tap);
+    let afxdp = listed(|p| matches!(p, PortSpec::AfXdp { .. }));
+    let outside = tap || afxdp || listed(|p| matches!(p, PortSpec::AfPacket { .. }));
+    let forwards = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
+    let shown = |v: Option<&dyn std::fmt::Display>| v.map(ToString::to_string);
+    let for_tap = "valid with a TAP port (--port tap)";
+    let unused = [
+        (
+            "expiry-us",
+            shown(a.expiry_us.as_ref().map(|v| v as _)).filter(|_| kind == GenKind::None),
+            "it sets the deadline of generated frames and this run has no generator; valid with --mode txonly, \
+             flowgen or icmpecho (and rxonly on a feth pair)",
+        ),
+        (
+            "tx-first",
+            shown(a.tx_first.as_ref().map(|v| v as _)).filter(|_| !forwards),
+            "it seeds forwarding; valid with --mode io, mac or macswap",
+        ),
+        ("tap-name", a.tap.tap_name.clone().filter(|_| !tap), for_tap),
+        ("tap-queues", shown(a.tap.tap_queues.as_ref().map(|v| v as _)).filter(|_| !tap), for_tap),
+        ("tap-io", a.tap.tap_io.and_then(|v| choice(&v)).filter(|_| !tap), for_tap),
+        (
+            "ip",
+            a.tap.ip.clone().filter(|_| !outside),
+            "it is the address icmpecho answers for on TAP and real-interface ports; valid with --port tap, \
+             afpacket or afxdp",
+        ),
+        (
+            "xdp-mode",
+            a.run.xdp_mode.and_then(|v| choice(&v)).filter(|_| !afxdp),
+            "valid with an AF_XDP port (--port afxdp:IFNAME)",
+        ),
+    ];
+    match unused.iter().find_map(|(flag, value, why)| value.as_ref().map(|v| (flag, v, why))) {
+        Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// A choice's name as the command line spells it.
+fn choice(v: &impl clap::ValueEnum) -> Option<String> {
+    v.to_possible_value().map(|p| p.get_name().to_owned())
 }
 
 /// Seconds of packets a generator's token bucket holds.
