@@ -1,12 +1,13 @@
-//! Ctrl-C: the first one ends the run early and still prints the report (as testpmd's `stop`); a second one
-//! exits at once.
+//! Ctrl-C, or SIGTERM / SIGHUP (`timeout`, a service manager, a closed terminal): the first one ends the run
+//! early and still prints the report (as testpmd's `stop`); a second one exits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
-/// Installs the handler (once, at start). A failure only means Ctrl-C kills the process as usual.
+/// Installs the handler (once, at start; the crate's `termination` feature adds SIGTERM and SIGHUP to
+/// SIGINT). A failure only means those signals kill the process as usual.
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
         if REQUESTED.swap(true, Ordering::SeqCst) {

@@ -252,3 +252,24 @@ fn flags_that_would_change_nothing_in_the_run_are_refused() {
         assert_eq!(v["accounting"]["unaccounted"], 0, "{args:?}");
     }
 }
+
+#[test]
+fn sigterm_ends_a_run_early_with_its_report_as_ctrl_c_does() {
+    // Before: `timeout 10 pktloop fwd` (SIGTERM) killed the run with no report; only Ctrl-C printed one.
+    let _guard = serial();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pktloop"))
+        .args(["fwd", "--duration", "60", "--json"])
+        .env("PKTLOOP_NO_HUGEPAGES", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the run's report");
+    assert_eq!(v["accounting"]["unaccounted"], 0);
+    assert!(v["duration_s"].as_f64().unwrap() < 30.0, "ended early: {v}");
+}
