@@ -277,3 +277,22 @@ fn sigterm_ends_a_run_early_with_its_report_as_ctrl_c_does() {
     assert_eq!(v["accounting"]["unaccounted"], 0);
     assert!(v["duration_s"].as_f64().unwrap() < 30.0, "ended early: {v}");
 }
+
+#[test]
+fn bench_filters_in_either_case_and_names_each_result_once() {
+    // Before: `--filter wmm` found nothing (only `WMM` did), and the ring's two peers gave two results of
+    // one name in the JSON.
+    let out = tmp("bench.json");
+    let o = pktloop(&["bench", "--filter", "wmm", "--duration", "0.1", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(v["results"][0]["scenario"].as_str().unwrap().contains("WMM"), "{v}");
+    let o = pktloop(&["bench", "--filter", "ring transfer", "--duration", "0.1", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let names: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
+    let mut unique = names.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert!(names.len() >= 2 && unique.len() == names.len(), "{names:?}");
+}

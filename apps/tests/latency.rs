@@ -107,6 +107,6 @@ fn every_frame_sent_is_back_or_dropped_under_a_named_reason() {
     assert!(v["p50_ns"].is_null() && v["max_ns"].is_null() && v["samples"] == 0, "{v}");
     let o = latency(&["--tx-drops", "1", "--duration", "0.3"]);
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("dropped ") && table.contains("(tx_drop_injection "), "{table}");
+    assert!(table.contains(", drops ") && table.contains("(tx_drop_injection "), "{table}");
     assert!(!table.contains("0.000"), "no round trip of no time: {table}");
 }

@@ -25,7 +25,7 @@ pub fn plan(workers: usize) -> CorePlan {
     let cores = (0..workers).map(|i| ids[i % ids.len()]).collect();
     let warning = (workers > ids.len()).then(|| {
         format!(
-            "asked for {workers} cores but only {} exist: workers share cores, expect lower and noisier figures",
+            "{workers} workers and only {} cores to run on: workers share cores, expect lower and noisier figures",
             ids.len()
         )
     });

@@ -63,7 +63,8 @@ impl Suite<'_> {
     /// Whether the scenario `name` runs: the filter selects it and Ctrl-C has not been pressed (it skips
     /// the scenarios not yet run; the JSON keeps those that ran).
     fn wants(&self, name: &str) -> bool {
-        !crate::interrupt::requested() && self.filter.is_none_or(|f| name.contains(f))
+        // Either case: `--filter wmm` finds the WMM scenario.
+        !crate::interrupt::requested() && self.filter.is_none_or(|f| name.to_lowercase().contains(&f.to_lowercase()))
     }
 
     /// Prints `r` (after the header, with the first row: a selection that runs nothing prints only its

@@ -24,11 +24,12 @@ pub(super) fn rows(suite: &mut Suite) -> Result<(), AppError> {
     let rtrb = ring_transfer(suite.secs, RingKind::Rtrb)?;
     let xb = ring_transfer(suite.secs, RingKind::Crossbeam)?;
     for (peer, value, note) in [
-        ("rtrb (chunks)", rtrb, "u64 items moved producer -> consumer"),
+        ("rtrb (partial slices)", rtrb, "u64 items moved producer -> consumer"),
         ("crossbeam ArrayQueue (one at a time)", xb, "crossbeam has no burst API"),
     ] {
+        // One row per peer, each named for its peer, so that the JSON's names are unique.
         suite.emit(Row {
-            name: "ring transfer 2 cores, bursts of 32".into(),
+            name: format!("ring transfer 2 cores, bursts of 32, against {peer}"),
             value: ours,
             unit: "Mop/s",
             peer: Some((peer.into(), value)),

@@ -5,7 +5,7 @@ use super::plan::Plan;
 use crate::capture::CaptureSummary;
 use crate::gen::player::Timing;
 use crate::ports::ShmSummary;
-use crate::stats::{cycles_per_packet, thousands, Totals};
+use crate::stats::{cycles_per_packet, drops_text, thousands, Totals};
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
 use serde_json::{json, Map, Value};
@@ -268,20 +268,6 @@ pub struct Live {
     tty: bool,
 }
 
-fn drops_text(d: &[u64; DropReason::COUNT]) -> String {
-    let total: u64 = d.iter().sum();
-    let named: Vec<String> = DropReason::ALL
-        .iter()
-        .filter(|r| d[**r as usize] > 0)
-        .map(|r| format!("{} {}", r.as_str(), d[*r as usize]))
-        .collect();
-    if named.is_empty() {
-        format!("drops {total}")
-    } else {
-        format!("drops {total} ({})", named.join(", "))
-    }
-}
-
 impl Live {
     /// A live printer for a run whose stdout is JSON or not.
     pub fn new(json: bool) -> Live {
@@ -330,7 +316,7 @@ impl Live {
             rate.wire_gbps,
             rate.mean_len,
             per_port.join(", "),
-            drops_text(&d)
+            format!("drops {}", drops_text(&d))
         ));
     }
 
@@ -593,7 +579,11 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "pinned": r.pinned.iter().all(|p| *p),
         "burst": plan.burst,
         "pkt_len": plan.pkt_len,
-        "pkt_len_spec": super::settings::sizes_text(&plan.traffic.sizes),
+        // A replay's lengths are the capture's, whatever --pkt-len says.
+        "pkt_len_spec": match plan.traffic.replay {
+            Some(_) => "replay".to_owned(),
+            None => super::settings::sizes_text(&plan.traffic.sizes),
+        },
         "duration_s": r.secs,
         "packets": t.packets,
         "bytes": t.bytes,
@@ -687,9 +677,9 @@ mod tests {
     #[test]
     fn drops_text_names_nonzero_reasons() {
         let mut d = [0u64; DropReason::COUNT];
-        assert_eq!(drops_text(&d), "drops 0");
+        assert_eq!(drops_text(&d), "0");
         d[DropReason::RxRingFull as usize] = 3;
         d[DropReason::TxDropInjection as usize] = 2;
-        assert_eq!(drops_text(&d), "drops 5 (tx_drop_injection 2, rx_ring_full 3)");
+        assert_eq!(drops_text(&d), "5 (tx_drop_injection 2, rx_ring_full 3)");
     }
 }

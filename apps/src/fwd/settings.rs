@@ -92,11 +92,11 @@ pub fn lines(plan: &Plan) -> String {
     let mut out = format!("  frames: --pkt-len {} (mean {:.1} B)", sizes_text(&t.sizes), t.mean_len());
     if let Some(r) = &t.replay {
         out = format!(
-            "  frames: replay of {} ({} frames, {} pass(es), {:?} timing)",
+            "  frames: replay of {} ({} frames, {} pass(es), {} timing)",
             r.path.display(),
             r.trace.len(),
             r.loops,
-            r.timing
+            format!("{:?}", r.timing).to_lowercase()
         );
     }
     if t.flows > 1 {

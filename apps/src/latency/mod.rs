@@ -397,27 +397,13 @@ fn counts_line(rate: u64, m: &Measured) -> String {
         format!("not back {n} (open loop: lost, or in flight when the run stopped)")
     };
     format!(
-        "sent {}, received {}, {lost}, dropped {}, send failures {}, foreign frames ignored {}",
+        "sent {}, received {}, {lost}, drops {}, send failures {}, foreign frames ignored {}",
         m.sent,
         m.received,
-        dropped_text(&m.drops),
+        crate::stats::drops_text(&m.drops),
         m.send_failures,
         m.foreign
     )
-}
-
-/// Drops with their reasons: `0`, or `4 (tx_drop_injection 3, detached 1)`.
-fn dropped_text(drops: &[u64; DropReason::COUNT]) -> String {
-    let total: u64 = drops.iter().sum();
-    let named: Vec<String> = DropReason::ALL
-        .iter()
-        .filter(|&&r| drops[r as usize] != 0)
-        .map(|&r| format!("{} {}", r.as_str(), drops[r as usize]))
-        .collect();
-    match total {
-        0 => "0".to_owned(),
-        _ => format!("{total} ({})", named.join(", ")),
-    }
 }
 
 /// The feth ping-pong alone (no capture), for `bench`.
