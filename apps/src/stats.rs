@@ -180,6 +180,22 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Drops with their reasons, counted by `DropReason as usize`: `0`, or `5 (tx_drop_injection 2,
+/// rx_ring_full 3)` (the reasons that counted any, in counter order).
+pub fn drops_text(d: &[u64; DropReason::COUNT]) -> String {
+    let total: u64 = d.iter().sum();
+    let named: Vec<String> = DropReason::ALL
+        .iter()
+        .filter(|r| d[**r as usize] > 0)
+        .map(|r| format!("{} {}", r.as_str(), d[*r as usize]))
+        .collect();
+    if named.is_empty() {
+        total.to_string()
+    } else {
+        format!("{total} ({})", named.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,21 +227,5 @@ mod tests {
         if let (Some(a), Some(b)) = (cycles_now(), cycles_now()) {
             assert!(b >= a);
         }
-    }
-}
-
-/// Drops with their reasons, counted by `DropReason as usize`: `0`, or `5 (tx_drop_injection 2,
-/// rx_ring_full 3)` (the reasons that counted any, in counter order).
-pub fn drops_text(d: &[u64; DropReason::COUNT]) -> String {
-    let total: u64 = d.iter().sum();
-    let named: Vec<String> = DropReason::ALL
-        .iter()
-        .filter(|r| d[**r as usize] > 0)
-        .map(|r| format!("{} {}", r.as_str(), d[*r as usize]))
-        .collect();
-    if named.is_empty() {
-        total.to_string()
-    } else {
-        format!("{total} ({})", named.join(", "))
     }
 }

@@ -309,14 +309,14 @@ impl Live {
         }
         let rate = Rates::of(t1.packets - t0.packets, t1.bytes - t0.bytes, secs);
         self.emit(&format!(
-            "[{:>5.1}s] {:>8.3} Mpps {:>7.3} Gbit/s ({:.3} on the wire, mean {:.0} B) | {} Mpps | {}",
+            "[{:>5.1}s] {:>8.3} Mpps {:>7.3} Gbit/s ({:.3} on the wire, mean {:.0} B) | {} Mpps | drops {}",
             at.as_secs_f64(),
             rate.mpps,
             rate.gbps,
             rate.wire_gbps,
             rate.mean_len,
             per_port.join(", "),
-            format!("drops {}", drops_text(&d))
+            drops_text(&d)
         ));
     }
 
