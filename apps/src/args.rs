@@ -91,8 +91,21 @@ fn clap_failure(e: clap::Error) -> AppError {
             AppError::usage("a subcommand is required: valid is fwd, latency or bench (pktloop --help tells more)")
         }
         ErrorKind::ValueValidation if not_a_number(&e) => number_refused(&e),
+        // Our own parsers say the whole thing (`invalid --port bogus: ...`): clap's wrapper would repeat it.
+        ErrorKind::ValueValidation if own_message(&e).is_some() => AppError::usage(own_message(&e).unwrap_or_default()),
+        ErrorKind::InvalidSubcommand => AppError::usage(format!(
+            "{}: valid is fwd, latency or bench (pktloop --help tells more)",
+            clap_one_line(&e.render().to_string())
+        )),
         _ => AppError::usage(clap_one_line(&e.render().to_string())),
     }
+}
+
+/// The message of one of pktloop's own value parsers, when it says the flag and value itself.
+fn own_message(e: &clap::Error) -> Option<String> {
+    use std::error::Error;
+    let inner = e.source()?.to_string();
+    inner.starts_with("invalid --").then_some(inner)
 }
 
 /// Whether clap refused a value of a numeric flag: not a number (empty, letters, a fraction for an
@@ -218,5 +231,15 @@ mod tests {
             }
         }
         assert!(checked >= 30, "{checked} numeric flags checked");
+    }
+
+    #[test]
+    fn a_parser_that_says_the_flag_itself_is_not_wrapped_and_a_bad_subcommand_lists_the_good_ones() {
+        // Before: `invalid value 'bogus' for '--port <SPEC>': invalid --port bogus: ...`, and `pktloop foo`
+        // named no subcommand.
+        let m = error_of(&["fwd", "--port", "bogus"]);
+        assert!(m.starts_with("invalid --port bogus: ") && !m.contains("invalid value"), "{m}");
+        let m = error_of(&["foo"]);
+        assert!(m.contains("'foo'") && m.contains("valid is fwd, latency or bench"), "{m}");
     }
 }
