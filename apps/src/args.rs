@@ -147,13 +147,12 @@ fn number_refused(e: &clap::Error) -> AppError {
 }
 
 /// The valid values of the numeric flags whose help states no `..=` range (or not the whole story), as
-/// their checks say them. Of the flags named `--rate`, only latency's is a number.
+/// their checks say them.
 fn listed_values(long: &str) -> Option<String> {
     let text = match long {
         "tx-headroom" => config::TX_HEADROOM_VALID,
         "user-access" => config::USER_ACCESS_VALID,
         "tx-exp-policy" => config::TX_EXP_POLICY_VALID,
-        "rate" => crate::latency::RATE_VALID,
         "input-thread" => return Some(crate::fwd::plan::input_cores(pktloop_engine::lcore::plan(1).available)),
         _ => return None,
     };

@@ -539,10 +539,11 @@ pub struct LatencyArgs {
     /// client`; see --role)
     #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
     pub port: crate::portspec::PortList,
-    /// Open loop: send at this many packets per second (coordinated-omission corrected; the report says
-    /// whether the pinger held it); 0 = closed loop
-    #[arg(long, allow_negative_numbers = true, value_name = "PPS", default_value = "0")]
-    pub rate: i64,
+    /// Open loop: send at this rate, in packets per second (250000, 250kpps, 1Mpps) or bits per second on
+    /// the wire (1Gbps), up to 50 Mpps (coordinated-omission corrected; the report says whether the pinger
+    /// held it); 0 = closed loop [default: 0]
+    #[arg(long, allow_negative_numbers = true, value_name = "RATE")]
+    pub rate: Option<String>,
     /// Write the percentile distribution as .hgrm text, in microseconds as the table and --plot.
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,

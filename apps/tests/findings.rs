@@ -296,3 +296,13 @@ fn bench_filters_in_either_case_and_names_each_result_once() {
     unique.dedup();
     assert!(names.len() >= 2 && unique.len() == names.len(), "{names:?}");
 }
+
+#[test]
+fn rates_are_written_alike_in_fwd_and_latency_and_bounded_in_both() {
+    // Before: latency took only a bare integer (`--rate 1Mpps` was refused), and fwd took any rate at all.
+    let v = json(&["latency", "--rate", "200kpps", "--duration", "0.3", "--no-peer", "--allow-shared-cores", "--json"]);
+    assert_eq!(v["rate_pps"], 200_000, "{v}");
+    usage_error(&["latency", "--rate", "1Gpps"], &["--rate 1Gpps", "1..=50000000"]);
+    usage_error(&["latency", "--rate", "fast"], &["--rate fast", "250kpps"]);
+    usage_error(&["fwd", "--mode", "txonly", "--rate", "1e20"], &["--rate 1e20", "at most 1000000 Mpps"]);
+}

@@ -164,8 +164,7 @@ impl Traffic {
             }
         }
         let flows = flow_count(g, &fields, kind)?;
-        let rate =
-            g.rate.as_deref().map(|r| Rate::parse(r).map_err(|why| bad("rate", r, &why, RATE_VALID))).transpose()?;
+        let rate = g.rate.as_deref().map(|r| checked_rate(r, sizes.mean())).transpose()?;
         let count =
             g.count.map(|c| crate::config::int_in("count", c, 1, MAX_COUNT, "1..=1000000000000")).transpose()?;
         let replay = replay(g, pkt_len, &fields, kind, rate.is_some(), lens.1)?;
@@ -225,7 +224,21 @@ impl Traffic {
 }
 
 const RATE_VALID: &str = "a positive number of packets per second (250000, 250kpps, 1.5Mpps) or bits per second \
-                          on the wire (100Mbps, 10Gbps)";
+                          on the wire (100Mbps, 10Gbps), at most 1000000 Mpps per generator port";
+
+/// The most packets per second a generator port may be asked for: far beyond any port (a pair of cores
+/// moves a few hundred Mpps; `--rate 100000Mpps` is how a run asks for a pacer that never waits), so that
+/// a rate past it is a typo, not a goal.
+const MAX_RATE_PPS: f64 = 1e12;
+
+/// `--rate` text parsed and bounded, for frames of `mean_len` bytes on average.
+fn checked_rate(text: &str, mean_len: f64) -> Result<Rate, AppError> {
+    let rate = Rate::parse(text).map_err(|why| bad("rate", text, &why, RATE_VALID))?;
+    if rate.pps(mean_len) > MAX_RATE_PPS {
+        return Err(bad("rate", text, "more than any port moves", RATE_VALID));
+    }
+    Ok(rate)
+}
 
 fn bad(flag: &str, value: &str, why: &str, valid: &str) -> AppError {
     AppError::usage(format!("invalid --{flag} {value}: {why}; valid is {valid}"))

@@ -17,7 +17,7 @@ pub use pingpong::rtrb_pingpong;
 use pingpong::run_pingpong;
 
 use crate::cli::LatencyArgs;
-use crate::config::{self, int_in};
+use crate::config;
 use crate::error::AppError;
 use crate::portspec::PortSpec;
 use crate::{hgrm, svg};
@@ -29,8 +29,9 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
 
-/// The valid values of `pktloop latency --rate`, as its check and parse errors say them.
-pub const RATE_VALID: &str = "0 (closed loop) or 1..=50000000 packets per second";
+/// The valid values of `pktloop latency --rate`, as its check says them.
+const RATE_VALID: &str = "0 (closed loop), or 1..=50000000 packets per second as a rate (250000, 250kpps, 1Mpps, \
+                          1Gbps)";
 
 /// Longest round trip recorded (larger ones saturate): 60 s.
 const MAX_NS: u64 = 60_000_000_000;
@@ -157,6 +158,18 @@ fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid histogram bounds")
 }
 
+/// `--rate` in packets per second for frames of `pkt_len` bytes (0: closed loop), as fwd's `--rate` is
+/// written.
+fn open_loop_rate(text: Option<&str>, pkt_len: usize) -> Result<u64, AppError> {
+    let Some(text) = text.filter(|t| t.trim() != "0") else { return Ok(0) };
+    let bad = |why: &str| AppError::usage(format!("invalid --rate {text}: {why}; valid is {RATE_VALID}"));
+    let pps = crate::gen::pace::Rate::parse(text).map_err(|why| bad(&why))?.pps(pkt_len as f64).round();
+    if !(1.0..=50_000_000.0).contains(&pps) {
+        return Err(bad(&format!("{pps} packets per second")));
+    }
+    Ok(pps as u64)
+}
+
 /// Checks the flags.
 pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
@@ -178,7 +191,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     if a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth) {
         config::check_split_room(&feth, pkt_len)?;
     }
-    let rate = int_in("rate", a.rate, 0, 50_000_000, RATE_VALID)? as u64;
+    let rate = open_loop_rate(a.rate.as_deref(), pkt_len)?;
     let available = lcore::plan(1).available;
     if available < 2 && !a.run.allow_shared_cores.unwrap_or(false) {
         return Err(AppError::usage(format!(
