@@ -250,6 +250,7 @@ fn flags_that_would_change_nothing_in_the_run_are_refused() {
         usage_error(&[&["fwd"][..], args].concat(), needles);
     }
     usage_error(&["latency", "--snaplen", "64"], &["--snaplen 64 without --pcap"]);
+    usage_error(&["fwd", "-i", "--duration", "1"], &["--duration 1", "start and stop"]);
     // Where they act, they are taken.
     for args in [&["--mode", "txonly", "--expiry-us", "5"][..], &["--mode", "io", "--tx-first", "3"]] {
         let v = json(&[&["fwd", "--duration", "0.2", "--json"][..], args].concat());

@@ -213,6 +213,11 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
             a.run.xdp_mode.and_then(|v| choice(&v)).filter(|_| !afxdp),
             "valid with an AF_XDP port (--port afxdp:IFNAME)",
         ),
+        (
+            "duration",
+            shown(a.run.duration.as_ref().map(|v| v as _)).filter(|_| a.interactive.unwrap_or(false)),
+            "at the prompt (-i), start and stop decide how long a run lasts; valid without -i",
+        ),
     ];
     match unused.iter().find_map(|(flag, value, why)| value.as_ref().map(|v| (flag, v, why))) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
