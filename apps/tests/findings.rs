@@ -307,3 +307,11 @@ fn rates_are_written_alike_in_fwd_and_latency_and_bounded_in_both() {
     usage_error(&["latency", "--rate", "fast"], &["--rate fast", "250kpps"]);
     usage_error(&["fwd", "--mode", "txonly", "--rate", "1e20"], &["--rate 1e20", "at most 1000000 Mpps"]);
 }
+
+#[test]
+fn a_length_error_gives_examples_inside_the_valid_range() {
+    // Before: `--mtu 72 --pkt-len 91` said valid is 60..=90, "a range (64-1518)", and offered imix.
+    usage_error(&["fwd", "--mtu", "72", "--pkt-len", "91"], &["--pkt-len 91", "60..=90", "a range (60-90)"]);
+    let o = pktloop(&["fwd", "--mtu", "72", "--pkt-len", "91"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("imix"));
+}

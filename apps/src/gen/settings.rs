@@ -247,7 +247,11 @@ fn bad(flag: &str, value: &str, why: &str, valid: &str) -> AppError {
 /// `--pkt-len` checked against the ports' `lo..=hi`.
 fn sizes(pkt_len: Option<&str>, (lo, hi): (usize, usize)) -> Result<SizeSpec, AppError> {
     let text = pkt_len.unwrap_or("64");
-    let valid = format!("lengths {lo}..={hi}: one (64), a range (64-1518), a weighted list (64:7,570:4) or imix");
+    // The examples are lengths of this range (imix's 1518 needs an MTU of 1500 or more).
+    let valid = format!(
+        "lengths {lo}..={hi}: one ({lo}), a range ({lo}-{hi}), a weighted list ({lo}:7,{hi}:1){}",
+        if hi >= 1518 { " or imix" } else { "" }
+    );
     let spec = SizeSpec::parse(text).map_err(|why| bad("pkt-len", text, &why, &valid))?;
     spec.check(lo, hi).map_err(|len| bad("pkt-len", text, &format!("{len} is out of range"), &valid))?;
     Ok(spec)
