@@ -185,22 +185,21 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
     let afxdp = listed(|p| matches!(p, PortSpec::AfXdp { .. }));
     let outside = tap || afxdp || listed(|p| matches!(p, PortSpec::AfPacket { .. }));
     let forwards = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
-    let shown = |v: Option<&dyn std::fmt::Display>| v.map(ToString::to_string);
     let for_tap = "valid with a TAP port (--port tap)";
     let unused = [
         (
             "expiry-us",
-            shown(a.expiry_us.as_ref().map(|v| v as _)).filter(|_| kind == GenKind::None),
+            a.expiry_us.map(|v| v.to_string()).filter(|_| kind == GenKind::None),
             "it sets the deadline of generated frames and this run has no generator; valid with --mode txonly, \
              flowgen or icmpecho (and rxonly on a feth pair)",
         ),
         (
             "tx-first",
-            shown(a.tx_first.as_ref().map(|v| v as _)).filter(|_| !forwards),
+            a.tx_first.map(|v| v.to_string()).filter(|_| !forwards),
             "it seeds forwarding; valid with --mode io, mac or macswap",
         ),
         ("tap-name", a.tap.tap_name.clone().filter(|_| !tap), for_tap),
-        ("tap-queues", shown(a.tap.tap_queues.as_ref().map(|v| v as _)).filter(|_| !tap), for_tap),
+        ("tap-queues", a.tap.tap_queues.map(|v| v.to_string()).filter(|_| !tap), for_tap),
         ("tap-io", a.tap.tap_io.and_then(|v| choice(&v)).filter(|_| !tap), for_tap),
         (
             "ip",
@@ -215,7 +214,7 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
         ),
         (
             "duration",
-            shown(a.run.duration.as_ref().map(|v| v as _)).filter(|_| a.interactive.unwrap_or(false)),
+            a.run.duration.map(|v| v.to_string()).filter(|_| a.interactive.unwrap_or(false)),
             "at the prompt (-i), start and stop decide how long a run lasts; valid without -i",
         ),
     ];
