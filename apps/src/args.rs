@@ -92,7 +92,10 @@ fn clap_failure(e: clap::Error) -> AppError {
         }
         ErrorKind::ValueValidation if not_a_number(&e) => number_refused(&e),
         // Our own parsers say the whole thing (`invalid --port bogus: ...`): clap's wrapper would repeat it.
-        ErrorKind::ValueValidation if own_message(&e).is_some() => AppError::usage(own_message(&e).unwrap_or_default()),
+        ErrorKind::ValueValidation => match own_message(&e) {
+            Some(message) => AppError::usage(message),
+            None => AppError::usage(clap_one_line(&e.render().to_string())),
+        },
         ErrorKind::InvalidSubcommand => AppError::usage(format!(
             "{}: valid is fwd, latency or bench (pktloop --help tells more)",
             clap_one_line(&e.render().to_string())
