@@ -129,7 +129,7 @@ mod tests {
         let p = plan(n + 1);
         assert_eq!(p.cores.len(), n + 1);
         assert_eq!(p.cores[n], p.cores[0]);
-        assert!(p.warning.unwrap().contains(&format!("only {n} exist")));
+        assert!(p.warning.unwrap().contains(&format!("{} workers and only {n} cores", n + 1)));
         assert!(plan(n).warning.is_none());
     }
 
