@@ -52,7 +52,7 @@ pub fn parse_all(args: Vec<OsString>) -> Result<Parsed, AppError> {
     let cli = match parse(&args) {
         Ok(c) => c,
         Err(e) if is_shown(&e) => return Ok(Parsed::Shown(e)),
-        Err(e) => return Err(clap_failure(e)),
+        Err(e) => return Err(clap_failure(e, &args)),
     };
     let config = match &cli.command {
         Command::Fwd(a) => a.run.config.clone(),
@@ -67,10 +67,15 @@ pub fn parse_all(args: Vec<OsString>) -> Result<Parsed, AppError> {
     // The subcommand is args[1]: pktloop has no options before it (other than --help and --version).
     let mut file_only = args[..2].to_vec();
     file_only.extend(file.iter().cloned());
-    parse(&file_only).map_err(|e| clap_failure(e).in_file(&path))?;
+    parse(&file_only).map_err(|e| clap_failure(e, &args).in_file(&path))?;
     let mut merged = file_only;
     merged.extend(args[2..].iter().cloned());
-    let cli = parse(&merged).map_err(clap_failure)?;
+    let mut cli = parse(&merged).map_err(|e| clap_failure(e, &args))?;
+    match &mut cli.command {
+        Command::Fwd(a) => a.run.from_file.clone_from(&flags),
+        Command::Latency(a) => a.run.from_file.clone_from(&flags),
+        Command::Bench(_) => {}
+    }
     Ok(Parsed::Run(Box::new(cli), Some(FileSource { path, flags })))
 }
 
@@ -80,7 +85,8 @@ fn is_shown(e: &clap::Error) -> bool {
     matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
 }
 
-fn clap_failure(e: clap::Error) -> AppError {
+/// clap's error for the command line `args`, said in one line.
+fn clap_failure(e: clap::Error, args: &[OsString]) -> AppError {
     use clap::error::ErrorKind;
     match e.kind() {
         // Only the command line itself can ask for them; a config file's keys are settings.
@@ -90,7 +96,9 @@ fn clap_failure(e: clap::Error) -> AppError {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
             AppError::usage("a subcommand is required: valid is fwd, latency or bench (pktloop --help tells more)")
         }
-        ErrorKind::ValueValidation if not_a_number(&e) => number_refused(&e),
+        ErrorKind::ValueValidation if not_a_number(&e) => {
+            number_refused(&e, &args.get(1).map(|s| s.to_string_lossy()).unwrap_or_default())
+        }
         // Our own parsers say the whole thing (`invalid --port bogus: ...`): clap's wrapper would repeat it.
         ErrorKind::ValueValidation => match own_message(&e) {
             Some(message) => AppError::usage(message),
@@ -130,7 +138,7 @@ fn not_a_number(e: &clap::Error) -> bool {
 
 /// A value clap could not take as its flag's number, said as every other bad value is: the flag, the value
 /// the user gave, and the valid range its help states.
-fn number_refused(e: &clap::Error) -> AppError {
+fn number_refused(e: &clap::Error, subcommand: &str) -> AppError {
     use clap::error::{ContextKind, ContextValue};
     let get = |k| match e.get(k) {
         Some(ContextValue::String(s)) => s.clone(),
@@ -143,7 +151,7 @@ fn number_refused(e: &clap::Error) -> AppError {
         v => v,
     };
     let long = flag.trim_start_matches('-');
-    match listed_values(long).or_else(|| stated_range(long)) {
+    match listed_values(long).or_else(|| stated_range(subcommand, long)) {
         Some(range) => AppError::usage(format!("invalid {flag} {value}: valid is {range}")),
         None => AppError::usage(clap_one_line(&e.render().to_string())),
     }
@@ -162,17 +170,20 @@ fn listed_values(long: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
-/// The range a flag's help states: the clause holding `..=`, from after the comma or colon that opens it
-/// to the end of the bound after `..=` (`feth pairs, 1..=64: each ...` gives `1..=64`, `Times to play the
-/// capture, 0 (until the run ends)..=1000000 [default: 1]` gives `0 (until the run ends)..=1000000`).
-fn stated_range(long: &str) -> Option<String> {
-    let help = flag(long)?.get_help()?.to_string();
+/// The range the help of `subcommand`'s `--long` states: the clause holding `..=`, from after the comma or
+/// colon that opens it to the next comma, semicolon or bracket (`feth pairs, 1..=64: each ...` gives
+/// `1..=64`; `Times to play the capture, 0 (until the run ends)..=1000000 [default: 1]` gives `0 (until
+/// the run ends)..=1000000`; `..., 72..=max-mtu [default: 1500]` gives `72..=max-mtu`).
+fn stated_range(subcommand: &str, long: &str) -> Option<String> {
+    let cmd = Cli::command();
+    let sub = cmd.get_subcommands().find(|c| c.get_name() == subcommand)?;
+    let help = sub.get_arguments().find(|a| a.get_long() == Some(long))?.get_help()?.to_string();
     let at = help.find("..=")?;
     let start = help[..at].rfind([',', ':']).map_or(0, |i| i + 1);
-    let bound =
-        help[at + 3..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '.')).map_or(help.len(), |n| at + 3 + n);
-    let range = help[start..bound].trim().trim_end_matches('.');
-    Some(range.to_owned())
+    let bound = help[at..].find([',', ';', '[']).map_or(help.len(), |n| at + n);
+    // A bound that ends its clause with a colon (`1..=64: each pair ...`) ends there.
+    let range = help[start..bound].split(": ").next().unwrap_or_default();
+    Some(range.trim().trim_end_matches('.').to_owned())
 }
 
 /// The argument `--long` of whichever subcommand has it first.
@@ -224,6 +235,13 @@ mod tests {
                     assert!(m.starts_with(&head), "{} {flag}={bad}: {m}", sub.get_name());
                     let valid = &m[head.len()..];
                     assert!(!valid.is_empty() && !valid.contains('\n'), "{} {flag}={bad}: {m}", sub.get_name());
+                    // This subcommand's own range (bench's --duration is not fwd's), or a listed set.
+                    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                    assert!(
+                        help.contains(valid) || listed_values(long).is_some(),
+                        "{} {flag}: {m} / {help}",
+                        sub.get_name()
+                    );
                     assert!(
                         valid.bytes().filter(|&b| b == b'(').count() == valid.bytes().filter(|&b| b == b')').count(),
                         "{m}"

@@ -55,7 +55,9 @@ impl CaptureSpec {
             ("snaplen", a.snaplen.map(|n| n.to_string())),
         ];
         let Some(path) = a.pcap.clone() else {
-            return match given.iter().find_map(|(flag, value)| value.as_ref().map(|v| (flag, v))) {
+            // Only what the command line says: a shared config file may set them for runs that capture.
+            let typed = given.iter().filter(|(flag, _)| !a.from_file(flag));
+            return match typed.clone().find_map(|(flag, value)| value.as_ref().map(|v| (flag, v))) {
                 Some((flag, value)) => {
                     Err(AppError::usage(format!("invalid --{flag} {value} without --pcap: valid with --pcap FILE")))
                 }

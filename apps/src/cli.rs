@@ -265,6 +265,10 @@ pub struct RunArgs {
     /// TOML file with the same settings (keys are flag names without `--`); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The flags (`--duration`) whose value came from the `--config` file, not the command line: a file
+    /// shared between kinds of run may hold settings one of them has no use for (set by `args`).
+    #[arg(skip)]
+    pub from_file: Vec<String>,
     /// Seconds to run, 0.1..=86400 [default: 5; with --count or a finite --replay, until done]
     #[arg(long, allow_negative_numbers = true, value_name = "SECONDS")]
     pub duration: Option<f64>,
@@ -309,6 +313,13 @@ pub struct RunArgs {
     /// The port knobs.
     #[command(flatten)]
     pub feth: FethArgs,
+}
+
+impl RunArgs {
+    /// Whether the value of `--flag` (named without dashes) came only from the `--config` file.
+    pub fn from_file(&self, flag: &str) -> bool {
+        self.from_file.iter().any(|f| f.strip_prefix("--") == Some(flag))
+    }
 }
 
 /// `--pcap-format`.

@@ -147,9 +147,10 @@ fn a_feth_pair_in_a_port_list_sends_to_itself_in_the_modes_that_do_not_forward()
             let port = |i: usize, key: &str| v["ports"][i][key].as_u64().unwrap();
             assert_eq!(v["ports"][feth0]["name"], "feth0", "{args:?}");
             let (sent, received) = (port(feth0, "tx_packets"), port(feth0 + 1, "rx_packets"));
-            // Not a rate (debug builds are slow): what one end sent, the other took, all but those in flight.
+            // Not a rate (debug builds are slow): what one end sent, the other took, all but those in flight
+            // (at most the pair's pool, 2048 buffers).
             assert!(
-                received > 0 && received >= sent / 2,
+                received > 0 && sent - received <= 2048,
                 "{args:?}: feth1 received {received} of the {sent} feth0 sent"
             );
             if mode != "icmpecho" {
@@ -226,8 +227,11 @@ fn a_low_rate_is_shown_in_its_own_unit_and_judged_by_the_frames_due() {
     let line = table.lines().find(|l| l.contains("generators:")).unwrap_or_default();
     assert!(line.contains("asked 10.0 pps: held") && line.contains(" frames)"), "{table}");
     let v = json(&["fwd", "--mode", "txonly", "--rate", "10", "--duration", "1", "--json"]);
-    let generated = v["generators"]["generated"].as_u64().unwrap();
-    assert!((10..=11).contains(&generated), "{v}");
+    // The frames due over the generators' own time (the first at once), give or take the one at its end.
+    let (generated, secs) =
+        (v["generators"]["generated"].as_f64().unwrap(), v["generators"]["seconds"].as_f64().unwrap());
+    let due = (10.0 * secs).floor() + 1.0;
+    assert!((generated - due).abs() <= 1.0, "{generated} frames where {due} were due: {v}");
     assert_eq!(v["generators"]["rate_held"], true, "{v}");
 }
 
@@ -235,12 +239,13 @@ fn a_low_rate_is_shown_in_its_own_unit_and_judged_by_the_frames_due() {
 fn flags_that_would_change_nothing_in_the_run_are_refused() {
     // Before: each was taken and ignored (as --rate without a generator never was).
     let cases: &[(&[&str], &[&str])] = &[
-        (&["--mode", "io", "--expiry-us", "0"], &["--expiry-us 0", "no generator"]),
+        (&["--mode", "io", "--expiry-us", "0"], &["--expiry-us 0", "generates none"]),
+        (&["--mode", "icmpecho", "--expiry-us", "5"], &["--expiry-us 5", "pings carry no deadline"]),
         (&["--mode", "txonly", "--tx-first", "5"], &["--tx-first 5", "io, mac or macswap"]),
         (&["--tap-name", "x"], &["--tap-name x", "--port tap"]),
         (&["--tap-queues", "2"], &["--tap-queues 2", "--port tap"]),
         (&["--tap-io", "readv"], &["--tap-io readv", "--port tap"]),
-        (&["--ip", "198.18.0.2/24"], &["--ip 198.18.0.2/24", "afpacket or afxdp"]),
+        (&["--ip", "198.18.0.2/24"], &["--ip 198.18.0.2/24", "afpacket, afxdp or shm"]),
         (&["--xdp-mode", "copy"], &["--xdp-mode copy", "afxdp"]),
         (&["--pcap-count", "5"], &["--pcap-count 5 without --pcap"]),
         (&["--pcap-format", "pcap"], &["--pcap-format pcap without --pcap"]),
@@ -314,4 +319,37 @@ fn a_length_error_gives_examples_inside_the_valid_range() {
     usage_error(&["fwd", "--mtu", "72", "--pkt-len", "91"], &["--pkt-len 91", "60..=90", "a range (60-90)"]);
     let o = pktloop(&["fwd", "--mtu", "72", "--pkt-len", "91"]);
     assert!(!String::from_utf8_lossy(&o.stderr).contains("imix"));
+}
+
+#[test]
+fn a_config_file_may_hold_settings_this_run_has_no_use_for() {
+    // A file shared between kinds of run: what it sets that this run cannot use is left alone, where the
+    // same flags typed on the command line are refused.
+    let file = tmp("shared.toml");
+    std::fs::write(&file, "tx-first = 4\npcap-count = 50\nsnaplen = 128\n").unwrap();
+    let v = json(&["fwd", "--config", file.to_str().unwrap(), "--mode", "txonly", "--duration", "0.2", "--json"]);
+    assert_eq!(v["accounting"]["unaccounted"], 0);
+    usage_error(&["fwd", "--mode", "txonly", "--tx-first", "4"], &["--tx-first 4"]);
+}
+
+#[test]
+fn a_feth_pair_in_a_list_takes_the_generator_flags_its_generator_uses() {
+    // rxonly and icmpecho generate on a list's feth pair (as on `--port feth`), so --rate and --count act.
+    let v = json(&[
+        "fwd",
+        "--port",
+        "feth,null",
+        "--mode",
+        "rxonly",
+        "--rate",
+        "10kpps",
+        "--duration",
+        "0.3",
+        "--allow-shared-cores",
+        "--json",
+    ]);
+    // Taken and acting (whether a worker sharing a core holds it is the machine's business).
+    assert_eq!(v["generators"]["asked_pps_per_port"], 10000.0, "{v}");
+    assert!(v["generators"]["generated"].as_u64().unwrap() > 0, "{v}");
+    usage_error(&["fwd", "--port", "null,null", "--mode", "rxonly", "--rate", "10kpps"], &["--rate", "has none"]);
 }

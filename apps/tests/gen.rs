@@ -296,7 +296,7 @@ fn the_interactive_prompt_is_scripted_through_a_pipe() {
     let lines: Vec<&str> = text.split("pktloop> ").map(str::trim).collect();
     assert_eq!(lines[1], "not started", "{text}");
     assert!(lines[2].starts_with("started: mode txonly on feth0, feth1"), "{text}");
-    assert_eq!(lines[3], "rate: 0.010 Mpps per generator port");
+    assert_eq!(lines[3], "rate: 10.000 kpps per generator port");
     assert_eq!(lines[4], "stats cleared");
     // About a second at 10 kpps since the counters were cleared (the rate turned while running).
     let sent: u64 = lines[5].split("TX-packets ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();

@@ -210,7 +210,7 @@ impl Session {
                 let pps = r.pps(self.plan.traffic.mean_len());
                 self.plan.traffic.rate = Some(r);
                 self.dial.set(Some(pps));
-                say!(self, "rate: {:.3} Mpps per generator port", pps / 1e6);
+                say!(self, "rate: {} per generator port", super::settings::pps_text(pps));
             }
             Err(why) => say!(self, "invalid rate {text}: {why}"),
         }

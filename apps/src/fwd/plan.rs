@@ -111,7 +111,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     };
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let port = port_kind(a);
-    let kind = gen_kind(a.mode, port);
+    let kind = gen_kind(a.mode, port, a.port.0.contains(&PortSpec::Feth));
     let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, config::max_frame(mtu)))?;
     let pkt_len = match &traffic.replay {
         Some(r) => r.trace.max_len().max(60),
@@ -183,15 +183,16 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
     let listed = |pick: fn(&PortSpec) -> bool| a.port.0.iter().any(pick);
     let tap = port == PortKind::Tap || listed(|p| *p == PortSpec::Tap);
     let afxdp = listed(|p| matches!(p, PortSpec::AfXdp { .. }));
-    let outside = tap || afxdp || listed(|p| matches!(p, PortSpec::AfPacket { .. }));
+    // Ports whose icmpecho answers for --ip: every kind but feth and null.
+    let outside = tap || afxdp || listed(|p| matches!(p, PortSpec::AfPacket { .. } | PortSpec::Shm { .. }));
     let forwards = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
     let for_tap = "valid with a TAP port (--port tap)";
     let unused = [
         (
             "expiry-us",
-            a.expiry_us.map(|v| v.to_string()).filter(|_| kind == GenKind::None),
-            "it sets the deadline of generated frames and this run has no generator; valid with --mode txonly, \
-             flowgen or icmpecho (and rxonly on a feth pair)",
+            a.expiry_us.map(|v| v.to_string()).filter(|_| matches!(kind, GenKind::None | GenKind::Ping)),
+            "it sets the deadline of generated frames and this run generates none (pings carry no deadline); \
+             valid with --mode txonly or flowgen (and rxonly on a feth pair)",
         ),
         (
             "tx-first",
@@ -204,8 +205,8 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
         (
             "ip",
             a.tap.ip.clone().filter(|_| !outside),
-            "it is the address icmpecho answers for on TAP and real-interface ports; valid with --port tap, \
-             afpacket or afxdp",
+            "it is the address icmpecho answers for on TAP, real-interface and shm ports; valid with --port tap, \
+             afpacket, afxdp or shm",
         ),
         (
             "xdp-mode",
@@ -218,7 +219,10 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
             "at the prompt (-i), start and stop decide how long a run lasts; valid without -i",
         ),
     ];
-    match unused.iter().find_map(|(flag, value, why)| value.as_ref().map(|v| (flag, v, why))) {
+    // A config file shared between kinds of run may hold settings this one has no use for: only what the
+    // command line says is refused.
+    let typed = unused.iter().filter(|(flag, _, _)| !a.run.from_file(flag));
+    match typed.clone().find_map(|(flag, value, why)| value.as_ref().map(|v| (flag, v, why))) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
         None => Ok(()),
     }
@@ -232,12 +236,13 @@ fn choice(v: &impl clap::ValueEnum) -> Option<String> {
 /// Seconds of packets a generator's token bucket holds.
 const PACE_DEPTH_S: f64 = 0.01;
 
-/// What generators `mode` runs on `port`s.
-fn gen_kind(mode: Mode, port: PortKind) -> GenKind {
-    match (mode, port) {
-        (Mode::Txonly, _) | (Mode::Rxonly, PortKind::Feth) => GenKind::Single,
+/// What generators `mode` runs on `port`s (`feth_pair`: a feth pair among them, alone or in a list, which
+/// sends to itself in rxonly and icmpecho too).
+fn gen_kind(mode: Mode, port: PortKind, feth_pair: bool) -> GenKind {
+    match (mode, feth_pair || port == PortKind::Feth) {
+        (Mode::Txonly, _) | (Mode::Rxonly, true) => GenKind::Single,
         (Mode::Flowgen, _) => GenKind::Spread,
-        (Mode::Icmpecho, PortKind::Feth) => GenKind::Ping,
+        (Mode::Icmpecho, true) => GenKind::Ping,
         _ => GenKind::None,
     }
 }

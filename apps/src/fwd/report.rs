@@ -2,6 +2,7 @@
 //! one JSON object.
 
 use super::plan::Plan;
+use super::settings::pps_text;
 use crate::capture::CaptureSummary;
 use crate::gen::player::Timing;
 use crate::ports::ShmSummary;
@@ -505,15 +506,6 @@ fn accounting_lines(plan: &Plan, r: &Report) -> String {
     out
 }
 
-/// A packet rate in the unit that shows it: Mpps, kpps, or pps for the slowest.
-fn pps_text(pps: f64) -> String {
-    match pps {
-        p if p >= 1e6 => format!("{:.3} Mpps", p / 1e6),
-        p if p >= 1e3 => format!("{:.3} kpps", p / 1e3),
-        p => format!("{p:.1} pps"),
-    }
-}
-
 /// The generators' line: what each port made, against what was asked.
 fn generator_line(plan: &Plan, g: &GenOutcome, r: &Report) -> String {
     // A few frames say more than their rate (one frame is a rate of 0: no interval between two).
@@ -535,7 +527,9 @@ fn generator_line(plan: &Plan, g: &GenOutcome, r: &Report) -> String {
         (Some(a), _) if g.achieved_pps > a && plan.dial.is_some() => {
             format!("; asked {} at the end: the rate was changed during the run", pps_text(a))
         }
-        (Some(a), _) if g.achieved_pps > a => format!("; asked {}: EXCEEDED ({:.1}% of it)", pps_text(a), pct(a)),
+        (Some(a), _) if g.achieved_pps > a => {
+            format!("; asked {}: EXCEEDED ({:.1}% of it)", pps_text(a), pct(a))
+        }
         (Some(a), _) => format!(
             "; asked {}: NOT reached ({:.1}% of it; the machine or the receiver could not keep up)",
             pps_text(a),

@@ -18,10 +18,19 @@ pub fn sizes_text(s: &SizeSpec) -> String {
     }
 }
 
+/// A packet rate in the unit that shows it: Mpps, kpps, or pps for the slowest.
+pub fn pps_text(pps: f64) -> String {
+    match pps {
+        p if p >= 1e6 => format!("{:.3} Mpps", p / 1e6),
+        p if p >= 1e3 => format!("{:.3} kpps", p / 1e3),
+        p => format!("{p:.1} pps"),
+    }
+}
+
 /// `--rate` in words.
 pub fn rate_text(r: Rate) -> String {
     match r {
-        Rate::Pps(p) => format!("{:.3} Mpps", p / 1e6),
+        Rate::Pps(p) => pps_text(p),
         Rate::Bps(b) => format!("{:.3} Gbit/s on the wire", b / 1e9),
     }
 }

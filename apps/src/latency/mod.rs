@@ -180,7 +180,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
             feth.queues
         )));
     }
-    if feth.tx_exp_policy != 0 {
+    if feth.tx_exp_policy != 0 && !a.run.from_file("tx-exp-policy") {
         return Err(AppError::usage(format!(
             "invalid --tx-exp-policy {} with latency: the pinger's frames carry no expiry deadline; valid is 0",
             feth.tx_exp_policy
@@ -326,7 +326,8 @@ fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Meas
     o.insert("drops".into(), Value::Object(drops));
     let dropped: u64 = m.drops.iter().sum();
     o.insert("drops_total".into(), json!(dropped));
-    // Frames neither back nor dropped by a port of this process: 0 unless a peer process lost them.
+    // Frames neither back nor dropped by a port of this process: 0 on a feth pair; across shm or real
+    // interfaces, frames lost in the peer process or the kernel, or still in flight there at the end.
     o.insert("unaccounted".into(), json!(m.sent as i64 - m.received as i64 - dropped as i64));
     o.insert("hot_path_allocations".into(), json!(m.hot_allocations));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));

@@ -5,7 +5,7 @@ use crate::fwd::worker::Strip;
 use pktloop_engine::capture::{Direction, Tap};
 use pktloop_engine::lcore::LcoreCtx;
 use pktloop_engine::packet::free_burst;
-use pktloop_engine::port::PacketBurst;
+use pktloop_engine::port::{DropReason, PacketBurst, PortCounters};
 use pktloop_engine::time::now_ns;
 use pktloop_engine::{Pool, Port};
 
@@ -31,6 +31,9 @@ pub(super) fn ponger(
         }
         port.tx_burst(0, &mut burst);
     }
+    // Frames received but not yet echoed when the run stopped (the pinger's ring was full): the pinger
+    // counted them sent, so they are counted dropped, as frames a port still held at teardown are.
+    PortCounters::drop(port.counters(), DropReason::Detached, burst.len() as u64);
     free_burst(&mut burst);
     port
 }
