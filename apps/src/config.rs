@@ -120,12 +120,9 @@ fn u32_knob(flag: &'static str, value: Option<i64>, default: u32, valid: &'stati
     }
 }
 
-/// The valid values of the feth knobs that are not one range, as their checks and parse errors say them.
-pub const TX_HEADROOM_VALID: &str = "0, 8, 16, 24 or 32";
-/// See [`TX_HEADROOM_VALID`].
-pub const USER_ACCESS_VALID: &str = "0 or 1";
-/// See [`TX_HEADROOM_VALID`].
-pub const TX_EXP_POLICY_VALID: &str = "0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)";
+/// The valid values of the feth knobs that are not one range, as feth's own checks say them (and the
+/// parse errors of their flags, `args`).
+pub use pktloop_pmd::feth::{TX_EXP_POLICY_VALID, TX_HEADROOM_VALID, USER_ACCESS_VALID};
 
 /// Builds the feth knobs from the flags (unset ones keep the feth defaults) and validates them.
 ///

@@ -93,6 +93,13 @@ impl RxFullPolicy {
     }
 }
 
+/// The valid values of `tx_headroom` (the knobs that are not one range, as their errors say them).
+pub const TX_HEADROOM_VALID: &str = "0, 8, 16, 24 or 32";
+/// The valid values of `user_access`.
+pub const USER_ACCESS_VALID: &str = "0 or 1";
+/// The valid values of `tx_exp_policy`, after the feth reference.
+pub const TX_EXP_POLICY_VALID: &str = "0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)";
+
 /// Every knob of a feth pair. `Default` gives Apple's defaults (reference section 6) plus pktloop's own:
 /// 1024-slot crossing rings, 1024-packet pools, back-pressure on a full rx ring, hugepages when reserved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +196,7 @@ impl FethConfig {
             return Err(KnobError::new("multibuflet", 1, "off when pool-mode is split"));
         }
         if self.tx_headroom > TX_HEADROOM_MAX || !self.tx_headroom.is_multiple_of(8) {
-            return Err(KnobError::new("tx-headroom", self.tx_headroom, "0, 8, 16, 24 or 32"));
+            return Err(KnobError::new("tx-headroom", self.tx_headroom, TX_HEADROOM_VALID));
         }
         check_range("trailer-length", self.trailer_length, 0, TRAILER_LENGTH_MAX, "0..=28")?;
         let (lo, hi) = BUFLET_SIZE_RANGE;
@@ -204,18 +211,12 @@ impl FethConfig {
             ));
         }
         check_range("aggregation-factor", self.aggregation_factor, 1, AGGREGATION_FACTOR_MAX, "1..=512")?;
-        check_range("user-access", self.user_access, 0, 1, "0 or 1")?;
+        check_range("user-access", self.user_access, 0, 1, USER_ACCESS_VALID)?;
         if self.adv_interval_ms != 0 && !(ADV_INTERVAL_MIN_MS..=I32_MAX).contains(&self.adv_interval_ms) {
             return Err(KnobError::new("adv-interval-ms", self.adv_interval_ms, "0 (off) or 10..=2147483647"));
         }
         check_tx_drops(self.tx_drops)?;
-        check_range(
-            "tx-exp-policy",
-            self.tx_exp_policy,
-            0,
-            3,
-            "0 (none), 1 (drop and notify), 2 (notify only) or 3 (the packet's own action)",
-        )?;
+        check_range("tx-exp-policy", self.tx_exp_policy, 0, 3, TX_EXP_POLICY_VALID)?;
         let valid = "a power of two in 2..=16777216";
         check_power_of_two("ring-size", self.ring_size as u64, 2, RING_SIZE_MAX as u64, valid)?;
         check_range("pool-size", self.pool_packets, 1, POOL_PACKETS_MAX, "1..=1048576")?;

@@ -123,7 +123,10 @@ mod shaper;
 mod stats;
 mod tx;
 
-pub use config::{ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, QUEUES_MAX};
+pub use config::{
+    ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, QUEUES_MAX, TX_EXP_POLICY_VALID, TX_HEADROOM_VALID,
+    USER_ACCESS_VALID,
+};
 pub use control::{destroy_by_name, get_peer, lookup, set_peer, FethHandle};
 pub use error::FethError;
 pub use media::MediaStatus;
