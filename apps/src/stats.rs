@@ -2,7 +2,7 @@
 //! line, and cycle counting.
 
 use crossbeam_utils::CachePadded;
-use pktloop_engine::port::DropReason;
+use pktloop_engine::port::{DropReason, PortStats};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What one lcore counts. Written only by its lcore (load + store, no locked instruction), once per burst.
@@ -178,6 +178,20 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Drops by reason (indexed by `DropReason as usize`) summed over ports' counters.
+pub fn drops_of(stats: impl IntoIterator<Item = PortStats>) -> [u64; DropReason::COUNT] {
+    let mut d = [0u64; DropReason::COUNT];
+    for s in stats {
+        d.iter_mut().zip(s.drops).for_each(|(d, n)| *d += n);
+    }
+    d
+}
+
+/// Drops by reason as a JSON object: every reason's name, zero ones included.
+pub fn drops_json(d: &[u64; DropReason::COUNT]) -> serde_json::Value {
+    DropReason::ALL.iter().map(|&r| (r.as_str().to_owned(), serde_json::json!(d[r as usize]))).collect()
 }
 
 /// Drops with their reasons, counted by `DropReason as usize`: `0`, or `5 (tx_drop_injection 2,

@@ -6,7 +6,7 @@ use super::settings::pps_text;
 use crate::capture::CaptureSummary;
 use crate::gen::player::Timing;
 use crate::ports::ShmSummary;
-use crate::stats::{cycles_per_packet, drops_text, thousands, Totals};
+use crate::stats::{cycles_per_packet, drops_json, drops_of, drops_text, thousands, Totals};
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
 use serde_json::{json, Map, Value};
@@ -170,13 +170,7 @@ impl Report {
 
     /// Drops by reason over all ports.
     pub fn drops(&self) -> [u64; DropReason::COUNT] {
-        let mut d = [0u64; DropReason::COUNT];
-        for (_, s) in &self.ports {
-            for (i, v) in s.drops.iter().enumerate() {
-                d[i] += v;
-            }
-        }
-        d
+        drops_of(self.ports.iter().map(|(_, s)| *s))
     }
 }
 
@@ -554,10 +548,7 @@ fn too_long(r: &Report) -> String {
 /// The run as one JSON object.
 pub fn json(plan: &Plan, r: &Report) -> Value {
     let drops = r.drops();
-    let mut by_reason = Map::new();
-    for reason in DropReason::ALL {
-        by_reason.insert(reason.as_str().to_owned(), json!(drops[reason as usize]));
-    }
+    let by_reason = drops_json(&drops);
     let ports: Vec<Value> = r.ports.iter().enumerate().map(|(i, (name, s))| port_json(r, i, name, s)).collect();
     let t = &r.totals;
     let rates = r.rates();

@@ -321,9 +321,7 @@ fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Meas
     o.insert("not_back".into(), json!(m.sent.saturating_sub(m.received)));
     o.insert("foreign".into(), json!(m.foreign));
     o.insert("send_failures".into(), json!(m.send_failures));
-    let drops: serde_json::Map<String, Value> =
-        DropReason::ALL.iter().map(|&r| (r.as_str().to_owned(), json!(m.drops[r as usize]))).collect();
-    o.insert("drops".into(), Value::Object(drops));
+    o.insert("drops".into(), crate::stats::drops_json(&m.drops));
     let dropped: u64 = m.drops.iter().sum();
     o.insert("drops_total".into(), json!(dropped));
     // Frames neither back nor dropped by a port of this process: 0 on a feth pair; across shm or real

@@ -84,10 +84,7 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     drop((pinger_port, ponger_port));
     let hot_allocations = pktloop_engine::hot::hot_allocations() - hot_before;
     // Read after the ports went away: frames still in flight were dropped then, and are counted.
-    let mut drops = [0; pktloop_engine::port::DropReason::COUNT];
-    for stats in set.info.iter().map(|p| p.counters.snapshot()) {
-        drops.iter_mut().zip(stats.drops).for_each(|(d, n)| *d += n);
-    }
+    let drops = crate::stats::drops_of(set.info.iter().map(|p| p.counters.snapshot()));
     let measured = Measured { backing: set.backing(), hot_allocations, drops, ..measured };
     Ok((measured, set.in_use(), written))
 }
