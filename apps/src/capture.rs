@@ -47,18 +47,14 @@ impl CaptureSpec {
         if let Some(n) = a.snaplen {
             crate::config::int_in("snaplen", n, 14, 262_144, "14..=262144")?;
         }
-        use clap::ValueEnum;
-        let format_name = a.pcap_format.and_then(|f| f.to_possible_value()).map(|p| p.get_name().to_owned());
         let given = [
-            ("pcap-count", a.pcap_count.map(|n| n.to_string())),
-            ("pcap-format", format_name),
-            ("snaplen", a.snaplen.map(|n| n.to_string())),
+            ("pcap-count", a.pcap_count.map(|n| n.to_string()), ()),
+            ("pcap-format", a.pcap_format.and_then(|f| crate::cli::choice_name(&f)), ()),
+            ("snaplen", a.snaplen.map(|n| n.to_string()), ()),
         ];
         let Some(path) = a.pcap.clone() else {
-            // Only what the command line says: a shared config file may set them for runs that capture.
-            let typed = given.iter().filter(|(flag, _)| !a.from_file(flag));
-            return match typed.clone().find_map(|(flag, value)| value.as_ref().map(|v| (flag, v))) {
-                Some((flag, value)) => {
+            return match a.first_typed(&given) {
+                Some((flag, value, ())) => {
                     Err(AppError::usage(format!("invalid --{flag} {value} without --pcap: valid with --pcap FILE")))
                 }
                 None => Ok(None),

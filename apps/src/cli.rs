@@ -320,6 +320,19 @@ impl RunArgs {
     pub fn from_file(&self, flag: &str) -> bool {
         self.from_file.iter().any(|f| f.strip_prefix("--") == Some(flag))
     }
+
+    /// The first of `given` (a flag named without dashes, its value when set, and what goes with it) that
+    /// the command line sets: a `--config` file's settings are left alone, as a file shared between kinds of
+    /// run may hold some this one has no use for.
+    pub fn first_typed<'a, T>(&self, given: &'a [(&'a str, Option<String>, T)]) -> Option<(&'a str, &'a str, &'a T)> {
+        let mut typed = given.iter().filter(|(flag, ..)| !self.from_file(flag));
+        typed.find_map(|(flag, value, with)| value.as_deref().map(|v| (*flag, v, with)))
+    }
+}
+
+/// A choice's name as the command line spells it (`--pcap-format pcapng`).
+pub fn choice_name(v: &impl clap::ValueEnum) -> Option<String> {
+    v.to_possible_value().map(|p| p.get_name().to_owned())
 }
 
 /// `--pcap-format`.

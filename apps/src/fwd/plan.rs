@@ -201,7 +201,7 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
         ),
         ("tap-name", a.tap.tap_name.clone().filter(|_| !tap), for_tap),
         ("tap-queues", a.tap.tap_queues.map(|v| v.to_string()).filter(|_| !tap), for_tap),
-        ("tap-io", a.tap.tap_io.and_then(|v| choice(&v)).filter(|_| !tap), for_tap),
+        ("tap-io", a.tap.tap_io.and_then(|v| crate::cli::choice_name(&v)).filter(|_| !tap), for_tap),
         (
             "ip",
             a.tap.ip.clone().filter(|_| !outside),
@@ -210,7 +210,7 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
         ),
         (
             "xdp-mode",
-            a.run.xdp_mode.and_then(|v| choice(&v)).filter(|_| !afxdp),
+            a.run.xdp_mode.and_then(|v| crate::cli::choice_name(&v)).filter(|_| !afxdp),
             "valid with an AF_XDP port (--port afxdp:IFNAME)",
         ),
         (
@@ -219,18 +219,10 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
             "at the prompt (-i), start and stop decide how long a run lasts; valid without -i",
         ),
     ];
-    // A config file shared between kinds of run may hold settings this one has no use for: only what the
-    // command line says is refused.
-    let typed = unused.iter().filter(|(flag, _, _)| !a.run.from_file(flag));
-    match typed.clone().find_map(|(flag, value, why)| value.as_ref().map(|v| (flag, v, why))) {
+    match a.run.first_typed(&unused) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
         None => Ok(()),
     }
-}
-
-/// A choice's name as the command line spells it.
-fn choice(v: &impl clap::ValueEnum) -> Option<String> {
-    v.to_possible_value().map(|p| p.get_name().to_owned())
 }
 
 /// Seconds of packets a generator's token bucket holds.
