@@ -198,12 +198,23 @@ impl Packet {
         unsafe { std::ptr::write_volatile(&mut self.bits, whole) };
     }
 
-    /// The packet's pool. The reference is not tied to `&self` so that descriptors can be changed while it
-    /// is held; it stays valid for as long as this packet (which keeps the pool registered) lives, and
-    /// callers use it only within one method.
+    /// The packet's pool, for as long as the packet is borrowed.
     #[inline]
-    fn pool<'p>(&self) -> &'p PoolInner {
-        // SAFETY: this packet owns buffers of the pool, which keeps it registered.
+    fn pool(&self) -> &PoolInner {
+        // SAFETY: this packet owns buffers of the pool, which keeps it registered while it is borrowed.
+        unsafe { self.pool_unbound() }
+    }
+
+    /// The packet's pool, the reference not tied to `&self`: for a method that changes the handle or its
+    /// descriptors, or takes the buffers out of the handle, while it holds the pool.
+    ///
+    /// # Safety
+    /// The caller uses the reference only while buffers of this packet are still held, by this handle or
+    /// by whoever took them from it (the last buffer given back to a retired pool may free it).
+    #[inline]
+    unsafe fn pool_unbound<'p>(&self) -> &'p PoolInner {
+        // SAFETY: per the contract a buffer of the pool is held while the reference is used, and a held
+        // buffer keeps its pool registered.
         unsafe { lookup(self.tag() & POOL_ID_MASK) }
     }
 
@@ -443,9 +454,10 @@ impl Packet {
         if self.is_slice() {
             self.materialize_slice();
         }
-        // SAFETY: this packet owns its head buffer (or slot) and `&mut self` makes the access exclusive; only
-        // the metadata is touched, which is valid for plain packets too.
-        let h = unsafe { self.pool().desc_mut(self.head()) };
+        // SAFETY: this packet owns its head buffer (or slot), which keeps the pool (and so the descriptor)
+        // alive for as long as `&mut self` lasts, and makes the access exclusive; only the metadata is
+        // touched, which is valid for plain packets too.
+        let h = unsafe { self.pool_unbound().desc_mut(self.head()) };
         if self.tag() & META == 0 {
             h.meta = *self.meta();
             self.set_tag((self.tag() | META) & !ETHERNET);

@@ -47,10 +47,10 @@ impl Packer {
         if !host.is_plain() || !host.is_empty() || !host.pool().allows_slices() {
             return Err(host);
         }
-        let pool = host.pool();
         let (tag, buffer) = host.into_raw();
-        // SAFETY: a new plain packet's buffer was ours alone, and is the packer's now.
-        unsafe { pool.set_shares(buffer, SLICES_PER_BUFFER) };
+        // SAFETY: `buffer`, taken from `host`, keeps its pool registered; a new plain packet's buffer was
+        // ours alone, and is the packer's now.
+        unsafe { lookup(tag & POOL_ID_MASK).set_shares(buffer, SLICES_PER_BUFFER) };
         Ok(slot.insert(Packer { pool_id: tag & POOL_ID_MASK, buffer, next: 0, cut: 0 }))
     }
 

@@ -61,7 +61,8 @@ impl Packet {
         let was_plain = self.is_plain();
         self.materialize();
         let tail = if was_plain { self.head() } else { self.tail() };
-        let pool = self.pool();
+        // SAFETY: the packet keeps every buffer it has until this method returns (it only gains some).
+        let pool = unsafe { self.pool_unbound() };
         let room = self.desc(tail).tailroom();
         if n <= room {
             // The common case (a split view filling its window, a frame growing in its last buflet) needs no

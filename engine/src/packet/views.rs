@@ -38,7 +38,9 @@ impl Packet {
         if !self.can_carve(headroom) || !holder.is_plain() || holder.pool_id() != self.pool_id() {
             return Err(holder);
         }
-        let pool = self.pool();
+        // SAFETY: this packet keeps its buffer until the method returns, and `holder`'s, taken below, is
+        // the new view's.
+        let pool = unsafe { self.pool_unbound() };
         let h = self.head_desc();
         let (mem, end, limit, reserve) = (h.mem, (h.off + h.len).next_multiple_of(16), h.limit, h.shares);
         let (_, idx) = holder.into_raw();
@@ -64,7 +66,8 @@ impl Packet {
     /// carried them forward) is freed.
     pub fn reserve_views(&mut self, n: u16) {
         self.materialize();
-        let pool = self.pool();
+        // SAFETY: this packet keeps its buffer until the method returns.
+        let pool = unsafe { self.pool_unbound() };
         let h = self.head_desc_mut();
         if h.next != NIL || n == 0 {
             return;
