@@ -32,6 +32,16 @@ pub const RING_SIZE_MAX: usize = 1 << 24;
 pub const POOL_PACKETS_MAX: u32 = 1 << 20;
 /// Most queue pairs of one interface (knob `queues`).
 pub const QUEUES_MAX: usize = 8;
+/// Most logical links (Apple's `FETH_MAX_LLINKS`).
+pub const LLINK_CNT_MAX: u32 = 16;
+/// Most queue sets per logical link (Apple's `FETH_MAX_QSETS`).
+pub const QSET_CNT_MAX: u32 = 16;
+/// Queue sets per logical link by default (Apple's `FETH_DEF_QSETS`).
+pub const QSET_CNT_DEFAULT: u32 = 4;
+/// The TSO buffer size by default (Apple's `if_fake_tso_buffer_size`).
+pub const TSO_BUF_SIZE_DEFAULT: u32 = 16 * 1024;
+/// Bytes of an Ethernet header, which a TSO frame carries on top of its TSO MTU.
+const ETHER_HEADER: u32 = 14;
 /// The trailer text; a trailer of length N is its first N bytes.
 pub const TRAILER: &[u8; 28] = b"trailertrailertrailertrailer";
 
@@ -154,6 +164,51 @@ pub struct FethConfig {
     /// (IPv4 addresses and TCP/UDP ports, else the MACs; see [`super::rss`]), recorded in
     /// `PacketMeta::rss_hash`. The sender steers, through one ring per (its tx queue, this rx queue) pair.
     pub rss: bool,
+    /// `lro`: the interface offers large receive offload (a capability flag only, as Apple's).
+    pub lro: bool,
+    /// `tso`: the interface offers TCP segmentation offload (Apple's `tso_support`): its buflets are
+    /// `tso_buf_size` bytes, and frames up to that many bytes past the Ethernet header cross whole, as a
+    /// TSO packet crosses Apple's pair unsegmented. Global pools only.
+    pub tso: bool,
+    /// `tso-buf-size`: buflet size and TSO MTU while `tso` is on, a power of two in 512..=32768.
+    pub tso_buf_size: u32,
+    /// `low-latency`: every logical link but the first has a low-latency queue set (its second), as
+    /// Apple's `low_latency` creates one.
+    pub low_latency: bool,
+    /// `llink-cnt`: logical links, 0 (off)..=16. With N links of `qset_cnt` queue sets each, the interface
+    /// has N x `qset_cnt` queue pairs ([`Qset`] says which is which), and tx queue (link, set) crosses to
+    /// the peer's rx queue (link, set). Instead of `queues` and `rss`.
+    pub llink_cnt: u32,
+    /// `qset-cnt`: queue sets per logical link, 1..=16.
+    pub qset_cnt: u32,
+}
+
+/// Where a queue pair sits in logical-link mode (knob `llink-cnt`): Apple's (llink, qset) pair, with
+/// the queue set's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Qset {
+    /// The logical link, 0 the default one.
+    pub llink: u32,
+    /// The queue set within the link.
+    pub qset: u32,
+    /// The link's default queue set (its first).
+    pub default: bool,
+    /// A low-latency queue set.
+    pub low_latency: bool,
+}
+
+/// The offloads an interface advertises (Apple's `feth_ifnet_set_attrs`): capability flags a stack above
+/// would read; pktloop acts on `checksum` (`hwcsum`) and on TSO's MTU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Offloads {
+    /// IP, TCP and UDP checksums (knob `hwcsum`).
+    pub checksum: bool,
+    /// Large receive offload (knob `lro`).
+    pub lro: bool,
+    /// TCP segmentation offload for IPv4 and IPv6, with its MTU (knobs `tso`, `tso-buf-size`).
+    pub tso_mtu: Option<u32>,
+    /// VLAN-MTU-sized frames (always, as Apple's without VLAN tagging).
+    pub vlan_mtu: bool,
 }
 
 impl Default for FethConfig {
@@ -180,6 +235,12 @@ impl Default for FethConfig {
             prefer: Prefer::Hugepage,
             queues: 1,
             rss: false,
+            lro: false,
+            tso: false,
+            tso_buf_size: TSO_BUF_SIZE_DEFAULT,
+            low_latency: false,
+            llink_cnt: 0,
+            qset_cnt: QSET_CNT_DEFAULT,
         }
     }
 }
@@ -221,7 +282,74 @@ impl FethConfig {
         check_power_of_two("ring-size", self.ring_size as u64, 2, RING_SIZE_MAX as u64, valid)?;
         check_range("pool-size", self.pool_packets, 1, POOL_PACKETS_MAX, "1..=1048576")?;
         check_range("queues", self.queues, 1, QUEUES_MAX, "1..=8")?;
+        self.validate_offloads()?;
+        self.validate_llinks()
+    }
+
+    /// TSO's buffer size, and TSO only with global pools (Apple refuses it at create).
+    fn validate_offloads(&self) -> Result<(), KnobError> {
+        let (lo, hi) = BUFLET_SIZE_RANGE;
+        let valid = "a power of two in 512..=32768";
+        check_power_of_two("tso-buf-size", u64::from(self.tso_buf_size), u64::from(lo), u64::from(hi), valid)?;
+        if self.tso && self.pool_mode != PoolMode::Global {
+            return Err(KnobError::new("tso", 1, "off unless pool-mode is global"));
+        }
         Ok(())
+    }
+
+    /// Logical links' counts, and links instead of `queues` and `rss` (they make the queues).
+    fn validate_llinks(&self) -> Result<(), KnobError> {
+        check_range("llink-cnt", self.llink_cnt, 0, LLINK_CNT_MAX, "0 (off)..=16")?;
+        check_range("qset-cnt", self.qset_cnt, 1, QSET_CNT_MAX, "1..=16")?;
+        if self.llink_cnt > 0 && self.queues != 1 {
+            return Err(KnobError::new("queues", self.queues, "1 when llink-cnt is set (the links make the queues)"));
+        }
+        if self.llink_cnt > 0 && self.rss {
+            return Err(KnobError::new(
+                "rss",
+                1,
+                "off when llink-cnt is set (tx queue (link, set) crosses to rx queue (link, set))",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queue pairs of an interface: `llink-cnt` x `qset-cnt` in logical-link mode, else `queues`.
+    pub fn queue_pairs(&self) -> usize {
+        if self.llink_cnt > 0 {
+            (self.llink_cnt * self.qset_cnt) as usize
+        } else {
+            self.queues
+        }
+    }
+
+    /// Which logical link and queue set queue pair `queue` is, in logical-link mode (`None` outside it, or
+    /// past the last queue). Queue sets are numbered link by link.
+    pub fn qset(&self, queue: usize) -> Option<Qset> {
+        if self.llink_cnt == 0 || queue >= self.queue_pairs() {
+            return None;
+        }
+        let (llink, qset) = (queue as u32 / self.qset_cnt, queue as u32 % self.qset_cnt);
+        // Apple's `fill_llink_info_and_params`: a link other than the default one gets its low-latency set
+        // second, after its default set.
+        Some(Qset { llink, qset, default: qset == 0, low_latency: self.low_latency && llink != 0 && qset == 1 })
+    }
+
+    /// The offloads these knobs advertise.
+    pub fn offloads(&self) -> Offloads {
+        Offloads {
+            checksum: self.hwcsum,
+            lro: self.lro,
+            tso_mtu: self.tso.then_some(self.tso_buf_size),
+            vlan_mtu: true,
+        }
+    }
+
+    /// The longest frame a port sends at `mtu`: the MTU plus `overhead` (the link's headers), or a TSO
+    /// frame (its MTU plus an Ethernet header) when longer.
+    pub fn frame_limit(&self, mtu: u32, overhead: u32) -> usize {
+        let tso = self.offloads().tso_mtu.map_or(0, |m| m + ETHER_HEADER);
+        (mtu + overhead).max(tso) as usize
     }
 
     /// The pool geometry these knobs ask for.
@@ -230,7 +358,8 @@ impl FethConfig {
             mode: self.pool_mode,
             packets: self.pool_packets,
             max_mtu: self.max_mtu,
-            buflet_size: self.buflet_size,
+            // Apple's `feth_packet_pool_make`: TSO's buffer size is the buflet size.
+            buflet_size: if self.tso { self.tso_buf_size } else { self.buflet_size },
             multi_buflet: self.multibuflet,
             aggregation_factor: self.aggregation_factor,
             headroom: self.tx_headroom,

@@ -10,7 +10,7 @@
 //! An interface with several queues has per queue: a mailbox, a block of port counters and one of feth
 //! counters. Every queue's lcore watches the same generation and takes only its own mailbox.
 
-use super::config::FethConfig;
+use super::config::{FethConfig, Offloads, Qset};
 use super::error::FethError;
 use super::link::{channel, Mailbox, PeerInfo, TxSide, Wake};
 use super::media::{MediaStatus, DEFAULT_MEDIA, IFM_ACTIVE, IFM_AVALID, IFM_ETHER, MEDIA_LIST_MAX};
@@ -125,8 +125,8 @@ pub(crate) fn create_iface(config: &FethConfig) -> Result<Arc<Iface>, FethError>
         mac: mac_for_unit(unit),
         config: config.clone(),
         pools,
-        counters: (0..config.queues).map(|_| Arc::new(PortCounters::default())).collect(),
-        extra: (0..config.queues).map(|_| FethCounters::default()).collect(),
+        counters: (0..config.queue_pairs()).map(|_| Arc::new(PortCounters::default())).collect(),
+        extra: (0..config.queue_pairs()).map(|_| FethCounters::default()).collect(),
         events: EventBus::new(),
         generation: CachePadded::new(AtomicU64::new(1)),
         mtu: AtomicU32::new(1500),
@@ -139,7 +139,7 @@ pub(crate) fn create_iface(config: &FethConfig) -> Result<Arc<Iface>, FethError>
             stall: false,
             tx_drops: config.tx_drops,
             media: DEFAULT_MEDIA.to_vec(),
-            mailboxes: (0..config.queues).map(|_| Mailbox::default()).collect(),
+            mailboxes: (0..config.queue_pairs()).map(|_| Mailbox::default()).collect(),
         }),
         name,
     });
@@ -189,6 +189,15 @@ pub(crate) fn connect(a: &Arc<Iface>, b: &Arc<Iface>) -> Result<(), FethError> {
                 ours_mode: a.config.pool_mode.as_str(),
                 theirs: b.name.clone(),
                 theirs_mode: b.config.pool_mode.as_str(),
+            });
+        }
+        let links = |c: &FethConfig| (c.llink_cnt, if c.llink_cnt > 0 { c.qset_cnt } else { 0 });
+        if links(&a.config) != links(&b.config) {
+            return Err(FethError::LinkLayoutMismatch {
+                ours: a.name.clone(),
+                ours_links: links(&a.config),
+                theirs: b.name.clone(),
+                theirs_links: links(&b.config),
             });
         }
         wire(a, b, &mut ca, &mut cb);
@@ -459,9 +468,19 @@ impl FethHandle {
         Ok(())
     }
 
-    /// Queue pairs (knob `queues`).
+    /// Queue pairs (knob `queues`, or `llink-cnt` x `qset-cnt` in logical-link mode).
     pub fn queues(&self) -> usize {
         self.iface.queues()
+    }
+
+    /// Which logical link and queue set queue pair `queue` is (`None` outside logical-link mode).
+    pub fn qset(&self, queue: usize) -> Option<Qset> {
+        self.iface.config.qset(queue)
+    }
+
+    /// The offloads the interface advertises (knobs `hwcsum`, `lro`, `tso`, `tso-buf-size`).
+    pub fn offloads(&self) -> Offloads {
+        self.iface.config.offloads()
     }
 
     /// Queue 0's port counters (shared with its lcore): the whole interface's when it has one queue. See

@@ -42,6 +42,20 @@ pub enum FethError {
         /// The peer's pool mode.
         theirs_mode: &'static str,
     },
+    /// Peers must have the same logical links (`EINVAL`): tx queue (link, set) crosses to the peer's rx
+    /// queue (link, set). Each side's (links, queue sets per link); (0, 0) without links.
+    #[error("logical links differ: {ours} has {} x {}, {theirs} has {} x {} (llink-cnt x qset-cnt)",
+            ours_links.0, ours_links.1, theirs_links.0, theirs_links.1)]
+    LinkLayoutMismatch {
+        /// The interface asked to peer.
+        ours: String,
+        /// Its links and queue sets per link.
+        ours_links: (u32, u32),
+        /// The would-be peer.
+        theirs: String,
+        /// The peer's links and queue sets per link.
+        theirs_links: (u32, u32),
+    },
     /// MTU outside `[72, max_mtu]` (`EINVAL`).
     #[error("invalid mtu {value}: valid is 72..={max}")]
     Mtu {
@@ -80,6 +94,7 @@ impl FethError {
             FethError::NotFeth { .. }
             | FethError::SelfPeer { .. }
             | FethError::PoolModeMismatch { .. }
+            | FethError::LinkLayoutMismatch { .. }
             | FethError::Mtu { .. }
             | FethError::MediaListTooLong { .. }
             | FethError::Knob(_) => libc::EINVAL,

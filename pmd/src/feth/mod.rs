@@ -75,6 +75,15 @@
 //!   owned by its own lcore, with no lock anywhere. Dropping any queue destroys the interface; the other
 //!   queues notice at their next poll, like any other destroy. Drop injection and completions are per
 //!   queue; advisories come from queue 0, with the interface's totals.
+//! - **Logical links.** With `llink-cnt` = L (1..=16) and `qset-cnt` = S (1..=16), Apple's logical-link
+//!   mode, the interface has L x S queue pairs, queue `l * S + s` being queue set s of link l (a [`Qset`]:
+//!   the first set of a link is its default; with `low-latency`, the second set of every link but the
+//!   first is a low-latency one), each WMM (4 tx rings into 1 rx ring) or one tx and one rx ring as the
+//!   `wmm` knob says. Tx queue (l, s) crosses to the peer's rx queue (l, s), so peers must have the same
+//!   links ([`FethError::LinkLayoutMismatch`] otherwise). `queues` and `rss` stay at their defaults.
+//! - **Offloads.** `hwcsum`, `lro` and `tso` are advertised as Apple's are ([`FethHandle::offloads`]);
+//!   `hwcsum` marks received checksums verified, and with `tso` (global pools only) the buflets are
+//!   `tso-buf-size` bytes and frames up to that size plus an Ethernet header cross whole, unsegmented.
 //! - **Steering.** Without `rss`, tx queue i of one interface crosses into rx queue `i % N'` of its peer
 //!   (N' the peer's queues): queue i to queue i on a pair made alike. With `rss` on the receiver, the
 //!   sender's tx queue i has one ring into each of the peer's rx queues (at most 64 rings per direction)
@@ -124,8 +133,8 @@ mod stats;
 mod tx;
 
 pub use config::{
-    ExpiryPolicy, FethConfig, RxFullPolicy, TxCompletion, QUEUES_MAX, TX_EXP_POLICY_VALID, TX_HEADROOM_VALID,
-    USER_ACCESS_VALID,
+    ExpiryPolicy, FethConfig, Offloads, Qset, RxFullPolicy, TxCompletion, QUEUES_MAX, TX_EXP_POLICY_VALID,
+    TX_HEADROOM_VALID, USER_ACCESS_VALID,
 };
 pub use control::{destroy_by_name, get_peer, lookup, set_peer, FethHandle};
 pub use error::FethError;

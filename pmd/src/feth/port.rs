@@ -18,7 +18,7 @@
 //! peer spreads by flow hash, `super::rss` steers each packet into its lane (that path is taken per burst,
 //! on a flag set at resync, so the paths above do not change).
 
-use super::config::{ExpiryPolicy, FethConfig};
+use super::config::{ExpiryPolicy, FethConfig, Qset};
 use super::control::{destroy, FethHandle, Iface};
 use super::link::Links;
 use super::rss;
@@ -130,7 +130,7 @@ impl FethQueue {
             counters: iface.counters[index].clone(),
             index,
             shaper: Shaper {
-                frame_limit: 1500 + FRAME_OVERHEAD,
+                frame_limit: c.frame_limit(1500, FRAME_OVERHEAD as u32),
                 mode: c.pool_mode,
                 fcs: c.fcs,
                 trailer: c.trailer_length as usize,
@@ -178,6 +178,11 @@ impl FethQueue {
     /// Which queue pair of its interface this is.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// Which logical link and queue set this queue pair is (`None` outside logical-link mode).
+    pub fn qset(&self) -> Option<Qset> {
+        self.iface().config.qset(self.index)
     }
 
     /// The pool packets arriving here are allocated from (the peer copies into it in private and split
@@ -231,7 +236,7 @@ impl FethQueue {
         let posted = {
             let iface = self.shaper.iface.clone();
             let mut c = iface.control.lock().unwrap_or_else(|p| p.into_inner());
-            self.shaper.frame_limit = c.mtu as usize + FRAME_OVERHEAD;
+            self.shaper.frame_limit = iface.config.frame_limit(c.mtu, FRAME_OVERHEAD as u32);
             self.up = c.up;
             self.stalled = c.stall;
             self.detaching = c.detaching;

@@ -6,6 +6,7 @@
 //! split needs no lock, and an owner of the whole [`Feth`] just picks the queue: with one queue (the
 //! default) every call goes straight to it after one predictable branch.
 
+use super::config::Qset;
 use super::control::{FethHandle, Iface};
 use super::port::FethQueue;
 use super::tx::Completion;
@@ -43,6 +44,12 @@ impl Feth {
     /// Queue pairs (knob `queues`).
     pub fn queues(&self) -> usize {
         1 + self.rest.len()
+    }
+
+    /// Which logical link and queue set each queue pair is, queue i at index i (empty outside
+    /// logical-link mode).
+    pub fn qsets(&self) -> Vec<Qset> {
+        (0..self.queues()).filter_map(|q| self.head.iface().config.qset(q)).collect()
     }
 
     /// Queue `queue`, if there is one.
