@@ -49,9 +49,9 @@ fn links_make_their_queue_sets_and_each_crosses_to_the_same_set_of_the_peer() {
             let mut burst = frames(a.tx_pool(), 1 + q, 64, 100 * q as u64);
             assert_eq!(a.tx_burst(q, &mut burst), 1 + q);
         }
-        for q in 0..6 {
+        for (q, set) in want.iter().enumerate() {
             let ids: Vec<u64> = rx_queue(&mut b, q).iter().map(id_of).collect();
-            assert_eq!(ids, (0..1 + q as u64).map(|k| 100 * q as u64 + k).collect::<Vec<_>>(), "set {:?}", want[q]);
+            assert_eq!(ids, (0..1 + q as u64).map(|k| 100 * q as u64 + k).collect::<Vec<_>>(), "set {set:?}");
         }
         let queues = b.split_queues();
         let sets: Vec<_> = queues.iter().map(|q| q.qset()).collect();
