@@ -156,7 +156,7 @@ pub struct FethArgs {
     #[arg(long, value_enum, help_heading = "Port knobs")]
     pub pool_mode: Option<PoolModeArg>,
     /// Packets per pool, 1..=1048576; unset, 1024 per crossing ring a port feeds (x --rxq, and x --rxq
-    /// again with --rss) [default: 1024]
+    /// again with --rss, or x the queue sets of --llink-cnt up to 64) [default: 1024]
     #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "Port knobs")]
     pub pool_size: Option<i64>,
     /// Slots per crossing ring, a power of two in 2..=16777216 [default: 512]
@@ -229,6 +229,30 @@ pub struct FethArgs {
     /// When the peer's rx ring is full: retry (back-pressure) or drop (counted) [default: retry]
     #[arg(long, value_enum, help_heading = "feth knobs")]
     pub rx_full: Option<RxFullArg>,
+    /// Advertise large receive offload (a capability flag only, as Apple's) [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub lro: Option<bool>,
+    /// TCP segmentation offload: buflets of --tso-buf-size bytes, and frames up to that size plus the
+    /// Ethernet header cross whole; global pools only [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub tso: Option<bool>,
+    /// TSO's buffer size and MTU, a power of two in 512..=32768 [default: 16384]
+    #[arg(long, allow_negative_numbers = true, value_name = "BYTES", help_heading = "feth knobs")]
+    pub tso_buf_size: Option<i64>,
+    /// Logical links, 0 (off)..=16: with N links of --qset-cnt queue sets each, a feth port has N x
+    /// qset-cnt queue pairs (instead of --rxq/--txq), each crossing to the peer's same set; fwd gives every
+    /// queue its own worker [default: 0]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "feth knobs")]
+    pub llink_cnt: Option<i64>,
+    /// Queue sets per logical link, 1..=16 [default: 4]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", help_heading = "feth knobs")]
+    pub qset_cnt: Option<i64>,
+    /// A low-latency queue set (the second) on every logical link but the first [default: off]
+    #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
+          value_parser = parse_switch, help_heading = "feth knobs")]
+    pub low_latency: Option<bool>,
 }
 
 /// How TAP frames move.

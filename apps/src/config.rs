@@ -9,6 +9,7 @@ use crate::error::AppError;
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::KnobError;
+use pktloop_pmd::feth::config::QSET_CNT_DEFAULT;
 use pktloop_pmd::feth::{FethConfig, RxFullPolicy, TxCompletion};
 use std::ffi::OsString;
 use std::path::Path;
@@ -172,7 +173,14 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
         prefer: prefer(a.memory),
         queues: queues(a)?,
         rss: a.rss.unwrap_or(d.rss),
+        lro: a.lro.unwrap_or(d.lro),
+        tso: a.tso.unwrap_or(d.tso),
+        tso_buf_size: u32_knob("tso-buf-size", a.tso_buf_size, d.tso_buf_size, "a power of two in 512..=32768")?,
+        low_latency: a.low_latency.unwrap_or(d.low_latency),
+        llink_cnt: u32_knob("llink-cnt", a.llink_cnt, d.llink_cnt, "0 (off)..=16")?,
+        qset_cnt: u32_knob("qset-cnt", a.qset_cnt, d.qset_cnt, "1..=16")?,
     };
+    check_links(a, &c)?;
     c.validate()?;
     check_pool_buffers(&c)?;
     Ok(c)
@@ -223,12 +231,62 @@ fn check_pool_buffers(c: &FethConfig) -> Result<(), AppError> {
     )))
 }
 
+/// The flags that gave a port its queue pairs, as an error says them: `--rxq N`, or the logical links.
+pub fn queue_flags(c: &FethConfig) -> String {
+    if c.llink_cnt > 0 {
+        format!("--llink-cnt {} --qset-cnt {}", c.llink_cnt, c.qset_cnt)
+    } else {
+        format!("--rxq {}", c.queues)
+    }
+}
+
+/// The flags that give a port one queue pair, as an error's valid values say them.
+pub fn one_queue_pair(c: &FethConfig) -> &'static str {
+    if c.llink_cnt > 0 {
+        "--llink-cnt 0, or 1 with --qset-cnt 1"
+    } else {
+        "--rxq 1"
+    }
+}
+
+/// Logical links make a port's queues: `--rxq`/`--txq` and `--rss` are refused beside them, said in the
+/// flags given (feth's own check names its knobs, not these flags).
+fn check_links(a: &FethArgs, c: &FethConfig) -> Result<(), AppError> {
+    if c.llink_cnt == 0 {
+        return Ok(());
+    }
+    let links =
+        format!("--llink-cnt {} (the links make the queues: {} x --qset-cnt {})", c.llink_cnt, c.llink_cnt, c.qset_cnt);
+    if let Some((flag, v)) =
+        [("rxq", a.rxq), ("txq", a.txq)].into_iter().find_map(|(f, v)| v.filter(|&v| v != 1).map(|v| (f, v)))
+    {
+        return Err(AppError::usage(format!("invalid --{flag} {v} with {links}; valid is --{flag} 1")));
+    }
+    if c.rss {
+        return Err(AppError::usage(format!(
+            "invalid --rss with {links}: tx queue (link, set) crosses to the peer's rx queue (link, set); valid is --rss=off"
+        )));
+    }
+    Ok(())
+}
+
 /// Packets per pool when `--pool-size` is not given: the feth default per crossing ring each port feeds
 /// (one per queue, one per pair of queues with RSS), so that more queues meet back-pressure, not empty
 /// pools.
 fn default_pool(a: &FethArgs) -> Result<u32, AppError> {
-    let q = queues(a)? as u32;
-    let rings = if a.rss.unwrap_or(false) { q * q } else { q };
+    let rings = match a.llink_cnt.filter(|&n| n > 0) {
+        // One ring per queue set, at most as many as 8 queues with RSS make (65536 packets): 256 sets'
+        // worth would be 512 MiB a pool. Counts out of range are refused by their own checks.
+        Some(links) => links.saturating_mul(a.qset_cnt.unwrap_or(i64::from(QSET_CNT_DEFAULT))).clamp(1, 64) as u32,
+        None => {
+            let q = queues(a)? as u32;
+            if a.rss.unwrap_or(false) {
+                q * q
+            } else {
+                q
+            }
+        }
+    };
     Ok(FethConfig::default().pool_packets * rings)
 }
 
@@ -285,6 +343,19 @@ pub fn mtu(value: Option<i64>, c: &FethConfig) -> Result<u32, AppError> {
 /// Largest frame a feth port sends at `mtu`: the MTU plus header and FCS or VLAN room (18).
 pub fn max_frame(mtu: u32) -> usize {
     mtu as usize + pktloop_pmd::feth::port::FRAME_OVERHEAD
+}
+
+/// Largest frame a feth port with knobs `c` sends at `mtu`: [`max_frame`], or with TSO a frame up to TSO's
+/// MTU plus its Ethernet header, as long as a packet of the pool holds.
+pub fn max_frame_with(mtu: u32, c: &FethConfig) -> usize {
+    let plain = max_frame(mtu);
+    if !c.tso {
+        return plain;
+    }
+    let spec = c.pool_spec();
+    let room = (spec.tx_buffer_size() * u32::from(spec.max_buflets())).saturating_sub(c.tx_headroom) as usize;
+    let overhead = pktloop_pmd::feth::port::FRAME_OVERHEAD as u32;
+    c.frame_limit(mtu, overhead).min(room).max(plain)
 }
 
 /// `--pkt-len` checked against 60..=mtu + 18, for runs whose frames are all one length.

@@ -218,7 +218,7 @@ fn push_pool(pools: &mut Vec<Pool>, p: &Pool) {
 }
 
 /// `pairs` feth pairs built from `config` with every MTU set to `mtu`. With one queue pair per port, the
-/// run's ports are `feth<a>`, its peer, the next pair, ...; with `config.queues` > 1 each port is split
+/// run's ports are `feth<a>`, its peer, the next pair, ...; with more than one queue pair each port is split
 /// into its queues and every queue is a run port of its own (named `feth0q3`), ordered pair by pair and
 /// queue by queue: (a q0, b q0), (a q1, b q1), ... so that run ports 2k and 2k+1 always cross.
 ///
@@ -235,7 +235,7 @@ pub fn feth_pairs(config: &FethConfig, mtu: u32, pairs: usize) -> Result<PortSet
             push_pool(&mut set.pools, port.tx_pool());
         }
         let (ma, mb) = (a.mac(), b.mac());
-        let split = config.queues > 1;
+        let split = config.queue_pairs() > 1;
         for (qa, qb) in a.split_queues().into_iter().zip(b.split_queues()) {
             for (q, mac, peer) in [(qa, ma, mb), (qb, mb, ma)] {
                 let name = if split { format!("{}q{}", q.name(), q.index()) } else { q.name().to_owned() };

@@ -112,7 +112,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let port = port_kind(a);
     let kind = gen_kind(a.mode, port, a.port.0.contains(&PortSpec::Feth));
-    let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, config::max_frame(mtu)))?;
+    let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, config::max_frame_with(mtu, &feth)))?;
     let pkt_len = match &traffic.replay {
         Some(r) => r.trace.max_len().max(60),
         None => traffic.sizes.bounds().1,
@@ -130,8 +130,8 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let pairs = int_in("pairs", a.pairs.unwrap_or(1), 1, 64, "1..=64")? as usize;
     check_feth_scaling(a, port, pairs, &feth)?;
-    let (cores, core_ids) = workers(a, port, per_worker, pairs * feth.queues)?;
-    check_combinations(a, port, topology, (cores, pairs * feth.queues), burst, feth.pool_packets)?;
+    let (cores, core_ids) = workers(a, port, per_worker, pairs * feth.queue_pairs())?;
+    check_combinations(a, port, topology, (cores, pairs * feth.queue_pairs()), burst, feth.pool_packets)?;
     let list = if port == PortKind::List { a.port.0.clone() } else { Vec::new() };
     let tap_ports = match port {
         PortKind::Tap => cores * per_worker,
@@ -241,7 +241,7 @@ fn gen_kind(mode: Mode, port: PortKind, feth_pair: bool) -> GenKind {
 
 /// The longest frame the plan's ports take.
 fn max_frame_of(plan: &Plan) -> usize {
-    config::max_frame(plan.mtu)
+    config::max_frame_with(plan.mtu, &plan.feth)
 }
 
 /// The kind of ports `--port` asks for.
@@ -328,7 +328,7 @@ fn workers(
 
 /// Several feth pairs and queues are made by `--port feth` only.
 fn check_feth_scaling(a: &FwdArgs, port: PortKind, pairs: usize, feth: &FethConfig) -> Result<(), AppError> {
-    let queues = feth.queues;
+    let queues = feth.queue_pairs();
     if a.mode == Mode::Icmpecho && feth.rss && queues > 1 {
         return Err(AppError::usage(format!(
             "invalid --rss with --mode icmpecho and --rxq {queues}: ARP replies carry no IPv4 flow, so RSS steers \
@@ -338,8 +338,10 @@ fn check_feth_scaling(a: &FwdArgs, port: PortKind, pairs: usize, feth: &FethConf
     }
     if a.gen.replay.is_some() && queues > 1 {
         return Err(AppError::usage(format!(
-            "invalid --replay with --rxq {queues}: a capture is replayed in order on one queue; valid is --rxq 1 \
-             (use --pairs to replay it on several pairs)"
+            "invalid --replay with {}: a capture is replayed in order on one queue; valid is {} (use --pairs to \
+             replay it on several pairs)",
+            config::queue_flags(feth),
+            config::one_queue_pair(feth)
         )));
     }
     if port != PortKind::Feth && pairs > 1 {
@@ -667,8 +669,9 @@ impl Plan {
     /// The feth pair: one worker per port, or one worker for both.
     fn assign_feth(&self, macs: &dyn Fn(usize) -> ([u8; 6], [u8; 6])) -> Assignment {
         // Run ports 2u and 2u+1 are queue u % queues of pair u / queues: they cross each other.
-        let units = self.pairs * self.feth.queues;
-        let share = |u: usize| (u % self.feth.queues, self.feth.queues);
+        let queues = self.feth.queue_pairs();
+        let units = self.pairs * queues;
+        let share = |u: usize| (u % queues, queues);
         // The job of run port `g` (the generator side when even), polled as the worker's local port `local`.
         let jobs_for = |g: usize, local: usize| -> Job {
             match self.mode {

@@ -83,7 +83,7 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
     };
     let generators = assignment.jobs.iter().flatten().filter(|j| j.generates()).count() as u64;
     // A port's queues are run ports of their own; rates and counts are each port's.
-    let per_port = if plan.port == PortKind::Feth { plan.feth.queues } else { 1 };
+    let per_port = if plan.port == PortKind::Feth { plan.feth.queue_pairs() } else { 1 };
     let gen_ports = assignment.generator_ports().div_ceil(per_port);
     let hot_before = pktloop_engine::hot::hot_allocations();
     let slots: Vec<Slot> = set.ports.drain(..).map(Some).collect();
@@ -404,7 +404,7 @@ pub fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
 
 /// The largest frame the ports can hand the capture: MTU + header + trailer + FCS.
 fn config_max_frame(plan: &Plan) -> usize {
-    crate::config::max_frame(plan.mtu) + plan.feth.trailer_length as usize + 4
+    crate::config::max_frame_with(plan.mtu, &plan.feth) + plan.feth.trailer_length as usize + 4
 }
 
 #[cfg(test)]

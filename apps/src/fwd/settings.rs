@@ -44,7 +44,8 @@ pub fn feth_knobs(f: &FethConfig, mtu: u32) -> Value {
         "max-mtu": f.max_mtu, "buflet-size": f.buflet_size, "aggregation-factor": f.aggregation_factor,
         "user-access": f.user_access, "adv-interval-ms": f.adv_interval_ms, "tx-drops": f.tx_drops,
         "tx-exp-policy": f.tx_exp_policy, "tx-completion": f.tx_completion.as_str(), "rx-full": f.rx_full.as_str(),
-        "rxq": f.queues, "txq": f.queues, "rss": f.rss, "mtu": mtu,
+        "rxq": f.queues, "txq": f.queues, "rss": f.rss, "mtu": mtu, "lro": f.lro, "tso": f.tso,
+        "tso-buf-size": f.tso_buf_size, "llink-cnt": f.llink_cnt, "qset-cnt": f.qset_cnt, "low-latency": f.low_latency,
     })
 }
 

@@ -174,10 +174,11 @@ fn open_loop_rate(text: Option<&str>, pkt_len: usize) -> Result<u64, AppError> {
 pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     let feth = config::feth_config(&a.run.feth)?;
     let duration = config::duration("duration", a.run.duration.unwrap_or(5.0), 86_400.0)?;
-    if feth.queues > 1 {
+    if feth.queue_pairs() > 1 {
+        let valid = if feth.llink_cnt > 0 { config::one_queue_pair(&feth) } else { "1" };
         return Err(AppError::usage(format!(
-            "invalid --rxq {} with latency: one ping-pong crosses one queue pair; valid is 1",
-            feth.queues
+            "invalid {} with latency: one ping-pong crosses one queue pair; valid is {valid}",
+            config::queue_flags(&feth)
         )));
     }
     if feth.tx_exp_policy != 0 && !a.run.from_file("tx-exp-policy") {
