@@ -353,3 +353,22 @@ fn a_feth_pair_in_a_list_takes_the_generator_flags_its_generator_uses() {
     assert!(v["generators"]["generated"].as_u64().unwrap() > 0, "{v}");
     usage_error(&["fwd", "--port", "null,null", "--mode", "rxonly", "--rate", "10kpps"], &["--rate", "has none"]);
 }
+
+#[test]
+fn forwarders_cut_only_the_trailer_a_frame_carries() {
+    // Before: a frame that filled its buffer crossed without its trailer (it did not fit), and the
+    // forwarder cut 28 bytes of the frame itself in its place: 1468 B in, 1440 B out. With room for it,
+    // the trailer and FCS are cut and the frame goes on whole.
+    for (flags, len, received) in [
+        (&["--max-mtu", "1500", "--pkt-len", "1468", "--trailer-length", "28"][..], 1468, 1468),
+        (&["--pkt-len", "1000", "--trailer-length", "28", "--fcs"], 1000, 1032),
+    ] {
+        let v = json(&[&["fwd", "--mode", "macswap", "--duration", "0.3", "--json"][..], flags].concat());
+        for p in v["ports"].as_array().unwrap() {
+            let per = |bytes: &str, packets: &str| p[bytes].as_u64().unwrap() / p[packets].as_u64().unwrap().max(1);
+            assert_eq!(per("tx_bytes", "tx_packets"), len, "{flags:?}: {} sends frames whole", p["name"]);
+            assert_eq!(per("rx_bytes", "rx_packets"), received, "{flags:?}: {} receives", p["name"]);
+        }
+        assert_eq!(v["accounting"]["unaccounted"], 0);
+    }
+}

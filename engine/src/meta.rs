@@ -93,6 +93,9 @@ bitflags::bitflags! {
         const CSUM_DATA_VALID = 1 << 3;
         /// The pseudo header was included.
         const CSUM_PSEUDO_HDR = 1 << 4;
+        /// A feth trailer was appended to the frame (before the FCS, if any): whoever strips it knows it
+        /// is there, as a trailer that did not fit is left off.
+        const TRAILER = 1 << 5;
     }
 }
 

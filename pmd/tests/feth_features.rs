@@ -92,6 +92,7 @@ fn fcs_and_trailer_are_appended_on_the_receivers_packet() {
                 assert_eq!(&body[100..], &TRAILER[..trailer]);
                 assert_eq!(fcs, fcs_of(body), "{mode:?}: FCS is the CRC-32 of data and trailer");
                 assert!(p.meta().flags.contains(PacketFlags::FCS), "flagged when appended");
+                assert_eq!(p.meta().flags.contains(PacketFlags::TRAILER), trailer > 0, "flagged when appended");
                 assert_eq!(p.meta().link_header_len, 14);
             }
             assert_eq!(b.stats().ibytes, 8 * (100 + trailer as u64 + 4));
@@ -134,6 +135,23 @@ fn an_fcs_that_does_not_fit_is_counted_not_flagged() {
     assert!(!got[0].meta().flags.contains(PacketFlags::FCS));
     let s = a.handle().feth_stats();
     assert_eq!((s.fcs_failed, s.fcs_appended), (2, 0));
+}
+
+#[test]
+fn a_trailer_that_does_not_fit_is_counted_not_flagged() {
+    // 2016 bytes of room: a 2010-byte frame takes a 6-byte trailer, not an 8-byte one.
+    for (len, fits) in [(2008usize, true), (2010, false)] {
+        let config = FethConfig { trailer_length: 8, max_mtu: 2048, ..cfg() };
+        let (mut a, mut b) = pair(&config).unwrap();
+        a.handle().set_mtu(2000).unwrap();
+        let mut burst = frames(a.tx_pool(), 2, len, 0);
+        assert_eq!(a.tx_burst(0, &mut burst), 2);
+        let got = rx_all(&mut b);
+        assert_eq!(got.len(), 2, "sent, with or without the trailer");
+        assert_eq!(got[0].len(), if fits { len + 8 } else { len });
+        assert_eq!(got[0].meta().flags.contains(PacketFlags::TRAILER), fits);
+        assert_eq!(a.handle().feth_stats().trailer_failed, if fits { 0 } else { 2 });
+    }
 }
 
 #[test]

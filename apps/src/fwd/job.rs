@@ -155,12 +155,16 @@ impl Strip {
             return;
         }
         for p in pkts {
-            let fcs = if p.meta().flags.contains(PacketFlags::FCS) { 4 } else { 0 };
-            let cut = self.trailer + fcs;
-            if p.len() > cut {
+            // Only what the packet says it carries: a trailer or FCS that did not fit was left off, and the
+            // frame's own last bytes are not to be cut in their place.
+            let flags = p.meta().flags;
+            let fcs = if flags.contains(PacketFlags::FCS) { 4 } else { 0 };
+            let trailer = if flags.contains(PacketFlags::TRAILER) { self.trailer } else { 0 };
+            let cut = trailer + fcs;
+            if cut > 0 && p.len() > cut {
                 let keep = p.len() - cut;
                 p.truncate(keep);
-                p.meta_mut().flags.remove(PacketFlags::FCS);
+                p.meta_mut().flags.remove(PacketFlags::FCS | PacketFlags::TRAILER);
             }
         }
     }

@@ -419,13 +419,18 @@ impl Shaper {
     }
 
     /// What the receiver's packet gets: checksum flags (receiver's hwcsum), then the sender's trailer and
-    /// FCS. A trailer or FCS that does not fit is left off and counted; the FCS flag says it is there.
+    /// FCS. A trailer or FCS that does not fit is left off and counted; the TRAILER and FCS flags say each is
+    /// there.
     fn finish(&mut self, dst: &mut Packet, peer: &PeerInfo, pass: &mut Pass) {
         if peer.hwcsum {
             dst.meta_mut().flags |= PacketFlags::HWCSUM;
         }
-        if self.trailer != 0 && dst.append(&TRAILER[..self.trailer]).is_err() {
-            pass.tally.trailer_failed += 1;
+        if self.trailer != 0 {
+            if dst.append(&TRAILER[..self.trailer]).is_ok() {
+                dst.meta_mut().flags |= PacketFlags::TRAILER;
+            } else {
+                pass.tally.trailer_failed += 1;
+            }
         }
         if self.fcs {
             let mut crc = crc32fast::Hasher::new();
