@@ -397,6 +397,25 @@ fn dequeue_stall_holds_output_and_loses_nothing() {
 }
 
 #[test]
+fn a_port_set_down_holds_its_backlog_until_it_is_up() {
+    let (mut a, mut b) = pair(&FethConfig { ring_size: 16, ..cfg() }).unwrap();
+    a.handle().set_dequeue_stall(true);
+    let mut burst = frames(a.tx_pool(), 8, 64, 0);
+    assert_eq!(a.tx_burst(0, &mut burst), 8);
+    a.handle().set_up(false);
+    a.handle().set_dequeue_stall(false);
+    a.poll();
+    let mut none = PacketBurst::new();
+    assert_eq!(a.rx_burst(0, &mut none, 32), 0);
+    assert!(rx_all(&mut b).is_empty(), "down: nothing sent, by a poll or a receive");
+    assert_eq!(a.queued(), 8, "held, not lost");
+    a.handle().set_up(true);
+    a.poll();
+    assert_eq!(rx_all(&mut b).iter().map(id_of).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+    assert_eq!((a.queued(), drops(&a)), (0, 0));
+}
+
+#[test]
 fn full_rx_ring_is_back_pressure_by_default() {
     for mode in MODES {
         let (mut a, mut b) = pair(&FethConfig { pool_mode: mode, ring_size: 8, ..cfg() }).unwrap();

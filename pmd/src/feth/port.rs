@@ -394,9 +394,10 @@ impl FethQueue {
         k
     }
 
-    /// One pass over the local tx rings, VO first, into the peer's rx ring.
+    /// One pass over the local tx rings, VO first, into the peer's rx ring. A port that is down holds them,
+    /// as it takes nothing new.
     fn drain(&mut self) {
-        if self.stalled || self.queued == 0 {
+        if self.stalled || !self.up || self.queued == 0 {
             return;
         }
         let Some(tx) = self.links.tx_mut() else {
