@@ -330,6 +330,26 @@ fn a_block_read_over_many_small_bursts_keeps_its_place() {
 }
 
 #[test]
+fn frames_handed_over_and_never_received_are_counted_detached_at_teardown() {
+    require_afpacket!();
+    let w = wire();
+    let mut port = open(&w, config(&w), pool(1024, 2048, 1));
+    let (dst, src) = (port.mac(), peer_mac(&w));
+    let sent: Vec<Vec<u8>> = (0..300).map(|i| frame(dst, src, 60 + i % 200, i as u16)).collect();
+    inject(&w, &sent);
+    // One burst of 10 ends in the middle of the first block; the rest wait in it and the blocks after,
+    // every one handed over once its retire timeout has passed.
+    let got = receive(&mut port, 0, 10, 10).len();
+    std::thread::sleep(Duration::from_millis(300));
+    let counters = port.counters().clone();
+    drop(port);
+    let stats = counters.snapshot();
+    // Other frames the kernel sends on a new link (IPv6 neighbour discovery) may arrive too.
+    assert!(stats.ipackets >= got as u64);
+    assert!(stats.dropped(DropReason::Detached) >= 300 - got as u64, "received {got}: {stats:?}");
+}
+
+#[test]
 fn oversize_and_truncated_frames_are_counted_as_bad_frames() {
     require_afpacket!();
     let w = wire();

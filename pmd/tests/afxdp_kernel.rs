@@ -265,6 +265,27 @@ fn an_open_that_fails_after_lending_buffers_gives_every_one_back() {
 }
 
 #[test]
+fn frames_that_arrived_and_were_never_received_are_counted_detached_at_teardown() {
+    require_kernel!();
+    let w = Wire::new();
+    let pool = pool(4096);
+    let port = open(&w, &pool);
+    let frames: Vec<Vec<u8>> = (0..20).map(|i| frame(port.mac(), 64, i as u8)).collect();
+    w.ns_a.inject(&w.a, &frames);
+    // Nobody polls: the frames wait in the rx ring (or, had it been full, the kernel counts them missed).
+    std::thread::sleep(Duration::from_millis(200));
+    let (counters, xdp) = (port.counters().clone(), port.xdp_counters().clone());
+    drop(port);
+    let stats = counters.snapshot();
+    let missed = xdp.kernel_rx_ring_full() + xdp.kernel_rx_dropped();
+    assert_eq!(stats.ipackets, 0);
+    // Other frames the kernel sends on a new link (IPv6 neighbour discovery) may arrive too.
+    assert!(stats.dropped(DropReason::Detached) + missed >= 20, "{stats:?}, missed {missed}");
+    assert!(stats.dropped(DropReason::Detached) > 0, "{stats:?}");
+    assert_eq!(pool.in_use(), 0);
+}
+
+#[test]
 fn frames_the_kernel_drops_are_counted_missed_even_when_the_port_drops_right_after() {
     require_kernel!();
     let w = Wire::new();

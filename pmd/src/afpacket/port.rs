@@ -468,22 +468,27 @@ impl AfPacketPort {
 
 impl Drop for AfPacketPort {
     /// Sends what still waits in the tx rings (one last `sendto` per queue), counts what the kernel would not
-    /// take as [`DropReason::Detached`], and reads the kernel's last drop counts; then the rings are unmapped
-    /// and the sockets closed. The port holds no packet: every buffer is back in the pool already.
+    /// take, and the frames it had handed over that no burst took, as [`DropReason::Detached`], and reads the
+    /// kernel's last drop counts; then the rings are unmapped and the sockets closed. The port holds no
+    /// packet: every buffer is back in the pool already.
     fn drop(&mut self) {
         let mut done = TxDone::default();
-        let mut detached = 0;
+        let (mut detached, mut unread) = (0, 0);
         for q in &mut self.queues {
             if q.tx.pending() > 0 {
                 q.tx.flush(&mut q.sock, &mut done);
                 detached += u64::from(q.tx.pending());
             }
+            unread += q.rx.untaken(&q.sock);
         }
         self.count_tx(&done);
+        let c: &PortCounters = &self.counters;
         if detached > 0 {
-            let c: &PortCounters = &self.counters;
             c.tx_error(detached);
             c.drop(DropReason::Detached, detached);
+        }
+        if unread > 0 {
+            c.drop(DropReason::Detached, unread);
         }
         let mut syscalls = 0;
         self.read_kernel_drops(&mut syscalls);

@@ -176,6 +176,24 @@ impl RxRing {
         done
     }
 
+    /// Frames the kernel handed over that no burst has taken: the rest of the block being read and every
+    /// ready block after it (at teardown, so that they are counted, not lost unseen).
+    pub fn untaken(&self, sock: &RingSocket) -> u64 {
+        self.untaken_in(|b| sock.rx_block(b).map(|block| block_header(block).map_or(0, |(count, _)| count)))
+    }
+
+    /// [`RxRing::untaken`], given each block's frame count while the kernel has handed it over.
+    fn untaken_in(&self, mut ready_count: impl FnMut(u32) -> Option<u32>) -> u64 {
+        let (mut block, mut taken, mut left) = (self.block, self.taken, 0);
+        for _ in 0..self.blocks {
+            let Some(count) = ready_count(block) else { break };
+            left += u64::from(count.saturating_sub(taken));
+            taken = 0;
+            block = (block + 1) % self.blocks;
+        }
+        left
+    }
+
     /// Takes up to `budget` frames of `block` (the one being read) into `pkts`, on from where the last call
     /// stopped; true when every frame of it is taken and it can go back to the kernel.
     pub(super) fn take_frames(
@@ -282,6 +300,17 @@ mod tests {
         assert_eq!((f1.wire_len(), f1.vlan), (104, Some([0x88, 0xa8, 0x01, 0x23])));
         assert!(f1.is_good(&(14..=1518)));
         assert!(!f1.is_good(&(14..=103)), "the tag counts toward the length");
+    }
+
+    #[test]
+    fn untaken_frames_are_the_rest_of_the_block_being_read_and_every_ready_one_after() {
+        let ring = RxRing { blocks: 4, block: 3, taken: 5, next: 0 };
+        // Blocks 3, 0 and 1 handed over (8, 6 and 2 frames), block 2 still the kernel's.
+        let counts = [Some(6), Some(2), None, Some(8)];
+        assert_eq!(ring.untaken_in(|b| counts[b as usize]), 3 + 6 + 2);
+        let all = RxRing { blocks: 2, block: 0, taken: 0, next: 0 };
+        assert_eq!(all.untaken_in(|_| Some(7)), 14, "every block ready: each counted once");
+        assert_eq!(all.untaken_in(|_| None), 0);
     }
 
     #[test]

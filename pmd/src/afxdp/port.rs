@@ -405,8 +405,9 @@ impl Drop for AfXdpPort {
             self.queues.iter().for_each(Queue::kick);
             std::thread::sleep(Duration::from_millis(1));
         }
-        for q in &mut self.queues {
-            q.drain_rx(&mut self.umem);
+        let unread: u64 = self.queues.iter_mut().map(|q| q.drain_rx(&mut self.umem)).sum();
+        if unread > 0 {
+            PortCounters::drop(&self.counters, DropReason::Detached, unread);
         }
         self.read_kernel_stats();
         let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();

@@ -212,8 +212,9 @@ impl Queue {
         calls
     }
 
-    /// Takes back what the rx ring holds (at teardown, after the program is detached).
-    pub fn drain_rx(&mut self, umem: &mut Umem) {
+    /// Takes back what the rx ring holds (at teardown, after the program is detached); returns how many
+    /// frames it held, arrived and never received.
+    pub fn drain_rx(&mut self, umem: &mut Umem) -> u64 {
         let n = self.rings.rx.available();
         for i in 0..n {
             let desc: Desc = self.rings.rx.read(i);
@@ -223,6 +224,7 @@ impl Queue {
         }
         self.rings.rx.release(n);
         umem.flush();
+        u64::from(n)
     }
 
     /// Kicks the kernel to go on sending (at teardown, while waiting for completions).
