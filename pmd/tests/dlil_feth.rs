@@ -491,3 +491,24 @@ fn the_responder_answers_arp_and_ping_through_the_output_path_and_link_events_ar
     drop(iface.detach());
     assert_eq!(pool.in_use(), 0);
 }
+
+/// A null port always has frames to give: a detach receives only what a few passes bring (64 bursts of 32
+/// at most), not new traffic until its bound of passes (10,000 bursts).
+#[test]
+fn detach_from_a_port_that_never_goes_quiet_receives_only_what_is_at_hand() {
+    let mut c = pktloop_engine::pool::PoolConfig::new("dlil-null-detach", 4096, 2048);
+    c.prefer = pktloop_engine::mem::Prefer::Normal;
+    let pool = Pool::new(c).unwrap();
+    let null = pktloop_pmd::null::NullPort::new("null0", pool.clone(), 64).unwrap();
+    let counters = null.counters().clone();
+    let mut iface = Interface::new(Box::new(null), 32);
+    for _ in 0..10 {
+        iface.poll();
+    }
+    let before = counters.snapshot().ipackets;
+    assert!(before > 0);
+    drop(iface.detach());
+    let during = counters.snapshot().ipackets - before;
+    assert!(during <= 64 * 32, "{during} frames received while detaching");
+    assert_eq!(pool.in_use(), 0);
+}

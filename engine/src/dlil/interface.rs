@@ -24,6 +24,10 @@ const RELAY_EVERY: u32 = 64;
 
 /// Most passes a detach makes to drain the interface.
 const DETACH_PASSES: usize = 10_000;
+/// Of those, the passes that also receive: what is at hand when the detach starts (a ring's worth at most
+/// bursts of 32), not the new traffic a port that never goes quiet (a null port, a busy link) would go on
+/// bringing until the bound. What arrives later stays with the port, whose teardown counts it.
+const DETACH_RECEIVE_PASSES: usize = 64;
 
 /// Scratch bursts of the data path, made once.
 #[derive(Default)]
@@ -197,8 +201,9 @@ impl Interface {
         // Until the port is quiet (or, if it never is, a bounded number of passes: a peer that stopped
         // polling keeps our output from draining).
         let mut idle = 0;
-        for _ in 0..DETACH_PASSES {
-            let busy = self.poll() > 0 || !self.flush();
+        for pass in 0..DETACH_PASSES {
+            let received = pass < DETACH_RECEIVE_PASSES && self.poll() > 0;
+            let busy = received || !self.flush();
             idle = if busy { 0 } else { idle + 1 };
             if idle == 4 {
                 break;
