@@ -387,7 +387,9 @@ fn teardown(results: Vec<WorkerResult>, set: &PortSet) -> usize {
 }
 
 /// Every port's counters now, in run order; a port behind the input layer adds its interface's drops
-/// (filtered, no protocol, bad frames, handoff overflow, left at detach) to its own.
+/// (filtered, no protocol, bad frames, handoff overflow, left at detach) to its own. Not its input errors:
+/// those are frames the port counted received already (a frame too short for its VLAN tag), which the
+/// accounting would count coming in twice.
 pub fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
     info.iter()
         .map(|p| {
@@ -395,7 +397,6 @@ pub fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
             if let Some(h) = &p.iface {
                 let i = h.stats();
                 s.drops.iter_mut().zip(i.drops).for_each(|(d, x)| *d += x);
-                s.ierrors += i.ierrors;
             }
             s
         })
@@ -450,6 +451,37 @@ mod tests {
         let cli = crate::cli::Cli::try_parse_from([&["pktloop", "fwd"], args].concat()).unwrap();
         let crate::cli::Command::Fwd(a) = cli.command else { unreachable!("parsed fwd") };
         plan::resolve(&a).unwrap()
+    }
+
+    #[test]
+    fn a_frame_the_input_layer_finds_bad_counts_as_received_once_and_dropped_once() {
+        use pktloop_engine::port::DropReason;
+        use pktloop_engine::Port;
+        let config =
+            pktloop_pmd::feth::FethConfig { prefer: pktloop_engine::mem::Prefer::Normal, ..Default::default() };
+        let (mut a, b) = pktloop_pmd::feth::pair(&config).unwrap();
+        let counters = b.counters().clone();
+        let mut iface = pktloop_engine::dlil::Interface::new(Box::new(b), 32);
+        // 16 bytes of EtherType 0x8100: too short for the VLAN tag it announces.
+        let mut short = [0u8; 16];
+        short[12..14].copy_from_slice(&[0x81, 0x00]);
+        let mut burst = pktloop_engine::PacketBurst::new();
+        burst.push(a.tx_pool().packet_from(&short).unwrap());
+        assert_eq!(a.tx_burst(0, &mut burst), 1);
+        iface.poll();
+        let info = PortInfo {
+            name: "feth1".into(),
+            mac: [0; 6],
+            peer_mac: [0; 6],
+            counters,
+            io: None,
+            iface: Some(iface.handle()),
+        };
+        let s = &snapshot(std::slice::from_ref(&info))[0];
+        assert_eq!((s.ipackets, s.ierrors), (1, 0), "in once");
+        assert_eq!((s.dropped(DropReason::BadFrame), s.total_drops()), (1, 1), "and out once");
+        assert_eq!(iface.handle().stats().ierrors, 1, "the interface's own count keeps it");
+        drop(iface.detach());
     }
 
     #[test]

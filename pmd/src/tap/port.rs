@@ -358,7 +358,12 @@ impl Port for TapPort {
             c.rx_error(done.bad);
             c.drop(DropReason::BadFrame, done.bad);
         }
-        c.drop(DropReason::RingFailed, done.lost);
+        if done.lost > 0 {
+            // Reads of a batch the ring failed: whatever they brought is lost, as receive errors (so that
+            // what came in, received and errors, meets what was dropped, as elsewhere).
+            c.rx_error(done.lost);
+            c.drop(DropReason::RingFailed, done.lost);
+        }
         c.rx_nombuf(done.nombuf);
         done.frames
     }
