@@ -80,6 +80,8 @@ pub struct PortInfo {
     pub io: Option<IoInfo>,
     /// The input layer's interface over the port (`--filter`, `--input-thread`).
     pub iface: Option<pktloop_engine::dlil::InterfaceHandle>,
+    /// A feth port's interface and queue, for feth's own counters (FCS, trailer, expiry, advisories).
+    pub feth: Option<(feth::FethHandle, usize)>,
 }
 
 /// What the report says about a port that talks to the kernel.
@@ -240,7 +242,8 @@ pub fn feth_pairs(config: &FethConfig, mtu: u32, pairs: usize) -> Result<PortSet
             for (q, mac, peer) in [(qa, ma, mb), (qb, mb, ma)] {
                 let name = if split { format!("{}q{}", q.name(), q.index()) } else { q.name().to_owned() };
                 let counters = q.counters().clone();
-                set.info.push(PortInfo { name, mac, peer_mac: peer, counters, io: None, iface: None });
+                let feth = Some((q.handle(), q.index()));
+                set.info.push(PortInfo { name, mac, peer_mac: peer, counters, io: None, iface: None, feth });
                 set.ports.push(Box::new(q));
             }
         }
@@ -284,7 +287,8 @@ pub fn null_ports(
         };
         let mac = port.mac();
         let peer_mac = [0x02, 0, 0, 0, 0xfe, i as u8];
-        set.info.push(PortInfo { name, mac, peer_mac, counters: port.counters().clone(), io: None, iface: None });
+        let counters = port.counters().clone();
+        set.info.push(PortInfo { name, mac, peer_mac, counters, io: None, iface: None, feth: None });
         set.ports.push(Box::new(port));
     }
     Ok(set)
@@ -323,6 +327,7 @@ pub fn tap_ports(n: usize, config: &FethConfig, tap: &TapPlan, mtu: u32) -> Resu
             counters: port.counters().clone(),
             io: Some(info),
             iface: None,
+            feth: None,
         });
         set.ports.push(Box::new(port));
     }
@@ -405,6 +410,7 @@ fn reaching_outside(port: impl Port + 'static, io: IoInfo, index: usize) -> Port
         counters: port.counters().clone(),
         io: Some(io),
         iface: None,
+        feth: None,
     };
     let pools = vec![port.tx_pool().clone()];
     PortSet { ports: vec![Box::new(port)], info: vec![info], pools }

@@ -372,3 +372,49 @@ fn forwarders_cut_only_the_trailer_a_frame_carries() {
         assert_eq!(v["accounting"]["unaccounted"], 0);
     }
 }
+
+#[test]
+fn feths_own_counters_and_frames_that_crossed_without_their_fcs_are_reported() {
+    // Before: a run asking for an FCS and a trailer that never fitted said nothing, and expiry
+    // notifications and advisories were counted nowhere a user could see.
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--max-mtu",
+        "1500",
+        "--pkt-len",
+        "1468",
+        "--fcs",
+        "--trailer-length",
+        "8",
+        "--duration",
+        "0.3",
+        "--json",
+    ]);
+    let sender = &v["ports"][0]["feth"];
+    assert!(sender["fcs_failed"].as_u64().unwrap() > 0 && sender["trailer_failed"].as_u64().unwrap() > 0, "{sender}");
+    assert_eq!(sender["fcs_appended"], 0);
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("crossed without their feth FCS") && warnings.contains("feth trailer"), "{warnings}");
+    let v = json(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--tx-exp-policy",
+        "2",
+        "--expiry-us",
+        "0",
+        "--adv-interval-ms",
+        "10",
+        "--duration",
+        "0.3",
+        "--json",
+    ]);
+    let sender = &v["ports"][0]["feth"];
+    assert!(sender["expired_notified"].as_u64().unwrap() > 0, "{sender}");
+    assert!(sender["advisories"].as_u64().unwrap() > 0, "{sender}");
+    let o = pktloop(&["fwd", "--mode", "txonly", "--fcs", "--duration", "0.3"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("  feth: copied 0, FCS appended "), "{text}");
+}

@@ -9,6 +9,7 @@ use crate::ports::ShmSummary;
 use crate::stats::{cycles_per_packet, drops_json, drops_of, drops_text, thousands, Totals};
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
+use pktloop_pmd::feth::FethStats;
 use serde_json::{json, Map, Value};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct Report {
     pub io: Vec<Option<IoSummary>>,
     /// Each port's interface filters and their counters (None: the port was not behind the input layer).
     pub filters: Vec<Option<Vec<FilterInfo>>>,
+    /// Each feth port's own counters (None for other ports), in port order.
+    pub feth: Vec<Option<FethStats>>,
     /// Seconds the generators made packets (until the last one finished, or the whole run).
     pub gen_secs: f64,
     /// Ports that ran generators.
@@ -153,6 +156,15 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
     }
     if r.totals.packets == 0 {
         w.push("no packet completed in the run".to_owned());
+    }
+    let no_room = |f: fn(&FethStats) -> u64| r.feth.iter().flatten().map(f).sum::<u64>();
+    for (what, n) in [("FCS", no_room(|f| f.fcs_failed)), ("trailer", no_room(|f| f.trailer_failed))] {
+        if n > 0 {
+            w.push(format!(
+                "{n} frames crossed without their feth {what}: no room was left for it in the receiving buffer \
+                 (frames up to the buffer's size less its headroom; see --max-mtu, --pkt-len)"
+            ));
+        }
     }
     w
 }
@@ -337,6 +349,7 @@ pub fn print_table(plan: &Plan, r: &Report) {
             out += &format!("  MAC: {}\n", m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
         }
         out += &io_lines(r, i, s);
+        out += &feth_line(plan, r, i);
         out += &counter_lines(r, i, s);
         out += &format!("  {}\n", "#".repeat(bar.len() - 2));
     }
@@ -379,6 +392,23 @@ fn io_lines(r: &Report, i: usize, s: &PortStats) -> String {
         );
     }
     out
+}
+
+/// A feth port's own counters, when a knob that they count is on or one moved: what it copied, the FCS and
+/// trailers it appended or could not, expiry notifications, advisories and completions it could not keep.
+fn feth_line(plan: &Plan, r: &Report, i: usize) -> String {
+    let Some(Some(f)) = r.feth.get(i) else { return String::new() };
+    let k = &plan.feth;
+    let knobs = k.fcs || k.trailer_length > 0 || k.tx_exp_policy != 0 || k.adv_interval_ms != 0;
+    let moved = f.fcs_failed + f.trailer_failed + f.expired_notified + f.advisories + f.completions_lost > 0;
+    if !knobs && !moved {
+        return String::new();
+    }
+    format!(
+        "  feth: copied {}, FCS appended {} (no room: {}), trailer no room {}, expiry notifications {}, \
+         advisories {}, completions lost {}\n",
+        f.copies, f.fcs_appended, f.fcs_failed, f.trailer_failed, f.expired_notified, f.advisories, f.completions_lost
+    )
 }
 
 /// A port's counters, drops, filters and average rates.
@@ -624,6 +654,13 @@ fn port_json(r: &Report, i: usize, name: &str, s: &PortStats) -> Value {
             "name": f.name, "passed": f.stats.passed, "dropped": f.stats.dropped, "consumed": f.stats.consumed,
         })).collect::<Vec<_>>()),
     });
+    if let Some(Some(f)) = r.feth.get(i) {
+        port["feth"] = json!({
+            "copies": f.copies, "fcs_appended": f.fcs_appended, "fcs_failed": f.fcs_failed,
+            "trailer_failed": f.trailer_failed, "expired_notified": f.expired_notified, "advisories": f.advisories,
+            "completions_lost": f.completions_lost,
+        });
+    }
     if let Some(Some(t)) = r.io.get(i) {
         let (rx, tx) = t.per_frame(s);
         // A shm port makes no system call per frame and the kernel drops nothing of it: its own counters

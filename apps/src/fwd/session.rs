@@ -315,6 +315,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
     let port_stats = snapshot(&info);
     // Read before teardown: detaching an interface takes its filters back.
     let filters: Vec<Option<Vec<FilterInfo>>> = info.iter().map(|p| p.iface.as_ref().map(|h| h.filters())).collect();
+    let feth = info.iter().map(|p| p.feth.as_ref().and_then(|(h, q)| h.queue_feth_stats(*q))).collect();
     // A failed capture does not lose the run: its report and accounting are printed, then the error.
     let (capture, capture_error): (Option<CaptureSummary>, Option<String>) = match writer.map(Writer::finish) {
         Some(Ok(c)) => (Some(c), None),
@@ -344,6 +345,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         core_warning: core_plan.warning,
         io: info.iter().map(io_summary).collect(),
         filters,
+        feth,
         gen_secs: crate::stats::generation_secs(&counters).unwrap_or(secs),
         gen_ports,
         gen_jobs: generators,
@@ -476,6 +478,7 @@ mod tests {
             counters,
             io: None,
             iface: Some(iface.handle()),
+            feth: None,
         };
         let s = &snapshot(std::slice::from_ref(&info))[0];
         assert_eq!((s.ipackets, s.ierrors), (1, 0), "in once");

@@ -499,6 +499,11 @@ impl FethHandle {
         self.iface.stats()
     }
 
+    /// Queue `queue`'s feth-specific counters, if there is such a queue.
+    pub fn queue_feth_stats(&self, queue: usize) -> Option<super::stats::FethStats> {
+        self.iface.extra.get(queue).map(FethCounters::snapshot)
+    }
+
     /// feth-specific counters, every queue's summed.
     pub fn feth_stats(&self) -> super::stats::FethStats {
         sum_feth(&self.iface.extra)
