@@ -362,6 +362,7 @@ fn advisories_come_at_the_interval_while_linked_and_count_bytes() {
     assert!(last.total_bytes <= sent_bytes && last.total_bytes % 100 == 0, "bytes, not packets");
     assert!(last.total_bytes >= 400);
     assert_eq!((last.rate_trend, last.queue_len), (0, 0));
+    assert!(adv.iter().all(|a| a.version == 2 && a.direction == pktloop_engine::port::AdvisoryDirection::Tx));
     assert_eq!(a.handle().feth_stats().advisories, adv.len() as u64);
 
     // Unlinked: none.

@@ -28,9 +28,26 @@ pub enum ExpiryStatus {
     ExpiredNotDropped,
 }
 
+/// The advisory format feth's advisories follow (Apple's `IF_INTERFACE_ADVISORY_VERSION_CURRENT`, 2 in
+/// the newest XNU).
+pub const ADVISORY_VERSION: u8 = 2;
+
+/// Which path an advisory speaks of (Apple's `ifnet_interface_advisory_direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdvisoryDirection {
+    /// The transmit path (1), the only one feth advises on.
+    Tx = 1,
+    /// The receive path (2).
+    Rx = 2,
+}
+
 /// An interface advisory (Apple's `ifnet_interface_advisory`, tx direction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advisory {
+    /// Its format ([`ADVISORY_VERSION`]).
+    pub version: u8,
+    /// The path it speaks of.
+    pub direction: AdvisoryDirection,
     /// When it was made, engine clock.
     pub timestamp_ns: u64,
     /// Rate trend: always neutral (0), as Apple's fake driver.

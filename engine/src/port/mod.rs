@@ -7,7 +7,9 @@
 mod events;
 mod stats;
 
-pub use events::{Advisory, Event, EventBus, EventKind, ExpiryStatus, Subscriber, TxStatus};
+pub use events::{
+    Advisory, AdvisoryDirection, Event, EventBus, EventKind, ExpiryStatus, Subscriber, TxStatus, ADVISORY_VERSION,
+};
 pub use stats::{bump_owned, DropReason, PortCounters, PortStats};
 
 use crate::packet::Packet;

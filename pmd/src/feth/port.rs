@@ -27,7 +27,10 @@ use super::tx::Pass;
 pub use super::tx::{Completion, COMPLETION_QUEUE, ETHER_HDR_LEN};
 use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::{Pool, PoolMode};
-use pktloop_engine::port::{Advisory, DropReason, EventBus, EventKind, LinkState, PacketBurst, PortCounters};
+use pktloop_engine::port::{
+    Advisory, AdvisoryDirection, DropReason, EventBus, EventKind, LinkState, PacketBurst, PortCounters,
+    ADVISORY_VERSION,
+};
 use pktloop_engine::{Packet, Port};
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, Ordering};
@@ -461,6 +464,8 @@ impl FethQueue {
         // Little's law: a queued packet waits for the ones ahead of it to go at the measured rate.
         let avg_delay_ns = (queued as u64).saturating_mul(elapsed).checked_div(packets).unwrap_or(0);
         let advisory = Advisory {
+            version: ADVISORY_VERSION,
+            direction: AdvisoryDirection::Tx,
             timestamp_ns: now,
             rate_trend: 0,
             max_bandwidth_bps: ADVISORY_MAX_BANDWIDTH_BPS,
