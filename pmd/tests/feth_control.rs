@@ -136,6 +136,20 @@ fn media_list_is_at_most_27_words() {
 }
 
 #[test]
+fn flags_are_broadcast_multicast_simplex_and_up_and_running_while_up() {
+    use pktloop_pmd::feth::flags::{IFF_BROADCAST, IFF_MULTICAST, IFF_RUNNING, IFF_SIMPLEX, IFF_UP};
+    let a = create(&cfg()).unwrap();
+    let h = a.handle();
+    assert_eq!(h.if_flags(), IFF_BROADCAST | IFF_MULTICAST | IFF_SIMPLEX, "created down");
+    h.set_up(true);
+    assert_eq!(h.if_flags(), IFF_BROADCAST | IFF_MULTICAST | IFF_SIMPLEX | IFF_UP | IFF_RUNNING);
+    h.set_up(false);
+    assert_eq!(h.if_flags() & (IFF_UP | IFF_RUNNING), 0, "down clears running");
+    assert!(!h.user_access());
+    assert!(create(&FethConfig { user_access: 1, ..cfg() }).unwrap().handle().user_access());
+}
+
+#[test]
 fn down_port_takes_nothing_and_up_sends_again() {
     let (mut a, mut b) = pair(&cfg()).unwrap();
     a.handle().set_up(false);

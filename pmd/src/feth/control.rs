@@ -432,6 +432,17 @@ impl FethHandle {
         lock(&self.iface.control).up
     }
 
+    /// The interface flags ([`super::flags`]): broadcast, multicast and simplex, with up and running while
+    /// it is up.
+    pub fn if_flags(&self) -> u32 {
+        super::flags::if_flags(self.is_up())
+    }
+
+    /// Whether its pools are marked mappable by user space (knob `user-access`: a mark only, as Apple's).
+    pub fn user_access(&self) -> bool {
+        self.iface.config.user_access == 1
+    }
+
     /// Holds (true) or releases (false) output: while stalled, the port queues what it is given (up to its
     /// tx rings' size) and sends nothing; nothing is lost.
     pub fn set_dequeue_stall(&self, stall: bool) {

@@ -81,6 +81,9 @@
 //!   first is a low-latency one), each WMM (4 tx rings into 1 rx ring) or one tx and one rx ring as the
 //!   `wmm` knob says. Tx queue (l, s) crosses to the peer's rx queue (l, s), so peers must have the same
 //!   links ([`FethError::LinkLayoutMismatch`] otherwise). `queues` and `rss` stay at their defaults.
+//! - **Flags.** Broadcast, multicast and simplex from create, up and running while up
+//!   ([`FethHandle::if_flags`], [`flags`]); `user-access` marks the pools as mappable by user space and
+//!   does nothing else, as Apple's ([`FethHandle::user_access`]).
 //! - **Offloads.** `hwcsum`, `lro` and `tso` are advertised as Apple's are ([`FethHandle::offloads`]);
 //!   `hwcsum` marks received checksums verified, and with `tso` (global pools only) the buflets are
 //!   `tso-buf-size` bytes and frames up to that size plus an Ethernet header cross whole, unsegmented.
@@ -123,6 +126,7 @@
 pub mod config;
 pub mod control;
 mod error;
+pub mod flags;
 mod link;
 pub mod media;
 pub mod port;
