@@ -461,3 +461,30 @@ fn bench_writes_its_table_and_json() {
     assert_eq!(results[0]["unit"], "Mpps");
     assert!(results[0]["value"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn bench_measures_tap_throughput_in_a_namespace_of_its_own_or_says_why_not() {
+    let out = tmp("bench-tap.json");
+    let o = pktloop(&["bench", "--duration", "0.3", "--filter", "tap", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let (results, skipped) = (v["results"].as_array().unwrap(), v["skipped"].as_array().unwrap());
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0 && std::path::Path::new("/dev/net/tun").exists();
+    if root {
+        assert_eq!((results.len(), skipped.len()), (1, 0), "{v}");
+        assert_eq!(results[0]["scenario"], "tap txonly->kernel 64B, 1 core");
+        assert!(results[0]["value"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(
+            !String::from_utf8_lossy(
+                &std::process::Command::new("ip").arg("link").output().map(|o| o.stdout).unwrap_or_default()
+            )
+            .contains("pktloop"),
+            "no TAP interface left in this namespace"
+        );
+    } else {
+        println!("not root: the TAP row must be skipped with its reason");
+        assert_eq!((results.len(), skipped.len()), (0, 1), "{v}");
+        assert!(stderr(&o).contains("skipped"), "{}", stderr(&o));
+    }
+}

@@ -30,7 +30,54 @@ pub(super) fn rows(suite: &mut Suite) -> Result<(), AppError> {
     row(suite, "feth WMM 4->1 txonly->rxonly 64B global".into(), wmm, "generator cycles VO, VI, BE, BK")?;
     let null = plan(suite, PortKind::Null, Mode::Io, 1, 64, PoolMode::Global, false);
     row(suite, "null io-fwd 64B, 1 core".into(), null, "the framework's cost floor")?;
-    scaling(suite)
+    scaling(suite)?;
+    tap(suite)
+}
+
+/// TAP throughput: txonly 64 B into the kernel through a TAP interface, made in a network namespace of the
+/// run's own so that no interface of the machine's is touched (root: CAP_SYS_ADMIN for the namespace,
+/// CAP_NET_ADMIN and /dev/net/tun for the interface). Where those are missing the row is skipped, saying
+/// why. (`scripts/bench.sh tap` measures both directions against DPDK's net_tap.)
+fn tap(suite: &mut Suite) -> Result<(), AppError> {
+    let name = "tap txonly->kernel 64B, 1 core".to_owned();
+    if !suite.wants(&name) {
+        return Ok(());
+    }
+    let plan = plan(suite, PortKind::Tap, Mode::Txonly, 1, 64, PoolMode::Global, false);
+    // The namespace is the calling thread's, and the workers this thread starts inherit it: a thread of its
+    // own leaves the rest of the bench where it was.
+    let outcome = std::thread::scope(|s| s.spawn(|| in_private_netns(|| crate::fwd::run(&plan, None))).join());
+    let r = match outcome {
+        Ok(Ok(Ok(r))) => r,
+        Ok(Ok(Err(e))) => return Err(e),
+        Ok(Err(why)) => {
+            suite.skip(name, why);
+            return Ok(());
+        }
+        Err(_) => return Err(AppError::runtime(format!("{name}: the run panicked"))),
+    };
+    if r.leaked != 0 {
+        return Err(AppError::runtime(format!("{name}: {} buffers leaked", r.leaked)));
+    }
+    let drops: u64 = r.drops().iter().sum();
+    suite.emit(Row {
+        name,
+        value: r.mpps(),
+        unit: "Mpps",
+        peer: None,
+        note: format!("frames written to the kernel (io_uring), in a network namespace of its own; drops {drops}"),
+    });
+    Ok(())
+}
+
+/// Runs `f` in a new network namespace, the calling thread's alone; `Err` says why one could not be made.
+fn in_private_netns<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Err("no /dev/net/tun".to_owned());
+    }
+    pktloop_pmd::tap::enter_new_netns()
+        .map_err(|e| format!("cannot make a network namespace ({e}): needs root (CAP_SYS_ADMIN)"))?;
+    Ok(f())
 }
 
 /// A forwarding run of `cores` workers at `pkt_len` bytes, otherwise `pktloop fwd`'s defaults.

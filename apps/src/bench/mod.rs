@@ -57,6 +57,8 @@ struct Suite<'a> {
     available: usize,
     filter: Option<&'a str>,
     rows: Vec<Row>,
+    /// Scenarios selected that could not run here, each with why (the TAP one without root).
+    skipped: Vec<(String, String)>,
 }
 
 impl Suite<'_> {
@@ -76,6 +78,12 @@ impl Suite<'_> {
         r.print();
         self.rows.push(r);
     }
+
+    /// Records that the scenario `name` could not run here, and why (said on stderr, kept for the JSON file).
+    fn skip(&mut self, name: String, why: String) {
+        eprintln!("bench: {name}: skipped: {why}");
+        self.skipped.push((name, why));
+    }
 }
 
 /// Runs the suite.
@@ -89,12 +97,13 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
     }
     let mut out_file = crate::config::create_output("out", &a.out)?;
     let prefer = crate::config::prefer(a.memory);
-    let mut suite = Suite { secs, prefer, available, filter: a.filter.as_deref(), rows: Vec::new() };
+    let mut suite =
+        Suite { secs, prefer, available, filter: a.filter.as_deref(), rows: Vec::new(), skipped: Vec::new() };
     ring::rows(&mut suite)?;
     pool::rows(&mut suite)?;
     forwarding::rows(&mut suite)?;
     latency::rows(&mut suite)?;
-    if suite.rows.is_empty() && !crate::interrupt::requested() {
+    if suite.rows.is_empty() && suite.skipped.is_empty() && !crate::interrupt::requested() {
         // Nothing ran: an empty table and file would look like a result.
         drop(out_file);
         let _ = std::fs::remove_file(&a.out);
@@ -108,6 +117,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
         "duration_s_per_scenario": secs.as_secs_f64(),
         "cores_available": available,
         "results": suite.rows.iter().map(Row::to_json).collect::<Vec<_>>(),
+        "skipped": suite.skipped.iter().map(|(s, why)| json!({"scenario": s, "why": why})).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&out).map_err(|e| AppError::runtime(e.to_string()))?;
     out_file

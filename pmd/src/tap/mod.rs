@@ -26,6 +26,7 @@ mod sys;
 pub use error::TapError;
 pub use port::{TapConfig, TapCounters, TapPort, DEFAULT_NAME, MAX_QUEUES};
 pub use queue::Io;
+pub use sys::enter_new_netns;
 
 /// Whether this process can create TAP interfaces here, and if not, why (for tests and tools that skip).
 pub fn unavailable() -> Option<TapError> {

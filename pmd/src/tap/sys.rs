@@ -120,6 +120,13 @@ pub fn control_socket(tun: &OwnedFd) -> io::Result<OwnedFd> {
     })
 }
 
+/// Moves the calling thread into a new network namespace of its own (root: CAP_SYS_ADMIN). Threads it
+/// starts afterwards are in it too; the rest of the process stays where it was.
+pub fn enter_new_netns() -> io::Result<()> {
+    // SAFETY: unshare takes no pointer and changes only the calling thread's namespaces.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNET) }).map(drop)
+}
+
 fn datagram_socket() -> io::Result<OwnedFd> {
     // SAFETY: socket has no preconditions.
     let raw = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
