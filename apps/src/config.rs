@@ -9,7 +9,7 @@ use crate::error::AppError;
 use pktloop_engine::mem::Prefer;
 use pktloop_engine::pool::PoolMode;
 use pktloop_engine::KnobError;
-use pktloop_pmd::feth::config::QSET_CNT_DEFAULT;
+use pktloop_pmd::feth::config::{LLINK_CNT_MAX, QSET_CNT_DEFAULT, QSET_CNT_MAX};
 use pktloop_pmd::feth::{FethConfig, RxFullPolicy, TxCompletion};
 use std::ffi::OsString;
 use std::path::Path;
@@ -180,7 +180,7 @@ pub fn feth_config(a: &FethArgs) -> Result<FethConfig, AppError> {
         llink_cnt: u32_knob("llink-cnt", a.llink_cnt, d.llink_cnt, "0 (off)..=16")?,
         qset_cnt: u32_knob("qset-cnt", a.qset_cnt, d.qset_cnt, "1..=16")?,
     };
-    check_links(a, &c)?;
+    check_knob_pairs(a, &c)?;
     c.validate()?;
     check_pool_buffers(&c)?;
     Ok(c)
@@ -210,23 +210,26 @@ pub fn check_split_room(c: &FethConfig, frame_len: usize) -> Result<(), AppError
 /// Most buffers one pool may have (the engine's limit).
 const MAX_POOL_BUFFERS: u64 = 16_777_216;
 
-/// A multi-buflet pool has `pool-size` x ceil(max-mtu / buflet-size) buffers: that must stay within the
-/// engine's limit, said in the flags the user gave.
+/// A multi-buflet pool has `pool-size` x ceil(max-mtu / buflet size) buffers (the buflet size TSO's buffer
+/// size with `--tso`): that must stay within the engine's limit, said in the flags the user gave.
 fn check_pool_buffers(c: &FethConfig) -> Result<(), AppError> {
     if !c.multibuflet {
         return Ok(());
     }
-    let per_packet = u64::from(c.max_mtu.div_ceil(c.buflet_size));
+    let per_packet = u64::from(c.pool_spec().max_buflets());
     let buffers = u64::from(c.pool_packets) * per_packet;
     if buffers <= MAX_POOL_BUFFERS {
         return Ok(());
     }
+    let buflets = match c.tso {
+        true => format!("--tso --tso-buf-size {}", c.tso_buf_size),
+        false => format!("--buflet-size {}", c.buflet_size),
+    };
     Err(AppError::usage(format!(
-        "invalid --pool-size {} with --multibuflet --max-mtu {} --buflet-size {}: each packet chains {per_packet} \
-         buflets, {buffers} buffers in all; valid is --pool-size <= {}",
+        "invalid --pool-size {} with --multibuflet --max-mtu {} {buflets}: each packet chains {per_packet} buflets, \
+         {buffers} buffers in all; valid is --pool-size <= {}",
         c.pool_packets,
         c.max_mtu,
-        c.buflet_size,
         MAX_POOL_BUFFERS / per_packet
     )))
 }
@@ -240,6 +243,15 @@ pub fn queue_flags(c: &FethConfig) -> String {
     }
 }
 
+/// The flags whose product is a port's queue pairs, as an error's valid values say them.
+pub fn queue_product(c: &FethConfig) -> &'static str {
+    if c.llink_cnt > 0 {
+        "--llink-cnt x --qset-cnt"
+    } else {
+        "--rxq"
+    }
+}
+
 /// The flags that give a port one queue pair, as an error's valid values say them.
 pub fn one_queue_pair(c: &FethConfig) -> &'static str {
     if c.llink_cnt > 0 {
@@ -249,10 +261,18 @@ pub fn one_queue_pair(c: &FethConfig) -> &'static str {
     }
 }
 
-/// Logical links make a port's queues: `--rxq`/`--txq` and `--rss` are refused beside them, said in the
-/// flags given (feth's own check names its knobs, not these flags).
-fn check_links(a: &FethArgs, c: &FethConfig) -> Result<(), AppError> {
-    if c.llink_cnt == 0 {
+/// Knobs that exclude one another, said in the flags given (feth's own checks name its knobs, not these
+/// flags): TSO with pools other than global, and `--rxq`/`--txq` or `--rss` beside logical links, which make
+/// a port's queues. Counts out of range are left to their own checks, which say so.
+fn check_knob_pairs(a: &FethArgs, c: &FethConfig) -> Result<(), AppError> {
+    if c.tso && c.pool_mode != PoolMode::Global {
+        return Err(AppError::usage(format!(
+            "invalid --tso with --pool-mode {}: TSO needs global pools, as Apple's; valid is --tso=off or \
+             --pool-mode global",
+            c.pool_mode.as_str()
+        )));
+    }
+    if c.llink_cnt == 0 || c.llink_cnt > LLINK_CNT_MAX || !(1..=QSET_CNT_MAX).contains(&c.qset_cnt) {
         return Ok(());
     }
     let links =
@@ -358,15 +378,15 @@ pub fn max_frame_with(mtu: u32, c: &FethConfig) -> usize {
     c.frame_limit(mtu, overhead).min(room).max(plain)
 }
 
-/// `--pkt-len` checked against 60..=mtu + 18, for runs whose frames are all one length.
-pub fn pkt_len(value: Option<&str>, mtu: u32) -> Result<usize, AppError> {
+/// `--pkt-len` checked against 60..=[`max_frame_with`] (mtu + 18, or more with TSO), for runs whose frames
+/// are all one length.
+pub fn pkt_len(value: Option<&str>, mtu: u32, c: &FethConfig) -> Result<usize, AppError> {
     let text = value.unwrap_or("64");
-    let max = max_frame(mtu);
+    let max = max_frame_with(mtu, c);
+    let why = if c.tso { "TSO".to_owned() } else { format!("mtu {mtu} + 18") };
     match text.trim().parse::<i64>() {
         Ok(v) if (60..=max as i64).contains(&v) => Ok(v as usize),
-        _ => {
-            Err(AppError::usage(format!("invalid --pkt-len {text}: valid is one length, 60..={max} (mtu {mtu} + 18)")))
-        }
+        _ => Err(AppError::usage(format!("invalid --pkt-len {text}: valid is one length, 60..={max} ({why})"))),
     }
 }
 

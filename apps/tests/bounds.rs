@@ -24,6 +24,9 @@ const BEYOND: &[(&str, &str, &str, &str)] = &[
     ("max-mtu", "1499", "16371", "1500..=16370"),
     ("buflet-size", "256", "65536", "512..=32768"),
     ("aggregation-factor", "0", "513", "1..=512"),
+    ("tso-buf-size", "256", "65536", "512..=32768"),
+    ("llink-cnt", "-1", "17", "0 (off)..=16"),
+    ("qset-cnt", "0", "17", "1..=16"),
     ("user-access", "-1", "2", "0 or 1"),
     ("adv-interval-ms", "9", "2147483648", "10..=2147483647"),
     ("tx-drops", "-1", "2147483648", "0 (off)..=2147483647"),
@@ -88,6 +91,10 @@ fn knobs_at_their_bounds_are_taken() {
         &["--stats-period", "0.1"],
         &["--rxq", "8", "--cores", "8", "--allow-shared-cores"],
         &["--pairs", "2", "--cores", "2"],
+        &["--tso", "--tso-buf-size", "512"],
+        &["--tso", "--tso-buf-size", "32768", "--pkt-len", "9014"],
+        &["--llink-cnt", "1", "--qset-cnt", "1"],
+        &["--llink-cnt", "0", "--qset-cnt", "16"],
     ];
     for args in at {
         let o = pktloop(&[&["fwd", "--duration", "0.1", "--json"][..], args].concat());

@@ -57,7 +57,17 @@ fn the_new_knobs_refuse_bad_values_in_one_line_naming_them() {
         (&["--llink-cnt", "x"], &["--llink-cnt x", "0 (off)..=16"]),
         (&["--qset-cnt", "0"], &["invalid --qset-cnt 0", "1..=16"]),
         (&["--tso-buf-size", "1000"], &["invalid --tso-buf-size 1000", "a power of two in 512..=32768"]),
-        (&["--tso", "--pool-mode", "split"], &["--tso", "off unless pool-mode is global"]),
+        (&["--tso", "--pool-mode", "split"], &["invalid --tso with --pool-mode split", "--pool-mode global"]),
+        (&["--llink-cnt", "17", "--rxq", "2"], &["invalid --llink-cnt 17", "0 (off)..=16"]),
+        (
+            &["--llink-cnt", "2", "--qset-cnt", "1", "--cores", "3", "--allow-shared-cores"],
+            &["(--pairs x --llink-cnt x --qset-cnt)"],
+        ),
+        (
+            &["--llink-cnt", "16", "--qset-cnt", "16"],
+            &["invalid --pairs 1 with --llink-cnt 16 --qset-cnt 16", "--pairs x --llink-cnt x --qset-cnt <= "],
+        ),
+        (&["--llink-cnt", "2", "--port", "null"], &["invalid --llink-cnt 2 --qset-cnt 4 with --port null"]),
         (&["--llink-cnt", "2", "--rxq", "2"], &["invalid --rxq 2 with --llink-cnt 2", "valid is --rxq 1"]),
         (&["--llink-cnt", "2", "--rss"], &["invalid --rss with --llink-cnt 2", "valid is --rss=off"]),
         (&["--lro=maybe"], &["--lro", "on or off"]),

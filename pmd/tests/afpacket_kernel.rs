@@ -347,6 +347,7 @@ fn frames_handed_over_and_never_received_are_counted_detached_at_teardown() {
     // Other frames the kernel sends on a new link (IPv6 neighbour discovery) may arrive too.
     assert!(stats.ipackets >= got as u64);
     assert!(stats.dropped(DropReason::Detached) >= 300 - got as u64, "received {got}: {stats:?}");
+    assert_eq!(stats.ierrors, stats.dropped(DropReason::Detached), "came in as errors, so the accounting meets");
 }
 
 #[test]

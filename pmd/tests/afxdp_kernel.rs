@@ -282,6 +282,7 @@ fn frames_that_arrived_and_were_never_received_are_counted_detached_at_teardown(
     // Other frames the kernel sends on a new link (IPv6 neighbour discovery) may arrive too.
     assert!(stats.dropped(DropReason::Detached) + missed >= 20, "{stats:?}, missed {missed}");
     assert!(stats.dropped(DropReason::Detached) > 0, "{stats:?}");
+    assert_eq!(stats.ierrors, stats.dropped(DropReason::Detached), "came in as errors, so the accounting meets");
     assert_eq!(pool.in_use(), 0);
 }
 

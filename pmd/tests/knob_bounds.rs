@@ -86,6 +86,15 @@ fn feth_knobs() -> Vec<Knob<FethConfig>> {
             "1..=1048576",
         ),
         knob("queues", |c, v| c.queues = v as usize, [Some(0), Some(9)], [1, 8], "1..=8"),
+        knob(
+            "tso-buf-size",
+            |c, v| c.tso_buf_size = v as u32,
+            [Some(256), Some(65536)],
+            [512, 32768],
+            "a power of two in 512..=32768",
+        ),
+        knob("llink-cnt", |c, v| c.llink_cnt = v as u32, [None, Some(17)], [0, 16], "0 (off)..=16"),
+        knob("qset-cnt", |c, v| c.qset_cnt = v as u32, [Some(0), Some(17)], [1, 16], "1..=16"),
     ]
 }
 

@@ -130,7 +130,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let pairs = int_in("pairs", a.pairs.unwrap_or(1), 1, 64, "1..=64")? as usize;
     check_feth_scaling(a, port, pairs, &feth)?;
-    let (cores, core_ids) = workers(a, port, per_worker, pairs * feth.queue_pairs())?;
+    let (cores, core_ids) = workers(a, port, per_worker, (pairs * feth.queue_pairs(), &feth))?;
     check_combinations(a, port, topology, (cores, pairs * feth.queue_pairs()), burst, feth.pool_packets)?;
     let list = if port == PortKind::List { a.port.0.clone() } else { Vec::new() };
     let tap_ports = match port {
@@ -261,8 +261,9 @@ fn workers(
     a: &FwdArgs,
     port: PortKind,
     per_worker: usize,
-    feth_units: usize,
+    (feth_units, feth): (usize, &FethConfig),
 ) -> Result<(usize, Option<Vec<usize>>), AppError> {
+    let product = config::queue_product(feth);
     let allowed = crate::cores::allowed();
     let available = allowed.len();
     let default_cores = match port {
@@ -275,11 +276,11 @@ fn workers(
     let Some(text) = &a.cores else {
         if port == PortKind::Feth && default_cores > available && !shared_ok {
             return Err(AppError::usage(format!(
-                "invalid --pairs {} with --rxq {}: {default_cores} queue pairs need as many workers and this \
-                 process may run on {available} cores; valid is --pairs x --rxq <= {available}, or \
+                "invalid --pairs {} with {}: {default_cores} queue pairs need as many workers and this process \
+                 may run on {available} cores; valid is --pairs x {product} <= {available}, or \
                  --allow-shared-cores",
                 a.pairs.unwrap_or(1),
-                feth_units / a.pairs.unwrap_or(1).max(1) as usize
+                config::queue_flags(feth)
             )));
         }
         if port == PortKind::List && default_cores > available && !shared_ok {
@@ -312,8 +313,8 @@ fn workers(
     let n = int_in("cores", n, 1, 256, "1..=256")? as usize;
     if port == PortKind::Feth && n != feth_units && n != 2 * feth_units {
         return Err(AppError::usage(format!(
-            "invalid --cores {text} with {feth_units} feth queue pair(s) (--pairs x --rxq): valid is {} (a worker \
-             per port queue) or {feth_units} (a worker per queue pair, owning both ports' queue)",
+            "invalid --cores {text} with {feth_units} feth queue pair(s) (--pairs x {product}): valid is {} (a \
+             worker per port queue) or {feth_units} (a worker per queue pair, owning both ports' queue)",
             2 * feth_units
         )));
     }
@@ -352,8 +353,9 @@ fn check_feth_scaling(a: &FwdArgs, port: PortKind, pairs: usize, feth: &FethConf
     }
     if port != PortKind::Feth && queues > 1 {
         return Err(AppError::usage(format!(
-            "invalid --rxq {queues} with --port {}: valid with --port feth (TAP has --tap-queues, real interfaces \
+            "invalid {} with --port {}: valid with --port feth (TAP has --tap-queues, real interfaces \
              IFNAME:QUEUES)",
+            config::queue_flags(feth),
             list_text(a)
         )));
     }

@@ -188,7 +188,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         )));
     }
     let mtu = config::mtu(a.run.mtu, &feth)?;
-    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu)?;
+    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu, &feth)?;
     if a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth) {
         config::check_split_room(&feth, pkt_len)?;
     }

@@ -24,9 +24,11 @@ const RELAY_EVERY: u32 = 64;
 
 /// Most passes a detach makes to drain the interface.
 const DETACH_PASSES: usize = 10_000;
-/// Of those, the passes that also receive: what is at hand when the detach starts (a ring's worth at most
-/// bursts of 32), not the new traffic a port that never goes quiet (a null port, a busy link) would go on
-/// bringing until the bound. What arrives later stays with the port, whose teardown counts it.
+/// Of those, the passes that also receive: what is at hand when the detach starts, up to 64 bursts (2048
+/// frames at bursts of 32, four default feth rings), not the new traffic a port that never goes quiet (a
+/// null port, a busy link) would go on bringing until the bound. What is left then (frames beyond those,
+/// and a port's own tx backlog that only its receive polls drain) stays with the port, whose teardown
+/// counts it as detached.
 const DETACH_RECEIVE_PASSES: usize = 64;
 
 /// Scratch bursts of the data path, made once.

@@ -488,6 +488,9 @@ impl Drop for AfPacketPort {
             c.drop(DropReason::Detached, detached);
         }
         if unread > 0 {
+            // Frames that came in are received or errors (as every rx drop here), so that what came in meets
+            // what was dropped.
+            c.rx_error(unread);
             c.drop(DropReason::Detached, unread);
         }
         let mut syscalls = 0;

@@ -407,6 +407,8 @@ impl Drop for AfXdpPort {
         }
         let unread: u64 = self.queues.iter_mut().map(|q| q.drain_rx(&mut self.umem)).sum();
         if unread > 0 {
+            // Frames that came in are received or errors, so that what came in meets what was dropped.
+            self.counters.rx_error(unread);
             PortCounters::drop(&self.counters, DropReason::Detached, unread);
         }
         self.read_kernel_stats();

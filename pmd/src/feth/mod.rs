@@ -112,7 +112,8 @@
 //!   poll-mode caller). A destroyed port drops what it is given as `Detached`. A port that is down takes
 //!   nothing (`tx_burst` returns 0).
 //! - Frames longer than MTU + [`port::FRAME_OVERHEAD`] (Ethernet header and a VLAN tag or FCS) are dropped
-//!   as `MtuExceeded`.
+//!   as `MtuExceeded`; with `tso`, only those longer than that or TSO's MTU plus an Ethernet header,
+//!   whichever is more.
 //! - The FCS flag is set when the FCS was appended; a trailer or FCS that does not fit is left off and
 //!   counted in [`FethStats`]. Advisories report bytes, not packets.
 //! - Tx completion: statuses are reported for dropped packets (`RetryFailed`) and for packets copied into
