@@ -144,7 +144,7 @@ pub fn parse_switch(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" => Ok(true),
         "off" | "false" | "0" | "no" => Ok(false),
-        _ => Err("valid is on or off".to_owned()),
+        _ => Err("valid is on or off (or true/false, yes/no, 1/0)".to_owned()),
     }
 }
 
@@ -233,12 +233,13 @@ pub struct FethArgs {
     #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
           value_parser = parse_switch, help_heading = "feth knobs")]
     pub lro: Option<bool>,
-    /// TCP segmentation offload: buflets of --tso-buf-size bytes, and frames up to that size plus the
-    /// Ethernet header cross whole; global pools only [default: off]
+    /// TCP segmentation offload on feth pairs: buflets of --tso-buf-size bytes, and --pkt-len beyond the MTU
+    /// up to what a packet holds (tso-buf-size less --tx-headroom, more with --multibuflet), crossing whole;
+    /// global pools only [default: off]
     #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
           value_parser = parse_switch, help_heading = "feth knobs")]
     pub tso: Option<bool>,
-    /// TSO's buffer size and MTU, a power of two in 512..=32768 [default: 16384]
+    /// TSO's buffer size (the buflet size with --tso), a power of two in 512..=32768 [default: 16384]
     #[arg(long, allow_negative_numbers = true, value_name = "BYTES", help_heading = "feth knobs")]
     pub tso_buf_size: Option<i64>,
     /// Logical links, 0 (off)..=16: with N links of --qset-cnt queue sets each, a feth port has N x

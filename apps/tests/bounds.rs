@@ -94,7 +94,7 @@ fn knobs_at_their_bounds_are_taken() {
         &["--tso", "--tso-buf-size", "512"],
         &["--tso", "--tso-buf-size", "32768", "--pkt-len", "9014"],
         &["--llink-cnt", "1", "--qset-cnt", "1"],
-        &["--llink-cnt", "0", "--qset-cnt", "16"],
+        &["--llink-cnt", "1", "--qset-cnt", "16", "--cores", "16", "--allow-shared-cores"],
     ];
     for args in at {
         let o = pktloop(&[&["fwd", "--duration", "0.1", "--json"][..], args].concat());

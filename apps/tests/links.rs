@@ -71,10 +71,18 @@ fn the_new_knobs_refuse_bad_values_in_one_line_naming_them() {
         (&["--llink-cnt", "2", "--rxq", "2"], &["invalid --rxq 2 with --llink-cnt 2", "valid is --rxq 1"]),
         (&["--llink-cnt", "2", "--rss"], &["invalid --rss with --llink-cnt 2", "valid is --rss=off"]),
         (&["--lro=maybe"], &["--lro", "on or off"]),
+        (&["--qset-cnt", "8"], &["invalid --qset-cnt 8 in this run", "valid with --llink-cnt 1 or more"]),
+        (
+            &["--llink-cnt", "2", "--qset-cnt", "1", "--low-latency"],
+            &["invalid --low-latency on", "--qset-cnt 2 or more"],
+        ),
+        (&["--tso-buf-size", "4096"], &["invalid --tso-buf-size 4096 in this run", "valid with --tso"]),
+        (&["--port", "null", "--tso", "--pkt-len", "9000"], &["invalid --pkt-len 9000", "60..=1518"]),
     ];
     for (flags, needles) in cases {
         usage_error(&[&["fwd", "--duration", "0.3"][..], flags].concat(), needles);
     }
+    usage_error(&["latency", "--low-latency", "--duration", "0.3"], &["invalid --low-latency with latency"]);
     usage_error(
         &["latency", "--llink-cnt", "2", "--qset-cnt", "1", "--duration", "0.3"],
         &["invalid --llink-cnt 2 --qset-cnt 1 with latency", "one queue pair"],

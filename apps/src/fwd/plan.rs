@@ -14,6 +14,7 @@ use crate::gen::settings::{GenKind, Traffic};
 use crate::gen::{DialHold, Quota, RateDial};
 use crate::ports::{DlilPlan, TapPlan};
 use crate::portspec::PortSpec;
+use pktloop_pmd::feth::config::QSET_CNT_DEFAULT;
 use pktloop_pmd::feth::FethConfig;
 use std::time::Duration;
 
@@ -112,7 +113,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let port = port_kind(a);
     let kind = gen_kind(a.mode, port, a.port.0.contains(&PortSpec::Feth));
-    let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, config::max_frame_with(mtu, &feth)))?;
+    let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, frame_limit(port, mtu, &feth)))?;
     let pkt_len = match &traffic.replay {
         Some(r) => r.trace.max_len().max(60),
         None => traffic.sizes.bounds().1,
@@ -187,6 +188,8 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
     let outside = tap || afxdp || listed(|p| matches!(p, PortSpec::AfPacket { .. } | PortSpec::Shm { .. }));
     let forwards = matches!(a.mode, Mode::Io | Mode::Mac | Mode::Macswap);
     let for_tap = "valid with a TAP port (--port tap)";
+    let f = &a.run.feth;
+    let (links, sets) = (f.llink_cnt.unwrap_or(0), f.qset_cnt.unwrap_or(i64::from(QSET_CNT_DEFAULT)));
     let unused = [
         (
             "expiry-us",
@@ -218,6 +221,22 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
             a.run.duration.map(|v| v.to_string()).filter(|_| a.interactive.unwrap_or(false)),
             "at the prompt (-i), start and stop decide how long a run lasts; valid without -i",
         ),
+        (
+            "qset-cnt",
+            f.qset_cnt.map(|v| v.to_string()).filter(|_| links < 1),
+            "it sets each logical link's queue sets and there are none; valid with --llink-cnt 1 or more",
+        ),
+        (
+            "low-latency",
+            f.low_latency.filter(|&on| on && (links < 2 || sets < 2)).map(|_| "on".to_owned()),
+            "the low-latency set is the second set of every logical link but the first; valid with --llink-cnt 2 \
+             or more and --qset-cnt 2 or more",
+        ),
+        (
+            "tso-buf-size",
+            f.tso_buf_size.map(|v| v.to_string()).filter(|_| !f.tso.unwrap_or(false)),
+            "it sizes TSO's buflets; valid with --tso",
+        ),
     ];
     match a.run.first_typed(&unused) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
@@ -240,8 +259,18 @@ fn gen_kind(mode: Mode, port: PortKind, feth_pair: bool) -> GenKind {
 }
 
 /// The longest frame the plan's ports take.
-fn max_frame_of(plan: &Plan) -> usize {
-    config::max_frame_with(plan.mtu, &plan.feth)
+pub fn max_frame_of(plan: &Plan) -> usize {
+    frame_limit(plan.port, plan.mtu, &plan.feth)
+}
+
+/// The longest frame `port`s take at `mtu`: with `--tso`, a feth pair's TSO frames; other ports (null,
+/// TAP, real interfaces, lists) have no TSO and keep to the MTU.
+fn frame_limit(port: PortKind, mtu: u32, feth: &FethConfig) -> usize {
+    if port == PortKind::Feth {
+        config::max_frame_with(mtu, feth)
+    } else {
+        config::max_frame(mtu)
+    }
 }
 
 /// The kind of ports `--port` asks for.

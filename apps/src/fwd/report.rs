@@ -158,12 +158,18 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
         w.push("no packet completed in the run".to_owned());
     }
     let no_room = |f: fn(&FethStats) -> u64| r.feth.iter().flatten().map(f).sum::<u64>();
+    // What sizes the receiving buffer: the aggregation buffer a split pool packs into, TSO's buflet, or the
+    // max-MTU buffer.
+    let sized_by = match (plan.feth.pool_mode, plan.feth.tso) {
+        (pktloop_engine::pool::PoolMode::PrivateSplit, _) => "--aggregation-factor",
+        (_, true) => "--tso-buf-size",
+        _ => "--max-mtu",
+    };
     for (what, n) in [("FCS", no_room(|f| f.fcs_failed)), ("trailer", no_room(|f| f.trailer_failed))] {
         if n > 0 {
             w.push(format!(
-                "{n} frames crossed without their feth {what}: no room was left for it in the receiving buffer \
-                 (frames up to the buffer's size less its headroom; see --max-mtu or, with --tso, \
-                 --tso-buf-size, and --pkt-len)"
+                "{n} frames crossed without their feth {what}: the receiving buffer had no room left for it after \
+                 the frame (see {sized_by} and --pkt-len)"
             ));
         }
     }

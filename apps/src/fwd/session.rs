@@ -407,7 +407,7 @@ pub fn snapshot(info: &[PortInfo]) -> Vec<PortStats> {
 
 /// The largest frame the ports can hand the capture: MTU + header + trailer + FCS.
 fn config_max_frame(plan: &Plan) -> usize {
-    crate::config::max_frame_with(plan.mtu, &plan.feth) + plan.feth.trailer_length as usize + 4
+    super::plan::max_frame_of(plan) + plan.feth.trailer_length as usize + 4
 }
 
 #[cfg(test)]

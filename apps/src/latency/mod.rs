@@ -181,6 +181,11 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
             config::queue_flags(&feth)
         )));
     }
+    if feth.low_latency && !a.run.from_file("low-latency") {
+        return Err(AppError::usage(
+            "invalid --low-latency with latency: its one queue pair is no logical link's second set; valid is off",
+        ));
+    }
     if feth.tx_exp_policy != 0 && !a.run.from_file("tx-exp-policy") {
         return Err(AppError::usage(format!(
             "invalid --tx-exp-policy {} with latency: the pinger's frames carry no expiry deadline; valid is 0",
