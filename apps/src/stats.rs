@@ -189,6 +189,27 @@ pub fn drops_of(stats: impl IntoIterator<Item = PortStats>) -> [u64; DropReason:
     d
 }
 
+/// Warnings for frames that crossed a feth pair without the FCS or trailer asked for, given how many of each
+/// the ports counted: the receiving buffer had no room left after the frame. Names the knob that sizes that
+/// buffer: the aggregation buffer split pools pack into, TSO's buflet, or the max-MTU buffer.
+pub fn no_room_warnings(fcs_failed: u64, trailer_failed: u64, feth: &pktloop_pmd::feth::FethConfig) -> Vec<String> {
+    let sized_by = match (feth.pool_mode, feth.tso) {
+        (pktloop_engine::pool::PoolMode::PrivateSplit, _) => "--aggregation-factor",
+        (_, true) => "--tso-buf-size",
+        _ => "--max-mtu",
+    };
+    [("FCS", fcs_failed), ("trailer", trailer_failed)]
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .map(|(what, n)| {
+            format!(
+                "{n} frames crossed without their feth {what}: the receiving buffer had no room left for it after \
+                 the frame (see {sized_by} and --pkt-len)"
+            )
+        })
+        .collect()
+}
+
 /// Drops by reason as a JSON object: every reason's name, zero ones included.
 pub fn drops_json(d: &[u64; DropReason::COUNT]) -> serde_json::Value {
     DropReason::ALL.iter().map(|&r| (r.as_str().to_owned(), serde_json::json!(d[r as usize]))).collect()

@@ -110,3 +110,14 @@ fn every_frame_sent_is_back_or_dropped_under_a_named_reason() {
     assert!(table.contains(", drops ") && table.contains("(tx_drop_injection "), "{table}");
     assert!(!table.contains("0.000"), "no round trip of no time: {table}");
 }
+
+#[test]
+fn frames_that_crossed_without_their_fcs_or_trailer_are_warned_about() {
+    // Before: latency said nothing, where fwd warned, when no frame had room for the FCS and trailer asked for.
+    let args = ["latency", "--no-peer", "--fcs", "--trailer-length", "28", "--mtu", "2030", "--pkt-len", "2016"];
+    let v = json(&[&args[..], &["--duration", "0.3", "--json"]].concat());
+    let warnings = v["warnings"].to_string();
+    assert!(warnings.contains("without their feth FCS") && warnings.contains("without their feth trailer"), "{v}");
+    let fit = json(&["latency", "--no-peer", "--fcs", "--trailer-length", "28", "--duration", "0.3", "--json"]);
+    assert_eq!(fit["warnings"], serde_json::json!([]), "64 B frames leave room for both");
+}

@@ -6,7 +6,7 @@ use super::settings::pps_text;
 use crate::capture::CaptureSummary;
 use crate::gen::player::Timing;
 use crate::ports::ShmSummary;
-use crate::stats::{cycles_per_packet, drops_json, drops_of, drops_text, thousands, Totals};
+use crate::stats::{cycles_per_packet, drops_json, drops_of, drops_text, no_room_warnings, thousands, Totals};
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::port::{DropReason, PortStats};
 use pktloop_pmd::feth::FethStats;
@@ -158,21 +158,7 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
         w.push("no packet completed in the run".to_owned());
     }
     let no_room = |f: fn(&FethStats) -> u64| r.feth.iter().flatten().map(f).sum::<u64>();
-    // What sizes the receiving buffer: the aggregation buffer a split pool packs into, TSO's buflet, or the
-    // max-MTU buffer.
-    let sized_by = match (plan.feth.pool_mode, plan.feth.tso) {
-        (pktloop_engine::pool::PoolMode::PrivateSplit, _) => "--aggregation-factor",
-        (_, true) => "--tso-buf-size",
-        _ => "--max-mtu",
-    };
-    for (what, n) in [("FCS", no_room(|f| f.fcs_failed)), ("trailer", no_room(|f| f.trailer_failed))] {
-        if n > 0 {
-            w.push(format!(
-                "{n} frames crossed without their feth {what}: the receiving buffer had no room left for it after \
-                 the frame (see {sized_by} and --pkt-len)"
-            ));
-        }
-    }
+    w.extend(no_room_warnings(no_room(|f| f.fcs_failed), no_room(|f| f.trailer_failed), &plan.feth));
     w
 }
 

@@ -121,6 +121,8 @@ pub struct Measured {
     /// Frames the ports dropped, by reason (indexed by `DropReason as usize`), teardown included: injected
     /// drops, frames in flight when the ports went away.
     pub drops: [u64; DropReason::COUNT],
+    /// Frames the feth ports sent on without the FCS and without the trailer asked for (no room).
+    pub no_room: (u64, u64),
 }
 
 /// The first round trips of a run are not recorded (caches, page faults, the ponger's first spin): 100 ms,
@@ -341,6 +343,7 @@ fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Meas
         o.insert("p50_ratio_vs_rtrb".into(), json!(r));
     }
     o.insert("pcap_written".into(), json!(pcap));
+    o.insert("warnings".into(), json!(crate::stats::no_room_warnings(m.no_room.0, m.no_room.1, &plan.feth)));
     Value::Object(o)
 }
 
@@ -364,6 +367,9 @@ fn print_table(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&
     if let Some(n) = pcap {
         let format = plan.pcap.as_ref().map_or("pcap", |s| s.format.name());
         println!("  {format}: {n} frames written");
+    }
+    for w in crate::stats::no_room_warnings(m.no_room.0, m.no_room.1, &plan.feth) {
+        println!("  warning: {w}");
     }
 }
 
@@ -458,6 +464,7 @@ mod tests {
             backing: "",
             hot_allocations: 0,
             drops,
+            no_room: (0, 0),
         }
     }
 

@@ -198,6 +198,7 @@ impl Pinger {
             backing: "",
             hot_allocations: 0,
             drops: [0; pktloop_engine::port::DropReason::COUNT],
+            no_room: (0, 0),
         };
         (measured, self.port)
     }

@@ -85,7 +85,9 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     let hot_allocations = pktloop_engine::hot::hot_allocations() - hot_before;
     // Read after the ports went away: frames still in flight were dropped then, and are counted.
     let drops = crate::stats::drops_of(set.info.iter().map(|p| p.counters.snapshot()));
-    let measured = Measured { backing: set.backing(), hot_allocations, drops, ..measured };
+    let feth = set.info.iter().filter_map(|p| p.feth.as_ref().and_then(|(h, q)| h.queue_feth_stats(*q)));
+    let no_room = feth.fold((0, 0), |(f, t), s| (f + s.fcs_failed, t + s.trailer_failed));
+    let measured = Measured { backing: set.backing(), hot_allocations, drops, no_room, ..measured };
     Ok((measured, set.in_use(), written))
 }
 
@@ -193,6 +195,7 @@ pub fn rtrb_pingpong(duration: Duration) -> Result<Measured, AppError> {
             backing: "",
             hot_allocations: 0,
             drops: [0; pktloop_engine::port::DropReason::COUNT],
+            no_room: (0, 0),
         }
     })
     .map_err(|e| AppError::runtime(format!("cannot start the rtrb pinger: {e}")))?;
