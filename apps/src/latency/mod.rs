@@ -195,8 +195,11 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
         )));
     }
     let mtu = config::mtu(a.run.mtu, &feth)?;
-    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu, &feth)?;
-    if a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth) {
+    let on_feth = a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth);
+    // TSO's longer frames cross a feth pair only: other ports keep to the MTU.
+    let lengths = FethConfig { tso: feth.tso && on_feth, ..feth.clone() };
+    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu, &lengths)?;
+    if on_feth {
         config::check_split_room(&feth, pkt_len)?;
     }
     let rate = open_loop_rate(a.rate.as_deref(), pkt_len)?;
