@@ -418,3 +418,30 @@ fn feths_own_counters_and_frames_that_crossed_without_their_fcs_are_reported() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("  feth: copied 0, FCS appended "), "{text}");
 }
+
+#[test]
+fn the_accounting_of_runs_with_outside_ports_prints_its_outside_terms() {
+    // Before: the null and outside terms were named, "(+ null rx - null tx)", and never given.
+    let v = json(&[
+        "fwd",
+        "--port",
+        "feth,null",
+        "--mode",
+        "txonly",
+        "--allow-shared-cores",
+        "--duration",
+        "0.3",
+        "--json",
+    ]);
+    let a = &v["accounting"];
+    let n = |k: &str| a[k].as_u64().unwrap_or_else(|| panic!("{k} in {a}"));
+    assert!(n("to_outside") > 0, "the null port's generator sent out: {a}");
+    let came = n("generated") + n("from_outside");
+    let went = n("consumed") + n("dropped") + n("in_flight_at_stop") + n("left_in_workers") + n("to_outside");
+    assert_eq!((came, a["unaccounted"].as_i64().unwrap()), (went, 0), "{a}");
+    let o = pktloop(&["fwd", "--port", "null", "--duration", "0.3"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let line = text.lines().find(|l| l.contains("accounting:")).unwrap();
+    assert!(line.contains("(+ null rx ") && line.contains(" - null tx "), "{line}");
+    assert!(line.split("null rx ").nth(1).unwrap().starts_with(|c: char| c.is_ascii_digit()), "{line}");
+}

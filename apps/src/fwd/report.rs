@@ -201,6 +201,10 @@ pub struct Accounting {
     pub in_flight_at_stop: u64,
     /// Packets left in workers' burst buffers at stop (freed).
     pub left_in_workers: u64,
+    /// Frames that came in from outside the run (null rx, the kernel, a peer process): received or bad.
+    pub from_outside: u64,
+    /// Frames sent outside the run.
+    pub to_outside: u64,
     /// What the equation above misses: 0 unless a packet went unaccounted.
     pub unaccounted: i64,
 }
@@ -218,9 +222,8 @@ impl Accounting {
         let outer = |s: &[PortStats], f: fn(&PortStats) -> u64| {
             s.iter().zip(outside).filter(|(_, &o)| o).map(|(s, _)| f(s)).sum::<u64>()
         };
-        let came_in = outer(after, |s| s.ipackets + s.ierrors);
-        let unaccounted =
-            i128::from(t.generated) + i128::from(came_in) - out - i128::from(outer(after, |s| s.opackets));
+        let (came_in, went_out) = (outer(after, |s| s.ipackets + s.ierrors), outer(after, |s| s.opackets));
+        let unaccounted = i128::from(t.generated) + i128::from(came_in) - out - i128::from(went_out);
         Accounting {
             generated: t.generated,
             consumed: t.consumed,
@@ -229,6 +232,8 @@ impl Accounting {
             dropped,
             in_flight_at_stop: dropped_after - dropped,
             left_in_workers: left,
+            from_outside: came_in,
+            to_outside: went_out,
             unaccounted: unaccounted as i64,
         }
     }
@@ -506,10 +511,14 @@ fn accounting_lines(plan: &Plan, r: &Report) -> String {
         a.in_flight_at_stop,
         a.left_in_workers,
         match plan.port {
-            crate::cli::PortKind::Null => " (+ null rx - null tx)",
-            crate::cli::PortKind::Tap => " (+ frames from the kernel - frames to it)",
-            crate::cli::PortKind::List => " (+ frames from outside - frames to it)",
-            crate::cli::PortKind::Feth => "",
+            crate::cli::PortKind::Null => format!(" (+ null rx {} - null tx {})", a.from_outside, a.to_outside),
+            crate::cli::PortKind::Tap => {
+                format!(" (+ frames from the kernel {} - frames to it {})", a.from_outside, a.to_outside)
+            }
+            crate::cli::PortKind::List => {
+                format!(" (+ frames from outside {} - frames to it {})", a.from_outside, a.to_outside)
+            }
+            crate::cli::PortKind::Feth => String::new(),
         },
         a.unaccounted
     );
@@ -616,7 +625,8 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "accounting": {
             "generated": a.generated, "consumed": a.consumed, "sent": a.sent, "received": a.received,
             "dropped": a.dropped, "in_flight_at_stop": a.in_flight_at_stop, "left_in_workers": a.left_in_workers,
-            "unaccounted": a.unaccounted, "buffers_leaked": r.leaked,
+            "from_outside": a.from_outside, "to_outside": a.to_outside, "unaccounted": a.unaccounted,
+            "buffers_leaked": r.leaked,
         },
         "hot_path_allocations": r.hot_allocations,
         "generator_pool_empty": t.nombuf,
