@@ -301,8 +301,7 @@ fn demux(shared: &Shared, protocols: &[Arc<ProtocolEntry>], s: &mut Scratch, one
         deliver(shared, protocols, t, &mut s.chain, &mut s.replies);
     }
     if bad > 0 {
-        shared.counters.rx_error(bad);
-        PortCounters::drop(&shared.counters, DropReason::BadFrame, bad);
+        shared.counters.rx_dropped(DropReason::BadFrame, bad);
     }
 }
 

@@ -159,6 +159,14 @@ impl PortCounters {
         bump(&self.drops[reason as usize], n);
     }
 
+    /// `n` frames that came in and were dropped for `reason` before they were received: receive errors as
+    /// well as drops, so that what came in (received and errors) meets what went (delivered and dropped).
+    #[inline]
+    pub fn rx_dropped(&self, reason: DropReason, n: u64) {
+        self.rx_error(n);
+        self.drop(reason, n);
+    }
+
     /// A consistent-enough copy (each counter is exact; they are read one after another).
     pub fn snapshot(&self) -> PortStats {
         let l = |c: &AtomicU64| c.load(Ordering::Relaxed);

@@ -438,17 +438,15 @@ impl AfPacketPort {
         let c: &PortCounters = &self.counters;
         c.rx(done.frames as u64, done.bytes);
         if done.bad > 0 {
-            c.rx_error(done.bad);
-            c.drop(DropReason::BadFrame, done.bad);
+            c.rx_dropped(DropReason::BadFrame, done.bad);
         }
         if done.no_packet + done.no_buffer > 0 {
             // Read off the ring and dropped (the ring must move on): an input error as well, so that every
             // frame that came in is received or an error (TAP, which can leave frames in the kernel, counts
             // only rx_nombuf).
-            c.rx_error(done.no_packet + done.no_buffer);
             c.rx_nombuf(done.no_packet + done.no_buffer);
-            c.drop(DropReason::NoMemPacket, done.no_packet);
-            c.drop(DropReason::NoMemBuffer, done.no_buffer);
+            c.rx_dropped(DropReason::NoMemPacket, done.no_packet);
+            c.rx_dropped(DropReason::NoMemBuffer, done.no_buffer);
         }
         bump_owned(&self.af_counters.rx_blocks, done.blocks);
     }
@@ -488,10 +486,7 @@ impl Drop for AfPacketPort {
             c.drop(DropReason::Detached, detached);
         }
         if unread > 0 {
-            // Frames that came in are received or errors (as every rx drop here), so that what came in meets
-            // what was dropped.
-            c.rx_error(unread);
-            c.drop(DropReason::Detached, unread);
+            c.rx_dropped(DropReason::Detached, unread);
         }
         let mut syscalls = 0;
         self.read_kernel_drops(&mut syscalls);

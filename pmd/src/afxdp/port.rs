@@ -407,9 +407,7 @@ impl Drop for AfXdpPort {
         }
         let unread: u64 = self.queues.iter_mut().map(|q| q.drain_rx(&mut self.umem)).sum();
         if unread > 0 {
-            // Frames that came in are received or errors, so that what came in meets what was dropped.
-            self.counters.rx_error(unread);
-            PortCounters::drop(&self.counters, DropReason::Detached, unread);
+            self.counters.rx_dropped(DropReason::Detached, unread);
         }
         self.read_kernel_stats();
         let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();
@@ -464,8 +462,7 @@ impl Port for AfXdpPort {
             c.rx(done.frames as u64, done.bytes);
         }
         if done.bad > 0 {
-            c.rx_error(done.bad);
-            c.drop(DropReason::BadFrame, done.bad);
+            c.rx_dropped(DropReason::BadFrame, done.bad);
         }
         bump_owned(&self.xdp_counters.invalid, done.invalid);
         bump_owned(&self.xdp_counters.rx_syscalls, done.syscalls);

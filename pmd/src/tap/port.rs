@@ -355,14 +355,11 @@ impl Port for TapPort {
             c.rx(done.frames as u64, done.bytes);
         }
         if done.bad > 0 {
-            c.rx_error(done.bad);
-            c.drop(DropReason::BadFrame, done.bad);
+            c.rx_dropped(DropReason::BadFrame, done.bad);
         }
         if done.lost > 0 {
-            // Reads of a batch the ring failed: whatever they brought is lost, as receive errors (so that
-            // what came in, received and errors, meets what was dropped, as elsewhere).
-            c.rx_error(done.lost);
-            c.drop(DropReason::RingFailed, done.lost);
+            // Reads of a batch the ring failed: whatever they brought is lost.
+            c.rx_dropped(DropReason::RingFailed, done.lost);
         }
         c.rx_nombuf(done.nombuf);
         done.frames

@@ -98,8 +98,7 @@ impl Session {
         }
         self.rx.release(t.k);
         if t.bad > 0 {
-            side.counters.rx_error(t.bad);
-            side.counters.drop(DropReason::BadDescriptor, t.bad);
+            side.counters.rx_dropped(DropReason::BadDescriptor, t.bad);
         }
         side.counters.rx(t.got as u64, t.bytes);
         t.got
