@@ -47,27 +47,16 @@ fn tap(suite: &mut Suite) -> Result<(), AppError> {
     // The namespace is the calling thread's, and the workers this thread starts inherit it: a thread of its
     // own leaves the rest of the bench where it was.
     let outcome = std::thread::scope(|s| s.spawn(|| in_private_netns(|| crate::fwd::run(&plan, None))).join());
-    let r = match outcome {
-        Ok(Ok(Ok(r))) => r,
-        Ok(Ok(Err(e))) => return Err(e),
+    match outcome {
+        Ok(Ok(run)) => {
+            emit_run(suite, name, run?, "frames written to the kernel (io_uring), in a network namespace of its own")
+        }
         Ok(Err(why)) => {
             suite.skip(name, why);
-            return Ok(());
+            Ok(())
         }
-        Err(_) => return Err(AppError::runtime(format!("{name}: the run panicked"))),
-    };
-    if r.leaked != 0 {
-        return Err(AppError::runtime(format!("{name}: {} buffers leaked", r.leaked)));
+        Err(_) => Err(AppError::runtime(format!("{name}: the run panicked"))),
     }
-    let drops: u64 = r.drops().iter().sum();
-    suite.emit(Row {
-        name,
-        value: r.mpps(),
-        unit: "Mpps",
-        peer: None,
-        note: format!("frames written to the kernel (io_uring), in a network namespace of its own; drops {drops}"),
-    });
-    Ok(())
 }
 
 /// Runs `f` in a new network namespace, the calling thread's alone; `Err` says why one could not be made.
@@ -115,7 +104,11 @@ fn row(suite: &mut Suite, name: String, plan: Plan, note: &str) -> Result<(), Ap
     if !suite.wants(&name) {
         return Ok(());
     }
-    let r = crate::fwd::run(&plan, None)?;
+    emit_run(suite, name, crate::fwd::run(&plan, None)?, note)
+}
+
+/// Emits the rate of the run `r` as the row `name`, after checking it leaked no buffer.
+fn emit_run(suite: &mut Suite, name: String, r: crate::fwd::report::Report, note: &str) -> Result<(), AppError> {
     if r.leaked != 0 {
         return Err(AppError::runtime(format!("{name}: {} buffers leaked", r.leaked)));
     }
