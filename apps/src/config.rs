@@ -365,25 +365,24 @@ pub fn max_frame(mtu: u32) -> usize {
     mtu as usize + pktloop_pmd::feth::port::FRAME_OVERHEAD
 }
 
-/// Largest frame a feth port with knobs `c` sends at `mtu`: [`max_frame`], or with TSO a frame up to TSO's
-/// MTU plus its Ethernet header, as long as a packet of the pool holds.
-pub fn max_frame_with(mtu: u32, c: &FethConfig) -> usize {
+/// Largest frame sent at `mtu` by ports that are a feth pair with knobs `feth` (None: other ports, which
+/// have no TSO): [`max_frame`], or with TSO a frame up to TSO's MTU plus its Ethernet header, as long as a
+/// packet of the pool holds.
+pub fn max_frame_with(mtu: u32, feth: Option<&FethConfig>) -> usize {
     let plain = max_frame(mtu);
-    if !c.tso {
-        return plain;
-    }
+    let Some(c) = feth.filter(|c| c.tso) else { return plain };
     let spec = c.pool_spec();
     let room = (spec.tx_buffer_size() * u32::from(spec.max_buflets())).saturating_sub(c.tx_headroom) as usize;
     let overhead = pktloop_pmd::feth::port::FRAME_OVERHEAD as u32;
     c.frame_limit(mtu, overhead).min(room).max(plain)
 }
 
-/// `--pkt-len` checked against 60..=[`max_frame_with`] (mtu + 18, or more with TSO), for runs whose frames
-/// are all one length.
-pub fn pkt_len(value: Option<&str>, mtu: u32, c: &FethConfig) -> Result<usize, AppError> {
+/// `--pkt-len` checked against 60..=[`max_frame_with`] (mtu + 18, or more with TSO on a feth pair), for runs
+/// whose frames are all one length.
+pub fn pkt_len(value: Option<&str>, mtu: u32, feth: Option<&FethConfig>) -> Result<usize, AppError> {
     let text = value.unwrap_or("64");
-    let max = max_frame_with(mtu, c);
-    let why = if c.tso { "TSO".to_owned() } else { format!("mtu {mtu} + 18") };
+    let max = max_frame_with(mtu, feth);
+    let why = if feth.is_some_and(|c| c.tso) { "TSO".to_owned() } else { format!("mtu {mtu} + 18") };
     match text.trim().parse::<i64>() {
         Ok(v) if (60..=max as i64).contains(&v) => Ok(v as usize),
         _ => Err(AppError::usage(format!("invalid --pkt-len {text}: valid is one length, 60..={max} ({why})"))),

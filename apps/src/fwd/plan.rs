@@ -266,11 +266,7 @@ pub fn max_frame_of(plan: &Plan) -> usize {
 /// The longest frame `port`s take at `mtu`: with `--tso`, a feth pair's TSO frames; other ports (null,
 /// TAP, real interfaces, lists) have no TSO and keep to the MTU.
 fn frame_limit(port: PortKind, mtu: u32, feth: &FethConfig) -> usize {
-    if port == PortKind::Feth {
-        config::max_frame_with(mtu, feth)
-    } else {
-        config::max_frame(mtu)
-    }
+    config::max_frame_with(mtu, (port == PortKind::Feth).then_some(feth))
 }
 
 /// The kind of ports `--port` asks for.

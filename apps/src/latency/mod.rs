@@ -196,9 +196,7 @@ pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
     }
     let mtu = config::mtu(a.run.mtu, &feth)?;
     let on_feth = a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth);
-    // TSO's longer frames cross a feth pair only: other ports keep to the MTU.
-    let lengths = FethConfig { tso: feth.tso && on_feth, ..feth.clone() };
-    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu, &lengths)?;
+    let pkt_len = config::pkt_len(a.run.pkt_len.as_deref(), mtu, on_feth.then_some(&feth))?;
     if on_feth {
         config::check_split_room(&feth, pkt_len)?;
     }

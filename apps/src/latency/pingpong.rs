@@ -24,7 +24,7 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
     ports::check_room(&set, 0..set.ports.len(), ("pkt-len", &plan.pkt_len.to_string()), plan.pkt_len)?;
     let mut recorder = match &plan.pcap {
         Some(spec) => {
-            let max_frame = config::max_frame_with(plan.mtu, &plan.feth) + plan.feth.trailer_length as usize + 4;
+            let max_frame = config::max_frame_with(plan.mtu, Some(&plan.feth)) + plan.feth.trailer_length as usize + 4;
             Some(Recorder::new(spec, max_frame, set.info.iter().map(|p| p.name.clone()).collect())?)
         }
         None => None,
