@@ -100,8 +100,6 @@ pub struct Tap {
     snaplen: usize,
     limit: u64,
     done: bool,
-    /// A slot taken before the limit turned out to be reached (never handed back: the tap is done then).
-    spare: Option<Frame>,
 }
 
 impl Capture {
@@ -137,7 +135,6 @@ impl Capture {
             snaplen: self.config.snaplen,
             limit: self.config.limit,
             done: false,
-            spare: None,
         })
     }
 
@@ -187,26 +184,7 @@ impl Tap {
     /// Copies `pkt` into a slot. Returns false when the limit is reached or no slot is free (counted missed).
     #[inline]
     pub fn packet(&mut self, pkt: &Packet, port: u16, dir: Direction, ts_ns: u64) -> bool {
-        if self.done {
-            return false;
-        }
-        if self.shared.taken.load(Ordering::Relaxed) >= self.limit {
-            self.done = true;
-            return false;
-        }
-        // A slot first, then a place under the limit: a tap without a slot never holds a place another tap
-        // could have used.
-        let Some(slot) = self.spare.take().or_else(|| self.free.pop()) else {
-            self.shared.missed.fetch_add(1, Ordering::Relaxed);
-            return false;
-        };
-        if self.shared.taken.fetch_add(1, Ordering::Relaxed) >= self.limit {
-            self.spare = Some(slot);
-            self.done = true;
-            return false;
-        }
-        self.fill(slot, pkt, port, dir, ts_ns);
-        true
+        self.burst(std::slice::from_ref(pkt), port, dir, ts_ns) == 1
     }
 
     /// Copies every packet of `pkts` (one timestamp for the burst). Returns how many were taken.
@@ -220,7 +198,7 @@ impl Tap {
         if self.done || pkts.is_empty() {
             return 0;
         }
-        let slots = usize::from(self.spare.is_some()) + self.free.len();
+        let slots = self.free.len();
         let want = pkts.len().min(slots) as u64;
         let prev = match want {
             0 => self.shared.taken.load(Ordering::Relaxed),
@@ -234,7 +212,7 @@ impl Tap {
             self.shared.missed.fetch_add((pkts.len() - granted) as u64, Ordering::Relaxed);
         }
         for (n, pkt) in pkts[..granted].iter().enumerate() {
-            let Some(slot) = self.spare.take().or_else(|| self.free.pop()) else { return n };
+            let Some(slot) = self.free.pop() else { return n };
             self.fill(slot, pkt, port, dir, ts_ns);
         }
         granted
