@@ -31,6 +31,25 @@ fn global_moves_the_same_buffer_with_all_metadata() {
     assert_eq!(a.handle().feth_stats().copies, 0);
 }
 
+/// Apple's tx path marks every packet as starting with a 14-byte Ethernet header, whatever the pool mode:
+/// the global pool's zero-copy crossing (fast path, and the general one a knob sends it through) too,
+/// for packets whose metadata was never written as for those whose was.
+#[test]
+fn global_crossing_marks_the_ethernet_header() {
+    for config in [cfg(), FethConfig { tx_drops: 1000, ..cfg() }, FethConfig { wmm: true, ..cfg() }] {
+        let (mut a, mut b) = pair(&config).unwrap();
+        let mut burst = frames(a.tx_pool(), 2, 64, 7);
+        burst.push(a.tx_pool().packet_from(&frame_bytes(9, 64)).unwrap());
+        assert_eq!(a.tx_burst(0, &mut burst), 3);
+        let got = rx_all(&mut b);
+        assert_eq!(got.len(), 3);
+        for p in &got {
+            assert_eq!(p.meta().link_header_len, 14, "tx_drops {} wmm {}", config.tx_drops, config.wmm);
+        }
+        assert_eq!(got[2].meta().packet_id, 0, "the plain packet's metadata was not otherwise written");
+    }
+}
+
 #[test]
 fn private_copies_keep_layout_headroom_and_service_class() {
     for multibuflet in [false, true] {

@@ -397,6 +397,27 @@ fn metadata_reads_as_default_until_written_and_is_reset_on_reuse() {
 }
 
 #[test]
+fn marking_a_burst_as_ethernet_sets_every_link_header_and_measures_it() {
+    let p = pool(8, 256, 0, 4);
+    let mut burst = Vec::new();
+    burst.push(p.packet_from(&[1u8; 60]).unwrap());
+    let mut written = p.packet_from(&[2u8; 90]).unwrap();
+    written.meta_mut().link_header_len = 3;
+    written.meta_mut().packet_id = 5;
+    burst.push(written);
+    burst.push(p.packet_from(&[3u8; 700]).unwrap());
+    assert!(burst[2].buflet_count() > 1, "a chained packet too");
+    assert_eq!(mark_ethernet(&mut burst), (850, 700));
+    for q in &burst {
+        assert_eq!(q.meta().link_header_len, 14);
+    }
+    assert_eq!(burst[1].meta().packet_id, 5, "written metadata keeps the rest");
+    assert_eq!(burst[0].tag() & META, 0, "a plain packet's descriptor is not written");
+    assert_eq!(burst.iter().map(Packet::to_vec).map(|v| v.len()).collect::<Vec<_>>(), [60, 90, 700]);
+    assert_eq!(mark_ethernet(&mut []), (0, 0));
+}
+
+#[test]
 fn an_ethernet_link_header_is_a_handle_flag_until_the_metadata_is_written() {
     let p = pool(4, 256, 0, 1);
     let mut a = p.packet_from(&[7u8; 60]).unwrap();

@@ -249,9 +249,7 @@ impl Shaper {
         let mut dst = match self.mode {
             PoolMode::PrivateSplit if sliced => self.pack_slice(p, peer, pass)?,
             PoolMode::Global => {
-                if self.trailer != 0 || self.fcs {
-                    p.set_link_header_len(ETHER_HDR_LEN);
-                }
+                p.set_link_header_len(ETHER_HDR_LEN);
                 p
             }
             PoolMode::Private => self.copy_private(p, peer, pass)?,
