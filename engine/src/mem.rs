@@ -58,7 +58,8 @@ pub struct MemError {
     pub source: std::io::Error,
 }
 
-/// A zero-filled, page-aligned, writable memory region that lives until dropped.
+/// A page-aligned, writable memory region that lives until dropped: zero-filled when made here, holding
+/// what its owner wrote when it maps another process's memory ([`Region::map_peer`]).
 #[derive(Debug)]
 pub struct Region {
     map: Mapping,

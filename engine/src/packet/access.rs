@@ -1,5 +1,9 @@
 //! Reading and writing a packet's bytes in place: its buflets, its first buflet's data as one slice (all of
 //! it for a packet of one buffer), and ranges that may span buflets.
+//!
+//! The slices handed out rest on the packet owning its buffers: nothing else in this process touches them,
+//! and for a pool in memory another process maps, nothing there writes them either, which is the contract
+//! its constructor ([`crate::pool::Pool::in_shared_region`], `unsafe`) put on whoever made it.
 
 use super::{Buflet, Packet, PacketError};
 use crate::pool::buflet::NIL;

@@ -281,7 +281,13 @@ impl Pool {
     ///
     /// # Errors
     /// As [`Pool::new`], or the region is smaller than the buffers.
-    pub fn in_shared_region(config: PoolConfig, region: Region) -> Result<Pool, PoolError> {
+    ///
+    /// # Safety
+    /// Whoever else maps the region writes a buffer only while it holds it (it was lent and not yet given
+    /// back): this pool's packets hand their bytes out as `&[u8]` / `&mut [u8]`, which nothing may change
+    /// underneath. Free lists and descriptors are private, so breaking this changes bytes, never which
+    /// buffers this pool owns.
+    pub unsafe fn in_shared_region(config: PoolConfig, region: Region) -> Result<Pool, PoolError> {
         Pool::over_region(config, region, true)
     }
 
@@ -294,7 +300,11 @@ impl Pool {
     ///
     /// # Errors
     /// As [`Pool::in_shared_region`].
-    pub fn over_lent_buffers(config: PoolConfig, region: Region) -> Result<Pool, PoolError> {
+    ///
+    /// # Safety
+    /// As [`Pool::in_shared_region`]: the region's owner writes a buffer only while no packet of it is
+    /// alive here (it lent the buffer and has not had it back).
+    pub unsafe fn over_lent_buffers(config: PoolConfig, region: Region) -> Result<Pool, PoolError> {
         Pool::over_region(PoolConfig { cache_size: 0, ..config }, region, false)
     }
 

@@ -171,8 +171,10 @@ fn a_shared_pool_lends_its_buffers_to_a_pool_over_the_same_memory() {
     };
     let bytes = 256 * buffer_stride(2048);
     let (region, fd) = Region::shared("t", bytes, Prefer::Normal).unwrap();
-    let owner = Pool::in_shared_region(config(), region).unwrap();
-    let borrower = Pool::over_lent_buffers(config(), Region::map_peer(fd, bytes).unwrap()).unwrap();
+    // SAFETY: both ends are this test's, which writes a buffer only through the pool holding it.
+    let owner = unsafe { Pool::in_shared_region(config(), region) }.unwrap();
+    // SAFETY: as above.
+    let borrower = unsafe { Pool::over_lent_buffers(config(), Region::map_peer(fd, bytes).unwrap()) }.unwrap();
     assert_eq!((owner.in_use(), borrower.in_use()), (0, 256));
     assert!(borrower.alloc().is_none(), "nothing to allocate over lent buffers");
     let lent = owner.packet_from(b"crossing").unwrap().into_buffer(&owner).unwrap();
@@ -211,7 +213,8 @@ fn buffers_are_an_odd_number_of_cache_lines_apart() {
 #[test]
 fn a_region_too_small_for_the_buffers_is_refused() {
     let (region, _fd) = Region::shared("t", 4096, Prefer::Normal).unwrap();
-    let e = Pool::in_shared_region(PoolConfig::new("small", 4096, 2048), region).unwrap_err();
+    // SAFETY: nobody else maps the region.
+    let e = unsafe { Pool::in_shared_region(PoolConfig::new("small", 4096, 2048), region) }.unwrap_err();
     assert_eq!(e.to_string(), "pool 'small' needs 8650752 bytes for its buffers, the memory given holds 2097152");
 }
 

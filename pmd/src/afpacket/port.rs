@@ -532,7 +532,9 @@ fn open_queue(
         .map_err(os("set up the rx ring (PACKET_RX_RING)"))?;
     sys::set_tx_ring(&fd, layout.tx_block_size, layout.tx_blocks, layout.tx_frame_size)
         .map_err(os("set up the tx ring (PACKET_TX_RING)"))?;
-    let sock = RingSocket::map(fd, layout).map_err(os("map the rings (mmap)"))?;
+    // SAFETY: `fd` is the packet socket made above, its rings were just set up with `layout`, and it moves
+    // into the `RingSocket`, the only mapping of them.
+    let sock = unsafe { RingSocket::map(fd, layout) }.map_err(os("map the rings (mmap)"))?;
     sys::bind(sock.fd(), ifindex).map_err(os("bind to the interface"))?;
     match fanout {
         None => {}

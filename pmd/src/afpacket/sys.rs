@@ -362,7 +362,13 @@ impl RingSocket {
     ///
     /// # Errors
     /// The mapping failed (or the rings are not as `layout` says: the kernel refuses a wrong length).
-    pub fn map(fd: OwnedFd, layout: RingLayout) -> io::Result<RingSocket> {
+    ///
+    /// # Safety
+    /// `fd` is a packet socket whose rx and tx rings were set up with `layout`'s blocks and frames (a mapping
+    /// of the right total length but another cut would lend the kernel's tx headers out as rx data), and
+    /// no other mapping of its rings exists or will be made (the ownership protocol above assumes this
+    /// `RingSocket` is the only user-space party to them).
+    pub unsafe fn map(fd: OwnedFd, layout: RingLayout) -> io::Result<RingSocket> {
         let map = RingMap::new(&fd, layout.bytes())?;
         Ok(RingSocket { map, fd, layout })
     }

@@ -219,9 +219,11 @@ impl AfXdpPort {
         }
         let (xdp_link, attach) = attach_program(&port.queues, &port.dev, config.want)?;
         port.xdp_link = Some(xdp_link);
+        // The sockets' binding decides zero-copy whatever attached the program: a zero-copy socket under a
+        // generic program is still the driver's to fill.
         port.mode = match attach {
+            _ if socket::is_zero_copy(port.queues[0].fd()) => XdpMode::ZeroCopy,
             XdpAttach::Generic => XdpMode::Generic,
-            XdpAttach::Driver if socket::is_zero_copy(port.queues[0].fd()) => XdpMode::ZeroCopy,
             XdpAttach::Driver => XdpMode::Copy,
         };
         log::info!("{name}: AF_XDP, {} queue(s), {} mode", port.queues.len(), port.mode.as_str());
@@ -411,10 +413,13 @@ impl Drop for AfXdpPort {
         }
         self.read_kernel_stats();
         let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();
+        // The sockets say whether the driver took the UMEM, not `mode`: a port whose opening failed part
+        // way, or whose program only attached generically, may have bound zero-copy sockets all the same.
+        let zero_copy = self.queues.iter().any(|q| socket::is_zero_copy(q.fd()));
         self.queues.clear();
-        if stuck == 0 && self.mode != XdpMode::ZeroCopy {
-            // SAFETY: every socket over the UMEM is closed (`queues` just dropped); in copy and generic mode
-            // the close returns after the kernel's last access (`xsk_unbind_dev` waits with
+        if stuck == 0 && !zero_copy {
+            // SAFETY: every socket over the UMEM is closed (`queues` just dropped), none of them zero-copy;
+            // in copy mode the close returns after the kernel's last access (`xsk_unbind_dev` waits with
             // `synchronize_net`), and no send was left in flight.
             unsafe { self.umem.reclaim_all() };
         } else if self.umem.lent_count() > 0 {

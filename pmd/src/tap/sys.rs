@@ -220,8 +220,9 @@ pub enum Dir {
 /// that made it (the buffers it names are the caller's packets).
 pub struct Uring {
     ring: std::mem::ManuallyDrop<io_uring::IoUring>,
-    /// The ring failed with operations possibly in flight: it is never used again and never closed, and
-    /// the caller leaks the buffers of that batch, so a late completion cannot write into reused memory.
+    /// A batch did not finish (the ring failed, or a panic unwound out of it) with operations possibly
+    /// queued or in flight: the ring is never used again and never closed, and the caller leaks the buffers
+    /// of that batch, so a late completion cannot write into reused memory.
     broken: bool,
 }
 
@@ -294,6 +295,10 @@ impl Uring {
     ) -> io::Result<()> {
         let n = counts.len();
         assert!(results.len() >= n && n <= self.ring.params().sq_entries() as usize && !self.broken);
+        assert!(counts.iter().enumerate().all(|(i, &c)| i * stride + c as usize <= iovs.len()), "iovec rows in range");
+        // Broken until every operation is reaped: a panic on the way (unwinding past this call, whose
+        // buffers the caller then frees) leaves the ring never submitted, used or torn down again.
+        self.broken = true;
         let file = io_uring::types::Fixed(0);
         {
             let mut sq = self.ring.submission();
@@ -328,16 +333,14 @@ impl Uring {
             match self.ring.submit_and_wait(n - reaped) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) => {}
-                Err(e) => {
-                    self.broken = true;
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
             for cqe in self.ring.completion() {
                 results[cqe.user_data() as usize] = cqe.result();
                 reaped += 1;
             }
         }
+        self.broken = false;
         Ok(())
     }
 }

@@ -129,18 +129,23 @@ unsafe fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_int> {
     check(ret as libc::c_int)
 }
 
-/// Takes ownership of an fd bpf(2) returned.
-fn owned(fd: libc::c_int) -> OwnedFd {
-    // SAFETY: the kernel just made `fd`, and nobody else owns it.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+/// [`bpf`] for the commands that make an fd (a map, a program, a link), which the result owns.
+///
+/// # Safety
+/// As for [`bpf`], and `cmd` is one whose success value is a new fd.
+unsafe fn bpf_new_fd<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<OwnedFd> {
+    // SAFETY: forwarded contract.
+    let fd = unsafe { bpf(cmd, attr) }?;
+    // SAFETY: `cmd` made `fd` just now (the contract), and nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// An XSKMAP with `entries` slots, one per rx queue index.
 pub fn xsk_map(entries: u32) -> io::Result<OwnedFd> {
     let mut attr =
         MapCreate { map_type: BPF_MAP_TYPE_XSKMAP, key_size: 4, value_size: 4, max_entries: entries, map_flags: 0 };
-    // SAFETY: `attr` is BPF_MAP_CREATE's layout and holds no pointers.
-    unsafe { bpf(BPF_MAP_CREATE, &mut attr) }.map(owned)
+    // SAFETY: `attr` is BPF_MAP_CREATE's layout and holds no pointers; the command makes a map fd.
+    unsafe { bpf_new_fd(BPF_MAP_CREATE, &mut attr) }
 }
 
 /// Puts socket `xsk` in slot `queue` of `map`.
@@ -174,9 +179,9 @@ pub fn load_redirect(map: &OwnedFd) -> io::Result<OwnedFd> {
         ..ProgLoad::default()
     };
     // SAFETY: `attr` is BPF_PROG_LOAD's layout; the instructions, the license and the log buffer live until
-    // the call returns, and the log's size is its length.
-    let ret = unsafe { bpf(BPF_PROG_LOAD, &mut attr) };
-    ret.map(owned).map_err(|e| {
+    // the call returns, and the log's size is its length; the command makes a program fd.
+    let ret = unsafe { bpf_new_fd(BPF_PROG_LOAD, &mut attr) };
+    ret.map_err(|e| {
         let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned();
         if text.trim().is_empty() {
             e
@@ -195,8 +200,8 @@ pub fn attach(prog: &OwnedFd, ifindex: u32, modes: &[XdpAttach]) -> io::Result<(
     let link = |flags| {
         let mut attr =
             LinkCreate { prog_fd: prog.as_raw_fd() as u32, target_ifindex: ifindex, attach_type: BPF_XDP, flags };
-        // SAFETY: `attr` is BPF_LINK_CREATE's layout and holds no pointers.
-        unsafe { bpf(BPF_LINK_CREATE, &mut attr) }.map(owned)
+        // SAFETY: `attr` is BPF_LINK_CREATE's layout and holds no pointers; the command makes a link fd.
+        unsafe { bpf_new_fd(BPF_LINK_CREATE, &mut attr) }
     };
     let mut refused = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
     for &mode in modes {
