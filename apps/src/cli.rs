@@ -533,7 +533,8 @@ pub enum ReplayTimingArg {
 #[derive(Debug, Clone, Default, Args)]
 pub struct GenArgs {
     /// Rate of each generator port: packets per second (1000000, 250kpps, 1.5Mpps) or bits per second on
-    /// the wire, each frame counted with 20 B of preamble and gap (10Gbps, 100Mbps); a port's queues share
+    /// the wire, each frame counted with its FCS, preamble and gap, 24 B more than --pkt-len (10Gbps: 14.88
+    /// Mpps at --pkt-len 60, 100Mbps); a port's queues share
     /// it [default: as fast as the port takes them]
     #[arg(long, value_name = "RATE", help_heading = "Generator")]
     pub rate: Option<String>,

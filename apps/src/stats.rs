@@ -14,6 +14,9 @@ pub struct LcoreCounters {
     pub bytes: CachePadded<AtomicU64>,
     /// Packets allocated by the application (seeds, generators, pings, ARP requests).
     pub generated: CachePadded<AtomicU64>,
+    /// Of those, the ARP requests icmpecho's pinger sent to resolve its peer: frames of the run, not pings
+    /// (the generators' rate and count leave them out).
+    pub arp_requests: CachePadded<AtomicU64>,
     /// Received packets the application freed instead of sending on (rxonly, ping replies, ignored).
     pub consumed: CachePadded<AtomicU64>,
     /// Requests icmpecho answered in place (the reply is the request, turned around).
@@ -30,6 +33,8 @@ pub struct LcoreCounters {
     pub busy_cycles: CachePadded<AtomicU64>,
     /// Replayed frames skipped: longer than the port allows.
     pub too_long: CachePadded<AtomicU64>,
+    /// Replayed frames skipped: shorter than an Ethernet header.
+    pub too_short: CachePadded<AtomicU64>,
     /// Generators of this lcore that made their last packet (--count, a finite --replay).
     pub gens_done: CachePadded<AtomicU64>,
     /// Frame bytes of the packets generated.
@@ -78,6 +83,8 @@ pub struct Totals {
     pub bytes: u64,
     /// Generated.
     pub generated: u64,
+    /// ARP requests among them.
+    pub arp_requests: u64,
     /// Consumed.
     pub consumed: u64,
     /// Answered (icmpecho).
@@ -94,6 +101,8 @@ pub struct Totals {
     pub busy_cycles: u64,
     /// Replayed frames skipped as too long for the port.
     pub too_long: u64,
+    /// Replayed frames skipped as shorter than an Ethernet header.
+    pub too_short: u64,
     /// Generators that made their last packet.
     pub gens_done: u64,
     /// Bytes the generators made (frame bytes).
@@ -108,6 +117,7 @@ impl Totals {
             t.packets += get(&l.packets);
             t.bytes += get(&l.bytes);
             t.generated += get(&l.generated);
+            t.arp_requests += get(&l.arp_requests);
             t.consumed += get(&l.consumed);
             t.answered += get(&l.answered);
             t.nombuf += get(&l.nombuf);
@@ -116,10 +126,17 @@ impl Totals {
             t.cycles += get(&l.cycles);
             t.busy_cycles += get(&l.busy_cycles);
             t.too_long += get(&l.too_long);
+            t.too_short += get(&l.too_short);
             t.gens_done += get(&l.gens_done);
             t.gen_bytes += get(&l.gen_bytes);
         }
         t
+    }
+
+    /// The frames the generators made: what they were asked for, without the ARP requests a pinger sent
+    /// to find its peer.
+    pub fn generator_frames(&self) -> u64 {
+        self.generated - self.arp_requests
     }
 }
 

@@ -95,17 +95,27 @@ fn a_rate_within_reach_is_held_within_one_percent() {
     let achieved = f(&v, "/generators/achieved_pps_per_port");
     assert!((achieved - 200_000.0).abs() <= 2_000.0, "achieved {achieved} pps for 200 kpps");
     assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(true)));
-    // Wire rate: 100 Mbit/s of 64-byte frames is 100e6 / (84 * 8) frames a second.
+    // Wire rate: 100 Mbit/s of 64-byte frames (68 with their FCS, + preamble and gap) is 100e6 / (88 * 8)
+    // frames a second.
     let v = json(&[
         "fwd", "--port", "null", "--mode", "txonly", "--cores", "1", "--rate", "100Mbps", "--count", "50000", "--json",
     ]);
     let asked = f(&v, "/generators/asked_pps_per_port");
-    assert!((asked - 100e6 / 672.0).abs() < 1.0, "{asked}");
+    assert!((asked - 100e6 / 704.0).abs() < 1.0, "{asked}");
     let secs = f(&v, "/generators/seconds");
     assert!((secs - 50_000.0 / asked).abs() <= 0.01 * secs, "50000 frames took {secs} s at {asked} pps");
     // A rate out of reach is said to be.
     let v = json(&["fwd", "--mode", "txonly", "--rate", "100000Mpps", "--duration", "0.5", "--json"]);
     assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(false)));
+    // Pings: the ARP requests that find the responder are frames of the run, not pings of the count or
+    // the rate, which is measured from the first ping.
+    let v = json(&["fwd", "--mode", "icmpecho", "--cores", "1", "--count", "3", "--rate", "100", "--json"]);
+    let arp = u(&v, "/generators/arp_requests");
+    assert!(arp >= 1, "{v}");
+    assert_eq!((u(&v, "/generators/generated"), u(&v, "/accounting/generated")), (3, 3 + arp));
+    assert_eq!(v.pointer("/generators/rate_held"), Some(&Value::Bool(true)), "{v}");
+    let secs = f(&v, "/generators/seconds");
+    assert!((0.019..0.06).contains(&secs), "3 pings 10 ms apart went out over {secs} s");
 }
 
 #[test]
@@ -127,7 +137,7 @@ fn imix_and_size_mixes_keep_their_proportions_and_the_report_gives_mean_and_wire
     ]);
     assert!((f(&v, "/mean_len") - 4246.0 / 12.0).abs() < 1e-9, "{}", v["mean_len"]);
     let (packets, bytes, secs) = (u(&v, "/packets") as f64, u(&v, "/bytes") as f64, f(&v, "/duration_s"));
-    assert!((f(&v, "/wire_gbps") - (bytes + 20.0 * packets) * 8.0 / secs / 1e9).abs() < 1e-6);
+    assert!((f(&v, "/wire_gbps") - (bytes + 24.0 * packets) * 8.0 / secs / 1e9).abs() < 1e-6);
     let mut by_len: HashMap<usize, usize> = HashMap::new();
     for (port, frame) in frames_going(&pcap, OUTBOUND) {
         assert_eq!(port, 0, "the generator sends on port 0");
@@ -215,6 +225,56 @@ fn replay_sends_the_capture_byte_for_byte_looping_and_counts_frames_too_long() {
     let v = json(&["fwd", "--mode", "txonly", "--replay", input.to_str().unwrap(), "--mtu", "500", "--json"]);
     assert_eq!(u(&v, "/generators/too_long_skipped"), too_long);
     assert_eq!(u(&v, "/packets"), 300 - too_long);
+}
+
+/// Frames a port cannot carry (runts, frames past the MTU) are counted, warned about and left out of a
+/// bit rate's pacing: the rate asked is held on the frames that go.
+#[test]
+fn replay_skips_runts_and_frames_too_long_and_paces_a_bit_rate_on_the_frames_sent() {
+    let input = tmp("mixed.pcap");
+    let mut frames: Vec<(Duration, Vec<u8>)> = Vec::new();
+    for i in 0..30u32 {
+        let len = [100, 3000, 60][i as usize % 3];
+        frames.push((Duration::from_micros(u64::from(i)), numbered_frame(i, len)));
+    }
+    for (k, len) in [0usize, 3, 13].into_iter().enumerate() {
+        frames.push((Duration::from_micros(40 + k as u64), vec![0xee; len]));
+    }
+    write_pcap(&input, &frames);
+    let o = pktloop(&[
+        "fwd",
+        "--mode",
+        "txonly",
+        "--cores",
+        "1",
+        "--replay",
+        input.to_str().unwrap(),
+        "--replay-loops",
+        "0",
+        "--rate",
+        "10Mbps",
+        "--duration",
+        "0.5",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("3 frames are shorter than an Ethernet header (14 B)"), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let asked = f(&v, "/generators/asked_pps_per_port");
+    let sent_mean = 80.0;
+    assert!((asked - 10e6 / ((sent_mean + 24.0) * 8.0)).abs() < 1e-6, "asked {asked} pps");
+    assert_eq!(f(&v, "/settings/generator/mean_len"), sent_mean);
+    assert_eq!(v["generators"]["rate_held"], Value::Bool(true), "{v}");
+    let (long, short) = (u(&v, "/generators/too_long_skipped"), u(&v, "/generators/too_short_skipped"));
+    assert!(long >= 10 && short >= 3, "each pass skips 10 frames too long and 3 runts: {long} {short}");
+    assert_eq!(u(&v, "/accounting/unaccounted"), 0);
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(&format!("{long} longer than the port allows, {short} shorter"))),
+        "{warnings:?}"
+    );
 }
 
 #[test]

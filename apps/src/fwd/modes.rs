@@ -223,6 +223,7 @@ fn make(
         Frames::Replayed(player) => {
             let played = player.fill(pool, out, granted, now_ns);
             stats::add(&c.too_long, played.too_long);
+            stats::add(&c.too_short, played.too_short);
             stats::add(&c.nombuf, u64::from(played.nombuf));
             (played.made, bytes_of(out))
         }
@@ -353,6 +354,7 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
             r.next_arp_ns = now + 1_000_000;
             if p.port.tx_pool().alloc_frames(&mut r.pending, 1, arp) {
                 stats::add(&c.generated, 1);
+                stats::add(&c.arp_requests, 1);
                 capture(tap, &r.pending, p.index, Direction::Tx);
                 flush(p, 0, &mut r.pending);
             }
@@ -361,6 +363,10 @@ fn ping(r: &mut Running, ports: &mut [OwnedPort], x: &mut PollCtx<'_>) {
     }
     if r.done {
         return;
+    }
+    if stats::get(&c.gen_first_ns) == 0 {
+        // The pings' rate and span are measured from the first, not from the ARP exchange before it.
+        stats::set(&c.gen_first_ns, now_ns());
     }
     let granted = quota.grant(burst);
     let made =

@@ -4,6 +4,7 @@
 use super::plan::Plan;
 use super::settings::pps_text;
 use crate::capture::CaptureSummary;
+use crate::gen::pace::WIRE_OVERHEAD;
 use crate::gen::player::Timing;
 use crate::ports::ShmSummary;
 use crate::stats::{cycles_per_packet, drops_json, drops_of, drops_text, no_room_warnings, thousands, Totals};
@@ -79,13 +80,13 @@ impl Report {
             return None;
         }
         // N packets paced at a rate span N - 1 intervals (each generator's first goes at once).
-        let intervals = self.totals.generated.saturating_sub(self.gen_jobs) as f64;
+        let intervals = self.totals.generator_frames().saturating_sub(self.gen_jobs) as f64;
         let achieved_pps = intervals / self.gen_secs.max(f64::MIN_POSITIVE) / self.gen_ports as f64;
         let asked_pps = plan.traffic.rate.map(|r| r.pps(plan.traffic.mean_len()));
         // Held: within 1%, or, at rates so low that a run holds a few frames, within one frame of those due:
         // a run of t seconds at a per port has floor(a * t) + 1 due (the first at once), and where its clock
         // started against the generator's decides whether the last of them fell inside it.
-        let frames = self.totals.generated as f64 / self.gen_ports as f64;
+        let frames = self.totals.generator_frames() as f64 / self.gen_ports as f64;
         let held = asked_pps.map(|a| {
             let due = (a * self.gen_secs).floor() + 1.0;
             (achieved_pps - a).abs() <= a * 0.01 || (due - 1.0..=due).contains(&frames)
@@ -154,9 +155,11 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
             r.totals.nombuf
         ));
     }
+    w.extend(count_short(plan, r));
     if r.totals.packets == 0 {
         w.push("no packet completed in the run".to_owned());
     }
+    w.extend(skipped(r));
     let no_room = |f: fn(&FethStats) -> u64| r.feth.iter().flatten().map(f).sum::<u64>();
     w.extend(no_room_warnings(no_room(|f| f.fcs_failed), no_room(|f| f.trailer_failed), &plan.feth));
     w
@@ -259,7 +262,7 @@ impl Rates {
         Rates {
             mpps: packets as f64 / secs / 1e6,
             gbps: bytes as f64 * 8.0 / secs / 1e9,
-            wire_gbps: (bytes + 20 * packets) as f64 * 8.0 / secs / 1e9,
+            wire_gbps: (bytes + WIRE_OVERHEAD as u64 * packets) as f64 * 8.0 / secs / 1e9,
             mean_len: if packets == 0 { 0.0 } else { bytes as f64 / packets as f64 },
         }
     }
@@ -292,7 +295,8 @@ impl Live {
     }
 
     /// One interval's line: the run's figure with its mean frame size and bit rates (frame bytes, and on
-    /// the wire with 20 B of preamble and gap per frame), then each port's rx and tx, then the drops.
+    /// the wire with its FCS, preamble and gap, [`WIRE_OVERHEAD`] B per frame), then each port's rx and tx,
+    /// then the drops.
     pub fn line(
         &self,
         at: Duration,
@@ -459,7 +463,7 @@ fn rate_lines(plan: &Plan, r: &Report) -> String {
     let (t, mut out) = (&r.totals, String::new());
     let rates = r.rates();
     out += &format!(
-        "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+20 B each), mean {:.1} B\n",
+        "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+{WIRE_OVERHEAD} B each), mean {:.1} B\n",
         thousands(t.packets),
         plan.counted_as(),
         r.secs,
@@ -534,7 +538,7 @@ fn accounting_lines(plan: &Plan, r: &Report) -> String {
 /// The generators' line: what each port made, against what was asked.
 fn generator_line(plan: &Plan, g: &GenOutcome, r: &Report) -> String {
     // A few frames say more than their rate (one frame is a rate of 0: no interval between two).
-    let frames = r.totals.generated / r.gen_ports.max(1) as u64;
+    let frames = r.totals.generator_frames() / r.gen_ports.max(1) as u64;
     let few = match frames {
         1 => " (1 frame)".to_owned(),
         2..1000 => format!(" ({frames} frames)"),
@@ -565,15 +569,34 @@ fn generator_line(plan: &Plan, g: &GenOutcome, r: &Report) -> String {
         }
         (None, _) => " (as fast as the ports took them)".to_owned(),
     };
-    format!("{made}{verdict}{}\n", too_long(r))
+    format!("{made}{verdict}\n")
 }
 
-/// The replayed frames skipped as too long, if any.
-fn too_long(r: &Report) -> String {
-    match r.totals.too_long {
-        0 => String::new(),
-        n => format!("; {n} replayed frames skipped: longer than the port allows"),
+/// A `--count` the generators did not reach (a run that stalled says so on its own).
+fn count_short(plan: &Plan, r: &Report) -> Option<String> {
+    let per_port = plan.traffic.count?;
+    let asked = per_port * r.gen_ports as u64;
+    let made = r.totals.generator_frames();
+    if made >= asked || r.stalled {
+        return None;
     }
+    let why = match &plan.traffic.replay {
+        Some(p) if p.loops > 0 => format!("the replay's {} pass(es) hold fewer, or the run ended first", p.loops),
+        _ => "the run ended first (--duration)".to_owned(),
+    };
+    Some(format!("the generators made {made} of the {asked} frames asked (--count {per_port} per port): {why}"))
+}
+
+/// The replayed frames skipped, if any: too long for the port, or too short to be Ethernet frames.
+fn skipped(r: &Report) -> Option<String> {
+    let (long, short) = (r.totals.too_long, r.totals.too_short);
+    let what = match (long, short) {
+        (0, 0) => return None,
+        (n, 0) => format!("{n} longer than the port allows"),
+        (0, n) => format!("{n} shorter than an Ethernet header"),
+        (l, s) => format!("{l} longer than the port allows, {s} shorter than an Ethernet header"),
+    };
+    Some(format!("{} replayed frames were skipped: {what}", long + short))
 }
 
 /// The run as one JSON object.
@@ -610,7 +633,9 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "wire_gbps": rates.wire_gbps,
         "mean_len": rates.mean_len,
         "generators": r.generators(plan).map(|g| json!({
-            "ports": r.gen_ports, "seconds": r.gen_secs, "generated": t.generated, "too_long_skipped": t.too_long,
+            "ports": r.gen_ports, "seconds": r.gen_secs, "generated": t.generator_frames(),
+            "arp_requests": t.arp_requests, "too_long_skipped": t.too_long,
+            "too_short_skipped": t.too_short,
             "asked_pps_per_port": g.asked_pps, "achieved_pps_per_port": g.achieved_pps, "rate_held": g.held,
         })),
         "settings": super::settings::json(plan),

@@ -6,13 +6,18 @@
 /// Picoseconds per second (intervals are kept in picoseconds so that high rates stay exact).
 const PS_PER_S: f64 = 1e12;
 
+/// Bytes a frame takes on an Ethernet wire beyond the FCS-less length `--pkt-len` gives: its FCS (4), the
+/// preamble and start delimiter (8) and the gap after it (12). A 60-byte frame (64 with its FCS) takes 84,
+/// so 10 Gbit/s carries 14.88 Mpps of them.
+pub const WIRE_OVERHEAD: usize = 24;
+
 /// A rate as asked: packets per second, or bits per second on the wire.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rate {
     /// Packets per second.
     Pps(f64),
-    /// Bits per second, each frame counted with its preamble, start delimiter, FCS-less length and gap
-    /// (+20 bytes per frame, as a line rate is).
+    /// Bits per second on the wire, each frame counted with its FCS, preamble, start delimiter and gap
+    /// ([`WIRE_OVERHEAD`] bytes more than its length, as a line rate is).
     Bps(f64),
 }
 
@@ -52,7 +57,7 @@ impl Rate {
     pub fn pps(self, mean_len: f64) -> f64 {
         match self {
             Rate::Pps(p) => p,
-            Rate::Bps(b) => b / ((mean_len + 20.0) * 8.0),
+            Rate::Bps(b) => b / ((mean_len + WIRE_OVERHEAD as f64) * 8.0),
         }
     }
 }
@@ -132,7 +137,8 @@ mod tests {
         for bad in ["", "0", "-5", "fast", "10Gb", "nan", "inf"] {
             assert!(Rate::parse(bad).is_err(), "{bad}");
         }
-        assert!((Rate::Bps(1e10).pps(64.0) - 14_880_952.38).abs() < 0.01, "10 GbE line rate at 64 B");
+        assert!((Rate::Bps(1e10).pps(60.0) - 14_880_952.38).abs() < 0.01, "10 GbE line rate at 64 B with FCS");
+        assert!((Rate::Bps(1e10).pps(1514.0) - 812_743.82).abs() < 0.01, "and at 1518 B with FCS");
     }
 
     #[test]

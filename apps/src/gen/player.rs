@@ -1,7 +1,7 @@
 //! Plays a [`Trace`] into fresh pool buffers: in order, at recorded timing or as the caller paces it,
 //! looping as asked.
 
-use super::replay::Trace;
+use super::replay::{Trace, MIN_FRAME};
 use pktloop_engine::port::PacketBurst;
 use pktloop_engine::Pool;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Played {
     pub made: usize,
     /// Frames skipped: longer than the port allows.
     pub too_long: u64,
+    /// Frames skipped: shorter than an Ethernet header.
+    pub too_short: u64,
     /// The pool could not supply the buffers (nothing was appended).
     pub nombuf: bool,
 }
@@ -64,7 +66,7 @@ impl Player {
         let want = n.min(self.picked.len());
         let (mut count, mut steps) = (0, 0);
         let (next, pass_start, loops_left, finished) = (self.next, self.pass_start_ns, self.loops_left, self.finished);
-        // A skipped frame takes a slot too, so a trace of frames all too long cannot spin here.
+        // A skipped frame takes a slot too, so a trace of frames none of which fits cannot spin here.
         while steps < want && !self.finished {
             steps += 1;
             if self.pass_start_ns == 0 && self.timing == Timing::Recorded {
@@ -74,8 +76,11 @@ impl Player {
             if self.timing == Timing::Recorded && now_ns < self.pass_start_ns + self.trace.offset_ns(i) {
                 break;
             }
-            if self.trace.frame(i).len() > self.max_len {
+            let len = self.trace.frame(i).len();
+            if len > self.max_len {
                 played.too_long += 1;
+            } else if len < MIN_FRAME {
+                played.too_short += 1;
             } else {
                 self.picked[count] = i as u32;
                 count += 1;

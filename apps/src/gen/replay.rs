@@ -2,15 +2,20 @@
 //! rate, or as fast as the port takes them, looping N times.
 //!
 //! Classic pcap (micro- or nanosecond) and pcapng (any `if_tsresol`) with Ethernet link type are read.
-//! Frames longer than the port allows stay in the trace and are counted each time their turn comes,
-//! never sent and never fatal.
+//! Frames longer than the port allows, or shorter than an Ethernet header, stay in the trace and are
+//! counted each time their turn comes, never sent and never fatal.
 
 use pcap_file::pcap::PcapReader;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::{DataLink, TsResolution};
 use std::io::{BufRead, BufReader, Read};
+use std::ops::RangeInclusive;
 use std::path::Path;
+
+/// The shortest frame a replay sends: an Ethernet header. A capture's shorter records (a cut-off
+/// snapshot, another link's frame) are not frames a port can carry.
+pub const MIN_FRAME: usize = 14;
 
 /// A loaded capture.
 #[derive(Debug, Clone, Default)]
@@ -45,8 +50,11 @@ impl Trace {
         let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
         // One byte past the limit tells a file of exactly `limit` bytes from a longer one.
         let mut input = BufReader::new(file.take(limit.saturating_add(1)));
-        let pcapng =
-            input.fill_buf().map_err(|e| format!("cannot read it: {e}"))?.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
+        let head = input.fill_buf().map_err(|e| format!("cannot read it: {e}"))?;
+        if head.is_empty() {
+            return Err("it is empty; valid is a pcap or pcapng capture".to_owned());
+        }
+        let pcapng = head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
         let parsed = if pcapng { Trace::from_pcapng(&mut input) } else { Trace::from_pcap(&mut input) };
         // Past the limit the parse saw a cut file: the limit is what to report, not the cut.
         if input.get_ref().limit() == 0 {
@@ -74,7 +82,7 @@ impl Trace {
     }
 
     fn from_pcap(input: impl Read) -> Result<Trace, String> {
-        let mut r = PcapReader::new(input).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
+        let mut r = PcapReader::new(input).map_err(|e| format!("not a pcap or pcapng file: {}", why(e)))?;
         if r.header().datalink != DataLink::ETHERNET {
             return Err(format!("its link type is {:?}; valid is Ethernet", r.header().datalink));
         }
@@ -86,7 +94,7 @@ impl Trace {
         // Raw records: pcap-file's checked ones refuse an original length above the file's snap length,
         // which is every frame a capture cut short (`tcpdump -s 96`, `--pcap-snaplen`).
         while let Some(p) = r.next_raw_packet() {
-            let p = p.map_err(|e| format!("frame {}: {e}", t.ends.len() + 1))?;
+            let p = p.map_err(|e| format!("frame {}: {}", t.ends.len() + 1, why(e)))?;
             if u64::from(p.ts_frac) * frac_ns >= 1_000_000_000 {
                 return Err(format!(
                     "frame {}: its timestamp's fraction {} is a second or more",
@@ -100,13 +108,13 @@ impl Trace {
     }
 
     fn from_pcapng(input: impl Read) -> Result<Trace, String> {
-        let mut r = PcapNgReader::new(input).map_err(|e| format!("not a pcapng file: {e}"))?;
+        let mut r = PcapNgReader::new(input).map_err(|e| format!("not a pcapng file: {}", why(e)))?;
         let mut t = Trace::default();
         // Each interface's time unit, by interface id (the reader's own list cannot be read while a block
         // borrows it).
         let mut units_ns: Vec<Option<u8>> = Vec::new();
         while let Some(b) = r.next_block() {
-            match b.map_err(|e| format!("block after frame {}: {e}", t.ends.len()))? {
+            match b.map_err(|e| format!("block after frame {}: {}", t.ends.len(), why(e)))? {
                 Block::SectionHeader(_) => units_ns.clear(),
                 Block::InterfaceDescription(i) => {
                     if i.linktype != DataLink::ETHERNET {
@@ -129,6 +137,14 @@ impl Trace {
                     // (microseconds when it does not say).
                     let ns = scale_ns(p.timestamp.as_nanos(), resol.unwrap_or(6));
                     t.push(ns as u64, &p.data, p.original_len);
+                }
+                Block::SimplePacket(p) => {
+                    // No timestamp and interface 0: it goes with the frame before it (the first at 0).
+                    if units_ns.is_empty() {
+                        return Err(format!("frame {} names interface 0 that is not described", t.ends.len() + 1));
+                    }
+                    let ns = t.offsets_ns.last().copied().unwrap_or(0);
+                    t.push(ns, &p.data, p.original_len);
                 }
                 _ => {}
             }
@@ -161,9 +177,19 @@ impl Trace {
         span + span / (self.len() as u64 - 1).max(1)
     }
 
-    /// The mean frame length.
-    pub fn mean_len(&self) -> f64 {
-        self.bytes.len() as f64 / self.len() as f64
+    /// The mean length of the frames whose length is in `sent` (None: no frame is).
+    pub fn mean_len_of(&self, sent: &RangeInclusive<usize>) -> Option<f64> {
+        let lens = (0..self.len()).map(|i| self.frame(i).len()).filter(|l| sent.contains(l));
+        let (n, bytes) = lens.fold((0usize, 0usize), |(n, b), l| (n + 1, b + l));
+        (n > 0).then(|| bytes as f64 / n as f64)
+    }
+
+    /// How many frames are shorter and how many longer than `sent`.
+    pub fn outside(&self, sent: &RangeInclusive<usize>) -> (usize, usize) {
+        let lens = (0..self.len()).map(|i| self.frame(i).len());
+        lens.fold((0, 0), |(short, long), l| {
+            (short + usize::from(l < *sent.start()), long + usize::from(l > *sent.end()))
+        })
     }
 
     /// The shortest frame.
@@ -174,6 +200,19 @@ impl Trace {
     /// The longest frame.
     pub fn max_len(&self) -> usize {
         (0..self.len()).map(|i| self.frame(i).len()).max().unwrap_or(0)
+    }
+}
+
+/// What went wrong reading a capture, in words: pcap-file's "Error reading bytes" hides whether the file
+/// ended inside a record.
+fn why(e: pcap_file::PcapError) -> String {
+    match e {
+        pcap_file::PcapError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file ends inside it (cut short)".to_owned()
+        }
+        pcap_file::PcapError::IncompleteBuffer => "the file ends inside it (cut short)".to_owned(),
+        pcap_file::PcapError::IoError(io) => format!("cannot read it: {io}"),
+        other => other.to_string(),
     }
 }
 

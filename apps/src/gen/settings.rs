@@ -3,7 +3,7 @@
 use super::flows::{self, FieldRange, FlowOrder, FlowSpec};
 use super::pace::Rate;
 use super::player::Timing;
-use super::replay::Trace;
+use super::replay::{Trace, MIN_FRAME};
 use super::sizes::SizeSpec;
 use crate::cli::{FlowOrderArg, GenArgs, ReplayTimingArg};
 use crate::error::AppError;
@@ -38,6 +38,8 @@ pub struct ReplayPlan {
     pub loops: u64,
     /// When its frames go.
     pub timing: Timing,
+    /// The mean length of the frames it sends (those the port takes).
+    pub mean_len: f64,
 }
 
 /// What the run's generators send, checked.
@@ -164,10 +166,11 @@ impl Traffic {
             }
         }
         let flows = flow_count(g, &fields, kind)?;
-        let rate = g.rate.as_deref().map(|r| checked_rate(r, sizes.mean())).transpose()?;
+        let replay = replay(g, pkt_len, &fields, kind, g.rate.is_some(), lens.1)?;
+        let mean_len = replay.as_ref().map_or(sizes.mean(), |r| r.mean_len);
+        let rate = g.rate.as_deref().map(|r| checked_rate(r, mean_len)).transpose()?;
         let count =
             g.count.map(|c| crate::config::int_in("count", c, 1, MAX_COUNT, "1..=1000000000000")).transpose()?;
-        let replay = replay(g, pkt_len, &fields, kind, rate.is_some(), lens.1)?;
         let order = match g.flow_order {
             Some(FlowOrderArg::Random) => FlowOrder::Random,
             _ => FlowOrder::Sequential,
@@ -209,10 +212,10 @@ impl Traffic {
         }
     }
 
-    /// Mean frame length sent.
+    /// Mean frame length sent (a replay's frames that the port takes).
     pub fn mean_len(&self) -> f64 {
         match &self.replay {
-            Some(r) => r.trace.mean_len(),
+            Some(r) => r.mean_len,
             None => self.sizes.mean(),
         }
     }
@@ -343,21 +346,30 @@ fn replay(
     if trace.truncated > 0 {
         log::warn!("--replay {shown}: {} frames were cut short by the capture and go out as captured", trace.truncated);
     }
-    if trace.min_len() > max_len {
+    let sent = MIN_FRAME..=max_len;
+    let Some(mean_len) = trace.mean_len_of(&sent) else {
         return Err(AppError::usage(format!(
-            "invalid --replay {shown}: none of its {} frames fits the port (the shortest is {} B); valid is a \
-             capture with frames of at most {max_len} B (mtu + 18), or a larger --mtu",
+            "invalid --replay {shown}: none of its {} frames fits the port (lengths {} B to {} B); valid is a \
+             capture with frames of {MIN_FRAME}..={max_len} B (an Ethernet header up to mtu + 18), or a larger \
+             --mtu",
             trace.len(),
-            trace.min_len()
+            trace.min_len(),
+            trace.max_len()
         )));
-    }
-    let too_long = (0..trace.len()).filter(|i| trace.frame(*i).len() > max_len).count();
+    };
+    let (too_short, too_long) = trace.outside(&sent);
     if too_long > 0 {
         log::warn!(
             "--replay {shown}: {too_long} frames are longer than the port allows ({max_len} B): counted and skipped"
         );
     }
-    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing }))
+    if too_short > 0 {
+        log::warn!(
+            "--replay {shown}: {too_short} frames are shorter than an Ethernet header ({MIN_FRAME} B): counted and \
+             skipped"
+        );
+    }
+    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing, mean_len }))
 }
 
 #[cfg(test)]
