@@ -113,13 +113,19 @@ impl Trace {
         // Each interface's time unit, by interface id (the reader's own list cannot be read while a block
         // borrows it).
         let mut units_ns: Vec<Option<u8>> = Vec::new();
+        // And its snap length, which says where a simple packet block's frame ends.
+        let mut snaplens: Vec<u32> = Vec::new();
         while let Some(b) = r.next_block() {
             match b.map_err(|e| format!("block after frame {}: {}", t.ends.len(), why(e)))? {
-                Block::SectionHeader(_) => units_ns.clear(),
+                Block::SectionHeader(_) => {
+                    units_ns.clear();
+                    snaplens.clear();
+                }
                 Block::InterfaceDescription(i) => {
                     if i.linktype != DataLink::ETHERNET {
                         return Err(format!("its link type is {:?}; valid is Ethernet", i.linktype));
                     }
+                    snaplens.push(i.snaplen);
                     units_ns.push(i.options.iter().find_map(|o| match o {
                         InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
                         _ => None,
@@ -140,11 +146,16 @@ impl Trace {
                 }
                 Block::SimplePacket(p) => {
                     // No timestamp and interface 0: it goes with the frame before it (the first at 0).
-                    if units_ns.is_empty() {
+                    let Some(&snaplen) = snaplens.first() else {
                         return Err(format!("frame {} names interface 0 that is not described", t.ends.len() + 1));
-                    }
+                    };
+                    // Its data is the frame cut at the interface's snap length (0: none), then padding.
+                    let captured = p.original_len.min(if snaplen == 0 { u32::MAX } else { snaplen });
+                    let data = p.data.get(..captured as usize).ok_or_else(|| {
+                        format!("frame {}: a simple packet block shorter than its frame", t.ends.len() + 1)
+                    })?;
                     let ns = t.offsets_ns.last().copied().unwrap_or(0);
-                    t.push(ns, &p.data, p.original_len);
+                    t.push(ns, data, p.original_len);
                 }
                 _ => {}
             }
@@ -283,6 +294,49 @@ mod tests {
         assert!(Trace::load(&p).unwrap_err().starts_with("not a pcap"));
         std::fs::remove_file(&p).unwrap();
         assert!(Trace::load(&p).unwrap_err().starts_with("cannot read it"));
+    }
+
+    #[test]
+    fn empty_and_cut_short_files_say_so() {
+        let p = std::env::temp_dir().join(format!("pktloop-replay-short-{}.pcap", std::process::id()));
+        std::fs::write(&p, b"").unwrap();
+        let empty = Trace::load(&p).unwrap_err();
+        let mut w = PcapWriter::new(Vec::new()).unwrap();
+        for i in 0..3u8 {
+            w.write_packet(&PcapPacket::new(Duration::from_micros(u64::from(i)), 60, &[i; 60])).unwrap();
+        }
+        let bytes = w.into_writer();
+        std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
+        let cut = Trace::load(&p).unwrap_err();
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(empty, "it is empty; valid is a pcap or pcapng capture");
+        assert_eq!(cut, "frame 3: the file ends inside it (cut short)");
+    }
+
+    #[test]
+    fn pcapng_simple_packet_blocks_are_frames_of_interface_0() {
+        use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+        use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+        use pcap_file::pcapng::blocks::simple_packet::SimplePacketBlock;
+        use pcap_file::pcapng::PcapNgWriter;
+        let p = std::env::temp_dir().join(format!("pktloop-replay-spb-{}.pcapng", std::process::id()));
+        let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+        let idb = InterfaceDescriptionBlock { linktype: DataLink::ETHERNET, snaplen: 0, options: vec![] };
+        w.write_pcapng_block(idb).unwrap();
+        let epb = EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_micros(5),
+            original_len: 60,
+            data: vec![1u8; 60].into(),
+            options: vec![],
+        };
+        w.write_pcapng_block(epb).unwrap();
+        w.write_pcapng_block(SimplePacketBlock { original_len: 70, data: vec![2u8; 70].into() }).unwrap();
+        std::fs::write(&p, w.into_inner()).unwrap();
+        let t = Trace::load(&p);
+        std::fs::remove_file(&p).unwrap();
+        let t = t.unwrap();
+        assert_eq!((t.len(), t.frame(1), t.offset_ns(1)), (2, &[2u8; 70][..], 0), "stamped as the frame before");
     }
 
     #[test]
