@@ -317,8 +317,15 @@ fn generator_flags_are_checked_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--mode", "flowgen", "--src-ip", "1.2.3"], &["--src-ip 1.2.3", "A.B.C.D"]),
         (&["fwd", "--mode", "flowgen", "--src-port", "9-1"], &["--src-port 9-1", "empty"]),
         (&["fwd", "--mode", "flowgen", "--src-port", "1-4", "--flows", "5"], &["--flows 5", "1..=4"]),
-        (&["fwd", "--mode", "txonly", "--src-ip", "1.1.1.1-1.1.1.2"], &["range", "flowgen"]),
-        (&["fwd", "--mode", "io", "--rate", "1000"], &["--rate", "txonly"]),
+        (
+            &["fwd", "--mode", "txonly", "--src-ip", "1.1.1.1-1.1.1.2"],
+            &["--src-ip 1.1.1.1-1.1.1.2", "range", "flowgen"],
+        ),
+        (&["fwd", "--mode", "io", "--rate", "1000"], &["--rate 1000", "txonly"]),
+        (&["fwd", "--mode", "io", "--dst-port", "7"], &["--dst-port 7", "txonly"]),
+        (&["fwd", "--mode", "txonly", "--flow-order", "random"], &["--flow-order random", "flowgen"]),
+        (&["fwd", "--mode", "flowgen", "--dst-mac", "02-00-00-00-00-01-x"], &["--dst-mac 02-00", "XX-XX"]),
+        (&["fwd", "--mode", "icmpecho", "--pkt-len", "1519"], &["--pkt-len 1519", "one length 60..=1518"]),
         (&["fwd", "--mode", "txonly", "--replay", missing.to_str().unwrap()], &["--replay", "cannot read it"]),
         (&["fwd", "--mode", "txonly", "--replay-loops", "2"], &["--replay-loops", "--replay FILE"]),
         (&["fwd", "--mode", "txonly", "--stats-period", "0"], &["--stats-period 0", "0.1..=3600"]),
@@ -501,9 +508,13 @@ fn combinations_that_could_never_finish_or_spread_are_refused_and_rss_spreads_fo
         &["fwd", "--mode", "icmpecho", "--rxq", "2", "--rss", "--cores", "2", "--count", "10"],
         &["--rss", "icmpecho", "--rxq 1"],
     );
-    usage_error(&["fwd", "--mode", "icmpecho", "--src-ip", "10.0.0.1"], &["--src-mac ... --dst-port", "icmpecho"]);
+    usage_error(&["fwd", "--mode", "icmpecho", "--src-ip", "10.0.0.1"], &["--src-ip 10.0.0.1", "icmpecho"]);
     let pcap = tmp("one.pcap");
     write_pcap(&pcap, &[(Duration::ZERO, numbered_frame(0, 64))]);
+    usage_error(
+        &["fwd", "--mode", "txonly", "--replay", pcap.to_str().unwrap(), "--dst-port", "5"],
+        &["--replay", "with --dst-port 5", "the capture gives the frames"],
+    );
     usage_error(
         &["fwd", "--mode", "txonly", "--replay", pcap.to_str().unwrap(), "--rxq", "2", "--cores", "2"],
         &["--replay", "--rxq 2", "valid is --rxq 1"],

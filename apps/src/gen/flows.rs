@@ -27,6 +27,10 @@ impl FieldRange {
     /// # Errors
     /// An end `value` refuses, or an empty range.
     pub fn parse(text: &str, value: impl Fn(&str) -> Option<u64>) -> Result<FieldRange, String> {
+        // One value first: a MAC written with dashes (02-00-00-00-00-01) is not a range.
+        if let Some(v) = value(text.trim()) {
+            return Ok(FieldRange::one(v));
+        }
         let end = |s: &str| value(s.trim()).ok_or_else(|| format!("`{}` is not a valid value", s.trim()));
         let (lo, hi) = match text.split_once('-') {
             Some((a, b)) => (end(a)?, end(b)?),
@@ -39,9 +43,10 @@ impl FieldRange {
     }
 }
 
-/// Parses a MAC address as a 48-bit number.
+/// Parses a MAC address (`02:00:00:00:00:01`, or with dashes) as a 48-bit number.
 pub fn mac_value(s: &str) -> Option<u64> {
-    let parts: Vec<&str> = s.split(':').collect();
+    let dashed = !s.contains(':');
+    let parts: Vec<&str> = s.split(if dashed { '-' } else { ':' }).collect();
     if parts.len() != 6 {
         return None;
     }
@@ -219,6 +224,9 @@ mod tests {
             assert!(FieldRange::parse(bad, ip_value).is_err(), "{bad}");
         }
         assert!(FieldRange::parse("02:00:00:00:00:1", mac_value).is_err());
+        let dashed = FieldRange::parse("02-00-00-00-00-fe", mac_value);
+        assert_eq!(dashed, Ok(FieldRange::one(0x0200_0000_00fe)), "a MAC written with dashes is one value");
+        assert!(FieldRange::parse("02-00-00:00:00:fe", mac_value).is_err(), "not both separators");
         assert!(FieldRange::parse("65536", port_value).is_err());
     }
 

@@ -88,7 +88,7 @@ impl GivenFields {
                 })
                 .transpose()
         };
-        let mac = "XX:XX:XX:XX:XX:XX or a range of them joined by -";
+        let mac = "XX:XX:XX:XX:XX:XX (or XX-XX-XX-XX-XX-XX) or a range XX:XX:XX:XX:XX:XX-XX:XX:XX:XX:XX:XX";
         let ip = "an IPv4 address A.B.C.D or a range A.B.C.D-A.B.C.D";
         let port = "0..=65535 or a range P-P";
         Ok(GivenFields {
@@ -101,16 +101,30 @@ impl GivenFields {
         })
     }
 
+    /// The address and port flags as given (`--src-ip 198.18.0.1`), in the order of [`GivenFields::all`].
+    fn given_texts(g: &GenArgs) -> [Option<String>; 6] {
+        let flags = ["src-mac", "dst-mac", "src-ip", "dst-ip", "src-port", "dst-port"];
+        let texts = [&g.src_mac, &g.dst_mac, &g.src_ip, &g.dst_ip, &g.src_port, &g.dst_port];
+        std::array::from_fn(|i| texts[i].as_ref().map(|t| format!("--{} {t}", flags[i])))
+    }
+
+    /// The first address or port flag given, with its value.
+    fn first_given(g: &GenArgs) -> Option<String> {
+        GivenFields::given_texts(g).into_iter().flatten().next()
+    }
+
+    /// The first address or port flag given a range of more than one value, with its value.
+    fn first_ranged(&self, g: &GenArgs) -> Option<String> {
+        let texts = GivenFields::given_texts(g);
+        self.all().iter().zip(texts).find(|(f, _)| f.is_some_and(|f| f.span > 1)).and_then(|(_, t)| t)
+    }
+
     fn ranged(&self) -> bool {
         self.all().iter().flatten().any(|f| f.span > 1)
     }
 
     fn all(&self) -> [Option<FieldRange>; 6] {
         [self.src_mac, self.dst_mac, self.src_ip, self.dst_ip, self.src_port, self.dst_port]
-    }
-
-    fn any(&self) -> bool {
-        self.all().iter().any(Option::is_some)
     }
 }
 
@@ -138,35 +152,27 @@ impl Traffic {
         kind: GenKind,
         lens: (usize, usize),
     ) -> Result<Traffic, AppError> {
-        let sizes = sizes(pkt_len, lens)?;
-        if kind == GenKind::Ping && !sizes.is_fixed() {
-            let text = pkt_len.unwrap_or_default();
-            return Err(bad("pkt-len", text, "icmpecho pings are all one length", "one length, 60..=mtu + 18"));
-        }
+        let sizes = sizes(pkt_len, lens, kind)?;
         let fields = GivenFields::parse(g)?;
         if kind == GenKind::None {
-            if let Some(flag) = generator_flag(g, &fields) {
+            if let Some(given) = generator_flag(g) {
                 return Err(AppError::usage(format!(
-                    "invalid --{flag} with this mode: it sets a generator and this run has none; valid with --mode \
+                    "invalid {given} with this mode: it sets a generator and this run has none; valid with --mode \
                      txonly, flowgen or icmpecho (and rxonly on a feth pair)"
                 )));
             }
         }
         if kind == GenKind::Ping {
-            let given = [
-                ("flows", g.flows.is_some()),
-                ("flow-order", g.flow_order.is_some()),
-                ("src-mac ... --dst-port", fields.any()),
-            ];
-            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            let given = [flows_flag(g), flow_order_flag(g), GivenFields::first_given(g)];
+            if let Some(given) = given.into_iter().flatten().next() {
                 return Err(AppError::usage(format!(
-                    "invalid --{flag} with --mode icmpecho: pings go from the port's own addresses to the \
+                    "invalid {given} with --mode icmpecho: pings go from the port's own addresses to the \
                      responder's; valid with --mode txonly or flowgen"
                 )));
             }
         }
         let flows = flow_count(g, &fields, kind)?;
-        let replay = replay(g, pkt_len, &fields, kind, g.rate.is_some(), lens.1)?;
+        let replay = replay(g, pkt_len, kind, g.rate.is_some(), lens.1)?;
         let mean_len = replay.as_ref().map_or(sizes.mean(), |r| r.mean_len);
         let rate = g.rate.as_deref().map(|r| checked_rate(r, mean_len)).transpose()?;
         let count =
@@ -247,43 +253,63 @@ fn bad(flag: &str, value: &str, why: &str, valid: &str) -> AppError {
     AppError::usage(format!("invalid --{flag} {value}: {why}; valid is {valid}"))
 }
 
-/// `--pkt-len` checked against the ports' `lo..=hi`.
-fn sizes(pkt_len: Option<&str>, (lo, hi): (usize, usize)) -> Result<SizeSpec, AppError> {
+/// `--pkt-len` checked against the ports' `lo..=hi` (one length for pings).
+fn sizes(pkt_len: Option<&str>, (lo, hi): (usize, usize), kind: GenKind) -> Result<SizeSpec, AppError> {
     let text = pkt_len.unwrap_or("64");
     // The examples are lengths of this range (imix's 1518 needs an MTU of 1500 or more).
-    let valid = format!(
-        "lengths {lo}..={hi}: one ({lo}), a range ({lo}-{hi}), a weighted list ({lo}:7,{hi}:1){}",
-        if hi >= 1518 { " or imix" } else { "" }
-    );
+    let valid = match kind {
+        GenKind::Ping => format!("one length {lo}..={hi} (icmpecho pings are all one length)"),
+        _ => format!(
+            "lengths {lo}..={hi}: one ({lo}), a range ({lo}-{hi}), a weighted list ({lo}:7,{hi}:1){}",
+            if hi >= 1518 { " or imix" } else { "" }
+        ),
+    };
     let spec = SizeSpec::parse(text).map_err(|why| bad("pkt-len", text, &why, &valid))?;
+    if kind == GenKind::Ping && !spec.is_fixed() {
+        return Err(bad("pkt-len", text, "a mix of lengths", &valid));
+    }
     spec.check(lo, hi).map_err(|len| bad("pkt-len", text, &format!("{len} is out of range"), &valid))?;
     Ok(spec)
 }
 
-/// The first generator flag given.
-fn generator_flag(g: &GenArgs, fields: &GivenFields) -> Option<&'static str> {
+/// The first generator flag given, with its value.
+fn generator_flag(g: &GenArgs) -> Option<String> {
     let given = [
-        ("rate", g.rate.is_some()),
-        ("count", g.count.is_some()),
-        ("flows", g.flows.is_some()),
-        ("flow-order", g.flow_order.is_some()),
-        ("src-mac ... --dst-port", fields.any()),
-        ("replay", g.replay.is_some()),
+        g.rate.as_ref().map(|r| format!("--rate {r}")),
+        g.count.map(|c| format!("--count {c}")),
+        flows_flag(g),
+        flow_order_flag(g),
+        GivenFields::first_given(g),
+        g.replay.as_ref().map(|p| format!("--replay {}", p.display())),
     ];
-    given.iter().find(|(_, set)| *set).map(|(f, _)| *f)
+    given.into_iter().flatten().next()
+}
+
+fn flows_flag(g: &GenArgs) -> Option<String> {
+    g.flows.map(|n| format!("--flows {n}"))
+}
+
+fn flow_order_flag(g: &GenArgs) -> Option<String> {
+    g.flow_order.map(|o| format!("--flow-order {}", if o == FlowOrderArg::Random { "random" } else { "sequential" }))
 }
 
 /// Flows per generator: 1 for txonly and pings; for flowgen `--flows` or what the ranges give.
 fn flow_count(g: &GenArgs, fields: &GivenFields, kind: GenKind) -> Result<u64, AppError> {
     let ranged = fields.all().iter().flatten().fold(1u64, |n, f| n.saturating_mul(f.span));
     if kind != GenKind::Spread {
-        if let Some(flag) = (ranged > 1).then_some("src-mac/--dst-mac/--src-ip/--dst-ip/--src-port/--dst-port range") {
+        if let Some(given) = fields.first_ranged(g) {
             return Err(AppError::usage(format!(
-                "invalid --{flag} with this mode: it sends one flow; valid is one value each, or --mode flowgen"
+                "invalid {given} with this mode: a range makes flows and this mode sends one flow; valid is one \
+                 value, or --mode flowgen"
             )));
         }
         if let Some(n) = g.flows.filter(|n| *n != 1) {
             return Err(AppError::usage(format!("invalid --flows {n} with this mode: it sends one flow; valid is 1")));
+        }
+        if let Some(given) = flow_order_flag(g) {
+            return Err(AppError::usage(format!(
+                "invalid {given} with this mode: it sends one flow, in no order; valid with --mode flowgen"
+            )));
         }
         return Ok(1);
     }
@@ -302,7 +328,6 @@ fn flow_count(g: &GenArgs, fields: &GivenFields, kind: GenKind) -> Result<u64, A
 fn replay(
     g: &GenArgs,
     pkt_len: Option<&str>,
-    fields: &GivenFields,
     kind: GenKind,
     paced: bool,
     max_len: usize,
@@ -319,10 +344,12 @@ fn replay(
     if kind != GenKind::Single {
         return Err(AppError::usage(format!("invalid --replay {shown} with this mode: valid with --mode txonly")));
     }
-    if pkt_len.is_some() || fields.any() || g.flows.is_some() {
+    let other =
+        [pkt_len.map(|l| format!("--pkt-len {l}")), flows_flag(g), flow_order_flag(g), GivenFields::first_given(g)];
+    if let Some(given) = other.into_iter().flatten().next() {
         return Err(AppError::usage(format!(
-            "invalid --replay {shown} with --pkt-len, --flows or address flags: the capture gives the frames; \
-             valid is --replay alone"
+            "invalid --replay {shown} with {given}: the capture gives the frames; valid is --replay without \
+             --pkt-len, --flows, --flow-order or address flags"
         )));
     }
     let timing = match (g.replay_timing, paced) {
