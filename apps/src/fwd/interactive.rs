@@ -14,7 +14,7 @@ use super::plan::Plan;
 use super::report;
 use super::session::{finish, snapshot, start, Started, Watched};
 use crate::error::AppError;
-use crate::gen::pace::Rate;
+use crate::gen::settings::checked_rate;
 use crate::gen::RateDial;
 use pktloop_engine::port::PortStats;
 use std::io::{BufRead, Write};
@@ -121,6 +121,7 @@ impl Session {
             ["show", "port", "stats"] | ["show", "stats"] => self.show(),
             ["clear", "stats"] | ["clear", "port", "stats"] => self.clear(),
             ["set", "rate", rate] => self.set_rate(rate),
+            ["set", "rate"] => say!(self, "missing RATE: set rate RATE (1.5Mpps, 10Gbps, max)"),
             ["help"] => say!(
                 self,
                 "commands: start, stop, show port stats, set rate RATE (1.5Mpps, 10Gbps, max), clear stats, quit"
@@ -205,14 +206,15 @@ impl Session {
             say!(self, "rate: as fast as the ports take them");
             return;
         }
-        match Rate::parse(text) {
+        // Bounded as the flag is.
+        match checked_rate(text, self.plan.traffic.mean_len()) {
             Ok(r) => {
                 let pps = r.pps(self.plan.traffic.mean_len());
                 self.plan.traffic.rate = Some(r);
                 self.dial.set(Some(pps));
                 say!(self, "rate: {} per generator port", super::settings::pps_text(pps));
             }
-            Err(why) => say!(self, "invalid rate {text}: {why}"),
+            Err(e) => say!(self, "{e}"),
         }
     }
 }

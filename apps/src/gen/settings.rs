@@ -241,7 +241,7 @@ const RATE_VALID: &str = "a positive number of packets per second (250000, 250kp
 const MAX_RATE_PPS: f64 = 1e12;
 
 /// `--rate` text parsed and bounded, for frames of `mean_len` bytes on average.
-fn checked_rate(text: &str, mean_len: f64) -> Result<Rate, AppError> {
+pub fn checked_rate(text: &str, mean_len: f64) -> Result<Rate, AppError> {
     let rate = Rate::parse(text).map_err(|why| bad("rate", text, &why, RATE_VALID))?;
     if rate.pps(mean_len) > MAX_RATE_PPS {
         return Err(bad("rate", text, "more than any port moves", RATE_VALID));
