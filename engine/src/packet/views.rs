@@ -51,8 +51,9 @@ impl Packet {
         let h = self.head_desc_mut();
         h.limit = end;
         h.shares = 0;
-        // SAFETY: `idx` came from `holder`, a new packet we now own. Its window end..limit was cut from ours
-        // above, so the two never overlap.
+        // SAFETY: `idx` came from `holder`, a plain packet (one buffer of its own, nothing sharing it) that we
+        // now own and whose data is discarded; its descriptor becomes the view's, whose window end..limit was
+        // cut from ours above, so the two never overlap.
         let v = unsafe { pool.desc_mut(idx) };
         v.reset_head(mem, end + headroom as u32, limit);
         v.start = end;

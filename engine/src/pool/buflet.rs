@@ -110,6 +110,10 @@ thread_local! {
     /// goes on to the next buflet (the window of the race `buflet_tests` reproduces).
     pub(crate) static AFTER_SHARE_RELEASED: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
         const { std::cell::RefCell::new(None) };
+    /// Test hook: runs once, right after a view's or slice's buflet gave up its share of the host buffer
+    /// (for a slice, possibly the last thing its thread held of the pool) and before anything else.
+    pub(crate) static AFTER_HOST_SHARE_RELEASED: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 impl PoolInner {
@@ -283,24 +287,32 @@ impl PoolInner {
     /// The caller owns `b`'s chain and gives it up.
     #[inline]
     unsafe fn release_buflet(&self, b: u32, out: &mut Released) -> u32 {
-        // Everything needed is read before any share is given up: once this chain's share of a host
-        // buffer is gone, the other holder may free it on another thread, and its descriptor may then head
-        // a new packet whose `next` is not ours to follow.
-        let (next, mem, shares) = {
+        // Everything needed is read before any share is given up, the pool's own fields too: once this
+        // chain's share of a host buffer is gone, the other holder may free it on another thread, and its
+        // descriptor may then head a new packet whose `next` is not ours to follow; and when `b` is a
+        // slice's slot, that share was the last this thread held of the pool, which may then be retired
+        // and freed.
+        let (next, mem, shares, own_buffer) = {
             // SAFETY: the caller owns the chain, so nobody writes `b`'s descriptor while we read it.
             let d = unsafe { self.desc(b) };
-            (d.next, d.mem, 1 + u32::from(d.shares))
+            (d.next, d.mem, 1 + u32::from(d.shares), self.has_buffer(b))
         };
         // SAFETY: a view's buflet holds `shares` of its host's memory (its own and those in reserve),
         // given up with the chain (contract).
         if mem != b && unsafe { self.release_ref(mem, shares) } {
             out.push(mem);
         }
+        #[cfg(test)]
+        if mem != b {
+            if let Some(hook) = AFTER_HOST_SHARE_RELEASED.with(|h| h.borrow_mut().take()) {
+                hook();
+            }
+        }
         let own = if mem == b { shares } else { 1 };
         // A slice's descriptor slot (no buffer of its own) gives back nothing more.
         // SAFETY: otherwise the buflet holds its own buffer's share (and, direct, those in reserve), given up
         // with the chain (contract).
-        if self.has_buffer(b) && unsafe { self.release_ref(b, own) } {
+        if own_buffer && unsafe { self.release_ref(b, own) } {
             out.push(b);
         } else {
             #[cfg(test)]

@@ -507,6 +507,12 @@ impl Pool {
     pub(crate) fn inner(&self) -> &PoolInner {
         &self.inner
     }
+
+    /// A weak reference to the pool's state: it upgrades while the state is allocated (tests).
+    #[cfg(test)]
+    pub(crate) fn weak(&self) -> std::sync::Weak<PoolInner> {
+        Arc::downgrade(&self.inner)
+    }
 }
 
 #[cfg(test)]
