@@ -136,7 +136,7 @@ fn imix_and_size_mixes_keep_their_proportions_and_the_report_gives_mean_and_wire
         "100000",
     ]);
     assert!((f(&v, "/mean_len") - 4246.0 / 12.0).abs() < 1e-9, "{}", v["mean_len"]);
-    let (packets, bytes, secs) = (u(&v, "/packets") as f64, u(&v, "/bytes") as f64, f(&v, "/duration_s"));
+    let (packets, bytes, secs) = (u(&v, "/packets") as f64, u(&v, "/bytes") as f64, f(&v, "/rate_seconds"));
     assert!((f(&v, "/wire_gbps") - (bytes + 24.0 * packets) * 8.0 / secs / 1e9).abs() < 1e-6);
     let mut by_len: HashMap<usize, usize> = HashMap::new();
     for (port, frame) in frames_going(&pcap, OUTBOUND) {
@@ -353,6 +353,7 @@ fn the_interactive_prompt_is_scripted_through_a_pipe() {
     say("clear stats", 1000);
     say("show port stats", 0);
     say("set rate fast", 0);
+    say("set rate 1e20", 0);
     say("frobnicate", 0);
     say("stop", 0);
     say("quit", 0);
@@ -369,8 +370,9 @@ fn the_interactive_prompt_is_scripted_through_a_pipe() {
     let sent: u64 = lines[5].split("TX-packets ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
     assert!((9_000..=11_500).contains(&sent), "{sent} sent in about a second at 10 kpps: {}", lines[5]);
     assert!(lines[6].starts_with("invalid rate fast"), "{}", lines[6]);
-    assert!(lines[7].starts_with("unknown command `frobnicate`"));
-    assert!(lines[8].contains("NIC statistics for port feth0") && lines[8].contains("unaccounted 0"), "{}", lines[8]);
+    assert!(lines[7].starts_with("invalid rate 1e20: more than any port moves"), "bounded as --rate is: {}", lines[7]);
+    assert!(lines[8].starts_with("unknown command `frobnicate`"));
+    assert!(lines[9].contains("NIC statistics for port feth0") && lines[9].contains("unaccounted 0"), "{}", lines[9]);
 }
 
 #[test]

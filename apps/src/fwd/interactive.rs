@@ -14,7 +14,7 @@ use super::plan::Plan;
 use super::report;
 use super::session::{finish, snapshot, start, Started, Watched};
 use crate::error::AppError;
-use crate::gen::settings::checked_rate;
+use crate::gen::settings::{checked_rate, RATE_VALID};
 use crate::gen::RateDial;
 use pktloop_engine::port::PortStats;
 use std::io::{BufRead, Write};
@@ -214,7 +214,7 @@ impl Session {
                 self.dial.set(Some(pps));
                 say!(self, "rate: {} per generator port", super::settings::pps_text(pps));
             }
-            Err(e) => say!(self, "{e}"),
+            Err(why) => say!(self, "invalid rate {text}: {why}; valid is {RATE_VALID}, or max"),
         }
     }
 }

@@ -20,6 +20,10 @@ use std::time::Duration;
 pub struct Report {
     /// Seconds the workers ran.
     pub secs: f64,
+    /// Seconds the rates are over: the generators' span when they stopped by themselves (--count, a
+    /// finite --replay), so that start-up and the wait for the last frames do not dilute them; else
+    /// [`Report::secs`].
+    pub rate_secs: f64,
     /// Lcore counters at the end.
     pub totals: Totals,
     /// Port name and final counters.
@@ -168,7 +172,7 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
 impl Report {
     /// The rates of the plan's figure of merit over the run.
     pub fn rates(&self) -> Rates {
-        Rates::of(self.totals.packets, self.totals.bytes, self.secs)
+        Rates::of(self.totals.packets, self.totals.bytes, self.rate_secs)
     }
 
     /// Million packets per second (of the plan's figure of merit).
@@ -249,7 +253,7 @@ pub struct Rates {
     pub mpps: f64,
     /// Gigabits per second of frame bytes.
     pub gbps: f64,
-    /// Gigabits per second on the wire: each frame with its 8 B preamble and 12 B gap.
+    /// Gigabits per second on the wire: each frame with its FCS, preamble and gap ([`WIRE_OVERHEAD`]).
     pub wire_gbps: f64,
     /// Mean frame length in bytes (0 without packets).
     pub mean_len: f64,
@@ -429,9 +433,9 @@ fn counter_lines(r: &Report, i: usize, s: &PortStats) -> String {
     }
     out += &format!(
         "  Rx-pps: {:>14.0}          Tx-pps: {:>14.0}   (average over {:.2} s)\n",
-        s.ipackets as f64 / r.secs,
-        s.opackets as f64 / r.secs,
-        r.secs
+        s.ipackets as f64 / r.rate_secs,
+        s.opackets as f64 / r.rate_secs,
+        r.rate_secs
     );
     out
 }
@@ -458,15 +462,24 @@ fn setup_lines(plan: &Plan, r: &Report) -> String {
     out
 }
 
+/// What the rates are over: the run, or the generators' span in a run they ended.
+fn rate_span(r: &Report) -> String {
+    if r.rate_secs == r.secs {
+        format!("{:.2} s", r.secs)
+    } else {
+        format!("the generators' {:.4} s (of a {:.2} s run)", r.rate_secs, r.secs)
+    }
+}
+
 /// The run's rate, and what the generators made.
 fn rate_lines(plan: &Plan, r: &Report) -> String {
     let (t, mut out) = (&r.totals, String::new());
     let rates = r.rates();
     out += &format!(
-        "  {} {} in {:.2} s: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+{WIRE_OVERHEAD} B each), mean {:.1} B\n",
+        "  {} {} in {}: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+{WIRE_OVERHEAD} B each), mean {:.1} B\n",
         thousands(t.packets),
         plan.counted_as(),
-        r.secs,
+        rate_span(r),
         rates.mpps,
         rates.gbps,
         rates.wire_gbps,
@@ -624,6 +637,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
             None => super::settings::sizes_text(&plan.traffic.sizes),
         },
         "duration_s": r.secs,
+        "rate_seconds": r.rate_secs,
         "packets": t.packets,
         "bytes": t.bytes,
         "counted_as": plan.counted_as(),
@@ -676,7 +690,7 @@ fn port_json(r: &Report, i: usize, name: &str, s: &PortStats) -> Value {
     let mut port = json!({
         "name": name, "rx_packets": s.ipackets, "rx_bytes": s.ibytes, "rx_errors": s.ierrors,
         "rx_nombuf": s.rx_nombuf, "tx_packets": s.opackets, "tx_bytes": s.obytes, "tx_errors": s.oerrors,
-        "drops": d, "rx_pps": s.ipackets as f64 / r.secs, "tx_pps": s.opackets as f64 / r.secs,
+        "drops": d, "rx_pps": s.ipackets as f64 / r.rate_secs, "tx_pps": s.opackets as f64 / r.rate_secs,
         "filters": r.filters.get(i).cloned().flatten().map(|fs| fs.iter().map(|f| json!({
             "name": f.name, "passed": f.stats.passed, "dropped": f.stats.dropped, "consumed": f.stats.consumed,
         })).collect::<Vec<_>>()),

@@ -329,8 +329,11 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
     let after = snapshot(&info);
     let outside: Vec<bool> = (0..info.len()).map(|i| plan.faces_outside(i)).collect();
     let accounting = Accounting::settle(&outside, &totals, &port_stats, &after, stranded);
+    let gen_secs = crate::stats::generation_secs(&counters);
+    let finished = plan.traffic.finite() && !watched.stalled;
     Ok(Report {
         secs,
+        rate_secs: gen_secs.filter(|s| finished && *s > 0.0).unwrap_or(secs),
         totals,
         ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),
         macs: info.iter().map(|p| p.mac).collect(),
@@ -346,7 +349,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         io: info.iter().map(io_summary).collect(),
         filters,
         feth,
-        gen_secs: crate::stats::generation_secs(&counters).unwrap_or(secs),
+        gen_secs: gen_secs.unwrap_or(secs),
         gen_ports,
         gen_jobs: generators,
         stalled: watched.stalled,

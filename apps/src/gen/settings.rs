@@ -174,7 +174,11 @@ impl Traffic {
         let flows = flow_count(g, &fields, kind)?;
         let replay = replay(g, pkt_len, kind, g.rate.is_some(), lens.1)?;
         let mean_len = replay.as_ref().map_or(sizes.mean(), |r| r.mean_len);
-        let rate = g.rate.as_deref().map(|r| checked_rate(r, mean_len)).transpose()?;
+        let rate = g
+            .rate
+            .as_deref()
+            .map(|r| checked_rate(r, mean_len).map_err(|why| bad("rate", r, &why, RATE_VALID)))
+            .transpose()?;
         let count =
             g.count.map(|c| crate::config::int_in("count", c, 1, MAX_COUNT, "1..=1000000000000")).transpose()?;
         let order = match g.flow_order {
@@ -232,7 +236,8 @@ impl Traffic {
     }
 }
 
-const RATE_VALID: &str = "a positive number of packets per second (250000, 250kpps, 1.5Mpps) or bits per second \
+/// What `--rate` (and the prompt's `set rate`) takes.
+pub const RATE_VALID: &str = "a positive number of packets per second (250000, 250kpps, 1.5Mpps) or bits per second \
                           on the wire (100Mbps, 10Gbps), at most 1000000 Mpps per generator port";
 
 /// The most packets per second a generator port may be asked for: far beyond any port (a pair of cores
@@ -240,11 +245,12 @@ const RATE_VALID: &str = "a positive number of packets per second (250000, 250kp
 /// a rate past it is a typo, not a goal.
 const MAX_RATE_PPS: f64 = 1e12;
 
-/// `--rate` text parsed and bounded, for frames of `mean_len` bytes on average.
-pub fn checked_rate(text: &str, mean_len: f64) -> Result<Rate, AppError> {
-    let rate = Rate::parse(text).map_err(|why| bad("rate", text, &why, RATE_VALID))?;
+/// A rate's text parsed and bounded, for frames of `mean_len` bytes on average; the error says why not
+/// (what is valid is [`RATE_VALID`]).
+pub fn checked_rate(text: &str, mean_len: f64) -> Result<Rate, String> {
+    let rate = Rate::parse(text)?;
     if rate.pps(mean_len) > MAX_RATE_PPS {
-        return Err(bad("rate", text, "more than any port moves", RATE_VALID));
+        return Err("more than any port moves".to_owned());
     }
     Ok(rate)
 }
