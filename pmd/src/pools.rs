@@ -85,6 +85,9 @@ impl PortPoolSpec {
         // Keep the caches small against the pool so that one core's cache cannot starve another.
         c.cache_size = (buffers / 8).min(DEFAULT_CACHE_SIZE);
         c.prefer = self.prefer;
+        // feth sets the link-header length of every frame it sends (14); its pools' packets read so from
+        // the start, so that the zero-copy crossing writes nothing per packet.
+        c.ethernet = true;
         c
     }
 

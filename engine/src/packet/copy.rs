@@ -1,6 +1,6 @@
 //! Copying a packet into another pool, buflet by buflet, keeping its layout (the private-pool crossing).
 
-use super::{Packet, SIMPLE};
+use super::{born_tag, Packet, SIMPLE};
 use crate::pool::buflet::NIL;
 use crate::pool::{Pool, PoolInner};
 
@@ -75,7 +75,7 @@ impl Packet {
         h.pkt_len = self.len() as u32;
         h.nbuflets = n as u16;
         let simple = if n == 1 { SIMPLE } else { 0 };
-        Ok(Packet::from_parts(idxs[0], dst.id | simple, self.cached_len()))
+        Ok(Packet::from_parts(idxs[0], born_tag(dst) | simple, self.cached_len()))
     }
 }
 

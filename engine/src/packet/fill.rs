@@ -2,7 +2,7 @@
 //! --mode txonly`) does with every burst. One bulk allocation, and each copy written into a buffer straight
 //! from the thread cache's slot, with no per-packet check, pool lookup or handle rewrite.
 
-use super::{plain_tag, short_len, Packet, APPEND_AHEAD, LINE, SIMPLE};
+use super::{born_tag, plain_tag, short_len, Packet, APPEND_AHEAD, LINE, SIMPLE};
 use crate::pool::buflet::NIL;
 use crate::pool::{Pool, PoolInner, MAX_BULK};
 use arrayvec::ArrayVec;
@@ -163,7 +163,7 @@ impl Pool {
         }
         // A chain's handle: not plain (its descriptors are written), its length there unless too long, and
         // simple when it is one buffer (as an append into a new packet leaves it).
-        let tag = if per_packet == 1 { pool.id | SIMPLE } else { pool.id };
+        let tag = if per_packet == 1 { born_tag(pool) | SIMPLE } else { born_tag(pool) };
         let cached = short_len(frame.len() as u32);
         let ok = pool.get_bulk_with(n * per_packet, |idxs| {
             let chains = idxs.chunks_exact(per_packet);

@@ -484,31 +484,6 @@ impl Packet {
     }
 }
 
-/// [`Packet::set_link_header_len`] of 14 on every packet of `pkts`, as a driver whose every frame starts
-/// with an Ethernet header does on its way out; returns the burst's bytes and its longest frame, which
-/// the driver counts and checks against its MTU in the same pass. The flag is or-ed into each handle
-/// whole, with no test per packet (a packet whose metadata was written reads it from its descriptor and
-/// ignores the flag); only a burst with such packets takes a second pass to write theirs.
-#[inline]
-pub fn mark_ethernet(pkts: &mut [Packet]) -> (usize, usize) {
-    let (mut bytes, mut longest, mut written) = (0, 0, 0);
-    for p in pkts.iter_mut() {
-        let bits = p.bits | u64::from(ETHERNET) << TAG_SHIFT;
-        // SAFETY: a plain aligned write of this handle's own word; volatile for the reason of `set_tag`.
-        unsafe { std::ptr::write_volatile(&mut p.bits, bits) };
-        written |= bits;
-        let len = p.len();
-        bytes += len;
-        longest = longest.max(len);
-    }
-    if written & u64::from(META) << TAG_SHIFT != 0 {
-        pkts.iter_mut()
-            .filter(|p| p.tag() & META != 0)
-            .for_each(|p| p.meta_mut().link_header_len = ETHERNET_HEADER_LEN);
-    }
-    (bytes, longest)
-}
-
 impl Drop for Packet {
     fn drop(&mut self) {
         // SAFETY: the packet's own pool, and the handle is being dropped.
@@ -532,7 +507,13 @@ fn plain_packet(pool: &PoolInner, idx: u32, len: u16) -> Packet {
 /// The tag of a plain packet of `pool`.
 #[inline]
 fn plain_tag(pool: &PoolInner) -> u16 {
-    pool.id | SIMPLE | PLAIN
+    born_tag(pool) | SIMPLE | PLAIN
+}
+
+/// The tag every new packet of `pool` starts from: its id, and [`ETHERNET`] for a pool of Ethernet frames.
+#[inline]
+fn born_tag(pool: &PoolInner) -> u16 {
+    pool.id | if pool.ethernet { ETHERNET } else { 0 }
 }
 
 /// The pool id of `pkts` when there is at least one, all of that one pool and all of one kind (their tags'

@@ -396,25 +396,30 @@ fn metadata_reads_as_default_until_written_and_is_reset_on_reuse() {
     assert_eq!(*copy.meta(), PacketMeta::default(), "layout copies leave metadata at its defaults");
 }
 
+/// A pool of Ethernet frames makes packets whose link-header length reads 14 however they are made, with
+/// no descriptor written, until their metadata is; other pools' read 0.
 #[test]
-fn marking_a_burst_as_ethernet_sets_every_link_header_and_measures_it() {
-    let p = pool(8, 256, 0, 4);
-    let mut burst = Vec::new();
-    burst.push(p.packet_from(&[1u8; 60]).unwrap());
-    let mut written = p.packet_from(&[2u8; 90]).unwrap();
-    written.meta_mut().link_header_len = 3;
-    written.meta_mut().packet_id = 5;
-    burst.push(written);
-    burst.push(p.packet_from(&[3u8; 700]).unwrap());
-    assert!(burst[2].buflet_count() > 1, "a chained packet too");
-    assert_eq!(mark_ethernet(&mut burst), (850, 700));
-    for q in &burst {
-        assert_eq!(q.meta().link_header_len, 14);
+fn an_ethernet_pool_makes_packets_marked_as_ethernet_frames() {
+    let mut c = PoolConfig::new("eth-test", 16, 256);
+    c.max_buflets = 4;
+    c.prefer = Prefer::Normal;
+    let eth = Pool::new(PoolConfig { ethernet: true, ..c.clone() }).unwrap();
+    let plain = Pool::new(c).unwrap();
+    let mut burst = crate::PacketBurst::new();
+    assert!(eth.alloc_bulk(&mut burst, 2));
+    assert!(eth.alloc_frames(&mut burst, 1, &[5u8; 60]));
+    assert!(eth.alloc_frames(&mut burst, 1, &[6u8; 600]), "a chained frame");
+    burst.push(eth.alloc().unwrap());
+    burst.push(eth.packet_from(&[7u8; 60]).unwrap());
+    burst.push(plain.packet_from(&[8u8; 600]).unwrap().copy_layout_to(&eth).unwrap());
+    for p in &burst {
+        assert_eq!(p.meta().link_header_len, 14, "{p:?}");
+        assert_eq!(p.tag() & META, 0, "nothing written");
     }
-    assert_eq!(burst[1].meta().packet_id, 5, "written metadata keeps the rest");
-    assert_eq!(burst[0].tag() & META, 0, "a plain packet's descriptor is not written");
-    assert_eq!(burst.iter().map(Packet::to_vec).map(|v| v.len()).collect::<Vec<_>>(), [60, 90, 700]);
-    assert_eq!(mark_ethernet(&mut []), (0, 0));
+    let mut written = burst.pop().unwrap();
+    written.meta_mut().packet_id = 3;
+    assert_eq!((written.meta().link_header_len, written.meta().packet_id), (14, 3), "kept when written");
+    assert_eq!(plain.packet_from(&[9u8; 60]).unwrap().meta().link_header_len, 0);
 }
 
 #[test]

@@ -26,6 +26,10 @@ pub struct PoolConfig {
     /// as false (packing then uses views) when a slice's handle cannot name every buffer and region, or the
     /// buffer size is not a multiple of 16.
     pub slices: bool,
+    /// Whether the pool's packets are Ethernet frames: their metadata's link-header length reads 14 from
+    /// allocation until written, as a driver that marks every frame it sends would leave it (feth's pools),
+    /// with nothing written per packet.
+    pub ethernet: bool,
 }
 
 impl PoolConfig {
@@ -40,6 +44,7 @@ impl PoolConfig {
             cache_size: DEFAULT_CACHE_SIZE,
             prefer: Prefer::Hugepage,
             slices: false,
+            ethernet: false,
         }
     }
 

@@ -51,6 +51,8 @@ const PRIVATE_MAGAZINE_BYTES: usize = 256;
 
 pub(crate) struct PoolInner {
     pub(crate) id: u16,
+    /// [`PoolConfig::ethernet`].
+    pub(crate) ethernet: bool,
     name: String,
     /// Buffer 0: [`buffer_lead`] bytes into the region.
     base: *mut u8,
@@ -335,6 +337,7 @@ impl Pool {
         let descs = (0..count + slots).map(|_| UnsafeCell::new(Desc::new())).collect();
         let inner = registry::register(|id| PoolInner {
             id,
+            ethernet: config.ethernet,
             name: config.name,
             base,
             stride,

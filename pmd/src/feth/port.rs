@@ -25,7 +25,7 @@ use super::rss;
 use super::shaper::Shaper;
 use super::tx::Pass;
 pub use super::tx::{Completion, COMPLETION_QUEUE, ETHER_HDR_LEN};
-use pktloop_engine::packet::{free_burst, mark_ethernet};
+use pktloop_engine::packet::free_burst;
 use pktloop_engine::pool::{Pool, PoolMode};
 use pktloop_engine::port::{
     Advisory, AdvisoryDirection, DropReason, EventBus, EventKind, LinkState, PacketBurst, PortCounters,
@@ -292,9 +292,16 @@ impl FethQueue {
     /// Fast path: zero-copy move straight from the caller's burst.
     #[inline]
     fn tx_fast(&mut self, pkts: &mut PacketBurst) -> usize {
-        // Apple's tx path sets the link-header length of every packet it sends.
-        let (mut bytes, longest) = mark_ethernet(pkts);
-        let over = longest > self.shaper.frame_limit;
+        // Apple's tx path sets the link-header length of every packet it sends: feth's pools make packets
+        // that read so (`PoolConfig::ethernet`), so this path writes nothing (the general one sets it).
+        let limit = self.shaper.frame_limit;
+        let mut bytes = 0usize;
+        let mut over = false;
+        for p in pkts.iter() {
+            let len = p.len();
+            bytes += len;
+            over |= len > limit;
+        }
         let Some(tx) = self.links.tx_mut().filter(|_| !over) else { return self.tx_direct(pkts) };
         let n = tx.tx.producer.push_burst(pkts);
         if !pkts.is_empty() {
