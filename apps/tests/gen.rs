@@ -181,6 +181,7 @@ fn flows_cover_the_ranges_with_valid_checksums() {
     assert!(flows.iter().all(|(ip, port)| ip[..3] == [198, 18, 1] && (1..=10).contains(&ip[3]) && *port >= 5000));
     let v = json(&["fwd", "--mode", "flowgen", "--flows", "5", "--flow-order", "random", "--count", "100", "--json"]);
     assert_eq!(v.pointer("/settings/generator/flow_order"), Some(&Value::from("random")));
+    assert_eq!(v.pointer("/settings/generator/src_ip/first"), Some(&Value::from("198.18.1.0")), "{v}");
     assert_eq!(u(&v, "/packets"), 100);
 }
 
@@ -264,6 +265,9 @@ fn replay_skips_runts_and_frames_too_long_and_paces_a_bit_rate_on_the_frames_sen
     let sent_mean = 80.0;
     assert!((asked - 10e6 / ((sent_mean + 24.0) * 8.0)).abs() < 1e-6, "asked {asked} pps");
     assert_eq!(f(&v, "/settings/generator/mean_len"), sent_mean);
+    let settings = &v["settings"]["generator"];
+    assert!(settings["pkt_len"].is_null() && settings["flows"].is_null() && settings["src_ip"].is_null(), "{settings}");
+    assert_eq!(u(&v, "/pkt_len"), 100, "the longest frame sent, not the 3000 B one skipped");
     assert_eq!(v["generators"]["rate_held"], Value::Bool(true), "{v}");
     let (long, short) = (u(&v, "/generators/too_long_skipped"), u(&v, "/generators/too_short_skipped"));
     assert!(long >= 10 && short >= 3, "each pass skips 10 frames too long and 3 runts: {long} {short}");

@@ -80,11 +80,8 @@ fn same(stated: &str, used: &Value) -> bool {
         Value::Bool(b) => stated == if *b { "on" } else { "off" },
         Value::Number(n) => stated.parse::<f64>().ok() == n.as_f64(),
         Value::String(s) => s == stated || s.replace('_', "-") == stated,
-        // A generator field: one value (an IPv4 address as a number) and its count.
-        Value::Object(o) if o["count"] == 1 => {
-            let ip = stated.parse::<std::net::Ipv4Addr>().ok().map(|a| f64::from(u32::from(a)));
-            ip.or(stated.parse().ok()) == o["first"].as_f64()
-        }
+        // A generator field: one value (an address as text, a port as a number) and its count.
+        Value::Object(o) if o["count"] == 1 => same(stated, &o["first"]),
         _ => false,
     }
 }

@@ -115,7 +115,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     let kind = gen_kind(a.mode, port, a.port.0.contains(&PortSpec::Feth));
     let traffic = Traffic::resolve(&a.gen, a.run.pkt_len.as_deref(), kind, (60, frame_limit(port, mtu, &feth)))?;
     let pkt_len = match &traffic.replay {
-        Some(r) => r.trace.max_len().max(60),
+        Some(r) => r.longest.max(60),
         None => traffic.sizes.bounds().1,
     };
     if port == PortKind::Feth || a.port.0.contains(&PortSpec::Feth) {

@@ -2,7 +2,7 @@
 //! the generators sent (sizes, flows, rate, count, replay), and every feth knob in force.
 
 use super::plan::Plan;
-use crate::gen::flows::FlowOrder;
+use crate::gen::flows::{FieldRange, FlowOrder};
 use crate::gen::pace::Rate;
 use crate::gen::sizes::SizeSpec;
 use pktloop_pmd::feth::FethConfig;
@@ -49,21 +49,39 @@ pub fn feth_knobs(f: &FethConfig, mtu: u32) -> Value {
     })
 }
 
-/// What the generators send.
+/// `--flow-order` as the flag takes it.
+fn order_text(o: FlowOrder) -> &'static str {
+    match o {
+        FlowOrder::Sequential => "sequential",
+        FlowOrder::Random => "random",
+    }
+}
+
+/// What the generators send. A replay's frames are the capture's: the made frames' length, flows and
+/// addresses are then null.
 pub fn generator(plan: &Plan) -> Value {
     let t = &plan.traffic;
+    let made = t.replay.is_none();
     let spec = t.flow_spec([0; 6], [0; 6]);
-    let range = |f: crate::gen::flows::FieldRange| json!({"first": f.lo, "count": f.span});
+    let ip = |v: u64| std::net::Ipv4Addr::from(v as u32).to_string();
+    let mac = |v: u64| {
+        let b = v.to_be_bytes();
+        b[2..].iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    };
+    let range = |f: FieldRange, show: &dyn Fn(u64) -> Value| {
+        made.then(|| json!({"first": show(f.lo), "last": show(f.lo + f.span - 1), "count": f.span}))
+    };
+    let (ip, mac, port) = (&|v| Value::from(ip(v)), &|v| Value::from(mac(v)), &|v: u64| Value::from(v));
     json!({
-        "pkt_len": sizes_text(&t.sizes),
+        "pkt_len": made.then(|| sizes_text(&t.sizes)),
         "mean_len": t.mean_len(),
         "rate": t.rate.map(|r| match r { Rate::Pps(p) => json!({"pps": p}), Rate::Bps(b) => json!({"wire_bps": b}) }),
         "count": t.count,
-        "flows": t.flows,
-        "flow_order": match t.order { FlowOrder::Sequential => "sequential", FlowOrder::Random => "random" },
-        "src_ip": range(spec.src_ip), "dst_ip": range(spec.dst_ip),
-        "src_port": range(spec.src_port), "dst_port": range(spec.dst_port),
-        "src_mac": t.fields.src_mac.map(range), "dst_mac": t.fields.dst_mac.map(range),
+        "flows": made.then_some(t.flows),
+        "flow_order": made.then(|| order_text(t.order)),
+        "src_ip": range(spec.src_ip, ip), "dst_ip": range(spec.dst_ip, ip),
+        "src_port": range(spec.src_port, port), "dst_port": range(spec.dst_port, port),
+        "src_mac": t.fields.src_mac.and_then(|f| range(f, mac)), "dst_mac": t.fields.dst_mac.and_then(|f| range(f, mac)),
         "replay": t.replay.as_ref().map(|r| json!({
             "file": r.path.display().to_string(), "frames": r.trace.len(), "loops": r.loops,
             "timing": format!("{:?}", r.timing).to_lowercase(),
@@ -101,16 +119,16 @@ pub fn lines(plan: &Plan) -> String {
     let t = &plan.traffic;
     let mut out = format!("  frames: --pkt-len {} (mean {:.1} B)", sizes_text(&t.sizes), t.mean_len());
     if let Some(r) = &t.replay {
+        let passes = if r.loops == 0 { "until the run ends".to_owned() } else { format!("{} pass(es)", r.loops) };
         out = format!(
-            "  frames: replay of {} ({} frames, {} pass(es), {} timing)",
+            "  frames: replay of {} ({} frames, {passes}, {} timing)",
             r.path.display(),
             r.trace.len(),
-            r.loops,
             format!("{:?}", r.timing).to_lowercase()
         );
     }
     if t.flows > 1 {
-        out += &format!(", {} flows in {:?} order", t.flows, t.order);
+        out += &format!(", {} flows in {} order", t.flows, order_text(t.order));
     }
     if let Some(r) = t.rate {
         out += &format!(", rate {} per generator port", rate_text(r));

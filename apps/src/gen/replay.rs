@@ -195,6 +195,11 @@ impl Trace {
         (n > 0).then(|| bytes as f64 / n as f64)
     }
 
+    /// The longest frame whose length is in `sent` (0: none is).
+    pub fn max_len_of(&self, sent: &RangeInclusive<usize>) -> usize {
+        (0..self.len()).map(|i| self.frame(i).len()).filter(|l| sent.contains(l)).max().unwrap_or(0)
+    }
+
     /// How many frames are shorter and how many longer than `sent`.
     pub fn outside(&self, sent: &RangeInclusive<usize>) -> (usize, usize) {
         let lens = (0..self.len()).map(|i| self.frame(i).len());

@@ -40,6 +40,8 @@ pub struct ReplayPlan {
     pub timing: Timing,
     /// The mean length of the frames it sends (those the port takes).
     pub mean_len: f64,
+    /// The longest frame it sends.
+    pub longest: usize,
 }
 
 /// What the run's generators send, checked.
@@ -402,7 +404,8 @@ fn replay(
              skipped"
         );
     }
-    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing, mean_len }))
+    let longest = trace.max_len_of(&sent);
+    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing, mean_len, longest }))
 }
 
 #[cfg(test)]
