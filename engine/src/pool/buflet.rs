@@ -9,16 +9,10 @@
 //! The functions here are `unsafe` where their soundness rests on the caller owning the buflets it names:
 //! the packet layer's owning handle is that proof.
 
+use super::shares::Shares;
 use super::PoolInner;
 use crate::meta::PacketMeta;
 use arrayvec::ArrayVec;
-use std::sync::atomic::Ordering;
-
-/// Most holders a buffer's count may reach before [`PoolInner::share_n`] aborts: half the count's range, so
-/// that no add of at most [`MAX_SHARES_ADDED`] on top of it can wrap.
-pub(crate) const MAX_SHARES: u32 = u32::MAX / 2;
-/// Most holders one [`PoolInner::share_n`] adds (a packet reserves at most a `u16` of shares at once).
-pub(crate) const MAX_SHARES_ADDED: u32 = u16::MAX as u32;
 
 /// No buffer: the end of a chain.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -175,14 +169,14 @@ impl PoolInner {
 
     /// Buffer `idx`'s count of holders.
     #[inline]
-    pub(super) fn refcnt(&self, idx: u32) -> &std::sync::atomic::AtomicU32 {
+    pub(super) fn refcnt(&self, idx: u32) -> &Shares {
         &self.refcnts[idx as usize * self.refcnt_stride]
     }
 
     /// Whether buffer `idx` is held by one buflet only (no view shares it, no share is reserved).
     #[inline]
     pub(crate) fn is_sole_holder(&self, idx: u32) -> bool {
-        self.refcnt(idx).load(Ordering::Acquire) == 1
+        self.refcnt(idx).is_sole()
     }
 
     /// Adds a holder to buffer `mem`'s memory (a view carved out of it).
@@ -191,40 +185,21 @@ impl PoolInner {
         self.share_n(mem, 1);
     }
 
-    /// Adds `n` holders to buffer `mem`'s memory at once (`n` at most [`MAX_SHARES_ADDED`]).
-    ///
-    /// Aborts the process, as `Arc` does, when the count already passed [`MAX_SHARES`]: safe code can carve
-    /// views of views and reserve shares for each without end, and a count that wrapped would free the
-    /// buffer under its holders.
+    /// Adds `n` holders to buffer `mem`'s memory at once (see [`Shares::add`]).
     #[inline]
     pub(crate) fn share_n(&self, mem: u32, n: u32) {
-        debug_assert!(n <= MAX_SHARES_ADDED);
-        if self.refcnt(mem).fetch_add(n, Ordering::Relaxed) > MAX_SHARES {
-            std::process::abort();
-        }
+        self.refcnt(mem).add(n);
     }
 
-    /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (the buffer is free now, and
-    /// its count is back at 1 for its next life).
+    /// Drops `n` shares of buffer `idx`'s memory; true when they were the last (see [`Shares::release`]).
     ///
     /// # Safety
     /// The caller holds `n` shares of buffer `idx` and gives them up; on true, the buffer is the caller's
     /// to give back.
     #[inline]
     pub(super) unsafe fn release_ref(&self, idx: u32, n: u32) -> bool {
-        let r = self.refcnt(idx);
-        // Only views raise the count above 1, so the common case reads without writing.
-        if r.load(Ordering::Acquire) == n {
-            if n != 1 {
-                r.store(1, Ordering::Relaxed);
-            }
-            return true;
-        }
-        if r.fetch_sub(n, Ordering::AcqRel) == n {
-            r.store(1, Ordering::Relaxed);
-            return true;
-        }
-        false
+        // SAFETY: forwarded contract.
+        unsafe { self.refcnt(idx).release(n) }
     }
 
     /// Collects into `out` the buffers that chain `head` frees: every buflet's own buffer, and a shared

@@ -17,6 +17,7 @@ pub(crate) mod depot;
 mod layout;
 pub mod mode;
 pub(crate) mod registry;
+pub(crate) mod shares;
 pub(crate) mod slice;
 
 use crate::mem::{Backing, Prefer, Region};
@@ -25,7 +26,7 @@ use cell::CacheCell;
 use depot::{Depot, MagazineMemory};
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use registry::lookup;
@@ -67,7 +68,7 @@ pub(crate) struct PoolInner {
     /// Set when packets may be slices of this pool's buffers.
     slices: Option<slice::SliceGeometry>,
     /// Each buffer's count of holders, `refcnt_stride` apart.
-    refcnts: Box<[AtomicU32]>,
+    refcnts: Box<[shares::Shares]>,
     /// 1, or a cache line's worth of counts when slices are allowed: the core that cuts slices from one
     /// buffer writes its count while the other frees the slices of the buffer before, and counts side by
     /// side would make each wait for the line the other just wrote.
@@ -333,7 +334,7 @@ impl Pool {
         };
         let slices = config.slices.then(|| slice::SliceGeometry::for_pool(config.buffers, config.buf_size)).flatten();
         let slots = if slices.is_some() { count * slice::SLICES_PER_BUFFER as usize } else { 0 };
-        let refcnt_stride = if slices.is_some() { 64 / std::mem::size_of::<AtomicU32>() } else { 1 };
+        let refcnt_stride = if slices.is_some() { 64 / std::mem::size_of::<shares::Shares>() } else { 1 };
         let descs = (0..count + slots).map(|_| UnsafeCell::new(Desc::new())).collect();
         let inner = registry::register(|id| PoolInner {
             id,
@@ -348,7 +349,7 @@ impl Pool {
             cache_size: config.cache_size as usize,
             descs,
             slices,
-            refcnts: (0..count * refcnt_stride).map(|_| AtomicU32::new(1)).collect(),
+            refcnts: (0..count * refcnt_stride).map(|_| shares::Shares::default()).collect(),
             refcnt_stride,
             depot: Depot::new(count, mag_bytes),
             cells: Mutex::new(Cells::default()),

@@ -14,7 +14,6 @@
 
 use super::buflet::Released;
 use super::PoolInner;
-use std::sync::atomic::Ordering;
 
 /// Slices one buffer is cut into at most, per life of the buffer.
 pub const SLICES_PER_BUFFER: u32 = 1 << ORDINAL_BITS;
@@ -112,7 +111,8 @@ impl PoolInner {
     /// The caller holds the buffer's only share (a new plain packet it takes apart).
     #[inline]
     pub(crate) unsafe fn set_shares(&self, buffer: u32, n: u32) {
-        self.refcnt(buffer).store(n, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { self.refcnt(buffer).set(n) };
     }
 
     /// Gives up `n` shares of buffer `buffer` held by slices being freed, pushing the buffer into `out`
