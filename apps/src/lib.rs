@@ -8,9 +8,11 @@
 //! - [`fwd`]: [`fwd::plan`] decides which worker owns which port and runs which job, [`fwd::worker`] holds the
 //!   poll loops (io, mac, macswap, txonly, rxonly, flowgen, icmpecho), [`fwd::report`] the live line, the
 //!   testpmd-style table, the JSON object and the packet accounting;
-//! - [`latency`] (pinger and ponger across a feth pair, the rtrb floor), [`hgrm`] and [`svg`] (its outputs);
+//! - [`latency`] (pinger and ponger across a feth pair, two real interfaces or two processes over shm, the
+//!   rtrb floor), [`hgrm`] and [`svg`] (its outputs);
 //! - [`bench`](mod@bench): the standard scenarios in one run;
-//! - [`ports`] (feth pair or null ports), [`frame`] (UDP, ARP and ICMP frames), [`capture`] (the pcap
+//! - [`ports`] (feth pairs, null and TAP ports, lists mixing them with AF_PACKET, AF_XDP and shm ports),
+//!   [`frame`] (UDP, ARP and ICMP frames), [`capture`] (the pcap
 //!   writer thread behind the engine's capture taps), [`stats`] (per-lcore counters, cycles).
 //!
 //! ```text

@@ -1,6 +1,7 @@
 //! What `--port` names: a kind of port the run makes as many of as its topology needs (`feth`, `null`,
 //! `tap`), or a comma-separated list of ports, each one port of the run in order, which may mix kinds and
-//! name real interfaces (`afpacket:IFNAME[:QUEUES]`, `afxdp:IFNAME[:QUEUES]`).
+//! name real interfaces (`afpacket:IFNAME[:QUEUES]`, `afxdp:IFNAME[:QUEUES]`) or a shared-memory endpoint
+//! (`shm:PATH`).
 
 /// One entry of `--port`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Pool memory: one anonymous mapping per pool, from 2 MiB hugepages when any are reserved, otherwise from
+//! Pool memory: one mapping per pool, anonymous or of a memory file another process maps too
+//! ([`Region::shared`], [`Region::map_peer`]), from 2 MiB hugepages when any are reserved, otherwise from
 //! normal pages with transparent-hugepage advice. The choice is reported through [`Region::backing`] and one
 //! log line, so a benchmark figure always says what memory it was measured on.
 

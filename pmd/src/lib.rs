@@ -6,6 +6,7 @@
 //! - [`tap`]: a Linux TAP interface, frames exchanged with the kernel's network stack;
 //! - [`afpacket`]: an existing Linux interface through packet sockets with memory-mapped rings;
 //! - [`afxdp`]: a real interface through XDP sockets over pktloop's own pool memory;
+//! - [`shm`]: a crossed pair between two processes over shared memory, which survives either side's crash;
 //!
 //! [`fault`], a wrapper that injects faults into any of them; and [`pools`], the pools a port allocates
 //! from by pool mode and driver geometry.

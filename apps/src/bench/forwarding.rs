@@ -1,6 +1,7 @@
 //! The forwarding scenarios: `pktloop fwd` runs on the feth pair (io, txonly -> rxonly in every pool mode,
-//! WMM, from one worker to as many as the cores and feth's queue pairs allow) and on the null port, each
-//! checked to leak no buffer.
+//! WMM, from one worker to as many as the cores and feth's queue pairs allow), on the null port, and
+//! txonly into the kernel through a TAP interface in a namespace of its own (root only), each checked to
+//! leak no buffer.
 
 use super::{Row, Suite};
 use crate::cli::{Mode, PortKind, Topology};

@@ -1,7 +1,9 @@
-//! `pktloop latency`: round trips across a feth pair between two pinned cores, in an HDR histogram.
+//! `pktloop latency`: round trips across a feth pair between two pinned cores (or two real interfaces,
+//! `--port afpacket:X,afxdp:Y`, or another process over shared memory, `--port shm:PATH`), in an HDR
+//! histogram.
 //!
 //! Port 0's worker (the pinger) stamps each frame's payload with its send time and sequence number; port
-//! 1's worker (the ponger) sends it straight back as it is (testpmd's io mode: it does not touch the frame,
+//! 1's worker, or the other process, (the ponger) sends it straight back as it is (testpmd's io mode: it does not touch the frame,
 //! only the trailer and FCS a receiver strips are cut). Closed loop: one frame in flight, the
 //! next sent when the last returns. Open loop (`--rate`): frames are due every 1/rate seconds whether or not
 //! earlier ones came back, and each is stamped with its *intended* send time, so time spent behind schedule

@@ -1,7 +1,8 @@
 //! Every system call of the AF_PACKET driver's packet sockets, and the memory it shares with the kernel:
 //! the packet socket and its options, the rings mapped into this process, `sendto` and the socket's
 //! statistics. The interface ioctls (index, flags, MTU, hardware address, the name after a rename) are
-//! [`crate::netdev`]'s. Nothing else in the driver is `unsafe`.
+//! [`crate::netdev`]'s. The rest of the driver has no `unsafe` code but the one call that maps the rings
+//! ([`RingSocket::map`], an `unsafe fn`), with the SAFETY line its contract asks for.
 //!
 //! The rings' ownership protocol is kept here, so that the ring walkers ([`super::rx`], [`super::tx`]) are
 //! safe code:

@@ -1,6 +1,8 @@
 //! Every system call and raw-memory access of the AF_XDP driver: the XDP program and its map ([`bpf`]),
-//! the XDP socket and its UMEM ([`socket`]) and the rings shared with the kernel ([`ring`]). Nothing else in
-//! the driver is `unsafe`; the interface itself is looked at through [`crate::netdev`].
+//! the XDP socket and its UMEM ([`socket`]) and the rings shared with the kernel ([`ring`]). The rest of
+//! the driver has no `unsafe` code of its own: it calls `unsafe fn`s (these, and the pool's for packets
+//! over lent buffers), each call with the SAFETY line its contract asks for; the interface itself is
+//! looked at through [`crate::netdev`].
 
 pub mod bpf;
 pub mod ring;
