@@ -88,6 +88,49 @@ fn a_failed_capture_names_its_error_and_the_run_is_still_reported() {
     assert!(out.contains("accounting: generated") && out.contains("unaccounted 0"), "{out}");
 }
 
+/// latency as fwd: an output that cannot be written loses nothing else. The report is printed and the
+/// other outputs written, then the error; an output named twice, or that cannot be made, is refused before
+/// the run and leaves the files already there as they were.
+#[test]
+fn latency_reports_its_run_when_an_output_fails_and_refuses_outputs_that_collide() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    }
+    let hgrm = tmp("kept.hgrm");
+    let o = pktloop(&[
+        "latency",
+        "--duration",
+        "0.2",
+        "--no-peer",
+        "--pcap",
+        "/dev/full",
+        "--hgrm",
+        hgrm.to_str().unwrap(),
+    ]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(out.contains("samples"), "the table is printed: {out}");
+    let written = std::fs::read_to_string(&hgrm).unwrap();
+    assert!(written.contains("Percentile") && written.contains("#[Mean"), "the hgrm is written: {written}");
+    let o = pktloop(&["latency", "--duration", "0.2", "--no-peer", "--hgrm", "/dev/full", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("the JSON report is printed");
+    assert!(v["samples"].as_u64().unwrap() > 0, "{v}");
+    std::fs::write(&hgrm, "an earlier run's").unwrap();
+    usage_error(
+        &["latency", "--hgrm", hgrm.to_str().unwrap(), "--plot", "/nonexistent/dir/p.svg"],
+        &["--plot /nonexistent/dir/p.svg", "cannot create it"],
+    );
+    assert_eq!(std::fs::read_to_string(&hgrm).unwrap(), "an earlier run's", "refused before the run: untouched");
+    usage_error(
+        &["latency", "--hgrm", hgrm.to_str().unwrap(), "--plot", hgrm.to_str().unwrap()],
+        &["--plot", "--hgrm writes that file too"],
+    );
+    assert_eq!(std::fs::read_to_string(&hgrm).unwrap(), "an earlier run's");
+}
+
 #[test]
 fn the_shared_cores_warning_is_logged_once() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;

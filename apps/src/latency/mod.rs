@@ -28,7 +28,6 @@ use pktloop_engine::lcore;
 use pktloop_engine::port::DropReason;
 use pktloop_pmd::feth::FethConfig;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::time::Duration;
 
 /// The valid values of `pktloop latency --rate`, as its check says them.
@@ -231,8 +230,15 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
         return pingpong::pong_for_another_process(&plan, a.run.json.unwrap_or(false));
     }
     let json_out = a.run.json.unwrap_or(false);
-    let hgrm_out = a.hgrm.as_deref().map(|p| config::create_output("hgrm", p).map(|f| (p, f))).transpose()?;
-    let plot_out = a.plot.as_deref().map(|p| config::create_output("plot", p).map(|f| (p, f))).transpose()?;
+    let outputs = [
+        ("hgrm", a.hgrm.as_deref()),
+        ("plot", a.plot.as_deref()),
+        ("pcap", plan.pcap.as_ref().map(|c| c.path.as_path())),
+    ];
+    config::distinct_outputs(&outputs)?;
+    // Opened (and checked) before the run, emptied only when written: a run that fails leaves them as they were.
+    let hgrm_out = a.hgrm.as_deref().map(|p| config::open_output("hgrm", p).map(|f| (p, f))).transpose()?;
+    let plot_out = a.plot.as_deref().map(|p| config::open_output("plot", p).map(|f| (p, f))).transpose()?;
     let (feth, leaked, pcap_written) = run_pingpong(&plan)?;
     let rate = SendRate::of(plan.rate, &feth);
     let peer = if plan.peer && !crate::interrupt::requested() {
@@ -240,11 +246,14 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     } else {
         None
     };
-    if let Some((path, mut f)) = hgrm_out {
-        f.write_all(hgrm::percentile_distribution(&feth.hist).as_bytes())
-            .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))?;
-    }
-    if let Some((path, mut f)) = plot_out {
+    // A file that cannot be written loses nothing else: the report is printed, then the first error.
+    let mut failed = pcap_written.as_ref().err().cloned();
+    let hgrm_written = hgrm_out.map(|(path, f)| {
+        config::write_output(f, hgrm::percentile_distribution(&feth.hist).as_bytes())
+            .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))
+    });
+    failed = failed.or(hgrm_written.and_then(Result::err));
+    let plot_written = plot_out.map(|(path, f)| {
         let label = format!("pktloop ping-pong across {}", plan.path());
         let mut series = vec![(label.as_str(), &feth.hist)];
         if let Some(p) = &peer {
@@ -256,13 +265,18 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
             if plan.rate == 0 { "closed loop".to_owned() } else { format!("open loop at {} pps", plan.rate) },
             plan.feth.pool_mode.as_str()
         );
-        f.write_all(svg::percentile_spectrum(&title, &series).as_bytes())
-            .map_err(|e| AppError::runtime(format!("cannot write --plot {}: {e}", path.display())))?;
-    }
+        config::write_output(f, svg::percentile_spectrum(&title, &series).as_bytes())
+            .map_err(|e| AppError::runtime(format!("cannot write --plot {}: {e}", path.display())))
+    });
+    failed = failed.or(plot_written.and_then(Result::err));
+    let pcap_written = pcap_written.ok().flatten();
     if json_out {
         println!("{}", to_json(&plan, &feth, &rate, peer.as_ref(), pcap_written));
     } else {
         print_table(&plan, &feth, &rate, peer.as_ref(), pcap_written);
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     if leaked != 0 {
         return Err(AppError::runtime(format!("{leaked} buffers did not return to their pools")));

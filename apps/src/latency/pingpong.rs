@@ -15,8 +15,12 @@ use pktloop_engine::time::now_ns;
 use pktloop_engine::Port;
 use std::time::Duration;
 
-/// Runs the ping-pong across the plan's ports; returns the pinger's figures, buffers leaked, and pcap frames written.
-pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Option<u64>), AppError> {
+/// The pinger's figures, buffers leaked, and the capture's frames written (or why the capture failed: the
+/// run's figures are reported all the same).
+pub(super) type PingPongRun = (Measured, usize, Result<Option<u64>, AppError>);
+
+/// Runs the ping-pong across the plan's ports.
+pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<PingPongRun, AppError> {
     let mut set = match &plan.wire {
         None => ports::feth_pairs(&plan.feth, plan.mtu, 1)?,
         Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, outside(plan))?,
@@ -77,10 +81,7 @@ pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<(Measured, usize, Optio
         Some(pong) => Some(pong.join().map_err(|_| AppError::runtime("the ponger panicked"))?.0),
         None => None,
     };
-    let written = match writer {
-        Some(w) => Some(w.finish()?.written),
-        None => None,
-    };
+    let written = writer.map(|w| w.finish().map(|c| c.written)).transpose();
     drop((pinger_port, ponger_port));
     let hot_allocations = pktloop_engine::hot::hot_allocations() - hot_before;
     // Read after the ports went away: frames still in flight were dropped then, and are counted.
