@@ -335,7 +335,7 @@ pub fn tap_ports(n: usize, config: &FethConfig, tap: &TapPlan, mtu: u32) -> Resu
 }
 
 /// The ports `list` names, in order (see [`crate::portspec`]); real interfaces are opened in this process's
-/// network namespace.
+/// network namespace. Null ports make `pkt_len`-byte frames, copies of `null_template` when given.
 ///
 /// # Errors
 /// A port could not be made: a missing interface or capability, a refused setting (usage errors), pool
@@ -345,7 +345,7 @@ pub fn list_ports(
     config: &FethConfig,
     tap: &TapPlan,
     mtu: u32,
-    pkt_len: usize,
+    (pkt_len, null_template): (usize, Option<&[u8]>),
     outside: Outside,
 ) -> Result<PortSet, AppError> {
     let mut set = PortSet { ports: Vec::new(), info: Vec::new(), pools: Vec::new() };
@@ -356,7 +356,7 @@ pub fn list_ports(
             PortSpec::Feth => feth_pairs(config, mtu, 1)?,
             PortSpec::Null => {
                 nulls += 1;
-                null_ports(nulls - 1, 1, config, pkt_len, None)?
+                null_ports(nulls - 1, 1, config, pkt_len, null_template)?
             }
             PortSpec::Tap => tap_ports(1, config, tap, mtu)?,
             PortSpec::AfXdp { ifname, queues } => afxdp_port(ifname, *queues, config, index, outside.xdp)?,

@@ -185,6 +185,16 @@ fn fwd_through_the_input_layer_counts_filter_drops_and_accounts_for_every_packet
     }
 }
 
+/// Null ports named in a list make real headers behind the input layer as a null port run does: their
+/// frames are demultiplexed, not all dropped as of no protocol.
+#[test]
+fn null_ports_of_a_list_behind_the_input_layer_are_forwarded() {
+    let v = json(&["fwd", "--json", "--duration", "0.3", "--port", "null,null", "--filter", "every=1000000"]);
+    assert_eq!(v["drops"]["no_protocol"], 0, "{v}");
+    assert!(v["ports"][0]["tx_packets"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["accounting"]["unaccounted"], 0, "{v}");
+}
+
 #[test]
 fn fwd_json_over_modes_ports_and_pool_modes() {
     let runs: &[(&[&str], &str, &str, &str)] = &[

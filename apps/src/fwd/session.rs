@@ -18,16 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn build_ports(plan: &Plan, count: usize) -> Result<PortSet, AppError> {
+    // Behind the input layer, frames are demultiplexed by their header: null ports' get a real one.
+    let template = plan.dlil.as_ref().map(|_| crate::frame::udp_frame([2, 0, 0, 0, 0, 1], [0xff; 6], plan.pkt_len));
+    let null_frames = (plan.pkt_len, template.as_deref());
     match plan.port {
         PortKind::Feth => ports::feth_pairs(&plan.feth, plan.mtu, plan.pairs),
-        PortKind::Null => {
-            // Behind the input layer, frames are demultiplexed by their header: give them a real one.
-            let template =
-                plan.dlil.as_ref().map(|_| crate::frame::udp_frame([2, 0, 0, 0, 0, 1], [0xff; 6], plan.pkt_len));
-            ports::null_ports(0, count, &plan.feth, plan.pkt_len, template.as_deref())
-        }
+        PortKind::Null => ports::null_ports(0, count, &plan.feth, plan.pkt_len, null_frames.1),
         PortKind::Tap => ports::tap_ports(count, &plan.feth, &plan.tap, plan.mtu),
-        PortKind::List => ports::list_ports(&plan.list, &plan.feth, &plan.tap, plan.mtu, plan.pkt_len, plan.outside()),
+        PortKind::List => ports::list_ports(&plan.list, &plan.feth, &plan.tap, plan.mtu, null_frames, plan.outside()),
     }
 }
 

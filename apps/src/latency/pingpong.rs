@@ -23,7 +23,9 @@ pub(super) type PingPongRun = (Measured, usize, Result<Option<u64>, AppError>);
 pub(super) fn run_pingpong(plan: &LatencyPlan) -> Result<PingPongRun, AppError> {
     let mut set = match &plan.wire {
         None => ports::feth_pairs(&plan.feth, plan.mtu, 1)?,
-        Some(list) => ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, outside(plan))?,
+        Some(list) => {
+            ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, (plan.pkt_len, None), outside(plan))?
+        }
     };
     ports::check_room(&set, 0..set.ports.len(), ("pkt-len", &plan.pkt_len.to_string()), plan.pkt_len)?;
     let mut recorder = match &plan.pcap {
@@ -120,7 +122,8 @@ fn wait_for_peer(port: &dyn Port) -> Result<(), AppError> {
 /// duration, then says how many frames it echoed.
 pub(super) fn pong_for_another_process(plan: &LatencyPlan, json: bool) -> Result<(), AppError> {
     let list = plan.wire.as_deref().unwrap_or_default();
-    let mut set = ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, plan.pkt_len, outside(plan))?;
+    let mut set =
+        ports::list_ports(list, &plan.feth, &Default::default(), plan.mtu, (plan.pkt_len, None), outside(plan))?;
     let port = set.ports.pop().ok_or_else(|| AppError::runtime("no port for the ponger"))?;
     let counters = set.info[0].counters.clone();
     let core = crate::cores::for_shm_client(plan.role, 1).map_or(0, |ids| ids[0]);
