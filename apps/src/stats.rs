@@ -136,7 +136,7 @@ impl Totals {
     /// The frames the generators made: what they were asked for, without the ARP requests a pinger sent
     /// to find its peer.
     pub fn generator_frames(&self) -> u64 {
-        self.generated - self.arp_requests
+        self.generated.saturating_sub(self.arp_requests)
     }
 }
 

@@ -85,9 +85,6 @@ impl PortPoolSpec {
         // Keep the caches small against the pool so that one core's cache cannot starve another.
         c.cache_size = (buffers / 8).min(DEFAULT_CACHE_SIZE);
         c.prefer = self.prefer;
-        // feth sets the link-header length of every frame it sends (14); its pools' packets read so from
-        // the start, so that the zero-copy crossing writes nothing per packet.
-        c.ethernet = true;
         c
     }
 
@@ -99,7 +96,7 @@ impl PortPoolSpec {
     }
 }
 
-/// The pools one port uses.
+/// The pools one feth port uses.
 #[derive(Debug)]
 pub struct PortPools {
     /// Where received packets are allocated (crossing copies land here).
@@ -125,6 +122,13 @@ fn global() -> MutexGuard<'static, Vec<GlobalEntry>> {
     GLOBAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A pool of feth's: feth sets the link-header length of every frame it sends (14), and its pools' packets
+/// read so from allocation ([`PoolConfig::ethernet`]), so that the zero-copy crossing writes nothing per
+/// packet.
+fn feth_pool(config: PoolConfig) -> Result<Pool, PoolError> {
+    Pool::new(PoolConfig { ethernet: true, ..config })
+}
+
 impl PortPools {
     /// Creates (or, in global mode, shares) the pools for port `name`.
     ///
@@ -142,7 +146,7 @@ impl PortPools {
                         e.pool.clone()
                     }
                     None => {
-                        let pool = Pool::new(spec.tx_config("global".into()))?;
+                        let pool = feth_pool(spec.tx_config("global".into()))?;
                         g.push(GlobalEntry { key, pool: pool.clone(), ports: 1 });
                         pool
                     }
@@ -150,7 +154,7 @@ impl PortPools {
                 Ok(PortPools { rx: pool.clone(), tx: pool, mode: spec.mode, global_key: Some(key) })
             }
             PoolMode::Private => {
-                let pool = Pool::new(spec.tx_config(format!("{name}-pool")))?;
+                let pool = feth_pool(spec.tx_config(format!("{name}-pool")))?;
                 Ok(PortPools { rx: pool.clone(), tx: pool, mode: spec.mode, global_key: None })
             }
             PoolMode::PrivateSplit => {
@@ -158,8 +162,8 @@ impl PortPools {
                 let mut rx = spec.config(format!("{name}-rx"), spec.packets, agg, 1);
                 // Frames cross as slices of the aggregation buffers where they can (see the shaper).
                 rx.slices = true;
-                let rx = Pool::new(rx)?;
-                let tx = Pool::new(spec.tx_config(format!("{name}-tx")))?;
+                let rx = feth_pool(rx)?;
+                let tx = feth_pool(spec.tx_config(format!("{name}-tx")))?;
                 Ok(PortPools { rx, tx, mode: spec.mode, global_key: None })
             }
         }

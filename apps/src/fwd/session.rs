@@ -328,10 +328,10 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
     let outside: Vec<bool> = (0..info.len()).map(|i| plan.faces_outside(i)).collect();
     let accounting = Accounting::settle(&outside, &totals, &port_stats, &after, stranded);
     let gen_secs = crate::stats::generation_secs(&counters);
-    let finished = plan.traffic.finite() && !watched.stalled;
+    let finished = plan.traffic.finite() && !watched.stalled && totals.gens_done == generators;
     Ok(Report {
         secs,
-        rate_secs: gen_secs.filter(|s| finished && *s > 0.0).unwrap_or(secs),
+        rate_secs: gen_secs.filter(|_| finished).and_then(|s| generators_span(s, &totals, generators)).unwrap_or(secs),
         totals,
         ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),
         macs: info.iter().map(|p| p.mac).collect(),
@@ -353,6 +353,15 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         stalled: watched.stalled,
         hot_allocations: pktloop_engine::hot::hot_allocations() - hot_before,
     })
+}
+
+/// The seconds `totals`' packets took when the `jobs` generators ended the run after `span` seconds from
+/// their first frame to their last: the span covers the intervals between frames, one fewer per job than
+/// the frames, so it is scaled to as many intervals as frames. None when some job made fewer than two
+/// frames (no interval to measure).
+fn generators_span(span: f64, totals: &Totals, jobs: u64) -> Option<f64> {
+    let frames = totals.generator_frames();
+    (span > 0.0 && frames >= 2 * jobs).then(|| span * frames as f64 / (frames - jobs) as f64)
 }
 
 /// What a port that talks to the kernel did, for the report.

@@ -2,7 +2,7 @@
 //! the generators sent (sizes, flows, rate, count, replay), and every feth knob in force.
 
 use super::plan::Plan;
-use crate::gen::flows::{FieldRange, FlowOrder};
+use crate::gen::flows::FieldRange;
 use crate::gen::pace::Rate;
 use crate::gen::sizes::SizeSpec;
 use pktloop_pmd::feth::FethConfig;
@@ -49,14 +49,6 @@ pub fn feth_knobs(f: &FethConfig, mtu: u32) -> Value {
     })
 }
 
-/// `--flow-order` as the flag takes it.
-fn order_text(o: FlowOrder) -> &'static str {
-    match o {
-        FlowOrder::Sequential => "sequential",
-        FlowOrder::Random => "random",
-    }
-}
-
 /// What the generators send. A replay's frames are the capture's: the made frames' length, flows and
 /// addresses are then null.
 pub fn generator(plan: &Plan) -> Value {
@@ -78,7 +70,7 @@ pub fn generator(plan: &Plan) -> Value {
         "rate": t.rate.map(|r| match r { Rate::Pps(p) => json!({"pps": p}), Rate::Bps(b) => json!({"wire_bps": b}) }),
         "count": t.count,
         "flows": made.then_some(t.flows),
-        "flow_order": made.then(|| order_text(t.order)),
+        "flow_order": made.then(|| t.order.as_str()),
         "src_ip": range(spec.src_ip, ip), "dst_ip": range(spec.dst_ip, ip),
         "src_port": range(spec.src_port, port), "dst_port": range(spec.dst_port, port),
         "src_mac": t.fields.src_mac.and_then(|f| range(f, mac)), "dst_mac": t.fields.dst_mac.and_then(|f| range(f, mac)),
@@ -128,7 +120,7 @@ pub fn lines(plan: &Plan) -> String {
         );
     }
     if t.flows > 1 {
-        out += &format!(", {} flows in {} order", t.flows, order_text(t.order));
+        out += &format!(", {} flows in {} order", t.flows, t.order.as_str());
     }
     if let Some(r) = t.rate {
         out += &format!(", rate {} per generator port", rate_text(r));

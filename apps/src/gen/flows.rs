@@ -138,6 +138,16 @@ pub enum FlowOrder {
     Random,
 }
 
+impl FlowOrder {
+    /// As `--flow-order` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowOrder::Sequential => "sequential",
+            FlowOrder::Random => "random",
+        }
+    }
+}
+
 /// Hands out the flow of each frame a generator makes.
 #[derive(Debug, Clone)]
 pub struct FlowCursor {

@@ -17,6 +17,10 @@ use std::path::Path;
 /// snapshot, another link's frame) are not frames a port can carry.
 pub const MIN_FRAME: usize = 14;
 
+/// The time of a frame that has none (a pcapng simple packet block before any stamped frame), until the
+/// load gives it the first stamped frame's.
+const UNSTAMPED: u64 = u64::MAX;
+
 /// A loaded capture.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
@@ -64,11 +68,12 @@ impl Trace {
         if t.ends.is_empty() {
             return Err("it holds no frame".to_owned());
         }
-        let first = t.offsets_ns[0];
+        // Simple packet blocks before the first stamped frame go with it.
+        let first = t.offsets_ns.iter().copied().find(|&o| o != UNSTAMPED).unwrap_or(0);
         let mut last = first;
         for o in &mut t.offsets_ns {
             // Captures are not always in time order: a frame stamped earlier goes with the one before it.
-            last = last.max(*o);
+            last = last.max(if *o == UNSTAMPED { first } else { *o });
             *o = last - first;
         }
         Ok(t)
@@ -154,7 +159,7 @@ impl Trace {
                     let data = p.data.get(..captured as usize).ok_or_else(|| {
                         format!("frame {}: a simple packet block shorter than its frame", t.ends.len() + 1)
                     })?;
-                    let ns = t.offsets_ns.last().copied().unwrap_or(0);
+                    let ns = t.offsets_ns.last().copied().unwrap_or(UNSTAMPED);
                     t.push(ns, data, p.original_len);
                 }
                 _ => {}
@@ -328,9 +333,10 @@ mod tests {
         let mut w = PcapNgWriter::new(Vec::new()).unwrap();
         let idb = InterfaceDescriptionBlock { linktype: DataLink::ETHERNET, snaplen: 0, options: vec![] };
         w.write_pcapng_block(idb).unwrap();
+        w.write_pcapng_block(SimplePacketBlock { original_len: 60, data: vec![0u8; 60].into() }).unwrap();
         let epb = EnhancedPacketBlock {
             interface_id: 0,
-            timestamp: Duration::from_micros(5),
+            timestamp: Duration::from_secs(1_700_000_000),
             original_len: 60,
             data: vec![1u8; 60].into(),
             options: vec![],
@@ -341,7 +347,8 @@ mod tests {
         let t = Trace::load(&p);
         std::fs::remove_file(&p).unwrap();
         let t = t.unwrap();
-        assert_eq!((t.len(), t.frame(1), t.offset_ns(1)), (2, &[2u8; 70][..], 0), "stamped as the frame before");
+        assert_eq!((t.len(), t.frame(2), t.offset_ns(2)), (3, &[2u8; 70][..], 0), "stamped as the frame before");
+        assert_eq!((t.offset_ns(0), t.offset_ns(1)), (0, 0), "a leading one goes with the first stamped frame");
     }
 
     #[test]

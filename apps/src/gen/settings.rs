@@ -183,10 +183,7 @@ impl Traffic {
             .transpose()?;
         let count =
             g.count.map(|c| crate::config::int_in("count", c, 1, MAX_COUNT, "1..=1000000000000")).transpose()?;
-        let order = match g.flow_order {
-            Some(FlowOrderArg::Random) => FlowOrder::Random,
-            _ => FlowOrder::Sequential,
-        };
+        let order = flow_order(g.flow_order);
         Ok(Traffic { sizes, fields, flows, order, rate, count: count.map(|c| c as u64), replay })
     }
 
@@ -298,7 +295,14 @@ fn flows_flag(g: &GenArgs) -> Option<String> {
 }
 
 fn flow_order_flag(g: &GenArgs) -> Option<String> {
-    g.flow_order.map(|o| format!("--flow-order {}", if o == FlowOrderArg::Random { "random" } else { "sequential" }))
+    g.flow_order.map(|o| format!("--flow-order {}", flow_order(Some(o)).as_str()))
+}
+
+fn flow_order(arg: Option<FlowOrderArg>) -> FlowOrder {
+    match arg {
+        Some(FlowOrderArg::Random) => FlowOrder::Random,
+        _ => FlowOrder::Sequential,
+    }
 }
 
 /// Flows per generator: 1 for txonly and pings; for flowgen `--flows` or what the ranges give.

@@ -216,7 +216,7 @@ impl Pool {
         let head = unsafe { pool.desc_mut(bufs[0].index) };
         head.pkt_len = total;
         head.nbuflets = bufs.len() as u16;
-        Packet::from_parts(bufs[0].index, pool.id, super::short_len(total))
+        Packet::from_parts(bufs[0].index, super::born_tag(pool), super::short_len(total))
     }
 
     /// A packet of one buffer whose data is `buf.len` bytes at `buf.offset` (written there by the kernel or
@@ -252,7 +252,7 @@ impl Pool {
         d.reset_head(buf.index, buf.offset, pool.buf_size);
         d.len = buf.len;
         d.pkt_len = buf.len;
-        Packet::from_parts(buf.index, pool.id | SIMPLE, super::short_len(buf.len))
+        Packet::from_parts(buf.index, super::born_tag(pool) | SIMPLE, super::short_len(buf.len))
     }
 }
 

@@ -348,12 +348,14 @@ impl Packet {
         unsafe { self.pool().desc(idx) }
     }
 
-    /// Descriptor `idx` of this packet's chain, writable (a plain packet's is written first).
+    /// Descriptor `idx` of this packet's chain (or of a buffer just taken from the pool to join it),
+    /// writable (a plain packet's is written first).
     #[inline]
     #[allow(clippy::mut_from_ref)]
     fn desc_mut(&mut self, idx: u32) -> &mut Desc {
         self.materialize();
-        // SAFETY: as for `desc`; `&mut self` makes the access exclusive.
+        // SAFETY: callers only pass members of this packet's chain, or buffers they just took from the pool
+        // to link into it; the packet owns both, and `&mut self` makes the access exclusive.
         unsafe { self.pool().desc_mut(idx) }
     }
 

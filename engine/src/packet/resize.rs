@@ -104,7 +104,7 @@ impl Packet {
                 let dst = unsafe { std::slice::from_raw_parts_mut(pool.buf_ptr(nb), k) };
                 dst.copy_from_slice(&src[copied..copied + k]);
             }
-            // Not yet in the chain `desc_mut` speaks of, but as much ours: `nb` was just taken from the pool.
+            // `nb` was just taken from the pool to join the chain.
             let d = self.desc_mut(nb);
             d.reset(nb, 0, pool.buf_size);
             d.len = k as u32;

@@ -389,31 +389,38 @@ fn nothing_is_packed_at_a_full_buffers_end() {
 
 /// The race a second review found: a materialized slice's release gives up its share of the packed buffer,
 /// which may be the last thing its thread holds of the pool; when the other slice's holder then frees the
-/// buffer and every handle of the pool is gone, the pool is retired and its state dropped. The release
-/// must read nothing of the pool after its share (it read whether the slot has a buffer of its own
-/// after). That read of dropped state cannot be seen from here (a thread's cache keeps the allocation, so
-/// even AddressSanitizer is silent; the fix is by inspection); what this checks is that the interleaving
-/// retires the pool at that point and the release completes without touching a buffer.
+/// buffer and every handle of the pool is gone, the pool is retired and freed. The release must read
+/// nothing of the pool after its share (it read whether the slot has a buffer of its own after: a read of
+/// freed memory, which AddressSanitizer reports on the old code). The hook forces that interleaving; the
+/// pool is made on a thread that has exited, so that no thread cache keeps its allocation, and the only
+/// other reference to it is a weak one the hook drops itself.
 #[test]
-fn a_slice_released_as_its_pool_is_retired_completes() {
+fn a_slice_released_as_its_pool_is_retired_reads_nothing_after_its_share() {
     use crate::pool::buflet::AFTER_HOST_SHARE_RELEASED;
-    let pool = slice_pool(8, 4096);
-    let weak = pool.weak();
-    let in_hook = weak.clone();
-    let mut k = packer(&pool);
-    let mut first = k.pack(&frame(1, 64), true).unwrap();
-    let second = k.pack(&frame(2, 64), false).unwrap();
-    drop(k);
-    first.meta_mut().packet_id = 1;
+    let (first, second, pool) = std::thread::spawn(|| {
+        let pool = slice_pool(8, 4096);
+        let mut k = packer(&pool);
+        let mut first = k.pack(&frame(1, 64), true).unwrap();
+        let second = k.pack(&frame(2, 64), false).unwrap();
+        drop(k);
+        first.meta_mut().packet_id = 1;
+        (first, second, pool)
+    })
+    .join()
+    .unwrap();
     assert!(!first.is_slice(), "materialized: a slot descriptor holding a share of the packed buffer");
-    let mut last = Some((second, pool));
+    let (id, inner, in_hook): (u16, *const _, _) = (pool.id(), pool.inner(), pool.weak());
+    let mut last = Some((pool, second));
     AFTER_HOST_SHARE_RELEASED.with(|h| {
         *h.borrow_mut() = Some(Box::new(move || {
-            drop(last.take());
+            // The handle first: the pool is then retired, and the buffer goes back past any cache.
+            let (pool, second) = last.take().unwrap();
+            drop(pool);
+            drop(second);
             assert_eq!(in_hook.strong_count(), 0, "retired within the release, after its share");
         }))
     });
     drop(first);
     assert!(AFTER_HOST_SHARE_RELEASED.with(|h| h.borrow().is_none()), "the hook ran");
-    assert_eq!(weak.strong_count(), 0);
+    assert!(!crate::pool::registry::is_registered(id, inner));
 }

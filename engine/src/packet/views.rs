@@ -1,7 +1,7 @@
 //! Views: packets over the rest of another packet's buffer (split-pool packing carves them), each holding
 //! a share of the buffer.
 
-use super::{Packet, POOL_ID_MASK, SIMPLE};
+use super::{born_tag, Packet, SIMPLE};
 use crate::pool::buflet::NIL;
 
 impl Packet {
@@ -58,7 +58,7 @@ impl Packet {
         v.reset_head(mem, end + headroom as u32, limit);
         v.start = end;
         v.shares = reserve.saturating_sub(1);
-        Ok(Packet::from_parts(idx, self.tag() & POOL_ID_MASK, 0))
+        Ok(Packet::from_parts(idx, born_tag(pool), 0))
     }
 
     /// Takes `n` more shares of this single-buflet packet's buffer at once (one atomic add), for views

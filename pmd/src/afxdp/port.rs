@@ -415,7 +415,7 @@ impl Drop for AfXdpPort {
         let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();
         // The sockets say whether the driver took the UMEM, not `mode`: a port whose opening failed part
         // way, or whose program only attached generically, may have bound zero-copy sockets all the same.
-        let zero_copy = self.queues.iter().any(|q| socket::is_zero_copy(q.fd()));
+        let zero_copy = self.queues.iter().any(|q| socket::may_be_zero_copy(q.fd()));
         self.queues.clear();
         if stuck == 0 && !zero_copy {
             // SAFETY: every socket over the UMEM is closed (`queues` just dropped), none of them zero-copy;

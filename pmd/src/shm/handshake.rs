@@ -138,8 +138,9 @@ fn peer_pool(local: &Local, shape: PoolShape, file: OwnedFd) -> Result<Pool, Shm
     let mut config = PoolConfig::new(format!("{}-peer", local.name), shape.buffers, shape.buf_size);
     config.max_buflets = shape.max_buflets as u16;
     config.headroom = shape.headroom;
-    // SAFETY: the protocol has the peer write a buffer only while it is its own (not lent to us); a
-    // hostile peer that writes anyway changes bytes under our packets: the limit the module docs state.
+    // SAFETY: the protocol has the peer write a buffer only while it is its own (not lent to us), which a
+    // peer that keeps the protocol (a crashing one too) does. A hostile peer that writes anyway breaks this
+    // contract: the known soundness limit of zero copy the module docs state.
     Ok(unsafe { Pool::over_lent_buffers(config, region) }?)
 }
 

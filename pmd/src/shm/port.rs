@@ -122,8 +122,8 @@ impl ShmPort {
             bytes: region.len() as u64,
         };
         // SAFETY: the protocol has the peer write a buffer of ours only while it holds it (lent, not given
-        // back), which a crashing peer keeps; a hostile one that writes anyway can change bytes under this
-        // side's packets: the limit of zero copy the module docs state.
+        // back), which a peer that keeps the protocol (a crashing one too) does. A hostile peer that writes
+        // anyway breaks this contract: the known soundness limit of zero copy the module docs state.
         let pool = unsafe { Pool::in_shared_region(pool, region) }?;
         let local = Local {
             name: config.name.clone(),
