@@ -68,7 +68,9 @@ pub fn parse_all(args: Vec<OsString>) -> Result<Parsed, AppError> {
     let mut file_only = args[..2].to_vec();
     file_only.extend(file.iter().cloned());
     parse(&file_only).map_err(|e| clap_failure(e, &args).in_file(&path))?;
-    let mut merged = file_only;
+    // A flag on the command line replaces the file's, a list (`--filter`) included, rather than adding to it.
+    let mut merged = args[..2].to_vec();
+    merged.extend(file.iter().filter(|a| !given.contains(&flag_of(a))).cloned());
     merged.extend(args[2..].iter().cloned());
     let mut cli = parse(&merged).map_err(|e| clap_failure(e, &args))?;
     match &mut cli.command {
@@ -164,7 +166,7 @@ fn listed_values(long: &str) -> Option<String> {
         "tx-headroom" => config::TX_HEADROOM_VALID,
         "user-access" => config::USER_ACCESS_VALID,
         "tx-exp-policy" => config::TX_EXP_POLICY_VALID,
-        "input-thread" => return Some(crate::fwd::plan::input_cores(pktloop_engine::lcore::plan(1).available)),
+        "input-thread" => return Some(crate::fwd::plan::input_cores(&pktloop_engine::lcore::allowed_cores())),
         _ => return None,
     };
     Some(text.to_owned())

@@ -494,13 +494,16 @@ pub struct FwdArgs {
     /// The generator's settings.
     #[command(flatten)]
     pub gen: GenArgs,
-    /// Interface filters on every port, in order (repeatable): ethertype=0xHHHH (drop that type),
-    /// every=N (drop every Nth packet), src-mac=XX:XX:XX:XX:XX:XX (drop frames from it). Ports then run
-    /// through the input layer: IPv4 and ARP go to the workers, other EtherTypes are counted as no_protocol
+    /// Interface filters on every port, in order (repeatable; on the command line it replaces a config
+    /// file's list): ethertype=0xHHHH (0x0600..=0xffff, drop that type), every=N (1..=1000000000, drop every
+    /// Nth packet), src-mac=XX:XX:XX:XX:XX:XX (drop frames from it). Each filter sees a port's frames both
+    /// ways, in and out, and counts per port. Ports then run through the input layer: IPv4 and ARP go to
+    /// the workers, other EtherTypes are counted as no_protocol
     #[arg(long = "filter", value_name = "SPEC", help_heading = "Input layer")]
     pub filters: Vec<String>,
-    /// Run each port's input path (rx, filters, demux) on its own thread pinned to this core (port i on
-    /// CORE + i, wrapping around the available cores), handing bursts to the workers over rings
+    /// Run each port's input path (rx, filters, demux) on its own thread pinned to this core, one of the
+    /// cores the process may run on (port i on the i-th allowed core from CORE, wrapping around), handing
+    /// bursts to the workers over rings; it puts the ports behind the input layer even without --filter
     #[arg(long, allow_negative_numbers = true, value_name = "CORE", help_heading = "Input layer")]
     pub input_thread: Option<i64>,
     /// TAP settings.
@@ -590,17 +593,20 @@ pub struct LatencyArgs {
     #[arg(long, value_name = "SPEC", default_value = "feth", value_parser = crate::portspec::parse_list)]
     pub port: crate::portspec::PortList,
     /// Open loop: send at this rate, in packets per second (250000, 250kpps, 1Mpps) or bits per second on
-    /// the wire (1Gbps), up to 50 Mpps (coordinated-omission corrected; the report says whether the pinger
-    /// held it); 0 = closed loop [default: 0]
+    /// the wire (1Gbps, each frame counted with its FCS, preamble and gap, 24 B more than --pkt-len), up to
+    /// 50 Mpps (coordinated-omission corrected; the report says whether the pinger held it); 0 (or 0pps) =
+    /// closed loop [default: 0]
     #[arg(long, allow_negative_numbers = true, value_name = "RATE")]
     pub rate: Option<String>,
     /// Write the percentile distribution as .hgrm text, in microseconds as the table and --plot.
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
-    /// Draw the percentile spectrum as an SVG, latency in microseconds as the table and --hgrm.
+    /// Draw the percentile spectrum as an SVG (whatever the file's name), latency in microseconds as the
+    /// table and --hgrm. Outputs are written after the run, which a failed one leaves as they were.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
-    /// Skip the bare rtrb two-ring ping-pong measured after the feth run for comparison.
+    /// Skip the bare rtrb two-ring ping-pong measured after the run for comparison (up to 2 s more; the
+    /// first 100 ms of each run, or a fifth of a shorter one, is a warm-up left out) [default: off]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub no_peer: Option<bool>,

@@ -349,47 +349,6 @@ pub fn create_output(flag: &str, path: &Path) -> Result<std::fs::File, AppError>
         .map_err(|e| AppError::usage(format!("invalid --{flag} {}: cannot create it: {e}", path.display())))
 }
 
-/// An output file opened for writing at the end of a run, its old contents kept until then ([`write_output`]).
-pub fn open_output(flag: &str, path: &Path) -> Result<std::fs::File, AppError> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| AppError::usage(format!("invalid --{flag} {}: cannot create it: {e}", path.display())))
-}
-
-/// Replaces what `f` (from [`open_output`]) holds with `bytes`.
-pub fn write_output(mut f: std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    f.set_len(0)?;
-    f.write_all(bytes)?;
-    f.flush()
-}
-
-/// Refuses two output flags given the same file: the second would write over the first.
-pub fn distinct_outputs(outputs: &[(&str, Option<&Path>)]) -> Result<(), AppError> {
-    let given: Vec<(&str, &Path)> = outputs.iter().filter_map(|(f, p)| p.map(|p| (*f, p))).collect();
-    for (i, (a, pa)) in given.iter().enumerate() {
-        if let Some((b, _)) = given[i + 1..].iter().find(|(_, pb)| same_file(pa, pb)) {
-            return Err(AppError::usage(format!(
-                "invalid --{b} {}: --{a} writes that file too; valid is a file of its own",
-                pa.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether two paths name one file: the same inode when both exist, else the same absolute path.
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
-        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
-    }
-}
-
 /// `--mtu` checked against 72..=max-mtu (1500 when unset, as a new feth interface has).
 pub fn mtu(value: Option<i64>, c: &FethConfig) -> Result<u32, AppError> {
     let v = value.unwrap_or(1500);

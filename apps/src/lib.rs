@@ -9,7 +9,7 @@
 //!   poll loops (io, mac, macswap, txonly, rxonly, flowgen, icmpecho), [`fwd::report`] the live line, the
 //!   testpmd-style table, the JSON object and the packet accounting;
 //! - [`latency`] (pinger and ponger across a feth pair, two real interfaces or two processes over shm, the
-//!   rtrb floor), [`hgrm`] and [`svg`] (its outputs);
+//!   rtrb floor), [`hgrm`] and [`svg`] (its outputs), [`output`] (files written when a run ends);
 //! - [`bench`](mod@bench): the standard scenarios in one run;
 //! - [`ports`] (feth pairs, null and TAP ports, lists mixing them with AF_PACKET, AF_XDP and shm ports),
 //!   [`frame`] (UDP, ARP and ICMP frames), [`capture`] (the pcap
@@ -43,6 +43,7 @@ mod hgrm;
 mod ifport;
 mod interrupt;
 mod latency;
+mod output;
 mod ports;
 mod portspec;
 mod stats;

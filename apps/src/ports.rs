@@ -478,15 +478,22 @@ fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize)
 }
 
 /// Puts every port of `set` behind the input layer: `dlil`'s filters attached in order, the input path on
-/// its own pinned thread when asked (port i on core `input_core + i`, wrapping around `available`).
+/// its own pinned thread when asked (port i on the i-th of the `allowed` cores from `input_core`, wrapping
+/// around).
 ///
 /// # Errors
 /// An input thread could not be started.
-pub fn through_input_layer(set: &mut PortSet, dlil: &DlilPlan, burst: usize, available: usize) -> Result<(), AppError> {
+pub fn through_input_layer(
+    set: &mut PortSet,
+    dlil: &DlilPlan,
+    burst: usize,
+    allowed: &[usize],
+) -> Result<(), AppError> {
+    let first = dlil.input_core.and_then(|c| allowed.iter().position(|&a| a == c));
     let ports: Vec<Box<dyn Port>> = set.ports.drain(..).collect();
     for (i, port) in ports.into_iter().enumerate() {
         let filters = dlil.filters.iter().map(|f| f.build()).collect();
-        let core = dlil.input_core.map(|c| (c + i) % available.max(1));
+        let core = first.map(|at| allowed[(at + i) % allowed.len()]);
         let wrapped = crate::ifport::IfPort::wrap(port, burst, filters, core, &set.pools)
             .map_err(|e| AppError::runtime(format!("cannot start the input thread of port {i}: {e}")))?;
         set.info[i].iface = Some(wrapped.handle().clone());

@@ -131,7 +131,9 @@ pub fn shm_role(
     let has_shm = list.iter().any(|p| matches!(p, PortSpec::Shm { .. }));
     match (has_shm, role) {
         (true, None) => Err("--port shm:PATH needs --role: valid is server or client".into()),
-        (false, Some(_)) => Err("--role applies to shm ports only: valid with --port shm:PATH".into()),
+        (false, Some(r)) => {
+            Err(format!("invalid --role {}: it applies to shm ports only; valid with --port shm:PATH", r.as_str()))
+        }
         _ => Ok(role),
     }
 }

@@ -62,7 +62,7 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
         (&["fwd", "--port", "tap", "--mtu", "2000"], &["mtu", "2000", "68..=1997"]),
         (&["fwd", "--filter", "every=0"], &["--filter", "every=0", "ethertype=0xHHHH"]),
         (&["fwd", "--filter", "vlan=3"], &["--filter", "vlan=3", "src-mac="]),
-        (&["fwd", "--input-thread", "999"], &["--input-thread", "999", "0..="]),
+        (&["fwd", "--input-thread", "999"], &["--input-thread", "999", "a core this process may run on (0"]),
         (&["fwd", "--port", "tap", "--tap-queues", "2", "--filter", "every=2"], &["--tap-queues", "2", "queue 0"]),
         (&["fwd", "--cores", "999"], &["--cores", "999", "--allow-shared-cores"]),
         (&["fwd", "--cores", "0"], &["--cores", "0"]),
@@ -254,6 +254,18 @@ fn tx_drop_injection_is_counted_by_reason() {
     assert_eq!(v["drops_total"], v["drops"]["expired"]);
     assert_eq!(v["accounting"]["unaccounted"], 0);
     assert_eq!(v["accounting"]["buffers_leaked"], 0);
+}
+
+/// A list flag on the command line replaces the config file's list, as every other flag does; the JSON
+/// gives filters as the flag takes them.
+#[test]
+fn a_filter_on_the_command_line_replaces_the_config_files_filters() {
+    let file = tmp("filters.toml");
+    std::fs::write(&file, "filter = [\"every=2\", \"ethertype=0x86dd\"]\nduration = 0.2\n").unwrap();
+    let v = json(&["fwd", "--config", file.to_str().unwrap(), "--json"]);
+    assert_eq!(v["settings"]["filters"], serde_json::json!(["every=2", "ethertype=0x86dd"]), "{v}");
+    let v = json(&["fwd", "--config", file.to_str().unwrap(), "--filter", "every=5", "--json"]);
+    assert_eq!(v["settings"]["filters"], serde_json::json!(["every=5"]), "{v}");
 }
 
 #[test]

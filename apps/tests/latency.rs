@@ -121,3 +121,36 @@ fn frames_that_crossed_without_their_fcs_or_trailer_are_warned_about() {
     let fit = json(&["latency", "--no-peer", "--fcs", "--trailer-length", "28", "--duration", "0.3", "--json"]);
     assert_eq!(fit["warnings"], serde_json::json!([]), "64 B frames leave room for both");
 }
+
+/// latency refuses, as fwd does, flags typed where they would change nothing: knobs missing the one they
+/// need, an AF_XDP mode without an AF_XDP port, and the pinger's settings on the ponger of another process.
+#[test]
+fn flags_that_would_change_nothing_are_refused() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["latency", "--tso-buf-size", "1024"], &["--tso-buf-size 1024", "valid with --tso"]),
+        (&["latency", "--qset-cnt", "2"], &["--qset-cnt 2", "--llink-cnt"]),
+        (&["latency", "--xdp-mode", "copy"], &["--xdp-mode copy", "AF_XDP port"]),
+        (
+            &["latency", "--port", "shm:/tmp/pktloop-none.sock", "--role", "client", "--rate", "1000"],
+            &["--rate 1000", "ponger"],
+        ),
+        (&["latency", "--role", "client"], &["--role client", "shm ports only"]),
+    ];
+    for (args, needles) in cases {
+        usage_error(args, needles);
+    }
+    // 0 with a unit is the closed loop too.
+    let out = stdout_ok(&["--rate", "0pps", "--duration", "0.2"]);
+    assert!(out.contains("closed loop"), "{out}");
+}
+
+/// A run that records no round trip fails saying why, and writes no histogram or plot of nothing.
+#[test]
+fn a_run_with_no_sample_writes_no_plot() {
+    let plot = tmp("nothing.svg");
+    let _ = std::fs::remove_file(&plot);
+    let o = latency(&["--tx-drops", "1", "--plot", plot.to_str().unwrap(), "--duration", "0.2", "--no-peer"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no round trip recorded"), "{}", stderr(&o));
+    assert!(!plot.exists(), "no plot of no samples");
+}

@@ -241,7 +241,10 @@ fn role_and_port_mistakes_are_one_line_usage_errors() {
     let path = tmp("mistakes.sock");
     let endpoint = format!("shm:{}", path.display());
     common::usage_error(&["fwd", "--port", &endpoint, "--duration", "1"], &["--port shm:PATH needs --role"]);
-    common::usage_error(&["fwd", "--role", "server", "--duration", "1"], &["--role applies to shm ports only"]);
+    common::usage_error(
+        &["fwd", "--role", "server", "--duration", "1"],
+        &["--role server", "applies to shm ports only"],
+    );
     common::usage_error(&["fwd", "--port", &endpoint, "--role", "client", "--duration", "1"], &["no shm server at"]);
     common::usage_error(&["fwd", "--port", "shm:", "--duration", "1"], &["a socket path after the colon"]);
 }

@@ -18,10 +18,20 @@ pub struct CorePlan {
     pub warning: Option<String>,
 }
 
+/// The ids of the cores this process may run on (its affinity mask), in order; core 0 where the mask
+/// cannot be read.
+pub fn allowed_cores() -> Vec<usize> {
+    let ids: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    if ids.is_empty() {
+        vec![0]
+    } else {
+        ids
+    }
+}
+
 /// Plans `workers` pinned workers over the cores this process may run on.
 pub fn plan(workers: usize) -> CorePlan {
-    let ids: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
-    let ids = if ids.is_empty() { vec![0] } else { ids };
+    let ids = allowed_cores();
     let cores = (0..workers).map(|i| ids[i % ids.len()]).collect();
     let warning = (workers > ids.len()).then(|| {
         format!(

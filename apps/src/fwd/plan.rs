@@ -126,7 +126,6 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
         None if traffic.finite() => Duration::from_secs(86_400),
         None => Duration::from_secs(5),
     };
-    let available = pktloop_engine::lcore::plan(1).available;
     let topology = a.topology.unwrap_or(Topology::Loop);
     let per_worker = if topology == Topology::Paired { 2 } else { 1 };
     let pairs = int_in("pairs", a.pairs.unwrap_or(1), 1, 64, "1..=64")? as usize;
@@ -144,7 +143,7 @@ pub fn resolve(a: &FwdArgs) -> Result<Plan, AppError> {
     if topology == Topology::Paired {
         check_pairs(a, &list, &tap)?;
     }
-    let dlil = dlil_plan(a, available)?;
+    let dlil = dlil_plan(a)?;
     if dlil.is_some() {
         check_single_queues(a, &list, &tap, tap_ports)?;
     }
@@ -436,22 +435,21 @@ fn check_single_queues(a: &FwdArgs, list: &[PortSpec], tap: &TapPlan, tap_ports:
     Ok(())
 }
 
-/// The valid values of `--input-thread` on a process that may run on `available` cores.
-pub fn input_cores(available: usize) -> String {
-    format!("a core this process may run on, 0..={}", available.saturating_sub(1))
+/// The valid values of `--input-thread`: the cores this process may run on (`allowed`).
+pub fn input_cores(allowed: &[usize]) -> String {
+    let ids: Vec<String> = allowed.iter().map(usize::to_string).collect();
+    format!("a core this process may run on ({})", ids.join(", "))
 }
 
 /// The input layer, checked: None when neither `--filter` nor `--input-thread` is given.
-fn dlil_plan(a: &FwdArgs, available: usize) -> Result<Option<DlilPlan>, AppError> {
+fn dlil_plan(a: &FwdArgs) -> Result<Option<DlilPlan>, AppError> {
     let filters = a.filters.iter().map(|f| FilterSpec::parse(f)).collect::<Result<Vec<_>, _>>()?;
     let input_core = match a.input_thread {
         None => None,
         Some(c) => {
-            if !(0..available as i64).contains(&c) {
-                return Err(AppError::usage(format!(
-                    "invalid --input-thread {c}: valid is {}",
-                    input_cores(available)
-                )));
+            let allowed = pktloop_engine::lcore::allowed_cores();
+            if !usize::try_from(c).is_ok_and(|c| allowed.contains(&c)) {
+                return Err(AppError::usage(format!("invalid --input-thread {c}: valid is {}", input_cores(&allowed))));
             }
             Some(c as usize)
         }

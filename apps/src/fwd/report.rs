@@ -540,7 +540,7 @@ fn accounting_lines(plan: &Plan, r: &Report) -> String {
         a.unaccounted
     );
     out += &format!(
-        "  sent {}, received {}, generator found the pool empty {} times, bad frames {}, icmpecho answered {} ignored {}\n",
+        "  sent {}, received {}, generator found the pool empty {} times, frames too short to rewrite (mac, macswap) {}, icmpecho answered {} ignored {}\n",
         a.sent, a.received, t.nombuf, t.bad_frame, t.answered, t.ignored
     );
     out += &format!("  buffers leaked after teardown: {}\n", r.leaked);
@@ -669,6 +669,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         },
         "hot_path_allocations": r.hot_allocations,
         "generator_pool_empty": t.nombuf,
+        // Frames mac and macswap could not rewrite (the ports' bad_frame drops are under drops).
         "bad_frames": t.bad_frame,
         "icmpecho": {"answered": t.answered, "ignored": t.ignored},
         "cycles_per_packet": cpp.map(|c| json!({"value": c.value, "method": c.method, "ghz": c.ghz})),

@@ -62,8 +62,7 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
     let port_count = plan.assign(&|_| ([0; 6], [0; 6])).port_count;
     let mut set = build_ports(plan, port_count)?;
     if let Some(dlil) = &plan.dlil {
-        let available = lcore::plan(1).available;
-        ports::through_input_layer(&mut set, dlil, plan.burst, available)?;
+        ports::through_input_layer(&mut set, dlil, plan.burst, &lcore::allowed_cores())?;
     }
     let info = set.info.clone();
     let assignment = plan.assign(&|i| (info[i].mac, info[i].peer_mac));

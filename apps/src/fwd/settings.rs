@@ -101,7 +101,7 @@ pub fn json(plan: &Plan) -> Value {
                 "ip": std::net::Ipv4Addr::from(plan.tap.ip).to_string(), "prefix": plan.tap.prefix},
         "xdp_mode": format!("{:?}", plan.xdp).to_lowercase(),
         "shm_role": plan.role.map(pktloop_pmd::shm::Role::as_str),
-        "filters": plan.dlil.as_ref().map(|d| d.filters.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>()),
+        "filters": plan.dlil.as_ref().map(|d| d.filters.iter().map(ToString::to_string).collect::<Vec<_>>()),
         "input_thread": plan.dlil.as_ref().and_then(|d| d.input_core),
     })
 }

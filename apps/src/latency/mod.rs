@@ -21,6 +21,7 @@ use pingpong::run_pingpong;
 use crate::cli::LatencyArgs;
 use crate::config;
 use crate::error::AppError;
+use crate::output::{self, LateOutput};
 use crate::portspec::PortSpec;
 use crate::{hgrm, svg};
 use hdrhistogram::Histogram;
@@ -164,7 +165,9 @@ fn new_hist() -> Histogram<u64> {
 /// `--rate` in packets per second for frames of `pkt_len` bytes (0: closed loop), as fwd's `--rate` is
 /// written.
 fn open_loop_rate(text: Option<&str>, pkt_len: usize) -> Result<u64, AppError> {
-    let Some(text) = text.filter(|t| t.trim() != "0") else { return Ok(0) };
+    // 0, with a unit or not (0pps, 0.0), is the closed loop.
+    let zero = |t: &str| t.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()).trim().parse() == Ok(0.0);
+    let Some(text) = text.filter(|t| !zero(t)) else { return Ok(0) };
     let bad = |why: &str| AppError::usage(format!("invalid --rate {text}: {why}; valid is {RATE_VALID}"));
     let pps = crate::gen::pace::Rate::parse(text).map_err(|why| bad(&why))?.pps(pkt_len as f64).round();
     if !(1.0..=50_000_000.0).contains(&pps) {
@@ -173,8 +176,46 @@ fn open_loop_rate(text: Option<&str>, pkt_len: usize) -> Result<u64, AppError> {
     Ok(pps as u64)
 }
 
+/// Refuses flags typed on the command line that would change nothing in this run, as fwd does: knobs
+/// that need another (TSO's buflet size, logical links' sets), an AF_XDP mode without an AF_XDP port, and
+/// the pinger's settings on a ponger for another process.
+fn check_flags_apply(a: &LatencyArgs) -> Result<(), AppError> {
+    let f = &a.run.feth;
+    let afxdp = a.port.0.iter().any(|p| matches!(p, crate::portspec::PortSpec::AfXdp { .. }));
+    let ponger = a.run.role == Some(crate::cli::RoleArg::Client);
+    let pinger_only = "the client is the ponger, which sends each frame back; valid on the server (the pinger)";
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let unused = [
+        (
+            "tso-buf-size",
+            f.tso_buf_size.map(|v| v.to_string()).filter(|_| !f.tso.unwrap_or(false)),
+            "it sizes TSO's buflets; valid with --tso",
+        ),
+        (
+            "qset-cnt",
+            f.qset_cnt.map(|v| v.to_string()).filter(|_| f.llink_cnt.unwrap_or(0) < 1),
+            "it sets each logical link's queue sets and there are none; valid with --llink-cnt 1",
+        ),
+        (
+            "xdp-mode",
+            a.run.xdp_mode.and_then(|v| crate::cli::choice_name(&v)).filter(|_| !afxdp),
+            "valid with an AF_XDP port (--port afxdp:IFNAME)",
+        ),
+        ("rate", a.rate.clone().filter(|_| ponger), pinger_only),
+        ("hgrm", path(&a.hgrm).filter(|_| ponger), pinger_only),
+        ("plot", path(&a.plot).filter(|_| ponger), pinger_only),
+        ("no-peer", a.no_peer.filter(|_| ponger).map(|v| v.to_string()), pinger_only),
+        ("pcap", path(&a.run.pcap).filter(|_| ponger), pinger_only),
+    ];
+    match a.run.first_typed(&unused) {
+        Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
+        None => Ok(()),
+    }
+}
+
 /// Checks the flags.
 pub fn resolve(a: &LatencyArgs) -> Result<LatencyPlan, AppError> {
+    check_flags_apply(a)?;
     let feth = config::feth_config(&a.run.feth)?;
     let duration = config::duration("duration", a.run.duration.unwrap_or(5.0), 86_400.0)?;
     if feth.queue_pairs() > 1 {
@@ -235,10 +276,9 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
         ("plot", a.plot.as_deref()),
         ("pcap", plan.pcap.as_ref().map(|c| c.path.as_path())),
     ];
-    config::distinct_outputs(&outputs)?;
-    // Opened (and checked) before the run, emptied only when written: a run that fails leaves them as they were.
-    let hgrm_out = a.hgrm.as_deref().map(|p| config::open_output("hgrm", p).map(|f| (p, f))).transpose()?;
-    let plot_out = a.plot.as_deref().map(|p| config::open_output("plot", p).map(|f| (p, f))).transpose()?;
+    output::distinct(&outputs)?;
+    let hgrm_out = a.hgrm.as_deref().map(|p| LateOutput::open("hgrm", p)).transpose()?;
+    let plot_out = a.plot.as_deref().map(|p| LateOutput::open("plot", p)).transpose()?;
     let (feth, leaked, pcap_written) = run_pingpong(&plan)?;
     let rate = SendRate::of(plan.rate, &feth);
     let peer = if plan.peer && !crate::interrupt::requested() {
@@ -246,14 +286,17 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
     } else {
         None
     };
-    // A file that cannot be written loses nothing else: the report is printed, then the first error.
+    // A file that cannot be written loses nothing else: the report is printed, then the first error. A run
+    // with no sample writes neither (it fails, saying why: see `outcome`), and leaves them as they were.
     let mut failed = pcap_written.as_ref().err().cloned();
-    let hgrm_written = hgrm_out.map(|(path, f)| {
-        config::write_output(f, hgrm::percentile_distribution(&feth.hist).as_bytes())
-            .map_err(|e| AppError::runtime(format!("cannot write --hgrm {}: {e}", path.display())))
+    let sampled = !feth.hist.is_empty();
+    let hgrm_written = hgrm_out.filter(|_| sampled).map(|out| {
+        let shown = out.path().display().to_string();
+        out.write(hgrm::percentile_distribution(&feth.hist).as_bytes())
+            .map_err(|e| AppError::runtime(format!("cannot write --hgrm {shown}: {e}")))
     });
     failed = failed.or(hgrm_written.and_then(Result::err));
-    let plot_written = plot_out.map(|(path, f)| {
+    let plot_written = plot_out.filter(|_| sampled).map(|out| {
         let label = format!("pktloop ping-pong across {}", plan.path());
         let mut series = vec![(label.as_str(), &feth.hist)];
         if let Some(p) = &peer {
@@ -265,8 +308,9 @@ pub fn main(a: &LatencyArgs) -> Result<(), AppError> {
             if plan.rate == 0 { "closed loop".to_owned() } else { format!("open loop at {} pps", plan.rate) },
             plan.feth.pool_mode.as_str()
         );
-        config::write_output(f, svg::percentile_spectrum(&title, &series).as_bytes())
-            .map_err(|e| AppError::runtime(format!("cannot write --plot {}: {e}", path.display())))
+        let shown = out.path().display().to_string();
+        out.write(svg::percentile_spectrum(&title, &series).as_bytes())
+            .map_err(|e| AppError::runtime(format!("cannot write --plot {shown}: {e}")))
     });
     failed = failed.or(plot_written.and_then(Result::err));
     let pcap_written = pcap_written.ok().flatten();
