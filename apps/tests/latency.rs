@@ -154,3 +154,15 @@ fn a_run_with_no_sample_writes_no_plot() {
     assert!(stderr(&o).contains("no round trip recorded"), "{}", stderr(&o));
     assert!(!plot.exists(), "no plot of no samples");
 }
+
+/// The feth knobs in force are in the table and the JSON, as fwd gives them.
+#[test]
+fn the_knobs_in_force_are_reported() {
+    let out = stdout_ok(&["--wmm", "--duration", "0.2"]);
+    assert!(out.contains("knobs: ") && out.contains("wmm true"), "{out}");
+    let v: Value = serde_json::from_str(&stdout_ok(&["--fcs", "--duration", "0.2", "--json"])).unwrap();
+    assert_eq!(
+        (v["settings"]["feth"]["fcs"].as_bool(), v["settings"]["feth"]["wmm"].as_bool()),
+        (Some(true), Some(false))
+    );
+}

@@ -128,13 +128,18 @@ pub fn lines(plan: &Plan) -> String {
     if let Some(c) = t.count {
         out += &format!(", count {c} per generator port");
     }
-    let knobs = feth_knobs(&plan.feth, plan.mtu);
+    out += &format!("\n  pairs {}, knobs: {}\n", plan.pairs, knobs_text(&plan.feth, plan.mtu));
+    out
+}
+
+/// The feth knobs `f` (and the MTU) as `flag value` pairs, for a table.
+pub fn knobs_text(f: &FethConfig, mtu: u32) -> String {
+    let knobs = feth_knobs(f, mtu);
     let all: Vec<String> = knobs
         .as_object()
         .into_iter()
         .flatten()
         .map(|(k, v)| format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_owned)))
         .collect();
-    out += &format!("\n  pairs {}, knobs: {}\n", plan.pairs, all.join(", "));
-    out
+    all.join(", ")
 }

@@ -398,6 +398,8 @@ fn to_json(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&Meas
     o.insert("unaccounted".into(), json!(m.sent as i64 - m.received as i64 - dropped as i64));
     o.insert("hot_path_allocations".into(), json!(m.hot_allocations));
     o.insert("pool".into(), json!({"mode": plan.feth.pool_mode.as_str(), "backing": m.backing}));
+    // The knobs in force, as fwd's settings give them (those of feth pairs; other ports take their pools').
+    o.insert("settings".into(), json!({"feth": crate::fwd::settings::feth_knobs(&plan.feth, plan.mtu)}));
     if let Some(p) = peer {
         o.insert("peer_rtrb".into(), Value::Object(percentiles_json(&p.hist)));
         let r = m.hist.value_at_quantile(0.5) as f64 / p.hist.value_at_quantile(0.5).max(1) as f64;
@@ -422,6 +424,7 @@ fn print_table(plan: &LatencyPlan, m: &Measured, rate: &SendRate, peer: Option<&
         m.backing,
         plan.duration.as_secs_f64()
     );
+    println!("  knobs: {}", crate::fwd::settings::knobs_text(&plan.feth, plan.mtu));
     print_percentiles(&m.hist, peer.map(|p| &p.hist));
     println!("  {}", rate_line(rate));
     println!("  {}", counts_line(plan.rate, m));
