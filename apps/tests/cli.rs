@@ -159,6 +159,9 @@ fn check_run(v: &Value, mode: &str, port: &str) {
     assert_eq!(by_reason, v["drops_total"].as_u64().unwrap());
     let a = &v["accounting"];
     assert_eq!(a["unaccounted"], 0, "every packet accounted for: {v}");
+    let at_teardown: u64 =
+        a["in_flight_dropped_by_reason"].as_object().unwrap().values().map(|d| d.as_u64().unwrap()).sum();
+    assert_eq!(at_teardown, a["in_flight_at_stop"].as_u64().unwrap(), "in flight at stop, each under its reason: {v}");
     assert_eq!(a["buffers_leaked"], 0, "every buffer back in its pool: {v}");
     assert!(["hugepage", "normal", "mixed"].contains(&v["pool"]["backing"].as_str().unwrap()));
     assert!(v["ports"].as_array().unwrap().iter().all(|p| p["name"].is_string()));

@@ -20,6 +20,9 @@ use std::time::Duration;
 pub struct Report {
     /// Seconds the workers ran.
     pub secs: f64,
+    /// Drops at teardown by reason: the packets in flight at stop (`detached` most often), which the ports'
+    /// figures, read at stop, do not hold.
+    pub teardown_drops: [u64; DropReason::COUNT],
     /// Seconds the rates are over: the generators' span when they stopped by themselves (--count, a
     /// finite --replay), so that start-up and the wait for the last frames do not dilute them; else
     /// [`Report::secs`].
@@ -539,6 +542,9 @@ fn accounting_lines(plan: &Plan, r: &Report) -> String {
         },
         a.unaccounted
     );
+    if a.in_flight_at_stop > 0 {
+        out += &format!("  in flight at stop, dropped at teardown: {}\n", drops_text(&r.teardown_drops));
+    }
     out += &format!(
         "  sent {}, received {}, generator found the pool empty {} times, frames too short to rewrite (mac, macswap) {}, icmpecho answered {} ignored {}\n",
         a.sent, a.received, t.nombuf, t.bad_frame, t.answered, t.ignored
@@ -663,7 +669,8 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         },
         "accounting": {
             "generated": a.generated, "consumed": a.consumed, "sent": a.sent, "received": a.received,
-            "dropped": a.dropped, "in_flight_at_stop": a.in_flight_at_stop, "left_in_workers": a.left_in_workers,
+            "dropped": a.dropped, "in_flight_at_stop": a.in_flight_at_stop,
+            "in_flight_dropped_by_reason": drops_json(&r.teardown_drops), "left_in_workers": a.left_in_workers,
             "from_outside": a.from_outside, "to_outside": a.to_outside, "unaccounted": a.unaccounted,
             "buffers_leaked": r.leaked,
         },

@@ -326,10 +326,14 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
     let after = snapshot(&info);
     let outside: Vec<bool> = (0..info.len()).map(|i| plan.faces_outside(i)).collect();
     let accounting = Accounting::settle(&outside, &totals, &port_stats, &after, stranded);
+    let (before, at_end) =
+        (crate::stats::drops_of(port_stats.iter().copied()), crate::stats::drops_of(after.iter().copied()));
+    let teardown_drops = std::array::from_fn(|i| at_end[i].saturating_sub(before[i]));
     let gen_secs = crate::stats::generation_secs(&counters);
     let finished = plan.traffic.finite() && !watched.stalled && totals.gens_done == generators;
     Ok(Report {
         secs,
+        teardown_drops,
         rate_secs: gen_secs.filter(|_| finished).and_then(|s| generators_span(s, &totals, generators)).unwrap_or(secs),
         totals,
         ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),
