@@ -385,6 +385,16 @@ fn replay(
     if trace.truncated > 0 {
         log::warn!("--replay {shown}: {} frames were cut short by the capture and go out as captured", trace.truncated);
     }
+    let (mean_len, longest) = frames_sent(&trace, &shown.to_string(), max_len)?;
+    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing, mean_len, longest }))
+}
+
+/// The mean and longest length of the frames of `trace` a port taking frames up to `max_len` sends; those
+/// it skips (too long, shorter than an Ethernet header) are warned about.
+///
+/// # Errors
+/// The port takes none of them.
+fn frames_sent(trace: &Trace, shown: &str, max_len: usize) -> Result<(f64, usize), AppError> {
     let sent = MIN_FRAME..=max_len;
     let Some(mean_len) = trace.mean_len_of(&sent) else {
         return Err(AppError::usage(format!(
@@ -408,8 +418,7 @@ fn replay(
              skipped"
         );
     }
-    let longest = trace.max_len_of(&sent);
-    Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing, mean_len, longest }))
+    Ok((mean_len, trace.max_len_of(&sent)))
 }
 
 #[cfg(test)]
