@@ -198,6 +198,26 @@ fn null_ports_of_a_list_behind_the_input_layer_are_forwarded() {
     assert_eq!(v["accounting"]["unaccounted"], 0, "{v}");
 }
 
+/// Behind the input layer the capture taps each port where bpf_tap would, at the port: frames out after
+/// the output filters, frames in before the input filters, so it agrees with the ports' counters.
+#[test]
+fn behind_the_input_layer_the_capture_records_what_crossed_each_port() {
+    for extra in [&[][..], &["--input-thread", "0", "--allow-shared-cores"]] {
+        let pcap = tmp("filtered.pcapng");
+        let mut args = vec!["fwd", "--mode", "txonly", "--count", "100", "--filter", "every=2", "--json", "--pcap"];
+        args.push(pcap.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let v = json(&args);
+        let c = read_pcapng(&pcap);
+        let count = |port: u32, dir: u32| c.frames.iter().filter(|f| f.port == port && f.is(dir)).count() as u64;
+        let (sent, received) =
+            (v["ports"][0]["tx_packets"].as_u64().unwrap(), v["ports"][1]["rx_packets"].as_u64().unwrap());
+        assert_eq!((sent, received), (50, 50), "the output filter drops every second of 100: {v}");
+        assert_eq!((count(0, OUTBOUND), count(1, INBOUND)), (sent, received), "{extra:?}");
+        assert_eq!(c.frames.len(), 100, "nothing else: {extra:?}");
+    }
+}
+
 #[test]
 fn fwd_json_over_modes_ports_and_pool_modes() {
     let runs: &[(&[&str], &str, &str, &str)] = &[

@@ -11,6 +11,7 @@ use crate::cli::PortKind;
 use crate::error::AppError;
 use crate::ports::{self, PortInfo, PortSet};
 use crate::stats::{LcoreCounters, Totals};
+use pktloop_engine::capture::Tapped;
 use pktloop_engine::dlil::FilterInfo;
 use pktloop_engine::lcore::{self, CorePlan, Lcore};
 use pktloop_engine::port::PortStats;
@@ -61,7 +62,17 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
     // The port count depends only on the port kind and topology.
     let port_count = plan.assign(&|_| ([0; 6], [0; 6])).port_count;
     let mut set = build_ports(plan, port_count)?;
+    let mut recorder = match &plan.pcap {
+        Some(spec) => {
+            let names = set.info.iter().map(|p| p.name.clone()).collect();
+            Some(Recorder::new(spec, config_max_frame(plan), names)?)
+        }
+        None => None,
+    };
     if let Some(dlil) = &plan.dlil {
+        if let Some(r) = recorder.as_mut() {
+            tap_at_the_ports(&mut set, r)?;
+        }
         ports::through_input_layer(&mut set, dlil, plan.burst, &lcore::allowed_cores())?;
     }
     let info = set.info.clone();
@@ -71,25 +82,31 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
         Some(ids) => CorePlan { cores: ids.clone(), available: crate::cores::allowed().len(), warning: None },
         None => lcore::plan(plan.cores),
     };
-    let mut recorder = match &plan.pcap {
-        Some(spec) => {
-            let names = info.iter().map(|p| p.name.clone()).collect();
-            Some(Recorder::new(spec, config_max_frame(plan), names)?)
-        }
-        None => None,
-    };
     let generators = assignment.jobs.iter().flatten().filter(|j| j.generates()).count() as u64;
     // A port's queues are run ports of their own; rates and counts are each port's.
     let per_port = if plan.port == PortKind::Feth { plan.feth.queue_pairs() } else { 1 };
     let gen_ports = assignment.generator_ports().div_ceil(per_port);
     let hot_before = pktloop_engine::hot::hot_allocations();
     let slots: Vec<Slot> = set.ports.drain(..).map(Some).collect();
-    let workers = spawn_workers(plan, (slots, &set.pools), &info, assignment, &core_plan, recorder.as_mut())?;
+    // Behind the input layer the ports tap their own frames; the workers tap them otherwise.
+    let worker_taps = recorder.as_mut().filter(|_| plan.dlil.is_none());
+    let workers = spawn_workers(plan, (slots, &set.pools), &info, assignment, &core_plan, worker_taps)?;
     let writer = match recorder {
         Some(r) => Some(r.start()?),
         None => None,
     };
     Ok(Started { set, info, core_plan, workers, writer, generators, gen_ports, hot_before })
+}
+
+/// Taps every port of `set` at the port itself, as `bpf_tap` in a driver: behind the input layer, frames
+/// in are recorded before the interface filters judge them and frames out after, so the capture holds
+/// what crossed the port.
+fn tap_at_the_ports(set: &mut PortSet, recorder: &mut Recorder) -> Result<(), AppError> {
+    let ports: Vec<Box<dyn pktloop_engine::Port>> = set.ports.drain(..).collect();
+    for (i, port) in ports.into_iter().enumerate() {
+        set.ports.push(Box::new(Tapped::new(port, recorder.tap()?, i as u16)));
+    }
+    Ok(())
 }
 
 /// Frames the run makes must fit the buffers of the ports that send them (the MTU alone allows more than

@@ -81,3 +81,57 @@ pub trait Port: Send {
     /// The pool the caller should allocate packets to send from.
     fn tx_pool(&self) -> &crate::pool::Pool;
 }
+
+/// A boxed port is a port: wrappers generic over their port (`capture::Tapped`) take one as they take a
+/// driver.
+impl<P: Port + ?Sized> Port for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        (**self).mac()
+    }
+
+    fn mtu(&self) -> u32 {
+        (**self).mtu()
+    }
+
+    fn rx_queues(&self) -> usize {
+        (**self).rx_queues()
+    }
+
+    fn tx_queues(&self) -> usize {
+        (**self).tx_queues()
+    }
+
+    #[inline]
+    fn rx_burst(&mut self, queue: usize, pkts: &mut PacketBurst, max: usize) -> usize {
+        (**self).rx_burst(queue, pkts, max)
+    }
+
+    #[inline]
+    fn tx_burst(&mut self, queue: usize, pkts: &mut PacketBurst) -> usize {
+        (**self).tx_burst(queue, pkts)
+    }
+
+    fn link(&self) -> LinkState {
+        (**self).link()
+    }
+
+    fn counters(&self) -> &std::sync::Arc<PortCounters> {
+        (**self).counters()
+    }
+
+    fn stats(&self) -> PortStats {
+        (**self).stats()
+    }
+
+    fn events(&self) -> &EventBus {
+        (**self).events()
+    }
+
+    fn tx_pool(&self) -> &crate::pool::Pool {
+        (**self).tx_pool()
+    }
+}
