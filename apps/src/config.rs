@@ -290,6 +290,33 @@ fn check_knob_pairs(a: &FethArgs, c: &FethConfig) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Flags that mean nothing without another, fwd's and latency's alike, as (flag, its value when given
+/// without the one it needs, why): TSO's buflet size without TSO, queue sets without logical links, an
+/// AF_XDP mode without an AF_XDP port (`afxdp`).
+pub fn needing_another(
+    f: &FethArgs,
+    xdp: Option<crate::cli::XdpModeArg>,
+    afxdp: bool,
+) -> [(&'static str, Option<String>, &'static str); 3] {
+    [
+        (
+            "tso-buf-size",
+            f.tso_buf_size.map(|v| v.to_string()).filter(|_| !f.tso.unwrap_or(false)),
+            "it sizes TSO's buflets; valid with --tso",
+        ),
+        (
+            "qset-cnt",
+            f.qset_cnt.map(|v| v.to_string()).filter(|_| f.llink_cnt.unwrap_or(0) < 1),
+            "it sets each logical link's queue sets and there are none; valid with --llink-cnt 1 or more",
+        ),
+        (
+            "xdp-mode",
+            xdp.and_then(|v| crate::cli::choice_name(&v)).filter(|_| !afxdp),
+            "valid with an AF_XDP port (--port afxdp:IFNAME)",
+        ),
+    ]
+}
+
 /// Packets per pool when `--pool-size` is not given: the feth default per crossing ring each port feeds
 /// (one per queue, one per pair of queues with RSS), so that more queues meet back-pressure, not empty
 /// pools.

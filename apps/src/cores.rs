@@ -80,19 +80,9 @@ fn ranges_text(ids: &[usize]) -> String {
 /// server, another process on the same machine, takes the first (the engine's default), so the two do not
 /// end up time-sharing one core. None for any other run.
 pub fn for_shm_client(role: Option<pktloop_pmd::shm::Role>, count: usize) -> Option<Vec<usize>> {
-    let allowed = allowed();
+    let allowed = pktloop_engine::lcore::allowed_cores();
     (role == Some(pktloop_pmd::shm::Role::Client) && count <= allowed.len())
         .then(|| allowed.iter().rev().take(count).copied().collect())
-}
-
-/// The core ids this process may run on.
-pub fn allowed() -> Vec<usize> {
-    let ids: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
-    if ids.is_empty() {
-        vec![0]
-    } else {
-        ids
-    }
 }
 
 #[cfg(test)]

@@ -189,7 +189,7 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
     let for_tap = "valid with a TAP port (--port tap)";
     let f = &a.run.feth;
     let (links, sets) = (f.llink_cnt.unwrap_or(0), f.qset_cnt.unwrap_or(i64::from(QSET_CNT_DEFAULT)));
-    let unused = [
+    let mut unused = vec![
         (
             "expiry-us",
             a.expiry_us.map(|v| v.to_string()).filter(|_| matches!(kind, GenKind::None | GenKind::Ping)),
@@ -211,19 +211,9 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
              afpacket, afxdp or shm",
         ),
         (
-            "xdp-mode",
-            a.run.xdp_mode.and_then(|v| crate::cli::choice_name(&v)).filter(|_| !afxdp),
-            "valid with an AF_XDP port (--port afxdp:IFNAME)",
-        ),
-        (
             "duration",
             a.run.duration.map(|v| v.to_string()).filter(|_| a.interactive.unwrap_or(false)),
             "at the prompt (-i), start and stop decide how long a run lasts; valid without -i",
-        ),
-        (
-            "qset-cnt",
-            f.qset_cnt.map(|v| v.to_string()).filter(|_| links < 1),
-            "it sets each logical link's queue sets and there are none; valid with --llink-cnt 1 or more",
         ),
         (
             "low-latency",
@@ -231,12 +221,8 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
             "the low-latency set is the second set of every logical link but the first; valid with --llink-cnt 2 \
              or more and --qset-cnt 2 or more",
         ),
-        (
-            "tso-buf-size",
-            f.tso_buf_size.map(|v| v.to_string()).filter(|_| !f.tso.unwrap_or(false)),
-            "it sizes TSO's buflets; valid with --tso",
-        ),
     ];
+    unused.extend(config::needing_another(f, a.run.xdp_mode, afxdp));
     match a.run.first_typed(&unused) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
         None => Ok(()),
@@ -288,7 +274,7 @@ fn workers(
     (feth_units, feth): (usize, &FethConfig),
 ) -> Result<(usize, Option<Vec<usize>>), AppError> {
     let product = config::queue_product(feth);
-    let allowed = crate::cores::allowed();
+    let allowed = pktloop_engine::lcore::allowed_cores();
     let available = allowed.len();
     let default_cores = match port {
         PortKind::Feth if 2 * feth_units <= available => 2 * feth_units,

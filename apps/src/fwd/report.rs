@@ -20,9 +20,6 @@ use std::time::Duration;
 pub struct Report {
     /// Seconds the workers ran.
     pub secs: f64,
-    /// Drops at teardown by reason: the packets in flight at stop (`detached` most often), which the ports'
-    /// figures, read at stop, do not hold.
-    pub teardown_drops: [u64; DropReason::COUNT],
     /// Seconds the rates are over: the generators' span when they stopped by themselves (--count, a
     /// finite --replay), so that start-up and the wait for the last frames do not dilute them; else
     /// [`Report::secs`].
@@ -195,7 +192,7 @@ impl Report {
 /// dropped under a reason (packets still in flight at stop are dropped as `detached` when the ports are
 /// destroyed) or left in a worker's burst buffer: `generated = consumed + drops + left`. Null ports create
 /// frames on rx and sink them on tx: `generated + rx = consumed + tx + drops + left`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accounting {
     /// Packets the application allocated.
     pub generated: u64,
@@ -207,8 +204,10 @@ pub struct Accounting {
     pub received: u64,
     /// Drops during the run, all reasons.
     pub dropped: u64,
-    /// Packets in flight at stop, dropped as detached when the ports were destroyed.
+    /// Packets in flight at stop, dropped when the ports were destroyed.
     pub in_flight_at_stop: u64,
+    /// Those by drop reason (`detached` most often): the ports' figures, read at stop, do not hold them.
+    pub in_flight_by_reason: [u64; DropReason::COUNT],
     /// Packets left in workers' burst buffers at stop (freed).
     pub left_in_workers: u64,
     /// Frames that came in from outside the run (null rx, the kernel, a peer process): received or bad.
@@ -227,6 +226,7 @@ impl Accounting {
         let sum = |s: &[PortStats], f: fn(&PortStats) -> u64| s.iter().map(f).sum::<u64>();
         let dropped = sum(run, PortStats::total_drops);
         let dropped_after = sum(after, PortStats::total_drops);
+        let (at_stop, at_end) = (drops_of(run.iter().copied()), drops_of(after.iter().copied()));
         let (sent, received) = (sum(run, |s| s.opackets), sum(run, |s| s.ipackets));
         let out = i128::from(t.consumed) + i128::from(dropped_after) + i128::from(left);
         let outer = |s: &[PortStats], f: fn(&PortStats) -> u64| {
@@ -241,6 +241,7 @@ impl Accounting {
             received,
             dropped,
             in_flight_at_stop: dropped_after - dropped,
+            in_flight_by_reason: std::array::from_fn(|i| at_end[i].saturating_sub(at_stop[i])),
             left_in_workers: left,
             from_outside: came_in,
             to_outside: went_out,
@@ -543,7 +544,7 @@ fn accounting_lines(plan: &Plan, r: &Report) -> String {
         a.unaccounted
     );
     if a.in_flight_at_stop > 0 {
-        out += &format!("  in flight at stop, dropped at teardown: {}\n", drops_text(&r.teardown_drops));
+        out += &format!("  in flight at stop, dropped at teardown: {}\n", drops_text(&a.in_flight_by_reason));
     }
     out += &format!(
         "  sent {}, received {}, generator found the pool empty {} times, frames too short to rewrite (mac, macswap) {}, icmpecho answered {} ignored {}\n",
@@ -670,7 +671,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
         "accounting": {
             "generated": a.generated, "consumed": a.consumed, "sent": a.sent, "received": a.received,
             "dropped": a.dropped, "in_flight_at_stop": a.in_flight_at_stop,
-            "in_flight_dropped_by_reason": drops_json(&r.teardown_drops), "left_in_workers": a.left_in_workers,
+            "in_flight_dropped_by_reason": drops_json(&a.in_flight_by_reason), "left_in_workers": a.left_in_workers,
             "from_outside": a.from_outside, "to_outside": a.to_outside, "unaccounted": a.unaccounted,
             "buffers_leaked": r.leaked,
         },

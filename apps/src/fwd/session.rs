@@ -79,7 +79,7 @@ pub fn start(plan: &Plan) -> Result<Started, AppError> {
     let assignment = plan.assign(&|i| (info[i].mac, info[i].peer_mac));
     check_frame_room(plan, &assignment, &set)?;
     let core_plan = match &plan.core_ids {
-        Some(ids) => CorePlan { cores: ids.clone(), available: crate::cores::allowed().len(), warning: None },
+        Some(ids) => CorePlan { cores: ids.clone(), available: lcore::allowed_cores().len(), warning: None },
         None => lcore::plan(plan.cores),
     };
     let generators = assignment.jobs.iter().flatten().filter(|j| j.generates()).count() as u64;
@@ -343,14 +343,10 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
     let after = snapshot(&info);
     let outside: Vec<bool> = (0..info.len()).map(|i| plan.faces_outside(i)).collect();
     let accounting = Accounting::settle(&outside, &totals, &port_stats, &after, stranded);
-    let (before, at_end) =
-        (crate::stats::drops_of(port_stats.iter().copied()), crate::stats::drops_of(after.iter().copied()));
-    let teardown_drops = std::array::from_fn(|i| at_end[i].saturating_sub(before[i]));
     let gen_secs = crate::stats::generation_secs(&counters);
     let finished = plan.traffic.finite() && !watched.stalled && totals.gens_done == generators;
     Ok(Report {
         secs,
-        teardown_drops,
         rate_secs: gen_secs.filter(|_| finished).and_then(|s| generators_span(s, &totals, generators)).unwrap_or(secs),
         totals,
         ports: info.iter().map(|p| p.name.clone()).zip(port_stats).collect(),

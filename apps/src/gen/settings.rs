@@ -80,34 +80,49 @@ pub struct GivenFields {
     pub dst_port: Option<FieldRange>,
 }
 
+/// How one address or port flag's values are read, and what it takes, for its error.
+type FieldValue = (fn(&str) -> Option<u64>, &'static str);
+
+/// The address and port flags, in the order of [`GivenFields::all`].
+const FIELD_FLAGS: [&str; 6] = ["src-mac", "dst-mac", "src-ip", "dst-ip", "src-port", "dst-port"];
+
 impl GivenFields {
     fn parse(g: &GenArgs) -> Result<GivenFields, AppError> {
-        let field = |flag: &'static str, v: &Option<String>, parse: fn(&str) -> Option<u64>, valid: &str| {
-            v.as_deref()
-                .map(|text| {
-                    FieldRange::parse(text, parse)
-                        .map_err(|why| AppError::usage(format!("invalid --{flag} {text}: {why}; valid is {valid}")))
-                })
-                .transpose()
-        };
         let mac = "XX:XX:XX:XX:XX:XX (or XX-XX-XX-XX-XX-XX) or a range XX:XX:XX:XX:XX:XX-XX:XX:XX:XX:XX:XX";
         let ip = "an IPv4 address A.B.C.D or a range A.B.C.D-A.B.C.D";
         let port = "0..=65535 or a range P-P";
-        Ok(GivenFields {
-            src_mac: field("src-mac", &g.src_mac, flows::mac_value, mac)?,
-            dst_mac: field("dst-mac", &g.dst_mac, flows::mac_value, mac)?,
-            src_ip: field("src-ip", &g.src_ip, flows::ip_value, ip)?,
-            dst_ip: field("dst-ip", &g.dst_ip, flows::ip_value, ip)?,
-            src_port: field("src-port", &g.src_port, flows::port_value, port)?,
-            dst_port: field("dst-port", &g.dst_port, flows::port_value, port)?,
-        })
+        let values: [FieldValue; 6] = [
+            (flows::mac_value, mac),
+            (flows::mac_value, mac),
+            (flows::ip_value, ip),
+            (flows::ip_value, ip),
+            (flows::port_value, port),
+            (flows::port_value, port),
+        ];
+        let mut parsed = [None; 6];
+        for (i, text) in GivenFields::texts(g).into_iter().enumerate() {
+            let (value, valid) = values[i];
+            parsed[i] = text
+                .map(|text| {
+                    FieldRange::parse(text, value).map_err(|why| {
+                        AppError::usage(format!("invalid --{} {text}: {why}; valid is {valid}", FIELD_FLAGS[i]))
+                    })
+                })
+                .transpose()?;
+        }
+        let [src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port] = parsed;
+        Ok(GivenFields { src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port })
+    }
+
+    /// The address and port flags' values as given, in the order of [`FIELD_FLAGS`].
+    fn texts(g: &GenArgs) -> [Option<&str>; 6] {
+        [&g.src_mac, &g.dst_mac, &g.src_ip, &g.dst_ip, &g.src_port, &g.dst_port].map(|t| t.as_deref())
     }
 
     /// The address and port flags as given (`--src-ip 198.18.0.1`), in the order of [`GivenFields::all`].
     fn given_texts(g: &GenArgs) -> [Option<String>; 6] {
-        let flags = ["src-mac", "dst-mac", "src-ip", "dst-ip", "src-port", "dst-port"];
-        let texts = [&g.src_mac, &g.dst_mac, &g.src_ip, &g.dst_ip, &g.src_port, &g.dst_port];
-        std::array::from_fn(|i| texts[i].as_ref().map(|t| format!("--{} {t}", flags[i])))
+        let texts = GivenFields::texts(g);
+        std::array::from_fn(|i| texts[i].map(|t| format!("--{} {t}", FIELD_FLAGS[i])))
     }
 
     /// The first address or port flag given, with its value.

@@ -180,33 +180,18 @@ fn open_loop_rate(text: Option<&str>, pkt_len: usize) -> Result<u64, AppError> {
 /// that need another (TSO's buflet size, logical links' sets), an AF_XDP mode without an AF_XDP port, and
 /// the pinger's settings on a ponger for another process.
 fn check_flags_apply(a: &LatencyArgs) -> Result<(), AppError> {
-    let f = &a.run.feth;
     let afxdp = a.port.0.iter().any(|p| matches!(p, crate::portspec::PortSpec::AfXdp { .. }));
     let ponger = a.run.role == Some(crate::cli::RoleArg::Client);
     let pinger_only = "the client is the ponger, which sends each frame back; valid on the server (the pinger)";
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    let unused = [
-        (
-            "tso-buf-size",
-            f.tso_buf_size.map(|v| v.to_string()).filter(|_| !f.tso.unwrap_or(false)),
-            "it sizes TSO's buflets; valid with --tso",
-        ),
-        (
-            "qset-cnt",
-            f.qset_cnt.map(|v| v.to_string()).filter(|_| f.llink_cnt.unwrap_or(0) < 1),
-            "it sets each logical link's queue sets and there are none; valid with --llink-cnt 1",
-        ),
-        (
-            "xdp-mode",
-            a.run.xdp_mode.and_then(|v| crate::cli::choice_name(&v)).filter(|_| !afxdp),
-            "valid with an AF_XDP port (--port afxdp:IFNAME)",
-        ),
+    let mut unused = config::needing_another(&a.run.feth, a.run.xdp_mode, afxdp).to_vec();
+    unused.extend([
         ("rate", a.rate.clone().filter(|_| ponger), pinger_only),
         ("hgrm", path(&a.hgrm).filter(|_| ponger), pinger_only),
         ("plot", path(&a.plot).filter(|_| ponger), pinger_only),
         ("no-peer", a.no_peer.filter(|_| ponger).map(|v| v.to_string()), pinger_only),
         ("pcap", path(&a.run.pcap).filter(|_| ponger), pinger_only),
-    ];
+    ]);
     match a.run.first_typed(&unused) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
         None => Ok(()),

@@ -222,7 +222,7 @@ impl AfXdpPort {
         // The sockets' binding decides zero-copy whatever attached the program: a zero-copy socket under a
         // generic program is still the driver's to fill.
         port.mode = match attach {
-            _ if socket::is_zero_copy(port.queues[0].fd()) => XdpMode::ZeroCopy,
+            _ if socket::zero_copy(port.queues[0].fd()).unwrap_or(false) => XdpMode::ZeroCopy,
             XdpAttach::Generic => XdpMode::Generic,
             XdpAttach::Driver => XdpMode::Copy,
         };
@@ -415,7 +415,9 @@ impl Drop for AfXdpPort {
         let stuck: u32 = self.queues.iter().map(Queue::in_flight).sum();
         // The sockets say whether the driver took the UMEM, not `mode`: a port whose opening failed part
         // way, or whose program only attached generically, may have bound zero-copy sockets all the same.
-        let zero_copy = self.queues.iter().any(|q| socket::may_be_zero_copy(q.fd()));
+        // A socket whose options cannot be read is taken to be zero-copy: its buffers are then never given
+        // back while a driver may hold them.
+        let zero_copy = self.queues.iter().any(|q| socket::zero_copy(q.fd()).unwrap_or(true));
         self.queues.clear();
         if stuck == 0 && !zero_copy {
             // SAFETY: every socket over the UMEM is closed (`queues` just dropped), none of them zero-copy;

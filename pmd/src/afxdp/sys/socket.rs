@@ -125,19 +125,14 @@ pub fn bind(fd: &OwnedFd, ifindex: u32, queue: u32, how: Bind) -> io::Result<()>
     check(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_xdp).cast(), len) }).map(drop)
 }
 
-/// Whether the socket may be zero-copy: true unless the kernel says it is not (a socket whose options
-/// cannot be read is taken to be, so that its buffers are never given back while a driver may hold them).
-pub fn may_be_zero_copy(fd: &OwnedFd) -> bool {
+/// Whether the socket's frames move without a copy (the driver took the UMEM), as the kernel says.
+///
+/// # Errors
+/// The socket's options could not be read.
+pub fn zero_copy(fd: &OwnedFd) -> io::Result<bool> {
     // SAFETY: xdp_options is one integer.
-    let options = unsafe { getsockopt::<libc::xdp_options>(fd, libc::XDP_OPTIONS) };
-    !options.is_ok_and(|o| o.flags & libc::XDP_OPTIONS_ZEROCOPY == 0)
-}
-
-/// Whether the socket's frames move without a copy (the driver took the UMEM).
-pub fn is_zero_copy(fd: &OwnedFd) -> bool {
-    // SAFETY: xdp_options is one integer.
-    let options = unsafe { getsockopt::<libc::xdp_options>(fd, libc::XDP_OPTIONS) };
-    options.is_ok_and(|o| o.flags & libc::XDP_OPTIONS_ZEROCOPY != 0)
+    let options = unsafe { getsockopt::<libc::xdp_options>(fd, libc::XDP_OPTIONS) }?;
+    Ok(options.flags & libc::XDP_OPTIONS_ZEROCOPY != 0)
 }
 
 /// Asks the kernel to go on sending what the tx ring holds (one call per burst). Transient refusals
