@@ -150,6 +150,19 @@ fn imix_and_size_mixes_keep_their_proportions_and_the_report_gives_mean_and_wire
 }
 
 #[test]
+fn frames_that_carry_their_fcs_count_it_once_on_the_wire() {
+    // feth's --fcs appends the FCS: a 60-byte frame arrives as 64 bytes and takes 84 on the wire, as
+    // without it (the FCS was counted again on top, 88).
+    let v = json(&["fwd", "--mode", "txonly", "--pkt-len", "60", "--fcs", "--count", "2000", "--json"]);
+    let (packets, bytes, secs) = (u(&v, "/packets") as f64, u(&v, "/bytes") as f64, f(&v, "/rate_seconds"));
+    assert_eq!(bytes, 64.0 * packets, "the frames arrive with their FCS");
+    assert!((f(&v, "/wire_gbps") - 84.0 * packets * 8.0 / secs / 1e9).abs() < 1e-6, "{}", v["wire_gbps"]);
+    let o = pktloop(&["fwd", "--mode", "txonly", "--pkt-len", "60", "--fcs", "--count", "2000"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("on the wire (+20 B each)"), "{text}");
+}
+
+#[test]
 fn flows_cover_the_ranges_with_valid_checksums() {
     let pcap = tmp("flows.pcap");
     let v = json(&[

@@ -27,7 +27,7 @@ pub fn main(args: &FwdArgs) -> Result<(), AppError> {
     if args.interactive.unwrap_or(false) {
         return interactive::main(plan);
     }
-    let live = Live::new(plan.json);
+    let live = Live::new(&plan);
     let r = run(&plan, Some(&live))?;
     if plan.json {
         println!("{}", report::json(&plan, &r));

@@ -8,7 +8,7 @@ use crate::filters::FilterSpec;
 use crate::frame;
 use crate::gen::flows::{FieldRange, FlowCursor, FlowOrder, FlowSpec};
 use crate::gen::maker::{test_frame, FrameMaker};
-use crate::gen::pace::Pacer;
+use crate::gen::pace::{Pacer, FCS_LEN, WIRE_OVERHEAD};
 use crate::gen::player::Player;
 use crate::gen::settings::{GenKind, Traffic};
 use crate::gen::{DialHold, Quota, RateDial};
@@ -542,6 +542,23 @@ impl Plan {
             PortKind::Feth => false,
             PortKind::Null | PortKind::Tap => true,
             PortKind::List => self.spec_of(index).is_some_and(PortSpec::faces_outside),
+        }
+    }
+
+    /// Bytes each counted frame takes on the wire beyond its length: [`WIRE_OVERHEAD`], less the FCS when
+    /// the frames carry theirs already (`--fcs` on ports that are all feth pairs, which append it). In a
+    /// list mixing feth pairs with other ports under `--fcs`, the feth frames' FCS is counted twice: a
+    /// per-frame look would cost the hot path for a figure of a test setup.
+    pub fn wire_overhead(&self) -> usize {
+        let all_feth = match self.port {
+            PortKind::Feth => true,
+            PortKind::List => self.list.iter().all(|p| *p == PortSpec::Feth),
+            PortKind::Null | PortKind::Tap => false,
+        };
+        if self.feth.fcs && all_feth {
+            WIRE_OVERHEAD - FCS_LEN
+        } else {
+            WIRE_OVERHEAD
         }
     }
 

@@ -170,14 +170,15 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
 }
 
 impl Report {
-    /// The rates of the plan's figure of merit over the run.
-    pub fn rates(&self) -> Rates {
-        Rates::of(self.totals.packets, self.totals.bytes, self.rate_secs)
+    /// The rates of the plan's figure of merit over the run, each frame taking `wire_overhead` bytes on
+    /// the wire beyond its length ([`Plan::wire_overhead`]).
+    pub fn rates(&self, wire_overhead: usize) -> Rates {
+        Rates::of(self.totals.packets, self.totals.bytes, self.rate_secs, wire_overhead)
     }
 
     /// Million packets per second (of the plan's figure of merit).
     pub fn mpps(&self) -> f64 {
-        self.rates().mpps
+        self.rates(WIRE_OVERHEAD).mpps
     }
 
     /// Drops by reason over all ports.
@@ -257,20 +258,21 @@ pub struct Rates {
     pub mpps: f64,
     /// Gigabits per second of frame bytes.
     pub gbps: f64,
-    /// Gigabits per second on the wire: each frame with its FCS, preamble and gap ([`WIRE_OVERHEAD`]).
+    /// Gigabits per second on the wire: each frame with its FCS, preamble and gap ([`Plan::wire_overhead`]).
     pub wire_gbps: f64,
     /// Mean frame length in bytes (0 without packets).
     pub mean_len: f64,
 }
 
 impl Rates {
-    /// The rates of `packets` packets of `bytes` frame bytes in `secs` seconds.
-    pub fn of(packets: u64, bytes: u64, secs: f64) -> Rates {
+    /// The rates of `packets` packets of `bytes` frame bytes in `secs` seconds, each frame taking
+    /// `wire_overhead` bytes on the wire beyond its length.
+    pub fn of(packets: u64, bytes: u64, secs: f64, wire_overhead: usize) -> Rates {
         let secs = secs.max(f64::MIN_POSITIVE);
         Rates {
             mpps: packets as f64 / secs / 1e6,
             gbps: bytes as f64 * 8.0 / secs / 1e9,
-            wire_gbps: (bytes + WIRE_OVERHEAD as u64 * packets) as f64 * 8.0 / secs / 1e9,
+            wire_gbps: (bytes + wire_overhead as u64 * packets) as f64 * 8.0 / secs / 1e9,
             mean_len: if packets == 0 { 0.0 } else { bytes as f64 / packets as f64 },
         }
     }
@@ -282,13 +284,16 @@ impl Rates {
 pub struct Live {
     to_stderr: bool,
     tty: bool,
+    /// Bytes each frame takes on the wire beyond its length ([`Plan::wire_overhead`]).
+    wire_overhead: usize,
 }
 
 impl Live {
-    /// A live printer for a run whose stdout is JSON or not.
-    pub fn new(json: bool) -> Live {
+    /// A live printer for `plan`'s run (whose stdout is JSON or not).
+    pub fn new(plan: &Plan) -> Live {
+        let json = plan.json;
         let tty = if json { std::io::stderr().is_terminal() } else { std::io::stdout().is_terminal() };
-        Live { to_stderr: json, tty }
+        Live { to_stderr: json, tty, wire_overhead: plan.wire_overhead() }
     }
 
     fn emit(&self, s: &str) {
@@ -303,7 +308,7 @@ impl Live {
     }
 
     /// One interval's line: the run's figure with its mean frame size and bit rates (frame bytes, and on
-    /// the wire with its FCS, preamble and gap, [`WIRE_OVERHEAD`] B per frame), then each port's rx and tx,
+    /// the wire with its FCS, preamble and gap, [`Plan::wire_overhead`]), then each port's rx and tx,
     /// then the drops.
     pub fn line(
         &self,
@@ -324,7 +329,7 @@ impl Live {
             let rate = |n: u64| n as f64 / secs / 1e6;
             per_port.push(format!("{} rx {:.3} tx {:.3}", info.name, rate(s.ipackets), rate(s.opackets)));
         }
-        let rate = Rates::of(t1.packets - t0.packets, t1.bytes - t0.bytes, secs);
+        let rate = Rates::of(t1.packets - t0.packets, t1.bytes - t0.bytes, secs, self.wire_overhead);
         self.emit(&format!(
             "[{:>5.1}s] {:>8.3} Mpps {:>7.3} Gbit/s ({:.3} on the wire, mean {:.0} B) | {} Mpps | drops {}",
             at.as_secs_f64(),
@@ -478,15 +483,16 @@ fn rate_span(r: &Report) -> String {
 /// The run's rate, and what the generators made.
 fn rate_lines(plan: &Plan, r: &Report) -> String {
     let (t, mut out) = (&r.totals, String::new());
-    let rates = r.rates();
+    let rates = r.rates(plan.wire_overhead());
     out += &format!(
-        "  {} {} in {}: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+{WIRE_OVERHEAD} B each), mean {:.1} B\n",
+        "  {} {} in {}: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+{} B each), mean {:.1} B\n",
         thousands(t.packets),
         plan.counted_as(),
         rate_span(r),
         rates.mpps,
         rates.gbps,
         rates.wire_gbps,
+        plan.wire_overhead(),
         rates.mean_len
     );
     if let Some(g) = r.generators(plan) {
@@ -625,7 +631,7 @@ pub fn json(plan: &Plan, r: &Report) -> Value {
     let by_reason = drops_json(&drops);
     let ports: Vec<Value> = r.ports.iter().enumerate().map(|(i, (name, s))| port_json(r, i, name, s)).collect();
     let t = &r.totals;
-    let rates = r.rates();
+    let rates = r.rates(plan.wire_overhead());
     let cpp = cycles_per_packet(t, r.cores.len(), r.secs);
     let a = &r.accounting;
     json!({

@@ -11,6 +11,10 @@ const PS_PER_S: f64 = 1e12;
 /// so 10 Gbit/s carries 14.88 Mpps of them.
 pub const WIRE_OVERHEAD: usize = 24;
 
+/// Bytes of an Ethernet FCS: part of [`WIRE_OVERHEAD`], unless the frames counted carry theirs (feth's
+/// `--fcs` appends it), when it is in their length already.
+pub const FCS_LEN: usize = 4;
+
 /// A rate as asked: packets per second, or bits per second on the wire.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rate {
