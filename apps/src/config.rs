@@ -290,6 +290,38 @@ fn check_knob_pairs(a: &FethArgs, c: &FethConfig) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The feth knobs that act on a feth pair only (its crossing rings, offloads, tx and rx behaviours), as
+/// (flag, its value when given, why) when `feth_pair` is false: null, TAP, shm ports and real interfaces
+/// take the pool knobs only. Switches count as given when on (`--fcs=off` asks for what every port does).
+pub fn feth_pair_only(f: &FethArgs, feth_pair: bool) -> Vec<(&'static str, Option<String>, &'static str)> {
+    if feth_pair {
+        return Vec::new();
+    }
+    let on = |v: Option<bool>| v.filter(|&on| on).map(|_| "on".to_owned());
+    let number = |v: Option<i64>| v.map(|v| v.to_string());
+    let why = "a feth pair's knob, and no port of this run is one; valid with --port feth";
+    [
+        ("ring-size", number(f.ring_size)),
+        ("rss", on(f.rss)),
+        ("wmm", on(f.wmm)),
+        ("fcs", on(f.fcs)),
+        ("hwcsum", on(f.hwcsum)),
+        ("trailer-length", number(f.trailer_length)),
+        ("user-access", number(f.user_access)),
+        ("adv-interval-ms", number(f.adv_interval_ms)),
+        ("tx-drops", number(f.tx_drops)),
+        ("tx-exp-policy", number(f.tx_exp_policy)),
+        ("tx-completion", f.tx_completion.and_then(|v| crate::cli::choice_name(&v))),
+        ("rx-full", f.rx_full.and_then(|v| crate::cli::choice_name(&v))),
+        ("lro", on(f.lro)),
+        ("tso", on(f.tso)),
+        ("llink-cnt", number(f.llink_cnt)),
+    ]
+    .into_iter()
+    .map(|(flag, value)| (flag, value, why))
+    .collect()
+}
+
 /// Flags that mean nothing without another, fwd's and latency's alike, as (flag, its value when given
 /// without the one it needs, why): TSO's buflet size without TSO, queue sets without logical links, an
 /// AF_XDP mode without an AF_XDP port (`afxdp`).

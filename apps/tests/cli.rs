@@ -97,6 +97,15 @@ fn every_error_class_exits_2_with_one_line_naming_flag_value_and_range() {
     usage_error(&["fwd", "--rxq", "9"], &["--rxq 9", "1..=8"]);
     usage_error(&["fwd", "--pairs", "65"], &["--pairs 65", "1..=64"]);
     usage_error(&["fwd", "--port", "null", "--rxq", "2"], &["--rxq 2", "--port feth"]);
+    // A feth pair's own knobs on ports that are none: the run would go on without them, and its settings
+    // would say they were on. Switches turned off ask for nothing.
+    for knob in [&["--tx-drops", "2"][..], &["--fcs"], &["--ring-size", "64"], &["--rx-full", "drop"], &["--tso"]] {
+        let value = knob.get(1).copied().unwrap_or("on");
+        let args = [&["fwd", "--port", "null", "--duration", "0.1"], knob].concat();
+        usage_error(&args, &[&format!("invalid {} {value}", knob[0]), "valid with --port feth"]);
+    }
+    let o = pktloop(&["fwd", "--port", "null", "--fcs=off", "--duration", "0.1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
     usage_error(&["latency", "--rxq", "2"], &["--rxq 2", "valid is 1"]);
     usage_error(&["fwd", "--topology", "paired", "--cores", "2", "--allow-shared-cores"], &["--topology paired"]);
 }

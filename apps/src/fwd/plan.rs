@@ -223,6 +223,7 @@ fn check_flags_apply(a: &FwdArgs, port: PortKind, kind: GenKind) -> Result<(), A
         ),
     ];
     unused.extend(config::needing_another(f, a.run.xdp_mode, afxdp));
+    unused.extend(config::feth_pair_only(f, listed(|p| *p == PortSpec::Feth)));
     match a.run.first_typed(&unused) {
         Some((flag, value, why)) => Err(AppError::usage(format!("invalid --{flag} {value} in this run: {why}"))),
         None => Ok(()),

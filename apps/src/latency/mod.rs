@@ -185,6 +185,7 @@ fn check_flags_apply(a: &LatencyArgs) -> Result<(), AppError> {
     let pinger_only = "the client is the ponger, which sends each frame back; valid on the server (the pinger)";
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
     let mut unused = config::needing_another(&a.run.feth, a.run.xdp_mode, afxdp).to_vec();
+    unused.extend(config::feth_pair_only(&a.run.feth, a.port.single_kind() == Some(&crate::portspec::PortSpec::Feth)));
     unused.extend([
         ("rate", a.rate.clone().filter(|_| ponger), pinger_only),
         ("hgrm", path(&a.hgrm).filter(|_| ponger), pinger_only),
