@@ -73,6 +73,11 @@ fn numbers_beyond_their_type_and_non_settings_in_files_get_the_one_line_message(
     std::fs::write(&help, "help = true\n").unwrap();
     usage_error(&["fwd", "--config", help.to_str().unwrap()], &["key `help` is not a setting"]);
     usage_error(&["bench", "--filter", "no-such-scenario"], &["--filter no-such-scenario", "no scenario"]);
+    // A refused run leaves the results of the last one as they were (the file was emptied, then removed).
+    let kept = tmp("kept-bench.json");
+    std::fs::write(&kept, "{\"last\": 1}\n").unwrap();
+    usage_error(&["bench", "--filter", "tpyo", "--out", kept.to_str().unwrap()], &["--filter tpyo"]);
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "{\"last\": 1}\n");
 }
 
 #[test]

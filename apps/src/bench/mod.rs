@@ -14,7 +14,6 @@ use crate::error::AppError;
 use pktloop_engine::lcore;
 use pktloop_engine::mem::Prefer;
 use serde_json::{json, Value};
-use std::io::Write;
 use std::time::Duration;
 
 /// One result row.
@@ -95,7 +94,8 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
             "bench runs two-core scenarios but {available} core exists; valid is --allow-shared-cores to share it"
         )));
     }
-    let mut out_file = crate::config::create_output("out", &a.out)?;
+    // Written at the end: a run that fails, or a filter that selects nothing, leaves the file as it was.
+    let out_file = crate::output::LateOutput::open("out", &a.out)?;
     let prefer = crate::config::prefer(a.memory);
     let mut suite =
         Suite { secs, prefer, available, filter: a.filter.as_deref(), rows: Vec::new(), skipped: Vec::new() };
@@ -105,8 +105,6 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
     latency::rows(&mut suite)?;
     if suite.rows.is_empty() && suite.skipped.is_empty() && !crate::interrupt::requested() {
         // Nothing ran: an empty table and file would look like a result.
-        drop(out_file);
-        let _ = std::fs::remove_file(&a.out);
         return Err(AppError::usage(format!(
             "invalid --filter {}: no scenario's name contains it; valid is a part of a name `pktloop bench` prints \
              (ring, pool, feth, null, scaling, latency, ...)",
@@ -121,7 +119,7 @@ pub fn main(a: &BenchArgs) -> Result<(), AppError> {
     });
     let text = serde_json::to_string_pretty(&out).map_err(|e| AppError::runtime(e.to_string()))?;
     out_file
-        .write_all((text + "\n").as_bytes())
+        .write((text + "\n").as_bytes())
         .map_err(|e| AppError::runtime(format!("cannot write --out {}: {e}", a.out.display())))?;
     println!("wrote {}", a.out.display());
     Ok(())
