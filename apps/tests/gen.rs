@@ -564,3 +564,18 @@ fn ctrl_c_at_the_prompt_stops_the_run_and_prints_its_report() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("unaccounted 0") && text.contains("buffers leaked after teardown: 0"), "{text}");
 }
+
+#[test]
+fn a_count_stopped_at_the_prompt_is_said_to_be_stopped_not_out_of_time() {
+    let _guard = serial();
+    let mut child = spawn_piped(&["fwd", "-i", "--mode", "txonly", "--count", "1000000000", "--rate", "1000"]);
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"start\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    std::io::Write::write_all(&mut stdin, b"stop\nquit\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("per port): the run was stopped first"), "no --duration was given: {text}");
+}

@@ -146,7 +146,12 @@ impl Session {
 
     fn stop(&mut self) -> Result<(), AppError> {
         let Some((started, at)) = self.running.take() else { return Ok(()) };
-        let r = finish(&self.plan, started, Watched { start: at, intervals: Vec::new(), stalled: false }, None)?;
+        let r = finish(
+            &self.plan,
+            started,
+            Watched { start: at, intervals: Vec::new(), stalled: false, stopped: true },
+            None,
+        )?;
         if self.plan.json {
             println!("{}", report::json(&self.plan, &r));
         } else {

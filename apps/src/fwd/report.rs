@@ -62,6 +62,8 @@ pub struct Report {
     pub gen_jobs: u64,
     /// The run ended because unfinished generators made nothing for a long time.
     pub stalled: bool,
+    /// The run was stopped before its end (Ctrl-C, or `stop` at the prompt).
+    pub stopped: bool,
     /// Allocations inside the workers' poll loops (0: the hot path allocated nothing).
     pub hot_allocations: u64,
 }
@@ -91,7 +93,8 @@ impl Report {
         // a run of t seconds at a per port has floor(a * t) + 1 due (the first at once), and where its clock
         // started against the generator's decides whether the last of them fell inside it.
         let frames = self.totals.generator_frames() as f64 / self.gen_ports as f64;
-        let held = asked_pps.map(|a| {
+        // A run stopped before its generators made a frame says nothing about the rate.
+        let held = asked_pps.filter(|_| frames > 0.0).map(|a| {
             let due = (a * self.gen_secs).floor() + 1.0;
             (achieved_pps - a).abs() <= a * 0.01 || (due - 1.0..=due).contains(&frames)
         });
@@ -579,6 +582,7 @@ fn generator_line(plan: &Plan, g: &GenOutcome, r: &Report) -> String {
     let pct = |a: f64| g.achieved_pps / a * 100.0;
     let verdict = match (g.asked_pps, g.held) {
         (Some(a), Some(true)) => format!("; asked {}: held within 1% (or one frame)", pps_text(a)),
+        (Some(a), None) => format!("; asked {}: not measured (no frame made)", pps_text(a)),
         (Some(a), _) if g.achieved_pps > a && plan.dial.is_some() => {
             format!("; asked {} at the end: the rate was changed during the run", pps_text(a))
         }
@@ -608,6 +612,7 @@ fn count_short(plan: &Plan, r: &Report) -> Option<String> {
     }
     let why = match &plan.traffic.replay {
         Some(p) if p.loops > 0 => format!("the replay's {} pass(es) hold fewer, or the run ended first", p.loops),
+        _ if r.stopped => "the run was stopped first (Ctrl-C, or stop at the prompt)".to_owned(),
         _ => "the run ended first (--duration)".to_owned(),
     };
     Some(format!("the generators made {made} of the {asked} frames asked (--count {per_port} per port): {why}"))

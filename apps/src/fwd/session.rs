@@ -192,6 +192,8 @@ pub struct Watched {
     pub intervals: Vec<f64>,
     /// The run ended because unfinished generators made nothing for a long time.
     pub stalled: bool,
+    /// The run was stopped before its end: Ctrl-C, or `stop` at the prompt.
+    pub stopped: bool,
 }
 
 /// How long nothing may move after the generators finished before the run is over: every packet has
@@ -217,7 +219,7 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
     let mut intervals = Vec::new();
     let mut settle = Settle::default();
     let stall_limit = stall_limit(plan);
-    let mut stalled = false;
+    let (mut stalled, mut stopped) = (false, false);
     loop {
         let wake = if finite { next_line.min(Instant::now() + DONE_CHECK) } else { next_line };
         let interrupted = crate::interrupt::sleep_until(wake.min(end));
@@ -227,6 +229,7 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
         let awaiting: u64 = started.info.iter().filter_map(|p| p.io.as_ref()).map(|t| t.counters.awaiting_peer()).sum();
         let stall = finite && stall_limit.is_some_and(|q| settle.stalled(started.generators, &totals, now, q));
         stalled |= stall;
+        stopped |= interrupted;
         let over = now >= end
             || interrupted
             || stall
@@ -249,7 +252,7 @@ pub fn watch(plan: &Plan, started: &Started, live: Option<&Live>) -> Watched {
             break;
         }
     }
-    Watched { start, intervals, stalled }
+    Watched { start, intervals, stalled, stopped }
 }
 
 /// Tells when a run whose generators stop by themselves is over.
@@ -367,6 +370,7 @@ pub fn finish(plan: &Plan, started: Started, watched: Watched, live: Option<&Liv
         gen_ports,
         gen_jobs: generators,
         stalled: watched.stalled,
+        stopped: watched.stopped,
         hot_allocations: pktloop_engine::hot::hot_allocations() - hot_before,
     })
 }
