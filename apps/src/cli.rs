@@ -234,7 +234,8 @@ pub struct FethArgs {
           value_parser = parse_switch, help_heading = "feth knobs")]
     pub lro: Option<bool>,
     /// TCP segmentation offload on feth pairs: buflets of --tso-buf-size bytes, and --pkt-len beyond the MTU
-    /// up to what a packet holds (tso-buf-size less --tx-headroom, more with --multibuflet), crossing whole;
+    /// up to what a packet holds (tso-buf-size less --tx-headroom) and at most the TSO MTU, tso-buf-size +
+    /// 14 (which --multibuflet with a larger --max-mtu reaches), crossing whole;
     /// global pools only [default: off]
     #[arg(long, value_name = "on|off", num_args = 0..=1, require_equals = true, default_missing_value = "on",
           value_parser = parse_switch, help_heading = "feth knobs")]
