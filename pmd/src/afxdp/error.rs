@@ -100,11 +100,29 @@ pub enum AfXdpError {
         /// Buffers the rings hold at most.
         need: usize,
     },
+    /// The pool's buffers lie further apart, or closer, than the kernel's UMEM chunks may be.
+    #[error(
+        "buffers {stride} bytes apart cannot be AF_XDP's chunks on {name:?}: the kernel takes chunks of \
+         {min}..={max} bytes (one page at most); the pool's buffers of {buf_size} bytes are laid out that far \
+         apart (pktloop sizes them with --max-mtu: its default, 2048, makes chunks of 2112)"
+    )]
+    ChunkSize {
+        /// The interface.
+        name: String,
+        /// Bytes from one buffer to the next.
+        stride: u32,
+        /// The pool's buffer size.
+        buf_size: u32,
+        /// The smallest chunk the kernel takes.
+        min: u32,
+        /// The largest: a page.
+        max: u32,
+    },
     /// The pool's buffers are too small for the interface's MTU.
     #[error(
         "buffers of {buf_size} bytes are too small for AF_XDP on {name:?} with MTU {mtu}: a frame needs \
-         MTU + 18 + {headroom} bytes of headroom (the kernel's, or the pool's if larger; raise --buffer-size \
-         or lower the MTU)"
+         MTU + 18 + {headroom} bytes of headroom (the kernel's, or the pool's if larger; a pool of larger \
+         buffers, pktloop's --max-mtu, or a lower MTU)"
     )]
     BuffersTooSmall {
         /// The interface.

@@ -344,6 +344,13 @@ fn check_pool(config: &AfXdpConfig, pool: &Pool, mtu: u32) -> Result<(), AfXdpEr
         let buf_size = pool.buf_size();
         return Err(AfXdpError::BuffersTooSmall { name: name.clone(), mtu, buf_size, headroom });
     }
+    // Checked here, where the kernel would refuse the UMEM with a bare EINVAL (seen on Linux 6.18 with
+    // normal and huge pages alike, in the unaligned mode pktloop registers).
+    let (stride, max) = (pool.memory().stride as u32, page_size());
+    if !(MIN_CHUNK..=max).contains(&stride) {
+        let buf_size = pool.buf_size();
+        return Err(AfXdpError::ChunkSize { name: name.clone(), stride, buf_size, min: MIN_CHUNK, max });
+    }
     let need = config.queues * (config.ring_size as usize / 2 + config.ring_size as usize);
     if pool.capacity() <= need {
         return Err(AfXdpError::PoolTooSmall {
@@ -354,6 +361,16 @@ fn check_pool(config: &AfXdpConfig, pool: &Pool, mtu: u32) -> Result<(), AfXdpEr
         });
     }
     Ok(())
+}
+
+/// The smallest UMEM chunk the kernel takes (`XDP_UMEM_MIN_CHUNK_SIZE`).
+const MIN_CHUNK: u32 = 2048;
+
+/// This machine's page size: the largest UMEM chunk.
+fn page_size() -> u32 {
+    // SAFETY: sysconf reads a constant of the system and touches no memory of ours.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(page).unwrap_or(4096)
 }
 
 /// EPERM and EACCES mean a missing capability; EAFNOSUPPORT no AF_XDP in the kernel.
@@ -519,5 +536,32 @@ impl Port for AfXdpPort {
 
     fn tx_pool(&self) -> &Pool {
         self.umem.pool()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktloop_engine::mem::Prefer;
+    use pktloop_engine::pool::PoolConfig;
+
+    fn pool(buf_size: u32) -> Pool {
+        let mut config = PoolConfig::new("afxdp-check", 8192, buf_size);
+        config.headroom = XDP_HEADROOM;
+        config.prefer = Prefer::Normal;
+        Pool::new(config).unwrap()
+    }
+
+    /// The kernel takes UMEM chunks of 2048 bytes to a page: buffers laid out further apart, or closer, are
+    /// refused with their sizes before it would say EINVAL.
+    #[test]
+    fn buffers_laid_out_beyond_a_page_apart_are_refused_with_their_sizes() {
+        let config = AfXdpConfig::new("x");
+        assert!(check_pool(&config, &pool(2048), 1500).is_ok(), "the default: 2112 bytes apart");
+        let far = check_pool(&config, &pool(4096), 1500).unwrap_err();
+        assert!(matches!(far, AfXdpError::ChunkSize { stride: 4160, buf_size: 4096, min: 2048, .. }), "{far}");
+        assert!(far.to_string().contains("2048..=4096") || page_size() != 4096, "{far}");
+        let near = check_pool(&config, &pool(1856), 1500).unwrap_err();
+        assert!(matches!(near, AfXdpError::ChunkSize { stride: 1856, .. }), "{near}");
     }
 }
