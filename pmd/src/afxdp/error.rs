@@ -61,6 +61,16 @@ pub enum AfXdpError {
         #[source]
         source: io::Error,
     },
+    /// Zero-copy asked for over a pool on normal pages.
+    #[error(
+        "AF_XDP zero-copy on {name:?} needs a pool on hugepages: its buffers cross 4 KiB pages, which a NIC \
+         takes only where they are contiguous, and the kernel drops the others without a word (reserve \
+         hugepages, or --xdp-mode copy)"
+    )]
+    ZeroCopyNeedsHugepages {
+        /// The interface.
+        name: String,
+    },
     /// Another XDP program is attached to the interface.
     #[error("interface {name:?} already has an XDP program attached (see `ip link show dev {name}`)")]
     XdpBusy {

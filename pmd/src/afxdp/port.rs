@@ -7,6 +7,7 @@ use super::sys::bpf::{self, XdpAttach};
 use super::sys::socket::{self, Bind, UmemSpec, XskStats};
 use super::umem::{Umem, XDP_HEADROOM};
 use crate::netdev::{NetDev, MAX_NAME};
+use pktloop_engine::mem::Backing;
 use pktloop_engine::port::{
     bump_owned, DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters,
 };
@@ -49,10 +50,12 @@ pub struct AfXdpConfig {
 /// Which way an AF_XDP port may move frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum XdpWant {
-    /// The best the interface offers: zero-copy, else copy with XDP in the driver, else generic XDP.
+    /// The best the interface offers: zero-copy (over a pool on hugepages), else copy with XDP in the
+    /// driver, else generic XDP.
     #[default]
     Auto,
-    /// Zero-copy only (XDP in the driver, which reads and writes pktloop's buffers itself).
+    /// Zero-copy only (XDP in the driver, which reads and writes pktloop's buffers itself), over a pool on
+    /// hugepages.
     ZeroCopy,
     /// XDP in the driver, frames copied by the kernel.
     Copy,
@@ -62,13 +65,20 @@ pub enum XdpWant {
 }
 
 impl XdpWant {
-    /// How the sockets ask to bind, in order of preference.
-    fn binds(self) -> &'static [Bind] {
-        match self {
-            XdpWant::Auto => &[Bind::ZeroCopy, Bind::Copy],
-            XdpWant::ZeroCopy => &[Bind::ZeroCopy],
-            XdpWant::Copy | XdpWant::Generic => &[Bind::Copy],
-        }
+    /// How the sockets ask to bind, in order of preference, over a pool on `backing`. Zero-copy takes
+    /// hugepages: pktloop's buffers lie an odd number of lines apart, so most cross a 4 KiB page, and a
+    /// zero-copy queue's kernel silently drops a buffer that crosses into a page not contiguous with its
+    /// first (`xp_desc_crosses_non_contig_pg`), which normal pages need not be. The buffer is then lent
+    /// for good and the pool drains.
+    fn binds(self, backing: Backing, name: &str) -> Result<&'static [Bind], AfXdpError> {
+        Ok(match (self, backing) {
+            (XdpWant::Auto, Backing::Hugepage) => &[Bind::ZeroCopy, Bind::Copy],
+            (XdpWant::ZeroCopy, Backing::Hugepage) => &[Bind::ZeroCopy],
+            (XdpWant::ZeroCopy, Backing::Normal) => {
+                return Err(AfXdpError::ZeroCopyNeedsHugepages { name: name.to_owned() })
+            }
+            (XdpWant::Auto | XdpWant::Copy | XdpWant::Generic, _) => &[Bind::Copy],
+        })
     }
 
     /// Where the program may run, in order of preference.
@@ -194,6 +204,7 @@ impl AfXdpPort {
         let mtu = dev.mtu().map_err(AfXdpError::os("read the MTU"))?;
         let mac = dev.mac().map_err(AfXdpError::os("read the MAC address"))?;
         check_pool(config, &pool, mtu)?;
+        let binds = config.want.binds(pool.backing(), name)?;
         let (umem, spec) = Umem::new(pool);
         // The port exists before its first buffer is lent to the kernel: if a later step fails, dropping it
         // closes the sockets made so far and takes every lent buffer back (see Drop).
@@ -214,7 +225,7 @@ impl AfXdpPort {
             events: EventBus::new(),
         };
         for q in 0..config.queues {
-            let queue = port.open_queue(config, q, spec)?;
+            let queue = port.open_queue(config, q, spec, binds)?;
             port.queues.push(queue);
         }
         let (xdp_link, attach) = attach_program(&port.queues, &port.dev, config.want)?;
@@ -232,7 +243,13 @@ impl AfXdpPort {
 
     /// Opens queue `q`'s socket (the first registers the UMEM, the others share it), binds it and fills its
     /// fill ring.
-    fn open_queue(&mut self, config: &AfXdpConfig, q: usize, spec: UmemSpec) -> Result<Queue, AfXdpError> {
+    fn open_queue(
+        &mut self,
+        config: &AfXdpConfig,
+        q: usize,
+        spec: UmemSpec,
+        binds: &[Bind],
+    ) -> Result<Queue, AfXdpError> {
         let name = &config.ifname;
         let fd = socket::socket().map_err(|e| permission(e, name, "CAP_NET_RAW", "open an XDP socket"))?;
         if q == 0 {
@@ -242,7 +259,7 @@ impl AfXdpPort {
         }
         let rings = socket::rings(&fd, config.ring_size).map_err(AfXdpError::os("map the rings"))?;
         let shared = self.queues.first().map(|first| [Bind::SharedWith(first.fd().as_raw_fd())]);
-        let binds = shared.as_ref().map_or(config.want.binds(), |s| &s[..]);
+        let binds = shared.as_ref().map_or(binds, |s| &s[..]);
         self.bind(&fd, q, binds, config)?;
         let mut queue = Queue::new(fd, rings, config.ring_size / 2);
         queue.refill(&mut self.umem);
@@ -563,5 +580,17 @@ mod tests {
         assert!(far.to_string().contains("2048..=4096") || page_size() != 4096, "{far}");
         let near = check_pool(&config, &pool(1856), 1500).unwrap_err();
         assert!(matches!(near, AfXdpError::ChunkSize { stride: 1856, .. }), "{near}");
+    }
+
+    /// Zero-copy only over hugepages, where a buffer that crosses a 4 KiB page stays in contiguous memory.
+    #[test]
+    fn zero_copy_is_asked_for_over_hugepages_only() {
+        use Backing::{Hugepage, Normal};
+        assert_eq!(XdpWant::Auto.binds(Hugepage, "x").unwrap(), &[Bind::ZeroCopy, Bind::Copy]);
+        assert_eq!(XdpWant::Auto.binds(Normal, "x").unwrap(), &[Bind::Copy]);
+        assert_eq!(XdpWant::ZeroCopy.binds(Hugepage, "x").unwrap(), &[Bind::ZeroCopy]);
+        let refused = XdpWant::ZeroCopy.binds(Normal, "x").unwrap_err();
+        assert!(refused.to_string().contains("--xdp-mode copy"), "{refused}");
+        assert_eq!(XdpWant::Copy.binds(Hugepage, "x").unwrap(), &[Bind::Copy]);
     }
 }
