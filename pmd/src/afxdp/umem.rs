@@ -153,14 +153,21 @@ impl Umem {
     }
 
     /// Takes up to `want` buffers from the pool and lends them to the kernel to receive into: their
-    /// addresses are passed to `give` in order. Returns how many; fewer when the pool runs short.
+    /// addresses are passed to `give` in order. Returns how many; fewer when the pool runs short, then
+    /// every buffer it had (a bulk is all or nothing, so a short pool is taken one buffer at a time: a fill
+    /// ring left empty while buffers are free drops every frame).
     pub fn lend_fresh(&mut self, want: usize, mut give: impl FnMut(usize, u64)) -> usize {
         let mut done = 0;
         let mut idxs = [0u32; 64];
+        let mut most = idxs.len();
         while done < want {
-            let k = (want - done).min(idxs.len());
+            let k = (want - done).min(most);
             if !self.pool.get_bulk(&mut idxs[..k]) {
-                break;
+                if k == 1 {
+                    break;
+                }
+                most = 1;
+                continue;
             }
             for &index in &idxs[..k] {
                 give(done, self.lend(LentBuffer { index, offset: 0, len: 0 }));
@@ -218,6 +225,23 @@ mod tests {
         assert_eq!((p.headroom(), p.len()), (40, 60));
         assert_eq!(umem.take_back(16, 60).map(|_| ()), None, "before buffer 0: nobody's");
         drop(p);
+        // SAFETY: no socket was made over this UMEM.
+        unsafe { umem.reclaim_all() };
+        assert_eq!(pool.in_use(), 0);
+    }
+
+    /// A pool with fewer buffers free than asked for lends the ones it has.
+    #[test]
+    fn a_short_pool_lends_every_buffer_it_has() {
+        let mut config = PoolConfig::new("umem-short", 100, 2048);
+        config.prefer = Prefer::Normal;
+        let pool = Pool::new(config).unwrap();
+        let held: Vec<_> = (0..90).map(|_| pool.alloc().expect("90 of 100")).collect();
+        let mut umem = Umem::new(pool.clone()).0;
+        let mut lent = Vec::new();
+        assert_eq!(umem.lend_fresh(32, |_, addr| lent.push(addr)), 10, "the ten left");
+        assert_eq!(lent.len(), 10);
+        drop(held);
         // SAFETY: no socket was made over this UMEM.
         unsafe { umem.reclaim_all() };
         assert_eq!(pool.in_use(), 0);
