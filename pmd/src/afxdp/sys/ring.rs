@@ -66,7 +66,16 @@ impl<T> std::fmt::Debug for Ring<T> {
 
 impl<T: Copy> Ring<T> {
     /// Maps the ring `layout` describes from XDP socket `fd`.
-    pub fn map(fd: &OwnedFd, layout: Layout) -> io::Result<Ring<T>> {
+    ///
+    /// # Safety
+    /// `layout` is the kernel's for this ring of `fd` (its `XDP_MMAP_OFFSETS` entry, the page offset that
+    /// names the ring, and the size the ring was given with its setsockopt), and `T` is the ring's entry
+    /// type ([`Addr`] for the fill and completion rings, [`Desc`] for rx and tx): the ring's methods read
+    /// and write through the pointers made from them.
+    pub unsafe fn map(fd: &OwnedFd, layout: Layout) -> io::Result<Ring<T>> {
+        if !layout.size.is_power_of_two() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         let len = layout.offsets.desc as usize + layout.size as usize * std::mem::size_of::<T>();
         // SAFETY: a shared read-write mapping of the socket's ring, at the page offset that names it; no
         // existing memory is affected.

@@ -86,12 +86,16 @@ pub fn rings(fd: &OwnedFd, size: u32) -> io::Result<Rings> {
     // SAFETY: xdp_mmap_offsets is integers only.
     let off: libc::xdp_mmap_offsets = unsafe { getsockopt(fd, libc::XDP_MMAP_OFFSETS) }?;
     let layout = |offsets, pgoff| Layout { offsets, size, pgoff };
-    Ok(Rings {
-        fill: Ring::map(fd, layout(off.fr, libc::XDP_UMEM_PGOFF_FILL_RING))?,
-        completion: Ring::map(fd, layout(off.cr, libc::XDP_UMEM_PGOFF_COMPLETION_RING))?,
-        rx: Ring::map(fd, layout(off.rx, libc::XDP_PGOFF_RX_RING as u64))?,
-        tx: Ring::map(fd, layout(off.tx, libc::XDP_PGOFF_TX_RING as u64))?,
-    })
+    // SAFETY: each layout is the kernel's for the ring its page offset names, sized just above (the
+    // kernel refuses sizes that are not powers of two), each mapped with that ring's entry type.
+    unsafe {
+        Ok(Rings {
+            fill: Ring::map(fd, layout(off.fr, libc::XDP_UMEM_PGOFF_FILL_RING))?,
+            completion: Ring::map(fd, layout(off.cr, libc::XDP_UMEM_PGOFF_COMPLETION_RING))?,
+            rx: Ring::map(fd, layout(off.rx, libc::XDP_PGOFF_RX_RING as u64))?,
+            tx: Ring::map(fd, layout(off.tx, libc::XDP_PGOFF_TX_RING as u64))?,
+        })
+    }
 }
 
 /// How a socket was bound.
