@@ -17,7 +17,8 @@
 //!   `rx_nombuf` and `ierrors` and drops the frame (the ring must keep moving); what the kernel dropped
 //!   because the ring was full is read from the sockets every few thousand polls
 //!   ([`AfPacketCounters::kernel_drops`]: missed, never the port's). Frames too long to send and frames the kernel refuses count as `oerrors` and
-//!   `BadFrame`; frames on a down interface as `NoPeer`.
+//!   `BadFrame`; frames on a down interface, or one up without a carrier (whose device drops them), as
+//!   `NoPeer`.
 //! - The port keeps no packet between calls (receive copies out of the ring, transmit copies in): when it
 //!   is dropped its rings are unmapped, its sockets closed, and every buffer is already back in the pool.
 //!

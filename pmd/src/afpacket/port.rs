@@ -658,7 +658,16 @@ impl Port for AfPacketPort {
         if pkts.is_empty() && q.tx.pending() == 0 {
             return 0;
         }
-        let done = q.tx.tx_burst(&mut q.sock, pkts, &self.tx_limits, self.tx_untagged_max);
+        let mut done = q.tx.tx_burst(&mut q.sock, pkts, &self.tx_limits, self.tx_untagged_max);
+        if done.no_buffers {
+            // Up without a carrier, the device drops every frame and the kernel keeps them marked to send:
+            // kept, they would fill the ring and go out stale when the carrier is back. Down is down.
+            self.refresh();
+            if self.link == LinkState::Down {
+                let q = &mut self.queues[queue];
+                q.tx.take_back_all(&mut q.sock, &mut done);
+            }
+        }
         self.count_tx(&done);
         done.taken
     }

@@ -38,6 +38,9 @@ pub(super) struct TxDone {
     pub down: u64,
     /// `sendto` calls.
     pub syscalls: u64,
+    /// The kernel said ENOBUFS: the device dropped a frame, which it does while up without a carrier
+    /// (with the qdisc bypassed), the frame left marked to send; the port looks at the link.
+    pub no_buffers: bool,
 }
 
 /// Where a queue is in its tx ring.
@@ -121,6 +124,7 @@ impl TxRing {
             let r = sock.kick();
             let refused = self.settle(sock, done);
             if let Err(e) = r {
+                done.no_buffers |= e.raw_os_error() == Some(libc::ENOBUFS);
                 if matches!(e.raw_os_error(), Some(libc::ENETDOWN | libc::ENXIO | libc::ENODEV)) {
                     if down_before {
                         self.take_back_all(sock, done);
@@ -176,8 +180,9 @@ impl TxRing {
         self.pending -= 1;
     }
 
-    /// Takes back every frame handed over and not taken: the interface cannot send them.
-    fn take_back_all(&mut self, sock: &mut RingSocket, done: &mut TxDone) {
+    /// Takes back every frame handed over and not taken, counted as dropped for the interface being down:
+    /// it cannot send them.
+    pub fn take_back_all(&mut self, sock: &mut RingSocket, done: &mut TxDone) {
         while self.pending > 0 {
             let at = self.cursor.checked_sub(1).unwrap_or(self.frames - 1);
             sock.tx_reclaim(at);
