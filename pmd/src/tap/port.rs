@@ -20,6 +20,9 @@ pub const MAX_QUEUES: usize = 256;
 /// Smallest MTU the port accepts (IPv4's minimum).
 const MIN_MTU: u32 = 68;
 
+/// Largest MTU a TAP interface takes: the kernel's 65535 less its Ethernet header (tun's `max_mtu`).
+const TUN_MAX_MTU: u32 = 65535 - 14;
+
 /// Bytes a frame may carry beyond the MTU: an Ethernet header and one VLAN tag.
 const FRAME_OVERHEAD: u32 = 18;
 
@@ -100,7 +103,7 @@ fn check_settings(config: &TapConfig, pool: &Pool) -> Result<(), TapError> {
     if !(1..=MAX_QUEUES).contains(&config.queues) {
         return Err(TapError::Queues { value: config.queues, max: MAX_QUEUES });
     }
-    let max_mtu = frame_capacity(pool).saturating_sub(ROOM_OVERHEAD);
+    let max_mtu = max_mtu(pool);
     if !(MIN_MTU..=max_mtu).contains(&config.mtu) {
         return Err(TapError::Mtu { value: config.mtu, min: MIN_MTU, max: max_mtu });
     }
@@ -238,7 +241,7 @@ impl TapPort {
     /// # Errors
     /// Out of range for the pool's packets, or refused by the kernel.
     pub fn set_mtu(&mut self, mtu: u32) -> Result<(), TapError> {
-        let max = frame_capacity(&self.pool).saturating_sub(ROOM_OVERHEAD);
+        let max = max_mtu(&self.pool);
         if !(MIN_MTU..=max).contains(&mtu) {
             return Err(TapError::Mtu { value: mtu, min: MIN_MTU, max });
         }
@@ -311,6 +314,12 @@ fn check_name(name: &str) -> Result<(), TapError> {
         return Err(TapError::BadName { name: name.to_owned() });
     }
     Ok(())
+}
+
+/// The largest MTU the port takes with `pool`: what a packet holds, and at most what tun takes (the
+/// kernel would refuse more with a bare EINVAL).
+fn max_mtu(pool: &Pool) -> u32 {
+    frame_capacity(pool).saturating_sub(ROOM_OVERHEAD).min(TUN_MAX_MTU)
 }
 
 /// The longest frame one packet of `pool` holds: the first buffer after headroom, then whole buflets.
@@ -399,5 +408,27 @@ impl Port for TapPort {
 
     fn tx_pool(&self) -> &Pool {
         &self.pool
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktloop_engine::mem::Prefer;
+    use pktloop_engine::pool::PoolConfig;
+
+    /// An MTU tun would refuse is refused with the range, however large the pool's packets.
+    #[test]
+    fn the_mtu_is_bounded_by_what_tun_takes_as_well_as_by_the_pool() {
+        let mut c = PoolConfig::new("tap-mtu", 8, 2048);
+        c.max_buflets = 64;
+        c.prefer = Prefer::Normal;
+        let pool = Pool::new(c).unwrap();
+        assert_eq!(max_mtu(&pool), 65521);
+        let e = check_settings(&TapConfig { mtu: 70000, ..TapConfig::default() }, &pool).unwrap_err();
+        assert!(matches!(e, TapError::Mtu { value: 70000, max: 65521, .. }), "{e}");
+        c = PoolConfig::new("tap-mtu-small", 8, 2048);
+        c.prefer = Prefer::Normal;
+        assert_eq!(max_mtu(&Pool::new(c).unwrap()), 2048 - 19, "one buffer's room");
     }
 }
