@@ -444,7 +444,11 @@ fn afxdp_port(
     let name = format!("afxdp-{ifname}");
     let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
     let afxdp = AfXdpConfig { queues, want, ..AfXdpConfig::new(ifname) };
-    let port = AfXdpPort::open(&afxdp, pools.tx.clone()).map_err(|e| AppError::usage(e.to_string()))?;
+    let port = AfXdpPort::open(&afxdp, pools.tx.clone()).map_err(|e| match e.is_about_the_interface() {
+        // What is wrong is the interface (or queue count) `--port` names.
+        true => AppError::usage(format!("invalid --port afxdp:{ifname}:{queues}: {e}")),
+        false => AppError::usage(e.to_string()),
+    })?;
     let io = IoInfo {
         driver: "afxdp",
         io: port.mode().as_str(),
@@ -465,7 +469,8 @@ fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize)
     let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
     let afpacket = AfPacketConfig { queues, ..AfPacketConfig::new(ifname) };
     let port = AfPacketPort::open(&afpacket, pools.tx.clone()).map_err(|e| match e.is_usage() {
-        true => AppError::usage(e.to_string()),
+        // What is wrong is the interface (or queue count) `--port` names.
+        true => AppError::usage(format!("invalid --port afpacket:{ifname}:{queues}: {e}")),
         false => AppError::runtime(format!("cannot open the AF_PACKET port: {e}")),
     })?;
     let io = IoInfo {

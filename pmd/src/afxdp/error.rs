@@ -167,6 +167,18 @@ pub enum AfXdpError {
 }
 
 impl AfXdpError {
+    /// Whether the error is about what the port was asked to open (the interface, its state, the queue
+    /// count), as opposed to the pool, the mode or the system.
+    pub fn is_about_the_interface(&self) -> bool {
+        matches!(
+            self,
+            AfXdpError::NoInterface { .. }
+                | AfXdpError::Down { .. }
+                | AfXdpError::NameTooLong { .. }
+                | AfXdpError::Queues { .. }
+        )
+    }
+
     /// Maps an io::Error of operation `op` to [`AfXdpError::Os`].
     pub(super) fn os(op: &'static str) -> impl Fn(io::Error) -> AfXdpError {
         move |source| AfXdpError::Os { op, source }
