@@ -579,3 +579,23 @@ fn a_count_stopped_at_the_prompt_is_said_to_be_stopped_not_out_of_time() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("per port): the run was stopped first"), "no --duration was given: {text}");
 }
+
+#[test]
+fn frames_a_capture_cut_short_are_a_warning_of_the_report_and_its_json() {
+    let input = tmp("snapped.pcap");
+    let header = pcap_file::pcap::PcapHeader {
+        ts_resolution: pcap_file::TsResolution::NanoSecond,
+        ..pcap_file::pcap::PcapHeader::default()
+    };
+    let mut w = pcap_file::pcap::PcapWriter::with_header(std::fs::File::create(&input).unwrap(), header).unwrap();
+    for i in 0..4u32 {
+        // Frames 1 and 3 were 1000 bytes on the wire, 96 captured (`tcpdump -s 96`).
+        let (data, orig) = (numbered_frame(i, 96), if i % 2 == 1 { 1000 } else { 96 });
+        w.write_packet(&pcap_file::pcap::PcapPacket::new(Duration::from_micros(u64::from(i)), orig, &data)).unwrap();
+    }
+    drop(w);
+    let v = json(&["fwd", "--mode", "txonly", "--replay", input.to_str().unwrap(), "--json"]);
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().starts_with("2 frames of the capture were cut short")), "{v}");
+    assert_eq!(u(&v, "/generators/generated"), 4, "they go out as captured");
+}

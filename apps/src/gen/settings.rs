@@ -397,9 +397,6 @@ fn replay(
         "0 (until the run ends)..=1000000",
     )?;
     let trace = Trace::load(path).map_err(|why| AppError::usage(format!("invalid --replay {shown}: {why}")))?;
-    if trace.truncated > 0 {
-        log::warn!("--replay {shown}: {} frames were cut short by the capture and go out as captured", trace.truncated);
-    }
     let (mean_len, longest) = frames_sent(&trace, &shown.to_string(), max_len)?;
     Ok(Some(ReplayPlan { path: path.clone(), trace: Arc::new(trace), loops: loops as u64, timing, mean_len, longest }))
 }
