@@ -43,9 +43,20 @@ impl Row {
             Some((n, v)) => (format!("{n}: {v:.3}"), format!("{:.2}", self.value / v)),
             None => (String::new(), String::new()),
         };
-        println!("{:<44} {:>12.3} {:<6} {:<40} {:>7}  {}", self.name, self.value, self.unit, peer, ratio, self.note);
+        // A name longer than its column goes on a line of its own, so that the figures stay in theirs.
+        let name = match self.name.len() > NAME_COLUMN {
+            true => {
+                println!("{}", self.name);
+                ""
+            }
+            false => &self.name,
+        };
+        println!("{name:<NAME_COLUMN$} {:>12.3} {:<6} {:<40} {:>7}  {}", self.value, self.unit, peer, ratio, self.note);
     }
 }
+
+/// Characters of the table's scenario column.
+const NAME_COLUMN: usize = 44;
 
 /// What every scenario runs with, and the rows so far.
 struct Suite<'a> {
@@ -72,7 +83,10 @@ impl Suite<'_> {
     /// error) and keeps it for the JSON file.
     fn emit(&mut self, r: Row) {
         if self.rows.is_empty() {
-            println!("{:<44} {:>12} {:<6} {:<40} {:>7}  note", "scenario", "value", "unit", "peer (same run)", "ratio");
+            println!(
+                "{:<NAME_COLUMN$} {:>12} {:<6} {:<40} {:>7}  note",
+                "scenario", "value", "unit", "peer (same run)", "ratio"
+            );
         }
         r.print();
         self.rows.push(r);
