@@ -56,7 +56,8 @@ Reserving hugepages needs root (writing $file); you are $(id -un).
 Run:   sudo $0 $want
 or:    echo $want | sudo tee $file
 pktloop does not need them: without hugepages its pools use normal pages with transparent-hugepage
-advice, and the log says "pool memory: ... from normal pages".
+advice, and its report says "(normal memory)" after the pool mode (RUST_LOG=info also logs
+"pool memory: ... from normal pages").
 EOF
     show >&2 || true
     exit 1
