@@ -76,39 +76,42 @@ enum Mapping {
 }
 
 impl Region {
-    /// Maps at least `bytes` bytes (rounded up to whole hugepages), preferring hugepages.
+    /// Maps at least `bytes` bytes (rounded up to whole hugepages), preferring hugepages, the first `bytes`
+    /// faulted in ([`Region::populate`]).
     pub fn map(bytes: usize, prefer: Prefer) -> Result<Region, MemError> {
         let len = bytes.max(1).div_ceil(HUGEPAGE_SIZE) * HUGEPAGE_SIZE;
         if prefer == Prefer::Hugepage && !hugepages_disabled() {
             if let Ok(map) = MmapOptions::new().len(len).huge(Some(HUGEPAGE_SHIFT)).map_anon() {
-                // Hugepages the others took meanwhile fail here, not as SIGBUS in a worker.
-                if populate(map.advise(Advice::PopulateWrite)).is_ok() {
-                    log::info!("pool memory: {} MiB from 2 MiB hugepages", len >> 20);
-                    return Ok(Region { map: Mapping::Private(map), backing: Backing::Hugepage });
-                }
+                let region = Region { map: Mapping::Private(map), backing: Backing::Hugepage };
+                region.populate(bytes)?;
+                log::info!("pool memory: {} MiB from 2 MiB hugepages", len >> 20);
+                return Ok(region);
             }
         }
         let map = MmapOptions::new().len(len).map_anon().map_err(|source| MemError { bytes: len, source })?;
         // Advice is best effort: a kernel without THP still gives us working memory.
         let thp = map.advise(Advice::HugePage).is_ok();
-        populate(map.advise(Advice::PopulateWrite)).map_err(|source| MemError { bytes: len, source })?;
+        let region = Region { map: Mapping::Private(map), backing: Backing::Normal };
+        region.populate(bytes)?;
         log::info!(
             "pool memory: {} MiB from normal pages ({}; reserve hugepages with scripts/hugepages.sh)",
             len >> 20,
             if thp { "transparent hugepages advised" } else { "no transparent hugepage support" }
         );
-        Ok(Region { map: Mapping::Private(map), backing: Backing::Normal })
+        Ok(region)
     }
 
     /// Maps at least `bytes` bytes of a new memory file (memfd) that another process can map too, from
-    /// hugepages when preferred and reserved. The file is sealed at its size, so that neither side can
-    /// shrink it under the other's mapping (touching a page past the end of a file is SIGBUS).
+    /// hugepages when preferred and reserved, the first `bytes` faulted in. The file is sealed at its size,
+    /// so that neither side can shrink it under the other's mapping (touching a page past the end of a file
+    /// is SIGBUS).
     pub fn shared(name: &str, bytes: usize, prefer: Prefer) -> Result<(Region, OwnedFd), MemError> {
         let len = bytes.max(1).div_ceil(HUGEPAGE_SIZE) * HUGEPAGE_SIZE;
         let fail = |source| MemError { bytes: len, source };
         if prefer == Prefer::Hugepage && !hugepages_disabled() {
             if let Ok(fd) = crate::memfd::create_sealed(name, len, true) {
                 if let Ok(region) = Region::map_file(fd.try_clone().map_err(fail)?, len, Backing::Hugepage) {
+                    region.populate(bytes)?;
                     log::info!("shared memory: {} MiB from 2 MiB hugepages", len >> 20);
                     return Ok((region, fd));
                 }
@@ -116,8 +119,33 @@ impl Region {
         }
         let fd = crate::memfd::create_sealed(name, len, false).map_err(fail)?;
         let region = Region::map_file(fd.try_clone().map_err(fail)?, len, Backing::Normal)?;
+        region.populate(bytes)?;
         log::info!("shared memory: {} MiB from normal pages (reserve hugepages with scripts/hugepages.sh)", len >> 20);
         Ok((region, fd))
+    }
+
+    /// Faults in the pages of the first `bytes` bytes (`MADV_POPULATE_WRITE`), so that no worker meets a
+    /// page's first fault in its poll loop, as DPDK's memory is there from its start: a split pool's 512 KiB
+    /// aggregation buffers, faulted in by the sender's copies, held a run near 10 kpps for its first second
+    /// on this project's VM, where a fresh page can cost the host a fault of its own. Only what the pool
+    /// asked for, not the mapping's rounding up to a hugepage. Kernels before 5.14 have no such advice
+    /// (EINVAL): their pages fault as they are first written, as before. A peer's mapping
+    /// ([`Region::map_peer`]) is not populated: its owner did, and a hostile one could make a sparse file of
+    /// any size this process would then commit.
+    fn populate(&self, bytes: usize) -> Result<(), MemError> {
+        let page = match self.backing {
+            Backing::Hugepage => HUGEPAGE_SIZE,
+            Backing::Normal => 4096,
+        };
+        let len = bytes.max(1).div_ceil(page) * page;
+        let advice = match &self.map {
+            Mapping::Private(m) => m.advise_range(Advice::PopulateWrite, 0, len),
+            Mapping::Shared(m) => m.advise_range(Advice::PopulateWrite, 0, len),
+        };
+        match advice {
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => Err(MemError { bytes: len, source: e }),
+            _ => Ok(()),
+        }
     }
 
     /// Maps the first `len` bytes of a memory file another process made with [`Region::shared`]. The file
@@ -133,7 +161,6 @@ impl Region {
     fn map_file(fd: OwnedFd, len: usize, backing: Backing) -> Result<Region, MemError> {
         let map =
             MmapOptions::new().len(len).map_raw(&File::from(fd)).map_err(|source| MemError { bytes: len, source })?;
-        populate(map.advise(Advice::PopulateWrite)).map_err(|source| MemError { bytes: len, source })?;
         Ok(Region { map: Mapping::Shared(map), backing })
     }
 
@@ -169,19 +196,6 @@ impl Region {
     }
 }
 
-/// Prefaulting a new mapping (`MADV_POPULATE_WRITE`), as advised: every page is then there, as
-/// DPDK's memory is from its start, and no worker meets a page's first fault in its poll loop (a split
-/// pool's 512 KiB aggregation buffers, faulted in by the sender's copies, held a run near 10 kpps for its
-/// first second on this project's VM, where a fresh page can cost the host a fault of its own). Kernels
-/// before 5.14 have no such advice (EINVAL): their mappings fault as they are first written, as before.
-/// Any other failure (no memory, no hugepage left) means the mapping cannot be used.
-fn populate(advice: std::io::Result<()>) -> std::io::Result<()> {
-    match advice {
-        Err(e) if e.raw_os_error() != Some(libc::EINVAL) => Err(e),
-        _ => Ok(()),
-    }
-}
-
 /// `PKTLOOP_NO_HUGEPAGES=1` turns every hugepage preference into normal pages.
 fn hugepages_disabled() -> bool {
     std::env::var_os("PKTLOOP_NO_HUGEPAGES").is_some_and(|v| v != "0")
@@ -191,24 +205,35 @@ fn hugepages_disabled() -> bool {
 mod tests {
     use super::*;
 
-    /// Pages of `r` the kernel has in memory now, by `mincore`.
-    fn resident_pages(r: &mut Region) -> usize {
-        let mut pages = vec![0u8; r.len().div_ceil(4096)];
+    /// Pages of `r`'s first `bytes` the kernel has in memory now, by `mincore`, and how many there are.
+    fn resident_pages(r: &mut Region, bytes: usize) -> (usize, usize) {
+        // SAFETY: sysconf reads a constant of the system.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let mut pages = vec![0u8; bytes.div_ceil(page)];
         // SAFETY: the range is the region's own mapping, and `pages` has a byte for each of its pages.
-        let rc = unsafe { libc::mincore(r.as_mut_ptr().cast(), r.len(), pages.as_mut_ptr()) };
+        let rc = unsafe { libc::mincore(r.as_mut_ptr().cast(), bytes, pages.as_mut_ptr()) };
         assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
-        pages.iter().filter(|&&p| p & 1 == 1).count()
+        (pages.iter().filter(|&&p| p & 1 == 1).count(), pages.len())
     }
 
-    /// Every page is there before the first write: a worker's first touch of a buffer faults nothing.
+    /// Every page asked for is there before the first write: a worker's first touch of a buffer faults
+    /// nothing.
     #[test]
-    fn a_new_region_is_faulted_in_whole() {
-        for prefer in [Prefer::Normal, Prefer::Hugepage] {
-            let mut r = Region::map(3 * HUGEPAGE_SIZE, prefer).unwrap();
-            assert_eq!(resident_pages(&mut r), r.len() / 4096, "{prefer:?}");
+    fn a_new_region_is_faulted_in_as_far_as_asked() {
+        let probe = MmapOptions::new().len(4096).map_anon().unwrap();
+        if probe.advise(Advice::PopulateWrite).is_err() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE (Linux 5.14 or later)");
+            return;
         }
-        let (mut shared, _fd) = Region::shared("resident", HUGEPAGE_SIZE, Prefer::Normal).unwrap();
-        assert_eq!(resident_pages(&mut shared), shared.len() / 4096);
+        let bytes = 3 * HUGEPAGE_SIZE + 5000;
+        for prefer in [Prefer::Normal, Prefer::Hugepage] {
+            let mut r = Region::map(bytes, prefer).unwrap();
+            let (resident, pages) = resident_pages(&mut r, bytes);
+            assert_eq!(resident, pages, "{prefer:?}");
+        }
+        let (mut shared, _fd) = Region::shared("resident", bytes, Prefer::Normal).unwrap();
+        let (resident, pages) = resident_pages(&mut shared, bytes);
+        assert_eq!(resident, pages);
     }
 
     #[test]
