@@ -85,7 +85,11 @@ compare "pingpong p50 shm / feth, one process (ns)" - 0 -- pb pingpong shm 1 -- 
 compare "iofwd global / floor, 8-byte handles" - 1 -- pb iofwd global -- pb iofwd floor
 compare "iofwd floor, 4-byte / 8-byte handles" - 1 -- pb iofwd floor-4 -- pb iofwd floor
 compare "iofwd global / pktloop's ring alone" - 1 -- pb iofwd global -- pb iofwd ring
+# A ring whose slots carry their lap (benches/src/stamped.rs): the consumer reads no position of the
+# producer's. How far below the floor's head-and-tail ring a protocol can take io forwarding.
+compare "iofwd floor, lap-stamped / head-and-tail ring" - 1 -- pb iofwd floor-stamped -- pb iofwd floor
 if command -v dpdk-testpmd >/dev/null 2>&1; then
+    compare "iofwd floor, lap-stamped / testpmd net_ring" - 1 -- pb iofwd floor-stamped -- testpmd
     compare "iofwd global / testpmd net_ring" 1.3 1 -- pb iofwd global -- testpmd
 else
     echo "iofwd global / testpmd net_ring: dpdk-testpmd not installed (apt-get install dpdk-dev)"

@@ -30,6 +30,7 @@ pub mod dlil_floor;
 pub mod dlil_sides;
 pub mod floor;
 pub mod pairs;
+pub mod stamped;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;

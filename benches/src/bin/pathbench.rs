@@ -5,7 +5,7 @@
 //! pathbench SCENARIO SIDE
 //!   txonly64 | txonly1518      floor | floor-odd | floor-private | global | global-multi | private
 //!                              | private-multi | split
-//!   iofwd                      floor | floor-4 | ring | global | private | split
+//!   iofwd                      floor | floor-4 | floor-stamped | ring | global | private | split
 //!   pingpong                   floor | floor-called | ring | feth | shm
 //! ```
 //!
@@ -123,6 +123,7 @@ fn iofwd(side: &str) -> f64 {
     let floor: Option<fn(u64) -> (Duration, bool)> = match side {
         "floor" => Some(floor::io_forward::<u64>),
         "floor-4" => Some(floor::io_forward::<u32>),
+        "floor-stamped" => Some(pktloop_benches::stamped::io_forward),
         _ => None,
     };
     if let Some(run) = floor {
