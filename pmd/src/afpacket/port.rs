@@ -379,9 +379,8 @@ impl AfPacketPort {
     /// Looks at the interface (link, MTU) and reads the sockets' drop counters now; `rx_burst` does this
     /// every few thousand polls. Posts a link event when the link changed.
     pub fn refresh(&mut self) {
+        let up = self.carrier();
         let mut syscalls = 0;
-        let flags = self.by_name(&mut syscalls, NetDev::flags);
-        let up = flags.is_ok_and(|f| f & libc::IFF_UP != 0 && f & libc::IFF_RUNNING != 0);
         let link = if up { LinkState::Up } else { LinkState::Down };
         if link != self.link {
             self.link = link;
@@ -395,6 +394,14 @@ impl AfPacketPort {
         }
         self.read_kernel_drops(&mut syscalls);
         bump_owned(&self.af_counters.control_syscalls, syscalls);
+    }
+
+    /// Whether the interface is up with a carrier now (one ioctl, counted with the control calls).
+    fn carrier(&mut self) -> bool {
+        let mut syscalls = 0;
+        let flags = self.by_name(&mut syscalls, NetDev::flags);
+        bump_owned(&self.af_counters.control_syscalls, syscalls);
+        flags.is_ok_and(|f| f & libc::IFF_UP != 0 && f & libc::IFF_RUNNING != 0)
     }
 
     /// Runs an ioctl that goes by interface name; if the interface was renamed since, finds its name again
@@ -659,9 +666,10 @@ impl Port for AfPacketPort {
             return 0;
         }
         let mut done = q.tx.tx_burst(&mut q.sock, pkts, &self.tx_limits, self.tx_untagged_max);
-        if done.no_buffers {
+        if done.no_buffers && done.sent == 0 && !self.carrier() {
             // Up without a carrier, the device drops every frame and the kernel keeps them marked to send:
-            // kept, they would fill the ring and go out stale when the carrier is back. Down is down.
+            // kept, they would fill the ring and go out stale when the carrier is back. Down is down. (A
+            // congested link says ENOBUFS too, and sends some: it is not asked, nor is one that sent any.)
             self.refresh();
             if self.link == LinkState::Down {
                 let q = &mut self.queues[queue];
