@@ -468,10 +468,13 @@ fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize)
     let name = format!("afpacket-{ifname}");
     let pools = PortPools::create(&name, &spec).map_err(|e| AppError::runtime(format!("{name}: {e}")))?;
     let afpacket = AfPacketConfig { queues, ..AfPacketConfig::new(ifname) };
-    let port = AfPacketPort::open(&afpacket, pools.tx.clone()).map_err(|e| match e.is_usage() {
-        // What is wrong is the interface (or queue count) `--port` names.
-        true => AppError::usage(format!("invalid --port afpacket:{ifname}:{queues}: {e}")),
-        false => AppError::runtime(format!("cannot open the AF_PACKET port: {e}")),
+    let port = AfPacketPort::open(&afpacket, pools.tx.clone()).map_err(|e| {
+        match (e.is_about_the_interface(), e.is_usage()) {
+            // What is wrong is the interface (or queue count) `--port` names.
+            (true, _) => AppError::usage(format!("invalid --port afpacket:{ifname}:{queues}: {e}")),
+            (false, true) => AppError::usage(e.to_string()),
+            (false, false) => AppError::runtime(format!("cannot open the AF_PACKET port: {e}")),
+        }
     })?;
     let io = IoInfo {
         driver: "afpacket",

@@ -102,4 +102,18 @@ impl AfPacketError {
     pub fn is_usage(&self) -> bool {
         !matches!(self, AfPacketError::Os { .. })
     }
+
+    /// Whether the error is about what the port was asked to open (the interface, its name, kind and
+    /// state, the queue count), as opposed to a capability, the kernel or the rings.
+    pub fn is_about_the_interface(&self) -> bool {
+        matches!(
+            self,
+            AfPacketError::NameTooLong { .. }
+                | AfPacketError::BadName { .. }
+                | AfPacketError::NoSuchInterface { .. }
+                | AfPacketError::InterfaceDown { .. }
+                | AfPacketError::NotEthernet { .. }
+                | AfPacketError::Queues { .. }
+        )
+    }
 }
