@@ -264,7 +264,7 @@ pub fn null_ports(
     frame_len: usize,
     template: Option<&[u8]>,
 ) -> Result<PortSet, AppError> {
-    let mut spec = config.pool_spec();
+    let mut spec = other_port_pools(config);
     if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
         // A null port only needs its tx pool; do not map aggregation buffers it never uses.
         spec.mode = pktloop_engine::pool::PoolMode::Private;
@@ -300,7 +300,7 @@ pub fn null_ports(
 /// # Errors
 /// A setting the driver refused, a missing capability or device (usage errors), or pool memory.
 pub fn tap_ports(n: usize, config: &FethConfig, tap: &TapPlan, mtu: u32) -> Result<PortSet, AppError> {
-    let mut spec = config.pool_spec();
+    let mut spec = other_port_pools(config);
     if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
         spec.mode = pktloop_engine::pool::PoolMode::Private;
     }
@@ -388,7 +388,7 @@ fn shm_port(path: &str, role: Option<Role>, config: &FethConfig, mtu: u32, index
     let role = role.ok_or_else(|| AppError::usage("--port shm:PATH needs --role: valid is server or client"))?;
     let name = format!("shm-{}", role.as_str());
     let shm = ShmConfig { name: name.clone(), mtu, index: index as u32, ..ShmConfig::new(path, role) };
-    let mut spec = config.pool_spec();
+    let mut spec = other_port_pools(config);
     spec.packets = spec.packets.max(4 * shm.ring_size);
     let pool = spec.tx_config(name);
     let port = ShmPort::open(&shm, pool).map_err(|e| match e.is_usage() {
@@ -421,6 +421,13 @@ fn wire_peer(index: usize) -> [u8; 6] {
     [0x02, 0, 0, 0, 0, index as u8]
 }
 
+/// The pool layout `config` asks for, for a port that is not a feth pair: TSO's buflet size is feth's
+/// (`--tso` on a list with a feth pair would otherwise give AF_XDP ports 16 KiB buffers it cannot take, and
+/// every other port buffers it never fills).
+fn other_port_pools(config: &FethConfig) -> pktloop_pmd::pools::PortPoolSpec {
+    pktloop_pmd::pools::PortPoolSpec { buflet_size: config.buflet_size, ..config.pool_spec() }
+}
+
 /// An AF_XDP port on `ifname` with its own pools laid out as `config` says, of single buffers (the kernel
 /// writes a frame into one), at least 4096 per queue (the rings hold up to 3072 with the defaults), with
 /// the kernel's receive headroom.
@@ -431,7 +438,7 @@ fn afxdp_port(
     index: usize,
     want: XdpWant,
 ) -> Result<PortSet, AppError> {
-    let mut spec = config.pool_spec();
+    let mut spec = other_port_pools(config);
     spec.mode = match spec.mode {
         pktloop_engine::pool::PoolMode::PrivateSplit => pktloop_engine::pool::PoolMode::Private,
         other => other,
@@ -461,7 +468,7 @@ fn afxdp_port(
 /// An AF_PACKET port on `ifname` with pools laid out as `config` says (frames longer than a buffer become
 /// multi-buflet packets; split pools act as private).
 fn afpacket_port(ifname: &str, queues: usize, config: &FethConfig, index: usize) -> Result<PortSet, AppError> {
-    let mut spec = config.pool_spec();
+    let mut spec = other_port_pools(config);
     if spec.mode == pktloop_engine::pool::PoolMode::PrivateSplit {
         spec.mode = pktloop_engine::pool::PoolMode::Private;
     }

@@ -110,6 +110,11 @@ fn xdp_mode_picks_how_frames_move_and_a_mode_the_interface_lacks_is_a_usage_erro
         assert_eq!(r["ports"][0]["afxdp"]["io"], io, "--xdp-mode {mode}: {r}");
         assert!(r["packets"].as_u64().unwrap() > 0, "--xdp-mode {mode}: {r}");
     }
+    // TSO sizes a feth pair's buflets, not the AF_XDP port's buffers beside it in a list (16 KiB ones
+    // are no UMEM chunk the kernel takes).
+    let list = format!("feth,{port}");
+    let r = finish(start(&w.ns_b, &["--port", &list, "--tso", "--allow-shared-cores", "--duration", "0.3"]), false);
+    assert!(r["ports"][2]["afxdp"]["io"].is_string(), "{r}");
     let out = Command::new("ip")
         .args(["netns", "exec", &w.ns_b.name, env!("CARGO_BIN_EXE_pktloop"), "fwd", "--port", &port])
         .args(["--xdp-mode", "zero-copy", "--duration", "0.5"])
