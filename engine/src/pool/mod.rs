@@ -452,6 +452,12 @@ impl Pool {
         self.inner.get_bulk(out)
     }
 
+    /// [`Pool::get_bulk`] that counts no failure: for a caller that goes on one buffer at a time when the
+    /// pool cannot supply the whole bulk (the single one that then fails counts).
+    pub fn try_get_bulk(&self, out: &mut [u32]) -> bool {
+        self.inner.get_bulk_with(out.len(), |s| out.copy_from_slice(s))
+    }
+
     /// Returns raw buffers to the pool (at most [`MAX_BULK`] per call).
     ///
     /// # Safety

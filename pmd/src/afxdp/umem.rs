@@ -162,7 +162,9 @@ impl Umem {
         let mut most = idxs.len();
         while done < want {
             let k = (want - done).min(most);
-            if !self.pool.get_bulk(&mut idxs[..k]) {
+            // A failed bulk is not the pool's failure while single buffers may follow; the last single is.
+            let got = if k == 1 { self.pool.get_bulk(&mut idxs[..1]) } else { self.pool.try_get_bulk(&mut idxs[..k]) };
+            if !got {
                 if k == 1 {
                     break;
                 }
@@ -241,6 +243,7 @@ mod tests {
         let mut lent = Vec::new();
         assert_eq!(umem.lend_fresh(32, |_, addr| lent.push(addr)), 10, "the ten left");
         assert_eq!(lent.len(), 10);
+        assert_eq!(pool.stats().alloc_failures, 1, "the one buffer it could not find, not the bulk before");
         drop(held);
         // SAFETY: no socket was made over this UMEM.
         unsafe { umem.reclaim_all() };
