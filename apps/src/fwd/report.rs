@@ -168,9 +168,7 @@ pub fn warnings(plan: &Plan, r: &Report) -> Vec<String> {
     }
     w.extend(skipped(r));
     if let Some(cut) = plan.traffic.replay.as_ref().map(|p| p.trace.truncated).filter(|&n| n > 0) {
-        w.push(format!(
-            "{cut} frames of the capture were cut short by it (its snap length): they went out as captured"
-        ));
+        w.push(format!("{cut} frames of the capture were cut short by it (its snap length): they go out as captured"));
     }
     let no_room = |f: fn(&FethStats) -> u64| r.feth.iter().flatten().map(f).sum::<u64>();
     w.extend(no_room_warnings(no_room(|f| f.fcs_failed), no_room(|f| f.trailer_failed), &plan.feth));

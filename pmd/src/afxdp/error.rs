@@ -63,9 +63,9 @@ pub enum AfXdpError {
     },
     /// Zero-copy asked for over a pool on normal pages.
     #[error(
-        "AF_XDP zero-copy on {name:?} needs a pool on hugepages: its buffers cross 4 KiB pages, which a NIC \
-         takes only where they are contiguous, and the kernel drops the others without a word (reserve \
-         hugepages, or --xdp-mode copy)"
+        "AF_XDP zero-copy on {name:?} needs a pool on hugepages: its buffers cross 4 KiB pages, which a \
+         zero-copy queue takes only where they are contiguous for the device, and the kernel drops the others \
+         without a word (reserve hugepages, or --xdp-mode copy)"
     )]
     ZeroCopyNeedsHugepages {
         /// The interface.

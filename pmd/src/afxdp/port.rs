@@ -69,7 +69,10 @@ impl XdpWant {
     /// hugepages: pktloop's buffers lie an odd number of lines apart, so most cross a 4 KiB page, and a
     /// zero-copy queue's kernel silently drops a buffer that crosses into a page not contiguous with its
     /// first (`xp_desc_crosses_non_contig_pg`), which normal pages need not be. The buffer is then lent
-    /// for good and the pool drains.
+    /// for good and the pool drains. Hugepages make the pages inside each 2 MiB contiguous, not all: a
+    /// buffer across two hugepages, one in about a thousand, and with an IOMMU any page-crossing buffer,
+    /// can still be lost. Only a layout whose buffers cross no page (power-of-two chunks, the UMEM's
+    /// aligned mode) would close that; pktloop's pools have none yet.
     fn binds(self, backing: Backing, name: &str) -> Result<&'static [Bind], AfXdpError> {
         Ok(match (self, backing) {
             (XdpWant::Auto, Backing::Hugepage) => &[Bind::ZeroCopy, Bind::Copy],
