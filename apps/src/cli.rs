@@ -328,8 +328,7 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "on", value_parser = parse_switch,
           value_name = "on|off")]
     pub allow_shared_cores: Option<bool>,
-    /// How AF_XDP ports move frames: auto (zero-copy where the driver can and the pool is on hugepages,
-    /// else copy with XDP in the
+    /// How AF_XDP ports move frames: auto (zero-copy where the driver can, else copy with XDP in the
     /// driver, else generic XDP), zero-copy, copy, generic [default: auto]
     #[arg(long, value_enum, help_heading = "AF_XDP knobs")]
     pub xdp_mode: Option<XdpModeArg>,

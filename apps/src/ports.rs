@@ -444,6 +444,8 @@ fn afxdp_port(
         other => other,
     };
     spec.multi_buflet = false;
+    // Buffers within a page each, so that a zero-copy queue can take every one of them.
+    spec.chunks = true;
     spec.packets = spec.packets.max(4096 * queues as u32);
     // Received frames start where the kernel puts them, XDP_PACKET_HEADROOM into the buffer: with the pool's
     // headroom the same, they become plain packets (no descriptor written).

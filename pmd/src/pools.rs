@@ -34,6 +34,9 @@ pub struct PortPoolSpec {
     pub headroom: u32,
     /// Hugepages or normal pages.
     pub prefer: Prefer,
+    /// Buffers laid out as power-of-two chunks ([`PoolConfig::chunks`]): an AF_XDP port's, so that none
+    /// crosses a page.
+    pub chunks: bool,
 }
 
 impl Default for PortPoolSpec {
@@ -47,6 +50,7 @@ impl Default for PortPoolSpec {
             aggregation_factor: 96,
             headroom: 32,
             prefer: Prefer::Hugepage,
+            chunks: false,
         }
     }
 }
@@ -85,6 +89,7 @@ impl PortPoolSpec {
         // Keep the caches small against the pool so that one core's cache cannot starve another.
         c.cache_size = (buffers / 8).min(DEFAULT_CACHE_SIZE);
         c.prefer = self.prefer;
+        c.chunks = self.chunks;
         c
     }
 

@@ -26,6 +26,12 @@ pub struct PoolConfig {
     /// as false (packing then uses views) when a slice's handle cannot name every buffer and region, or the
     /// buffer size is not a multiple of 16.
     pub slices: bool,
+    /// Whether the buffers are laid out as power-of-two chunks from the memory's start (the buffer size
+    /// rounded up to a power of two apart, buffer 0 at offset 0) instead of an odd number of cache lines
+    /// apart behind a lead ([`buffer_stride`](super::buffer_stride), [`buffer_lead`](super::buffer_lead)):
+    /// then no buffer of up to a page crosses one, as an AF_XDP zero-copy queue needs of its UMEM (its
+    /// aligned mode). The odd spacing's spread of headers over the cache's sets is lost.
+    pub chunks: bool,
     /// Whether the pool's packets are Ethernet frames: their metadata's link-header length reads 14 from
     /// allocation until written, as a driver that marks every frame it sends would leave it (feth's pools),
     /// with nothing written per packet.
@@ -44,6 +50,7 @@ impl PoolConfig {
             cache_size: DEFAULT_CACHE_SIZE,
             prefer: Prefer::Hugepage,
             slices: false,
+            chunks: false,
             ethernet: false,
         }
     }

@@ -36,9 +36,27 @@ impl Buffers {
     }
 }
 
-/// Distance between two buffers of a pool made with `config` (see [`buffer_stride`]).
+/// Distance between two buffers of a pool made with `config`: [`buffer_stride`], or the buffer size
+/// rounded up to a power of two for [`PoolConfig::chunks`].
 pub(super) fn stride_of(config: &PoolConfig) -> usize {
-    buffer_stride(config.buf_size)
+    match config.chunks {
+        true => (config.buf_size as usize).next_power_of_two(),
+        false => buffer_stride(config.buf_size),
+    }
+}
+
+/// Where buffer 0 starts in the memory of a pool made with `config`: [`buffer_lead`], or at the start for
+/// [`PoolConfig::chunks`].
+pub(super) fn lead_of(config: &PoolConfig) -> usize {
+    match config.chunks {
+        true => 0,
+        false => buffer_lead(config.headroom),
+    }
+}
+
+/// Bytes of memory a pool made with `config` needs (its layout's [`pool_bytes`]).
+pub(super) fn bytes_of(config: &PoolConfig) -> usize {
+    lead_of(config) + stride_of(config) * config.buffers as usize
 }
 
 /// Bytes of memory a pool of `buffers` buffers of `buf_size` bytes with `headroom` needs: its buffers

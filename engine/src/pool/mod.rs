@@ -33,9 +33,9 @@ pub(crate) use registry::lookup;
 
 pub(crate) use config::MAX_BUFFER_BYTES;
 pub use config::{PoolConfig, PoolError, PoolStats};
-use layout::stride_of;
 pub(crate) use layout::Buffers;
 pub use layout::{buffer_lead, buffer_stride, pool_bytes, PoolMemory};
+use layout::{bytes_of, lead_of, stride_of};
 pub use mode::PoolMode;
 pub use slice::SLICES_PER_BUFFER;
 
@@ -55,8 +55,10 @@ pub(crate) struct PoolInner {
     /// [`PoolConfig::ethernet`].
     pub(crate) ethernet: bool,
     name: String,
-    /// Buffer 0: [`buffer_lead`] bytes into the region.
+    /// Buffer 0: `first` bytes into the region.
     base: *mut u8,
+    /// Where buffer 0 lies in the region: [`buffer_lead`], or 0 for [`PoolConfig::chunks`].
+    first: usize,
     stride: usize,
     pub(crate) buf_size: u32,
     pub(crate) headroom: u32,
@@ -274,7 +276,7 @@ impl Pool {
     /// A parameter out of range (naming it), no memory, or no free pool id.
     pub fn new(config: PoolConfig) -> Result<Pool, PoolError> {
         config.validate()?;
-        let region = Region::map(pool_bytes(config.buffers, config.buf_size, config.headroom), config.prefer)?;
+        let region = Region::map(bytes_of(&config), config.prefer)?;
         Pool::carve(config, region, None, true)
     }
 
@@ -313,7 +315,7 @@ impl Pool {
 
     fn over_region(config: PoolConfig, region: Region, free: bool) -> Result<Pool, PoolError> {
         config.validate()?;
-        let need = pool_bytes(config.buffers, config.buf_size, config.headroom);
+        let need = bytes_of(&config);
         if region.len() < need {
             return Err(PoolError::RegionTooSmall { name: config.name, need, have: region.len() });
         }
@@ -327,7 +329,8 @@ impl Pool {
         crate::barrier::init();
         let stride = stride_of(&config);
         let count = config.buffers as usize;
-        let base = region.as_mut_ptr().wrapping_add(buffer_lead(config.headroom));
+        let first = lead_of(&config);
+        let base = region.as_mut_ptr().wrapping_add(first);
         let (mag_ptr, mag_bytes, mag_words, mags) = match mags {
             Some(mut m) => (m.as_mut_ptr().cast::<u32>(), PRIVATE_MAGAZINE_BYTES, PRIVATE_MAGAZINE_BYTES / 4, Some(m)),
             None => (base.cast::<u32>(), config.buf_size as usize, stride / 4, None),
@@ -341,6 +344,7 @@ impl Pool {
             ethernet: config.ethernet,
             name: config.name,
             base,
+            first,
             stride,
             buf_size: config.buf_size,
             headroom: config.headroom,
@@ -483,7 +487,7 @@ impl Pool {
     /// Where the pool's buffers lie: drivers that register them with the kernel (an AF_XDP UMEM) need the
     /// whole mapping, and find buffer `i` at `base + first + i * stride`.
     pub fn memory(&self) -> PoolMemory {
-        let first = buffer_lead(self.inner.headroom);
+        let first = self.inner.first;
         // Buffer 0 lies `first` bytes into the mapping.
         let base = self.inner.base.wrapping_sub(first);
         PoolMemory { base, len: self.inner._region.len(), first, stride: self.inner.stride }

@@ -210,6 +210,29 @@ fn buffers_are_an_odd_number_of_cache_lines_apart() {
     assert_eq!(gaps, [33 * 64, 33 * 64]);
 }
 
+/// A pool of chunks lays its buffers out a power of two apart from the memory's start, so that none
+/// crosses a page, and its packets work as any pool's.
+#[test]
+fn a_pool_of_chunks_keeps_every_buffer_within_a_page() {
+    let mut c = PoolConfig::new("chunks", 64, 1500);
+    c.headroom = 256;
+    c.prefer = Prefer::Normal;
+    c.chunks = true;
+    let p = Pool::new(c).unwrap();
+    let mem = p.memory();
+    assert_eq!((mem.first, mem.stride), (0, 2048));
+    for i in 0..64 {
+        let at = p.buffer_ptr(i) as usize - mem.base as usize;
+        assert_eq!(at, i as usize * 2048);
+        assert!(at % 4096 + 1500 <= 4096, "buffer {i} crosses a page");
+    }
+    let mut packet = p.alloc().unwrap();
+    packet.append(&[7; 1000]).unwrap();
+    assert_eq!(packet.data(), &[7; 1000][..]);
+    drop(packet);
+    assert_eq!(p.in_use(), 0);
+}
+
 #[test]
 fn a_region_too_small_for_the_buffers_is_refused() {
     let (region, _fd) = Region::shared("t", 4096, Prefer::Normal).unwrap();

@@ -61,13 +61,13 @@ pub enum AfXdpError {
         #[source]
         source: io::Error,
     },
-    /// Zero-copy asked for over a pool on normal pages.
+    /// Zero-copy asked for over buffers that cross pages.
     #[error(
-        "AF_XDP zero-copy on {name:?} needs a pool on hugepages: its buffers cross 4 KiB pages, which a \
-         zero-copy queue takes only where they are contiguous for the device, and the kernel drops the others \
-         without a word (reserve hugepages, or --xdp-mode copy)"
+        "AF_XDP zero-copy on {name:?} needs buffers that each lie within a page (a pool made with \
+         PoolConfig::chunks, as pktloop's AF_XDP ports are): a zero-copy queue drops a buffer that crosses \
+         into a page not contiguous for the device without a word (or --xdp-mode copy)"
     )]
-    ZeroCopyNeedsHugepages {
+    ZeroCopyNeedsChunks {
         /// The interface.
         name: String,
     },
@@ -114,7 +114,7 @@ pub enum AfXdpError {
     #[error(
         "buffers {stride} bytes apart cannot be AF_XDP's chunks on {name:?}: the kernel takes chunks of \
          {min}..={max} bytes (one page at most); the pool's buffers of {buf_size} bytes are laid out that far \
-         apart (pktloop sizes them with --max-mtu: its default, 2048, makes chunks of 2112)"
+         apart (pktloop sizes them with --max-mtu: up to 4096)"
     )]
     ChunkSize {
         /// The interface.

@@ -7,7 +7,6 @@ use super::sys::bpf::{self, XdpAttach};
 use super::sys::socket::{self, Bind, UmemSpec, XskStats};
 use super::umem::{Umem, XDP_HEADROOM};
 use crate::netdev::{NetDev, MAX_NAME};
-use pktloop_engine::mem::Backing;
 use pktloop_engine::port::{
     bump_owned, DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters,
 };
@@ -50,12 +49,12 @@ pub struct AfXdpConfig {
 /// Which way an AF_XDP port may move frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum XdpWant {
-    /// The best the interface offers: zero-copy (over a pool on hugepages), else copy with XDP in the
-    /// driver, else generic XDP.
+    /// The best the interface offers: zero-copy (over a pool of chunks, whose buffers cross no page), else
+    /// copy with XDP in the driver, else generic XDP.
     #[default]
     Auto,
-    /// Zero-copy only (XDP in the driver, which reads and writes pktloop's buffers itself), over a pool on
-    /// hugepages.
+    /// Zero-copy only (XDP in the driver, which reads and writes pktloop's buffers itself), over a pool of
+    /// chunks.
     ZeroCopy,
     /// XDP in the driver, frames copied by the kernel.
     Copy,
@@ -65,21 +64,17 @@ pub enum XdpWant {
 }
 
 impl XdpWant {
-    /// How the sockets ask to bind, in order of preference, over a pool on `backing`. Zero-copy takes
-    /// hugepages: pktloop's buffers lie an odd number of lines apart, so most cross a 4 KiB page, and a
-    /// zero-copy queue's kernel silently drops a buffer that crosses into a page not contiguous with its
-    /// first (`xp_desc_crosses_non_contig_pg`), which normal pages need not be. The buffer is then lent
-    /// for good and the pool drains. Hugepages make the pages inside each 2 MiB contiguous, not all: a
-    /// buffer across two hugepages, one in about a thousand, and with an IOMMU any page-crossing buffer,
-    /// can still be lost. Only a layout whose buffers cross no page (power-of-two chunks, the UMEM's
-    /// aligned mode) would close that; pktloop's pools have none yet.
-    fn binds(self, backing: Backing, name: &str) -> Result<&'static [Bind], AfXdpError> {
-        Ok(match (self, backing) {
-            (XdpWant::Auto, Backing::Hugepage) => &[Bind::ZeroCopy, Bind::Copy],
-            (XdpWant::ZeroCopy, Backing::Hugepage) => &[Bind::ZeroCopy],
-            (XdpWant::ZeroCopy, Backing::Normal) => {
-                return Err(AfXdpError::ZeroCopyNeedsHugepages { name: name.to_owned() })
-            }
+    /// How the sockets ask to bind, in order of preference, over a UMEM whose buffers each lie within one
+    /// page (`pages_whole`: its aligned mode, [`PoolConfig::chunks`](pktloop_engine::pool::PoolConfig)) or
+    /// not. Zero-copy takes whole pages: a zero-copy queue's kernel silently drops a buffer that crosses
+    /// into a page not contiguous with its first for the device (`xp_desc_crosses_non_contig_pg`), which
+    /// normal pages need not be, nor two hugepages, nor any page behind an IOMMU. The buffer is then lent
+    /// for good and the pool drains.
+    fn binds(self, pages_whole: bool, name: &str) -> Result<&'static [Bind], AfXdpError> {
+        Ok(match (self, pages_whole) {
+            (XdpWant::Auto, true) => &[Bind::ZeroCopy, Bind::Copy],
+            (XdpWant::ZeroCopy, true) => &[Bind::ZeroCopy],
+            (XdpWant::ZeroCopy, false) => return Err(AfXdpError::ZeroCopyNeedsChunks { name: name.to_owned() }),
             (XdpWant::Auto | XdpWant::Copy | XdpWant::Generic, _) => &[Bind::Copy],
         })
     }
@@ -207,8 +202,8 @@ impl AfXdpPort {
         let mtu = dev.mtu().map_err(AfXdpError::os("read the MTU"))?;
         let mac = dev.mac().map_err(AfXdpError::os("read the MAC address"))?;
         check_pool(config, &pool, mtu)?;
-        let binds = config.want.binds(pool.backing(), name)?;
         let (umem, spec) = Umem::new(pool);
+        let binds = config.want.binds(!spec.unaligned, name)?;
         // The port exists before its first buffer is lent to the kernel: if a later step fails, dropping it
         // closes the sockets made so far and takes every lent buffer back (see Drop).
         let mut port = AfXdpPort {
@@ -365,7 +360,7 @@ fn check_pool(config: &AfXdpConfig, pool: &Pool, mtu: u32) -> Result<(), AfXdpEr
         return Err(AfXdpError::BuffersTooSmall { name: name.clone(), mtu, buf_size, headroom });
     }
     // Checked here, where the kernel would refuse the UMEM with a bare EINVAL (seen on Linux 6.18 with
-    // normal and huge pages alike, in the unaligned mode pktloop registers).
+    // normal and huge pages alike, in unaligned mode).
     let (stride, max) = (pool.memory().stride as u32, page_size());
     if !(MIN_CHUNK..=max).contains(&stride) {
         let buf_size = pool.buf_size();
@@ -585,15 +580,29 @@ mod tests {
         assert!(matches!(near, AfXdpError::ChunkSize { stride: 1856, .. }), "{near}");
     }
 
-    /// Zero-copy only over hugepages, where a buffer that crosses a 4 KiB page stays in contiguous memory.
+    /// Zero-copy only over buffers that each lie within a page.
     #[test]
-    fn zero_copy_is_asked_for_over_hugepages_only() {
-        use Backing::{Hugepage, Normal};
-        assert_eq!(XdpWant::Auto.binds(Hugepage, "x").unwrap(), &[Bind::ZeroCopy, Bind::Copy]);
-        assert_eq!(XdpWant::Auto.binds(Normal, "x").unwrap(), &[Bind::Copy]);
-        assert_eq!(XdpWant::ZeroCopy.binds(Hugepage, "x").unwrap(), &[Bind::ZeroCopy]);
-        let refused = XdpWant::ZeroCopy.binds(Normal, "x").unwrap_err();
-        assert!(refused.to_string().contains("--xdp-mode copy"), "{refused}");
-        assert_eq!(XdpWant::Copy.binds(Hugepage, "x").unwrap(), &[Bind::Copy]);
+    fn zero_copy_is_asked_for_over_whole_pages_only() {
+        assert_eq!(XdpWant::Auto.binds(true, "x").unwrap(), &[Bind::ZeroCopy, Bind::Copy]);
+        assert_eq!(XdpWant::Auto.binds(false, "x").unwrap(), &[Bind::Copy]);
+        assert_eq!(XdpWant::ZeroCopy.binds(true, "x").unwrap(), &[Bind::ZeroCopy]);
+        let refused = XdpWant::ZeroCopy.binds(false, "x").unwrap_err();
+        assert!(refused.to_string().contains("PoolConfig::chunks"), "{refused}");
+        assert_eq!(XdpWant::Copy.binds(true, "x").unwrap(), &[Bind::Copy]);
+    }
+
+    /// A pool of chunks makes an aligned UMEM (no buffer crosses a page); pktloop's usual layout does not.
+    #[test]
+    fn a_pool_of_chunks_is_registered_in_aligned_mode() {
+        let mut c = PoolConfig::new("afxdp-chunks", 64, 2048);
+        c.headroom = XDP_HEADROOM;
+        c.prefer = Prefer::Normal;
+        c.chunks = true;
+        let chunks = Pool::new(c.clone()).unwrap();
+        let (mem, spec) = (chunks.memory(), Umem::new(chunks).1);
+        assert_eq!((mem.first, mem.stride, spec.chunk, spec.unaligned), (0, 2048, 2048, false));
+        c.chunks = false;
+        let (_, spec) = Umem::new(Pool::new(c).unwrap());
+        assert!(spec.unaligned && spec.chunk == 2112, "{spec:?}");
     }
 }

@@ -1,7 +1,9 @@
 //! The UMEM: a pool's own memory registered with the kernel, so frames land in (and leave from) pktloop's
 //! packet buffers with no copy in user space. UMEM addresses are offsets from the start of the pool's
-//! mapping: buffer `i` starts at `first + i * stride` (the pool places its buffers so that a new packet's
-//! data starts a cache line).
+//! mapping: buffer `i` starts at `first + i * stride`. A pool of chunks
+//! ([`PoolConfig::chunks`](pktloop_engine::pool::PoolConfig), pktloop's AF_XDP ports') is registered in the
+//! kernel's aligned mode: no buffer crosses a page, as a zero-copy queue needs. Any other layout is
+//! registered in unaligned mode, and copies only.
 //!
 //! The ledger records which buffers the kernel holds (in the fill ring, being received into, queued to
 //! send, or sent and not completed): a buffer becomes a packet again only if the ledger says the kernel

@@ -364,6 +364,7 @@ impl FethConfig {
             aggregation_factor: self.aggregation_factor,
             headroom: self.tx_headroom,
             prefer: self.prefer,
+            chunks: false,
         }
     }
 
