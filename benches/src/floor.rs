@@ -389,7 +389,32 @@ pub const IO_RING: usize = 512;
 /// core 1 has moved `packets`. Returns that time (packets per direction) and whether every handle core 1
 /// moved came in order (the seeded handles `0..FLOOR_BURST`, round and round); callers check it.
 pub fn io_forward<W: Word>(packets: u64) -> (Duration, bool) {
-    let ((mut to_b, at_b), (mut to_a, at_a)) = (spsc::<W>(IO_RING), spsc::<W>(IO_RING));
+    io_forward_over(spsc::<W>, packets)
+}
+
+/// The two ends of a ring the io-forwarding floor runs over: [`Spsc`], or another protocol's
+/// ([`crate::stamped`]).
+pub trait BurstRing<W>: Send {
+    /// Producer: pushes as many of `items` as fit; returns how many.
+    fn push(&mut self, items: &[W]) -> usize;
+    /// Consumer: pops up to `out.len()` items; returns how many.
+    fn pop(&mut self, out: &mut [W]) -> usize;
+}
+
+impl<W: Copy + Send> BurstRing<W> for Spsc<W> {
+    #[inline]
+    fn push(&mut self, items: &[W]) -> usize {
+        Spsc::push(self, items)
+    }
+    #[inline]
+    fn pop(&mut self, out: &mut [W]) -> usize {
+        Spsc::pop(self, out)
+    }
+}
+
+/// [`io_forward`] over rings of [`IO_RING`] slots that `ring` makes (producer, consumer).
+pub fn io_forward_over<W: Word, R: BurstRing<W>>(ring: fn(usize) -> (R, R), packets: u64) -> (Duration, bool) {
+    let ((mut to_b, at_b), (mut to_a, at_a)) = (ring(IO_RING), ring(IO_RING));
     let seed: Vec<W> = (0..FLOOR_BURST).map(W::of).collect();
     assert_eq!(to_b.push(&seed), FLOOR_BURST);
     assert_eq!(to_a.push(&seed), FLOOR_BURST);
@@ -414,7 +439,7 @@ pub fn io_forward<W: Word>(packets: u64) -> (Duration, bool) {
 
 /// One io-forwarding core's loop: pops a burst from `rx` and pushes it out on `tx`, until `done` (shown each
 /// burst) says so. The ring ends are its own, on its thread's stack.
-fn bounce<W: Word>(mut rx: Spsc<W>, mut tx: Spsc<W>, mut done: impl FnMut(&[W]) -> bool) {
+fn bounce<W: Word, R: BurstRing<W>>(mut rx: R, mut tx: R, mut done: impl FnMut(&[W]) -> bool) {
     let mut burst = [W::default(); FLOOR_BURST];
     loop {
         let n = rx.pop(&mut burst);

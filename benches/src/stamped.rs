@@ -11,7 +11,7 @@
 //! as a floor for io forwarding (testpmd's `tx_first`), where each core waits for the other's burst.
 
 use crossbeam_utils::CachePadded;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,47 +102,22 @@ impl Stamped {
     }
 }
 
+impl crate::floor::BurstRing<u64> for Stamped {
+    #[inline]
+    fn push(&mut self, items: &[u64]) -> usize {
+        Stamped::push(self, items)
+    }
+    #[inline]
+    fn pop(&mut self, out: &mut [u64]) -> usize {
+        Stamped::pop(self, out)
+    }
+}
+
 /// [`crate::floor::io_forward`] over lap-stamped rings: a burst of handles seeded each way between core 0
 /// and core 1, each pushing back out what it pops, until core 1 has moved `packets`. Returns that time and
 /// whether every handle core 1 moved came in order.
 pub fn io_forward(packets: u64) -> (Duration, bool) {
-    const BURST: usize = crate::floor::FLOOR_BURST;
-    let ((mut to_b, at_b), (mut to_a, at_a)) = (stamped(crate::floor::IO_RING), stamped(crate::floor::IO_RING));
-    let seed: Vec<u64> = (0..BURST as u64).collect();
-    assert_eq!((to_b.push(&seed), to_a.push(&seed)), (BURST, BURST));
-    let stop = &AtomicBool::new(false);
-    crate::cross_core(
-        move || bounce(at_a, to_b, |_| stop.load(Ordering::Relaxed)),
-        move || {
-            let (mut moved, mut next, mut in_order) = (0u64, 0u64, true);
-            bounce(at_b, to_a, |burst| {
-                for &h in burst {
-                    in_order &= h == next;
-                    next = (next + 1) % BURST as u64;
-                }
-                moved += burst.len() as u64;
-                moved >= packets
-            });
-            stop.store(true, Ordering::Relaxed);
-            in_order
-        },
-    )
-}
-
-/// One io-forwarding core's loop, as the floor's: pops a burst from `rx` and pushes it out on `tx`, until
-/// `done` (shown each burst) says so.
-fn bounce(mut rx: Stamped, mut tx: Stamped, mut done: impl FnMut(&[u64]) -> bool) {
-    let mut burst = [0u64; crate::floor::FLOOR_BURST];
-    loop {
-        let n = rx.pop(&mut burst);
-        let mut sent = 0;
-        while sent < n {
-            sent += tx.push(&burst[sent..n]);
-        }
-        if done(&burst[..n]) {
-            return;
-        }
-    }
+    crate::floor::io_forward_over(stamped, packets)
 }
 
 #[cfg(test)]
