@@ -83,9 +83,11 @@ impl Region {
         if prefer == Prefer::Hugepage && !hugepages_disabled() {
             if let Ok(map) = MmapOptions::new().len(len).huge(Some(HUGEPAGE_SHIFT)).map_anon() {
                 let region = Region { map: Mapping::Private(map), backing: Backing::Hugepage };
-                region.populate(bytes)?;
-                log::info!("pool memory: {} MiB from 2 MiB hugepages", len >> 20);
-                return Ok(region);
+                // Hugepages that cannot be faulted in fall back to normal pages, as ones that cannot be mapped.
+                if region.populate(bytes).is_ok() {
+                    log::info!("pool memory: {} MiB from 2 MiB hugepages", len >> 20);
+                    return Ok(region);
+                }
             }
         }
         let map = MmapOptions::new().len(len).map_anon().map_err(|source| MemError { bytes: len, source })?;
@@ -110,8 +112,8 @@ impl Region {
         let fail = |source| MemError { bytes: len, source };
         if prefer == Prefer::Hugepage && !hugepages_disabled() {
             if let Ok(fd) = crate::memfd::create_sealed(name, len, true) {
-                if let Ok(region) = Region::map_file(fd.try_clone().map_err(fail)?, len, Backing::Hugepage) {
-                    region.populate(bytes)?;
+                let region = Region::map_file(fd.try_clone().map_err(fail)?, len, Backing::Hugepage);
+                if let Some(region) = region.ok().filter(|r| r.populate(bytes).is_ok()) {
                     log::info!("shared memory: {} MiB from 2 MiB hugepages", len >> 20);
                     return Ok((region, fd));
                 }
