@@ -380,13 +380,8 @@ impl AfPacketPort {
     /// every few thousand polls. Posts a link event when the link changed.
     pub fn refresh(&mut self) {
         let up = self.carrier();
+        self.set_link(up);
         let mut syscalls = 0;
-        let link = if up { LinkState::Up } else { LinkState::Down };
-        if link != self.link {
-            self.link = link;
-            let kind = if up { EventKind::LinkUp } else { EventKind::LinkDown };
-            self.events.publish(Event { port: self.dev.index(), kind });
-        }
         if let Ok(mtu) = self.by_name(&mut syscalls, NetDev::mtu) {
             if mtu != self.mtu {
                 self.set_limits(mtu);
@@ -394,6 +389,16 @@ impl AfPacketPort {
         }
         self.read_kernel_drops(&mut syscalls);
         bump_owned(&self.af_counters.control_syscalls, syscalls);
+    }
+
+    /// Records the link as up or down, posting an event when it changed.
+    fn set_link(&mut self, up: bool) {
+        let link = if up { LinkState::Up } else { LinkState::Down };
+        if link != self.link {
+            self.link = link;
+            let kind = if up { EventKind::LinkUp } else { EventKind::LinkDown };
+            self.events.publish(Event { port: self.dev.index(), kind });
+        }
     }
 
     /// Whether the interface is up with a carrier now (one ioctl, counted with the control calls).
@@ -670,11 +675,9 @@ impl Port for AfPacketPort {
             // Up without a carrier, the device drops every frame and the kernel keeps them marked to send:
             // kept, they would fill the ring and go out stale when the carrier is back. Down is down. (A
             // congested link says ENOBUFS too, and sends some: it is not asked, nor is one that sent any.)
-            self.refresh();
-            if self.link == LinkState::Down {
-                let q = &mut self.queues[queue];
-                q.tx.take_back_all(&mut q.sock, &mut done);
-            }
+            self.set_link(false);
+            let q = &mut self.queues[queue];
+            q.tx.take_back_all(&mut q.sock, &mut done);
         }
         self.count_tx(&done);
         done.taken
