@@ -5,7 +5,7 @@ use super::error::AfXdpError;
 use super::queue::{Queue, RxDone, TxDone};
 use super::sys::bpf::{self, XdpAttach};
 use super::sys::socket::{self, Bind, UmemSpec, XskStats};
-use super::umem::{Umem, XDP_HEADROOM};
+use super::umem::{page_size, Umem, MIN_CHUNK, XDP_HEADROOM};
 use crate::netdev::{NetDev, MAX_NAME};
 use pktloop_engine::port::{
     bump_owned, DropReason, Event, EventBus, EventKind, LinkState, PacketBurst, Port, PortCounters,
@@ -376,16 +376,6 @@ fn check_pool(config: &AfXdpConfig, pool: &Pool, mtu: u32) -> Result<(), AfXdpEr
         });
     }
     Ok(())
-}
-
-/// The smallest UMEM chunk the kernel takes (`XDP_UMEM_MIN_CHUNK_SIZE`).
-const MIN_CHUNK: u32 = 2048;
-
-/// This machine's page size: the largest UMEM chunk.
-fn page_size() -> u32 {
-    // SAFETY: sysconf reads a constant of the system and touches no memory of ours.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u32::try_from(page).unwrap_or(4096)
 }
 
 /// EPERM and EACCES mean a missing capability; EAFNOSUPPORT no AF_XDP in the kernel.

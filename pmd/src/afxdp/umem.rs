@@ -48,6 +48,16 @@ pub(super) struct Umem {
     to_free: Vec<u32>,
 }
 
+/// The smallest UMEM chunk the kernel takes (`XDP_UMEM_MIN_CHUNK_SIZE`).
+pub(super) const MIN_CHUNK: u32 = 2048;
+
+/// This machine's page size: the largest UMEM chunk.
+pub(super) fn page_size() -> u32 {
+    // SAFETY: sysconf reads a constant of the system and touches no memory of ours.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(page).unwrap_or(4096)
+}
+
 impl Umem {
     /// The UMEM over `pool`'s memory, and how to register it.
     pub fn new(pool: Pool) -> (Umem, UmemSpec) {
@@ -55,7 +65,8 @@ impl Umem {
         let chunk = mem.stride as u32;
         // Aligned chunks must be a power of two from 2 KiB to a page, from the UMEM's start; any other
         // layout needs the unaligned mode, where each address carries its own chunk start.
-        let unaligned = !(chunk.is_power_of_two() && (2048..=4096).contains(&chunk) && mem.first == 0);
+        let aligned = chunk.is_power_of_two() && (MIN_CHUNK..=page_size()).contains(&chunk) && mem.first == 0;
+        let unaligned = !aligned;
         let spec = UmemSpec { base: mem.base, len: mem.len, chunk, unaligned };
         let words = pool.capacity().div_ceil(64);
         let umem = Umem {
