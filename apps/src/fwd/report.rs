@@ -489,7 +489,8 @@ fn rate_span(r: &Report) -> String {
 /// The run's rate, and what the generators made.
 fn rate_lines(plan: &Plan, r: &Report) -> String {
     let (t, mut out) = (&r.totals, String::new());
-    let rates = r.rates(plan.wire_overhead());
+    let overhead = plan.wire_overhead();
+    let rates = r.rates(overhead);
     out += &format!(
         "  {} {} in {}: {:.3} Mpps, {:.3} Gbit/s of frames, {:.3} Gbit/s on the wire (+{} B each), mean {:.1} B\n",
         thousands(t.packets),
@@ -498,7 +499,7 @@ fn rate_lines(plan: &Plan, r: &Report) -> String {
         rates.mpps,
         rates.gbps,
         rates.wire_gbps,
-        plan.wire_overhead(),
+        overhead,
         rates.mean_len
     );
     if let Some(g) = r.generators(plan) {
